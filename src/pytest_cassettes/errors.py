@@ -1,0 +1,72 @@
+"""Our exception types. Each message says what happened and what to do about it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class CassetteError(Exception):
+    """Base of every pytest-cassettes error: a test failure, never an internal error."""
+
+
+class CassetteMissingError(CassetteError):
+    """A replay-only run needs a cassette that does not exist."""
+
+    def __init__(self, *, test: str, path: str, mode: str, reason: str, record_command: str):
+        self.path = path
+        super().__init__(
+            f"Cassette missing for {test}\n"
+            f"  expected at: {path}\n"
+            f"  record mode: {mode} ({reason}), so nothing may be recorded.\n"
+            f"  To record it, run locally with network access:\n"
+            f"    {record_command}"
+        )
+
+
+class UnmatchedRequestError(CassetteError):
+    """A request that the cassette does not hold, in a mode that may not record it."""
+
+    def __init__(self, *, request: str, test: str, cassettes: Sequence[str], mode: str,
+                 reason: str, closest: Sequence[str], hint: str):
+        lines = [
+            f"Request not found in the cassette of {test}:",
+            f"  {request}",
+            "  cassette(s): " + ", ".join(cassettes),
+            f"  record mode: {mode} ({reason})",
+        ]
+        if closest:
+            lines.append("  closest recorded requests:")
+            lines.extend(f"    {entry}" for entry in closest)
+        else:
+            lines.append("  the cassette holds no request to the same method and host")
+        lines.append(hint)
+        super().__init__("\n".join(lines))
+
+
+class CassetteLoadError(CassetteError):
+    """A cassette file that exists but cannot be read; it is never treated as empty."""
+
+    def __init__(self, path: str, problem: str, line: int | None = None):
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(
+            f"Cannot read cassette {where}: {problem}\n"
+            "  The file was left untouched. Fix it, or delete it and re-record with "
+            "--record-mode=rewrite."
+        )
+
+
+class NetworkBlockedError(CassetteError):
+    """A real network connection attempted where the run forbids it."""
+
+    def __init__(self, *, host: str, port: int | None, test: str, mode: str, reason: str):
+        self.host = host
+        self.port = port
+        target = f"{host}:{port}" if port is not None else host
+        super().__init__(
+            f"Network access to {target} blocked in {test}\n"
+            f"  record mode: {mode} ({reason}): replay-only runs make no real connections.\n"
+            f"  To allow this host, pass --cassette-allow-hosts={host} "
+            f"or set `cassette_allow_hosts = {host}` in your pytest ini file."
+        )
