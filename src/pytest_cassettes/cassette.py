@@ -1,0 +1,400 @@
+"""The cassette of one running test: an indexed store of what it may replay and what it records."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from vcr import matchers as vcr_matchers
+from vcr.request import Request
+
+from pytest_cassettes import storage
+from pytest_cassettes.bodies import normalize_response
+from pytest_cassettes.errors import CassetteError, CassetteMissingError, UnmatchedRequestError
+
+Matcher = Callable[[Any, Any], Any]
+Prepare = Callable[[Any], Optional[Any]]
+Scrub = Callable[[Any], "tuple[Any, int]"]
+
+RECORDING_MODES = frozenset({"once", "new_episodes", "all", "rewrite"})
+
+
+def _normalized_uri(request: Any) -> str:
+    uri: str = request.uri
+    parsed = request.parsed_uri
+    if parsed.path:
+        return uri
+    authority = f"{parsed.scheme}://{parsed.netloc}"
+    return authority + "/" + uri[len(authority) :] if uri.startswith(authority) else uri
+
+
+# Index keys for vcrpy's built-in matchers. A key is a necessary condition of its matcher, so
+# only requests in the same bucket can match; matchers whose key is also sufficient are skipped.
+KEYS: dict[Matcher, Callable[[Any], Any]] = {
+    vcr_matchers.method: lambda r: r.method,
+    vcr_matchers.scheme: lambda r: r.scheme,
+    vcr_matchers.host: lambda r: r.host,
+    vcr_matchers.port: lambda r: r.port,
+    vcr_matchers.path: lambda r: r.path or "/",
+    vcr_matchers.query: lambda r: tuple(r.query),
+    vcr_matchers.uri: _normalized_uri,
+}
+SUFFICIENT = frozenset(
+    {vcr_matchers.method, vcr_matchers.scheme, vcr_matchers.host, vcr_matchers.port, vcr_matchers.query}
+)
+
+
+def matcher_passes(matcher: Matcher, live: Any, stored: Any) -> bool:
+    """vcrpy's protocol: a matcher fails by raising AssertionError or returning False."""
+    try:
+        return matcher(live, stored) is not False
+    except AssertionError:
+        return False
+
+
+def request_body(request: Any) -> bytes | None:
+    """The request body as bytes, whatever vcrpy stored (bytes, file, iterator)."""
+    body = getattr(request, "_body", request.body)
+    if isinstance(body, list):
+        body = b"".join(body)
+    return body if body is None or isinstance(body, bytes) else bytes(body)
+
+
+def stored_form(request: Any, response: dict[str, Any]) -> storage.Interaction:
+    """An interaction as it is written to the cassette file."""
+    body = response.get("body", {})
+    return {
+        "request": {
+            "method": request.method,
+            "uri": request.uri,
+            "body": storage.to_text(request_body(request)),
+            "headers": {name: [value] for name, value in request.headers.items()},
+        },
+        "response": {
+            **response,
+            "body": {**body, "string": storage.to_text(body.get("string"))} if body else body,
+        },
+    }
+
+
+def loaded_form(raw: storage.Interaction) -> tuple[Any, dict[str, Any]]:
+    """A stored interaction as vcrpy's stubs want it: a Request and a response with bytes."""
+    req = raw["request"]
+    request = Request(req["method"], req["uri"], req.get("body"), req.get("headers") or {})
+    response = raw["response"]
+    body = response.get("body")
+    if isinstance(body, dict) and isinstance(body.get("string"), str):
+        response = {**response, "body": {**body, "string": body["string"].encode("utf-8")}}
+    return request, normalize_response(response)
+
+
+@dataclass
+class Entry:
+    """One interaction the test may replay."""
+
+    request: Any
+    response: dict[str, Any]
+    source: Path
+    raw: storage.Interaction | None  # the stored form, for own interactions that may be dropped
+    plays: int = 0
+
+
+@dataclass
+class Context:
+    """What the error messages need to know about the running test."""
+
+    test: str
+    nodeid: str
+    mode: str
+    reason: str
+
+
+@dataclass(repr=False)
+class Cassette:
+    """The cassette(s) of one test. Exposed to tests through the `cassette` fixture."""
+
+    path: Path
+    shared_paths: tuple[Path, ...]
+    record_mode: str
+    context: Context
+    matchers: Sequence[Matcher]
+    prepare_request: Prepare = lambda r: r
+    prepare_response: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda r: r
+    scrub_request: Scrub = lambda r: (r, 0)
+    scrub_response: Callable[[dict[str, Any]], tuple[dict[str, Any], int]] = lambda r: (r, 0)
+    allow_playback_repeats: bool = False
+    replay_only: bool = False
+    codec: storage.Codec = storage.YAML
+    own_exists: bool = False
+    entries: list[Entry] = field(default_factory=list)
+    recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    errors: list[CassetteError] = field(default_factory=list)
+    scrubbed: int = 0
+    preset_drop: set[str] = field(default_factory=set)  # rewrite: the old own interactions go
+
+    def __repr__(self) -> str:
+        return f"<Cassette {str(self.path)!r} mode={self.record_mode} entries={len(self.entries)}>"
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._key_funcs = [KEYS[m] for m in self.matchers if m in KEYS]
+        self._check = [m for m in self.matchers if m not in SUFFICIENT]
+        self._index: dict[tuple[Any, ...], list[int]] = {}
+        self._skip: dict[tuple[Any, ...], int] = {}  # per bucket: how many leading entries are played
+        # id(live request) -> (request, prepared, matched index, values scrubbed)
+        self._pending: dict[int, tuple[Any, Any, int | None, int]] = {}
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def load(self, snapshot: storage.Snapshot | None, source: Path, own: bool) -> None:
+        """Add a cassette file's interactions to what this test may replay."""
+        if snapshot is None:
+            return
+        for raw in snapshot.interactions:
+            request, response = loaded_form(raw)
+            prepared, _ = self._prepare(request)
+            if prepared is None:
+                continue
+            self._add(Entry(prepared, response, source, raw if own else None))
+
+    def _add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self._index.setdefault(self._key(entry.request), []).append(len(self.entries) - 1)
+
+    def _key(self, request: Any) -> tuple[Any, ...]:
+        return tuple(key(request) for key in self._key_funcs)
+
+    def _prepare(self, request: Any) -> tuple[Any | None, int]:
+        filtered = self.prepare_request(request)
+        if filtered is None:
+            return None, 0
+        return self.scrub_request(filtered)
+
+    # --- what vcrpy's stubs ask (through the router) ---------------------------------------
+
+    @property
+    def can_record(self) -> bool:
+        """Whether a request the cassette does not hold may go out and be recorded."""
+        if self.replay_only or self.record_mode not in RECORDING_MODES:
+            return False
+        return not (self.record_mode == "once" and self.own_exists)
+
+    def prepared(self, request: Any) -> Any | None:
+        """The live request as it is matched and stored (filtered, scrubbed), or None if ignored."""
+        with self._lock:
+            pending = self._pending.get(id(request))
+            if pending is not None and pending[0] is request:
+                return pending[1]
+            prepared, count = self._prepare(request)
+            self._pending[id(request)] = (request, prepared, None, count)
+            return prepared
+
+    def can_play(self, request: Any) -> bool:
+        """True to replay; False to send it (and record it); raises when neither is allowed."""
+        __tracebackhide__ = True
+        prepared = self.prepared(request)
+        if prepared is None:
+            return False  # an ignored host: vcrpy sends it without recording
+        with self._lock:
+            if self.record_mode == "all" and self.can_record:
+                return False
+            index = self._find(prepared)
+            if index is not None:
+                pending = self._pending[id(request)]
+                self._pending[id(request)] = (request, prepared, index, pending[3])
+                return True
+        if self.can_record:
+            return False
+        raise self._fail(prepared)
+
+    def play(self, request: Any) -> dict[str, Any]:
+        """The recorded response for a request `can_play` accepted; marks it played."""
+        __tracebackhide__ = True
+        with self._lock:
+            pending = self._pending.pop(id(request), None)
+            if pending is not None and pending[0] is request and pending[2] is not None:
+                index: int | None = pending[2]
+            else:
+                if pending is not None and pending[0] is request:
+                    prepared = pending[1]
+                else:
+                    prepared = self._prepare(request)[0]
+                index = self._find(prepared) if prepared is not None else None
+                if index is None:
+                    raise self._fail(prepared if prepared is not None else request)
+            entry = self.entries[index]
+            entry.plays += 1
+            response = entry.response
+            self._advance(self._key(entry.request))
+        # The stubs may edit headers; hand them a copy of the stored dict.
+        return {**response, "headers": dict(response.get("headers") or {})}
+
+    def record(self, request: Any, response: dict[str, Any]) -> None:
+        """Keep a live interaction, filtered, decoded and scrubbed, to save at the end."""
+        prepared = self.prepared(request)
+        with self._lock:
+            pending = self._pending.pop(id(request), None)
+        if prepared is None:
+            return
+        request_count = pending[3] if pending is not None else 0
+        response = self.prepare_response(copy.deepcopy(response))
+        if response is None:
+            return
+        response, count = self.scrub_response(normalize_response(response))
+        with self._lock:
+            self.recorded.append((prepared, response))
+            self.scrubbed += count + request_count
+
+    def _find(self, prepared: Any) -> int | None:
+        key = self._key(prepared)
+        bucket = self._index.get(key)
+        if not bucket:
+            return None
+        for index in bucket[self._skip.get(key, 0) :]:
+            entry = self.entries[index]
+            if entry.plays and not self.allow_playback_repeats:
+                continue
+            if all(matcher_passes(m, prepared, entry.request) for m in self._check):
+                return index
+        return None
+
+    def _advance(self, key: tuple[Any, ...]) -> None:
+        # Requests repeated many times (polling) would rescan their played entries: skip them.
+        if self.allow_playback_repeats:
+            return
+        bucket, skip = self._index.get(key, []), self._skip.get(key, 0)
+        while skip < len(bucket) and self.entries[bucket[skip]].plays:
+            skip += 1
+        self._skip[key] = skip
+
+    # --- errors ----------------------------------------------------------------------------
+
+    def _fail(self, prepared: Any) -> CassetteError:
+        ctx = self.context
+        if not self.own_exists and not self.entries:
+            error: CassetteError = CassetteMissingError(
+                test=ctx.test,
+                path=str(self.path),
+                mode=ctx.mode,
+                reason=ctx.reason,
+                record_command=f"pytest --record-mode=once '{ctx.nodeid}'",
+            )
+        else:
+            error = UnmatchedRequestError(
+                request=f"{prepared.method} {prepared.uri}",
+                test=ctx.test,
+                cassettes=[str(p) for p in (self.path, *self.shared_paths)],
+                mode=ctx.mode,
+                reason=ctx.reason,
+                closest=self.closest(prepared),
+                hint=self._hint(prepared),
+            )
+        with self._lock:
+            self.errors.append(error)
+        return error
+
+    def closest(self, prepared: Any, limit: int = 3) -> list[str]:
+        """The recorded requests that pass the most matchers, with the matchers that differ."""
+        scored = []
+        for entry in self.entries:
+            failed = [m for m in self.matchers if not matcher_passes(m, prepared, entry.request)]
+            if len(failed) < len(self.matchers):
+                scored.append((len(failed), entry, failed))
+        scored.sort(key=lambda item: item[0])
+        lines = []
+        for _, entry, failed in scored[:limit]:
+            differs = ", ".join(getattr(m, "__name__", repr(m)) for m in failed) or "nothing"
+            played = f", already played {entry.plays}x" if entry.plays else ""
+            lines.append(
+                f"{entry.request.method} {entry.request.uri} (differs in: {differs}{played})"
+            )
+        return lines
+
+    def _hint(self, prepared: Any) -> str:
+        ctx = self.context
+        repeats = [
+            e
+            for e in self.entries
+            if e.plays and all(matcher_passes(m, prepared, e.request) for m in self.matchers)
+        ]
+        if repeats:
+            return (
+                f"  A matching interaction was already played {repeats[0].plays} time(s). If the "
+                "test repeats this request on purpose, set allow_playback_repeats=True in the "
+                "marker or in cassette_config."
+            )
+        if self.replay_only:
+            return (
+                "  This run is replay-only: nothing is recorded. Record the request locally:\n"
+                f"    pytest --record-mode=new_episodes '{ctx.nodeid}'"
+            )
+        return (
+            f"  Mode {ctx.mode!r} does not add to an existing cassette. To add this request:\n"
+            f"    pytest --record-mode=new_episodes '{ctx.nodeid}'\n"
+            f"  or re-record the whole cassette with --record-mode=rewrite."
+        )
+
+    # --- what the test sees ----------------------------------------------------------------
+
+    @property
+    def played(self) -> list[Any]:
+        """Requests replayed from the cassette, in recording order."""
+        return [e.request for e in self.entries if e.plays]
+
+    @property
+    def requests(self) -> list[Any]:
+        """All requests the test could replay."""
+        return [e.request for e in self.entries]
+
+    @property
+    def recorded_requests(self) -> list[Any]:
+        """Requests recorded by this test (saved when it ends)."""
+        return [request for request, _ in self.recorded]
+
+    @property
+    def unused(self) -> list[Any]:
+        """Requests of the test's own cassette it never replayed."""
+        return [e.request for e in self.entries if not e.plays and e.source == self.path]
+
+    @property
+    def all_played(self) -> bool:
+        """Whether every interaction the test could replay was replayed."""
+        return all(e.plays for e in self.entries)
+
+    @property
+    def play_count(self) -> int:
+        """How many responses were replayed."""
+        return sum(e.plays for e in self.entries)
+
+    # --- saving ----------------------------------------------------------------------------
+
+    def to_drop(self, drop_unused: bool = False) -> set[str]:
+        """Identities of own interactions the save removes: replaced, rewritten or unused."""
+        own = [e for e in self.entries if e.raw is not None]
+        if self.record_mode == "all" and self.recorded:
+            chosen = [e for e in own if self._rerecorded(e.request)]
+        else:
+            chosen = []
+        if drop_unused:
+            chosen += [e for e in own if not e.plays and e not in chosen]
+        return self.preset_drop | {storage.identity(e.raw) for e in chosen if e.raw is not None}
+
+    def _rerecorded(self, stored: Any) -> bool:
+        return any(
+            self._key(request) == self._key(stored)
+            and all(matcher_passes(m, request, stored) for m in self.matchers)
+            for request, _ in self.recorded
+        )
+
+    def save(self, *, drop_unused: bool = False) -> int:
+        """Write what this test recorded (and removed) into its own cassette; returns how many."""
+        drop = self.to_drop(drop_unused)
+        if not self.recorded and not drop:
+            return 0
+        new = [stored_form(request, response) for request, response in self.recorded]
+        storage.write(self.path, new, drop, self.codec)
+        return len(new)

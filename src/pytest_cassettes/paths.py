@@ -1,0 +1,44 @@
+"""From a test item to its cassette path: stable, safe and short enough for any file system."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+# pytest-recording's replacement (same characters, "-"), so migrating users keep their files;
+# control characters too.
+UNSAFE = re.compile(r'[<>?%*:|"\'/\\\x00-\x1f]')
+MAX_NAME_BYTES = 240  # under the 255 of common file systems, leaving room for ".yaml" and temp names
+
+
+def test_name(item: pytest.Item) -> str:
+    """`Class.Nested.test[param-id]`: the test's name inside its module."""
+    parts = item.nodeid.split("::")[1:]
+    return ".".join(parts) if parts else item.name
+
+
+def safe_file_name(name: str, suffix: str = ".yaml") -> str:
+    """Replace characters unsafe in file names; cut long names with a short stable hash."""
+    safe = UNSAFE.sub("-", name).strip(" ") or "-"
+    if len((safe + suffix).encode()) > MAX_NAME_BYTES:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        room = MAX_NAME_BYTES - len(suffix) - len(digest) - 1
+        safe = safe.encode()[:room].decode(errors="ignore") + "-" + digest
+    return safe + suffix
+
+
+def default_cassette(item: pytest.Item, cassette_dir: Path, suffix: str = ".yaml") -> Path:
+    """`<cassette_dir>/<module stem>/<Class.test[params]>.yaml`."""
+    module_stem = Path(item.nodeid.split("::")[0]).stem
+    return cassette_dir / module_stem / safe_file_name(test_name(item), suffix)
+
+
+def named_cassette(name: str, cassette_dir: Path, suffix: str = ".yaml") -> Path:
+    """A cassette named in the marker: relative to the cassette dir, or absolute."""
+    path = Path(name)
+    if not path.suffix:
+        path = path.with_suffix(suffix)
+    return path if path.is_absolute() else cassette_dir / path

@@ -1,0 +1,162 @@
+"""pytest-cassettes' pytest plugin: options, markers, fixtures and hooks. The work is elsewhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_cassettes import hooks, report
+from pytest_cassettes.cassette import Cassette
+from pytest_cassettes.session import MARKER, Session, marker_layers, marker_names
+from pytest_cassettes.settings import RECORD_MODES, Settings, run_mode
+
+SESSION = pytest.StashKey[Session]()
+ACTIVE = pytest.StashKey[Cassette]()
+FAILED = pytest.StashKey[bool]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-recording, so that its --record-mode can be shared
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cassettes", "record and replay HTTP (pytest-cassettes)")
+    try:
+        group.addoption(
+            "--record-mode",
+            dest="record_mode",
+            default=None,
+            choices=RECORD_MODES,
+            help="Cassette record mode for the whole run (beats markers, config and ini): "
+            "none (replay only), once, new_episodes, all, rewrite. Also: "
+            "PYTEST_CASSETTES_RECORD_MODE; a CI run (CI=true) defaults to none.",
+        )
+    except ValueError:
+        pass  # pytest-recording is installed and owns the flag; we read the same value
+    group.addoption(
+        "--cassette-allow-hosts",
+        dest="cassette_allow_hosts",
+        default=None,
+        help="Comma-separated hosts (names, IPs, CIDR, optional :port) that replay-only "
+        "runs may still reach.",
+    )
+    parser.addini("cassette_dir", "Directory of cassettes (default: cassettes/ beside each test file)")
+    parser.addini("cassette_record_mode", "Default record mode (default: once)")
+    for name, help_text in (
+        ("allow_hosts", "Hosts replay-only runs may still reach"),
+        ("scrub_headers", "Extra header names to scrub"),
+        ("scrub_params", "Extra query/form/JSON parameter names to scrub"),
+        ("scrub_json_paths", "JSON paths to scrub"),
+        ("scrub_env", "Environment variables whose values are scrubbed"),
+        ("scrub_disable", "Built-in scrubbing rules to turn off"),
+    ):
+        parser.addini(f"cassette_{name}", help_text, type="args")
+    parser.addini("cassette_scrub_patterns", "Regexes whose matches are scrubbed", type="linelist")
+    for name, help_text in (
+        ("strict", "Fail tests whose cassette holds interactions they never played"),
+        ("record_on_exception", "Save what failing tests recorded"),
+        ("block_network", "Block real network access in every test"),
+    ):
+        parser.addini(f"cassette_{name}", help_text, type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(*names, **options): record this test's HTTP once and replay it afterwards. "
+        "Names: cassette files (the first is recorded into, the rest replayed read-only). "
+        "Options: any vcrpy use_cassette option, record_mode, scrub_*, strict, allow_hosts.",
+    )
+    run = run_mode(config.getoption("record_mode", None), os.environ)
+    config.stash[SESSION] = Session(config, run)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is not None:
+        session.patches.switch_off()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"cassettes: {config.stash[SESSION].mode_line}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Bad marker options are usage errors before any test runs, not failures of some tests.
+    for item in items:
+        if item.get_closest_marker(MARKER) is not None:
+            marker_layers(item)
+            marker_names(item)
+
+
+@pytest.fixture
+def cassette_config() -> dict[str, Any]:
+    """Project-wide cassette options; override in conftest.py. Markers merge over it."""
+    return {}
+
+
+@pytest.fixture
+def cassette_dir(request: pytest.FixtureRequest) -> Path:
+    """Where the test's cassettes live: ini `cassette_dir`, or `cassettes/` beside the test file."""
+    configured = request.config.getini("cassette_dir")
+    if configured:
+        return Path(request.config.rootpath, configured)
+    return Path(request.node.path).parent / "cassettes"
+
+
+@pytest.fixture
+def cassette(
+    request: pytest.FixtureRequest, cassette_config: dict[str, Any], cassette_dir: Path
+) -> Iterator[Cassette]:
+    """The test's active cassette: its path, what it played and recorded, `all_played`."""
+    session = request.config.stash[SESSION]
+    item = request.node
+    settings: Settings = session.settings_for(item, cassette_config, Path(cassette_dir))
+    opened = session.open(item, settings)
+    item.stash[ACTIVE] = opened
+    with session.active(opened):
+        yield opened
+    session.close(opened, settings, failed=item.stash.get(FAILED, False))
+
+
+@pytest.fixture(autouse=True)
+def _cassette_autouse(request: pytest.FixtureRequest) -> None:
+    """Activate the cassette of marked tests; leave the HTTP libraries alone for the others."""
+    if request.node.get_closest_marker(MARKER) is not None or "cassette" in request.fixturenames:
+        request.getfixturevalue("cassette")
+    else:
+        request.config.stash[SESSION].patches.switch_off()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    outcome = yield
+    active = item.stash.get(ACTIVE, None)
+    if active is not None and active.errors:
+        # The client may have wrapped or swallowed our error: the test fails with it anyway.
+        error = active.errors[0]
+        excinfo = outcome.excinfo
+        if excinfo is None or excinfo[1] is not error:
+            if excinfo is not None:
+                error.__context__ = excinfo[1]
+            outcome.force_exception(error)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    if outcome.get_result().failed and call.when in ("setup", "call"):
+        item.stash[FAILED] = True
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = list(report.lines(config.stash[SESSION].stats))
+    if summary:
+        terminalreporter.write_sep("-", "cassettes")
+        for line in summary:
+            terminalreporter.write_line(line)

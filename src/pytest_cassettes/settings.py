@@ -1,0 +1,218 @@
+"""The resolved settings of one test, and the one function that resolves them."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+ENV_RECORD_MODE = "PYTEST_CASSETTES_RECORD_MODE"
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+
+# Our own options, valid in markers, `cassette_config` and (prefixed `cassette_`) ini files.
+OUR_SCALARS = frozenset({"record_mode", "strict", "record_on_exception", "block_network"})
+OUR_LISTS = frozenset(
+    {
+        "allow_hosts",
+        "scrub_headers",
+        "scrub_params",
+        "scrub_json_paths",
+        "scrub_patterns",
+        "scrub_env",
+        "scrub_disable",
+        "scrub_request",
+        "scrub_response",
+    }
+)
+# vcrpy options whose values are lists: they extend the broader lists instead of replacing them.
+VCR_LISTS = frozenset(
+    {
+        "filter_headers",
+        "filter_query_parameters",
+        "filter_post_data_parameters",
+        "ignore_hosts",
+        "additional_matchers",
+        "before_record_request",
+        "before_record_response",
+        "filter_sensitive_data",
+    }
+)
+# vcrpy options that make no sense per test here, with what to do instead.
+UNSUPPORTED = {
+    "path": "name the cassette in the marker: @pytest.mark.cassette('name.yaml')",
+    "cassette_library_dir": "use the `cassette_dir` fixture or the `cassette_dir` ini option",
+    "path_transformer": "name the cassette in the marker or override the `cassette_dir` fixture",
+    "func_path_generator": "name the cassette in the marker",
+    "inject_cassette": "request the `cassette` fixture instead",
+    "custom_patches": "HTTP libraries are patched once per session; "
+    "register patches in the pytest_cassettes_configure hook",
+    "skip_patchers": "HTTP libraries are patched once per session",
+}
+
+
+def _vcr_option_names() -> frozenset[str]:
+    import vcr
+
+    names = set(inspect.signature(vcr.VCR.__init__).parameters) - {"self"}
+    names |= {"allow_playback_repeats", "additional_matchers", "persister"}
+    return frozenset(names - set(UNSUPPORTED))
+
+
+VCR_OPTIONS = _vcr_option_names()
+KNOWN_OPTIONS = VCR_OPTIONS | OUR_SCALARS | OUR_LISTS
+LIST_OPTIONS = (VCR_LISTS & VCR_OPTIONS) | OUR_LISTS
+
+
+def is_true(value: str | None) -> bool:
+    """Whether an environment variable's value means yes."""
+    return value is not None and value.strip().lower() in TRUE_VALUES
+
+
+def check_record_mode(value: object, where: str) -> str:
+    """Return a valid record mode, or raise a UsageError saying where the bad one came from."""
+    if value not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"{where}: invalid record mode {value!r}; choose one of {', '.join(RECORD_MODES)}."
+        )
+    return str(value)
+
+
+def validate_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Check option names and the shape of list options; return a plain dict."""
+    for name, value in options.items():
+        if name in UNSUPPORTED:
+            raise pytest.UsageError(f"{where}: option {name!r} is not supported: {UNSUPPORTED[name]}.")
+        if name not in KNOWN_OPTIONS:
+            raise pytest.UsageError(
+                f"{where}: unknown option {name!r}. Known options: {', '.join(sorted(KNOWN_OPTIONS))}."
+            )
+        if name in LIST_OPTIONS and not _is_list_value(name, value):
+            raise pytest.UsageError(
+                f"{where}: option {name!r} takes a list, got {type(value).__name__} {value!r}."
+            )
+        if name == "record_mode":
+            check_record_mode(value, f"{where}: record_mode")
+        if name in {"strict", "record_on_exception", "block_network"} and not isinstance(value, bool):
+            raise pytest.UsageError(f"{where}: option {name!r} takes True or False, got {value!r}.")
+    return dict(options)
+
+
+def _is_list_value(name: str, value: object) -> bool:
+    if name in {"before_record_request", "before_record_response", "scrub_request", "scrub_response"}:
+        return callable(value) or (isinstance(value, (list, tuple)) and all(map(callable, value)))
+    return isinstance(value, (list, tuple, set, frozenset))
+
+
+def as_list(value: object) -> list[Any]:
+    """A list option's value as a list (a single callable counts as a list of one)."""
+    if value is None:
+        return []
+    if callable(value):
+        return [value]
+    return list(value)  # type: ignore[call-overload]
+
+
+def merge_options(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Merge option layers, broadest first: scalars are replaced, list options extended."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            if name in LIST_OPTIONS:
+                merged[name] = [*as_list(merged.get(name)), *as_list(value)]
+            else:
+                merged[name] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class RunMode:
+    """The record mode decided for the whole run, before any marker is read."""
+
+    mode: str | None  # None: markers, cassette_config, ini or the default decide per test
+    source: str
+
+    @property
+    def replay_only(self) -> bool:
+        return self.mode == "none"
+
+
+def run_mode(flag: str | None, environ: Mapping[str, str]) -> RunMode:
+    """Flag, then the environment variable, then a CI run: what no marker can override."""
+    if flag is not None:
+        return RunMode(flag, "--record-mode")
+    env_value = environ.get(ENV_RECORD_MODE)
+    if env_value:
+        return RunMode(check_record_mode(env_value, ENV_RECORD_MODE), ENV_RECORD_MODE)
+    if is_true(environ.get("CI")):
+        return RunMode("none", "CI is set: a replay-only run")
+    return RunMode(None, "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything decided for one cassette test."""
+
+    record_mode: str
+    mode_source: str
+    replay_only: bool
+    path: Path
+    shared_paths: tuple[Path, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def vcr_options(self) -> dict[str, Any]:
+        """The options vcrpy understands."""
+        return {k: v for k, v in self.options.items() if k in VCR_OPTIONS and k != "record_mode"}
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean option."""
+        return bool(self.options.get(name, default))
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        """A list option of strings."""
+        return tuple(str(v) for v in as_list(self.options.get(name)))
+
+
+def resolve(
+    *,
+    run: RunMode,
+    ini_options: Mapping[str, Any],
+    ini_mode: str | None,
+    config_options: Mapping[str, Any],
+    marker_layers: Sequence[Mapping[str, Any]],
+    path: Path,
+    shared_paths: Sequence[Path],
+) -> Settings:
+    """Resolve one test's settings. Record mode: flag > env > CI > marker > fixture > ini > default."""
+    options = merge_options([ini_options, config_options, *marker_layers])
+    marker_mode = next((m["record_mode"] for m in reversed(marker_layers) if "record_mode" in m), None)
+    if run.mode is not None:
+        mode, source = run.mode, run.source
+    elif marker_mode is not None:
+        mode, source = marker_mode, "marker"
+    elif "record_mode" in config_options:
+        mode, source = config_options["record_mode"], "cassette_config"
+    elif ini_mode is not None:
+        mode, source = ini_mode, "ini cassette_record_mode"
+    else:
+        mode, source = "once", "default"
+    options.pop("record_mode", None)
+    return Settings(
+        record_mode=mode,
+        mode_source=source,
+        replay_only=mode == "none",
+        path=path,
+        shared_paths=tuple(shared_paths),
+        options=options,
+    )
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment (a seam for readability, not for mocking)."""
+    return os.environ
