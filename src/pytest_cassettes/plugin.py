@@ -23,10 +23,26 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-recording, so that its --record-mode can be shared
-def pytest_addoption(parser: pytest.Parser) -> None:
+def recording_plugin_loads(pluginmanager: pytest.PytestPluginManager) -> bool:
+    """Whether pytest-recording is (or will be) loaded: it then owns the shared flags."""
+    if pluginmanager.has_plugin("recording"):
+        return True
+    if pluginmanager.is_blocked("recording") or os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return False
+    from importlib.metadata import entry_points
+
+    found = entry_points()
+    group = (
+        found.select(group="pytest11") if hasattr(found, "select") else found.get("pytest11", [])
+    )
+    return any(ep.name == "recording" for ep in group)
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("cassettes", "record and replay HTTP (pytest-cassettes)")
-    try:
+    if not recording_plugin_loads(pluginmanager):
+        # Both plugins know --record-mode; adding it twice would stop pytest from starting.
+        # With pytest-recording loaded, its flag (same name, same modes) is read instead.
         group.addoption(
             "--record-mode",
             dest="record_mode",
@@ -36,8 +52,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "none (replay only), once, new_episodes, all, rewrite. Also: "
             "PYTEST_CASSETTES_RECORD_MODE; a CI run (CI=true) defaults to none.",
         )
-    except ValueError:
-        pass  # pytest-recording is installed and owns the flag; we read the same value
     group.addoption(
         "--cassette-allow-hosts",
         dest="cassette_allow_hosts",

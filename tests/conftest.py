@@ -1,0 +1,70 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 and generated test suites run by pytester."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.httpserver import LocalServer
+
+HEADER = """\
+import os
+
+import pytest
+import requests
+
+URL = os.environ["TEST_SERVER"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suite itself may run with CI=true; each test decides the environment it needs.
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("PYTEST_CASSETTES_RECORD_MODE", raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as running:
+        yield running
+
+
+class Suite:
+    """A generated test project: write test files, run pytest on them, read their cassettes."""
+
+    def __init__(self, pytester: pytest.Pytester, server: LocalServer) -> None:
+        self.pytester = pytester
+        self.server = server
+
+    @property
+    def path(self) -> Path:
+        return self.pytester.path
+
+    def write(self, source: str, name: str = "test_suite") -> Path:
+        """A test module, with `URL` (the server), `requests`, `pytest` and `os` imported."""
+        return self.pytester.makepyfile(**{name: HEADER + textwrap.dedent(source)})
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+    def cassette_path(self, test: str, module: str = "test_suite") -> Path:
+        return self.path / "cassettes" / module / f"{test}.yaml"
+
+    def cassette(self, test: str, module: str = "test_suite") -> dict[str, Any]:
+        data: dict[str, Any] = yaml.safe_load(self.cassette_path(test, module).read_text())
+        return data
+
+    def uris(self, test: str, module: str = "test_suite") -> list[str]:
+        return [i["request"]["uri"] for i in self.cassette(test, module)["interactions"]]
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> Suite:
+    monkeypatch.setenv("TEST_SERVER", server.base_url)
+    return Suite(pytester, server)

@@ -1,0 +1,162 @@
+"""Every record mode on a missing and on an existing cassette, with a real server counting hits."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Suite
+
+TWO_REQUESTS = """
+@pytest.mark.cassette
+def test_two():
+    assert requests.get(URL + "/a").json()["path"] == "/a"
+    assert requests.get(URL + "/b").json()["path"] == "/b"
+"""
+
+ONE_OLD_ONE_NEW = """
+@pytest.mark.cassette
+def test_two():
+    assert requests.get(URL + "/a").json()["path"] == "/a"
+    assert requests.get(URL + "/c").json()["path"] == "/c"
+"""
+
+
+def record_first(suite: Suite) -> None:
+    suite.write(TWO_REQUESTS)
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+    suite.server.reset()
+
+
+def test_once_records_a_missing_cassette_then_replays_it_offline(suite: Suite) -> None:
+    record_first(suite)
+    assert suite.uris("test_two") == [suite.server.url("/a"), suite.server.url("/b")]
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+
+def test_once_refuses_a_new_request_into_an_existing_cassette(suite: Suite) -> None:
+    record_first(suite)
+    suite.write(ONE_OLD_ONE_NEW)
+    result = suite.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*UnmatchedRequestError*", "*GET */c*", "*--record-mode=new_episodes*"])
+    assert suite.server.hits == 0
+    assert len(suite.uris("test_two")) == 2
+
+
+@pytest.mark.parametrize("mode", ["none", "once", "new_episodes", "all", "rewrite"])
+def test_an_existing_cassette_under_each_mode(suite: Suite, mode: str) -> None:
+    record_first(suite)
+    suite.write(ONE_OLD_ONE_NEW)
+    result = suite.run(f"--record-mode={mode}")
+    expected = {
+        # mode: (outcome, hits on the server, URIs in the cassette afterwards)
+        "none": ("failed", 0, ["/a", "/b"]),
+        "once": ("failed", 0, ["/a", "/b"]),
+        "new_episodes": ("passed", 1, ["/a", "/b", "/c"]),
+        "all": ("passed", 2, ["/b", "/a", "/c"]),
+        "rewrite": ("passed", 2, ["/a", "/c"]),
+    }[mode]
+    result.assert_outcomes(**{expected[0]: 1})
+    assert suite.server.hits == expected[1]
+    assert suite.uris("test_two") == [suite.server.url(p) for p in expected[2]]
+
+
+@pytest.mark.parametrize("mode", ["once", "new_episodes", "all", "rewrite"])
+def test_a_missing_cassette_is_recorded_by_every_recording_mode(suite: Suite, mode: str) -> None:
+    suite.write(TWO_REQUESTS)
+    suite.run(f"--record-mode={mode}").assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+    assert len(suite.uris("test_two")) == 2
+
+
+def test_none_with_a_missing_cassette_fails_and_says_how_to_record(suite: Suite) -> None:
+    suite.write(TWO_REQUESTS)
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*CassetteMissingError: Cassette missing for test_suite.py::test_two",
+            "*expected at: *cassettes/test_suite/test_two.yaml",
+            "*record mode: none (--record-mode)*",
+            "*pytest --record-mode=once 'test_suite.py::test_two'",
+        ]
+    )
+    assert suite.server.hits == 0
+    assert not suite.cassette_path("test_two").exists()
+
+
+def test_all_re_records_without_duplicating(suite: Suite) -> None:
+    record_first(suite)
+    suite.run("--record-mode=all").assert_outcomes(passed=1)
+    suite.run("--record-mode=all").assert_outcomes(passed=1)
+    assert suite.server.hits == 4
+    assert sorted(suite.uris("test_two")) == [suite.server.url("/a"), suite.server.url("/b")]
+
+
+def test_rewrite_keeps_the_old_cassette_when_the_test_fails(suite: Suite) -> None:
+    record_first(suite)
+    before = suite.cassette_path("test_two").read_bytes()
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_two():
+            requests.get(URL + "/z")
+            assert False, "the API changed"
+        """
+    )
+    suite.run("--record-mode=rewrite").assert_outcomes(failed=1)
+    assert suite.cassette_path("test_two").read_bytes() == before
+
+
+def test_new_episodes_replays_a_repeated_request_from_the_recording_not_twice(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_poll():
+            for _ in range(3):
+                assert requests.get(URL + "/poll").status_code == 200
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 3
+    suite.server.reset()
+    suite.run("--record-mode=new_episodes").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert len(suite.uris("test_poll")) == 3
+
+
+def test_a_failing_test_saves_nothing_unless_asked(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_fails():
+            requests.get(URL + "/a")
+            assert False
+
+        @pytest.mark.cassette(record_on_exception=True)
+        def test_fails_but_keeps():
+            requests.get(URL + "/a")
+            assert False
+        """
+    )
+    result = suite.run()
+    result.assert_outcomes(failed=2)
+    assert not suite.cassette_path("test_fails").exists()
+    assert suite.uris("test_fails_but_keeps") == [suite.server.url("/a")]
+    result.stdout.fnmatch_lines(["*1 recorded interaction of failed tests not saved*"])
+
+
+def test_replay_serves_the_recorded_response_not_the_live_one(suite: Suite) -> None:
+    suite.server.route("/v", body=b"version one")
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_v():
+            assert requests.get(URL + "/v").text == "version one"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    suite.server.route("/v", body=b"version two")
+    suite.run().assert_outcomes(passed=1)
