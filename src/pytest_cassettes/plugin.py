@@ -5,17 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_cassettes import hooks, report
-from pytest_cassettes.cassette import Cassette
-from pytest_cassettes.session import MARKER, Session, marker_layers, marker_names
-from pytest_cassettes.settings import RECORD_MODES, Settings, run_mode
+from pytest_cassettes.settings import RECORD_MODES, run_mode
 
-SESSION = pytest.StashKey[Session]()
-ACTIVE = pytest.StashKey[Cassette]()
+# vcrpy is imported from pytest_configure on, not here: pytest-recording registers vcrpy's
+# matchers for assertion rewriting when it loads, which fails if vcrpy is imported already.
+if TYPE_CHECKING:
+    from pytest_cassettes.cassette import Cassette
+    from pytest_cassettes.session import Session
+
+MARKER = "cassette"
+SESSION = pytest.StashKey["Session"]()
+ACTIVE = pytest.StashKey["Cassette"]()
 FAILED = pytest.StashKey[bool]()
 
 
@@ -86,6 +91,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "Names: cassette files (the first is recorded into, the rest replayed read-only). "
         "Options: any vcrpy use_cassette option, record_mode, scrub_*, strict, allow_hosts.",
     )
+    from pytest_cassettes.session import Session
+
     run = run_mode(config.getoption("record_mode", None), os.environ)
     config.stash[SESSION] = Session(config, run)
 
@@ -102,6 +109,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Bad marker options are usage errors before any test runs, not failures of some tests.
+    from pytest_cassettes.session import marker_layers, marker_names
+
     for item in items:
         if item.get_closest_marker(MARKER) is not None:
             marker_layers(item)
@@ -130,7 +139,7 @@ def cassette(
     """The test's active cassette: its path, what it played and recorded, `all_played`."""
     session = request.config.stash[SESSION]
     item = request.node
-    settings: Settings = session.settings_for(item, cassette_config, Path(cassette_dir))
+    settings = session.settings_for(item, cassette_config, Path(cassette_dir))
     opened = session.open(item, settings)
     item.stash[ACTIVE] = opened
     with session.active(opened):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,7 +57,9 @@ UNSUPPORTED = {
 }
 
 
-def _vcr_option_names() -> frozenset[str]:
+@functools.lru_cache(maxsize=None)
+def vcr_options() -> frozenset[str]:
+    """The options of the installed vcrpy's use_cassette (imported late: see plugin.py)."""
     import vcr
 
     names = set(inspect.signature(vcr.VCR.__init__).parameters) - {"self"}
@@ -64,9 +67,14 @@ def _vcr_option_names() -> frozenset[str]:
     return frozenset(names - set(UNSUPPORTED))
 
 
-VCR_OPTIONS = _vcr_option_names()
-KNOWN_OPTIONS = VCR_OPTIONS | OUR_SCALARS | OUR_LISTS
-LIST_OPTIONS = (VCR_LISTS & VCR_OPTIONS) | OUR_LISTS
+def known_options() -> frozenset[str]:
+    """Every option a marker or cassette_config may set."""
+    return vcr_options() | OUR_SCALARS | OUR_LISTS
+
+
+def list_options() -> frozenset[str]:
+    """Options whose values extend the broader layers' lists."""
+    return (VCR_LISTS & vcr_options()) | OUR_LISTS
 
 
 def is_true(value: str | None) -> bool:
@@ -88,11 +96,12 @@ def validate_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
     for name, value in options.items():
         if name in UNSUPPORTED:
             raise pytest.UsageError(f"{where}: option {name!r} is not supported: {UNSUPPORTED[name]}.")
-        if name not in KNOWN_OPTIONS:
+        if name not in known_options():
             raise pytest.UsageError(
-                f"{where}: unknown option {name!r}. Known options: {', '.join(sorted(KNOWN_OPTIONS))}."
+                f"{where}: unknown option {name!r}. "
+                f"Known options: {', '.join(sorted(known_options()))}."
             )
-        if name in LIST_OPTIONS and not _is_list_value(name, value):
+        if name in list_options() and not _is_list_value(name, value):
             raise pytest.UsageError(
                 f"{where}: option {name!r} takes a list, got {type(value).__name__} {value!r}."
             )
@@ -121,9 +130,10 @@ def as_list(value: object) -> list[Any]:
 def merge_options(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Merge option layers, broadest first: scalars are replaced, list options extended."""
     merged: dict[str, Any] = {}
+    lists = list_options()
     for layer in layers:
         for name, value in layer.items():
-            if name in LIST_OPTIONS:
+            if name in lists:
                 merged[name] = [*as_list(merged.get(name)), *as_list(value)]
             else:
                 merged[name] = value
@@ -168,7 +178,8 @@ class Settings:
     @property
     def vcr_options(self) -> dict[str, Any]:
         """The options vcrpy understands."""
-        return {k: v for k, v in self.options.items() if k in VCR_OPTIONS and k != "record_mode"}
+        names = vcr_options()
+        return {k: v for k, v in self.options.items() if k in names and k != "record_mode"}
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean option."""
