@@ -1,0 +1,195 @@
+"""Markers: cassette names and paths, shared cassettes, option merging, bad options, --help."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Suite
+
+
+def test_default_names_follow_pytest_recordings_layout(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_plain():
+            requests.get(URL + "/1")
+
+        class TestOuter:
+            class TestInner:
+                @pytest.mark.cassette
+                def test_nested(self):
+                    requests.get(URL + "/2")
+
+            @pytest.mark.cassette
+            @pytest.mark.parametrize("value", ["a/b", 'q"x:y', "z" * 300], ids=lambda v: v)
+            def test_param(self, value):
+                requests.get(URL + "/3")
+        """
+    )
+    suite.run().assert_outcomes(passed=5)
+    names = sorted(p.name for p in (suite.path / "cassettes" / "test_suite").iterdir())
+    long_names = [n for n in names if "zzzz" in n]
+    assert [n for n in names if n not in long_names] == [
+        "TestOuter.TestInner.test_nested.yaml",
+        "TestOuter.test_param[a-b].yaml",
+        "TestOuter.test_param[q-x-y].yaml",
+        "test_plain.yaml",
+    ]
+    assert len(long_names) == 1 and len(long_names[0].encode()) <= 240
+    assert long_names[0].startswith("TestOuter.test_param[zzz")
+    suite.run("--record-mode=none").assert_outcomes(passed=5)
+
+
+def test_cassette_dir_ini_and_fixture(suite: Suite) -> None:
+    suite.pytester.makeini("[pytest]\ncassette_dir = recorded\n")
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_one():
+            requests.get(URL + "/1")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert (suite.path / "recorded" / "test_suite" / "test_one.yaml").exists()
+
+
+def test_shared_cassettes_first_is_recorded_into_the_rest_read_only(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette("login.yaml")
+        def test_login():
+            requests.get(URL + "/login")
+
+        @pytest.mark.cassette("flow.yaml", "login.yaml")
+        def test_flow(cassette):
+            requests.get(URL + "/login")
+            requests.get(URL + "/data")
+            assert len(cassette.played) + len(cassette.recorded_requests) == 2
+        """
+    )
+    suite.run("-p", "no:randomly").assert_outcomes(passed=2)
+    login = (suite.path / "cassettes" / "login.yaml").read_text()
+    assert "/login" in login and "/data" not in login
+    flow = (suite.path / "cassettes" / "flow.yaml").read_text()
+    assert "/data" in flow and "/login" not in flow
+    assert suite.server.hits == 2
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
+
+
+def test_list_options_extend_and_scalars_take_the_closest(suite: Suite) -> None:
+    suite.write(
+        """
+        pytestmark = pytest.mark.cassette(filter_headers=["x-module"], record_mode="all")
+
+        @pytest.fixture
+        def cassette_config():
+            return {"filter_headers": ["x-config"], "match_on": ["method", "path"]}
+
+        @pytest.mark.cassette(filter_headers=["x-test"], record_mode="new_episodes")
+        def test_merge(cassette):
+            assert cassette.record_mode == "new_episodes"
+            requests.get(
+                URL + "/h", headers={"X-Module": "m", "X-Config": "c", "X-Test": "t", "X-Kept": "k"}
+            )
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    headers = suite.cassette("test_merge")["interactions"][0]["request"]["headers"]
+    assert "X-Kept" in headers
+    assert not {"X-Module", "X-Config", "X-Test"} & set(headers)
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ("record_modes='none'", "*unknown option 'record_modes'*"),
+        ("record_mode='sometimes'", "*invalid record mode 'sometimes'*"),
+        ("filter_headers='authorization'", "*option 'filter_headers' takes a list*"),
+        ("custom_patches=[]", "*option 'custom_patches' is not supported*"),
+        ("strict='yes'", "*option 'strict' takes True or False*"),
+        ("42", "*cassette names must be strings*"),
+    ],
+)
+def test_bad_marker_options_are_usage_errors(suite: Suite, marker: str, message: str) -> None:
+    suite.write(
+        f"""
+        @pytest.mark.cassette({marker})
+        def test_x():
+            pass
+        """
+    )
+    result = suite.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_bad_cassette_config_option_fails_the_test_naming_it(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.fixture
+        def cassette_config():
+            return {"matchon": ["method"]}
+
+        @pytest.mark.cassette
+        def test_x():
+            pass
+        """
+    )
+    result = suite.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*cassette_config: unknown option 'matchon'*"])
+
+
+def test_unknown_matcher_is_reported(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette(match_on=["method", "colour"])
+        def test_x():
+            pass
+        """
+    )
+    suite.run().stdout.fnmatch_lines(["*colour*"])
+
+
+def test_help_lists_the_options(suite: Suite) -> None:
+    result = suite.run("--help")
+    result.stdout.fnmatch_lines(
+        ["*--record-mode*", "*--cassette-allow-hosts*", "*cassette_dir*", "*cassette_record_mode*"]
+    )
+
+
+def test_markers_are_registered(suite: Suite) -> None:
+    suite.run("--markers").stdout.fnmatch_lines(["@pytest.mark.cassette(*names, **options):*"])
+
+
+def test_pytest_recording_installed_beside_us_still_starts(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_one():
+            requests.get(URL + "/1")
+        """
+    )
+    result = suite.run("-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=1)
+    assert suite.cassette_path("test_one").exists()
+    result = suite.run("-p", "no:recording", "--record-mode=none")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_cassette_fixture_alone_activates_a_cassette(suite: Suite) -> None:
+    suite.write(
+        """
+        def test_fixture_only(cassette):
+            requests.get(URL + "/1")
+            assert cassette.path.name == "test_fixture_only.yaml"
+            assert len(cassette.recorded_requests) == 1
+
+        def test_unmarked():
+            requests.get(URL + "/2")
+        """
+    )
+    suite.run().assert_outcomes(passed=2)
+    assert suite.cassette_path("test_fixture_only").exists()
+    assert not suite.cassette_path("test_unmarked").exists()
+    assert suite.server.hits == 2
