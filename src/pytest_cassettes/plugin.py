@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_cassettes import hooks, report
+from pytest_cassettes.errors import CassetteLoadError
 from pytest_cassettes.settings import RECORD_MODES, run_mode
 
 # vcrpy is imported from pytest_configure on, not here: pytest-recording registers vcrpy's
@@ -140,7 +141,10 @@ def cassette(
     session = request.config.stash[SESSION]
     item = request.node
     settings = session.settings_for(item, cassette_config, Path(cassette_dir))
-    opened = session.open(item, settings)
+    try:
+        opened = session.open(item, settings)
+    except CassetteLoadError as exc:
+        pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
     item.stash[ACTIVE] = opened
     with session.active(opened):
         yield opened

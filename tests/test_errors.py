@@ -1,0 +1,164 @@
+"""Errors that say what to do, as test failures: unmatched requests, swallowed errors, bad files."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Suite
+
+RECORDED = """
+@pytest.mark.cassette
+def test_api():
+    requests.get(URL + "/users?page=1")
+    requests.post(URL + "/users", json={"name": "ada"})
+"""
+
+
+def recorded(suite: Suite, replacement: str) -> pytest.RunResult:
+    suite.write(RECORDED)
+    suite.run().assert_outcomes(passed=1)
+    suite.server.reset()
+    suite.write(replacement)
+    return suite.run("--record-mode=none")
+
+
+def test_unmatched_request_shows_the_closest_recordings_and_what_differs(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_api():
+            requests.get(URL + "/users?page=2")
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*UnmatchedRequestError: Request not found in the cassette of test_suite.py::test_api:",
+            "*GET http://127.0.0.1:*/users?page=2",
+            "*cassette(s): *test_api.yaml",
+            "*record mode: none (--record-mode)",
+            "*closest recorded requests:",
+            "*GET http://127.0.0.1:*/users?page=1 (differs in: query)",
+            "*This run is replay-only*",
+            "*pytest --record-mode=new_episodes 'test_suite.py::test_api'",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
+def test_a_repeated_request_suggests_allow_playback_repeats(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_api():
+            requests.get(URL + "/users?page=1")
+            requests.get(URL + "/users?page=1")
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*already played 1 time(s)*allow_playback_repeats=True*"])
+
+
+def test_allow_playback_repeats_replays_the_same_interaction_again(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        @pytest.mark.cassette(allow_playback_repeats=True)
+        def test_api():
+            for _ in range(3):
+                requests.get(URL + "/users?page=1")
+        """,
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_an_error_the_client_swallows_still_fails_the_test(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_api():
+            try:
+                requests.get(URL + "/elsewhere")
+            except Exception:
+                pass  # an SDK with a fallback, a retry loop, a broad except...
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*UnmatchedRequestError*", "*GET */elsewhere*"])
+
+
+def test_an_error_the_client_wraps_still_shows_our_message(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        class SDKError(Exception):
+            pass
+
+        @pytest.mark.cassette
+        def test_api():
+            try:
+                requests.get(URL + "/elsewhere")
+            except Exception as exc:
+                raise SDKError("connection problem") from exc
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SDKError: connection problem*", "*UnmatchedRequestError*"])
+
+
+def test_an_unmatched_request_in_once_mode_says_how_to_add_it(suite: Suite) -> None:
+    suite.write(RECORDED)
+    suite.run().assert_outcomes(passed=1)
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_api():
+            requests.delete(URL + "/users/1")
+        """
+    )
+    result = suite.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*record mode: once (default)",
+            "*Mode 'once' does not add to an existing cassette*",
+            "*--record-mode=new_episodes*",
+            "*--record-mode=rewrite*",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("interactions: [\n  - request: {method: GET\n", "*invalid YAML*"),
+        ("version: 2\ninteractions: []\n", "*test_api.yaml:1: unknown cassette format version 2*"),
+        ("- request: {}\n", "*older than 1.0*"),
+        ("interactions:\n- request: {method: GET}\n  response: {}\nversion: 1\n", "*test_api.yaml:2: interaction 1: request.uri*"),
+        ("!!python/object/apply:os.system ['echo pwned']\n", "*refused YAML tag*"),
+        ("", "*not a cassette*"),
+    ],
+)
+def test_an_unreadable_cassette_fails_the_test_and_is_left_alone(
+    suite: Suite, content: str, message: str
+) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_api():
+            requests.get(URL + "/users")
+        """
+    )
+    path = suite.cassette_path("test_api")
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    for mode in ("once", "new_episodes", "all"):
+        result = suite.run(f"--record-mode={mode}")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*CassetteLoadError: Cannot read cassette *test_api.yaml*"])
+        result.stdout.fnmatch_lines([message])
+        assert path.read_text() == content
+    assert suite.server.hits == 0
