@@ -137,7 +137,10 @@ def test_an_unmatched_request_in_once_mode_says_how_to_add_it(suite: Suite) -> N
         ("interactions: [\n  - request: {method: GET\n", "*invalid YAML*"),
         ("version: 2\ninteractions: []\n", "*test_api.yaml:1: unknown cassette format version 2*"),
         ("- request: {}\n", "*older than 1.0*"),
-        ("interactions:\n- request: {method: GET}\n  response: {}\nversion: 1\n", "*test_api.yaml:2: interaction 1: request.uri*"),
+        (
+            "interactions:\n- request: {method: GET}\n  response: {}\nversion: 1\n",
+            "*test_api.yaml:2: interaction 1: request.uri*",
+        ),
         ("!!python/object/apply:os.system ['echo pwned']\n", "*refused YAML tag*"),
         ("", "*not a cassette*"),
     ],

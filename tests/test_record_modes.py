@@ -40,7 +40,9 @@ def test_once_refuses_a_new_request_into_an_existing_cassette(suite: Suite) -> N
     suite.write(ONE_OLD_ONE_NEW)
     result = suite.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*UnmatchedRequestError*", "*GET */c*", "*--record-mode=new_episodes*"])
+    result.stdout.fnmatch_lines(
+        ["*UnmatchedRequestError*", "*GET */c*", "*--record-mode=new_episodes*"]
+    )
     assert suite.server.hits == 0
     assert len(suite.uris("test_two")) == 2
 

@@ -31,7 +31,9 @@ def _optional_decoders() -> dict[str, Decoder]:
     try:
         import zstandard
 
-        decoders["zstd"] = lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        decoders["zstd"] = lambda data: (
+            zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        )
     except ImportError:
         pass
     return decoders

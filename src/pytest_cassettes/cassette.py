@@ -44,7 +44,13 @@ KEYS: dict[Matcher, Callable[[Any], Any]] = {
     vcr_matchers.uri: _normalized_uri,
 }
 SUFFICIENT = frozenset(
-    {vcr_matchers.method, vcr_matchers.scheme, vcr_matchers.host, vcr_matchers.port, vcr_matchers.query}
+    {
+        vcr_matchers.method,
+        vcr_matchers.scheme,
+        vcr_matchers.host,
+        vcr_matchers.port,
+        vcr_matchers.query,
+    }
 )
 
 
@@ -144,7 +150,9 @@ class Cassette:
         self._key_funcs = [KEYS[m] for m in self.matchers if m in KEYS]
         self._check = [m for m in self.matchers if m not in SUFFICIENT]
         self._index: dict[tuple[Any, ...], list[int]] = {}
-        self._skip: dict[tuple[Any, ...], int] = {}  # per bucket: how many leading entries are played
+        self._skip: dict[
+            tuple[Any, ...], int
+        ] = {}  # per bucket: how many leading entries are played
         # id(live request) -> (request, prepared, matched index, values scrubbed)
         self._pending: dict[int, tuple[Any, Any, int | None, int]] = {}
 
@@ -226,7 +234,7 @@ class Cassette:
                 index = self._find(prepared) if prepared is not None else None
                 if index is None:
                     raise self._fail(prepared if prepared is not None else request)
-            entry = self.entries[index]
+            entry = self.entries[index]  # type: ignore[index]  # None raised above
             entry.plays += 1
             response = entry.response
             self._advance(self._key(entry.request))
@@ -241,10 +249,10 @@ class Cassette:
         if prepared is None:
             return
         request_count = pending[3] if pending is not None else 0
-        response = self.prepare_response(copy.deepcopy(response))
-        if response is None:
+        filtered = self.prepare_response(copy.deepcopy(response))
+        if filtered is None:
             return
-        response, count = self.scrub_response(normalize_response(response))
+        response, count = self.scrub_response(normalize_response(filtered))
         with self._lock:
             self.recorded.append((prepared, response))
             self.scrubbed += count + request_count

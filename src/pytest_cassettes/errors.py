@@ -26,8 +26,17 @@ class CassetteMissingError(CassetteError):
 class UnmatchedRequestError(CassetteError):
     """A request that the cassette does not hold, in a mode that may not record it."""
 
-    def __init__(self, *, request: str, test: str, cassettes: Sequence[str], mode: str,
-                 reason: str, closest: Sequence[str], hint: str):
+    def __init__(
+        self,
+        *,
+        request: str,
+        test: str,
+        cassettes: Sequence[str],
+        mode: str,
+        reason: str,
+        closest: Sequence[str],
+        hint: str,
+    ):
         lines = [
             f"Request not found in the cassette of {test}:",
             f"  {request}",

@@ -12,7 +12,7 @@ def pytest_cassettes_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 def pytest_cassettes_scrub_request(request: Any) -> Any:
-    """Scrub a vcrpy Request after the built-in rules; return it (or a new one), or None to keep it."""
+    """Scrub a vcrpy Request after the built-in rules; return it, a new one, or None (unchanged)."""
 
 
 def pytest_cassettes_scrub_response(response: dict[str, Any]) -> Any:

@@ -47,7 +47,9 @@ class Router:
         if self.active is not None:
             self.active.record(request, response)
 
-    def find_requests_with_most_matches(self, request: Any) -> list[tuple[Any, list[Any], list[Any]]]:
+    def find_requests_with_most_matches(
+        self, request: Any
+    ) -> list[tuple[Any, list[Any], list[Any]]]:
         # aiohttp's stub follows recorded redirects by asking for the closest stored requests.
         active = self.active
         if active is None:

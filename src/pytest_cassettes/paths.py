@@ -11,7 +11,9 @@ import pytest
 # pytest-recording's replacement (same characters, "-"), so migrating users keep their files;
 # control characters too.
 UNSAFE = re.compile(r'[<>?%*:|"\'/\\\x00-\x1f]')
-MAX_NAME_BYTES = 240  # under the 255 of common file systems, leaving room for ".yaml" and temp names
+MAX_NAME_BYTES = (
+    240  # under the 255 of common file systems, leaving room for ".yaml" and temp names
+)
 
 
 def test_name(item: pytest.Item) -> str:

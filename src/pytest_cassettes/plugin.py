@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from pytest_cassettes.session import Session
 
 MARKER = "cassette"
-SESSION = pytest.StashKey["Session"]()
-ACTIVE = pytest.StashKey["Cassette"]()
-FAILED = pytest.StashKey[bool]()
+SESSION: pytest.StashKey[Session] = pytest.StashKey()
+ACTIVE: pytest.StashKey[Cassette] = pytest.StashKey()
+FAILED: pytest.StashKey[bool] = pytest.StashKey()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -37,7 +37,7 @@ def recording_plugin_loads(pluginmanager: pytest.PytestPluginManager) -> bool:
         return False
     from importlib.metadata import entry_points
 
-    found = entry_points()
+    found: Any = entry_points()
     group = (
         found.select(group="pytest11") if hasattr(found, "select") else found.get("pytest11", [])
     )
@@ -65,7 +65,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="Comma-separated hosts (names, IPs, CIDR, optional :port) that replay-only "
         "runs may still reach.",
     )
-    parser.addini("cassette_dir", "Directory of cassettes (default: cassettes/ beside each test file)")
+    parser.addini(
+        "cassette_dir", "Directory of cassettes (default: cassettes/ beside each test file)"
+    )
     parser.addini("cassette_record_mode", "Default record mode (default: once)")
     for name, help_text in (
         ("allow_hosts", "Hosts replay-only runs may still reach"),
@@ -175,7 +177,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
     outcome = yield
     if outcome.get_result().failed and call.when in ("setup", "call"):
         item.stash[FAILED] = True

@@ -52,7 +52,8 @@ def marker_layers(item: pytest.Item) -> list[dict[str, Any]]:
     """The cassette markers' options, broadest (module) first, validated."""
     markers = list(item.iter_markers(MARKER))
     return [
-        validate_options(m.kwargs, f"{item.nodeid}: @pytest.mark.{MARKER}") for m in reversed(markers)
+        validate_options(m.kwargs, f"{item.nodeid}: @pytest.mark.{MARKER}")
+        for m in reversed(markers)
     ]
 
 
@@ -81,7 +82,9 @@ class Session:
         self.rewritten: set[Path] = set()
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
-        self.ini_mode = check_record_mode(ini_mode, "ini cassette_record_mode") if ini_mode else None
+        self.ini_mode = (
+            check_record_mode(ini_mode, "ini cassette_record_mode") if ini_mode else None
+        )
         self.ini_options = self._ini_options()
 
     def _ini_options(self) -> dict[str, Any]:

@@ -57,7 +57,7 @@ UNSUPPORTED = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def vcr_options() -> frozenset[str]:
     """The options of the installed vcrpy's use_cassette (imported late: see plugin.py)."""
     import vcr
@@ -95,7 +95,9 @@ def validate_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Check option names and the shape of list options; return a plain dict."""
     for name, value in options.items():
         if name in UNSUPPORTED:
-            raise pytest.UsageError(f"{where}: option {name!r} is not supported: {UNSUPPORTED[name]}.")
+            raise pytest.UsageError(
+                f"{where}: option {name!r} is not supported: {UNSUPPORTED[name]}."
+            )
         if name not in known_options():
             raise pytest.UsageError(
                 f"{where}: unknown option {name!r}. "
@@ -107,13 +109,20 @@ def validate_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
             )
         if name == "record_mode":
             check_record_mode(value, f"{where}: record_mode")
-        if name in {"strict", "record_on_exception", "block_network"} and not isinstance(value, bool):
+        if name in {"strict", "record_on_exception", "block_network"} and not isinstance(
+            value, bool
+        ):
             raise pytest.UsageError(f"{where}: option {name!r} takes True or False, got {value!r}.")
     return dict(options)
 
 
 def _is_list_value(name: str, value: object) -> bool:
-    if name in {"before_record_request", "before_record_response", "scrub_request", "scrub_response"}:
+    if name in {
+        "before_record_request",
+        "before_record_response",
+        "scrub_request",
+        "scrub_response",
+    }:
         return callable(value) or (isinstance(value, (list, tuple)) and all(map(callable, value)))
     return isinstance(value, (list, tuple, set, frozenset))
 
@@ -124,7 +133,9 @@ def as_list(value: object) -> list[Any]:
         return []
     if callable(value):
         return [value]
-    return list(value)  # type: ignore[call-overload]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
 
 
 def merge_options(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -200,9 +211,11 @@ def resolve(
     path: Path,
     shared_paths: Sequence[Path],
 ) -> Settings:
-    """Resolve one test's settings. Record mode: flag > env > CI > marker > fixture > ini > default."""
+    """Resolve a test's settings. Mode: flag > env > CI > marker > fixture > ini > default."""
     options = merge_options([ini_options, config_options, *marker_layers])
-    marker_mode = next((m["record_mode"] for m in reversed(marker_layers) if "record_mode" in m), None)
+    marker_mode = next(
+        (m["record_mode"] for m in reversed(marker_layers) if "record_mode" in m), None
+    )
     if run.mode is not None:
         mode, source = run.mode, run.source
     elif marker_mode is not None:

@@ -62,7 +62,7 @@ class Codec:
 
     def loads(self, text: str) -> Any:
         if self.serializer is None:
-            return yaml.load(text, Loader=CassetteLoader)  # noqa: S506 - a safe loader
+            return yaml.load(text, Loader=CassetteLoader)
         return self.serializer.deserialize(text)
 
     def dumps(self, data: dict[str, Any]) -> str:
@@ -145,7 +145,7 @@ def parse(text: str, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or str(exc)
+        problem = str(exc.problem or exc)
         if isinstance(exc, yaml.constructor.ConstructorError):
             problem = f"refused YAML tag ({exc.problem}); only plain data is loaded"
         raise CassetteLoadError(where, f"invalid YAML: {problem}", line) from exc
@@ -167,10 +167,10 @@ def parse(text: str, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]
     if not isinstance(interactions, list):
         raise CassetteLoadError(where, "`interactions` must be a list", _line_of(text, codec, None))
     for index, interaction in enumerate(interactions):
-        problem = _interaction_problem(interaction)
-        if problem:
+        fault = _interaction_problem(interaction)
+        if fault:
             raise CassetteLoadError(
-                where, f"interaction {index + 1}: {problem}", _line_of(text, codec, index)
+                where, f"interaction {index + 1}: {fault}", _line_of(text, codec, index)
             )
     return tuple(interactions)
 
@@ -299,8 +299,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def delete(path: Path) -> None:
     """Remove a cassette file under its lock (rewrite mode, prune)."""
-    with _lock_for(path):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    with _lock_for(path), contextlib.suppress(FileNotFoundError):
+        path.unlink()
     with _cache_lock:
         _cache.pop(path, None)
