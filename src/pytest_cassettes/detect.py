@@ -209,12 +209,11 @@ def _always(value: str) -> bool:
     return True
 
 
-_SENSITIVE_STEMS = (
-    r"key|token|secret|passw(?:or)?d|passphrase|auth(?:orization)?|sig(?:nature)?|cookie"
-)
-
-# (kind, regex, group holding the secret, check on that group). Earlier kinds win overlaps.
-_DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool]], ...] = (
+# Each regex starts with a literal where it can, so the regex engine skips ahead to it: a
+# leading \b would make it try every position (45 ms per MB and detector instead of 2).
+# (kind, regex, group holding the secret, check on that group, must start a word).
+# Earlier kinds win overlaps.
+_DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool], ...] = (
     (
         "pem-private-key",
         re.compile(
@@ -224,90 +223,100 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool]], ...] 
         ),
         0,
         _always,
+        False,
     ),
     (
         "github",
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,251})\b"),
+        re.compile(r"g(?:h[pousr]_[A-Za-z0-9]{36,251}|ithub_pat_[A-Za-z0-9_]{22,251})\b"),
         0,
         _always,
+        True,
     ),
-    ("aws-access-key-id", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), 0, _always),
+    ("aws-access-key-id", re.compile(r"A[KS]IA[A-Z0-9]{16}\b"), 0, _always, True),
     (
         "aws-secret-key",
         re.compile(
-            r"(?i:aws_?secret_?access_?key|secret_?access_?key|aws_?secret_?key)"
+            r"(?i:secret_?(?:access_?)?key)"
             r"[\\\"'>]*\s*[:=]?\s*[\\\"']*([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
         ),
         1,
         _always,
+        False,
     ),
-    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), 0, _always),
-    ("anthropic", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), 0, _mixed_case_and_digit),
+    ("google-api-key", re.compile(r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), 0, _always, True),
+    ("anthropic", re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}"), 0, _mixed_case_and_digit, True),
     (
         "openai",
-        re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        re.compile(r"sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
         0,
         _mixed_case_and_digit,
+        True,
     ),
-    ("slack", re.compile(r"\bxox[abprse]-[A-Za-z0-9-]{10,}"), 0, _has_digit),
-    ("stripe", re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0, _always),
+    ("slack", re.compile(r"xox[abprse]-[A-Za-z0-9-]{10,}"), 0, _has_digit, True),
+    ("stripe", re.compile(r"[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0, _always, True),
     (
         "jwt",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+        re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
         0,
         _always,
+        True,
     ),
     (
         "basic-auth",
-        re.compile(r"\bBasic\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"),
+        re.compile(r"Basic\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"),
         1,
         _basic_credentials,
+        True,
     ),
-    ("bearer", re.compile(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1, _has_digit),
+    ("bearer", re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1, _has_digit, True),
     (
         "url-password",
-        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:\"'<>]+:([^\s/?#@\"'<>]+)@"),
+        re.compile(r"://[^\s/?#@:\"'<>]+:([^\s/?#@\"'<>]+)@"),
         1,
         _not_placeholder,
+        False,
     ),
 )
 
-# A sensitive name, then ':' or '=' (JSON, YAML, form, headers, env files; quotes escaped or not),
-# then the value. The full name is read backwards from the stem so the regex stays cheap.
-_SENSITIVE_PLACE = re.compile(
-    r"(?i:(" + _SENSITIVE_STEMS + r"))\\?[\"']?\s*[:=]\s*\\?[\"']?([A-Za-z0-9_~+/.=-]{16,})"
-)
-_NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
+# A value after ':' or '=' (JSON, YAML, form, headers, env files; quotes escaped or not). The
+# name before it is read backwards, so the regex starts with a cheap character class.
+_PLACE_VALUE = re.compile(r"[:=]\s*\\?[\"']?([A-Za-z0-9_~+/.=-]{16,})")
+_NAME_BEFORE = re.compile(r"([A-Za-z0-9_.-]+)\\?[\"']?\s*\Z")
+_WORD_CHAR = re.compile(r"\w")
 
 KINDS: tuple[str, ...] = (*(kind for kind, *_ in _DETECTORS), "high-entropy")
 
 
 def _sensitive_places(text: str) -> Iterable[Finding]:
-    for match in _SENSITIVE_PLACE.finditer(text):
-        start = match.start(1)
-        while start > 0 and _NAME_CHAR.match(text, start - 1):
-            start -= 1
-        name, value = text[start : match.end(1)], match.group(2)
-        if DEFAULT_NAMES(name) and looks_random(value):
-            yield Finding("high-entropy", match.start(2), match.end(2))
+    for match in _PLACE_VALUE.finditer(text):
+        value = match.group(1)
+        if not looks_random(value):
+            continue
+        name = _NAME_BEFORE.search(text, max(0, match.start() - 80), match.start())
+        if name and DEFAULT_NAMES(name.group(1)):
+            yield Finding("high-entropy", match.start(1), match.end(1))
 
 
 def find_secrets(text: str, exclude: Iterable[str] = ()) -> list[Finding]:
     """Secrets in text, sorted and non-overlapping; `exclude` names detector kinds to skip."""
     excluded = frozenset(exclude)
+    lowered: str | None = None
     candidates: list[tuple[int, int, Finding]] = []
-    for priority, (kind, regex, group, check) in enumerate(_DETECTORS):
+    for priority, (kind, regex, group, check, word_start) in enumerate(_DETECTORS):
         if kind in excluded:
             continue
+        if kind == "aws-secret-key":
+            # A case-insensitive regex cannot skip ahead; a substring test can.
+            lowered = lowered if lowered is not None else text.lower()
+            if "secret" not in lowered:
+                continue
         for match in regex.finditer(text):
+            begin = match.start()
+            if word_start and begin and _WORD_CHAR.match(text, begin - 1):
+                continue  # inside a longer word: "xsk-..." is not a key
             if check(match.group(group)):
-                candidates.append(
-                    (
-                        match.start(group),
-                        priority,
-                        Finding(kind, match.start(group), match.end(group)),
-                    )
-                )
+                start, end = match.span(group)
+                candidates.append((start, priority, Finding(kind, start, end)))
     if "high-entropy" not in excluded:
         candidates.extend((f.start, len(_DETECTORS), f) for f in _sensitive_places(text))
     candidates.sort(key=lambda item: (item[0], item[1]))

@@ -16,7 +16,9 @@ valid. Values that already are placeholders are left alone, which makes scrubbin
 
 from __future__ import annotations
 
+import bisect
 import copy
+import itertools
 import json
 import os
 import re
@@ -72,6 +74,7 @@ _FEATURES = ("detectors", "env")
 DISABLE_NAMES: tuple[str, ...] = (*_FEATURES, *DEFAULT_NAME_RULES, *KINDS)
 
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
+_JSON_KEY = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
 _JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
@@ -92,7 +95,15 @@ def _url_encoded(text: str) -> str:
 
 @dataclass(frozen=True)
 class ScrubRules:
-    """User rules: they extend the defaults; `disable` turns named defaults off."""
+    """User rules: they extend the defaults; `disable` turns named defaults off.
+
+    Names in `headers` and `params` ignore case, '-' and '_'; '*' matches any run of characters.
+    `patterns` with a capturing group replace only group 1. Hooks get the scrubbed copy and
+    return it (changed or not); a hook returning None drops the interaction, as vcrpy's
+    before_record_* hooks do, and scrub_request/scrub_response then return (None, count).
+    `disable` accepts the names in DISABLE_NAMES, or any header or parameter name a default
+    rule matches, to exempt just that name (e.g. "x-csrf-token").
+    """
 
     headers: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
@@ -392,13 +403,17 @@ class Scrubber:
         """Scrub JSON (or JSON lines) token by token, keeping its formatting; None: not JSON."""
         if not _is_json(text):
             return None
-        # Text rules per string are the slow part: skip them when the whole text has no hit.
-        probe: list[str] = []
-        self._scrub_text(text, probe, _plain)
-        check_text = bool(probe)
+        # Text rules string by string are the slow part: only strings where a rule fires on the
+        # raw text get them, and a document with no hit and no sensitive key is left as is.
+        hits = self._text_hits(text)
+        if not hits and not self._json_paths and not self._has_sensitive_key(text):
+            return text
+        hit_starts = [start for start, _ in hits]
+        hit_ends = list(itertools.accumulate((end for _, end in hits), max))
         out: list[str] = []
         stack: list[_JsonFrame] = []
-        for token in _JSON_TOKEN.findall(text):
+        for match in _JSON_TOKEN.finditer(text):
+            token = match.group()
             first = token[0]
             top = stack[-1] if stack else None
             if first in " \t\r\n" or first in ":,}]":
@@ -410,22 +425,42 @@ class Scrubber:
                 elif first in "}]":
                     stack.pop()
                 out.append(token)
-            elif top is not None and top.key_next:
-                top.key = json.loads(token)
-                out.append(self._json_string(token, found) if check_text else token)
-            elif first in "{[":
+                continue
+            if first in "{[" and not (top is not None and top.key_next):
                 sensitive, _ = self._json_sensitive(stack)
                 stack.append(_JsonFrame(first == "{", sensitive))
                 out.append(token)
+                continue
+            if top is not None and top.key_next:
+                top.key = json.loads(token)
+                sensitive, name = False, ""
             else:
                 sensitive, name = self._json_sensitive(stack)
-                if sensitive:
-                    out.append(_json_secret(token, name, found))
-                elif check_text:
-                    out.append(self._json_string(token, found))
-                else:
-                    out.append(token)
+            if sensitive:
+                out.append(_json_secret(token, name, found))
+            elif _overlaps(hit_starts, hit_ends, match.start(), match.end()):
+                out.append(self._json_string(token, found))
+            else:
+                out.append(token)
         return "".join(out)
+
+    def _text_hits(self, text: str) -> list[tuple[int, int]]:
+        """Where text rules fire in a raw text, sorted by start (spans may overlap)."""
+        spans: list[tuple[int, int]] = []
+        if self._env_re is not None:
+            spans.extend(m.span() for m in self._env_re.finditer(text))
+        for pattern in self._patterns:
+            spans.extend(m.span() for m in pattern.finditer(text))
+        if self._detectors:
+            spans.extend((f.start, f.end) for f in find_secrets(text, self._excluded_kinds))
+        return sorted(spans)
+
+    def _has_sensitive_key(self, text: str) -> bool:
+        for raw in set(_JSON_KEY.findall(text)):
+            key = json.loads(f'"{raw}"') if "\\" in raw else raw
+            if self._param_names(key):
+                return True
+        return False
 
     def _json_sensitive(self, stack: list[_JsonFrame]) -> tuple[bool, str]:
         """Whether the value about to be read is secret, and the key that makes it so."""
@@ -511,6 +546,12 @@ def _label(prefix: str, replacement: str) -> str:
     if prefix:
         return prefix
     return replacement[len("<SCRUBBED:") : -1]  # a detector's kind
+
+
+def _overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps a span; spans sorted by start, max_ends their running max."""
+    index = bisect.bisect_left(starts, end)
+    return index > 0 and max_ends[index - 1] > start
 
 
 def _json_secret(token: str, name: str, found: list[str]) -> str:
