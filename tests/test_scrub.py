@@ -763,3 +763,10 @@ def test_scrubbed_live_request_matches_the_scrubbed_recording():
     other, _ = scrub_request(request("https://x.example/v1?api_key=another-real-key&q=2"), s)
     assert requests_match(live, recorded, [method, uri, query])
     assert not requests_match(other, recorded, [method, uri, query])
+
+
+def test_json_key_spelled_with_escapes_is_still_recognised():
+    body = b'{"pass\\u0077ord": "' + SECRET.encode() + b'", "n": 1}'
+    new, count = scrub_request(request(method="POST", body=body))
+    assert count == 1
+    assert json.loads(new.body) == {"password": "<SCRUBBED>", "n": 1}
