@@ -856,3 +856,45 @@ def test_guard_is_process_wide_while_installed(
         thread.join(5)
     assert seen and seen[0] is not originals[0][0]
     assert snapshot() == originals
+
+
+# --- the LocalServer helper itself -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_local_server_serves_compressed_routes(server: LocalServer, encoding: str) -> None:
+    server.route("/data", status=201, body="héllo" * 100, headers={"X-A": "1"}, encoding=encoding)
+    response = via_requests_response(server.url("/data?x=1"))
+    assert response.status_code == 201
+    assert response.headers["Content-Encoding"] == encoding
+    assert response.headers["X-A"] == "1"
+    assert int(response.headers["Content-Length"]) < len("héllo".encode() * 100)
+    assert response.content == "héllo".encode() * 100  # requests decompressed it
+    assert server.hits == 1
+
+
+def via_requests_response(url: str) -> requests.Response:
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, timeout=5)
+
+
+def test_local_server_echoes_unrouted_requests(server: LocalServer) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"chunk-1,"
+        yield b"chunk-2"
+
+    with httpx.Client(trust_env=False) as client:
+        echo = client.post(server.url("/echo?q=1"), content=chunks(), headers={"X-B": "2"}).json()
+        assert client.head(server.url("/echo")).content == b""
+    assert echo["method"] == "POST" and echo["path"] == "/echo?q=1"
+    assert echo["headers"]["X-B"] == "2" and echo["body"] == "chunk-1,chunk-2"
+    assert [r.method for r in server.requests] == ["POST", "HEAD"]
+    assert server.requests[0].body == b"chunk-1,chunk-2"
+    server.reset()
+    assert server.hits == 0 and server.requests == []
+
+
+def test_local_server_rejects_unknown_encodings(server: LocalServer) -> None:
+    with pytest.raises(ValueError, match="br"):
+        server.route("/x", encoding="br")
