@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_cassettes import hooks, report
-from pytest_cassettes.errors import CassetteLoadError
+from pytest_cassettes.errors import CassetteError, CassetteLoadError
 from pytest_cassettes.settings import RECORD_MODES, run_mode
 
 # vcrpy is imported from pytest_configure on, not here: pytest-recording registers vcrpy's
@@ -23,6 +24,7 @@ MARKER = "cassette"
 SESSION: pytest.StashKey[Session] = pytest.StashKey()
 ACTIVE: pytest.StashKey[Cassette] = pytest.StashKey()
 FAILED: pytest.StashKey[bool] = pytest.StashKey()
+PROBLEMS: pytest.StashKey[list[CassetteError]] = pytest.StashKey()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -57,6 +59,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
             help="Cassette record mode for the whole run (beats markers, config and ini): "
             "none (replay only), once, new_episodes, all, rewrite. Also: "
             "PYTEST_CASSETTES_RECORD_MODE; a CI run (CI=true) defaults to none.",
+        )
+        group.addoption(
+            "--block-network",
+            dest="block_network",
+            action="store_true",
+            default=None,
+            help="Block real network connections in every test, cassette or not "
+            "(ini cassette_block_network); allow hosts with --cassette-allow-hosts.",
         )
     group.addoption(
         "--cassette-allow-hosts",
@@ -97,7 +107,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_cassettes.session import Session
 
     run = run_mode(config.getoption("record_mode", None), os.environ)
-    config.stash[SESSION] = Session(config, run)
+    hosts = config.getoption("cassette_allow_hosts", None) or ""
+    config.stash[SESSION] = Session(
+        config,
+        run,
+        allow_hosts=[h for h in hosts.replace(",", " ").split() if h],
+        block_network=bool(config.getoption("block_network", False)),
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -143,32 +159,38 @@ def cassette(
     session = request.config.stash[SESSION]
     item = request.node
     settings = session.settings_for(item, cassette_config, Path(cassette_dir))
+    problems = item.stash.setdefault(PROBLEMS, [])
     try:
-        opened = session.open(item, settings)
+        opened = session.open(item, settings, problems)
     except CassetteLoadError as exc:
         pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
     item.stash[ACTIVE] = opened
-    with session.active(opened):
+    with session.active(opened, session.guard(item, settings, problems)):
         yield opened
     session.close(opened, settings, failed=item.stash.get(FAILED, False))
 
 
 @pytest.fixture(autouse=True)
-def _cassette_autouse(request: pytest.FixtureRequest) -> None:
+def _cassette_autouse(request: pytest.FixtureRequest) -> Iterator[None]:
     """Activate the cassette of marked tests; leave the HTTP libraries alone for the others."""
     if request.node.get_closest_marker(MARKER) is not None or "cassette" in request.fixturenames:
         request.getfixturevalue("cassette")
-    else:
-        request.config.stash[SESSION].patches.switch_off()
+        yield
+        return
+    session = request.config.stash[SESSION]
+    session.patches.switch_off()
+    guard = session.guard(request.node, None, request.node.stash.setdefault(PROBLEMS, []))
+    with guard if guard is not None else contextlib.nullcontext():
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield
-    active = item.stash.get(ACTIVE, None)
-    if active is not None and active.errors:
+    problems = item.stash.get(PROBLEMS, None)
+    if problems:
         # The client may have wrapped or swallowed our error: the test fails with it anyway.
-        error = active.errors[0]
+        error = problems[0]
         excinfo = outcome.excinfo
         if excinfo is None or excinfo[1] is not error:
             if excinfo is not None:

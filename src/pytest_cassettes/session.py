@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,15 @@ import pytest
 
 from pytest_cassettes import paths, storage
 from pytest_cassettes.cassette import Cassette, Context
+from pytest_cassettes.errors import CassetteError, NetworkBlockedError
+from pytest_cassettes.network import AllowList, NetworkGuard
 from pytest_cassettes.patching import Patches, Router
 from pytest_cassettes.report import Stats
+from pytest_cassettes.scrub import Scrubber, ScrubRules
 from pytest_cassettes.settings import (
     RunMode,
     Settings,
+    as_list,
     check_record_mode,
     resolve,
     validate_options,
@@ -73,7 +78,9 @@ def marker_names(item: pytest.Item) -> tuple[str, ...]:
 class Session:
     """Everything pytest-cassettes keeps for one pytest process."""
 
-    def __init__(self, config: pytest.Config, run: RunMode) -> None:
+    def __init__(
+        self, config: pytest.Config, run: RunMode, allow_hosts: list[str], block_network: bool
+    ) -> None:
         self.config = config
         self.run = run
         self.router = Router()
@@ -85,9 +92,12 @@ class Session:
         self.ini_mode = (
             check_record_mode(ini_mode, "ini cassette_record_mode") if ini_mode else None
         )
-        self.ini_options = self._ini_options()
+        self.ini_options = self._ini_options(allow_hosts, block_network)
+        self.block_network = bool(self.ini_options.get("block_network"))
+        self.allow = parse_allow_hosts(self.ini_options.get("allow_hosts", []), "allowed hosts")
 
-    def _ini_options(self) -> dict[str, Any]:
+    def _ini_options(self, allow_hosts: list[str], block_network: bool) -> dict[str, Any]:
+        """The ini file's options, with the command line's hosts and --block-network added."""
         options: dict[str, Any] = {}
         for name in INI_LISTS:
             values = self.config.getini(f"cassette_{name}")
@@ -96,6 +106,10 @@ class Session:
         for name in INI_FLAGS:
             if self.config.getini(f"cassette_{name}"):
                 options[name] = True
+        if allow_hosts:
+            options["allow_hosts"] = [*options.get("allow_hosts", []), *allow_hosts]
+        if block_network:
+            options["block_network"] = True
         return options
 
     @property
@@ -142,7 +156,9 @@ class Session:
             shared_paths=shared,
         )
 
-    def open(self, item: pytest.Item, settings: Settings) -> Cassette:
+    def open(
+        self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
+    ) -> Cassette:
         """Build the test's cassette and load what it may replay."""
         options = settings.vcr_options
         try:
@@ -161,6 +177,7 @@ class Session:
             if RESPONSE_FILTERS & options.keys()
             else (lambda response: response)
         )
+        scrubber = self.scrubber(item, settings)
         cassette = Cassette(
             path=settings.path,
             shared_paths=settings.shared_paths,
@@ -174,9 +191,12 @@ class Session:
             matchers=merged["match_on"],
             prepare_request=prepare_request,
             prepare_response=prepare_response,
+            scrub_request=scrubber.scrub_request,
+            scrub_response=scrubber.scrub_response,
             allow_playback_repeats=bool(merged["allow_playback_repeats"]),
             replay_only=settings.replay_only,
             codec=codec,
+            errors=problems,
         )
         own = storage.read(settings.path, codec)
         cassette.own_exists = own is not None
@@ -193,13 +213,67 @@ class Session:
             cassette.load(storage.read(path, codec), path, own=False)
         return cassette
 
+    def scrubber(self, item: pytest.Item, settings: Settings) -> Scrubber:
+        """The test's scrubber: built-in rules, the user's rules, then the scrub hooks."""
+        ihook = item.ihook
+
+        def hook_request(request: Any) -> Any:
+            results = ihook.pytest_cassettes_scrub_request(request=request)
+            return results[-1] if results else request
+
+        def hook_response(response: dict[str, Any]) -> Any:
+            results = ihook.pytest_cassettes_scrub_response(response=response)
+            return results[-1] if results else response
+
+        rules = ScrubRules(
+            headers=settings.strings("scrub_headers"),
+            params=settings.strings("scrub_params"),
+            json_paths=settings.strings("scrub_json_paths"),
+            patterns=settings.strings("scrub_patterns"),
+            env=settings.strings("scrub_env"),
+            disable=settings.strings("scrub_disable"),
+            request_hooks=(*as_list(settings.options.get("scrub_request")), hook_request),
+            response_hooks=(*as_list(settings.options.get("scrub_response")), hook_response),
+        )
+        try:
+            return Scrubber(rules)
+        except (ValueError, re.error) as exc:
+            raise pytest.UsageError(f"{item.nodeid}: scrubbing rules: {exc}") from None
+
+    def guard(
+        self, item: pytest.Item, settings: Settings | None, problems: list[CassetteError]
+    ) -> NetworkGuard | None:
+        """The network guard of a replay-only test, or of any test under --block-network."""
+        if settings is None:
+            if not self.block_network:
+                return None
+            allow, mode, reason = self.allow, "any", "--block-network blocks every test"
+        elif settings.replay_only or settings.flag("block_network"):
+            allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
+            mode, reason = settings.record_mode, settings.mode_source
+            if not settings.replay_only:
+                reason = "block_network"
+        else:
+            return None
+
+        def make_error(host: str, port: int | None) -> BaseException:
+            error = NetworkBlockedError(
+                host=host, port=port, test=item.nodeid, mode=mode, reason=reason
+            )
+            problems.append(error)
+            self.stats.network_blocked += 1
+            return error
+
+        return NetworkGuard(allow, make_error)
+
     @contextlib.contextmanager
-    def active(self, cassette: Cassette) -> Iterator[Cassette]:
-        """Route HTTP to this cassette while the test runs."""
+    def active(self, cassette: Cassette, guard: NetworkGuard | None) -> Iterator[Cassette]:
+        """Route HTTP to this cassette while the test runs, behind the network guard if any."""
         self.patches.switch_on()
         self.router.active = cassette
         try:
-            yield cassette
+            with guard if guard is not None else contextlib.nullcontext():
+                yield cassette
         finally:
             self.router.active = None
 
@@ -219,6 +293,14 @@ class Session:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
             stats.values_scrubbed += cassette.scrubbed
+
+
+def parse_allow_hosts(entries: Sequence[str], where: str) -> AllowList:
+    """An allow list, or a usage error naming the bad entry."""
+    try:
+        return AllowList.parse(entries)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
 
 
 def _merged(config_options: Mapping[str, Any], layers: list[dict[str, Any]], name: str) -> Any:
