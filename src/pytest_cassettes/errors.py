@@ -69,13 +69,18 @@ class CassetteLoadError(CassetteError):
 class NetworkBlockedError(CassetteError):
     """A real network connection attempted where the run forbids it."""
 
-    def __init__(self, *, host: str, port: int | None, test: str, mode: str, reason: str):
+    def __init__(self, *, host: str, port: int | None, test: str, mode: str | None, reason: str):
         self.host = host
         self.port = port
         target = f"{host}:{port}" if port is not None else host
+        why = (
+            f"record mode: {mode} ({reason}): replay-only runs make no real connections."
+            if mode is not None
+            else f"{reason}."
+        )
         super().__init__(
             f"Network access to {target} blocked in {test}\n"
-            f"  record mode: {mode} ({reason}): replay-only runs make no real connections.\n"
+            f"  {why}\n"
             f"  To allow this host, pass --cassette-allow-hosts={host} "
             f"or set `cassette_allow_hosts = {host}` in your pytest ini file."
         )

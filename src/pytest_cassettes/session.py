@@ -247,12 +247,14 @@ class Session:
         if settings is None:
             if not self.block_network:
                 return None
-            allow, mode, reason = self.allow, "any", "--block-network blocks every test"
+            allow, mode = self.allow, None
+            reason = "--block-network blocks real connections in every test"
         elif settings.replay_only or settings.flag("block_network"):
             allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
-            mode, reason = settings.record_mode, settings.mode_source
+            mode: str | None = settings.record_mode
+            reason = settings.mode_source
             if not settings.replay_only:
-                reason = "block_network"
+                mode, reason = None, "block_network blocks real connections in this test"
         else:
             return None
 
