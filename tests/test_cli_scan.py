@@ -213,3 +213,24 @@ def test_scan_needs_a_path(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["scan"])
     assert exit_info.value.code == 2
+
+
+def test_short_values_of_generic_names_are_not_reported_but_still_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = '{"license": {"key": "mit"}, "page": {"token": "2"}}'
+    path = tmp_path / "github.yaml"
+    path.write_text(
+        "interactions:\n- request: {body: null, headers: {}, method: GET, uri: 'https://a.example/'}\n"
+        f"  response:\n    body: {{string: '{body}'}}\n    headers: {{}}\n"
+        "    status: {code: 200, message: OK}\nversion: 1\n"
+    )
+    assert main(["scan", str(tmp_path)]) == 0
+    path.write_text(path.read_text().replace('"mit"', '"a1B2c3D4e5F6g7"'))
+    assert main(["scan", str(tmp_path)]) == 1
+    assert "sensitive-field:key" in capsys.readouterr().out
+    scrubbed, count = Scrubber().scrub_response(
+        {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": body.encode()}}
+    )
+    assert scrubbed is not None and count == 2
+    assert b'"key": "<SCRUBBED>"' in scrubbed["body"]["string"]

@@ -68,6 +68,17 @@ ENV_SUFFIXES = (
     "_PASSWD",
 )
 MIN_ENV_VALUE_LENGTH = 8
+SHORT = "short:"  # prefix of findings too short to report in a scan
+# Generic names whose short values ("key": "mit", "token": "1") are ids and flags far more often
+# than secrets: scrubbed all the same, but not reported by the scanner. A password is always.
+GENERIC_NAMES = frozenset({"key", "token", "auth", "sig", "signature"})
+
+
+def _finding(name: str, value: str) -> str:
+    label = f"sensitive-field:{name}"
+    short = len(value.strip()) < MIN_ENV_VALUE_LENGTH and normalize_name(name) in GENERIC_NAMES
+    return SHORT + label if short else label
+
 
 # Defaults that are not name rules: environment values and all detectors at once.
 _FEATURES = ("detectors", "env")
@@ -309,7 +320,7 @@ class Scrubber:
             self._scrub_body(value.encode("utf-8"), "", found)
         else:
             self._scrub_text(value, found, _plain)
-        return found
+        return [kind for kind in found if not kind.startswith(SHORT)]
 
     # --- values --------------------------------------------------------------------------------
 
@@ -329,7 +340,7 @@ class Scrubber:
                 return scheme + encode(SCRUBBED) + tail
         if not value.strip() or is_placeholder(value):
             return value
-        found.append(label)
+        found.append(_finding(name, value))
         return encode(SCRUBBED)
 
     def _scrub_header(self, name: str, value: Any, found: list[str]) -> Any:
@@ -557,11 +568,10 @@ def _overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> b
 def _json_secret(token: str, name: str, found: list[str]) -> str:
     if token in ("true", "false", "null"):
         return token
-    if token[0] == '"':
-        value = json.loads(token)
-        if not value or is_placeholder(value):
-            return token
-    found.append(f"sensitive-field:{name}")
+    value = json.loads(token) if token[0] == '"' else token
+    if not value or is_placeholder(value):
+        return token
+    found.append(_finding(name, str(value)))
     return json.dumps(SCRUBBED)
 
 

@@ -244,6 +244,7 @@ class Session:
         self, item: pytest.Item, settings: Settings | None, problems: list[CassetteError]
     ) -> NetworkGuard | None:
         """The network guard of a replay-only test, or of any test under --block-network."""
+        mode: str | None
         if settings is None:
             if not self.block_network:
                 return None
@@ -251,7 +252,7 @@ class Session:
             reason = "--block-network blocks real connections in every test"
         elif settings.replay_only or settings.flag("block_network"):
             allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
-            mode: str | None = settings.record_mode
+            mode = settings.record_mode
             reason = settings.mode_source
             if not settings.replay_only:
                 mode, reason = None, "block_network blocks real connections in this test"
