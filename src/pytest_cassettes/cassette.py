@@ -134,6 +134,7 @@ class Cassette:
     scrub_response: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, int]] = lambda r: (r, 0)
     allow_playback_repeats: bool = False
     replay_only: bool = False
+    strict: bool = False
     codec: storage.Codec = storage.YAML
     own_exists: bool = False
     entries: list[Entry] = field(default_factory=list)

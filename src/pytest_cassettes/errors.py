@@ -84,3 +84,15 @@ class NetworkBlockedError(CassetteError):
             f"  To allow this host, pass --cassette-allow-hosts={host} "
             f"or set `cassette_allow_hosts = {host}` in your pytest ini file."
         )
+
+
+class UnusedInteractionsError(CassetteError):
+    """A strict test whose cassette holds interactions it never played."""
+
+    def __init__(self, *, test: str, path: str, unused: Sequence[str]):
+        listed = "\n".join(f"    {request}" for request in unused)
+        super().__init__(
+            f"{len(unused)} recorded interaction(s) of {path} never played by {test}:\n{listed}\n"
+            f"  Drop them by re-recording: pytest --record-mode=rewrite '{test}'\n"
+            "  or turn strict mode off for this test: @pytest.mark.cassette(strict=False)."
+        )

@@ -75,6 +75,29 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="Comma-separated hosts (names, IPs, CIDR, optional :port) that replay-only "
         "runs may still reach.",
     )
+    group.addoption(
+        "--cassette-strict",
+        dest="cassette_strict",
+        action="store_true",
+        default=None,
+        help="Fail tests whose cassette holds interactions they never played "
+        "(ini cassette_strict).",
+    )
+    group.addoption(
+        "--cassette-prune",
+        dest="cassette_prune",
+        action="store_true",
+        default=False,
+        help="Delete orphan cassettes (files no collected test uses); only when every collected "
+        "test was selected.",
+    )
+    group.addoption(
+        "--cassette-report",
+        dest="cassette_report",
+        default=None,
+        metavar="PATH",
+        help="Write the cassette report as JSON to PATH (merged across xdist workers).",
+    )
     parser.addini(
         "cassette_dir", "Directory of cassettes (default: cassettes/ beside each test file)"
     )
@@ -113,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run,
         allow_hosts=[h for h in hosts.replace(",", " ").split() if h],
         block_network=bool(config.getoption("block_network", False)),
+        strict=bool(config.getoption("cassette_strict", False)),
     )
 
 
@@ -134,6 +158,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker(MARKER) is not None:
             marker_layers(item)
             marker_names(item)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        items[0].config.stash[SESSION].report.complete = False
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash[SESSION]
+    # Orphans can be told only when the whole collection is selected.
+    if any("::" in arg for arg in config.args) or config.getoption("lf", False):
+        state.report.complete = False
+    state.collected(session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash[SESSION]
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
+        config.workeroutput["pytest_cassettes"] = state.report.to_wire()
+        return
+    if config.getoption("cassette_prune", False):
+        state.prune()
+    target = config.getoption("cassette_report", None)
+    if target:
+        from pytest_cassettes import storage
+
+        storage.write_text(Path(target), state.report.to_json())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist: merge a worker's report into the controller's."""
+    wire = getattr(node, "workeroutput", {}).get("pytest_cassettes")
+    if wire is not None:
+        node.config.stash[SESSION].report.merge(wire)
 
 
 @pytest.fixture
@@ -187,6 +248,11 @@ def _cassette_autouse(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield
+    active = item.stash.get(ACTIVE, None)
+    if active is not None and outcome.excinfo is None:
+        strict_failure = item.config.stash[SESSION].strict_failure(active)
+        if strict_failure is not None:
+            outcome.force_exception(strict_failure)
     problems = item.stash.get(PROBLEMS, None)
     if problems:
         # The client may have wrapped or swallowed our error: the test fails with it anyway.
@@ -208,7 +274,8 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    summary = list(report.lines(config.stash[SESSION].stats))
+    verbose = config.get_verbosity() > 0
+    summary = list(report.lines(config.stash[SESSION].report, verbose=verbose))
     if summary:
         terminalreporter.write_sep("-", "cassettes")
         for line in summary:

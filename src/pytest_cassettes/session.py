@@ -12,10 +12,14 @@ import pytest
 
 from pytest_cassettes import paths, storage
 from pytest_cassettes.cassette import Cassette, Context
-from pytest_cassettes.errors import CassetteError, NetworkBlockedError
+from pytest_cassettes.errors import (
+    CassetteError,
+    NetworkBlockedError,
+    UnusedInteractionsError,
+)
 from pytest_cassettes.network import AllowList, NetworkGuard
 from pytest_cassettes.patching import Patches, Router
-from pytest_cassettes.report import Stats
+from pytest_cassettes.report import Report, TestRecord, describe
 from pytest_cassettes.scrub import Scrubber, ScrubRules
 from pytest_cassettes.settings import (
     RunMode,
@@ -79,25 +83,32 @@ class Session:
     """Everything pytest-cassettes keeps for one pytest process."""
 
     def __init__(
-        self, config: pytest.Config, run: RunMode, allow_hosts: list[str], block_network: bool
+        self,
+        config: pytest.Config,
+        run: RunMode,
+        allow_hosts: list[str],
+        block_network: bool,
+        strict: bool = False,
     ) -> None:
         self.config = config
         self.run = run
         self.router = Router()
         self.patches = Patches(self.router)
-        self.stats = Stats()
+        self.report = Report()
         self.rewritten: set[Path] = set()
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
             check_record_mode(ini_mode, "ini cassette_record_mode") if ini_mode else None
         )
-        self.ini_options = self._ini_options(allow_hosts, block_network)
+        self.ini_options = self._ini_options(allow_hosts, block_network, strict)
         self.block_network = bool(self.ini_options.get("block_network"))
         self.allow = parse_allow_hosts(self.ini_options.get("allow_hosts", []), "allowed hosts")
 
-    def _ini_options(self, allow_hosts: list[str], block_network: bool) -> dict[str, Any]:
-        """The ini file's options, with the command line's hosts and --block-network added."""
+    def _ini_options(
+        self, allow_hosts: list[str], block_network: bool, strict: bool
+    ) -> dict[str, Any]:
+        """The ini file's options, with the command line's hosts and flags added."""
         options: dict[str, Any] = {}
         for name in INI_LISTS:
             values = self.config.getini(f"cassette_{name}")
@@ -110,6 +121,8 @@ class Session:
             options["allow_hosts"] = [*options.get("allow_hosts", []), *allow_hosts]
         if block_network:
             options["block_network"] = True
+        if strict:
+            options["strict"] = True
         return options
 
     @property
@@ -197,6 +210,7 @@ class Session:
             replay_only=settings.replay_only,
             codec=codec,
             errors=problems,
+            strict=settings.flag("strict"),
         )
         own = storage.read(settings.path, codec)
         cassette.own_exists = own is not None
@@ -212,6 +226,17 @@ class Session:
         for path in settings.shared_paths:
             cassette.load(storage.read(path, codec), path, own=False)
         return cassette
+
+    def strict_failure(self, cassette: Cassette) -> UnusedInteractionsError | None:
+        """The failure of a strict test that left recorded interactions unplayed."""
+        if not cassette.strict:
+            return None
+        unused = unused_requests(cassette)
+        if not unused:
+            return None
+        return UnusedInteractionsError(
+            test=cassette.context.nodeid, path=str(cassette.path), unused=unused
+        )
 
     def scrubber(self, item: pytest.Item, settings: Settings) -> Scrubber:
         """The test's scrubber: built-in rules, the user's rules, then the scrub hooks."""
@@ -264,7 +289,7 @@ class Session:
                 host=host, port=port, test=item.nodeid, mode=mode, reason=reason
             )
             problems.append(error)
-            self.stats.network_blocked += 1
+            self.report.stats.network_blocked += 1
             return error
 
         return NetworkGuard(allow, make_error)
@@ -281,21 +306,92 @@ class Session:
             self.router.active = None
 
     def close(self, cassette: Cassette, settings: Settings, failed: bool) -> None:
-        """Save what the test recorded (unless it failed) and count what happened."""
-        stats = self.stats
+        """Save what the test recorded (unless it failed) and report what happened."""
+        stats = self.report.stats
         played = cassette.play_count
         if played:
             stats.cassettes_replayed += 1
             stats.interactions_played += played
-        stats.interactions_unused += len(cassette.unused)
+        unused = [] if failed else unused_requests(cassette)
+        stats.interactions_unused += len(unused)
+        written = 0
         if failed and not settings.flag("record_on_exception"):
             stats.not_saved += len(cassette.recorded)
-            return
-        written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
+        else:
+            written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
         if written:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
             stats.values_scrubbed += cassette.scrubbed
+        self.report.used.update(self.shown(p) for p in (cassette.path, *cassette.shared_paths))
+        self.report.tests.append(
+            TestRecord(
+                nodeid=cassette.context.nodeid,
+                cassette=self.shown(cassette.path),
+                shared=[self.shown(p) for p in cassette.shared_paths],
+                mode=cassette.record_mode,
+                played=played,
+                recorded=written,
+                unused=unused,
+                saved=bool(written),
+            )
+        )
+
+    # --- the whole collection: orphans ---------------------------------------------------
+
+    def shown(self, path: Path) -> str:
+        """A path as the report shows it: relative to the rootdir when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.config.rootpath.resolve()))
+        except ValueError:
+            return str(path)
+
+    def default_dir(self, test_file: Path) -> Path:
+        """The cassette dir of a test file: ini `cassette_dir`, or `cassettes/` beside it."""
+        configured = self.config.getini("cassette_dir")
+        if configured:
+            return Path(self.config.rootpath, configured)
+        return test_file.parent / "cassettes"
+
+    def collected(self, items: list[pytest.Item]) -> None:
+        """Note the cassette files the collected tests use and those their modules' dirs hold."""
+        modules: set[Path] = set()
+        for item in items:
+            module = Path(item.path)
+            modules.add(module)
+            if item.get_closest_marker(MARKER) is None and "cassette" not in getattr(
+                item, "fixturenames", ()
+            ):
+                continue
+            cassette_dir = self.default_dir(module)
+            names = marker_names(item)
+            used = (
+                [paths.named_cassette(n, cassette_dir) for n in names]
+                if names
+                else [paths.default_cassette(item, cassette_dir)]
+            )
+            self.report.used.update(self.shown(p) for p in used)
+        for module in modules:
+            folder = self.default_dir(module) / module.stem
+            if folder.is_dir():
+                self.report.candidates.update(
+                    self.shown(p)
+                    for p in folder.iterdir()
+                    if p.suffix in (".yaml", ".yml", ".json")
+                )
+
+    def prune(self) -> None:
+        """Delete the orphan cassettes (complete runs only)."""
+        for orphan in self.report.orphans:
+            storage.delete(Path(self.config.rootpath, orphan))
+            self.report.pruned.append(orphan)
+
+
+def unused_requests(cassette: Cassette) -> list[str]:
+    """Own interactions a replaying test never played ("METHOD URI")."""
+    if cassette.record_mode not in ("none", "once", "new_episodes"):
+        return []
+    return describe(cassette.unused)
 
 
 def parse_allow_hosts(entries: Sequence[str], where: str) -> AllowList:

@@ -297,6 +297,11 @@ def _atomic_write(path: Path, text: str) -> None:
             os.close(dir_fd)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a file atomically (the JSON report)."""
+    _atomic_write(path, text)
+
+
 def delete(path: Path) -> None:
     """Remove a cassette file under its lock (rewrite mode, prune)."""
     with _lock_for(path), contextlib.suppress(FileNotFoundError):
