@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 SERVER = "bench-server"
 DATE = "Mon, 01 Jan 2024 00:00:00 GMT"

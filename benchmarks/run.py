@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -129,10 +130,19 @@ PYTEST_RSS = (
 
 
 def run(cmd: list[str], cwd: Path) -> Run:
-    """Run ``cmd``: wall clock around the whole process."""
+    """Run ``cmd``: wall clock around the whole process; killed (with its xdist workers)
+    after TIMEOUT seconds."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, env=ENV, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            proc.wait(TIMEOUT[0])
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: this run's processes only
+            proc.wait()
+            raise HarnessError(f"timed out after {TIMEOUT[0]:.0f} s (--timeout)") from None
         seconds = time.perf_counter() - t0
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
@@ -199,7 +209,9 @@ def interleave(units: list[list[Variant]], rounds: int, warmup: int, title: str)
                     v.skipped = f"failed to run: {str(e).splitlines()[0]}"
                     BROKEN.append(v.key)
                     print(f"  !! {v.label}: {e}", flush=True)
-                    continue
+                    for rest in unit[unit.index(v) + 1 :]:  # a warm run needs its cold run
+                        rest.skipped = rest.skipped or f"skipped: {v.label} failed"
+                    break
                 if r >= 0:
                     v.samples.append(sample)
                 parts.append(f"{v.key} {sample.seconds:.2f}")
@@ -222,8 +234,12 @@ class Targets:
         op: str = "<=",
         unit: str = "x",
         why: str = "",
+        deps: list[Variant] = (),  # type: ignore[assignment]
     ) -> None:
-        if value is None:
+        failed = [v for v in deps if v.key in BROKEN]
+        if value is None and failed:  # a variant that crashed or timed out misses its target
+            verdict, why = "FAIL", f"{failed[0].label} {failed[0].skipped}"
+        elif value is None:
             verdict = "SKIP"
         else:
             verdict = "PASS" if (value <= limit if op == "<=" else value >= limit) else "FAIL"
@@ -448,19 +464,32 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
         ],
     )
 
-    targets.add("suite: ours replay / floor", ratio(med["ours_replay"], med["floor"]), 1.25)
+    ours = lambda *keys: [by[k] for k in keys]  # noqa: E731
+    targets.add(
+        "suite: ours replay / floor",
+        ratio(med["ours_replay"], med["floor"]),
+        1.25,
+        deps=ours("ours_replay"),
+    )
     targets.add(
         "suite: incumbent replay / ours replay",
         ratio(med["inc_replay"], med["ours_replay"]),
         3.0,
         ">=",
+        deps=ours("ours_replay"),
     )
-    targets.add("suite: ours record / live", ratio(med["ours_record"], med["live"]), 1.5)
+    targets.add(
+        "suite: ours record / live",
+        ratio(med["ours_record"], med["live"]),
+        1.5,
+        deps=ours("ours_record"),
+    )
     targets.add(
         "suite -n 2: ours replay / floor",
         ratio(med["ours_replay_n2"], med["floor_n2"]),
         1.25,
         why="same target as -n 0",
+        deps=ours("ours_replay_n2"),
     )
     targets.add(
         "suite -n 2: incumbent replay / ours replay",
@@ -468,6 +497,7 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
         3.0,
         ">=",
         why="same target as -n 0",
+        deps=ours("ours_replay_n2"),
     )
     return {"tests": n, "variants": dump(variants)}
 
@@ -584,20 +614,20 @@ def scale_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
                 f"scale N={n}: ours cold beyond start-up / yaml load",
                 ratio(beyond["cold", n], y),
                 1.5,
+                deps=[row["cold"]],
             )
             targets.add(
                 f"scale N={n}: ours warm beyond start-up / yaml load",
                 ratio(beyond["warm", n], y),
                 0.25,
+                deps=[row["cold"], row["warm"]],
             )
         cells = [
-            (
-                "-"
-                if k not in row
-                else "skipped"
-                if row[k].skipped
-                else fmt(beyond[k, n], ".3f", " s")
-            )
+            "-"
+            if k not in row
+            else skip_reason(row[k])
+            if row[k].skipped
+            else fmt(beyond[k, n], ".3f", " s")
             for k in ("inc", "cold", "warm")
         ]
         y_off = yaml_secs(row["yaml"], False) if "yaml" in row else None
@@ -635,21 +665,19 @@ def scale_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
     )
     for k, label in (("inc", "incumbent"), ("cold", "ours cold"), ("warm", "ours warm")):
         pts = sorted(per[k].items())
-        if len(pts) < 2:
-            print(f"    {label}: not enough N measured")
-            if k != "inc":
-                targets.add(
-                    f"scale: {label} growth is linear (per-interaction cost ratio)", None, 1.5
-                )
-            continue
-        (na, ca), (nb, cb) = pts[-2], pts[-1]
-        steps = ", ".join(f"N={n:,}: {c * 1e6:.0f} us" for n, c in pts)
-        print(f"    {label}: {steps}; N={nb:,} vs N={na:,}: {cb / ca:.2f}x (N grew {nb / na:.0f}x)")
-        if k != "inc":
+        steps = ", ".join(f"N={n:,}: {c * 1e6:.0f} us" for n, c in pts) or "no N measured"
+        if len(pts) >= 2:
+            (na, ca), (nb, cb) = pts[-2], pts[-1]
+            steps += f"; N={nb:,} vs N={na:,}: {cb / ca:.2f}x (N grew {nb / na:.0f}x)"
+        print(f"    {label}: {steps}")
+        if k != "inc" and len(ns) >= 2:  # the target: over the two largest N asked for
+            na, nb = sorted(ns)[-2:]
+            growth = ratio(per[k].get(nb), per[k].get(na))
             targets.add(
                 f"scale: {label} growth is linear (per-interaction cost, N={nb} / N={na})",
-                cb / ca,
+                growth,
                 1.5,
+                deps=[rows[na]["cold"], rows[nb]["cold"], rows[na][k], rows[nb][k]],
             )
     all_v = [startup] + [v for row in rows.values() for v in row.values()]
     return {
@@ -719,7 +747,7 @@ def memory_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dic
         if m is None:
             rows.append([v.label, skip_reason(v), "", "", ""])
             if v.plugin == "ours":
-                targets.add(f"memory: {v.label} above no-HTTP / body", None, 3.0)
+                targets.add(f"memory: {v.label} above no-HTTP / body", None, 3.0, deps=[v])
             continue
         above = None if floor is None else (m - floor)
         rows.append(
@@ -764,6 +792,7 @@ ENV = child_env()
 STATUS: dict[str, str | None] = {}
 BASE = ""
 HITS: list[int] = [0]
+TIMEOUT: list[float] = [180.0]
 BROKEN: list[str] = []
 SUITE_CHECKED: list[bool] = []
 
@@ -799,11 +828,18 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="discarded warm-up rounds of the suite section (default 1)",
     )
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=180.0,
+        help="seconds before one pytest run is killed and its variant dropped (180)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the generated temporary directory")
     opts = ap.parse_args(argv)
     opts.rounds = opts.rounds or (1 if opts.quick else 3)
     opts.n = opts.n or ([500, 5000] if opts.quick else [500, 5000, 20000])
-    opts.incumbent_n = opts.incumbent_n or ([250] if opts.quick else [250, 500])
+    opts.incumbent_n = opts.incumbent_n or ([250, 500] if opts.quick else [250, 500, 1000])
+    TIMEOUT[0] = opts.timeout
     only = opts.only.split(",") if opts.only else list(SECTIONS)
     unknown = set(only) - set(SECTIONS)
     if unknown:
