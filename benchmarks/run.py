@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,13 +138,15 @@ def run(cmd: list[str], cwd: Path) -> Run:
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-        try:
-            proc.wait(TIMEOUT[0])
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own session: this run's processes only
-            proc.wait()
-            raise HarnessError(f"timed out after {TIMEOUT[0]:.0f} s (--timeout)") from None
+        # A blocking wait: Popen.wait(timeout) polls with sleeps of up to 50 ms, which would
+        # quantize the timings. The timer kills the run's own session (its xdist workers too).
+        timer = threading.Timer(TIMEOUT[0], os.killpg, (proc.pid, signal.SIGKILL))
+        timer.start()
+        proc.wait()
         seconds = time.perf_counter() - t0
+        timer.cancel()
+        if proc.returncode == -signal.SIGKILL and seconds >= TIMEOUT[0]:
+            raise HarnessError(f"timed out after {TIMEOUT[0]:g} s (--timeout)")
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
     if proc.returncode != 0:
