@@ -83,10 +83,15 @@ def write_project(
     return root
 
 
+def suite_stem(i: int, per_module: int) -> str:
+    return f"test_suite_{i // per_module:02d}"
+
+
 def suite_modules(n_tests: int, per_module: int) -> dict[str, str]:
+    """{module stem: source of its tests}: test_000 .. test_<n-1>, per_module to a module."""
     mods: dict[str, str] = {}
     for i in range(n_tests):
-        stem = f"test_suite_{i // per_module:02d}"
+        stem = suite_stem(i, per_module)
         mods[stem] = mods.get(stem, "") + SUITE_TEST.format(i=i)
     return mods
 

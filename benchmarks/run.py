@@ -23,9 +23,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -237,7 +237,7 @@ class Targets:
         op: str = "<=",
         unit: str = "x",
         why: str = "",
-        deps: list[Variant] = (),  # type: ignore[assignment]
+        deps: Sequence[Variant] = (),
     ) -> None:
         failed = [v for v in deps if v.key in BROKEN]
         if value is None and failed:  # a variant that crashed or timed out misses its target
@@ -312,11 +312,9 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
         for p in ("incumbent", "ours")
     }
     expected: dict[Path, str] = {}
-    for stem in mods:
-        for i in range(n):
-            if f"test_{i:03d}(" in mods[stem]:
-                text = bench_gen.cassette_text(BASE, [f"/t/{i}"])
-                expected[Path("cassettes", stem, f"test_{i:03d}.yaml")] = text
+    for i in range(n):
+        rel = Path("cassettes", bench_gen.suite_stem(i, per_module), f"test_{i:03d}.yaml")
+        expected[rel] = bench_gen.cassette_text(BASE, [f"/t/{i}"])
     for p in roots:
         for rel, text in expected.items():
             bench_gen.write_cassette(roots[p]["replay"] / rel, text)
@@ -419,7 +417,7 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
     ]
     for v in variants:
         v.skipped = STATUS[v.plugin]
-    interleave([[v] for v in variants], opts.rounds, opts.warmup, "suite")
+    interleave([[v] for v in variants], opts.rounds["suite"], opts.warmup, "suite")
 
     by = {v.key: v for v in variants}
     med = {k: v.median() for k, v in by.items()}
@@ -443,7 +441,7 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
             ]
         )
     print(
-        f"\n  medians of {opts.rounds} round(s); x floor and per test over floor against "
+        f"\n  medians of {opts.rounds['suite']} round(s); x floor and per test over floor against "
         "the floor at the same -n"
     )
     table(["variant", "median", "min", "max", "x floor", "per test"], rows)
@@ -590,7 +588,7 @@ def scale_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
             f"  wrote cassette N={n}: {sizes[n] / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s",
             flush=True,
         )
-    interleave(units, opts.rounds, 0, "scale")
+    interleave(units, opts.rounds["scale"], 0, "scale")
 
     def yaml_secs(v: Variant, gc_on: bool = True) -> float | None:
         """The child prints the time of the load alone: GC on, then GC off."""
@@ -741,7 +739,7 @@ def memory_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dic
             ]
     for v in variants:
         v.rss = True
-    interleave([[v] for v in variants], opts.rounds, 0, "memory")
+    interleave([[v] for v in variants], opts.rounds["memory"], 0, "memory")
 
     floor = variants[0].median("maxrss")
     rows = []
@@ -768,7 +766,7 @@ def memory_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dic
                 None if above is None else above / size,
                 3.0,
             )
-    print(f"\n  medians of {opts.rounds} round(s); body = {opts.body_mib} MiB")
+    print(f"\n  medians of {opts.rounds['memory']} round(s); body = {opts.body_mib} MiB")
     table(["variant", "peak RSS", "above no-HTTP", "x body", "wall"], rows)
     return {"body_bytes": size, "variants": dump(variants)}
 
@@ -809,11 +807,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--rounds", type=int, help="measured rounds per section (default 3, quick 1)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        help="measured rounds per section (default: suite 5, scale 3, memory 3; quick 1)",
+    )
     ap.add_argument(
         "--quick",
         action="store_true",
-        help="1 round, scale N = 500 and 5,000, incumbent N = 250 only",
+        help="1 round, scale N = 500 and 5,000, incumbent N = 250 and 500",
     )
     ap.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
     ap.add_argument("--json", type=Path, help="write all samples, medians and verdicts here")
@@ -822,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--incumbent-n",
         type=ints,
-        help="N values for the incumbent, which is quadratic (default 250,500)",
+        help="N values for the incumbent, which is quadratic (default 250,500,1000)",
     )
     ap.add_argument("--body-mib", type=int, default=20, help="memory section body size")
     ap.add_argument(
@@ -839,7 +841,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--keep", action="store_true", help="keep the generated temporary directory")
     opts = ap.parse_args(argv)
-    opts.rounds = opts.rounds or (1 if opts.quick else 3)
+    # Suite runs are short and noisy: more rounds. --rounds sets every section.
+    default = {"suite": 5, "scale": 3, "memory": 3}
+    opts.rounds = {k: opts.rounds or (1 if opts.quick else d) for k, d in default.items()}
     opts.n = opts.n or ([500, 5000] if opts.quick else [500, 5000, 20000])
     opts.incumbent_n = opts.incumbent_n or ([250, 500] if opts.quick else [250, 500, 1000])
     TIMEOUT[0] = opts.timeout
