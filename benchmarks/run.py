@@ -350,75 +350,29 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
 
         return check
 
-    n2 = ["-n", "2"]
-    V = Variant
     variants = [
-        V("floor", "floor: no HTTP", "none", floor, passed=n, before=cold(floor)),
-        V("live", "live HTTP, no plugin", "none", live, passed=n, hits=n, before=cold(live)),
-        V(
-            "inc_record",
-            "incumbent record (once)",
-            "incumbent",
-            roots["incumbent"]["record"],
-            ["--record-mode=once"],
-            n,
-            n,
-            fresh(roots["incumbent"]["record"]),
-            check_recorded(roots["incumbent"]["record"], True),
-        ),
-        V(
-            "inc_replay",
-            "incumbent replay (none)",
-            "incumbent",
-            roots["incumbent"]["replay"],
-            ["--record-mode=none"],
-            n,
-            0,
-            cold(roots["incumbent"]["replay"]),
-        ),
-        V(
-            "ours_record",
-            "ours record (once)",
-            "ours",
-            roots["ours"]["record"],
-            ["--record-mode=once"],
-            n,
-            n,
-            fresh(roots["ours"]["record"]),
-            check_recorded(roots["ours"]["record"], False),
-        ),
-        V(
-            "ours_replay",
-            "ours replay (none)",
-            "ours",
-            roots["ours"]["replay"],
-            ["--record-mode=none"],
-            n,
-            0,
-            cold(roots["ours"]["replay"]),
-        ),
-        V("floor_n2", "floor, -n 2", "none", floor, n2, n, 0, cold(floor)),
-        V(
-            "inc_replay_n2",
-            "incumbent replay, -n 2",
-            "incumbent",
-            roots["incumbent"]["replay"],
-            ["--record-mode=none", *n2],
-            n,
-            0,
-            cold(roots["incumbent"]["replay"]),
-        ),
-        V(
-            "ours_replay_n2",
-            "ours replay, -n 2",
-            "ours",
-            roots["ours"]["replay"],
-            ["--record-mode=none", *n2],
-            n,
-            0,
-            cold(roots["ours"]["replay"]),
-        ),
+        Variant("floor", "floor: no HTTP", "none", floor, passed=n, before=cold(floor)),
+        Variant("live", "live HTTP, no plugin", "none", live, passed=n, hits=n, before=cold(live)),
     ]
+    plugins = (("incumbent", "inc"), ("ours", "ours"))
+    for plugin, short in plugins:
+        rec, rep = roots[plugin]["record"], roots[plugin]["replay"]
+        variants += [
+            Variant(f"{short}_record", f"{plugin} record (once)", plugin, rec,
+                    ["--record-mode=once"], passed=n, hits=n, before=fresh(rec),
+                    after=check_recorded(rec, compare=plugin == "incumbent")),
+            Variant(f"{short}_replay", f"{plugin} replay (none)", plugin, rep,
+                    ["--record-mode=none"], passed=n, before=cold(rep)),
+        ]  # fmt: skip
+    variants.append(
+        Variant("floor_n2", "floor, -n 2", "none", floor, ["-n", "2"], n, before=cold(floor))
+    )
+    for plugin, short in plugins:
+        rep = roots[plugin]["replay"]
+        variants.append(
+            Variant(f"{short}_replay_n2", f"{plugin} replay, -n 2", plugin, rep,
+                    ["--record-mode=none", "-n", "2"], passed=n, before=cold(rep))
+        )  # fmt: skip
     for v in variants:
         v.skipped = STATUS[v.plugin]
     interleave([[v] for v in variants], opts.rounds["suite"], opts.warmup, "suite")
@@ -740,25 +694,12 @@ def memory_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dic
             rep = project(f"{short}_replay_{kind}", plugin, True, kind)
             bench_gen.write_cassette(rep / rel, text)
             variants += [
-                Variant(
-                    f"{short}_record_{kind}",
-                    f"{short} record, {kind}",
-                    plugin,
-                    rec,
-                    ["--record-mode=once"],
-                    hits=1,
-                    skipped=STATUS[plugin],
-                    before=lambda rec=rec: bench_gen.remove_cassettes(rec),
-                ),
-                Variant(
-                    f"{short}_replay_{kind}",
-                    f"{short} replay, {kind}",
-                    plugin,
-                    rep,
-                    ["--record-mode=none"],
-                    skipped=STATUS[plugin],
-                ),
-            ]
+                Variant(f"{short}_record_{kind}", f"{plugin} record, {kind}", plugin, rec,
+                        ["--record-mode=once"], hits=1, skipped=STATUS[plugin],
+                        before=lambda rec=rec: bench_gen.remove_cassettes(rec)),
+                Variant(f"{short}_replay_{kind}", f"{plugin} replay, {kind}", plugin, rep,
+                        ["--record-mode=none"], skipped=STATUS[plugin]),
+            ]  # fmt: skip
     for v in variants:
         v.rss = True
     interleave([[v] for v in variants], opts.rounds["memory"], 0, "memory")
@@ -783,11 +724,8 @@ def memory_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dic
             ]
         )
         if v.plugin == "ours":
-            targets.add(
-                f"memory: {v.label} above no-HTTP / body",
-                None if above is None else above / size,
-                3.0,
-            )
+            value = None if above is None else above / size
+            targets.add(f"memory: {v.label} above no-HTTP / body", value, 3.0, deps=[v])
     print(f"\n  medians of {opts.rounds['memory']} round(s); body = {opts.body_mib} MiB")
     table(["variant", "peak RSS", "above no-HTTP", "x body", "wall"], rows)
     return {"body_bytes": size, "variants": dump(variants)}
