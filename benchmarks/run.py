@@ -823,6 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     size = opts.body_mib * MIB if "memory" in only else 0
     BASE, HITS = bench_server.start(size)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still remove the temp dir
     tmp = Path(tempfile.mkdtemp(prefix="pytest-cassettes-bench-"))
     targets, results = Targets(), {}
     t0 = time.perf_counter()
