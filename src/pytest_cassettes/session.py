@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,8 @@ class Session:
         self.router = Router()
         self.patches = Patches(self.router)
         self.report = Report()
+        self._root = os.path.normpath(config.rootpath)
+        self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
         self.rewritten: set[Path] = set()
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
@@ -240,16 +244,8 @@ class Session:
 
     def scrubber(self, item: pytest.Item, settings: Settings) -> Scrubber:
         """The test's scrubber: built-in rules, the user's rules, then the scrub hooks."""
-        ihook = item.ihook
-
-        def hook_request(request: Any) -> Any:
-            results = ihook.pytest_cassettes_scrub_request(request=request)
-            return results[-1] if results else request
-
-        def hook_response(response: dict[str, Any]) -> Any:
-            results = ihook.pytest_cassettes_scrub_response(response=response)
-            return results[-1] if results else response
-
+        request_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_request, "request")
+        response_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_response, "response")
         rules = ScrubRules(
             headers=settings.strings("scrub_headers"),
             params=settings.strings("scrub_params"),
@@ -257,13 +253,23 @@ class Session:
             patterns=settings.strings("scrub_patterns"),
             env=settings.strings("scrub_env"),
             disable=settings.strings("scrub_disable"),
-            request_hooks=(*as_list(settings.options.get("scrub_request")), hook_request),
-            response_hooks=(*as_list(settings.options.get("scrub_response")), hook_response),
+            request_hooks=(*as_list(settings.options.get("scrub_request")), *request_hook),
+            response_hooks=(*as_list(settings.options.get("scrub_response")), *response_hook),
         )
-        try:
-            return Scrubber(rules)
-        except (ValueError, re.error) as exc:
-            raise pytest.UsageError(f"{item.nodeid}: scrubbing rules: {exc}") from None
+        # Building a scrubber reads the environment's secrets: reuse one while neither the
+        # rules nor the environment changed (a fixture may set a key with monkeypatch.setenv).
+        environment = frozenset(i for i in os.environ.items() if i[0] != "PYTEST_CURRENT_TEST")
+        key = (rules, environment)
+        scrubber = self._scrubbers.get(key)
+        if scrubber is None:
+            try:
+                scrubber = Scrubber(rules)
+            except (ValueError, re.error) as exc:
+                raise pytest.UsageError(f"{item.nodeid}: scrubbing rules: {exc}") from None
+            if len(self._scrubbers) > 64:
+                self._scrubbers.clear()
+            self._scrubbers[key] = scrubber
+        return scrubber
 
     def guard(
         self, item: pytest.Item, settings: Settings | None, problems: list[CassetteError]
@@ -341,10 +347,8 @@ class Session:
 
     def shown(self, path: Path) -> str:
         """A path as the report shows it: relative to the rootdir when inside it."""
-        try:
-            return str(path.resolve().relative_to(self.config.rootpath.resolve()))
-        except ValueError:
-            return str(path)
+        text, root = os.path.normpath(path), self._root
+        return text[len(root) + 1 :] if text.startswith(root + os.sep) else text
 
     def default_dir(self, test_file: Path) -> Path:
         """The cassette dir of a test file: ini `cassette_dir`, or `cassettes/` beside it."""
@@ -385,6 +389,26 @@ class Session:
         for orphan in self.report.orphans:
             storage.delete(Path(self.config.rootpath, orphan))
             self.report.pruned.append(orphan)
+
+
+@dataclass(frozen=True)
+class HookScrub:
+    """The pytest_cassettes_scrub_* hooks as a scrub rule, equal for equal implementations."""
+
+    impls: tuple[Any, ...]
+    argument: str
+    caller: Any = field(compare=False)
+
+    @classmethod
+    def of(cls, caller: Any, argument: str) -> tuple[HookScrub, ...]:
+        """The rule for a hook caller, or none when no plugin implements the hook."""
+        impls = tuple(caller.get_hookimpls())
+        return (cls(impls, argument, caller),) if impls else ()
+
+    def __call__(self, value: Any) -> Any:
+        # Implementations mutate the object or return a new one; None means "as it is now".
+        results = self.caller(**{self.argument: value})
+        return results[-1] if results else value
 
 
 def unused_requests(cassette: Cassette) -> list[str]:
