@@ -140,6 +140,14 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    cache = getattr(session.config, "cache", None)
+    if cache is not None:  # cacheprovider on: keep parsed cassettes there
+        from pytest_cassettes import storage
+
+        storage.parsed_cache.folder = Path(cache.mkdir("pytest-cassettes-parsed"))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None:
