@@ -120,7 +120,10 @@ class LocalServer:
         self._server = server_class((self.host, 0), _handler_for(self))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"LocalServer:{self.port}", daemon=True
+            target=self._server.serve_forever,
+            args=(0.05,),
+            name=f"LocalServer:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -163,6 +166,9 @@ class LocalServer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Tests open many connections at once (thread pools, asyncio.gather): with the default
+    # backlog of 5 the kernel drops SYNs and clients stall a second before retrying.
+    request_queue_size = 128
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, a reverse DNS query for ::1.
