@@ -120,10 +120,7 @@ class LocalServer:
         self._server = server_class((self.host, 0), _handler_for(self))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            args=(0.05,),
-            name=f"LocalServer:{self.port}",
-            daemon=True,
+            target=self._server.serve_forever, name=f"LocalServer:{self.port}", daemon=True
         )
         self._thread.start()
         return self
