@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import hooks, report
+from pytest_cassettes import compat, hooks, report
 from pytest_cassettes.errors import CassetteLoadError
 from pytest_cassettes.settings import RECORD_MODES, run_mode
 
@@ -58,6 +58,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
             "none (replay only), once, new_episodes, all, rewrite. Also: "
             "PYTEST_CASSETTES_RECORD_MODE; a CI run (CI=true) defaults to none.",
         )
+        compat.add_options(group)
     group.addoption(
         "--cassette-allow-hosts",
         dest="cassette_allow_hosts",
@@ -98,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     run = run_mode(config.getoption("record_mode", None), os.environ)
     config.stash[SESSION] = Session(config, run)
+    compat.install(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -142,7 +144,13 @@ def cassette(
     """The test's active cassette: its path, what it played and recorded, `all_played`."""
     session = request.config.stash[SESSION]
     item = request.node
-    settings = session.settings_for(item, cassette_config, Path(cassette_dir))
+    legacy = None
+    if compat.uses_vcr(item):
+        legacy = compat.legacy_cassettes(request)
+        cassette_config = compat.merged_config(
+            cassette_config, request.getfixturevalue("vcr_config")
+        )
+    settings = session.settings_for(item, cassette_config, Path(cassette_dir), legacy)
     try:
         opened = session.open(item, settings)
     except CassetteLoadError as exc:
@@ -156,7 +164,11 @@ def cassette(
 @pytest.fixture(autouse=True)
 def _cassette_autouse(request: pytest.FixtureRequest) -> None:
     """Activate the cassette of marked tests; leave the HTTP libraries alone for the others."""
-    if request.node.get_closest_marker(MARKER) is not None or "cassette" in request.fixturenames:
+    if (
+        request.node.get_closest_marker(MARKER) is not None
+        or "cassette" in request.fixturenames
+        or compat.uses_vcr(request.node)
+    ):
         request.getfixturevalue("cassette")
     else:
         request.config.stash[SESSION].patches.switch_off()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,6 +20,9 @@ from pytest_cassettes.settings import (
     resolve,
     validate_options,
 )
+
+if TYPE_CHECKING:
+    from pytest_cassettes.compat import LegacyCassettes
 
 MARKER = "cassette"
 # vcrpy options that change what is stored or matched: only then is vcrpy's (deep-copying)
@@ -120,14 +123,24 @@ class Session:
     # --- one test ------------------------------------------------------------------------
 
     def settings_for(
-        self, item: pytest.Item, config_options: Mapping[str, Any], cassette_dir: Path
+        self,
+        item: pytest.Item,
+        config_options: Mapping[str, Any],
+        cassette_dir: Path,
+        legacy: LegacyCassettes | None = None,
     ) -> Settings:
-        """Resolve the test's settings (the one place where record mode is decided)."""
+        """Resolve the test's settings (the one place where record mode is decided).
+
+        `legacy`: a pytest-recording `vcr` test's markers and cassette layout (see compat.py).
+        """
         config_options = validate_options(config_options, "cassette_config")
-        layers = marker_layers(item)
-        suffix = ".json" if _merged(config_options, layers, "serializer") == "json" else ".yaml"
+        layers = marker_layers(item) if legacy is None else legacy.layers
+        serializer = _merged(config_options, layers, "serializer")
+        suffix = ".json" if serializer == "json" else ".yaml"
         names = marker_names(item)
-        if names:
+        if legacy is not None:
+            own, shared = legacy.paths(serializer)
+        elif names:
             own = paths.named_cassette(names[0], cassette_dir, suffix)
             shared = [paths.named_cassette(n, cassette_dir, suffix) for n in names[1:]]
         else:
