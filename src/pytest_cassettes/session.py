@@ -16,6 +16,7 @@ from pytest_cassettes.report import Stats
 from pytest_cassettes.settings import (
     RunMode,
     Settings,
+    as_list,
     check_record_mode,
     resolve,
     validate_options,
@@ -145,6 +146,10 @@ class Session:
             shared = [paths.named_cassette(n, cassette_dir, suffix) for n in names[1:]]
         else:
             own, shared = paths.default_cassette(item, cassette_dir, suffix), []
+        for name in shared_option(config_options, layers, item.nodeid):
+            path = paths.named_cassette(name, cassette_dir, suffix)
+            if path != own and path not in shared:
+                shared.append(path)
         return resolve(
             run=self.run,
             ini_options=self.ini_options,
@@ -232,6 +237,17 @@ class Session:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
             stats.values_scrubbed += cassette.scrubbed
+
+
+def shared_option(
+    config_options: Mapping[str, Any], layers: list[dict[str, Any]], where: str
+) -> list[str]:
+    """The `shared=[...]` cassettes of every layer, broadest first."""
+    names = [n for layer in [config_options, *layers] for n in as_list(layer.get("shared"))]
+    for name in names:
+        if not isinstance(name, str):
+            raise pytest.UsageError(f"{where}: shared cassette names must be strings, got {name!r}")
+    return names
 
 
 def _merged(config_options: Mapping[str, Any], layers: list[dict[str, Any]], name: str) -> Any:
