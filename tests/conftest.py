@@ -54,6 +54,8 @@ class Suite:
         # pytest-recording, when installed, would act on --block-network too: tests that check
         # the coexistence of both plugins load it explicitly with `-p recording`.
         plugins = [] if "recording" in args else ["-p", "no:recording"]
+        if "asyncio" not in args:  # pytest-asyncio warns in projects that don't configure it
+            plugins += ["-p", "no:asyncio"]
         return self.pytester.runpytest("-p", "no:cacheprovider", *plugins, *args)
 
     def cassette_path(self, test: str, module: str = "test_suite") -> Path:

@@ -172,6 +172,9 @@ class LocalServer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Tests open many connections at once (thread pools, asyncio.gather): with the default
+    # backlog of 5 the kernel drops SYNs and clients stall a second before retrying.
+    request_queue_size = 128
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, a reverse DNS query for ::1.

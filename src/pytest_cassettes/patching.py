@@ -8,9 +8,10 @@ while cassette tests run; the router hands every call to the cassette of the run
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import http.client
+import threading
+from types import TracebackType
 from typing import Any
-from unittest import mock
 
 from pytest_cassettes.cassette import Cassette
 
@@ -74,35 +75,70 @@ class Router:
         return self.active is not None and self.active.allow_playback_repeats
 
 
-class FastReset:
-    """vcrpy's `force_reset()`, without rebuilding its mock patchers on every connection.
+class NarrowReset:
+    """A thread-safe stand-in for vcrpy's `force_reset`, installed while our patches are on.
 
-    vcrpy's stubs put the real HTTP classes back while they open a real connection, and do so
-    in every stub connection's `__init__`, replayed or not, by building and entering some
-    twenty `mock.patch` objects: about 1 ms a connection, the largest cost of a replayed test.
-    The swaps are the same every time, so they are read once from vcrpy's own
-    `reset_patchers()` and applied with plain attribute assignments.
+    vcrpy's stubs build the real connection, and send recorded-to-be requests, inside
+    `force_reset()`, which puts back the real class of every patched library, process-wide,
+    for the whole network round trip. Any other thread that opens a connection meanwhile gets
+    the real class and its request is neither recorded nor replayed (vcrpy#295, #849): a
+    ThreadPoolExecutor recording 16 requests saved 2 of them. The reset is only needed where
+    the real class names itself by its module-level name, which the patch replaced:
+    `http.client.HTTPSConnection.__init__` (`super(HTTPSConnection, self)`) and urllib3 1.x's
+    connection classes (`HTTPConnection.__init__(self, ...)`). Only those names are put back,
+    counted, so overlapping windows of several threads end with the patches in place.
+    Connection pools (requests, urllib3, botocore), httpx and aiohttp never read those names.
     """
 
     def __init__(self) -> None:
-        from vcr.patch import reset_patchers
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._patched: list[tuple[Any, str, Any]] = []
 
-        self.swaps = [(p.getter(), p.attribute, p.new) for p in reset_patchers()]
+    @staticmethod
+    def _originals() -> list[tuple[Any, str, Any]]:
+        import vcr.patch as vcr_patch
 
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        saved = [(t, a, a in vars(t), getattr(t, a, None)) for t, a, _ in self.swaps]
-        for target, attribute, original in self.swaps:
-            setattr(target, attribute, original)
+        names = [(http.client, "HTTPSConnection", getattr(vcr_patch, "_HTTPSConnection", None))]
         try:
-            yield
-        finally:
-            for target, attribute, owned, value in reversed(saved):
-                if owned:
-                    setattr(target, attribute, value)
-                else:
-                    with contextlib.suppress(AttributeError):
-                        delattr(target, attribute)
+            import urllib3
+            import urllib3.connection as conn
+        except ImportError:  # pragma: no cover - urllib3 is optional
+            pass
+        else:
+            if str(getattr(urllib3, "__version__", "")).startswith("1."):
+                for name, saved in (
+                    ("HTTPConnection", "_connHTTPConnection"),
+                    ("HTTPSConnection", "_connHTTPSConnection"),
+                    ("VerifiedHTTPSConnection", "_VerifiedHTTPSConnection"),
+                ):
+                    names.append((conn, name, getattr(vcr_patch, saved, None)))
+        return [(module, name, real) for module, name, real in names if real is not None]
+
+    def __call__(self) -> NarrowReset:
+        return self
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                originals = self._originals()
+                self._patched = [(m, name, getattr(m, name)) for m, name, _ in originals]
+                for module, name, real in originals:
+                    setattr(module, name, real)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                for module, name, patched in self._patched:
+                    setattr(module, name, patched)
+                self._patched = []
 
 
 class Patches:
@@ -112,7 +148,6 @@ class Patches:
         self.router = router
         self._patchers: list[Any] | None = None
         self._stack: contextlib.ExitStack | None = None
-        self._fast_reset: FastReset | None = None
 
     @property
     def on(self) -> bool:
@@ -122,16 +157,19 @@ class Patches:
         """Patch every installed HTTP library (a no-op when already on)."""
         if self._stack is not None:
             return
+        if self._patchers is None:
+            from vcr.patch import CassettePatcherBuilder
+
+            self._patchers = list(CassettePatcherBuilder(self.router).build())
+        from unittest import mock
+
         import vcr.patch
 
-        if self._patchers is None:
-            self._fast_reset = FastReset()
-            self._patchers = list(vcr.patch.CassettePatcherBuilder(self.router).build())
         stack = contextlib.ExitStack()
         try:
-            stack.enter_context(mock.patch.object(vcr.patch, "force_reset", self._fast_reset))
             for patcher in self._patchers:
                 stack.enter_context(patcher)
+            stack.enter_context(mock.patch.object(vcr.patch, "force_reset", NarrowReset()))
         except BaseException:
             stack.close()
             raise

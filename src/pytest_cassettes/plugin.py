@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import hooks, report
+from pytest_cassettes import compat, hooks, report
 from pytest_cassettes.errors import CassetteError, CassetteLoadError
 from pytest_cassettes.settings import RECORD_MODES, run_mode
 
@@ -66,8 +66,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
             action="store_true",
             default=None,
             help="Block real network connections in every test, cassette or not "
-            "(ini cassette_block_network); allow hosts with --cassette-allow-hosts.",
+            "(ini cassette_block_network; pytest-recording's flag too); allow hosts with "
+            "--cassette-allow-hosts.",
         )
+        compat.add_options(group)
     group.addoption(
         "--cassette-allow-hosts",
         dest="cassette_allow_hosts",
@@ -131,6 +133,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     run = run_mode(config.getoption("record_mode", None), os.environ)
     hosts = config.getoption("cassette_allow_hosts", None) or ""
+    hosts += "," + (config.getoption("allowed_hosts", None) or "")  # pytest-recording's flag
     config.stash[SESSION] = Session(
         config,
         run,
@@ -138,6 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
         block_network=bool(config.getoption("block_network", False)),
         strict=bool(config.getoption("cassette_strict", False)),
     )
+    compat.install(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -227,7 +231,13 @@ def cassette(
     """The test's active cassette: its path, what it played and recorded, `all_played`."""
     session = request.config.stash[SESSION]
     item = request.node
-    settings = session.settings_for(item, cassette_config, Path(cassette_dir))
+    legacy = None
+    if compat.uses_vcr(item):
+        legacy = compat.legacy_cassettes(request)
+        cassette_config = compat.merged_config(
+            cassette_config, request.getfixturevalue("vcr_config")
+        )
+    settings = session.settings_for(item, cassette_config, Path(cassette_dir), legacy)
     problems = item.stash.setdefault(PROBLEMS, [])
     try:
         opened = session.open(item, settings, problems)
@@ -242,13 +252,23 @@ def cassette(
 @pytest.fixture(autouse=True)
 def _cassette_autouse(request: pytest.FixtureRequest) -> Iterator[None]:
     """Activate the cassette of marked tests; leave the HTTP libraries alone for the others."""
-    if request.node.get_closest_marker(MARKER) is not None or "cassette" in request.fixturenames:
+    if (
+        request.node.get_closest_marker(MARKER) is not None
+        or "cassette" in request.fixturenames
+        or compat.uses_vcr(request.node)
+    ):
         request.getfixturevalue("cassette")
         yield
         return
     session = request.config.stash[SESSION]
     session.patches.switch_off()
-    guard = session.guard(request.node, None, request.node.stash.setdefault(PROBLEMS, []))
+    network = compat.network_options(request.node)
+    guard = session.guard(
+        request.node,
+        None,
+        request.node.stash.setdefault(PROBLEMS, []),
+        (network.block_network, network.allow_hosts),
+    )
     with guard if guard is not None else contextlib.nullcontext():
         yield
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,6 +31,9 @@ from pytest_cassettes.settings import (
     resolve,
     validate_options,
 )
+
+if TYPE_CHECKING:
+    from pytest_cassettes.compat import LegacyCassettes
 
 MARKER = "cassette"
 # vcrpy options that change what is stored or matched: only then is vcrpy's (deep-copying)
@@ -106,8 +109,7 @@ class Session:
             check_record_mode(ini_mode, "ini cassette_record_mode") if ini_mode else None
         )
         self.ini_options = self._ini_options(allow_hosts, block_network, strict)
-        self.block_network = bool(self.ini_options.get("block_network"))
-        self.allow = parse_allow_hosts(self.ini_options.get("allow_hosts", []), "allowed hosts")
+        parse_allow_hosts(self.ini_options.get("allow_hosts", []), "allowed hosts")  # fail early
 
     def _ini_options(
         self, allow_hosts: list[str], block_network: bool, strict: bool
@@ -151,18 +153,32 @@ class Session:
     # --- one test ------------------------------------------------------------------------
 
     def settings_for(
-        self, item: pytest.Item, config_options: Mapping[str, Any], cassette_dir: Path
+        self,
+        item: pytest.Item,
+        config_options: Mapping[str, Any],
+        cassette_dir: Path,
+        legacy: LegacyCassettes | None = None,
     ) -> Settings:
-        """Resolve the test's settings (the one place where record mode is decided)."""
+        """Resolve the test's settings (the one place where record mode is decided).
+
+        `legacy`: a pytest-recording `vcr` test's markers and cassette layout (see compat.py).
+        """
         config_options = validate_options(config_options, "cassette_config")
-        layers = marker_layers(item)
-        suffix = ".json" if _merged(config_options, layers, "serializer") == "json" else ".yaml"
+        layers = marker_layers(item) if legacy is None else legacy.layers
+        serializer = _merged(config_options, layers, "serializer")
+        suffix = ".json" if serializer == "json" else ".yaml"
         names = marker_names(item)
-        if names:
+        if legacy is not None:
+            own, shared = legacy.paths(serializer)
+        elif names:
             own = paths.named_cassette(names[0], cassette_dir, suffix)
             shared = [paths.named_cassette(n, cassette_dir, suffix) for n in names[1:]]
         else:
             own, shared = paths.default_cassette(item, cassette_dir, suffix), []
+        for name in shared_option(config_options, layers, item.nodeid):
+            path = paths.named_cassette(name, cassette_dir, suffix)
+            if path != own and path not in shared:
+                shared.append(path)
         return resolve(
             run=self.run,
             ini_options=self.ini_options,
@@ -272,14 +288,20 @@ class Session:
         return scrubber
 
     def guard(
-        self, item: pytest.Item, settings: Settings | None, problems: list[CassetteError]
+        self,
+        item: pytest.Item,
+        settings: Settings | None,
+        problems: list[CassetteError],
+        block: tuple[bool, Sequence[str]] = (False, ()),
     ) -> NetworkGuard | None:
-        """The network guard of a replay-only test, or of any test under --block-network."""
+        """The guard of a replay-only test, or of a test without a cassette whose `block` says
+        (--block-network, ini cassette_block_network, pytest-recording's block_network marker)
+        to block, with its allowed hosts."""
         mode: str | None
         if settings is None:
-            if not self.block_network:
+            if not block[0]:
                 return None
-            allow, mode = self.allow, None
+            allow, mode = parse_allow_hosts(block[1], item.nodeid), None
             reason = "--block-network blocks real connections in every test"
         elif settings.replay_only or settings.flag("block_network"):
             allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
@@ -424,6 +446,17 @@ def parse_allow_hosts(entries: Sequence[str], where: str) -> AllowList:
         return AllowList.parse(entries)
     except ValueError as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
+
+
+def shared_option(
+    config_options: Mapping[str, Any], layers: list[dict[str, Any]], where: str
+) -> list[str]:
+    """The `shared=[...]` cassettes of every layer, broadest first."""
+    names = [n for layer in [config_options, *layers] for n in as_list(layer.get("shared"))]
+    for name in names:
+        if not isinstance(name, str):
+            raise pytest.UsageError(f"{where}: shared cassette names must be strings, got {name!r}")
+    return names
 
 
 def _merged(config_options: Mapping[str, Any], layers: list[dict[str, Any]], name: str) -> Any:

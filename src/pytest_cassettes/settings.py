@@ -20,6 +20,7 @@ TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 OUR_SCALARS = frozenset({"record_mode", "strict", "record_on_exception", "block_network"})
 OUR_LISTS = frozenset(
     {
+        "shared",  # read-only cassettes beside the test's own (pytest-recording's marker names)
         "allow_hosts",
         "scrub_headers",
         "scrub_params",

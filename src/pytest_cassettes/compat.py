@@ -1,0 +1,275 @@
+"""pytest-recording's names, honoured when pytest-recording itself is not loaded.
+
+A suite written for pytest-recording runs unchanged: `@pytest.mark.vcr`, the `vcr_config`,
+`vcr_cassette_dir`, `default_cassette_name` and `vcr` fixtures, `@pytest.mark.default_cassette`,
+`@pytest.mark.block_network`, `--block-network` and `--allowed-hosts`. Cassettes land where
+pytest-recording puts them, so both plugins replay each other's files.
+
+When pytest-recording is loaded it owns these names and none of this is registered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_cassettes.settings import merge_options, validate_options
+
+if TYPE_CHECKING:
+    from pytest_cassettes.cassette import Cassette
+
+VCR_MARKER = "vcr"
+ACTIVE: pytest.StashKey[bool] = pytest.StashKey()
+PLUGIN_NAME = "cassettes-compat"
+# pytest-recording's replacement of characters forbidden in file names (not control characters).
+UNSAFE = r"<>?%*:|\"'/\\"
+try:
+    MAX_FILENAME_LEN = os.pathconf(".", "PC_NAME_MAX")
+except (AttributeError, ValueError, OSError):  # Windows
+    MAX_FILENAME_LEN = 255
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """What the network guard reads: pytest-recording's flags and marker, with ours.
+
+    `block_network`: `--block-network`, ini `cassette_block_network` or the test's
+    `@pytest.mark.block_network`. `allow_hosts`: `--cassette-allow-hosts`, `--allowed-hosts`,
+    ini `cassette_allow_hosts`, the marker's `allowed_hosts` and `vcr_config["allowed_hosts"]`.
+    """
+
+    block_network: bool = False
+    allow_hosts: tuple[str, ...] = ()
+
+
+def add_options(group: pytest.OptionGroup) -> None:
+    """pytest-recording's network flags (called only when pytest-recording is not loaded)."""
+    with contextlib.suppress(ValueError):  # already added beside --record-mode
+        group.addoption(
+            "--block-network",
+            dest="block_network",
+            action="store_true",
+            default=None,
+            help="Block real network connections in every test (pytest-recording's flag; "
+            "ini cassette_block_network).",
+        )
+    group.addoption(
+        "--allowed-hosts",
+        dest="allowed_hosts",
+        default=None,
+        help="Comma-separated hosts that stay reachable under --block-network "
+        "(pytest-recording's flag; same as --cassette-allow-hosts).",
+    )
+
+
+def is_active(config: pytest.Config) -> bool:
+    """Whether this process honours pytest-recording's names (it is not loaded)."""
+    return config.stash.get(ACTIVE, False)
+
+
+def install(config: pytest.Config) -> None:
+    """Register the markers and fixtures, unless pytest-recording is loaded and owns them."""
+    active = not config.pluginmanager.has_plugin("recording")
+    config.stash[ACTIVE] = active
+    if not active:
+        return
+    for line in (
+        f"{VCR_MARKER}(*extra_cassettes, **options): pytest-recording's marker, run by "
+        "pytest-cassettes: records into cassettes/<module>/<test>.yaml; names are extra "
+        "read-only cassettes in that directory; options are vcrpy options.",
+        "default_cassette(name): the cassette a `vcr` test records into (pytest-recording).",
+        "block_network(allowed_hosts=None): block real network access (pytest-recording).",
+        "allowed_hosts(*hosts): hosts reachable despite blocked network (pytest-recording).",
+    ):
+        config.addinivalue_line("markers", line)
+    config.pluginmanager.register(Fixtures(), PLUGIN_NAME)
+
+
+def split_hosts(value: object) -> list[str]:
+    """Hosts from a comma- or space-separated string, or a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [h for h in value.replace(",", " ").split() if h]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [str(h) for h in value]
+    raise pytest.UsageError(f"allowed hosts: expected a string or a list, got {value!r}")
+
+
+def uses_vcr(item: pytest.Item) -> bool:
+    """Whether the test carries pytest-recording's marker (and compat is on)."""
+    return is_active(item.config) and item.get_closest_marker(VCR_MARKER) is not None
+
+
+def vcr_markers(item: pytest.Item) -> list[pytest.Mark]:
+    """The test's `vcr` markers, closest first."""
+    return list(item.iter_markers(VCR_MARKER))
+
+
+def marker_layers(item: pytest.Item) -> list[dict[str, Any]]:
+    """The `vcr` markers' options, broadest first, validated like ours."""
+    if item.get_closest_marker("cassette") is not None:
+        raise pytest.UsageError(
+            f"{item.nodeid}: both @pytest.mark.cassette and @pytest.mark.vcr apply; "
+            "use one (`pytest-cassettes migrate` rewrites vcr markers)."
+        )
+    return [
+        validate_options(m.kwargs, f"{item.nodeid}: @pytest.mark.{VCR_MARKER}")
+        for m in reversed(vcr_markers(item))
+    ]
+
+
+def config_options(vcr_config: Mapping[str, Any]) -> dict[str, Any]:
+    """`vcr_config` as our options: pytest-recording's `allowed_hosts` key is `allow_hosts`."""
+    options = dict(vcr_config)
+    if "allowed_hosts" in options:
+        hosts = split_hosts(options.pop("allowed_hosts"))
+        options["allow_hosts"] = [*split_hosts(options.get("allow_hosts")), *hosts]
+    return validate_options(options, "vcr_config")
+
+
+def default_cassette_name(item: pytest.Item) -> str:
+    """pytest-recording's name: `Class.test[params]` (innermost class), or default_cassette."""
+    marker = item.get_closest_marker("default_cassette")
+    if marker is not None:
+        if not marker.args or not isinstance(marker.args[0], str):
+            raise pytest.UsageError(
+                f"{item.nodeid}: pass the cassette name to @pytest.mark.default_cassette('name')"
+            )
+        return marker.args[0]
+    cls = getattr(item, "cls", None)
+    name = f"{cls.__name__}.{item.name}" if cls is not None else item.name
+    for char in UNSAFE:
+        name = name.replace(char, "-")
+    return name
+
+
+@dataclass(frozen=True)
+class LegacyCassettes:
+    """The cassettes of a `vcr` test, laid out as pytest-recording lays them out."""
+
+    layers: list[dict[str, Any]]
+    directory: Path
+    default_name: str
+    extra: tuple[str, ...]
+
+    def paths(self, serializer: str | None) -> tuple[Path, list[Path]]:
+        """The cassette recorded into, and the extra ones replayed read-only."""
+        suffix = f".{serializer}" if serializer else ".yaml"
+        name = self.default_name
+        # pytest-recording measures against the serializer's name, not the suffix: kept so
+        # long names hash to the same file.
+        if len(name) + len(serializer or ".yaml") > MAX_FILENAME_LEN:
+            digest = hashlib.md5(name.encode()).hexdigest()
+            name = f"{name[: MAX_FILENAME_LEN - len(serializer or '.yaml') - len(digest) - 3]}"
+            name += f"...{digest}"
+        own = Path(self.directory, name if name.endswith(suffix) else name + suffix)
+        extra = [Path(p) if os.path.isabs(p) else self.directory / p for p in self.extra]
+        return own, [p for p in _unique(extra) if p != own]
+
+
+def legacy_cassettes(request: pytest.FixtureRequest) -> LegacyCassettes:
+    """Read a `vcr` test's markers and pytest-recording's fixtures."""
+    item = request.node
+    extra: list[str] = []
+    for marker in vcr_markers(item):
+        for name in marker.args:
+            if not isinstance(name, (str, os.PathLike)):
+                raise pytest.UsageError(
+                    f"{item.nodeid}: cassette names must be strings, got {name!r}"
+                )
+            extra.append(os.fspath(name))
+    return LegacyCassettes(
+        layers=marker_layers(item),
+        directory=Path(request.getfixturevalue("vcr_cassette_dir")),
+        default_name=str(request.getfixturevalue("default_cassette_name")),
+        extra=tuple(extra),
+    )
+
+
+def network_options(
+    item: pytest.Item, config_options: Mapping[str, Any] | None = None
+) -> NetworkOptions:
+    """The network settings of one test, for the network guard."""
+    config = item.config
+    block = bool(config.getoption("block_network", None)) or bool(
+        config.getini("cassette_block_network")
+    )
+    hosts = [
+        *config.getini("cassette_allow_hosts"),
+        *split_hosts(config.getoption("cassette_allow_hosts", None)),
+        *split_hosts(config.getoption("allowed_hosts", None)),
+    ]
+    if config_options:
+        block = block or bool(config_options.get("block_network"))
+        hosts += split_hosts(config_options.get("allow_hosts"))
+    marker = item.get_closest_marker("block_network") if is_active(config) else None
+    if marker is not None:
+        unexpected = set(marker.kwargs) - {"allowed_hosts"}
+        if marker.args or unexpected:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.block_network takes only allowed_hosts=..., "
+                f"got args {marker.args!r}, kwargs {sorted(marker.kwargs)!r}"
+            )
+        block = True
+        hosts += split_hosts(marker.kwargs.get("allowed_hosts"))
+    return NetworkOptions(block_network=block, allow_hosts=tuple(_unique(hosts)))
+
+
+def merged_config(cassette_config: Mapping[str, Any], vcr_config: Mapping[str, Any]) -> Any:
+    """`cassette_config` with `vcr_config` merged over it (lists extend)."""
+    return merge_options([cassette_config, config_options(vcr_config)])
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+class Fixtures:
+    """pytest-recording's fixtures, registered as a plugin only when it is not loaded."""
+
+    @pytest.fixture
+    def vcr_config(self) -> dict[str, Any]:
+        """vcrpy options for every `vcr` test (pytest-recording); merged over cassette_config."""
+        return {}
+
+    @pytest.fixture(scope="module")
+    def vcr_cassette_dir(self, request: pytest.FixtureRequest) -> str:
+        """Where a module's `vcr` cassettes live: `cassettes/<module>/` beside the test file."""
+        module = Path(request.path)
+        configured = request.config.getini("cassette_dir")
+        base = (
+            Path(request.config.rootpath, configured) if configured else module.parent / "cassettes"
+        )
+        return str(base / module.stem)
+
+    @pytest.fixture
+    def default_cassette_name(self, request: pytest.FixtureRequest) -> str:
+        """The file a `vcr` test records into, without its suffix (pytest-recording)."""
+        return default_cassette_name(request.node)
+
+    @pytest.fixture
+    def vcr(self, request: pytest.FixtureRequest) -> Cassette | None:
+        """The active cassette of a `vcr` test (`play_count`, `all_played`, ...), else None."""
+        if not uses_vcr(request.node):
+            return None
+        cassette: Cassette = request.getfixturevalue("cassette")
+        return cassette
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: Sequence[pytest.Item]) -> None:
+        # Bad options are usage errors before any test runs, as for our own marker.
+        for item in items:
+            if item.get_closest_marker(VCR_MARKER) is not None:
+                marker_layers(item)

@@ -1,0 +1,407 @@
+"""Every supported HTTP client, recorded against a real local server and then replayed offline.
+
+Each case is a generated test module. It runs once to record (the server is hit), then again
+with `--record-mode=none`: the same assertions pass and the server sees no new request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Imported here so that pytester's in-process runs find them loaded (pytester restores
+# sys.modules after each run; importing boto3 afresh each time would cost seconds).
+import aiohttp  # noqa: F401
+import boto3  # noqa: F401
+import httpx  # noqa: F401
+import pytest
+import urllib3  # noqa: F401
+
+from tests.conftest import Suite
+from tests.httpserver import LocalServer
+
+S3_BUCKETS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Owner><ID>owner-id</ID><DisplayName>owner</DisplayName></Owner>
+  <Buckets>
+    <Bucket><Name>cassettes</Name><CreationDate>2024-01-01T00:00:00.000Z</CreationDate></Bucket>
+  </Buckets>
+</ListAllMyBucketsResult>
+"""
+STREAM_BODY = bytes(range(256)) * 64  # 16 KiB, not valid UTF-8: a binary stream
+
+
+def serve_routes(server: LocalServer) -> None:
+    """The canned routes the cases use; anything else is echoed back as JSON."""
+    server.route("/old", status=302, headers={"Location": "/new"})
+    server.route("/new", body=b"you arrived", headers={"Content-Type": "text/plain"})
+    server.route("/stream", body=STREAM_BODY, headers={"Content-Type": "application/octet-stream"})
+    server.route("/", body=S3_BUCKETS, headers={"Content-Type": "application/xml"})
+    server.route("/bucket/key.bin", body=STREAM_BODY)
+
+
+@dataclass
+class Case:
+    source: str
+    tests: int = 1
+    args: tuple[str, ...] = field(default_factory=tuple)
+
+
+CASES = {
+    "requests": Case(
+        """
+        @pytest.mark.cassette
+        def test_requests():
+            got = requests.get(URL + "/get", params={"q": "1"}).json()
+            assert got["path"] == "/get?q=1"
+            sent = requests.post(URL + "/post", json={"a": 1}).json()
+            assert sent["method"] == "POST" and sent["body"] == '{"a": 1}'
+        """
+    ),
+    "urllib3": Case(
+        """
+        import urllib3
+
+        @pytest.mark.cassette
+        def test_urllib3():
+            http = urllib3.PoolManager()
+            got = http.request("GET", URL + "/get?q=1")
+            assert got.status == 200 and got.json()["path"] == "/get?q=1"
+            sent = http.request("POST", URL + "/post", body=b"raw body")
+            assert sent.json()["body"] == "raw body"
+            streamed = http.request("GET", URL + "/stream", preload_content=False)
+            assert b"".join(streamed.stream(1000)) == bytes(range(256)) * 64
+        """
+    ),
+    "http.client": Case(
+        """
+        import http.client
+        import json
+        from urllib.parse import urlsplit
+
+        @pytest.mark.cassette
+        def test_http_client():
+            conn = http.client.HTTPConnection(urlsplit(URL).hostname, urlsplit(URL).port)
+            conn.request("GET", "/get?q=1")
+            response = conn.getresponse()
+            assert response.status == 200
+            assert json.loads(response.read())["path"] == "/get?q=1"
+            conn.request("POST", "/post", body=b"payload", headers={"X-Kind": "raw"})
+            assert json.loads(conn.getresponse().read())["body"] == "payload"
+            conn.close()
+        """
+    ),
+    "urllib.request": Case(
+        """
+        import json
+        import urllib.request
+
+        @pytest.mark.cassette
+        def test_urlopen():
+            with urllib.request.urlopen(URL + "/get?q=1") as response:
+                assert json.loads(response.read())["path"] == "/get?q=1"
+            posted = urllib.request.Request(URL + "/post", data=b"form=1", method="POST")
+            with urllib.request.urlopen(posted) as response:
+                assert json.loads(response.read())["body"] == "form=1"
+            with urllib.request.urlopen(URL + "/old") as response:  # follows the redirect
+                assert response.read() == b"you arrived"
+        """
+    ),
+    "httpx": Case(
+        """
+        import httpx
+
+        @pytest.mark.cassette
+        def test_httpx():
+            with httpx.Client() as client:
+                assert client.get(URL + "/get", params={"q": "1"}).json()["path"] == "/get?q=1"
+                assert client.post(URL + "/post", content=b"x=1").json()["body"] == "x=1"
+        """
+    ),
+    "httpx-async": Case(
+        """
+        import asyncio
+        import httpx
+
+        async def fetch():
+            async with httpx.AsyncClient() as client:
+                got = await client.get(URL + "/get?q=1")
+                sent = await client.post(URL + "/post", json={"a": 1})
+                return got.json()["path"], sent.json()["body"]
+
+        @pytest.mark.cassette
+        def test_httpx_async():
+            assert asyncio.run(fetch()) == ("/get?q=1", '{"a":1}')
+        """
+    ),
+    "aiohttp": Case(
+        """
+        import asyncio
+        import aiohttp
+
+        async def fetch():
+            async with aiohttp.ClientSession() as session:
+                async with session.get(URL + "/get?q=1") as got:
+                    path = (await got.json())["path"]
+                async with session.post(URL + "/post", data=b"x=1") as sent:
+                    body = (await sent.json())["body"]
+            return path, body
+
+        @pytest.mark.cassette
+        def test_aiohttp():
+            assert asyncio.run(fetch()) == ("/get?q=1", "x=1")
+        """
+    ),
+    "pytest-asyncio": Case(
+        """
+        import httpx
+
+        @pytest.mark.asyncio
+        @pytest.mark.cassette
+        async def test_async_test_function():
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(URL + "/async")).json()["path"] == "/async"
+        """,
+        args=("-p", "asyncio", "-o", "asyncio_default_fixture_loop_scope=function"),
+    ),
+    "boto3": Case(
+        """
+        import boto3
+
+        def s3():
+            return boto3.client(
+                "s3",
+                endpoint_url=URL,
+                region_name="us-east-1",
+                aws_access_key_id="AKIDEXAMPLE",
+                aws_secret_access_key="not-a-secret",
+            )
+
+        @pytest.mark.cassette
+        def test_list_buckets():
+            names = [b["Name"] for b in s3().list_buckets()["Buckets"]]
+            assert names == ["cassettes"]
+
+        @pytest.mark.cassette
+        def test_get_object():
+            body = s3().get_object(Bucket="bucket", Key="key.bin")["Body"].read()
+            assert body == bytes(range(256)) * 64
+        """,
+        tests=2,
+    ),
+    "streaming": Case(
+        """
+        import asyncio
+        import httpx
+
+        EXPECTED = bytes(range(256)) * 64
+
+        @pytest.mark.cassette
+        def test_requests_stream():
+            with requests.get(URL + "/stream", stream=True) as response:
+                chunks = list(response.iter_content(chunk_size=1000))
+            assert b"".join(chunks) == EXPECTED and len(chunks) > 1
+
+        @pytest.mark.cassette
+        def test_httpx_stream():
+            with httpx.stream("GET", URL + "/stream") as response:
+                assert b"".join(response.iter_bytes()) == EXPECTED
+
+        async def astream():
+            async with httpx.AsyncClient() as client:
+                async with client.stream("GET", URL + "/stream") as response:
+                    return b"".join([chunk async for chunk in response.aiter_bytes()])
+
+        @pytest.mark.cassette
+        def test_httpx_async_stream():
+            assert asyncio.run(astream()) == EXPECTED
+        """,
+        tests=3,
+    ),
+    "redirects": Case(
+        """
+        import asyncio
+        import aiohttp
+        import httpx
+
+        @pytest.mark.cassette
+        def test_requests_redirect():
+            response = requests.get(URL + "/old")
+            assert response.text == "you arrived"
+            assert [r.status_code for r in response.history] == [302]
+            assert response.url == URL + "/new"
+
+        @pytest.mark.cassette
+        def test_httpx_redirect():
+            response = httpx.get(URL + "/old", follow_redirects=True)
+            assert response.text == "you arrived"
+            assert [r.status_code for r in response.history] == [302]
+            assert str(response.url) == URL + "/new"
+
+        async def follow():
+            async with aiohttp.ClientSession() as session:
+                async with session.get(URL + "/old") as response:
+                    history = [r.status for r in response.history]
+                    return history, await response.text(), str(response.url)
+
+        @pytest.mark.cassette
+        def test_aiohttp_redirect():
+            assert asyncio.run(follow()) == ([302], "you arrived", URL + "/new")
+        """,
+        tests=3,
+    ),
+    "head": Case(
+        """
+        import httpx
+
+        @pytest.mark.cassette
+        def test_head():
+            response = requests.head(URL + "/stream")
+            assert response.status_code == 200 and response.content == b""
+            assert response.headers["Content-Length"] == str(256 * 64)
+            response = httpx.head(URL + "/stream")
+            assert response.status_code == 200 and response.content == b""
+        """
+    ),
+    "chunked-body": Case(
+        """
+        def parts():
+            yield b"first,"
+            yield b"second,"
+            yield b"third"
+
+        @pytest.mark.cassette
+        def test_generator_body():
+            echoed = requests.post(URL + "/upload", data=parts()).json()
+            assert echoed["headers"].get("Transfer-Encoding") == "chunked"
+            assert echoed["body"] == "first,second,third"
+        """
+    ),
+    "multipart": Case(
+        """
+        @pytest.mark.cassette
+        def test_multipart():
+            echoed = requests.post(
+                URL + "/upload",
+                data={"field": "value"},
+                files={"file": ("report.csv", b"a,b\\n1,2\\n", "text/csv")},
+            ).json()
+            assert echoed["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
+            assert 'filename="report.csv"' in echoed["body"]
+            assert "a,b\\n1,2\\n" in echoed["body"] and "value" in echoed["body"]
+        """
+    ),
+    "threads": Case(
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fetch(n):
+            return requests.get(f"{URL}/thread/{n}").json()["path"]
+
+        @pytest.mark.cassette
+        def test_threads(cassette):
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                paths = list(pool.map(fetch, range(16)))
+            assert paths == [f"/thread/{n}" for n in range(16)]
+            assert len(cassette.played) + len(cassette.recorded_requests) == 16
+        """
+    ),
+    "asyncio-gather": Case(
+        """
+        import asyncio
+        import aiohttp
+        import httpx
+
+        async def with_aiohttp():
+            async with aiohttp.ClientSession() as session:
+                async def one(n):
+                    async with session.get(f"{URL}/aio/{n}") as response:
+                        return (await response.json())["path"]
+                return await asyncio.gather(*(one(n) for n in range(8)))
+
+        async def with_httpx():
+            async with httpx.AsyncClient() as client:
+                responses = await asyncio.gather(
+                    *(client.get(f"{URL}/httpx/{n}") for n in range(8))
+                )
+                return [r.json()["path"] for r in responses]
+
+        @pytest.mark.cassette
+        def test_gather(cassette):
+            assert asyncio.run(with_aiohttp()) == [f"/aio/{n}" for n in range(8)]
+            assert asyncio.run(with_httpx()) == [f"/httpx/{n}" for n in range(8)]
+            assert len(cassette.played) + len(cassette.recorded_requests) == 16
+        """
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_record_then_replay(suite: Suite, name: str) -> None:
+    case = CASES[name]
+    serve_routes(suite.server)
+    suite.write(case.source)
+    suite.run(*case.args).assert_outcomes(passed=case.tests)
+    hits = suite.server.hits
+    assert hits > 0
+    assert list((suite.path / "cassettes" / "test_suite").glob("*.yaml"))
+
+    replay = suite.run("--record-mode=none", *case.args)
+    replay.assert_outcomes(passed=case.tests)
+    assert suite.server.hits == hits, "the replay reached the server"
+
+
+def test_a_cassette_recorded_with_requests_replays_under_httpx_and_urllib3(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette("shared.yaml", allow_playback_repeats=True)
+        def test_record():
+            assert requests.get(URL + "/item?id=7").json()["path"] == "/item?id=7"
+            assert requests.post(URL + "/item", data=b"new").json()["body"] == "new"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+    suite.write(
+        """
+        import httpx
+        import urllib3
+
+        pytestmark = pytest.mark.cassette("shared.yaml", allow_playback_repeats=True)
+
+        def test_httpx():
+            assert httpx.get(URL + "/item?id=7").json()["path"] == "/item?id=7"
+            assert httpx.post(URL + "/item", content=b"new").json()["body"] == "new"
+
+        def test_urllib3():
+            http = urllib3.PoolManager()
+            assert http.request("GET", URL + "/item?id=7").json()["path"] == "/item?id=7"
+            assert http.request("POST", URL + "/item", body=b"new").json()["body"] == "new"
+        """
+    )
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == 2
+
+
+def test_threads_recording_leave_the_patches_in_place_and_https_still_builds(suite: Suite) -> None:
+    # vcrpy builds the real http.client.HTTPSConnection inside a reset of the patched names;
+    # ours puts back only the names that need it, counted across threads.
+    suite.write(
+        """
+        import http.client
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fetch(n):
+            return requests.get(f"{URL}/t/{n}").status_code
+
+        @pytest.mark.cassette
+        def test_mixed(cassette):
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                assert list(pool.map(fetch, range(32))) == [200] * 32
+            assert len(cassette.recorded_requests) == 32
+            built = http.client.HTTPSConnection("127.0.0.1", 9)
+            assert type(built.real_connection).__module__ == "http.client"
+            assert http.client.HTTPSConnection is type(built)  # still patched
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 32

@@ -1,0 +1,202 @@
+"""pytest-recording's markers, fixtures and flags, honoured when pytest-recording is not loaded."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import Suite
+
+WITHOUT_RECORDING = ("-p", "no:recording")
+UNDER_RECORDING = ("-p", "no:cassettes", "-p", "recording")
+
+# A module written for pytest-recording, untouched.
+LEGACY_SUITE = """
+pytestmark = pytest.mark.vcr
+
+@pytest.fixture
+def vcr_config():
+    return {"filter_headers": ["X-Secret"], "match_on": ["method", "path", "query"]}
+
+def test_plain(vcr_cassette_dir):
+    assert vcr_cassette_dir.endswith(os.path.join("cassettes", "test_legacy"))
+    got = requests.get(URL + "/plain", headers={"X-Secret": "hush"}).json()
+    assert got["path"] == "/plain"
+
+class TestGroup:
+    class TestInner:
+        @pytest.mark.vcr(allow_playback_repeats=True)
+        def test_nested(self):
+            for _ in range(2):
+                assert requests.get(URL + "/repeat").status_code == 200
+
+@pytest.mark.default_cassette("shared")
+def test_named():
+    assert requests.get(URL + "/shared").json()["path"] == "/shared"
+
+@pytest.mark.vcr("shared.yaml")
+def test_with_extra():
+    assert requests.get(URL + "/shared").json()["path"] == "/shared"
+    assert requests.get(URL + "/own").json()["path"] == "/own"
+"""
+LEGACY_FILES = [
+    "TestInner.test_nested.yaml",
+    "shared.yaml",
+    "test_plain.yaml",
+    "test_with_extra.yaml",
+]
+
+
+def legacy_dir(suite: Suite) -> list[str]:
+    return sorted(p.name for p in (suite.path / "cassettes" / "test_legacy").iterdir())
+
+
+def uris(suite: Suite, name: str) -> list[str]:
+    data = yaml.safe_load((suite.path / "cassettes" / "test_legacy" / name).read_text())
+    return [i["request"]["uri"].replace(suite.server.base_url, "") for i in data["interactions"]]
+
+
+def test_a_pytest_recording_suite_records_and_replays_unchanged(suite: Suite) -> None:
+    suite.write(LEGACY_SUITE, name="test_legacy")
+    suite.run(*WITHOUT_RECORDING, "--record-mode=once").assert_outcomes(passed=4)
+    assert suite.server.hits == 5  # /shared of test_with_extra came from the extra cassette
+    assert legacy_dir(suite) == LEGACY_FILES
+    assert uris(suite, "test_with_extra.yaml") == ["/own"]  # extras are read-only
+    assert uris(suite, "TestInner.test_nested.yaml") == ["/repeat", "/repeat"]
+    plain = yaml.safe_load(
+        (suite.path / "cassettes" / "test_legacy" / "test_plain.yaml").read_text()
+    )
+    assert "X-Secret" not in plain["interactions"][0]["request"]["headers"]  # vcr_config's filter
+
+    suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=4)
+    # The same files replay under pytest-recording itself.
+    suite.run(*UNDER_RECORDING, "--record-mode=none").assert_outcomes(passed=4)
+    assert suite.server.hits == 5
+
+
+def test_cassettes_recorded_by_pytest_recording_replay_under_pytest_cassettes(
+    suite: Suite,
+) -> None:
+    suite.write(LEGACY_SUITE, name="test_legacy")
+    # pytest-recording's "once" refuses to add to a test that has extra cassettes.
+    suite.run(*UNDER_RECORDING, "--record-mode=new_episodes").assert_outcomes(passed=4)
+    hits = suite.server.hits
+    assert hits == 4  # vcrpy replays the second /repeat from what it just recorded
+    assert legacy_dir(suite) == LEGACY_FILES
+    suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=4)
+    assert suite.server.hits == hits
+
+
+def test_vcr_options_merge_with_cassette_config_and_the_vcr_fixture(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.fixture
+        def cassette_config():
+            return {"filter_headers": ["X-One"]}
+
+        @pytest.fixture
+        def vcr_config():
+            return {"filter_headers": ["X-Two"], "record_mode": "new_episodes"}
+
+        @pytest.mark.vcr(filter_headers=["X-Three"])
+        def test_merge(vcr, cassette):
+            assert vcr is cassette and vcr.record_mode == "new_episodes"
+            headers = {"X-One": "1", "X-Two": "2", "X-Three": "3", "X-Kept": "k"}
+            requests.get(URL + "/h", headers=headers)
+            assert len(vcr.recorded_requests) == 1
+
+        def test_unmarked(vcr):
+            assert vcr is None
+        """
+    )
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=2)
+    headers = suite.cassette("test_merge")["interactions"][0]["request"]["headers"]
+    assert set(headers) & {"X-One", "X-Two", "X-Three", "X-Kept"} == {"X-Kept"}
+
+
+def test_a_vcr_cassette_dir_override_moves_the_cassettes(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.fixture(scope="module")
+        def vcr_cassette_dir():
+            return os.path.join(os.path.dirname(__file__), "recorded")
+
+        @pytest.mark.vcr
+        def test_moved():
+            requests.get(URL + "/moved")
+        """
+    )
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=1)
+    assert (suite.path / "recorded" / "test_moved.yaml").exists()
+    assert not (suite.path / "cassettes").exists()
+    suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("@pytest.mark.vcr(record_modes='none')", "*unknown option 'record_modes'*"),
+        ("@pytest.mark.vcr\n@pytest.mark.cassette", "*both @pytest.mark.cassette and*vcr*"),
+    ],
+)
+def test_bad_vcr_markers_are_usage_errors(suite: Suite, source: str, message: str) -> None:
+    suite.write(f"{source}\ndef test_x():\n    pass\n")
+    result = suite.run(*WITHOUT_RECORDING)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_network_flags_and_marker_are_settings_for_the_guard(suite: Suite) -> None:
+    suite.write(
+        """
+        from pytest_cassettes.compat import NetworkOptions, network_options
+
+        def test_flags(request):
+            assert network_options(request.node) == NetworkOptions(True, ("ini", "db", "cache"))
+
+        @pytest.mark.block_network(allowed_hosts=["api"])
+        def test_marker(request):
+            options = network_options(request.node, {"allow_hosts": ["cfg"]})
+            assert options == NetworkOptions(True, ("ini", "db", "cache", "cfg", "api"))
+        """
+    )
+    suite.pytester.makeini("[pytest]\ncassette_allow_hosts = ini\n")
+    result = suite.run(
+        *WITHOUT_RECORDING,
+        "--block-network",
+        "--allowed-hosts=db,cache",
+        "--cassette-allow-hosts=ini",
+        "--strict-markers",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_help_and_markers_mention_the_compatibility_names(suite: Suite) -> None:
+    result = suite.run(*WITHOUT_RECORDING, "--help")
+    result.stdout.fnmatch_lines(
+        ["*--block-network*", "*pytest-recording*", "*--allowed-hosts=*", "*pytest-recording*"]
+    )
+    result = suite.run(*WITHOUT_RECORDING, "--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.vcr(*extra_cassettes, **options):*"])
+    result.stdout.fnmatch_lines(["@pytest.mark.default_cassette(name):*"])
+
+
+def test_with_pytest_recording_loaded_its_names_are_left_to_it(suite: Suite) -> None:
+    suite.write(
+        """
+        def test_compat_off(request):
+            assert request.config.pluginmanager.get_plugin("cassettes-compat") is None
+            assert request.config.pluginmanager.has_plugin("recording")
+
+        @pytest.mark.vcr
+        def test_vcr_is_pytest_recordings(vcr):
+            assert type(vcr).__module__ == "vcr.cassette"
+            requests.get(URL + "/v")
+        """
+    )
+    result = suite.run("-p", "recording", "--record-mode=once", "--block-network", "--help")
+    result.stdout.fnmatch_lines(["*--block-network*Block network access except for VCR*"])
+    assert "same as --cassette-allow-hosts" not in result.stdout.str()  # ours is not added
+    suite.run("-p", "recording", "--record-mode=once").assert_outcomes(passed=2)
+    assert suite.cassette_path("test_vcr_is_pytest_recordings").exists()

@@ -1,0 +1,169 @@
+"""`pytest-cassettes migrate`: pytest-recording names rewritten, cassettes kept where they are."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_cassettes.migrate import migrate
+from tests.conftest import Suite
+
+SAMPLE_TEST = """\
+import pytest
+from pytest import mark
+
+pytestmark = [pytest.mark.vcr(record_mode="once")]
+
+
+@pytest.mark.vcr("login.yaml", "/abs/other.yaml", match_on=["method", "path"])
+def test_flow(vcr_config, request):
+    assert request.getfixturevalue("vcr_config") is vcr_config
+
+
+@mark.vcr
+@pytest.mark.default_cassette("custom")
+def test_named():
+    pass
+
+
+class TestOuter:
+    class TestInner:
+        @pytest.mark.vcr()
+        def test_nested(self):
+            pass
+"""
+SAMPLE_CONFTEST = """\
+import os
+
+import pytest
+
+
+@pytest.fixture
+def vcr_config():
+    return {"filter_headers": ["authorization"]}
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request):
+    return os.path.join(os.path.dirname(__file__), "recorded")
+
+
+def pytest_recording_configure(config, vcr):
+    vcr.register_matcher("noop", lambda a, b: True)
+"""
+MIGRATED_TEST = """\
+import pytest
+from pytest import mark
+
+pytestmark = [pytest.mark.cassette(record_mode="once")]
+
+
+@pytest.mark.cassette(match_on=["method", "path"], shared=['test_sample/login.yaml', '/abs/other.yaml'])
+def test_flow(cassette_config, request):
+    assert request.getfixturevalue("cassette_config") is cassette_config
+
+
+@mark.cassette
+@pytest.mark.cassette('test_sample/custom.yaml')
+def test_named():
+    pass
+
+
+class TestOuter:
+    class TestInner:
+        @pytest.mark.cassette()
+        def test_nested(self):
+            pass
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_sample.py").write_text(SAMPLE_TEST)
+    (tmp_path / "tests" / "conftest.py").write_text(SAMPLE_CONFTEST)
+    (tmp_path / "tests" / "test_other.py").write_text("def test_untouched():\n    pass\n")
+    (tmp_path / "tests" / ".hidden").mkdir()
+    (tmp_path / "tests" / ".hidden" / "test_h.py").write_text("import pytest\npytest.mark.vcr\n")
+    return tmp_path
+
+
+def test_dry_run_prints_a_diff_and_changes_nothing(tree: Path) -> None:
+    out = io.StringIO()
+    assert migrate([str(tree / "tests")], write=False, out=out) == 1
+    text = out.getvalue()
+    assert (tree / "tests" / "test_sample.py").read_text() == SAMPLE_TEST
+    assert f"--- a/{tree}/tests/test_sample.py" in text
+    assert '-@pytest.mark.vcr("login.yaml", "/abs/other.yaml", match_on' in text
+    assert "+def cassette_config():" in text
+    assert "+def pytest_cassettes_configure(config, vcr):" in text
+    assert "test_other.py" not in text and ".hidden" not in text
+    assert "conftest.py:12: vcr_cassette_dir override left in place" in text
+    assert "nested class TestOuter.TestInner" in text
+    assert text.endswith("would migrate 2 files\n")
+
+
+def test_write_rewrites_and_a_second_run_finds_nothing(tree: Path) -> None:
+    out = io.StringIO()
+    assert migrate([str(tree / "tests")], write=True, out=out) == 0
+    assert (tree / "tests" / "test_sample.py").read_text() == MIGRATED_TEST
+    conftest = (tree / "tests" / "conftest.py").read_text()
+    assert "def cassette_config():" in conftest
+    assert "def pytest_cassettes_configure(config, vcr):" in conftest
+    assert "# TODO(pytest-cassettes migrate): vcr_cassette_dir" in conftest
+    assert "\ndef vcr_cassette_dir(request):" in conftest  # kept, with the TODO above it
+    compile(conftest, "conftest.py", "exec")
+    compile(MIGRATED_TEST, "test_sample.py", "exec")
+
+    again = io.StringIO()
+    assert migrate([str(tree / "tests")], write=False, out=again) == 0
+    assert "would migrate 0 files" in again.getvalue()
+
+
+def test_a_file_that_does_not_parse_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "test_bad.py").write_text("def broken(:\n")
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=True, out=out) == 2
+    assert "test_bad.py: error:" in out.getvalue()
+
+
+def test_a_migrated_suite_replays_the_cassettes_recorded_before(suite: Suite) -> None:
+    legacy = textwrap.dedent(
+        """
+        pytestmark = pytest.mark.vcr
+
+        @pytest.fixture
+        def vcr_config():
+            return {"match_on": ["method", "path"]}
+
+        class TestApi:
+            def test_get(self):
+                assert requests.get(URL + "/get").json()["path"] == "/get"
+
+        @pytest.mark.default_cassette("login")
+        def test_login():
+            requests.get(URL + "/login")
+
+        @pytest.mark.vcr("login.yaml")
+        def test_flow():
+            requests.get(URL + "/login")
+            assert requests.get(URL + "/data").json()["path"] == "/data"
+        """
+    )
+    path = suite.write(legacy, name="test_legacy")
+    # Recorded by pytest-recording itself.
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=new_episodes")
+    result.assert_outcomes(passed=3)
+    hits = suite.server.hits
+
+    out = io.StringIO()
+    assert migrate([str(path)], write=True, out=out) == 0
+    migrated = path.read_text()
+    assert "mark.vcr" not in migrated and "vcr_config" not in migrated
+    assert "shared=['test_legacy/login.yaml']" in migrated
+
+    suite.run("-p", "no:recording", "--record-mode=none").assert_outcomes(passed=3)
+    assert suite.server.hits == hits
