@@ -136,11 +136,29 @@ def _add_scan(parser: argparse.ArgumentParser) -> None:
 
 
 # name -> (help, add its arguments, run it). A new subcommand is one more entry.
+def _add_migrate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="test files or directories")
+    parser.add_argument(
+        "--write", action="store_true", help="rewrite the files (default: print a diff)"
+    )
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from pytest_cassettes.migrate import migrate
+
+    return migrate(args.paths, write=args.write, out=sys.stdout)
+
+
 COMMANDS: dict[
     str,
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
 ] = {
     "scan": ("report secrets left in cassettes (exit 1 if any)", _add_scan, _scan),
+    "migrate": (
+        "rewrite pytest-recording markers and fixtures (dry run: prints a diff)",
+        _add_migrate,
+        _migrate,
+    ),
 }
 
 
