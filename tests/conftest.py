@@ -51,7 +51,10 @@ class Suite:
         return self.pytester.makepyfile(**{name: HEADER + textwrap.dedent(source)})
 
     def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+        # pytest-recording, when installed, would act on --block-network too: tests that check
+        # the coexistence of both plugins load it explicitly with `-p recording`.
+        plugins = [] if "recording" in args else ["-p", "no:recording"]
+        return self.pytester.runpytest("-p", "no:cacheprovider", *plugins, *args)
 
     def cassette_path(self, test: str, module: str = "test_suite") -> Path:
         return self.path / "cassettes" / module / f"{test}.yaml"

@@ -9,12 +9,17 @@
         assert server.hits == 2
         assert server.requests[-1].body == b"x"
 
-As a fixture (in a conftest.py or a test module):
+As fixtures (in a conftest.py or a test module), one server per module, fresh for each test:
 
-    @pytest.fixture
-    def server() -> Iterator[LocalServer]:
+    @pytest.fixture(scope="module")
+    def module_server() -> Iterator[LocalServer]:
         with LocalServer() as server:
             yield server
+
+    @pytest.fixture
+    def server(module_server: LocalServer) -> LocalServer:
+        module_server.reset()
+        return module_server
 
 A path without a route answers 200 with a JSON echo of the request:
 ``{"method", "path", "headers", "body"}`` (``path`` with its query string, ``body`` decoded as
@@ -109,9 +114,10 @@ class LocalServer:
         return route
 
     def reset(self) -> None:
-        """Forget the requests received (routes stay)."""
+        """Forget the requests received and the routes: as good as a new server."""
         with self._lock:
             self.requests.clear()
+        self.routes.clear()
 
     def start(self) -> LocalServer:
         """Bind and serve in a background thread; returns self."""
@@ -120,7 +126,10 @@ class LocalServer:
         self._server = server_class((self.host, 0), _handler_for(self))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"LocalServer:{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long stop() may wait
+            name=f"LocalServer:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self

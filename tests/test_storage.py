@@ -206,7 +206,7 @@ def test_an_unreadable_cassette_is_never_written_over(
 def test_a_directory_where_the_cassette_should_be_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.mkdir()
-    with pytest.raises(CassetteLoadError, match=r"c\.yaml: cannot be read \(Is a directory\)"):
+    with pytest.raises(CassetteLoadError, match=r"c\.yaml: is a directory, not a cassette file"):
         storage.read(path)
     with pytest.raises(CassetteLoadError):
         storage.write(path, [interaction("http://x/a")])
@@ -225,7 +225,7 @@ def test_a_directory_where_the_cassette_should_be_is_an_error(tmp_path: Path) ->
             b"interactions:\n- request:\n    body: null\n    method: GET\n    uri: http://127",
             ["*CassetteLoadError: Cannot read cassette *test_api.yaml:*"],
         ),
-        (None, ["*CassetteLoadError: Cannot read cassette *test_api.yaml: cannot be read*"]),
+        (None, ["*CassetteLoadError: Cannot read cassette *test_api.yaml: is a directory*"]),
     ],
     ids=["not-utf8", "truncated", "directory"],
 )

@@ -131,9 +131,10 @@ class Cassette:
     prepare_request: Prepare = lambda r: r
     prepare_response: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda r: r
     scrub_request: Scrub = lambda r: (r, 0)
-    scrub_response: Callable[[dict[str, Any]], tuple[dict[str, Any], int]] = lambda r: (r, 0)
+    scrub_response: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, int]] = lambda r: (r, 0)
     allow_playback_repeats: bool = False
     replay_only: bool = False
+    strict: bool = False
     codec: storage.Codec = storage.YAML
     own_exists: bool = False
     entries: list[Entry] = field(default_factory=list)
@@ -252,7 +253,10 @@ class Cassette:
         filtered = self.prepare_response(copy.deepcopy(response))
         if filtered is None:
             return
-        response, count = self.scrub_response(normalize_response(filtered))
+        scrubbed, count = self.scrub_response(normalize_response(filtered))
+        if scrubbed is None:  # a user's scrub hook dropped it
+            return
+        response = scrubbed
         with self._lock:
             self.recorded.append((prepared, response))
             self.scrubbed += count + request_count

@@ -69,13 +69,30 @@ class CassetteLoadError(CassetteError):
 class NetworkBlockedError(CassetteError):
     """A real network connection attempted where the run forbids it."""
 
-    def __init__(self, *, host: str, port: int | None, test: str, mode: str, reason: str):
+    def __init__(self, *, host: str, port: int | None, test: str, mode: str | None, reason: str):
         self.host = host
         self.port = port
         target = f"{host}:{port}" if port is not None else host
+        why = (
+            f"record mode: {mode} ({reason}): replay-only runs make no real connections."
+            if mode is not None
+            else f"{reason}."
+        )
         super().__init__(
             f"Network access to {target} blocked in {test}\n"
-            f"  record mode: {mode} ({reason}): replay-only runs make no real connections.\n"
+            f"  {why}\n"
             f"  To allow this host, pass --cassette-allow-hosts={host} "
             f"or set `cassette_allow_hosts = {host}` in your pytest ini file."
+        )
+
+
+class UnusedInteractionsError(CassetteError):
+    """A strict test whose cassette holds interactions it never played."""
+
+    def __init__(self, *, test: str, path: str, unused: Sequence[str]):
+        listed = "\n".join(f"    {request}" for request in unused)
+        super().__init__(
+            f"{len(unused)} recorded interaction(s) of {path} never played by {test}:\n{listed}\n"
+            f"  Drop them by re-recording: pytest --record-mode=rewrite '{test}'\n"
+            "  or turn strict mode off for this test: @pytest.mark.cassette(strict=False)."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_cassettes import hooks, report
-from pytest_cassettes.errors import CassetteLoadError
+from pytest_cassettes.errors import CassetteError, CassetteLoadError
 from pytest_cassettes.settings import RECORD_MODES, run_mode
 
 # vcrpy is imported from pytest_configure on, not here: pytest-recording registers vcrpy's
@@ -23,6 +24,7 @@ MARKER = "cassette"
 SESSION: pytest.StashKey[Session] = pytest.StashKey()
 ACTIVE: pytest.StashKey[Cassette] = pytest.StashKey()
 FAILED: pytest.StashKey[bool] = pytest.StashKey()
+PROBLEMS: pytest.StashKey[list[CassetteError]] = pytest.StashKey()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -58,12 +60,43 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
             "none (replay only), once, new_episodes, all, rewrite. Also: "
             "PYTEST_CASSETTES_RECORD_MODE; a CI run (CI=true) defaults to none.",
         )
+        group.addoption(
+            "--block-network",
+            dest="block_network",
+            action="store_true",
+            default=None,
+            help="Block real network connections in every test, cassette or not "
+            "(ini cassette_block_network); allow hosts with --cassette-allow-hosts.",
+        )
     group.addoption(
         "--cassette-allow-hosts",
         dest="cassette_allow_hosts",
         default=None,
         help="Comma-separated hosts (names, IPs, CIDR, optional :port) that replay-only "
         "runs may still reach.",
+    )
+    group.addoption(
+        "--cassette-strict",
+        dest="cassette_strict",
+        action="store_true",
+        default=None,
+        help="Fail tests whose cassette holds interactions they never played "
+        "(ini cassette_strict).",
+    )
+    group.addoption(
+        "--cassette-prune",
+        dest="cassette_prune",
+        action="store_true",
+        default=False,
+        help="Delete orphan cassettes (files no collected test uses); only when every collected "
+        "test was selected.",
+    )
+    group.addoption(
+        "--cassette-report",
+        dest="cassette_report",
+        default=None,
+        metavar="PATH",
+        help="Write the cassette report as JSON to PATH (merged across xdist workers).",
     )
     parser.addini(
         "cassette_dir", "Directory of cassettes (default: cassettes/ beside each test file)"
@@ -97,7 +130,22 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_cassettes.session import Session
 
     run = run_mode(config.getoption("record_mode", None), os.environ)
-    config.stash[SESSION] = Session(config, run)
+    hosts = config.getoption("cassette_allow_hosts", None) or ""
+    config.stash[SESSION] = Session(
+        config,
+        run,
+        allow_hosts=[h for h in hosts.replace(",", " ").split() if h],
+        block_network=bool(config.getoption("block_network", False)),
+        strict=bool(config.getoption("cassette_strict", False)),
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    cache = getattr(session.config, "cache", None)
+    if cache is not None:  # cacheprovider on: keep parsed cassettes there
+        from pytest_cassettes import storage
+
+        storage.parsed_cache.folder = Path(cache.mkdir("pytest-cassettes-parsed"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -118,6 +166,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker(MARKER) is not None:
             marker_layers(item)
             marker_names(item)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        items[0].config.stash[SESSION].report.complete = False
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash[SESSION]
+    # Orphans can be told only when the whole collection is selected.
+    if any("::" in arg for arg in config.args) or config.getoption("lf", False):
+        state.report.complete = False
+    state.collected(session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash[SESSION]
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
+        config.workeroutput["pytest_cassettes"] = state.report.to_wire()
+        return
+    if config.getoption("cassette_prune", False):
+        state.prune()
+    target = config.getoption("cassette_report", None)
+    if target:
+        from pytest_cassettes import storage
+
+        storage.write_text(Path(target), state.report.to_json())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist: merge a worker's report into the controller's."""
+    wire = getattr(node, "workeroutput", {}).get("pytest_cassettes")
+    if wire is not None:
+        node.config.stash[SESSION].report.merge(wire)
 
 
 @pytest.fixture
@@ -143,32 +228,43 @@ def cassette(
     session = request.config.stash[SESSION]
     item = request.node
     settings = session.settings_for(item, cassette_config, Path(cassette_dir))
+    problems = item.stash.setdefault(PROBLEMS, [])
     try:
-        opened = session.open(item, settings)
+        opened = session.open(item, settings, problems)
     except CassetteLoadError as exc:
         pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
     item.stash[ACTIVE] = opened
-    with session.active(opened):
+    with session.active(opened, session.guard(item, settings, problems)):
         yield opened
     session.close(opened, settings, failed=item.stash.get(FAILED, False))
 
 
 @pytest.fixture(autouse=True)
-def _cassette_autouse(request: pytest.FixtureRequest) -> None:
+def _cassette_autouse(request: pytest.FixtureRequest) -> Iterator[None]:
     """Activate the cassette of marked tests; leave the HTTP libraries alone for the others."""
     if request.node.get_closest_marker(MARKER) is not None or "cassette" in request.fixturenames:
         request.getfixturevalue("cassette")
-    else:
-        request.config.stash[SESSION].patches.switch_off()
+        yield
+        return
+    session = request.config.stash[SESSION]
+    session.patches.switch_off()
+    guard = session.guard(request.node, None, request.node.stash.setdefault(PROBLEMS, []))
+    with guard if guard is not None else contextlib.nullcontext():
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield
     active = item.stash.get(ACTIVE, None)
-    if active is not None and active.errors:
+    if active is not None and outcome.excinfo is None:
+        strict_failure = item.config.stash[SESSION].strict_failure(active)
+        if strict_failure is not None:
+            outcome.force_exception(strict_failure)
+    problems = item.stash.get(PROBLEMS, None)
+    if problems:
         # The client may have wrapped or swallowed our error: the test fails with it anyway.
-        error = active.errors[0]
+        error = problems[0]
         excinfo = outcome.excinfo
         if excinfo is None or excinfo[1] is not error:
             if excinfo is not None:
@@ -186,7 +282,8 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    summary = list(report.lines(config.stash[SESSION].stats))
+    verbose = config.get_verbosity() > 0
+    summary = list(report.lines(config.stash[SESSION].report, verbose=verbose))
     if summary:
         terminalreporter.write_sep("-", "cassettes")
         for line in summary:

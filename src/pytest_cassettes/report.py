@@ -1,14 +1,20 @@
-"""Counters of what the cassettes did, and the lines the terminal shows about them."""
+"""What the cassettes did in a run: counters, per-test records, orphans; terminal lines and JSON.
+
+Workers of pytest-xdist send `Report.to_wire()` through `config.workeroutput`; the controller
+merges them with `Report.merge()` and reports once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 
 @dataclass
 class Stats:
-    """What one process (or, merged, the whole run) did with cassettes."""
+    """Counts of what one process (or, merged, the whole run) did with cassettes."""
 
     cassettes_replayed: int = 0
     cassettes_recorded: int = 0
@@ -20,12 +26,70 @@ class Stats:
     not_saved: int = 0  # recordings of failed tests, discarded
 
     def add(self, other: Stats) -> None:
-        """Add another process's counts (xdist workers)."""
+        """Add another process's counts."""
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+
+@dataclass
+class TestRecord:
+    """One cassette test: where its cassettes are and what it did with them."""
+
+    nodeid: str
+    cassette: str
+    shared: list[str]
+    mode: str
+    played: int
+    recorded: int
+    unused: list[str]  # "METHOD URI" of own interactions never played
+    saved: bool
+
+
+@dataclass
+class Report:
+    """The run's report, in one process or merged from all workers."""
+
+    stats: Stats = field(default_factory=Stats)
+    tests: list[TestRecord] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)  # cassette files some collected test uses
+    candidates: set[str] = field(default_factory=set)  # files in the collected modules' dirs
+    complete: bool = True  # every collected test was selected: orphans can be told
+    pruned: list[str] = field(default_factory=list)
+
+    @property
+    def orphans(self) -> list[str]:
+        """Cassette files of collected modules that no test uses (only for complete runs)."""
+        return sorted(self.candidates - self.used) if self.complete else []
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain data for execnet (xdist's channel)."""
+        return {
+            "stats": asdict(self.stats),
+            "tests": [asdict(t) for t in self.tests],
+            "used": sorted(self.used),
+            "candidates": sorted(self.candidates),
+            "complete": self.complete,
+        }
+
+    def merge(self, wire: dict[str, Any]) -> None:
+        """Add a worker's report."""
+        self.stats.add(Stats(**wire["stats"]))
+        self.tests.extend(TestRecord(**t) for t in wire["tests"])
+        self.used.update(wire["used"])
+        self.candidates.update(wire["candidates"])
+        self.complete = self.complete and wire["complete"]
+
+    def to_json(self) -> str:
+        """The report for CI: per test, totals, orphans."""
+        document = {
+            "version": 1,
+            "totals": {**asdict(self.stats), "orphan_cassettes": len(self.orphans)},
+            "tests": [asdict(t) for t in sorted(self.tests, key=lambda t: t.nodeid)],
+            "orphans": self.orphans,
+            "orphans_known": self.complete,
+            "pruned": self.pruned,
+        }
+        return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def plural(count: int, word: str) -> str:
@@ -33,9 +97,11 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def lines(stats: Stats) -> Iterator[str]:
-    """The terminal summary: what happened, then what to do next. Nothing when nothing happened."""
-    if not (stats.cassettes_replayed or stats.cassettes_recorded or stats.network_blocked):
+def lines(report: Report, verbose: bool = False) -> Iterator[str]:
+    """The terminal summary: what happened, then what to do next. Nothing when nothing did."""
+    stats = report.stats
+    orphans = report.orphans
+    if not (report.tests or stats.network_blocked or orphans or report.pruned):
         return
     yield (
         f"{plural(stats.cassettes_replayed, 'cassette')} replayed "
@@ -45,10 +111,25 @@ def lines(stats: Stats) -> Iterator[str]:
         f"{plural(stats.values_scrubbed, 'secret value')} scrubbed"
     )
     if stats.interactions_unused:
+        unused_tests = [t for t in report.tests if t.unused]
         yield (
-            f"{plural(stats.interactions_unused, 'recorded interaction')} never played: "
-            "re-record with --record-mode=rewrite to drop them, or use --cassette-strict to fail."
+            f"{plural(stats.interactions_unused, 'recorded interaction')} never played, in "
+            f"{plural(len(unused_tests), 'test')}: re-record them with --record-mode=rewrite "
+            "to drop the unused ones, or fail such tests with --cassette-strict."
         )
+        if verbose:
+            for test in sorted(unused_tests, key=lambda t: t.nodeid):
+                yield f"  {test.nodeid}: {', '.join(test.unused)}"
+    if orphans:
+        yield (
+            f"{plural(len(orphans), 'orphan cassette')} (no collected test uses them): "
+            "delete them with --cassette-prune."
+        )
+        if verbose:
+            yield from (f"  {path}" for path in orphans)
+    if report.pruned:
+        yield f"pruned {plural(len(report.pruned), 'orphan cassette')}:"
+        yield from (f"  {path}" for path in report.pruned)
     if stats.not_saved:
         yield (
             f"{plural(stats.not_saved, 'recorded interaction')} of failed tests not saved "
@@ -59,3 +140,8 @@ def lines(stats: Stats) -> Iterator[str]:
             f"{plural(stats.network_blocked, 'network connection')} blocked: "
             "allow a host with --cassette-allow-hosts=HOST."
         )
+
+
+def describe(requests: Iterable[Any]) -> list[str]:
+    """`METHOD URI` of vcrpy requests."""
+    return [f"{r.method} {r.uri}" for r in requests]

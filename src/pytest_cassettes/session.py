@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +14,19 @@ import pytest
 
 from pytest_cassettes import paths, storage
 from pytest_cassettes.cassette import Cassette, Context
+from pytest_cassettes.errors import (
+    CassetteError,
+    NetworkBlockedError,
+    UnusedInteractionsError,
+)
+from pytest_cassettes.network import AllowList, NetworkGuard
 from pytest_cassettes.patching import Patches, Router
-from pytest_cassettes.report import Stats
+from pytest_cassettes.report import Report, TestRecord, describe
+from pytest_cassettes.scrub import Scrubber, ScrubRules
 from pytest_cassettes.settings import (
     RunMode,
     Settings,
+    as_list,
     check_record_mode,
     resolve,
     validate_options,
@@ -73,21 +84,35 @@ def marker_names(item: pytest.Item) -> tuple[str, ...]:
 class Session:
     """Everything pytest-cassettes keeps for one pytest process."""
 
-    def __init__(self, config: pytest.Config, run: RunMode) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        run: RunMode,
+        allow_hosts: list[str],
+        block_network: bool,
+        strict: bool = False,
+    ) -> None:
         self.config = config
         self.run = run
         self.router = Router()
         self.patches = Patches(self.router)
-        self.stats = Stats()
+        self.report = Report()
+        self._root = os.path.normpath(config.rootpath)
+        self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
         self.rewritten: set[Path] = set()
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
             check_record_mode(ini_mode, "ini cassette_record_mode") if ini_mode else None
         )
-        self.ini_options = self._ini_options()
+        self.ini_options = self._ini_options(allow_hosts, block_network, strict)
+        self.block_network = bool(self.ini_options.get("block_network"))
+        self.allow = parse_allow_hosts(self.ini_options.get("allow_hosts", []), "allowed hosts")
 
-    def _ini_options(self) -> dict[str, Any]:
+    def _ini_options(
+        self, allow_hosts: list[str], block_network: bool, strict: bool
+    ) -> dict[str, Any]:
+        """The ini file's options, with the command line's hosts and flags added."""
         options: dict[str, Any] = {}
         for name in INI_LISTS:
             values = self.config.getini(f"cassette_{name}")
@@ -96,6 +121,12 @@ class Session:
         for name in INI_FLAGS:
             if self.config.getini(f"cassette_{name}"):
                 options[name] = True
+        if allow_hosts:
+            options["allow_hosts"] = [*options.get("allow_hosts", []), *allow_hosts]
+        if block_network:
+            options["block_network"] = True
+        if strict:
+            options["strict"] = True
         return options
 
     @property
@@ -142,7 +173,9 @@ class Session:
             shared_paths=shared,
         )
 
-    def open(self, item: pytest.Item, settings: Settings) -> Cassette:
+    def open(
+        self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
+    ) -> Cassette:
         """Build the test's cassette and load what it may replay."""
         options = settings.vcr_options
         try:
@@ -161,6 +194,7 @@ class Session:
             if RESPONSE_FILTERS & options.keys()
             else (lambda response: response)
         )
+        scrubber = self.scrubber(item, settings)
         cassette = Cassette(
             path=settings.path,
             shared_paths=settings.shared_paths,
@@ -174,9 +208,13 @@ class Session:
             matchers=merged["match_on"],
             prepare_request=prepare_request,
             prepare_response=prepare_response,
+            scrub_request=scrubber.scrub_request,
+            scrub_response=scrubber.scrub_response,
             allow_playback_repeats=bool(merged["allow_playback_repeats"]),
             replay_only=settings.replay_only,
             codec=codec,
+            errors=problems,
+            strict=settings.flag("strict"),
         )
         own = storage.read(settings.path, codec)
         cassette.own_exists = own is not None
@@ -193,32 +231,199 @@ class Session:
             cassette.load(storage.read(path, codec), path, own=False)
         return cassette
 
+    def strict_failure(self, cassette: Cassette) -> UnusedInteractionsError | None:
+        """The failure of a strict test that left recorded interactions unplayed."""
+        if not cassette.strict:
+            return None
+        unused = unused_requests(cassette)
+        if not unused:
+            return None
+        return UnusedInteractionsError(
+            test=cassette.context.nodeid, path=str(cassette.path), unused=unused
+        )
+
+    def scrubber(self, item: pytest.Item, settings: Settings) -> Scrubber:
+        """The test's scrubber: built-in rules, the user's rules, then the scrub hooks."""
+        request_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_request, "request")
+        response_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_response, "response")
+        rules = ScrubRules(
+            headers=settings.strings("scrub_headers"),
+            params=settings.strings("scrub_params"),
+            json_paths=settings.strings("scrub_json_paths"),
+            patterns=settings.strings("scrub_patterns"),
+            env=settings.strings("scrub_env"),
+            disable=settings.strings("scrub_disable"),
+            request_hooks=(*as_list(settings.options.get("scrub_request")), *request_hook),
+            response_hooks=(*as_list(settings.options.get("scrub_response")), *response_hook),
+        )
+        # Building a scrubber reads the environment's secrets: reuse one while neither the
+        # rules nor the environment changed (a fixture may set a key with monkeypatch.setenv).
+        environment = frozenset(i for i in os.environ.items() if i[0] != "PYTEST_CURRENT_TEST")
+        key = (rules, environment)
+        scrubber = self._scrubbers.get(key)
+        if scrubber is None:
+            try:
+                scrubber = Scrubber(rules)
+            except (ValueError, re.error) as exc:
+                raise pytest.UsageError(f"{item.nodeid}: scrubbing rules: {exc}") from None
+            if len(self._scrubbers) > 64:
+                self._scrubbers.clear()
+            self._scrubbers[key] = scrubber
+        return scrubber
+
+    def guard(
+        self, item: pytest.Item, settings: Settings | None, problems: list[CassetteError]
+    ) -> NetworkGuard | None:
+        """The network guard of a replay-only test, or of any test under --block-network."""
+        mode: str | None
+        if settings is None:
+            if not self.block_network:
+                return None
+            allow, mode = self.allow, None
+            reason = "--block-network blocks real connections in every test"
+        elif settings.replay_only or settings.flag("block_network"):
+            allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
+            mode = settings.record_mode
+            reason = settings.mode_source
+            if not settings.replay_only:
+                mode, reason = None, "block_network blocks real connections in this test"
+        else:
+            return None
+
+        def make_error(host: str, port: int | None) -> BaseException:
+            error = NetworkBlockedError(
+                host=host, port=port, test=item.nodeid, mode=mode, reason=reason
+            )
+            problems.append(error)
+            self.report.stats.network_blocked += 1
+            return error
+
+        return NetworkGuard(allow, make_error)
+
     @contextlib.contextmanager
-    def active(self, cassette: Cassette) -> Iterator[Cassette]:
-        """Route HTTP to this cassette while the test runs."""
+    def active(self, cassette: Cassette, guard: NetworkGuard | None) -> Iterator[Cassette]:
+        """Route HTTP to this cassette while the test runs, behind the network guard if any."""
         self.patches.switch_on()
         self.router.active = cassette
         try:
-            yield cassette
+            with guard if guard is not None else contextlib.nullcontext():
+                yield cassette
         finally:
             self.router.active = None
 
     def close(self, cassette: Cassette, settings: Settings, failed: bool) -> None:
-        """Save what the test recorded (unless it failed) and count what happened."""
-        stats = self.stats
+        """Save what the test recorded (unless it failed) and report what happened."""
+        stats = self.report.stats
         played = cassette.play_count
         if played:
             stats.cassettes_replayed += 1
             stats.interactions_played += played
-        stats.interactions_unused += len(cassette.unused)
+        unused = [] if failed else unused_requests(cassette)
+        stats.interactions_unused += len(unused)
+        written = 0
         if failed and not settings.flag("record_on_exception"):
             stats.not_saved += len(cassette.recorded)
-            return
-        written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
+        else:
+            written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
         if written:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
             stats.values_scrubbed += cassette.scrubbed
+        self.report.used.update(self.shown(p) for p in (cassette.path, *cassette.shared_paths))
+        self.report.tests.append(
+            TestRecord(
+                nodeid=cassette.context.nodeid,
+                cassette=self.shown(cassette.path),
+                shared=[self.shown(p) for p in cassette.shared_paths],
+                mode=cassette.record_mode,
+                played=played,
+                recorded=written,
+                unused=unused,
+                saved=bool(written),
+            )
+        )
+
+    # --- the whole collection: orphans ---------------------------------------------------
+
+    def shown(self, path: Path) -> str:
+        """A path as the report shows it: relative to the rootdir when inside it."""
+        text, root = os.path.normpath(path), self._root
+        return text[len(root) + 1 :] if text.startswith(root + os.sep) else text
+
+    def default_dir(self, test_file: Path) -> Path:
+        """The cassette dir of a test file: ini `cassette_dir`, or `cassettes/` beside it."""
+        configured = self.config.getini("cassette_dir")
+        if configured:
+            return Path(self.config.rootpath, configured)
+        return test_file.parent / "cassettes"
+
+    def collected(self, items: list[pytest.Item]) -> None:
+        """Note the cassette files the collected tests use and those their modules' dirs hold."""
+        modules: set[Path] = set()
+        for item in items:
+            module = Path(item.path)
+            modules.add(module)
+            if item.get_closest_marker(MARKER) is None and "cassette" not in getattr(
+                item, "fixturenames", ()
+            ):
+                continue
+            cassette_dir = self.default_dir(module)
+            names = marker_names(item)
+            used = (
+                [paths.named_cassette(n, cassette_dir) for n in names]
+                if names
+                else [paths.default_cassette(item, cassette_dir)]
+            )
+            self.report.used.update(self.shown(p) for p in used)
+        for module in modules:
+            folder = self.default_dir(module) / module.stem
+            if folder.is_dir():
+                self.report.candidates.update(
+                    self.shown(p)
+                    for p in folder.iterdir()
+                    if p.suffix in (".yaml", ".yml", ".json")
+                )
+
+    def prune(self) -> None:
+        """Delete the orphan cassettes (complete runs only)."""
+        for orphan in self.report.orphans:
+            storage.delete(Path(self.config.rootpath, orphan))
+            self.report.pruned.append(orphan)
+
+
+@dataclass(frozen=True)
+class HookScrub:
+    """The pytest_cassettes_scrub_* hooks as a scrub rule, equal for equal implementations."""
+
+    impls: tuple[Any, ...]
+    argument: str
+    caller: Any = field(compare=False)
+
+    @classmethod
+    def of(cls, caller: Any, argument: str) -> tuple[HookScrub, ...]:
+        """The rule for a hook caller, or none when no plugin implements the hook."""
+        impls = tuple(caller.get_hookimpls())
+        return (cls(impls, argument, caller),) if impls else ()
+
+    def __call__(self, value: Any) -> Any:
+        # Implementations mutate the object or return a new one; None means "as it is now".
+        results = self.caller(**{self.argument: value})
+        return results[-1] if results else value
+
+
+def unused_requests(cassette: Cassette) -> list[str]:
+    """Own interactions a replaying test never played ("METHOD URI")."""
+    if cassette.record_mode not in ("none", "once", "new_episodes"):
+        return []
+    return describe(cassette.unused)
+
+
+def parse_allow_hosts(entries: Sequence[str], where: str) -> AllowList:
+    """An allow list, or a usage error naming the bad entry."""
+    try:
+        return AllowList.parse(entries)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
 
 
 def _merged(config_options: Mapping[str, Any], layers: list[dict[str, Any]], name: str) -> Any:

@@ -6,7 +6,9 @@ Writes take a cross-process lock, re-read the file, merge, and replace it atomic
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -14,7 +16,7 @@ import re
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,9 +149,16 @@ def _read_uncached(path: Path, codec: Codec) -> Snapshot | None:
             raw = handle.read()
     except FileNotFoundError:
         return None
+    except IsADirectoryError as exc:
+        raise CassetteLoadError(str(path), "is a directory, not a cassette file") from exc
     except OSError as exc:
         raise CassetteLoadError(str(path), f"cannot be read ({exc.strerror})") from exc
+    digest = f"{codec.name}-{hashlib.sha256(raw).hexdigest()}"
+    cached = parsed_cache.get(digest)
+    if cached is not None:
+        return Snapshot(path, cached, stamp)
     interactions = parse(decode_text(raw, str(path)), str(path), codec)
+    parsed_cache.put(digest, interactions)
     return Snapshot(path, interactions, stamp)
 
 
@@ -162,10 +171,81 @@ def decode_text(raw: bytes, where: str) -> str:
         raise CassetteLoadError(where, "not UTF-8 text", line) from exc
 
 
+class ParsedCache:
+    """Parsed cassettes on disk, keyed by the hash of the file's bytes: never stale.
+
+    PyYAML parses about 1.7 MB/s; JSON reads the same data some 20 times faster. The YAML file
+    stays the one source of truth: an entry is only ever found for the very same bytes. Entries
+    are JSON (bytes tagged and base64-encoded), in pytest's cache directory.
+    """
+
+    FORMAT = 1
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+
+    def _file(self, digest: str) -> Path | None:
+        return None if self.folder is None else self.folder / f"{digest}.json"
+
+    def get(self, digest: str) -> tuple[Interaction, ...] | None:
+        """The interactions parsed from a file with this digest, if cached."""
+        file = self._file(digest)
+        if file is None:
+            return None
+        try:
+            with _no_gc():
+                document = json.loads(file.read_bytes(), object_hook=_from_json)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(document, dict) or document.get("format") != self.FORMAT:
+            return None
+        return tuple(document["interactions"])
+
+    def put(self, digest: str, interactions: tuple[Interaction, ...]) -> None:
+        """Remember parsed interactions; a failure to write only costs the next run a parse."""
+        file = self._file(digest)
+        if file is None or file.exists():
+            return
+        document = {"format": self.FORMAT, "interactions": list(interactions)}
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            _atomic_write(file, json.dumps(document, default=_to_json, separators=(",", ":")))
+
+
+parsed_cache = ParsedCache()
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"__bytes__": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not cacheable: {type(value).__name__}")
+
+
+def _from_json(value: dict[str, Any]) -> Any:
+    if len(value) == 1 and "__bytes__" in value:
+        return base64.b64decode(value["__bytes__"])
+    return value
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    # Building many small objects triggers the cyclic GC again and again for nothing: about
+    # half of a large cassette's load time. Parsed data has no cycles to collect.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse(text: str, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]:
     """Parse and validate a cassette's text. Raises CassetteLoadError naming the place."""
     try:
-        data = codec.loads(text)
+        with _no_gc():
+            data = codec.loads(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -405,6 +485,11 @@ def _atomic_write(path: Path, text: str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a file atomically (the JSON report)."""
+    _atomic_write(path, text)
 
 
 def delete(path: Path) -> None:

@@ -1,0 +1,163 @@
+"""The `pytest-cassettes` command: tools over cassette files, outside a test run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from pytest_cassettes.detect import KINDS, find_secrets
+from pytest_cassettes.scrub import Scrubber
+
+CASSETTE_SUFFIXES = (".yaml", ".yml", ".json")
+
+EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+
+
+class _InputError(Exception):
+    """A path that cannot be scanned: missing, unreadable or not YAML/JSON."""
+
+
+def _cassette_files(paths: Sequence[str]) -> Iterator[Path]:
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in CASSETTE_SUFFIXES)
+        elif path.is_file():
+            yield path
+        else:
+            raise _InputError(f"{name}: no such file or directory")
+
+
+def _node_lines(node: yaml.Node) -> range:
+    return range(node.start_mark.line + 1, node.end_mark.line + 2)
+
+
+def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
+    """Findings (line, kind) in one cassette's text; raises yaml.YAMLError on bad YAML."""
+    lines = text.splitlines()
+    findings: list[tuple[int, str]] = []
+    # Line by line first, so line numbers are exact for tokens of well-known formats.
+    for number, line in enumerate(lines, 1):
+        findings.extend((number, finding.kind) for finding in find_secrets(line))
+    # A field flagged by name on a line where a detector already fired is, most likely, the
+    # same secret: each detector finding absorbs one such field finding on its line.
+    absorb = Counter(number for number, _ in findings)
+
+    def locate(node: yaml.Node, hint: str) -> int:
+        # A value folded over several lines: the first of them that mentions the field.
+        span = _node_lines(node)
+        for number in span:
+            if hint and number <= len(lines) and hint in lines[number - 1]:
+                return number
+        return span[0]
+
+    def visit(node: yaml.Node, key: str | None) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                visit(value_node, name if isinstance(name, str) else None)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                visit(item, key)
+        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+            kinds = scrubber.scan_field(key, node.value)
+            # Token formats the line scan already saw are not reported twice; those it missed
+            # (split over folded lines, escaped) are reported where the value starts.
+            seen = Counter(kind for number, kind in findings if number in _node_lines(node))
+            for kind in kinds:
+                if kind in KINDS:
+                    if seen[kind] > 0:
+                        seen[kind] -= 1
+                        continue
+                    number = _node_lines(node)[0]
+                else:
+                    field = kind.partition(":")[2]
+                    number = locate(node, field if kind.startswith("sensitive-field:") else "")
+                    if absorb[number] > 0:
+                        absorb[number] -= 1
+                        continue
+                findings.append((number, kind))
+
+    for document in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        if document is not None:
+            visit(document, None)
+    return sorted(findings)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    """Report secrets left in cassettes: `path:line: kind`, never the secret itself."""
+    scrubber = Scrubber()
+    errors = scanned = 0
+    found: list[str] = []
+    try:
+        files = list(_cassette_files(args.paths))
+    except _InputError as error:
+        print(f"pytest-cassettes scan: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            findings = scan_text(text, scrubber)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            reason = str(error).replace("\n", " ")
+            print(f"pytest-cassettes scan: error: {path}: {reason}", file=sys.stderr)
+            errors += 1
+            continue
+        scanned += 1
+        found.extend(f"{path}:{line}: {kind}" for line, kind in findings)
+    for line in found:
+        print(line)
+    print(_summary(len(found), scanned, errors))
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FOUND if found else EXIT_CLEAN
+
+
+def _summary(findings: int, scanned: int, errors: int) -> str:
+    files = f"{scanned} cassette file{'s' if scanned != 1 else ''}"
+    unread = f", {errors} unreadable" if errors else ""
+    if not findings:
+        return f"scan: no secrets found in {files}{unread}."
+    plural = "s" if findings != 1 else ""
+    return (
+        f"scan: {findings} possible secret{plural} in {files}{unread}. Re-record with "
+        "scrubbing on, or replace the values by placeholders such as <SCRUBBED>."
+    )
+
+
+def _add_scan(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
+
+
+# name -> (help, add its arguments, run it). A new subcommand is one more entry.
+COMMANDS: dict[
+    str,
+    tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
+] = {
+    "scan": ("report secrets left in cassettes (exit 1 if any)", _add_scan, _scan),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subparser per entry of COMMANDS."""
+    parser = argparse.ArgumentParser(prog="pytest-cassettes", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `pytest-cassettes` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command][2](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

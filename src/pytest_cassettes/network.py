@@ -1,0 +1,438 @@
+"""The network guard: refuses real connections to hosts that are not allowed.
+
+While a :class:`NetworkGuard` is installed (process-wide, every thread), these are patched:
+
+- ``socket.socket.connect``, ``connect_ex``, ``sendto`` and ``sendmsg`` (IPv4 and IPv6 only:
+  Unix sockets and ``socket.socketpair`` are never checked, asyncio's self-pipe needs them);
+  ``socket.create_connection`` and ``ssl`` sockets go through these;
+- ``socket.getaddrinfo``, ``gethostbyname`` and ``gethostbyname_ex``: a name that is not allowed
+  is refused *before* the look-up, so no DNS query is sent for it. asyncio (``loop.getaddrinfo``,
+  ``loop.create_connection``, ``loop.sock_connect``) resolves through ``socket.getaddrinfo`` and
+  connects through ``socket.socket.connect``, so it is covered by the patches above;
+- on Windows, ``asyncio.proactor_events.BaseProactorEventLoop.sock_connect``, whose connect does
+  not go through ``socket.socket.connect``.
+
+A guard compares the name the program asked for: when ``db.internal`` is allowed, its look-up
+goes ahead and the addresses it resolves to are remembered, so the connect that follows (to an
+IP address) is allowed on the ports the entry allows. An IP address is otherwise checked
+against the IP and CIDR entries. The name ``localhost`` stands for this machine: allowing it
+also allows every loopback address (``127.0.0.0/8``, ``::1``) on the same ports; the converse
+does not hold (allowing ``127.0.0.1`` does not allow the name ``localhost``).
+
+When no guard is installed, the originals are back in place: nothing of ours is on the call path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import socket
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+__all__ = ["AllowList", "NetworkGuard"]
+
+_Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+_Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+_ACCEPTED_FORMS = (
+    "Accepted forms: a host name (localhost, db.internal), an IP address (127.0.0.1, ::1) "
+    "or a CIDR range (10.0.0.0/8, fd00::/8), each optionally with a port "
+    "(db.internal:5432, 127.0.0.1:8080, [::1]:8080, 10.0.0.0/8:5432, [fd00::/8]:5432)."
+)
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
+_LOCALHOST = "localhost"
+_INET_FAMILIES = frozenset(
+    family for family in (socket.AF_INET, getattr(socket, "AF_INET6", None)) if family is not None
+)
+
+
+def _normalize_name(name: str | bytes) -> str:
+    """Lower-case ASCII (IDNA) form of a host name, without a trailing dot."""
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    name = name.strip().rstrip(".").lower()
+    if not name.isascii():
+        # A name the codec refuses is compared as given: it cannot match a valid entry.
+        with contextlib.suppress(UnicodeError):
+            name = name.encode("idna").decode("ascii")
+    return name
+
+
+def _parse_ip(host: str) -> _Address | None:
+    """The IP address written in ``host`` (brackets and IPv6 zone allowed), or None."""
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    host = host.split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _port_number(port: object) -> int | None:
+    """A port given to getaddrinfo as int, digits or service name; None when not a number."""
+    if isinstance(port, bytes):
+        port = port.decode("ascii", "replace")
+    if isinstance(port, str) and port.isdigit():
+        return int(port)
+    if isinstance(port, int) and not isinstance(port, bool):
+        return port
+    return None
+
+
+def _is_loopback(address: _Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Hosts a guard lets through: names, IP addresses and CIDR ranges, each on a port or all."""
+
+    names: frozenset[tuple[str, int | None]] = frozenset()
+    networks: tuple[tuple[_Network, int | None], ...] = ()
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> AllowList:
+        """Build from entries such as ``localhost``, ``10.0.0.0/8`` or ``db.internal:5432``.
+
+        An entry may hold several, separated by commas or white space; empty ones are skipped.
+        A malformed entry raises ValueError naming it and the accepted forms.
+        """
+        names: set[tuple[str, int | None]] = set()
+        networks: list[tuple[_Network, int | None]] = []
+        for entry in entries:
+            for item in re.split(r"[,\s]+", entry.strip()):
+                if not item:
+                    continue
+                host, port, network = _parse_entry(item, entry.strip())
+                if network is not None:
+                    if (network, port) not in networks:
+                        networks.append((network, port))
+                else:
+                    names.add((host, port))
+        return cls(frozenset(names), tuple(networks))
+
+    def allows(self, host: str, port: int | None) -> bool:
+        """Whether ``host`` (a name or an IP address) may be reached on ``port``.
+
+        ``port=None`` means "on some port": true when any entry for the host allows a port.
+        """
+        address = _parse_ip(host)
+        if address is None:
+            name = _normalize_name(host)
+            return any(
+                entry_name == name and _port_matches(entry_port, port)
+                for entry_name, entry_port in self.names
+            )
+        candidates = [address]
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            candidates.append(address.ipv4_mapped)
+        for network, entry_port in self.networks:
+            if _port_matches(entry_port, port) and any(c in network for c in candidates):
+                return True
+        return _is_loopback(address) and self.allows(_LOCALHOST, port)
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.networks)
+
+
+def _port_matches(entry_port: int | None, port: int | None) -> bool:
+    return entry_port is None or port is None or entry_port == port
+
+
+def _parse_entry(entry: str, given: str) -> tuple[str, int | None, _Network | None]:
+    """Split one entry into (host name, port, network); the network is None for a name."""
+
+    def bad(problem: str) -> ValueError:
+        where = f" (in {given!r})" if given != entry else ""
+        return ValueError(f"Invalid allowed host {entry!r}{where}: {problem}. {_ACCEPTED_FORMS}")
+
+    host, port_text = entry, None
+    if entry.startswith("["):
+        closing = entry.find("]")
+        if closing < 0:
+            raise bad("unclosed '['")
+        host, rest = entry[1:closing], entry[closing + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise bad("expected ':port' after ']'")
+            port_text = rest[1:]
+    elif entry.count(":") == 1:
+        host, port_text = entry.split(":")
+    port: int | None = None
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise bad(f"port {port_text!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    if "/" in host:
+        try:
+            return host, port, ipaddress.ip_network(host, strict=False)
+        except ValueError as error:
+            raise bad(f"not a CIDR range ({error})") from None
+    address = _parse_ip(host)
+    if address is not None:
+        return host, port, ipaddress.ip_network(address)
+    if ":" in host or entry.startswith("["):
+        raise bad("not an IP address (write [address]:port to give a port)")
+    name = _normalize_name(host)
+    labels = name.split(".")
+    if len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise bad("not a valid host name")
+    if labels[-1].isdigit():
+        raise bad("not a valid IP address or host name")
+    return name, port, None
+
+
+# --- the guard -------------------------------------------------------------------------------
+
+_install_lock = threading.RLock()
+_active: list[NetworkGuard] = []
+# What the installed patches replaced: (owner, attribute, owner had it itself, original value).
+_saved: list[tuple[object, str, bool, Any]] = []
+
+
+class NetworkGuard:
+    """Refuses connections and look-ups of hosts the allow list does not name.
+
+    Use as a context manager. ``make_error(host, port)`` builds the exception raised for a
+    refused attempt; refused attempts are appended to ``blocked`` in order. Guards may be nested
+    or entered again; the patches stay while any guard is active, every active guard must
+    allow an attempt, and the originals come back when the last one exits.
+    """
+
+    def __init__(
+        self, allow: AllowList, make_error: Callable[[str, int | None], BaseException]
+    ) -> None:
+        self.allow = allow
+        self.make_error = make_error
+        self.blocked: list[tuple[str, int | None]] = []
+        self._depth = 0
+        self._lock = threading.Lock()
+        # Resolved address -> the allowed names that resolved to it.
+        self._resolved: dict[_Address, set[str]] = {}
+
+    def __enter__(self) -> NetworkGuard:
+        with _install_lock:
+            self._depth += 1
+            if self._depth == 1:
+                _active.append(self)
+                if len(_active) == 1:
+                    try:
+                        _install()
+                    except BaseException:
+                        _active.remove(self)
+                        self._depth = 0
+                        raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with _install_lock:
+            if self._depth == 0:
+                return
+            self._depth -= 1
+            if self._depth == 0:
+                _active.remove(self)
+                if not _active:
+                    _uninstall()
+
+    @property
+    def active(self) -> bool:
+        """Whether this guard is installed."""
+        return self._depth > 0
+
+    def _refuse(self, host: str, port: int | None) -> BaseException:
+        with self._lock:
+            self.blocked.append((host, port))
+        return self.make_error(host, port)
+
+    def _check_lookup(self, host: str, port: int | None) -> None:
+        if not self.allow.allows(host, port):
+            raise self._refuse(host, port)
+
+    def _remember(self, name: str, addresses: Iterable[str]) -> None:
+        normalized = _normalize_name(name)
+        with self._lock:
+            for text in addresses:
+                address = _parse_ip(text)
+                if address is not None:
+                    self._resolved.setdefault(address, set()).add(normalized)
+
+    def _check_connect(self, host: str, port: int | None) -> None:
+        address = _parse_ip(host)
+        if address is None:  # the C connect will resolve the name itself
+            self._check_lookup(host, port)
+            return
+        if self.allow.allows(host, port):
+            return
+        with self._lock:
+            names = sorted(self._resolved.get(address, ()))
+        if any(self.allow.allows(name, port) for name in names):
+            return
+        raise self._refuse(names[0] if names else host, port)
+
+
+def _guards() -> tuple[NetworkGuard, ...]:
+    return tuple(_active)
+
+
+def _check_address(family: int, address: object) -> None:
+    """Refuse an IPv4/IPv6 socket address that some active guard does not allow."""
+    if family not in _INET_FAMILIES or not isinstance(address, tuple) or len(address) < 2:
+        return  # Unix, netlink, ... sockets stay allowed; a bad address fails in the original
+    host, port = address[0], address[1]
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return
+    number = port if isinstance(port, int) else None
+    for guard in _guards():
+        guard._check_connect(host, number)
+
+
+def _check_connect(sock: socket.socket, address: object) -> None:
+    """Refuse a connect, closing the socket: callers such as socket.create_connection close it
+    only on OSError, and a leaked socket ends as a ResourceWarning far from the cause."""
+    try:
+        _check_address(sock.family, address)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _needs_lookup(host: object) -> bool:
+    """Whether resolving ``host`` may query a name service (a literal address does not)."""
+    if host is None:
+        return False
+    text = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+    return text != "" and _parse_ip(text) is None
+
+
+def _check_lookup(host: object, port: object = None) -> str | None:
+    """Refuse a name look-up some active guard does not allow; return the name to remember."""
+    if not _needs_lookup(host):
+        return None
+    name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+    number = _port_number(port)
+    for guard in _guards():
+        guard._check_lookup(name, number)
+    return name
+
+
+def _remember(name: str | None, addresses: Iterable[str]) -> None:
+    if name is None:
+        return
+    addresses = list(addresses)
+    for guard in _guards():
+        guard._remember(name, addresses)
+
+
+def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
+    """The replacements, each calling the original it replaces (bound now, not looked up later,
+    so a call that is under way while another thread uninstalls still completes)."""
+    connect: Any = originals.get("connect")
+    connect_ex: Any = originals.get("connect_ex")
+    sendto: Any = originals.get("sendto")
+    sendmsg: Any = originals.get("sendmsg")
+    getaddrinfo: Any = originals.get("getaddrinfo")
+    gethostbyname: Any = originals.get("gethostbyname")
+    gethostbyname_ex: Any = originals.get("gethostbyname_ex")
+    proactor_sock_connect: Any = originals.get("proactor_sock_connect")
+
+    def guarded_connect(self: socket.socket, address: Any, /) -> None:
+        _check_connect(self, address)
+        connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any, /) -> int:
+        _check_connect(self, address)
+        return int(connect_ex(self, address))
+
+    def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        if args:  # sendto(data, address) or sendto(data, flags, address)
+            _check_address(self.family, args[-1])
+        return int(sendto(self, data, *args))
+
+    def guarded_sendmsg(self: socket.socket, *args: Any) -> int:
+        if len(args) >= 4:  # sendmsg(buffers, ancdata, flags, address)
+            _check_address(self.family, args[3])
+        return int(sendmsg(self, *args))
+
+    def guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = _check_lookup(host, port)
+        results = getaddrinfo(host, port, *args, **kwargs)
+        _remember(name, (str(sockaddr[0]) for *_, sockaddr in results))
+        return results
+
+    def guarded_gethostbyname(hostname: str, /) -> str:
+        name = _check_lookup(hostname)
+        result = str(gethostbyname(hostname))
+        _remember(name, [result])
+        return result
+
+    def guarded_gethostbyname_ex(hostname: str, /) -> tuple[str, list[str], list[str]]:
+        name = _check_lookup(hostname)
+        result: tuple[str, list[str], list[str]] = gethostbyname_ex(hostname)
+        _remember(name, result[2])
+        return result
+
+    async def guarded_proactor_sock_connect(self: Any, sock: socket.socket, address: Any) -> None:
+        _check_address(sock.family, address)
+        await proactor_sock_connect(self, sock, address)
+
+    return {
+        "connect": guarded_connect,
+        "connect_ex": guarded_connect_ex,
+        "sendto": guarded_sendto,
+        "sendmsg": guarded_sendmsg,
+        "getaddrinfo": guarded_getaddrinfo,
+        "gethostbyname": guarded_gethostbyname,
+        "gethostbyname_ex": guarded_gethostbyname_ex,
+        "proactor_sock_connect": guarded_proactor_sock_connect,
+    }
+
+
+def _patch_points() -> Iterator[tuple[object, str, str]]:
+    """(owner, attribute, key) for everything the guard patches."""
+    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+        if hasattr(socket.socket, name):  # sendmsg is missing on Windows
+            yield socket.socket, name, name
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+        yield socket, name, name
+    # Only where asyncio loaded it (Windows): importing it here would cost everybody else.
+    proactor = sys.modules.get("asyncio.proactor_events")
+    if proactor is not None:
+        yield proactor.BaseProactorEventLoop, "sock_connect", "proactor_sock_connect"
+
+
+def _install() -> None:
+    """Put the guarded functions in place, remembering exactly what was there."""
+    points = list(_patch_points())
+    originals = {key: getattr(owner, attribute) for owner, attribute, key in points}
+    replacements = _guarded(originals)
+    try:
+        for owner, attribute, key in points:
+            _saved.append((owner, attribute, attribute in vars(owner), originals[key]))
+            setattr(owner, attribute, replacements[key])
+    except BaseException:
+        _uninstall()
+        raise
+
+
+def _uninstall() -> None:
+    """Restore every original, even if an exception (KeyboardInterrupt) hits half-way."""
+    if not _saved:
+        return
+    owner, attribute, had_own, original = _saved.pop()
+    try:
+        if had_own:
+            setattr(owner, attribute, original)
+        elif attribute in vars(owner):
+            delattr(owner, attribute)
+    finally:
+        _uninstall()

@@ -1,0 +1,644 @@
+"""Secret scrubbing: pure functions from a vcrpy request or response to a scrubbed copy.
+
+Rules run in this order, each over what the previous ones left:
+
+1. Sensitive names (headers, query and form parameters, JSON keys, JSON paths): the value is
+   replaced by ``<SCRUBBED>``, keeping its shape (``Bearer <SCRUBBED>``, cookie names, Set-Cookie
+   attributes).
+2. Values of secret environment variables, wherever they occur: ``<OPENAI_API_KEY>``.
+3. The user's regexes: ``<SCRUBBED>``.
+4. The detectors of :mod:`pytest_cassettes.detect`: ``<SCRUBBED:github>``, ``<SCRUBBED:jwt>``...
+5. The user's hooks, on the scrubbed copy.
+
+In URLs and form bodies placeholders are percent-encoded (``%3CSCRUBBED%3E``) so the URL stays
+valid. Values that already are placeholders are left alone, which makes scrubbing idempotent.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import itertools
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+from urllib.parse import quote, quote_plus, unquote_plus
+
+from vcr.request import Request
+
+from pytest_cassettes.detect import (
+    DEFAULT_NAME_RULES,
+    DEFAULT_NAMES,
+    KINDS,
+    SCRUBBED,
+    SCRUBBED_RE,
+    NameMatcher,
+    find_secrets,
+    is_placeholder,
+    normalize_name,
+    placeholder,
+)
+
+__all__ = [
+    "DISABLE_NAMES",
+    "ENV_SUFFIXES",
+    "SCRUBBED",
+    "RequestHook",
+    "ResponseHook",
+    "ScrubRules",
+    "Scrubber",
+]
+
+RequestHook = Callable[[Request], Optional[Request]]
+ResponseHook = Callable[[dict[str, Any]], Optional[dict[str, Any]]]
+
+# Environment variables whose names end so hold secrets (or are exactly the suffix, e.g. TOKEN).
+ENV_SUFFIXES = (
+    "_API_KEY",
+    "_APIKEY",
+    "_TOKEN",
+    "_SECRET",
+    "_SECRET_KEY",
+    "_SECRET_ACCESS_KEY",
+    "_PRIVATE_KEY",
+    "_PASSWORD",
+    "_PASSWD",
+)
+MIN_ENV_VALUE_LENGTH = 8
+SHORT = "short:"  # prefix of findings too short to report in a scan
+# Generic names whose short values ("key": "mit", "token": "1") are ids and flags far more often
+# than secrets: scrubbed all the same, but not reported by the scanner. A password is always.
+GENERIC_NAMES = frozenset({"key", "token", "auth", "sig", "signature"})
+
+
+def _finding(name: str, value: str) -> str:
+    label = f"sensitive-field:{name}"
+    short = len(value.strip()) < MIN_ENV_VALUE_LENGTH and normalize_name(name) in GENERIC_NAMES
+    return SHORT + label if short else label
+
+
+# Defaults that are not name rules: environment values and all detectors at once.
+_FEATURES = ("detectors", "env")
+DISABLE_NAMES: tuple[str, ...] = (*_FEATURES, *DEFAULT_NAME_RULES, *KINDS)
+
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
+_JSON_KEY = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
+_JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
+_FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
+_URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
+_AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
+_ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
+
+Encoder = Callable[[str], str]
+Segment = Union[str, int]
+
+
+def _plain(text: str) -> str:
+    return text
+
+
+def _url_encoded(text: str) -> str:
+    return quote(text, safe=":")
+
+
+@dataclass(frozen=True)
+class ScrubRules:
+    """User rules: they extend the defaults; `disable` turns named defaults off.
+
+    Names in `headers` and `params` ignore case, '-' and '_'; '*' matches any run of characters.
+    `patterns` with a capturing group replace only group 1. Hooks get the scrubbed copy and
+    return it (changed or not); a hook returning None drops the interaction, as vcrpy's
+    before_record_* hooks do, and scrub_request/scrub_response then return (None, count).
+    `disable` accepts the names in DISABLE_NAMES, or any header or parameter name a default
+    rule matches, to exempt just that name (e.g. "x-csrf-token").
+    """
+
+    headers: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    json_paths: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    request_hooks: tuple[RequestHook, ...] = ()
+    response_hooks: tuple[ResponseHook, ...] = ()
+
+
+def _is_secret_env_name(name: str) -> bool:
+    upper = name.upper()
+    return any(upper.endswith(suffix) or upper == suffix[1:] for suffix in ENV_SUFFIXES)
+
+
+def _env_variants(value: str) -> set[str]:
+    # The forms a value takes on the wire: raw, in a URL or form, escaped inside a JSON string.
+    escaped = json.dumps(value)[1:-1]
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+        escaped,
+        escaped.replace("/", "\\/"),
+    }
+    return {form for form in forms if len(form) >= MIN_ENV_VALUE_LENGTH}
+
+
+def _parse_json_path(path: str) -> tuple[Segment, ...]:
+    text = path[1:] if path.startswith("$") else path
+    text = text.lstrip(".")
+    segments: list[Segment] = []
+    position = 0
+    while position < len(text):
+        if text[position] == "." and segments:
+            position += 1
+        match = _JSON_PATH_PART.match(text, position)
+        if not match:
+            raise ValueError(
+                f"invalid JSON path {path!r}: expected dotted keys and [index] or [*], "
+                "e.g. 'user.email' or 'items[*].token'"
+            )
+        key, index = match.groups()
+        if key is not None:
+            segments.append(key.lower())
+        else:
+            segments.append(-1 if index == "*" else int(index))
+        position = match.end()
+    if not segments:
+        raise ValueError(f"invalid JSON path {path!r}: it is empty")
+    return tuple(segments)
+
+
+def _path_matches(rule: tuple[Segment, ...], path: list[Segment]) -> bool:
+    # A rule matches its node and everything below it; "*" any key, [*] (-1) any index.
+    if len(rule) > len(path):
+        return False
+    for want, have in zip(rule, path):
+        if isinstance(want, int):
+            if not isinstance(have, int) or (want != -1 and want != have):
+                return False
+        elif not isinstance(have, str) or (want != "*" and want != have.lower()):
+            return False
+    return True
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            if isinstance(value, (list, tuple)):
+                value = value[0] if value else ""
+            return value if isinstance(value, str) else ""
+    return ""
+
+
+def _set_content_length(headers: dict[str, Any], length: int, as_list: bool) -> None:
+    for key in list(headers):
+        if key.lower() == "content-length":
+            headers[key] = [str(length)] if as_list else str(length)
+
+
+class _JsonFrame:
+    __slots__ = ("index", "is_object", "key", "key_next", "sensitive")
+
+    def __init__(self, is_object: bool, sensitive: bool) -> None:
+        self.is_object = is_object
+        self.sensitive = sensitive
+        self.key: str | None = None
+        self.key_next = is_object
+        self.index = 0
+
+
+class Scrubber:
+    """Scrubs vcrpy requests and responses with the default rules plus the user's."""
+
+    def __init__(
+        self,
+        rules: ScrubRules = ScrubRules(),  # frozen, so sharing the default is safe
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.rules = rules
+        disabled = _check_disable(rules.disable)
+        name_rules = [r for r in DEFAULT_NAME_RULES if normalize_name(r) not in disabled]
+        known = {normalize_name(n) for n in (*DEFAULT_NAME_RULES, *KINDS, *_FEATURES)}
+        exempt = [name for name in disabled if name not in known]
+        self._header_names = NameMatcher(name_rules, rules.headers, exempt)
+        self._param_names = NameMatcher(name_rules, rules.params, exempt)
+        self._json_paths = tuple(_parse_json_path(path) for path in rules.json_paths)
+        self._patterns = tuple(_compile_pattern(p) for p in rules.patterns)
+        self._detectors = "detectors" not in disabled
+        self._excluded_kinds = frozenset(k for k in KINDS if normalize_name(k) in disabled)
+        self._env_placeholder: dict[str, str] = {}
+        self._env_re: re.Pattern[str] | None = None
+        self._protected = SCRUBBED_RE
+        self._load_env(os.environ if environ is None else environ, "env" not in disabled)
+
+    def _load_env(self, environ: Mapping[str, str], by_suffix: bool) -> None:
+        wanted = {name.upper() for name in self.rules.env}
+        for name in sorted(environ):
+            value = environ[name]
+            if len(value) < MIN_ENV_VALUE_LENGTH or is_placeholder(value):
+                continue
+            if name.upper() in wanted or (by_suffix and _is_secret_env_name(name)):
+                label = _ENV_NAME_CHARS.sub("_", name)
+                for form in _env_variants(value):
+                    # Sorted names: when two variables share a value the first name wins.
+                    self._env_placeholder.setdefault(form, label)
+        if not self._env_placeholder:
+            return
+        forms = sorted(self._env_placeholder, key=lambda form: (-len(form), form))
+        self._env_re = re.compile("|".join(re.escape(form) for form in forms))
+        labels = sorted(set(self._env_placeholder.values()))
+        self._protected = re.compile(
+            SCRUBBED_RE.pattern
+            + "|(?:<|%3[Cc])(?:"
+            + "|".join(re.escape(label) for label in labels)
+            + ")(?:>|%3[Ee])"
+        )
+
+    # --- public API ----------------------------------------------------------------------------
+
+    def scrub_request(self, request: Request) -> tuple[Request | None, int]:
+        """A scrubbed copy of a vcrpy request and the number of values replaced (None: dropped)."""
+        found: list[str] = []
+        new = copy.copy(request)
+        uri = self._scrub_url(request.uri, found)
+        if uri != request.uri:
+            new.uri = uri
+        headers: dict[str, Any] = {}
+        for name, value in request.headers.items():
+            headers[name] = self._scrub_header(name, value, found)
+        body = _request_body(request)
+        if body is not None:
+            new_body = self._scrub_body(body, _header(headers, "content-type"), found)
+            # A plain bytes body: vcrpy would write file and iterator bodies as Python tags.
+            new._was_file = new._was_iter = False
+            new.body = new_body
+            if new_body != body:
+                _set_content_length(headers, len(new_body), as_list=False)
+        new.headers = headers
+        for hook in self.rules.request_hooks:
+            hooked = hook(new)
+            if hooked is None:
+                return None, len(found)
+            new = hooked
+        return new, len(found)
+
+    def scrub_response(self, response: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        """A scrubbed copy of a vcrpy response dict and the number of values replaced."""
+        found: list[str] = []
+        new = copy.deepcopy(response)
+        headers = new.get("headers") or {}
+        for name, values in headers.items():
+            if isinstance(values, (list, tuple)):
+                headers[name] = [self._scrub_header(name, v, found) for v in values]
+            else:
+                headers[name] = self._scrub_header(name, values, found)
+        body = new.get("body")
+        if isinstance(body, dict) and isinstance(body.get("string"), (bytes, str)):
+            raw = body["string"]
+            data = raw.encode("utf-8") if isinstance(raw, str) else raw
+            new_data = self._scrub_body(data, _header(headers, "content-type"), found)
+            if new_data != data:
+                body["string"] = new_data.decode("utf-8") if isinstance(raw, str) else new_data
+                _set_content_length(headers, len(new_data), as_list=True)
+        for hook in self.rules.response_hooks:
+            hooked = hook(new)
+            if hooked is None:
+                return None, len(found)
+            new = hooked
+        return new, len(found)
+
+    def scan_field(self, name: str | None, value: str) -> list[str]:
+        """What scrubbing would replace in one cassette field `name: value`, as finding kinds."""
+        found: list[str] = []
+        if name is not None and (self._header_names(name) or self._param_names(name)):
+            self._secret_value(name, value, found, _plain)
+        elif name == "uri" or _URL_LIKE.match(value):
+            self._scrub_url(value, found)
+        elif name in ("string", "body"):
+            self._scrub_body(value.encode("utf-8"), "", found)
+        else:
+            self._scrub_text(value, found, _plain)
+        return [kind for kind in found if not kind.startswith(SHORT)]
+
+    # --- values --------------------------------------------------------------------------------
+
+    def _secret_value(self, name: str, value: str, found: list[str], encode: Encoder) -> str:
+        """Replace the secret parts of a sensitive field's value, keeping its shape."""
+        normal = normalize_name(name)
+        label = f"sensitive-field:{name}"
+        if normal in ("cookie", "setcookie"):
+            return _scrub_cookie(value, normal == "setcookie", label, found)
+        if normal.endswith("authorization"):
+            match = _AUTH_SCHEME.match(value)
+            if match:
+                scheme, credentials, tail = match.groups()
+                if is_placeholder(credentials):
+                    return value
+                found.append(label)
+                return scheme + encode(SCRUBBED) + tail
+        if not value.strip() or is_placeholder(value):
+            return value
+        found.append(_finding(name, value))
+        return encode(SCRUBBED)
+
+    def _scrub_header(self, name: str, value: Any, found: list[str]) -> Any:
+        if isinstance(value, bytes):
+            try:
+                text = value.decode("latin-1")
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any bytes
+                return value
+            return self._scrub_header(name, text, found).encode("latin-1")
+        if not isinstance(value, str):
+            return value
+        if self._header_names(name):
+            value = self._secret_value(name, value, found, _plain)
+        if _URL_LIKE.match(value):
+            return self._scrub_url(value, found)
+        return self._scrub_text(value, found, _plain)
+
+    def _scrub_url(self, uri: str, found: list[str]) -> str:
+        base, hash_mark, fragment = uri.partition("#")
+        base, question, query = base.partition("?")
+        if question:
+            query = self._scrub_pairs(query, found)
+        if hash_mark and "=" in fragment:
+            # OAuth implicit flows put the access token in the fragment.
+            fragment = self._scrub_pairs(fragment, found)
+        rebuilt = base + question + query + hash_mark + fragment
+        return self._scrub_text(rebuilt, found, _url_encoded)
+
+    def _scrub_pairs(self, encoded: str, found: list[str]) -> str:
+        """Scrub `a=1&b=2` (a query string or form body), keeping untouched pairs byte for byte."""
+        pairs = encoded.split("&")
+        for i, pair in enumerate(pairs):
+            key, equals, value = pair.partition("=")
+            if not equals:
+                continue
+            name = unquote_plus(key)
+            if self._param_names(name):
+                decoded = unquote_plus(value)
+                new = self._secret_value(name, decoded, found, _plain)
+            else:
+                decoded = unquote_plus(value)
+                new = self._scrub_text(decoded, found, _plain)
+            if new != decoded:
+                pairs[i] = key + "=" + quote_plus(new, safe=":")
+        return "&".join(pairs)
+
+    # --- bodies --------------------------------------------------------------------------------
+
+    def _scrub_body(self, body: bytes, content_type: str, found: list[str]) -> bytes:
+        if not body:
+            return body
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body  # binary: nothing we could replace without corrupting it
+        content_type = content_type.lower()
+        new: str | None = None
+        if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+            new = self._scrub_json(text, found)
+        if new is None and (
+            "x-www-form-urlencoded" in content_type
+            or (not content_type and _FORM_BODY.fullmatch(text))
+        ):
+            new = self._scrub_pairs(text, found)
+            new = self._scrub_text(new, found, _url_encoded)
+        if new is None:
+            new = self._scrub_text(text, found, _plain)
+        return body if new == text else new.encode("utf-8")
+
+    def _scrub_json(self, text: str, found: list[str]) -> str | None:
+        """Scrub JSON (or JSON lines) token by token, keeping its formatting; None: not JSON."""
+        if not _is_json(text):
+            return None
+        # Text rules string by string are the slow part: only strings where a rule fires on the
+        # raw text get them, and a document with no hit and no sensitive key is left as is.
+        hits = self._text_hits(text)
+        if not hits and not self._json_paths and not self._has_sensitive_key(text):
+            return text
+        hit_starts = [start for start, _ in hits]
+        hit_ends = list(itertools.accumulate((end for _, end in hits), max))
+        out: list[str] = []
+        stack: list[_JsonFrame] = []
+        for match in _JSON_TOKEN.finditer(text):
+            token = match.group()
+            first = token[0]
+            top = stack[-1] if stack else None
+            if first in " \t\r\n" or first in ":,}]":
+                if first == ":" and top is not None:
+                    top.key_next = False
+                elif first == "," and top is not None:
+                    top.key_next = top.is_object
+                    top.index += 1
+                elif first in "}]":
+                    stack.pop()
+                out.append(token)
+                continue
+            if first in "{[" and not (top is not None and top.key_next):
+                sensitive, _ = self._json_sensitive(stack)
+                stack.append(_JsonFrame(first == "{", sensitive))
+                out.append(token)
+                continue
+            if top is not None and top.key_next:
+                top.key = json.loads(token)
+                sensitive, name = False, ""
+            else:
+                sensitive, name = self._json_sensitive(stack)
+            if sensitive:
+                out.append(_json_secret(token, name, found))
+            elif _overlaps(hit_starts, hit_ends, match.start(), match.end()):
+                out.append(self._json_string(token, found))
+            else:
+                out.append(token)
+        return "".join(out)
+
+    def _text_hits(self, text: str) -> list[tuple[int, int]]:
+        """Where text rules fire in a raw text, sorted by start (spans may overlap)."""
+        spans: list[tuple[int, int]] = []
+        if self._env_re is not None:
+            spans.extend(m.span() for m in self._env_re.finditer(text))
+        for pattern in self._patterns:
+            spans.extend(m.span() for m in pattern.finditer(text))
+        if self._detectors:
+            spans.extend((f.start, f.end) for f in find_secrets(text, self._excluded_kinds))
+        return sorted(spans)
+
+    def _has_sensitive_key(self, text: str) -> bool:
+        for raw in set(_JSON_KEY.findall(text)):
+            key = json.loads(f'"{raw}"') if "\\" in raw else raw
+            if self._param_names(key):
+                return True
+        return False
+
+    def _json_sensitive(self, stack: list[_JsonFrame]) -> tuple[bool, str]:
+        """Whether the value about to be read is secret, and the key that makes it so."""
+        if not stack:
+            return False, ""
+        top = stack[-1]
+        name = top.key if top.is_object and top.key is not None else ""
+        if top.sensitive or (name and self._param_names(name)):
+            return True, name
+        if self._json_paths:
+            path: list[Segment] = [(f.key or "") if f.is_object else f.index for f in stack]
+            if any(_path_matches(rule, path) for rule in self._json_paths):
+                return True, name or str(path[-1])
+        return False, name
+
+    def _json_string(self, token: str, found: list[str]) -> str:
+        if token in ("true", "false", "null"):
+            return token
+        if token[0] != '"':
+            # A number can equal a secret (a numeric password): it becomes a string.
+            new = self._scrub_text(token, found, _plain)
+            return token if new == token else json.dumps(new)
+        value = json.loads(token)
+        new = self._scrub_text(value, found, _plain)
+        return token if new == value else json.dumps(new, ensure_ascii=token.isascii())
+
+    # --- text ----------------------------------------------------------------------------------
+
+    def _scrub_text(self, text: str, found: list[str], encode: Encoder) -> str:
+        """Environment values, user patterns and detectors over free text."""
+        if not text:
+            return text
+        if self._env_re is not None:
+            spans = [
+                (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
+                for m in self._env_re.finditer(text)
+            ]
+            text = self._replace(text, spans, found, encode, "env:")
+        for pattern in self._patterns:
+            group = 1 if pattern.groups else 0
+            spans = [
+                (m.start(group), m.end(group), SCRUBBED)
+                for m in pattern.finditer(text)
+                if m.start(group) < m.end(group)
+            ]
+            text = self._replace(text, spans, found, encode, "pattern")
+        if self._detectors:
+            spans = [
+                (f.start, f.end, placeholder(f.kind))
+                for f in find_secrets(text, self._excluded_kinds)
+            ]
+            text = self._replace(text, spans, found, encode, "")
+        return text
+
+    def _replace(
+        self,
+        text: str,
+        spans: list[tuple[int, int, str]],
+        found: list[str],
+        encode: Encoder,
+        label: str,
+    ) -> str:
+        if not spans:
+            return text
+        # A match touching an existing placeholder is a placeholder being re-scrubbed: skip it.
+        protected = [m.span() for m in self._protected.finditer(text)]
+        pieces: list[str] = []
+        position = 0
+        for start, end, replacement in spans:
+            if start < position or any(ps < end and start < pe for ps, pe in protected):
+                continue
+            pieces.append(text[position:start])
+            pieces.append(encode(replacement))
+            position = end
+            found.append(_label(label, replacement))
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+
+def _label(prefix: str, replacement: str) -> str:
+    if prefix == "env:":
+        return "env:" + replacement[1:-1]
+    if prefix:
+        return prefix
+    return replacement[len("<SCRUBBED:") : -1]  # a detector's kind
+
+
+def _overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps a span; spans sorted by start, max_ends their running max."""
+    index = bisect.bisect_left(starts, end)
+    return index > 0 and max_ends[index - 1] > start
+
+
+def _json_secret(token: str, name: str, found: list[str]) -> str:
+    if token in ("true", "false", "null"):
+        return token
+    value = json.loads(token) if token[0] == '"' else token
+    if not value or is_placeholder(value):
+        return token
+    found.append(_finding(name, str(value)))
+    return json.dumps(SCRUBBED)
+
+
+def _scrub_cookie(value: str, set_cookie: bool, label: str, found: list[str]) -> str:
+    """`a=1; b=2` -> `a=<SCRUBBED>; b=<SCRUBBED>`; Set-Cookie keeps its attributes (Path...)."""
+    parts = value.split(";")
+    for i, part in enumerate(parts[:1] if set_cookie else parts):
+        name, equals, content = part.partition("=")
+        if not equals:
+            name, content = "", part
+        stripped = content.strip()
+        if not stripped or is_placeholder(stripped):
+            continue
+        lead = content[: len(content) - len(content.lstrip())]
+        trail = content[len(content.rstrip()) :]
+        parts[i] = name + equals + lead + SCRUBBED + trail
+        found.append(label)
+    return ";".join(parts)
+
+
+def _is_json(text: str) -> bool:
+    # JSON lines and concatenated documents count too: each is scrubbed in place.
+    decoder = json.JSONDecoder()
+    position, length = 0, len(text)
+    try:
+        while True:
+            while position < length and text[position] in " \t\r\n":
+                position += 1
+            if position >= length:
+                return True
+            _, position = decoder.raw_decode(text, position)
+    except ValueError:
+        return False
+
+
+def _request_body(request: Request) -> bytes | None:
+    body = request.body
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    # File and iterator bodies: vcrpy keeps what it read in _body (a list for iterators).
+    raw = request.__dict__.get("_body")
+    if isinstance(raw, (bytes, bytearray)):
+        return bytes(raw)
+    if isinstance(raw, list) and all(isinstance(chunk, bytes) for chunk in raw):
+        return b"".join(raw)
+    return None
+
+
+def _compile_pattern(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"invalid scrub pattern {pattern!r}: {error}") from None
+
+
+def _check_disable(names: Iterable[str]) -> frozenset[str]:
+    """Normalised names to disable; unknown names raise ValueError listing the valid ones."""
+    known = {normalize_name(name) for name in DISABLE_NAMES}
+    unknown = [
+        name for name in names if normalize_name(name) not in known and not DEFAULT_NAMES(name)
+    ]
+    if unknown:
+        raise ValueError(
+            f"unknown scrub rule(s) to disable: {', '.join(map(repr, unknown))}. "
+            f"Valid names: {', '.join(DISABLE_NAMES)}, "
+            "or any header or parameter name a default rule matches (e.g. 'x-csrf-token')."
+        )
+    return frozenset(normalize_name(name) for name in names)

@@ -1,0 +1,236 @@
+"""`pytest-cassettes scan`: one line per finding, a summary, and the exit status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from vcr.request import Request
+from vcr.serialize import serialize
+from vcr.serializers import yamlserializer
+
+from pytest_cassettes.cli import main
+from pytest_cassettes.scrub import Scrubber
+
+DOCLING = Path("/work/shared/data/test_docling_source.yaml")
+GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"
+SECRET = "s3cr3t-Value-9f8e7d6c"
+
+DIRTY = f"""\
+interactions:
+- request:
+    body: '{{"user": "bob", "password": "hunter2"}}'
+    headers:
+      Authorization:
+      - Bearer {SECRET}
+      X-Api-Key:
+      - <SCRUBBED>
+    method: POST
+    uri: https://api.example.com/v1?api_key={SECRET}&page=2
+  response:
+    body:
+      string: "your token is {GITHUB} and more text"
+    headers:
+      Set-Cookie:
+      - sid=<SCRUBBED>; Path=/; HttpOnly
+    status:
+      code: 200
+      message: OK
+version: 1
+"""
+
+CLEAN = """\
+interactions:
+- request:
+    body: '{"user": "bob", "password": "<SCRUBBED>"}'
+    headers:
+      Authorization:
+      - Bearer <SCRUBBED>
+      Cookie:
+      - a=<SCRUBBED>; b=<SCRUBBED>
+    method: POST
+    uri: https://api.example.com/v1/items/123e4567-e89b-12d3-a456-426614174000?api_key=%3CSCRUBBED%3E
+  response:
+    body:
+      string: '{"token": "<SCRUBBED:github>", "sha": "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"}'
+    headers:
+      Set-Cookie:
+      - sid=<SCRUBBED>; Path=/; HttpOnly
+    status:
+      code: 200
+      message: OK
+version: 1
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], str]:
+    status = main(["scan", *args])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err
+
+
+def test_findings_are_reported_by_line_and_kind_without_the_secret(tmp_path, capsys):
+    path = write(tmp_path / "dirty.yaml", DIRTY)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert lines[:-1] == [
+        f"{path}:3: sensitive-field:password",
+        f"{path}:6: bearer",  # the detector names it; the field on that line is not repeated
+        f"{path}:10: high-entropy",
+        f"{path}:13: github",
+    ]
+    assert lines[-1].startswith("scan: 4 possible secrets in 1 cassette file.")
+    output = "\n".join(lines)
+    for secret in (SECRET, GITHUB, "hunter2"):
+        assert secret not in output
+
+
+def test_clean_cassette_exits_zero(tmp_path, capsys):
+    path = write(tmp_path / "clean.yaml", CLEAN)
+    status, lines, err = run(capsys, str(path))
+    assert (status, lines, err) == (0, ["scan: no secrets found in 1 cassette file."], "")
+
+
+def test_docling_cassette_scans_clean(tmp_path, capsys):
+    copy = tmp_path / "cassettes" / "test_docling_source.yaml"
+    copy.parent.mkdir()
+    shutil.copy(DOCLING, copy)
+    status, lines, _ = run(capsys, str(DOCLING), str(tmp_path))
+    assert status == 0
+    assert lines == ["scan: no secrets found in 2 cassette files."]
+
+
+def test_token_folded_over_lines_is_still_found(tmp_path, capsys):
+    # PyYAML breaks long double-quoted scalars with a trailing backslash, even inside a token.
+    folded = DIRTY.replace(
+        f"your token is {GITHUB} and more text",
+        f"your token is {GITHUB[:20]}\\\n        {GITHUB[20:]}",
+    )
+    path = write(tmp_path / "folded.yaml", folded)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert f"{path}:13: github" in lines
+
+
+def test_directories_are_searched_for_cassettes(tmp_path, capsys):
+    write(tmp_path / "a" / "one.yaml", DIRTY)
+    write(tmp_path / "a" / "b" / "two.yml", CLEAN)
+    write(tmp_path / "three.json", json.dumps({"interactions": [{"token": GITHUB}]}, indent=1))
+    write(tmp_path / "notes.txt", f"not a cassette {GITHUB}")
+    status, lines, _ = run(capsys, str(tmp_path))
+    assert status == 1
+    reported = {line.split(":")[0] for line in lines[:-1]}
+    assert reported == {str(tmp_path / "a" / "one.yaml"), str(tmp_path / "three.json")}
+    assert f"{tmp_path / 'three.json'}:4: github" in lines
+    assert "in 3 cassette files" in lines[-1]
+
+
+def test_missing_path_exits_two_and_names_it(tmp_path, capsys):
+    missing = tmp_path / "nope.yaml"
+    status, _, err = run(capsys, str(missing))
+    assert status == 2
+    assert str(missing) in err and "no such file" in err
+
+
+def test_bad_yaml_exits_two_naming_the_file_and_the_place(tmp_path, capsys):
+    bad = write(tmp_path / "bad.yaml", "interactions:\n- request: [unclosed\n  uri: x\n")
+    good = write(tmp_path / "good.yaml", CLEAN)
+    status, lines, err = run(capsys, str(bad), str(good))
+    assert status == 2
+    assert f"{bad}:" in err and "line" in err
+    assert "1 unreadable" in lines[-1]
+
+
+def test_env_secret_left_in_a_cassette_is_reported(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "plain-but-secret-1234")
+    path = write(tmp_path / "env.yaml", CLEAN.replace("OK", "plain-but-secret-1234"))
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert lines[0] == f"{path}:19: env:MY_SERVICE_API_KEY"
+
+
+def interaction() -> tuple[Request, dict[str, Any]]:
+    body = json.dumps({"client_secret": SECRET, "nested": [{"refresh_token": SECRET}]})
+    request = Request(
+        "POST",
+        f"https://api.example.com/oauth?api_key={SECRET}",
+        body.encode(),
+        {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"},
+    )
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Set-Cookie": [f"sid={SECRET}; Path=/"], "Content-Length": ["40"]},
+        "body": {"string": f'{{"access_token": "{GITHUB}", "long": "{"word " * 40}"}}'.encode()},
+    }
+    return request, response
+
+
+def test_a_cassette_written_after_scrubbing_scans_clean_and_before_does_not(tmp_path, capsys):
+    request, response = interaction()
+    raw = write(
+        tmp_path / "raw.yaml",
+        serialize({"requests": [request], "responses": [response]}, yamlserializer),
+    )
+    scrubber = Scrubber(environ={})
+    clean_request, _ = scrubber.scrub_request(request)
+    clean_response, _ = scrubber.scrub_response(response)
+    cassette = serialize(
+        {"requests": [clean_request], "responses": [clean_response]}, yamlserializer
+    )
+    scrubbed = write(tmp_path / "scrubbed.yaml", cassette)
+
+    status, lines, _ = run(capsys, str(scrubbed))
+    assert (status, lines) == (0, ["scan: no secrets found in 1 cassette file."])
+    status, lines, _ = run(capsys, str(raw))
+    assert status == 1
+    # Six secrets: client_secret and refresh_token share a line, the others have their own.
+    assert len(lines) - 1 == 6
+    text = raw.read_text().splitlines()
+    for line in lines[:-1]:
+        number = int(line.split(":")[1])
+        assert any(secret in text[number - 1] for secret in (SECRET, GITHUB, "refresh_token"))
+    assert "sensitive-field:refresh_token" in "\n".join(lines)
+    assert "sensitive-field:Set-Cookie" in "\n".join(lines)
+
+
+def test_no_subcommand_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_scan_needs_a_path(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scan"])
+    assert exit_info.value.code == 2
+
+
+def test_short_values_of_generic_names_are_not_reported_but_still_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = '{"license": {"key": "mit"}, "page": {"token": "2"}}'
+    path = tmp_path / "github.yaml"
+    path.write_text(
+        "interactions:\n- request: {body: null, headers: {}, method: GET, uri: 'https://a.example/'}\n"
+        f"  response:\n    body: {{string: '{body}'}}\n    headers: {{}}\n"
+        "    status: {code: 200, message: OK}\nversion: 1\n"
+    )
+    assert main(["scan", str(tmp_path)]) == 0
+    path.write_text(path.read_text().replace('"mit"', '"a1B2c3D4e5F6g7"'))
+    assert main(["scan", str(tmp_path)]) == 1
+    assert "sensitive-field:key" in capsys.readouterr().out
+    scrubbed, count = Scrubber().scrub_response(
+        {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": body.encode()}}
+    )
+    assert scrubbed is not None and count == 2
+    assert b'"key": "<SCRUBBED>"' in scrubbed["body"]["string"]

@@ -1,0 +1,223 @@
+"""Detectors: each well-known token format is found, ordinary text is not."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pytest_cassettes.detect import (
+    KINDS,
+    NameMatcher,
+    find_secrets,
+    is_placeholder,
+    looks_random,
+    placeholder,
+    redact,
+)
+
+DOCLING = Path("/work/shared/data/test_docling_source.yaml")
+
+# Made-up values with the shape of real ones (none of them is a live credential).
+GITHUB_CLASSIC = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"
+GITHUB_FINE = "github_pat_11ABCDEFG0123456789abc_" + "Zy9" * 19 + "Xw"
+AWS_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+GOOGLE = "AIza" + "SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"
+OPENAI = "sk-proj-" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1BcD4fGh7"
+OPENAI_LEGACY = "sk-" + "T3BlbkFJ" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9"
+ANTHROPIC = "sk-ant-api03-" + "Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Jh0GfEdCbA-_9x8"
+SLACK = "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+
+def kinds(text: str) -> list[str]:
+    return [finding.kind for finding in find_secrets(text)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "secret", "context"),
+    [
+        ("github", GITHUB_CLASSIC, "token {} in text"),
+        ("github", GITHUB_FINE, "export GH={}"),
+        ("aws-access-key-id", AWS_KEY_ID, "<AccessKeyId>{}</AccessKeyId>"),
+        ("aws-secret-key", AWS_SECRET, "<SecretAccessKey>{}</SecretAccessKey>"),
+        ("aws-secret-key", AWS_SECRET, "aws_secret_access_key = {}"),
+        ("aws-secret-key", AWS_SECRET, '{{"SecretAccessKey": "{}"}}'),
+        ("google-api-key", GOOGLE, "https://maps.googleapis.com/maps/api/js?k={}&v=3"),
+        ("openai", OPENAI, "using {} now"),
+        ("openai", OPENAI_LEGACY, "using {} now"),
+        ("anthropic", ANTHROPIC, "using {} now"),
+        ("slack", SLACK, "slack {}"),
+        ("stripe", STRIPE, "stripe {}"),
+        ("jwt", JWT, '{{"data": "{}"}}'),
+        ("pem-private-key", PEM, "key:\n{}\nafter"),
+        ("bearer", "0a1b2c3d4e5f6a7b8c9d0e1f", "echo: Authorization: Bearer {}"),
+        ("basic-auth", base64.b64encode(b"user:pa55word").decode(), "Basic {}"),
+        ("url-password", "s3cr3tpw", "postgres://app:{}@db.internal:5432/app"),
+        ("high-entropy", "Zq8xW2kP9mR4tY7uV1nB3cL6", '{{"client_secret": "{}"}}'),
+        ("high-entropy", "Zq8xW2kP9mR4tY7uV1nB3cL6", "password=Zq8xW2kP9mR4tY7uV1nB3cL6&x=1"),
+        ("high-entropy", "Zq8xW2kP9mR4tY7uV1nB3cL6", r"'{\"api_key\": \"{}\"}'"),
+    ],
+)
+def test_detector_finds_the_secret_and_only_the_secret(kind: str, secret: str, context: str):
+    text = context.replace("{}", secret).replace("{{", "{").replace("}}", "}")
+    findings = find_secrets(text)
+    assert [f.kind for f in findings] == [kind]
+    assert text[findings[0].start : findings[0].end] == secret
+    redacted, count = redact(text)
+    assert count == 1
+    assert secret not in redacted
+    assert placeholder(kind) in redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"https://api.example.com/users/{uuid.UUID(int=0x1234567890ABCDEF1234567890ABCDEF)}",
+        f"commit {hashlib.sha256(b'x').hexdigest()} and {hashlib.sha1(b'y').hexdigest()}",
+        f"https://github.com/o/r/blob/{hashlib.sha1(b'z').hexdigest()}/README.md",
+        '{"sha256": "' + hashlib.sha256(b"file").hexdigest() + '", "id": 123456789}',
+        '<img src="data:image/png;base64,'
+        + base64.b64encode(bytes(range(256)) * 4).decode()
+        + '" alt="chart">',
+        '<div class="sk-fading-circle-container-element"><p>Hello</p></div>',
+        "He was the bearer of bad news, and the token of our esteem was a secret.",
+        '{"token_type": "bearer", "expires_in": 3600, "max_tokens": 1024}',
+        '{"password": "<SCRUBBED>", "token": "<SCRUBBED:github>", "key": "<OPENAI_API_KEY>"}',
+        "Authorization: Bearer <SCRUBBED>",
+        "https://user:%3CSCRUBBED%3E@example.com/",
+        '{"password": "aaaaaaaaaaaaaaaaaaaaaaaa"}',
+        '{"checksum": "Zq8xW2kP9mR4tY7uV1nB3cL6"}',
+        '{"next_page_token": "Zq8xW2kP9mR4tY7uV1nB3cL6"}',
+        "Basic authentication is required for this endpoint",
+        "integrity='sha256-Z6b7bjMInLKehWvMldeqOfcASaQrEjEFUxJloNnxJYs='",
+    ],
+)
+def test_ordinary_text_is_not_a_secret(text: str):
+    assert find_secrets(text) == []
+    assert redact(text) == (text, 0)
+
+
+def test_docling_cassette_text_is_clean():
+    text = DOCLING.read_text(encoding="utf-8")
+    assert find_secrets(text) == []
+    body = yaml.safe_load(text)["interactions"][0]["response"]["body"]["string"]
+    assert len(body) > 100_000  # the real HTML page, not an empty placeholder
+    assert find_secrets(body) == []
+
+
+def test_pem_block_is_redacted_whole_and_a_truncated_header_still_counts():
+    redacted, count = redact(f"before\n{PEM}\nafter")
+    assert count == 1
+    assert redacted == "before\n<SCRUBBED:pem-private-key>\nafter"
+    assert kinds("-----BEGIN PRIVATE KEY-----") == ["pem-private-key"]
+    # As stored in a JSON string: escaped newlines.
+    assert kinds('{"pem": "' + PEM.replace("\n", "\\n") + '"}') == ["pem-private-key"]
+
+
+def test_overlapping_detectors_give_one_finding():
+    # A JWT after "Bearer" is both; it is reported once, as the more specific kind.
+    assert kinds(f"Authorization: Bearer {JWT}") == ["jwt"]
+
+
+def test_several_secrets_are_all_found_in_order():
+    text = f"a {GITHUB_CLASSIC} b {STRIPE} c {AWS_KEY_ID}"
+    assert kinds(text) == ["github", "stripe", "aws-access-key-id"]
+    redacted, count = redact(text)
+    assert count == 3
+    assert redacted == "a <SCRUBBED:github> b <SCRUBBED:stripe> c <SCRUBBED:aws-access-key-id>"
+
+
+def test_redact_is_idempotent():
+    once, count = redact(f"{GITHUB_CLASSIC} password={'Zq8xW2kP9mR4tY7uV1nB3cL6'}")
+    assert count == 2
+    assert redact(once) == (once, 0)
+
+
+def test_excluded_kinds_are_skipped():
+    assert [f.kind for f in find_secrets(JWT, exclude={"jwt"})] == []
+    assert [f.kind for f in find_secrets(JWT)] == ["jwt"]
+
+
+def test_kinds_lists_every_detector():
+    assert set(KINDS) >= {"github", "jwt", "pem-private-key", "high-entropy", "openai"}
+    assert len(KINDS) == len(set(KINDS))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("<SCRUBBED>", True),
+        ("<SCRUBBED:github>", True),
+        ("<OPENAI_API_KEY>", True),
+        ("%3CSCRUBBED%3E", True),
+        (" <SCRUBBED> ", True),
+        ("Bearer <SCRUBBED>", False),
+        ("secret", False),
+        ("", False),
+        ("<SCRUBBED>x", False),
+    ],
+)
+def test_is_placeholder(value: str, expected: bool):
+    assert is_placeholder(value) is expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Authorization",
+        "PROXY-AUTHORIZATION",
+        "x-api-key",
+        "X-Goog-Api-Key",
+        "X-Amz-Security-Token",
+        "api_key",
+        "apiKey",
+        "API-KEY",
+        "accessToken",
+        "client_secret",
+        "user[password]",
+        "credentials.private_key",
+        "Ocp-Apim-Subscription-Key",
+        "passwd",
+    ],
+)
+def test_default_names_are_sensitive(name: str):
+    assert NameMatcher()(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Content-Type", "keyboard", "max_tokens", "token_type", "page_token", "nextToken", "id"],
+)
+def test_ordinary_names_are_not_sensitive(name: str):
+    assert not NameMatcher()(name)
+
+
+def test_name_matcher_extra_and_exempt():
+    matcher = NameMatcher(extra=["x-*-id"], exempt=["x-csrf-token"])
+    assert matcher("X-Tenant-Id")
+    assert not matcher("X-CSRF-Token")
+    assert matcher("X-Auth-Token")
+
+
+def test_looks_random():
+    assert looks_random("Zq8xW2kP9mR4tY7uV1nB3cL6")
+    assert not looks_random("aaaaaaaaaaaaaaaaaaaa1")
+    assert not looks_random("short1A")
+    assert not looks_random("only-letters-here-and-there")

@@ -1,0 +1,900 @@
+"""The network guard, with real clients against a local server.
+
+Every connection attempt here targets the loopback interface. Name resolution of anything but
+``localhost`` and IP literals goes to a fake resolver (``resolver`` fixture) installed *under*
+the guard, standing in for DNS: it records each look-up and never sends a query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import aiohttp
+import httpx
+import pytest
+import requests
+import urllib3
+
+from pytest_cassettes.errors import NetworkBlockedError
+from pytest_cassettes.network import AllowList, NetworkGuard
+from tests.httpserver import LocalServer
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def make_error(host: str, port: int | None) -> NetworkBlockedError:
+    return NetworkBlockedError(
+        host=host, port=port, test="test_network.py::test", mode="none", reason="CI is set"
+    )
+
+
+def guard_for(*entries: str) -> NetworkGuard:
+    return NetworkGuard(AllowList.parse(entries), make_error)
+
+
+def our_error(exc: BaseException) -> NetworkBlockedError | None:
+    """Our error if it is ``exc``, in its __cause__/__context__ chain or in an exception group
+    (anyio, under httpx's async client, raises connect errors inside one)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NetworkBlockedError):
+            return current
+        pending += [current.__cause__, current.__context__]
+        pending += getattr(current, "exceptions", ())
+    return None
+
+
+def assert_blocked(call: Callable[[], object]) -> NetworkBlockedError:
+    with pytest.raises(BaseException) as excinfo:
+        call()
+    error = our_error(excinfo.value)
+    assert error is not None, f"not blocked by the guard: {excinfo.value!r}"
+    return error
+
+
+def _host_port(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    return parts.hostname, parts.port, parts.path or "/"
+
+
+def _raw_request(sock: socket.socket, host: str, path: str) -> int:
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return int(data.split()[1])
+
+
+# --- clients: each sends one real GET and returns the status ---------------------------------
+
+
+def via_socket_connect(url: str) -> int:
+    host, port, path = _host_port(url)
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.settimeout(5)
+        sock.connect(address)
+        return _raw_request(sock, host, path)
+
+
+def via_socket_connect_ex(url: str) -> int:
+    host, port, path = _host_port(url)
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.settimeout(5)
+        assert sock.connect_ex(address) == 0
+        return _raw_request(sock, host, path)
+
+
+def via_create_connection(url: str) -> int:
+    host, port, path = _host_port(url)
+    with socket.create_connection((host, port), timeout=5) as sock:
+        return _raw_request(sock, host, path)
+
+
+def via_http_client(url: str) -> int:
+    host, port, path = _host_port(url)
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def via_urllib3(url: str) -> int:
+    with urllib3.PoolManager(retries=False, timeout=5) as pool:
+        return pool.request("GET", url).status
+
+
+def via_requests(url: str) -> int:
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, timeout=5).status_code
+
+
+def via_httpx(url: str) -> int:
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        return client.get(url).status_code
+
+
+def via_httpx_async(url: str) -> int:
+    async def get() -> int:
+        async with httpx.AsyncClient(trust_env=False, timeout=5) as client:
+            return (await client.get(url)).status_code
+
+    return asyncio.run(get())
+
+
+def via_aiohttp(url: str) -> int:
+    async def get() -> int:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            await response.read()
+            return response.status
+
+    return asyncio.run(get())
+
+
+def via_asyncio_streams(url: str) -> int:
+    host, port, path = _host_port(url)
+
+    async def get() -> int:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            writer.write(request.encode())
+            return int((await reader.read()).split()[1])
+        finally:
+            writer.close()
+
+    return asyncio.run(get())
+
+
+def via_loop_sock_connect(url: str) -> int:
+    host, port, path = _host_port(url)
+
+    async def get() -> int:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, (host, port))
+            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            await loop.sock_sendall(sock, request.encode())
+            data = b""
+            while chunk := await loop.sock_recv(sock, 65536):
+                data += chunk
+            return int(data.split()[1])
+
+    return asyncio.run(get())
+
+
+CLIENTS = {
+    "socket.connect": via_socket_connect,
+    "socket.connect_ex": via_socket_connect_ex,
+    "socket.create_connection": via_create_connection,
+    "http.client": via_http_client,
+    "urllib3": via_urllib3,
+    "requests": via_requests,
+    "httpx": via_httpx,
+    "httpx-async": via_httpx_async,
+    "aiohttp": via_aiohttp,
+    "asyncio.open_connection": via_asyncio_streams,
+    "loop.sock_connect": via_loop_sock_connect,
+}
+clients = pytest.mark.parametrize("client", list(CLIENTS.values()), ids=list(CLIENTS))
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[LocalServer]:
+    with LocalServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server: LocalServer) -> LocalServer:
+    module_server.reset()
+    return module_server
+
+
+@pytest.fixture
+def other_port(server: LocalServer) -> int:
+    return server.port + 1 if server.port < 65535 else server.port - 1
+
+
+class FakeResolver:
+    """Stands in for DNS below the guard: fake names map to loopback, others do not resolve."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.hosts = {"db.internal": "127.0.0.1", "api.example.com": "127.0.0.1"}
+        self.looked_up: list[str] = []
+        self._getaddrinfo = socket.getaddrinfo
+        self._gethostbyname = socket.gethostbyname
+        self._gethostbyname_ex = socket.gethostbyname_ex
+        monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+        monkeypatch.setattr(socket, "gethostbyname", self.gethostbyname)
+        monkeypatch.setattr(socket, "gethostbyname_ex", self.gethostbyname_ex)
+
+    def _address(self, host: Any) -> Any:
+        if isinstance(host, bytes):
+            host = host.decode()
+        if host is None or host == "localhost" or ":" in host or host.replace(".", "").isdigit():
+            return host  # no DNS query for these
+        self.looked_up.append(host)
+        name = host.lower().rstrip(".")
+        if name not in self.hosts:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return self.hosts[name]
+
+    def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._getaddrinfo(self._address(host), port, *args, **kwargs)
+
+    def gethostbyname(self, host: str) -> str:
+        return self._gethostbyname(self._address(host))
+
+    def gethostbyname_ex(self, host: str) -> tuple[str, list[str], list[str]]:
+        _, aliases, addresses = self._gethostbyname_ex(self._address(host))
+        return host, aliases, addresses
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> FakeResolver:
+    return FakeResolver(monkeypatch)
+
+
+# --- AllowList -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entries", "host", "port", "expected"),
+    [
+        (["localhost"], "localhost", 80, True),
+        (["localhost"], "LocalHost.", 80, True),
+        (["LOCALHOST."], "localhost", None, True),
+        (["localhost"], "example.com", 80, False),
+        (["db.internal"], "db.internal", 5432, True),
+        (["db.internal"], "internal", 5432, False),
+        (["db.internal"], "x.db.internal", 5432, False),
+        (["db.internal:5432"], "db.internal", 5432, True),
+        (["db.internal:5432"], "db.internal", 5433, False),
+        (["db.internal:5432"], "db.internal", None, True),
+        (["127.0.0.1"], "127.0.0.1", 8080, True),
+        (["127.0.0.1"], "127.0.0.2", 8080, False),
+        (["127.0.0.1:8080"], "127.0.0.1", 8080, True),
+        (["127.0.0.1:8080"], "127.0.0.1", 8081, False),
+        (["10.0.0.0/8"], "10.20.30.40", 443, True),
+        (["10.0.0.0/8"], "11.0.0.1", 443, False),
+        (["10.0.0.0/8:5432"], "10.1.1.1", 5432, True),
+        (["10.0.0.0/8:5432"], "10.1.1.1", 5433, False),
+        (["192.168.1.7/24"], "192.168.1.200", 80, True),  # host bits set: its network
+        (["::1"], "::1", 80, True),
+        (["::1"], "[::1]", 80, True),
+        (["[::1]:8080"], "::1", 8080, True),
+        (["[::1]:8080"], "::1", 8081, False),
+        (["[::1]"], "::1", 1, True),
+        (["fd00::/8"], "fd12:3456::1", 80, True),
+        (["[fd00::/8]:5432"], "fd12::1", 5432, True),
+        (["[fd00::/8]:5432"], "fd12::1", 80, False),
+        (["fe80::1"], "fe80::1%eth0", 80, True),  # zone index ignored
+        (["127.0.0.1"], "::ffff:127.0.0.1", 80, True),  # IPv4-mapped IPv6
+        (["10.0.0.0/8"], "::ffff:10.0.0.1", 80, True),
+        # localhost means this machine: it covers loopback addresses, on its ports.
+        (["localhost"], "127.0.0.1", 80, True),
+        (["localhost"], "127.8.9.10", 80, True),
+        (["localhost"], "::1", 80, True),
+        (["localhost"], "::ffff:127.0.0.1", 80, True),
+        (["localhost"], "10.0.0.1", 80, False),
+        (["localhost:8080"], "127.0.0.1", 8080, True),
+        (["localhost:8080"], "127.0.0.1", 8081, False),
+        # ... but an address entry does not cover the name (the guard checks the name asked).
+        (["127.0.0.1"], "localhost", 80, False),
+        (["bücher.example"], "xn--bcher-kva.example", 80, True),
+        (["xn--bcher-kva.example"], "BÜCHER.example", 80, True),
+        (["a, b.internal  c:81", ""], "b.internal", 1, True),
+        (["a, b.internal  c:81", ""], "c", 81, True),
+        (["a, b.internal  c:81", ""], "c", 80, False),
+        ([], "localhost", 80, False),
+        ([], "127.0.0.1", 80, False),
+    ],
+)
+def test_allow_list_allows(entries: list[str], host: str, port: int | None, expected: bool) -> None:
+    assert AllowList.parse(entries).allows(host, port) is expected
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "http://example.com",
+        "example.com:0",
+        "example.com:65536",
+        "example.com:http",
+        "example.com:",
+        "10.0.0.0/33",
+        "10.0.0.0/8:x",
+        "not-a-cidr/8",
+        "[::1",
+        "[::1]8080",
+        "[not-v6]:80",
+        "::1::2",
+        "*.example.com",
+        "ok.example, exa mple.com:x",
+        "-bad.example",
+        "bad-.example",
+        "a..b",
+        "10.0.0.256",
+        "1.2.3",
+        "x" * 64 + ".example",
+        "a/b/c",
+        "under_score.ok:1:2",
+    ],
+)
+def test_allow_list_rejects_bad_entries(entry: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        AllowList.parse(["localhost", entry])
+    message = str(excinfo.value)
+    assert repr(entry) in message
+    assert "Accepted forms" in message and "10.0.0.0/8" in message and "[::1]:8080" in message
+
+
+def test_allow_list_accepts_underscores_and_trailing_dots() -> None:
+    allow = AllowList.parse(["my_service.internal.", "x-1.y2"])
+    assert allow.allows("MY_SERVICE.internal", 1)
+    assert allow.allows("x-1.y2.", 1)
+
+
+def test_allow_list_truthiness() -> None:
+    assert not AllowList.parse([])
+    assert not AllowList.parse(["", " , "])
+    assert not AllowList()
+    assert AllowList.parse(["localhost"])
+    assert AllowList.parse(["10.0.0.0/8"])
+
+
+def test_allow_list_is_comparable_and_deduplicated() -> None:
+    assert AllowList.parse(["a", "a", "127.0.0.1"]) == AllowList.parse(["127.0.0.1", "A."])
+    assert (
+        AllowList.parse(["10.0.0.0/8", "10.0.0.0/8"]).networks
+        == AllowList.parse(["10.0.0.0/8"]).networks
+    )
+
+
+# --- blocking real clients -------------------------------------------------------------------
+
+
+@clients
+def test_blocked_ip_never_reaches_the_server(
+    client: Callable[[str], int], server: LocalServer
+) -> None:
+    with guard_for() as guard:
+        error = assert_blocked(lambda: client(server.url("/blocked")))
+    assert (error.host, error.port) == ("127.0.0.1", server.port)
+    assert "127.0.0.1" in str(error) and "--cassette-allow-hosts" in str(error)
+    assert set(guard.blocked) == {("127.0.0.1", server.port)}
+    assert server.hits == 0
+
+
+@clients
+def test_blocked_name_never_reaches_the_server(
+    client: Callable[[str], int], server: LocalServer
+) -> None:
+    url = server.url("/blocked").replace("127.0.0.1", "localhost")
+    with guard_for("127.0.0.1") as guard:  # the address, not the name asked for
+        error = assert_blocked(lambda: client(url))
+    assert (error.host, error.port) == ("localhost", server.port)
+    assert set(guard.blocked) == {("localhost", server.port)}
+    assert server.hits == 0
+
+
+@clients
+@pytest.mark.parametrize(
+    ("entry", "host"),
+    [
+        ("localhost", "localhost"),
+        ("localhost", "127.0.0.1"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.0/8", "127.0.0.1"),
+        ("127.0.0.1:{port}", "127.0.0.1"),
+        ("localhost:{port}", "localhost"),
+        ("localhost:{port}", "127.0.0.1"),
+    ],
+)
+def test_allowed_host_gets_through(
+    client: Callable[[str], int], server: LocalServer, entry: str, host: str
+) -> None:
+    url = server.url("/allowed").replace("127.0.0.1", host)
+    with guard_for("other.example", entry.format(port=server.port)) as guard:
+        assert client(url) == 200
+    assert server.hits == 1
+    assert server.requests[0].path == "/allowed"
+    assert guard.blocked == []
+
+
+@clients
+@pytest.mark.parametrize(
+    ("entry", "host"),
+    [
+        ("127.0.0.1:{other}", "127.0.0.1"),
+        ("127.0.0.0/8:{other}", "127.0.0.1"),
+        ("localhost:{other}", "127.0.0.1"),
+        ("localhost:{other}", "localhost"),
+    ],
+)
+def test_wrong_port_on_allowed_host_is_blocked(
+    client: Callable[[str], int], server: LocalServer, other_port: int, entry: str, host: str
+) -> None:
+    url = server.url("/").replace("127.0.0.1", host)
+    with guard_for(entry.format(other=other_port)) as guard:
+        error = assert_blocked(lambda: client(url))
+    assert (error.host, error.port) == (host, server.port)
+    assert guard.blocked and set(guard.blocked) == {(host, server.port)}
+    assert server.hits == 0
+
+
+# --- names: no DNS query for a blocked name; allowed names resolve ---------------------------
+
+
+@clients
+def test_blocked_name_is_never_looked_up(
+    client: Callable[[str], int], server: LocalServer, resolver: FakeResolver
+) -> None:
+    url = f"http://api.example.com:{server.port}/"
+    with guard_for("localhost", "db.internal") as guard:
+        error = assert_blocked(lambda: client(url))
+    assert error.host == "api.example.com"
+    assert set(guard.blocked) == {("api.example.com", server.port)}
+    assert resolver.looked_up == []
+    assert server.hits == 0
+
+
+@clients
+def test_allowed_name_is_resolved_and_its_addresses_allowed(
+    client: Callable[[str], int], server: LocalServer, resolver: FakeResolver
+) -> None:
+    with guard_for("db.internal") as guard:
+        assert client(f"http://db.internal:{server.port}/db") == 200
+    assert "db.internal" in resolver.looked_up
+    assert guard.blocked == []
+    assert server.hits == 1
+
+
+@clients
+def test_allowed_name_on_another_port_is_not_looked_up(
+    client: Callable[[str], int], server: LocalServer, resolver: FakeResolver, other_port: int
+) -> None:
+    with guard_for(f"db.internal:{other_port}") as guard:
+        assert_blocked(lambda: client(f"http://db.internal:{server.port}/"))
+    assert guard.blocked[0] == ("db.internal", server.port)
+    assert resolver.looked_up == []
+    assert server.hits == 0
+
+
+def test_address_of_an_allowed_name_is_allowed_only_once_resolved(
+    server: LocalServer, resolver: FakeResolver
+) -> None:
+    with guard_for("db.internal") as guard:
+        assert_blocked(lambda: via_http_client(server.url()))
+        assert guard.blocked == [("127.0.0.1", server.port)]
+        socket.getaddrinfo("db.internal", server.port)
+        assert via_http_client(server.url()) == 200
+    assert server.hits == 1
+
+
+def test_address_resolved_without_port_keeps_the_entry_port(
+    server: LocalServer, resolver: FakeResolver, other_port: int
+) -> None:
+    with guard_for(f"db.internal:{server.port}") as guard:
+        assert socket.getaddrinfo("db.internal", None)  # port unknown: allowed on its port
+        assert via_socket_connect(server.url()) == 200
+        with socket.socket() as sock:
+            error = assert_blocked(lambda: sock.connect(("127.0.0.1", other_port)))
+    assert (error.host, error.port) == ("db.internal", other_port)  # the name the user knows
+    assert guard.blocked == [("db.internal", other_port)]
+    assert server.hits == 1
+
+
+def test_resolved_addresses_are_forgotten_with_the_guard(
+    server: LocalServer, resolver: FakeResolver
+) -> None:
+    with guard_for("db.internal"):
+        socket.getaddrinfo("db.internal", server.port)
+    with guard_for("db.internal") as guard:
+        assert_blocked(lambda: via_http_client(server.url()))
+    assert guard.blocked == [("127.0.0.1", server.port)]
+
+
+@pytest.mark.parametrize("name", ["gethostbyname", "gethostbyname_ex"])
+def test_gethostbyname_of_blocked_name_is_never_looked_up(
+    resolver: FakeResolver, name: str
+) -> None:
+    with guard_for("localhost") as guard:
+        error = assert_blocked(lambda: getattr(socket, name)("api.example.com"))
+    assert (error.host, error.port) == ("api.example.com", None)
+    assert guard.blocked == [("api.example.com", None)]
+    assert resolver.looked_up == []
+
+
+@pytest.mark.parametrize("name", ["gethostbyname", "gethostbyname_ex"])
+def test_gethostbyname_of_allowed_name_remembers_its_address(
+    server: LocalServer, resolver: FakeResolver, name: str
+) -> None:
+    with guard_for("db.internal") as guard:
+        result = getattr(socket, name)("db.internal")
+        assert "127.0.0.1" in (result if isinstance(result, str) else result[2])
+        assert via_socket_connect(server.url()) == 200
+    assert resolver.looked_up == ["db.internal"]
+    assert guard.blocked == []
+    assert server.hits == 1
+
+
+def test_getaddrinfo_with_bytes_host_and_service_port(resolver: FakeResolver) -> None:
+    with guard_for("db.internal") as guard:
+        assert socket.getaddrinfo(b"db.internal", "80")[0][4][:2] == ("127.0.0.1", 80)
+        assert socket.getaddrinfo(host="DB.Internal.", port="http")
+        assert_blocked(lambda: socket.getaddrinfo(b"api.example.com", b"443"))
+    assert guard.blocked == [("api.example.com", 443)]
+    assert resolver.looked_up == ["db.internal", "DB.Internal."]
+
+
+def test_lookups_that_send_no_query_are_not_refused() -> None:
+    with guard_for() as guard:
+        assert socket.getaddrinfo("127.0.0.1", 80)[0][4][0] == "127.0.0.1"
+        assert socket.getaddrinfo("::1", 80, socket.AF_INET6)[0][4][0] == "::1"
+        assert socket.getaddrinfo(None, 0, socket.AF_INET, 0, 0, socket.AI_PASSIVE)
+        assert socket.gethostbyname("127.0.0.1") == "127.0.0.1"
+    assert guard.blocked == []
+
+
+def test_connect_to_a_name_is_checked_before_the_c_level_lookup(server: LocalServer) -> None:
+    # socket.connect((name, port)) resolves inside C, past socket.getaddrinfo.
+    with guard_for() as guard, socket.socket() as sock:
+        assert_blocked(lambda: sock.connect(("localhost", server.port)))
+    assert guard.blocked == [("localhost", server.port)]
+    with guard_for("localhost") as guard, socket.socket() as sock:
+        sock.connect(("localhost", server.port))
+        assert _raw_request(sock, "localhost", "/") == 200
+    assert guard.blocked == []
+    assert server.hits == 1
+
+
+# --- what stays allowed ----------------------------------------------------------------------
+
+
+def test_socketpair_and_unix_sockets_stay_allowed(tmp_path: Any) -> None:
+    if not hasattr(socket, "AF_UNIX"):
+        pytest.skip("no Unix sockets on this platform")
+    path = str(tmp_path / "s")
+    with guard_for() as guard:
+        left, right = socket.socketpair()
+        with left, right:
+            left.sendall(b"ping")
+            assert right.recv(4) == b"ping"
+        with socket.socket(socket.AF_UNIX) as listener, socket.socket(socket.AF_UNIX) as client:
+            listener.bind(path)
+            listener.listen()
+            client.connect(path)
+            connection, _ = listener.accept()
+            with connection:
+                client.sendall(b"pong")
+                assert connection.recv(4) == b"pong"
+    assert guard.blocked == []
+
+
+def test_asyncio_event_loop_works_under_the_guard() -> None:
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        # call_soon_threadsafe wakes the loop through its self-pipe (a socketpair).
+        threading.Thread(target=loop.call_soon_threadsafe, args=(done.set_result, "woken")).start()
+        await asyncio.sleep(0)
+        return await asyncio.wait_for(done, 5)
+
+    with guard_for() as guard:
+        assert asyncio.run(main()) == "woken"
+    assert guard.blocked == []
+
+
+def test_threads_started_by_the_test_are_guarded(server: LocalServer) -> None:
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            via_requests(server.url())
+        except BaseException as error:
+            errors.append(error)
+
+    with guard_for() as guard:
+        threads = [threading.Thread(target=attempt) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert len(errors) == 8 and all(our_error(error) for error in errors)
+    assert guard.blocked == [("127.0.0.1", server.port)] * 8
+    assert server.hits == 0
+
+
+def test_blocked_attempts_are_recorded_in_order(server: LocalServer, other_port: int) -> None:
+    with guard_for() as guard:
+        for host, port in [("127.0.0.1", server.port), ("localhost", other_port)]:
+            with socket.socket() as sock:
+                assert_blocked(lambda: sock.connect((host, port)))  # noqa: B023
+    assert guard.blocked == [("127.0.0.1", server.port), ("localhost", other_port)]
+
+
+def test_error_is_the_one_make_error_built(server: LocalServer) -> None:
+    built: list[BaseException] = []
+
+    def make(host: str, port: int | None) -> BaseException:
+        built.append(RuntimeError(f"no {host}:{port}"))
+        return built[-1]
+
+    with (
+        NetworkGuard(AllowList(), make),
+        socket.socket() as sock,
+        pytest.raises(RuntimeError) as excinfo,
+    ):
+        sock.connect(("127.0.0.1", server.port))
+    assert len(built) == 1 and excinfo.value is built[0]
+
+
+@pytest.mark.parametrize("method", ["connect", "connect_ex"])
+def test_refused_socket_is_closed(server: LocalServer, method: str) -> None:
+    # socket.create_connection and urllib3 close a socket only on OSError: ours would leak.
+    with guard_for(), socket.socket() as sock:
+        assert_blocked(lambda: getattr(sock, method)(("127.0.0.1", server.port)))
+        assert sock.fileno() == -1
+    assert server.hits == 0
+
+
+@pytest.fixture
+def udp_receiver() -> Iterator[socket.socket]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(0.5)
+        yield receiver
+
+
+@pytest.mark.parametrize("method", ["sendto", "sendto-flags", "sendmsg"])
+def test_udp_datagrams_are_guarded(udp_receiver: socket.socket, method: str) -> None:
+    if method == "sendmsg" and not hasattr(socket.socket, "sendmsg"):
+        pytest.skip("no sendmsg on this platform")
+    address = udp_receiver.getsockname()
+
+    def send(sock: socket.socket, data: bytes) -> None:
+        if method == "sendto":
+            sock.sendto(data, address)
+        elif method == "sendto-flags":
+            sock.sendto(data, 0, address)
+        else:
+            sock.sendmsg([data], [], 0, address)
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        with guard_for() as guard:
+            assert_blocked(lambda: send(sender, b"blocked"))
+        assert guard.blocked == [address]
+        with guard_for(f"127.0.0.1:{address[1]}"):
+            send(sender, b"allowed")
+        assert udp_receiver.recv(100) == b"allowed"  # the blocked datagram never arrived
+
+
+def test_ipv6_loopback(other_port: int) -> None:
+    try:
+        server = LocalServer("::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        with guard_for(f"[::1]:{server.port}") as guard:
+            assert via_requests(server.url()) == 200
+            assert via_aiohttp(server.url()) == 200
+        with guard_for(f"[::1]:{other_port}", "127.0.0.1") as guard:
+            assert_blocked(lambda: via_httpx(server.url()))
+        assert guard.blocked == [("::1", server.port)]
+        assert server.hits == 2
+    finally:
+        server.stop()
+
+
+def test_windows_proactor_sock_connect_is_guarded(server: LocalServer) -> None:
+    # Its connect (ConnectEx) does not go through socket.socket.connect. The loop needs
+    # Windows, but the guard's check runs before the loop is touched.
+    import asyncio.proactor_events as proactor
+
+    original = proactor.BaseProactorEventLoop.sock_connect
+    with guard_for() as guard, socket.socket() as sock:
+        assert proactor.BaseProactorEventLoop.sock_connect is not original
+        coroutine = proactor.BaseProactorEventLoop.sock_connect(
+            None,
+            sock,
+            ("127.0.0.1", server.port),
+        )
+        assert_blocked(lambda: asyncio.run(coroutine))
+    assert guard.blocked == [("127.0.0.1", server.port)]
+    assert proactor.BaseProactorEventLoop.sock_connect is original
+
+
+# --- install and restore ---------------------------------------------------------------------
+
+PATCHED = [
+    (socket.socket, "connect"),
+    (socket.socket, "connect_ex"),
+    (socket.socket, "sendto"),
+    (socket.socket, "sendmsg"),
+    (socket, "getaddrinfo"),
+    (socket, "gethostbyname"),
+    (socket, "gethostbyname_ex"),
+]
+
+
+def snapshot() -> list[tuple[object, bool]]:
+    """What each patched attribute is, and whether socket.socket holds it itself."""
+    return [(getattr(owner, name, None), name in vars(owner)) for owner, name in PATCHED]
+
+
+@pytest.fixture
+def originals() -> list[tuple[object, bool]]:
+    before = snapshot()
+    assert before[0] == (socket.socket.connect, False)  # inherited from _socket.socket
+    return before
+
+
+def assert_patched() -> None:
+    for (owner, name), (value, _) in zip(PATCHED, snapshot()):
+        if value is not None:
+            assert "pytest_cassettes" in getattr(value, "__module__", ""), (owner, name)
+
+
+def test_originals_restored_after_normal_exit(originals: list[tuple[object, bool]]) -> None:
+    guard = guard_for()
+    assert snapshot() == originals  # creating a guard installs nothing
+    with guard:
+        assert_patched()
+        assert guard.active
+    assert not guard.active
+    assert snapshot() == originals
+    assert socket.socket.connect is socket.SocketType.connect
+    assert "connect" not in vars(socket.socket)
+
+
+@pytest.mark.parametrize("exception", [RuntimeError, KeyboardInterrupt, SystemExit])
+def test_originals_restored_after_an_exception(
+    originals: list[tuple[object, bool]], exception: type[BaseException]
+) -> None:
+    with pytest.raises(exception), guard_for():
+        assert_patched()
+        raise exception()
+    assert snapshot() == originals
+
+
+def test_same_guard_entered_twice(
+    originals: list[tuple[object, bool]], server: LocalServer
+) -> None:
+    guard = guard_for()
+    with guard:
+        with guard:
+            assert_patched()
+        assert_patched()  # still inside the outer with
+        assert_blocked(lambda: via_http_client(server.url()))
+    assert snapshot() == originals
+    guard.__exit__(None, None, None)  # one exit too many does no harm
+    assert snapshot() == originals
+
+
+def test_nested_guards_must_all_allow(
+    originals: list[tuple[object, bool]], server: LocalServer
+) -> None:
+    outer = guard_for("127.0.0.1")
+    inner = NetworkGuard(AllowList(), lambda host, port: ConnectionRefusedError(host, port))
+    with outer:
+        assert via_http_client(server.url()) == 200
+        with inner, pytest.raises(ConnectionRefusedError):
+            via_http_client(server.url())
+        assert_patched()
+        assert via_http_client(server.url()) == 200
+    assert (outer.blocked, inner.blocked) == ([], [("127.0.0.1", server.port)])
+    assert server.hits == 2
+    assert snapshot() == originals
+
+
+def test_guards_exited_out_of_order_restore_the_originals(
+    originals: list[tuple[object, bool]], server: LocalServer
+) -> None:
+    first, second = guard_for("127.0.0.1"), guard_for()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert_blocked(lambda: via_http_client(server.url()))  # second is still on guard
+    second.__exit__(None, None, None)
+    assert snapshot() == originals
+    assert via_http_client(server.url()) == 200
+
+
+def test_guard_wraps_what_was_there_and_puts_it_back(
+    originals: list[tuple[object, bool]], resolver: FakeResolver
+) -> None:
+    # The fake resolver is someone else's patch below ours: kept, called, and restored.
+    spy = socket.getaddrinfo
+    with guard_for("db.internal"):
+        assert socket.getaddrinfo is not spy
+        socket.getaddrinfo("db.internal", 1)
+    assert socket.getaddrinfo is spy
+    assert resolver.looked_up == ["db.internal"]
+
+
+def test_guard_is_process_wide_while_installed(
+    originals: list[tuple[object, bool]], server: LocalServer
+) -> None:
+    seen: list[object] = []
+    ready, release = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        ready.set()
+        release.wait(5)
+        seen.append(socket.socket.connect)
+
+    thread = threading.Thread(target=watch)
+    thread.start()  # started before the guard: still covered
+    ready.wait(5)
+    with guard_for():
+        release.set()
+        thread.join(5)
+    assert seen and seen[0] is not originals[0][0]
+    assert snapshot() == originals
+
+
+# --- the LocalServer helper itself -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_local_server_serves_compressed_routes(server: LocalServer, encoding: str) -> None:
+    server.route("/data", status=201, body="héllo" * 100, headers={"X-A": "1"}, encoding=encoding)
+    response = via_requests_response(server.url("/data?x=1"))
+    assert response.status_code == 201
+    assert response.headers["Content-Encoding"] == encoding
+    assert response.headers["X-A"] == "1"
+    assert int(response.headers["Content-Length"]) < len("héllo".encode() * 100)
+    assert response.content == "héllo".encode() * 100  # requests decompressed it
+    assert server.hits == 1
+
+
+def via_requests_response(url: str) -> requests.Response:
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, timeout=5)
+
+
+def test_local_server_echoes_unrouted_requests(server: LocalServer) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"chunk-1,"
+        yield b"chunk-2"
+
+    with httpx.Client(trust_env=False) as client:
+        echo = client.post(server.url("/echo?q=1"), content=chunks(), headers={"X-B": "2"}).json()
+        assert client.head(server.url("/echo")).content == b""
+    assert echo["method"] == "POST" and echo["path"] == "/echo?q=1"
+    assert echo["headers"]["X-B"] == "2" and echo["body"] == "chunk-1,chunk-2"
+    assert [r.method for r in server.requests] == ["POST", "HEAD"]
+    assert server.requests[0].body == b"chunk-1,chunk-2"
+    server.reset()
+    assert server.hits == 0 and server.requests == []
+
+
+def test_local_server_rejects_unknown_encodings(server: LocalServer) -> None:
+    with pytest.raises(ValueError, match="br"):
+        server.route("/x", encoding="br")

@@ -1,0 +1,161 @@
+"""Replay-only runs make no real connection: the guard in real pytest runs, with allow-lists."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.conftest import Suite
+
+RAW_SOCKET = """
+import socket
+from urllib.parse import urlsplit
+
+def connect(url, host=None):
+    parts = urlsplit(url)
+    with socket.create_connection((host or parts.hostname, parts.port), timeout=2) as sock:
+        sock.sendall(b"GET /raw HTTP/1.0\\r\\n\\r\\n")
+        return sock.recv(100)
+"""
+
+
+def test_a_replay_only_cassette_test_cannot_reach_the_network(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        @pytest.mark.cassette(ignore_localhost=True)
+        def test_sneaky():
+            requests.get(URL + "/ignored-host-goes-out-unrecorded")
+        """)
+    )
+    suite.run().assert_outcomes(passed=1)  # recording mode: the ignored host is reached
+    assert suite.server.hits == 1
+    suite.server.reset()
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_sneaky",
+            "*record mode: none (CI is set: a replay-only run)*",
+            "*--cassette-allow-hosts=127.0.0.1*",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
+def test_raw_sockets_and_dns_are_blocked_too(suite: Suite) -> None:
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        import socket
+
+        @pytest.mark.cassette
+        def test_raw():
+            with pytest.raises(Exception) as excinfo:
+                connect(URL)
+            assert "blocked" in str(excinfo.value)
+
+        @pytest.mark.cassette
+        def test_dns():
+            with pytest.raises(Exception, match="blocked"):
+                socket.getaddrinfo("db.internal.example", 5432)
+        """)
+    )
+    result = suite.run("--record-mode=none")
+    # The tests caught the errors, but a blocked attempt fails the test anyway.
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*Network access to db.internal.example:5432 blocked*"])
+    assert suite.server.hits == 0
+
+
+@pytest.mark.parametrize(
+    ("allow", "reached"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.0/8", True),
+        ("localhost", True),
+        ("127.0.0.1:1", False),
+        ("10.0.0.0/8", False),
+    ],
+)
+def test_allowed_hosts_get_through(suite: Suite, allow: str, reached: bool) -> None:
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_database():
+            assert connect(URL)
+        """)
+    )
+    result = suite.run("--record-mode=none", f"--cassette-allow-hosts={allow}")
+    result.assert_outcomes(**({"passed": 1} if reached else {"failed": 1}))
+    assert suite.server.hits == (1 if reached else 0)
+
+
+def test_allow_hosts_by_name_in_ini_and_marker(suite: Suite) -> None:
+    suite.pytester.makeini("[pytest]\ncassette_allow_hosts = example.invalid\n")
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        @pytest.mark.cassette(allow_hosts=["localhost"])
+        def test_by_name():
+            assert connect(URL, host="localhost")
+
+        @pytest.mark.cassette
+        def test_not_allowed():
+            connect(URL, host="localhost")
+        """)
+    )
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*Network access to localhost:* blocked in *test_not_allowed*"])
+    assert suite.server.hits == 1
+
+
+def test_block_network_guards_every_test(suite: Suite) -> None:
+    suite.write(
+        """
+        def test_plain():
+            requests.get(URL + "/plain")
+
+        def test_plain_allowed_by_ini_list():
+            pass
+        """
+    )
+    result = suite.run("--block-network")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*--block-network blocks real connections in every test.*"])
+    assert suite.server.hits == 0
+    suite.run("--block-network", "--cassette-allow-hosts=127.0.0.1").assert_outcomes(passed=2)
+    assert suite.server.hits == 1
+
+
+def test_the_guard_is_gone_after_the_test(suite: Suite) -> None:
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        import socket
+        ORIGINAL = (socket.socket.connect, socket.getaddrinfo)
+
+        @pytest.mark.cassette
+        def test_guarded():
+            assert socket.getaddrinfo is not ORIGINAL[1]
+
+        def test_after():
+            assert (socket.socket.connect, socket.getaddrinfo) == ORIGINAL
+            assert connect(URL)
+        """)
+    )
+    suite.run("--record-mode=none", "-p", "no:randomly").assert_outcomes(passed=2)
+    assert suite.server.hits == 1
+
+
+def test_bad_allow_list_entry_is_a_usage_error(suite: Suite) -> None:
+    suite.write("def test_x():\n    pass\n")
+    result = suite.run("--cassette-allow-hosts=*.example.com")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Invalid allowed host '[*].example.com'*"])

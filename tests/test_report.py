@@ -1,0 +1,164 @@
+"""The run's report: summary counts (equal with and without xdist), unused, strict, orphans, JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import Suite
+
+SUITE = """
+@pytest.mark.cassette
+def test_one():
+    requests.get(URL + "/1")
+
+@pytest.mark.cassette
+def test_two():
+    requests.get(URL + "/2a")
+    requests.get(URL + "/2b")
+
+@pytest.mark.cassette
+@pytest.mark.skip(reason="flaky upstream")
+def test_skipped():
+    requests.get(URL + "/skipped")
+
+def test_no_http():
+    pass
+"""
+
+XDIST = [[], ["-n", "2"]]
+
+
+def run(suite: Suite, *args: str) -> pytest.RunResult:
+    if "-n" in args:  # xdist workers are processes: they need the server's URL in the env
+        return suite.pytester.runpytest_subprocess("-p", "no:recording", *args)
+    return suite.run(*args)
+
+
+@pytest.mark.parametrize("xdist", XDIST, ids=["no-xdist", "n2"])
+def test_summary_counts_are_the_same_with_and_without_xdist(suite: Suite, xdist: list[str]) -> None:
+    suite.write(SUITE)
+    result = run(suite, *xdist)
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- cassettes -*",
+            "0 cassettes replayed (0 interactions), 2 cassettes recorded (3 new interactions), "
+            "0 secret values scrubbed",
+        ]
+    )
+    result = run(suite, "--record-mode=none", *xdist)
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["2 cassettes replayed (3 interactions), 0 cassettes recorded (0 new interactions)*"]
+    )
+
+
+def test_quiet_when_there_is_nothing_to_say(suite: Suite) -> None:
+    suite.write("def test_plain():\n    pass\n")
+    result = suite.run()
+    result.assert_outcomes(passed=1)
+    assert "cassettes -" not in result.stdout.str()
+
+
+def test_unused_interactions_are_listed_and_strict_fails_the_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(SUITE)
+    suite.run().assert_outcomes(passed=3, skipped=1)
+    suite.write(SUITE.replace('    requests.get(URL + "/2b")\n', ""))
+    result = suite.run("-v")
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "1 recorded interaction never played, in 1 test: *--record-mode=rewrite*--cassette-strict*",
+            "  test_suite.py::test_two: GET http://127.0.0.1:*/2b",
+        ]
+    )
+    result = suite.run("--cassette-strict")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*UnusedInteractionsError: 1 recorded interaction(s) of *test_two.yaml never played*",
+            "*GET http://127.0.0.1:*/2b",
+            "*pytest --record-mode=rewrite 'test_suite.py::test_two'*",
+        ]
+    )
+    suite.pytester.makeini("[pytest]\ncassette_strict = true\n")
+    suite.run().assert_outcomes(passed=2, failed=1, skipped=1)
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=3, skipped=1)
+    suite.run().assert_outcomes(passed=3, skipped=1)
+
+
+def test_strict_marker_option(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette(strict=True)
+        def test_strict(cassette):
+            requests.get(URL + "/a")
+            if cassette.play_count:  # replaying: leave /b unplayed
+                return
+            requests.get(URL + "/b")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    suite.run().assert_outcomes(failed=1)
+
+
+def orphan_setup(suite: Suite) -> None:
+    suite.write(SUITE)
+    suite.run().assert_outcomes(passed=3, skipped=1)
+    folder = suite.path / "cassettes" / "test_suite"
+    (folder / "test_removed_long_ago.yaml").write_text("interactions: []\nversion: 1\n")
+    (folder / "test_skipped.yaml").write_text("interactions: []\nversion: 1\n")
+
+
+@pytest.mark.parametrize("xdist", XDIST, ids=["no-xdist", "n2"])
+def test_orphans_are_reported_only_for_a_full_run(suite: Suite, xdist: list[str]) -> None:
+    orphan_setup(suite)
+    result = run(suite, "-v", *xdist)
+    result.stdout.fnmatch_lines(
+        [
+            "1 orphan cassette (no collected test uses them): delete them with --cassette-prune.",
+            "  cassettes/test_suite/test_removed_long_ago.yaml",
+        ]
+    )
+    assert "test_skipped.yaml" not in result.stdout.str().split("orphan cassette")[1]
+    for partial in (["-k", "one"], ["test_suite.py::test_one"]):
+        result = run(suite, *partial, *xdist)
+        assert "orphan cassette" not in result.stdout.str()
+
+
+def test_prune_deletes_orphans_and_says_so(suite: Suite) -> None:
+    orphan_setup(suite)
+    orphan = suite.path / "cassettes" / "test_suite" / "test_removed_long_ago.yaml"
+    suite.run("-k", "one", "--cassette-prune")
+    assert orphan.exists()
+    result = suite.run("--cassette-prune")
+    result.stdout.fnmatch_lines(
+        ["pruned 1 orphan cassette:", "  cassettes/test_suite/test_removed_long_ago.yaml"]
+    )
+    assert not orphan.exists()
+    assert (suite.path / "cassettes" / "test_suite" / "test_skipped.yaml").exists()
+    assert (suite.path / "cassettes" / "test_suite" / "test_one.yaml").exists()
+
+
+@pytest.mark.parametrize("xdist", XDIST, ids=["no-xdist", "n2"])
+def test_json_report(suite: Suite, xdist: list[str]) -> None:
+    orphan_setup(suite)
+    report_path = suite.path / "report.json"
+    run(suite, f"--cassette-report={report_path}", *xdist).assert_outcomes(passed=3, skipped=1)
+    report = json.loads(report_path.read_text())
+    assert report["totals"]["cassettes_replayed"] == 2
+    assert report["totals"]["interactions_played"] == 3
+    assert report["totals"]["orphan_cassettes"] == 1
+    assert report["orphans"] == ["cassettes/test_suite/test_removed_long_ago.yaml"]
+    assert [t["nodeid"] for t in report["tests"]] == [
+        "test_suite.py::test_one",
+        "test_suite.py::test_two",
+    ]
+    two = report["tests"][1]
+    assert two["cassette"] == "cassettes/test_suite/test_two.yaml"
+    assert (two["mode"], two["played"], two["recorded"], two["unused"]) == ("once", 2, 0, [])
+    assert not list(suite.path.glob("*.tmp"))

@@ -1,0 +1,772 @@
+"""The scrubber: every place a secret hides is emptied, and the interaction keeps its shape."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import pytest
+import yaml
+from vcr.matchers import method, query, requests_match, uri
+from vcr.request import Request
+from vcr.serialize import serialize
+from vcr.serializers import yamlserializer
+
+from pytest_cassettes.scrub import DISABLE_NAMES, Scrubber, ScrubRules
+
+SECRET = "s3cr3t-Value-9f8e7d6c"  # no detector recognises it: only rules can remove it
+GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"
+OPENAI = "sk-proj-" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1BcD4fGh7"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+
+
+def scrubber(**rules: Any) -> Scrubber:
+    return Scrubber(ScrubRules(**rules), environ={})
+
+
+def request(
+    uri: str = "https://api.example.com/v1/items",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+) -> Request:
+    headers = dict(headers or {})
+    if isinstance(body, bytes):
+        headers.setdefault("Content-Length", str(len(body)))
+    return Request(method, uri, body, headers)
+
+
+def response(
+    body: bytes | str = b"", headers: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    headers = dict(headers or {})
+    size = len(body.encode() if isinstance(body, str) else body)
+    headers.setdefault("Content-Length", [str(size)])
+    return {"status": {"code": 200, "message": "OK"}, "headers": headers, "body": {"string": body}}
+
+
+def request_text(req: Request) -> str:
+    body = req.body or b""
+    return f"{req.uri}\n{dict(req.headers)}\n{body.decode('latin-1')}"
+
+
+def response_text(resp: dict[str, Any]) -> str:
+    body = resp["body"]["string"]
+    if isinstance(body, bytes):
+        body = body.decode("latin-1")
+    return f"{resp['headers']}\n{body}"
+
+
+def scrub_request(req: Request, s: Scrubber | None = None) -> tuple[Request, int]:
+    new, count = (s or scrubber()).scrub_request(req)
+    assert new is not None
+    return new, count
+
+
+def scrub_response(resp: dict[str, Any], s: Scrubber | None = None) -> tuple[dict[str, Any], int]:
+    new, count = (s or scrubber()).scrub_response(resp)
+    assert new is not None
+    return new, count
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "X-Api-Key",
+        "x-api-key",
+        "X-API-KEY",
+        "Api-Key",
+        "X-Goog-Api-Key",
+        "X-Amz-Security-Token",
+        "X-Auth-Token",
+        "X-CSRF-Token",
+        "X-Client-Secret",
+        "X-RapidAPI-Key",
+        "Private-Token",
+        "Ocp-Apim-Subscription-Key",
+    ],
+)
+def test_sensitive_request_header_is_replaced_whatever_its_case(name: str):
+    new, count = scrub_request(request(headers={name: SECRET, "Accept": "application/json"}))
+    assert count == 1
+    assert new.headers[name] == "<SCRUBBED>"
+    assert list(new.headers) == [name, "Accept"]  # names and order kept
+    assert new.headers["Accept"] == "application/json"
+    assert SECRET not in request_text(new)
+
+
+@pytest.mark.parametrize("name", ["Authorization", "authorization", "PROXY-AUTHORIZATION"])
+def test_authorization_keeps_its_scheme(name: str):
+    new, count = scrub_request(request(headers={name: f"Bearer {SECRET}"}))
+    assert (new.headers[name], count) == ("Bearer <SCRUBBED>", 1)
+    new, _ = scrub_request(request(headers={name: f"token {SECRET}"}))
+    assert new.headers[name] == "token <SCRUBBED>"
+    new, _ = scrub_request(request(headers={name: SECRET}))
+    assert new.headers[name] == "<SCRUBBED>"
+
+
+def test_aws_signature_authorization_keeps_only_the_algorithm():
+    value = f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/s3, Signature={SECRET}"
+    new, count = scrub_request(request(headers={"Authorization": value}))
+    assert (new.headers["Authorization"], count) == ("AWS4-HMAC-SHA256 <SCRUBBED>", 1)
+
+
+def test_cookie_keeps_its_names():
+    new, count = scrub_request(request(headers={"Cookie": f"session={SECRET}; theme=dark"}))
+    assert new.headers["Cookie"] == "session=<SCRUBBED>; theme=<SCRUBBED>"
+    assert count == 2
+
+
+def test_set_cookie_keeps_its_attributes_in_every_value():
+    resp = response(
+        headers={
+            "Set-Cookie": [
+                f"session={SECRET}; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly",
+                f"csrf={SECRET}x; Secure; SameSite=Lax",
+                "old=; Max-Age=0",  # a deletion carries no value: left as is
+            ]
+        }
+    )
+    new, count = scrub_response(resp)
+    assert new["headers"]["Set-Cookie"] == [
+        "session=<SCRUBBED>; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly",
+        "csrf=<SCRUBBED>; Secure; SameSite=Lax",
+        "old=; Max-Age=0",
+    ]
+    assert count == 2
+
+
+@pytest.mark.parametrize("name", ["X-Api-Key", "x-auth-token", "X-Amz-Security-Token"])
+def test_sensitive_response_header_is_replaced(name: str):
+    new, count = scrub_response(response(headers={name: [SECRET], "Server": ["nginx"]}))
+    assert new["headers"][name] == ["<SCRUBBED>"]
+    assert new["headers"]["Server"] == ["nginx"]
+    assert count == 1
+
+
+def test_location_header_loses_its_token_but_stays_a_url():
+    location = f"https://app.example.com/callback?code=abc&access_token={SECRET}&state=xyz"
+    new, count = scrub_response(response(headers={"Location": [location]}))
+    assert count == 1
+    value = new["headers"]["Location"][0]
+    assert dict(parse_qsl(urlsplit(value).query)) == {
+        "code": "abc",
+        "access_token": "<SCRUBBED>",
+        "state": "xyz",
+    }
+
+
+def test_header_given_as_bytes_is_scrubbed_and_stays_bytes():
+    req = Request("GET", "https://x.example/", None, {"X-Api-Key": SECRET.encode()})
+    new, count = scrub_request(req)
+    assert (new.headers["X-Api-Key"], count) == (b"<SCRUBBED>", 1)
+
+
+# --- URL -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "param",
+    [
+        "api_key",
+        "apikey",
+        "key",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "password",
+        "secret",
+        "private_key",
+        "session_token",
+        "auth_token",
+        "passwd",
+        "API-KEY",
+        "accessToken",
+        "user[password]",
+    ],
+)
+def test_sensitive_query_parameter_is_replaced_and_the_url_stays_valid(param: str):
+    uri = f"https://api.example.com/v1/items?page=2&{param}={SECRET}&q=a+b%2Fc"
+    new, count = scrub_request(request(uri))
+    assert count == 1
+    assert SECRET not in new.uri
+    parts = urlsplit(new.uri)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "api.example.com", "/v1/items")
+    assert parse_qs(parts.query) == {"page": ["2"], param: ["<SCRUBBED>"], "q": ["a b/c"]}
+    # Untouched parameters keep their exact encoding and order.
+    assert new.uri.startswith("https://api.example.com/v1/items?page=2&")
+    assert new.uri.endswith("&q=a+b%2Fc")
+    assert "<" not in new.uri and " " not in new.uri
+
+
+def test_pagination_tokens_are_not_secrets():
+    uri = "https://api.example.com/v1/items?pageToken=CAUQAA&next_page_token=abc123"
+    new, count = scrub_request(request(uri))
+    assert (new.uri, count) == (uri, 0)
+
+
+def test_password_in_url_userinfo_is_replaced():
+    new, count = scrub_request(request(f"https://alice:{SECRET}@db.example.com/v1"))
+    assert count == 1
+    assert SECRET not in new.uri
+    assert urlsplit(new.uri).username == "alice"
+    assert urlsplit(new.uri).hostname == "db.example.com"
+
+
+def test_token_in_fragment_is_replaced():
+    new, count = scrub_request(request(f"https://app.example.com/cb#access_token={SECRET}&x=1"))
+    assert count == 1
+    assert urlsplit(new.uri).fragment == "access_token=%3CSCRUBBED%3E&x=1"
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def test_form_body_fields_are_replaced_and_it_stays_a_form():
+    body = f"grant_type=refresh_token&refresh_token={SECRET}&client_id=app&client_secret={SECRET}"
+    req = request(
+        method="POST",
+        body=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    new, count = scrub_request(req)
+    assert count == 2
+    assert parse_qs(new.body.decode()) == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["<SCRUBBED>"],
+        "client_id": ["app"],
+        "client_secret": ["<SCRUBBED>"],
+    }
+    assert new.headers["Content-Length"] == str(len(new.body))
+    assert SECRET not in request_text(new)
+
+
+def test_form_body_without_content_type_is_recognised():
+    new, count = scrub_request(request(method="POST", body=f"user=bob&password={SECRET}".encode()))
+    assert count == 1
+    assert parse_qs(new.body.decode()) == {"user": ["bob"], "password": ["<SCRUBBED>"]}
+
+
+def test_json_fields_at_any_depth_and_in_lists_are_replaced():
+    document = {
+        "user": {"name": "bob", "credentials": {"password": SECRET, "apiKey": SECRET}},
+        "items": [{"id": 1, "token": SECRET}, {"id": 2, "token": SECRET}, "plain"],
+        "client_secret": SECRET,
+        "count": 3,
+        "active": True,
+        "token": None,
+    }
+    body = json.dumps(document).encode()
+    req = request(method="POST", body=body, headers={"Content-Type": "application/json"})
+    new, count = scrub_request(req)
+    assert count == 5
+    assert SECRET not in request_text(new)
+    assert json.loads(new.body) == {
+        "user": {"name": "bob", "credentials": {"password": "<SCRUBBED>", "apiKey": "<SCRUBBED>"}},
+        "items": [{"id": 1, "token": "<SCRUBBED>"}, {"id": 2, "token": "<SCRUBBED>"}, "plain"],
+        "client_secret": "<SCRUBBED>",
+        "count": 3,
+        "active": True,
+        "token": None,
+    }
+    assert new.headers["Content-Length"] == str(len(new.body))
+
+
+def test_json_under_a_sensitive_key_is_replaced_whole():
+    body = json.dumps({"secret": {"a": SECRET, "b": [SECRET, 12345678]}, "n": 1}).encode()
+    new, count = scrub_request(request(method="POST", body=body))
+    assert count == 3
+    assert json.loads(new.body) == {
+        "secret": {"a": "<SCRUBBED>", "b": ["<SCRUBBED>", "<SCRUBBED>"]},
+        "n": 1,
+    }
+
+
+@pytest.mark.parametrize("indent", [None, 2, 4])
+def test_json_formatting_is_kept_outside_the_replaced_values(indent: int | None):
+    document = {"a": "é \u2603 / \n", "nested": {"password": SECRET, "list": [1, 2.5, None]}}
+    body = json.dumps(document, indent=indent).encode()
+    expected = json.dumps(
+        {**document, "nested": {**document["nested"], "password": "<SCRUBBED>"}}, indent=indent
+    ).encode()
+    new, _ = scrub_request(request(method="POST", body=body))
+    assert new.body == expected
+
+
+def test_json_without_secrets_is_byte_for_byte_unchanged():
+    body = b'{ "a":1,\n  "b" : [ "x" ,{"c": "\\u00e9"} ] }'
+    new, count = scrub_request(request(method="POST", body=body))
+    assert (new.body, count) == (body, 0)
+
+
+def test_json_lines_body_is_scrubbed_per_document():
+    body = b'{"token": "' + SECRET.encode() + b'"}\n{"ok": true}\n'
+    new, count = scrub_request(request(method="POST", body=body))
+    assert count == 1
+    assert [json.loads(line) for line in new.body.splitlines()] == [
+        {"token": "<SCRUBBED>"},
+        {"ok": True},
+    ]
+
+
+def test_response_json_body_is_scrubbed_and_content_length_follows():
+    body = json.dumps({"access_token": SECRET, "token_type": "bearer", "expires_in": 3600})
+    resp = response(body.encode(), headers={"Content-Type": ["application/json; charset=utf-8"]})
+    new, count = scrub_response(resp)
+    assert count == 1
+    assert json.loads(new["body"]["string"]) == {
+        "access_token": "<SCRUBBED>",
+        "token_type": "bearer",
+        "expires_in": 3600,
+    }
+    assert new["headers"]["Content-Length"] == [str(len(new["body"]["string"]))]
+    assert SECRET not in response_text(new)
+
+
+def test_response_form_body_is_scrubbed():
+    # GitHub's OAuth token endpoint answers with a form body.
+    body = f"access_token={GITHUB}&scope=repo&token_type=bearer".encode()
+    resp = response(body, headers={"Content-Type": ["application/x-www-form-urlencoded"]})
+    new, count = scrub_response(resp)
+    assert count == 1
+    assert parse_qs(new["body"]["string"].decode())["access_token"] == ["<SCRUBBED>"]
+    assert new["headers"]["Content-Length"] == [str(len(new["body"]["string"]))]
+
+
+def test_response_body_given_as_str_stays_str():
+    new, count = scrub_response(response(json.dumps({"password": SECRET})))
+    assert count == 1
+    assert new["body"]["string"] == '{"password": "<SCRUBBED>"}'
+
+
+def test_binary_body_is_left_alone():
+    compressed = gzip.compress(f'{{"token": "{SECRET}", "gh": "{GITHUB}"}}'.encode())
+    resp = response(compressed, headers={"Content-Encoding": ["gzip"]})
+    new, count = scrub_response(resp)
+    assert (new["body"]["string"], count) == (compressed, 0)
+    assert new["headers"]["Content-Length"] == [str(len(compressed))]
+
+
+def test_base64_image_in_json_is_not_a_secret():
+    import base64
+
+    image = base64.b64encode(bytes(range(256)) * 8).decode()
+    body = json.dumps({"image": f"data:image/png;base64,{image}", "id": 7}).encode()
+    new, count = scrub_response(response(body))
+    assert (new["body"]["string"], count) == (body, 0)
+
+
+def test_file_and_iterator_bodies_are_scrubbed_into_plain_bytes():
+    body = f"password={SECRET}".encode()
+    for source in (io.BytesIO(body), iter([body[:5], body[5:]])):
+        new, count = scrub_request(request(method="POST", body=source))
+        assert count == 1
+        assert new.body == b"password=%3CSCRUBBED%3E"
+    # vcrpy writes a plain body as text; a file body would be a !!python tag.
+    text = serialize({"requests": [new], "responses": [response(b"ok")]}, yamlserializer)
+    assert "!!python" not in text
+    assert yaml.safe_load(text)["interactions"][0]["request"]["body"] == "password=%3CSCRUBBED%3E"
+
+
+def test_content_length_is_not_added_when_absent():
+    req = Request("POST", "https://x.example/", f"password={SECRET}".encode(), {})
+    new, _ = scrub_request(req)
+    assert "Content-Length" not in new.headers
+
+
+# --- environment variables -------------------------------------------------------------------
+
+
+def test_environment_values_are_replaced_everywhere_by_their_name():
+    env = {"OPENAI_API_KEY": OPENAI, "MY_SERVICE_TOKEN": "tok-1234567890", "HOME": "/home/u"}
+    s = Scrubber(environ=env)
+    req = request(
+        uri=f"https://api.example.com/keys/{OPENAI}/usage?x=tok-1234567890",
+        method="POST",
+        body=f"prefix {OPENAI} suffix".encode(),
+        headers={"X-Echo": f"key={OPENAI}", "Content-Type": "text/plain"},
+    )
+    new, count = scrub_request(req, s)
+    assert count == 4
+    assert new.uri == (
+        "https://api.example.com/keys/%3COPENAI_API_KEY%3E/usage?x=%3CMY_SERVICE_TOKEN%3E"
+    )
+    assert new.headers["X-Echo"] == "key=<OPENAI_API_KEY>"
+    assert new.body == b"prefix <OPENAI_API_KEY> suffix"
+    assert new.headers["Content-Length"] == str(len(new.body))
+    resp, count = scrub_response(response(f"echo {OPENAI}".encode()), s)
+    assert (resp["body"]["string"], count) == (b"echo <OPENAI_API_KEY>", 1)
+
+
+def test_url_encoded_environment_value_is_replaced():
+    value = "p@ss/w0rd+more=="
+    s = Scrubber(environ={"DB_PASSWORD": value})
+    body = b"x=p%40ss%2Fw0rd%2Bmore%3D%3D&y=1"
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert count == 1
+    assert parse_qs(new.body.decode()) == {"x": ["<DB_PASSWORD>"], "y": ["1"]}
+
+
+def test_short_and_unrelated_environment_values_are_ignored():
+    s = Scrubber(environ={"SHORT_TOKEN": "abc", "EDITOR": "vim-editor-long", "PATH": "/usr/bin"})
+    req = request(uri="https://x.example/abc/vim-editor-long/usr/bin")
+    new, count = scrub_request(req, s)
+    assert (new.uri, count) == (req.uri, 0)
+
+
+def test_rules_env_adds_variable_names():
+    env = {"DATABASE_URL": "postgres-host-1234", "OTHER": "other-value-1234"}
+    s = Scrubber(ScrubRules(env=("DATABASE_URL",)), environ=env)
+    new, count = scrub_request(
+        request(uri="https://x.example/postgres-host-1234/other-value-1234"), s
+    )
+    assert new.uri == "https://x.example/%3CDATABASE_URL%3E/other-value-1234"
+    assert count == 1
+
+
+def test_numeric_environment_value_in_json_keeps_json_valid():
+    s = Scrubber(environ={"PIN_PASSWORD": "12345678"})
+    new, count = scrub_response(response(b'{"n": 12345678, "s": "x12345678"}'), s)
+    assert count == 2
+    assert json.loads(new["body"]["string"]) == {"n": "<PIN_PASSWORD>", "s": "x<PIN_PASSWORD>"}
+
+
+def test_variables_sharing_a_value_are_named_deterministically():
+    env = {"B_TOKEN": "shared-value-123", "A_TOKEN": "shared-value-123"}
+    for environ in (env, dict(reversed(list(env.items())))):
+        new, _ = scrub_request(
+            request(uri="https://x.example/shared-value-123"), Scrubber(environ=environ)
+        )
+        assert new.uri == "https://x.example/%3CA_TOKEN%3E"
+
+
+def test_environ_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PYTEST_CASSETTES_TEST_TOKEN", "from-os-environ-123")
+    new, count = scrub_request(request(uri="https://x.example/from-os-environ-123"), Scrubber())
+    assert new.uri == "https://x.example/%3CPYTEST_CASSETTES_TEST_TOKEN%3E"
+    assert count == 1
+
+
+# --- detectors -------------------------------------------------------------------------------
+
+
+def test_detectors_redact_known_tokens_in_urls_headers_and_bodies():
+    req = request(
+        uri=f"https://api.example.com/x?ref={GITHUB}",
+        method="POST",
+        body=f"notes: {JWT} end".encode(),
+        headers={"X-Forwarded": f"via {OPENAI}", "Content-Type": "text/plain"},
+    )
+    new, count = scrub_request(req)
+    assert count == 3
+    assert new.uri == "https://api.example.com/x?ref=%3CSCRUBBED:github%3E"
+    assert new.headers["X-Forwarded"] == "via <SCRUBBED:openai>"
+    assert new.body == b"notes: <SCRUBBED:jwt> end"
+    for secret in (GITHUB, JWT, OPENAI):
+        assert secret not in request_text(new)
+
+
+def test_detectors_run_inside_json_strings():
+    body = json.dumps({"message": f"your key is {GITHUB}", "n": 1}, indent=1).encode()
+    new, count = scrub_response(response(body))
+    assert count == 1
+    assert json.loads(new["body"]["string"]) == {"message": "your key is <SCRUBBED:github>", "n": 1}
+
+
+def test_docling_cassette_response_comes_out_unchanged():
+    path = "/work/shared/data/test_docling_source.yaml"
+    with open(path, encoding="utf-8") as f:
+        interaction = yaml.safe_load(f)["interactions"][0]
+    resp = interaction["response"]
+    resp["body"]["string"] = resp["body"]["string"].encode()
+    new, count = scrub_response(resp)
+    assert count == 0
+    assert new == resp
+
+
+# --- user rules ------------------------------------------------------------------------------
+
+
+def test_user_rules_extend_the_defaults():
+    s = scrubber(headers=("x-*-id",), params=("session",), patterns=(r"acct-\d{6}",))
+    req = request(
+        uri=f"https://x.example/acct-123456?session={SECRET}&api_key={SECRET}",
+        headers={"X-Tenant-Id": SECRET, "Authorization": f"Bearer {SECRET}"},
+    )
+    new, count = scrub_request(req, s)
+    assert count == 5
+    assert new.headers["X-Tenant-Id"] == "<SCRUBBED>"
+    assert new.headers["Authorization"] == "Bearer <SCRUBBED>"  # default still applies
+    assert dict(parse_qsl(urlsplit(new.uri).query)) == {
+        "session": "<SCRUBBED>",
+        "api_key": "<SCRUBBED>",
+    }
+    assert urlsplit(new.uri).path == "/%3CSCRUBBED%3E"
+
+
+def test_user_params_apply_to_json_and_form_but_not_headers():
+    s = scrubber(params=("email",))
+    body = json.dumps({"user": {"email": "bob@example.com"}}).encode()
+    new, count = scrub_request(request(method="POST", body=body, headers={"Email": "x"}), s)
+    assert count == 1
+    assert json.loads(new.body) == {"user": {"email": "<SCRUBBED>"}}
+    assert new.headers["Email"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("user.email", {"user": {"email": "<SCRUBBED>", "name": "bob"}, "items": [{"sku": "a"}]}),
+        ("$.user.email", {"user": {"email": "<SCRUBBED>", "name": "bob"}, "items": [{"sku": "a"}]}),
+        (
+            "items[*].sku",
+            {"user": {"email": "b@x.org", "name": "bob"}, "items": [{"sku": "<SCRUBBED>"}]},
+        ),
+        (
+            "items[0]",
+            {"user": {"email": "b@x.org", "name": "bob"}, "items": [{"sku": "<SCRUBBED>"}]},
+        ),
+        ("user", {"user": {"email": "<SCRUBBED>", "name": "<SCRUBBED>"}, "items": [{"sku": "a"}]}),
+    ],
+)
+def test_json_paths(path: str, expected: dict[str, Any]):
+    document = {"user": {"email": "b@x.org", "name": "bob"}, "items": [{"sku": "a"}]}
+    new, _ = scrub_request(
+        request(method="POST", body=json.dumps(document).encode()), scrubber(json_paths=(path,))
+    )
+    assert json.loads(new.body) == expected
+
+
+def test_json_path_at_the_root_of_an_array():
+    body = json.dumps([{"email": "a@x.org"}, {"email": "b@x.org"}]).encode()
+    new, count = scrub_response(response(body), scrubber(json_paths=("[*].email",)))
+    assert count == 2
+    assert json.loads(new["body"]["string"]) == [{"email": "<SCRUBBED>"}, {"email": "<SCRUBBED>"}]
+
+
+@pytest.mark.parametrize("path", ["", "a..b[", "items[x]", "$"])
+def test_invalid_json_path_is_an_error(path: str):
+    with pytest.raises(ValueError, match="invalid JSON path"):
+        scrubber(json_paths=(path,))
+
+
+def test_pattern_with_a_group_replaces_only_the_group():
+    s = scrubber(patterns=(r"account (\d{8})",))
+    new, count = scrub_request(request(method="POST", body=b"account 12345678 ok"), s)
+    assert (new.body, count) == (b"account <SCRUBBED> ok", 1)
+
+
+def test_invalid_pattern_is_an_error():
+    with pytest.raises(ValueError, match=r"invalid scrub pattern '\('"):
+        scrubber(patterns=("(",))
+
+
+# --- disable ---------------------------------------------------------------------------------
+
+
+def test_disable_cookie_keeps_cookies_but_not_other_defaults():
+    req = request(headers={"Cookie": "theme=dark", "Authorization": f"Bearer {SECRET}"})
+    new, count = scrub_request(req, scrubber(disable=("cookie",)))
+    assert new.headers["Cookie"] == "theme=dark"
+    assert new.headers["Authorization"] == "Bearer <SCRUBBED>"
+    assert count == 1
+
+
+def test_disable_set_cookie():
+    resp = response(headers={"Set-Cookie": ["lang=en; Path=/"]})
+    new, count = scrub_response(resp, scrubber(disable=("Set-Cookie",)))
+    assert (new["headers"]["Set-Cookie"], count) == (["lang=en; Path=/"], 0)
+
+
+def test_disable_key_keeps_the_key_parameter_only():
+    s = scrubber(disable=("key",))
+    new, count = scrub_request(
+        request(f"https://x.example/?key=photos/cat.jpg&api_key={SECRET}"), s
+    )
+    assert dict(parse_qsl(urlsplit(new.uri).query)) == {
+        "key": "photos/cat.jpg",
+        "api_key": "<SCRUBBED>",
+    }
+    assert count == 1
+
+
+def test_disable_one_header_name_a_glob_covers():
+    s = scrubber(disable=("X-CSRF-Token",))
+    new, count = scrub_request(request(headers={"X-CSRF-Token": "abc", "X-Auth-Token": "def"}), s)
+    assert (new.headers["X-CSRF-Token"], new.headers["X-Auth-Token"], count) == (
+        "abc",
+        "<SCRUBBED>",
+        1,
+    )
+
+
+def test_disable_detectors_and_single_kinds():
+    req = request(method="POST", body=f"{JWT} {GITHUB}".encode())
+    new, count = scrub_request(req, scrubber(disable=("detectors",)))
+    assert (new.body, count) == (req.body, 0)
+    new, count = scrub_request(req, scrubber(disable=("jwt",)))
+    assert (new.body, count) == (f"{JWT} <SCRUBBED:github>".encode(), 1)
+
+
+def test_disable_env_keeps_names_listed_in_rules_env():
+    env = {"A_TOKEN": "value-aaaa-1111", "B_SETTING": "value-bbbb-2222"}
+    s = Scrubber(ScrubRules(env=("B_SETTING",), disable=("env",)), environ=env)
+    new, count = scrub_request(request(uri="https://x.example/value-aaaa-1111/value-bbbb-2222"), s)
+    assert new.uri == "https://x.example/value-aaaa-1111/%3CB_SETTING%3E"
+    assert count == 1
+
+
+def test_disable_unknown_name_is_an_error_listing_valid_names():
+    with pytest.raises(ValueError) as error:
+        scrubber(disable=("cookies", "detectors", "content-type"))
+    message = str(error.value)
+    assert "'cookies'" in message and "'content-type'" in message
+    assert "'detectors'" not in message.split("Valid names")[0]
+    for name in ("cookie", "set-cookie", "key", "detectors", "env", "jwt"):
+        assert name in message.split("Valid names")[1]
+
+
+def test_disable_names_cover_features_rules_and_kinds():
+    assert {"detectors", "env", "cookie", "set-cookie", "key", "authorization"} <= set(
+        DISABLE_NAMES
+    )
+    for name in DISABLE_NAMES:
+        scrubber(disable=(name,))  # every advertised name is accepted
+
+
+# --- hooks -----------------------------------------------------------------------------------
+
+
+def test_request_hooks_run_after_built_ins_in_order():
+    seen: list[str] = []
+
+    def first(req: Request) -> Request:
+        seen.append(req.headers["Authorization"])
+        req.headers["X-Hooked"] = "1"
+        return req
+
+    def second(req: Request) -> Request:
+        seen.append(req.headers["X-Hooked"])
+        return req
+
+    original = request(headers={"Authorization": f"Bearer {SECRET}"})
+    new, count = scrub_request(original, scrubber(request_hooks=(first, second)))
+    assert seen == ["Bearer <SCRUBBED>", "1"]
+    assert new.headers["X-Hooked"] == "1"
+    assert "X-Hooked" not in original.headers  # the hook changed the copy only
+    assert count == 1
+
+
+def test_a_hook_returning_none_drops_the_interaction():
+    s = scrubber(request_hooks=(lambda req: None,), response_hooks=(lambda resp: None,))
+    assert s.scrub_request(request(headers={"X-Api-Key": SECRET})) == (None, 1)
+    assert s.scrub_response(response(b"ok")) == (None, 0)
+
+
+def test_response_hooks_see_the_scrubbed_response():
+    def hook(resp: dict[str, Any]) -> dict[str, Any]:
+        assert resp["headers"]["Set-Cookie"] == ["a=<SCRUBBED>"]
+        resp["status"]["message"] = "Hooked"
+        return resp
+
+    new, _ = scrub_response(
+        response(headers={"Set-Cookie": ["a=1"]}), scrubber(response_hooks=(hook,))
+    )
+    assert new["status"]["message"] == "Hooked"
+
+
+# --- properties --------------------------------------------------------------------------------
+
+
+def kitchen_sink() -> tuple[Request, dict[str, Any]]:
+    body = json.dumps({"user": {"password": SECRET}, "items": [{"token": GITHUB}], "note": JWT})
+    req = request(
+        uri=f"https://bob:{SECRET}@api.example.com/v1/{OPENAI}?api_key={SECRET}&q=1",
+        method="POST",
+        body=body.encode(),
+        headers={
+            "Authorization": f"Bearer {SECRET}",
+            "Cookie": f"a={SECRET}; b=2",
+            "Content-Type": "application/json",
+        },
+    )
+    resp = response(
+        f"access_token={SECRET}&scope=x&jwt={JWT}".encode(),
+        headers={"Set-Cookie": [f"s={SECRET}; Path=/"], "X-Api-Key": [OPENAI]},
+    )
+    return req, resp
+
+
+def test_scrubbing_twice_changes_nothing_and_counts_zero():
+    req, resp = kitchen_sink()
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    once, count = scrub_request(req, s)
+    twice, again = scrub_request(once, s)
+    assert count > 0 and again == 0
+    assert (twice.uri, dict(twice.headers), twice.body) == (once.uri, dict(once.headers), once.body)
+    resp_once, count = scrub_response(resp, s)
+    resp_twice, again = scrub_response(resp_once, s)
+    assert count > 0 and again == 0
+    assert resp_twice == resp_once
+
+
+def test_nothing_secret_is_left_anywhere():
+    req, resp = kitchen_sink()
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    new_req, _ = scrub_request(req, s)
+    new_resp, _ = scrub_response(resp, s)
+    for secret in (SECRET, GITHUB, JWT, OPENAI):
+        assert secret not in request_text(new_req)
+        assert secret not in response_text(new_resp)
+    assert json.loads(new_req.body)["user"] == {"password": "<SCRUBBED>"}
+
+
+def test_scrubbing_is_deterministic_and_never_mutates_its_input():
+    req, resp = kitchen_sink()
+    before = (req.uri, dict(req.headers), req.body)
+    resp_before = json.dumps(resp, default=repr, sort_keys=True)
+    results = [(scrub_request(req)[0], scrub_response(resp)[0]) for _ in range(2)]
+    (r1, p1), (r2, p2) = results
+    assert (r1.uri, dict(r1.headers), r1.body) == (r2.uri, dict(r2.headers), r2.body)
+    assert p1 == p2
+    assert (req.uri, dict(req.headers), req.body) == before
+    assert json.dumps(resp, default=repr, sort_keys=True) == resp_before
+
+
+def test_nothing_to_scrub_gives_an_equal_copy():
+    req = request(
+        uri="https://api.example.com/v1/items/123e4567-e89b-12d3-a456-426614174000?page=2",
+        headers={"Accept": "application/json", "User-Agent": "python-requests/2.31"},
+    )
+    new, count = scrub_request(req)
+    assert count == 0
+    assert new is not req
+    assert (new.uri, dict(new.headers), new.body) == (req.uri, dict(req.headers), req.body)
+
+
+def test_scrubbed_live_request_matches_the_scrubbed_recording():
+    s = scrubber()
+    recorded, _ = scrub_request(request(f"https://x.example/v1?api_key={SECRET}&q=1"), s)
+    live, _ = scrub_request(request("https://x.example/v1?api_key=another-real-key&q=1"), s)
+    other, _ = scrub_request(request("https://x.example/v1?api_key=another-real-key&q=2"), s)
+    assert requests_match(live, recorded, [method, uri, query])
+    assert not requests_match(other, recorded, [method, uri, query])
+
+
+def test_json_key_spelled_with_escapes_is_still_recognised():
+    body = b'{"pass\\u0077ord": "' + SECRET.encode() + b'", "n": 1}'
+    new, count = scrub_request(request(method="POST", body=body))
+    assert count == 1
+    assert json.loads(new.body) == {"password": "<SCRUBBED>", "n": 1}

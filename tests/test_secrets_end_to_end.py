@@ -1,0 +1,170 @@
+"""No secret reaches disk: record real requests carrying secrets, grep every byte, replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Suite
+
+TOKEN = "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+GITHUB = "ghp_" + "Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Ji0Hg9Fe8Dc7"
+ENV_KEY = "acme-live-7Q2w9E4r1T6y3U8i"
+
+PLACES = {
+    "authorization header": 'requests.get(URL + "/a", headers={"Authorization": "Bearer " + TOKEN})',
+    "lower-case api key header": 'requests.get(URL + "/a", headers={"x-api-key": TOKEN})',
+    "custom *-token header": 'requests.get(URL + "/a", headers={"X-Session-Token": TOKEN})',
+    "cookie header": 'requests.get(URL + "/a", cookies={"session": TOKEN, "theme": "dark"})',
+    "query parameter": 'requests.get(URL + "/a", params={"api_key": TOKEN, "page": "1"})',
+    "form body": (
+        'requests.post(URL + "/oauth", data={"grant_type": "refresh_token", '
+        '"refresh_token": TOKEN, "client_secret": TOKEN + "x"})'
+    ),
+    "json body at depth": (
+        'requests.post(URL + "/j", json={"user": {"name": "ada", "password": TOKEN}, '
+        '"items": [{"id": 1, "access_token": TOKEN}]})'
+    ),
+    "token format in an innocent header": 'requests.get(URL + "/a", headers={"X-Note": GITHUB})',
+    "env value in the url path": 'requests.get(URL + "/users/" + os.environ["ACME_API_KEY"])',
+    "env value in a json body": (
+        'requests.post(URL + "/j", json={"note": "key is " + os.environ["ACME_API_KEY"]})'
+    ),
+    "response set-cookie": 'assert requests.get(URL + "/login").status_code == 200',
+    "response json token": 'assert requests.post(URL + "/token").json()["token_type"] == "bearer"',
+}
+
+
+def secrets_on_disk(root: Path) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path.name}: {s}" for s in (TOKEN, GITHUB, ENV_KEY) if s.encode() in data]
+    return found
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+def test_no_secret_reaches_disk_and_replay_still_matches(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, place: str
+) -> None:
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    suite.server.route(
+        "/login", headers={"Set-Cookie": f"sid={TOKEN}; Path=/; HttpOnly"}, body=b"welcome"
+    )
+    suite.server.route(
+        "/token",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(
+            {"access_token": TOKEN, "refresh_token": GITHUB, "token_type": "bearer"}
+        ).encode(),
+    )
+    suite.write(
+        f"""
+        TOKEN = {TOKEN!r}
+        GITHUB = {GITHUB!r}
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_secret():
+            {PLACES[place]}
+        """
+    )
+    result = suite.run()
+    result.assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    result.stdout.fnmatch_lines(["*secret value* scrubbed*"])
+    assert "0 secret values scrubbed" not in result.stdout.str()
+
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+
+def test_placeholders_keep_the_shape(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    suite.write(
+        f"""
+        @pytest.mark.cassette
+        def test_shape():
+            requests.post(
+                URL + "/j?api_key={TOKEN}",
+                json={{"user": {{"password": "{TOKEN}"}}, "note": os.environ["ACME_API_KEY"]}},
+                headers={{"Authorization": "Bearer {TOKEN}"}},
+            )
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    request = suite.cassette("test_shape")["interactions"][0]["request"]
+    assert request["headers"]["Authorization"] == ["Bearer <SCRUBBED>"]
+    assert request["uri"].endswith("/j?api_key=%3CSCRUBBED%3E")
+    body = json.loads(request["body"])
+    assert body == {"user": {"password": "<SCRUBBED>"}, "note": "<ACME_API_KEY>"}
+    assert request["headers"]["Content-Length"] == [str(len(request["body"].encode()))]
+
+
+def test_user_rules_extend_the_defaults_and_a_default_can_be_turned_off(suite: Suite) -> None:
+    suite.pytester.makeini("[pytest]\ncassette_scrub_headers = x-tenant\n")
+    suite.write(
+        """
+        @pytest.fixture
+        def cassette_config():
+            return {"scrub_params": ["account"]}
+
+        @pytest.mark.cassette(scrub_disable=["cookie"], scrub_json_paths=["profile.email"])
+        def test_rules():
+            requests.post(
+                URL + "/r?account=acct-123456",
+                headers={"X-Tenant": "tenant-42", "Cookie": "theme=dark", "X-Api-Key": "k-123456789"},
+                json={"profile": {"email": "ada@example.com", "name": "Ada"}},
+            )
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    request = suite.cassette("test_rules")["interactions"][0]["request"]
+    assert request["headers"]["X-Tenant"] == ["<SCRUBBED>"]
+    assert request["headers"]["X-Api-Key"] == ["<SCRUBBED>"]
+    assert request["headers"]["Cookie"] == ["theme=dark"]
+    assert "acct-123456" not in request["uri"]
+    assert json.loads(request["body"])["profile"] == {"email": "<SCRUBBED>", "name": "Ada"}
+
+
+def test_scrub_hooks_run_after_the_built_in_rules(suite: Suite) -> None:
+    suite.pytester.makeconftest(
+        """
+        def pytest_cassettes_scrub_request(request):
+            request.headers["X-Internal-Id"] = "<INTERNAL>"
+            return request
+
+        def pytest_cassettes_scrub_response(response):
+            response["headers"].pop("Server", None)
+            return response
+        """
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_hooks():
+            requests.get(URL + "/h", headers={"X-Internal-Id": "emp-0042"})
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    interaction = suite.cassette("test_hooks")["interactions"][0]
+    assert interaction["request"]["headers"]["X-Internal-Id"] == ["<INTERNAL>"]
+    assert "Server" not in interaction["response"]["headers"]
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_a_bad_scrub_rule_is_a_usage_error_naming_it(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette(scrub_disable=["cokie"])
+        def test_bad():
+            pass
+        """
+    )
+    result = suite.run()
+    result.stdout.fnmatch_lines(["*cokie*"])
+    assert result.ret != 0
