@@ -9,33 +9,85 @@ from typing import Any
 Decoder = Callable[[bytes], bytes]
 
 
+class NotEncoded(ValueError):
+    """The body does not decode, completely, as the coding claims."""
+
+
+def _members(data: bytes, wbits: int) -> bytes:
+    """Undo a zlib-family coding, strictly: every byte must belong to a complete stream.
+
+    zlib.decompress stops after the first stream and ignores what follows: a gzip body of
+    several members would lose all but the first, and text that merely starts like a stream
+    would "decode". Both are refused here.
+    """
+    out = []
+    while True:
+        stream = zlib.decompressobj(wbits)
+        out.append(stream.decompress(data))
+        out.append(stream.flush())
+        if not stream.eof:
+            raise NotEncoded("truncated stream")
+        data = stream.unused_data
+        if not data:
+            return b"".join(out)
+        if wbits != 16 + zlib.MAX_WBITS:  # only gzip has members; trailing bytes are an error
+            raise NotEncoded("trailing data after the stream")
+
+
 def _gunzip(data: bytes) -> bytes:
-    return zlib.decompress(data, 16 + zlib.MAX_WBITS)
+    return _members(data, 16 + zlib.MAX_WBITS)
 
 
 def _inflate(data: bytes) -> bytes:
     try:
-        return zlib.decompress(data)
-    except zlib.error:  # raw deflate, as some servers send it
-        return zlib.decompress(data, -zlib.MAX_WBITS)
+        return _members(data, zlib.MAX_WBITS)
+    except (zlib.error, NotEncoded):  # raw deflate, as some servers send it
+        return _members(data, -zlib.MAX_WBITS)
+
+
+def _brotli() -> Decoder | None:
+    for module in ("brotli", "brotlicffi"):  # the two packages urllib3 accepts
+        try:
+            imported = __import__(module)
+        except ImportError:
+            continue
+        decompress: Decoder = imported.decompress
+        return decompress
+    return None
+
+
+def _zstd() -> Decoder | None:
+    try:
+        import zstandard
+    except ImportError:
+        try:  # Python 3.14+
+            from compression import zstd  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        stdlib_decompress: Decoder = zstd.decompress
+        return stdlib_decompress
+
+    def decompress(data: bytes) -> bytes:
+        out = []
+        while data:  # a body may hold several frames
+            frame = zstandard.ZstdDecompressor().decompressobj()
+            out.append(frame.decompress(data))
+            if not getattr(frame, "eof", True):
+                raise NotEncoded("truncated zstd frame")
+            data = getattr(frame, "unused_data", b"")
+        return b"".join(out)
+
+    return decompress
 
 
 def _optional_decoders() -> dict[str, Decoder]:
     decoders: dict[str, Decoder] = {}
-    try:
-        import brotli
-
-        decoders["br"] = brotli.decompress
-    except ImportError:
-        pass
-    try:
-        import zstandard
-
-        decoders["zstd"] = lambda data: (
-            zstandard.ZstdDecompressor().decompressobj().decompress(data)
-        )
-    except ImportError:
-        pass
+    brotli = _brotli()
+    if brotli is not None:
+        decoders["br"] = brotli
+    zstd = _zstd()
+    if zstd is not None:
+        decoders["zstd"] = zstd
     return decoders
 
 
@@ -59,11 +111,15 @@ def _set_header(headers: dict[str, Any], name: str, value: str) -> None:
     headers[name.title()] = [value]
 
 
+def codings(encodings: list[str]) -> list[str]:
+    """The content codings named by Content-Encoding values, in the order they were applied."""
+    named = [c.strip().lower() for e in encodings for c in str(e).split(",")]
+    return [c for c in named if c not in ("", "identity")]
+
+
 def decode(body: bytes, encodings: list[str]) -> bytes | None:
     """The body with its content codings undone, or None when it is not encoded as claimed."""
-    for coding in reversed([c.strip().lower() for e in encodings for c in e.split(",")]):
-        if coding in ("", "identity"):
-            continue
+    for coding in reversed(codings(encodings)):
         decoder = DECODERS.get(coding)
         if decoder is None:
             return None
@@ -72,6 +128,13 @@ def decode(body: bytes, encodings: list[str]) -> bytes | None:
         except Exception:
             return None
     return body
+
+
+def _body_bytes(response: dict[str, Any]) -> bytes:
+    body = (response.get("body") or {}).get("string")
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return body or b""
 
 
 def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
@@ -86,30 +149,25 @@ def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
     chunked = header_values(headers, "transfer-encoding")
     if not encodings and not chunked:
         return response
-    body = response.get("body", {}).get("string")
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    body = body or b""
+    body = _body_bytes(response)
     if encodings:
-        codings = {c.strip().lower() for e in encodings for c in e.split(",")} - {"", "identity"}
-        if not codings <= set(DECODERS):
+        if not set(codings(encodings)) <= set(DECODERS):
             return response
         decoded = decode(body, encodings)
         body = decoded if decoded is not None else body
     headers = {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
     if header_values(headers, "content-length") or encodings:
         _set_header(headers, "content-length", str(len(body)))
-    return {**response, "headers": headers, "body": {**response.get("body", {}), "string": body}}
+    stored_body = response.get("body") or {}
+    return {**response, "headers": headers, "body": {**stored_body, "string": body}}
 
 
 def encoding_mismatch(response: dict[str, Any]) -> str | None:
     """Describe a body stored decoded under headers that still claim an encoding, if so."""
     encodings = header_values(response.get("headers") or {}, "content-encoding")
-    if not encodings or not set(encodings) <= set(DECODERS):
+    named = codings(encodings)
+    if not named or not set(named) <= set(DECODERS):
         return None
-    body = response.get("body", {}).get("string") or b""
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    if decode(body, encodings) is None:
+    if decode(_body_bytes(response), encodings) is None:
         return f"body is stored decoded but headers say Content-Encoding: {', '.join(encodings)}"
     return None

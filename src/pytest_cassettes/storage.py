@@ -12,6 +12,8 @@ import gc
 import hashlib
 import json
 import os
+import re
+import secrets
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,9 +33,22 @@ except ImportError:  # PyYAML built without libyaml
     from yaml import SafeDumper, SafeLoader  # type: ignore[assignment]
 
 FORMAT_VERSION = 1
-LOCK_DIR = Path(tempfile.gettempdir()) / "pytest-cassettes-locks"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+def _lock_dir() -> Path:
+    # One directory per user: a directory created by another user is not writable by this one.
+    try:
+        owner = str(os.getuid())
+    except AttributeError:  # Windows: the temp dir is per user already
+        owner = ""
+    return Path(tempfile.gettempdir()) / f"pytest-cassettes-locks{'-' + owner if owner else ''}"
+
+
+LOCK_DIR = _lock_dir()
+# A temporary file beside a cassette while it is written: `.NAME.<8 hex>.tmp`.
+TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 Interaction = dict[str, Any]  # {"request": {...}, "response": {...}} as stored
 
@@ -92,19 +107,22 @@ class Snapshot:
 
     path: Path
     interactions: tuple[Interaction, ...]
-    stamp: tuple[int, int]  # (mtime_ns, size)
+    stamp: tuple[int, ...]  # (inode, mtime_ns, size): a replaced file is a new inode
 
 
 _cache: dict[Path, Snapshot] = {}
 _cache_lock = threading.Lock()
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp_of(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _stamp(path: Path) -> tuple[int, ...] | None:
     try:
-        st = path.stat()
+        return _stamp_of(path.stat())
     except FileNotFoundError:
         return None
-    return (st.st_mtime_ns, st.st_size)
 
 
 def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
@@ -125,8 +143,10 @@ def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
 
 def _read_uncached(path: Path, codec: Codec) -> Snapshot | None:
     try:
-        stamp = _stamp(path)
-        raw = path.read_bytes()
+        # The stamp is that of the file actually read, even if it is replaced meanwhile.
+        with open(path, "rb") as handle:
+            stamp = _stamp_of(os.fstat(handle.fileno()))
+            raw = handle.read()
     except FileNotFoundError:
         return None
     except IsADirectoryError as exc:
@@ -136,15 +156,19 @@ def _read_uncached(path: Path, codec: Codec) -> Snapshot | None:
     digest = f"{codec.name}-{hashlib.sha256(raw).hexdigest()}"
     cached = parsed_cache.get(digest)
     if cached is not None:
-        return Snapshot(path, cached, stamp or (0, 0))
+        return Snapshot(path, cached, stamp)
+    interactions = parse(decode_text(raw, str(path)), str(path), codec)
+    parsed_cache.put(digest, interactions)
+    return Snapshot(path, interactions, stamp)
+
+
+def decode_text(raw: bytes, where: str) -> str:
+    """A cassette file's bytes as text. Raises CassetteLoadError naming the line if not UTF-8."""
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise CassetteLoadError(str(path), "not UTF-8 text", line) from exc
-    interactions = parse(text, str(path), codec)
-    parsed_cache.put(digest, interactions)
-    return Snapshot(path, interactions, stamp or (0, 0))
+        raise CassetteLoadError(where, "not UTF-8 text", line) from exc
 
 
 class ParsedCache:
@@ -298,6 +322,41 @@ def _line_of(text: str, codec: Codec, where: int | str | None) -> int | None:
     return 1
 
 
+class Locator:
+    """Lines of the parts of a YAML cassette, for messages that point into the file."""
+
+    def __init__(self, text: str) -> None:
+        self.interactions: list[yaml.Node] = []
+        try:
+            root = yaml.compose(text, Loader=SafeLoader)
+        except yaml.YAMLError:
+            return
+        if isinstance(root, yaml.MappingNode):
+            for key, value in root.value:
+                if key.value == "interactions" and isinstance(value, yaml.SequenceNode):
+                    self.interactions = list(value.value)
+
+    def line(self, index: int, *keys: str) -> int | None:
+        """The line of interaction `index` (from 0), or of the deepest of `keys` found in it.
+
+        Keys are matched case-insensitively, as header names are.
+        """
+        if index >= len(self.interactions):
+            return None
+        node = self.interactions[index]
+        line = int(node.start_mark.line) + 1
+        for wanted in keys:
+            if not isinstance(node, yaml.MappingNode):
+                break
+            for key, value in node.value:
+                if str(key.value).lower() == wanted.lower():
+                    node, line = value, int(key.start_mark.line) + 1
+                    break
+            else:
+                break
+        return line
+
+
 # --- writing -------------------------------------------------------------------------------
 
 
@@ -327,9 +386,41 @@ def _json_default(value: Any) -> Any:
 
 def _lock_for(path: Path) -> FileLock:
     # Lock files live outside the cassette directory so that nothing is left beside cassettes.
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
     return FileLock(str(LOCK_DIR / f"{key}.lock"))
+
+
+def is_temp_file(name: str) -> bool:
+    """Whether a file name is one of our temporary files (`.NAME.<8 hex>.tmp`)."""
+    return _TEMP_NAME.fullmatch(name) is not None
+
+
+def temp_files(path: Path) -> list[Path]:
+    """Temporary files of the cassette at `path` left beside it by writers that were killed."""
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match is not None and match.group("name") == path.name:
+            found.append(path.parent / entry.name)
+    return sorted(found)
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    # Called under the cassette's lock: every writer of this cassette holds that lock while
+    # its temporary file exists, so any temporary file seen now belongs to a dead writer.
+    for stale in temp_files(path):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def _target(path: Path) -> Path:
+    # Write through a symbolic link (a cassette shared by link) instead of replacing the link.
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def write(
@@ -342,28 +433,47 @@ def write(
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
     merge, write a temporary file beside it, fsync, rename over. Returns the number written.
+    A file that cannot be read raises CassetteLoadError and is left as it is.
     """
     drop = set(drop)
     with _lock_for(path):
-        current = _read_uncached(path, codec)
+        target = _target(path)
+        _remove_stale_temp_files(target)
+        current = _read_uncached(target, codec)
         kept = [i for i in (current.interactions if current else ()) if identity(i) not in drop]
         interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
-        _atomic_write(path, codec.dumps(data))
+        _atomic_write(target, codec.dumps(data))
     with _cache_lock:
         _cache.pop(path, None)
     return len(interactions)
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text`: readers see the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    data = text.encode("utf-8")
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make cassettes private
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        mode: int | None = path.stat().st_mode & 0o7777  # keep a mode the user chose
+    except FileNotFoundError:
+        mode = None  # a new cassette: 0o666 less the umask, like any file the user creates
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        except FileExistsError:
+            continue
+        break
+    try:
+        try:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -384,7 +494,10 @@ def write_text(path: Path, text: str) -> None:
 
 def delete(path: Path) -> None:
     """Remove a cassette file under its lock (rewrite mode, prune)."""
-    with _lock_for(path), contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    with _lock_for(path):
+        target = _target(path)
+        _remove_stale_temp_files(target)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
     with _cache_lock:
         _cache.pop(path, None)

@@ -1,0 +1,280 @@
+"""Storage: merge on write, stable format, readable text, exact binary, unreadable files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_cassettes import storage
+from pytest_cassettes.errors import CassetteLoadError
+from tests.conftest import Suite
+
+DATA = Path(__file__).parent / "data"
+BINARY = bytes(range(256)) * 4
+
+
+def interaction(uri: str, body: Any = "hello", code: int = 200) -> dict[str, Any]:
+    return {
+        "request": {"method": "GET", "uri": uri, "body": None, "headers": {}},
+        "response": {
+            "status": {"code": code, "message": "OK"},
+            "headers": {"Content-Type": ["text/plain"]},
+            "body": {"string": body},
+        },
+    }
+
+
+def uris(path: Path) -> list[str]:
+    snapshot = storage.read(path)
+    assert snapshot is not None
+    return [i["request"]["uri"] for i in snapshot.interactions]
+
+
+# --- merge ---------------------------------------------------------------------------------
+
+
+def test_a_write_keeps_what_is_on_disk_and_replaces_only_what_it_drops(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    a, b = interaction("http://x/a"), interaction("http://x/b")
+    assert storage.write(path, [a]) == 1
+    assert storage.write(path, [b]) == 2  # another writer's `a` is kept
+    a2 = interaction("http://x/a", body="new")
+    assert storage.write(path, [a2], drop={storage.identity(a)}) == 2
+    snapshot = storage.read(path)
+    assert snapshot is not None
+    assert [
+        (i["request"]["uri"], i["response"]["body"]["string"]) for i in snapshot.interactions
+    ] == [
+        ("http://x/b", "hello"),
+        ("http://x/a", "new"),
+    ]
+
+
+def test_a_write_creates_missing_directories(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "c.yaml"
+    storage.write(path, [interaction("http://x/a")])
+    assert uris(path) == ["http://x/a"]
+
+
+def test_the_cache_sees_a_file_replaced_with_the_same_size_and_time(tmp_path: Path) -> None:
+    path, other = tmp_path / "c.yaml", tmp_path / "other.yaml"
+    storage.write(path, [interaction("http://x/a")])
+    storage.write(other, [interaction("http://x/b")])
+    assert uris(path) == ["http://x/a"]  # cached now
+    stat = path.stat()
+    os.replace(other, path)  # what another process's write does: a new file, same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    assert uris(path) == ["http://x/b"]
+
+
+# --- format --------------------------------------------------------------------------------
+
+
+def test_writing_again_gives_the_same_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    storage.write(path, [interaction("http://x/a"), interaction("http://x/b", body=BINARY)])
+    first = path.read_bytes()
+    storage.write(path, [])
+    assert path.read_bytes() == first
+
+
+def test_a_cassette_written_by_vcrpy_is_rewritten_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "docling.yaml"
+    shutil.copy(DATA / "test_docling_source.yaml", path)
+    storage.write(path, [])
+    assert path.read_bytes() == (DATA / "test_docling_source.yaml").read_bytes()
+
+
+def test_text_bodies_stay_readable_and_binary_bodies_stay_exact(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    text = "café ☕ line one\nline two\r\n\ttabbed  "
+    storage.write(
+        path,
+        [
+            interaction("http://x/text", body=storage.to_text(text.encode())),
+            interaction("http://x/bin", body=storage.to_text(BINARY)),
+        ],
+    )
+    content = path.read_text(encoding="utf-8")
+    assert "line one" in content
+    assert "!!binary" in content
+    assert content.isascii()  # non-ASCII text is escaped, so any vcrpy on any locale reads it
+    snapshot = storage.read(path)
+    assert snapshot is not None
+    stored = [i["response"]["body"]["string"] for i in snapshot.interactions]
+    assert stored == [text, BINARY]
+
+
+def test_recording_the_same_traffic_again_changes_only_the_date(suite: Suite) -> None:
+    suite.server.route("/fixed", body="same answer", headers={"X-Kind": "fixed"})
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_api():
+            for path in ("/fixed", "/b?x=1", "/c"):
+                requests.get(URL + path)
+            requests.post(URL + "/d", json={"a": 1})
+        """
+    )
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=1)
+    first = suite.cassette_path("test_api").read_text().splitlines()
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=1)
+    second = suite.cassette_path("test_api").read_text().splitlines()
+    assert len(first) == len(second)
+    changed = [(a, b) for a, b in zip(first, second) if a != b]
+    assert all("GMT" in a and "GMT" in b for a, b in changed), changed
+
+
+# --- the file itself -----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_a_write_keeps_the_mode_of_the_cassette(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    storage.write(path, [interaction("http://x/a")])
+    os.chmod(path, 0o640)
+    storage.write(path, [interaction("http://x/b")])
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_a_new_cassette_is_readable_by_others_as_the_umask_allows(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    umask = os.umask(0o022)
+    try:
+        storage.write(path, [interaction("http://x/a")])
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0o600
+
+
+def test_a_write_through_a_symlink_updates_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "shared" / "login.yaml"
+    storage.write(target, [interaction("http://x/login")])
+    link = tmp_path / "tests" / "login.yaml"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    storage.write(link, [interaction("http://x/more")])
+    assert link.is_symlink()
+    assert uris(target) == ["http://x/login", "http://x/more"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["login.yaml"]
+
+
+# --- unreadable cassettes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "problem"),
+    [
+        (b"interactions: []\nversion: 1\n# caf\xe9\n", 3, "not UTF-8 text"),
+        (b"\xff\xfei\x00n\x00", 1, "not UTF-8 text"),  # UTF-16, as some editors save
+        (b"interactions:\n- request: {method: GET, uri: 'http://x/", None, "invalid YAML"),
+        (b"interactions: {}\nversion: 1\n", 1, "`interactions` must be a list"),
+        (b"interactions: []\nversion: '1'\n", 2, "unknown cassette format version '1'"),
+        (
+            b"interactions:\n- request: {method: GET, uri: 'http://x/'}\n"
+            b"  response: {status: {code: '200'}, body: {string: ''}}\nversion: 1\n",
+            2,
+            "response.status.code",
+        ),
+    ],
+)
+def test_an_unreadable_cassette_is_never_written_over(
+    tmp_path: Path, content: bytes, line: int | None, problem: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    with pytest.raises(CassetteLoadError) as read_error:
+        storage.read(path)
+    assert read_error.value.path == str(path)
+    assert problem in str(read_error.value)
+    if line is not None:
+        assert read_error.value.line == line
+        assert f"bad.yaml:{line}:" in str(read_error.value)
+    with pytest.raises(CassetteLoadError):
+        storage.write(path, [interaction("http://x/a")])
+    assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.yaml"]
+
+
+def test_a_directory_where_the_cassette_should_be_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.mkdir()
+    with pytest.raises(CassetteLoadError, match=r"c\.yaml: is a directory, not a cassette file"):
+        storage.read(path)
+    with pytest.raises(CassetteLoadError):
+        storage.write(path, [interaction("http://x/a")])
+    assert path.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("content", "messages"),
+    [
+        (
+            b"interactions: []\nversion: 1\n# caf\xe9\n",
+            ["*CassetteLoadError: Cannot read cassette *test_api.yaml:3: not UTF-8 text*"],
+        ),
+        (
+            # A cassette cut short, as vcrpy's in-place rewrite leaves it when killed.
+            b"interactions:\n- request:\n    body: null\n    method: GET\n    uri: http://127",
+            ["*CassetteLoadError: Cannot read cassette *test_api.yaml:*"],
+        ),
+        (None, ["*CassetteLoadError: Cannot read cassette *test_api.yaml: is a directory*"]),
+    ],
+    ids=["not-utf8", "truncated", "directory"],
+)
+def test_an_unreadable_cassette_fails_the_test_in_every_mode_and_is_left_alone(
+    suite: Suite, content: bytes | None, messages: list[str]
+) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_api():
+            requests.get(URL + "/users")
+        """
+    )
+    path = suite.cassette_path("test_api")
+    path.parent.mkdir(parents=True)
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    for mode in ("none", "once", "new_episodes", "all", "rewrite"):
+        result = suite.run(f"--record-mode={mode}")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(messages)
+        if content is None:
+            assert path.is_dir()
+        else:
+            assert path.read_bytes() == content
+        assert sorted(p.name for p in path.parent.iterdir()) == ["test_api.yaml"]
+    assert suite.server.hits == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cassette.py: Cassette.to_drop returns a set of identities and storage.write drops "
+    "every copy of an identity, so an unused interaction identical to a played one takes the "
+    "played one with it (to_drop needs to count copies: a multiset)",
+)
+def test_drop_unused_requests_keeps_a_played_copy_of_an_identical_interaction(
+    suite: Suite,
+) -> None:
+    path = suite.cassette_path("test_poll")
+    storage.write(path, [interaction(suite.server.url("/status"))] * 2)  # polled twice
+    suite.write(
+        """
+        @pytest.mark.cassette(drop_unused_requests=True)
+        def test_poll():
+            assert requests.get(URL + "/status").text == "hello"  # now polled once
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    assert uris(path) == [suite.server.url("/status")]  # the played copy stays
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
