@@ -200,3 +200,23 @@ def test_show_exits_2_for_unreadable_cassettes(tmp_path: Path) -> None:
         f"{good}:1: GET http://x/a -> 200 (5 bytes)",
         "1 interaction in 2 cassettes",
     ]
+
+
+def test_the_command_line_runs_check_show_and_migrate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_cassettes.cli import main
+
+    seed = Path(__file__).parent / "data" / "test_docling_source.yaml"
+    assert main(["check", str(seed)]) == 1
+    assert "Content-Encoding: gzip" in capsys.readouterr().out
+    assert main(["show", str(seed)]) == 0
+    assert "GET https://lilianweng.github.io/posts/2024-11-28-reward-hacking/ -> 200" in (
+        capsys.readouterr().out
+    )
+    test_file = tmp_path / "test_old.py"
+    test_file.write_text("import pytest\n\n@pytest.mark.vcr\ndef test_a():\n    pass\n")
+    assert main(["migrate", str(tmp_path)]) == 1
+    assert "+@pytest.mark.cassette" in capsys.readouterr().out
+    assert main(["migrate", "--write", str(tmp_path)]) == 0
+    assert "@pytest.mark.cassette\n" in test_file.read_text()

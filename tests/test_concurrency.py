@@ -315,12 +315,6 @@ def test_late(i):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session.py: rewrite mode drops what is on disk when a worker first opens the "
-    "cassette (Session.rewritten is per process), so under xdist it deletes what other workers "
-    "recorded earlier in the same run",
-)
 def test_rewrite_under_xdist_keeps_what_other_workers_recorded_in_the_run(suite: Suite) -> None:
     suite.write(REWRITE_FIRST, name="test_a")
     suite.write(REWRITE_LATE, name="test_b")

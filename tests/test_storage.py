@@ -257,12 +257,6 @@ def test_an_unreadable_cassette_fails_the_test_in_every_mode_and_is_left_alone(
     assert suite.server.hits == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cassette.py: Cassette.to_drop returns a set of identities and storage.write drops "
-    "every copy of an identity, so an unused interaction identical to a played one takes the "
-    "played one with it (to_drop needs to count copies: a multiset)",
-)
 def test_drop_unused_requests_keeps_a_played_copy_of_an_identical_interaction(
     suite: Suite,
 ) -> None:

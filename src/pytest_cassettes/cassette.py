@@ -141,7 +141,8 @@ class Cassette:
     recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     errors: list[CassetteError] = field(default_factory=list)
     scrubbed: int = 0
-    preset_drop: set[str] = field(default_factory=set)  # rewrite: the old own interactions go
+    preset_drop: list[str] = field(default_factory=list)  # rewrite: the old own interactions go
+    rewrite_run: str | None = None  # rewrite: the run's id (its first write removes the old)
 
     def __repr__(self) -> str:
         return f"<Cassette {str(self.path)!r} mode={self.record_mode} entries={len(self.entries)}>"
@@ -384,16 +385,17 @@ class Cassette:
 
     # --- saving ----------------------------------------------------------------------------
 
-    def to_drop(self, drop_unused: bool = False) -> set[str]:
-        """Identities of own interactions the save removes: replaced, rewritten or unused."""
+    def to_drop(self, drop_unused: bool = False) -> list[str]:
+        """Identities of own interactions the save removes (one per copy): replaced, rewritten
+        or unused. Identical interactions have one identity, so copies are counted."""
         own = [e for e in self.entries if e.raw is not None]
+        chosen: list[Entry] = []
         if self.record_mode == "all" and self.recorded:
             chosen = [e for e in own if self._rerecorded(e.request)]
-        else:
-            chosen = []
         if drop_unused:
-            chosen += [e for e in own if not e.plays and e not in chosen]
-        return self.preset_drop | {storage.identity(e.raw) for e in chosen if e.raw is not None}
+            taken = {id(e) for e in chosen}  # entries compare by value: identical ones are equal
+            chosen += [e for e in own if not e.plays and id(e) not in taken]
+        return [*self.preset_drop, *(storage.identity(e.raw) for e in chosen if e.raw)]
 
     def _rerecorded(self, stored: Any) -> bool:
         return any(
@@ -408,5 +410,5 @@ class Cassette:
         if not self.recorded and not drop:
             return 0
         new = [stored_form(request, response) for request, response in self.recorded]
-        storage.write(self.path, new, drop, self.codec)
+        storage.write(self.path, new, drop, self.codec, self.rewrite_run)
         return len(new)

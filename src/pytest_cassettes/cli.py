@@ -149,11 +149,29 @@ def _migrate(args: argparse.Namespace) -> int:
     return migrate(args.paths, write=args.write, out=sys.stdout)
 
 
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from pytest_cassettes.checks import check
+
+    return check(args.paths, sys.stdout)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from pytest_cassettes.checks import show
+
+    return show(args.paths, sys.stdout)
+
+
 COMMANDS: dict[
     str,
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
 ] = {
     "scan": ("report secrets left in cassettes (exit 1 if any)", _add_scan, _scan),
+    "check": ("validate cassettes: parse errors, encoding mismatches, ...", _add_paths, _check),
+    "show": ("one line per interaction: method, URL, status, body size", _add_paths, _show),
     "migrate": (
         "rewrite pytest-recording markers and fixtures (dry run: prints a diff)",
         _add_migrate,

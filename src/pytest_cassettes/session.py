@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,9 @@ class Session:
         self.report = Report()
         self._root = os.path.normpath(config.rootpath)
         self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
-        self.rewritten: set[Path] = set()
+        # One id for the whole run, shared by xdist workers (rewrite mode needs it).
+        workerinput = getattr(config, "workerinput", {})
+        self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
@@ -235,12 +238,13 @@ class Session:
         own = storage.read(settings.path, codec)
         cassette.own_exists = own is not None
         if settings.record_mode == "rewrite":
-            # The old recording goes; it is removed when the new one is written, so a test that
-            # fails keeps the old file. A cassette already rewritten in this run is appended to.
-            if own is not None and settings.path not in self.rewritten:
-                cassette.preset_drop = {storage.identity(i) for i in own.interactions}
+            # The old recording goes when the new one is written (a test that fails keeps the
+            # old file); only the run's first write of this cassette removes anything, so
+            # tests and xdist workers sharing it keep each other's fresh recordings.
+            if own is not None:
+                cassette.preset_drop = [storage.identity(i) for i in own.interactions]
+            cassette.rewrite_run = self.run_id
             cassette.own_exists = False
-            self.rewritten.add(settings.path)
         else:
             cassette.load(own, settings.path, own=True)
         for path in settings.shared_paths:

@@ -16,6 +16,7 @@ import re
 import secrets
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,11 +385,26 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+def _first_rewrite(path: Path, run: str) -> bool:
+    """Whether this is the run's first rewrite of `path` (called under its lock); marks it."""
+    marker = LOCK_DIR / f"{_path_key(path)}.rewrite"
+    try:
+        if marker.read_text() == run:
+            return False
+    except OSError:
+        pass
+    marker.write_text(run)
+    return True
+
+
+def _path_key(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+
+
 def _lock_for(path: Path) -> FileLock:
     # Lock files live outside the cassette directory so that nothing is left beside cassettes.
     LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    return FileLock(str(LOCK_DIR / f"{key}.lock"))
+    return FileLock(str(LOCK_DIR / f"{_path_key(path)}.lock"))
 
 
 def is_temp_file(name: str) -> bool:
@@ -428,19 +444,33 @@ def write(
     new: Sequence[Interaction],
     drop: Iterable[str] = (),
     codec: Codec = YAML,
+    rewrite_run: str | None = None,
 ) -> int:
-    """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`.
+    """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`
+    (as many copies as `drop` lists).
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
     merge, write a temporary file beside it, fsync, rename over. Returns the number written.
     A file that cannot be read raises CassetteLoadError and is left as it is.
+
+    `rewrite_run`: the id of a run rewriting this cassette. Only the run's first write removes
+    `drop` (the old recording); later writes of the same run, from any process, append: what
+    other xdist workers recorded in the run is fresh, not old.
     """
-    drop = set(drop)
+    remaining = Counter(drop)
     with _lock_for(path):
+        if rewrite_run is not None and not _first_rewrite(path, rewrite_run):
+            remaining.clear()
         target = _target(path)
         _remove_stale_temp_files(target)
         current = _read_uncached(target, codec)
-        kept = [i for i in (current.interactions if current else ()) if identity(i) not in drop]
+        kept = []
+        for interaction in current.interactions if current else ():
+            key = identity(interaction) if remaining else ""
+            if remaining[key] > 0:
+                remaining[key] -= 1
+            else:
+                kept.append(interaction)
         interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
         _atomic_write(target, codec.dumps(data))
