@@ -181,7 +181,7 @@ def test_show_lists_every_interaction_with_the_size_it_replays(tmp_path: Path) -
     code, lines = run(checks.show, tmp_path)
     assert code == 0
     assert lines == [
-        f"{seed}:1: GET {SEED_URL} -> 200 ({len(body.encode())} bytes)",
+        f"{seed}:1: GET {SEED_URL} -> 200 ({len(body)} bytes)",
         f"{other}:1: POST http://x/a -> 200 (256 bytes)",
         f"{other}:2: GET http://x/gz -> 200 (5 bytes)",
         "3 interactions in 2 cassettes",

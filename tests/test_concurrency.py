@@ -183,7 +183,7 @@ def test_threads_writing_to_one_cassette_lose_nothing(tmp_path: Path) -> None:
     snapshot = storage.read(path)
     assert snapshot is not None
     bodies = Counter(
-        i["response"]["body"]["string"].split(" item")[0] for i in snapshot.interactions
+        i["response"]["body"]["string"].decode().split(" item")[0] for i in snapshot.interactions
     )
     assert bodies == Counter({f"generation {t}": 10 for t in range(8)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.yaml"]

@@ -17,10 +17,10 @@ import secrets
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from filelock import FileLock
@@ -88,6 +88,13 @@ class Codec:
             return str(yaml.dump(data, Dumper=SafeDumper, sort_keys=True))
         return str(self.serializer.serialize(data))
 
+    def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
+        """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string."""
+        if self.serializer is None:
+            yaml.dump(data, stream, Dumper=SafeDumper, sort_keys=True, encoding="utf-8")
+        else:
+            stream.write(self.dumps(data).encode("utf-8"))
+
 
 YAML = Codec("yaml")
 
@@ -142,7 +149,8 @@ def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
     return snapshot
 
 
-def _read_uncached(path: Path, codec: Codec) -> Snapshot | None:
+def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | None:
+    """`served`: response bodies as the bytes the stubs serve; else as stored (for a merge)."""
     try:
         # The stamp is that of the file actually read, even if it is replaced meanwhile.
         with open(path, "rb") as handle:
@@ -155,12 +163,24 @@ def _read_uncached(path: Path, codec: Codec) -> Snapshot | None:
     except OSError as exc:
         raise CassetteLoadError(str(path), f"cannot be read ({exc.strerror})") from exc
     digest = f"{codec.name}-{hashlib.sha256(raw).hexdigest()}"
-    cached = parsed_cache.get(digest)
-    if cached is not None:
-        return Snapshot(path, cached, stamp)
-    interactions = parse(decode_text(raw, str(path)), str(path), codec)
-    parsed_cache.put(digest, interactions)
-    return Snapshot(path, interactions, stamp)
+    interactions = parsed_cache.get(digest)
+    if interactions is None:
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # libyaml would read UTF-16; cassettes are UTF-8
+            decode_text(raw, str(path))
+        interactions = parse(raw, str(path), codec)
+        del raw  # a large body would otherwise be held three times while it is converted
+        parsed_cache.put(digest, interactions)
+    return Snapshot(path, _bodies_as_bytes(interactions) if served else interactions, stamp)
+
+
+def _bodies_as_bytes(interactions: tuple[Interaction, ...]) -> tuple[Interaction, ...]:
+    """Response bodies as the bytes vcrpy's stubs serve, converted once, in place: the text form
+    is then freed instead of living beside a bytes copy for as long as the cassette is used."""
+    for interaction in interactions:
+        body = interaction["response"].get("body")
+        if isinstance(body, dict) and isinstance(body.get("string"), str):
+            body["string"] = body["string"].encode("utf-8")
+    return interactions
 
 
 def decode_text(raw: bytes, where: str) -> str:
@@ -202,14 +222,19 @@ class ParsedCache:
             return None
         return tuple(document["interactions"])
 
+    # Below this many interactions, parsing YAML costs less than writing the cache entry.
+    MIN_INTERACTIONS = 32
+
     def put(self, digest: str, interactions: tuple[Interaction, ...]) -> None:
         """Remember parsed interactions; a failure to write only costs the next run a parse."""
         file = self._file(digest)
-        if file is None or file.exists():
+        if file is None or len(interactions) < self.MIN_INTERACTIONS or file.exists():
             return
         document = {"format": self.FORMAT, "interactions": list(interactions)}
         with contextlib.suppress(OSError, TypeError, ValueError):
-            _atomic_write(file, json.dumps(document, default=_to_json, separators=(",", ":")))
+            text = json.dumps(document, default=_to_json, separators=(",", ":"))
+            # A cache entry needs no fsync: a torn one fails to parse and is a miss.
+            _atomic_write(file, text, durable=False)
 
 
 parsed_cache = ParsedCache()
@@ -242,11 +267,18 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def parse(text: str, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]:
-    """Parse and validate a cassette's text. Raises CassetteLoadError naming the place."""
+def parse(source: str | bytes, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]:
+    """Parse and validate a cassette's text (or its UTF-8 bytes, which libyaml reads without a
+    copy). Raises CassetteLoadError naming the place."""
+    if isinstance(source, bytes) and codec is not YAML:
+        source = decode_text(source, where)
     try:
         with _no_gc():
-            data = codec.loads(text)
+            data = codec.loads(source)  # type: ignore[arg-type]  # YAML takes bytes too
+    except yaml.reader.ReaderError as exc:
+        if isinstance(source, bytes):
+            decode_text(source, where)  # raises, naming the line
+        raise CassetteLoadError(where, f"invalid YAML: {exc}") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -262,21 +294,24 @@ def parse(text: str, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]
         )
     if not isinstance(data, dict):
         raise CassetteLoadError(where, "not a cassette (expected a mapping with `interactions`)", 1)
+
+    def line_of(key: int | str | None) -> int | None:  # only on the error path
+        text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+        return _line_of(text, codec, key)
+
     if data.get("version") != FORMAT_VERSION:
         raise CassetteLoadError(
             where,
             f"unknown cassette format version {data.get('version')!r} (expected {FORMAT_VERSION})",
-            _line_of(text, codec, "version"),
+            line_of("version"),
         )
     interactions = data.get("interactions")
     if not isinstance(interactions, list):
-        raise CassetteLoadError(where, "`interactions` must be a list", _line_of(text, codec, None))
+        raise CassetteLoadError(where, "`interactions` must be a list", line_of(None))
     for index, interaction in enumerate(interactions):
         fault = _interaction_problem(interaction)
         if fault:
-            raise CassetteLoadError(
-                where, f"interaction {index + 1}: {fault}", _line_of(text, codec, index)
-            )
+            raise CassetteLoadError(where, f"interaction {index + 1}: {fault}", line_of(index))
     return tuple(interactions)
 
 
@@ -381,7 +416,9 @@ def identity(interaction: Interaction) -> str:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
-        return {"__bytes__": value.hex()}
+        # A body read as text and the same body held as bytes are the same interaction.
+        text = to_text(value)
+        return text if isinstance(text, str) else {"__bytes__": value.hex()}
     return repr(value)
 
 
@@ -463,7 +500,7 @@ def write(
             remaining.clear()
         target = _target(path)
         _remove_stale_temp_files(target)
-        current = _read_uncached(target, codec)
+        current = _read_uncached(target, codec, served=False)
         kept = []
         for interaction in current.interactions if current else ():
             key = identity(interaction) if remaining else ""
@@ -473,16 +510,20 @@ def write(
                 kept.append(interaction)
         interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
-        _atomic_write(target, codec.dumps(data))
+        _atomic_write(target, lambda stream: codec.dump(data, stream))
     with _cache_lock:
         _cache.pop(path, None)
     return len(interactions)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text`: readers see the old file or the new one, never a part."""
+def _atomic_write(
+    path: Path, content: str | Callable[[BinaryIO], None], durable: bool = True
+) -> None:
+    """Replace `path` with `text`: readers see the old file or the new one, never a part.
+
+    `durable`: fsync the file before the rename (and the directory after), so that even a
+    crash of the machine leaves the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
     try:
         mode: int | None = path.stat().st_mode & 0o7777  # keep a mode the user chose
     except FileNotFoundError:
@@ -498,10 +539,13 @@ def _atomic_write(path: Path, text: str) -> None:
         try:
             if mode is not None and hasattr(os, "fchmod"):
                 os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            with os.fdopen(fd, "wb", closefd=False) as stream:
+                if isinstance(content, str):
+                    stream.write(content.encode("utf-8"))
+                else:
+                    content(stream)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -509,6 +553,8 @@ def _atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
