@@ -25,6 +25,8 @@ from pytest_cassettes.patching import Patches, Router
 from pytest_cassettes.report import Report, TestRecord, describe
 from pytest_cassettes.scrub import Scrubber, ScrubRules
 from pytest_cassettes.settings import (
+    INI_FLAGS,
+    INI_LISTS,
     RunMode,
     Settings,
     as_list,
@@ -51,16 +53,6 @@ REQUEST_FILTERS = frozenset(
     }
 )
 RESPONSE_FILTERS = frozenset({"before_record_response", "decode_compressed_response"})
-INI_LISTS = (
-    "allow_hosts",
-    "scrub_headers",
-    "scrub_params",
-    "scrub_json_paths",
-    "scrub_patterns",
-    "scrub_env",
-    "scrub_disable",
-)
-INI_FLAGS = ("strict", "record_on_exception", "block_network")
 
 
 def marker_layers(item: pytest.Item) -> list[dict[str, Any]]:

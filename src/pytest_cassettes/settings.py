@@ -32,6 +32,9 @@ OUR_LISTS = frozenset(
         "scrub_response",
     }
 )
+# Our options an ini file can set too (as `cassette_<name>`); callables and per-test names can't.
+INI_LISTS = tuple(sorted(OUR_LISTS - {"shared", "scrub_request", "scrub_response"}))
+INI_FLAGS = ("strict", "record_on_exception", "block_network")
 # vcrpy options whose values are lists: they extend the broader lists instead of replacing them.
 VCR_LISTS = frozenset(
     {
