@@ -27,7 +27,7 @@ def test_requests() -> None:
 
 
 def test_urllib3() -> None:
-    response = urllib3.request("GET", URL)
+    response = urllib3.PoolManager().request("GET", URL)
     assert TITLE in response.data.decode()
 
 

@@ -81,7 +81,8 @@ def test_cassettes_recorded_by_pytest_recording_replay_under_pytest_cassettes(
     # pytest-recording's "once" refuses to add to a test that has extra cassettes.
     suite.run(*UNDER_RECORDING, "--record-mode=new_episodes").assert_outcomes(passed=4)
     hits = suite.server.hits
-    assert hits == 4  # vcrpy replays the second /repeat from what it just recorded
+    # vcrpy 8+ replays the second /repeat from what it just recorded; vcrpy 7 sends it again.
+    assert hits in (4, 5)
     assert legacy_dir(suite) == LEGACY_FILES
     suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=4)
     assert suite.server.hits == hits

@@ -82,7 +82,7 @@ def test_a_second_run_reads_the_cache_and_an_edited_cassette_is_never_stale(
 
         @pytest.mark.cassette("big.yaml", match_on=["method", "uri"])
         def test_big():
-            assert urllib3.request("GET", "http://x/7").data == os.environ["EXPECTED"].encode()
+            assert urllib3.PoolManager().request("GET", "http://x/7").data == os.environ["EXPECTED"].encode()
         """
     )
     run = suite.pytester.runpytest  # with the cache provider, unlike suite.run

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlparse
 
 from vcr import matchers as vcr_matchers
 from vcr.request import Request
@@ -25,7 +26,8 @@ RECORDING_MODES = frozenset({"once", "new_episodes", "all", "rewrite"})
 
 def _normalized_uri(request: Any) -> str:
     uri: str = request.uri
-    parsed = request.parsed_uri
+    # vcrpy 8+ keeps the parsed URI on the request; vcrpy 7 (Python 3.9) parses on demand.
+    parsed = getattr(request, "parsed_uri", None) or urlparse(uri)
     if parsed.path:
         return uri
     authority = f"{parsed.scheme}://{parsed.netloc}"

@@ -17,7 +17,9 @@ ENV_RECORD_MODE = "PYTEST_CASSETTES_RECORD_MODE"
 TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 
 # Our own options, valid in markers, `cassette_config` and (prefixed `cassette_`) ini files.
-OUR_SCALARS = frozenset({"record_mode", "strict", "record_on_exception", "block_network"})
+OUR_SCALARS = frozenset(
+    {"record_mode", "strict", "record_on_exception", "block_network", "drop_unused_requests"}
+)
 OUR_LISTS = frozenset(
     {
         "shared",  # read-only cassettes beside the test's own (pytest-recording's marker names)
@@ -113,9 +115,7 @@ def validate_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
             )
         if name == "record_mode":
             check_record_mode(value, f"{where}: record_mode")
-        if name in {"strict", "record_on_exception", "block_network"} and not isinstance(
-            value, bool
-        ):
+        if name in OUR_SCALARS - {"record_mode"} and not isinstance(value, bool):
             raise pytest.UsageError(f"{where}: option {name!r} takes True or False, got {value!r}.")
     return dict(options)
 
