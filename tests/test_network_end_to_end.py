@@ -159,3 +159,24 @@ def test_bad_allow_list_entry_is_a_usage_error(suite: Suite) -> None:
     result = suite.run("--cassette-allow-hosts=*.example.com")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*Invalid allowed host '[*].example.com'*"])
+
+
+def test_the_guard_works_under_xdist(suite: Suite) -> None:
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent(
+            """
+            @pytest.mark.cassette
+            @pytest.mark.parametrize("n", range(4))
+            def test_raw(n):
+                connect(URL)
+            """
+        )
+    )
+    result = suite.pytester.runpytest_subprocess(
+        "-p", "no:recording", "-n", "2", "--record-mode=none"
+    )
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
+    result.stdout.fnmatch_lines(["*4 network connections blocked*"])
+    assert suite.server.hits == 0

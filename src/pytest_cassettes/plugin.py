@@ -302,7 +302,7 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    verbose = config.get_verbosity() > 0
+    verbose = (config.getoption("verbose", 0) or 0) > 0  # get_verbosity() needs pytest 8
     summary = list(report.lines(config.stash[SESSION].report, verbose=verbose))
     if summary:
         terminalreporter.write_sep("-", "cassettes")
