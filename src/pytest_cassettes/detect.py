@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from collections import Counter
@@ -300,6 +301,23 @@ def _sensitive_places(text: str) -> Iterable[Finding]:
 def find_secrets(text: str, exclude: Iterable[str] = ()) -> list[Finding]:
     """Secrets in text, sorted and non-overlapping; `exclude` names detector kinds to skip."""
     excluded = frozenset(exclude)
+    if len(text) <= _MEMO_MAX_LENGTH:
+        return list(_find_memo(text, excluded))
+    return _find(text, excluded)
+
+
+# Header values (User-Agent, Accept, ...) come back on every request of every test, and every
+# live request is scrubbed before matching: remembering short texts' answers (a pure function)
+# takes most of the scrubbing cost off the replay path.
+_MEMO_MAX_LENGTH = 512
+
+
+@functools.lru_cache(maxsize=8192)
+def _find_memo(text: str, excluded: frozenset[str]) -> tuple[Finding, ...]:
+    return tuple(_find(text, excluded))
+
+
+def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
     lowered: str | None = None
     candidates: list[tuple[int, int, Finding]] = []
     for priority, (kind, regex, group, check, word_start) in enumerate(_DETECTORS):
