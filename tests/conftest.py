@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import textwrap
 from collections.abc import Iterator
@@ -12,6 +13,11 @@ import pytest
 import yaml
 
 from tests.httpserver import LocalServer
+
+# Tests that run pytest-xdist workers skip where it is not installed (tox env py312-noxdist).
+needs_xdist = pytest.mark.skipif(
+    importlib.util.find_spec("xdist") is None, reason="pytest-xdist is not installed"
+)
 
 HEADER = """\
 import os

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from pytest_cassettes import storage
-from tests.conftest import Suite
+from tests.conftest import Suite, needs_xdist
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fsync")
 
@@ -41,6 +41,7 @@ def shared_uris(suite: Suite) -> Counter[str]:
     return Counter(i["request"]["uri"] for i in data["interactions"])
 
 
+@needs_xdist
 @pytest.mark.parametrize("workers", [2, 4])
 def test_xdist_workers_recording_into_one_cassette_lose_nothing(suite: Suite, workers: int) -> None:
     suite.write(SHARED.format(count=COUNT))
@@ -315,6 +316,7 @@ def test_late(i):
 """
 
 
+@needs_xdist
 def test_rewrite_under_xdist_keeps_what_other_workers_recorded_in_the_run(suite: Suite) -> None:
     suite.write(REWRITE_FIRST, name="test_a")
     suite.write(REWRITE_LATE, name="test_b")

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import Suite
+from tests.conftest import Suite, needs_xdist
 
 RAW_SOCKET = """
 import socket
@@ -161,6 +161,7 @@ def test_bad_allow_list_entry_is_a_usage_error(suite: Suite) -> None:
     result.stderr.fnmatch_lines(["*Invalid allowed host '[*].example.com'*"])
 
 
+@needs_xdist
 def test_the_guard_works_under_xdist(suite: Suite) -> None:
     suite.write(
         RAW_SOCKET

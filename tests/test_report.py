@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import Suite
+from tests.conftest import Suite, needs_xdist
 
 SUITE = """
 @pytest.mark.cassette
@@ -27,7 +27,7 @@ def test_no_http():
     pass
 """
 
-XDIST = [[], ["-n", "2"]]
+XDIST = [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2", marks=needs_xdist)]
 
 
 def run(suite: Suite, *args: str) -> pytest.RunResult:
@@ -36,7 +36,7 @@ def run(suite: Suite, *args: str) -> pytest.RunResult:
     return suite.run(*args)
 
 
-@pytest.mark.parametrize("xdist", XDIST, ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("xdist", XDIST)
 def test_summary_counts_are_the_same_with_and_without_xdist(suite: Suite, xdist: list[str]) -> None:
     suite.write(SUITE)
     result = run(suite, *xdist)
@@ -114,7 +114,7 @@ def orphan_setup(suite: Suite) -> None:
     (folder / "test_skipped.yaml").write_text("interactions: []\nversion: 1\n")
 
 
-@pytest.mark.parametrize("xdist", XDIST, ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("xdist", XDIST)
 def test_orphans_are_reported_only_for_a_full_run(suite: Suite, xdist: list[str]) -> None:
     orphan_setup(suite)
     result = run(suite, "-v", *xdist)
@@ -144,7 +144,7 @@ def test_prune_deletes_orphans_and_says_so(suite: Suite) -> None:
     assert (suite.path / "cassettes" / "test_suite" / "test_one.yaml").exists()
 
 
-@pytest.mark.parametrize("xdist", XDIST, ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("xdist", XDIST)
 def test_json_report(suite: Suite, xdist: list[str]) -> None:
     orphan_setup(suite)
     report_path = suite.path / "report.json"
