@@ -100,7 +100,7 @@ def loaded_form(raw: storage.Interaction) -> tuple[Any, dict[str, Any]]:
     return request, normalize_response(response)
 
 
-@dataclass
+@dataclass(eq=False)  # two identical interactions are still two entries
 class Entry:
     """One interaction the test may replay."""
 
@@ -115,7 +115,6 @@ class Entry:
 class Context:
     """What the error messages need to know about the running test."""
 
-    test: str
     nodeid: str
     mode: str
     reason: str
@@ -154,9 +153,8 @@ class Cassette:
         self._key_funcs = [KEYS[m] for m in self.matchers if m in KEYS]
         self._check = [m for m in self.matchers if m not in SUFFICIENT]
         self._index: dict[tuple[Any, ...], list[int]] = {}
-        self._skip: dict[
-            tuple[Any, ...], int
-        ] = {}  # per bucket: how many leading entries are played
+        # Per bucket: how many of its leading entries are played (skipped by lookups).
+        self._skip: dict[tuple[Any, ...], int] = {}
         # id(live request) -> (request, prepared, matched index, values scrubbed)
         self._pending: dict[int, tuple[Any, Any, int | None, int]] = {}
 
@@ -292,7 +290,7 @@ class Cassette:
         ctx = self.context
         if not self.own_exists and not self.entries:
             error: CassetteError = CassetteMissingError(
-                test=ctx.test,
+                test=ctx.nodeid,
                 path=str(self.path),
                 mode=ctx.mode,
                 reason=ctx.reason,
@@ -301,7 +299,7 @@ class Cassette:
         else:
             error = UnmatchedRequestError(
                 request=f"{prepared.method} {prepared.uri}",
-                test=ctx.test,
+                test=ctx.nodeid,
                 cassettes=[str(p) for p in (self.path, *self.shared_paths)],
                 mode=ctx.mode,
                 reason=ctx.reason,
@@ -395,8 +393,7 @@ class Cassette:
         if self.record_mode == "all" and self.recorded:
             chosen = [e for e in own if self._rerecorded(e.request)]
         if drop_unused:
-            taken = {id(e) for e in chosen}  # entries compare by value: identical ones are equal
-            chosen += [e for e in own if not e.plays and id(e) not in taken]
+            chosen += [e for e in own if not e.plays and e not in chosen]
         return [*self.preset_drop, *(storage.identity(e.raw) for e in chosen if e.raw)]
 
     def _rerecorded(self, stored: Any) -> bool:

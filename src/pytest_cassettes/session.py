@@ -211,7 +211,6 @@ class Session:
             shared_paths=settings.shared_paths,
             record_mode=settings.record_mode,
             context=Context(
-                test=item.nodeid,
                 nodeid=item.nodeid,
                 mode=settings.record_mode,
                 reason=settings.mode_source,
