@@ -137,6 +137,7 @@ class Cassette:
     replay_only: bool = False
     strict: bool = False
     codec: storage.Codec = storage.YAML
+    persisted: storage.Persisted | None = None  # a persister registered by a plugin
     own_exists: bool = False
     entries: list[Entry] = field(default_factory=list)
     recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
@@ -409,5 +410,8 @@ class Cassette:
         if not self.recorded and not drop:
             return 0
         new = [stored_form(request, response) for request, response in self.recorded]
-        storage.write(self.path, new, drop, self.codec, self.rewrite_run)
+        if self.persisted is not None:
+            self.persisted.write(self.path, new, drop)
+        else:
+            storage.write(self.path, new, drop, self.codec, self.rewrite_run)
         return len(new)

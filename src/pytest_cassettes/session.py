@@ -226,7 +226,18 @@ class Session:
             errors=problems,
             strict=settings.flag("strict"),
         )
-        own = storage.read(settings.path, codec)
+        # A persister registered in pytest_cassettes_configure loads and saves the cassettes.
+        from vcr.persisters.filesystem import FilesystemPersister
+
+        if merged["persister"] is not FilesystemPersister:
+            cassette.persisted = storage.Persisted(merged["persister"], merged["serializer"])
+
+        def read(path: Path) -> storage.Snapshot | None:
+            if cassette.persisted is not None:
+                return cassette.persisted.read(path)
+            return storage.read(path, codec)
+
+        own = read(settings.path)
         cassette.own_exists = own is not None
         if settings.record_mode == "rewrite":
             # The old recording goes when the new one is written (a test that fails keeps the
@@ -239,7 +250,7 @@ class Session:
         else:
             cassette.load(own, settings.path, own=True)
         for path in settings.shared_paths:
-            cassette.load(storage.read(path, codec), path, own=False)
+            cassette.load(read(path), path, own=False)
         return cassette
 
     def strict_failure(self, cassette: Cassette) -> UnusedInteractionsError | None:

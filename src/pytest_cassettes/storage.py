@@ -577,3 +577,66 @@ def delete(path: Path) -> None:
             path.unlink()
     with _cache_lock:
         _cache.pop(path, None)
+
+
+@dataclass(frozen=True)
+class Persisted:
+    """Cassettes loaded and saved by a vcrpy persister registered in pytest_cassettes_configure.
+
+    The persister owns the storage (a database, a bucket, another layout): our cross-process
+    lock, merge and atomic rename do not apply; the rest (matching, scrubbing, modes) does.
+    """
+
+    persister: Any
+    serializer: Any
+
+    def read(self, path: Path) -> Snapshot | None:
+        """The cassette as the persister loads it, or None when it has none."""
+        from vcr.persisters.filesystem import CassetteNotFoundError
+
+        try:
+            loaded = self.persister.load_cassette(str(path), serializer=self.serializer)
+        except CassetteNotFoundError:
+            return None
+        except ValueError as exc:  # vcrpy's CassetteDecodeError and format errors
+            raise CassetteLoadError(str(path), f"the persister cannot load it: {exc}") from exc
+        requests, responses = loaded[0], loaded[1]
+        interactions = tuple(
+            {"request": _request_dict(request), "response": response}
+            for request, response in zip(requests, responses)
+        )
+        return Snapshot(path, interactions, (0, 0, 0))
+
+    def write(self, path: Path, new: Sequence[Interaction], drop: Iterable[str]) -> int:
+        """Hand the persister the whole cassette: what it holds, less `drop`, plus `new`."""
+        from vcr.request import Request
+
+        remaining = Counter(drop)
+        kept = []
+        current = self.read(path)
+        for interaction in current.interactions if current else ():
+            key = identity(interaction) if remaining else ""
+            if remaining[key] > 0:
+                remaining[key] -= 1
+            else:
+                kept.append(interaction)
+        interactions = kept + list(new)
+        requests = [
+            Request(i["request"]["method"], i["request"]["uri"], i["request"].get("body"), {})
+            for i in interactions
+        ]
+        for request, interaction in zip(requests, interactions):
+            request.headers = interaction["request"].get("headers") or {}
+        cassette = {"requests": requests, "responses": [i["response"] for i in interactions]}
+        self.persister.save_cassette(str(path), cassette, serializer=self.serializer)
+        return len(interactions)
+
+
+def _request_dict(request: Any) -> dict[str, Any]:
+    body = getattr(request, "_body", None)
+    return {
+        "method": request.method,
+        "uri": request.uri,
+        "body": to_text(body) if isinstance(body, bytes) else body,
+        "headers": {name: [value] for name, value in request.headers.items()},
+    }
