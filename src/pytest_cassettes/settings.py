@@ -47,7 +47,6 @@ VCR_LISTS = frozenset(
         "additional_matchers",
         "before_record_request",
         "before_record_response",
-        "filter_sensitive_data",
     }
 )
 # vcrpy options that make no sense per test here, with what to do instead.
@@ -60,6 +59,11 @@ UNSUPPORTED = {
     "custom_patches": "HTTP libraries are patched once per session; "
     "register patches in the pytest_cassettes_configure hook",
     "skip_patchers": "HTTP libraries are patched once per session",
+    # vcrpy 9's save/load hooks: scrubbing does their job here, before anything is written.
+    "filter_sensitive_data": "use scrub_patterns or scrub_env (placeholders are kept on replay)",
+    "before_save_interaction": "use before_record_request / before_record_response or the "
+    "pytest_cassettes_scrub_request / pytest_cassettes_scrub_response hooks",
+    "after_load_interaction": "use before_record_request / before_record_response",
 }
 
 
