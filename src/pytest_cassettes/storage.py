@@ -494,26 +494,31 @@ def write(
     `drop` (the old recording); later writes of the same run, from any process, append: what
     other xdist workers recorded in the run is fresh, not old.
     """
-    remaining = Counter(drop)
     with _lock_for(path):
         if rewrite_run is not None and not _first_rewrite(path, rewrite_run):
-            remaining.clear()
+            drop = ()
         target = _target(path)
         _remove_stale_temp_files(target)
         current = _read_uncached(target, codec, served=False)
-        kept = []
-        for interaction in current.interactions if current else ():
-            key = identity(interaction) if remaining else ""
-            if remaining[key] > 0:
-                remaining[key] -= 1
-            else:
-                kept.append(interaction)
-        interactions = kept + list(new)
+        interactions = _without(current.interactions if current else (), drop) + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
         _atomic_write(target, lambda stream: codec.dump(data, stream))
     with _cache_lock:
         _cache.pop(path, None)
     return len(interactions)
+
+
+def _without(interactions: Iterable[Interaction], drop: Iterable[str]) -> list[Interaction]:
+    """The interactions less those in `drop`, one copy per listed identity."""
+    remaining = Counter(drop)
+    kept = []
+    for interaction in interactions:
+        key = identity(interaction) if remaining else ""
+        if remaining[key] > 0:
+            remaining[key] -= 1
+        else:
+            kept.append(interaction)
+    return kept
 
 
 def _atomic_write(
@@ -611,16 +616,8 @@ class Persisted:
         """Hand the persister the whole cassette: what it holds, less `drop`, plus `new`."""
         from vcr.request import Request
 
-        remaining = Counter(drop)
-        kept = []
         current = self.read(path)
-        for interaction in current.interactions if current else ():
-            key = identity(interaction) if remaining else ""
-            if remaining[key] > 0:
-                remaining[key] -= 1
-            else:
-                kept.append(interaction)
-        interactions = kept + list(new)
+        interactions = _without(current.interactions if current else (), drop) + list(new)
         requests = [
             Request(i["request"]["method"], i["request"]["uri"], i["request"].get("body"), {})
             for i in interactions
