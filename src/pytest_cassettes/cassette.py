@@ -161,13 +161,18 @@ class Cassette:
 
     # --- loading ---------------------------------------------------------------------------
 
-    def load(self, snapshot: storage.Snapshot | None, source: Path, own: bool) -> None:
-        """Add a cassette file's interactions to what this test may replay."""
+    def load(
+        self, snapshot: storage.Snapshot | None, source: Path, own: bool, scrub: Scrub | None = None
+    ) -> None:
+        """Add a cassette file's interactions to what this test may replay.
+
+        `scrub`: one scrubber for all of them (stored interactions were scrubbed when recorded;
+        this catches older cassettes), instead of the live requests' per-request lookup."""
         if snapshot is None:
             return
         for raw in snapshot.interactions:
             request, response = loaded_form(raw)
-            prepared, _ = self._prepare(request)
+            prepared, _ = self._prepare(request, scrub)
             if prepared is None:
                 continue
             self._add(Entry(prepared, response, source, raw if own else None))
@@ -179,11 +184,11 @@ class Cassette:
     def _key(self, request: Any) -> tuple[Any, ...]:
         return tuple(key(request) for key in self._key_funcs)
 
-    def _prepare(self, request: Any) -> tuple[Any | None, int]:
+    def _prepare(self, request: Any, scrub: Scrub | None = None) -> tuple[Any | None, int]:
         filtered = self.prepare_request(request)
         if filtered is None:
             return None, 0
-        return self.scrub_request(filtered)
+        return (scrub or self.scrub_request)(filtered)
 
     # --- what vcrpy's stubs ask (through the router) ---------------------------------------
 
@@ -227,9 +232,12 @@ class Cassette:
         __tracebackhide__ = True
         with self._lock:
             pending = self._pending.pop(id(request), None)
+            index: int | None = None
             if pending is not None and pending[0] is request and pending[2] is not None:
-                index: int | None = pending[2]
-            else:
+                index = pending[2]
+                if self.entries[index].plays and not self.allow_playback_repeats:
+                    index = None  # another thread played it since can_play: find the next
+            if index is None:
                 if pending is not None and pending[0] is request:
                     prepared = pending[1]
                 else:
@@ -237,7 +245,7 @@ class Cassette:
                 index = self._find(prepared) if prepared is not None else None
                 if index is None:
                     raise self._fail(prepared if prepared is not None else request)
-            entry = self.entries[index]  # type: ignore[index]  # None raised above
+            entry = self.entries[index]
             entry.plays += 1
             response = entry.response
             self._advance(self._key(entry.request))

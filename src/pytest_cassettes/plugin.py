@@ -186,9 +186,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state.collected(session.items)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash[SESSION]
+    if session.shouldfail or session.shouldstop or exitstatus == pytest.ExitCode.INTERRUPTED:
+        state.report.complete = False  # a run cut short: be safe about orphans
     if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
         config.workeroutput["pytest_cassettes"] = state.report.to_wire()
         return
@@ -244,7 +246,8 @@ def cassette(
     except CassetteLoadError as exc:
         pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
     item.stash[ACTIVE] = opened
-    with session.active(opened, session.guard(item, settings, problems)):
+    guard = session.guard(item, settings, problems, recording=opened.can_record)
+    with session.active(opened, guard):
         yield opened
     session.close(opened, settings, failed=item.stash.get(FAILED, False))
 
@@ -276,6 +279,10 @@ def _cassette_autouse(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield
+    if outcome.excinfo is not None:
+        # Also KeyboardInterrupt and pytest.exit(), after which no report is made: an
+        # interrupted test saves nothing either.
+        item.stash[FAILED] = True
     active = item.stash.get(ACTIVE, None)
     if active is not None and outcome.excinfo is None:
         strict_failure = item.config.stash[SESSION].strict_failure(active)

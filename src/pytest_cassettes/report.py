@@ -7,6 +7,7 @@ merges them with `Report.merge()` and reports once.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -51,7 +52,7 @@ class Report:
 
     stats: Stats = field(default_factory=Stats)
     tests: list[TestRecord] = field(default_factory=list)
-    used: set[str] = field(default_factory=set)  # cassette files some collected test uses
+    used: set[str] = field(default_factory=set)  # used_key() of files some collected test uses
     candidates: set[str] = field(default_factory=set)  # files in the collected modules' dirs
     complete: bool = True  # every collected test was selected: orphans can be told
     pruned: list[str] = field(default_factory=list)
@@ -59,7 +60,9 @@ class Report:
     @property
     def orphans(self) -> list[str]:
         """Cassette files of collected modules that no test uses (only for complete runs)."""
-        return sorted(self.candidates - self.used) if self.complete else []
+        if not self.complete:
+            return []
+        return sorted(c for c in self.candidates if used_key(c) not in self.used)
 
     def to_wire(self) -> dict[str, Any]:
         """Plain data for execnet (xdist's channel)."""
@@ -90,6 +93,11 @@ class Report:
             "pruned": self.pruned,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def used_key(path: str) -> str:
+    """A cassette path without its suffix: a test uses `x.yaml` or `x.json` alike."""
+    return os.path.splitext(path)[0]
 
 
 def plural(count: int, word: str) -> str:

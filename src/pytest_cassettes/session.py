@@ -22,7 +22,7 @@ from pytest_cassettes.errors import (
 )
 from pytest_cassettes.network import AllowList, NetworkGuard
 from pytest_cassettes.patching import Patches, Router
-from pytest_cassettes.report import Report, TestRecord, describe
+from pytest_cassettes.report import Report, TestRecord, describe, used_key
 from pytest_cassettes.scrub import Scrubber, ScrubRules
 from pytest_cassettes.settings import (
     INI_FLAGS,
@@ -205,7 +205,8 @@ class Session:
             if RESPONSE_FILTERS & options.keys()
             else (lambda response: response)
         )
-        scrubber = self.scrubber(item, settings)
+        rules = self.scrub_rules(item, settings)
+        scrubber = self.scrubber(rules, item.nodeid)  # bad rules fail the test here
         cassette = Cassette(
             path=settings.path,
             shared_paths=settings.shared_paths,
@@ -218,8 +219,8 @@ class Session:
             matchers=merged["match_on"],
             prepare_request=prepare_request,
             prepare_response=prepare_response,
-            scrub_request=scrubber.scrub_request,
-            scrub_response=scrubber.scrub_response,
+            scrub_request=lambda r: self.scrubber(rules, item.nodeid).scrub_request(r),
+            scrub_response=lambda r: self.scrubber(rules, item.nodeid).scrub_response(r),
             allow_playback_repeats=bool(merged["allow_playback_repeats"]),
             replay_only=settings.replay_only,
             codec=codec,
@@ -248,9 +249,9 @@ class Session:
             cassette.rewrite_run = self.run_id
             cassette.own_exists = False
         else:
-            cassette.load(own, settings.path, own=True)
+            cassette.load(own, settings.path, own=True, scrub=scrubber.scrub_request)
         for path in settings.shared_paths:
-            cassette.load(read(path), path, own=False)
+            cassette.load(read(path), path, own=False, scrub=scrubber.scrub_request)
         return cassette
 
     def strict_failure(self, cassette: Cassette) -> UnusedInteractionsError | None:
@@ -264,11 +265,11 @@ class Session:
             test=cassette.context.nodeid, path=str(cassette.path), unused=unused
         )
 
-    def scrubber(self, item: pytest.Item, settings: Settings) -> Scrubber:
-        """The test's scrubber: built-in rules, the user's rules, then the scrub hooks."""
+    def scrub_rules(self, item: pytest.Item, settings: Settings) -> ScrubRules:
+        """The test's rules: built-in ones, the user's, then the scrub hooks."""
         request_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_request, "request")
         response_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_response, "response")
-        rules = ScrubRules(
+        return ScrubRules(
             headers=settings.strings("scrub_headers"),
             params=settings.strings("scrub_params"),
             json_paths=settings.strings("scrub_json_paths"),
@@ -278,8 +279,14 @@ class Session:
             request_hooks=(*as_list(settings.options.get("scrub_request")), *request_hook),
             response_hooks=(*as_list(settings.options.get("scrub_response")), *response_hook),
         )
-        # Building a scrubber reads the environment's secrets: reuse one while neither the
-        # rules nor the environment changed (a fixture may set a key with monkeypatch.setenv).
+
+    def scrubber(self, rules: ScrubRules, where: str) -> Scrubber:
+        """A scrubber for these rules and the environment as it is now.
+
+        Building one reads the environment's secrets, so one is reused while neither the rules
+        nor the environment changed; asked for at every request, it sees a key that a fixture
+        set with monkeypatch.setenv after the cassette was opened.
+        """
         environment = frozenset(i for i in os.environ.items() if i[0] != "PYTEST_CURRENT_TEST")
         key = (rules, environment)
         scrubber = self._scrubbers.get(key)
@@ -287,7 +294,7 @@ class Session:
             try:
                 scrubber = Scrubber(rules)
             except (ValueError, re.error) as exc:
-                raise pytest.UsageError(f"{item.nodeid}: scrubbing rules: {exc}") from None
+                raise pytest.UsageError(f"{where}: scrubbing rules: {exc}") from None
             if len(self._scrubbers) > 64:
                 self._scrubbers.clear()
             self._scrubbers[key] = scrubber
@@ -299,17 +306,20 @@ class Session:
         settings: Settings | None,
         problems: list[CassetteError],
         block: tuple[bool, Sequence[str]] = (False, ()),
+        recording: bool = False,
     ) -> NetworkGuard | None:
         """The guard of a replay-only test, or of a test without a cassette whose `block` says
         (--block-network, ini cassette_block_network, pytest-recording's block_network marker)
-        to block, with its allowed hosts."""
+        to block, with its allowed hosts. --block-network also guards cassette tests that may
+        not record, but not those that may: recording needs the network (as in
+        pytest-recording)."""
         mode: str | None
         if settings is None:
             if not block[0]:
                 return None
             allow, mode = parse_allow_hosts(block[1], item.nodeid), None
             reason = "--block-network blocks real connections in every test"
-        elif settings.replay_only or settings.flag("block_network"):
+        elif settings.replay_only or (settings.flag("block_network") and not recording):
             allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
             mode = settings.record_mode
             reason = settings.mode_source
@@ -357,7 +367,9 @@ class Session:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
             stats.values_scrubbed += cassette.scrubbed
-        self.report.used.update(self.shown(p) for p in (cassette.path, *cassette.shared_paths))
+        self.report.used.update(
+            used_key(self.shown(p)) for p in (cassette.path, *cassette.shared_paths)
+        )
         self.report.tests.append(
             TestRecord(
                 nodeid=cassette.context.nodeid,
@@ -386,31 +398,50 @@ class Session:
         return test_file.parent / "cassettes"
 
     def collected(self, items: list[pytest.Item]) -> None:
-        """Note the cassette files the collected tests use and those their modules' dirs hold."""
+        """Note the cassette files the collected tests use and those their modules' dirs hold.
+
+        Uses are recorded without the file's suffix (a `serializer="json"` test uses a .json
+        file) and for pytest-recording's `vcr` tests in its layout, so that no cassette of a
+        collected test can be taken for an orphan, even one the run never reaches."""
+        from pytest_cassettes import compat
+
         modules: set[Path] = set()
         for item in items:
             module = Path(item.path)
             modules.add(module)
-            if item.get_closest_marker(MARKER) is None and "cassette" not in getattr(
+            cassette_dir = self.default_dir(module)
+            used: list[Path] = []
+            if compat.uses_vcr(item):
+                legacy = compat.LegacyCassettes(
+                    layers=[],
+                    directory=cassette_dir / module.stem,
+                    default_name=compat.default_cassette_name(item),
+                    extra=tuple(
+                        str(n)
+                        for m in compat.vcr_markers(item)
+                        for n in m.args
+                        if isinstance(n, str)
+                    ),
+                )
+                own, extra = legacy.paths(None)
+                used += [own, *extra]
+            elif item.get_closest_marker(MARKER) is not None or "cassette" in getattr(
                 item, "fixturenames", ()
             ):
-                continue
-            cassette_dir = self.default_dir(module)
-            names = marker_names(item)
-            used = (
-                [paths.named_cassette(n, cassette_dir) for n in names]
-                if names
-                else [paths.default_cassette(item, cassette_dir)]
-            )
-            self.report.used.update(self.shown(p) for p in used)
+                names = [*marker_names(item), *shared_option({}, marker_layers(item), item.nodeid)]
+                used += [paths.named_cassette(n, cassette_dir) for n in names]
+                if not marker_names(item):
+                    used.append(paths.default_cassette(item, cassette_dir))
+            self.report.used.update(used_key(self.shown(p)) for p in used)
+        if self.config.getini("cassette_dir") and not whole_tree(self.config):
+            # One cassette dir for the project: a module of the same name elsewhere, not
+            # collected, shares `<cassette_dir>/<stem>/`.
+            self.report.complete = False
         for module in modules:
             folder = self.default_dir(module) / module.stem
             if folder.is_dir():
-                self.report.candidates.update(
-                    self.shown(p)
-                    for p in folder.iterdir()
-                    if p.suffix in (".yaml", ".yml", ".json")
-                )
+                files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
+                self.report.candidates.update(self.shown(p) for p in files)
 
     def prune(self) -> None:
         """Delete the orphan cassettes (complete runs only)."""
@@ -437,6 +468,14 @@ class HookScrub:
         # Implementations mutate the object or return a new one; None means "as it is now".
         results = self.caller(**{self.argument: value})
         return results[-1] if results else value
+
+
+def whole_tree(config: pytest.Config) -> bool:
+    """Whether the run collects what a bare `pytest` would (no paths on the command line)."""
+    source = getattr(config, "args_source", None)  # pytest >= 7.2
+    if source is not None:
+        return bool(source != pytest.Config.ArgsSource.ARGS)
+    return not any(os.path.exists(arg.split("::")[0]) for arg in config.invocation_params.args)
 
 
 def unused_requests(cassette: Cassette) -> list[str]:

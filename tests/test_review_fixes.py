@@ -1,0 +1,143 @@
+"""Regressions found in review: each test failed before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from vcr import matchers
+from vcr.request import Request
+
+from pytest_cassettes import storage
+from pytest_cassettes.cassette import Cassette, Context
+from tests.conftest import Suite
+
+
+def test_a_secret_a_fixture_puts_in_the_environment_is_scrubbed(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.fixture
+        def service(monkeypatch):
+            monkeypatch.setenv("MYSERVICE_TOKEN", "tok9f83hq2kzx7")
+
+        @pytest.mark.cassette
+        def test_token(service):
+            requests.get(URL + "/items/" + os.environ["MYSERVICE_TOKEN"])
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_token").read_text()
+    assert "tok9f83hq2kzx7" not in text
+    assert "/items/%3CMYSERVICE_TOKEN%3E" in text
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)  # the live key matches
+    assert suite.server.hits == 0
+
+
+def test_an_interrupted_test_saves_nothing(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_interrupted():
+            requests.get(URL + "/one")
+            raise KeyboardInterrupt
+        """
+    )
+    # In a subprocess: pytester re-raises an in-process run's KeyboardInterrupt.
+    result = suite.pytester.runpytest_subprocess("-p", "no:recording", "-p", "no:asyncio")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert not suite.cassette_path("test_interrupted").exists()
+
+
+def test_prune_keeps_the_cassettes_of_tests_that_did_not_run(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.vcr
+        @pytest.mark.skip(reason="not today")
+        def test_legacy():
+            pass
+
+        @pytest.mark.cassette(serializer="json")
+        @pytest.mark.skip(reason="not today")
+        def test_json():
+            pass
+
+        @pytest.mark.cassette
+        def test_fails_first():
+            assert False
+
+        @pytest.mark.cassette
+        def test_never_reached_after_x():
+            pass
+        """
+    )
+    folder = suite.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    kept = ["test_legacy.yaml", "test_json.json", "test_never_reached_after_x.yaml"]
+    for name in [*kept, "test_gone.yaml"]:
+        (folder / name).write_text("interactions: []\nversion: 1\n")
+    suite.run("-x", "--cassette-prune")  # stopped early: nothing is pruned
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, "test_gone.yaml"])
+    suite.run("--cassette-prune").stdout.fnmatch_lines(["pruned 1 orphan cassette:"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(kept)
+
+
+def test_prune_with_one_cassette_dir_keeps_other_directories_modules(suite: Suite) -> None:
+    suite.pytester.makeini("[pytest]\ncassette_dir = recorded\n")
+    for package in ("a", "b"):
+        folder = suite.path / package
+        folder.mkdir()
+        (folder / "test_api.py").write_text(
+            f"import pytest\n\n@pytest.mark.cassette\ndef test_{package}():\n    pass\n"
+        )
+    shared = suite.path / "recorded" / "test_api"
+    shared.mkdir(parents=True)
+    for name in ("test_a.yaml", "test_b.yaml"):
+        (shared / name).write_text("interactions: []\nversion: 1\n")
+    suite.run("a", "--cassette-prune")
+    assert sorted(p.name for p in shared.iterdir()) == ["test_a.yaml", "test_b.yaml"]
+
+
+def test_concurrent_identical_requests_get_distinct_recordings(tmp_path: Path) -> None:
+    def interaction(body: str) -> storage.Interaction:
+        return {
+            "request": {"method": "GET", "uri": "http://x/poll", "body": None, "headers": {}},
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {},
+                "body": {"string": body},
+            },
+        }
+
+    path = tmp_path / "poll.yaml"
+    storage.write(path, [interaction("pending"), interaction("done")])
+    cassette = Cassette(
+        path=path,
+        shared_paths=(),
+        record_mode="none",
+        context=Context(nodeid="t", mode="none", reason="test"),
+        matchers=[matchers.method, matchers.uri],
+    )
+    cassette.load(storage.read(path), path, own=True)
+    first, second = (Request("GET", "http://x/poll", None, {}) for _ in range(2))
+    # Two threads both asked before either played: the second must not get the same entry.
+    assert cassette.can_play(first) and cassette.can_play(second)
+    bodies = [cassette.play(first)["body"]["string"], cassette.play(second)["body"]["string"]]
+    assert bodies == [b"pending", b"done"]
+
+
+def test_block_network_lets_recording_tests_record(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_records():
+            requests.get(URL + "/r")
+
+        def test_plain():
+            requests.get(URL + "/p")
+        """
+    )
+    result = suite.run("--block-network")
+    result.assert_outcomes(passed=1, failed=1)  # the cassette test recorded; the plain one not
+    assert suite.server.hits == 1
+    assert suite.cassette_path("test_records").exists()
