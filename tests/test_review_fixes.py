@@ -141,3 +141,51 @@ def test_block_network_lets_recording_tests_record(suite: Suite) -> None:
     result.assert_outcomes(passed=1, failed=1)  # the cassette test recorded; the plain one not
     assert suite.server.hits == 1
     assert suite.cassette_path("test_records").exists()
+
+
+def test_a_replay_only_run_writes_nothing_even_to_drop_unused(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette(drop_unused_requests=True)
+        def test_two(cassette):
+            requests.get(URL + "/a")
+            if not cassette.play_count:
+                requests.get(URL + "/b")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    before = suite.cassette_path("test_two").read_bytes()
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.cassette_path("test_two").read_bytes() == before
+    monkeypatch.delenv("CI")
+    suite.run().assert_outcomes(passed=1)  # outside CI the unused /b is dropped
+    assert len(suite.uris("test_two")) == 1
+
+
+def test_a_marker_cannot_turn_off_block_network(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette(block_network=False)
+        def test_guarded(cassette):
+            requests.get(URL + "/x")
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)  # recording: let through
+    suite.server.reset()
+    suite.write(
+        """
+        import socket
+        from urllib.parse import urlsplit
+
+        @pytest.mark.cassette(block_network=False)
+        def test_guarded(cassette):
+            parts = urlsplit(URL)
+            socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+        """
+    )
+    result = suite.run("--block-network")  # the cassette exists: once may not record
+    result.assert_outcomes(failed=1)
+    assert suite.server.hits == 0

@@ -419,7 +419,7 @@ class Cassette:
             return 0
         new = [stored_form(request, response) for request, response in self.recorded]
         if self.persisted is not None:
-            self.persisted.write(self.path, new, drop)
+            self.persisted.write(self.path, new, drop, self.rewrite_run)
         else:
             storage.write(self.path, new, drop, self.codec, self.rewrite_run)
         return len(new)

@@ -156,6 +156,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None:
         session.patches.switch_off()
+    from pytest_cassettes import storage
+
+    storage.parsed_cache.folder = None  # a later in-process run may have no cache
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -250,6 +253,7 @@ def cassette(
     with session.active(opened, guard):
         yield opened
     session.close(opened, settings, failed=item.stash.get(FAILED, False))
+    del item.stash[ACTIVE]  # items live all session: do not keep every cassette in memory
 
 
 @pytest.fixture(autouse=True)

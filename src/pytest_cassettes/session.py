@@ -254,6 +254,10 @@ class Session:
             cassette.load(read(path), path, own=False, scrub=scrubber.scrub_request)
         return cassette
 
+    def blocks_network(self, settings: Settings) -> bool:
+        """--block-network or the ini option, which no marker turns off; or the marker's."""
+        return bool(self.ini_options.get("block_network")) or settings.flag("block_network")
+
     def strict_failure(self, cassette: Cassette) -> UnusedInteractionsError | None:
         """The failure of a strict test that left recorded interactions unplayed."""
         if not cassette.strict:
@@ -319,7 +323,7 @@ class Session:
                 return None
             allow, mode = parse_allow_hosts(block[1], item.nodeid), None
             reason = "--block-network blocks real connections in every test"
-        elif settings.replay_only or (settings.flag("block_network") and not recording):
+        elif settings.replay_only or (self.blocks_network(settings) and not recording):
             allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
             mode = settings.record_mode
             reason = settings.mode_source
@@ -359,7 +363,9 @@ class Session:
         unused = [] if failed else unused_requests(cassette)
         stats.interactions_unused += len(unused)
         written = 0
-        if failed and not settings.flag("record_on_exception"):
+        if settings.replay_only:
+            pass  # a replay-only run writes nothing (not even drop_unused_requests' removals)
+        elif failed and not settings.flag("record_on_exception"):
             stats.not_saved += len(cassette.recorded)
         else:
             written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))

@@ -16,7 +16,7 @@ import re
 import secrets
 import tempfile
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +118,10 @@ class Snapshot:
     stamp: tuple[int, ...]  # (inode, mtime_ns, size): a replaced file is a new inode
 
 
-_cache: dict[Path, Snapshot] = {}
+# Snapshots of recently read cassettes (shared cassettes are read by many tests), bounded so a
+# suite of thousands of cassettes does not keep them all.
+_cache: OrderedDict[Path, Snapshot] = OrderedDict()
+_CACHE_SIZE = 128
 _cache_lock = threading.Lock()
 
 
@@ -146,6 +149,9 @@ def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
     if snapshot is not None:
         with _cache_lock:
             _cache[path] = snapshot
+            _cache.move_to_end(path)
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
     return snapshot
 
 
@@ -612,9 +618,20 @@ class Persisted:
         )
         return Snapshot(path, interactions, (0, 0, 0))
 
-    def write(self, path: Path, new: Sequence[Interaction], drop: Iterable[str]) -> int:
+    def write(
+        self,
+        path: Path,
+        new: Sequence[Interaction],
+        drop: Iterable[str],
+        rewrite_run: str | None = None,
+    ) -> int:
         """Hand the persister the whole cassette: what it holds, less `drop`, plus `new`."""
         from vcr.request import Request
+
+        if rewrite_run is not None:
+            with _lock_for(path):
+                if not _first_rewrite(path, rewrite_run):
+                    drop = ()
 
         current = self.read(path)
         interactions = _without(current.interactions if current else (), drop) + list(new)
