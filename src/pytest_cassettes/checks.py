@@ -81,27 +81,38 @@ def problem(exc: CassetteLoadError) -> str:
     return first[len(prefix) :] if first.startswith(prefix) else first
 
 
+def _each_cassette(
+    found: Found, out: TextIO
+) -> Iterator[tuple[Path, Loaded | CassetteLoadError | None]]:
+    """Each cassette found, loaded; reports missing paths, unreadable files (None) and parse
+    faults (the error) on `out`, so that `check` and `show` only decide what they mean."""
+    for name in found.missing:
+        out.write(f"{name}: no such file or directory\n")
+    for path in found.cassettes:
+        try:
+            yield path, load(path)
+        except OSError as exc:
+            out.write(f"{path}: cannot be read ({exc.strerror or exc})\n")
+            yield path, None
+        except CassetteLoadError as exc:
+            out.write(f"{path}:{exc.line or 1}: {problem(exc)}\n")
+            yield path, exc
+
+
 # --- check ---------------------------------------------------------------------------------
 
 
 def check(paths: Sequence[str], out: TextIO) -> int:
     """Report faults in cassettes as `path:line: fault`; 0 clean, 1 faults, 2 unreadable path."""
     found = find(paths)
-    status = OK
     faults = interactions = 0
-    for name in found.missing:
-        out.write(f"{name}: no such file or directory\n")
-        status = UNREADABLE
-    for path in found.cassettes:
-        try:
-            loaded = load(path)
-        except OSError as exc:
-            out.write(f"{path}: cannot be read ({exc.strerror or exc})\n")
-            status = UNREADABLE
+    status = OK
+    for path, loaded in _each_cassette(found, out):
+        if isinstance(loaded, CassetteLoadError):
+            faults += 1  # a cassette that does not parse is a fault to report, not an error
             continue
-        except CassetteLoadError as exc:
-            out.write(f"{path}:{exc.line or 1}: {problem(exc)}\n")
-            faults += 1
+        if loaded is None:
+            status = UNREADABLE
             continue
         interactions += len(loaded.interactions)
         for line, fault in interaction_faults(loaded):
@@ -116,7 +127,7 @@ def check(paths: Sequence[str], out: TextIO) -> int:
         f"checked {_plural(cassettes, 'cassette')} "
         f"({_plural(interactions, 'interaction')}): {summary}\n"
     )
-    if status == UNREADABLE:
+    if status == UNREADABLE or found.missing:
         return UNREADABLE
     return FAULTS if faults else OK
 
@@ -199,20 +210,10 @@ def _charset(content_type: str) -> str | None:
 def show(paths: Sequence[str], out: TextIO) -> int:
     """List `path:N: METHOD URL -> STATUS (SIZE bytes)` per interaction; 0, or 2 if unreadable."""
     found = find(paths)
-    status = OK
+    status = UNREADABLE if found.missing else OK
     total = 0
-    for name in found.missing:
-        out.write(f"{name}: no such file or directory\n")
-        status = UNREADABLE
-    for path in found.cassettes:
-        try:
-            loaded = load(path)
-        except OSError as exc:
-            out.write(f"{path}: cannot be read ({exc.strerror or exc})\n")
-            status = UNREADABLE
-            continue
-        except CassetteLoadError as exc:
-            out.write(f"{path}:{exc.line or 1}: {problem(exc)}\n")
+    for path, loaded in _each_cassette(found, out):
+        if loaded is None or isinstance(loaded, CassetteLoadError):
             status = UNREADABLE
             continue
         for number, interaction in enumerate(loaded.interactions, start=1):
