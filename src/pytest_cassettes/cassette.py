@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlparse
 
-from vcr import matchers as vcr_matchers
-from vcr.request import Request
-
 from pytest_cassettes import storage
 from pytest_cassettes.bodies import normalize_response
 from pytest_cassettes.errors import CassetteError, CassetteMissingError, UnmatchedRequestError
+from pytest_cassettes.libraries import Request, vcr_matchers
 
 Matcher = Callable[[Any, Any], Any]
 Prepare = Callable[[Any], Optional[Any]]

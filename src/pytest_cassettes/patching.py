@@ -13,6 +13,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from pytest_cassettes import libraries
 from pytest_cassettes.cassette import Cassette
 
 
@@ -97,8 +98,7 @@ class NarrowReset:
 
     @staticmethod
     def _originals() -> list[tuple[Any, str, Any]]:
-        import vcr.patch as vcr_patch
-
+        vcr_patch = libraries.patch_module()
         names = [(http.client, "HTTPSConnection", getattr(vcr_patch, "_HTTPSConnection", None))]
         try:
             import urllib3
@@ -142,34 +142,37 @@ class NarrowReset:
 
 
 class Patches:
-    """vcrpy's patchers, built once and bound to the router; switched on for cassette tests."""
+    """vcrpy's patchers, built once and bound to the router; switched on for cassette tests.
+
+    They are rebuilt when an HTTP library is imported after they were built (see libraries.py).
+    """
 
     def __init__(self, router: Router) -> None:
         self.router = router
         self._patchers: list[Any] | None = None
         self._stack: contextlib.ExitStack | None = None
+        self._was_on = False
+        self._stop_watching = libraries.watch(self)
 
     @property
     def on(self) -> bool:
         return self._stack is not None
 
     def switch_on(self) -> None:
-        """Patch every installed HTTP library (a no-op when already on)."""
+        """Patch every imported HTTP library (a no-op when already on)."""
         if self._stack is not None:
             return
         if self._patchers is None:
-            from vcr.patch import CassettePatcherBuilder
-
-            self._patchers = list(CassettePatcherBuilder(self.router).build())
+            self._patchers = libraries.build_patchers(self.router)
         from unittest import mock
-
-        import vcr.patch
 
         stack = contextlib.ExitStack()
         try:
             for patcher in self._patchers:
                 stack.enter_context(patcher)
-            stack.enter_context(mock.patch.object(vcr.patch, "force_reset", NarrowReset()))
+            stack.enter_context(
+                mock.patch.object(libraries.patch_module(), "force_reset", NarrowReset())
+            )
         except BaseException:
             stack.close()
             raise
@@ -180,3 +183,19 @@ class Patches:
         stack, self._stack = self._stack, None
         if stack is not None:
             stack.close()
+
+    def close(self) -> None:
+        """Switch off for good: the end of the session."""
+        self.switch_off()
+        self._stop_watching()
+
+    def before_import(self) -> None:
+        # An HTTP library imported while a test runs: built on the real classes, then patched.
+        self._was_on = self.on
+        self.switch_off()
+
+    def after_import(self) -> None:
+        self._patchers = None
+        if self._was_on:
+            self._was_on = False
+            self.switch_on()

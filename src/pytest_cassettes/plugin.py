@@ -155,7 +155,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None:
-        session.patches.switch_off()
+        session.patches.close()
     from pytest_cassettes import storage
 
     storage.parsed_cache.folder = None  # a later in-process run may have no cache

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 from urllib.parse import quote, quote_plus, unquote_plus
 
-from vcr.request import Request
-
 from pytest_cassettes.detect import (
     DEFAULT_NAME_RULES,
     DEFAULT_NAMES,
@@ -41,6 +39,7 @@ from pytest_cassettes.detect import (
     normalize_name,
     placeholder,
 )
+from pytest_cassettes.libraries import Request
 
 __all__ = [
     "DISABLE_NAMES",

@@ -70,6 +70,9 @@ UNSUPPORTED = {
 @functools.cache
 def vcr_options() -> frozenset[str]:
     """The options of the installed vcrpy's use_cassette (imported late: see plugin.py)."""
+    from pytest_cassettes import libraries
+
+    libraries.import_vcr()
     import vcr
 
     names = set(inspect.signature(vcr.VCR.__init__).parameters) - {"self"}

@@ -101,6 +101,9 @@ YAML = Codec("yaml")
 
 def codec_for(name: str, serializer: Any) -> Codec:
     """Our YAML codec for vcrpy's yaml serializer; the registered serializer otherwise."""
+    from pytest_cassettes import libraries
+
+    libraries.import_vcr()
     from vcr.serializers import yamlserializer
 
     return YAML if serializer is yamlserializer or name == "yaml" else Codec(name, serializer)

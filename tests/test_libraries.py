@@ -1,0 +1,104 @@
+"""vcrpy is imported without the HTTP libraries a run never imports, and patches those imported
+later: in a test's body, after other cassette tests ran, or by a project using vcrpy itself.
+
+Each run is a subprocess: the point is what a fresh interpreter imports.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Suite
+
+pytest.importorskip("httpx")
+pytest.importorskip("aiohttp")
+pytest.importorskip("botocore")
+
+
+def run(suite: Suite, *args: str) -> pytest.RunResult:
+    return suite.pytester.runpytest_subprocess("-p", "no:recording", "-p", "no:asyncio", *args)
+
+
+UNUSED_NOT_IMPORTED = """
+import sys
+
+@pytest.mark.cassette
+def test_requests_only():
+    assert requests.get(URL + "/a").status_code == 200
+    unused = {"aiohttp", "httpx", "botocore", "tornado"} & set(sys.modules)
+    assert not unused, unused
+"""
+
+
+def test_libraries_the_tests_do_not_use_are_not_imported(suite: Suite) -> None:
+    suite.write(UNUSED_NOT_IMPORTED)
+    run(suite, "--record-mode=once").assert_outcomes(passed=1)
+    run(suite, "--record-mode=none", "--block-network").assert_outcomes(passed=1)
+    assert suite.uris("test_requests_only") == [suite.server.base_url + "/a"]
+
+
+IMPORTED_IN_BODY = """
+import sys
+
+@pytest.mark.cassette
+def test_first():
+    assert requests.get(URL + "/first").status_code == 200
+
+@pytest.mark.cassette
+def test_httpx_imported_in_the_test():
+    assert "httpx" not in sys.modules
+    import httpx
+
+    assert httpx.get(URL + "/late").json()["path"] == "/late"
+    assert requests.get(URL + "/after").status_code == 200
+
+@pytest.mark.cassette
+def test_httpx_in_a_later_test():
+    import httpx
+
+    assert httpx.get(URL + "/later").status_code == 200
+
+@pytest.mark.cassette
+def test_botocore_imported_in_the_test():
+    import botocore.awsrequest  # its classes subclass urllib3's: built on the real ones
+
+    assert requests.get(URL + "/boto").status_code == 200
+"""
+
+
+def test_a_library_imported_inside_a_test_is_recorded_and_replayed(suite: Suite) -> None:
+    suite.write(IMPORTED_IN_BODY)
+    run(suite, "--record-mode=once").assert_outcomes(passed=4)
+    base = suite.server.base_url
+    assert suite.uris("test_httpx_imported_in_the_test") == [base + "/late", base + "/after"]
+    assert suite.uris("test_httpx_in_a_later_test") == [base + "/later"]
+    assert suite.uris("test_botocore_imported_in_the_test") == [base + "/boto"]
+    hits = len(suite.server.requests)
+
+    result = run(suite, "--record-mode=none", "--block-network")
+    result.assert_outcomes(passed=4)
+    assert len(suite.server.requests) == hits  # replayed: nothing reached the server
+
+
+VCRPY_DIRECTLY = """
+import sys
+
+import vcr
+
+@pytest.mark.cassette
+def test_ours():
+    assert requests.get(URL + "/ours").status_code == 200
+
+def test_vcrpy_itself(tmp_path):
+    assert "aiohttp" not in sys.modules
+    with vcr.use_cassette(str(tmp_path / "own.yaml")) as own:
+        assert requests.get(URL + "/own").status_code == 200
+    assert len(own) == 1
+    assert "aiohttp" in sys.modules  # imported by vcrpy's own patch builder, which found it
+"""
+
+
+def test_a_project_using_vcrpy_itself_still_gets_every_library(suite: Suite) -> None:
+    suite.write(VCRPY_DIRECTLY)
+    run(suite, "--record-mode=once").assert_outcomes(passed=2)
+    assert suite.uris("test_ours") == [suite.server.base_url + "/ours"]
