@@ -270,10 +270,10 @@ def test_a_writer_killed_before_its_rename_leaves_a_temp_file_the_next_write_rem
 
 def test_stale_temp_files_of_other_cassettes_are_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
-    own = tmp_path / ".a.yaml.0123abcd.tmp"
+    own = tmp_path / ".a.yaml.00000000.tmp"  # the name a writer holding the lock uses
     others = [
-        tmp_path / ".a.yaml.b.yaml.0123abcd.tmp",  # the temp file of cassette `a.yaml.b.yaml`
-        tmp_path / ".b.yaml.0123abcd.tmp",
+        tmp_path / ".a.yaml.b.yaml.00000000.tmp",  # the temp file of cassette `a.yaml.b.yaml`
+        tmp_path / ".b.yaml.00000000.tmp",
         tmp_path / "notes.tmp",
         tmp_path / ".a.yaml.not-ours.tmp",
     ]

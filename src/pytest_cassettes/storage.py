@@ -472,12 +472,17 @@ def temp_files(path: Path) -> list[Path]:
     return sorted(found)
 
 
+def _locked_temp(path: Path) -> Path:
+    # Writers of a cassette hold its lock while their temporary file exists, so one name is
+    # enough: a killed writer's file is found without listing the directory (which cost a
+    # scan of every cassette beside it, per write) and is replaced by the next writer.
+    return path.parent / f".{path.name}.{'0' * 8}{TEMP_SUFFIX}"
+
+
 def _remove_stale_temp_files(path: Path) -> None:
-    # Called under the cassette's lock: every writer of this cassette holds that lock while
-    # its temporary file exists, so any temporary file seen now belongs to a dead writer.
-    for stale in temp_files(path):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
+    # Called under the cassette's lock: a temporary file seen now belongs to a dead writer.
+    with contextlib.suppress(FileNotFoundError):
+        _locked_temp(path).unlink()
 
 
 def _target(path: Path) -> Path:
@@ -511,7 +516,7 @@ def write(
         current = _read_uncached(target, codec, served=False)
         interactions = _without(current.interactions if current else (), drop) + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
-        _atomic_write(target, lambda stream: codec.dump(data, stream))
+        _atomic_write(target, lambda stream: codec.dump(data, stream), temp=_locked_temp(target))
     with _cache_lock:
         _cache.pop(path, None)
     return len(interactions)
@@ -531,22 +536,32 @@ def _without(interactions: Iterable[Interaction], drop: Iterable[str]) -> list[I
 
 
 def _atomic_write(
-    path: Path, content: str | Callable[[BinaryIO], None], durable: bool = True
+    path: Path,
+    content: str | Callable[[BinaryIO], None],
+    durable: bool = True,
+    temp: Path | None = None,
 ) -> None:
     """Replace `path` with `text`: readers see the old file or the new one, never a part.
 
-    `durable`: fsync the file before the rename (and the directory after), so that even a
-    crash of the machine leaves the old or the new file."""
+    `durable`: fsync the file before the rename, so that even a crash of the machine leaves
+    the old file or the whole new one, never an empty one. The directory is not synced: a
+    rename lost in a crash leaves the old file (or none, for a new cassette), which the next
+    run records again; it cost a third of a cassette write.
+
+    `temp`: the temporary file's name, for a writer holding the file's lock (after
+    `_remove_stale_temp_files`); others get a fresh random name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode: int | None = path.stat().st_mode & 0o7777  # keep a mode the user chose
     except FileNotFoundError:
         mode = None  # a new cassette: 0o666 less the umask, like any file the user creates
     while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        tmp = temp or path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
         except FileExistsError:
+            if temp is not None:
+                raise
             continue
         break
     try:
@@ -567,14 +582,6 @@ def _atomic_write(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if not durable:
-        return
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def write_text(path: Path, text: str) -> None:
