@@ -770,3 +770,20 @@ def test_json_key_spelled_with_escapes_is_still_recognised():
     new, count = scrub_request(request(method="POST", body=body))
     assert count == 1
     assert json.loads(new.body) == {"password": "<SCRUBBED>", "n": 1}
+
+
+def test_the_environment_key_changes_with_any_variable_but_pytests_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_cassettes.session import EnvironmentKey
+
+    watch = EnvironmentKey()
+    first = watch.key()
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "test_x.py::test (call)")
+    assert watch.key() is first  # not rebuilt
+    monkeypatch.setenv("LATE_API_KEY", "sk-set-by-a-fixture")
+    assert ("LATE_API_KEY", "sk-set-by-a-fixture") in watch.key()
+    monkeypatch.setenv("LATE_API_KEY", "sk-changed")
+    assert ("LATE_API_KEY", "sk-changed") in watch.key()
+    monkeypatch.delenv("LATE_API_KEY")
+    assert watch.key() == first

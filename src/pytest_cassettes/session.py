@@ -77,6 +77,35 @@ def marker_names(item: pytest.Item) -> tuple[str, ...]:
     return ()
 
 
+CURRENT_TEST = "PYTEST_CURRENT_TEST"
+
+
+class EnvironmentKey:
+    """The environment as a hashable key, rebuilt only when a variable changed.
+
+    Asked at every request (a fixture may set a secret after the cassette was opened): a C-level
+    copy and comparison of `os.environ`'s own mapping takes a few microseconds, where building
+    the key took about 20 with 40 variables. pytest's own PYTEST_CURRENT_TEST, which changes
+    at every test phase, is left out.
+    """
+
+    def __init__(self) -> None:
+        self._state: tuple[dict[Any, Any], frozenset[tuple[str, str]]] | None = None
+        encodekey = getattr(os.environ, "encodekey", None)
+        self._current_test = encodekey(CURRENT_TEST) if encodekey else CURRENT_TEST
+
+    def key(self) -> frozenset[tuple[str, str]]:
+        raw = getattr(os.environ, "_data", os.environ)  # CPython's mapping behind os.environ
+        snapshot = dict(raw)
+        snapshot.pop(self._current_test, None)
+        state = self._state
+        if state is not None and state[0] == snapshot:
+            return state[1]
+        key = frozenset(i for i in os.environ.items() if i[0] != CURRENT_TEST)
+        self._state = (snapshot, key)
+        return key
+
+
 class Session:
     """Everything pytest-cassettes keeps for one pytest process."""
 
@@ -95,6 +124,7 @@ class Session:
         self.report = Report()
         self._root = os.path.normpath(config.rootpath)
         self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
+        self._environment = EnvironmentKey()
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
@@ -291,8 +321,7 @@ class Session:
         nor the environment changed; asked for at every request, it sees a key that a fixture
         set with monkeypatch.setenv after the cassette was opened.
         """
-        environment = frozenset(i for i in os.environ.items() if i[0] != "PYTEST_CURRENT_TEST")
-        key = (rules, environment)
+        key = (rules, self._environment.key())
         scrubber = self._scrubbers.get(key)
         if scrubber is None:
             try:
