@@ -345,3 +345,35 @@ def test_the_docling_seed_cassette_replays_under_every_client(suite: Suite, tmp_
     result.assert_outcomes(passed=6)
     assert seed.read_bytes() == original  # replay never rewrites it
     assert sorted(p.name for p in seed.parent.iterdir()) == [seed.name]
+
+
+HEAD_OF_COMPRESSED = """
+@pytest.mark.cassette
+def test_head():
+    response = requests.head(URL + "/gzip")
+    assert response.content == b""
+    assert response.headers["Content-Length"] == os.environ["GZIP_LENGTH"]
+"""
+
+
+def test_a_head_response_keeps_the_length_of_the_body_it_did_not_send(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_routes(suite)
+    length = str(len(gzip.compress(TEXT.encode())))
+    monkeypatch.setenv("GZIP_LENGTH", length)
+    suite.write(HEAD_OF_COMPRESSED)
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    headers = suite.cassette("test_head")["interactions"][0]["response"]["headers"]
+    assert headers["Content-Length"] == [length]
+    assert "Content-Encoding" not in headers  # stored as if decoded, like every response
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_normalize_keeps_the_length_of_an_empty_body() -> None:
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Encoding": ["gzip"], "Content-Length": ["1234"]},
+        "body": {"string": b""},
+    }
+    assert bodies.normalize_response(response)["headers"] == {"Content-Length": ["1234"]}
