@@ -327,3 +327,13 @@ def test_rewrite_under_xdist_keeps_what_other_workers_recorded_in_the_run(suite:
     assert suite.server.hits == 40
     expected = [f"/first/{i}" for i in range(20)] + [f"/late/{i}" for i in range(20)]
     assert shared_uris(suite) == Counter(suite.server.url(p) for p in expected)
+
+
+def test_lock_files_are_a_bounded_set_shared_by_cassettes(tmp_path: Path) -> None:
+    locks = {
+        storage._lock_for(tmp_path / f"{i}.yaml").lock_file for i in range(5 * storage.LOCK_SLOTS)
+    }
+    assert len(locks) <= storage.LOCK_SLOTS  # not one file per cassette ever written
+    assert all(Path(lock).parent == storage.LOCK_DIR for lock in locks)
+    same = storage._lock_for(tmp_path / "a.yaml").lock_file
+    assert storage._lock_for(tmp_path / "a.yaml").lock_file == same  # stable

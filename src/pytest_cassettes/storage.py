@@ -447,10 +447,17 @@ def _path_key(path: Path) -> str:
     return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
 
 
+# Cassettes share a bounded set of lock files, chosen by the hash of their path: one file per
+# cassette ever written would pile up in the temp directory. Two cassettes of one slot only
+# wait for each other's (millisecond) writes; no code path holds two locks at once.
+LOCK_SLOTS = 1024
+
+
 def _lock_for(path: Path) -> FileLock:
     # Lock files live outside the cassette directory so that nothing is left beside cassettes.
     LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return FileLock(str(LOCK_DIR / f"{_path_key(path)}.lock"))
+    slot = int(_path_key(path)[:8], 16) % LOCK_SLOTS
+    return FileLock(str(LOCK_DIR / f"slot-{slot:04d}.lock"))
 
 
 def is_temp_file(name: str) -> bool:
