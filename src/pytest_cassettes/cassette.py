@@ -108,6 +108,15 @@ class Entry:
     raw: storage.Interaction | None  # the stored form, for own interactions that may be dropped
     plays: int = 0
 
+    def forget_response(self) -> None:
+        """Let a played response (a large body) go once nothing can use it any more.
+
+        Only unplayed entries are ever dropped from the file (`Cassette.to_drop`: "all" mode
+        plays none while it records, drop_unused_requests drops the unplayed), so a played
+        entry needs neither its response nor its stored form."""
+        self.response = {**self.response, "body": {"string": b""}}
+        self.raw = None
+
 
 @dataclass
 class Context:
@@ -246,6 +255,8 @@ class Cassette:
             entry = self.entries[index]
             entry.plays += 1
             response = entry.response
+            if not self.allow_playback_repeats:
+                entry.forget_response()  # it cannot be played again: the stub has it now
             self._advance(self._key(entry.request))
         # The stubs may edit headers; hand them a copy of the stored dict.
         return {**response, "headers": dict(response.get("headers") or {})}
