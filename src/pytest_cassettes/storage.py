@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import yaml
 from filelock import FileLock
 
+from pytest_cassettes import large
 from pytest_cassettes.errors import CassetteLoadError
 
 try:
@@ -69,6 +70,7 @@ def _construct_tuple(loader: CassetteLoader, node: yaml.Node) -> tuple[Any, ...]
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/str", _construct_str)
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/unicode", _construct_str)
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tuple)
+CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binary)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class Codec:
     name: str
     serializer: Any = None  # a vcrpy serializer for anything but our YAML
 
-    def loads(self, text: str) -> Any:
+    def loads(self, text: str | bytes | large.FileSource) -> Any:
         if self.serializer is None:
             return yaml.load(text, Loader=CassetteLoader)
         return self.serializer.deserialize(text)
@@ -178,18 +180,18 @@ def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | 
         # The stamp is that of the file actually read, even if it is replaced meanwhile.
         with open(path, "rb") as handle:
             stamp = _stamp_of(os.fstat(handle.fileno()))
-            raw = handle.read()
+            raw = large.contents(handle, stamp[2]) if codec is YAML else handle.read()
     except FileNotFoundError:
         return None
     except IsADirectoryError as exc:
         raise CassetteLoadError(str(path), "is a directory, not a cassette file") from exc
     except OSError as exc:
         raise CassetteLoadError(str(path), f"cannot be read ({exc.strerror})") from exc
-    digest = f"{codec.name}-{hashlib.sha256(raw).hexdigest()}"
+    digest = f"{codec.name}-{large.sha256(raw)}"
     interactions = parsed_cache.get(digest)
     if interactions is None:
-        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # libyaml would read UTF-16; cassettes are UTF-8
-            decode_text(raw, str(path))
+        if large.head(raw, 2) in (b"\xff\xfe", b"\xfe\xff"):  # libyaml would read UTF-16
+            decode_text(large.whole(raw), str(path))  # cassettes are UTF-8
         interactions = parse(raw, str(path), codec)
         del raw  # a large body would otherwise be held three times while it is converted
         parsed_cache.put(digest, interactions)
@@ -290,17 +292,20 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def parse(source: str | bytes, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]:
+def parse(
+    source: str | bytes | large.FileSource, where: str, codec: Codec = YAML
+) -> tuple[Interaction, ...]:
     """Parse and validate a cassette's text (or its UTF-8 bytes, which libyaml reads without a
-    copy). Raises CassetteLoadError naming the place."""
+    copy, or a large file's source, which it reads piece by piece). Raises CassetteLoadError
+    naming the place."""
     if isinstance(source, bytes) and codec is not YAML:
         source = decode_text(source, where)
     try:
         with _no_gc():
-            data = codec.loads(source)  # type: ignore[arg-type]  # YAML takes bytes too
+            data = codec.loads(source)
     except yaml.reader.ReaderError as exc:
-        if isinstance(source, bytes):
-            decode_text(source, where)  # raises, naming the line
+        if not isinstance(source, str):
+            decode_text(large.whole(source), where)  # raises, naming the line
         raise CassetteLoadError(where, f"invalid YAML: {exc}") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -319,8 +324,9 @@ def parse(source: str | bytes, where: str, codec: Codec = YAML) -> tuple[Interac
         raise CassetteLoadError(where, "not a cassette (expected a mapping with `interactions`)", 1)
 
     def line_of(key: int | str | None) -> int | None:  # only on the error path
-        text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-        return _line_of(text, codec, key)
+        if isinstance(source, str):
+            return _line_of(source, codec, key)
+        return _line_of(large.whole(source).decode("utf-8", "replace"), codec, key)
 
     if data.get("version") != FORMAT_VERSION:
         raise CassetteLoadError(
