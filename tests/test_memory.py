@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 from vcr.stubs import parse_headers as vcr_parse_headers
 
 from pytest_cassettes import response
@@ -108,6 +109,43 @@ def test_a_replayed_large_body_is_held_by_the_client_alone(suite: Suite) -> None
     )
     in_own_process(suite, "--record-mode=none").assert_outcomes(passed=3)
     assert suite.server.hits == 0
+
+
+def test_a_recorded_large_body_is_held_by_the_client_alone_and_saved_as_pyyaml_writes_it(
+    suite: Suite,
+) -> None:
+    serve(suite)
+    suite.write(
+        HOLDERS.format(size=SIZE)
+        + textwrap.dedent(
+            """
+        @pytest.mark.cassette
+        def test_text():
+            response = requests.get(URL + "/text")
+            only_held_by_the_client(response.content)
+
+
+        @pytest.mark.cassette
+        def test_binary():
+            response = requests.get(URL + "/binary")
+            only_held_by_the_client(response.content)
+
+
+        @pytest.mark.cassette
+        def test_fails():
+            assert len(requests.get(URL + "/binary").content) == 0  # not saved
+        """
+        )
+    )
+    result = in_own_process(suite, "--record-mode=once", "-W", "error::ResourceWarning")
+    result.assert_outcomes(passed=2, failed=1)
+    assert "ResourceWarning" not in result.stdout.str()
+    assert not suite.cassette_path("test_fails").exists()
+    for test, body in (("test_text", TEXT.decode()), ("test_binary", BINARY)):
+        written = suite.cassette_path(test).read_bytes()
+        data = yaml.load(written, Loader=yaml.CSafeLoader)
+        assert data["interactions"][0]["response"]["body"]["string"] == body
+        assert yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=True, encoding="utf-8") == written
 
 
 def test_a_replayed_response_read_to_the_end_or_closed_has_nothing_left(suite: Suite) -> None:

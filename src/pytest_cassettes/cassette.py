@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlparse
 
-from pytest_cassettes import storage
+from pytest_cassettes import large, storage
 from pytest_cassettes.bodies import normalize_response
 from pytest_cassettes.errors import CassetteError, CassetteMissingError, UnmatchedRequestError
 from pytest_cassettes.libraries import Request, vcr_matchers
@@ -70,9 +70,17 @@ def request_body(request: Any) -> bytes | None:
     return body if body is None or isinstance(body, bytes) else bytes(body)
 
 
-def stored_form(request: Any, response: dict[str, Any]) -> storage.Interaction:
-    """An interaction as it is written to the cassette file."""
+def stored_form(
+    request: Any, response: dict[str, Any], utf8_text: bool = False
+) -> storage.Interaction:
+    """An interaction as it is written to the cassette file.
+
+    `utf8_text`: a large text body as `large.Utf8Text` (for our YAML writer) instead of a str."""
     body = response.get("body", {})
+    if body:
+        data = large.unspilled(body.get("string"))
+        text = large.large_text(data) if utf8_text else None
+        body = {**body, "string": text or storage.to_text(data)}
     return {
         "request": {
             "method": request.method,
@@ -80,10 +88,7 @@ def stored_form(request: Any, response: dict[str, Any]) -> storage.Interaction:
             "body": storage.to_text(request_body(request)),
             "headers": {name: [value] for name, value in request.headers.items()},
         },
-        "response": {
-            **response,
-            "body": {**body, "string": storage.to_text(body.get("string"))} if body else body,
-        },
+        "response": {**response, "body": body},
     }
 
 
@@ -275,7 +280,7 @@ class Cassette:
         scrubbed, count = self.scrub_response(normalize_response(filtered))
         if scrubbed is None:  # a user's scrub hook dropped it
             return
-        response = scrubbed
+        response = large.spill(scrubbed)  # a large body waits on disk, not beside the client's
         with self._lock:
             self.recorded.append((prepared, response))
             self.scrubbed += count + request_count
@@ -426,7 +431,8 @@ class Cassette:
         drop = self.to_drop(drop_unused)
         if not self.recorded and not drop:
             return 0
-        new = [stored_form(request, response) for request, response in self.recorded]
+        utf8 = self.persisted is None and self.codec is storage.YAML and storage.UTF8_SCALARS
+        new = [stored_form(request, response, utf8) for request, response in self.recorded]
         if self.persisted is not None:
             self.persisted.write(self.path, new, drop, self.rewrite_run)
         else:

@@ -1,23 +1,33 @@
-"""Large cassettes and bodies, read without whole extra copies.
+"""Large cassettes and bodies, read, kept and written without whole extra copies.
 
 A 20 MiB body read the plain way is held several times at once: the file's bytes, libyaml's
 copy of the scalar, the Python str, then its bytes (and for a binary body the base64 text, its
 ASCII bytes and the decoded body). Here a large file is not read whole: libyaml reads it piece
 by piece from the file, and a binary body is decoded straight from the base64 text.
+
+A large body a test records waits in a temporary file until the cassette is saved, instead of
+in memory beside the client's copy; a binary one is written as base64 built in one buffer
+(PyYAML's own way holds it a few times over, in 77-byte pieces).
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
+import codecs
 import hashlib
 import os
+import tempfile
 import weakref
+from io import BytesIO
 from typing import Any, BinaryIO
 
 import yaml
 
-# A cassette file from this size on is read piece by piece.
+# A cassette file from this size on is read piece by piece; a body from this size on is kept on
+# disk once recorded, and let go once played (see Entry.forget_response).
 LARGE_FILE = 1 << 20
+LARGE_BODY = 1 << 20
 _PIECE = 1 << 20
 
 
@@ -88,3 +98,104 @@ def construct_binary(loader: Any, node: yaml.Node) -> bytes:
         else:
             problem = f"failed to convert base64 data into ascii: {exc}"
         raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from exc
+
+
+class Spilled:
+    """A large recorded body, in an anonymous temporary file until the cassette is saved."""
+
+    def __init__(self, data: bytes) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by the finalizer
+        self._finalizer = weakref.finalize(self, self._file.close)
+        self._file.write(data)
+
+    def read(self) -> bytes:
+        self._file.seek(0)
+        return self._file.read()
+
+
+def spill(response: dict[str, Any]) -> dict[str, Any]:
+    """The response with a large bytes body moved to a temporary file (see `unspilled`)."""
+    body = response.get("body")
+    if not isinstance(body, dict):
+        return response
+    data = body.get("string")
+    if not isinstance(data, bytes) or len(data) < LARGE_BODY:
+        return response
+    return {**response, "body": {**body, "string": Spilled(data)}}
+
+
+def unspilled(data: Any) -> Any:
+    """A body as it was recorded."""
+    return data.read() if isinstance(data, Spilled) else data
+
+
+class Utf8Text:
+    """A large text body as its UTF-8 bytes, which our YAML writer takes as they are: PyYAML
+    would copy a str to UTF-8 (holding both), and libyaml copies the scalar once more."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def large_text(data: Any) -> Utf8Text | None:
+    """A large body that is UTF-8 text, as `Utf8Text`; None for anything else."""
+    if not isinstance(data, bytes) or len(data) < LARGE_BODY:
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:  # piece by piece: no str of the whole body
+        for start in range(0, len(data), _PIECE):
+            decoder.decode(data[start : start + _PIECE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return Utf8Text(data)
+
+
+def represent_text(dumper: Any, text: Utf8Text) -> yaml.ScalarNode:
+    """A large text body as the str scalar PyYAML writes, given to libyaml as UTF-8 bytes."""
+    node: yaml.ScalarNode = dumper.represent_scalar("tag:yaml.org,2002:str", text.data)
+    return node
+
+
+def resolve_utf8(resolve: Any, kind: Any, value: bytes, implicit: Any) -> Any:
+    """What a resolver says of a scalar given as UTF-8 bytes (Utf8Text's, or base64 text).
+
+    libyaml writes no scalar with a line break plain, so whether it would read back as another
+    type (the only question asked) does not matter then; other values are decoded."""
+    if b"\n" in value or b"\r" in value:
+        return "tag:yaml.org,2002:str"
+    return resolve(kind, value.decode("utf-8"), implicit)
+
+
+# base64.encodebytes writes lines of 76 characters, each from 57 bytes.
+_LINE_BYTES = 57
+_BLOCK = _LINE_BYTES * 1024
+
+
+def base64_lines(data: bytes) -> bytes:
+    """`base64.encodebytes(data)` (PyYAML's form of a binary scalar), built in one buffer of its
+    final size instead of from a 77-byte piece per line."""
+    size = len(data)
+    lines, rest = divmod(size, _LINE_BYTES)
+    total = lines * (_LINE_BYTES * 4 // 3 + 1) + ((rest + 2) // 3 * 4 + 1 if rest else 0)
+    if total == 0:
+        return b""
+    out = BytesIO()
+    out.seek(total - 1)
+    out.write(b"\n")  # sized once: writing past the end sizes the buffer exactly
+    out.seek(0)
+    view = memoryview(data)
+    for start in range(0, size, _BLOCK):
+        out.write(base64.encodebytes(view[start : start + _BLOCK]))
+    return out.getvalue()  # the buffer itself, not a copy
+
+
+def represent_binary(dumper: Any, data: bytes) -> yaml.ScalarNode:
+    """PyYAML's representer of bytes for its C emitter, which takes the scalar as UTF-8 bytes:
+    the same `!!binary |` scalar without the str of the base64 text and its UTF-8 copy."""
+    node: yaml.ScalarNode = dumper.represent_scalar(
+        "tag:yaml.org,2002:binary", base64_lines(data), style="|"
+    )
+    return node

@@ -73,6 +73,22 @@ CassetteLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tupl
 CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binary)
 
 
+class CassetteDumper(SafeDumper):
+    """The safe dumper; with libyaml, large bodies are written without copies of their text."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if isinstance(value, bytes):  # a scalar handed to libyaml as UTF-8 (see large.py)
+            return large.resolve_utf8(super().resolve, kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+# libyaml takes a scalar as UTF-8 bytes as well as a str; PyYAML's own emitter does not.
+UTF8_SCALARS = SafeDumper is getattr(yaml, "CSafeDumper", None)
+if UTF8_SCALARS:
+    CassetteDumper.add_representer(bytes, large.represent_binary)
+    CassetteDumper.add_representer(large.Utf8Text, large.represent_text)
+
+
 @dataclass(frozen=True)
 class Codec:
     """How a cassette file's text becomes data and back."""
@@ -87,13 +103,13 @@ class Codec:
 
     def dumps(self, data: dict[str, Any]) -> str:
         if self.serializer is None:
-            return str(yaml.dump(data, Dumper=SafeDumper, sort_keys=True))
+            return str(yaml.dump(data, Dumper=CassetteDumper, sort_keys=True))
         return str(self.serializer.serialize(data))
 
     def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
         """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string."""
         if self.serializer is None:
-            yaml.dump(data, stream, Dumper=SafeDumper, sort_keys=True, encoding="utf-8")
+            yaml.dump(data, stream, Dumper=CassetteDumper, sort_keys=True, encoding="utf-8")
         else:
             stream.write(self.dumps(data).encode("utf-8"))
 
@@ -160,16 +176,13 @@ def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
     return snapshot
 
 
-# A response body this large is let go once played (see Entry.forget_response), which a cached
-# snapshot would prevent: a cassette holding one is read again when another test uses it.
-LARGE_BODY = 1 << 20
-
-
 def _holds_large_body(snapshot: Snapshot) -> bool:
+    # A large body is let go once played (see Entry.forget_response), which a cached snapshot
+    # would prevent: a cassette holding one is read again when another test uses it.
     for interaction in snapshot.interactions:
         body = interaction["response"].get("body")
         string = body.get("string") if isinstance(body, dict) else None
-        if isinstance(string, (bytes, str)) and len(string) >= LARGE_BODY:
+        if isinstance(string, (bytes, str)) and len(string) >= large.LARGE_BODY:
             return True
     return False
 
