@@ -71,16 +71,16 @@ def request_body(request: Any) -> bytes | None:
 
 
 def stored_form(
-    request: Any, response: dict[str, Any], utf8_text: bool = False
+    request: Any, response: dict[str, Any], large_bodies: bool = False
 ) -> storage.Interaction:
     """An interaction as it is written to the cassette file.
 
-    `utf8_text`: a large text body as `large.Utf8Text` (for our YAML writer) instead of a str."""
+    `large_bodies`: a large body as `large.LargeBody`, for our YAML writer (see large.py)."""
     body = response.get("body", {})
     if body:
         data = large.unspilled(body.get("string"))
-        text = large.large_text(data) if utf8_text else None
-        body = {**body, "string": text or storage.to_text(data)}
+        as_large = large.large_body(data) if large_bodies else None
+        body = {**body, "string": as_large or storage.to_text(data)}
     return {
         "request": {
             "method": request.method,
@@ -431,8 +431,8 @@ class Cassette:
         drop = self.to_drop(drop_unused)
         if not self.recorded and not drop:
             return 0
-        utf8 = self.persisted is None and self.codec is storage.YAML and storage.UTF8_SCALARS
-        new = [stored_form(request, response, utf8) for request, response in self.recorded]
+        ours = self.persisted is None and self.codec is storage.YAML and storage.UTF8_SCALARS
+        new = [stored_form(request, response, ours) for request, response in self.recorded]
         if self.persisted is not None:
             self.persisted.write(self.path, new, drop, self.rewrite_run)
         else:

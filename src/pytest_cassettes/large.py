@@ -6,8 +6,10 @@ ASCII bytes and the decoded body). Here a large file is not read whole: libyaml 
 by piece from the file, and a binary body is decoded straight from the base64 text.
 
 A large body a test records waits in a temporary file until the cassette is saved, instead of
-in memory beside the client's copy; a binary one is written as base64 built in one buffer
-(PyYAML's own way holds it a few times over, in 77-byte pieces).
+in memory beside the client's copy. It is handed to the YAML writer as bytes: a text body as
+its UTF-8, which libyaml takes as it is; a binary one is written past libyaml (blocks.py), or
+as base64 built in one buffer (PyYAML's own way holds it a few times over, in 77-byte pieces).
+Large binary bodies are read past libyaml too (blocks.py).
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class FileSource:
         # Our own descriptor of the same open file: the caller's may be closed before we read.
         self._file = os.fdopen(os.dup(handle.fileno()), "rb")
         self._finalizer = weakref.finalize(self, self._file.close)
+
+    @property
+    def file(self) -> BinaryIO:
+        return self._file
+
+    def rewind(self) -> None:
+        self._file.seek(0)
 
     def read(self, size: int = -1) -> bytes:
         return self._file.read(size)
@@ -129,18 +138,20 @@ def unspilled(data: Any) -> Any:
     return data.read() if isinstance(data, Spilled) else data
 
 
-class Utf8Text:
-    """A large text body as its UTF-8 bytes, which our YAML writer takes as they are: PyYAML
-    would copy a str to UTF-8 (holding both), and libyaml copies the scalar once more."""
+class LargeBody:
+    """A large body on its way into a YAML cassette, as bytes: a text one is handed to libyaml
+    as its UTF-8 (PyYAML would copy a str to UTF-8, and hold both), a binary one is written
+    past libyaml (blocks.py) or as base64 built in one buffer."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "text")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, text: bool) -> None:
         self.data = data
+        self.text = text
 
 
-def large_text(data: Any) -> Utf8Text | None:
-    """A large body that is UTF-8 text, as `Utf8Text`; None for anything else."""
+def large_body(data: Any) -> LargeBody | None:
+    """A large bytes body as `LargeBody`; None for anything else."""
     if not isinstance(data, bytes) or len(data) < LARGE_BODY:
         return None
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -149,18 +160,24 @@ def large_text(data: Any) -> Utf8Text | None:
             decoder.decode(data[start : start + _PIECE])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return None
-    return Utf8Text(data)
+        return LargeBody(data, text=False)
+    return LargeBody(data, text=True)
 
 
-def represent_text(dumper: Any, text: Utf8Text) -> yaml.ScalarNode:
-    """A large text body as the str scalar PyYAML writes, given to libyaml as UTF-8 bytes."""
-    node: yaml.ScalarNode = dumper.represent_scalar("tag:yaml.org,2002:str", text.data)
-    return node
+def represent_large(dumper: Any, body: LargeBody) -> yaml.ScalarNode:
+    """The scalar PyYAML writes for the body (str or !!binary), given to libyaml as bytes."""
+    if body.text:
+        node: yaml.ScalarNode = dumper.represent_scalar("tag:yaml.org,2002:str", body.data)
+        return node
+    writer = getattr(dumper, "block_writer", None)
+    if writer is not None:  # a placeholder, which the writer replaces by the block
+        node = dumper.represent_scalar("tag:yaml.org,2002:str", writer.placeholder(body.data))
+        return node
+    return represent_binary(dumper, body.data)
 
 
 def resolve_utf8(resolve: Any, kind: Any, value: bytes, implicit: Any) -> Any:
-    """What a resolver says of a scalar given as UTF-8 bytes (Utf8Text's, or base64 text).
+    """What a resolver says of a scalar given as UTF-8 bytes (LargeBody's, or base64 text).
 
     libyaml writes no scalar with a line break plain, so whether it would read back as another
     type (the only question asked) does not matter then; other values are decoded."""

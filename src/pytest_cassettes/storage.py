@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import yaml
 from filelock import FileLock
 
-from pytest_cassettes import large
+from pytest_cassettes import blocks, large
 from pytest_cassettes.errors import CassetteLoadError
 
 try:
@@ -86,7 +86,7 @@ class CassetteDumper(SafeDumper):
 UTF8_SCALARS = SafeDumper is getattr(yaml, "CSafeDumper", None)
 if UTF8_SCALARS:
     CassetteDumper.add_representer(bytes, large.represent_binary)
-    CassetteDumper.add_representer(large.Utf8Text, large.represent_text)
+    CassetteDumper.add_representer(large.LargeBody, large.represent_large)
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ class Codec:
     serializer: Any = None  # a vcrpy serializer for anything but our YAML
 
     def loads(self, text: str | bytes | large.FileSource) -> Any:
+        if isinstance(text, large.FileSource):  # large binary bodies read past libyaml
+            return blocks.load(text.file, text.rewind, CassetteLoader, large.LARGE_BODY)
         if self.serializer is None:
             return yaml.load(text, Loader=CassetteLoader)
         return self.serializer.deserialize(text)
@@ -108,7 +110,12 @@ class Codec:
 
     def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
         """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string."""
-        if self.serializer is None:
+        if self.serializer is None and UTF8_SCALARS:  # large binary bodies written past libyaml
+            writer = blocks.BlockWriter(stream)
+            dumper = writer.dumper(CassetteDumper)
+            yaml.dump(data, writer, Dumper=dumper, sort_keys=True, encoding="utf-8")
+            writer.finish()
+        elif self.serializer is None:
             yaml.dump(data, stream, Dumper=CassetteDumper, sort_keys=True, encoding="utf-8")
         else:
             stream.write(self.dumps(data).encode("utf-8"))
