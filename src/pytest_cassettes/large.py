@@ -164,6 +164,17 @@ def large_body(data: Any) -> LargeBody | None:
     return LargeBody(data, text=True)
 
 
+def holds_large_body(interactions: Any) -> bool:
+    """Whether a body to write is large: a LargeBody, or large bytes read from the file."""
+    for interaction in interactions:
+        response = interaction.get("response") or {}
+        bodies = ((response.get("body") or {}).get("string"), interaction["request"].get("body"))
+        for body in bodies:
+            if isinstance(body, LargeBody) or (isinstance(body, bytes) and len(body) >= LARGE_BODY):
+                return True
+    return False
+
+
 def represent_large(dumper: Any, body: LargeBody) -> yaml.ScalarNode:
     """The scalar PyYAML writes for the body (str or !!binary), given to libyaml as bytes."""
     if body.text:

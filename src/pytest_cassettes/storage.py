@@ -73,20 +73,20 @@ CassetteLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tupl
 CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binary)
 
 
-class CassetteDumper(SafeDumper):
-    """The safe dumper; with libyaml, large bodies are written without copies of their text."""
+class LargeBodyDumper(SafeDumper):
+    """The safe dumper for cassettes holding large bodies, which it hands to libyaml as bytes
+    (see large.py); it costs the others some 20 us a write (a resolver call per scalar)."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if isinstance(value, bytes):  # a scalar handed to libyaml as UTF-8 (see large.py)
+        if isinstance(value, bytes):  # a scalar handed to libyaml as UTF-8
             return large.resolve_utf8(super().resolve, kind, value, implicit)
         return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 # libyaml takes a scalar as UTF-8 bytes as well as a str; PyYAML's own emitter does not.
 UTF8_SCALARS = SafeDumper is getattr(yaml, "CSafeDumper", None)
-if UTF8_SCALARS:
-    CassetteDumper.add_representer(bytes, large.represent_binary)
-    CassetteDumper.add_representer(large.LargeBody, large.represent_large)
+LargeBodyDumper.add_representer(bytes, large.represent_binary)
+LargeBodyDumper.add_representer(large.LargeBody, large.represent_large)
 
 
 @dataclass(frozen=True)
@@ -105,20 +105,23 @@ class Codec:
 
     def dumps(self, data: dict[str, Any]) -> str:
         if self.serializer is None:
-            return str(yaml.dump(data, Dumper=CassetteDumper, sort_keys=True))
+            return str(yaml.dump(data, Dumper=SafeDumper, sort_keys=True))
         return str(self.serializer.serialize(data))
 
     def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
-        """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string."""
-        if self.serializer is None and UTF8_SCALARS:  # large binary bodies written past libyaml
+        """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string.
+
+        Large bodies (`stored_form` gives them as `large.LargeBody` when UTF8_SCALARS) are
+        handed to libyaml as bytes, large binary ones written past it (see blocks.py)."""
+        if self.serializer is not None:
+            stream.write(self.dumps(data).encode("utf-8"))
+        elif UTF8_SCALARS and large.holds_large_body(data.get("interactions") or ()):
             writer = blocks.BlockWriter(stream)
-            dumper = writer.dumper(CassetteDumper)
+            dumper = writer.dumper(LargeBodyDumper)
             yaml.dump(data, writer, Dumper=dumper, sort_keys=True, encoding="utf-8")
             writer.finish()
-        elif self.serializer is None:
-            yaml.dump(data, stream, Dumper=CassetteDumper, sort_keys=True, encoding="utf-8")
         else:
-            stream.write(self.dumps(data).encode("utf-8"))
+            yaml.dump(data, stream, Dumper=SafeDumper, sort_keys=True, encoding="utf-8")
 
 
 YAML = Codec("yaml")
