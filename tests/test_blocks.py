@@ -91,7 +91,7 @@ PAIRS = pairs()
 
 def parse_large(text: str, tmp_path: Path) -> Any:
     path = tmp_path / "c.yaml"
-    path.write_text(text, encoding="utf-8", newline="")
+    path.write_bytes(text.encode())
     with open(path, "rb") as handle:
         source = large.FileSource(handle)
     try:
