@@ -165,12 +165,13 @@ def large_body(data: Any) -> LargeBody | None:
 
 
 def holds_large_body(interactions: Any) -> bool:
-    """Whether a body to write is large: a LargeBody, or large bytes read from the file."""
+    """Whether a response or request body is large bytes (or a LargeBody, on its way out)."""
     for interaction in interactions:
         response = interaction.get("response") or {}
-        bodies = ((response.get("body") or {}).get("string"), interaction["request"].get("body"))
-        for body in bodies:
-            if isinstance(body, LargeBody) or (isinstance(body, bytes) and len(body) >= LARGE_BODY):
+        request = interaction.get("request") or {}
+        body = response.get("body")
+        for data in (body.get("string") if isinstance(body, dict) else None, request.get("body")):
+            if isinstance(data, LargeBody) or (isinstance(data, bytes) and len(data) >= LARGE_BODY):
                 return True
     return False
 

@@ -75,7 +75,8 @@ CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binar
 
 class LargeBodyDumper(SafeDumper):
     """The safe dumper for cassettes holding large bodies, which it hands to libyaml as bytes
-    (see large.py); it costs the others some 20 us a write (a resolver call per scalar)."""
+    (see large.py). Other cassettes keep PyYAML's dumper: the resolver override, called twice a
+    scalar, would cost them some 20 us a write."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if isinstance(value, bytes):  # a scalar handed to libyaml as UTF-8
@@ -177,24 +178,15 @@ def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
     if cached is not None and cached.stamp == stamp:
         return cached
     snapshot = _read_uncached(path, codec)
-    if snapshot is not None and not _holds_large_body(snapshot):
+    # A large body is let go once played (see Entry.forget_response), which a cached snapshot
+    # would prevent: a cassette holding one is read again when another test uses it.
+    if snapshot is not None and not large.holds_large_body(snapshot.interactions):
         with _cache_lock:
             _cache[path] = snapshot
             _cache.move_to_end(path)
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
     return snapshot
-
-
-def _holds_large_body(snapshot: Snapshot) -> bool:
-    # A large body is let go once played (see Entry.forget_response), which a cached snapshot
-    # would prevent: a cassette holding one is read again when another test uses it.
-    for interaction in snapshot.interactions:
-        body = interaction["response"].get("body")
-        string = body.get("string") if isinstance(body, dict) else None
-        if isinstance(string, (bytes, str)) and len(string) >= large.LARGE_BODY:
-            return True
-    return False
 
 
 def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | None:
