@@ -148,6 +148,41 @@ def test_a_recorded_large_body_is_held_by_the_client_alone_and_saved_as_pyyaml_w
         assert yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=True, encoding="utf-8") == written
 
 
+def test_a_cassette_with_large_bodies_is_added_to_and_rerecorded_exactly(suite: Suite) -> None:
+    serve(suite)
+    suite.server.route("/small", body=b"small")
+    record(suite)
+    path = suite.path / "cassettes" / "large.yaml"
+    suite.write(
+        f"""
+        @pytest.mark.cassette("large")
+        def test_record():
+            assert len(requests.get(URL + "/text").content) == {SIZE}
+            upload = bytes(reversed(requests.get(URL + "/binary").content))
+            assert len(requests.post(URL + "/binary", data=upload).content) == {SIZE}
+            assert requests.get(URL + "/small").content == b"small"
+        """
+    )
+    for mode, uris in (
+        ("new_episodes", ["/text", "/binary", "/binary", "/small"]),  # the POST is new
+        ("all", ["/text", "/binary", "/binary", "/small"]),  # all of it, sent again
+    ):
+        suite.server.reset()
+        serve(suite)
+        suite.server.route("/small", body=b"small")
+        suite.run(f"--record-mode={mode}").assert_outcomes(passed=1)
+        written = path.read_bytes()
+        data = yaml.load(written, Loader=yaml.CSafeLoader)
+        interactions = data["interactions"]
+        base = suite.server.base_url
+        assert [i["request"]["uri"][len(base) :] for i in interactions] == uris, mode
+        bodies = [i["response"]["body"]["string"] for i in interactions]
+        assert bodies == [{"/text": TEXT.decode(), "/binary": BINARY}.get(u, "small") for u in uris]
+        assert yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=True, encoding="utf-8") == written
+    posts = [i["request"] for i in interactions if i["request"]["method"] == "POST"]
+    assert [post["body"] for post in posts] == [BINARY[::-1]]  # binary, read past libyaml too
+
+
 def test_a_replayed_response_read_to_the_end_or_closed_has_nothing_left(suite: Suite) -> None:
     suite.server.route("/small", body=b"twelve bytes")
     suite.write(
