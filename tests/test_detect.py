@@ -131,6 +131,16 @@ def test_pem_block_is_redacted_whole_and_a_truncated_header_still_counts():
     assert kinds('{"pem": "' + PEM.replace("\n", "\\n") + '"}') == ["pem-private-key"]
 
 
+@pytest.mark.parametrize("offset", [0, 65530, 65533, 65536, 3 * 65536 - 2])
+def test_an_aws_secret_key_is_found_anywhere_in_a_large_text(offset: int):
+    # The word that lets the detector run is looked for piece by piece, across their edges.
+    key = f"SeCrEt_Access_Key = {AWS_SECRET}"
+    text = "x " * (offset // 2) + " " * (offset % 2) + key + " y" * 100_000
+    assert [(f.kind, text[f.start : f.end]) for f in find_secrets(text)] == [
+        ("aws-secret-key", AWS_SECRET)
+    ]
+
+
 def test_overlapping_detectors_give_one_finding():
     # A JWT after "Bearer" is both; it is reported once, as the more specific kind.
     assert kinds(f"Authorization: Bearer {JWT}") == ["jwt"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_cassettes import storage
+from pytest_cassettes import large, storage
 from pytest_cassettes.errors import CassetteLoadError
 from tests.conftest import Suite
 
@@ -89,6 +89,46 @@ def test_a_cassette_written_by_vcrpy_is_rewritten_byte_for_byte(tmp_path: Path) 
     shutil.copy(DATA / "test_docling_source.yaml", path)
     storage.write(path, [])
     assert path.read_bytes() == (DATA / "test_docling_source.yaml").read_bytes()
+
+
+def test_a_large_cassette_reads_as_a_small_one(tmp_path: Path) -> None:
+    text = "Grüße, a large text body.\n" * (large.LARGE_FILE // 20)
+    binary = bytes(range(256)) * (large.LARGE_FILE // 200)
+    path = tmp_path / "large.yaml"
+    storage.write(path, [interaction("http://x/text", text), interaction("http://x/bin", binary)])
+    assert path.stat().st_size > 2 * large.LARGE_FILE
+    snapshot = storage.read(path)
+    assert snapshot is not None
+    assert [i["response"]["body"]["string"] for i in snapshot.interactions] == [
+        text.encode(),
+        binary,
+    ]
+    assert storage.parse(path.read_bytes(), str(path)) == storage.parse(
+        path.read_text(encoding="utf-8"), str(path)
+    )
+
+
+@pytest.mark.parametrize(
+    ("base64", "problem"),
+    [
+        ("AAEC\n        AwQ=", None),  # two lines
+        ("AAECA", "failed to decode base64 data"),
+        ("AAÉC", "failed to convert base64 data into ascii"),
+    ],
+)
+def test_binary_bodies_decode_as_pyyaml_decodes_them(
+    tmp_path: Path, base64: str, problem: str | None
+) -> None:
+    text = (
+        "interactions:\n- request: {method: GET, uri: 'http://x/'}\n"
+        f"  response:\n    status: {{code: 200}}\n    body:\n      string: !!binary |\n"
+        f"        {base64}\nversion: 1\n"
+    )
+    if problem is None:
+        assert storage.parse(text, "c.yaml")[0]["response"]["body"]["string"] == b"\0\1\2\3\4"
+    else:
+        with pytest.raises(CassetteLoadError, match=problem):
+            storage.parse(text, "c.yaml")
 
 
 def test_text_bodies_stay_readable_and_binary_bodies_stay_exact(tmp_path: Path) -> None:
@@ -185,10 +225,16 @@ def test_a_write_through_a_symlink_updates_its_target(tmp_path: Path) -> None:
         ),
     ],
 )
+@pytest.mark.parametrize(
+    "padding",
+    [b"", b"\n# " + b"x" * large.LARGE_FILE + b"\n"],
+    ids=["small", "large"],  # a large file is read piece by piece
+)
 def test_an_unreadable_cassette_is_never_written_over(
-    tmp_path: Path, content: bytes, line: int | None, problem: str
+    tmp_path: Path, content: bytes, line: int | None, problem: str, padding: bytes
 ) -> None:
     path = tmp_path / "bad.yaml"
+    content += padding
     path.write_bytes(content)
     with pytest.raises(CassetteLoadError) as read_error:
         storage.read(path)

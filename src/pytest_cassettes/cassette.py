@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlparse
 
-from pytest_cassettes import storage
+from pytest_cassettes import large, storage
 from pytest_cassettes.bodies import normalize_response
 from pytest_cassettes.errors import CassetteError, CassetteMissingError, UnmatchedRequestError
 from pytest_cassettes.libraries import Request, vcr_matchers
@@ -70,9 +70,17 @@ def request_body(request: Any) -> bytes | None:
     return body if body is None or isinstance(body, bytes) else bytes(body)
 
 
-def stored_form(request: Any, response: dict[str, Any]) -> storage.Interaction:
-    """An interaction as it is written to the cassette file."""
+def stored_form(
+    request: Any, response: dict[str, Any], large_bodies: bool = False
+) -> storage.Interaction:
+    """An interaction as it is written to the cassette file.
+
+    `large_bodies`: a large body as `large.LargeBody`, for our YAML writer (see large.py)."""
     body = response.get("body", {})
+    if body:
+        data = large.unspilled(body.get("string"))
+        as_large = large.large_body(data) if large_bodies else None
+        body = {**body, "string": as_large or storage.to_text(data)}
     return {
         "request": {
             "method": request.method,
@@ -80,10 +88,7 @@ def stored_form(request: Any, response: dict[str, Any]) -> storage.Interaction:
             "body": storage.to_text(request_body(request)),
             "headers": {name: [value] for name, value in request.headers.items()},
         },
-        "response": {
-            **response,
-            "body": {**body, "string": storage.to_text(body.get("string"))} if body else body,
-        },
+        "response": {**response, "body": body},
     }
 
 
@@ -107,6 +112,15 @@ class Entry:
     source: Path
     raw: storage.Interaction | None  # the stored form, for own interactions that may be dropped
     plays: int = 0
+
+    def forget_response(self) -> None:
+        """Let a played response (a large body) go once nothing can use it any more.
+
+        Only unplayed entries are ever dropped from the file (`Cassette.to_drop`: "all" mode
+        plays none while it records, drop_unused_requests drops the unplayed), so a played
+        entry needs neither its response nor its stored form."""
+        self.response = {**self.response, "body": {"string": b""}}
+        self.raw = None
 
 
 @dataclass
@@ -246,6 +260,8 @@ class Cassette:
             entry = self.entries[index]
             entry.plays += 1
             response = entry.response
+            if not self.allow_playback_repeats:
+                entry.forget_response()  # it cannot be played again: the stub has it now
             self._advance(self._key(entry.request))
         # The stubs may edit headers; hand them a copy of the stored dict.
         return {**response, "headers": dict(response.get("headers") or {})}
@@ -264,7 +280,7 @@ class Cassette:
         scrubbed, count = self.scrub_response(normalize_response(filtered))
         if scrubbed is None:  # a user's scrub hook dropped it
             return
-        response = scrubbed
+        response = large.spill(scrubbed)  # a large body waits on disk, not beside the client's
         with self._lock:
             self.recorded.append((prepared, response))
             self.scrubbed += count + request_count
@@ -415,7 +431,8 @@ class Cassette:
         drop = self.to_drop(drop_unused)
         if not self.recorded and not drop:
             return 0
-        new = [stored_form(request, response) for request, response in self.recorded]
+        ours = self.persisted is None and self.codec is storage.YAML and storage.UTF8_SCALARS
+        new = [stored_form(request, response, ours) for request, response in self.recorded]
         if self.persisted is not None:
             self.persisted.write(self.path, new, drop, self.rewrite_run)
         else:

@@ -317,17 +317,23 @@ def _find_memo(text: str, excluded: frozenset[str]) -> tuple[Finding, ...]:
     return tuple(_find(text, excluded))
 
 
+def _mentions(text: str, word: str, piece: int = 1 << 16) -> bool:
+    """Whether `word` (lower case) is in `text` in any case: lowered piece by piece, so that a
+    large body is not copied whole."""
+    overlap = len(word) - 1
+    return any(
+        word in text[start : start + piece + overlap].lower()
+        for start in range(0, len(text), piece)
+    )
+
+
 def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
-    lowered: str | None = None
     candidates: list[tuple[int, int, Finding]] = []
     for priority, (kind, regex, group, check, word_start) in enumerate(_DETECTORS):
         if kind in excluded:
             continue
-        if kind == "aws-secret-key":
-            # A case-insensitive regex cannot skip ahead; a substring test can.
-            lowered = lowered if lowered is not None else text.lower()
-            if "secret" not in lowered:
-                continue
+        if kind == "aws-secret-key" and not _mentions(text, "secret"):
+            continue  # a case-insensitive regex cannot skip ahead; a substring test can
         for match in regex.finditer(text):
             begin = match.start()
             if word_start and begin and _WORD_CHAR.match(text, begin - 1):

@@ -13,7 +13,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from pytest_cassettes import libraries
+from pytest_cassettes import libraries, response
 from pytest_cassettes.cassette import Cassette
 
 
@@ -173,6 +173,7 @@ class Patches:
             stack.enter_context(
                 mock.patch.object(libraries.patch_module(), "force_reset", NarrowReset())
             )
+            stack.enter_context(response.installed())
         except BaseException:
             stack.close()
             raise

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import yaml
 from filelock import FileLock
 
+from pytest_cassettes import blocks, large
 from pytest_cassettes.errors import CassetteLoadError
 
 try:
@@ -69,6 +70,24 @@ def _construct_tuple(loader: CassetteLoader, node: yaml.Node) -> tuple[Any, ...]
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/str", _construct_str)
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/unicode", _construct_str)
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tuple)
+CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binary)
+
+
+class LargeBodyDumper(SafeDumper):
+    """The safe dumper for cassettes holding large bodies, which it hands to libyaml as bytes
+    (see large.py). Other cassettes keep PyYAML's dumper: the resolver override, called twice a
+    scalar, would cost them some 20 us a write."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if isinstance(value, bytes):  # a scalar handed to libyaml as UTF-8
+            return large.resolve_utf8(super().resolve, kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+# libyaml takes a scalar as UTF-8 bytes as well as a str; PyYAML's own emitter does not.
+UTF8_SCALARS = SafeDumper is getattr(yaml, "CSafeDumper", None)
+LargeBodyDumper.add_representer(bytes, large.represent_binary)
+LargeBodyDumper.add_representer(large.LargeBody, large.represent_large)
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,9 @@ class Codec:
     name: str
     serializer: Any = None  # a vcrpy serializer for anything but our YAML
 
-    def loads(self, text: str) -> Any:
+    def loads(self, text: str | bytes | large.FileSource) -> Any:
+        if isinstance(text, large.FileSource):  # large binary bodies read past libyaml
+            return blocks.load(text.file, text.rewind, CassetteLoader, large.LARGE_BODY)
         if self.serializer is None:
             return yaml.load(text, Loader=CassetteLoader)
         return self.serializer.deserialize(text)
@@ -89,11 +110,19 @@ class Codec:
         return str(self.serializer.serialize(data))
 
     def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
-        """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string."""
-        if self.serializer is None:
-            yaml.dump(data, stream, Dumper=SafeDumper, sort_keys=True, encoding="utf-8")
-        else:
+        """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string.
+
+        Large bodies (`stored_form` gives them as `large.LargeBody` when UTF8_SCALARS) are
+        handed to libyaml as bytes, large binary ones written past it (see blocks.py)."""
+        if self.serializer is not None:
             stream.write(self.dumps(data).encode("utf-8"))
+        elif UTF8_SCALARS and large.holds_large_body(data.get("interactions") or ()):
+            writer = blocks.BlockWriter(stream)
+            dumper = writer.dumper(LargeBodyDumper)
+            yaml.dump(data, writer, Dumper=dumper, sort_keys=True, encoding="utf-8")
+            writer.finish()
+        else:
+            yaml.dump(data, stream, Dumper=SafeDumper, sort_keys=True, encoding="utf-8")
 
 
 YAML = Codec("yaml")
@@ -149,7 +178,9 @@ def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
     if cached is not None and cached.stamp == stamp:
         return cached
     snapshot = _read_uncached(path, codec)
-    if snapshot is not None:
+    # A large body is let go once played (see Entry.forget_response), which a cached snapshot
+    # would prevent: a cassette holding one is read again when another test uses it.
+    if snapshot is not None and not large.holds_large_body(snapshot.interactions):
         with _cache_lock:
             _cache[path] = snapshot
             _cache.move_to_end(path)
@@ -164,18 +195,18 @@ def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | 
         # The stamp is that of the file actually read, even if it is replaced meanwhile.
         with open(path, "rb") as handle:
             stamp = _stamp_of(os.fstat(handle.fileno()))
-            raw = handle.read()
+            raw = large.contents(handle, stamp[2]) if codec is YAML else handle.read()
     except FileNotFoundError:
         return None
     except IsADirectoryError as exc:
         raise CassetteLoadError(str(path), "is a directory, not a cassette file") from exc
     except OSError as exc:
         raise CassetteLoadError(str(path), f"cannot be read ({exc.strerror})") from exc
-    digest = f"{codec.name}-{hashlib.sha256(raw).hexdigest()}"
+    digest = f"{codec.name}-{large.sha256(raw)}"
     interactions = parsed_cache.get(digest)
     if interactions is None:
-        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # libyaml would read UTF-16; cassettes are UTF-8
-            decode_text(raw, str(path))
+        if large.head(raw, 2) in (b"\xff\xfe", b"\xfe\xff"):  # libyaml would read UTF-16
+            decode_text(large.whole(raw), str(path))  # cassettes are UTF-8
         interactions = parse(raw, str(path), codec)
         del raw  # a large body would otherwise be held three times while it is converted
         parsed_cache.put(digest, interactions)
@@ -276,17 +307,20 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def parse(source: str | bytes, where: str, codec: Codec = YAML) -> tuple[Interaction, ...]:
+def parse(
+    source: str | bytes | large.FileSource, where: str, codec: Codec = YAML
+) -> tuple[Interaction, ...]:
     """Parse and validate a cassette's text (or its UTF-8 bytes, which libyaml reads without a
-    copy). Raises CassetteLoadError naming the place."""
+    copy, or a large file's source, which it reads piece by piece). Raises CassetteLoadError
+    naming the place."""
     if isinstance(source, bytes) and codec is not YAML:
         source = decode_text(source, where)
     try:
         with _no_gc():
-            data = codec.loads(source)  # type: ignore[arg-type]  # YAML takes bytes too
+            data = codec.loads(source)
     except yaml.reader.ReaderError as exc:
-        if isinstance(source, bytes):
-            decode_text(source, where)  # raises, naming the line
+        if not isinstance(source, str):
+            decode_text(large.whole(source), where)  # raises, naming the line
         raise CassetteLoadError(where, f"invalid YAML: {exc}") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -305,8 +339,9 @@ def parse(source: str | bytes, where: str, codec: Codec = YAML) -> tuple[Interac
         raise CassetteLoadError(where, "not a cassette (expected a mapping with `interactions`)", 1)
 
     def line_of(key: int | str | None) -> int | None:  # only on the error path
-        text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-        return _line_of(text, codec, key)
+        if isinstance(source, str):
+            return _line_of(source, codec, key)
+        return _line_of(large.whole(source).decode("utf-8", "replace"), codec, key)
 
     if data.get("version") != FORMAT_VERSION:
         raise CassetteLoadError(

@@ -1,0 +1,146 @@
+"""The response object vcrpy's stubs hand to http.client, urllib3, requests and botocore.
+
+vcrpy's `VCRHTTPResponse` keeps the recorded body (in the recorded dict and in a BytesIO over
+it) for as long as the client keeps the response, which requests does for the life of its own
+Response: a large body is then held once by the stub and once more by the client. Ours forgets
+the body once it has been read to the end or the response is closed, as a real response does:
+reading again gives b"". Until then it behaves as vcrpy's, which it extends.
+
+vcrpy builds its header message by writing the headers out and parsing them back with the
+`email` package (about 0.1 ms, twice a response); `parse_headers` builds the same message
+directly when the headers are plain (printable ASCII, no more than http.client accepts), and
+falls back to vcrpy's otherwise.
+
+Both are installed by `installed()` while our patches are on: vcrpy's connection stubs look the
+class and the function up in `vcr.stubs` at each call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import re
+from collections.abc import Iterator, Mapping
+from io import BytesIO
+from typing import Any
+
+from pytest_cassettes import libraries
+
+libraries.import_vcr()  # without the HTTP libraries not imported yet (see libraries.py)
+from vcr import stubs as vcr_stubs  # noqa: E402
+
+VCRHTTPResponse: Any = vcr_stubs.VCRHTTPResponse
+vcr_parse_headers = vcr_stubs.parse_headers
+
+# http.client reads at most 100 header lines (the end of the headers is one) of 64 KiB each.
+_MAX_LINES = 100
+_MAX_LINE = 65536
+# A name `email` reads as a header name; a value that reads back as written (no line breaks,
+# nothing latin-1 would decode differently from UTF-8).
+_NAME = re.compile(r"[\041-\071\073-\176]+\Z")
+_VALUE = re.compile(r"[\t\040-\176]*\Z")
+
+
+def parse_headers(headers: Mapping[str, Any]) -> http.client.HTTPMessage:
+    """vcrpy's `parse_headers` (a recorded header dict to an HTTPMessage), without the parse."""
+    message = http.client.HTTPMessage()
+    lines = 0
+    for name, values in headers.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            return vcr_parse_headers(headers)  # type: ignore[no-any-return]
+        for value in values:
+            lines += 1
+            if (
+                not isinstance(value, str)
+                or not _VALUE.match(value)
+                or len(name) + len(value) + 3 > _MAX_LINE
+                or lines >= _MAX_LINES
+            ):
+                return vcr_parse_headers(headers)  # type: ignore[no-any-return]
+            message.set_raw(name, value.lstrip(" \t"))
+    if message.get_content_maintype() in ("multipart", "message"):
+        return vcr_parse_headers(headers)  # type: ignore[no-any-return]  # parsed as a body
+    message.set_payload("")
+    return message
+
+
+class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
+    """vcrpy's stub response, forgetting its body once it is read to the end or closed."""
+
+    recorded_response: dict[str, Any]
+
+    def __init__(self, recorded_response: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(recorded_response, *args, **kwargs)
+        self._size = len(recorded_response["body"]["string"])
+
+    def _forget_body(self) -> None:
+        if self._size:
+            self._content = BytesIO()
+            self._content.seek(self._size)  # at the end: read() gives b"", tell() the size
+            recorded = self.recorded_response
+            self.recorded_response = {**recorded, "body": {**recorded["body"], "string": b""}}
+
+    def _read_to_end(self) -> bool:
+        return bool(self._content.tell() >= self._size)
+
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        data: bytes = super().read(*args, **kwargs)
+        if self._read_to_end():
+            self._forget_body()
+        return data
+
+    def read1(self, *args: Any, **kwargs: Any) -> bytes:
+        data: bytes = super().read1(*args, **kwargs)
+        if self._read_to_end():
+            self._forget_body()
+        return data
+
+    def readinto(self, *args: Any, **kwargs: Any) -> int:
+        count: int = super().readinto(*args, **kwargs)
+        if self._read_to_end():
+            self._forget_body()
+        return count
+
+    def readline(self, *args: Any, **kwargs: Any) -> bytes:
+        line: bytes = super().readline(*args, **kwargs)
+        if self._read_to_end():
+            self._forget_body()
+        return line
+
+    def readlines(self, *args: Any, **kwargs: Any) -> list[bytes]:
+        lines: list[bytes] = super().readlines(*args, **kwargs)
+        if self._read_to_end():
+            self._forget_body()
+        return lines
+
+    def stream(self, amt: int = 65536, decode_content: Any = None) -> Iterator[bytes]:
+        while True:  # through read(), which vcrpy 7's stream bypasses
+            data = self.read(amt)
+            yield data
+            if not data:
+                break
+
+    def close(self) -> Any:
+        self._forget_body()
+        return super().close()
+
+    @property
+    def data(self) -> bytes:
+        # The body itself, not a copy of it (vcrpy's `getbuffer().tobytes()`).
+        return self._content.getvalue()
+
+    @property
+    def length_remaining(self) -> int:
+        return max(0, self._size - self._content.tell())
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """Our response class and header parser in place of vcrpy's, for its connection stubs."""
+    from unittest import mock
+
+    with (
+        mock.patch.object(vcr_stubs, "VCRHTTPResponse", CassetteResponse),
+        mock.patch.object(vcr_stubs, "parse_headers", parse_headers),
+    ):
+        yield
