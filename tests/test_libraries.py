@@ -102,3 +102,32 @@ def test_a_project_using_vcrpy_itself_still_gets_every_library(suite: Suite) -> 
     suite.write(VCRPY_DIRECTLY)
     run(suite, "--record-mode=once").assert_outcomes(passed=2)
     assert suite.uris("test_ours") == [suite.server.base_url + "/ours"]
+
+
+VCRPY_INSIDE_OURS = """
+import sys
+
+import vcr
+
+@pytest.mark.cassette
+def test_both(tmp_path):
+    assert "aiohttp" not in sys.modules
+    with vcr.use_cassette(str(tmp_path / "own.yaml"), record_mode="none"):
+        pass  # vcrpy's patch module now sees (imports) every library, under our patches
+    assert "aiohttp" in sys.modules
+    assert requests.get(URL + "/after").status_code == 200
+
+@pytest.mark.cassette
+def test_next():
+    assert requests.get(URL + "/next").status_code == 200
+"""
+
+
+def test_vcrpy_used_inside_a_cassette_test(suite: Suite) -> None:
+    suite.write(VCRPY_INSIDE_OURS)
+    run(suite, "--record-mode=once").assert_outcomes(passed=2)
+    assert suite.uris("test_both") == [suite.server.base_url + "/after"]
+    assert suite.uris("test_next") == [suite.server.base_url + "/next"]
+    hits = len(suite.server.requests)
+    run(suite, "--record-mode=none", "--block-network").assert_outcomes(passed=2)
+    assert len(suite.server.requests) == hits

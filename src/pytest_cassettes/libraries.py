@@ -46,6 +46,9 @@ NOT_HIDDEN = frozenset({"requests", "urllib3"})
 _lock = threading.RLock()
 _patch_sees: frozenset[str] | None = None  # the libraries vcr.patch was (re)loaded with
 _listeners: list[Listener] = []
+# Per thread: whether it is reloading vcr.patch, and whether a library was imported meanwhile
+# (everything mode and the fallback import them for real; the watcher must not reload then).
+_reload = threading.local()
 
 
 def loaded() -> frozenset[str]:
@@ -104,6 +107,7 @@ def patch_module(everything: bool = False) -> ModuleType:
             # Originals saved by the first load stay: a class patched since must not be
             # taken for the original.
             kept = {name: value for name, value in vars(vcr_patch).items() if name[:1] == "_"}
+            _reload.active = True
             try:
                 with hidden(LIBRARIES - now):
                     importlib.reload(vcr_patch)
@@ -111,8 +115,12 @@ def patch_module(everything: bool = False) -> ModuleType:
                 # A library whose modules import a hidden one: let vcr.patch see them all.
                 importlib.reload(vcr_patch)
                 now = LIBRARIES
+            finally:
+                _reload.active = False
             vars(vcr_patch).update(kept)
             _patch_sees = now
+        if _reload.__dict__.pop("imported", False):
+            _tell("after_import")  # what the watcher held back during the reload
         return vcr_patch
 
 
@@ -204,7 +212,9 @@ class _Watcher(importlib.abc.MetaPathFinder):
                 exec_module(module)
             finally:
                 local.depth = depth
-                if depth == 0:
+                if depth == 0 and getattr(_reload, "active", False):
+                    _reload.imported = True  # imported by our reload: it tells when done
+                elif depth == 0:
                     patch_module()
                     _tell("after_import")
 

@@ -192,7 +192,7 @@ class Patches:
 
     def before_import(self) -> None:
         # An HTTP library imported while a test runs: built on the real classes, then patched.
-        self._was_on = self.on
+        self._was_on = self._was_on or self.on  # several imports may precede one after_import
         self.switch_off()
 
     def after_import(self) -> None:
