@@ -70,6 +70,10 @@ def pairs() -> list[tuple[str, str]]:
         ("an anchor", cassette("&a " + block(LINES))),
         ("a tag directive", "%TAG !! tag:example.com,2000:\n---\n" + cassette(block(LINES))),
         (
+            "a BOM, a tag directive",
+            "\ufeff%TAG !! tag:example.com,2000:\n---\n" + cassette(block(LINES)),
+        ),
+        (
             "in a quoted text",
             cassette("'text\n\n        string: " + block(LINES, indent=10) + "'"),
         ),

@@ -156,8 +156,9 @@ class BlockReader:
             piece = lines.next()
             if not piece:
                 return
-            if piece.startswith(b"%") or b"\n%" in piece:
-                # A directive may give `!!` another meaning: the rest is read as it is.
+            if piece.startswith((b"%", b"\xef\xbb\xbf%")) or b"\n%" in piece:
+                # A directive (after the file's BOM, if any) may give `!!` another meaning:
+                # the rest is read as it is.
                 yield piece
                 yield from iter(lines.next, b"")
                 return
