@@ -225,6 +225,34 @@ def test_a_replayed_response_read_to_the_end_or_closed_has_nothing_left(suite: S
     assert suite.server.hits == 0
 
 
+def test_a_response_stored_without_a_body_is_replayed_as_vcrpy_replays_it(suite: Suite) -> None:
+    # `string: null` (a hand-written cassette): vcrpy's stub serves it as b"" until read().
+    cassette = suite.path / "cassettes" / "null.yaml"
+    cassette.parent.mkdir()
+    uri = suite.server.base_url + "/null"
+    cassette.write_text(
+        "interactions:\n"
+        f"- request: {{body: null, headers: {{}}, method: GET, uri: '{uri}'}}\n"
+        "  response:\n"
+        "    body: {string: null}\n"
+        "    headers: {}\n"
+        "    status: {code: 204, message: No Content}\n"
+        "version: 1\n"
+    )
+    suite.write(
+        """
+        import urllib3
+
+        @pytest.mark.cassette("null")
+        def test_null():
+            response = urllib3.PoolManager().request("GET", URL + "/null")
+            assert response.status == 204
+            assert response.data == b""
+        """
+    )
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
 def test_a_large_body_plays_again_with_allow_playback_repeats(suite: Suite) -> None:
     serve(suite)
     record(suite)

@@ -156,8 +156,9 @@ class BlockReader:
             piece = lines.next()
             if not piece:
                 return
-            if piece.startswith(b"%") or b"\n%" in piece:
-                # A directive may give `!!` another meaning: the rest is read as it is.
+            if piece.startswith((b"%", b"\xef\xbb\xbf%")) or b"\n%" in piece:
+                # A directive (after the file's BOM, if any) may give `!!` another meaning:
+                # the rest is read as it is.
                 yield piece
                 yield from iter(lines.next, b"")
                 return
@@ -184,6 +185,7 @@ class BlockReader:
     def _block(self, header: re.Match[bytes], text: bytes, lines: _Lines) -> tuple[bytes, bytes]:
         """The header and block as libyaml is to read them, and what follows the block."""
         indent = _SPACES.match(text).end()  # type: ignore[union-attr]  # always matches
+        text_indent = text[:indent]
         if indent <= len(header.group(1)) or text[indent : indent + 1] in (b"\r", b"\n", b""):
             return header.group(0), text  # empty, or blank lines first: as it is
         inside = re.compile(rb" {%d}| *\r?\n" % indent)  # a line of the block, or blank
@@ -218,7 +220,10 @@ class BlockReader:
         placeholder = _PLACEHOLDER.format(token=self._token, number=len(self.bodies))
         end_at = lines.position - len(rest)
         self.bodies[placeholder] = self._decoded(lines, start, end_at, sum(sizes))
-        line = header.group(1) + header.group(2) + b": " + placeholder.encode() + header.group(3)
+        # Still a literal block, its first line as indented: libyaml refuses it where it would
+        # refuse the block (in a flow mapping), which a plain scalar would not make it do.
+        key, newline = header.group(1) + header.group(2), header.group(3)
+        line = key + b": |-" + newline + text_indent + placeholder.encode() + newline
         return line, rest
 
     @staticmethod

@@ -71,7 +71,7 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
 
     def __init__(self, recorded_response: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         super().__init__(recorded_response, *args, **kwargs)
-        self._size = len(recorded_response["body"]["string"])
+        self._size = len(recorded_response["body"]["string"] or b"")  # null: b"" for vcrpy
 
     def _forget_body(self) -> None:
         if self._size:
