@@ -303,3 +303,36 @@ def message_state(parse: Callable[[Any], Any], headers: dict[str, Any]) -> objec
 def test_replayed_headers_are_the_message_vcrpy_would_parse(headers: dict[str, Any]) -> None:
     expected = message_state(vcr_parse_headers, headers)
     assert message_state(response.parse_headers, headers) == expected
+
+
+def test_a_replayed_response_streamed_to_its_end_is_closed(suite: Suite) -> None:
+    suite.server.route("/streamed", body=b"x" * 3000)
+    suite.write(
+        """
+        import http.client
+
+        @pytest.mark.cassette
+        def test_streamed():
+            response = requests.get(URL + "/streamed", stream=True)
+            assert b"".join(response.iter_content(None)) == b"x" * 3000
+            assert b"".join(requests.get(URL + "/streamed", stream=True).iter_content(7)) == (
+                b"x" * 3000
+            )
+            connection = http.client.HTTPConnection(URL.split("//")[1])
+            connection.request("GET", "/streamed")
+            response = connection.getresponse()
+            assert not response.isclosed()
+            assert len(response.read()) == 3000
+            assert response.isclosed()  # as a real response, once its body is read
+        """
+    )
+    # urllib3 1.26 streams until the response says it is closed: this used to never end (the
+    # recorded response is our stub too), hence processes with a time limit.
+    plugins = ("-p", "no:recording", "-p", "no:asyncio")
+    suite.pytester.runpytest_subprocess(*plugins, "--record-mode=once", timeout=60).assert_outcomes(
+        passed=1
+    )
+    suite.server.reset()
+    result = suite.pytester.runpytest_subprocess(*plugins, "--record-mode=none", timeout=60)
+    result.assert_outcomes(passed=1)
+    assert suite.server.hits == 0
