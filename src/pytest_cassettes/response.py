@@ -22,12 +22,14 @@ import http.client
 import re
 from collections.abc import Iterator, Mapping
 from io import BytesIO
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_cassettes import libraries
 
 libraries.import_vcr()  # without the HTTP libraries not imported yet (see libraries.py)
 from vcr import stubs as vcr_stubs  # noqa: E402
+
+_T = TypeVar("_T")
 
 VCRHTTPResponse: Any = vcr_stubs.VCRHTTPResponse
 vcr_parse_headers = vcr_stubs.parse_headers
@@ -83,35 +85,30 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
     def _read_to_end(self) -> bool:
         return bool(self._content.tell() >= self._size)
 
-    def read(self, *args: Any, **kwargs: Any) -> bytes:
-        data: bytes = super().read(*args, **kwargs)
+    def _after_read(self, result: _T) -> _T:
         if self._read_to_end():
             self._forget_body()
-        return data
+        return result
+
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        result: bytes = super().read(*args, **kwargs)
+        return self._after_read(result)
 
     def read1(self, *args: Any, **kwargs: Any) -> bytes:
-        data: bytes = super().read1(*args, **kwargs)
-        if self._read_to_end():
-            self._forget_body()
-        return data
+        result: bytes = super().read1(*args, **kwargs)
+        return self._after_read(result)
 
     def readinto(self, *args: Any, **kwargs: Any) -> int:
-        count: int = super().readinto(*args, **kwargs)
-        if self._read_to_end():
-            self._forget_body()
-        return count
+        result: int = super().readinto(*args, **kwargs)
+        return self._after_read(result)
 
     def readline(self, *args: Any, **kwargs: Any) -> bytes:
-        line: bytes = super().readline(*args, **kwargs)
-        if self._read_to_end():
-            self._forget_body()
-        return line
+        result: bytes = super().readline(*args, **kwargs)
+        return self._after_read(result)
 
     def readlines(self, *args: Any, **kwargs: Any) -> list[bytes]:
-        lines: list[bytes] = super().readlines(*args, **kwargs)
-        if self._read_to_end():
-            self._forget_body()
-        return lines
+        result: list[bytes] = super().readlines(*args, **kwargs)
+        return self._after_read(result)
 
     def stream(self, amt: int = 65536, decode_content: Any = None) -> Iterator[bytes]:
         while True:  # through read(), which vcrpy 7's stream bypasses
