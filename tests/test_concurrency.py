@@ -19,7 +19,7 @@ import yaml
 from pytest_cassettes import storage
 from tests.conftest import Suite, needs_xdist
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fsync")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and locks")
 
 SHARED = """
 @pytest.mark.cassette("shared")
@@ -93,15 +93,15 @@ if mode == "append":  # one interaction per write, `count` writes
         storage.write(path, [interaction(0, index)])
     sys.exit(0)
 
-if mode == "slow-fsync":  # announce each fsync and linger in it: the test kills us there
-    real_fsync = os.fsync
+if mode == "slow-rename":  # announce each rename and linger before it: the test kills us there
+    real_replace = os.replace
 
-    def slow_fsync(fd):
-        print("fsync", flush=True)
+    def slow_replace(src, dst):
+        print("rename", flush=True)
         time.sleep(30)
-        real_fsync(fd)
+        real_replace(src, dst)
 
-    os.fsync = slow_fsync
+    os.replace = slow_replace
 
 generation = first
 while True:  # replace the whole cassette with the next generation, forever
@@ -248,9 +248,9 @@ def test_a_writer_killed_before_its_rename_leaves_a_temp_file_the_next_write_rem
     path = tmp_path / "killed.yaml"
     storage.write(path, [interaction(0, i) for i in range(PER_GENERATION)])
     before = path.read_bytes()
-    writer = start_writer(writer_script, path, "slow-fsync")
+    writer = start_writer(writer_script, path, "slow-rename")
     assert writer.stdout is not None
-    assert writer.stdout.readline().strip() == "fsync"  # the temp file is written, not renamed
+    assert writer.stdout.readline().strip() == "rename"  # the temp file is written, not renamed
     writer.send_signal(signal.SIGKILL)
     writer.wait()
     stale = storage.temp_files(path)
@@ -330,10 +330,52 @@ def test_rewrite_under_xdist_keeps_what_other_workers_recorded_in_the_run(suite:
 
 
 def test_lock_files_are_a_bounded_set_shared_by_cassettes(tmp_path: Path) -> None:
-    locks = {
-        storage._lock_for(tmp_path / f"{i}.yaml").lock_file for i in range(5 * storage.LOCK_SLOTS)
-    }
+    locks = {storage._lock_file(tmp_path / f"{i}.yaml") for i in range(5 * storage.LOCK_SLOTS)}
     assert len(locks) <= storage.LOCK_SLOTS  # not one file per cassette ever written
-    assert all(Path(lock).parent == storage.LOCK_DIR for lock in locks)
-    same = storage._lock_for(tmp_path / "a.yaml").lock_file
-    assert storage._lock_for(tmp_path / "a.yaml").lock_file == same  # stable
+    assert all(lock.parent == storage.LOCK_DIR for lock in locks)
+    same = storage._lock_file(tmp_path / "a.yaml")
+    assert storage._lock_file(tmp_path / "a.yaml") == same  # stable
+
+
+def test_the_lock_excludes_other_processes_and_threads(tmp_path: Path) -> None:
+    path = tmp_path / "locked.yaml"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from pytest_cassettes import storage\n"
+            "with storage._locked(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); time.sleep(1.0)\n"
+            "print('released', flush=True)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with storage._locked(path):
+        waited = time.monotonic() - started
+    assert waited > 0.5  # for the other process to let go (it holds the lock for 1 s)
+    assert holder.stdout.readline().strip() == "released"
+    holder.wait()
+
+    inside: list[int] = []
+    most: list[int] = []
+
+    def hold() -> None:
+        for _ in range(50):
+            with storage._locked(path):
+                inside.append(1)
+                most.append(len(inside))
+                time.sleep(0.0005)
+                inside.pop()
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(most) == 200
+    assert max(most) == 1  # never two holders at once

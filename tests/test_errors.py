@@ -142,7 +142,8 @@ def test_an_unmatched_request_in_once_mode_says_how_to_add_it(suite: Suite) -> N
             "*test_api.yaml:2: interaction 1: request.uri*",
         ),
         ("!!python/object/apply:os.system ['echo pwned']\n", "*refused YAML tag*"),
-        ("", "*not a cassette*"),
+        ("", "*test_api.yaml:1: empty: record it again with --record-mode=rewrite*"),
+        ("just text\n", "*not a cassette*"),
     ],
 )
 def test_an_unreadable_cassette_fails_the_test_and_is_left_alone(
