@@ -194,3 +194,66 @@ def test_the_cassette_fixture_alone_activates_a_cassette(suite: Suite) -> None:
     assert suite.cassette_path("test_fixture_only").exists()
     assert not suite.cassette_path("test_unmarked").exists()
     assert suite.server.hits == 2
+
+
+def test_fixture_overrides_apply_to_marked_tests_that_do_not_ask_for_them(suite: Suite) -> None:
+    # A marked test that takes no fixture gets cassette_config and cassette_dir without pytest's
+    # fixture machinery, unless a conftest, module or class overrides them.
+    sub = suite.path / "sub"
+    sub.mkdir()
+    (sub / "conftest.py").write_text(
+        "import pytest\n"
+        "@pytest.fixture\n"
+        "def cassette_dir(request):\n"
+        "    return request.config.rootpath / 'elsewhere'\n"
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_default():
+            requests.get(URL + "/a", headers={"X-Drop": "1"})
+
+        class TestConfigured:
+            @pytest.fixture
+            def cassette_config(self):
+                return {"filter_headers": ["x-drop"]}
+
+            @pytest.mark.cassette
+            def test_in_class(self):
+                requests.get(URL + "/b", headers={"X-Drop": "1"})
+        """
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_moved():
+            requests.get(URL + "/c")
+        """,
+        name="sub/test_sub",
+    )
+    suite.run().assert_outcomes(passed=3)
+    kept = suite.cassette("test_default")["interactions"][0]["request"]["headers"]
+    assert "X-Drop" in kept
+    dropped = suite.cassette("TestConfigured.test_in_class")["interactions"][0]["request"]
+    assert "X-Drop" not in dropped["headers"]
+    moved = suite.path / "elsewhere" / "test_sub" / "test_moved.yaml"
+    assert "/c" in moved.read_text()
+    assert not (sub / "cassettes").exists()
+    suite.run("--record-mode=none").assert_outcomes(passed=3)
+
+
+def test_the_cassette_asked_for_from_the_test_body_is_the_active_one(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_late(request):
+            requests.get(URL + "/a")
+            cassette = request.getfixturevalue("cassette")
+            seen = cassette.recorded_requests + cassette.played  # recorded, then replayed
+            assert [r.uri for r in seen] == [URL + "/a"]
+            assert cassette.path.name == "test_late.yaml"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.uris("test_late") == [suite.server.url("/a")]
+    suite.run("--record-mode=none").assert_outcomes(passed=1)

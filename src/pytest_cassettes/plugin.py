@@ -220,9 +220,7 @@ def cassette_config() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-def cassette_dir(request: pytest.FixtureRequest) -> Path:
-    """Where the test's cassettes live: ini `cassette_dir`, or `cassettes/` beside the test file."""
+def _default_dir(request: pytest.FixtureRequest) -> Path:
     configured = request.config.getini("cassette_dir")
     if configured:
         return Path(request.config.rootpath, configured)
@@ -230,10 +228,16 @@ def cassette_dir(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
-def cassette(
+def cassette_dir(request: pytest.FixtureRequest) -> Path:
+    """Where the test's cassettes live: ini `cassette_dir`, or `cassettes/` beside the test file."""
+    return _default_dir(request)
+
+
+@contextlib.contextmanager
+def _activated(
     request: pytest.FixtureRequest, cassette_config: dict[str, Any], cassette_dir: Path
 ) -> Iterator[Cassette]:
-    """The test's active cassette: its path, what it played and recorded, `all_played`."""
+    """Open the test's cassette, route its HTTP to it, and save it when the test ends."""
     session = request.config.stash[SESSION]
     item = request.node
     legacy = None
@@ -256,24 +260,66 @@ def cassette(
     del item.stash[ACTIVE]  # items live all session: do not keep every cassette in memory
 
 
+@pytest.fixture
+def cassette(
+    request: pytest.FixtureRequest, cassette_config: dict[str, Any], cassette_dir: Path
+) -> Iterator[Cassette]:
+    """The test's active cassette: its path, what it played and recorded, `all_played`."""
+    opened = request.node.stash.get(ACTIVE, None)
+    if opened is not None:  # opened by _cassette_autouse (asked for from the test body)
+        yield opened
+        return
+    with _activated(request, cassette_config, cassette_dir) as opened:
+        yield opened
+
+
+_PYTEST_8 = int(pytest.__version__.split(".")[0]) >= 8  # getfixturedefs takes a node
+
+
+def _own_fixtures_apply(request: pytest.FixtureRequest) -> bool:
+    """Whether `cassette_config` and `cassette_dir` are this plugin's own for the test (not
+    overridden in a conftest, module or class, nor parametrized).
+
+    The marked test then gets their values without pytest's fixture machinery: three fixtures
+    each needing `request` cost more than the rest of opening a small cassette."""
+    names = request.fixturenames
+    if "cassette_config" in names or "cassette_dir" in names or compat.uses_vcr(request.node):
+        return False
+    try:
+        manager: Any = request._fixturemanager  # private, but there since pytest 3
+        where = request.node if _PYTEST_8 else request.node.nodeid
+        for name in ("cassette_config", "cassette_dir"):
+            found = manager.getfixturedefs(name, where)
+            if not found or getattr(found[-1].func, "__module__", None) != __name__:
+                return False
+    except Exception:  # a pytest without this API: the fixtures decide
+        return False
+    return True
+
+
 @pytest.fixture(autouse=True)
 def _cassette_autouse(request: pytest.FixtureRequest) -> Iterator[None]:
     """Activate the cassette of marked tests; leave the HTTP libraries alone for the others."""
-    if (
-        request.node.get_closest_marker(MARKER) is not None
-        or "cassette" in request.fixturenames
-        or compat.uses_vcr(request.node)
-    ):
-        request.getfixturevalue("cassette")
+    item = request.node
+    if "cassette" in request.fixturenames:
+        request.getfixturevalue("cassette")  # now, so it outlives the test's other fixtures
         yield
+        return
+    if item.get_closest_marker(MARKER) is not None or compat.uses_vcr(item):
+        if _own_fixtures_apply(request):
+            with _activated(request, {}, _default_dir(request)):
+                yield
+        else:
+            request.getfixturevalue("cassette")
+            yield
         return
     session = request.config.stash[SESSION]
     session.patches.switch_off()
-    network = compat.network_options(request.node)
+    network = compat.network_options(item)
     guard = session.guard(
-        request.node,
+        item,
         None,
-        request.node.stash.setdefault(PROBLEMS, []),
+        item.stash.setdefault(PROBLEMS, []),
         (network.block_network, network.allow_hosts),
     )
     with guard if guard is not None else contextlib.nullcontext():
