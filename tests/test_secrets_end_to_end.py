@@ -168,3 +168,37 @@ def test_a_bad_scrub_rule_is_a_usage_error_naming_it(suite: Suite) -> None:
     result = suite.run()
     result.stdout.fnmatch_lines(["*cokie*"])
     assert result.ret != 0
+
+
+@pytest.mark.parametrize("with_filter", [False, True])
+def test_the_client_gets_the_real_response_while_the_cassette_gets_it_scrubbed(
+    suite: Suite, with_filter: bool
+) -> None:
+    # Scrubbing and filters work on copies: the response the test reads is the server's.
+    suite.server.route(
+        "/token",
+        headers={"Content-Type": "application/json", "Set-Cookie": f"sid={TOKEN}; Path=/"},
+        body=json.dumps({"access_token": TOKEN, "token_type": "bearer"}).encode(),
+    )
+    options = "before_record_response=edit" if with_filter else ""
+    suite.write(
+        f"""
+        TOKEN = {TOKEN!r}
+
+        def edit(response):  # edits its argument in place
+            response["headers"]["X-Filtered"] = ["yes"]
+            response["status"]["message"] = "Edited"
+            return response
+
+        @pytest.mark.cassette({options})
+        def test_live():
+            r = requests.post(URL + "/token")
+            assert r.json()["access_token"] == TOKEN
+            assert r.cookies["sid"] == TOKEN
+            assert "X-Filtered" not in r.headers and r.reason == "OK"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    stored = suite.cassette("test_live")["interactions"][0]["response"]
+    assert ("X-Filtered" in stored["headers"]) is with_filter

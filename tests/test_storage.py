@@ -206,6 +206,24 @@ def test_a_write_through_a_symlink_updates_its_target(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == ["login.yaml"]
 
 
+def test_every_name_of_a_cassette_takes_the_same_lock(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "login.yaml"
+    storage.write(real, [interaction("http://x/login")])
+    file_link = tmp_path / "login-link.yaml"
+    file_link.symlink_to(real)
+    dir_link = tmp_path / "linked-dir"
+    dir_link.symlink_to(real.parent)
+    names = [
+        real,
+        file_link,
+        dir_link / "login.yaml",
+        tmp_path / "shared" / ".." / "shared" / "login.yaml",
+    ]
+    assert {storage._lock_file(name) for name in names} == {storage._lock_file(real)}
+    other = tmp_path / "shared" / "other.yaml"
+    assert storage._path_key(other) != storage._path_key(real)
+
+
 # --- unreadable cassettes ------------------------------------------------------------------
 
 

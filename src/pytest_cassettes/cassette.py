@@ -142,7 +142,8 @@ class Cassette:
     context: Context
     matchers: Sequence[Matcher]
     prepare_request: Prepare = lambda r: r
-    prepare_response: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda r: r
+    # None: no response filter (scrub_response copies the response the stubs still use).
+    prepare_response: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     scrub_request: Scrub = lambda r: (r, 0)
     scrub_response: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, int]] = lambda r: (r, 0)
     allow_playback_repeats: bool = False
@@ -274,7 +275,11 @@ class Cassette:
         if prepared is None:
             return
         request_count = pending[3] if pending is not None else 0
-        filtered = self.prepare_response(copy.deepcopy(response))
+        filtered = (
+            response
+            if self.prepare_response is None
+            else self.prepare_response(copy.deepcopy(response))
+        )
         if filtered is None:
             return
         scrubbed, count = self.scrub_response(normalize_response(filtered))

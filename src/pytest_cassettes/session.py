@@ -233,7 +233,7 @@ class Session:
         prepare_response = (
             vcr_any._build_before_record_response(options)
             if RESPONSE_FILTERS & options.keys()
-            else (lambda response: response)
+            else None
         )
         rules = self.scrub_rules(item, settings)
         scrubber = self.scrubber(rules, item.nodeid)  # bad rules fail the test here

@@ -486,9 +486,20 @@ def _first_rewrite(path: Path, run: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=4096)
 def _path_key(path: Path) -> str:
-    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    """A hash of the cassette's real path: the same for every name of the file, so writers
+    through a symbolic link and through the file itself take the same lock."""
+    if path.is_symlink():
+        real = os.path.realpath(path)
+    else:  # resolving every component of every path cost 0.1 ms a write
+        real = os.path.join(_real_dir(str(path.parent)), path.name)
+    return hashlib.sha256(real.encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_dir(directory: str) -> str:
+    # Once per directory and process: cassette directories are not re-linked while tests run.
+    return os.path.realpath(directory)
 
 
 # Cassettes share a bounded set of lock files, chosen by the hash of their path: one file per
