@@ -181,3 +181,33 @@ def test_the_guard_works_under_xdist(suite: Suite) -> None:
     result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
     result.stdout.fnmatch_lines(["*4 network connections blocked*"])
     assert suite.server.hits == 0
+
+
+def test_unittest_cases_and_doctests_get_the_cassette_and_the_guard(suite: Suite) -> None:
+    suite.write(
+        '''
+        import unittest
+
+        @pytest.mark.cassette
+        class TestLegacy(unittest.TestCase):
+            def test_recorded(self):
+                self.assertEqual(requests.get(URL + "/unittest").status_code, 200)
+
+        def fetch():
+            """
+            >>> fetch()
+            200
+            """
+            return requests.get(URL + "/doctest").status_code
+        '''
+    )
+    suite.run().assert_outcomes(passed=1)  # the doctest is not collected without the flag
+    assert suite.uris("TestLegacy.test_recorded") == [suite.server.url("/unittest")]
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+    result = suite.run("--doctest-modules", "--block-network", "--record-mode=none")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*NetworkBlockedError*", "*test_suite.fetch*"])
+    assert suite.server.hits == 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,23 +194,43 @@ def legacy_cassettes(request: pytest.FixtureRequest) -> LegacyCassettes:
     )
 
 
+_RUN_NETWORK: pytest.StashKey[tuple[bool, tuple[str, ...]]] = pytest.StashKey()
+
+
+def _run_network(config: pytest.Config) -> tuple[bool, tuple[str, ...]]:
+    """The flags' and ini's part of the network options: the same for every test of a run."""
+    cached = config.stash.get(_RUN_NETWORK, None)
+    if cached is None:
+        block = bool(config.getoption("block_network", None)) or bool(
+            config.getini("cassette_block_network")
+        )
+        hosts = (
+            *config.getini("cassette_allow_hosts"),
+            *split_hosts(config.getoption("cassette_allow_hosts", None)),
+            *split_hosts(config.getoption("allowed_hosts", None)),
+        )
+        cached = config.stash[_RUN_NETWORK] = (block, hosts)
+    return cached
+
+
 def network_options(
-    item: pytest.Item, config_options: Mapping[str, Any] | None = None
+    item: pytest.Item,
+    config_options: Mapping[str, Any] | None = None,
+    marker_names: Collection[str] | None = None,
 ) -> NetworkOptions:
-    """The network settings of one test, for the network guard."""
+    """The network settings of one test, for the network guard.
+
+    `marker_names`: the names of every marker of the test, when the caller has them (a test
+    without `block_network` then costs no marker lookup)."""
     config = item.config
-    block = bool(config.getoption("block_network", None)) or bool(
-        config.getini("cassette_block_network")
-    )
-    hosts = [
-        *config.getini("cassette_allow_hosts"),
-        *split_hosts(config.getoption("cassette_allow_hosts", None)),
-        *split_hosts(config.getoption("allowed_hosts", None)),
-    ]
+    block, run_hosts = _run_network(config)
+    hosts = list(run_hosts)
     if config_options:
         block = block or bool(config_options.get("block_network"))
         hosts += split_hosts(config_options.get("allow_hosts"))
-    marker = item.get_closest_marker("block_network") if is_active(config) else None
+    marker = None
+    if is_active(config) and (marker_names is None or "block_network" in marker_names):
+        marker = item.get_closest_marker("block_network")
     if marker is not None:
         unexpected = set(marker.kwargs) - {"allowed_hosts"}
         if marker.args or unexpected:
