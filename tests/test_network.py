@@ -312,6 +312,17 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> FakeResolver:
         (["a, b.internal  c:81", ""], "c", 80, False),
         ([], "localhost", 80, False),
         ([], "127.0.0.1", 80, False),
+        # pytest-recording's regular expressions, matched from the start, on any port.
+        ([r".*\.internal$"], "db.internal", 5432, True),
+        ([r".*\.internal$"], "DB.Internal.", 5432, True),  # also as the normalized name
+        ([r".*\.internal$"], "db.internal.evil.example", 80, False),
+        ([r".*\.internal"], "db.internal.evil.example", 80, True),  # re.match: a prefix
+        ([r"10\.0\..*"], "10.0.3.4", 80, True),
+        ([r"10\.0\..*"], "110.0.3.4", 80, False),
+        ([r"(local|db)host"], "dbhost", 1, True),
+        ([r"(local|db)host"], "webhost", 1, False),
+        (["^api$", "localhost"], "api", None, True),
+        (["[::1]:8080"], "::1", 8080, True),  # brackets: an IPv6 address, not a regex
     ],
 )
 def test_allow_list_allows(entries: list[str], host: str, port: int | None, expected: bool) -> None:
@@ -333,7 +344,8 @@ def test_allow_list_allows(entries: list[str], host: str, port: int | None, expe
         "[::1]8080",
         "[not-v6]:80",
         "::1::2",
-        "*.example.com",
+        "*.example.com",  # a glob is not a regular expression: nothing to repeat
+        "(unclosed",
         "ok.example, exa mple.com:x",
         "-bad.example",
         "bad-.example",
@@ -365,6 +377,7 @@ def test_allow_list_truthiness() -> None:
     assert not AllowList()
     assert AllowList.parse(["localhost"])
     assert AllowList.parse(["10.0.0.0/8"])
+    assert AllowList.parse([r".*\.internal"])
 
 
 def test_allow_list_is_comparable_and_deduplicated() -> None:

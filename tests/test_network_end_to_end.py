@@ -211,3 +211,32 @@ def test_unittest_cases_and_doctests_get_the_cassette_and_the_guard(suite: Suite
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*NetworkBlockedError*", "*test_suite.fetch*"])
     assert suite.server.hits == 0
+
+
+@pytest.mark.parametrize(
+    ("allowed", "reached"),
+    [(r"127\.0\.0\..*", True), (r"(localhost|127\.)", True), (r"10\..*", False)],
+)
+def test_pytest_recordings_regular_expressions_are_allowed_hosts(
+    suite: Suite, allowed: str, reached: bool
+) -> None:
+    suite.write(
+        f"""
+        def test_flag():
+            requests.get(URL + "/flag")
+
+        @pytest.mark.block_network(allowed_hosts=[{allowed!r}])
+        def test_marker():
+            requests.get(URL + "/marker")
+        """
+    )
+    result = suite.run("--block-network", f"--allowed-hosts={allowed}")
+    result.assert_outcomes(**({"passed": 2} if reached else {"failed": 2}))
+    assert suite.server.hits == (2 if reached else 0)
+
+
+def test_a_bad_regular_expression_in_allowed_hosts_is_a_usage_error(suite: Suite) -> None:
+    suite.write("def test_x():\n    pass\n")
+    result = suite.run("--block-network", "--allowed-hosts=(local")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Invalid allowed host '(local': not a valid regular expression*"])

@@ -42,8 +42,13 @@ _Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 _ACCEPTED_FORMS = (
     "Accepted forms: a host name (localhost, db.internal), an IP address (127.0.0.1, ::1) "
     "or a CIDR range (10.0.0.0/8, fd00::/8), each optionally with a port "
-    "(db.internal:5432, 127.0.0.1:8080, [::1]:8080, 10.0.0.0/8:5432, [fd00::/8]:5432)."
+    "(db.internal:5432, 127.0.0.1:8080, [::1]:8080, 10.0.0.0/8:5432, [fd00::/8]:5432); "
+    r"or, as pytest-recording takes them, a regular expression (.*\.internal$, 10\.0\..*)."
 )
+# An entry holding one of these is a regular expression, as pytest-recording's allowed hosts
+# are; a dot alone is not one (every host name has dots: they stay exact names), nor is an
+# entry that starts with "[" (an IPv6 address with a port: [::1]:8080).
+_REGEX_CHARS = frozenset("*+?()[]{}|^$\\")
 _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
 _LOCALHOST = "localhost"
 _INET_FAMILIES = frozenset(
@@ -93,10 +98,12 @@ def _is_loopback(address: _Address) -> bool:
 
 @dataclass(frozen=True)
 class AllowList:
-    """Hosts a guard lets through: names, IP addresses and CIDR ranges, each on a port or all."""
+    """Hosts a guard lets through: names, IP addresses and CIDR ranges, each on a port or all;
+    and pytest-recording's regular expressions, matched from the start of the host, any port."""
 
     names: frozenset[tuple[str, int | None]] = frozenset()
     networks: tuple[tuple[_Network, int | None], ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowList:
@@ -107,9 +114,15 @@ class AllowList:
         """
         names: set[tuple[str, int | None]] = set()
         networks: list[tuple[_Network, int | None]] = []
+        patterns: list[re.Pattern[str]] = []
         for entry in entries:
             for item in re.split(r"[,\s]+", entry.strip()):
                 if not item:
+                    continue
+                if not item.startswith("[") and _REGEX_CHARS.intersection(item):
+                    pattern = _parse_pattern(item, entry.strip())
+                    if pattern not in patterns:
+                        patterns.append(pattern)
                     continue
                 host, port, network = _parse_entry(item, entry.strip())
                 if network is not None:
@@ -117,13 +130,17 @@ class AllowList:
                         networks.append((network, port))
                 else:
                     names.add((host, port))
-        return cls(frozenset(names), tuple(networks))
+        return cls(frozenset(names), tuple(networks), tuple(patterns))
 
     def allows(self, host: str, port: int | None) -> bool:
         """Whether ``host`` (a name or an IP address) may be reached on ``port``.
 
         ``port=None`` means "on some port": true when any entry for the host allows a port.
         """
+        if self.patterns and any(
+            p.match(host) or p.match(_normalize_name(host)) for p in self.patterns
+        ):
+            return True
         address = _parse_ip(host)
         if address is None:
             name = _normalize_name(host)
@@ -140,11 +157,22 @@ class AllowList:
         return _is_loopback(address) and self.allows(_LOCALHOST, port)
 
     def __bool__(self) -> bool:
-        return bool(self.names or self.networks)
+        return bool(self.names or self.networks or self.patterns)
 
 
 def _port_matches(entry_port: int | None, port: int | None) -> bool:
     return entry_port is None or port is None or entry_port == port
+
+
+def _parse_pattern(entry: str, given: str) -> re.Pattern[str]:
+    try:
+        return re.compile(entry)
+    except re.error as error:
+        where = f" (in {given!r})" if given != entry else ""
+        raise ValueError(
+            f"Invalid allowed host {entry!r}{where}: not a valid regular expression ({error}). "
+            f"{_ACCEPTED_FORMS}"
+        ) from None
 
 
 def _parse_entry(entry: str, given: str) -> tuple[str, int | None, _Network | None]:
