@@ -131,3 +131,40 @@ def test_vcrpy_used_inside_a_cassette_test(suite: Suite) -> None:
     hits = len(suite.server.requests)
     run(suite, "--record-mode=none", "--block-network").assert_outcomes(passed=2)
     assert len(suite.server.requests) == hits
+
+
+def test_a_run_without_cassette_tests_does_not_import_vcrpy(suite: Suite) -> None:
+    # No HEADER: this module imports neither requests nor anything HTTP.
+    (suite.path / "test_plain.py").write_text(
+        "import sys\n"
+        "HEAVY = ('vcr', 'yaml', 'requests', 'urllib3', 'pytest_cassettes.cassette')\n"
+        "def test_plain():\n"
+        "    assert [m for m in HEAVY if m in sys.modules] == []\n"
+    )
+    run(suite, "test_plain.py", "--block-network").assert_outcomes(passed=1)
+    run(suite, "test_plain.py", "--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_the_projects_own_first_import_of_vcrpy_is_the_lean_one(suite: Suite) -> None:
+    # A conftest importing vcrpy runs before any cassette test: the plugin's finder, installed
+    # when the plugin loads, still hides the libraries nobody imported.
+    (suite.path / "conftest.py").write_text("import sys\nimport vcr\nSEEN = set(sys.modules)\n")
+    suite.write(
+        """
+        import sys
+
+        import conftest
+
+        def test_conftest_import():
+            assert "vcr" in conftest.SEEN
+            assert not {"aiohttp", "httpx", "botocore", "tornado"} & conftest.SEEN
+
+        @pytest.mark.cassette
+        def test_recorded():
+            assert requests.get(URL + "/a").status_code == 200
+            assert "aiohttp" not in sys.modules
+        """
+    )
+    run(suite, "--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
+    assert suite.uris("test_recorded") == [suite.server.base_url + "/a"]
+    run(suite, "--record-mode=none", "--block-network").assert_outcomes(passed=2)

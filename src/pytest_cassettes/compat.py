@@ -213,6 +213,11 @@ def _run_network(config: pytest.Config) -> tuple[bool, tuple[str, ...]]:
     return cached
 
 
+def run_blocks_network(config: pytest.Config) -> bool:
+    """Whether --block-network (or the ini option) is on for the whole run."""
+    return _run_network(config)[0]
+
+
 def network_options(
     item: pytest.Item,
     config_options: Mapping[str, Any] | None = None,

@@ -7,8 +7,14 @@ that are not loaded yet hidden (`sys.modules[name] = None`), so `vcr.patch` skip
 skips uninstalled ones. A finder on `sys.meta_path` notices when one of them is imported later
 (test modules are collected after vcrpy is imported, and a test may import its client inside
 its body); `vcr.patch` is then reloaded, keeping the originals it already holds, and the
-listeners (our patches) rebuild. A project that imports vcrpy itself (or pytest-recording,
-which does) gets vcrpy as usual, every library included.
+listeners (our patches) rebuild.
+
+vcrpy is imported when the first cassette test starts: a run without one does not load it (nor
+requests and urllib3, which vcr.patch imports). A finder installed when the plugin loads makes
+the process's first `import vcr` the lean one even when the project's own code (a conftest, a
+test module using vcrpy directly) imports it first; vcrpy's own `use_cassette` still sees every
+library. A process where vcrpy was imported in full before the plugin loaded (pytest-recording
+does) keeps it so.
 """
 
 from __future__ import annotations
@@ -72,24 +78,83 @@ def hidden(names: frozenset[str]) -> Iterator[None]:
 
 def import_vcr() -> None:
     """Import vcrpy, seeing only the libraries already imported (a no-op once done)."""
-    global _patch_sees
     with _lock:
         if _patch_sees is not None:
             return
-        if "vcr.patch" in sys.modules:  # imported in full by somebody else
-            _patch_sees = LIBRARIES
+        if "vcr.patch" in sys.modules:  # imported in full before our hook was installed
+            _imported(LIBRARIES, hooked=False)
             return
-        seen = loaded()
-        with hidden(LIBRARIES - seen):
-            import vcr.cassette
+        install()
+        import vcr.cassette  # noqa: F401 (through _FirstImport: see below)
 
+        if _patch_sees is None:  # vcr was half imported when the hook was installed
+            _imported(LIBRARIES, hooked=False)
+
+
+def _imported(seen: frozenset[str], hooked: bool = True) -> None:
+    """vcrpy is imported, having seen these libraries."""
+    global _patch_sees
+    with _lock:
         _patch_sees = seen
+        if not hooked:
+            return
+        import vcr.cassette
+
         # vcrpy's own use_cassette (a project may use vcrpy directly too) builds its patchers
         # after vcr.patch has seen every library, as it would without us.
         vcr.cassette.CassettePatcherBuilder = _builder_seeing_everything(
             vcr.cassette.CassettePatcherBuilder
         )
         sys.meta_path.insert(0, _WATCHER)
+
+
+class _FirstImport(importlib.abc.MetaPathFinder):
+    """The first `import vcr` of the process, ours or the project's (a conftest, a test module
+    using vcrpy itself), runs with the HTTP libraries not imported yet hidden: vcr.patch would
+    otherwise import aiohttp, httpx, botocore... (0.2 s and 22 MiB a process). Installed when
+    the plugin loads; vcrpy itself is imported when the first cassette test starts, or when the
+    project imports it."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != "vcr":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)  # once, whatever happens
+        spec = next(
+            (
+                found
+                for finder in sys.meta_path
+                if hasattr(finder, "find_spec")
+                for found in [finder.find_spec(fullname, path, target)]
+                if found is not None
+            ),
+            None,
+        )
+        exec_module = getattr(spec.loader if spec is not None else None, "exec_module", None)
+        if spec is None or exec_module is None:
+            return spec
+
+        def exec_lean(module: ModuleType) -> None:
+            seen = loaded()
+            with hidden(LIBRARIES - seen):
+                exec_module(module)
+            _imported(seen)
+
+        with contextlib.suppress(AttributeError):  # a loader with slots: imported in full
+            spec.loader.exec_module = exec_lean  # type: ignore[union-attr,method-assign]
+        return spec
+
+
+_FIRST = _FirstImport()
+
+
+def install() -> None:
+    """Make the process's first `import vcr` the lean one (a no-op once vcr is imported)."""
+    with _lock:
+        if "vcr" not in sys.modules and _FIRST not in sys.meta_path:
+            sys.meta_path.insert(0, _FIRST)
 
 
 def patch_module(everything: bool = False) -> ModuleType:
@@ -226,20 +291,27 @@ class _Watcher(importlib.abc.MetaPathFinder):
 _WATCHER = _Watcher()
 
 
-# The vcrpy names the rest of the package uses; importing this module imports vcrpy, so it is
-# imported from pytest_configure on (see plugin.py).
-import_vcr()
+def __getattr__(name: str) -> Any:
+    """vcrpy's `Request` class and `matchers` module (as `vcr_matchers`), imported on first use."""
+    if name == "Request":
+        import_vcr()
+        from vcr.request import Request
 
-from vcr import matchers as vcr_matchers  # noqa: E402
-from vcr.request import Request  # noqa: E402
+        return Request
+    if name == "vcr_matchers":
+        import_vcr()
+        from vcr import matchers
 
-__all__ = [
-    "Request",
+        return matchers
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [  # and, through __getattr__, vcrpy's Request and matchers (as vcr_matchers)
     "build_patchers",
     "hidden",
     "import_vcr",
+    "install",
     "loaded",
     "patch_module",
-    "vcr_matchers",
     "watch",
 ]

@@ -14,8 +14,9 @@ from pytest_cassettes import compat, hooks, report
 from pytest_cassettes.errors import CassetteError, CassetteLoadError
 from pytest_cassettes.settings import RECORD_MODES, run_mode
 
-# vcrpy is imported from pytest_configure on, not here: pytest-recording registers vcrpy's
-# matchers for assertion rewriting when it loads, which fails if vcrpy is imported already.
+# vcrpy is imported when the first cassette test starts, not here: pytest-recording registers
+# vcrpy's matchers for assertion rewriting when it loads, which fails if vcrpy is imported
+# already; and a run without cassette tests does not need it (see libraries.py).
 if TYPE_CHECKING:
     from pytest_cassettes.cassette import Cassette
     from pytest_cassettes.session import Session
@@ -47,6 +48,9 @@ def recording_plugin_loads(pluginmanager: pytest.PytestPluginManager) -> bool:
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_cassettes import libraries
+
+    libraries.install()  # when the plugin loads, before conftests may import vcrpy (see there)
     group = parser.getgroup("cassettes", "record and replay HTTP (pytest-cassettes)")
     if not recording_plugin_loads(pluginmanager):
         # Both plugins know --record-mode; adding it twice would stop pytest from starting.
@@ -144,21 +148,10 @@ def pytest_configure(config: pytest.Config) -> None:
     compat.install(config)
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    cache = getattr(session.config, "cache", None)
-    if cache is not None:  # cacheprovider on: keep parsed cassettes there
-        from pytest_cassettes import storage
-
-        storage.parsed_cache.folder = Path(cache.mkdir("pytest-cassettes-parsed"))
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None:
-        session.patches.close()
-    from pytest_cassettes import storage
-
-    storage.parsed_cache.folder = None  # a later in-process run may have no cache
+        session.end()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -333,7 +326,10 @@ def _cassette_autouse() -> Iterator[None]:
             yield
         return
     session = item.config.stash[SESSION]
-    session.patches.switch_off()
+    session.switch_off()
+    if not compat.run_blocks_network(item.config) and "block_network" not in names:
+        yield  # no cassette, no guard
+        return
     network = compat.network_options(item, marker_names=names)
     problems = item.stash.setdefault(PROBLEMS, [])
     guard = session.guard(item, None, problems, (network.block_network, network.allow_hosts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,17 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import paths, storage
-from pytest_cassettes.cassette import Cassette, Context
+from pytest_cassettes import paths
 from pytest_cassettes.errors import (
     CassetteError,
     NetworkBlockedError,
     UnusedInteractionsError,
 )
 from pytest_cassettes.network import AllowList, NetworkGuard
-from pytest_cassettes.patching import Patches, Router
 from pytest_cassettes.report import Report, TestRecord, describe, used_key
-from pytest_cassettes.scrub import Scrubber, ScrubRules
 from pytest_cassettes.settings import (
     INI_FLAGS,
     INI_LISTS,
@@ -35,8 +33,13 @@ from pytest_cassettes.settings import (
     validate_options,
 )
 
+# vcrpy (which imports requests and urllib3), and our modules built on it, are imported when
+# the first cassette test starts: a run without one does not pay for them (some 60-100 ms).
 if TYPE_CHECKING:
+    from pytest_cassettes.cassette import Cassette
     from pytest_cassettes.compat import LegacyCassettes
+    from pytest_cassettes.patching import Patches, Router
+    from pytest_cassettes.scrub import Scrubber, ScrubRules
 
 MARKER = "cassette"
 # vcrpy options that change what is stored or matched: only then is vcrpy's (deep-copying)
@@ -119,8 +122,9 @@ class Session:
     ) -> None:
         self.config = config
         self.run = run
-        self.router = Router()
-        self.patches = Patches(self.router)
+        self._patches: tuple[Router, Patches] | None = None
+        self._cache_folder: Path | None = None
+        self._cache_checked = False
         self.report = Report()
         self._root = os.path.normpath(config.rootpath)
         self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
@@ -155,6 +159,47 @@ class Session:
         if strict:
             options["strict"] = True
         return options
+
+    @property
+    def patches(self) -> Patches:
+        """vcrpy's patchers bound to our router: built on first use (see the imports above)."""
+        return self._patching()[1]
+
+    @property
+    def router(self) -> Router:
+        return self._patching()[0]
+
+    def _patching(self) -> tuple[Router, Patches]:
+        if self._patches is None:
+            from pytest_cassettes.patching import Patches, Router
+
+            router = Router()
+            self._patches = (router, Patches(router))
+        return self._patches
+
+    def switch_off(self) -> None:
+        """Put the real HTTP libraries back for a test without a cassette."""
+        if self._patches is not None:
+            self._patches[1].switch_off()
+
+    def end(self) -> None:
+        """The end of the run: the patches go for good."""
+        if self._patches is not None:
+            self._patches[1].close()
+        storage = sys.modules.get("pytest_cassettes.storage")
+        if storage is not None:
+            storage.parsed_cache.folder = None  # a later in-process run may have no cache
+
+    def _use_storage(self) -> None:
+        """Point the parsed-cassette cache at pytest's cache directory (none without one)."""
+        from pytest_cassettes import storage
+
+        if not self._cache_checked:
+            self._cache_checked = True
+            cache = getattr(self.config, "cache", None)  # None under -p no:cacheprovider
+            if cache is not None:
+                self._cache_folder = Path(cache.mkdir("pytest-cassettes-parsed"))
+        storage.parsed_cache.folder = self._cache_folder
 
     @property
     def mode_line(self) -> str:
@@ -218,6 +263,10 @@ class Session:
         self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
     ) -> Cassette:
         """Build the test's cassette and load what it may replay."""
+        from pytest_cassettes import storage
+        from pytest_cassettes.cassette import Cassette, Context
+
+        self._use_storage()
         options = settings.vcr_options
         try:
             merged = self.vcr.get_merged_config(**options)
@@ -301,6 +350,8 @@ class Session:
 
     def scrub_rules(self, item: pytest.Item, settings: Settings) -> ScrubRules:
         """The test's rules: built-in ones, the user's, then the scrub hooks."""
+        from pytest_cassettes.scrub import ScrubRules
+
         request_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_request, "request")
         response_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_response, "response")
         return ScrubRules(
@@ -324,6 +375,8 @@ class Session:
         key = (rules, self._environment.key())
         scrubber = self._scrubbers.get(key)
         if scrubber is None:
+            from pytest_cassettes.scrub import Scrubber
+
             try:
                 scrubber = Scrubber(rules)
             except (ValueError, re.error) as exc:
@@ -444,9 +497,15 @@ class Session:
         for item in items:
             module = Path(item.path)
             modules.add(module)
+            vcr_test = compat.uses_vcr(item)
+            if not vcr_test and (
+                item.get_closest_marker(MARKER) is None
+                and "cassette" not in getattr(item, "fixturenames", ())
+            ):
+                continue  # no cassette
             cassette_dir = self.default_dir(module)
             used: list[Path] = []
-            if compat.uses_vcr(item):
+            if vcr_test:
                 legacy = compat.LegacyCassettes(
                     layers=[],
                     directory=cassette_dir / module.stem,
@@ -460,9 +519,7 @@ class Session:
                 )
                 own, extra = legacy.paths(None)
                 used += [own, *extra]
-            elif item.get_closest_marker(MARKER) is not None or "cassette" in getattr(
-                item, "fixturenames", ()
-            ):
+            else:
                 names = [*marker_names(item), *shared_option({}, marker_layers(item), item.nodeid)]
                 used += [paths.named_cassette(n, cassette_dir) for n in names]
                 if not marker_names(item):
@@ -480,6 +537,9 @@ class Session:
 
     def prune(self) -> None:
         """Delete the orphan cassettes (complete runs only)."""
+        from pytest_cassettes import storage
+
+        self._use_storage()
         for orphan in self.report.orphans:
             storage.delete(Path(self.config.rootpath, orphan))
             self.report.pruned.append(orphan)
