@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from io import BytesIO
 from typing import Any, BinaryIO, Callable
 
-import yaml
+from pytest_cassettes import yamlload
 
 _PIECE = 1 << 20
 _TAG = b": !!binary |"
@@ -271,14 +271,14 @@ def load(file: BinaryIO, rewind: Callable[[], None], loader: Any, large: int) ->
     """`yaml.load` of a large cassette file, its large binary bodies read past libyaml."""
     reader = BlockReader(file, large)
     try:
-        data = yaml.load(reader, Loader=loader)
+        data = yamlload.load(reader, loader)
         if reader.put_back(data):
             return data
     except Exception:
         if not reader.failed and not reader.bodies:
             raise  # what libyaml read was the file as it is: its error is the file's
     rewind()
-    return yaml.load(file, Loader=loader)
+    return yamlload.load(file, loader)
 
 
 class BlockWriter:

@@ -30,7 +30,7 @@ try:
 except ImportError:  # Windows: filelock's msvcrt locking instead
     fcntl = None  # type: ignore[assignment]
 
-from pytest_cassettes import blocks, large
+from pytest_cassettes import blocks, large, yamlload
 from pytest_cassettes.errors import CassetteLoadError
 
 try:
@@ -106,7 +106,7 @@ class Codec:
         if isinstance(text, large.FileSource):  # large binary bodies read past libyaml
             return blocks.load(text.file, text.rewind, CassetteLoader, large.LARGE_BODY)
         if self.serializer is None:
-            return yaml.load(text, Loader=CassetteLoader)
+            return yamlload.load(text, CassetteLoader)
         return self.serializer.deserialize(text)
 
     def dumps(self, data: dict[str, Any]) -> str:
