@@ -411,3 +411,45 @@ def test_threads_recording_leave_the_patches_in_place_and_https_still_builds(sui
     )
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 32
+
+
+def test_replayed_headers_keep_the_recorded_order_and_each_header_once(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy's stub lists them in a set's order (it changes with the hash seed) and a header
+    # spelled two ways twice over.
+    suite.write(
+        """
+        import urllib3
+
+        @pytest.mark.cassette
+        def test_headers():
+            r = requests.get("http://api.example/h")
+            assert [name.lower() for name in r.headers] == ["zeta", "alpha", "set-cookie", "middle"]
+            assert r.cookies.get("a") == "1" and r.cookies.get("b") == "2"
+            if hasattr(r.raw.headers, "getlist"):  # vcrpy 8 gives urllib3 2 the HTTPMessage
+                assert r.raw.headers.getlist("set-cookie") == ["a=1", "b=2"]
+            got = urllib3.PoolManager().request("GET", "http://api.example/h")
+            assert [name.lower() for name in got.headers][:2] == ["zeta", "alpha"]
+        """
+    )
+    path = suite.cassette_path("test_headers")
+    path.parent.mkdir(parents=True)
+    interaction = """
+- request: {body: null, headers: {}, method: GET, uri: 'http://api.example/h'}
+  response:
+    body: {string: ok}
+    headers:
+      Zeta: [z]
+      Alpha: [a, b]
+      set-cookie: [a=1]
+      Middle: [m]
+      Set-Cookie: [b=2]
+    status: {code: 200, message: OK}"""
+    path.write_text(f"interactions:{interaction}{interaction}\nversion: 1\n")
+    for seed in ("1", "2"):
+        monkeypatch.setenv("PYTHONHASHSEED", seed)
+        result = suite.pytester.runpytest_subprocess(
+            "-p", "no:recording", "-p", "no:asyncio", "--record-mode=none"
+        )
+        result.assert_outcomes(passed=1)

@@ -112,6 +112,7 @@ class Entry:
     source: Path
     raw: storage.Interaction | None  # the stored form, for own interactions that may be dropped
     plays: int = 0
+    key: tuple[Any, ...] = ()  # its bucket in the cassette's index
 
     def forget_response(self) -> None:
         """Let a played response (a large body) go once nothing can use it any more.
@@ -191,8 +192,9 @@ class Cassette:
             self._add(Entry(prepared, response, source, raw if own else None))
 
     def _add(self, entry: Entry) -> None:
+        entry.key = self._key(entry.request)
         self.entries.append(entry)
-        self._index.setdefault(self._key(entry.request), []).append(len(self.entries) - 1)
+        self._index.setdefault(entry.key, []).append(len(self.entries) - 1)
 
     def _key(self, request: Any) -> tuple[Any, ...]:
         return tuple(key(request) for key in self._key_funcs)
@@ -263,7 +265,7 @@ class Cassette:
             response = entry.response
             if not self.allow_playback_repeats:
                 entry.forget_response()  # it cannot be played again: the stub has it now
-            self._advance(self._key(entry.request))
+            self._advance(entry.key)
         # The stubs may edit headers; hand them a copy of the stored dict.
         return {**response, "headers": dict(response.get("headers") or {})}
 

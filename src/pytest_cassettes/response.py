@@ -90,6 +90,12 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
             self._forget_body()
         return result
 
+    def getheaders(self) -> list[tuple[str, str]]:
+        # vcrpy's parses the recorded headers again, then lists them in a set's order (which
+        # changes with the hash seed), a header spelled two ways twice. Ours: the message
+        # built once, in the recorded order.
+        return list(self.msg.items())
+
     def read(self, *args: Any, **kwargs: Any) -> bytes:
         result: bytes = super().read(*args, **kwargs)
         return self._after_read(result)
