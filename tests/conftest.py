@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests  # noqa: F401 (see below)
 import yaml
 
 from tests.httpserver import LocalServer
@@ -19,6 +20,10 @@ needs_xdist = pytest.mark.skipif(
     importlib.util.find_spec("xdist") is None, reason="pytest-xdist is not installed"
 )
 
+# Generated modules import requests inside pytester's in-process runs, which forget the modules
+# each run imported; requests imported there first breaks in the next run (its `from http import
+# cookiejar` finds the forgotten module). The plugin no longer imports requests in this process
+# (vcrpy is imported with the first cassette test), so the suite imports it here.
 HEADER = """\
 import os
 

@@ -82,7 +82,7 @@ def test_check_accepts_a_body_stored_encoded_as_vcrpy_writes_it(tmp_path: Path) 
             b"interactions:\n- request: {method: GET}\n  response: {}\nversion: 1\n",
             ":2: interaction 1: request.uri is missing or not a string",
         ),
-        (b"", ":1: empty: record it again with --record-mode=rewrite, or delete it"),
+        (b"", ":1: empty: delete it and record it again"),
         (b"# only a comment\n", ":1: empty"),
         (b"[]\n", ":1: written by a vcrpy older than 1.0"),
         (b"42\n", ":1: not a cassette"),

@@ -142,7 +142,7 @@ def test_an_unmatched_request_in_once_mode_says_how_to_add_it(suite: Suite) -> N
             "*test_api.yaml:2: interaction 1: request.uri*",
         ),
         ("!!python/object/apply:os.system ['echo pwned']\n", "*refused YAML tag*"),
-        ("", "*test_api.yaml:1: empty: record it again with --record-mode=rewrite*"),
+        ("", "*test_api.yaml:1: empty: delete it and record it again*"),
         ("just text\n", "*not a cassette*"),
     ],
 )
@@ -166,3 +166,25 @@ def test_an_unreadable_cassette_fails_the_test_and_is_left_alone(
         result.stdout.fnmatch_lines([message])
         assert path.read_text() == content
     assert suite.server.hits == 0
+
+
+def test_an_empty_cassette_says_what_records_it_again(suite: Suite) -> None:
+    # --record-mode=rewrite leaves an unreadable file alone, an empty one too: only deleting
+    # it lets the test record again, and the message says so.
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_api():
+            requests.get(URL + "/users")
+        """
+    )
+    path = suite.cassette_path("test_api")
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    result = suite.run("--record-mode=rewrite")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*test_api.yaml:1: empty: delete it and record it again*"])
+    assert path.read_text() == ""
+    path.unlink()
+    suite.run().assert_outcomes(passed=1)
+    assert suite.uris("test_api") == [suite.server.url("/users")]

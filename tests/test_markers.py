@@ -257,3 +257,28 @@ def test_the_cassette_asked_for_from_the_test_body_is_the_active_one(suite: Suit
     suite.run().assert_outcomes(passed=1)
     assert suite.uris("test_late") == [suite.server.url("/a")]
     suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_a_doctest_marked_by_a_hook_gets_its_cassette(suite: Suite) -> None:
+    # pytest 7 builds a doctest's request only after its fixtures are set up.
+    (suite.path / "conftest.py").write_text(
+        "import pytest\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.cassette)\n"
+    )
+    suite.write(
+        '''
+        def fetch():
+            """
+            >>> fetch()
+            200
+            """
+            return requests.get(URL + "/doctest").status_code
+        '''
+    )
+    suite.run("--doctest-modules").assert_outcomes(passed=1)
+    assert suite.uris("test_suite.fetch") == [suite.server.url("/doctest")]
+    suite.server.reset()
+    suite.run("--doctest-modules", "--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

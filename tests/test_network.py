@@ -323,6 +323,10 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> FakeResolver:
         ([r"(local|db)host"], "webhost", 1, False),
         (["^api$", "localhost"], "api", None, True),
         (["[::1]:8080"], "::1", 8080, True),  # brackets: an IPv6 address, not a regex
+        # A comma inside a regular expression's {m,n} does not separate entries.
+        ([r"10\.0\.0\.\d{1,3}"], "10.0.0.42", 80, True),
+        ([r"api\d{1,2}\.internal, db.internal"], "api12.internal", 80, True),
+        ([r"api\d{1,2}\.internal, db.internal"], "db.internal", 80, True),
     ],
 )
 def test_allow_list_allows(entries: list[str], host: str, port: int | None, expected: bool) -> None:

@@ -49,6 +49,8 @@ _ACCEPTED_FORMS = (
 # are; a dot alone is not one (every host name has dots: they stay exact names), nor is an
 # entry that starts with "[" (an IPv6 address with a port: [::1]:8080).
 _REGEX_CHARS = frozenset("*+?()[]{}|^$\\")
+# Commas and spaces separate entries, but not the comma of a regular expression's {m,n}.
+_SEPARATORS = re.compile(r"[,\s]+(?![^{}]*\})")
 _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
 _LOCALHOST = "localhost"
 _INET_FAMILIES = frozenset(
@@ -116,7 +118,7 @@ class AllowList:
         networks: list[tuple[_Network, int | None]] = []
         patterns: list[re.Pattern[str]] = []
         for entry in entries:
-            for item in re.split(r"[,\s]+", entry.strip()):
+            for item in _SEPARATORS.split(entry.strip()):
                 if not item:
                     continue
                 if not item.startswith("[") and _REGEX_CHARS.intersection(item):

@@ -311,6 +311,10 @@ def _cassette_autouse() -> Iterator[None]:
         yield
         return
     request: pytest.FixtureRequest | None = getattr(item, "_request", None)  # a Function's
+    if request is None and not _PYTEST_8 and hasattr(item, "_fixtureinfo"):
+        # pytest 7's doctest item makes its request only once its fixtures are set up.
+        request_class: Any = pytest.FixtureRequest  # concrete in pytest 7
+        request = request_class(item, _ispytest=True)
     if request is not None and "cassette" in request.fixturenames:
         request.getfixturevalue("cassette")  # now, so it outlives the test's other fixtures
         yield

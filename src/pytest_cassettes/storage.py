@@ -340,9 +340,7 @@ def parse(
             where, "written by a vcrpy older than 1.0; convert it with `python -m vcr.migration`", 1
         )
     if data is None:  # also what a machine crash right after a write may leave (see below)
-        raise CassetteLoadError(
-            where, "empty: record it again with --record-mode=rewrite, or delete it", 1
-        )
+        raise CassetteLoadError(where, "empty: delete it and record it again", 1)
     if not isinstance(data, dict):
         raise CassetteLoadError(where, "not a cassette (expected a mapping with `interactions`)", 1)
 
@@ -631,7 +629,7 @@ def _atomic_write(
     and a process killed at any moment leaves one of the two.
 
     Not fsynced: a crash of the whole machine within seconds of a write may leave a new
-    cassette empty, which then fails to load with a message saying to record it again (a
+    cassette empty, which then fails to load with a message saying to delete it (a
     rewritten one stays whole on ext4 and btrfs, which flush a file renamed over another). An
     fsync, and the journal commit it waits for, cost two thirds of a cassette write.
 
