@@ -108,3 +108,54 @@ def test_the_json_serializer_writes_json_cassettes(suite: Suite) -> None:
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_a_test_run_again_after_its_save_failed_gets_a_fresh_cassette(suite: Suite) -> None:
+    # A rerun plugin (pytest-rerunfailures) runs the same item again: the cassette whose save
+    # failed must not be handed to it as if it were still open.
+    suite.pytester.makeconftest(
+        """
+        import pytest
+        from _pytest.runner import runtestprotocol
+        from vcr.persisters.filesystem import CassetteNotFoundError
+
+        SAVES = []
+
+        class FailingOncePersister:
+            @classmethod
+            def load_cassette(cls, path, serializer):
+                raise CassetteNotFoundError()
+
+            @classmethod
+            def save_cassette(cls, path, cassette, serializer):
+                SAVES.append(len(cassette["requests"]))
+                if len(SAVES) == 1:
+                    raise OSError("disk full")
+
+        def pytest_cassettes_configure(config, vcr):
+            vcr.register_persister(FailingOncePersister)
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_protocol(item, nextitem):
+            item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            for _ in range(2):  # run it twice, as a rerun plugin would
+                for report in runtestprotocol(item, nextitem=nextitem, log=False):
+                    item.ihook.pytest_runtest_logreport(report=report)
+            item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            return True
+        """
+    )
+    suite.write(
+        """
+        import conftest
+
+        def test_twice(cassette):
+            assert cassette.recorded_requests == []  # nothing left from the first run
+            assert requests.get(URL + "/x").status_code == 200
+            assert len(cassette.recorded_requests) == 1
+        """
+    )
+    result = suite.run("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)  # the first run's save fails in teardown
+    result.stdout.fnmatch_lines(["*disk full*"])
+    assert suite.server.hits == 2

@@ -246,11 +246,15 @@ def _activated(
     except CassetteLoadError as exc:
         pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
     item.stash[ACTIVE] = opened
-    guard = session.guard(item, settings, problems, recording=opened.can_record)
-    with session.active(opened, guard):
-        yield opened
-    session.close(opened, settings, failed=item.stash.get(FAILED, False))
-    del item.stash[ACTIVE]  # items live all session: do not keep every cassette in memory
+    try:
+        guard = session.guard(item, settings, problems, recording=opened.can_record)
+        with session.active(opened, guard):
+            yield opened
+        session.close(opened, settings, failed=item.stash.get(FAILED, False))
+    finally:
+        # Items live all session: do not keep every cassette in memory, nor hand a finished
+        # one to a rerun of the test (a failed save included).
+        del item.stash[ACTIVE]
 
 
 @pytest.fixture
