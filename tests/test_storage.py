@@ -224,6 +224,20 @@ def test_every_name_of_a_cassette_takes_the_same_lock(tmp_path: Path) -> None:
     assert storage._path_key(other) != storage._path_key(real)
 
 
+def test_a_relative_cassette_path_locks_the_file_it_names_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("one", "two"):
+        (tmp_path / name / "cassettes").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "one")
+    relative = Path("cassettes/c.yaml")
+    first = storage._lock_file(relative)
+    assert first == storage._lock_file(tmp_path / "one" / "cassettes" / "c.yaml")
+    monkeypatch.chdir(tmp_path / "two")  # a test changed directory: another file now
+    assert storage._lock_file(relative) == storage._lock_file(tmp_path / "two/cassettes/c.yaml")
+    assert storage._path_key(relative) != storage._path_key(tmp_path / "one/cassettes/c.yaml")
+
+
 # --- unreadable cassettes ------------------------------------------------------------------
 
 

@@ -490,7 +490,8 @@ def _path_key(path: Path) -> str:
     if path.is_symlink():
         real = os.path.realpath(path)
     else:  # resolving every component of every path cost 0.1 ms a write
-        real = os.path.join(_real_dir(str(path.parent)), path.name)
+        # abspath first: a relative directory names another one once the tests chdir.
+        real = os.path.join(_real_dir(os.path.abspath(path.parent)), path.name)
     return hashlib.sha256(real.encode()).hexdigest()[:32]
 
 
