@@ -166,23 +166,23 @@ def _port_matches(entry_port: int | None, port: int | None) -> bool:
     return entry_port is None or port is None or entry_port == port
 
 
+def _bad_entry(entry: str, given: str, problem: str) -> ValueError:
+    where = f" (in {given!r})" if given != entry else ""
+    return ValueError(f"Invalid allowed host {entry!r}{where}: {problem}. {_ACCEPTED_FORMS}")
+
+
 def _parse_pattern(entry: str, given: str) -> re.Pattern[str]:
     try:
         return re.compile(entry)
     except re.error as error:
-        where = f" (in {given!r})" if given != entry else ""
-        raise ValueError(
-            f"Invalid allowed host {entry!r}{where}: not a valid regular expression ({error}). "
-            f"{_ACCEPTED_FORMS}"
-        ) from None
+        raise _bad_entry(entry, given, f"not a valid regular expression ({error})") from None
 
 
 def _parse_entry(entry: str, given: str) -> tuple[str, int | None, _Network | None]:
     """Split one entry into (host name, port, network); the network is None for a name."""
 
     def bad(problem: str) -> ValueError:
-        where = f" (in {given!r})" if given != entry else ""
-        return ValueError(f"Invalid allowed host {entry!r}{where}: {problem}. {_ACCEPTED_FORMS}")
+        return _bad_entry(entry, given, problem)
 
     host, port_text = entry, None
     if entry.startswith("["):
