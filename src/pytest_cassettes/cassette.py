@@ -242,6 +242,18 @@ class Cassette:
             return False
         raise self._fail(prepared)
 
+    def take(self, request: Any) -> dict[str, Any] | None:
+        """The recorded response for `request`, marked played, if the cassette replays it now;
+        None when it would be sent, recorded or refused, which `can_play` then decides."""
+        if not self.entries or (self.record_mode == "all" and self.can_record):
+            return None
+        prepared, _ = self._prepare(request)
+        if prepared is None:
+            return None
+        with self._lock:
+            index = self._find(prepared)
+            return None if index is None else self._played(index)
+
     def play(self, request: Any) -> dict[str, Any]:
         """The recorded response for a request `can_play` accepted; marks it played."""
         __tracebackhide__ = True
@@ -260,12 +272,16 @@ class Cassette:
                 index = self._find(prepared) if prepared is not None else None
                 if index is None:
                     raise self._fail(prepared if prepared is not None else request)
-            entry = self.entries[index]
-            entry.plays += 1
-            response = entry.response
-            if not self.allow_playback_repeats:
-                entry.forget_response()  # it cannot be played again: the stub has it now
-            self._advance(entry.key)
+            return self._played(index)
+
+    def _played(self, index: int) -> dict[str, Any]:
+        # Under self._lock.
+        entry = self.entries[index]
+        entry.plays += 1
+        response = entry.response
+        if not self.allow_playback_repeats:
+            entry.forget_response()  # it cannot be played again: the stub has it now
+        self._advance(entry.key)
         # The stubs may edit headers; hand them a copy of the stored dict.
         return {**response, "headers": dict(response.get("headers") or {})}
 

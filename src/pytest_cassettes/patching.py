@@ -13,7 +13,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from pytest_cassettes import libraries, response
+from pytest_cassettes import libraries, response, shortcut
 from pytest_cassettes.cassette import Cassette
 
 
@@ -174,6 +174,9 @@ class Patches:
                 mock.patch.object(libraries.patch_module(), "force_reset", NarrowReset())
             )
             stack.enter_context(response.installed())
+            requests_shortcut = shortcut.patched(self.router)
+            if requests_shortcut is not None:
+                stack.enter_context(requests_shortcut)
         except BaseException:
             stack.close()
             raise

@@ -1,0 +1,249 @@
+"""requests' shortcut (shortcut.py) replays exactly what vcrpy's stubs would, and no more.
+
+Each test replays the same cassette twice, with the shortcut and without it (the stubs' path),
+and compares what the client saw: the same responses, the same misses, the same errors.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+import yaml
+
+from pytest_cassettes import shortcut
+from tests.conftest import Suite
+
+CALLS = """
+import base64, json
+
+def summary(r):
+    return {
+        "status": r.status_code,
+        "reason": r.reason,
+        "url": r.url,
+        "headers": sorted(r.headers.items()),
+        "raw_headers": sorted(r.raw.headers.items()),
+        "raw_headers_type": type(r.raw.headers).__name__,
+        "content": base64.b64encode(r.content).decode(),
+        "encoding": r.encoding,
+        "cookies": sorted(r.cookies.items()),
+        "history": [(h.status_code, h.url) for h in r.history],
+        "request_headers": sorted(r.request.headers.items()),
+        "pooled": getattr(r.raw, "_pool", None) is not None,
+    }
+
+class Tagging(requests.adapters.HTTPAdapter):
+    def add_headers(self, request, **kwargs):
+        request.headers["X-Tag"] = "t"
+
+def calls(session, tagged):
+    host = URL.replace("127.0.0.1", "LOCALHOST")
+    return {
+        "plain": lambda: requests.get(URL + "/plain"),
+        "upper host": lambda: requests.get(host + "/plain?upper=1"),
+        "params": lambda: requests.get(URL + "/q", params={"a": "1", "b": "café", "c": "a b"}),
+        "odd path": lambda: requests.get(URL + "/pa th|x;p?y=1&y=2#frag"),
+        "lower-case escape": lambda: requests.get(URL + "/a%7cb?c=%7c"),
+        "str body": lambda: requests.post(URL + "/post", data="text body é"),
+        "bytes body": lambda: requests.post(URL + "/post", data=b"\\x00\\x01bytes"),
+        "json body": lambda: requests.post(URL + "/json", json={"k": [1, 2]}),
+        "form body": lambda: requests.put(URL + "/form", data={"f": "v"}),
+        "head": lambda: requests.head(URL + "/plain"),
+        "redirect": lambda: requests.get(URL + "/redirect"),
+        "cookie": lambda: requests.get(URL + "/cookie"),
+        "session cookie": lambda: session.get(URL + "/cookie?s=1"),
+        "session sends it": lambda: session.get(URL + "/echo"),
+        "gzip": lambda: requests.get(URL + "/gz"),
+        "404": lambda: requests.get(URL + "/missing"),
+        "stream": lambda: requests.get(URL + "/plain?stream=1", stream=True),
+        "timeouts": lambda: requests.get(URL + "/plain?t=2", timeout=(5, 5)),
+        "timeout": lambda: requests.get(URL + "/plain?t=1", timeout=5),
+        # Not taken: the stubs' path replays these, whichever way.
+        "generator body": lambda: requests.post(URL + "/gen", data=iter([b"a", b"b"])),
+        "proxy": lambda: requests.get(URL + "/plain?proxied=1", proxies={"http": URL}),
+        "own add_headers": lambda: tagged.get(URL + "/echo?tagged=1"),
+    }
+
+def test_calls(cassette):
+    session = requests.Session()
+    session.headers["X-Session"] = "1"
+    tagged = requests.Session()
+    tagged.mount("http://", Tagging())
+    out = {name: summary(call()) for name, call in calls(session, tagged).items()}
+    with open(os.environ["OUT"], "w", encoding="utf-8") as handle:
+        json.dump(out, handle)
+"""
+
+NOT_TAKEN = {"generator body", "proxy", "own add_headers"}
+# With urllib3 1.x (Python 3.9 here) the shortcut is off: every request takes the stubs' path.
+TAKEN = urllib3.__version__.startswith("2.")
+
+
+def replay(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, on: bool, *args: str
+) -> tuple[pytest.RunResult, Any]:
+    out = tmp_path / f"out-{on}-{len(args)}.json"
+    monkeypatch.setenv("OUT", str(out))
+    monkeypatch.setattr(shortcut, "ENABLED", on)
+    result = suite.run("--record-mode=none", *args)
+    return result, json.loads(out.read_text()) if out.exists() else None
+
+
+def test_replays_what_the_stubs_replay_and_the_client_sees_the_same(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    suite.server.route("/plain", body="plain text\n", headers={"Content-Type": "text/plain"})
+    suite.server.route("/redirect", status=302, headers={"Location": "/plain?to=1"})
+    suite.server.route("/cookie", body="c", headers={"Set-Cookie": "flavour=oat; Path=/"})
+    suite.server.route("/gz", body='{"zipped": true}', encoding="gzip")
+    suite.server.route("/missing", status=404, body="nope")
+    suite.write(CALLS)
+    monkeypatch.setenv("OUT", str(tmp_path / "recorded.json"))
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    hits = suite.server.hits
+
+    with_it, seen = replay(suite, monkeypatch, tmp_path, True)
+    with_it.assert_outcomes(passed=1)
+    without, expected = replay(suite, monkeypatch, tmp_path, False)
+    without.assert_outcomes(passed=1)
+    assert suite.server.hits == hits  # both replayed, offline
+
+    # The shortcut was taken where it may be, and not elsewhere.
+    assert {name for name, r in seen.items() if r["pooled"]} == (NOT_TAKEN if TAKEN else set(seen))
+    assert all(r["pooled"] for r in expected.values())
+    for name in expected:
+        seen[name].pop("pooled"), expected[name].pop("pooled")
+        assert seen[name] == expected[name], name
+    # The session's jar took the replayed cookie (scrubbed when recorded) and sent it back.
+    assert "flavour=" in json.dumps(seen["session sends it"]["request_headers"])
+    assert seen["redirect"]["history"] == [[302, suite.server.url("/redirect")]]
+
+
+def test_ports_and_host_spellings_match_as_the_stubs_match_them(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    uris = [
+        "http://example.invalid/a",
+        "https://example.invalid/b",
+        "http://example.invalid:8080/c",
+    ]
+    interactions = [
+        {
+            "request": {"body": None, "headers": {}, "method": "GET", "uri": uri},
+            "response": {
+                "body": {"string": uri},
+                "headers": {"Content-Type": ["text/plain"]},
+                "status": {"code": 200, "message": "OK"},
+            },
+        }
+        for uri in uris
+    ]
+    cassette = suite.path / "cassettes" / "spellings.yaml"
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+    suite.write(
+        """
+        SPELLINGS = {
+            "http://EXAMPLE.invalid:80/a": "http://example.invalid/a",
+            "https://example.invalid:443/b": "https://example.invalid/b",
+            "http://example.invalid.:8080/c": "http://example.invalid:8080/c",
+        }
+
+        @pytest.mark.cassette("spellings", match_on=["method", "uri"])
+        def test_spellings():
+            import urllib3
+            from pytest_cassettes import shortcut
+
+            taken = shortcut.ENABLED and urllib3.__version__.startswith("2.")
+            for url, recorded in SPELLINGS.items():
+                r = requests.get(url)
+                assert r.text == recorded
+                assert (getattr(r.raw, "_pool", None) is None) == taken, url
+
+        @pytest.mark.cassette("spellings", match_on=["method", "uri"])
+        @pytest.mark.parametrize("url", ["http://example.invalid:8080/a", "http://example.invalid/c"])
+        def test_not_the_same(url):
+            requests.get(url)
+        """
+    )
+    outcomes = {}
+    for on in (True, False):
+        monkeypatch.setattr(shortcut, "ENABLED", on)
+        result = suite.run("--record-mode=none", "-p", "no:randomly")
+        result.assert_outcomes(passed=1, failed=2)
+        errors = [line for line in result.outlines if line.startswith("E ")]
+        assert any("UnmatchedRequestError" in line for line in errors), result.outlines
+        outcomes[on] = errors
+    assert outcomes[True] == outcomes[False]
+
+
+def test_bad_arguments_fail_as_they_do_when_sent(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette(allow_playback_repeats=True)
+        def test_timeout():
+            requests.get(URL + "/t")
+            with pytest.raises(ValueError, match="Invalid timeout"):
+                requests.get(URL + "/t", timeout=(1, 2, 3))
+            with pytest.raises(OSError, match="TLS certificate file"):
+                requests.get(URL + "/t", cert="/nonexistent/client.pem")
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    for on in (True, False):
+        monkeypatch.setattr(shortcut, "ENABLED", on)
+        suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_taken_only_while_a_cassette_has_what_to_replay(suite: Suite) -> None:
+    """Recording, --record-mode=all and a test without a cassette go the stubs' way."""
+    suite.write(
+        textwrap.dedent(
+            """
+            def test_once(cassette):
+                assert getattr(requests.get(URL + "/x").raw, "_pool", None) is not None
+
+            def test_plain():
+                assert getattr(requests.get(URL + "/y").raw, "_pool", None) is not None
+            """
+        )
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=2)
+    suite.run("--record-mode=all").assert_outcomes(passed=2)
+    assert suite.server.hits == 4
+
+
+def test_not_taken_when_another_tool_wraps_the_adapter(suite: Suite) -> None:
+    """responses, or a project's own wrapper of HTTPAdapter.send, keeps seeing every request."""
+    suite.write(
+        """
+        import requests.adapters
+
+        SEEN = []
+        real_send = requests.adapters.HTTPAdapter.send
+
+        def counting_send(self, request, **kwargs):
+            SEEN.append(request.url)
+            return real_send(self, request, **kwargs)
+
+        @pytest.fixture(autouse=True, scope="module")
+        def wrapped():
+            requests.adapters.HTTPAdapter.send = counting_send
+            yield
+            requests.adapters.HTTPAdapter.send = real_send
+
+        def test_wrapped(cassette):
+            requests.get(URL + "/w")
+            assert SEEN == [URL + "/w"]
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
