@@ -207,14 +207,16 @@ def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | 
         raise CassetteLoadError(str(path), "is a directory, not a cassette file") from exc
     except OSError as exc:
         raise CassetteLoadError(str(path), f"cannot be read ({exc.strerror})") from exc
-    digest = f"{codec.name}-{large.sha256(raw)}"
-    interactions = parsed_cache.get(digest)
+    cached = stamp[2] >= ParsedCache.MIN_BYTES
+    digest = f"{codec.name}-{large.sha256(raw)}" if cached else ""
+    interactions = parsed_cache.get(digest) if cached else None
     if interactions is None:
         if large.head(raw, 2) in (b"\xff\xfe", b"\xfe\xff"):  # libyaml would read UTF-16
             decode_text(large.whole(raw), str(path))  # cassettes are UTF-8
         interactions = parse(raw, str(path), codec)
         del raw  # a large body would otherwise be held three times while it is converted
-        parsed_cache.put(digest, interactions)
+        if cached:
+            parsed_cache.put(digest, interactions)
     return Snapshot(path, _bodies_as_bytes(interactions) if served else interactions, stamp)
 
 
@@ -269,6 +271,9 @@ class ParsedCache:
 
     # Below this many interactions, parsing YAML costs less than writing the cache entry.
     MIN_INTERACTIONS = 32
+    # A smaller file is neither hashed nor looked up: it parses in about 0.2 ms, and that many
+    # interactions as vcrpy writes them take several times this (an entry stays optional).
+    MIN_BYTES = 4096
 
     def put(self, digest: str, interactions: tuple[Interaction, ...]) -> None:
         """Remember parsed interactions; a failure to write only costs the next run a parse."""
