@@ -215,7 +215,13 @@ def test_unittest_cases_and_doctests_get_the_cassette_and_the_guard(suite: Suite
 
 @pytest.mark.parametrize(
     ("allowed", "reached"),
-    [(r"127\.0\.0\..*", True), (r"(localhost|127\.)", True), (r"10\..*", False)],
+    [
+        (r"127\.0\.0\..*", True),
+        (r"(localhost|127\.)", True),
+        (r"10\..*", False),
+        # The comma of {m,n} does not separate entries, in the flag as in the ini.
+        (r"127\.0\.0\.\d{1,3}", True),
+    ],
 )
 def test_pytest_recordings_regular_expressions_are_allowed_hosts(
     suite: Suite, allowed: str, reached: bool
@@ -228,11 +234,15 @@ def test_pytest_recordings_regular_expressions_are_allowed_hosts(
         @pytest.mark.block_network(allowed_hosts=[{allowed!r}])
         def test_marker():
             requests.get(URL + "/marker")
+
+        @pytest.mark.cassette(ignore_localhost=True, record_mode="none")
+        def test_cassette():  # replay-only: the ignored host goes out through the guard
+            requests.get(URL + "/cassette")
         """
     )
     result = suite.run("--block-network", f"--allowed-hosts={allowed}")
-    result.assert_outcomes(**({"passed": 2} if reached else {"failed": 2}))
-    assert suite.server.hits == (2 if reached else 0)
+    result.assert_outcomes(**({"passed": 3} if reached else {"failed": 3}))
+    assert suite.server.hits == (3 if reached else 0)
 
 
 def test_a_bad_regular_expression_in_allowed_hosts_is_a_usage_error(suite: Suite) -> None:

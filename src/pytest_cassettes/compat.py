@@ -97,7 +97,9 @@ def split_hosts(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [h for h in value.replace(",", " ").split() if h]
+        from pytest_cassettes.network import split_entries
+
+        return split_entries(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [str(h) for h in value]
     raise pytest.UsageError(f"allowed hosts: expected a string or a list, got {value!r}")
@@ -197,8 +199,9 @@ def legacy_cassettes(request: pytest.FixtureRequest) -> LegacyCassettes:
 _RUN_NETWORK: pytest.StashKey[tuple[bool, tuple[str, ...]]] = pytest.StashKey()
 
 
-def _run_network(config: pytest.Config) -> tuple[bool, tuple[str, ...]]:
-    """The flags' and ini's part of the network options: the same for every test of a run."""
+def run_network(config: pytest.Config) -> tuple[bool, tuple[str, ...]]:
+    """The flags' and ini's part of the network options, the same for every test of a run:
+    whether the network is blocked, and the allowed hosts (ini first, then the flags)."""
     cached = config.stash.get(_RUN_NETWORK, None)
     if cached is None:
         block = bool(config.getoption("block_network", None)) or bool(
@@ -215,7 +218,7 @@ def _run_network(config: pytest.Config) -> tuple[bool, tuple[str, ...]]:
 
 def run_blocks_network(config: pytest.Config) -> bool:
     """Whether --block-network (or the ini option) is on for the whole run."""
-    return _run_network(config)[0]
+    return run_network(config)[0]
 
 
 def network_options(
@@ -228,7 +231,7 @@ def network_options(
     `marker_names`: the names of every marker of the test, when the caller has them (a test
     without `block_network` then costs no marker lookup)."""
     config = item.config
-    block, run_hosts = _run_network(config)
+    block, run_hosts = run_network(config)
     hosts = list(run_hosts)
     if config_options:
         block = block or bool(config_options.get("block_network"))

@@ -118,7 +118,7 @@ class AllowList:
         networks: list[tuple[_Network, int | None]] = []
         patterns: list[re.Pattern[str]] = []
         for entry in entries:
-            for item in _SEPARATORS.split(entry.strip()):
+            for item in split_entries(entry):
                 if not item:
                     continue
                 if not item.startswith("[") and _REGEX_CHARS.intersection(item):
@@ -160,6 +160,12 @@ class AllowList:
 
     def __bool__(self) -> bool:
         return bool(self.names or self.networks or self.patterns)
+
+
+def split_entries(text: str) -> list[str]:
+    """The allowed-host entries of a comma- or space-separated string (the comma of a regular
+    expression's `{m,n}` does not separate)."""
+    return [item for item in _SEPARATORS.split(text.strip()) if item]
 
 
 def _port_matches(entry_port: int | None, port: int | None) -> bool:

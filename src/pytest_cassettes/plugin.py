@@ -136,14 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_cassettes.session import Session
 
     run = run_mode(config.getoption("record_mode", None), os.environ)
-    hosts = config.getoption("cassette_allow_hosts", None) or ""
-    hosts += "," + (config.getoption("allowed_hosts", None) or "")  # pytest-recording's flag
     config.stash[SESSION] = Session(
-        config,
-        run,
-        allow_hosts=[h for h in hosts.replace(",", " ").split() if h],
-        block_network=bool(config.getoption("block_network", False)),
-        strict=bool(config.getoption("cassette_strict", False)),
+        config, run, strict=bool(config.getoption("cassette_strict", False))
     )
     compat.install(config)
 

@@ -116,8 +116,6 @@ class Session:
         self,
         config: pytest.Config,
         run: RunMode,
-        allow_hosts: list[str],
-        block_network: bool,
         strict: bool = False,
     ) -> None:
         self.config = config
@@ -137,13 +135,13 @@ class Session:
         self.ini_mode = (
             check_record_mode(ini_mode, "ini cassette_record_mode") if ini_mode else None
         )
-        self.ini_options = self._ini_options(allow_hosts, block_network, strict)
+        self.ini_options = self._ini_options(strict)
         parse_allow_hosts(self.ini_options.get("allow_hosts", []), "allowed hosts")  # fail early
 
-    def _ini_options(
-        self, allow_hosts: list[str], block_network: bool, strict: bool
-    ) -> dict[str, Any]:
+    def _ini_options(self, strict: bool) -> dict[str, Any]:
         """The ini file's options, with the command line's hosts and flags added."""
+        from pytest_cassettes import compat
+
         options: dict[str, Any] = {}
         for name in INI_LISTS:
             values = self.config.getini(f"cassette_{name}")
@@ -152,8 +150,11 @@ class Session:
         for name in INI_FLAGS:
             if self.config.getini(f"cassette_{name}"):
                 options[name] = True
+        # The run's allowed hosts and blocking, from the ini and the flags: as for tests
+        # without a cassette (compat.network_options).
+        block_network, allow_hosts = compat.run_network(self.config)
         if allow_hosts:
-            options["allow_hosts"] = [*options.get("allow_hosts", []), *allow_hosts]
+            options["allow_hosts"] = list(allow_hosts)
         if block_network:
             options["block_network"] = True
         if strict:
