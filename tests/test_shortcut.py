@@ -247,3 +247,72 @@ def test_not_taken_when_another_tool_wraps_the_adapter(suite: Suite) -> None:
     suite.run("--record-mode=once").assert_outcomes(passed=1)
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 1
+
+
+def write_cassette(suite: Suite, name: str, responses: list[tuple[str, int, str]]) -> None:
+    """cassettes/<name>.yaml: a GET of each uri answered with (status, body)."""
+    interactions = [
+        {
+            "request": {"body": None, "headers": {}, "method": "GET", "uri": uri},
+            "response": {
+                "body": {"string": body},
+                "headers": {"Content-Type": ["text/plain"]},
+                "status": {"code": status, "message": "Whatever"},
+            },
+        }
+        for uri, status, body in responses
+    ]
+    cassette = suite.path / "cassettes" / f"{name}.yaml"
+    cassette.parent.mkdir(parents=True, exist_ok=True)
+    cassette.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+
+
+def both_ways(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str
+) -> dict[bool, tuple[dict[str, int], Any]]:
+    """Each way's outcomes and what the tests wrote to $OUT (a JSON dict, test -> value)."""
+    seen = {}
+    for on in (True, False):
+        out = tmp_path / f"out-{on}.json"
+        out.write_text("{}")
+        monkeypatch.setenv("OUT", str(out))
+        monkeypatch.setattr(shortcut, "ENABLED", on)
+        result = suite.run("--record-mode=none", "-p", "no:randomly", *args)
+        seen[on] = (result.parseoutcomes(), json.loads(out.read_text()))
+    return seen
+
+
+SAVE = """
+import json
+
+def save(name, value):
+    with open(os.environ["OUT"], encoding="utf-8") as handle:
+        out = json.load(handle)
+    out[name] = value
+    with open(os.environ["OUT"], "w", encoding="utf-8") as handle:
+        json.dump(out, handle)
+"""
+
+
+def test_a_request_send_refuses_plays_nothing(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """send checks cert= (and timeout=) before urllib3 reaches the cassette: the recorded
+    response is still there for the next request."""
+    write_cassette(suite, "once", [("http://example.invalid/a", 200, "ok")])
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            @pytest.mark.cassette("once")
+            @pytest.mark.parametrize("bad", [{"cert": "/no/client.pem"}, {"timeout": (1, 2, 3)}])
+            def test_refused_then_sent(bad):
+                with pytest.raises((OSError, ValueError)):
+                    requests.get("http://example.invalid/a", **bad)
+                save(str(bad), requests.get("http://example.invalid/a").text)
+            """
+        )
+    )
+    seen = both_ways(suite, monkeypatch, tmp_path)
+    assert seen[True] == seen[False]
+    assert seen[False][0] == {"passed": 2}

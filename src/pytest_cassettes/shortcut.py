@@ -85,6 +85,9 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         connection_class = getattr(pool_class.get(scheme), "ConnectionCls", None)
         if getattr(connection_class, "cassette", None) is not router:
             return None  # the stub path would not reach this cassette either
+        # send's checks, in its order, before the cassette is asked: a request they refuse
+        # plays nothing.
+        adapter.cert_verify(types.SimpleNamespace(), url, verify, cert)
         _check_timeout(adapters, timeout)
         port = port or default_port[scheme]
         host = cpool._normalize_host(host.lower(), scheme).rstrip(".")
@@ -95,7 +98,6 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         )
         if played is None:
             return None
-        adapter.cert_verify(types.SimpleNamespace(), url, verify, cert)  # its errors as sent
         stub = response.CassetteResponse(played, uri)
         if _rebuilds_headers(connection_class):
             stub.headers = HTTPHeaderDict(stub.getheaders())
