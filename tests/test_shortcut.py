@@ -316,3 +316,66 @@ def test_a_request_send_refuses_plays_nothing(
     seen = both_ways(suite, monkeypatch, tmp_path)
     assert seen[True] == seen[False]
     assert seen[False][0] == {"passed": 2}
+
+
+def test_adapters_choosing_their_pool_take_the_stubs_way(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The stub spells the URI from the pool's host: an adapter that picks another pool (a
+    pinned host, a proxy manager as its pool manager, a pool class of its own) is replayed as
+    the stubs replay it."""
+    write_cassette(
+        suite,
+        "pools",
+        [
+            ("http://example.invalid/a", 200, "direct"),
+            ("http://example.invalid/b", 200, "b"),
+            ("http://pinned.invalid/a", 200, "pinned"),
+            ("http://proxy.invalid:3128/a", 200, "proxy"),
+        ],
+    )
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            import urllib3
+            from requests.adapters import HTTPAdapter
+
+            class PinnedKey(HTTPAdapter):
+                def build_connection_pool_key_attributes(self, request, verify, cert=None):
+                    host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+                    return {**host, "host": "pinned.invalid"}, pool
+
+            class PinnedPool(HTTPAdapter):
+                def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+                    return self.poolmanager.connection_from_host("pinned.invalid", 80, "http")
+
+            class ProxyPool(HTTPAdapter):
+                def init_poolmanager(self, *args, **kwargs):
+                    self.poolmanager = urllib3.ProxyManager("http://proxy.invalid:3128")
+
+            class TaggingPool(urllib3.HTTPConnectionPool):
+                def urlopen(self, method, url, *args, **kwargs):
+                    return super().urlopen(method, url.replace("/b", "/a"), *args, **kwargs)
+
+            class OwnPool(HTTPAdapter):
+                def init_poolmanager(self, *args, **kwargs):
+                    super().init_poolmanager(*args, **kwargs)
+                    self.poolmanager.pool_classes_by_scheme = {"http": TaggingPool}
+
+            @pytest.mark.cassette("pools", allow_playback_repeats=True)
+            @pytest.mark.parametrize("adapter", [PinnedKey, PinnedPool, ProxyPool, OwnPool])
+            def test_adapter(adapter):
+                session = requests.Session()
+                session.mount("http://", adapter())
+                path = "/b" if adapter is OwnPool else "/a"
+                save(adapter.__name__, session.get("http://example.invalid" + path).text)
+            """
+        )
+    )
+    seen = both_ways(suite, monkeypatch, tmp_path)
+    assert seen[True] == seen[False]
+    assert seen[False] == (
+        {"passed": 4},
+        {"PinnedKey": "pinned", "PinnedPool": "pinned", "ProxyPool": "proxy", "OwnPool": "direct"},
+    )

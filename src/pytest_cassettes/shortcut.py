@@ -46,7 +46,7 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         from urllib3.util.url import _encode_target
     except ImportError:  # pragma: no cover - private; then no shortcut
         return None
-    from urllib3 import HTTPHeaderDict
+    from urllib3 import HTTPHeaderDict, PoolManager
 
     adapter_class = adapters.HTTPAdapter
     original = adapter_class.send
@@ -54,9 +54,21 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
     if code is None or code.co_filename != getattr(adapters, "__file__", None):
         return None  # another tool (responses, a user's wrapper) sees requests there first
     default_port = {"http": 80, "https": 443}
+    # What send calls to pick the pool (whose host and port the stub spells the URI from),
+    # check the arguments and build the request: a subclass overriding one takes the stubs'.
     own = {
-        name: getattr(adapter_class, name) for name in ("cert_verify", "request_url", "add_headers")
+        name: getattr(adapter_class, name)
+        for name in (
+            "cert_verify",
+            "request_url",
+            "add_headers",
+            "get_connection",
+            "get_connection_with_tls_context",
+            "build_connection_pool_key_attributes",
+        )
+        if hasattr(adapter_class, name)
     }
+    pool_classes = {"http": cpool.HTTPConnectionPool, "https": cpool.HTTPSConnectionPool}
 
     def replay(
         adapter: Any,
@@ -81,8 +93,13 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         if parsed is None:
             return None
         scheme, host, port = parsed
-        pool_class = getattr(getattr(adapter, "poolmanager", None), "pool_classes_by_scheme", {})
-        connection_class = getattr(pool_class.get(scheme), "ConnectionCls", None)
+        manager = getattr(adapter, "poolmanager", None)
+        if type(manager) is not PoolManager:
+            return None  # a ProxyManager, or one choosing its pools its own way
+        pool_class = manager.pool_classes_by_scheme.get(scheme)
+        if pool_class is not pool_classes[scheme]:
+            return None  # a pool of its own may send (and spell the request) differently
+        connection_class = getattr(pool_class, "ConnectionCls", None)
         if getattr(connection_class, "cassette", None) is not router:
             return None  # the stub path would not reach this cassette either
         # send's checks, in its order, before the cassette is asked: a request they refuse
