@@ -379,3 +379,43 @@ def test_adapters_choosing_their_pool_take_the_stubs_way(
         {"passed": 4},
         {"PinnedKey": "pinned", "PinnedPool": "pinned", "ProxyPool": "proxy", "OwnPool": "direct"},
     )
+
+
+def test_statuses_the_adapter_retries_are_retried_as_urllib3_retries_them(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """urlopen replays the next response when the adapter's Retry retries a status; the
+    response keeps the Retry it was given (`r.raw.retries`), as urlopen leaves it."""
+    write_cassette(
+        suite,
+        "retried",
+        [
+            ("http://example.invalid/a", 503, "busy"),
+            ("http://example.invalid/a", 200, "ok"),
+            ("http://example.invalid/b", 200, "plain"),
+        ],
+    )
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            from urllib3.util import Retry
+
+            @pytest.mark.cassette("retried")
+            def test_retried():
+                session = requests.Session()
+                retry = Retry(total=2, status_forcelist=[503])
+                session.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry))
+                r = session.get("http://example.invalid/a")
+                save("retried", [r.status_code, r.text, len(r.raw.retries.history)])
+                r = session.get("http://example.invalid/b")
+                save("plain", [r.status_code, r.text, r.raw.retries is retry])
+            """
+        )
+    )
+    seen = both_ways(suite, monkeypatch, tmp_path)
+    assert seen[True] == seen[False]
+    assert seen[False] == (
+        {"passed": 1},
+        {"retried": [200, "ok", 1], "plain": [200, "plain", True]},
+    )

@@ -47,6 +47,7 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
     except ImportError:  # pragma: no cover - private; then no shortcut
         return None
     from urllib3 import HTTPHeaderDict, PoolManager
+    from urllib3.util.retry import Retry
 
     adapter_class = adapters.HTTPAdapter
     original = adapter_class.send
@@ -102,6 +103,9 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         connection_class = getattr(pool_class, "ConnectionCls", None)
         if getattr(connection_class, "cassette", None) is not router:
             return None  # the stub path would not reach this cassette either
+        retries = adapter.max_retries
+        if not isinstance(retries, Retry):
+            return None  # urlopen makes one of it
         # send's checks, in its order, before the cassette is asked: a request they refuse
         # plays nothing.
         adapter.cert_verify(types.SimpleNamespace(), url, verify, cert)
@@ -110,14 +114,23 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         host = cpool._normalize_host(host.lower(), scheme).rstrip(".")
         postfix = "" if port == default_port[scheme] else f":{port}"
         uri = f"{scheme}://{host}{postfix}{_encode_target(request.path_url)}"
+        method = request.method
+
+        def final(recorded: dict[str, Any]) -> bool:
+            # urlopen replays another response when the adapter's Retry retries this one.
+            headers = recorded.get("headers") or {}
+            after = any(str(name).lower() == "retry-after" for name in headers)
+            return not retries.is_retry(method, recorded["status"]["code"], after)
+
         played = active.take(
-            Request(method=request.method, uri=uri, body=body, headers=request.headers)
+            Request(method=method, uri=uri, body=body, headers=request.headers), final
         )
         if played is None:
             return None
         stub = response.CassetteResponse(played, uri)
         if _rebuilds_headers(connection_class):
             stub.headers = HTTPHeaderDict(stub.getheaders())
+        stub.retries = retries  # as urlopen leaves it on a response it did not retry
         return adapter.build_response(request, stub)
 
     def send(
