@@ -247,3 +247,175 @@ def test_not_taken_when_another_tool_wraps_the_adapter(suite: Suite) -> None:
     suite.run("--record-mode=once").assert_outcomes(passed=1)
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 1
+
+
+def write_cassette(suite: Suite, name: str, responses: list[tuple[str, int, str]]) -> None:
+    """cassettes/<name>.yaml: a GET of each uri answered with (status, body)."""
+    interactions = [
+        {
+            "request": {"body": None, "headers": {}, "method": "GET", "uri": uri},
+            "response": {
+                "body": {"string": body},
+                "headers": {"Content-Type": ["text/plain"]},
+                "status": {"code": status, "message": "Whatever"},
+            },
+        }
+        for uri, status, body in responses
+    ]
+    cassette = suite.path / "cassettes" / f"{name}.yaml"
+    cassette.parent.mkdir(parents=True, exist_ok=True)
+    cassette.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+
+
+def both_ways(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str
+) -> dict[bool, tuple[dict[str, int], Any]]:
+    """Each way's outcomes and what the tests wrote to $OUT (a JSON dict, test -> value)."""
+    seen = {}
+    for on in (True, False):
+        out = tmp_path / f"out-{on}.json"
+        out.write_text("{}")
+        monkeypatch.setenv("OUT", str(out))
+        monkeypatch.setattr(shortcut, "ENABLED", on)
+        result = suite.run("--record-mode=none", "-p", "no:randomly", *args)
+        seen[on] = (result.parseoutcomes(), json.loads(out.read_text()))
+    return seen
+
+
+SAVE = """
+import json
+
+def save(name, value):
+    with open(os.environ["OUT"], encoding="utf-8") as handle:
+        out = json.load(handle)
+    out[name] = value
+    with open(os.environ["OUT"], "w", encoding="utf-8") as handle:
+        json.dump(out, handle)
+"""
+
+
+def test_a_request_send_refuses_plays_nothing(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """send checks cert= (and timeout=) before urllib3 reaches the cassette: the recorded
+    response is still there for the next request."""
+    write_cassette(suite, "once", [("http://example.invalid/a", 200, "ok")])
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            @pytest.mark.cassette("once")
+            @pytest.mark.parametrize("bad", [{"cert": "/no/client.pem"}, {"timeout": (1, 2, 3)}])
+            def test_refused_then_sent(bad):
+                with pytest.raises((OSError, ValueError)):
+                    requests.get("http://example.invalid/a", **bad)
+                save(str(bad), requests.get("http://example.invalid/a").text)
+            """
+        )
+    )
+    seen = both_ways(suite, monkeypatch, tmp_path)
+    assert seen[True] == seen[False]
+    assert seen[False][0] == {"passed": 2}
+
+
+def test_adapters_choosing_their_pool_take_the_stubs_way(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The stub spells the URI from the pool's host: an adapter that picks another pool (a
+    pinned host, a proxy manager as its pool manager, a pool class of its own) is replayed as
+    the stubs replay it."""
+    write_cassette(
+        suite,
+        "pools",
+        [
+            ("http://example.invalid/a", 200, "direct"),
+            ("http://example.invalid/b", 200, "b"),
+            ("http://pinned.invalid/a", 200, "pinned"),
+            ("http://proxy.invalid:3128/a", 200, "proxy"),
+        ],
+    )
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            import urllib3
+            from requests.adapters import HTTPAdapter
+
+            class PinnedKey(HTTPAdapter):
+                def build_connection_pool_key_attributes(self, request, verify, cert=None):
+                    host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+                    return {**host, "host": "pinned.invalid"}, pool
+
+            class PinnedPool(HTTPAdapter):
+                def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+                    return self.poolmanager.connection_from_host("pinned.invalid", 80, "http")
+
+            class ProxyPool(HTTPAdapter):
+                def init_poolmanager(self, *args, **kwargs):
+                    self.poolmanager = urllib3.ProxyManager("http://proxy.invalid:3128")
+
+            class TaggingPool(urllib3.HTTPConnectionPool):
+                def urlopen(self, method, url, *args, **kwargs):
+                    return super().urlopen(method, url.replace("/b", "/a"), *args, **kwargs)
+
+            class OwnPool(HTTPAdapter):
+                def init_poolmanager(self, *args, **kwargs):
+                    super().init_poolmanager(*args, **kwargs)
+                    self.poolmanager.pool_classes_by_scheme = {"http": TaggingPool}
+
+            @pytest.mark.cassette("pools", allow_playback_repeats=True)
+            @pytest.mark.parametrize("adapter", [PinnedKey, PinnedPool, ProxyPool, OwnPool])
+            def test_adapter(adapter):
+                session = requests.Session()
+                session.mount("http://", adapter())
+                path = "/b" if adapter is OwnPool else "/a"
+                save(adapter.__name__, session.get("http://example.invalid" + path).text)
+            """
+        )
+    )
+    seen = both_ways(suite, monkeypatch, tmp_path)
+    assert seen[True] == seen[False]
+    assert seen[False] == (
+        {"passed": 4},
+        {"PinnedKey": "pinned", "PinnedPool": "pinned", "ProxyPool": "proxy", "OwnPool": "direct"},
+    )
+
+
+def test_statuses_the_adapter_retries_are_retried_as_urllib3_retries_them(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """urlopen replays the next response when the adapter's Retry retries a status; the
+    response keeps the Retry it was given (`r.raw.retries`), as urlopen leaves it."""
+    write_cassette(
+        suite,
+        "retried",
+        [
+            ("http://example.invalid/a", 503, "busy"),
+            ("http://example.invalid/a", 200, "ok"),
+            ("http://example.invalid/b", 200, "plain"),
+        ],
+    )
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            from urllib3.util import Retry
+
+            @pytest.mark.cassette("retried")
+            def test_retried():
+                session = requests.Session()
+                retry = Retry(total=2, status_forcelist=[503])
+                session.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry))
+                r = session.get("http://example.invalid/a")
+                save("retried", [r.status_code, r.text, len(r.raw.retries.history)])
+                r = session.get("http://example.invalid/b")
+                save("plain", [r.status_code, r.text, r.raw.retries is retry])
+            """
+        )
+    )
+    seen = both_ways(suite, monkeypatch, tmp_path)
+    assert seen[True] == seen[False]
+    assert seen[False] == (
+        {"passed": 1},
+        {"retried": [200, "ok", 1], "plain": [200, "plain", True]},
+    )

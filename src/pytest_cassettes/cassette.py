@@ -242,9 +242,14 @@ class Cassette:
             return False
         raise self._fail(prepared)
 
-    def take(self, request: Any) -> dict[str, Any] | None:
+    def take(
+        self, request: Any, accept: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any] | None:
         """The recorded response for `request`, marked played, if the cassette replays it now;
-        None when it would be sent, recorded or refused, which `can_play` then decides."""
+        None when it would be sent, recorded or refused, which `can_play` then decides.
+
+        `accept`: whether the caller can hand over the response `play` would give; if not,
+        nothing is played and None is returned."""
         if not self.entries or (self.record_mode == "all" and self.can_record):
             return None
         prepared, _ = self._prepare(request)
@@ -252,7 +257,9 @@ class Cassette:
             return None
         with self._lock:
             index = self._find(prepared)
-            return None if index is None else self._played(index)
+            if index is None or (accept is not None and not accept(self.entries[index].response)):
+                return None
+            return self._played(index)
 
     def play(self, request: Any) -> dict[str, Any]:
         """The recorded response for a request `can_play` accepted; marks it played."""

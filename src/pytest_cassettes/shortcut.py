@@ -46,7 +46,8 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         from urllib3.util.url import _encode_target
     except ImportError:  # pragma: no cover - private; then no shortcut
         return None
-    from urllib3 import HTTPHeaderDict
+    from urllib3 import HTTPHeaderDict, PoolManager
+    from urllib3.util.retry import Retry
 
     adapter_class = adapters.HTTPAdapter
     original = adapter_class.send
@@ -54,9 +55,21 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
     if code is None or code.co_filename != getattr(adapters, "__file__", None):
         return None  # another tool (responses, a user's wrapper) sees requests there first
     default_port = {"http": 80, "https": 443}
+    # What send calls to pick the pool (whose host and port the stub spells the URI from),
+    # check the arguments and build the request: a subclass overriding one takes the stubs'.
     own = {
-        name: getattr(adapter_class, name) for name in ("cert_verify", "request_url", "add_headers")
+        name: getattr(adapter_class, name)
+        for name in (
+            "cert_verify",
+            "request_url",
+            "add_headers",
+            "get_connection",
+            "get_connection_with_tls_context",
+            "build_connection_pool_key_attributes",
+        )
+        if hasattr(adapter_class, name)
     }
+    pool_classes = {"http": cpool.HTTPConnectionPool, "https": cpool.HTTPSConnectionPool}
 
     def replay(
         adapter: Any,
@@ -81,24 +94,43 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         if parsed is None:
             return None
         scheme, host, port = parsed
-        pool_class = getattr(getattr(adapter, "poolmanager", None), "pool_classes_by_scheme", {})
-        connection_class = getattr(pool_class.get(scheme), "ConnectionCls", None)
+        manager = getattr(adapter, "poolmanager", None)
+        if type(manager) is not PoolManager:
+            return None  # a ProxyManager, or one choosing its pools its own way
+        pool_class = manager.pool_classes_by_scheme.get(scheme)
+        if pool_class is not pool_classes[scheme]:
+            return None  # a pool of its own may send (and spell the request) differently
+        connection_class = getattr(pool_class, "ConnectionCls", None)
         if getattr(connection_class, "cassette", None) is not router:
             return None  # the stub path would not reach this cassette either
+        retries = adapter.max_retries
+        if not isinstance(retries, Retry):
+            return None  # urlopen makes one of it
+        # send's checks, in its order, before the cassette is asked: a request they refuse
+        # plays nothing.
+        adapter.cert_verify(types.SimpleNamespace(), url, verify, cert)
         _check_timeout(adapters, timeout)
         port = port or default_port[scheme]
         host = cpool._normalize_host(host.lower(), scheme).rstrip(".")
         postfix = "" if port == default_port[scheme] else f":{port}"
         uri = f"{scheme}://{host}{postfix}{_encode_target(request.path_url)}"
+        method = request.method
+
+        def final(recorded: dict[str, Any]) -> bool:
+            # urlopen replays another response when the adapter's Retry retries this one.
+            headers = recorded.get("headers") or {}
+            after = any(str(name).lower() == "retry-after" for name in headers)
+            return not retries.is_retry(method, recorded["status"]["code"], after)
+
         played = active.take(
-            Request(method=request.method, uri=uri, body=body, headers=request.headers)
+            Request(method=method, uri=uri, body=body, headers=request.headers), final
         )
         if played is None:
             return None
-        adapter.cert_verify(types.SimpleNamespace(), url, verify, cert)  # its errors as sent
         stub = response.CassetteResponse(played, uri)
         if _rebuilds_headers(connection_class):
             stub.headers = HTTPHeaderDict(stub.getheaders())
+        stub.retries = retries  # as urlopen leaves it on a response it did not retry
         return adapter.build_response(request, stub)
 
     def send(
