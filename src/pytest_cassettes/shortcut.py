@@ -6,12 +6,16 @@ requests' own work and more than the lookup and the response. While our patches 
 `HTTPAdapter.send` first asks the running test's cassette for a recorded response to the very
 request vcrpy's stub would have built (same URI, method, headers and body); when it has one,
 the adapter builds its Response from our stub response as it would have from urllib3's hands.
-Anything else (a miss, a request to record, a proxy, a streamed body, an adapter that changes
-how requests are sent, urllib3 1.x) goes the usual way, down to vcrpy's stubs, unchanged.
+Anything else goes the usual way, down to vcrpy's stubs, unchanged: a miss, a request to
+record, a proxy, a streamed body, an adapter that overrides how requests are sent or how its
+pool is chosen, a pool manager or pool class other than urllib3's own, a recorded status the
+adapter's `Retry` would retry (urlopen then replays the next one), another tool wrapping
+`send`, urllib3 1.x.
 
 The shortcut is taken only when the adapter's pool class for the scheme uses vcrpy's stub
 connection bound to our router, so a request it replays is one the stub path would have
-replayed from the same cassette; tests replay the same requests both ways and compare.
+replayed from the same cassette; tests replay the same requests both ways and compare. On a
+miss, the request filters and scrubbing run once here and once more on the stubs' path.
 """
 
 from __future__ import annotations
