@@ -419,3 +419,48 @@ def test_statuses_the_adapter_retries_are_retried_as_urllib3_retries_them(
         {"passed": 1},
         {"retried": [200, "ok", 1], "plain": [200, "plain", True]},
     )
+
+
+def test_a_miss_runs_the_request_hooks_once(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On a miss the shortcut hands what it prepared (filtered, scrubbed) to the stubs' path:
+    `before_record_request` sees each live request once, and the recorded one is scrubbed."""
+    write_cassette(suite, "episodes", [(suite.server.url("/a"), 200, "old")])
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            SEEN = []
+
+            def hook(request):
+                SEEN.append(request.path)
+                return request
+
+            @pytest.fixture
+            def cassette_config():
+                return {"before_record_request": hook}
+
+            @pytest.mark.cassette("episodes")
+            def test_episodes():
+                assert requests.get(URL + "/a").text == "old"
+                headers = {"Authorization": "Bearer sk-live-abcdefghijklmnop1234"}
+                assert requests.get(URL + "/b", headers=headers).status_code == 200
+                save("seen", SEEN)
+            """
+        )
+    )
+    out = tmp_path / "out.json"
+    out.write_text("{}")
+    monkeypatch.setenv("OUT", str(out))
+    suite.run("--record-mode=new_episodes").assert_outcomes(passed=1)
+    # The stored /a when the cassette loads (stored requests are filtered as live ones are),
+    # then each live request once.
+    assert json.loads(out.read_text()) == {"seen": ["/a", "/a", "/b"]}
+    recorded = yaml.safe_load((suite.path / "cassettes" / "episodes.yaml").read_text())
+    assert [i["request"]["uri"] for i in recorded["interactions"]] == [
+        suite.server.url("/a"),
+        suite.server.url("/b"),
+    ]
+    assert "sk-live" not in (suite.path / "cassettes" / "episodes.yaml").read_text()
+    assert suite.server.hits == 1

@@ -62,6 +62,12 @@ def matcher_passes(matcher: Matcher, live: Any, stored: Any) -> bool:
         return False
 
 
+def _signature(request: Any) -> tuple[Any, ...]:
+    """What a filter or scrubber sees of a request: equal signatures, equal outcomes."""
+    headers = sorted((str(k).lower(), str(v)) for k, v in request.headers.items())
+    return (request.method, request.uri, request.body, headers)
+
+
 def request_body(request: Any) -> bytes | None:
     """The request body as bytes, whatever vcrpy stored (bytes, file, iterator)."""
     body = getattr(request, "_body", request.body)
@@ -172,6 +178,9 @@ class Cassette:
         self._skip: dict[tuple[Any, ...], int] = {}
         # id(live request) -> (request, prepared, matched index, values scrubbed)
         self._pending: dict[int, tuple[Any, Any, int | None, int]] = {}
+        # Per thread: the request `take` prepared and did not play, (signature, prepared,
+        # values scrubbed), so the stubs' path after it does not run the filters again.
+        self._carry = threading.local()
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -220,9 +229,16 @@ class Cassette:
             pending = self._pending.get(id(request))
             if pending is not None and pending[0] is request:
                 return pending[1]
+        carried = getattr(self._carry, "last", None)
+        if carried is not None:
+            self._carry.last = None
+        if carried is not None and carried[0] == _signature(request):
+            prepared, count = carried[1], carried[2]
+        else:
             prepared, count = self._prepare(request)
+        with self._lock:
             self._pending[id(request)] = (request, prepared, None, count)
-            return prepared
+        return prepared
 
     def can_play(self, request: Any) -> bool:
         """True to replay; False to send it (and record it); raises when neither is allowed."""
@@ -252,14 +268,16 @@ class Cassette:
         nothing is played and None is returned."""
         if not self.entries or (self.record_mode == "all" and self.can_record):
             return None
-        prepared, _ = self._prepare(request)
-        if prepared is None:
-            return None
-        with self._lock:
-            index = self._find(prepared)
-            if index is None or (accept is not None and not accept(self.entries[index].response)):
-                return None
-            return self._played(index)
+        signature = _signature(request)  # the hooks work on copies, but before they run
+        prepared, count = self._prepare(request)
+        if prepared is not None:
+            with self._lock:
+                index = self._find(prepared)
+                if index is not None and (accept is None or accept(self.entries[index].response)):
+                    return self._played(index)
+        # The stubs' path asks `prepared` next, on this thread, for the request it builds.
+        self._carry.last = (signature, prepared, count)
+        return None
 
     def play(self, request: Any) -> dict[str, Any]:
         """The recorded response for a request `can_play` accepted; marks it played."""

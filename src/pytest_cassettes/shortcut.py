@@ -15,7 +15,8 @@ adapter's `Retry` would retry (urlopen then replays the next one), another tool 
 The shortcut is taken only when the adapter's pool class for the scheme uses vcrpy's stub
 connection bound to our router, so a request it replays is one the stub path would have
 replayed from the same cassette; tests replay the same requests both ways and compare. On a
-miss, the request filters and scrubbing run once here and once more on the stubs' path.
+miss, the cassette keeps the request it filtered and scrubbed for the stubs' path, which asks
+for the same request next on the same thread (`Cassette.take`, `Cassette.prepared`).
 """
 
 from __future__ import annotations
