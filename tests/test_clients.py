@@ -6,6 +6,7 @@ with `--record-mode=none`: the same assertions pass and the server sees no new r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # Imported here so that pytester's in-process runs find them loaded (pytester restores
@@ -16,6 +17,7 @@ import httpx  # noqa: F401
 import pytest
 import urllib3  # noqa: F401
 
+from pytest_cassettes.cassette import bracketed_ipv6
 from tests.conftest import Suite
 from tests.httpserver import LocalServer
 
@@ -453,3 +455,94 @@ def test_replayed_headers_keep_the_recorded_order_and_each_header_once(
             "-p", "no:recording", "-p", "no:asyncio", "--record-mode=none"
         )
         result.assert_outcomes(passed=1)
+
+
+@pytest.fixture
+def ipv6_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[Suite]:
+    """A suite whose TEST_SERVER is a server on ::1."""
+    try:
+        server = LocalServer("::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    monkeypatch.setenv("TEST_SERVER", server.base_url)
+    yield Suite(pytester, server)
+    server.stop()
+
+
+def test_an_ipv6_host_is_recorded_in_brackets_and_replays(ipv6_suite: Suite) -> None:
+    """vcrpy spells `http://::1:PORT/x`, which its host and port matchers cannot read (the
+    incumbent records it and fails to replay it); cassettes store `http://[::1]:PORT/x`."""
+    suite = ipv6_suite
+    port = suite.server.port
+    suite.write(
+        f"""
+        import http.client
+
+        @pytest.mark.cassette
+        def test_v6():
+            assert requests.get(URL + "/x?a=1").status_code == 200
+            connection = http.client.HTTPConnection("::1", {port})
+            connection.request("GET", "/y")
+            assert connection.getresponse().status == 200
+
+        @pytest.mark.cassette(ignore_localhost=True)
+        def test_ignored():
+            assert requests.get(URL + "/i").status_code == 200
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=2)
+    assert suite.uris("test_v6") == [suite.server.url("/x?a=1"), suite.server.url("/y")]
+    assert suite.uris("test_v6")[0].startswith("http://[::1]:")
+    assert suite.server.hits == 3
+    assert not suite.cassette_path("test_ignored").exists()  # ::1 is a local host
+
+    suite.run("--record-mode=none", "-k", "test_v6").assert_outcomes(passed=1)
+    assert suite.server.hits == 3
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("http://::1:35011/x?a=1", "http://[::1]:35011/x?a=1"),
+        ("http://::1/x", "http://[::1]/x"),  # the default port: vcrpy leaves it out
+        ("https://::1:8080", "https://[::1]:8080"),
+        ("http://2001:db8::8:800/", "http://[2001:db8::8]:800/"),
+        ("http://fe80::1%eth0:8443/p", "http://[fe80::1%eth0]:8443/p"),
+        ("http://::1:80/x", "http://[::1:80]/x"),  # vcrpy never spells http's :80
+        ("http://127.0.0.1:80/a:b:c", None),
+        ("http://[::1]:80/", None),
+        ("http://user:pass@host:1/x:y", None),
+        ("http://example.com/?t=12:30:00", None),
+    ],
+)
+def test_ipv6_hosts_are_bracketed(uri: str, expected: str | None) -> None:
+    assert bracketed_ipv6(uri) == expected
+
+
+def test_a_cassette_vcrpy_wrote_for_an_ipv6_host_replays(ipv6_suite: Suite) -> None:
+    suite = ipv6_suite
+    path = suite.cassette_path("test_old")
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        f"""interactions:
+- request:
+    body: null
+    headers: {{}}
+    method: GET
+    uri: http://::1:{suite.server.port}/old
+  response:
+    body: {{string: recorded by vcrpy}}
+    headers: {{}}
+    status: {{code: 200, message: OK}}
+version: 1
+"""
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_old():
+            assert requests.get(URL + "/old").text == "recorded by vcrpy"
+        """
+    )
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,43 @@ def _normalized_uri(request: Any) -> str:
         return uri
     authority = f"{parsed.scheme}://{parsed.netloc}"
     return authority + "/" + uri[len(authority) :] if uri.startswith(authority) else uri
+
+
+def bracketed_ipv6(uri: str) -> str | None:
+    """The URI with its IPv6 host in brackets, or None when it needs no change.
+
+    vcrpy spells the URI from the connection's host as is: `http://::1:8080/x`, which
+    `urlparse` (and so vcrpy's own `host` and `port` matchers) cannot read. The port is the
+    last colon's digits when what is before them is an IPv6 address, unless it is a single
+    digit or the scheme's default port, which vcrpy leaves out (`http://::1/x` is [::1]:80)."""
+    if uri.count(":") < 3:  # scheme, and at least two in an IPv6 host: most URIs stop here
+        return None
+    scheme, sep, rest = uri.partition("://")
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark, 0, end)
+        if found != -1:
+            end = found
+    authority = rest[:end]
+    if not sep or authority.count(":") < 2 or "[" in authority or "@" in authority:
+        return None
+    host, _, port = authority.rpartition(":")
+    default = {"http": "80", "https": "443"}.get(scheme.lower())
+    if port.isdigit() and len(port) > 1 and port != default and _is_ipv6(host):
+        fixed = f"[{host}]:{port}"
+    elif _is_ipv6(authority):
+        fixed = f"[{authority}]"
+    else:
+        return None
+    return f"{scheme}://{fixed}{rest[end:]}"
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 # Index keys for vcrpy's built-in matchers. A key is a necessary condition of its matcher, so
@@ -209,6 +247,10 @@ class Cassette:
         return tuple(key(request) for key in self._key_funcs)
 
     def _prepare(self, request: Any, scrub: Scrub | None = None) -> tuple[Any | None, int]:
+        bracketed = bracketed_ipv6(request.uri)
+        if bracketed is not None:  # before the hooks: ignore_hosts reads the host
+            request = copy.copy(request)
+            request.uri = bracketed
         filtered = self.prepare_request(request)
         if filtered is None:
             return None, 0
