@@ -16,6 +16,7 @@ import boto3  # noqa: F401
 import httpx  # noqa: F401
 import pytest
 import urllib3  # noqa: F401
+import yaml
 
 from pytest_cassettes.cassette import bracketed_ipv6
 from tests.conftest import Suite
@@ -546,3 +547,40 @@ version: 1
     )
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_ipv6_ports_the_address_could_hide_replay(suite: Suite) -> None:
+    """The stubs spell the URI with the host in brackets, so a port is never read as part of
+    the address: port 8 on ::1, and port 80 (left out) on an address ending in `:10`. Nothing
+    listens there; both are replayed, through requests and through http.client."""
+    path = suite.cassette_path("test_spellings")
+    path.parent.mkdir(parents=True)
+    interactions = [
+        {
+            "request": {"body": None, "headers": {}, "method": "GET", "uri": uri},
+            "response": {
+                "body": {"string": uri},
+                "headers": {},
+                "status": {"code": 200, "message": "OK"},
+            },
+        }
+        for uri in ("http://[::1]:8/x", "http://[2001:db8::1:10]/y")
+    ]
+    path.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+    suite.write(
+        """
+        import http.client
+
+        @pytest.mark.cassette(allow_playback_repeats=True)
+        def test_spellings():
+            for url in ("http://[::1]:8/x", "http://[2001:db8::1:10]/y"):
+                r = requests.get(url)
+                assert r.text == url
+                assert getattr(r.raw, "_pool", None) is None  # the shortcut replayed it
+            for host, port, path in (("::1", 8, "/x"), ("2001:db8::1:10", 80, "/y")):
+                connection = http.client.HTTPConnection(host, port)
+                connection.request("GET", path)
+                assert connection.getresponse().status == 200
+        """
+    )
+    suite.run("--record-mode=none").assert_outcomes(passed=1)

@@ -189,3 +189,58 @@ def test_a_marker_cannot_turn_off_block_network(suite: Suite) -> None:
     result = suite.run("--block-network")  # the cassette exists: once may not record
     result.assert_outcomes(failed=1)
     assert suite.server.hits == 0
+
+
+def test_what_take_prepared_serves_the_very_next_ask_only(tmp_path: Path) -> None:
+    """On a miss, the requests shortcut's `take` hands what it prepared to the stubs' path
+    (hooks run once per request); nothing else may be served that: not a later request, not
+    one after the send that made it failed (`drop_carried`), not one after a hit."""
+    path = tmp_path / "c.yaml"
+    storage.write(
+        path,
+        [
+            {
+                "request": {"method": "GET", "uri": "http://x/a", "body": None, "headers": {}},
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {},
+                    "body": {"string": "a"},
+                },
+            }
+        ],
+    )
+    calls: list[str] = []
+
+    def prepare(request: Request) -> Request:
+        calls.append(request.path)
+        return request
+
+    cassette = Cassette(
+        path=path,
+        shared_paths=(),
+        record_mode="new_episodes",
+        context=Context(nodeid="t", mode="new_episodes", reason="test"),
+        matchers=[matchers.method, matchers.uri],
+        prepare_request=prepare,
+        allow_playback_repeats=True,
+    )
+    cassette.load(storage.read(path), path, own=True)
+    calls.clear()
+
+    def ask() -> Request:
+        return Request("GET", "http://x/b", None, {})
+
+    assert cassette.take(ask()) is None
+    cassette.prepared(ask())  # the stub's own request for the same call: prepared once
+    cassette.prepared(ask())  # a later request: prepared again
+    assert calls == ["/b", "/b"]
+
+    assert cassette.take(ask()) is None
+    cassette.drop_carried()  # the send failed before the stub asked
+    cassette.prepared(ask())
+    assert calls == ["/b"] * 4
+
+    assert cassette.take(ask()) is None
+    assert cassette.take(Request("GET", "http://x/a", None, {})) is not None  # a hit
+    cassette.prepared(ask())
+    assert calls == ["/b"] * 5 + ["/a", "/b"]

@@ -36,10 +36,12 @@ def _normalized_uri(request: Any) -> str:
 def bracketed_ipv6(uri: str) -> str | None:
     """The URI with its IPv6 host in brackets, or None when it needs no change.
 
-    vcrpy spells the URI from the connection's host as is: `http://::1:8080/x`, which
-    `urlparse` (and so vcrpy's own `host` and `port` matchers) cannot read. The port is the
-    last colon's digits when what is before them is an IPv6 address, unless it is a single
-    digit or the scheme's default port, which vcrpy leaves out (`http://::1/x` is [::1]:80)."""
+    vcrpy's stubs spell the URI from the connection's host as is: `http://::1:8080/x`, which
+    `urlparse` (and so vcrpy's own `host` and `port` matchers) cannot read. Live requests get
+    the brackets where the URI is spelled (patching.bracketed_ipv6_uris); cassettes vcrpy wrote
+    keep its spelling, read here with a guess: the port is the last colon's digits when what
+    is before them is an IPv6 address, unless they are a single digit or the scheme's default
+    port, which vcrpy leaves out (`http://::1/x` is [::1]:80)."""
     if uri.count(":") < 3:  # scheme, and at least two in an IPv6 host: most URIs stop here
         return None
     scheme, sep, rest = uri.partition("://")
@@ -308,18 +310,23 @@ class Cassette:
 
         `accept`: whether the caller can hand over the response `play` would give; if not,
         nothing is played and None is returned."""
+        self.drop_carried()
         if not self.entries or (self.record_mode == "all" and self.can_record):
             return None
-        signature = _signature(request)  # the hooks work on copies, but before they run
         prepared, count = self._prepare(request)
         if prepared is not None:
             with self._lock:
                 index = self._find(prepared)
                 if index is not None and (accept is None or accept(self.entries[index].response)):
                     return self._played(index)
-        # The stubs' path asks `prepared` next, on this thread, for the request it builds.
-        self._carry.last = (signature, prepared, count)
+        # The stubs' path asks `prepared` next, on this thread, for the request it builds (the
+        # filters and scrubbers work on copies: the request is as it was).
+        self._carry.last = (_signature(request), prepared, count)
         return None
+
+    def drop_carried(self) -> None:
+        """Forget what `take` prepared on this thread: it serves the one send that asked."""
+        self._carry.last = None
 
     def play(self, request: Any) -> dict[str, Any]:
         """The recorded response for a request `can_play` accepted; marks it played."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -141,6 +142,51 @@ class NarrowReset:
                 self._patched = []
 
 
+def _ipv6_host(connection: Any) -> str | None:
+    """The stub's host when it is an IPv6 address vcrpy would spell without brackets."""
+    real_host = getattr(connection, "_real_host", None)  # vcrpy 8+; 7 used the host itself
+    host = real_host() if real_host is not None else connection.real_connection.host
+    return host if isinstance(host, str) and ":" in host and not host.startswith("[") else None
+
+
+@contextlib.contextmanager
+def bracketed_ipv6_uris() -> Iterator[None]:
+    """vcrpy's stubs spell a request's URI from the connection's host as is: `http://::1:8/x`,
+    which no URL parser reads, and whose port cannot be told from the address. While our
+    patches are on, the URI they build has the host in brackets, and the selector they take
+    back out of it to send the request is unchanged."""
+    from unittest import mock
+
+    from vcr import stubs
+
+    connection_class = stubs.VCRConnection
+    original_uri, original_url = connection_class._uri, connection_class._url
+
+    def _uri(self: Any, url: str) -> str:
+        uri: str = original_uri(self, url)
+        host = _ipv6_host(self)
+        if host is not None:
+            bare = f"{self._protocol}://{host}"
+            if uri.startswith(bare):
+                uri = f"{self._protocol}://[{host}]{uri[len(bare) :]}"
+        return uri
+
+    def _url(self: Any, uri: str) -> str:
+        host = _ipv6_host(self)
+        if host is not None:
+            bracketed = f"{self._protocol}://[{host}]"
+            if uri.startswith(bracketed):
+                uri = f"{self._protocol}://{host}{uri[len(bracketed) :]}"
+        url: str = original_url(self, uri)
+        return url
+
+    with (
+        mock.patch.object(connection_class, "_uri", _uri),
+        mock.patch.object(connection_class, "_url", _url),
+    ):
+        yield
+
+
 class Patches:
     """vcrpy's patchers, built once and bound to the router; switched on for cassette tests.
 
@@ -174,6 +220,7 @@ class Patches:
                 mock.patch.object(libraries.patch_module(), "force_reset", NarrowReset())
             )
             stack.enter_context(response.installed())
+            stack.enter_context(bracketed_ipv6_uris())
             requests_shortcut = shortcut.patched(self.router)
             if requests_shortcut is not None:
                 stack.enter_context(requests_shortcut)

@@ -16,7 +16,8 @@ The shortcut is taken only when the adapter's pool class for the scheme uses vcr
 connection bound to our router, so a request it replays is one the stub path would have
 replayed from the same cassette; tests replay the same requests both ways and compare. On a
 miss, the cassette keeps the request it filtered and scrubbed for the stubs' path, which asks
-for the same request next on the same thread (`Cassette.take`, `Cassette.prepared`).
+for the same request next on the same thread (`Cassette.take`, `Cassette.prepared`), and
+forgets it once that send returns or raises.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         _check_timeout(adapters, timeout)
         port = port or default_port[scheme]
         host = cpool._normalize_host(host.lower(), scheme).rstrip(".")
+        if ":" in host:
+            host = f"[{host}]"  # as our patch of the stubs spells it (patching.py)
         postfix = "" if port == default_port[scheme] else f":{port}"
         uri = f"{scheme}://{host}{postfix}{_encode_target(request.path_url)}"
         method = request.method
@@ -150,15 +153,20 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         replayed = replay(self, request, timeout, verify, cert, proxies)
         if replayed is not None:
             return replayed
-        return original(
-            self,
-            request,
-            stream=stream,
-            timeout=timeout,
-            verify=verify,
-            cert=cert,
-            proxies=proxies,
-        )
+        try:
+            return original(
+                self,
+                request,
+                stream=stream,
+                timeout=timeout,
+                verify=verify,
+                cert=cert,
+                proxies=proxies,
+            )
+        finally:
+            active = router.active
+            if active is not None:
+                active.drop_carried()  # what take prepared serves this send only
 
     send.__wrapped__ = original  # type: ignore[attr-defined]
     return mock.patch.object(adapter_class, "send", send)
