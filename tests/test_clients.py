@@ -552,7 +552,8 @@ version: 1
 def test_ipv6_ports_the_address_could_hide_replay(suite: Suite) -> None:
     """The stubs spell the URI with the host in brackets, so a port is never read as part of
     the address: port 8 on ::1, and port 80 (left out) on an address ending in `:10`. Nothing
-    listens there; both are replayed, through requests and through http.client."""
+    listens there; both are replayed, through requests (its shortcut with urllib3 2) and
+    through http.client."""
     path = suite.cassette_path("test_spellings")
     path.parent.mkdir(parents=True)
     interactions = [
@@ -571,12 +572,15 @@ def test_ipv6_ports_the_address_could_hide_replay(suite: Suite) -> None:
         """
         import http.client
 
+        import urllib3
+
         @pytest.mark.cassette(allow_playback_repeats=True)
         def test_spellings():
             for url in ("http://[::1]:8/x", "http://[2001:db8::1:10]/y"):
                 r = requests.get(url)
                 assert r.text == url
-                assert getattr(r.raw, "_pool", None) is None  # the shortcut replayed it
+                if urllib3.__version__.startswith("2."):  # the shortcut replayed it
+                    assert getattr(r.raw, "_pool", None) is None
             for host, port, path in (("::1", 8, "/x"), ("2001:db8::1:10", 80, "/y")):
                 connection = http.client.HTTPConnection(host, port)
                 connection.request("GET", path)
