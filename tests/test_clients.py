@@ -6,6 +6,7 @@ with `--record-mode=none`: the same assertions pass and the server sees no new r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -588,3 +589,36 @@ def test_ipv6_ports_the_address_could_hide_replay(suite: Suite) -> None:
         """
     )
     suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_recording_leaves_no_connection_open_past_its_test(suite: Suite) -> None:
+    """vcrpy's connection removers hold every pool and connection urllib3 made until they exit,
+    which vcrpy does when each cassette ends. Our patches stay on across tests: without closing
+    them at each test's end, every recorded request kept its socket open until the run ended
+    (a recording run of a thousand tests ran out of descriptors)."""
+    suite.write(
+        """
+        import gc
+
+        OPEN = []
+
+        def open_descriptors():
+            gc.collect()
+            return len(os.listdir("/proc/self/fd"))
+
+        def test_a_before():
+            OPEN.append(open_descriptors())
+
+        @pytest.mark.cassette
+        @pytest.mark.parametrize("i", range(40))
+        def test_get(i):
+            assert requests.get(URL + f"/{i}").status_code == 200
+
+        @pytest.mark.cassette  # the patches stay on: its own cassette does not close them
+        def test_z_after():
+            assert open_descriptors() - OPEN[0] < 10
+        """
+    )
+    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=42)
+    assert suite.server.hits == 40

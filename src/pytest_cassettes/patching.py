@@ -235,6 +235,17 @@ class Patches:
         if stack is not None:
             stack.close()
 
+    def release_connections(self) -> None:
+        """Close the connections the test's clients opened through urllib3's pools, as vcrpy
+        does when a cassette ends. vcrpy's ConnectionRemovers keep every such pool and
+        connection until they exit: with the patches on for the whole session, a recording run
+        would hold one socket per recorded request until its end (and run out of descriptors)."""
+        for patcher in self._patchers or ():
+            registry = getattr(patcher, "_connection_pool_to_connections", None)
+            if registry:
+                patcher.__exit__(None, None, None)
+                registry.clear()
+
     def close(self) -> None:
         """Switch off for good: the end of the session."""
         self.switch_off()

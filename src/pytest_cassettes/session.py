@@ -438,6 +438,7 @@ class Session:
                 yield cassette
         finally:
             self.router.active = None
+            self.patches.release_connections()
 
     def close(self, cassette: Cassette, settings: Settings, failed: bool) -> None:
         """Save what the test recorded (unless it failed) and report what happened."""
