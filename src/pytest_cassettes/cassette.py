@@ -383,6 +383,8 @@ class Cassette:
             self.scrubbed += count + request_count
 
     def _find(self, prepared: Any) -> int | None:
+        if not self.entries:  # recording a new cassette: no key to compute
+            return None
         key = self._key(prepared)
         bucket = self._index.get(key)
         if not bucket:
