@@ -622,3 +622,62 @@ def test_recording_leaves_no_connection_open_past_its_test(suite: Suite) -> None
     )
     suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=42)
     assert suite.server.hits == 40
+
+
+def test_a_blocking_pool_kept_across_tests_keeps_its_slots(suite: Suite) -> None:
+    """Closing a test's connections keeps each one's slot in its pool (vcrpy 7 and 8 drop
+    it): a pool with block=True and one slot, used by test after test, would wait for ever."""
+    suite.write(
+        """
+        import urllib3
+
+        MANAGER = urllib3.PoolManager(block=True, maxsize=1)
+
+        @pytest.mark.cassette
+        @pytest.mark.parametrize("i", range(4))
+        def test_get(i):
+            assert MANAGER.request("GET", URL + f"/{i}", pool_timeout=2).status == 200
+        """
+    )
+    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=4)
+    suite.run("--record-mode=none", "-p", "no:randomly").assert_outcomes(passed=4)
+    assert suite.server.hits == 4
+
+
+def test_connections_opened_by_a_thread_while_tests_end(suite: Suite) -> None:
+    """A background thread opening pools while each test's connections are closed: its new
+    connections are registered beside the ones being closed, and no test fails for it (the
+    thread's own requests may: a connection in use when a test ends is closed, as vcrpy closes
+    it when a cassette ends)."""
+    suite.write(
+        """
+        import contextlib
+        import threading
+        import time
+
+        import urllib3
+
+        STOP = threading.Event()
+
+        def worker():
+            while not STOP.is_set():
+                pool = urllib3.connectionpool.connection_from_url(URL)  # a new pool
+                with contextlib.suppress(Exception):
+                    pool.request("GET", URL + "/background", timeout=5).data
+
+        @pytest.fixture(scope="module", autouse=True)
+        def background():
+            thread = threading.Thread(target=worker, daemon=True)
+            thread.start()
+            yield
+            STOP.set()
+            thread.join(5)
+
+        @pytest.mark.cassette(ignore_localhost=True)
+        @pytest.mark.parametrize("i", range(300))
+        def test_ends(i):
+            time.sleep(0.002)  # the thread opens a few pools meanwhile
+        """
+    )
+    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=300)
+    assert suite.server.hits > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import queue
 import threading
 from collections.abc import Iterator
 from types import TracebackType
@@ -187,6 +188,40 @@ def bracketed_ipv6_uris() -> Iterator[None]:
         yield
 
 
+def _release(remover: Any) -> None:
+    """Close the connections a vcrpy ConnectionRemover registered, and forget them.
+
+    Not its `__exit__`: vcrpy 7 and 8 drop the pool slot of each idle connection they close
+    (vcrpy does it once per cassette; once per test, a pool with `block=True` runs out of
+    slots and waits for ever), and it iterates the registry that another thread's new
+    connection may be added to meanwhile."""
+    registry = remover._connection_pool_to_connections
+    remover._connection_pool_to_connections = {}  # new connections are registered there
+    for pool, registered in list(registry.items()):
+        connections = set(registered)
+        idle = getattr(pool, "pool", None)
+        if idle is not None:  # an open pool: close its idle ones, keeping their slots
+            taken = []
+            while True:
+                try:
+                    taken.append(idle.get_nowait())
+                except queue.Empty:
+                    break
+            for connection in taken:
+                if connection in connections:
+                    connections.discard(connection)
+                    connection.close()
+                    connection = None
+                try:
+                    idle.put_nowait(connection)
+                except queue.Full:  # another thread returned one meanwhile
+                    if connection is not None:
+                        connection.close()
+        for connection in connections:  # still in use: closed; vcrpy 9 returns only its slot
+            connection._vcr_cassette_exited = True
+            connection.close()
+
+
 class Patches:
     """vcrpy's patchers, built once and bound to the router; switched on for cassette tests.
 
@@ -241,10 +276,8 @@ class Patches:
         connection until they exit: with the patches on for the whole session, a recording run
         would hold one socket per recorded request until its end (and run out of descriptors)."""
         for patcher in self._patchers or ():
-            registry = getattr(patcher, "_connection_pool_to_connections", None)
-            if registry:
-                patcher.__exit__(None, None, None)
-                registry.clear()
+            if getattr(patcher, "_connection_pool_to_connections", None):
+                _release(patcher)
 
     def close(self) -> None:
         """Switch off for good: the end of the session."""
