@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vcr import matchers
@@ -98,27 +99,38 @@ def test_prune_with_one_cassette_dir_keeps_other_directories_modules(suite: Suit
     assert sorted(p.name for p in shared.iterdir()) == ["test_a.yaml", "test_b.yaml"]
 
 
-def test_concurrent_identical_requests_get_distinct_recordings(tmp_path: Path) -> None:
-    def interaction(body: str) -> storage.Interaction:
-        return {
-            "request": {"method": "GET", "uri": "http://x/poll", "body": None, "headers": {}},
-            "response": {
-                "status": {"code": 200, "message": "OK"},
-                "headers": {},
-                "body": {"string": body},
-            },
-        }
+def interaction(uri: str, body: str) -> storage.Interaction:
+    """A recorded GET of `uri` answered 200 with `body`."""
+    return {
+        "request": {"method": "GET", "uri": uri, "body": None, "headers": {}},
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {},
+            "body": {"string": body},
+        },
+    }
 
-    path = tmp_path / "poll.yaml"
-    storage.write(path, [interaction("pending"), interaction("done")])
+
+def loaded_cassette(path: Path, mode: str, **options: Any) -> Cassette:
+    """The cassette file at `path` opened as a test in `mode` opens it (method and URI)."""
     cassette = Cassette(
         path=path,
         shared_paths=(),
-        record_mode="none",
-        context=Context(nodeid="t", mode="none", reason="test"),
+        record_mode=mode,
+        context=Context(nodeid="t", mode=mode, reason="test"),
         matchers=[matchers.method, matchers.uri],
+        **options,
     )
     cassette.load(storage.read(path), path, own=True)
+    return cassette
+
+
+def test_concurrent_identical_requests_get_distinct_recordings(tmp_path: Path) -> None:
+    path = tmp_path / "poll.yaml"
+    storage.write(
+        path, [interaction("http://x/poll", "pending"), interaction("http://x/poll", "done")]
+    )
+    cassette = loaded_cassette(path, "none")
     first, second = (Request("GET", "http://x/poll", None, {}) for _ in range(2))
     # Two threads both asked before either played: the second must not get the same entry.
     assert cassette.can_play(first) and cassette.can_play(second)
@@ -196,35 +208,16 @@ def test_what_take_prepared_serves_the_very_next_ask_only(tmp_path: Path) -> Non
     (hooks run once per request); nothing else may be served that: not a later request, not
     one after the send that made it failed (`drop_carried`), not one after a hit."""
     path = tmp_path / "c.yaml"
-    storage.write(
-        path,
-        [
-            {
-                "request": {"method": "GET", "uri": "http://x/a", "body": None, "headers": {}},
-                "response": {
-                    "status": {"code": 200, "message": "OK"},
-                    "headers": {},
-                    "body": {"string": "a"},
-                },
-            }
-        ],
-    )
+    storage.write(path, [interaction("http://x/a", "a")])
     calls: list[str] = []
 
     def prepare(request: Request) -> Request:
         calls.append(request.path)
         return request
 
-    cassette = Cassette(
-        path=path,
-        shared_paths=(),
-        record_mode="new_episodes",
-        context=Context(nodeid="t", mode="new_episodes", reason="test"),
-        matchers=[matchers.method, matchers.uri],
-        prepare_request=prepare,
-        allow_playback_repeats=True,
+    cassette = loaded_cassette(
+        path, "new_episodes", prepare_request=prepare, allow_playback_repeats=True
     )
-    cassette.load(storage.read(path), path, own=True)
     calls.clear()
 
     def ask() -> Request:
