@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,7 @@ import pytest
 from vcr import matchers
 from vcr.request import Request
 
-from pytest_cassettes import storage
+from pytest_cassettes import libraries, storage
 from pytest_cassettes.cassette import Cassette, Context
 from tests.conftest import Suite
 
@@ -237,3 +240,31 @@ def test_what_take_prepared_serves_the_very_next_ask_only(tmp_path: Path) -> Non
     assert cassette.take(Request("GET", "http://x/a", None, {})) is not None  # a hit
     cassette.prepared(ask())
     assert calls == ["/b"] * 5 + ["/a", "/b"]
+
+
+def test_a_hidden_library_is_hidden_from_the_hiding_thread_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy is imported (and its patchers built) with the HTTP libraries not imported yet
+    # hidden; a test's background thread importing one of them meanwhile gets it.
+    (tmp_path / "hidden_client_lib.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "hidden_client_lib", raising=False)
+    seen: list[object] = []
+
+    def other_thread() -> None:
+        try:
+            seen.append(importlib.import_module("hidden_client_lib").VALUE)
+        except ImportError as exc:
+            seen.append(exc)
+
+    try:
+        with libraries.hidden(frozenset({"hidden_client_lib"})):
+            with pytest.raises(ImportError):
+                importlib.import_module("hidden_client_lib")
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join()
+        assert seen == [1]
+    finally:
+        sys.modules.pop("hidden_client_lib", None)

@@ -3,11 +3,11 @@
 Importing any part of vcrpy runs `vcr/__init__`, which imports `vcr.patch`, which imports every
 HTTP library it knows (aiohttp, httpx, botocore, tornado, ...) to keep their original classes:
 0.2 s and 22 MiB in a process whose tests use only requests. We import vcrpy with the libraries
-that are not loaded yet hidden (`sys.modules[name] = None`), so `vcr.patch` skips them as it
-skips uninstalled ones. A finder on `sys.meta_path` notices when one of them is imported later
-(test modules are collected after vcrpy is imported, and a test may import its client inside
-its body); `vcr.patch` is then reloaded, keeping the originals it already holds, and the
-listeners (our patches) rebuild.
+that are not loaded yet hidden (a finder fails their import, on the importing thread only), so
+`vcr.patch` skips them as it skips uninstalled ones. A finder on `sys.meta_path` notices when
+one of them is imported later (test modules are collected after vcrpy is imported, and a test
+may import its client inside its body); `vcr.patch` is then reloaded, keeping the originals it
+already holds, and the listeners (our patches) rebuild.
 
 vcrpy is imported when the first cassette test starts: a run without one does not load it (nor
 requests and urllib3, which vcr.patch imports). A finder installed when the plugin loads makes
@@ -62,18 +62,50 @@ def loaded() -> frozenset[str]:
     return frozenset(name for name in LIBRARIES if sys.modules.get(name) is not None)
 
 
+class _Hider(importlib.abc.MetaPathFinder):
+    """Fails the import of the libraries `hidden` names, on the thread hiding them only.
+
+    Not `sys.modules[name] = None`, which hides a library from every thread: a test's
+    background thread importing httpx while vcrpy is imported (or its patchers built) on
+    another would get an ImportError."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def names(self) -> frozenset[str]:
+        names: frozenset[str] = getattr(self._local, "names", frozenset())
+        return names
+
+    @names.setter
+    def names(self, names: frozenset[str]) -> None:
+        self._local.names = names
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden)", name=fullname)
+        return None
+
+
+_HIDER = _Hider()
+
+
 @contextlib.contextmanager
 def hidden(names: frozenset[str]) -> Iterator[None]:
-    """Make `import name` fail with ImportError for these (not yet imported) libraries."""
+    """Make `import name` fail with ImportError, on this thread, for these (not yet imported)
+    libraries."""
     names = frozenset(name for name in names - NOT_HIDDEN if name not in sys.modules)
-    for name in names:
-        sys.modules[name] = None  # type: ignore[assignment]
+    with _lock:
+        if _HIDER not in sys.meta_path:  # once: never removed, so no import misses a finder
+            sys.meta_path.insert(0, _HIDER)
+    outer = _HIDER.names
+    _HIDER.names = outer | names
     try:
         yield
     finally:
-        for name in names:
-            if name in sys.modules and sys.modules[name] is None:
-                del sys.modules[name]
+        _HIDER.names = outer
 
 
 def import_vcr() -> None:
