@@ -21,6 +21,11 @@ import pytest
 import requests
 import urllib3
 
+try:
+    import uvloop
+except ImportError:  # not on Windows, nor every Python
+    uvloop = None
+
 from pytest_cassettes.errors import NetworkBlockedError
 from pytest_cassettes.network import AllowList, NetworkGuard
 from tests.httpserver import LocalServer
@@ -183,6 +188,22 @@ def via_loop_sock_connect(url: str) -> int:
     return asyncio.run(get())
 
 
+def on_uvloop(client: Callable[[str], int]) -> Callable[[str], int]:
+    """The asyncio client run on uvloop's loop, which resolves and connects in libuv."""
+
+    def run(url: str) -> int:
+        assert uvloop is not None
+        policy = asyncio.get_event_loop_policy()
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        try:
+            return client(url)
+        finally:
+            asyncio.set_event_loop_policy(policy)
+
+    run.uvloop = True  # type: ignore[attr-defined]
+    return run
+
+
 CLIENTS = {
     "socket.connect": via_socket_connect,
     "socket.connect_ex": via_socket_connect_ex,
@@ -196,6 +217,10 @@ CLIENTS = {
     "asyncio.open_connection": via_asyncio_streams,
     "loop.sock_connect": via_loop_sock_connect,
 }
+if uvloop is not None:
+    CLIENTS["uvloop:asyncio.open_connection"] = on_uvloop(via_asyncio_streams)
+    CLIENTS["uvloop:aiohttp"] = on_uvloop(via_aiohttp)
+    CLIENTS["uvloop:httpx-async"] = on_uvloop(via_httpx_async)
 clients = pytest.mark.parametrize("client", list(CLIENTS.values()), ids=list(CLIENTS))
 
 
@@ -484,6 +509,8 @@ def test_blocked_name_is_never_looked_up(
 def test_allowed_name_is_resolved_and_its_addresses_allowed(
     client: Callable[[str], int], server: LocalServer, resolver: FakeResolver
 ) -> None:
+    if getattr(client, "uvloop", False):
+        pytest.skip("uvloop resolves names in libuv, past the fake resolver: a real DNS query")
     with guard_for("db.internal") as guard:
         assert client(f"http://db.internal:{server.port}/db") == 200
     assert "db.internal" in resolver.looked_up
@@ -709,6 +736,40 @@ def test_udp_datagrams_are_guarded(udp_receiver: socket.socket, method: str) -> 
         with guard_for(f"127.0.0.1:{address[1]}"):
             send(sender, b"allowed")
         assert udp_receiver.recv(100) == b"allowed"  # the blocked datagram never arrived
+
+
+@pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")
+def test_uvloop_datagrams_and_lookups_are_guarded(udp_receiver: socket.socket) -> None:
+    # Its datagram endpoints and getaddrinfo go through libuv too; the clients above cover
+    # create_connection. The loop's class holds none of the guard's methods once it exits.
+    assert uvloop is not None
+    address = udp_receiver.getsockname()
+
+    async def main() -> list[tuple[str, int | None]]:
+        loop = asyncio.get_running_loop()
+        with guard_for() as guard:
+            with pytest.raises(NetworkBlockedError):
+                await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=address)
+            with pytest.raises(NetworkBlockedError):
+                await loop.getaddrinfo("api.example.com", 80)  # refused before any query
+        with guard_for(f"127.0.0.1:{address[1]}", "localhost"):
+            assert await loop.getaddrinfo("localhost", 80)
+            transport, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, remote_addr=address
+            )
+            transport.sendto(b"allowed")
+            transport.close()
+        return guard.blocked
+
+    loop = uvloop.new_event_loop()
+    try:
+        blocked = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert blocked == [address, ("api.example.com", 80)]
+    assert udp_receiver.recv(100) == b"allowed"  # the blocked datagram never arrived
+    guarded = {"create_connection", "create_datagram_endpoint", "getaddrinfo"}
+    assert guarded.isdisjoint(vars(uvloop.Loop))
 
 
 def test_ipv6_loopback(other_port: int) -> None:

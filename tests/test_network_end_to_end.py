@@ -72,6 +72,44 @@ def test_raw_sockets_and_dns_are_blocked_too(suite: Suite) -> None:
     assert suite.server.hits == 0
 
 
+def test_a_client_on_uvloop_is_blocked_too(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvloop resolves and connects in libuv, past the socket module: a database or queue
+    # client on it must not reach the network from a replay-only run either.
+    pytest.importorskip("uvloop")
+    suite.write(
+        textwrap.dedent("""
+        import asyncio
+        from urllib.parse import urlsplit
+
+        import uvloop
+
+        async def fetch():
+            parts = urlsplit(URL)
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            writer.write(b"GET /uvloop HTTP/1.0\\r\\n\\r\\n")
+            data = await reader.read()
+            writer.close()
+            return data
+
+        @pytest.mark.cassette
+        def test_on_uvloop():
+            loop = uvloop.new_event_loop()
+            try:
+                assert b" 200 " in loop.run_until_complete(fetch()).split(b"\\r\\n")[0]
+            finally:
+                loop.close()
+        """)
+    )
+    suite.run().assert_outcomes(passed=1)  # recording: the guard lets it through
+    assert suite.server.hits == 1
+    suite.server.reset()
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
+    assert suite.server.hits == 0
+
+
 @pytest.mark.parametrize(
     ("allow", "reached"),
     [

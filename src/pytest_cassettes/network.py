@@ -342,6 +342,18 @@ def _check_connect(sock: socket.socket, address: object) -> None:
         raise
 
 
+def _check_remote(host: object, port: object) -> None:
+    """Refuse a connection to `host` (a name or an address) on `port` that some active guard
+    does not allow: for an event loop that resolves the name and connects itself (uvloop)."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str) or not host:
+        return  # no remote host: the original says what is wrong
+    number = _port_number(port)
+    for guard in _guards():
+        guard._check_connect(host, number)
+
+
 def _needs_lookup(host: object) -> bool:
     """Whether resolving ``host`` may query a name service (a literal address does not)."""
     if host is None:
@@ -380,6 +392,9 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     gethostbyname: Any = originals.get("gethostbyname")
     gethostbyname_ex: Any = originals.get("gethostbyname_ex")
     proactor_sock_connect: Any = originals.get("proactor_sock_connect")
+    uvloop_create_connection: Any = originals.get("uvloop_create_connection")
+    uvloop_create_datagram_endpoint: Any = originals.get("uvloop_create_datagram_endpoint")
+    uvloop_getaddrinfo: Any = originals.get("uvloop_getaddrinfo")
 
     def guarded_connect(self: socket.socket, address: Any, /) -> None:
         _check_connect(self, address)
@@ -421,6 +436,32 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         _check_address(sock.family, address)
         await proactor_sock_connect(self, sock, address)
 
+    # uvloop resolves names and connects in libuv, past the socket module: its loop's own
+    # methods are checked instead, by the host and port they are given.
+    async def guarded_uvloop_create_connection(
+        self: Any, protocol_factory: Any, host: Any = None, port: Any = None, *args: Any, **kw: Any
+    ) -> Any:
+        if kw.get("sock") is None:
+            _check_remote(host, port)
+        return await uvloop_create_connection(self, protocol_factory, host, port, *args, **kw)
+
+    async def guarded_uvloop_create_datagram_endpoint(
+        self: Any, protocol_factory: Any, local_addr: Any = None, remote_addr: Any = None, **kw: Any
+    ) -> Any:
+        if isinstance(remote_addr, tuple) and len(remote_addr) >= 2:
+            _check_remote(remote_addr[0], remote_addr[1])
+        return await uvloop_create_datagram_endpoint(
+            self, protocol_factory, local_addr, remote_addr, **kw
+        )
+
+    async def guarded_uvloop_getaddrinfo(
+        self: Any, host: Any, port: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        name = _check_lookup(host, port)
+        results = await uvloop_getaddrinfo(self, host, port, *args, **kwargs)
+        _remember(name, (str(sockaddr[0]) for *_, sockaddr in results))
+        return results
+
     return {
         "connect": guarded_connect,
         "connect_ex": guarded_connect_ex,
@@ -430,6 +471,9 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "gethostbyname": guarded_gethostbyname,
         "gethostbyname_ex": guarded_gethostbyname_ex,
         "proactor_sock_connect": guarded_proactor_sock_connect,
+        "uvloop_create_connection": guarded_uvloop_create_connection,
+        "uvloop_create_datagram_endpoint": guarded_uvloop_create_datagram_endpoint,
+        "uvloop_getaddrinfo": guarded_uvloop_getaddrinfo,
     }
 
 
@@ -444,6 +488,12 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
     proactor = sys.modules.get("asyncio.proactor_events")
     if proactor is not None:
         yield proactor.BaseProactorEventLoop, "sock_connect", "proactor_sock_connect"
+    # Likewise uvloop, where imported (a project imports it where it sets its loop up: a
+    # conftest, a test module, the code under test).
+    uvloop_class = getattr(sys.modules.get("uvloop"), "Loop", None)
+    if isinstance(uvloop_class, type):
+        for name in ("create_connection", "create_datagram_endpoint", "getaddrinfo"):
+            yield uvloop_class, name, f"uvloop_{name}"
 
 
 def _install() -> None:
