@@ -7,6 +7,7 @@ the guard, standing in for DNS: it records each look-up and never sends a query.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import http.client
 import socket
@@ -25,6 +26,10 @@ try:
     import uvloop
 except ImportError:  # not on Windows, nor every Python
     uvloop = None
+try:
+    import aiodns
+except ImportError:  # optional: aiohttp resolves through it when it is installed
+    aiodns = None
 
 from pytest_cassettes.errors import NetworkBlockedError
 from pytest_cassettes.network import AllowList, NetworkGuard
@@ -146,8 +151,14 @@ def via_httpx_async(url: str) -> int:
 
 
 def via_aiohttp(url: str) -> int:
+    # Its threaded resolver, which looks names up through the socket module (and the fake
+    # resolver); with aiodns installed, its default queries through c-ares: see below.
     async def get() -> int:
-        async with aiohttp.ClientSession() as session, session.get(url) as response:
+        connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get(url) as response,
+        ):
             await response.read()
             return response.status
 
@@ -736,6 +747,88 @@ def test_udp_datagrams_are_guarded(udp_receiver: socket.socket, method: str) -> 
         with guard_for(f"127.0.0.1:{address[1]}"):
             send(sender, b"allowed")
         assert udp_receiver.recv(100) == b"allowed"  # the blocked datagram never arrived
+
+
+class FakeDNS:
+    """A DNS server on 127.0.0.1 (UDP) for c-ares, which aiodns queries past the socket module:
+    `db.internal` is 127.0.0.1, other names do not exist. It records each name asked."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.asked: list[str] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                query, client = self.sock.recvfrom(512)
+            except OSError:  # closed
+                return
+            labels, at = [], 12
+            while query[at]:
+                labels.append(query[at + 1 : at + 1 + query[at]].decode())
+                at += 1 + query[at]
+            question = query[12 : at + 5]  # the name, its type and class
+            qtype = int.from_bytes(query[at + 1 : at + 3], "big")
+            name = ".".join(labels).lower()
+            self.asked.append(name)
+            found = name == "db.internal"
+            answer = b""
+            if found and qtype == 1:  # an A record: 127.0.0.1
+                answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01"
+            flags = b"\x81\x80" if found else b"\x81\x83"  # a response; NXDOMAIN if unknown
+            header = query[:2] + flags + b"\x00\x01" + (b"\x00\x01" if answer else b"\x00\x00")
+            reply = header + b"\x00\x00\x00\x00" + question + answer
+            _socket.socket.sendto(self.sock, reply, client)  # the server is not under guard
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def fake_dns() -> Iterator[FakeDNS]:
+    dns = FakeDNS()
+    yield dns
+    dns.close()
+
+
+def via_aiohttp_on_aiodns(url: str, nameserver: str) -> int:
+    async def get() -> int:
+        resolver = aiohttp.AsyncResolver(nameservers=[nameserver])
+        connector = aiohttp.TCPConnector(resolver=resolver, family=socket.AF_INET)
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get(url) as response,
+        ):
+            await response.read()
+            return response.status
+
+    return asyncio.run(get())
+
+
+@pytest.mark.skipif(aiodns is None, reason="aiodns is not installed")
+def test_aiohttp_resolving_through_aiodns_is_guarded(
+    server: LocalServer, fake_dns: FakeDNS
+) -> None:
+    # A blocked name is never asked of the name server; an allowed one is, and the address it
+    # gave is let through, as for the socket module's look-ups.
+    nameserver = f"127.0.0.1:{fake_dns.port}"
+    with guard_for("localhost") as guard:
+        error = assert_blocked(
+            lambda: via_aiohttp_on_aiodns(f"http://api.example.com:{server.port}/", nameserver)
+        )
+    assert (error.host, error.port) == ("api.example.com", server.port)
+    assert fake_dns.asked == []
+    with guard_for(f"db.internal:{server.port}") as guard:
+        assert via_aiohttp_on_aiodns(f"http://db.internal:{server.port}/db", nameserver) == 200
+    assert guard.blocked == []
+    assert "db.internal" in fake_dns.asked
+    assert server.hits == 1
+    for name in ("getaddrinfo", "gethostbyname", "query"):  # aiodns's own once the guard exits
+        assert getattr(aiodns.DNSResolver, name).__module__.startswith("aiodns")
 
 
 @pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")

@@ -395,6 +395,10 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     uvloop_create_connection: Any = originals.get("uvloop_create_connection")
     uvloop_create_datagram_endpoint: Any = originals.get("uvloop_create_datagram_endpoint")
     uvloop_getaddrinfo: Any = originals.get("uvloop_getaddrinfo")
+    aiodns_getaddrinfo: Any = originals.get("aiodns_getaddrinfo")
+    aiodns_gethostbyname: Any = originals.get("aiodns_gethostbyname")
+    aiodns_query: Any = originals.get("aiodns_query")
+    aiodns_query_dns: Any = originals.get("aiodns_query_dns")
 
     def guarded_connect(self: socket.socket, address: Any, /) -> None:
         _check_connect(self, address)
@@ -462,6 +466,32 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         _remember(name, (str(sockaddr[0]) for *_, sockaddr in results))
         return results
 
+    # aiodns (aiohttp's resolver when it is installed) queries through c-ares, past the socket
+    # module. Its methods return futures; the addresses a lookup gave are remembered when it
+    # is done (before the awaiting task resumes), as for socket.getaddrinfo.
+    def guarded_aiodns_getaddrinfo(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
+        port = args[1] if len(args) > 1 else kwargs.get("port")
+        name = _check_lookup(host, port)
+        future = aiodns_getaddrinfo(self, host, *args, **kwargs)
+        if name is not None:
+            future.add_done_callback(lambda done: _remember_done(name, done, _aiodns_nodes))
+        return future
+
+    def guarded_aiodns_gethostbyname(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = _check_lookup(host)
+        future = aiodns_gethostbyname(self, host, *args, **kwargs)
+        if name is not None:
+            future.add_done_callback(lambda done: _remember_done(name, done, _aiodns_addresses))
+        return future
+
+    def guarded_aiodns_query(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_lookup(host)
+        return aiodns_query(self, host, *args, **kwargs)
+
+    def guarded_aiodns_query_dns(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_lookup(host)
+        return aiodns_query_dns(self, host, *args, **kwargs)
+
     return {
         "connect": guarded_connect,
         "connect_ex": guarded_connect_ex,
@@ -474,7 +504,30 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "uvloop_create_connection": guarded_uvloop_create_connection,
         "uvloop_create_datagram_endpoint": guarded_uvloop_create_datagram_endpoint,
         "uvloop_getaddrinfo": guarded_uvloop_getaddrinfo,
+        "aiodns_getaddrinfo": guarded_aiodns_getaddrinfo,
+        "aiodns_gethostbyname": guarded_aiodns_gethostbyname,
+        "aiodns_query": guarded_aiodns_query,
+        "aiodns_query_dns": guarded_aiodns_query_dns,
     }
+
+
+def _aiodns_nodes(result: Any) -> list[str]:
+    """The addresses of a c-ares getaddrinfo result (each node's address, as bytes)."""
+    addresses = []
+    for node in getattr(result, "nodes", None) or ():
+        host = node.addr[0]
+        addresses.append(host.decode("ascii", "replace") if isinstance(host, bytes) else host)
+    return addresses
+
+
+def _aiodns_addresses(result: Any) -> list[str]:
+    """The addresses of a c-ares gethostbyname result."""
+    return [str(address) for address in getattr(result, "addresses", None) or ()]
+
+
+def _remember_done(name: str, done: Any, addresses: Callable[[Any], list[str]]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        _remember(name, addresses(done.result()))
 
 
 def _patch_points() -> Iterator[tuple[object, str, str]]:
@@ -494,6 +547,12 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
     if isinstance(uvloop_class, type):
         for name in ("create_connection", "create_datagram_endpoint", "getaddrinfo"):
             yield uvloop_class, name, f"uvloop_{name}"
+    # And aiodns, where imported (aiohttp imports it when it is installed).
+    resolver_class = getattr(sys.modules.get("aiodns"), "DNSResolver", None)
+    if isinstance(resolver_class, type):
+        for name in ("getaddrinfo", "gethostbyname", "query", "query_dns"):
+            if hasattr(resolver_class, name):  # newer aiodns versions added some of them
+                yield resolver_class, name, f"aiodns_{name}"
 
 
 def _install() -> None:
