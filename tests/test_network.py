@@ -795,9 +795,9 @@ def fake_dns() -> Iterator[FakeDNS]:
     dns.close()
 
 
-def via_aiohttp_on_aiodns(url: str, nameserver: str) -> int:
+def via_aiohttp_on_aiodns(url: str, dns_port: int) -> int:
     async def get() -> int:
-        resolver = aiohttp.AsyncResolver(nameservers=[nameserver])
+        resolver = aiohttp.AsyncResolver(nameservers=["127.0.0.1"], udp_port=dns_port)
         connector = aiohttp.TCPConnector(resolver=resolver, family=socket.AF_INET)
         async with (
             aiohttp.ClientSession(connector=connector) as session,
@@ -815,15 +815,14 @@ def test_aiohttp_resolving_through_aiodns_is_guarded(
 ) -> None:
     # A blocked name is never asked of the name server; an allowed one is, and the address it
     # gave is let through, as for the socket module's look-ups.
-    nameserver = f"127.0.0.1:{fake_dns.port}"
     with guard_for("localhost") as guard:
         error = assert_blocked(
-            lambda: via_aiohttp_on_aiodns(f"http://api.example.com:{server.port}/", nameserver)
+            lambda: via_aiohttp_on_aiodns(f"http://api.example.com:{server.port}/", fake_dns.port)
         )
     assert (error.host, error.port) == ("api.example.com", server.port)
     assert fake_dns.asked == []
     with guard_for(f"db.internal:{server.port}") as guard:
-        assert via_aiohttp_on_aiodns(f"http://db.internal:{server.port}/db", nameserver) == 200
+        assert via_aiohttp_on_aiodns(f"http://db.internal:{server.port}/db", fake_dns.port) == 200
     assert guard.blocked == []
     assert "db.internal" in fake_dns.asked
     assert server.hits == 1
