@@ -311,6 +311,8 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
 
     floor = project("floor", "none", False)
     live = project("live", "none", True)
+    canned = project("canned", "none", True)
+    bench_gen.write_canned(canned)
     roots = {
         p: {k: project(f"{p}_{k}", p, True) for k in ("record", "replay")}
         for p in ("incumbent", "ours")
@@ -353,7 +355,9 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
     variants = [
         Variant("floor", "floor: no HTTP", "none", floor, passed=n, before=cold(floor)),
         Variant("live", "live HTTP, no plugin", "none", live, passed=n, hits=n, before=cold(live)),
-    ]
+        Variant("canned", "requests, no I/O, no plugin", "none", canned, passed=n,
+                before=cold(canned)),
+    ]  # fmt: skip
     plugins = (("incumbent", "inc"), ("ours", "ours"))
     for plugin, short in plugins:
         rec, rep = roots[plugin]["record"], roots[plugin]["replay"]
@@ -422,6 +426,15 @@ def suite_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict
             for name, k, _, inc, lv in ours_rows
         ],
     )
+
+    client, replay = med["canned"], med["ours_replay"]
+    if client is not None and med["floor"] is not None and replay is not None:
+        floor_x = client / med["floor"]
+        print(
+            f"\n  requests answering from memory (no socket, no plugin): {floor_x:.2f}x the floor,"
+            " the client's own cost,\n  which no replay removes; ours replay is "
+            f"{replay / client:.2f}x that, {(replay - client) / n * 1000:.2f} ms a test over it."
+        )
 
     ours = lambda *keys: [by[k] for k in keys]  # noqa: E731
     targets.add(
