@@ -6,6 +6,10 @@ Each run is a subprocess: the point is what a fresh interpreter imports.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import Suite
@@ -168,3 +172,47 @@ def test_the_projects_own_first_import_of_vcrpy_is_the_lean_one(suite: Suite) ->
     run(suite, "--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
     assert suite.uris("test_recorded") == [suite.server.base_url + "/a"]
     run(suite, "--record-mode=none", "--block-network").assert_outcomes(passed=2)
+
+
+THREADED_IMPORT = """
+import sys, threading, time
+sys.path.insert(0, {libs!r})
+import urllib3
+from pytest_cassettes import libraries
+libraries.import_vcr()
+got = []
+thread = threading.Thread(target=lambda: got.append(__import__("httplib2").VALUE))
+thread.start()
+time.sleep(0.2)  # the thread is inside httplib2's (slow) module body
+import tornado  # not seen by vcr.patch: it is reloaded, and imports httplib2 itself
+thread.join()
+import vcr.patch
+print(got, sorted(libraries.loaded() & {{"httplib2", "tornado"}} & libraries._patch_sees))
+print(hasattr(vcr.patch, "_HTTPConnectionWithTimeout"))
+"""
+
+
+def test_a_library_imported_on_a_thread_while_vcr_patch_reloads(tmp_path: Path) -> None:
+    # The thread importing httplib2 holds Python's lock on that module while its watcher waits
+    # to reload vcr.patch; the main thread, reloading vcr.patch for tornado, waits for
+    # httplib2's import to end. This hung for ever; the thread now leaves its reload to the
+    # main thread. Stand-ins for the two libraries (neither is a test dependency).
+    (tmp_path / "httplib2.py").write_text(
+        "import http.client, time\n"
+        "time.sleep(0.5)\n"
+        "class HTTPConnectionWithTimeout(http.client.HTTPConnection): pass\n"
+        "class HTTPSConnectionWithTimeout(http.client.HTTPSConnection): pass\n"
+        "SCHEME_TO_CONNECTION = {'http': HTTPConnectionWithTimeout}\n"
+        "VALUE = 1\n"
+    )
+    (tmp_path / "tornado").mkdir()
+    (tmp_path / "tornado" / "__init__.py").write_text("")
+    (tmp_path / "tornado" / "simple_httpclient.py").write_text(
+        "class SimpleAsyncHTTPClient:\n    def fetch_impl(self): pass\n"
+    )
+    script = THREADED_IMPORT.format(libs=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[1] ['httplib2', 'tornado']", "True"]

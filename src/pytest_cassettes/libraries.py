@@ -49,9 +49,14 @@ LIBRARIES = frozenset(
 # vcr.patch imports.
 NOT_HIDDEN = frozenset({"requests", "urllib3"})
 
-_lock = threading.RLock()
+_lock = threading.RLock()  # taken through _holding()
 _patch_sees: frozenset[str] | None = None  # the libraries vcr.patch was (re)loaded with
 _listeners: list[Listener] = []
+_listeners_lock = threading.Lock()  # the list only: never held while importing
+# A library's import ended on a thread that found _lock taken: vcr.patch is to be reloaded and
+# the listeners told, by the thread releasing _lock (see _after_import).
+_deferred = False
+_held = threading.local()  # how deep this thread holds _lock
 # Per thread: whether it is reloading vcr.patch, and whether a library was imported meanwhile
 # (everything mode and the fallback import them for real; the watcher must not reload then).
 _reload = threading.local()
@@ -97,7 +102,7 @@ def hidden(names: frozenset[str]) -> Iterator[None]:
     """Make `import name` fail with ImportError, on this thread, for these (not yet imported)
     libraries."""
     names = frozenset(name for name in names - NOT_HIDDEN if name not in sys.modules)
-    with _lock:
+    with _holding():
         if _HIDER not in sys.meta_path:  # once: never removed, so no import misses a finder
             sys.meta_path.insert(0, _HIDER)
     outer = _HIDER.names
@@ -108,9 +113,23 @@ def hidden(names: frozenset[str]) -> Iterator[None]:
         _HIDER.names = outer
 
 
+@contextlib.contextmanager
+def _holding() -> Iterator[None]:
+    """Hold `_lock`; once this thread lets go of it, do what other threads' imports left to the
+    holder (see _after_import)."""
+    with _lock:
+        _held.depth = getattr(_held, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+    if not _held.depth:
+        _catch_up()
+
+
 def import_vcr() -> None:
     """Import vcrpy, seeing only the libraries already imported (a no-op once done)."""
-    with _lock:
+    with _holding():
         if _patch_sees is not None:
             return
         if "vcr.patch" in sys.modules:  # imported in full before our hook was installed
@@ -126,7 +145,7 @@ def import_vcr() -> None:
 def _imported(seen: frozenset[str], hooked: bool = True) -> None:
     """vcrpy is imported, having seen these libraries."""
     global _patch_sees
-    with _lock:
+    with _holding():
         _patch_sees = seen
         if not hooked:
             return
@@ -184,7 +203,7 @@ _FIRST = _FirstImport()
 
 def install() -> None:
     """Make the process's first `import vcr` the lean one (a no-op once vcr is imported)."""
-    with _lock:
+    with _holding():
         if "vcr" not in sys.modules and _FIRST not in sys.meta_path:
             sys.meta_path.insert(0, _FIRST)
 
@@ -196,7 +215,7 @@ def patch_module(everything: bool = False) -> ModuleType:
     """
     global _patch_sees
     import_vcr()
-    with _lock:
+    with _holding():
         vcr_patch = sys.modules["vcr.patch"]
         assert _patch_sees is not None
         now = LIBRARIES if everything else loaded() | _patch_sees
@@ -247,11 +266,11 @@ class Listener(Protocol):
 
 def watch(listener: Listener) -> Callable[[], None]:
     """Tell `listener` about library imports from now on; returns the function that stops it."""
-    with _lock:
+    with _listeners_lock:
         _listeners.append(listener)
 
     def stop() -> None:
-        with _lock:
+        with _listeners_lock:
             if listener in _listeners:
                 _listeners.remove(listener)
 
@@ -259,10 +278,34 @@ def watch(listener: Listener) -> Callable[[], None]:
 
 
 def _tell(event: str) -> None:
-    with _lock:
+    with _listeners_lock:
         listeners = list(_listeners)
     for listener in listeners:
         getattr(listener, event)()
+
+
+def _after_import() -> None:
+    """Reload vcr.patch and tell the listeners, after a library's import on this thread.
+
+    Without waiting for `_lock`: its holder may be reloading vcr.patch on another thread, and
+    vcr.patch's own import of this library waits for this import to end (Python's lock on the
+    module), so both would wait for ever. The holder then does it when it lets go."""
+    global _deferred
+    _deferred = True
+    _catch_up()
+
+
+def _catch_up() -> None:
+    global _deferred
+    while _deferred and _lock.acquire(blocking=False):
+        _held.depth = getattr(_held, "depth", 0) + 1
+        try:
+            _deferred = False
+            patch_module()
+            _tell("after_import")
+        finally:
+            _held.depth -= 1
+            _lock.release()
 
 
 class _Watcher(importlib.abc.MetaPathFinder):
@@ -312,8 +355,7 @@ class _Watcher(importlib.abc.MetaPathFinder):
                 if depth == 0 and getattr(_reload, "active", False):
                     _reload.imported = True  # imported by our reload: it tells when done
                 elif depth == 0:
-                    patch_module()
-                    _tell("after_import")
+                    _after_import()
 
         with contextlib.suppress(AttributeError):  # a loader with slots: not watched
             loader.exec_module = exec_and_tell  # type: ignore[union-attr,method-assign]
