@@ -12,6 +12,7 @@ import asyncio
 import http.client
 import socket
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -830,6 +831,66 @@ def test_aiohttp_resolving_through_aiodns_is_guarded(
         assert getattr(aiodns.DNSResolver, name).__module__.startswith("aiodns")
 
 
+@pytest.mark.skipif(aiodns is None, reason="aiodns is not installed")
+def test_a_name_queried_through_aiodns_lets_its_addresses_through(
+    server: LocalServer, fake_dns: FakeDNS
+) -> None:
+    # Any query of A records (aiohttp's fallback with an old aiodns) remembers the answer, as
+    # getaddrinfo does; aiodns's own deprecation warnings still name their caller.
+    async def query() -> None:
+        resolver = aiodns.DNSResolver(nameservers=["127.0.0.1"], udp_port=fake_dns.port)
+        if hasattr(resolver, "query_dns"):
+            await resolver.query_dns("db.internal", "A")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            await resolver.query("db.internal", "A")
+        assert all(warning.filename == __file__ for warning in caught), caught
+
+    with guard_for(f"db.internal:{server.port}") as guard:
+        assert_blocked(lambda: via_http_client(server.url()))  # not resolved yet
+        asyncio.run(query())
+        assert via_http_client(server.url()) == 200
+    assert guard.blocked == [("127.0.0.1", server.port)]
+    assert fake_dns.asked and set(fake_dns.asked) == {"db.internal"}
+
+
+@pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")
+@pytest.mark.parametrize(
+    ("host", "port", "allowed"),
+    [
+        (None, "{port}", "127.0.0.1"),  # no host: this machine, as for the standard loop
+        ("127.0.0.1", "http-alt", "127.0.0.1:1"),  # a service name is its port (8080)
+        ("localhost", "http-alt", "localhost:1"),
+    ],
+)
+def test_uvloop_connections_are_checked_on_the_host_and_port_they_reach(
+    server: LocalServer, host: str | None, port: str, allowed: str
+) -> None:
+    assert uvloop is not None
+    port = port.format(port=server.port)
+    if not port.isdigit():
+        try:
+            socket.getservbyname(port, "tcp")
+        except OSError:
+            pytest.skip(f"no /etc/services entry for {port} here")
+
+    async def connect() -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_connection(asyncio.Protocol, host, port)
+        transport.close()
+
+    loop = uvloop.new_event_loop()
+    try:
+        with guard_for(allowed) as guard:
+            error = assert_blocked(lambda: loop.run_until_complete(connect()))
+    finally:
+        loop.close()
+    expected_port = server.port if port.isdigit() else socket.getservbyname(port, "tcp")
+    assert (error.host, error.port) == (host or "localhost", expected_port)
+    assert guard.blocked == [(host or "localhost", expected_port)]
+    assert server.hits == 0
+
+
 @pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")
 def test_uvloop_datagrams_and_lookups_are_guarded(udp_receiver: socket.socket) -> None:
     # Its datagram endpoints and getaddrinfo go through libuv too; the clients above cover
@@ -842,6 +903,10 @@ def test_uvloop_datagrams_and_lookups_are_guarded(udp_receiver: socket.socket) -
         with guard_for() as guard:
             with pytest.raises(NetworkBlockedError):
                 await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=address)
+            with pytest.raises(NetworkBlockedError):  # uvloop takes a list too
+                await loop.create_datagram_endpoint(
+                    asyncio.DatagramProtocol, remote_addr=list(address)
+                )
             with pytest.raises(NetworkBlockedError):
                 await loop.getaddrinfo("api.example.com", 80)  # refused before any query
         with guard_for(f"127.0.0.1:{address[1]}", "localhost"):
@@ -858,7 +923,7 @@ def test_uvloop_datagrams_and_lookups_are_guarded(udp_receiver: socket.socket) -
         blocked = loop.run_until_complete(main())
     finally:
         loop.close()
-    assert blocked == [address, ("api.example.com", 80)]
+    assert blocked == [address, address, ("api.example.com", 80)]
     assert udp_receiver.recv(100) == b"allowed"  # the blocked datagram never arrived
     guarded = {"create_connection", "create_datagram_endpoint", "getaddrinfo"}
     assert guarded.isdisjoint(vars(uvloop.Loop))

@@ -342,14 +342,24 @@ def _check_connect(sock: socket.socket, address: object) -> None:
         raise
 
 
-def _check_remote(host: object, port: object) -> None:
-    """Refuse a connection to `host` (a name or an address) on `port` that some active guard
-    does not allow: for an event loop that resolves the name and connects itself (uvloop)."""
+def _check_remote(host: object, port: object, protocol: str) -> None:
+    """Refuse a connection to `host` (a name or an address; None: this machine) on `port` (a
+    number or a service name of `protocol`) that some active guard does not allow: for an event
+    loop that resolves the name and connects itself (uvloop)."""
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
-    if not isinstance(host, str) or not host:
-        return  # no remote host: the original says what is wrong
+    if host is None or host == "":
+        host = _LOCALHOST  # the loopback addresses, as getaddrinfo gives them
+    if not isinstance(host, str):
+        return  # the original says what is wrong
+    if isinstance(port, bytes):
+        port = port.decode("ascii", "replace")
     number = _port_number(port)
+    if number is None and isinstance(port, str) and port:
+        try:
+            number = socket.getservbyname(port, protocol)
+        except OSError:
+            return  # an unknown service: the original fails to resolve it
     for guard in _guards():
         guard._check_connect(host, number)
 
@@ -395,10 +405,10 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     uvloop_create_connection: Any = originals.get("uvloop_create_connection")
     uvloop_create_datagram_endpoint: Any = originals.get("uvloop_create_datagram_endpoint")
     uvloop_getaddrinfo: Any = originals.get("uvloop_getaddrinfo")
-    aiodns_getaddrinfo: Any = originals.get("aiodns_getaddrinfo")
-    aiodns_gethostbyname: Any = originals.get("aiodns_gethostbyname")
-    aiodns_query: Any = originals.get("aiodns_query")
-    aiodns_query_dns: Any = originals.get("aiodns_query_dns")
+    pycares_getaddrinfo: Any = originals.get("pycares_getaddrinfo")
+    pycares_gethostbyname: Any = originals.get("pycares_gethostbyname")
+    pycares_query: Any = originals.get("pycares_query")
+    pycares_search: Any = originals.get("pycares_search")
 
     def guarded_connect(self: socket.socket, address: Any, /) -> None:
         _check_connect(self, address)
@@ -446,14 +456,14 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         self: Any, protocol_factory: Any, host: Any = None, port: Any = None, *args: Any, **kw: Any
     ) -> Any:
         if kw.get("sock") is None:
-            _check_remote(host, port)
+            _check_remote(host, port, "tcp")
         return await uvloop_create_connection(self, protocol_factory, host, port, *args, **kw)
 
     async def guarded_uvloop_create_datagram_endpoint(
         self: Any, protocol_factory: Any, local_addr: Any = None, remote_addr: Any = None, **kw: Any
     ) -> Any:
-        if isinstance(remote_addr, tuple) and len(remote_addr) >= 2:
-            _check_remote(remote_addr[0], remote_addr[1])
+        if isinstance(remote_addr, (tuple, list)) and len(remote_addr) >= 2:
+            _check_remote(remote_addr[0], remote_addr[1], "udp")
         return await uvloop_create_datagram_endpoint(
             self, protocol_factory, local_addr, remote_addr, **kw
         )
@@ -466,31 +476,27 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         _remember(name, (str(sockaddr[0]) for *_, sockaddr in results))
         return results
 
-    # aiodns (aiohttp's resolver when it is installed) queries through c-ares, past the socket
-    # module. Its methods return futures; the addresses a lookup gave are remembered when it
-    # is done (before the awaiting task resumes), as for socket.getaddrinfo.
-    def guarded_aiodns_getaddrinfo(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
-        port = args[1] if len(args) > 1 else kwargs.get("port")
-        name = _check_lookup(host, port)
-        future = aiodns_getaddrinfo(self, host, *args, **kwargs)
-        if name is not None:
-            future.add_done_callback(lambda done: _remember_done(name, done, _aiodns_nodes))
-        return future
+    # pycares (c-ares: aiodns, so aiohttp's resolver when aiodns is installed) queries name
+    # servers past the socket module. The names it is asked for are checked; the addresses an
+    # answer holds are remembered before its callback runs (so before the caller resumes), as
+    # socket.getaddrinfo's are. The callback is a keyword (pycares 5) or the third argument.
+    def resolving(original: Any, port_of: Callable[[tuple[Any, ...], dict[str, Any]], Any]) -> Any:
+        def guarded(self: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
+            checked = _check_lookup(name, port_of(args, kwargs))
+            if checked is not None:
+                if "callback" in kwargs:
+                    kwargs["callback"] = _remembering(checked, kwargs["callback"])
+                elif len(args) >= 2:
+                    args = (args[0], _remembering(checked, args[1]), *args[2:])
+            return original(self, name, *args, **kwargs)
 
-    def guarded_aiodns_gethostbyname(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = _check_lookup(host)
-        future = aiodns_gethostbyname(self, host, *args, **kwargs)
-        if name is not None:
-            future.add_done_callback(lambda done: _remember_done(name, done, _aiodns_addresses))
-        return future
+        return guarded
 
-    def guarded_aiodns_query(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_lookup(host)
-        return aiodns_query(self, host, *args, **kwargs)
+    def port_argument(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return args[0] if args else kwargs.get("port")
 
-    def guarded_aiodns_query_dns(self: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_lookup(host)
-        return aiodns_query_dns(self, host, *args, **kwargs)
+    def no_port(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return None
 
     return {
         "connect": guarded_connect,
@@ -504,30 +510,40 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "uvloop_create_connection": guarded_uvloop_create_connection,
         "uvloop_create_datagram_endpoint": guarded_uvloop_create_datagram_endpoint,
         "uvloop_getaddrinfo": guarded_uvloop_getaddrinfo,
-        "aiodns_getaddrinfo": guarded_aiodns_getaddrinfo,
-        "aiodns_gethostbyname": guarded_aiodns_gethostbyname,
-        "aiodns_query": guarded_aiodns_query,
-        "aiodns_query_dns": guarded_aiodns_query_dns,
+        "pycares_getaddrinfo": resolving(pycares_getaddrinfo, port_argument),
+        "pycares_gethostbyname": resolving(pycares_gethostbyname, no_port),
+        "pycares_query": resolving(pycares_query, no_port),
+        "pycares_search": resolving(pycares_search, no_port),
     }
 
 
-def _aiodns_nodes(result: Any) -> list[str]:
-    """The addresses of a c-ares getaddrinfo result (each node's address, as bytes)."""
-    addresses = []
+def _remembering(name: str, callback: Any) -> Any:
+    """`callback` of a pycares look-up of `name`, remembering the addresses answered first."""
+
+    def answered(result: Any, error: Any) -> Any:
+        if error is None and result is not None:
+            _remember(name, _answered_addresses(result))
+        return callback(result, error)
+
+    return answered
+
+
+def _answered_addresses(result: Any) -> list[str]:
+    """The addresses in a pycares answer: getaddrinfo's nodes, gethostbyname's addresses, the
+    A/AAAA records of a query (pycares 5: records with `data.addr`; 4: results with `host`).
+    Anything that is not an address (an MX record's host) is skipped when remembered."""
+    found: list[str] = []
     for node in getattr(result, "nodes", None) or ():
         host = node.addr[0]
-        addresses.append(host.decode("ascii", "replace") if isinstance(host, bytes) else host)
-    return addresses
-
-
-def _aiodns_addresses(result: Any) -> list[str]:
-    """The addresses of a c-ares gethostbyname result."""
-    return [str(address) for address in getattr(result, "addresses", None) or ()]
-
-
-def _remember_done(name: str, done: Any, addresses: Callable[[Any], list[str]]) -> None:
-    if not done.cancelled() and done.exception() is None:
-        _remember(name, addresses(done.result()))
+        found.append(host.decode("ascii", "replace") if isinstance(host, bytes) else str(host))
+    found += [str(address) for address in getattr(result, "addresses", None) or ()]
+    for record in getattr(result, "answer", None) or ():
+        address = getattr(getattr(record, "data", None), "addr", None)
+        if address is not None:
+            found.append(str(address))
+    if isinstance(result, list):
+        found += [str(item.host) for item in result if hasattr(item, "host")]
+    return found
 
 
 def _patch_points() -> Iterator[tuple[object, str, str]]:
@@ -547,12 +563,12 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
     if isinstance(uvloop_class, type):
         for name in ("create_connection", "create_datagram_endpoint", "getaddrinfo"):
             yield uvloop_class, name, f"uvloop_{name}"
-    # And aiodns, where imported (aiohttp imports it when it is installed).
-    resolver_class = getattr(sys.modules.get("aiodns"), "DNSResolver", None)
-    if isinstance(resolver_class, type):
-        for name in ("getaddrinfo", "gethostbyname", "query", "query_dns"):
-            if hasattr(resolver_class, name):  # newer aiodns versions added some of them
-                yield resolver_class, name, f"aiodns_{name}"
+    # And pycares, where imported (by aiodns, which aiohttp imports when it is installed).
+    channel_class = getattr(sys.modules.get("pycares"), "Channel", None)
+    if isinstance(channel_class, type):
+        for name in ("getaddrinfo", "gethostbyname", "query", "search"):
+            if hasattr(channel_class, name):  # pycares 5 has no gethostbyname
+                yield channel_class, name, f"pycares_{name}"
 
 
 def _install() -> None:
