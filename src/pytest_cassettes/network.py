@@ -476,28 +476,6 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         _remember(name, (str(sockaddr[0]) for *_, sockaddr in results))
         return results
 
-    # pycares (c-ares: aiodns, so aiohttp's resolver when aiodns is installed) queries name
-    # servers past the socket module. The names it is asked for are checked; the addresses an
-    # answer holds are remembered before its callback runs (so before the caller resumes), as
-    # socket.getaddrinfo's are. The callback is a keyword (pycares 5) or the third argument.
-    def resolving(original: Any, port_of: Callable[[tuple[Any, ...], dict[str, Any]], Any]) -> Any:
-        def guarded(self: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
-            checked = _check_lookup(name, port_of(args, kwargs))
-            if checked is not None:
-                if "callback" in kwargs:
-                    kwargs["callback"] = _remembering(checked, kwargs["callback"])
-                elif len(args) >= 2:
-                    args = (args[0], _remembering(checked, args[1]), *args[2:])
-            return original(self, name, *args, **kwargs)
-
-        return guarded
-
-    def port_argument(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return args[0] if args else kwargs.get("port")
-
-    def no_port(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return None
-
     return {
         "connect": guarded_connect,
         "connect_ex": guarded_connect_ex,
@@ -510,11 +488,31 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "uvloop_create_connection": guarded_uvloop_create_connection,
         "uvloop_create_datagram_endpoint": guarded_uvloop_create_datagram_endpoint,
         "uvloop_getaddrinfo": guarded_uvloop_getaddrinfo,
-        "pycares_getaddrinfo": resolving(pycares_getaddrinfo, port_argument),
-        "pycares_gethostbyname": resolving(pycares_gethostbyname, no_port),
-        "pycares_query": resolving(pycares_query, no_port),
-        "pycares_search": resolving(pycares_search, no_port),
+        "pycares_getaddrinfo": _guarded_lookup(pycares_getaddrinfo, takes_port=True),
+        "pycares_gethostbyname": _guarded_lookup(pycares_gethostbyname),
+        "pycares_query": _guarded_lookup(pycares_query),
+        "pycares_search": _guarded_lookup(pycares_search),
     }
+
+
+def _guarded_lookup(original: Any, takes_port: bool = False) -> Any:
+    """A pycares Channel look-up, guarded. pycares (c-ares: aiodns, so aiohttp's resolver when
+    aiodns is installed) queries name servers past the socket module. The name is checked as
+    socket.getaddrinfo's is; the addresses the answer holds are remembered before its callback
+    runs (so before the caller resumes). The callback is a keyword (pycares 5) or the argument
+    after the port, family or query type (pycares 4)."""
+
+    def guarded(self: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
+        port = (args[0] if args else kwargs.get("port")) if takes_port else None
+        checked = _check_lookup(name, port)
+        if checked is not None:
+            if "callback" in kwargs:
+                kwargs["callback"] = _remembering(checked, kwargs["callback"])
+            elif len(args) >= 2:
+                args = (args[0], _remembering(checked, args[1]), *args[2:])
+        return original(self, name, *args, **kwargs)
+
+    return guarded
 
 
 def _remembering(name: str, callback: Any) -> Any:
