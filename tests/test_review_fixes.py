@@ -14,6 +14,7 @@ from vcr.request import Request
 
 from pytest_cassettes import libraries, storage
 from pytest_cassettes.cassette import Cassette, Context
+from pytest_cassettes.patching import Patches, Router
 from tests.conftest import Suite
 
 
@@ -268,3 +269,42 @@ def test_a_hidden_library_is_hidden_from_the_hiding_thread_only(
         assert seen == [1]
     finally:
         sys.modules.pop("hidden_client_lib", None)
+
+
+def test_an_import_told_while_the_patches_switch_on_leaves_one_set_of_patches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A library imported on a test's thread (which switched the patches off before its import)
+    # may have its vcr.patch reload done by the thread switching the patches on for the next
+    # test (libraries._catch_up), which tells Patches from inside switch_on. A nested
+    # switch_on entered a second set of patches that nothing ever took off again.
+    import http.client
+
+    import vcr.patch
+
+    real_connection, real_reset = http.client.HTTPConnection, vcr.patch.force_reset
+    libraries.import_vcr()
+    patches = Patches(Router())
+    patch_module = libraries.patch_module
+    told: list[bool] = []
+
+    def patch_module_then_told(everything: bool = False) -> Any:
+        module = patch_module(everything)
+        if not told:  # as libraries._catch_up does, on this thread, once
+            told.append(True)
+            patches.after_import()
+        return module
+
+    try:
+        patches.switch_on()
+        patches.before_import()  # the test's thread imports a library: off, to come back on
+        monkeypatch.setattr(libraries, "patch_module", patch_module_then_told)
+        patches.switch_on()  # the next test
+        assert told
+        assert patches.on
+        assert http.client.HTTPConnection is not real_connection
+        patches.switch_off()
+    finally:
+        patches.close()
+    assert http.client.HTTPConnection is real_connection
+    assert vcr.patch.force_reset is real_reset

@@ -53,10 +53,12 @@ _lock = threading.RLock()  # taken through _holding()
 _patch_sees: frozenset[str] | None = None  # the libraries vcr.patch was (re)loaded with
 _listeners: list[Listener] = []
 _listeners_lock = threading.Lock()  # the list only: never held while importing
-# A library's import ended on a thread that found _lock taken: vcr.patch is to be reloaded and
-# the listeners told, by the thread releasing _lock (see _after_import).
+# A library's import ended on a thread that found _lock taken by a thread importing libraries:
+# vcr.patch is to be reloaded and the listeners told by the thread releasing _lock (see
+# _after_import).
 _deferred = False
 _held = threading.local()  # how deep this thread holds _lock
+_importing: int | None = None  # the thread importing vcrpy, or reloading vcr.patch, under _lock
 # Per thread: whether it is reloading vcr.patch, and whether a library was imported meanwhile
 # (everything mode and the fallback import them for real; the watcher must not reload then).
 _reload = threading.local()
@@ -136,7 +138,8 @@ def import_vcr() -> None:
             _imported(LIBRARIES, hooked=False)
             return
         install()
-        import vcr.cassette  # noqa: F401 (through _FirstImport: see below)
+        with _importing_libraries():
+            import vcr.cassette  # noqa: F401 (through _FirstImport: see below)
 
         if _patch_sees is None:  # vcr was half imported when the hook was installed
             _imported(LIBRARIES, hooked=False)
@@ -225,11 +228,12 @@ def patch_module(everything: bool = False) -> ModuleType:
             kept = {name: value for name, value in vars(vcr_patch).items() if name[:1] == "_"}
             _reload.active = True
             try:
-                with hidden(LIBRARIES - now):
+                with _importing_libraries(), hidden(LIBRARIES - now):
                     importlib.reload(vcr_patch)
             except (ImportError, RuntimeError):
                 # A library whose modules import a hidden one: let vcr.patch see them all.
-                importlib.reload(vcr_patch)
+                with _importing_libraries():
+                    importlib.reload(vcr_patch)
                 now = LIBRARIES
             finally:
                 _reload.active = False
@@ -284,28 +288,59 @@ def _tell(event: str) -> None:
         getattr(listener, event)()
 
 
-def _after_import() -> None:
-    """Reload vcr.patch and tell the listeners, after a library's import on this thread.
+@contextlib.contextmanager
+def _importing_libraries() -> Iterator[None]:
+    """Mark this thread (holding `_lock`) as importing modules that import HTTP libraries."""
+    global _importing
+    outer, _importing = _importing, threading.get_ident()
+    try:
+        yield
+    finally:
+        _importing = outer
 
-    Without waiting for `_lock`: its holder may be reloading vcr.patch on another thread, and
-    vcr.patch's own import of this library waits for this import to end (Python's lock on the
-    module), so both would wait for ever. The holder then does it when it lets go."""
+
+def _after_import() -> None:
+    """Reload vcr.patch and tell the listeners, after a library's import on this thread (which
+    still holds Python's lock on the library's module).
+
+    It waits for `_lock`, unless its holder is importing vcrpy or reloading vcr.patch, whose
+    import of this very library waits for this import to end: both would wait for ever. The
+    holder then does it when it lets go of `_lock` (the library is patched from then on)."""
     global _deferred
-    _deferred = True
-    _catch_up()
+    while not _lock.acquire(timeout=0.05):
+        if _importing not in (None, threading.get_ident()):
+            _deferred = True
+            _catch_up()  # in case the holder let go meanwhile
+            return
+    _held.depth = getattr(_held, "depth", 0) + 1
+    try:
+        _reload_and_tell()
+    finally:
+        _held.depth -= 1
+        _lock.release()
+    if not _held.depth:
+        _catch_up()
 
 
 def _catch_up() -> None:
+    """Do what other threads' imports left to the holder of `_lock`, if it can be taken now."""
     global _deferred
     while _deferred and _lock.acquire(blocking=False):
+        _deferred = False
         _held.depth = getattr(_held, "depth", 0) + 1
         try:
-            _deferred = False
-            patch_module()
-            _tell("after_import")
+            _reload_and_tell()
+        except BaseException:
+            _deferred = True  # the next holder tries again
+            raise
         finally:
             _held.depth -= 1
             _lock.release()
+
+
+def _reload_and_tell() -> None:
+    patch_module()
+    _tell("after_import")
 
 
 class _Watcher(importlib.abc.MetaPathFinder):

@@ -233,6 +233,10 @@ class Patches:
         self._patchers: list[Any] | None = None
         self._stack: contextlib.ExitStack | None = None
         self._was_on = False
+        # switch_on under way, and whether an import asked for a rebuild meanwhile (the reload
+        # of vcr.patch it needs may be run by switch_on's own thread: see libraries.py).
+        self._switching = False
+        self._stale = False
         self._stop_watching = libraries.watch(self)
 
     @property
@@ -243,6 +247,18 @@ class Patches:
         """Patch every imported HTTP library (a no-op when already on)."""
         if self._stack is not None:
             return
+        self._switching = True
+        try:
+            self._switch_on()
+        finally:
+            self._switching = False
+        if self._stale:  # a library was imported meanwhile: patch it too
+            self._stale = False
+            self.switch_off()
+            self._patchers = None
+            self.switch_on()
+
+    def _switch_on(self) -> None:
         if self._patchers is None:
             self._patchers = libraries.build_patchers(self.router)
         from unittest import mock
@@ -291,6 +307,10 @@ class Patches:
 
     def after_import(self) -> None:
         self._patchers = None
+        if self._switching:  # told from inside switch_on: it rebuilds once done
+            self._stale = True
+            self._was_on = False
+            return
         if self._was_on:
             self._was_on = False
             self.switch_on()
