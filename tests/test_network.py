@@ -854,6 +854,30 @@ def test_a_name_queried_through_aiodns_lets_its_addresses_through(
     assert fake_dns.asked and set(fake_dns.asked) == {"db.internal"}
 
 
+@pytest.mark.skipif(aiodns is None, reason="aiodns (and pycares) is not installed")
+def test_pycares_called_with_keywords_is_guarded(server: LocalServer, fake_dns: FakeDNS) -> None:
+    # pycares used directly, every argument a keyword; its event thread runs the callback.
+    import inspect
+
+    import pycares
+
+    options = {"servers": ["127.0.0.1"], "udp_port": fake_dns.port}
+    if "event_thread" in inspect.signature(pycares.Channel.__init__).parameters:
+        options["event_thread"] = True  # pycares 4; pycares 5 always has one
+    channel = pycares.Channel(**options)
+    answered = threading.Event()
+    with guard_for(f"db.internal:{server.port}") as guard:
+        with pytest.raises(NetworkBlockedError):
+            channel.getaddrinfo(host="api.example.com", port=80, callback=print)
+        channel.getaddrinfo(
+            host="db.internal", port=server.port, callback=lambda *_: answered.set()
+        )
+        assert answered.wait(10)
+        assert via_http_client(server.url()) == 200  # the answer's address, remembered
+    assert guard.blocked == [("api.example.com", 80)]
+    assert "api.example.com" not in fake_dns.asked
+
+
 @pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")
 @pytest.mark.parametrize(
     ("host", "port", "allowed"),

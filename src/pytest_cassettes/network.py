@@ -502,15 +502,19 @@ def _guarded_lookup(original: Any, takes_port: bool = False) -> Any:
     runs (so before the caller resumes). The callback is a keyword (pycares 5) or the argument
     after the port, family or query type (pycares 4)."""
 
-    def guarded(self: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
-        port = (args[0] if args else kwargs.get("port")) if takes_port else None
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # (name, [port | family | query type], callback, ...), each maybe a keyword
+        name = args[0] if args else kwargs.get("host", kwargs.get("name"))
+        port = None
+        if takes_port:
+            port = args[1] if len(args) > 1 else kwargs.get("port")
         checked = _check_lookup(name, port)
         if checked is not None:
-            if "callback" in kwargs:
+            if callable(kwargs.get("callback")):
                 kwargs["callback"] = _remembering(checked, kwargs["callback"])
-            elif len(args) >= 2:
-                args = (args[0], _remembering(checked, args[1]), *args[2:])
-        return original(self, name, *args, **kwargs)
+            elif len(args) > 2 and callable(args[2]):
+                args = (*args[:2], _remembering(checked, args[2]), *args[3:])
+        return original(self, *args, **kwargs)
 
     return guarded
 
@@ -528,8 +532,8 @@ def _remembering(name: str, callback: Any) -> Any:
 
 def _answered_addresses(result: Any) -> list[str]:
     """The addresses in a pycares answer: getaddrinfo's nodes, gethostbyname's addresses, the
-    A/AAAA records of a query (pycares 5: records with `data.addr`; 4: results with `host`).
-    Anything that is not an address (an MX record's host) is skipped when remembered."""
+    A/AAAA records of a query (pycares 5: records with `data.addr`; 4: `ares_query_a_result`s
+    and `ares_query_aaaa_result`s, whose `host` is the address)."""
     found: list[str] = []
     for node in getattr(result, "nodes", None) or ():
         host = node.addr[0]
@@ -539,8 +543,12 @@ def _answered_addresses(result: Any) -> list[str]:
         address = getattr(getattr(record, "data", None), "addr", None)
         if address is not None:
             found.append(str(address))
-    if isinstance(result, list):
-        found += [str(item.host) for item in result if hasattr(item, "host")]
+    if isinstance(result, list):  # pycares 4: only A and AAAA results hold addresses
+        found += [
+            str(item.host)
+            for item in result
+            if type(item).__name__.endswith(("_a_result", "_aaaa_result"))
+        ]
     return found
 
 
