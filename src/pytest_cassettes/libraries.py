@@ -305,20 +305,17 @@ def _after_import() -> None:
 
     It waits for `_lock`, unless its holder is importing vcrpy or reloading vcr.patch, whose
     import of this very library waits for this import to end: both would wait for ever. The
-    holder then does it when it lets go of `_lock` (the library is patched from then on)."""
+    holder then does it when it lets go of `_lock` (the library is patched from then on).
+    Listeners are told with `_lock` let go: they build patchers, which import libraries."""
     global _deferred
     while not _lock.acquire(timeout=0.05):
         if _importing not in (None, threading.get_ident()):
             _deferred = True
             _catch_up()  # in case the holder let go meanwhile
             return
-    _held.depth = getattr(_held, "depth", 0) + 1
-    try:
-        _reload_and_tell()
-    finally:
-        _held.depth -= 1
-        _lock.release()
-    if not _held.depth:
+    _reload_holding_lock()
+    _tell("after_import")
+    if not getattr(_held, "depth", 0):
         _catch_up()
 
 
@@ -327,20 +324,22 @@ def _catch_up() -> None:
     global _deferred
     while _deferred and _lock.acquire(blocking=False):
         _deferred = False
-        _held.depth = getattr(_held, "depth", 0) + 1
         try:
-            _reload_and_tell()
+            _reload_holding_lock()
         except BaseException:
             _deferred = True  # the next holder tries again
             raise
-        finally:
-            _held.depth -= 1
-            _lock.release()
+        _tell("after_import")
 
 
-def _reload_and_tell() -> None:
-    patch_module()
-    _tell("after_import")
+def _reload_holding_lock() -> None:
+    """`patch_module()`, with `_lock` acquired by the caller; lets go of it."""
+    _held.depth = getattr(_held, "depth", 0) + 1
+    try:
+        patch_module()
+    finally:
+        _held.depth -= 1
+        _lock.release()
 
 
 class _Watcher(importlib.abc.MetaPathFinder):
