@@ -151,11 +151,12 @@ def via_httpx_async(url: str) -> int:
     return asyncio.run(get())
 
 
-def via_aiohttp(url: str) -> int:
-    # Its threaded resolver, which looks names up through the socket module (and the fake
-    # resolver); with aiodns installed, its default queries through c-ares: see below.
+def via_aiohttp(url: str, resolver: Callable[[], Any] | None = None, family: int = 0) -> int:
+    # By default its threaded resolver, which looks names up through the socket module (and
+    # the fake resolver); with aiodns installed, its default queries through c-ares: see below.
     async def get() -> int:
-        connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+        made = resolver() if resolver is not None else aiohttp.ThreadedResolver()
+        connector = aiohttp.TCPConnector(resolver=made, family=family)
         async with (
             aiohttp.ClientSession(connector=connector) as session,
             session.get(url) as response,
@@ -797,17 +798,10 @@ def fake_dns() -> Iterator[FakeDNS]:
 
 
 def via_aiohttp_on_aiodns(url: str, dns_port: int) -> int:
-    async def get() -> int:
-        resolver = aiohttp.AsyncResolver(nameservers=["127.0.0.1"], udp_port=dns_port)
-        connector = aiohttp.TCPConnector(resolver=resolver, family=socket.AF_INET)
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            session.get(url) as response,
-        ):
-            await response.read()
-            return response.status
+    def resolver() -> Any:  # made in the event loop, as aiohttp's resolvers must be
+        return aiohttp.AsyncResolver(nameservers=["127.0.0.1"], udp_port=dns_port)
 
-    return asyncio.run(get())
+    return via_aiohttp(url, resolver, socket.AF_INET)
 
 
 @pytest.mark.skipif(aiodns is None, reason="aiodns is not installed")
