@@ -308,3 +308,33 @@ def test_an_import_told_while_the_patches_switch_on_leaves_one_set_of_patches(
         patches.close()
     assert http.client.HTTPConnection is real_connection
     assert vcr.patch.force_reset is real_reset
+
+
+def test_an_import_that_ends_after_its_test_leaves_the_patches_as_the_next_test_wants() -> None:
+    # A test's thread imports a library (the patches go off for it) and the import ends during
+    # the next test. A test without a cassette must keep the real libraries; a cassette test
+    # that switched the patches on meanwhile gets them rebuilt, the new library included.
+    import http.client
+
+    real_connection = http.client.HTTPConnection
+    libraries.import_vcr()
+    patches = Patches(Router())
+    try:
+        patches.switch_on()  # a cassette test
+        patches.before_import()  # its thread starts importing a library
+        patches.switch_off()  # the next test has no cassette
+        patches.after_import()  # the import ends
+        assert not patches.on
+        assert http.client.HTTPConnection is real_connection
+
+        patches.switch_on()  # a cassette test
+        patches.before_import()  # its thread starts importing a library
+        patches.switch_on()  # the next test, a cassette test too
+        built = patches._patchers
+        patches.after_import()  # the import ends
+        assert patches.on
+        assert patches._patchers is not None and patches._patchers is not built
+        assert http.client.HTTPConnection is not real_connection
+    finally:
+        patches.close()
+    assert http.client.HTTPConnection is real_connection

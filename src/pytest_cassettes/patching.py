@@ -254,7 +254,7 @@ class Patches:
             self._switching = False
         if self._stale:  # a library was imported meanwhile: patch it too
             self._stale = False
-            self.switch_off()
+            self._off()
             self._patchers = None
             self.switch_on()
 
@@ -281,7 +281,12 @@ class Patches:
         self._stack = stack
 
     def switch_off(self) -> None:
-        """Put the real HTTP libraries back (a no-op when already off)."""
+        """Put the real HTTP libraries back (a no-op when already off), until switch_on: an
+        import under way does not switch them on again when it ends."""
+        self._was_on = False
+        self._off()
+
+    def _off(self) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
             stack.close()
@@ -303,7 +308,7 @@ class Patches:
     def before_import(self) -> None:
         # An HTTP library imported while a test runs: built on the real classes, then patched.
         self._was_on = self._was_on or self.on  # several imports may precede one after_import
-        self.switch_off()
+        self._off()
 
     def after_import(self) -> None:
         self._patchers = None
@@ -311,6 +316,9 @@ class Patches:
             self._stale = True
             self._was_on = False
             return
+        if self.on:  # switched on since the import began (the next test): patch it too
+            self._off()
+            self._was_on = True
         if self._was_on:
             self._was_on = False
             self.switch_on()
