@@ -110,6 +110,49 @@ def test_a_client_on_uvloop_is_blocked_too(suite: Suite, monkeypatch: pytest.Mon
     assert suite.server.hits == 0
 
 
+def test_uvloop_imported_inside_the_test_is_blocked_too(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The code under test may set its loop up lazily: uvloop is first imported while the
+    # guard is already installed. A fresh process, so that nothing imported it before.
+    pytest.importorskip("uvloop")
+    suite.write(
+        textwrap.dedent("""
+        import asyncio
+        import sys
+        from urllib.parse import urlsplit
+
+        async def fetch():
+            parts = urlsplit(URL)
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            writer.close()
+
+        @pytest.mark.cassette
+        def test_lazy_uvloop():
+            assert "uvloop" not in sys.modules
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+            try:
+                loop.run_until_complete(fetch())
+            finally:
+                loop.close()
+
+        def test_unguarded_after():  # no cassette: uvloop's own methods are back
+            import uvloop
+
+            assert not {"create_connection", "getaddrinfo"} & set(vars(uvloop.Loop))
+        """)
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess(
+        "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly"
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
+    assert suite.server.hits == 0
+
+
 @pytest.mark.parametrize(
     ("allow", "reached"),
     [

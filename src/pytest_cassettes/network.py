@@ -25,13 +25,16 @@ When no guard is installed, the originals are back in place: nothing of ours is 
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
 import ipaddress
 import re
 import socket
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any, Callable, Union
 
 __all__ = ["AllowList", "NetworkGuard"]
@@ -577,9 +580,12 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
                 yield channel_class, name, f"pycares_{name}"
 
 
-def _install() -> None:
+def _install(points: list[tuple[object, str, str]] | None = None) -> None:
     """Put the guarded functions in place, remembering exactly what was there."""
-    points = list(_patch_points())
+    if points is None:
+        points = list(_patch_points())
+        if _LATE_IMPORTS not in sys.meta_path:  # once: never removed (see _LateImports)
+            sys.meta_path.insert(0, _LATE_IMPORTS)
     originals = {key: getattr(owner, attribute) for owner, attribute, key in points}
     replacements = _guarded(originals)
     try:
@@ -589,6 +595,54 @@ def _install() -> None:
     except BaseException:
         _uninstall()
         raise
+
+
+class _LateImports(importlib.abc.MetaPathFinder):
+    """uvloop or pycares imported while a guard is installed (by a test's body, or the code
+    under test setting its loop up lazily): their methods are guarded as soon as the module has
+    run, like those of a module imported before the guard was installed."""
+
+    NAMES = frozenset({"uvloop", "pycares"})
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname not in self.NAMES or not _active or getattr(self._local, "finding", False):
+            return None
+        self._local.finding = True
+        try:
+            spec = next(
+                (
+                    found
+                    for finder in sys.meta_path
+                    if finder is not self and hasattr(finder, "find_spec")
+                    for found in [finder.find_spec(fullname, path, target)]
+                    if found is not None
+                ),
+                None,
+            )
+        finally:
+            self._local.finding = False
+        exec_module = getattr(getattr(spec, "loader", None), "exec_module", None)
+        if spec is None or exec_module is None:
+            return spec
+
+        def exec_and_guard(module: ModuleType) -> None:
+            exec_module(module)
+            with _install_lock:
+                if _active:
+                    patched = {(id(owner), attribute) for owner, attribute, *_ in _saved}
+                    _install([p for p in _patch_points() if (id(p[0]), p[1]) not in patched])
+
+        with contextlib.suppress(AttributeError):  # a loader with slots: not guarded late
+            spec.loader.exec_module = exec_and_guard  # type: ignore[union-attr,method-assign]
+        return spec
+
+
+_LATE_IMPORTS = _LateImports()
 
 
 def _uninstall() -> None:
