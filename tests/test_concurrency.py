@@ -200,7 +200,6 @@ def test_readers_see_a_complete_cassette_during_rewrites(
         assert writer.stdout is not None
         writer.stdout.readline()  # the first rewrite is done
         seen: set[int] = set()
-        reads = 0
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline or len(seen) < 3:
             assert time.monotonic() < deadline + 10, f"writer too slow: {seen}"
@@ -209,12 +208,12 @@ def test_readers_see_a_complete_cassette_during_rewrites(
             snapshot = storage.read(path)
             assert snapshot is not None
             seen.add(generation_of(snapshot.interactions))
-            reads += 1
     finally:
         writer.kill()
         writer.wait()
+    # Every read was whole: generation_of checks each. (It also asserted more reads than
+    # generations seen, which failed under load, the writer outpacing the reader.)
     assert len(seen) >= 3, "the writer must have replaced the file while we read"
-    assert reads > len(seen)
 
 
 def test_a_writer_killed_at_any_moment_leaves_the_old_or_the_new_cassette(
