@@ -29,6 +29,8 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any, Protocol
 
+from pytest_cassettes.importhooks import Exec, WrappingFinder
+
 # Every library vcr.patch imports (module level or in CassettePatcherBuilder), by its top name.
 LIBRARIES = frozenset(
     {
@@ -342,39 +344,16 @@ def _reload_holding_lock() -> None:
         _lock.release()
 
 
-class _Watcher(importlib.abc.MetaPathFinder):
+class _Watcher(WrappingFinder):
     """Wraps the import of a library vcr.patch has not seen, outermost import of a thread only:
     listeners switch their patches off before it (the library's classes must be built on the
     real ones, as they are without us), vcr.patch is reloaded after it, then listeners rebuild.
     """
 
-    def __init__(self) -> None:
-        self._local = threading.local()
+    def wants(self, fullname: str) -> bool:
+        return fullname in LIBRARIES and fullname not in (_patch_sees or LIBRARIES)
 
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
-        seen = _patch_sees or LIBRARIES
-        if fullname not in LIBRARIES or fullname in seen or getattr(self._local, "finding", False):
-            return None
-        self._local.finding = True
-        try:
-            spec = next(
-                (
-                    found
-                    for finder in sys.meta_path
-                    if finder is not self and hasattr(finder, "find_spec")
-                    for found in [finder.find_spec(fullname, path, target)]
-                    if found is not None
-                ),
-                None,
-            )
-        finally:
-            self._local.finding = False
-        loader = spec.loader if spec is not None else None
-        exec_module = getattr(loader, "exec_module", None)
-        if exec_module is None:
-            return spec
+    def wrap(self, exec_module: Exec) -> Exec:
         local = self._local
 
         def exec_and_tell(module: ModuleType) -> None:
@@ -391,9 +370,7 @@ class _Watcher(importlib.abc.MetaPathFinder):
                 elif depth == 0:
                     _after_import()
 
-        with contextlib.suppress(AttributeError):  # a loader with slots: not watched
-            loader.exec_module = exec_and_tell  # type: ignore[union-attr,method-assign]
-        return spec
+        return exec_and_tell
 
 
 _WATCHER = _Watcher()

@@ -25,17 +25,17 @@ When no guard is installed, the originals are back in place: nothing of ours is 
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
 import ipaddress
 import re
 import socket
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any, Callable, Union
+
+from pytest_cassettes.importhooks import Exec, WrappingFinder
 
 __all__ = ["AllowList", "NetworkGuard"]
 
@@ -597,39 +597,17 @@ def _install(points: list[tuple[object, str, str]] | None = None) -> None:
         raise
 
 
-class _LateImports(importlib.abc.MetaPathFinder):
+class _LateImports(WrappingFinder):
     """uvloop or pycares imported while a guard is installed (by a test's body, or the code
     under test setting its loop up lazily): their methods are guarded as soon as the module has
     run, like those of a module imported before the guard was installed."""
 
     NAMES = frozenset({"uvloop", "pycares"})
 
-    def __init__(self) -> None:
-        self._local = threading.local()
+    def wants(self, fullname: str) -> bool:
+        return fullname in self.NAMES and bool(_active)
 
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
-        if fullname not in self.NAMES or not _active or getattr(self._local, "finding", False):
-            return None
-        self._local.finding = True
-        try:
-            spec = next(
-                (
-                    found
-                    for finder in sys.meta_path
-                    if finder is not self and hasattr(finder, "find_spec")
-                    for found in [finder.find_spec(fullname, path, target)]
-                    if found is not None
-                ),
-                None,
-            )
-        finally:
-            self._local.finding = False
-        exec_module = getattr(getattr(spec, "loader", None), "exec_module", None)
-        if spec is None or exec_module is None:
-            return spec
-
+    def wrap(self, exec_module: Exec) -> Exec:
         def exec_and_guard(module: ModuleType) -> None:
             exec_module(module)
             with _install_lock:
@@ -637,9 +615,7 @@ class _LateImports(importlib.abc.MetaPathFinder):
                     patched = {(id(owner), attribute) for owner, attribute, *_ in _saved}
                     _install([p for p in _patch_points() if (id(p[0]), p[1]) not in patched])
 
-        with contextlib.suppress(AttributeError):  # a loader with slots: not guarded late
-            spec.loader.exec_module = exec_and_guard  # type: ignore[union-attr,method-assign]
-        return spec
+        return exec_and_guard
 
 
 _LATE_IMPORTS = _LateImports()
