@@ -72,24 +72,29 @@ def test_raw_sockets_and_dns_are_blocked_too(suite: Suite) -> None:
     assert suite.server.hits == 0
 
 
+# A raw asyncio client (a database driver, say): one GET over asyncio's streams.
+OPEN_CONNECTION = """
+import asyncio
+from urllib.parse import urlsplit
+
+async def fetch():
+    parts = urlsplit(URL)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(b"GET /uvloop HTTP/1.0\\r\\n\\r\\n")
+    data = await reader.read()
+    writer.close()
+    return data
+"""
+
+
 def test_a_client_on_uvloop_is_blocked_too(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
     # uvloop resolves and connects in libuv, past the socket module: a database or queue
     # client on it must not reach the network from a replay-only run either.
     pytest.importorskip("uvloop")
     suite.write(
-        textwrap.dedent("""
-        import asyncio
-        from urllib.parse import urlsplit
-
+        OPEN_CONNECTION
+        + textwrap.dedent("""
         import uvloop
-
-        async def fetch():
-            parts = urlsplit(URL)
-            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-            writer.write(b"GET /uvloop HTTP/1.0\\r\\n\\r\\n")
-            data = await reader.read()
-            writer.close()
-            return data
 
         @pytest.mark.cassette
         def test_on_uvloop():
@@ -117,15 +122,9 @@ def test_uvloop_imported_inside_the_test_is_blocked_too(
     # guard is already installed. A fresh process, so that nothing imported it before.
     pytest.importorskip("uvloop")
     suite.write(
-        textwrap.dedent("""
-        import asyncio
+        OPEN_CONNECTION
+        + textwrap.dedent("""
         import sys
-        from urllib.parse import urlsplit
-
-        async def fetch():
-            parts = urlsplit(URL)
-            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-            writer.close()
 
         @pytest.mark.cassette
         def test_lazy_uvloop():
