@@ -164,43 +164,32 @@ def _imported(seen: frozenset[str], hooked: bool = True) -> None:
         sys.meta_path.insert(0, _WATCHER)
 
 
-class _FirstImport(importlib.abc.MetaPathFinder):
+class _FirstImport(WrappingFinder):
     """The first `import vcr` of the process, ours or the project's (a conftest, a test module
     using vcrpy itself), runs with the HTTP libraries not imported yet hidden: vcr.patch would
     otherwise import aiohttp, httpx, botocore... (0.2 s and 22 MiB a process). Installed when
     the plugin loads; vcrpy itself is imported when the first cassette test starts, or when the
     project imports it."""
 
+    def wants(self, fullname: str) -> bool:
+        return fullname == "vcr"
+
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if fullname != "vcr":
-            return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)  # once, whatever happens
-        spec = next(
-            (
-                found
-                for finder in sys.meta_path
-                if hasattr(finder, "find_spec")
-                for found in [finder.find_spec(fullname, path, target)]
-                if found is not None
-            ),
-            None,
-        )
-        exec_module = getattr(spec.loader if spec is not None else None, "exec_module", None)
-        if spec is None or exec_module is None:
-            return spec
+        if fullname == "vcr":
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(self)  # once, whatever happens
+        return super().find_spec(fullname, path, target)
 
+    def wrap(self, exec_module: Exec) -> Exec:
         def exec_lean(module: ModuleType) -> None:
             seen = loaded()
             with hidden(LIBRARIES - seen):
                 exec_module(module)
             _imported(seen)
 
-        with contextlib.suppress(AttributeError):  # a loader with slots: imported in full
-            spec.loader.exec_module = exec_lean  # type: ignore[union-attr,method-assign]
-        return spec
+        return exec_lean  # a loader with slots: imported in full
 
 
 _FIRST = _FirstImport()
