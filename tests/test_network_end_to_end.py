@@ -181,19 +181,58 @@ def test_allow_hosts_by_name_in_ini_and_marker(suite: Suite) -> None:
     suite.write(
         RAW_SOCKET
         + textwrap.dedent("""
-        @pytest.mark.cassette(allow_hosts=["localhost"])
+        @pytest.mark.cassette(allow_hosts=["localhost"], record_mode="none")
         def test_by_name():
             assert connect(URL, host="localhost")
 
-        @pytest.mark.cassette
+        @pytest.mark.cassette(record_mode="none")
         def test_not_allowed():
             connect(URL, host="localhost")
         """)
     )
-    result = suite.run("--record-mode=none")
+    result = suite.run()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Network access to localhost:* blocked in *test_not_allowed*"])
     assert suite.server.hits == 1
+
+
+@pytest.mark.parametrize("how", ["--record-mode=none", "CI=true"])
+def test_a_replay_only_run_allows_only_the_hosts_the_run_allows(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """SPEC: a replay-only run opens no connection "whatever a marker or config says; the only
+    exception is a host named in cassette_allow_hosts / --cassette-allow-hosts"."""
+    suite.pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def cassette_config():
+            return {"allow_hosts": ["127.0.0.1"]}
+        """
+    )
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        @pytest.mark.cassette(allow_hosts=["localhost", "127.0.0.1"])
+        def test_marker_allows():
+            connect(URL, host="localhost")
+
+        @pytest.mark.cassette
+        def test_config_allows():
+            connect(URL)
+        """)
+    )
+    args = [how] if how.startswith("--") else []
+    if not args:
+        monkeypatch.setenv("CI", "true")
+    result = suite.run(*args)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*Network access to localhost:* blocked in *test_marker_allows*"])
+    assert suite.server.hits == 0
+    allowed = suite.run(*args, "--cassette-allow-hosts=localhost,127.0.0.1")
+    allowed.assert_outcomes(passed=2)
+    assert suite.server.hits == 2
 
 
 def test_block_network_guards_every_test(suite: Suite) -> None:

@@ -410,7 +410,14 @@ class Session:
             allow, mode = parse_allow_hosts(block[1], item.nodeid), None
             reason = "--block-network blocks real connections in every test"
         elif settings.replay_only or (self.blocks_network(settings) and not recording):
-            allow = parse_allow_hosts(settings.strings("allow_hosts"), item.nodeid)
+            # A replay-only run (CI, --record-mode=none) lets through only the hosts the run
+            # allows (ini, flags), whatever a marker or cassette_config says.
+            hosts = (
+                self.ini_options.get("allow_hosts", [])
+                if self.run.replay_only
+                else settings.strings("allow_hosts")
+            )
+            allow = parse_allow_hosts(hosts, item.nodeid)
             mode = settings.record_mode
             reason = settings.mode_source
             if not settings.replay_only:
