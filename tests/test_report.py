@@ -76,15 +76,21 @@ def test_unused_interactions_are_listed_and_strict_fails_the_test(
             "  test_suite.py::test_two: GET http://127.0.0.1:*/2b",
         ]
     )
-    result = suite.run("--cassette-strict")
+    result = suite.run("--cassette-strict", "--cassette-report=report.json")
     result.assert_outcomes(passed=2, failed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "*UnusedInteractionsError: 1 recorded interaction(s) of *test_two.yaml never played*",
             "*GET http://127.0.0.1:*/2b",
             "*pytest --record-mode=rewrite 'test_suite.py::test_two'*",
+            # The test that failed for its unused interaction counts it in the report too.
+            "1 recorded interaction never played, in 1 test: *",
         ]
     )
+    report = json.loads((suite.path / "report.json").read_text())
+    assert report["totals"]["interactions_unused"] == 1
+    [two] = [t for t in report["tests"] if t["nodeid"].endswith("test_two")]
+    assert two["unused"] == [f"GET {suite.server.base_url}/2b"]
     suite.pytester.makeini("[pytest]\ncassette_strict = true\n")
     suite.run().assert_outcomes(passed=2, failed=1, skipped=1)
     suite.run("--record-mode=rewrite").assert_outcomes(passed=3, skipped=1)

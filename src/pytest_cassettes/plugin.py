@@ -25,6 +25,7 @@ MARKER = "cassette"
 SESSION: pytest.StashKey[Session] = pytest.StashKey()
 ACTIVE: pytest.StashKey[Cassette] = pytest.StashKey()
 FAILED: pytest.StashKey[bool] = pytest.StashKey()
+STRICT_FAILED: pytest.StashKey[bool] = pytest.StashKey()  # failed for its unused interactions
 PROBLEMS: pytest.StashKey[list[CassetteError]] = pytest.StashKey()
 
 
@@ -244,7 +245,12 @@ def _activated(
         guard = session.guard(item, settings, problems, recording=opened.can_record)
         with session.active(opened, guard):
             yield opened
-        session.close(opened, settings, failed=item.stash.get(FAILED, False))
+        session.close(
+            opened,
+            settings,
+            failed=item.stash.get(FAILED, False),
+            strict_failed=item.stash.get(STRICT_FAILED, False),
+        )
     finally:
         # Items live all session: do not keep every cassette in memory, nor hand a finished
         # one to a rerun of the test (a failed save included).
@@ -350,6 +356,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     if active is not None and outcome.excinfo is None:
         strict_failure = item.config.stash[SESSION].strict_failure(active)
         if strict_failure is not None:
+            item.stash[STRICT_FAILED] = True
             outcome.force_exception(strict_failure)
     problems = item.stash.get(PROBLEMS, None)
     if problems:

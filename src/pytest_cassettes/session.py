@@ -447,14 +447,19 @@ class Session:
             self.router.active = None
             self.patches.release_connections()
 
-    def close(self, cassette: Cassette, settings: Settings, failed: bool) -> None:
-        """Save what the test recorded (unless it failed) and report what happened."""
+    def close(
+        self, cassette: Cassette, settings: Settings, failed: bool, strict_failed: bool = False
+    ) -> None:
+        """Save what the test recorded (unless it failed) and report what happened.
+
+        A failed test's unused interactions are not counted (it may have stopped before its
+        requests), unless it failed for them (--cassette-strict)."""
         stats = self.report.stats
         played = cassette.play_count
         if played:
             stats.cassettes_replayed += 1
             stats.interactions_played += played
-        unused = [] if failed else unused_requests(cassette)
+        unused = [] if failed and not strict_failed else unused_requests(cassette)
         stats.interactions_unused += len(unused)
         written = 0
         if settings.replay_only:
