@@ -90,6 +90,39 @@ def test_an_error_the_client_swallows_still_fails_the_test(suite: Suite) -> None
     result.stdout.fnmatch_lines(["*UnmatchedRequestError*", "*GET */elsewhere*"])
 
 
+def test_an_error_a_fixture_teardown_swallows_still_fails_the_test(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        @pytest.fixture
+        def client():
+            yield
+            try:
+                requests.post(URL + "/logout")  # not in the cassette
+            except Exception:
+                pass
+
+        @pytest.fixture
+        def quiet_client():
+            yield
+            requests.get(URL + "/users?page=1")  # in the cassette
+
+        @pytest.mark.cassette
+        def test_api(client):
+            requests.get(URL + "/users?page=1")
+
+        @pytest.mark.cassette("test_suite/test_api.yaml")
+        def test_api_again(quiet_client):
+            pass
+        """,
+    )
+    result.assert_outcomes(passed=2, errors=1)  # test_api passes its call, errors at teardown
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_api*", "*UnmatchedRequestError*", "*POST */logout*"]
+    )
+    assert suite.server.hits == 0
+
+
 def test_an_error_the_client_wraps_still_shows_our_message(suite: Suite) -> None:
     result = recorded(
         suite,

@@ -360,13 +360,26 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
             outcome.force_exception(strict_failure)
     problems = item.stash.get(PROBLEMS, None)
     if problems:
-        # The client may have wrapped or swallowed our error: the test fails with it anyway.
-        error = problems[0]
-        excinfo = outcome.excinfo
-        if excinfo is None or excinfo[1] is not error:
-            if excinfo is not None:
-                error.__context__ = excinfo[1]
-            outcome.force_exception(error)
+        _raise_in(outcome, problems[0])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
+    problems = item.stash.get(PROBLEMS, None)
+    before = len(problems) if problems is not None else 0
+    outcome = yield
+    problems = item.stash.get(PROBLEMS, None)
+    if problems is not None and len(problems) > before:
+        _raise_in(outcome, problems[before])  # a fixture's teardown met it (and swallowed it?)
+
+
+def _raise_in(outcome: Any, error: CassetteError) -> None:
+    """The phase fails with our error: the client may have wrapped or swallowed it."""
+    excinfo = outcome.excinfo
+    if excinfo is None or excinfo[1] is not error:
+        if excinfo is not None:
+            error.__context__ = excinfo[1]
+        outcome.force_exception(error)
 
 
 @pytest.hookimpl(hookwrapper=True)
