@@ -74,6 +74,16 @@ def test_a_pytest_recording_suite_records_and_replays_unchanged(suite: Suite) ->
     assert suite.server.hits == 5
 
 
+def test_a_pytest_recording_suite_runs_where_warnings_are_errors(suite: Suite) -> None:
+    """pytest 9 deprecates module-scoped fixtures defined as methods of a plugin object: our
+    `vcr_cassette_dir` was one, and under `filterwarnings = error` every `vcr` test errored."""
+    suite.pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    suite.write(LEGACY_SUITE, name="test_legacy")
+    suite.write(LEGACY_SUITE.replace("test_legacy", "test_legacy_two"), name="test_legacy_two")
+    suite.run(*WITHOUT_RECORDING, "--record-mode=once").assert_outcomes(passed=8)
+    suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=8)
+
+
 def test_cassettes_recorded_by_pytest_recording_replay_under_pytest_cassettes(
     suite: Suite,
 ) -> None:

@@ -13,17 +13,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_cassettes.settings import merge_options, validate_options
-
-if TYPE_CHECKING:
-    from pytest_cassettes.cassette import Cassette
 
 VCR_MARKER = "vcr"
 ACTIVE: pytest.StashKey[bool] = pytest.StashKey()
@@ -89,7 +86,9 @@ def install(config: pytest.Config) -> None:
         "allowed_hosts(*hosts): hosts reachable despite blocked network (pytest-recording).",
     ):
         config.addinivalue_line("markers", line)
-    config.pluginmanager.register(Fixtures(), PLUGIN_NAME)
+    from pytest_cassettes import recording_fixtures
+
+    config.pluginmanager.register(recording_fixtures, PLUGIN_NAME)
 
 
 def split_hosts(value: object) -> list[str]:
@@ -262,42 +261,3 @@ def _unique(values: Iterable[Any]) -> list[Any]:
         if value not in seen:
             seen.append(value)
     return seen
-
-
-class Fixtures:
-    """pytest-recording's fixtures, registered as a plugin only when it is not loaded."""
-
-    @pytest.fixture
-    def vcr_config(self) -> dict[str, Any]:
-        """vcrpy options for every `vcr` test (pytest-recording); merged over cassette_config."""
-        return {}
-
-    @pytest.fixture(scope="module")
-    def vcr_cassette_dir(self, request: pytest.FixtureRequest) -> str:
-        """Where a module's `vcr` cassettes live: `cassettes/<module>/` beside the test file."""
-        module = Path(request.path)
-        configured = request.config.getini("cassette_dir")
-        base = (
-            Path(request.config.rootpath, configured) if configured else module.parent / "cassettes"
-        )
-        return str(base / module.stem)
-
-    @pytest.fixture
-    def default_cassette_name(self, request: pytest.FixtureRequest) -> str:
-        """The file a `vcr` test records into, without its suffix (pytest-recording)."""
-        return default_cassette_name(request.node)
-
-    @pytest.fixture
-    def vcr(self, request: pytest.FixtureRequest) -> Cassette | None:
-        """The active cassette of a `vcr` test (`play_count`, `all_played`, ...), else None."""
-        if not uses_vcr(request.node):
-            return None
-        cassette: Cassette = request.getfixturevalue("cassette")
-        return cassette
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: Sequence[pytest.Item]) -> None:
-        # Bad options are usage errors before any test runs, as for our own marker.
-        for item in items:
-            if item.get_closest_marker(VCR_MARKER) is not None:
-                marker_layers(item)
