@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 import pytest
 
@@ -148,6 +149,75 @@ def test_prune_deletes_orphans_and_says_so(suite: Suite) -> None:
     assert not orphan.exists()
     assert (suite.path / "cassettes" / "test_suite" / "test_skipped.yaml").exists()
     assert (suite.path / "cassettes" / "test_suite" / "test_one.yaml").exists()
+
+
+SKIPPABLE = """
+import pytest
+from pathlib import Path
+SKIP = pytest.mark.skipif(bool(os.environ.get("SKIP")), reason="temporarily off")
+
+@pytest.mark.cassette
+def test_other():
+    pass
+"""
+OWN_FIXTURES = {
+    # pytest-recording's layout, the module's folder included: a named cassette is in it.
+    "cassette_dir": """
+        @pytest.fixture
+        def cassette_dir(request):
+            return Path(request.path).parent / "cassettes" / Path(request.path).stem
+
+        @SKIP
+        @pytest.mark.cassette("login.yaml")
+        def test_login():
+            requests.get(URL + "/login")
+        """,
+    # A class whose tests replay a shared login cassette, named in its cassette_config.
+    "cassette_config": """
+        class TestAccount:
+            @pytest.fixture
+            def cassette_config(self):
+                return {"shared": ["test_suite/login.yaml"]}
+
+            @SKIP
+            @pytest.mark.cassette
+            def test_balance(self):
+                requests.get(URL + "/balance")
+        """,
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(OWN_FIXTURES))
+@pytest.mark.parametrize("xdist", XDIST)
+def test_prune_keeps_what_a_skipped_test_chooses_with_fixtures_of_its_own(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, fixture: str, xdist: list[str]
+) -> None:
+    suite.write(SKIPPABLE + textwrap.dedent(OWN_FIXTURES[fixture]))
+    folder = suite.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    login, stray = folder / "login.yaml", folder / "test_removed_long_ago.yaml"
+    # The shared login cassette is read-only: it is there; the named one is recorded.
+    shared = [login] if fixture == "cassette_config" else []
+    for path in (folder / "test_other.yaml", stray, *shared):
+        path.write_text("interactions: []\nversion: 1\n")
+    run(suite, *xdist).assert_outcomes(passed=2)
+    assert login.exists()
+
+    monkeypatch.setenv("SKIP", "1")
+    result = run(suite, "--cassette-prune", "--cassette-report=report.json", *xdist)
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["--cassette-prune deleted nothing: *fixtures of its own*"])
+    assert login.exists() and stray.exists()
+    report = json.loads((suite.path / "report.json").read_text())
+    assert (report["orphans_known"], report["orphans"]) == (False, [])
+
+    monkeypatch.delenv("SKIP")  # every test opens its cassettes: the orphans are known
+    result = run(suite, "--cassette-prune", "--record-mode=none", *xdist)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["pruned 1 orphan cassette:", "  cassettes/test_suite/test_removed_long_ago.yaml"]
+    )
+    assert login.exists() and not stray.exists()
 
 
 @pytest.mark.parametrize("xdist", XDIST)

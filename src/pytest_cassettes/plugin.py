@@ -270,7 +270,7 @@ def cassette(
         yield opened
 
 
-_PYTEST_8 = int(pytest.__version__.split(".")[0]) >= 8  # getfixturedefs takes a node
+_PYTEST_8 = int(pytest.__version__.split(".")[0]) >= 8
 
 
 def _own_fixtures_apply(request: pytest.FixtureRequest) -> bool:
@@ -282,16 +282,9 @@ def _own_fixtures_apply(request: pytest.FixtureRequest) -> bool:
     names = request.fixturenames
     if "cassette_config" in names or "cassette_dir" in names or compat.uses_vcr(request.node):
         return False
-    try:
-        manager: Any = request._fixturemanager  # private, but there since pytest 3
-        where = request.node if _PYTEST_8 else request.node.nodeid
-        for name in ("cassette_config", "cassette_dir"):
-            found = manager.getfixturedefs(name, where)
-            if not found or getattr(found[-1].func, "__module__", None) != __name__:
-                return False
-    except Exception:  # a pytest without this API: the fixtures decide
-        return False
-    return True
+    from pytest_cassettes.session import FIXTURES, own_fixtures
+
+    return own_fixtures(request.node, FIXTURES)
 
 
 # The items whose fixtures are being set up, innermost last (a pytester run inside a test

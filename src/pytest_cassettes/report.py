@@ -55,12 +55,23 @@ class Report:
     used: set[str] = field(default_factory=set)  # used_key() of files some collected test uses
     candidates: set[str] = field(default_factory=set)  # files in the collected modules' dirs
     complete: bool = True  # every collected test was selected: orphans can be told
+    # Collected tests whose cassette paths fixtures of their own decide (an overridden
+    # cassette_dir or cassette_config): known only once the test opened its cassette.
+    unknown: set[str] = field(default_factory=set)
     pruned: list[str] = field(default_factory=list)
+    prune_refused: bool = False  # --cassette-prune asked when orphans could not be told
+
+    @property
+    def orphans_known(self) -> bool:
+        """Whether every collected test's cassettes are known: the whole collection was
+        selected and ran to the end, and each test whose own fixtures choose its cassettes
+        opened them."""
+        return self.complete and self.unknown <= {t.nodeid for t in self.tests}
 
     @property
     def orphans(self) -> list[str]:
-        """Cassette files of collected modules that no test uses (only for complete runs)."""
-        if not self.complete:
+        """Cassette files of collected modules that no test uses (only when known)."""
+        if not self.orphans_known:
             return []
         return sorted(c for c in self.candidates if used_key(c) not in self.used)
 
@@ -72,6 +83,7 @@ class Report:
             "used": sorted(self.used),
             "candidates": sorted(self.candidates),
             "complete": self.complete,
+            "unknown": sorted(self.unknown),
         }
 
     def merge(self, wire: dict[str, Any]) -> None:
@@ -81,6 +93,7 @@ class Report:
         self.used.update(wire["used"])
         self.candidates.update(wire["candidates"])
         self.complete = self.complete and wire["complete"]
+        self.unknown.update(wire["unknown"])
 
     def to_json(self) -> str:
         """The report for CI: per test, totals, orphans."""
@@ -89,7 +102,7 @@ class Report:
             "totals": {**asdict(self.stats), "orphan_cassettes": len(self.orphans)},
             "tests": [asdict(t) for t in sorted(self.tests, key=lambda t: t.nodeid)],
             "orphans": self.orphans,
-            "orphans_known": self.complete,
+            "orphans_known": self.orphans_known,
             "pruned": self.pruned,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -109,7 +122,9 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
     """The terminal summary: what happened, then what to do next. Nothing when nothing did."""
     stats = report.stats
     orphans = report.orphans
-    if not (report.tests or stats.network_blocked or orphans or report.pruned):
+    if not (
+        report.tests or stats.network_blocked or orphans or report.pruned or report.prune_refused
+    ):
         return
     yield (
         f"{plural(stats.cassettes_replayed, 'cassette')} replayed "
@@ -138,6 +153,12 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
     if report.pruned:
         yield f"pruned {plural(len(report.pruned), 'orphan cassette')}:"
         yield from (f"  {path}" for path in report.pruned)
+    if report.prune_refused:
+        yield (
+            "--cassette-prune deleted nothing: orphans are told only in a run of the whole "
+            "collection that reached its end, where every test that chooses its cassettes "
+            "with fixtures of its own (cassette_dir, cassette_config) opened them."
+        )
     if stats.not_saved:
         yield (
             f"{plural(stats.not_saved, 'recorded interaction')} of failed tests not saved "

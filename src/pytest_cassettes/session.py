@@ -520,6 +520,9 @@ class Session:
                 and "cassette" not in getattr(item, "fixturenames", ())
             ):
                 continue  # no cassette
+            if not own_fixtures(item, LEGACY_FIXTURES if vcr_test else FIXTURES):
+                # Its paths are known only once it opens its cassette (see Report.unknown).
+                self.report.unknown.add(item.nodeid)
             cassette_dir = self.default_dir(module)
             used: list[Path] = []
             if vcr_test:
@@ -556,6 +559,9 @@ class Session:
         """Delete the orphan cassettes (complete runs only)."""
         from pytest_cassettes import storage
 
+        if not self.report.orphans_known:
+            self.report.prune_refused = True
+            return
         self._use_storage()
         for orphan in self.report.orphans:
             storage.delete(Path(self.config.rootpath, orphan))
@@ -580,6 +586,31 @@ class HookScrub:
         # Implementations mutate the object or return a new one; None means "as it is now".
         results = self.caller(**{self.argument: value})
         return results[-1] if results else value
+
+
+# The fixtures that choose a test's cassettes (`shared` in cassette_config), and where ours are.
+FIXTURES = ("cassette_dir", "cassette_config")
+LEGACY_FIXTURES = (*FIXTURES, "vcr_cassette_dir", "default_cassette_name", "vcr_config")
+OWN_FIXTURE_MODULES = frozenset({"pytest_cassettes.plugin", "pytest_cassettes.recording_fixtures"})
+_PYTEST_8 = int(pytest.__version__.split(".")[0]) >= 8  # getfixturedefs takes a node
+
+
+def own_fixtures(item: pytest.Item, names: Sequence[str]) -> bool:
+    """Whether these fixtures are pytest-cassettes' own for the test: not overridden in a
+    conftest, module or class, nor parametrized."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and any(name in callspec.params for name in names):
+        return False
+    try:
+        manager: Any = item.session._fixturemanager  # private, but there since pytest 3
+        where = item if _PYTEST_8 else item.nodeid
+        for name in names:
+            found = manager.getfixturedefs(name, where)
+            if not found or getattr(found[-1].func, "__module__", None) not in OWN_FIXTURE_MODULES:
+                return False
+    except Exception:  # a pytest without this API: assume they are not
+        return False
+    return True
 
 
 def whole_tree(config: pytest.Config) -> bool:
