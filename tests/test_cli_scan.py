@@ -202,6 +202,20 @@ def test_a_cassette_written_after_scrubbing_scans_clean_and_before_does_not(tmp_
     assert "sensitive-field:Set-Cookie" in "\n".join(lines)
 
 
+def test_a_form_of_pairs_vcrpy_wrote_for_aiohttp_is_scanned_by_field_name(tmp_path, capsys):
+    # aiohttp's data=[(name, value), ...]: vcrpy writes the pairs as !!python/tuple sequences.
+    request = Request("POST", "https://api.example.com/login", None, {})
+    request.body = [("user", "bob"), ("password", "hunter2hunter2")]
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b""}}
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    assert "!!python/tuple" in text
+    path = write(tmp_path / "pairs.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    number = text.splitlines().index("      - hunter2hunter2") + 1
+    assert lines[:-1] == [f"{path}:{number}: sensitive-field:password"]
+
+
 def test_no_subcommand_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([])

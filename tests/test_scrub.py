@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import yaml
+from vcr.matchers import body as vcr_body
 from vcr.matchers import method, query, requests_match, uri
 from vcr.request import Request
 from vcr.serialize import serialize
@@ -378,6 +379,75 @@ def test_file_and_iterator_bodies_are_scrubbed_into_plain_bytes():
     text = serialize({"requests": [new], "responses": [response(b"ok")]}, yamlserializer)
     assert "!!python" not in text
     assert yaml.safe_load(text)["interactions"][0]["request"]["body"] == "password=%3CSCRUBBED%3E"
+
+
+# --- bodies vcrpy keeps parsed: aiohttp's json= and data= (a mapping or a list of pairs) ------
+
+
+def test_mapping_body_is_scrubbed_at_any_depth_and_keeps_its_types():
+    body = {
+        "user": {"name": "ada", "password": SECRET, "api_key": 12345678},
+        "items": [{"access_token": SECRET, "id": 1}],
+        "secret": {"a": SECRET, "b": [SECRET, None]},
+        "active": True,
+        "note": f"key {OPENAI}",
+    }
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body == {
+        "user": {"name": "ada", "password": "<SCRUBBED>", "api_key": "<SCRUBBED>"},
+        "items": [{"access_token": "<SCRUBBED>", "id": 1}],
+        "secret": {"a": "<SCRUBBED>", "b": ["<SCRUBBED>", None]},
+        "active": True,
+        "note": "key <OPENAI_API_KEY>",
+    }
+    assert count == 6
+    assert body["user"]["password"] == SECRET  # the live request's body is not touched
+
+
+def test_list_of_pairs_body_is_scrubbed_as_a_form_and_stays_pairs():
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    body = [("user", "ada"), ("password", SECRET), ("file", b"text " + OPENAI.encode())]
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body == [
+        ("user", "ada"),
+        ("password", "<SCRUBBED>"),
+        ("file", b"text <OPENAI_API_KEY>"),
+    ]
+    assert count == 2
+
+
+def test_mapping_body_follows_json_paths_and_user_params():
+    body = {"profile": {"email": "a@x.org", "name": "ada"}, "account": "acct-1"}
+    s = scrubber(json_paths=("profile.email",), params=("account",))
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body == {"profile": {"email": "<SCRUBBED>", "name": "ada"}, "account": "<SCRUBBED>"}
+    assert count == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"user": "ada", "password": SECRET}, [("user", "ada"), ("password", SECRET)]],
+    ids=["mapping", "pairs"],
+)
+def test_parsed_bodies_scrub_idempotently_and_match_on_body(body: Any):
+    s = scrubber()
+    recorded, count = scrub_request(request(method="POST", body=body), s)
+    again, recount = scrub_request(recorded, s)
+    assert count == 1 and recount == 0 and again.body == recorded.body
+    other = (
+        [("user", "ada"), ("password", "another-real")]
+        if isinstance(body, list)
+        else {
+            "user": "ada",
+            "password": "another-real",
+        }
+    )
+    live, _ = scrub_request(request(method="POST", body=other), s)
+    assert requests_match(live, recorded, [method, uri, vcr_body])
+    changed = [("user", "bob"), ("password", "x")] if isinstance(body, list) else {"user": "bob"}
+    moved, _ = scrub_request(request(method="POST", body=changed), s)
+    assert not requests_match(moved, recorded, [method, uri, vcr_body])
 
 
 def test_content_length_is_not_added_when_absent():

@@ -63,6 +63,10 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
                 visit(value_node, name if isinstance(name, str) else None)
         elif isinstance(node, yaml.SequenceNode):
+            name = _pair_name(node)
+            if name is not None:  # a form field vcrpy wrote as a (name, value) tuple
+                visit(node.value[1], name)
+                return
             for item in node.value:
                 visit(item, key)
         elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
@@ -88,6 +92,14 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
         if document is not None:
             visit(document, None)
     return sorted(findings)
+
+
+def _pair_name(node: yaml.SequenceNode) -> str | None:
+    """The name of a (name, value) pair vcrpy wrote as `!!python/tuple` (aiohttp's form data)."""
+    if node.tag != "tag:yaml.org,2002:python/tuple" or len(node.value) != 2:
+        return None
+    first = node.value[0]
+    return first.value if isinstance(first, yaml.ScalarNode) else None
 
 
 def _scan(args: argparse.Namespace) -> int:

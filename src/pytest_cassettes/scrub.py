@@ -275,6 +275,8 @@ class Scrubber:
             new.body = new_body
             if new_body != body:
                 _set_content_length(headers, len(new_body), as_list=False)
+        elif _is_parsed(request):
+            new.body = self._scrub_parsed(request.body, [], False, "", found)
         new.headers = headers
         for hook in self.rules.request_hooks:
             hooked = hook(new)
@@ -497,6 +499,57 @@ class Scrubber:
         new = self._scrub_text(value, found, _plain)
         return token if new == value else json.dumps(new, ensure_ascii=token.isascii())
 
+    def _scrub_parsed(
+        self, value: Any, path: list[Segment], sensitive: bool, name: str, found: list[str]
+    ) -> Any:
+        """A body vcrpy keeps as Python data (aiohttp's json= and data=), by the JSON rules: a
+        copy of the same types (a mapping that is not a dict becomes pairs, as vcrpy stores it)."""
+        if isinstance(value, Mapping):
+            items = [self._parsed_item(k, v, path, sensitive, found) for k, v in value.items()]
+            return dict(items) if isinstance(value, dict) else items
+        if isinstance(value, (list, tuple)):
+            if _is_pairs(value):
+                new = [self._parsed_item(k, v, path, sensitive, found) for k, v in value]
+            else:
+                new = [
+                    self._scrub_parsed(item, [*path, i], sensitive, name, found)
+                    for i, item in enumerate(value)
+                ]
+            return tuple(new) if isinstance(value, tuple) else new
+        if sensitive:
+            return _parsed_secret(value, name, found)
+        if isinstance(value, str):
+            return self._scrub_text(value, found, _plain)
+        if isinstance(value, bytes):
+            scrubbed = self._scrub_free(value, found)
+            return value if scrubbed is None else scrubbed
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = str(value)  # a number can equal a secret: it becomes a string
+            new_text = self._scrub_text(text, found, _plain)
+            return value if new_text == text else new_text
+        return value
+
+    def _parsed_item(
+        self, key: Any, value: Any, path: list[Segment], sensitive: bool, found: list[str]
+    ) -> tuple[Any, Any]:
+        name = str(key)
+        child: list[Segment] = [*path, name]
+        secret = (
+            sensitive
+            or self._param_names(name)
+            or any(_path_matches(rule, child) for rule in self._json_paths)
+        )
+        return key, self._scrub_parsed(value, child, secret, name, found)
+
+    def _scrub_free(self, data: bytes, found: list[str]) -> bytes | None:
+        """Free-text rules over bytes that may be text; None when nothing changed."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        new = self._scrub_text(text, found, _plain)
+        return None if new == text else new.encode("utf-8")
+
     # --- text ----------------------------------------------------------------------------------
 
     def _scrub_text(self, text: str, found: list[str], encode: Encoder) -> str:
@@ -574,6 +627,23 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
     return json.dumps(SCRUBBED)
 
 
+def _parsed_secret(value: Any, name: str, found: list[str]) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if not text or is_placeholder(text):
+        return value
+    found.append(_finding(name, text))
+    return SCRUBBED
+
+
+def _is_pairs(value: list[Any] | tuple[Any, ...]) -> bool:
+    # aiohttp's form data as a list of (name, value) pairs, as vcrpy's stub tells them apart.
+    return bool(value) and all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) for pair in value
+    )
+
+
 def _scrub_cookie(value: str, set_cookie: bool, label: str, found: list[str]) -> str:
     """`a=1; b=2` -> `a=<SCRUBBED>; b=<SCRUBBED>`; Set-Cookie keeps its attributes (Path...)."""
     parts = value.split(";")
@@ -619,6 +689,14 @@ def _request_body(request: Request) -> bytes | None:
     if isinstance(raw, list) and all(isinstance(chunk, bytes) for chunk in raw):
         return b"".join(raw)
     return None
+
+
+def _is_parsed(request: Request) -> bool:
+    """Whether vcrpy keeps the body as Python data: aiohttp's json= and data= (not bytes, text,
+    a file or an iterator's chunks)."""
+    if request.__dict__.get("_was_file") or request.__dict__.get("_was_iter"):
+        return False
+    return isinstance(request.__dict__.get("_body"), (Mapping, list, tuple))
 
 
 def _compile_pattern(pattern: str) -> re.Pattern[str]:

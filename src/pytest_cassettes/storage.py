@@ -78,7 +78,20 @@ CassetteLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tupl
 CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binary)
 
 
-class LargeBodyDumper(SafeDumper):
+class CassetteDumper(SafeDumper):
+    """The safe dumper, writing tuples as vcrpy does (`!!python/tuple`, which vcrpy's safe loader
+    and ours read back as tuples): aiohttp's `data=[(name, value), ...]` is stored as such pairs,
+    and vcrpy's `body` matcher tells a tuple from a list."""
+
+
+def _represent_tuple(dumper: SafeDumper, data: tuple[Any, ...]) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:python/tuple", data)
+
+
+CassetteDumper.add_representer(tuple, _represent_tuple)
+
+
+class LargeBodyDumper(CassetteDumper):
     """The safe dumper for cassettes holding large bodies, which it hands to libyaml as bytes
     (see large.py). Other cassettes keep PyYAML's dumper: the resolver override, called twice a
     scalar, would cost them some 20 us a write."""
@@ -111,7 +124,7 @@ class Codec:
 
     def dumps(self, data: dict[str, Any]) -> str:
         if self.serializer is None:
-            return str(yaml.dump(data, Dumper=SafeDumper, sort_keys=True))
+            return str(yaml.dump(data, Dumper=CassetteDumper, sort_keys=True))
         return str(self.serializer.serialize(data))
 
     def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
@@ -127,7 +140,7 @@ class Codec:
             yaml.dump(data, writer, Dumper=dumper, sort_keys=True, encoding="utf-8")
             writer.finish()
         else:
-            yaml.dump(data, stream, Dumper=SafeDumper, sort_keys=True, encoding="utf-8")
+            yaml.dump(data, stream, Dumper=CassetteDumper, sort_keys=True, encoding="utf-8")
 
 
 YAML = Codec("yaml")
