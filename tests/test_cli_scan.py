@@ -158,6 +158,26 @@ def test_env_secret_left_in_a_cassette_is_reported(tmp_path, capsys, monkeypatch
     assert lines[0] == f"{path}:19: env:MY_SERVICE_API_KEY"
 
 
+def test_env_secret_left_in_a_binary_body_is_reported(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "plain-but-secret-1234")
+    request = Request("POST", "https://api.example.com/up", b"\xff\x00plain-but-secret-1234", {})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {},
+        "body": {"string": b"\xfe" + b"plain-but-secret-1234" * 3},
+    }
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "binary.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    lines_of = [n for n, line in enumerate(text.splitlines(), 1) if "!!binary" in line]
+    assert len(lines_of) == 2
+    assert lines[:-1] == [
+        f"{path}:{lines_of[0]}: env:MY_SERVICE_API_KEY",
+        *[f"{path}:{lines_of[1]}: env:MY_SERVICE_API_KEY"] * 3,
+    ]
+
+
 def interaction() -> tuple[Request, dict[str, Any]]:
     body = json.dumps({"client_secret": SECRET, "nested": [{"refresh_token": SECRET}]})
     request = Request(

@@ -352,7 +352,7 @@ def test_response_body_given_as_str_stays_str():
     assert new["body"]["string"] == '{"password": "<SCRUBBED>"}'
 
 
-def test_binary_body_is_left_alone():
+def test_binary_body_is_left_to_the_environment_values_only():
     compressed = gzip.compress(f'{{"token": "{SECRET}", "gh": "{GITHUB}"}}'.encode())
     resp = response(compressed, headers={"Content-Encoding": ["gzip"]})
     new, count = scrub_response(resp)
@@ -478,6 +478,28 @@ def test_environment_values_are_replaced_everywhere_by_their_name():
     assert new.headers["Content-Length"] == str(len(new.body))
     resp, count = scrub_response(response(f"echo {OPENAI}".encode()), s)
     assert (resp["body"]["string"], count) == (b"echo <OPENAI_API_KEY>", 1)
+
+
+def test_environment_values_in_binary_bodies_are_replaced_by_their_bytes():
+    key, password = "sk-abcdef1234567890", "p\u00e4ssw\u00f6rd-1234"  # non-ASCII: its UTF-8
+    s = Scrubber(environ={"SERVICE_API_KEY": key, "DB_PASSWORD": password})
+    body = b"\xff\x00" + key.encode() + b"\x00" + password.encode() + b"\xfe"
+    expected = b"\xff\x00<SERVICE_API_KEY>\x00<DB_PASSWORD>\xfe"
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert (new.body, count) == (expected, 2)
+    assert new.headers["Content-Length"] == str(len(expected))
+    again, recount = scrub_request(new, s)
+    assert (again.body, recount) == (expected, 0)
+    resp, count = scrub_response(response(body), s)
+    assert (resp["body"]["string"], count) == (expected, 2)
+    assert resp["headers"]["Content-Length"] == [str(len(expected))]
+
+
+def test_a_binary_body_with_no_environment_value_is_the_same_object():
+    body = bytes(range(256)) * 64
+    s = Scrubber(environ={"SERVICE_API_KEY": "sk-abcdef1234567890"})
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body is body and count == 0
 
 
 def test_url_encoded_environment_value_is_replaced():

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pytest_cassettes.storage import CassetteLoader
 from tests.conftest import Suite
 
 TOKEN = "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -81,6 +83,32 @@ def test_no_secret_reaches_disk_and_replay_still_matches(
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_env_values_in_binary_bodies_do_not_reach_disk(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    suite.server.route("/bin", body=b"\xff\x00" + ENV_KEY.encode() + b"\x00")
+    suite.write(
+        """
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_binary():
+            key = os.environ["ACME_API_KEY"].encode()
+            got = requests.post(URL + "/bin", data=b"\\xff\\x00" + key + b"\\x00").content
+            assert got.startswith(b"\\xff\\x00")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.requests[0].body == b"\xff\x00" + ENV_KEY.encode() + b"\x00"
+    text = suite.cassette_path("test_binary").read_text()
+    assert "!!binary" in text
+    interaction = yaml.load(text, Loader=CassetteLoader)["interactions"][0]
+    for body in (interaction["request"]["body"], interaction["response"]["body"]["string"]):
+        assert body == b"\xff\x00<ACME_API_KEY>\x00"
+
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
 
 
 def test_placeholders_keep_the_shape(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:

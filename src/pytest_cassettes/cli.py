@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import binascii
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from pytest_cassettes.scrub import Scrubber
 CASSETTE_SUFFIXES = (".yaml", ".yml", ".json")
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+STR, BINARY = "tag:yaml.org,2002:str", "tag:yaml.org,2002:binary"
 
 
 class _InputError(Exception):
@@ -69,8 +71,15 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 return
             for item in node.value:
                 visit(item, key)
-        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
-            kinds = scrubber.scan_field(key, node.value)
+        elif isinstance(node, yaml.ScalarNode) and node.tag in (STR, BINARY):
+            if node.tag == BINARY:
+                try:
+                    data = binascii.a2b_base64(node.value)
+                except ValueError:  # not base64: no cassette reader would load it either
+                    data = b""
+                kinds = scrubber.scan_binary(data)
+            else:
+                kinds = scrubber.scan_field(key, node.value)
             # Token formats the line scan already saw are not reported twice; those it missed
             # (split over folded lines, escaped) are reported where the value starts.
             seen = Counter(kind for number, kind in findings if number in _node_lines(node))

@@ -8,6 +8,7 @@ Rules run in this order, each over what the previous ones left:
 2. Values of secret environment variables, wherever they occur: ``<OPENAI_API_KEY>``.
 3. The user's regexes: ``<SCRUBBED>``.
 4. The detectors of :mod:`pytest_cassettes.detect`: ``<SCRUBBED:github>``, ``<SCRUBBED:jwt>``...
+   Bodies that are not UTF-8 get rule 2 only, over the values' UTF-8 bytes.
 5. The user's hooks, on the scrubbed copy.
 
 In URLs and form bodies placeholders are percent-encoded (``%3CSCRUBBED%3E``) so the URL stays
@@ -90,6 +91,9 @@ _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
+
+# How far before a match a placeholder that overlaps it may start (the longest placeholder).
+_NEAR = 256
 
 Encoder = Callable[[str], str]
 Segment = Union[str, int]
@@ -230,6 +234,9 @@ class Scrubber:
         self._env_placeholder: dict[str, str] = {}
         self._env_re: re.Pattern[str] | None = None
         self._protected = SCRUBBED_RE
+        # The same in bytes, for bodies that are not UTF-8: the values' UTF-8 bytes.
+        self._env_bytes_re: re.Pattern[bytes] | None = None
+        self._protected_bytes = re.compile(SCRUBBED_RE.pattern.encode("ascii"))
         self._load_env(os.environ if environ is None else environ, "env" not in disabled)
 
     def _load_env(self, environ: Mapping[str, str], by_suffix: bool) -> None:
@@ -247,6 +254,7 @@ class Scrubber:
             return
         forms = sorted(self._env_placeholder, key=lambda form: (-len(form), form))
         self._env_re = re.compile("|".join(re.escape(form) for form in forms))
+        self._env_bytes_re = re.compile(b"|".join(re.escape(form.encode()) for form in forms))
         labels = sorted(set(self._env_placeholder.values()))
         self._protected = re.compile(
             SCRUBBED_RE.pattern
@@ -254,6 +262,7 @@ class Scrubber:
             + "|".join(re.escape(label) for label in labels)
             + ")(?:>|%3[Ee])"
         )
+        self._protected_bytes = re.compile(self._protected.pattern.encode("ascii"))
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -321,6 +330,12 @@ class Scrubber:
             self._scrub_body(value.encode("utf-8"), "", found)
         else:
             self._scrub_text(value, found, _plain)
+        return [kind for kind in found if not kind.startswith(SHORT)]
+
+    def scan_binary(self, data: bytes) -> list[str]:
+        """What scrubbing would replace in a binary (`!!binary`) cassette body."""
+        found: list[str] = []
+        self._scrub_body(data, "", found)
         return [kind for kind in found if not kind.startswith(SHORT)]
 
     # --- values --------------------------------------------------------------------------------
@@ -396,7 +411,8 @@ class Scrubber:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return body  # binary: nothing we could replace without corrupting it
+            binary = self._scrub_binary(body, found)  # only what cannot corrupt it
+            return body if binary is None else binary
         content_type = content_type.lower()
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
@@ -546,9 +562,33 @@ class Scrubber:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return None
+            return self._scrub_binary(data, found)
         new = self._scrub_text(text, found, _plain)
         return None if new == text else new.encode("utf-8")
+
+    def _scrub_binary(self, data: bytes, found: list[str]) -> bytes | None:
+        """Values of secret environment variables in bytes that are not UTF-8, by their UTF-8
+        bytes (the only rule that cannot corrupt them); None, and no copy, when there is none."""
+        if self._env_bytes_re is None:
+            return None
+        view = memoryview(data)  # pieces are views: the new body is the only copy
+        pieces: list[bytes | memoryview] = []
+        position = 0
+        for match in self._env_bytes_re.finditer(data):
+            start, end = match.span()
+            # A match touching a placeholder is one being re-scrubbed: looked for around the
+            # match only, not over a large body.
+            near = self._protected_bytes.finditer(data, max(0, start - _NEAR), end + _NEAR)
+            if any(p.start() < end and start < p.end() for p in near):
+                continue
+            label = self._env_placeholder[match.group().decode("utf-8")]
+            pieces += [view[position:start], f"<{label}>".encode("ascii")]
+            position = end
+            found.append("env:" + label)
+        if not pieces:
+            return None
+        pieces.append(view[position:])
+        return b"".join(pieces)
 
     # --- text ----------------------------------------------------------------------------------
 
