@@ -178,6 +178,26 @@ def test_env_secret_left_in_a_binary_body_is_reported(tmp_path, capsys, monkeypa
     ]
 
 
+def test_a_multipart_field_left_in_a_cassette_is_reported(tmp_path, capsys):
+    body = (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="password"\r\n\r\nhunter2hunter2\r\n'
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="f"; filename="a.bin"\r\n\r\n'
+    )
+    text_request = Request("POST", "https://x.example/t", body + b"text\r\n--b0undary--\r\n", {})
+    binary = body + b"\xff\x00\r\n--b0undary--\r\n"  # stored as !!binary
+    binary_request = Request("POST", "https://x.example/b", binary, {})
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b""}}
+    cassette = {"requests": [text_request, binary_request], "responses": [response, response]}
+    text = serialize(cassette, yamlserializer)
+    path = write(tmp_path / "multipart.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert [line.rpartition(": ")[2] for line in lines[:-1]] == ["sensitive-field:password"] * 2
+    assert "hunter2hunter2" not in "\n".join(lines)
+
+
 def interaction() -> tuple[Request, dict[str, Any]]:
     body = json.dumps({"client_secret": SECRET, "nested": [{"refresh_token": SECRET}]})
     request = Request(

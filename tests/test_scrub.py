@@ -450,6 +450,92 @@ def test_parsed_bodies_scrub_idempotently_and_match_on_body(body: Any):
     assert not requests_match(moved, recorded, [method, uri, vcr_body])
 
 
+# --- multipart/form-data -----------------------------------------------------------------------
+
+
+def multipart(boundary: bytes, *parts: tuple[bytes, bytes]) -> bytes:
+    """A multipart body as clients send it, from (part headers, content) pairs."""
+    body = b""
+    for headers, content in parts:
+        body += b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + content + b"\r\n"
+    return body + b"--" + boundary + b"--\r\n"
+
+
+def form_parts(password: bytes, token: bytes, image: bytes) -> list[tuple[bytes, bytes]]:
+    return [
+        (b'Content-Disposition: form-data; name="user"', b"ada"),
+        (b'Content-Disposition: form-data; name="password"', password),
+        (
+            b'Content-Disposition: form-data; name="meta"\r\nContent-Type: application/json',
+            b'{"token": "' + token + b'", "n": 1}',
+        ),
+        (
+            b'Content-Disposition: form-data; name="avatar"; filename="a.png"\r\n'
+            b"Content-Type: image/png",
+            image,
+        ),
+        # A file's contents get the free-text rules only: this is not a form field.
+        (b'Content-Disposition: form-data; name="notes"; filename="password"', b"password=x1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data; boundary=b0und-ary_1",
+        'Multipart/Form-Data; charset=utf-8; boundary="b0und-ary_1"',
+        "",  # recognised by its shape, as the scanner sees a stored body
+    ],
+)
+def test_multipart_field_values_are_replaced_and_the_rest_kept_byte_for_byte(content_type: str):
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    image = b"\x89PNG\r\n\x1a\n\x00\xff" + OPENAI.encode() + b"\xfe"  # not UTF-8
+    body = multipart(b"b0und-ary_1", *form_parts(SECRET.encode(), SECRET.encode(), image))
+    expected = multipart(
+        b"b0und-ary_1",
+        *form_parts(
+            b"<SCRUBBED>", b"<SCRUBBED>", image.replace(OPENAI.encode(), b"<OPENAI_API_KEY>")
+        ),
+    )
+    headers = {"Content-Type": content_type} if content_type else {}
+    new, count = scrub_request(request(method="POST", body=body, headers=headers), s)
+    assert (new.body, count) == (expected, 3)
+    assert new.headers["Content-Length"] == str(len(expected))
+    again, recount = scrub_request(new, s)
+    assert (again.body, recount) == (expected, 0)
+    resp, count = scrub_response(response(body, {"Content-Type": [content_type]}), s)
+    assert (resp["body"]["string"], count) == (expected, 3)
+
+
+def test_multipart_scrubbed_live_request_matches_the_recording_on_body():
+    s = scrubber()
+    headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    parts = [(b'Content-Disposition: form-data; name="password"', SECRET.encode())]
+    recorded, _ = scrub_request(
+        request(method="POST", body=multipart(b"xyz", *parts), headers=headers), s
+    )
+    parts = [(b'Content-Disposition: form-data; name="password"', b"another-real-one")]
+    live, _ = scrub_request(
+        request(method="POST", body=multipart(b"xyz", *parts), headers=headers), s
+    )
+    assert requests_match(live, recorded, [method, uri, vcr_body])
+
+
+def test_a_multipart_content_type_without_its_delimiter_gets_the_text_rules():
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    headers = {"Content-Type": "multipart/form-data; boundary=zzz"}
+    new, count = scrub_request(request(method="POST", body=OPENAI.encode(), headers=headers), s)
+    assert (new.body, count) == (b"<OPENAI_API_KEY>", 1)
+
+
+def test_a_body_that_only_looks_multipart_is_left_to_the_text_rules():
+    body = b"--not a boundary line\r\npassword: hunter2hunter2\r\n"
+    new, count = scrub_request(
+        request(method="POST", body=body, headers={"Content-Type": "text/plain"})
+    )
+    assert (new.body, count) == (body, 0)
+
+
 def test_content_length_is_not_added_when_absent():
     req = Request("POST", "https://x.example/", f"password={SECRET}".encode(), {})
     new, _ = scrub_request(req)

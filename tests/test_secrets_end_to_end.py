@@ -111,6 +111,64 @@ def test_env_values_in_binary_bodies_do_not_reach_disk(
     assert suite.server.hits == 1
 
 
+MULTIPART = {
+    "requests": (
+        'requests.post(URL + "/up", data={"user": "ada", "password": PASSWORD}, '
+        'files={"f": ("a.bin", FILE)})'
+    ),
+    "urllib3": (
+        'urllib3.PoolManager().request("POST", URL + "/up", '
+        'fields={"user": "ada", "password": PASSWORD, "f": ("a.bin", FILE)})'
+    ),
+    "httpx": (
+        'httpx.post(URL + "/up", data={"user": "ada", "password": PASSWORD}, '
+        'files={"f": ("a.bin", FILE)}, '
+        'headers={"Content-Type": "multipart/form-data; boundary=fixedboundary42"})'
+    ),
+}
+
+
+@pytest.mark.parametrize("client", sorted(MULTIPART))
+def test_multipart_form_fields_do_not_reach_disk_and_replay_still_matches(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    suite.server.route("/up", body=b"stored")
+    suite.write(
+        f"""
+        import httpx
+        import urllib3
+
+        PASSWORD = os.environ.get("REAL_PASSWORD", "hunter2-first-password")
+        FILE = b"\\x89PNG\\x00\\xff file bytes"
+
+        @pytest.fixture(autouse=True)
+        def fixed_boundary(monkeypatch):
+            # requests and urllib3 draw a boundary per request: fixed, so that bodies can match.
+            monkeypatch.setattr("urllib3.filepost.choose_boundary", lambda: "fixedboundary42")
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_upload():
+            {MULTIPART[client]}
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert b"hunter2-first-password" in suite.server.requests[0].body  # sent for real
+    text = suite.cassette_path("test_upload").read_text()
+    request = yaml.load(text, Loader=CassetteLoader)["interactions"][0]["request"]
+    body = request["body"]  # bytes: the file part is not UTF-8
+    assert b"hunter2-first-password" not in body
+    assert b'name="password"\r\n\r\n<SCRUBBED>\r\n' in body
+    assert b'name="user"\r\n\r\nada\r\n' in body
+    assert b"\x89PNG\x00\xff file bytes" in body
+    # requests records a Content-Length; urllib3's and httpx's recorded headers have none.
+    length = request["headers"].get("Content-Length")
+    assert length == [str(len(body))] if client == "requests" else length is None
+
+    monkeypatch.setenv("REAL_PASSWORD", "another-real-password")
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
 def test_placeholders_keep_the_shape(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
     suite.write(

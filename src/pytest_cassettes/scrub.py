@@ -2,9 +2,9 @@
 
 Rules run in this order, each over what the previous ones left:
 
-1. Sensitive names (headers, query and form parameters, JSON keys, JSON paths): the value is
-   replaced by ``<SCRUBBED>``, keeping its shape (``Bearer <SCRUBBED>``, cookie names, Set-Cookie
-   attributes).
+1. Sensitive names (headers, query, form and multipart fields, JSON keys, JSON paths): the
+   value is replaced by ``<SCRUBBED>``, keeping its shape (``Bearer <SCRUBBED>``, cookie names,
+   Set-Cookie attributes).
 2. Values of secret environment variables, wherever they occur: ``<OPENAI_API_KEY>``.
 3. The user's regexes: ``<SCRUBBED>``.
 4. The detectors of :mod:`pytest_cassettes.detect`: ``<SCRUBBED:github>``, ``<SCRUBBED:jwt>``...
@@ -91,6 +91,18 @@ _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
+# multipart/form-data: the boundary in a Content-Type, a body's first delimiter line (RFC 2046's
+# characters but space), and what a part's headers say.
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^";,\s]+))', re.IGNORECASE)
+_SNIFFED_BOUNDARY = re.compile(rb"--([0-9A-Za-z'()+_,./:=?-]{1,70})\r\n")
+_PART_NAME = re.compile(
+    rb'^content-disposition:[^\r\n]*?[;\s]name="((?:[^"\\\r\n]|\\.)*)"',
+    re.IGNORECASE | re.MULTILINE,
+)
+_PART_FILENAME = re.compile(
+    rb"^content-disposition:[^\r\n]*?[;\s]filename\*?=", re.IGNORECASE | re.MULTILINE
+)
+_PART_TYPE = re.compile(rb"^content-type:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 # How far before a match a placeholder that overlaps it may start (the longest placeholder).
 _NEAR = 256
@@ -408,6 +420,9 @@ class Scrubber:
     def _scrub_body(self, body: bytes, content_type: str, found: list[str]) -> bytes:
         if not body:
             return body
+        boundary = _multipart_boundary(content_type, body)
+        if boundary is not None:
+            return self._scrub_multipart(body, boundary, found)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -426,6 +441,62 @@ class Scrubber:
         if new is None:
             new = self._scrub_text(text, found, _plain)
         return body if new == text else new.encode("utf-8")
+
+    def _scrub_multipart(self, body: bytes, boundary: bytes, found: list[str]) -> bytes:
+        """Scrub multipart/form-data part by part, as bytes (a file part may not be UTF-8): a
+        field's value by its name, or as a body of its own type (JSON...); part headers, file
+        contents, preamble and epilogue by the free-text rules. Everything else is kept byte for
+        byte: boundaries, part headers' layout, CRLFs."""
+        delimiter = b"--" + boundary
+        view = memoryview(body)  # a file's contents are read in place, not copied
+        edits: list[tuple[int, int, bytes | None]] = []
+        start = body.find(delimiter)
+        edits.append((0, max(start, 0), self._scrub_free(body[: max(start, 0)], found)))
+        while start != -1:
+            part = start + len(delimiter)
+            start = body.find(b"\r\n" + delimiter, part)
+            end = len(body) if start == -1 else start
+            if start != -1:
+                start += 2  # the CRLF before a delimiter belongs to it
+            if body.startswith(b"--", part):  # the close delimiter: the epilogue follows
+                edits.append((part + 2, len(body), self._scrub_free(body[part + 2 :], found)))
+                break
+            head_end = body.find(b"\r\n\r\n", part, end)
+            if head_end == -1:  # not a part as clients write them: free text
+                edits.append((part, end, self._scrub_free(body[part:end], found)))
+                continue
+            headers = body[part:head_end]
+            name = _PART_NAME.search(headers)
+            if name is None or _PART_FILENAME.search(headers):
+                new = self._scrub_free(view[head_end + 4 : end], found)
+            else:
+                content = body[head_end + 4 : end]
+                new = self._scrub_field(_part_text(name.group(1)), headers, content, found)
+            edits.append((part, head_end, self._scrub_free(headers, found)))
+            edits.append((head_end + 4, end, new))
+        changed = [edit for edit in edits if edit[2] is not None]
+        if not changed:
+            return body
+        pieces: list[bytes | memoryview] = []
+        position = 0
+        for begin, finish, replacement in changed:
+            pieces += [view[position:begin], replacement or b""]
+            position = finish
+        pieces.append(view[position:])
+        return b"".join(pieces)
+
+    def _scrub_field(
+        self, name: str, headers: bytes, content: bytes, found: list[str]
+    ) -> bytes | None:
+        """A multipart form field's new value; None when unchanged."""
+        if self._param_names(name):
+            value = content.decode("utf-8", "replace")
+            new = self._secret_value(name, value, found, _plain)
+            return None if new == value else new.encode("utf-8")
+        part_type = _PART_TYPE.search(headers)
+        content_type = _part_text(part_type.group(1)) if part_type else ""
+        new_content = self._scrub_body(content, content_type, found)
+        return None if new_content is content else new_content
 
     def _scrub_json(self, text: str, found: list[str]) -> str | None:
         """Scrub JSON (or JSON lines) token by token, keeping its formatting; None: not JSON."""
@@ -557,16 +628,16 @@ class Scrubber:
         )
         return key, self._scrub_parsed(value, child, secret, name, found)
 
-    def _scrub_free(self, data: bytes, found: list[str]) -> bytes | None:
+    def _scrub_free(self, data: bytes | memoryview, found: list[str]) -> bytes | None:
         """Free-text rules over bytes that may be text; None when nothing changed."""
         try:
-            text = data.decode("utf-8")
+            text = str(data, "utf-8")
         except UnicodeDecodeError:
             return self._scrub_binary(data, found)
         new = self._scrub_text(text, found, _plain)
         return None if new == text else new.encode("utf-8")
 
-    def _scrub_binary(self, data: bytes, found: list[str]) -> bytes | None:
+    def _scrub_binary(self, data: bytes | memoryview, found: list[str]) -> bytes | None:
         """Values of secret environment variables in bytes that are not UTF-8, by their UTF-8
         bytes (the only rule that cannot corrupt them); None, and no copy, when there is none."""
         if self._env_bytes_re is None:
@@ -665,6 +736,26 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
         return token
     found.append(_finding(name, str(value)))
     return json.dumps(SCRUBBED)
+
+
+def _multipart_boundary(content_type: str, body: bytes) -> bytes | None:
+    """The boundary of a multipart body: from its Content-Type, or, with none (a stored body
+    the scanner sees), from a body that starts with a delimiter line and ends with its close."""
+    if content_type:
+        match = _BOUNDARY.search(content_type)
+        if not content_type.lower().startswith("multipart/") or match is None:
+            return None
+        boundary = (match.group(1) or match.group(2)).encode("latin-1")
+        return boundary if b"--" + boundary in body else None
+    sniffed = _SNIFFED_BOUNDARY.match(body)
+    if sniffed is None:
+        return None
+    close = b"\r\n--" + sniffed.group(1) + b"--"
+    return sniffed.group(1) if body.rstrip(b"\r\n").endswith(close) else None
+
+
+def _part_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def _parsed_secret(value: Any, name: str, found: list[str]) -> Any:
