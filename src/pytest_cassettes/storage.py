@@ -260,7 +260,7 @@ class ParsedCache:
     are JSON (bytes tagged and base64-encoded), in pytest's cache directory.
     """
 
-    FORMAT = 1
+    FORMAT = 2  # 2: tuples in request bodies are tagged
 
     def __init__(self) -> None:
         self.folder: Path | None = None
@@ -293,7 +293,10 @@ class ParsedCache:
         file = self._file(digest)
         if file is None or len(interactions) < self.MIN_INTERACTIONS or file.exists():
             return
-        document = {"format": self.FORMAT, "interactions": list(interactions)}
+        document = {
+            "format": self.FORMAT,
+            "interactions": [_tuples_tagged(i) for i in interactions],
+        }
         with contextlib.suppress(OSError, TypeError, ValueError):
             text = json.dumps(document, default=_to_json, separators=(",", ":"))
             _atomic_write(file, text)
@@ -313,6 +316,30 @@ def _to_json(value: Any) -> Any:
 def _from_json(value: dict[str, Any]) -> Any:
     if len(value) == 1 and "__bytes__" in value:
         return base64.b64decode(value["__bytes__"])
+    if len(value) == 1 and "__tuple__" in value:
+        return tuple(value["__tuple__"])
+    return value
+
+
+def _tuples_tagged(interaction: Interaction) -> Interaction:
+    """JSON writes a tuple as a list, never asking `_to_json`: tuples in a request body (aiohttp's
+    form pairs, as vcrpy stores them) are tagged beforehand. Other bodies are not walked."""
+    request = interaction.get("request")
+    if not isinstance(request, dict):
+        return interaction
+    body = request.get("body")
+    if not isinstance(body, (list, tuple, dict)):
+        return interaction
+    return {**interaction, "request": {**request, "body": _tag_tuples(body)}}
+
+
+def _tag_tuples(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return {"__tuple__": [_tag_tuples(item) for item in value]}
+    if isinstance(value, list):
+        return [_tag_tuples(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _tag_tuples(item) for key, item in value.items()}
     return value
 
 
