@@ -751,7 +751,7 @@ def _multipart_boundary(content_type: str, body: bytes) -> bytes | None:
     if sniffed is None:
         return None
     close = b"\r\n--" + sniffed.group(1) + b"--"
-    return sniffed.group(1) if body.rstrip(b"\r\n").endswith(close) else None
+    return sniffed.group(1) if close in body[-len(close) - 4 :] else None  # the end only
 
 
 def _part_text(raw: bytes) -> str:
