@@ -158,6 +158,46 @@ def test_env_secret_left_in_a_cassette_is_reported(tmp_path, capsys, monkeypatch
     assert lines[0] == f"{path}:19: env:MY_SERVICE_API_KEY"
 
 
+def test_env_secret_left_in_a_binary_body_is_reported(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "plain-but-secret-1234")
+    request = Request("POST", "https://api.example.com/up", b"\xff\x00plain-but-secret-1234", {})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {},
+        "body": {"string": b"\xfe" + b"plain-but-secret-1234" * 3},
+    }
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "binary.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    lines_of = [n for n, line in enumerate(text.splitlines(), 1) if "!!binary" in line]
+    assert len(lines_of) == 2
+    assert lines[:-1] == [
+        f"{path}:{lines_of[0]}: env:MY_SERVICE_API_KEY",
+        *[f"{path}:{lines_of[1]}: env:MY_SERVICE_API_KEY"] * 3,
+    ]
+
+
+def test_a_multipart_field_left_in_a_cassette_is_reported(tmp_path, capsys):
+    body = (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="password"\r\n\r\nhunter2hunter2\r\n'
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="f"; filename="a.bin"\r\n\r\n'
+    )
+    text_request = Request("POST", "https://x.example/t", body + b"text\r\n--b0undary--\r\n", {})
+    binary = body + b"\xff\x00\r\n--b0undary--\r\n"  # stored as !!binary
+    binary_request = Request("POST", "https://x.example/b", binary, {})
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b""}}
+    cassette = {"requests": [text_request, binary_request], "responses": [response, response]}
+    text = serialize(cassette, yamlserializer)
+    path = write(tmp_path / "multipart.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert [line.rpartition(": ")[2] for line in lines[:-1]] == ["sensitive-field:password"] * 2
+    assert "hunter2hunter2" not in "\n".join(lines)
+
+
 def interaction() -> tuple[Request, dict[str, Any]]:
     body = json.dumps({"client_secret": SECRET, "nested": [{"refresh_token": SECRET}]})
     request = Request(
@@ -200,6 +240,20 @@ def test_a_cassette_written_after_scrubbing_scans_clean_and_before_does_not(tmp_
         assert any(secret in text[number - 1] for secret in (SECRET, GITHUB, "refresh_token"))
     assert "sensitive-field:refresh_token" in "\n".join(lines)
     assert "sensitive-field:Set-Cookie" in "\n".join(lines)
+
+
+def test_a_form_of_pairs_vcrpy_wrote_for_aiohttp_is_scanned_by_field_name(tmp_path, capsys):
+    # aiohttp's data=[(name, value), ...]: vcrpy writes the pairs as !!python/tuple sequences.
+    request = Request("POST", "https://api.example.com/login", None, {})
+    request.body = [("user", "bob"), ("password", "hunter2hunter2")]
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b""}}
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    assert "!!python/tuple" in text
+    path = write(tmp_path / "pairs.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    number = text.splitlines().index("      - hunter2hunter2") + 1
+    assert lines[:-1] == [f"{path}:{number}: sensitive-field:password"]
 
 
 def test_no_subcommand_is_a_usage_error(capsys):

@@ -63,6 +63,16 @@ def test_binary_bodies_round_trip_through_the_cache(cache: storage.ParsedCache) 
     assert cache.get("yaml-bin") == interactions
 
 
+def test_request_bodies_of_pairs_stay_tuples_through_the_cache(cache: storage.ParsedCache) -> None:
+    # aiohttp's data=[(name, value)] as vcrpy stores it: vcrpy's body matcher tells a tuple
+    # from a list, so a cached cassette must give back what the YAML gives.
+    interactions = storage.parse(cassette_of(MANY, "x"), "c.yaml")
+    interactions[0]["request"]["body"] = [("user", "ada"), ("tags", ("a", "b"))]
+    interactions[1]["request"]["body"] = {"user": {"ids": [1, 2]}}
+    cache.put("yaml-pairs", interactions)
+    assert cache.get("yaml-pairs") == interactions
+
+
 def test_a_corrupt_entry_is_a_miss(cache: storage.ParsedCache) -> None:
     (cache.folder / "yaml-bad.json").write_text('{"format": 1, "interactions": [')  # type: ignore[operator]
     assert cache.get("yaml-bad") is None

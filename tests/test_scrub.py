@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import yaml
+from vcr.matchers import body as vcr_body
 from vcr.matchers import method, query, requests_match, uri
 from vcr.request import Request
 from vcr.serialize import serialize
@@ -351,7 +352,7 @@ def test_response_body_given_as_str_stays_str():
     assert new["body"]["string"] == '{"password": "<SCRUBBED>"}'
 
 
-def test_binary_body_is_left_alone():
+def test_binary_body_is_left_to_the_environment_values_only():
     compressed = gzip.compress(f'{{"token": "{SECRET}", "gh": "{GITHUB}"}}'.encode())
     resp = response(compressed, headers={"Content-Encoding": ["gzip"]})
     new, count = scrub_response(resp)
@@ -378,6 +379,161 @@ def test_file_and_iterator_bodies_are_scrubbed_into_plain_bytes():
     text = serialize({"requests": [new], "responses": [response(b"ok")]}, yamlserializer)
     assert "!!python" not in text
     assert yaml.safe_load(text)["interactions"][0]["request"]["body"] == "password=%3CSCRUBBED%3E"
+
+
+# --- bodies vcrpy keeps parsed: aiohttp's json= and data= (a mapping or a list of pairs) ------
+
+
+def test_mapping_body_is_scrubbed_at_any_depth_and_keeps_its_types():
+    body = {
+        "user": {"name": "ada", "password": SECRET, "api_key": 12345678},
+        "items": [{"access_token": SECRET, "id": 1}],
+        "secret": {"a": SECRET, "b": [SECRET, None]},
+        "active": True,
+        "note": f"key {OPENAI}",
+    }
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body == {
+        "user": {"name": "ada", "password": "<SCRUBBED>", "api_key": "<SCRUBBED>"},
+        "items": [{"access_token": "<SCRUBBED>", "id": 1}],
+        "secret": {"a": "<SCRUBBED>", "b": ["<SCRUBBED>", None]},
+        "active": True,
+        "note": "key <OPENAI_API_KEY>",
+    }
+    assert count == 6
+    assert body["user"]["password"] == SECRET  # the live request's body is not touched
+
+
+def test_list_of_pairs_body_is_scrubbed_as_a_form_and_stays_pairs():
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    body = [("user", "ada"), ("password", SECRET), ("file", b"text " + OPENAI.encode())]
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body == [
+        ("user", "ada"),
+        ("password", "<SCRUBBED>"),
+        ("file", b"text <OPENAI_API_KEY>"),
+    ]
+    assert count == 2
+
+
+def test_mapping_body_follows_json_paths_and_user_params():
+    body = {"profile": {"email": "a@x.org", "name": "ada"}, "account": "acct-1"}
+    s = scrubber(json_paths=("profile.email",), params=("account",))
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body == {"profile": {"email": "<SCRUBBED>", "name": "ada"}, "account": "<SCRUBBED>"}
+    assert count == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"user": "ada", "password": SECRET}, [("user", "ada"), ("password", SECRET)]],
+    ids=["mapping", "pairs"],
+)
+def test_parsed_bodies_scrub_idempotently_and_match_on_body(body: Any):
+    s = scrubber()
+    recorded, count = scrub_request(request(method="POST", body=body), s)
+    again, recount = scrub_request(recorded, s)
+    assert count == 1 and recount == 0 and again.body == recorded.body
+    other = (
+        [("user", "ada"), ("password", "another-real")]
+        if isinstance(body, list)
+        else {
+            "user": "ada",
+            "password": "another-real",
+        }
+    )
+    live, _ = scrub_request(request(method="POST", body=other), s)
+    assert requests_match(live, recorded, [method, uri, vcr_body])
+    changed = [("user", "bob"), ("password", "x")] if isinstance(body, list) else {"user": "bob"}
+    moved, _ = scrub_request(request(method="POST", body=changed), s)
+    assert not requests_match(moved, recorded, [method, uri, vcr_body])
+
+
+# --- multipart/form-data -----------------------------------------------------------------------
+
+
+def multipart(boundary: bytes, *parts: tuple[bytes, bytes]) -> bytes:
+    """A multipart body as clients send it, from (part headers, content) pairs."""
+    body = b""
+    for headers, content in parts:
+        body += b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + content + b"\r\n"
+    return body + b"--" + boundary + b"--\r\n"
+
+
+def form_parts(password: bytes, token: bytes, image: bytes) -> list[tuple[bytes, bytes]]:
+    return [
+        (b'Content-Disposition: form-data; name="user"', b"ada"),
+        (b'Content-Disposition: form-data; name="password"', password),
+        (
+            b'Content-Disposition: form-data; name="meta"\r\nContent-Type: application/json',
+            b'{"token": "' + token + b'", "n": 1}',
+        ),
+        (
+            b'Content-Disposition: form-data; name="avatar"; filename="a.png"\r\n'
+            b"Content-Type: image/png",
+            image,
+        ),
+        # A file's contents get the free-text rules only: this is not a form field.
+        (b'Content-Disposition: form-data; name="notes"; filename="password"', b"password=x1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data; boundary=b0und-ary_1",
+        'Multipart/Form-Data; charset=utf-8; boundary="b0und-ary_1"',
+        "",  # recognised by its shape, as the scanner sees a stored body
+    ],
+)
+def test_multipart_field_values_are_replaced_and_the_rest_kept_byte_for_byte(content_type: str):
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    image = b"\x89PNG\r\n\x1a\n\x00\xff" + OPENAI.encode() + b"\xfe"  # not UTF-8
+    body = multipart(b"b0und-ary_1", *form_parts(SECRET.encode(), SECRET.encode(), image))
+    expected = multipart(
+        b"b0und-ary_1",
+        *form_parts(
+            b"<SCRUBBED>", b"<SCRUBBED>", image.replace(OPENAI.encode(), b"<OPENAI_API_KEY>")
+        ),
+    )
+    headers = {"Content-Type": content_type} if content_type else {}
+    new, count = scrub_request(request(method="POST", body=body, headers=headers), s)
+    assert (new.body, count) == (expected, 3)
+    assert new.headers["Content-Length"] == str(len(expected))
+    again, recount = scrub_request(new, s)
+    assert (again.body, recount) == (expected, 0)
+    resp, count = scrub_response(response(body, {"Content-Type": [content_type]}), s)
+    assert (resp["body"]["string"], count) == (expected, 3)
+
+
+def test_multipart_scrubbed_live_request_matches_the_recording_on_body():
+    s = scrubber()
+    headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    parts = [(b'Content-Disposition: form-data; name="password"', SECRET.encode())]
+    recorded, _ = scrub_request(
+        request(method="POST", body=multipart(b"xyz", *parts), headers=headers), s
+    )
+    parts = [(b'Content-Disposition: form-data; name="password"', b"another-real-one")]
+    live, _ = scrub_request(
+        request(method="POST", body=multipart(b"xyz", *parts), headers=headers), s
+    )
+    assert requests_match(live, recorded, [method, uri, vcr_body])
+
+
+def test_a_multipart_content_type_without_its_delimiter_gets_the_text_rules():
+    s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
+    headers = {"Content-Type": "multipart/form-data; boundary=zzz"}
+    new, count = scrub_request(request(method="POST", body=OPENAI.encode(), headers=headers), s)
+    assert (new.body, count) == (b"<OPENAI_API_KEY>", 1)
+
+
+def test_a_body_that_only_looks_multipart_is_left_to_the_text_rules():
+    body = b"--not a boundary line\r\npassword: hunter2hunter2\r\n"
+    new, count = scrub_request(
+        request(method="POST", body=body, headers={"Content-Type": "text/plain"})
+    )
+    assert (new.body, count) == (body, 0)
 
 
 def test_content_length_is_not_added_when_absent():
@@ -408,6 +564,28 @@ def test_environment_values_are_replaced_everywhere_by_their_name():
     assert new.headers["Content-Length"] == str(len(new.body))
     resp, count = scrub_response(response(f"echo {OPENAI}".encode()), s)
     assert (resp["body"]["string"], count) == (b"echo <OPENAI_API_KEY>", 1)
+
+
+def test_environment_values_in_binary_bodies_are_replaced_by_their_bytes():
+    key, password = "sk-abcdef1234567890", "p\u00e4ssw\u00f6rd-1234"  # non-ASCII: its UTF-8
+    s = Scrubber(environ={"SERVICE_API_KEY": key, "DB_PASSWORD": password})
+    body = b"\xff\x00" + key.encode() + b"\x00" + password.encode() + b"\xfe"
+    expected = b"\xff\x00<SERVICE_API_KEY>\x00<DB_PASSWORD>\xfe"
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert (new.body, count) == (expected, 2)
+    assert new.headers["Content-Length"] == str(len(expected))
+    again, recount = scrub_request(new, s)
+    assert (again.body, recount) == (expected, 0)
+    resp, count = scrub_response(response(body), s)
+    assert (resp["body"]["string"], count) == (expected, 2)
+    assert resp["headers"]["Content-Length"] == [str(len(expected))]
+
+
+def test_a_binary_body_with_no_environment_value_is_the_same_object():
+    body = bytes(range(256)) * 64
+    s = Scrubber(environ={"SERVICE_API_KEY": "sk-abcdef1234567890"})
+    new, count = scrub_request(request(method="POST", body=body), s)
+    assert new.body is body and count == 0
 
 
 def test_url_encoded_environment_value_is_replaced():

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pytest_cassettes.storage import CassetteLoader
 from tests.conftest import Suite
 
 TOKEN = "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -81,6 +83,90 @@ def test_no_secret_reaches_disk_and_replay_still_matches(
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_env_values_in_binary_bodies_do_not_reach_disk(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    suite.server.route("/bin", body=b"\xff\x00" + ENV_KEY.encode() + b"\x00")
+    suite.write(
+        """
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_binary():
+            key = os.environ["ACME_API_KEY"].encode()
+            got = requests.post(URL + "/bin", data=b"\\xff\\x00" + key + b"\\x00").content
+            assert got.startswith(b"\\xff\\x00")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.requests[0].body == b"\xff\x00" + ENV_KEY.encode() + b"\x00"
+    text = suite.cassette_path("test_binary").read_text()
+    assert "!!binary" in text
+    interaction = yaml.load(text, Loader=CassetteLoader)["interactions"][0]
+    for body in (interaction["request"]["body"], interaction["response"]["body"]["string"]):
+        assert body == b"\xff\x00<ACME_API_KEY>\x00"
+
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
+MULTIPART = {
+    "requests": (
+        'requests.post(URL + "/up", data={"user": "ada", "password": PASSWORD}, '
+        'files={"f": ("a.bin", FILE)})'
+    ),
+    "urllib3": (
+        'urllib3.PoolManager().request("POST", URL + "/up", '
+        'fields={"user": "ada", "password": PASSWORD, "f": ("a.bin", FILE)})'
+    ),
+    "httpx": (
+        'httpx.post(URL + "/up", data={"user": "ada", "password": PASSWORD}, '
+        'files={"f": ("a.bin", FILE)}, '
+        'headers={"Content-Type": "multipart/form-data; boundary=fixedboundary42"})'
+    ),
+}
+
+
+@pytest.mark.parametrize("client", sorted(MULTIPART))
+def test_multipart_form_fields_do_not_reach_disk_and_replay_still_matches(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    suite.server.route("/up", body=b"stored")
+    suite.write(
+        f"""
+        import httpx
+        import urllib3
+
+        PASSWORD = os.environ.get("REAL_PASSWORD", "hunter2-first-password")
+        FILE = b"\\x89PNG\\x00\\xff file bytes"
+
+        @pytest.fixture(autouse=True)
+        def fixed_boundary(monkeypatch):
+            # requests and urllib3 draw a boundary per request: fixed, so that bodies can match.
+            monkeypatch.setattr("urllib3.filepost.choose_boundary", lambda: "fixedboundary42")
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_upload():
+            {MULTIPART[client]}
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert b"hunter2-first-password" in suite.server.requests[0].body  # sent for real
+    text = suite.cassette_path("test_upload").read_text()
+    request = yaml.load(text, Loader=CassetteLoader)["interactions"][0]["request"]
+    body = request["body"]  # bytes: the file part is not UTF-8
+    assert b"hunter2-first-password" not in body
+    assert b'name="password"\r\n\r\n<SCRUBBED>\r\n' in body
+    assert b'name="user"\r\n\r\nada\r\n' in body
+    assert b"\x89PNG\x00\xff file bytes" in body
+    # requests records a Content-Length; urllib3's and httpx's recorded headers have none.
+    length = request["headers"].get("Content-Length")
+    assert length == [str(len(body))] if client == "requests" else length is None
+
+    monkeypatch.setenv("REAL_PASSWORD", "another-real-password")
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
 
 
 def test_placeholders_keep_the_shape(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:

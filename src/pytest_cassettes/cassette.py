@@ -108,12 +108,14 @@ def _signature(request: Any) -> tuple[Any, ...]:
     return (request.method, request.uri, request.body, headers)
 
 
-def request_body(request: Any) -> bytes | None:
-    """The request body as bytes, whatever vcrpy stored (bytes, file, iterator)."""
+def request_body(request: Any) -> Any:
+    """The request body as bytes, whatever vcrpy stored (bytes, file, iterator); or the Python
+    data vcrpy's aiohttp stub keeps for `json=` and `data=` (a mapping, a list of pairs), which
+    is written as it is, as vcrpy writes it."""
     body = getattr(request, "_body", request.body)
-    if isinstance(body, list):
-        body = b"".join(body)
-    return body if body is None or isinstance(body, bytes) else bytes(body)
+    if isinstance(body, list) and all(isinstance(chunk, bytes) for chunk in body):
+        return b"".join(body)  # an iterator's chunks
+    return bytes(body) if isinstance(body, (bytearray, memoryview)) else body
 
 
 def stored_form(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import binascii
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from pytest_cassettes.scrub import Scrubber
 CASSETTE_SUFFIXES = (".yaml", ".yml", ".json")
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+STR, BINARY = "tag:yaml.org,2002:str", "tag:yaml.org,2002:binary"
 
 
 class _InputError(Exception):
@@ -63,10 +65,21 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
                 visit(value_node, name if isinstance(name, str) else None)
         elif isinstance(node, yaml.SequenceNode):
+            name = _pair_name(node)
+            if name is not None:  # a form field vcrpy wrote as a (name, value) tuple
+                visit(node.value[1], name)
+                return
             for item in node.value:
                 visit(item, key)
-        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
-            kinds = scrubber.scan_field(key, node.value)
+        elif isinstance(node, yaml.ScalarNode) and node.tag in (STR, BINARY):
+            if node.tag == BINARY:
+                try:
+                    data = binascii.a2b_base64(node.value)
+                except ValueError:  # not base64: no cassette reader would load it either
+                    data = b""
+                kinds = scrubber.scan_binary(data)
+            else:
+                kinds = scrubber.scan_field(key, node.value)
             # Token formats the line scan already saw are not reported twice; those it missed
             # (split over folded lines, escaped) are reported where the value starts.
             seen = Counter(kind for number, kind in findings if number in _node_lines(node))
@@ -88,6 +101,14 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
         if document is not None:
             visit(document, None)
     return sorted(findings)
+
+
+def _pair_name(node: yaml.SequenceNode) -> str | None:
+    """The name of a (name, value) pair vcrpy wrote as `!!python/tuple` (aiohttp's form data)."""
+    if node.tag != "tag:yaml.org,2002:python/tuple" or len(node.value) != 2:
+        return None
+    first = node.value[0]
+    return first.value if isinstance(first, yaml.ScalarNode) else None
 
 
 def _scan(args: argparse.Namespace) -> int:

@@ -2,12 +2,13 @@
 
 Rules run in this order, each over what the previous ones left:
 
-1. Sensitive names (headers, query and form parameters, JSON keys, JSON paths): the value is
-   replaced by ``<SCRUBBED>``, keeping its shape (``Bearer <SCRUBBED>``, cookie names, Set-Cookie
-   attributes).
+1. Sensitive names (headers, query, form and multipart fields, JSON keys, JSON paths): the
+   value is replaced by ``<SCRUBBED>``, keeping its shape (``Bearer <SCRUBBED>``, cookie names,
+   Set-Cookie attributes).
 2. Values of secret environment variables, wherever they occur: ``<OPENAI_API_KEY>``.
 3. The user's regexes: ``<SCRUBBED>``.
 4. The detectors of :mod:`pytest_cassettes.detect`: ``<SCRUBBED:github>``, ``<SCRUBBED:jwt>``...
+   Bodies that are not UTF-8 get rule 2 only, over the values' UTF-8 bytes.
 5. The user's hooks, on the scrubbed copy.
 
 In URLs and form bodies placeholders are percent-encoded (``%3CSCRUBBED%3E``) so the URL stays
@@ -90,6 +91,21 @@ _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
+# multipart/form-data: the boundary in a Content-Type, a body's first delimiter line (RFC 2046's
+# characters but space), and what a part's headers say.
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^";,\s]+))', re.IGNORECASE)
+_SNIFFED_BOUNDARY = re.compile(rb"--([0-9A-Za-z'()+_,./:=?-]{1,70})\r\n")
+_PART_NAME = re.compile(
+    rb'^content-disposition:[^\r\n]*?[;\s]name="((?:[^"\\\r\n]|\\.)*)"',
+    re.IGNORECASE | re.MULTILINE,
+)
+_PART_FILENAME = re.compile(
+    rb"^content-disposition:[^\r\n]*?[;\s]filename\*?=", re.IGNORECASE | re.MULTILINE
+)
+_PART_TYPE = re.compile(rb"^content-type:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+
+# How far before a match a placeholder that overlaps it may start (the longest placeholder).
+_NEAR = 256
 
 Encoder = Callable[[str], str]
 Segment = Union[str, int]
@@ -230,6 +246,9 @@ class Scrubber:
         self._env_placeholder: dict[str, str] = {}
         self._env_re: re.Pattern[str] | None = None
         self._protected = SCRUBBED_RE
+        # The same in bytes, for bodies that are not UTF-8: the values' UTF-8 bytes.
+        self._env_bytes_re: re.Pattern[bytes] | None = None
+        self._protected_bytes = re.compile(SCRUBBED_RE.pattern.encode("ascii"))
         self._load_env(os.environ if environ is None else environ, "env" not in disabled)
 
     def _load_env(self, environ: Mapping[str, str], by_suffix: bool) -> None:
@@ -247,6 +266,7 @@ class Scrubber:
             return
         forms = sorted(self._env_placeholder, key=lambda form: (-len(form), form))
         self._env_re = re.compile("|".join(re.escape(form) for form in forms))
+        self._env_bytes_re = re.compile(b"|".join(re.escape(form.encode()) for form in forms))
         labels = sorted(set(self._env_placeholder.values()))
         self._protected = re.compile(
             SCRUBBED_RE.pattern
@@ -254,6 +274,7 @@ class Scrubber:
             + "|".join(re.escape(label) for label in labels)
             + ")(?:>|%3[Ee])"
         )
+        self._protected_bytes = re.compile(self._protected.pattern.encode("ascii"))
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -275,6 +296,8 @@ class Scrubber:
             new.body = new_body
             if new_body != body:
                 _set_content_length(headers, len(new_body), as_list=False)
+        elif _is_parsed(request):
+            new.body = self._scrub_parsed(request.body, [], False, "", found)
         new.headers = headers
         for hook in self.rules.request_hooks:
             hooked = hook(new)
@@ -319,6 +342,12 @@ class Scrubber:
             self._scrub_body(value.encode("utf-8"), "", found)
         else:
             self._scrub_text(value, found, _plain)
+        return [kind for kind in found if not kind.startswith(SHORT)]
+
+    def scan_binary(self, data: bytes) -> list[str]:
+        """What scrubbing would replace in a binary (`!!binary`) cassette body."""
+        found: list[str] = []
+        self._scrub_body(data, "", found)
         return [kind for kind in found if not kind.startswith(SHORT)]
 
     # --- values --------------------------------------------------------------------------------
@@ -391,10 +420,14 @@ class Scrubber:
     def _scrub_body(self, body: bytes, content_type: str, found: list[str]) -> bytes:
         if not body:
             return body
+        boundary = _multipart_boundary(content_type, body)
+        if boundary is not None:
+            return self._scrub_multipart(body, boundary, found)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return body  # binary: nothing we could replace without corrupting it
+            binary = self._scrub_binary(body, found)  # only what cannot corrupt it
+            return body if binary is None else binary
         content_type = content_type.lower()
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
@@ -408,6 +441,62 @@ class Scrubber:
         if new is None:
             new = self._scrub_text(text, found, _plain)
         return body if new == text else new.encode("utf-8")
+
+    def _scrub_multipart(self, body: bytes, boundary: bytes, found: list[str]) -> bytes:
+        """Scrub multipart/form-data part by part, as bytes (a file part may not be UTF-8): a
+        field's value by its name, or as a body of its own type (JSON...); part headers, file
+        contents, preamble and epilogue by the free-text rules. Everything else is kept byte for
+        byte: boundaries, part headers' layout, CRLFs."""
+        delimiter = b"--" + boundary
+        view = memoryview(body)  # a file's contents are read in place, not copied
+        edits: list[tuple[int, int, bytes | None]] = []
+        start = body.find(delimiter)
+        edits.append((0, max(start, 0), self._scrub_free(body[: max(start, 0)], found)))
+        while start != -1:
+            part = start + len(delimiter)
+            start = body.find(b"\r\n" + delimiter, part)
+            end = len(body) if start == -1 else start
+            if start != -1:
+                start += 2  # the CRLF before a delimiter belongs to it
+            if body.startswith(b"--", part):  # the close delimiter: the epilogue follows
+                edits.append((part + 2, len(body), self._scrub_free(body[part + 2 :], found)))
+                break
+            head_end = body.find(b"\r\n\r\n", part, end)
+            if head_end == -1:  # not a part as clients write them: free text
+                edits.append((part, end, self._scrub_free(body[part:end], found)))
+                continue
+            headers = body[part:head_end]
+            name = _PART_NAME.search(headers)
+            if name is None or _PART_FILENAME.search(headers):
+                new = self._scrub_free(view[head_end + 4 : end], found)
+            else:
+                content = body[head_end + 4 : end]
+                new = self._scrub_field(_part_text(name.group(1)), headers, content, found)
+            edits.append((part, head_end, self._scrub_free(headers, found)))
+            edits.append((head_end + 4, end, new))
+        changed = [edit for edit in edits if edit[2] is not None]
+        if not changed:
+            return body
+        pieces: list[bytes | memoryview] = []
+        position = 0
+        for begin, finish, replacement in changed:
+            pieces += [view[position:begin], replacement or b""]
+            position = finish
+        pieces.append(view[position:])
+        return b"".join(pieces)
+
+    def _scrub_field(
+        self, name: str, headers: bytes, content: bytes, found: list[str]
+    ) -> bytes | None:
+        """A multipart form field's new value; None when unchanged."""
+        if self._param_names(name):
+            value = content.decode("utf-8", "replace")
+            new = self._secret_value(name, value, found, _plain)
+            return None if new == value else new.encode("utf-8")
+        part_type = _PART_TYPE.search(headers)
+        content_type = _part_text(part_type.group(1)) if part_type else ""
+        new_content = self._scrub_body(content, content_type, found)
+        return None if new_content is content else new_content
 
     def _scrub_json(self, text: str, found: list[str]) -> str | None:
         """Scrub JSON (or JSON lines) token by token, keeping its formatting; None: not JSON."""
@@ -497,6 +586,81 @@ class Scrubber:
         new = self._scrub_text(value, found, _plain)
         return token if new == value else json.dumps(new, ensure_ascii=token.isascii())
 
+    def _scrub_parsed(
+        self, value: Any, path: list[Segment], sensitive: bool, name: str, found: list[str]
+    ) -> Any:
+        """A body vcrpy keeps as Python data (aiohttp's json= and data=), by the JSON rules: a
+        copy of the same types (a mapping that is not a dict becomes pairs, as vcrpy stores it)."""
+        if isinstance(value, Mapping):
+            items = [self._parsed_item(k, v, path, sensitive, found) for k, v in value.items()]
+            return dict(items) if isinstance(value, dict) else items
+        if isinstance(value, (list, tuple)):
+            if _is_pairs(value):
+                new = [self._parsed_item(k, v, path, sensitive, found) for k, v in value]
+            else:
+                new = [
+                    self._scrub_parsed(item, [*path, i], sensitive, name, found)
+                    for i, item in enumerate(value)
+                ]
+            return tuple(new) if isinstance(value, tuple) else new
+        if sensitive:
+            return _parsed_secret(value, name, found)
+        if isinstance(value, str):
+            return self._scrub_text(value, found, _plain)
+        if isinstance(value, bytes):
+            scrubbed = self._scrub_free(value, found)
+            return value if scrubbed is None else scrubbed
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = str(value)  # a number can equal a secret: it becomes a string
+            new_text = self._scrub_text(text, found, _plain)
+            return value if new_text == text else new_text
+        return value
+
+    def _parsed_item(
+        self, key: Any, value: Any, path: list[Segment], sensitive: bool, found: list[str]
+    ) -> tuple[Any, Any]:
+        name = str(key)
+        child: list[Segment] = [*path, name]
+        secret = (
+            sensitive
+            or self._param_names(name)
+            or any(_path_matches(rule, child) for rule in self._json_paths)
+        )
+        return key, self._scrub_parsed(value, child, secret, name, found)
+
+    def _scrub_free(self, data: bytes | memoryview, found: list[str]) -> bytes | None:
+        """Free-text rules over bytes that may be text; None when nothing changed."""
+        try:
+            text = str(data, "utf-8")
+        except UnicodeDecodeError:
+            return self._scrub_binary(data, found)
+        new = self._scrub_text(text, found, _plain)
+        return None if new == text else new.encode("utf-8")
+
+    def _scrub_binary(self, data: bytes | memoryview, found: list[str]) -> bytes | None:
+        """Values of secret environment variables in bytes that are not UTF-8, by their UTF-8
+        bytes (the only rule that cannot corrupt them); None, and no copy, when there is none."""
+        if self._env_bytes_re is None:
+            return None
+        view = memoryview(data)  # pieces are views: the new body is the only copy
+        pieces: list[bytes | memoryview] = []
+        position = 0
+        for match in self._env_bytes_re.finditer(data):
+            start, end = match.span()
+            # A match touching a placeholder is one being re-scrubbed: looked for around the
+            # match only, not over a large body.
+            near = self._protected_bytes.finditer(data, max(0, start - _NEAR), end + _NEAR)
+            if any(p.start() < end and start < p.end() for p in near):
+                continue
+            label = self._env_placeholder[match.group().decode("utf-8")]
+            pieces += [view[position:start], f"<{label}>".encode("ascii")]
+            position = end
+            found.append("env:" + label)
+        if not pieces:
+            return None
+        pieces.append(view[position:])
+        return b"".join(pieces)
+
     # --- text ----------------------------------------------------------------------------------
 
     def _scrub_text(self, text: str, found: list[str], encode: Encoder) -> str:
@@ -574,6 +738,43 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
     return json.dumps(SCRUBBED)
 
 
+def _multipart_boundary(content_type: str, body: bytes) -> bytes | None:
+    """The boundary of a multipart body: from its Content-Type, or, with none (a stored body
+    the scanner sees), from a body that starts with a delimiter line and ends with its close."""
+    if content_type:
+        match = _BOUNDARY.search(content_type)
+        if not content_type.lower().startswith("multipart/") or match is None:
+            return None
+        boundary = (match.group(1) or match.group(2)).encode("latin-1")
+        return boundary if b"--" + boundary in body else None
+    sniffed = _SNIFFED_BOUNDARY.match(body)
+    if sniffed is None:
+        return None
+    close = b"\r\n--" + sniffed.group(1) + b"--"
+    return sniffed.group(1) if close in body[-len(close) - 4 :] else None  # the end only
+
+
+def _part_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _parsed_secret(value: Any, name: str, found: list[str]) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if not text or is_placeholder(text):
+        return value
+    found.append(_finding(name, text))
+    return SCRUBBED
+
+
+def _is_pairs(value: list[Any] | tuple[Any, ...]) -> bool:
+    # aiohttp's form data as a list of (name, value) pairs, as vcrpy's stub tells them apart.
+    return bool(value) and all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) for pair in value
+    )
+
+
 def _scrub_cookie(value: str, set_cookie: bool, label: str, found: list[str]) -> str:
     """`a=1; b=2` -> `a=<SCRUBBED>; b=<SCRUBBED>`; Set-Cookie keeps its attributes (Path...)."""
     parts = value.split(";")
@@ -619,6 +820,14 @@ def _request_body(request: Request) -> bytes | None:
     if isinstance(raw, list) and all(isinstance(chunk, bytes) for chunk in raw):
         return b"".join(raw)
     return None
+
+
+def _is_parsed(request: Request) -> bool:
+    """Whether vcrpy keeps the body as Python data: aiohttp's json= and data= (not bytes, text,
+    a file or an iterator's chunks)."""
+    if request.__dict__.get("_was_file") or request.__dict__.get("_was_iter"):
+        return False
+    return isinstance(request.__dict__.get("_body"), (Mapping, list, tuple))
 
 
 def _compile_pattern(pattern: str) -> re.Pattern[str]:

@@ -78,7 +78,20 @@ CassetteLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tupl
 CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binary)
 
 
-class LargeBodyDumper(SafeDumper):
+class CassetteDumper(SafeDumper):
+    """The safe dumper, writing tuples as vcrpy does (`!!python/tuple`, which vcrpy's safe loader
+    and ours read back as tuples): aiohttp's `data=[(name, value), ...]` is stored as such pairs,
+    and vcrpy's `body` matcher tells a tuple from a list."""
+
+
+def _represent_tuple(dumper: SafeDumper, data: tuple[Any, ...]) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:python/tuple", data)
+
+
+CassetteDumper.add_representer(tuple, _represent_tuple)
+
+
+class LargeBodyDumper(CassetteDumper):
     """The safe dumper for cassettes holding large bodies, which it hands to libyaml as bytes
     (see large.py). Other cassettes keep PyYAML's dumper: the resolver override, called twice a
     scalar, would cost them some 20 us a write."""
@@ -111,7 +124,7 @@ class Codec:
 
     def dumps(self, data: dict[str, Any]) -> str:
         if self.serializer is None:
-            return str(yaml.dump(data, Dumper=SafeDumper, sort_keys=True))
+            return str(yaml.dump(data, Dumper=CassetteDumper, sort_keys=True))
         return str(self.serializer.serialize(data))
 
     def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
@@ -127,7 +140,7 @@ class Codec:
             yaml.dump(data, writer, Dumper=dumper, sort_keys=True, encoding="utf-8")
             writer.finish()
         else:
-            yaml.dump(data, stream, Dumper=SafeDumper, sort_keys=True, encoding="utf-8")
+            yaml.dump(data, stream, Dumper=CassetteDumper, sort_keys=True, encoding="utf-8")
 
 
 YAML = Codec("yaml")
@@ -247,7 +260,7 @@ class ParsedCache:
     are JSON (bytes tagged and base64-encoded), in pytest's cache directory.
     """
 
-    FORMAT = 1
+    FORMAT = 2  # 2: tuples in request bodies are tagged
 
     def __init__(self) -> None:
         self.folder: Path | None = None
@@ -280,7 +293,10 @@ class ParsedCache:
         file = self._file(digest)
         if file is None or len(interactions) < self.MIN_INTERACTIONS or file.exists():
             return
-        document = {"format": self.FORMAT, "interactions": list(interactions)}
+        document = {
+            "format": self.FORMAT,
+            "interactions": [_tuples_tagged(i) for i in interactions],
+        }
         with contextlib.suppress(OSError, TypeError, ValueError):
             text = json.dumps(document, default=_to_json, separators=(",", ":"))
             _atomic_write(file, text)
@@ -300,6 +316,30 @@ def _to_json(value: Any) -> Any:
 def _from_json(value: dict[str, Any]) -> Any:
     if len(value) == 1 and "__bytes__" in value:
         return base64.b64decode(value["__bytes__"])
+    if len(value) == 1 and "__tuple__" in value:
+        return tuple(value["__tuple__"])
+    return value
+
+
+def _tuples_tagged(interaction: Interaction) -> Interaction:
+    """JSON writes a tuple as a list, never asking `_to_json`: tuples in a request body (aiohttp's
+    form pairs, as vcrpy stores them) are tagged beforehand. Other bodies are not walked."""
+    request = interaction.get("request")
+    if not isinstance(request, dict):
+        return interaction
+    body = request.get("body")
+    if not isinstance(body, (list, tuple, dict)):
+        return interaction
+    return {**interaction, "request": {**request, "body": _tag_tuples(body)}}
+
+
+def _tag_tuples(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return {"__tuple__": [_tag_tuples(item) for item in value]}
+    if isinstance(value, list):
+        return [_tag_tuples(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _tag_tuples(item) for key, item in value.items()}
     return value
 
 
