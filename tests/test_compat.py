@@ -211,3 +211,43 @@ def test_with_pytest_recording_loaded_its_names_are_left_to_it(suite: Suite) -> 
     assert "same as --cassette-allow-hosts" not in result.stdout.str()  # ours is not added
     suite.run("-p", "recording", "--record-mode=once").assert_outcomes(passed=2)
     assert suite.cassette_path("test_vcr_is_pytest_recordings").exists()
+
+
+def test_with_pytest_recording_loaded_block_network_still_lets_our_recording_tests_through(
+    suite: Suite,
+) -> None:
+    """Both plugins installed: --block-network is pytest-recording's flag, and its autouse
+    fixture blocked every test without its `vcr` marker, our recording tests included, with
+    its own error and without our allow-list."""
+    suite.write(
+        """
+        import socket
+
+        @pytest.mark.cassette
+        def test_records():
+            assert requests.get(URL + "/recorded").status_code == 200
+
+        def test_plain():
+            requests.get(URL + "/plain")
+
+        @pytest.mark.vcr
+        def test_vcr_is_pytest_recordings():
+            requests.get(URL + "/v")
+        """
+    )
+    result = suite.run("-p", "recording", "--record-mode=once", "--block-network")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in *test_plain*"]
+    )
+    assert suite.server.hits == 2  # /recorded, and /v: pytest-recording's recording test
+    assert suite.cassette_path("test_records").exists()
+    allowed = suite.run(
+        "-p",
+        "recording",
+        "--record-mode=once",
+        "--block-network",
+        "--cassette-allow-hosts=127.0.0.1",
+    )
+    allowed.assert_outcomes(passed=3)
+    assert suite.server.hits == 3  # /plain; the cassettes replayed
