@@ -595,9 +595,21 @@ OWN_FIXTURE_MODULES = frozenset({"pytest_cassettes.plugin", "pytest_cassettes.re
 _PYTEST_8 = int(pytest.__version__.split(".")[0]) >= 8  # getfixturedefs takes a node
 
 
-def own_fixtures(item: pytest.Item, names: Sequence[str]) -> bool:
+_OWN: pytest.StashKey[dict[tuple[str, ...], bool]] = pytest.StashKey()
+
+
+def own_fixtures(item: pytest.Item, names: tuple[str, ...]) -> bool:
     """Whether these fixtures are pytest-cassettes' own for the test: not overridden in a
-    conftest, module or class, nor parametrized."""
+    conftest, module or class, nor parametrized. Asked at collection and again as the test
+    starts: told once."""
+    known = item.stash.setdefault(_OWN, {})
+    own = known.get(names)
+    if own is None:
+        own = known[names] = _own_fixtures(item, names)
+    return own
+
+
+def _own_fixtures(item: pytest.Item, names: tuple[str, ...]) -> bool:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and any(name in callspec.params for name in names):
         return False
