@@ -521,6 +521,35 @@ def test_multipart_scrubbed_live_request_matches_the_recording_on_body():
     assert requests_match(live, recorded, [method, uri, vcr_body])
 
 
+def test_user_patterns_match_across_a_multipart_part_s_headers_and_value():
+    """A regex was the only way to scrub a multipart field before fields were scrubbed by name:
+    one spanning the part's headers and value must still match."""
+    s = scrubber(patterns=(r'name="ssn"\r\n\r\n([^\r\n]+)',))
+    image = b"\x89PNG\r\n\x00\xff\xfe"  # a binary part: the rest stays byte for byte
+    parts = [
+        (b'Content-Disposition: form-data; name="ssn"', b"078-05-1120"),
+        (b'Content-Disposition: form-data; name="f"; filename="a.png"', image),
+    ]
+    headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    new, count = scrub_request(
+        request(method="POST", body=multipart(b"xyz", *parts), headers=headers), s
+    )
+    expected = multipart(
+        b"xyz", (b'Content-Disposition: form-data; name="ssn"', b"<SCRUBBED>"), parts[1]
+    )
+    assert (new.body, count) == (expected, 1)
+
+
+def test_a_multipart_field_named_without_quotes_is_scrubbed_by_its_name():
+    parts = [(b"Content-Disposition: form-data; name=password", SECRET.encode())]
+    headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    new, count = scrub_request(
+        request(method="POST", body=multipart(b"xyz", *parts), headers=headers), scrubber()
+    )
+    assert new.body == multipart(b"xyz", (parts[0][0], b"<SCRUBBED>"))
+    assert count == 1
+
+
 def test_a_multipart_content_type_without_its_delimiter_gets_the_text_rules():
     s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
     headers = {"Content-Type": "multipart/form-data; boundary=zzz"}

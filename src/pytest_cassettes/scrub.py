@@ -96,7 +96,7 @@ _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^";,\s]+))', re.IGNORECASE)
 _SNIFFED_BOUNDARY = re.compile(rb"--([0-9A-Za-z'()+_,./:=?-]{1,70})\r\n")
 _PART_NAME = re.compile(
-    rb'^content-disposition:[^\r\n]*?[;\s]name="((?:[^"\\\r\n]|\\.)*)"',
+    rb'^content-disposition:[^\r\n]*?[;\s]name=(?:"((?:[^"\\\r\n]|\\.)*)"|([^";\s]+))',
     re.IGNORECASE | re.MULTILINE,
 )
 _PART_FILENAME = re.compile(
@@ -446,7 +446,16 @@ class Scrubber:
         """Scrub multipart/form-data part by part, as bytes (a file part may not be UTF-8): a
         field's value by its name, or as a body of its own type (JSON...); part headers, file
         contents, preamble and epilogue by the free-text rules. Everything else is kept byte for
-        byte: boundaries, part headers' layout, CRLFs."""
+        byte: boundaries, part headers' layout, CRLFs. The user's patterns then run over the
+        whole body too: one may span a part's headers and its value (`name="ssn"\r\n\r\n(.+)`)."""
+        scrubbed = self._scrub_parts(body, boundary, found)
+        if not self._patterns:
+            return scrubbed
+        text = scrubbed.decode("utf-8", "surrogateescape")  # byte for byte, binary parts too
+        new = self._scrub_patterns(text, found, _plain)
+        return scrubbed if new == text else new.encode("utf-8", "surrogateescape")
+
+    def _scrub_parts(self, body: bytes, boundary: bytes, found: list[str]) -> bytes:
         delimiter = b"--" + boundary
         view = memoryview(body)  # a file's contents are read in place, not copied
         edits: list[tuple[int, int, bytes | None]] = []
@@ -471,7 +480,9 @@ class Scrubber:
                 new = self._scrub_free(view[head_end + 4 : end], found)
             else:
                 content = body[head_end + 4 : end]
-                new = self._scrub_field(_part_text(name.group(1)), headers, content, found)
+                quoted, bare = name.groups()
+                field = _part_text(bare if quoted is None else quoted)
+                new = self._scrub_field(field, headers, content, found)
             edits.append((part, head_end, self._scrub_free(headers, found)))
             edits.append((head_end + 4, end, new))
         changed = [edit for edit in edits if edit[2] is not None]
@@ -673,6 +684,17 @@ class Scrubber:
                 for m in self._env_re.finditer(text)
             ]
             text = self._replace(text, spans, found, encode, "env:")
+        text = self._scrub_patterns(text, found, encode)
+        if self._detectors:
+            spans = [
+                (f.start, f.end, placeholder(f.kind))
+                for f in find_secrets(text, self._excluded_kinds)
+            ]
+            text = self._replace(text, spans, found, encode, "")
+        return text
+
+    def _scrub_patterns(self, text: str, found: list[str], encode: Encoder) -> str:
+        """The user's regexes: the match (or its first group) becomes the placeholder."""
         for pattern in self._patterns:
             group = 1 if pattern.groups else 0
             spans = [
@@ -681,12 +703,6 @@ class Scrubber:
                 if m.start(group) < m.end(group)
             ]
             text = self._replace(text, spans, found, encode, "pattern")
-        if self._detectors:
-            spans = [
-                (f.start, f.end, placeholder(f.kind))
-                for f in find_secrets(text, self._excluded_kinds)
-            ]
-            text = self._replace(text, spans, found, encode, "")
         return text
 
     def _replace(
