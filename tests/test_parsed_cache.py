@@ -69,6 +69,9 @@ def test_request_bodies_of_pairs_stay_tuples_through_the_cache(cache: storage.Pa
     interactions = storage.parse(cassette_of(MANY, "x"), "c.yaml")
     interactions[0]["request"]["body"] = [("user", "ada"), ("tags", ("a", "b"))]
     interactions[1]["request"]["body"] = {"user": {"ids": [1, 2]}}
+    # A body's own mappings spelled like the cache's tags stay mappings.
+    interactions[2]["request"]["body"] = {"__tuple__": [1], "x": {"__bytes__": "AA=="}}
+    interactions[3]["request"]["body"] = {"__dict__": {"__tuple__": ("a", "b")}}
     cache.put("yaml-pairs", interactions)
     assert cache.get("yaml-pairs") == interactions
 
