@@ -218,10 +218,13 @@ def test_with_pytest_recording_loaded_block_network_still_lets_our_recording_tes
 ) -> None:
     """Both plugins installed: --block-network is pytest-recording's flag, and its autouse
     fixture blocked every test without its `vcr` marker, our recording tests included, with
-    its own error and without our allow-list."""
+    its own error and without our allow-list. It still guards its own tests (`vcr`, and its
+    `block_network` marker's allowed_hosts), and every fixture sees the flag as given."""
     suite.write(
         """
-        import socket
+        @pytest.fixture(autouse=True)
+        def flag_as_given(request):
+            assert request.config.getoption("--block-network")
 
         @pytest.mark.cassette
         def test_records():
@@ -233,14 +236,19 @@ def test_with_pytest_recording_loaded_block_network_still_lets_our_recording_tes
         @pytest.mark.vcr
         def test_vcr_is_pytest_recordings():
             requests.get(URL + "/v")
+
+        @pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
+        def test_marker_allows():
+            requests.get(URL + "/marker")
         """
     )
     result = suite.run("-p", "recording", "--record-mode=once", "--block-network")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in *test_plain*"]
     )
-    assert suite.server.hits == 2  # /recorded, and /v: pytest-recording's recording test
+    # /recorded, /v (pytest-recording's recording test) and /marker
+    assert suite.server.hits == 3
     assert suite.cassette_path("test_records").exists()
     allowed = suite.run(
         "-p",
@@ -249,5 +257,38 @@ def test_with_pytest_recording_loaded_block_network_still_lets_our_recording_tes
         "--block-network",
         "--cassette-allow-hosts=127.0.0.1",
     )
-    allowed.assert_outcomes(passed=3)
-    assert suite.server.hits == 3  # /plain; the cassettes replayed
+    allowed.assert_outcomes(passed=4)
+    assert suite.server.hits == 5  # /plain and /marker; the cassettes replayed
+
+
+def test_with_pytest_recording_loaded_prune_keeps_its_cassettes(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_ours():
+            requests.get(URL + "/ours")
+
+        @pytest.mark.vcr
+        def test_theirs():
+            requests.get(URL + "/theirs")
+
+        @pytest.mark.vcr("extra.yaml")
+        @pytest.mark.skip(reason="not today")
+        def test_theirs_skipped():
+            pass
+        """
+    )
+    folder = suite.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    for name in ("extra.yaml", "test_theirs_skipped.yaml", "stray.yaml"):
+        (folder / name).write_text("interactions: []\nversion: 1\n")
+    suite.run("-p", "recording", "--record-mode=once").assert_outcomes(passed=2, skipped=1)
+    result = suite.run("-p", "recording", "--record-mode=none", "--cassette-prune")
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(["pruned 1 orphan cassette:", "  cassettes/test_suite/stray.yaml"])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "extra.yaml",
+        "test_ours.yaml",
+        "test_theirs.yaml",
+        "test_theirs_skipped.yaml",
+    ]

@@ -26,8 +26,6 @@ SESSION: pytest.StashKey[Session] = pytest.StashKey()
 ACTIVE: pytest.StashKey[Cassette] = pytest.StashKey()
 FAILED: pytest.StashKey[bool] = pytest.StashKey()
 STRICT_FAILED: pytest.StashKey[bool] = pytest.StashKey()  # failed for its unused interactions
-# pytest-recording is loaded and --block-network given (its flag then): see pytest_runtest_setup.
-SHARED_BLOCK_FLAG: pytest.StashKey[bool] = pytest.StashKey()
 PROBLEMS: pytest.StashKey[list[CassetteError]] = pytest.StashKey()
 
 
@@ -143,9 +141,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config, run, strict=bool(config.getoption("cassette_strict", False))
     )
     compat.install(config)
-    config.stash[SHARED_BLOCK_FLAG] = not compat.is_active(config) and bool(
-        config.getoption("block_network", None)
-    )
+    if not compat.is_active(config):
+        from pytest_cassettes import beside_recording
+
+        config.pluginmanager.register(beside_recording, beside_recording.PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -300,21 +299,22 @@ _SETTING_UP: list[pytest.Item] = []
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
-    # With pytest-recording loaded, --block-network is its flag too, and its autouse fixture
-    # would block every test without its `vcr` marker (our recording tests included), with
-    # its own error and allow-list. Its fixture reads the flag as the test is set up: hidden
-    # from it then, our guard blocks instead (the run's setting was read at configure).
-    config = item.config
-    hide = config.stash.get(SHARED_BLOCK_FLAG, False) and not compat.vcr_markers(item)
-    if hide:
-        config.option.block_network = False
+    if not _may_use_cassette(item):
+        # The real libraries back before any fixture runs: one that patches them itself
+        # (pytest-recording's `vcr`, a fixture using vcrpy or responses) must not have its
+        # patches undone by ours going off after it.
+        item.config.stash[SESSION].switch_off()
     _SETTING_UP.append(item)
-    try:
-        yield
-    finally:
-        _SETTING_UP.pop()
-        if hide:
-            config.option.block_network = True
+    yield
+    _SETTING_UP.pop()
+
+
+def _may_use_cassette(item: pytest.Item) -> bool:
+    return (
+        item.get_closest_marker(MARKER) is not None
+        or "cassette" in getattr(item, "fixturenames", ())
+        or compat.uses_vcr(item)
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -348,8 +348,10 @@ def _cassette_autouse() -> Iterator[None]:
     if not compat.run_blocks_network(item.config) and "block_network" not in names:
         yield  # no cassette, no guard
         return
-    if compat.VCR_MARKER in names and not compat.is_active(item.config):
-        yield  # pytest-recording's own test: its fixture guards it, letting recording through
+    if not compat.is_active(item.config) and (
+        compat.VCR_MARKER in names or "block_network" in names
+    ):
+        yield  # pytest-recording's own test: its fixture guards it (see beside_recording.py)
         return
     network = compat.network_options(item, marker_names=names)
     problems = item.stash.setdefault(PROBLEMS, [])

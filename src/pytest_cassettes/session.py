@@ -514,21 +514,26 @@ class Session:
         for item in items:
             module = Path(item.path)
             modules.add(module)
-            vcr_test = compat.uses_vcr(item)
+            # A `vcr` test is ours (compat) or, when it is loaded, pytest-recording's: its
+            # cassettes are in use either way.
+            vcr_test = item.get_closest_marker(compat.VCR_MARKER) is not None
+            ours = compat.is_active(self.config)
             if not vcr_test and (
                 item.get_closest_marker(MARKER) is None
                 and "cassette" not in getattr(item, "fixturenames", ())
             ):
                 continue  # no cassette
-            if not own_fixtures(item, LEGACY_FIXTURES if vcr_test else FIXTURES):
-                # Its paths are known only once it opens its cassette (see Report.unknown).
+            fixtures = (LEGACY_FIXTURES if ours else RECORDING_FIXTURES) if vcr_test else FIXTURES
+            if not own_fixtures(item, fixtures):
+                # Its paths are known once it opens its cassettes (see Report.unknown); those
+                # of pytest-recording's tests, never.
                 self.report.unknown.add(item.nodeid)
             cassette_dir = self.default_dir(module)
             used: list[Path] = []
             if vcr_test:
                 legacy = compat.LegacyCassettes(
                     layers=[],
-                    directory=cassette_dir / module.stem,
+                    directory=(cassette_dir if ours else module.parent / "cassettes") / module.stem,
                     default_name=compat.default_cassette_name(item),
                     extra=tuple(
                         str(n)
@@ -591,8 +596,12 @@ class HookScrub:
 # The fixtures that choose a test's cassettes (`shared` in cassette_config), and where ours are.
 FIXTURES = ("cassette_dir", "cassette_config")
 LEGACY_FIXTURES = (*FIXTURES, "vcr_cassette_dir", "default_cassette_name", "vcr_config")
-OWN_FIXTURE_MODULES = frozenset({"pytest_cassettes.plugin", "pytest_cassettes.recording_fixtures"})
-_PYTEST_8 = int(pytest.__version__.split(".")[0]) >= 8  # getfixturedefs takes a node
+# Those choosing a `vcr` test's cassettes when pytest-recording runs it (its own layout).
+RECORDING_FIXTURES = ("vcr_cassette_dir", "default_cassette_name")
+OWN_FIXTURE_MODULES = frozenset(
+    {"pytest_cassettes.plugin", "pytest_cassettes.recording_fixtures", "pytest_recording.plugin"}
+)
+_NODE_ARG = pytest.version_tuple >= (8, 1)  # getfixturedefs takes a node, not a node id
 
 
 _OWN: pytest.StashKey[dict[tuple[str, ...], bool]] = pytest.StashKey()
@@ -615,7 +624,7 @@ def _own_fixtures(item: pytest.Item, names: tuple[str, ...]) -> bool:
         return False
     try:
         manager: Any = item.session._fixturemanager  # private, but there since pytest 3
-        where = item if _PYTEST_8 else item.nodeid
+        where = item if _NODE_ARG else item.nodeid
         for name in names:
             found = manager.getfixturedefs(name, where)
             if not found or getattr(found[-1].func, "__module__", None) not in OWN_FIXTURE_MODULES:
