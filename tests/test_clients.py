@@ -341,6 +341,36 @@ CASES = {
             assert len(cassette.played) + len(cassette.recorded_requests) == 16
         """
     ),
+    # vcrpy's stub response's close() returns True, and IOBase.__exit__ returns what close
+    # returns: an exception raised in a `with response:` block vanished, failing tests passed.
+    "errors_in_with_blocks": Case(
+        """
+        import http.client
+        import urllib.request
+        from urllib.parse import urlsplit
+
+        import urllib3
+
+        @pytest.mark.cassette
+        def test_errors_raised_in_with_blocks_propagate():
+            with pytest.raises(ZeroDivisionError):
+                with urllib.request.urlopen(URL + "/new") as r:
+                    r.read()
+                    1 / 0
+            address = urlsplit(URL)
+            connection = http.client.HTTPConnection(address.hostname, address.port)
+            connection.request("GET", "/new")
+            with pytest.raises(ZeroDivisionError):
+                with connection.getresponse():
+                    1 / 0
+            with pytest.raises(ZeroDivisionError):
+                with urllib3.PoolManager().request("GET", URL + "/new", preload_content=False):
+                    1 / 0
+            with pytest.raises(ZeroDivisionError):
+                with requests.get(URL + "/new", stream=True).raw:
+                    1 / 0
+        """
+    ),
 }
 
 

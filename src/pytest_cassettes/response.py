@@ -128,9 +128,11 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
         # reads until it does, so iter_content(None) never ended with vcrpy 7's stub.
         return bool(self._closed or self._read_to_end())
 
-    def close(self) -> Any:
+    def close(self) -> None:
+        # Not vcrpy's `return True`: IOBase.__exit__ returns what close returns, and a true
+        # value swallowed every exception raised in a `with response:` block.
         self._forget_body()
-        return super().close()
+        super().close()
 
     @property
     def data(self) -> bytes:
