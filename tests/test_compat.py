@@ -292,3 +292,34 @@ def test_with_pytest_recording_loaded_prune_keeps_its_cassettes(suite: Suite) ->
         "test_theirs.yaml",
         "test_theirs_skipped.yaml",
     ]
+
+
+def test_cassettes_pytest_recording_wrote_for_file_and_iterator_bodies_replay(
+    suite: Suite,
+) -> None:
+    """vcrpy writes such request bodies pickled (`!!python/object/new:_io.BytesIO`,
+    `!!python/object/apply:builtins.iter`); its safe loader reads them back, and so do we."""
+    suite.write(
+        """
+        import io
+
+        pytestmark = pytest.mark.vcr(match_on=["method", "uri", "body"])
+
+        def test_file_body():
+            r = requests.post(URL + "/upload", data=io.BytesIO(b"file contents"))
+            assert r.status_code == 200
+
+        def test_iterator_body():
+            r = requests.post(URL + "/upload", data=iter([b"chunk-1,", b"chunk-2"]))
+            assert r.status_code == 200
+        """
+    )
+    suite.run(*UNDER_RECORDING, "--record-mode=once").assert_outcomes(passed=2)
+    written = (suite.path / "cassettes" / "test_suite" / "test_file_body.yaml").read_text()
+    assert "python/object/new:_io.BytesIO" in written
+    assert "python/object/apply:builtins.iter" in (
+        suite.path / "cassettes" / "test_suite" / "test_iterator_body.yaml"
+    ).read_text()
+    hits = suite.server.hits
+    suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == hits

@@ -72,7 +72,39 @@ def _construct_tuple(loader: CassetteLoader, node: yaml.Node) -> tuple[Any, ...]
     return tuple(loader.construct_sequence(node))  # type: ignore[arg-type]
 
 
+def _construct_bytesio(loader: CassetteLoader, node: yaml.Node) -> bytes:
+    # A file-like request body as vcrpy (and pytest-recording) wrote it, pickled:
+    # `!!python/object/new:_io.BytesIO` whose `state` starts with the content. Only the content
+    # is read; no object is built from the tag.
+    mapping = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    state = mapping.get("state") or (b"",)
+    return _as_bytes(state[0] if state else b"")
+
+
+def _construct_iter(loader: CassetteLoader, node: yaml.Node) -> Any:
+    # An iterator's request body (`!!python/object/apply:builtins.iter`, `args` holding its
+    # items): the bytes its chunks make, as a body sent from an iterator is matched.
+    mapping = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    args: Any = mapping.get("args") or ([],)
+    items = list(args[0]) if args else []
+    if all(isinstance(item, (bytes, str)) for item in items):
+        return b"".join(_as_bytes(item) for item in items)
+    return items
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return bytes(value or b"")
+
+
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/str", _construct_str)
+CassetteLoader.add_constructor(
+    "tag:yaml.org,2002:python/object/new:_io.BytesIO", _construct_bytesio
+)
+CassetteLoader.add_constructor(
+    "tag:yaml.org,2002:python/object/apply:builtins.iter", _construct_iter
+)
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/unicode", _construct_str)
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tuple)
 CassetteLoader.add_constructor("tag:yaml.org,2002:binary", large.construct_binary)
