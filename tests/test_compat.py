@@ -317,9 +317,10 @@ def test_cassettes_pytest_recording_wrote_for_file_and_iterator_bodies_replay(
     suite.run(*UNDER_RECORDING, "--record-mode=once").assert_outcomes(passed=2)
     written = (suite.path / "cassettes" / "test_suite" / "test_file_body.yaml").read_text()
     assert "python/object/new:_io.BytesIO" in written
-    assert "python/object/apply:builtins.iter" in (
-        suite.path / "cassettes" / "test_suite" / "test_iterator_body.yaml"
-    ).read_text()
+    assert (
+        "python/object/apply:builtins.iter"
+        in (suite.path / "cassettes" / "test_suite" / "test_iterator_body.yaml").read_text()
+    )
     hits = suite.server.hits
     suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=2)
     assert suite.server.hits == hits

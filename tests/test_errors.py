@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.conftest import Suite
 
@@ -72,6 +73,41 @@ def test_allow_playback_repeats_replays_the_same_interaction_again(suite: Suite)
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_with_allow_playback_repeats_a_polling_test_replays_as_it_recorded(suite: Suite) -> None:
+    """Matches play in their recorded order before any repeats, and a poll past the recording
+    repeats the last answer: a poll (running, running, done) that passed while recording
+    passes replayed (repeating the first answer, as vcrpy does, would poll for ever)."""
+    uri = suite.server.url("/job")
+    interactions = [
+        {
+            "request": {"method": "GET", "uri": uri, "body": None, "headers": {}},
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"Content-Type": ["text/plain"]},
+                "body": {"string": state},
+            },
+        }
+        for state in ("running", "running", "done")
+    ]
+    path = suite.cassette_path("test_poll")
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+    suite.write(
+        """
+        @pytest.mark.cassette(allow_playback_repeats=True)
+        def test_poll():
+            seen = []
+            while not seen or seen[-1] != "done":
+                seen.append(requests.get(URL + "/job").text)
+                assert len(seen) < 10
+            assert seen == ["running", "running", "done"]
+            assert requests.get(URL + "/job").text == "done"  # a late poll: the final answer
+        """
+    )
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
 
 
 def test_an_error_the_client_swallows_still_fails_the_test(suite: Suite) -> None:

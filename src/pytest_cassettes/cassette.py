@@ -393,16 +393,22 @@ class Cassette:
             return None
         for index in bucket[self._skip.get(key, 0) :]:
             entry = self.entries[index]
-            if entry.plays and not self.allow_playback_repeats:
+            if entry.plays:
                 continue
             if all(matcher_passes(m, prepared, entry.request) for m in self._check):
+                return index
+        if not self.allow_playback_repeats:
+            return None
+        # Every match played: repeat the last one recorded. Matches play in their order first,
+        # as they were recorded: a polling test (running, running, done) replays as it ran, and
+        # polls past the recording get the final answer (vcrpy repeats the first one always).
+        for index in reversed(bucket):
+            if all(matcher_passes(m, prepared, self.entries[index].request) for m in self._check):
                 return index
         return None
 
     def _advance(self, key: tuple[Any, ...]) -> None:
         # Requests repeated many times (polling) would rescan their played entries: skip them.
-        if self.allow_playback_repeats:
-            return
         bucket, skip = self._index.get(key, []), self._skip.get(key, 0)
         while skip < len(bucket) and self.entries[bucket[skip]].plays:
             skip += 1
