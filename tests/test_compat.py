@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+
 import pytest
+import vcr
 import yaml
 
 from tests.conftest import Suite
@@ -213,6 +217,18 @@ def test_with_pytest_recording_loaded_its_names_are_left_to_it(suite: Suite) -> 
     assert suite.cassette_path("test_vcr_is_pytest_recordings").exists()
 
 
+@pytest.fixture
+def socket_methods_restored() -> Iterator[None]:
+    """pytest-recording's blocking "restores" socket.socket.connect by assigning the inherited
+    method to the class: our guard's tests check that it is inherited."""
+    before = {name: vars(socket.socket).get(name) for name in ("connect", "connect_ex")}
+    yield
+    for name, value in before.items():
+        if value is None and name in vars(socket.socket):
+            delattr(socket.socket, name)
+
+
+@pytest.mark.usefixtures("socket_methods_restored")
 def test_with_pytest_recording_loaded_block_network_still_lets_our_recording_tests_through(
     suite: Suite,
 ) -> None:
@@ -317,10 +333,10 @@ def test_cassettes_pytest_recording_wrote_for_file_and_iterator_bodies_replay(
     suite.run(*UNDER_RECORDING, "--record-mode=once").assert_outcomes(passed=2)
     written = (suite.path / "cassettes" / "test_suite" / "test_file_body.yaml").read_text()
     assert "python/object/new:_io.BytesIO" in written
-    assert (
-        "python/object/apply:builtins.iter"
-        in (suite.path / "cassettes" / "test_suite" / "test_iterator_body.yaml").read_text()
-    )
+    # vcrpy 8+ writes an iterator's chunks pickled too; vcrpy 7 the chunked framing sent.
+    iterator = (suite.path / "cassettes" / "test_suite" / "test_iterator_body.yaml").read_text()
+    if not vcr.__version__.startswith("7."):
+        assert "python/object/apply:builtins.iter" in iterator
     hits = suite.server.hits
     suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=2)
     assert suite.server.hits == hits
