@@ -131,6 +131,39 @@ def test_binary_bodies_decode_as_pyyaml_decodes_them(
             storage.parse(text, "c.yaml")
 
 
+PICKLED = "!!python/object/new:_io.BytesIO", "!!python/object/apply:builtins.iter"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (f"{PICKLED[0]} {{state: [!!binary ZmlsZQ==, 0, null]}}", b"file"),
+        (f"{PICKLED[0]} {{state: [text]}}", b"text"),
+        (f"{PICKLED[0]} {{}}", b""),
+        (f"{PICKLED[1]} {{args: [[!!binary YQ==, b, c]]}}", b"abc"),
+        # Refused with the place named, as any tag we do not read: a number would allocate
+        # that many bytes, and repeated aliases would join a few KiB of file into GiB.
+        (f"{PICKLED[0]} {{state: [100000000000000]}}", "content must be text or !!binary"),
+        (f"{PICKLED[0]} {{state: 5}}", "must start with its content"),
+        (f"{PICKLED[1]} {{args: [7]}}", "one list of chunks"),
+        (f"{PICKLED[1]} {{args: [[{{nested: x}}]]}}", "content must be text or !!binary"),
+        (f"{PICKLED[1]} {{args: [[&a xxxx, *a, *a]]}}", "repeats a chunk by alias"),
+    ],
+)
+def test_file_and_iterator_bodies_vcrpy_pickled_read_as_their_bytes(
+    body: str, expected: bytes | str
+) -> None:
+    text = (
+        f"interactions:\n- request: {{method: POST, uri: 'http://x/', body: {body}}}\n"
+        "  response: {status: {code: 200}, body: {string: ''}}\nversion: 1\n"
+    )
+    if isinstance(expected, bytes):
+        assert storage.parse(text, "c.yaml")[0]["request"]["body"] == expected
+    else:
+        with pytest.raises(CassetteLoadError, match=f"c.yaml:2: .*{expected}"):
+            storage.parse(text, "c.yaml")
+
+
 def test_text_bodies_stay_readable_and_binary_bodies_stay_exact(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     text = "café ☕ line one\nline two\r\n\ttabbed  "

@@ -74,28 +74,63 @@ def _construct_tuple(loader: CassetteLoader, node: yaml.Node) -> tuple[Any, ...]
 
 def _construct_bytesio(loader: CassetteLoader, node: yaml.Node) -> bytes:
     # A file-like request body as vcrpy (and pytest-recording) wrote it, pickled:
-    # `!!python/object/new:_io.BytesIO` whose `state` starts with the content. Only the content
-    # is read; no object is built from the tag.
-    mapping = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    state = mapping.get("state") or (b"",)
-    return _as_bytes(state[0] if state else b"")
+    # `!!python/object/new:_io.BytesIO` whose `state` starts with the content. Only that one
+    # scalar is read; no object is built from the tag.
+    state = _pickled(node, "state")
+    if state is None:
+        return b""
+    if not isinstance(state, yaml.SequenceNode) or not state.value:
+        raise _not_a_body(node, "a file body's `state` must start with its content")
+    return _chunk(loader, state.value[0], node)
 
 
-def _construct_iter(loader: CassetteLoader, node: yaml.Node) -> Any:
-    # An iterator's request body (`!!python/object/apply:builtins.iter`, `args` holding its
-    # items): the bytes its chunks make, as a body sent from an iterator is matched.
-    mapping = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    args: Any = mapping.get("args") or ([],)
-    items = list(args[0]) if args else []
-    if all(isinstance(item, (bytes, str)) for item in items):
-        return b"".join(_as_bytes(item) for item in items)
-    return items
+def _construct_iter(loader: CassetteLoader, node: yaml.Node) -> bytes:
+    # An iterator's request body (`!!python/object/apply:builtins.iter`, `args` holding the list
+    # of its chunks): the bytes they make, as a body sent from an iterator is matched. Each
+    # chunk is a scalar of its own: an alias repeated (a file of a few KiB that joins to GiB)
+    # is refused.
+    args = _pickled(node, "args")
+    if args is None:
+        return b""
+    if not isinstance(args, yaml.SequenceNode) or len(args.value) != 1:
+        raise _not_a_body(node, "an iterator body's `args` must hold one list of chunks")
+    chunks = args.value[0]
+    if not isinstance(chunks, yaml.SequenceNode):
+        raise _not_a_body(node, "an iterator body's `args` must hold one list of chunks")
+    if len({id(chunk) for chunk in chunks.value}) != len(chunks.value):
+        raise _not_a_body(node, "an iterator body repeats a chunk by alias")
+    return b"".join(_chunk(loader, chunk, node) for chunk in chunks.value)
 
 
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return bytes(value or b"")
+def _pickled(node: yaml.Node, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        raise _not_a_body(node, "a pickled body must be a mapping")
+    for key_node, value in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            found: yaml.Node = value
+            return found
+    return None
+
+
+def _chunk(loader: CassetteLoader, chunk: yaml.Node, body: yaml.Node) -> bytes:
+    if not isinstance(chunk, yaml.ScalarNode) or chunk.tag not in _CHUNK_TAGS:
+        raise _not_a_body(body, "a pickled body's content must be text or !!binary")
+    value = loader.construct_object(chunk)
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+_CHUNK_TAGS = frozenset(
+    {
+        "tag:yaml.org,2002:str",
+        "tag:yaml.org,2002:binary",
+        "tag:yaml.org,2002:python/str",
+        "tag:yaml.org,2002:python/unicode",
+    }
+)
+
+
+def _not_a_body(node: yaml.Node, problem: str) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
 
 CassetteLoader.add_constructor("tag:yaml.org,2002:python/str", _construct_str)
