@@ -523,12 +523,12 @@ def test_multipart_scrubbed_live_request_matches_the_recording_on_body():
 
 def test_user_patterns_match_across_a_multipart_part_s_headers_and_value():
     """A regex was the only way to scrub a multipart field before fields were scrubbed by name:
-    one spanning the part's headers and value must still match."""
-    s = scrubber(patterns=(r'name="ssn"\r\n\r\n([^\r\n]+)',))
-    image = b"\x89PNG\r\n\x00\xff\xfe"  # a binary part: the rest stays byte for byte
+    one spanning the part's headers and value must still match, in a body that is text. A
+    binary part is left alone, as a binary body is: the pattern would corrupt it."""
+    s = scrubber(patterns=(r'name="ssn"\r\n\r\n([^\r\n]+)', r"\d{3}-\d{2}-\d{4}"))
     parts = [
         (b'Content-Disposition: form-data; name="ssn"', b"078-05-1120"),
-        (b'Content-Disposition: form-data; name="f"; filename="a.png"', image),
+        (b'Content-Disposition: form-data; name="f"; filename="a.txt"', b"notes"),
     ]
     headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
     new, count = scrub_request(
@@ -538,6 +538,11 @@ def test_user_patterns_match_across_a_multipart_part_s_headers_and_value():
         b"xyz", (b'Content-Disposition: form-data; name="ssn"', b"<SCRUBBED>"), parts[1]
     )
     assert (new.body, count) == (expected, 1)
+    image = b"\x89PNG\r\n\x00\xff 123-45-6789 \xfe"
+    binary = multipart(b"xyz", (b"Content-Type: image/png", image))
+    mixed = {"Content-Type": ["multipart/mixed; boundary=xyz"]}
+    resp, count = scrub_response(response(binary, mixed), s)
+    assert (resp["body"]["string"], count) == (binary, 0)
 
 
 def test_a_multipart_field_named_without_quotes_is_scrubbed_by_its_name():

@@ -447,13 +447,18 @@ class Scrubber:
         field's value by its name, or as a body of its own type (JSON...); part headers, file
         contents, preamble and epilogue by the free-text rules. Everything else is kept byte for
         byte: boundaries, part headers' layout, CRLFs. The user's patterns then run over the
-        whole body too: one may span a part's headers and its value (`name="ssn"\r\n\r\n(.+)`)."""
+        whole body too, when it is text: one may span a part's headers and its value
+        (`name="ssn"\r\n\r\n(.+)`). A body with a binary part gets them part by part only,
+        as a binary body gets none (they could corrupt it)."""
         scrubbed = self._scrub_parts(body, boundary, found)
         if not self._patterns:
             return scrubbed
-        text = scrubbed.decode("utf-8", "surrogateescape")  # byte for byte, binary parts too
+        try:
+            text = scrubbed.decode("utf-8")
+        except UnicodeDecodeError:
+            return scrubbed
         new = self._scrub_patterns(text, found, _plain)
-        return scrubbed if new == text else new.encode("utf-8", "surrogateescape")
+        return scrubbed if new == text else new.encode("utf-8")
 
     def _scrub_parts(self, body: bytes, boundary: bytes, found: list[str]) -> bytes:
         delimiter = b"--" + boundary
