@@ -593,7 +593,8 @@ class HookScrub:
         return results[-1] if results else value
 
 
-# The fixtures that choose a test's cassettes (`shared` in cassette_config), and where ours are.
+# The fixtures that choose a test's cassettes (`shared` in cassette_config), and the modules
+# whose definitions keep the default layout: ours, and pytest-recording's for its `vcr` tests.
 FIXTURES = ("cassette_dir", "cassette_config")
 LEGACY_FIXTURES = (*FIXTURES, "vcr_cassette_dir", "default_cassette_name", "vcr_config")
 # Those choosing a `vcr` test's cassettes when pytest-recording runs it (its own layout).
@@ -608,9 +609,9 @@ _OWN: pytest.StashKey[dict[tuple[str, ...], bool]] = pytest.StashKey()
 
 
 def own_fixtures(item: pytest.Item, names: tuple[str, ...]) -> bool:
-    """Whether these fixtures are pytest-cassettes' own for the test: not overridden in a
-    conftest, module or class, nor parametrized. Asked at collection and again as the test
-    starts: told once."""
+    """Whether these fixtures keep their plugin's definition for the test (OWN_FIXTURE_MODULES):
+    not overridden in a conftest, module or class, nor parametrized. Asked at collection and
+    again as the test starts: told once."""
     known = item.stash.setdefault(_OWN, {})
     own = known.get(names)
     if own is None:
