@@ -198,6 +198,24 @@ def test_a_multipart_field_left_in_a_cassette_is_reported(tmp_path, capsys):
     assert "hunter2hunter2" not in "\n".join(lines)
 
 
+def test_tokens_in_links_inside_response_headers_and_bodies_are_reported(tmp_path, capsys):
+    secret = "opensesame-opensesame"  # no detector sees it: only the names can
+    page = json.dumps({"next": f"https://x.example/items?page=2&access_token={secret}"})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Link": [f"<https://x.example/items?page=2&api_key={secret}>; rel=next"]},
+        "body": {"string": page.encode()},
+    }
+    cassette = {"requests": [Request("GET", "https://x.example/items", None, {})]}
+    text = serialize({**cassette, "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "links.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    kinds = sorted(line.rpartition(": ")[2] for line in lines[:-1])
+    assert kinds == ["sensitive-field:access_token", "sensitive-field:api_key"]
+    assert secret not in "\n".join(lines)
+
+
 def interaction() -> tuple[Request, dict[str, Any]]:
     body = json.dumps({"client_secret": SECRET, "nested": [{"refresh_token": SECRET}]})
     request = Request(

@@ -232,6 +232,107 @@ def test_token_in_fragment_is_replaced():
     assert urlsplit(new.uri).fragment == "access_token=%3CSCRUBBED%3E&x=1"
 
 
+# --- URLs and query strings inside text ------------------------------------------------------
+
+
+def test_urls_in_link_and_refresh_headers_lose_their_tokens():
+    resp = response(
+        headers={
+            "Link": [f'<https://api.example.com/items?page=2&access_token={SECRET}>; rel="next"'],
+            "Refresh": [f"0; url=https://app.example.com/cb?token={SECRET}"],
+        }
+    )
+    new, count = scrub_response(resp)
+    assert count == 2
+    assert new["headers"]["Link"] == [
+        '<https://api.example.com/items?page=2&access_token=%3CSCRUBBED%3E>; rel="next"'
+    ]
+    assert new["headers"]["Refresh"] == ["0; url=https://app.example.com/cb?token=%3CSCRUBBED%3E"]
+
+
+def test_urls_in_html_and_text_lose_their_tokens_and_keep_the_rest():
+    body = (
+        f'<a href="/cb?access_token={SECRET}&amp;x=1">next</a>'
+        f" see https://x.example.com/?page=2&api_key={SECRET}#id_token={SECRET}."
+    ).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["text/html"]}))
+    assert count == 3
+    assert new["body"]["string"] == (
+        b'<a href="/cb?access_token=%3CSCRUBBED%3E&amp;x=1">next</a>'
+        b" see https://x.example.com/?page=2&api_key=%3CSCRUBBED%3E#id_token=%3CSCRUBBED%3E."
+    )
+
+
+def test_a_pagination_url_in_json_loses_its_token():
+    url = f"https://graph.example.com/v1/me/feed?limit=25&access_token={SECRET}&after=QVFI"
+    body = json.dumps({"data": [], "paging": {"next": url}}).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    scrubbed = json.loads(new["body"]["string"])["paging"]["next"]
+    assert parse_qs(urlsplit(scrubbed).query) == {
+        "limit": ["25"],
+        "access_token": ["<SCRUBBED>"],
+        "after": ["QVFI"],
+    }
+
+
+def test_json_with_escaped_ampersands_is_scrubbed_too():
+    # Go's encoding/json writes & as \u0026.
+    body = b'{"next":"https://x.example.com/a?page=2\\u0026access_token=' + SECRET.encode() + b'"}'
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    assert SECRET.encode() not in new["body"]["string"]
+    assert json.loads(new["body"]["string"])["next"].endswith("&access_token=%3CSCRUBBED%3E")
+
+
+def test_an_echoed_request_body_inside_a_json_string_is_scrubbed_as_one():
+    # An echo server (httpbin's "data") returns the request body it got as a string.
+    echoes = {
+        "form": f"grant_type=refresh_token&refresh_token={SECRET}&client_id=app",
+        "json": json.dumps({"user": "ada", "password": SECRET}),
+        "json in json": json.dumps({"inner": json.dumps({"client_secret": SECRET})}),
+    }
+    body = json.dumps(echoes, indent=2).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 3
+    assert SECRET.encode() not in new["body"]["string"]
+    data = json.loads(new["body"]["string"])
+    assert parse_qsl(data["form"]) == [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "<SCRUBBED>"),
+        ("client_id", "app"),
+    ]
+    assert json.loads(data["json"]) == {"user": "ada", "password": "<SCRUBBED>"}
+    assert json.loads(json.loads(data["json in json"])["inner"]) == {"client_secret": "<SCRUBBED>"}
+    again, recount = scrub_response(new)
+    assert (again, recount) == (new, 0)
+
+
+def test_text_without_sensitive_parameters_is_byte_for_byte_unchanged():
+    body = b'<a href="/items?page=2&amp;sort=name">next</a> {"q": "a=b&c=d"} ?x=1;y=2'
+    new, count = scrub_response(response(body, headers={"Content-Type": ["text/html"]}))
+    assert (new["body"]["string"], count) == (body, 0)
+    echo = json.dumps({"data": "a=1&b=2", "url": "https://x.example.com/?q=1"}).encode()
+    new, count = scrub_response(response(echo, headers={"Content-Type": ["application/json"]}))
+    assert (new["body"]["string"], count) == (echo, 0)
+
+
+def test_a_url_with_a_token_in_a_request_body_matches_its_recording():
+    sent = request(
+        "https://api.example.com/v1/hooks",
+        body=json.dumps({"callback": f"https://me.example.com/hook?token={SECRET}"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    recorded, count = scrub_request(sent)
+    assert count == 1
+    assert SECRET.encode() not in recorded.body
+    replayed, _ = scrub_request(sent)
+    assert vcr_body(replayed, recorded) is None  # the matcher passes
+    again, recount = scrub_request(recorded)
+    assert (again.body, recount) == (recorded.body, 0)
+
+
 # --- bodies ----------------------------------------------------------------------------------
 
 

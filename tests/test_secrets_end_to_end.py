@@ -293,3 +293,51 @@ def test_the_client_gets_the_real_response_while_the_cassette_gets_it_scrubbed(
     assert secrets_on_disk(suite.path / "cassettes") == []
     stored = suite.cassette("test_live")["interactions"][0]["response"]
     assert ("X-Filtered" in stored["headers"]) is with_filter
+
+
+def test_tokens_in_urls_and_echoed_bodies_inside_responses_do_not_reach_disk(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pagination links carrying the token (JSON, a Link header, HTML) and an echo server's copy
+    # of the request body: response query parameters are scrubbed by name, as in requests.
+    page = {
+        "items": [1, 2],
+        "next": f"{suite.server.base_url}/items?page=2&access_token={TOKEN}",
+        "echo": {
+            "data": f"grant_type=refresh_token&refresh_token={TOKEN}",
+            "json": json.dumps({"password": TOKEN}),
+        },
+    }
+    suite.server.route(
+        "/items",
+        headers={
+            "Content-Type": "application/json",
+            "Link": f'<{suite.server.base_url}/items?page=2&access_token={TOKEN}>; rel="next"',
+        },
+        body=json.dumps(page).encode(),
+    )
+    suite.server.route(
+        "/page",
+        headers={"Content-Type": "text/html"},
+        body=f'<a href="/items?page=2&amp;api_key={TOKEN}">next</a>'.encode(),
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_pages():
+            r = requests.get(URL + "/items")
+            assert r.json()["items"] == [1, 2]
+            assert r.links["next"]["url"].startswith(URL + "/items?page=2&access_token=")
+            assert "api_key=" in requests.get(URL + "/page").text
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    stored = suite.cassette("test_pages")["interactions"][0]["response"]
+    body = json.loads(stored["body"]["string"])
+    assert body["next"].endswith("/items?page=2&access_token=%3CSCRUBBED%3E")
+    assert json.loads(body["echo"]["json"]) == {"password": "<SCRUBBED>"}
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2

@@ -89,6 +89,21 @@ _JSON_KEY = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
 _JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
+# A parameter of a URL or query string inside text (a link in HTML, a pagination URL in JSON, a
+# Link header): its separator, name and value. `;` also ends HTML's `&amp;`; punctuation that
+# ends a sentence is not part of the value.
+_EMBEDDED_PAIR = re.compile(
+    r"([?&#;])([A-Za-z0-9_.~%+\[\]-]{1,128})=([^&#\s\"'<>\\;)]*?)(?=[.,:!?]*(?:[&#\s\"'<>\\;)]|\Z))"
+)
+_EMBEDDED_KEY = re.compile(r"[?&#;]([A-Za-z0-9_.~%+\[\]-]{1,128})=")
+# What may announce one in raw JSON text: a name after a separator or at the start of a string
+# (a query string) before `=`, the same after Go's escapes (`\u0026`, `\u003d`), or a key of a
+# JSON document quoted inside a JSON string (`"{\"password\": ...}"`). Three patterns: each
+# starts with what the regex engine can scan for quickly.
+_EMBEDDED_NAME = re.compile(r'[?&#;"]([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])')
+_ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
+_QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
+_MAX_NESTING = 3  # JSON quoted inside JSON strings, so many levels deep
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 # multipart/form-data: the boundary in a Content-Type, a body's first delimiter line (RFC 2046's
@@ -514,14 +529,19 @@ class Scrubber:
         new_content = self._scrub_body(content, content_type, found)
         return None if new_content is content else new_content
 
-    def _scrub_json(self, text: str, found: list[str]) -> str | None:
-        """Scrub JSON (or JSON lines) token by token, keeping its formatting; None: not JSON."""
+    def _scrub_json(self, text: str, found: list[str], depth: int = 0) -> str | None:
+        """Scrub JSON (or JSON lines) token by token, keeping its formatting; None: not JSON.
+
+        A string holding a query string or a JSON document of its own (an echo server's copy of
+        the request body) is scrubbed as one, `depth` levels deep."""
         if not _is_json(text):
             return None
         # Text rules string by string are the slow part: only strings where a rule fires on the
-        # raw text get them, and a document with no hit and no sensitive key is left as is.
+        # raw text get them, or strings that may hold a sensitive parameter or key; a document
+        # with none of these and no sensitive key is left as is.
         hits = self._text_hits(text)
-        if not hits and not self._json_paths and not self._has_sensitive_key(text):
+        embedded = self._has_embedded(text)
+        if not hits and not embedded and not self._json_paths and not self._has_sensitive_key(text):
             return text
         hit_starts = [start for start, _ in hits]
         hit_ends = list(itertools.accumulate((end for _, end in hits), max))
@@ -553,8 +573,10 @@ class Scrubber:
                 sensitive, name = self._json_sensitive(stack)
             if sensitive:
                 out.append(_json_secret(token, name, found))
-            elif _overlaps(hit_starts, hit_ends, match.start(), match.end()):
-                out.append(self._json_string(token, found))
+            elif _overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
+                embedded and first == '"' and _may_embed(token)
+            ):
+                out.append(self._json_string(token, found, depth))
             else:
                 out.append(token)
         return "".join(out)
@@ -569,6 +591,15 @@ class Scrubber:
         if self._detectors:
             spans.extend((f.start, f.end) for f in find_secrets(text, self._excluded_kinds))
         return sorted(spans)
+
+    def _has_embedded(self, text: str) -> bool:
+        """Whether a JSON text may hold a sensitive parameter or key inside one of its strings."""
+        names = set(_EMBEDDED_NAME.findall(text))
+        if "\\u0026" in text:
+            names.update(_ESCAPED_NAME.findall(text))
+        if '\\"' in text:
+            names.update(_QUOTED_KEY.findall(text))
+        return any(self._param_names(unquote_plus(name)) for name in names)
 
     def _has_sensitive_key(self, text: str) -> bool:
         for raw in set(_JSON_KEY.findall(text)):
@@ -591,7 +622,7 @@ class Scrubber:
                 return True, name or str(path[-1])
         return False, name
 
-    def _json_string(self, token: str, found: list[str]) -> str:
+    def _json_string(self, token: str, found: list[str], depth: int = 0) -> str:
         if token in ("true", "false", "null"):
             return token
         if token[0] != '"':
@@ -599,8 +630,19 @@ class Scrubber:
             new = self._scrub_text(token, found, _plain)
             return token if new == token else json.dumps(new)
         value = json.loads(token)
-        new = self._scrub_text(value, found, _plain)
+        new = self._scrub_string(value, found, depth)
         return token if new == value else json.dumps(new, ensure_ascii=token.isascii())
+
+    def _scrub_string(self, value: str, found: list[str], depth: int) -> str:
+        """A JSON string's value: a JSON document or a query string in it is scrubbed as one
+        (by names, as a body of its own would be), anything else as free text."""
+        if depth < _MAX_NESTING and value.lstrip()[:1] in ("{", "["):
+            nested = self._scrub_json(value, found, depth + 1)
+            if nested is not None:
+                return nested
+        if "=" in value and _FORM_BODY.fullmatch(value):
+            return self._scrub_text(self._scrub_pairs(value, found), found, _url_encoded)
+        return self._scrub_text(value, found, _plain)
 
     def _scrub_parsed(
         self, value: Any, path: list[Segment], sensitive: bool, name: str, found: list[str]
@@ -680,9 +722,11 @@ class Scrubber:
     # --- text ----------------------------------------------------------------------------------
 
     def _scrub_text(self, text: str, found: list[str], encode: Encoder) -> str:
-        """Environment values, user patterns and detectors over free text."""
+        """Sensitive parameters of URLs in the text, then environment values, user patterns and
+        detectors over free text."""
         if not text:
             return text
+        text = self._scrub_embedded(text, found)
         if self._env_re is not None:
             spans = [
                 (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
@@ -697,6 +741,32 @@ class Scrubber:
             ]
             text = self._replace(text, spans, found, encode, "")
         return text
+
+    def _scrub_embedded(self, text: str, found: list[str]) -> str:
+        """Sensitive parameters of URLs and query strings inside text, by name, as in a request's
+        URL: `href="/cb?access_token=..."`, a JSON pagination link, a `Link` header."""
+        if "=" not in text:
+            return text
+        # The names first, in one pass in C: most texts have none that is sensitive.
+        keys = [k for k in set(_EMBEDDED_KEY.findall(text)) if self._param_names(unquote_plus(k))]
+        if not keys:
+            return text
+        pieces: list[str] = []
+        position = 0
+        for match in _EMBEDDED_PAIR.finditer(text):
+            separator, key, value = match.groups()
+            if not value or key not in keys:
+                continue
+            decoded = unquote_plus(value)
+            new = self._secret_value(unquote_plus(key), decoded, found, _plain)
+            if new != decoded:
+                pieces += [text[position : match.start()], f"{separator}{key}="]
+                pieces.append(quote_plus(new, safe=":"))
+                position = match.end()
+        if not pieces:
+            return text
+        pieces.append(text[position:])
+        return "".join(pieces)
 
     def _scrub_patterns(self, text: str, found: list[str], encode: Encoder) -> str:
         """The user's regexes: the match (or its first group) becomes the placeholder."""
@@ -757,6 +827,11 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
         return token
     found.append(_finding(name, str(value)))
     return json.dumps(SCRUBBED)
+
+
+def _may_embed(token: str) -> bool:
+    """Whether a raw JSON string may hold a parameter (`=`, or its escape) or a JSON document."""
+    return "=" in token or "\\u003" in token or token[1:2] in ("{", "[")
 
 
 def _multipart_boundary(content_type: str, body: bytes) -> bytes | None:
