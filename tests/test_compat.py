@@ -115,7 +115,7 @@ def test_vcr_options_merge_with_cassette_config_and_the_vcr_fixture(suite: Suite
 
         @pytest.mark.vcr(filter_headers=["X-Three"])
         def test_merge(vcr, cassette):
-            assert vcr is cassette and vcr.record_mode == "new_episodes"
+            assert vcr.path == cassette.path and vcr.record_mode == "new_episodes"
             headers = {"X-One": "1", "X-Two": "2", "X-Three": "3", "X-Kept": "k"}
             requests.get(URL + "/h", headers=headers)
             assert len(vcr.recorded_requests) == 1
@@ -340,3 +340,297 @@ def test_cassettes_pytest_recording_wrote_for_file_and_iterator_bodies_replay(
     hits = suite.server.hits
     suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=2)
     assert suite.server.hits == hits
+
+
+@pytest.mark.parametrize("plugins", [WITHOUT_RECORDING, ("-p", "recording")], ids=["alone", "both"])
+def test_a_conftest_implementing_pytest_recording_configure_runs_and_its_matcher_is_used(
+    suite: Suite, plugins: tuple[str, ...]
+) -> None:
+    suite.pytester.makeconftest(
+        """
+        def same_path(r1, r2):
+            assert r1.path == r2.path, "paths differ"
+
+        def pytest_recording_configure(config, vcr):
+            vcr.register_matcher("same_path", same_path)
+        """
+    )
+    suite.write(
+        """
+        import time
+
+        @pytest.mark.vcr(match_on=["method", "same_path"])
+        def test_theirs():
+            requests.get(URL + "/theirs", params={"t": str(time.time_ns())})
+
+        @pytest.mark.cassette(match_on=["method", "same_path"])
+        def test_ours():
+            requests.get(URL + "/ours", params={"t": str(time.time_ns())})
+        """
+    )
+    suite.run(*plugins, "--record-mode=once").assert_outcomes(passed=2)
+    assert suite.server.hits == 2
+    suite.run(*plugins, "--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == 2
+
+
+# pydantic-ai's way: vcrpy's "yaml" serializer replaced by one storing JSON bodies parsed.
+JSON_BODY_SERIALIZER = """
+import json
+
+import yaml
+
+
+class JsonBodySerializer:
+    @staticmethod
+    def serialize(cassette_dict):
+        for interaction in cassette_dict["interactions"]:
+            body = interaction["response"]["body"]
+            try:
+                body["parsed_body"] = json.loads(body.pop("string"))
+            except ValueError:
+                pass
+        return yaml.dump(cassette_dict, Dumper=yaml.SafeDumper)
+
+    @staticmethod
+    def deserialize(cassette_string):
+        cassette_dict = yaml.load(cassette_string, Loader=yaml.SafeLoader)
+        for interaction in cassette_dict["interactions"]:
+            body = interaction["response"]["body"]
+            if "parsed_body" in body:
+                body["string"] = json.dumps(body.pop("parsed_body"))
+        return cassette_dict
+
+
+def pytest_recording_configure(config, vcr):
+    vcr.register_serializer("yaml", JsonBodySerializer)
+"""
+
+
+def test_a_serializer_registered_as_yaml_reads_and_writes_the_cassettes(suite: Suite) -> None:
+    suite.pytester.makeconftest(JSON_BODY_SERIALIZER)
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_json():
+            assert requests.get(URL + "/j").json()["path"] == "/j"
+        """
+    )
+    path = suite.path / "cassettes" / "test_suite" / "test_json.yaml"
+    for record, replay in (
+        (UNDER_RECORDING, WITHOUT_RECORDING),
+        (WITHOUT_RECORDING, UNDER_RECORDING),
+    ):
+        path.unlink(missing_ok=True)
+        suite.run(*record, "--record-mode=once").assert_outcomes(passed=1)
+        stored = yaml.safe_load(path.read_text())["interactions"][0]["response"]["body"]
+        assert stored["parsed_body"]["path"] == "/j" and "string" not in stored
+        hits = suite.server.hits
+        suite.run(*replay, "--record-mode=none").assert_outcomes(passed=1)
+        assert suite.server.hits == hits
+
+
+def test_a_persister_gets_response_bodies_as_bytes_as_from_vcrpy(suite: Suite) -> None:
+    # langchain's persister hands the cassette to vcrpy's serializer, which wants bytes bodies:
+    # str bodies made files pytest-recording could not replay.
+    suite.pytester.makeconftest(
+        """
+        from pathlib import Path
+
+        from vcr.persisters.filesystem import CassetteNotFoundError
+        from vcr.serialize import deserialize, serialize
+
+        class CheckingPersister:
+            @staticmethod
+            def load_cassette(cassette_path, serializer):
+                path = Path(cassette_path)
+                if not path.is_file():
+                    raise CassetteNotFoundError()
+                return deserialize(path.read_text(), serializer)
+
+            @staticmethod
+            def save_cassette(cassette_path, cassette_dict, serializer):
+                bodies = [r["body"]["string"] for r in cassette_dict["responses"]]
+                assert all(isinstance(body, bytes) for body in bodies), bodies
+                path = Path(cassette_path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(serialize(cassette_dict, serializer))
+
+        def pytest_recording_configure(config, vcr):
+            vcr.register_persister(CheckingPersister)
+        """
+    )
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_one():
+            assert requests.get(URL + "/one").json()["path"] == "/one"
+        """
+    )
+    suite.run(*WITHOUT_RECORDING, "--record-mode=once").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+    suite.run(*UNDER_RECORDING, "--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
+def test_the_vcr_fixture_is_a_cassette_as_vcrpy_shows_it(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_vcrpy_view(vcr):
+            assert vcr._path.endswith(os.path.join("test_suite", "test_vcrpy_view.yaml"))
+            requests.get(URL + "/a")
+            assert len(vcr) == len(vcr.data) == len(vcr.responses) == 1
+            assert vcr.requests[0].uri == URL + "/a"
+            if vcr.rewound:  # replaying
+                assert vcr.play_count == 1 and vcr.play_counts[0] == 1
+                assert vcr.all_played and not vcr.dirty and vcr.write_protected
+            else:  # recording: vcrpy counts the recorded interaction as not played
+                assert vcr.play_count == 0 and not vcr.play_counts
+                assert not vcr.all_played and vcr.dirty and not vcr.write_protected
+
+        @pytest.mark.cassette
+        def test_migrated(vcr, cassette):
+            # `migrate` rewrites the marker and keeps the argument.
+            requests.get(URL + "/b")
+            assert vcr.path == cassette.path and len(vcr) == 1
+        """
+    )
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=2)
+    assert suite.server.hits == 2
+    suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == 2
+
+
+def test_the_record_mode_fixture_tells_the_run_s_mode_and_an_override_sets_vcr_tests_mode(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        """
+        def test_mode(record_mode):
+            assert record_mode == os.environ["EXPECTED_MODE"]
+        """
+    )
+    for args, env, expected in (
+        ((), {}, "once"),
+        (("--record-mode=all",), {}, "all"),
+        ((), {"CI": "true"}, "none"),
+    ):
+        monkeypatch.setenv("EXPECTED_MODE", expected)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        suite.run(*WITHOUT_RECORDING, *args).assert_outcomes(passed=1)
+    monkeypatch.delenv("CI")
+    # A conftest overriding it (pytest-recording's base mode): under vcr_config and markers,
+    # under the flag.
+    suite.pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def record_mode():
+            return "none"
+        """
+    )
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_replay_only():
+            requests.get(URL + "/c")
+        """
+    )
+    result = suite.run(*WITHOUT_RECORDING)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CassetteMissingError*"])
+    assert suite.server.hits == 0
+    suite.run(*WITHOUT_RECORDING, "--record-mode=once").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
+def test_cassette_library_dir_in_vcr_config_says_how_to_keep_that_layout(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.fixture
+        def vcr_config():
+            return {"cassette_library_dir": "flat"}
+
+        @pytest.mark.vcr
+        def test_flat():
+            requests.get(URL + "/f")
+        """
+    )
+    result = suite.run(*WITHOUT_RECORDING)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        [
+            "*vcr_config: option 'cassette_library_dir' is not supported: override the "
+            "`vcr_cassette_dir` fixture*"
+        ]
+    )
+    # As told: the same flat layout as pytest-recording wrote.
+    suite.write(
+        """
+        @pytest.fixture(scope="module")
+        def vcr_cassette_dir():
+            return os.path.join(os.path.dirname(__file__), "flat")
+
+        @pytest.mark.vcr
+        def test_flat():
+            requests.get(URL + "/f")
+        """
+    )
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=1)
+    assert (suite.path / "flat" / "test_flat.yaml").is_file()
+
+
+def test_a_blocked_connection_is_the_runtime_error_pytest_recording_tests_expect(
+    suite: Suite,
+) -> None:
+    suite.write(
+        """
+        import urllib.request
+
+        import pytest_cassettes
+
+        @pytest.mark.block_network
+        def test_theirs():
+            with pytest.raises(RuntimeError, match="Network is disabled"):
+                requests.get(URL + "/x")
+
+        def test_ours():
+            with pytest.raises(RuntimeError) as info:
+                urllib.request.urlopen(URL + "/y")
+            assert isinstance(info.value, pytest_cassettes.NetworkBlockedError)
+            assert "Network is disabled" not in str(info.value)
+        """
+    )
+    suite.pytester.makeini("[pytest]\ncassette_block_network = true\n")
+    result = suite.run(*WITHOUT_RECORDING)
+    # Ours fails all the same: a client may swallow the error, so a blocked connection fails
+    # the test unless the test's own block_network marker asked for the block.
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_suite.py::test_ours - *NetworkBlockedError*"])
+    assert suite.server.hits == 0
+
+
+def test_pytest_vcr_s_flat_layout_is_kept_with_the_readme_s_fixture(suite: Suite) -> None:
+    suite.pytester.makeconftest(
+        """
+        import os
+
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def vcr_cassette_dir(request):
+            return os.path.join(os.path.dirname(request.module.__file__), "cassettes")
+        """
+    )
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_iana():
+            assert requests.get(URL + "/iana").status_code == 200
+        """
+    )
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=1)
+    assert (suite.path / "cassettes" / "test_iana.yaml").is_file()

@@ -105,6 +105,7 @@ def test_list_options_extend_and_scalars_take_the_closest(suite: Suite) -> None:
         ("record_modes='none'", "*unknown option 'record_modes'*"),
         ("record_mode='sometimes'", "*invalid record mode 'sometimes'*"),
         ("filter_headers='authorization'", "*option 'filter_headers' takes a list*"),
+        ("match_on='method'", "*option 'match_on' takes a list, got str 'method'*"),
         ("custom_patches=[]", "*option 'custom_patches' is not supported*"),
         ("filter_sensitive_data=[]", "*option 'filter_sensitive_data' is not supported*scrub_*"),
         ("strict='yes'", "*option 'strict' takes True or False*"),

@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_cassettes.settings import merge_options, validate_options
+
+if TYPE_CHECKING:
+    from pytest_cassettes.cassette import Cassette
 
 VCR_MARKER = "vcr"
 ACTIVE: pytest.StashKey[bool] = pytest.StashKey()
@@ -250,9 +254,19 @@ def network_options(
     return NetworkOptions(block_network=block, allow_hosts=tuple(_unique(hosts)))
 
 
-def merged_config(cassette_config: Mapping[str, Any], vcr_config: Mapping[str, Any]) -> Any:
-    """`cassette_config` with `vcr_config` merged over it (lists extend)."""
-    return merge_options([cassette_config, config_options(vcr_config)])
+def vcr_test_config(request: pytest.FixtureRequest, cassette_config: Mapping[str, Any]) -> Any:
+    """A `vcr` test's options: `cassette_config`, then a `record_mode` fixture the user
+    overrides (pytest-recording's base mode), then `vcr_config` (lists extend)."""
+    from pytest_cassettes.session import own_fixtures
+
+    layers = [cassette_config]
+    if not own_fixtures(request.node, ("record_mode",)):
+        layers.append(
+            validate_options(
+                {"record_mode": request.getfixturevalue("record_mode")}, "record_mode fixture"
+            )
+        )
+    return merge_options([*layers, config_options(request.getfixturevalue("vcr_config"))])
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:
@@ -261,3 +275,65 @@ def _unique(values: Iterable[Any]) -> list[Any]:
         if value not in seen:
             seen.append(value)
     return seen
+
+
+class VcrCassette:
+    """What pytest-recording's `vcr` fixture gives a test, a vcrpy `Cassette`, as a view of the
+    test's cassette with vcrpy's meanings: `data` (every interaction loaded, then those
+    recorded), `requests`, `responses`, `play_counts`, `play_count`, `all_played` (False
+    while anything recorded was not replayed, as in vcrpy), `dirty`, `write_protected`,
+    `rewound`, `_path`, `len()`. Anything else is the cassette's own (`path`,
+    `recorded_requests`, `unused`, ...)."""
+
+    def __init__(self, cassette: Cassette) -> None:
+        self._cassette = cassette
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cassette, name)
+
+    def __repr__(self) -> str:
+        return f"<VcrCassette {self._cassette!r}>"
+
+    @property
+    def data(self) -> list[tuple[Any, dict[str, Any]]]:
+        loaded = [(entry.request, entry.response) for entry in self._cassette.entries]
+        return loaded + list(self._cassette.recorded)
+
+    @property
+    def requests(self) -> list[Any]:
+        return [request for request, _ in self.data]
+
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        return [response for _, response in self.data]
+
+    @property
+    def play_counts(self) -> Counter[int]:
+        return Counter({i: e.plays for i, e in enumerate(self._cassette.entries) if e.plays})
+
+    @property
+    def play_count(self) -> int:
+        return self._cassette.play_count
+
+    @property
+    def all_played(self) -> bool:
+        return not self._cassette.recorded and self._cassette.all_played
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._cassette.recorded)
+
+    @property
+    def write_protected(self) -> bool:
+        return not self._cassette.can_record
+
+    @property
+    def rewound(self) -> bool:
+        return self._cassette.own_exists
+
+    @property
+    def _path(self) -> str:
+        return str(self._cassette.path)
+
+    def __len__(self) -> int:
+        return len(self._cassette.entries) + len(self._cassette.recorded)

@@ -66,10 +66,20 @@ class CassetteLoadError(CassetteError):
         )
 
 
-class NetworkBlockedError(CassetteError):
-    """A real network connection attempted where the run forbids it."""
+class NetworkBlockedError(CassetteError, RuntimeError):
+    """A real network connection attempted where the run forbids it. A RuntimeError too, as
+    pytest-recording's was: tests written for it catch that."""
 
-    def __init__(self, *, host: str, port: int | None, test: str, mode: str | None, reason: str):
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int | None,
+        test: str,
+        mode: str | None,
+        reason: str,
+        legacy: bool = False,
+    ):
         self.host = host
         self.port = port
         target = f"{host}:{port}" if port is not None else host
@@ -83,6 +93,12 @@ class NetworkBlockedError(CassetteError):
             f"  {why}\n"
             f"  To allow this host, pass --cassette-allow-hosts={host} "
             f"or set `cassette_allow_hosts = {host}` in your pytest ini file."
+            # `legacy`: blocked under pytest-recording's names, whose tests may match its words.
+            + (
+                f"\n  (pytest-recording's words: Network is disabled for host {host!r})"
+                if legacy
+                else ""
+            )
         )
 
 

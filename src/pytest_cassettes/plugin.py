@@ -31,6 +31,8 @@ PROBLEMS: pytest.StashKey[list[CassetteError]] = pytest.StashKey()
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
+    if not recording_plugin_loads(pluginmanager):
+        pluginmanager.add_hookspecs(hooks.RecordingHooks)
 
 
 def recording_plugin_loads(pluginmanager: pytest.PytestPluginManager) -> bool:
@@ -235,9 +237,7 @@ def _activated(
     legacy = None
     if compat.uses_vcr(item):
         legacy = compat.legacy_cassettes(request)
-        cassette_config = compat.merged_config(
-            cassette_config, request.getfixturevalue("vcr_config")
-        )
+        cassette_config = compat.vcr_test_config(request, cassette_config)
     settings = session.settings_for(item, cassette_config, Path(cassette_dir), legacy)
     problems = item.stash.setdefault(PROBLEMS, [])
     try:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from pytest_cassettes.compat import VCR_MARKER, default_cassette_name, marker_layers, uses_vcr
-
-if TYPE_CHECKING:
-    from pytest_cassettes.cassette import Cassette
+from pytest_cassettes.compat import (
+    VCR_MARKER,
+    VcrCassette,
+    default_cassette_name,
+    marker_layers,
+    uses_vcr,
+)
 
 
 @pytest.fixture
@@ -38,12 +41,23 @@ def _default_cassette_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def vcr(request: pytest.FixtureRequest) -> Cassette | None:
-    """The active cassette of a `vcr` test (`play_count`, `all_played`, ...), else None."""
-    if not uses_vcr(request.node):
+def vcr(request: pytest.FixtureRequest) -> VcrCassette | None:
+    """The active cassette of a `vcr` test (or of a `cassette` test: `migrate` keeps the
+    argument) as vcrpy's Cassette shows it (`play_count`, `all_played`, `data`...), else None."""
+    if not uses_vcr(request.node) and request.node.get_closest_marker("cassette") is None:
         return None
-    cassette: Cassette = request.getfixturevalue("cassette")
-    return cassette
+    return VcrCassette(request.getfixturevalue("cassette"))
+
+
+@pytest.fixture(scope="session")
+def record_mode(request: pytest.FixtureRequest) -> str:
+    """The run's record mode (pytest-recording's fixture): the flag's, the environment's, a CI
+    run's `none`, the ini's, else `once`. Markers may change it per test. Overriding this
+    fixture sets the mode of `vcr` tests, under `vcr_config` and their markers."""
+    from pytest_cassettes.plugin import SESSION
+
+    session = request.config.stash[SESSION]
+    return session.run.mode or session.ini_mode or "once"
 
 
 @pytest.hookimpl(trylast=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import paths
+from pytest_cassettes import compat, paths
 from pytest_cassettes.errors import (
     CassetteError,
     NetworkBlockedError,
@@ -213,12 +213,18 @@ class Session:
 
     @property
     def vcr(self) -> Any:
-        """The vcrpy configuration object, built once and offered to pytest_cassettes_configure."""
+        """The vcrpy configuration object, built once and offered to pytest_cassettes_configure
+        (and pytest_recording_configure)."""
         if self._vcr is None:
             import vcr
 
             self._vcr = vcr.VCR()
             self.config.hook.pytest_cassettes_configure(config=self.config, vcr=self._vcr)
+            # pytest-recording's hook: conftests written for it register matchers there. (With
+            # pytest-recording loaded too, its `vcr` tests get them from it as well.)
+            recording_hook = getattr(self.config.hook, "pytest_recording_configure", None)
+            if recording_hook is not None:
+                recording_hook(config=self.config, vcr=self._vcr)
         return self._vcr
 
     # --- one test ------------------------------------------------------------------------
@@ -425,11 +431,20 @@ class Session:
         else:
             return None
 
+        marked = compat.is_active(item.config) and item.get_closest_marker("block_network")
+        legacy = compat.is_active(item.config) and bool(
+            marked or compat.uses_vcr(item) or item.config.getoption("block_network", None)
+        )
+        # A test that asks for the block itself (pytest-recording's marker, outside a
+        # replay-only run) may expect it: the error is raised, not also forced on the test.
+        forced = settings is not None or not marked
+
         def make_error(host: str, port: int | None) -> BaseException:
             error = NetworkBlockedError(
-                host=host, port=port, test=item.nodeid, mode=mode, reason=reason
+                host=host, port=port, test=item.nodeid, mode=mode, reason=reason, legacy=legacy
             )
-            problems.append(error)
+            if forced:
+                problems.append(error)
             self.report.stats.network_blocked += 1
             return error
 

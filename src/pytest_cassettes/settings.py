@@ -49,6 +49,9 @@ VCR_LISTS = frozenset(
         "before_record_response",
     }
 )
+# vcrpy options whose values are sequences but which replace the broader value (a bare string
+# would be read letter by letter).
+SEQUENCE_OPTIONS = frozenset({"match_on"})
 # vcrpy options that make no sense per test here, with what to do instead.
 UNSUPPORTED = {
     "path": "name the cassette in the marker: @pytest.mark.cassette('name.yaml')",
@@ -64,6 +67,13 @@ UNSUPPORTED = {
     "before_save_interaction": "use before_record_request / before_record_response or the "
     "pytest_cassettes_scrub_request / pytest_cassettes_scrub_response hooks",
     "after_load_interaction": "use before_record_request / before_record_response",
+}
+# The same for pytest-recording's `vcr` tests, whose cassettes its fixtures place.
+UNSUPPORTED_FOR_VCR = {
+    "path": "override the `default_cassette_name` fixture or use @pytest.mark.default_cassette",
+    "cassette_library_dir": "override the `vcr_cassette_dir` fixture to return that directory "
+    "(cassettes then go there, with no module folder)",
+    "path_transformer": "override the `vcr_cassette_dir` or `default_cassette_name` fixture",
 }
 
 
@@ -108,15 +118,15 @@ def validate_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Check option names and the shape of list options; return a plain dict."""
     for name, value in options.items():
         if name in UNSUPPORTED:
-            raise pytest.UsageError(
-                f"{where}: option {name!r} is not supported: {UNSUPPORTED[name]}."
-            )
+            legacy = where == "vcr_config" or "@pytest.mark.vcr" in where
+            hint = UNSUPPORTED_FOR_VCR.get(name, UNSUPPORTED[name]) if legacy else UNSUPPORTED[name]
+            raise pytest.UsageError(f"{where}: option {name!r} is not supported: {hint}.")
         if name not in known_options():
             raise pytest.UsageError(
                 f"{where}: unknown option {name!r}. "
                 f"Known options: {', '.join(sorted(known_options()))}."
             )
-        if name in list_options() and not _is_list_value(name, value):
+        if (name in list_options() or name in SEQUENCE_OPTIONS) and not _is_list_value(name, value):
             raise pytest.UsageError(
                 f"{where}: option {name!r} takes a list, got {type(value).__name__} {value!r}."
             )

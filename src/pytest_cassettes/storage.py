@@ -213,14 +213,21 @@ class Codec:
 YAML = Codec("yaml")
 
 
+# vcrpy's own serializers, by module name (a pytester run may have imported vcrpy afresh).
+_VCR_YAML = "vcr.serializers.yamlserializer"
+_VCR_JSON = "vcr.serializers.jsonserializer"
+
+
 def codec_for(name: str, serializer: Any) -> Codec:
-    """Our YAML codec for vcrpy's yaml serializer; the registered serializer otherwise."""
-    from pytest_cassettes import libraries
+    """Our YAML codec for vcrpy's yaml serializer; the registered serializer otherwise, even
+    under the name "yaml" (pytest-recording users replace it so: their files are theirs)."""
+    return YAML if getattr(serializer, "__name__", None) == _VCR_YAML else Codec(name, serializer)
 
-    libraries.import_vcr()
-    from vcr.serializers import yamlserializer
 
-    return YAML if serializer is yamlserializer or name == "yaml" else Codec(name, serializer)
+def _cacheable(codec: Codec) -> bool:
+    """Whether a parse may go to the parsed-cassette cache: not a serializer of a user's, whose
+    results may not survive JSON and whose name says nothing of its version."""
+    return codec is YAML or getattr(codec.serializer, "__name__", None) == _VCR_JSON
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -287,7 +294,7 @@ def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | 
         raise CassetteLoadError(str(path), "is a directory, not a cassette file") from exc
     except OSError as exc:
         raise CassetteLoadError(str(path), f"cannot be read ({exc.strerror})") from exc
-    cached = stamp[2] >= ParsedCache.MIN_BYTES
+    cached = stamp[2] >= ParsedCache.MIN_BYTES and _cacheable(codec)
     digest = f"{codec.name}-{large.sha256(raw)}" if cached else ""
     interactions = parsed_cache.get(digest) if cached else None
     if interactions is None:
@@ -861,9 +868,18 @@ class Persisted:
         ]
         for request, interaction in zip(requests, interactions):
             request.headers = interaction["request"].get("headers") or {}
-        cassette = {"requests": requests, "responses": [i["response"] for i in interactions]}
+        # As vcrpy hands them over: response bodies as bytes (ours are stored as text).
+        responses = [_with_bytes_body(i["response"]) for i in interactions]
+        cassette = {"requests": requests, "responses": responses}
         self.persister.save_cassette(str(path), cassette, serializer=self.serializer)
         return len(interactions)
+
+
+def _with_bytes_body(response: dict[str, Any]) -> dict[str, Any]:
+    body = response.get("body")
+    if isinstance(body, dict) and isinstance(body.get("string"), str):
+        return {**response, "body": {**body, "string": body["string"].encode("utf-8")}}
+    return response
 
 
 def _request_dict(request: Any) -> dict[str, Any]:
