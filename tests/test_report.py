@@ -84,14 +84,17 @@ def test_unused_interactions_are_listed_and_strict_fails_the_test(
             "*UnusedInteractionsError: 1 recorded interaction(s) of *test_two.yaml never played*",
             "*GET http://127.0.0.1:*/2b",
             "*pytest --record-mode=rewrite 'test_suite.py::test_two'*",
-            # The test that failed for its unused interaction counts it in the report too.
-            "1 recorded interaction never played, in 1 test: *",
+            # The test that failed for its unused interaction counts it in the report too,
+            # without advising the flag in force.
+            "1 recorded interaction never played, in 1 test: re-record them with "
+            "--record-mode=rewrite to drop the unused ones.",
         ]
     )
     report = json.loads((suite.path / "report.json").read_text())
     assert report["totals"]["interactions_unused"] == 1
     [two] = [t for t in report["tests"] if t["nodeid"].endswith("test_two")]
     assert two["unused"] == [f"GET {suite.server.base_url}/2b"]
+    assert two["strict"] is True
     suite.pytester.makeini("[pytest]\ncassette_strict = true\n")
     suite.run().assert_outcomes(passed=2, failed=1, skipped=1)
     suite.run("--record-mode=rewrite").assert_outcomes(passed=3, skipped=1)

@@ -44,6 +44,7 @@ class TestRecord:
     recorded: int
     unused: list[str]  # "METHOD URI" of own interactions never played
     saved: bool
+    strict: bool = False  # unused interactions fail it (--cassette-strict, the marker's)
 
 
 @dataclass
@@ -135,10 +136,12 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
     )
     if stats.interactions_unused:
         unused_tests = [t for t in report.tests if t.unused]
+        lenient = not all(t.strict for t in unused_tests)
         yield (
             f"{plural(stats.interactions_unused, 'recorded interaction')} never played, in "
             f"{plural(len(unused_tests), 'test')}: re-record them with --record-mode=rewrite "
-            "to drop the unused ones, or fail such tests with --cassette-strict."
+            "to drop the unused ones"
+            + (", or fail such tests with --cassette-strict." if lenient else ".")
         )
         if verbose:
             for test in sorted(unused_tests, key=lambda t: t.nodeid):

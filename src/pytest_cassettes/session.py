@@ -500,6 +500,7 @@ class Session:
                 recorded=written,
                 unused=unused,
                 saved=bool(written),
+                strict=cassette.strict,
             )
         )
 
