@@ -333,6 +333,83 @@ def test_a_url_with_a_token_in_a_request_body_matches_its_recording():
     assert (again.body, recount) == (recorded.body, 0)
 
 
+# --- XML and HTML ----------------------------------------------------------------------------
+
+STS = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <Credentials>
+      <AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>
+      <SecretAccessKey>{SECRET}</SecretAccessKey>
+      <SessionToken>{SECRET}/session</SessionToken>
+      <Expiration>2019-11-09T13:34:41Z</Expiration>
+    </Credentials>
+  </AssumeRoleResult>
+</AssumeRoleResponse>"""
+
+
+def xml_texts(body: bytes) -> dict[str, str]:
+    import xml.etree.ElementTree as ET
+
+    return {e.tag.rpartition("}")[2]: e.text or "" for e in ET.fromstring(body).iter()}
+
+
+def test_xml_credentials_are_replaced_and_the_document_stays_well_formed():
+    # AWS STS and IAM answer in XML; a placeholder written raw (<SCRUBBED:...>) made the
+    # document unparseable on replay.
+    resp = response(STS.encode(), headers={"Content-Type": ["text/xml"]})
+    new, count = scrub_response(resp)
+    assert count == 3
+    texts = xml_texts(new["body"]["string"])
+    assert texts["SecretAccessKey"] == texts["SessionToken"] == "<SCRUBBED>"
+    assert texts["AccessKeyId"] == "<SCRUBBED:aws-access-key-id>"
+    assert texts["Expiration"] == "2019-11-09T13:34:41Z"
+    assert scrub_response(new) == (new, 0)
+
+
+def test_xml_without_a_content_type_is_recognised_for_scan():
+    new, count = scrub_response(response(STS.encode()))
+    assert count == 3
+    assert SECRET.encode() not in new["body"]["string"]
+
+
+def test_soap_fields_with_prefixes_attributes_and_cdata_are_replaced():
+    body = (
+        '<s:Envelope xmlns:s="urn:s"><s:Body><Login><user>ada</user>'
+        f'<ns1:Password xmlns:ns1="urn:p" type="plain">{SECRET}</ns1:Password>'
+        f"<apiKey><![CDATA[{SECRET}]]></apiKey><token/></Login></s:Body></s:Envelope>"
+    ).encode()
+    new, count = scrub_request(
+        request(body=body, headers={"Content-Type": "application/soap+xml"}, method="POST")
+    )
+    assert count == 2
+    assert new.body == body.replace(SECRET.encode(), b"&lt;SCRUBBED&gt;", 1).replace(
+        SECRET.encode(), b"<SCRUBBED>"
+    )
+    texts = xml_texts(new.body)
+    assert (texts["Password"], texts["apiKey"], texts["user"]) == ("<SCRUBBED>",) * 2 + ("ada",)
+
+
+def test_s3_object_keys_are_not_secrets():
+    body = (
+        b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Contents><Key>reports/2024 &amp; 2025.csv</Key><Size>12</Size></Contents>"
+        b"<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+        b"</ListBucketResult>"
+    )
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/xml"]}))
+    assert (new["body"]["string"], count) == (body, 0)
+
+
+def test_placeholders_in_html_text_are_escaped():
+    body = f"<p>your token: {GITHUB}</p>".encode()
+    new, count = scrub_response(
+        response(body, headers={"Content-Type": ["text/html; charset=utf-8"]})
+    )
+    assert count == 1
+    assert new["body"]["string"] == b"<p>your token: &lt;SCRUBBED:github&gt;</p>"
+    assert scrub_response(new) == (new, 0)
+
+
 # --- bodies ----------------------------------------------------------------------------------
 
 

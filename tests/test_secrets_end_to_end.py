@@ -341,3 +341,39 @@ def test_tokens_in_urls_and_echoed_bodies_inside_responses_do_not_reach_disk(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 2
+
+
+def test_xml_credentials_do_not_reach_disk_and_the_replay_still_parses(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AWS STS answers AssumeRole in XML: its secret key and session token reached disk, and the
+    # access key id's placeholder, written raw, made the replayed document unparseable.
+    suite.server.route(
+        "/sts",
+        headers={"Content-Type": "text/xml"},
+        body=(
+            '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            "<AssumeRoleResult><Credentials>"
+            "<AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>"
+            f"<SecretAccessKey>{TOKEN}</SecretAccessKey><SessionToken>{GITHUB}</SessionToken>"
+            "<Expiration>2019-11-09T13:34:41Z</Expiration>"
+            "</Credentials></AssumeRoleResult></AssumeRoleResponse>"
+        ),
+    )
+    suite.write(
+        """
+        import xml.etree.ElementTree as ET
+
+        @pytest.mark.cassette
+        def test_assume_role():
+            root = ET.fromstring(requests.post(URL + "/sts", data={"Action": "AssumeRole"}).content)
+            texts = {e.tag.rpartition("}")[2]: e.text for e in root.iter()}
+            assert texts["Expiration"] == "2019-11-09T13:34:41Z"
+            assert texts["SecretAccessKey"]
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 1

@@ -34,8 +34,9 @@ __all__ = [
 
 SCRUBBED = "<SCRUBBED>"
 
-# What the scrubber writes, plain or percent-encoded (in URLs and form bodies).
-SCRUBBED_RE = re.compile(r"(?:<|%3[Cc])SCRUBBED(?::[A-Za-z0-9_-]+)?(?:>|%3[Ee])")
+# What the scrubber writes, plain, percent-encoded (in URLs and form bodies) or escaped (in XML
+# and HTML text).
+SCRUBBED_RE = re.compile(r"(?:<|%3[Cc]|&lt;)SCRUBBED(?::[A-Za-z0-9_-]+)?(?:>|%3[Ee]|&gt;)")
 
 # Any placeholder a whole value may be: <SCRUBBED>, <SCRUBBED:kind>, <ENV_NAME>.
 _PLACEHOLDER_VALUE_RE = re.compile(r"<[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z0-9_-]+)?>")
@@ -89,6 +90,7 @@ _NOT_SECRET = frozenset(
         "previouspagetoken",
         "nexttoken",
         "continuationtoken",
+        "nextcontinuationtoken",
         "paginationtoken",
         "synctoken",
     }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import html
 import itertools
 import json
 import os
@@ -104,6 +105,14 @@ _EMBEDDED_NAME = re.compile(r'[?&#;"]([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[d
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
 _QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
 _MAX_NESTING = 3  # JSON quoted inside JSON strings, so many levels deep
+# XML: the local names of elements, then a leaf element (text or CDATA, no child) by its name.
+_XML_NAME = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
+_XML_LEAF = (
+    r"<((?:[\w.-]+:)?(?:{names}))(\s[^<>]*)?>"
+    r"(?:([^<]*)|<!\[CDATA\[(.*?)\]\]>)</\1\s*>"
+)
+# Element names the parameter rules match that XML uses for other things: S3's object keys.
+_XML_NOT_SECRET = frozenset({"key"})
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 # multipart/form-data: the boundary in a Content-Type, a body's first delimiter line (RFC 2046's
@@ -132,6 +141,11 @@ def _plain(text: str) -> str:
 
 def _url_encoded(text: str) -> str:
     return quote(text, safe=":")
+
+
+def _markup(text: str) -> str:
+    """A placeholder in XML or HTML text: escaped, so the document stays well-formed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True)
@@ -285,9 +299,9 @@ class Scrubber:
         labels = sorted(set(self._env_placeholder.values()))
         self._protected = re.compile(
             SCRUBBED_RE.pattern
-            + "|(?:<|%3[Cc])(?:"
+            + "|(?:<|%3[Cc]|&lt;)(?:"
             + "|".join(re.escape(label) for label in labels)
-            + ")(?:>|%3[Ee])"
+            + ")(?:>|%3[Ee]|&gt;)"
         )
         self._protected_bytes = re.compile(self._protected.pattern.encode("ascii"))
 
@@ -448,6 +462,12 @@ class Scrubber:
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
             new = self._scrub_json(text, found)
         if new is None and (
+            "xml" in content_type or (not content_type and text.lstrip()[:1] == "<")
+        ):
+            new = self._scrub_text(self._scrub_xml(text, found), found, _markup)
+        if new is None and "html" in content_type:
+            new = self._scrub_text(text, found, _markup)
+        if new is None and (
             "x-www-form-urlencoded" in content_type
             or (not content_type and _FORM_BODY.fullmatch(text))
         ):
@@ -456,6 +476,37 @@ class Scrubber:
         if new is None:
             new = self._scrub_text(text, found, _plain)
         return body if new == text else new.encode("utf-8")
+
+    def _scrub_xml(self, text: str, found: list[str]) -> str:
+        """XML (SOAP, AWS STS and IAM): the text of a leaf element with a sensitive name is
+        replaced by `&lt;SCRUBBED&gt;` (the document stays well-formed; a parser reads
+        `<SCRUBBED>`), CDATA by `<SCRUBBED>` in it. Names as for parameters, but `<Key>`."""
+        names = {
+            name
+            for name in set(_XML_NAME.findall(text))
+            if normalize_name(name) not in _XML_NOT_SECRET and self._param_names(name)
+        }
+        if not names:
+            return text
+        pattern = _XML_LEAF.format(names="|".join(re.escape(n) for n in sorted(names)))
+
+        def replace(match: re.Match[str]) -> str:
+            tag, attributes, content, cdata = match.groups()
+            name = tag.rpartition(":")[2]
+            if cdata is not None:
+                if not cdata.strip() or is_placeholder(cdata):
+                    return match.group()
+                found.append(_finding(name, cdata))
+                inner = f"<![CDATA[{SCRUBBED}]]>"
+            else:
+                value = html.unescape(content)
+                if not value.strip() or is_placeholder(value):
+                    return match.group()
+                found.append(_finding(name, value))
+                inner = _markup(SCRUBBED)
+            return f"<{tag}{attributes or ''}>{inner}</{tag}>"
+
+        return re.sub(pattern, replace, text, flags=re.DOTALL)
 
     def _scrub_multipart(self, body: bytes, boundary: bytes, found: list[str]) -> bytes:
         """Scrub multipart/form-data part by part, as bytes (a file part may not be UTF-8): a
