@@ -369,3 +369,68 @@ def test_a_bad_regular_expression_in_allowed_hosts_is_a_usage_error(suite: Suite
     result = suite.run("--block-network", "--allowed-hosts=(local")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*Invalid allowed host '(local': not a valid regular expression*"])
+
+
+def test_a_wider_fixture_of_a_cassette_test_cannot_reach_the_network_in_a_replay_only_run(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module-scoped fixture is set up for the first test that needs it, before the test's
+    # cassette opens, and torn down after it closes: its requests are neither recorded nor
+    # replayed, and reached the network from CI.
+    suite.write(
+        """
+        @pytest.fixture(scope="module")
+        def session_token():
+            token = requests.get(URL + "/login").text
+            yield token
+            if os.environ.get("LOGOUT"):
+                requests.get(URL + "/logout")
+
+        @pytest.mark.cassette
+        def test_uses_it(session_token):
+            assert requests.get(URL + "/data").status_code == 200
+        """
+    )
+    suite.run().assert_outcomes(passed=1)  # recording: the fixture's request goes out
+    assert [r.path for r in suite.server.requests] == ["/login", "/data"]
+    suite.server.reset()
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E *NetworkBlockedError: Network access to 127.0.0.1:* blocked in "
+            "test_suite.py::test_uses_it",
+            "E *No cassette was open: a fixture wider than the test*",
+        ]
+    )
+    assert suite.server.hits == 0
+    # Its teardown is guarded too; a host the run allows gets through.
+    monkeypatch.setenv("LOGOUT", "1")
+    result = suite.run("--cassette-allow-hosts=127.0.0.1")
+    result.assert_outcomes(passed=1)
+    assert [r.path for r in suite.server.requests] == ["/login", "/logout"]
+    suite.server.reset()
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(errors=1)
+    assert suite.server.hits == 0
+
+
+def test_the_replay_only_guard_of_a_test_ends_with_its_teardown(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_cassette():
+            pass
+
+        def test_plain_after_it():
+            assert connect(URL)
+        """)
+    )
+    monkeypatch.setenv("CI", "true")
+    suite.server.route("/raw", body=b"raw")
+    suite.run("-p", "no:randomly").assert_outcomes(passed=2)
+    assert suite.server.hits == 1

@@ -79,6 +79,7 @@ class NetworkBlockedError(CassetteError, RuntimeError):
         mode: str | None,
         reason: str,
         legacy: bool = False,
+        outside_cassette: bool = False,
     ):
         self.host = host
         self.port = port
@@ -88,9 +89,18 @@ class NetworkBlockedError(CassetteError, RuntimeError):
             if mode is not None
             else f"{reason}."
         )
+        outside = (
+            "  No cassette was open: a fixture wider than the test (module-, class- or "
+            "session-scoped), set up for it or torn down after it, made this request, and "
+            "such requests are neither recorded nor replayed. Make that fixture "
+            "function-scoped so that its requests go to the test's cassette.\n"
+            if outside_cassette
+            else ""
+        )
         super().__init__(
             f"Network access to {target} blocked in {test}\n"
             f"  {why}\n"
+            f"{outside}"
             f"  To allow this host, pass --cassette-allow-hosts={host} "
             f"or set `cassette_allow_hosts = {host}` in your pytest ini file."
             # `legacy`: blocked under pytest-recording's names, whose tests may match its words.

@@ -299,11 +299,15 @@ _SETTING_UP: list[pytest.Item] = []
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
+    session = item.config.stash[SESSION]
     if not _may_use_cassette(item):
         # The real libraries back before any fixture runs: one that patches them itself
         # (pytest-recording's `vcr`, a fixture using vcrpy or responses) must not have its
         # patches undone by ours going off after it.
-        item.config.stash[SESSION].switch_off()
+        session.switch_off()
+    elif session.run.replay_only:
+        # Offline from the first fixture to the last teardown (left in pytest_runtest_teardown).
+        session.test_guard(item, item.stash.setdefault(PROBLEMS, [])).__enter__()
     _SETTING_UP.append(item)
     yield
     _SETTING_UP.pop()
@@ -382,7 +386,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
     problems = item.stash.get(PROBLEMS, None)
     before = len(problems) if problems is not None else 0
-    outcome = yield
+    try:
+        outcome = yield
+    finally:
+        item.config.stash[SESSION].leave_test_guard(item)
     problems = item.stash.get(PROBLEMS, None)
     if problems is not None and len(problems) > before:
         _raise_in(outcome, problems[before])  # a fixture's teardown met it (and swallowed it?)

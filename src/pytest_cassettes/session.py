@@ -410,6 +410,9 @@ class Session:
         not record, but not those that may: recording needs the network (as in
         pytest-recording)."""
         mode: str | None
+        early = item.stash.get(TEST_GUARD, None)
+        if early is not None and settings is not None and settings.replay_only:
+            return early  # the run's guard, on since the test's setup began
         if settings is None:
             if not block[0]:
                 return None
@@ -430,18 +433,50 @@ class Session:
                 mode, reason = None, "block_network blocks real connections in this test"
         else:
             return None
+        return self._guard(item, allow, mode, reason, problems, settings is None)
 
+    def test_guard(self, item: pytest.Item, problems: list[CassetteError]) -> NetworkGuard:
+        """The guard of a cassette test in a replay-only run, entered before the test's first
+        fixture and left after its teardown: a fixture wider than the test (module-scoped, set
+        up for it) may not reach the network either, and its cassette is not open yet."""
+        allow = parse_allow_hosts(self.ini_options.get("allow_hosts", []), item.nodeid)
+        guard = self._guard(item, allow, self.run.mode, self.run.source, problems, False)
+        item.stash[TEST_GUARD] = guard
+        return guard
+
+    def leave_test_guard(self, item: pytest.Item) -> None:
+        """The end of the test's teardown: its replay-only guard goes."""
+        guard = item.stash.get(TEST_GUARD, None)
+        if guard is not None:
+            del item.stash[TEST_GUARD]
+            guard.__exit__(None, None, None)
+
+    def _guard(
+        self,
+        item: pytest.Item,
+        allow: AllowList,
+        mode: str | None,
+        reason: str,
+        problems: list[CassetteError],
+        without_cassette: bool,
+    ) -> NetworkGuard:
         marked = compat.is_active(item.config) and item.get_closest_marker("block_network")
         legacy = compat.is_active(item.config) and bool(
             marked or compat.uses_vcr(item) or item.config.getoption("block_network", None)
         )
         # A test that asks for the block itself (pytest-recording's marker, outside a
         # replay-only run) may expect it: the error is raised, not also forced on the test.
-        forced = settings is not None or not marked
+        forced = not (without_cassette and marked)
 
         def make_error(host: str, port: int | None) -> BaseException:
             error = NetworkBlockedError(
-                host=host, port=port, test=item.nodeid, mode=mode, reason=reason, legacy=legacy
+                host=host,
+                port=port,
+                test=item.nodeid,
+                mode=mode,
+                reason=reason,
+                legacy=legacy,
+                outside_cassette=not without_cassette and self.router.active is None,
             )
             if forced:
                 problems.append(error)
@@ -618,7 +653,11 @@ RECORDING_FIXTURES = ("vcr_cassette_dir", "default_cassette_name")
 OWN_FIXTURE_MODULES = frozenset(
     {"pytest_cassettes.plugin", "pytest_cassettes.recording_fixtures", "pytest_recording.plugin"}
 )
-_NODE_ARG = pytest.version_tuple >= (8, 1)  # getfixturedefs takes a node, not a node id
+_NODE_ARG = pytest.version_tuple >= (8, 1)
+# The guard a cassette test of a replay-only run is under from its setup to its teardown.
+TEST_GUARD: pytest.StashKey[NetworkGuard] = (
+    pytest.StashKey()
+)  # getfixturedefs takes a node, not a node id
 
 
 _OWN: pytest.StashKey[dict[tuple[str, ...], bool]] = pytest.StashKey()
