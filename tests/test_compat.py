@@ -541,7 +541,9 @@ def test_the_record_mode_fixture_tells_the_run_s_mode_and_an_override_sets_vcr_t
     )
     result = suite.run(*WITHOUT_RECORDING)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*CassetteMissingError*"])
+    result.stdout.fnmatch_lines(
+        ["*CassetteMissingError*", "*record mode: none (record_mode fixture)*"]
+    )
     assert suite.server.hits == 0
     suite.run(*WITHOUT_RECORDING, "--record-mode=once").assert_outcomes(passed=1)
     assert suite.server.hits == 1

@@ -333,6 +333,78 @@ def test_a_url_with_a_token_in_a_request_body_matches_its_recording():
     assert (again.body, recount) == (recorded.body, 0)
 
 
+def test_matrix_parameters_keep_the_rest_of_the_path():
+    users, _ = scrub_request(request(f"https://h.example/a;key={SECRET}/users?page=1"))
+    admin, count = scrub_request(request(f"https://h.example/a;key={SECRET}/admin?page=1"))
+    assert count == 1
+    assert users.uri == "https://h.example/a;key=%3CSCRUBBED%3E/users?page=1"
+    assert admin.uri == "https://h.example/a;key=%3CSCRUBBED%3E/admin?page=1"
+    assert vcr_matchers_differ(users, admin)
+
+
+def vcr_matchers_differ(one: Request, other: Request) -> bool:
+    return not requests_match(one, other, [method, uri])
+
+
+def test_a_link_inside_csv_markdown_or_prose_takes_nothing_after_its_value():
+    body = (
+        "id,link,created,status\n"
+        f"1,https://cdn.example.com/f.pdf?key={SECRET},2026-01-05,active\n"
+        f"| `GET /report?key={SECRET}` | see https://x.example/?token={SECRET}. Then |\n"
+    ).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["text/csv"]}))
+    assert count == 3
+    assert new["body"]["string"] == (
+        b"id,link,created,status\n"
+        b"1,https://cdn.example.com/f.pdf?key=%3CSCRUBBED%3E,2026-01-05,active\n"
+        b"| `GET /report?key=%3CSCRUBBED%3E` | see https://x.example/?token=%3CSCRUBBED%3E. Then |\n"
+    )
+
+
+def test_a_url_encoded_in_a_query_value_loses_its_token():
+    # A form echoed in JSON: the redirect URL inside it is encoded once more.
+    echo = json.dumps(
+        {"data": f"redirect=https%3A%2F%2Fx.example%2F%3Ftoken%3D{SECRET}%26y%3D2&z=1"}
+    ).encode()
+    new, count = scrub_response(response(echo, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    assert SECRET.encode() not in new["body"]["string"]
+    [(_, redirect), _] = parse_qsl(json.loads(new["body"]["string"])["data"])
+    assert parse_qs(urlsplit(redirect).query) == {"token": ["<SCRUBBED>"], "y": ["2"]}
+    html = f'<a href="/login?next=%2Fcb%3Faccess_token%3D{SECRET}">in</a>'.encode()
+    new, count = scrub_response(response(html, headers={"Content-Type": ["text/html"]}))
+    assert count == 1
+    assert (
+        new["body"]["string"]
+        == b'<a href="/login?next=%2Fcb%3Faccess_token%3D%253CSCRUBBED%253E">in</a>'
+    )
+    assert scrub_response(new) == (new, 0)
+
+
+def test_a_quoted_json_document_after_white_space_is_scrubbed_as_one():
+    body = json.dumps({"d": ' {"password": "pw-1"}', "e": '\n[{"token": "t-2"}]'})
+    new, count = scrub_response(
+        response(body.encode(), headers={"Content-Type": ["application/json"]})
+    )
+    assert count == 2
+    data = json.loads(new["body"]["string"])
+    assert json.loads(data["d"]) == {"password": "<SCRUBBED>"}
+    assert json.loads(data["e"]) == [{"token": "<SCRUBBED>"}]
+
+
+def test_a_mapping_body_s_strings_holding_json_or_a_query_string_are_scrubbed_as_one():
+    body = {
+        "inner": json.dumps({"password": SECRET}),
+        "qs": f"client_secret={SECRET}&x=1",
+        "link": f"https://x.example/?access_token={SECRET}",
+    }
+    new, count = scrub_request(request(method="POST", body=body))
+    assert count == 3
+    assert json.loads(new.body["inner"]) == {"password": "<SCRUBBED>"}
+    assert parse_qsl(new.body["qs"]) == [("client_secret", "<SCRUBBED>"), ("x", "1")]
+    assert new.body["link"] == "https://x.example/?access_token=%3CSCRUBBED%3E"
+
+
 # --- XML and HTML ----------------------------------------------------------------------------
 
 STS = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">

@@ -377,3 +377,33 @@ def test_xml_credentials_do_not_reach_disk_and_the_replay_still_parses(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 1
+
+
+def test_a_csv_export_with_a_signed_link_replays_the_same_rows(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.server.route(
+        "/export",
+        headers={"Content-Type": "text/csv"},
+        body=(
+            "id,link,created,status\n"
+            f"1,https://cdn.example.com/f.pdf?key={TOKEN},2026-01-05,active\n"
+            "2,https://cdn.example.com/g.pdf,2026-01-06,deleted\n"
+        ),
+    )
+    suite.write(
+        """
+        import csv
+        import io
+
+        @pytest.mark.cassette
+        def test_export():
+            rows = list(csv.DictReader(io.StringIO(requests.get(URL + "/export").text)))
+            assert [r["status"] for r in rows] == ["active", "deleted"]
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 1

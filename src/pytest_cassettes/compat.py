@@ -254,19 +254,24 @@ def network_options(
     return NetworkOptions(block_network=block, allow_hosts=tuple(_unique(hosts)))
 
 
-def vcr_test_config(request: pytest.FixtureRequest, cassette_config: Mapping[str, Any]) -> Any:
+def vcr_test_config(
+    request: pytest.FixtureRequest, cassette_config: Mapping[str, Any]
+) -> tuple[dict[str, Any], str]:
     """A `vcr` test's options: `cassette_config`, then a `record_mode` fixture the user
-    overrides (pytest-recording's base mode), then `vcr_config` (lists extend)."""
+    overrides (pytest-recording's base mode), then `vcr_config` (lists extend); and the name of
+    the layer whose `record_mode` counts, for messages."""
     from pytest_cassettes.session import own_fixtures
 
     layers = [cassette_config]
+    source = "cassette_config"
     if not own_fixtures(request.node, ("record_mode",)):
-        layers.append(
-            validate_options(
-                {"record_mode": request.getfixturevalue("record_mode")}, "record_mode fixture"
-            )
-        )
-    return merge_options([*layers, config_options(request.getfixturevalue("vcr_config"))])
+        mode = request.getfixturevalue("record_mode")
+        layers.append(validate_options({"record_mode": mode}, "record_mode fixture"))
+        source = "record_mode fixture"
+    vcr_config = config_options(request.getfixturevalue("vcr_config"))
+    if "record_mode" in vcr_config:
+        source = "vcr_config"
+    return merge_options([*layers, vcr_config]), source
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:

@@ -235,10 +235,13 @@ def _activated(
     session = request.config.stash[SESSION]
     item = request.node
     legacy = None
+    config_source = "cassette_config"
     if compat.uses_vcr(item):
         legacy = compat.legacy_cassettes(request)
-        cassette_config = compat.vcr_test_config(request, cassette_config)
-    settings = session.settings_for(item, cassette_config, Path(cassette_dir), legacy)
+        cassette_config, config_source = compat.vcr_test_config(request, cassette_config)
+    settings = session.settings_for(
+        item, cassette_config, Path(cassette_dir), legacy, config_source
+    )
     problems = item.stash.setdefault(PROBLEMS, [])
     try:
         opened = session.open(item, settings, problems)

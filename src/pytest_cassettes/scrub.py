@@ -91,19 +91,31 @@ _JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # A parameter of a URL or query string inside text (a link in HTML, a pagination URL in JSON, a
-# Link header): its separator, name and value. `;` also ends HTML's `&amp;`; punctuation that
-# ends a sentence is not part of the value.
-_EMBEDDED_PAIR = re.compile(
-    r"([?&#;])([A-Za-z0-9_.~%+\[\]-]{1,128})=([^&#\s\"'<>\\;)]*?)(?=[.,:!?]*(?:[&#\s\"'<>\\;)]|\Z))"
-)
+# Link header): its separator, name and value. `;` also ends HTML's `&amp;`. A value is made of
+# the characters a URL keeps unencoded, less those that end a field of a CSV row, a cell or a
+# code span (`,|`), so a link inside other text takes nothing of it; the punctuation that ends
+# a sentence is then dropped from its end.
+_VALUE_CHARS = r"[A-Za-z0-9\-._~%+/=:@!$*]"
+_EMBEDDED_PAIR = re.compile(rf"([?&#;])([A-Za-z0-9_.~%+\[\]-]{{1,128}})=({_VALUE_CHARS}*)")
 _EMBEDDED_KEY = re.compile(r"[?&#;]([A-Za-z0-9_.~%+\[\]-]{1,128})=")
+# The same, percent-encoded once more: a URL in a query value (`?redirect=https%3A...%3Ftoken%3D`).
+_ENCODED_PAIR = re.compile(
+    r"(%3[Ff]|%26|%3[Bb]|%23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]"
+    r"((?:[A-Za-z0-9\-._~+/:@!$*]|%(?!26|3[Bb]|23|3[Ff])[0-9A-Fa-f]{2})*)"
+)
+_SENTENCE_END = ".,:!?"
+# A matrix parameter of a URL's path segment (`/a;jsessionid=...;key=.../b`).
+_MATRIX_PAIR = re.compile(r"(;)([A-Za-z0-9_.~%+\[\]-]{1,128})=([^/;?#]*)")
 # What may announce one in raw JSON text: a name after a separator or at the start of a string
-# (a query string) before `=`, the same after Go's escapes (`\u0026`, `\u003d`), or a key of a
-# JSON document quoted inside a JSON string (`"{\"password\": ...}"`). Three patterns: each
-# starts with what the regex engine can scan for quickly.
+# (a query string) before `=`, the same after Go's escapes (`\u0026`, `\u003d`) or encoded
+# once more, or a key of a JSON document quoted inside a JSON string (`"{\"password\": ...}"`).
+# Separate patterns: each starts with what the regex engine can scan for quickly.
 _EMBEDDED_NAME = re.compile(r'[?&#;"]([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])')
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
+_ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
 _QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
+# A JSON string that holds a JSON document (after white space, raw or escaped).
+_QUOTED_JSON = re.compile(r'"(?:\s|\\[nrt])*[\[{]')
 _MAX_NESTING = 3  # JSON quoted inside JSON strings, so many levels deep
 # XML: the local names of elements, then a leaf element (text or CDATA, no child) by its name.
 _XML_NAME = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
@@ -370,7 +382,7 @@ class Scrubber:
         elif name in ("string", "body"):
             self._scrub_body(value.encode("utf-8"), "", found)
         else:
-            self._scrub_text(value, found, _plain)
+            self._scrub_string(value, found, 0)
         return [kind for kind in found if not kind.startswith(SHORT)]
 
     def scan_binary(self, data: bytes) -> list[str]:
@@ -418,13 +430,23 @@ class Scrubber:
     def _scrub_url(self, uri: str, found: list[str]) -> str:
         base, hash_mark, fragment = uri.partition("#")
         base, question, query = base.partition("?")
+        if ";" in base and "=" in base:
+            keys = {
+                key
+                for _, key, _ in _MATRIX_PAIR.findall(base)
+                if self._param_names(unquote_plus(key))
+            }
+            if keys:
+                base = self._replace_pairs(base, _MATRIX_PAIR, keys, 1, found)
         if question:
             query = self._scrub_pairs(query, found)
         if hash_mark and "=" in fragment:
             # OAuth implicit flows put the access token in the fragment.
             fragment = self._scrub_pairs(fragment, found)
         rebuilt = base + question + query + hash_mark + fragment
-        return self._scrub_text(rebuilt, found, _url_encoded)
+        # Its own parameters are done: the text rules only (a parameter's value is not ended
+        # where a URL inside text would end).
+        return self._scrub_text(rebuilt, found, _url_encoded, embedded=False)
 
     def _scrub_pairs(self, encoded: str, found: list[str]) -> str:
         """Scrub `a=1&b=2` (a query string or form body), keeping untouched pairs byte for byte."""
@@ -625,7 +647,7 @@ class Scrubber:
             if sensitive:
                 out.append(_json_secret(token, name, found))
             elif _overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
-                embedded and first == '"' and _may_embed(token)
+                embedded and first == '"' and _may_embed(token) and self._has_embedded(token)
             ):
                 out.append(self._json_string(token, found, depth))
             else:
@@ -644,13 +666,20 @@ class Scrubber:
         return sorted(spans)
 
     def _has_embedded(self, text: str) -> bool:
-        """Whether a JSON text may hold a sensitive parameter or key inside one of its strings."""
-        names = set(_EMBEDDED_NAME.findall(text))
+        """Whether a JSON text (or one string token of it) may hold a sensitive parameter or
+        key inside a string: a query string, a URL, a JSON document quoted in it."""
+        names = _EMBEDDED_NAME.findall(text)
         if "\\u0026" in text:
-            names.update(_ESCAPED_NAME.findall(text))
+            names += _ESCAPED_NAME.findall(text)
+        if "%3" in text or "%2" in text:
+            names += _ENCODED_NAME.findall(text)
         if '\\"' in text:
-            names.update(_QUOTED_KEY.findall(text))
-        return any(self._param_names(unquote_plus(name)) for name in names)
+            names += _QUOTED_KEY.findall(text)
+        sensitive = self._param_names
+        for name in set(names) if len(names) > 8 else names:
+            if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
+                return True
+        return False
 
     def _has_sensitive_key(self, text: str) -> bool:
         for raw in set(_JSON_KEY.findall(text)):
@@ -715,7 +744,7 @@ class Scrubber:
         if sensitive:
             return _parsed_secret(value, name, found)
         if isinstance(value, str):
-            return self._scrub_text(value, found, _plain)
+            return self._scrub_string(value, found, 0)
         if isinstance(value, bytes):
             scrubbed = self._scrub_free(value, found)
             return value if scrubbed is None else scrubbed
@@ -772,12 +801,15 @@ class Scrubber:
 
     # --- text ----------------------------------------------------------------------------------
 
-    def _scrub_text(self, text: str, found: list[str], encode: Encoder) -> str:
-        """Sensitive parameters of URLs in the text, then environment values, user patterns and
-        detectors over free text."""
+    def _scrub_text(
+        self, text: str, found: list[str], encode: Encoder, embedded: bool = True
+    ) -> str:
+        """Sensitive parameters of URLs in the text (unless not `embedded`), then environment
+        values, user patterns and detectors over free text."""
         if not text:
             return text
-        text = self._scrub_embedded(text, found)
+        if embedded:
+            text = self._scrub_embedded(text, found)
         if self._env_re is not None:
             spans = [
                 (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
@@ -795,25 +827,42 @@ class Scrubber:
 
     def _scrub_embedded(self, text: str, found: list[str]) -> str:
         """Sensitive parameters of URLs and query strings inside text, by name, as in a request's
-        URL: `href="/cb?access_token=..."`, a JSON pagination link, a `Link` header."""
-        if "=" not in text:
+        URL: `href="/cb?access_token=..."`, a JSON pagination link, a `Link` header, a URL
+        encoded in a query value."""
+        if "=" not in text and "%3" not in text:
             return text
         # The names first, in one pass in C: most texts have none that is sensitive.
-        keys = [k for k in set(_EMBEDDED_KEY.findall(text)) if self._param_names(unquote_plus(k))]
-        if not keys:
-            return text
+        keys = {k for k in set(_EMBEDDED_KEY.findall(text)) if self._param_names(unquote_plus(k))}
+        if keys:
+            text = self._replace_pairs(text, _EMBEDDED_PAIR, keys, 1, found)
+        if "%3" in text:
+            names = set(_ENCODED_NAME.findall(text))
+            encoded = {k for k in names if self._param_names(unquote_plus(k))}
+            if encoded:
+                text = self._replace_pairs(text, _ENCODED_PAIR, encoded, 2, found)
+        return text
+
+    def _replace_pairs(
+        self, text: str, pattern: re.Pattern[str], keys: set[str], times: int, found: list[str]
+    ) -> str:
+        """Replace the values of `pattern`'s pairs named in `keys`, encoded `times` times."""
         pieces: list[str] = []
         position = 0
-        for match in _EMBEDDED_PAIR.finditer(text):
-            separator, key, value = match.groups()
-            if not value or key not in keys:
+        for match in pattern.finditer(text):
+            _, key, value = match.groups()
+            value = value.rstrip(_SENTENCE_END)
+            if key not in keys or not value:
                 continue
-            decoded = unquote_plus(value)
+            decoded = value
+            for _ in range(times):
+                decoded = unquote_plus(decoded)
             new = self._secret_value(unquote_plus(key), decoded, found, _plain)
-            if new != decoded:
-                pieces += [text[position : match.start()], f"{separator}{key}="]
-                pieces.append(quote_plus(new, safe=":"))
-                position = match.end()
+            if new == decoded:
+                continue
+            for _ in range(times):
+                new = quote_plus(new, safe=":")
+            pieces += [text[position : match.start(3)], new]
+            position = match.start(3) + len(value)
         if not pieces:
             return text
         pieces.append(text[position:])
@@ -881,8 +930,9 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
 
 
 def _may_embed(token: str) -> bool:
-    """Whether a raw JSON string may hold a parameter (`=`, or its escape) or a JSON document."""
-    return "=" in token or "\\u003" in token or token[1:2] in ("{", "[")
+    """Whether a raw JSON string may hold a parameter (`=`, or an escape or encoding of it) or
+    a JSON document."""
+    return "=" in token or "\\u003" in token or "%3" in token or bool(_QUOTED_JSON.match(token))
 
 
 def _multipart_boundary(content_type: str, body: bytes) -> bytes | None:

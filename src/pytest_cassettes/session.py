@@ -235,10 +235,12 @@ class Session:
         config_options: Mapping[str, Any],
         cassette_dir: Path,
         legacy: LegacyCassettes | None = None,
+        config_source: str = "cassette_config",
     ) -> Settings:
         """Resolve the test's settings (the one place where record mode is decided).
 
         `legacy`: a pytest-recording `vcr` test's markers and cassette layout (see compat.py).
+        `config_source`: what messages call `config_options`' record mode.
         """
         config_options = validate_options(config_options, "cassette_config")
         layers = marker_layers(item) if legacy is None else legacy.layers
@@ -264,6 +266,7 @@ class Session:
             marker_layers=layers,
             path=own,
             shared_paths=shared,
+            config_source=config_source,
         )
 
     def open(

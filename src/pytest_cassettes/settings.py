@@ -231,8 +231,10 @@ def resolve(
     marker_layers: Sequence[Mapping[str, Any]],
     path: Path,
     shared_paths: Sequence[Path],
+    config_source: str = "cassette_config",
 ) -> Settings:
-    """Resolve a test's settings. Mode: flag > env > CI > marker > fixture > ini > default."""
+    """Resolve a test's settings. Mode: flag > env > CI > marker > fixture > ini > default.
+    `config_source` names `config_options` in messages."""
     options = merge_options([ini_options, config_options, *marker_layers])
     marker_mode = next(
         (m["record_mode"] for m in reversed(marker_layers) if "record_mode" in m), None
@@ -242,7 +244,7 @@ def resolve(
     elif marker_mode is not None:
         mode, source = marker_mode, "marker"
     elif "record_mode" in config_options:
-        mode, source = config_options["record_mode"], "cassette_config"
+        mode, source = config_options["record_mode"], config_source
     elif ini_mode is not None:
         mode, source = ini_mode, "ini cassette_record_mode"
     else:
