@@ -434,3 +434,83 @@ def test_the_replay_only_guard_of_a_test_ends_with_its_teardown(
     suite.server.route("/raw", body=b"raw")
     suite.run("-p", "no:randomly").assert_outcomes(passed=2)
     assert suite.server.hits == 1
+
+
+def test_a_wider_fixture_s_teardown_is_guarded_for_its_own_tests_only(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last test of a module tears down the module's fixtures, its own or not: only its own
+    # are its business (which test runs last is a matter of order).
+    suite.write(
+        """
+        @pytest.fixture(scope="module")
+        def mine():
+            yield
+            requests.get(URL.replace("127.0.0.1", "localhost") + "/logout")
+
+        @pytest.fixture(scope="module")
+        def theirs():
+            yield
+            requests.get(URL.replace("127.0.0.1", "localhost") + "/cleanup")
+
+        def test_plain_first(theirs):
+            pass
+
+        @pytest.mark.cassette
+        def test_cassette_last():
+            pass
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:randomly").assert_outcomes(passed=2)
+    assert [r.path for r in suite.server.requests] == ["/cleanup"]
+    suite.server.reset()
+    suite.write(
+        """
+        @pytest.fixture(scope="module")
+        def mine():
+            yield
+            requests.get(URL.replace("127.0.0.1", "localhost") + "/logout")
+
+        @pytest.mark.cassette
+        def test_cassette_last(mine):
+            pass
+        """
+    )
+    result = suite.run("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_cassette_last*", "*No cassette was open*"]
+    )
+    assert suite.server.hits == 0
+
+
+def test_the_replay_only_guard_goes_when_a_test_stops_the_run(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest.exit skips the test's teardown: the guard must not outlive it.
+    suite.pytester.makeconftest(
+        """
+        import os
+
+        import pytest
+        import requests
+
+        @pytest.fixture(scope="session")
+        def goodbye():
+            yield
+            requests.get(os.environ["TEST_SERVER"] + "/session-end")
+        """
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_stops(goodbye):
+            pytest.exit("enough")
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.stdout.fnmatch_lines(["*Exit: enough*"])
+    assert "NetworkBlockedError" not in result.stdout.str()
+    assert [r.path for r in suite.server.requests] == ["/session-end"]

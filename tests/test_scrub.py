@@ -461,6 +461,56 @@ def test_soap_fields_with_prefixes_attributes_and_cdata_are_replaced():
     assert (texts["Password"], texts["apiKey"], texts["user"]) == ("<SCRUBBED>",) * 2 + ("ada",)
 
 
+def test_xml_cdata_ends_at_its_own_element():
+    # A CDATA section not directly followed by its close tag once ran on to the next match.
+    body = (
+        b"<Response>\n <AuthToken><![CDATA[tok-111]]>\n </AuthToken>\n <Account>acme</Account>"
+        b"\n <RefreshToken><![CDATA[tok-222]]></RefreshToken>\n"
+        b" <Password>\n  <![CDATA[pw-333]]>\n </Password>\n</Response>"
+    )
+    new, count = scrub_response(response(body, headers={"Content-Type": ["text/xml"]}))
+    assert count == 3
+    assert new["body"]["string"] == (
+        body.replace(b"tok-111", b"<SCRUBBED>")
+        .replace(b"tok-222", b"<SCRUBBED>")
+        .replace(b"pw-333", b"<SCRUBBED>")
+    )
+    assert xml_texts(new["body"]["string"])["Account"] == "acme"
+
+
+def test_xml_attributes_may_hold_a_closing_bracket():
+    body = b"<r><Password hint=\"a>b\" x='c>d'>hunter2hunter2</Password></r>"
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/xml"]}))
+    assert count == 1
+    assert xml_texts(new["body"]["string"])["Password"] == "<SCRUBBED>"
+
+
+@pytest.mark.parametrize("encoding", ["iso-8859-1", "utf-16"])
+def test_xml_in_another_encoding_is_scrubbed_and_stays_in_it(encoding: str):
+    text = f'<?xml version="1.0" encoding="{encoding}"?><r><Name>Müller</Name><Password>{SECRET}</Password></r>'
+    body = text.encode(encoding)
+    new, count = scrub_response(response(body, headers={"Content-Type": ["text/xml"]}))
+    assert count == 1
+    scrubbed = new["body"]["string"]
+    assert scrubbed.startswith(body[:2])  # the byte order mark, for UTF-16
+    assert scrubbed.decode(encoding) == text.replace(SECRET, "&lt;SCRUBBED&gt;")
+    assert scrub_response(new) == (new, 0)
+
+
+def test_an_embedded_value_is_scrubbed_whole_whatever_its_characters():
+    body = (
+        '<a href="/login?user=bob&amp;password=pässwort€(1)">in</a> '
+        "see [link](https://x.example/?token=abc(1)) and https://x.example/?key=a/b+c=."
+    ).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["text/html"]}))
+    assert count == 3
+    assert new["body"]["string"].decode() == (
+        '<a href="/login?user=bob&amp;password=%3CSCRUBBED%3E">in</a> '
+        "see [link](https://x.example/?token=%3CSCRUBBED%3E) and "
+        "https://x.example/?key=%3CSCRUBBED%3E."
+    )
+
+
 def test_s3_object_keys_are_not_secrets():
     body = (
         b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'

@@ -183,9 +183,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state.collected(session.items)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash[SESSION]
+    state.leave_test_guards()  # before the session's fixtures are torn down
     if session.shouldfail or session.shouldstop or exitstatus == pytest.ExitCode.INTERRUPTED:
         state.report.complete = False  # a run cut short: be safe about orphans
     if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
@@ -262,6 +264,7 @@ def _activated(
         # Items live all session: do not keep every cassette in memory, nor hand a finished
         # one to a rerun of the test (a failed save included).
         del item.stash[ACTIVE]
+        session.cassette_closed(item)
 
 
 @pytest.fixture
@@ -386,9 +389,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, Any, None]:
     problems = item.stash.get(PROBLEMS, None)
     before = len(problems) if problems is not None else 0
+    item.config.stash[SESSION].teardown_starts(item, nextitem)
     try:
         outcome = yield
     finally:

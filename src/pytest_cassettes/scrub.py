@@ -91,11 +91,12 @@ _JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # A parameter of a URL or query string inside text (a link in HTML, a pagination URL in JSON, a
-# Link header): its separator, name and value. `;` also ends HTML's `&amp;`. A value is made of
-# the characters a URL keeps unencoded, less those that end a field of a CSV row, a cell or a
-# code span (`,|`), so a link inside other text takes nothing of it; the punctuation that ends
-# a sentence is then dropped from its end.
-_VALUE_CHARS = r"[A-Za-z0-9\-._~%+/=:@!$*]"
+# Link header): its separator, name and value. `;` also ends HTML's `&amp;`. A value ends at
+# white space, a quote, markup, the next parameter, or what ends a field of a CSV row, a table
+# cell or a code span (`,|` and the backtick); the punctuation that ends a sentence, and a
+# closing bracket the value did not open (a Markdown link's), are then dropped from its end.
+# Anything else is part of it, non-ASCII letters included: better too much than a tail left.
+_VALUE_CHARS = r"[^\s\"'<>&#;\\,|`]"
 _EMBEDDED_PAIR = re.compile(rf"([?&#;])([A-Za-z0-9_.~%+\[\]-]{{1,128}})=({_VALUE_CHARS}*)")
 _EMBEDDED_KEY = re.compile(r"[?&#;]([A-Za-z0-9_.~%+\[\]-]{1,128})=")
 # The same, percent-encoded once more: a URL in a query value (`?redirect=https%3A...%3Ftoken%3D`).
@@ -119,10 +120,15 @@ _QUOTED_JSON = re.compile(r'"(?:\s|\\[nrt])*[\[{]')
 _MAX_NESTING = 3  # JSON quoted inside JSON strings, so many levels deep
 # XML: the local names of elements, then a leaf element (text or CDATA, no child) by its name.
 _XML_NAME = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
+# Attributes may hold `>` in quotes; a CDATA section ends at its first `]]>` and may have white
+# space around it.
 _XML_LEAF = (
-    r"<((?:[\w.-]+:)?(?:{names}))(\s[^<>]*)?>"
-    r"(?:([^<]*)|<!\[CDATA\[(.*?)\]\]>)</\1\s*>"
+    r"<((?:[\w.-]+:)?(?:{names}))(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>"
+    r"(?:([^<]*)|(\s*)<!\[CDATA\[((?:[^\]]|\](?!\]>))*)\]\]>(\s*))</\1\s*>"
 )
+# An XML document's encoding, when it is not UTF-8: the declaration's, or the charset's.
+_XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.IGNORECASE)
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
 _XML_NOT_SECRET = frozenset({"key"})
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
@@ -477,6 +483,9 @@ class Scrubber:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
+            xml = self._scrub_encoded_xml(body, content_type, found)
+            if xml is not None:
+                return xml
             binary = self._scrub_binary(body, found)  # only what cannot corrupt it
             return body if binary is None else binary
         content_type = content_type.lower()
@@ -499,6 +508,35 @@ class Scrubber:
             new = self._scrub_text(text, found, _plain)
         return body if new == text else new.encode("utf-8")
 
+    def _scrub_encoded_xml(self, body: bytes, content_type: str, found: list[str]) -> bytes | None:
+        """An XML document in another encoding than UTF-8 (ISO-8859-1, UTF-16 with its BOM), as
+        its declaration or charset says: scrubbed as XML and encoded back the same way. None
+        when it is not one."""
+        bom = body[:2] if body[:2] in (b"\xff\xfe", b"\xfe\xff") else b""
+        if bom:
+            encoding = "utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"
+        else:
+            charset = _CHARSET.search(content_type)
+            declared = _XML_DECLARED.match(body)
+            if declared is None and "xml" not in content_type.lower():
+                return None
+            if declared is not None:
+                encoding = declared.group(1).decode("ascii")
+            elif charset is not None:
+                encoding = charset.group(1)
+            else:
+                return None
+        try:
+            text = body[len(bom) :].decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            return None
+        if not bom and "xml" not in content_type.lower() and not text.lstrip().startswith("<"):
+            return None
+        new = self._scrub_text(self._scrub_xml(text, found), found, _markup)
+        if new == text:
+            return body
+        return bom + new.encode(encoding, "xmlcharrefreplace")
+
     def _scrub_xml(self, text: str, found: list[str]) -> str:
         """XML (SOAP, AWS STS and IAM): the text of a leaf element with a sensitive name is
         replaced by `&lt;SCRUBBED&gt;` (the document stays well-formed; a parser reads
@@ -513,13 +551,13 @@ class Scrubber:
         pattern = _XML_LEAF.format(names="|".join(re.escape(n) for n in sorted(names)))
 
         def replace(match: re.Match[str]) -> str:
-            tag, attributes, content, cdata = match.groups()
+            tag, attributes, content, lead, cdata, trail = match.groups()
             name = tag.rpartition(":")[2]
             if cdata is not None:
                 if not cdata.strip() or is_placeholder(cdata):
                     return match.group()
                 found.append(_finding(name, cdata))
-                inner = f"<![CDATA[{SCRUBBED}]]>"
+                inner = f"{lead}<![CDATA[{SCRUBBED}]]>{trail}"
             else:
                 value = html.unescape(content)
                 if not value.strip() or is_placeholder(value):
@@ -850,7 +888,7 @@ class Scrubber:
         position = 0
         for match in pattern.finditer(text):
             _, key, value = match.groups()
-            value = value.rstrip(_SENTENCE_END)
+            value = _trimmed(value)
             if key not in keys or not value:
                 continue
             decoded = value
@@ -927,6 +965,23 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
         return token
     found.append(_finding(name, str(value)))
     return json.dumps(SCRUBBED)
+
+
+def _trimmed(value: str) -> str:
+    """A value found in text without the sentence punctuation and the closing brackets it did
+    not open that follow it there (`see ?token=abc.`, `[link](/cb?token=abc)`)."""
+    while value:
+        last = value[-1]
+        if last in _SENTENCE_END or (
+            last in _CLOSING and value.count(last) > value.count(_CLOSING[last])
+        ):
+            value = value[:-1]
+        else:
+            return value
+    return value
+
+
+_CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
 def _may_embed(token: str) -> bool:

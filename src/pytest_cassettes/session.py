@@ -126,6 +126,7 @@ class Session:
         self.report = Report()
         self._root = os.path.normpath(config.rootpath)
         self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
+        self._guarded: list[pytest.Item] = []  # tests under their replay-only guard
         self._environment = EnvironmentKey()
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
@@ -440,19 +441,42 @@ class Session:
 
     def test_guard(self, item: pytest.Item, problems: list[CassetteError]) -> NetworkGuard:
         """The guard of a cassette test in a replay-only run, entered before the test's first
-        fixture and left after its teardown: a fixture wider than the test (module-scoped, set
-        up for it) may not reach the network either, and its cassette is not open yet."""
+        fixture and left after its last one is torn down (see `teardown_starts`): a fixture
+        wider than the test that pytest sets up for it (module-scoped) may not reach the
+        network either, and its cassette is not open yet."""
         allow = parse_allow_hosts(self.ini_options.get("allow_hosts", []), item.nodeid)
         guard = self._guard(item, allow, self.run.mode, self.run.source, problems, False)
         item.stash[TEST_GUARD] = guard
+        self._guarded.append(item)
         return guard
 
+    def teardown_starts(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        """Decide how long the test's guard lasts: until its cassette closes (its last
+        function-scoped fixture, as the first one set up), unless a wider fixture of its own
+        is torn down after it now (the module's last test): then to the end. Wider fixtures
+        of other tests that go now are not its business (which test runs last is a matter of
+        order)."""
+        if TEST_GUARD in item.stash and not _own_wider_fixtures_end(item, nextitem):
+            item.stash[GUARD_ENDS_WITH_CASSETTE] = True
+
+    def cassette_closed(self, item: pytest.Item) -> None:
+        """The test's cassette is closed: its guard goes now if `teardown_starts` said so."""
+        if item.stash.get(GUARD_ENDS_WITH_CASSETTE, False):
+            self.leave_test_guard(item)
+
     def leave_test_guard(self, item: pytest.Item) -> None:
-        """The end of the test's teardown: its replay-only guard goes."""
+        """The test's replay-only guard goes (at the latest, at the end of its teardown)."""
+        item.stash[GUARD_ENDS_WITH_CASSETTE] = False
         guard = item.stash.get(TEST_GUARD, None)
         if guard is not None:
             del item.stash[TEST_GUARD]
+            self._guarded.remove(item)
             guard.__exit__(None, None, None)
+
+    def leave_test_guards(self) -> None:
+        """The end of the run: a test cut short (pytest.exit, ^C) skips its teardown."""
+        for item in list(self._guarded):
+            self.leave_test_guard(item)
 
     def _guard(
         self,
@@ -656,11 +680,36 @@ RECORDING_FIXTURES = ("vcr_cassette_dir", "default_cassette_name")
 OWN_FIXTURE_MODULES = frozenset(
     {"pytest_cassettes.plugin", "pytest_cassettes.recording_fixtures", "pytest_recording.plugin"}
 )
-_NODE_ARG = pytest.version_tuple >= (8, 1)
-# The guard a cassette test of a replay-only run is under from its setup to its teardown.
-TEST_GUARD: pytest.StashKey[NetworkGuard] = (
-    pytest.StashKey()
-)  # getfixturedefs takes a node, not a node id
+_NODE_ARG = pytest.version_tuple >= (8, 1)  # getfixturedefs takes a node, not a node id
+# The guard a cassette test of a replay-only run is under from its setup to its teardown, and
+# whether it ends when the test's cassette closes.
+TEST_GUARD: pytest.StashKey[NetworkGuard] = pytest.StashKey()
+GUARD_ENDS_WITH_CASSETTE: pytest.StashKey[bool] = pytest.StashKey()
+
+
+def _own_wider_fixtures_end(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
+    """Whether a fixture wider than the function that the test uses is torn down after it:
+    the node of its scope is not one of the next test's."""
+    try:
+        info: Any = getattr(item, "_fixtureinfo", None)  # private, but there since pytest 3
+        if info is None:
+            return True
+        keep = set(nextitem.listchain()) if nextitem is not None else set()
+        kinds = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package}
+        for name in info.names_closure:
+            definitions = info.name2fixturedefs.get(name)
+            scope = definitions[-1].scope if definitions else "function"
+            if scope == "function":
+                continue
+            if scope == "session":
+                node: Any = item.session
+            else:
+                node = item.getparent(kinds[scope])
+            if node is None or node not in keep:
+                return True
+        return False
+    except Exception:  # a pytest without these attributes: guard the whole teardown
+        return True
 
 
 _OWN: pytest.StashKey[dict[tuple[str, ...], bool]] = pytest.StashKey()
