@@ -549,7 +549,11 @@ def test_the_record_mode_fixture_tells_the_run_s_mode_and_an_override_sets_vcr_t
     assert suite.server.hits == 1
 
 
-def test_cassette_library_dir_in_vcr_config_says_how_to_keep_that_layout(suite: Suite) -> None:
+def test_cassette_library_dir_of_vcr_tests_is_honoured_as_pytest_recording_does(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # openinference-instrumentation-langchain's tests name it in their markers: refusing it
+    # stopped the whole run.
     suite.write(
         """
         @pytest.fixture
@@ -559,30 +563,70 @@ def test_cassette_library_dir_in_vcr_config_says_how_to_keep_that_layout(suite: 
         @pytest.mark.vcr
         def test_flat():
             requests.get(URL + "/f")
+
+        @pytest.mark.vcr(cassette_library_dir="tests/cassettes/mine")
+        def test_marked():
+            requests.get(URL + "/m")
+        """
+    )
+    files = {
+        suite.path / "flat" / "test_flat.yaml",
+        suite.path / "tests" / "cassettes" / "mine" / "test_marked.yaml",
+    }
+    suite.run(*UNDER_RECORDING, "--record-mode=once").assert_outcomes(passed=2)
+    assert {f for f in files if f.is_file()} == files
+    monkeypatch.setenv("CI", "true")
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=2)
+    assert suite.server.hits == 2
+    # Ours records there too.
+    monkeypatch.delenv("CI")
+    for file in files:
+        file.unlink()
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=2)
+    assert {f for f in files if f.is_file()} == files
+
+
+def test_a_skipped_test_s_cassette_in_another_module_s_folder_is_not_pruned(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        """
+        @pytest.mark.skipif(bool(os.environ.get("SKIP_IT")), reason="now skipped")
+        @pytest.mark.vcr(cassette_library_dir="cassettes/test_other")
+        def test_elsewhere():
+            requests.get(URL + "/e")
+        """
+    )
+    suite.write("@pytest.mark.vcr\ndef test_other():\n    pass\n", name="test_other")
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=2)
+    kept = suite.path / "cassettes" / "test_other" / "test_elsewhere.yaml"
+    assert kept.is_file()
+    monkeypatch.setenv("SKIP_IT", "1")
+    result = suite.run(*WITHOUT_RECORDING, "--cassette-prune")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert kept.is_file()
+
+
+def test_path_options_in_vcr_config_say_which_fixture_to_override(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.fixture
+        def vcr_config():
+            return {"path_transformer": str.upper}
+
+        @pytest.mark.vcr
+        def test_x():
+            pass
         """
     )
     result = suite.run(*WITHOUT_RECORDING)
     assert result.ret != 0
     result.stdout.fnmatch_lines(
         [
-            "*vcr_config: option 'cassette_library_dir' is not supported: override the "
-            "`vcr_cassette_dir` fixture*"
+            "*vcr_config: option 'path_transformer' is not supported: override the "
+            "`vcr_cassette_dir` or `default_cassette_name` fixture*"
         ]
     )
-    # As told: the same flat layout as pytest-recording wrote.
-    suite.write(
-        """
-        @pytest.fixture(scope="module")
-        def vcr_cassette_dir():
-            return os.path.join(os.path.dirname(__file__), "flat")
-
-        @pytest.mark.vcr
-        def test_flat():
-            requests.get(URL + "/f")
-        """
-    )
-    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=1)
-    assert (suite.path / "flat" / "test_flat.yaml").is_file()
 
 
 def test_a_blocked_connection_is_the_runtime_error_pytest_recording_tests_expect(

@@ -167,3 +167,18 @@ def test_a_migrated_suite_replays_the_cassettes_recorded_before(suite: Suite) ->
 
     suite.run("-p", "no:recording", "--record-mode=none").assert_outcomes(passed=3)
     assert suite.server.hits == hits
+
+
+def test_a_vcr_marker_naming_its_library_dir_is_left_with_a_note(tmp_path: Path) -> None:
+    source = (
+        "import pytest\n\n\n"
+        '@pytest.mark.vcr(cassette_library_dir="tests/cassettes/flat")\n'
+        "def test_flat():\n    pass\n"
+    )
+    (tmp_path / "test_flat.py").write_text(source)
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=True, out=out) == 0
+    assert (tmp_path / "test_flat.py").read_text() == source  # a cassette marker would refuse it
+    assert "test_flat.py:4: @pytest.mark.vcr(cassette_library_dir=...) left as it is" in (
+        out.getvalue()
+    )

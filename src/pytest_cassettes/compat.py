@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pytest_cassettes.cassette import Cassette
 
 VCR_MARKER = "vcr"
+LIBRARY_DIR = "cassette_library_dir"  # vcrpy's option, honoured for `vcr` tests only
 ACTIVE: pytest.StashKey[bool] = pytest.StashKey()
 PLUGIN_NAME = "cassettes-compat"
 # pytest-recording's replacement of characters forbidden in file names (not control characters).
@@ -126,14 +127,37 @@ def marker_layers(item: pytest.Item) -> list[dict[str, Any]]:
             "use one (`pytest-cassettes migrate` rewrites vcr markers)."
         )
     return [
-        validate_options(m.kwargs, f"{item.nodeid}: @pytest.mark.{VCR_MARKER}")
+        validate_options(
+            {k: v for k, v in m.kwargs.items() if k != LIBRARY_DIR},
+            f"{item.nodeid}: @pytest.mark.{VCR_MARKER}",
+        )
         for m in reversed(vcr_markers(item))
     ]
 
 
+def library_dir(item: pytest.Item, vcr_config: Mapping[str, Any]) -> Path | None:
+    """vcrpy's `cassette_library_dir` of a `vcr` test, as pytest-recording honours it (the
+    closest marker's, else `vcr_config`'s): the directory of its cassettes, flat, relative to
+    where pytest was started. None: `vcr_cassette_dir` decides."""
+    value = next(
+        (m.kwargs[LIBRARY_DIR] for m in vcr_markers(item) if LIBRARY_DIR in m.kwargs),
+        vcr_config.get(LIBRARY_DIR),
+    )
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise pytest.UsageError(f"{item.nodeid}: {LIBRARY_DIR} must be a path, got {value!r}")
+    return Path(item.config.invocation_params.dir, os.fspath(value))
+
+
+def sets_library_dir(item: pytest.Item) -> bool:
+    """Whether a `vcr` marker of the test names its cassettes' directory."""
+    return any(LIBRARY_DIR in m.kwargs for m in vcr_markers(item))
+
+
 def config_options(vcr_config: Mapping[str, Any]) -> dict[str, Any]:
     """`vcr_config` as our options: pytest-recording's `allowed_hosts` key is `allow_hosts`."""
-    options = dict(vcr_config)
+    options = {k: v for k, v in vcr_config.items() if k != LIBRARY_DIR}  # see library_dir
     if "allowed_hosts" in options:
         hosts = split_hosts(options.pop("allowed_hosts"))
         options["allow_hosts"] = [*split_hosts(options.get("allow_hosts")), *hosts]
@@ -191,9 +215,10 @@ def legacy_cassettes(request: pytest.FixtureRequest) -> LegacyCassettes:
                     f"{item.nodeid}: cassette names must be strings, got {name!r}"
                 )
             extra.append(os.fspath(name))
+    directory = library_dir(item, request.getfixturevalue("vcr_config"))
     return LegacyCassettes(
         layers=marker_layers(item),
-        directory=Path(request.getfixturevalue("vcr_cassette_dir")),
+        directory=directory or Path(request.getfixturevalue("vcr_cassette_dir")),
         default_name=str(request.getfixturevalue("default_cassette_name")),
         extra=tuple(extra),
     )

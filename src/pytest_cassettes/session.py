@@ -602,7 +602,7 @@ class Session:
             ):
                 continue  # no cassette
             fixtures = (LEGACY_FIXTURES if ours else RECORDING_FIXTURES) if vcr_test else FIXTURES
-            if not own_fixtures(item, fixtures):
+            if not own_fixtures(item, fixtures) or (vcr_test and compat.sets_library_dir(item)):
                 # Its paths are known once it opens its cassettes (see Report.unknown); those
                 # of pytest-recording's tests, never.
                 self.report.unknown.add(item.nodeid)

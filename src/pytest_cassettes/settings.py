@@ -68,11 +68,10 @@ UNSUPPORTED = {
     "pytest_cassettes_scrub_request / pytest_cassettes_scrub_response hooks",
     "after_load_interaction": "use before_record_request / before_record_response",
 }
-# The same for pytest-recording's `vcr` tests, whose cassettes its fixtures place.
+# The same for pytest-recording's `vcr` tests, whose cassettes its fixtures place (they honour
+# `cassette_library_dir`: see compat.library_dir).
 UNSUPPORTED_FOR_VCR = {
     "path": "override the `default_cassette_name` fixture or use @pytest.mark.default_cassette",
-    "cassette_library_dir": "override the `vcr_cassette_dir` fixture to return that directory "
-    "(cassettes then go there, with no module folder)",
     "path_transformer": "override the `vcr_cassette_dir` or `default_cassette_name` fixture",
 }
 
