@@ -680,3 +680,56 @@ def test_pytest_vcr_s_flat_layout_is_kept_with_the_readme_s_fixture(suite: Suite
     )
     suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=1)
     assert (suite.path / "cassettes" / "test_iana.yaml").is_file()
+
+
+def test_extra_cassettes_stay_relative_to_the_module_folder_beside_a_library_dir(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest-recording: the own cassette in cassette_library_dir, extra names relative to
+    # vcr_cassette_dir (cassettes/<module>/).
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_shared():
+            requests.get(URL + "/shared")
+
+        @pytest.mark.vcr
+        def test_own():
+            requests.get(URL + "/own")
+        """
+    )
+    suite.run(*WITHOUT_RECORDING).assert_outcomes(passed=2)
+    module = suite.path / "cassettes" / "test_suite"
+    (module / "test_shared.yaml").rename(module / "shared.yaml")
+    (suite.path / "flat").mkdir()
+    (module / "test_own.yaml").rename(suite.path / "flat" / "test_x.yaml")
+    suite.write(
+        """
+        @pytest.mark.vcr("shared.yaml", cassette_library_dir="flat")
+        def test_x():
+            requests.get(URL + "/shared")
+            requests.get(URL + "/own")
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    for plugins in (WITHOUT_RECORDING, UNDER_RECORDING):
+        suite.run(*plugins, "--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+
+
+def test_with_pytest_recording_loaded_a_library_dir_marker_leaves_orphans_known(
+    suite: Suite,
+) -> None:
+    suite.write(
+        """
+        @pytest.mark.vcr(cassette_library_dir="flat")
+        def test_theirs():
+            pass
+        """
+    )
+    stale = suite.path / "cassettes" / "test_suite" / "stale.yaml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("interactions: []\nversion: 1\n")
+    result = suite.run("-p", "recording", "--record-mode=none")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["1 orphan cassette*"])

@@ -504,13 +504,88 @@ def test_the_replay_only_guard_goes_when_a_test_stops_the_run(
     )
     suite.write(
         """
+        def test_first(goodbye):  # a plain test's fixture: not under the guard
+            pass
+
         @pytest.mark.cassette
-        def test_stops(goodbye):
+        def test_stops():
             pytest.exit("enough")
         """
     )
     monkeypatch.setenv("CI", "true")
-    result = suite.run()
+    result = suite.run("-p", "no:randomly")
     result.stdout.fnmatch_lines(["*Exit: enough*"])
     assert "NetworkBlockedError" not in result.stdout.str()
     assert [r.path for r in suite.server.requests] == ["/session-end"]
+
+
+def test_every_fixture_set_up_for_a_replay_only_cassette_test_is_guarded_at_teardown(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whichever test is running when it goes, and whatever set it up: a plugin's autouse
+    # fixture set up before the cassette, a dependency of an overridden cassette_config, the
+    # module-scoped fixture a function-scoped one extends, one fetched from the test body.
+    suite.pytester.makepyfile(
+        myplug="""
+        import os
+
+        import pytest
+        import requests
+
+        @pytest.fixture(autouse=True)
+        def plugin_autouse():
+            yield
+            if os.environ.get("LEAK") == "autouse":
+                requests.get(os.environ["TEST_SERVER"] + "/autouse")
+        """
+    )
+    suite.pytester.makeconftest(
+        """
+        import os
+
+        import pytest
+        import requests
+
+        def leak(name):
+            if os.environ.get("LEAK") == name:
+                requests.get(os.environ["TEST_SERVER"] + "/" + name)
+
+        @pytest.fixture(scope="module")
+        def srv():
+            yield
+            leak("extended")
+
+        @pytest.fixture(scope="module")
+        def dyn():
+            yield
+            leak("dynamic")
+
+        @pytest.fixture
+        def client():
+            yield
+            leak("config-dependency")
+        """
+    )
+    suite.write(
+        """
+        @pytest.fixture
+        def srv(srv):
+            return srv
+
+        @pytest.fixture
+        def cassette_config(client):
+            return {}
+
+        @pytest.mark.cassette
+        def test_it(srv, request):
+            request.getfixturevalue("dyn")
+        """
+    )
+    suite.pytester.syspathinsert()  # for -p myplug
+    monkeypatch.setenv("CI", "true")
+    for leak in ("autouse", "config-dependency", "extended", "dynamic"):
+        monkeypatch.setenv("LEAK", leak)
+        result = suite.run("-p", "myplug")
+        result.assert_outcomes(passed=1, errors=1)
+        result.stdout.fnmatch_lines(["*ERROR at teardown of test_it*", "*NetworkBlockedError*"])
+        assert suite.server.hits == 0, leak

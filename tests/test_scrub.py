@@ -511,6 +511,51 @@ def test_an_embedded_value_is_scrubbed_whole_whatever_its_characters():
     )
 
 
+@pytest.mark.parametrize(
+    ("content_type", "text"),
+    [
+        ("text/xml", f"<r><Name>Müller</Name><Password>{SECRET}</Password></r>"),
+        ("text/html; charset=ISO-8859-1", f'<a href="/cb?access_token={SECRET}">Müller</a>'),
+        ("text/plain; charset=latin-1", f"Grüße, token is {GITHUB}"),
+    ],
+)
+def test_text_in_latin_1_is_scrubbed_and_stays_in_it(content_type: str, text: str):
+    body = text.encode("latin-1")
+    new, count = scrub_response(response(body, headers={"Content-Type": [content_type]}))
+    assert count == 1
+    scrubbed = new["body"]["string"]
+    assert SECRET.encode() not in scrubbed and GITHUB.encode() not in scrubbed
+    assert "Müller".encode("latin-1") in scrubbed or "Grüße".encode("latin-1") in scrubbed
+    assert scrub_response(new) == (new, 0)
+    untouched = "<r><Name>Müller</Name></r>".encode("latin-1")
+    same, none = scrub_response(response(untouched, headers={"Content-Type": ["text/xml"]}))
+    assert (same["body"]["string"], none) == (untouched, 0)
+
+
+def test_a_byte_order_mark_does_not_hide_json_or_xml():
+    body = ("\ufeff" + json.dumps({"access_token": SECRET})).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    assert new["body"]["string"] == ("\ufeff" + json.dumps({"access_token": "<SCRUBBED>"})).encode()
+    xml = f"\ufeff<r><Password>{SECRET}</Password></r>".encode()
+    new, count = scrub_response(response(xml))
+    assert (count, new["body"]["string"]) == (
+        1,
+        "\ufeff<r><Password>&lt;SCRUBBED&gt;</Password></r>".encode(),
+    )
+
+
+def test_a_link_in_json_inside_html_keeps_no_tail_after_an_escaped_slash():
+    # PHP's json_encode escapes "/" by default.
+    body = f'<script>var d={{"next":"https:\\/\\/x\\/?token=ab\\/cd{SECRET}"}}</script>'.encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["text/html"]}))
+    assert count == 1
+    assert (
+        new["body"]["string"]
+        == b'<script>var d={"next":"https:\\/\\/x\\/?token=%3CSCRUBBED%3E"}</script>'
+    )
+
+
 def test_s3_object_keys_are_not_secrets():
     body = (
         b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'

@@ -185,9 +185,10 @@ class LegacyCassettes:
     """The cassettes of a `vcr` test, laid out as pytest-recording lays them out."""
 
     layers: list[dict[str, Any]]
-    directory: Path
+    directory: Path  # of the test's own cassette: `vcr_cassette_dir`, or cassette_library_dir
     default_name: str
     extra: tuple[str, ...]
+    extra_directory: Path | None = None  # what extra names are relative to, if not `directory`
 
     def paths(self, serializer: str | None) -> tuple[Path, list[Path]]:
         """The cassette recorded into, and the extra ones replayed read-only."""
@@ -200,7 +201,8 @@ class LegacyCassettes:
             name = f"{name[: MAX_FILENAME_LEN - len(serializer or '.yaml') - len(digest) - 3]}"
             name += f"...{digest}"
         own = Path(self.directory, name if name.endswith(suffix) else name + suffix)
-        extra = [Path(p) if os.path.isabs(p) else self.directory / p for p in self.extra]
+        base = self.extra_directory or self.directory
+        extra = [Path(p) if os.path.isabs(p) else base / p for p in self.extra]
         return own, [p for p in _unique(extra) if p != own]
 
 
@@ -215,12 +217,15 @@ def legacy_cassettes(request: pytest.FixtureRequest) -> LegacyCassettes:
                     f"{item.nodeid}: cassette names must be strings, got {name!r}"
                 )
             extra.append(os.fspath(name))
-    directory = library_dir(item, request.getfixturevalue("vcr_config"))
+    module_dir = Path(request.getfixturevalue("vcr_cassette_dir"))
+    # pytest-recording: the own cassette in the library dir, extra names still relative to
+    # `vcr_cassette_dir`.
     return LegacyCassettes(
         layers=marker_layers(item),
-        directory=directory or Path(request.getfixturevalue("vcr_cassette_dir")),
+        directory=library_dir(item, request.getfixturevalue("vcr_config")) or module_dir,
         default_name=str(request.getfixturevalue("default_cassette_name")),
         extra=tuple(extra),
+        extra_directory=module_dir,
     )
 
 

@@ -264,7 +264,7 @@ def _activated(
         # Items live all session: do not keep every cassette in memory, nor hand a finished
         # one to a rerun of the test (a failed save included).
         del item.stash[ACTIVE]
-        session.cassette_closed(item)
+        session.leave_test_guard(item)  # the fixtures set up under it stay guarded
 
 
 @pytest.fixture
@@ -389,12 +389,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(
-    item: pytest.Item, nextitem: pytest.Item | None
-) -> Generator[None, Any, None]:
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
     problems = item.stash.get(PROBLEMS, None)
     before = len(problems) if problems is not None else 0
-    item.config.stash[SESSION].teardown_starts(item, nextitem)
     try:
         outcome = yield
     finally:
@@ -402,6 +399,18 @@ def pytest_runtest_teardown(
     problems = item.stash.get(PROBLEMS, None)
     if problems is not None and len(problems) > before:
         _raise_in(outcome, problems[before])  # a fixture's teardown met it (and swallowed it?)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(
+    fixturedef: Any, request: pytest.FixtureRequest
+) -> Generator[None, Any, None]:
+    yield
+    request.config.stash[SESSION].fixture_set_up(fixturedef)
+
+
+def pytest_fixture_post_finalizer(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    request.config.stash[SESSION].fixture_torn_down(fixturedef)
 
 
 def _raise_in(outcome: Any, error: CassetteError) -> None:

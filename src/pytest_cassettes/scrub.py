@@ -96,7 +96,7 @@ _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # cell or a code span (`,|` and the backtick); the punctuation that ends a sentence, and a
 # closing bracket the value did not open (a Markdown link's), are then dropped from its end.
 # Anything else is part of it, non-ASCII letters included: better too much than a tail left.
-_VALUE_CHARS = r"[^\s\"'<>&#;\\,|`]"
+_VALUE_CHARS = r"(?:[^\s\"'<>&#;\\,|`]|\\/)"  # `\/`: a slash JSON inside HTML escaped
 _EMBEDDED_PAIR = re.compile(rf"([?&#;])([A-Za-z0-9_.~%+\[\]-]{{1,128}})=({_VALUE_CHARS}*)")
 _EMBEDDED_KEY = re.compile(r"[?&#;]([A-Za-z0-9_.~%+\[\]-]{1,128})=")
 # The same, percent-encoded once more: a URL in a query value (`?redirect=https%3A...%3Ftoken%3D`).
@@ -126,7 +126,7 @@ _XML_LEAF = (
     r"<((?:[\w.-]+:)?(?:{names}))(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>"
     r"(?:([^<]*)|(\s*)<!\[CDATA\[((?:[^\]]|\](?!\]>))*)\]\]>(\s*))</\1\s*>"
 )
-# An XML document's encoding, when it is not UTF-8: the declaration's, or the charset's.
+# A text body's encoding, when it is not UTF-8: an XML declaration's, or the charset's.
 _XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.IGNORECASE)
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
@@ -483,11 +483,13 @@ class Scrubber:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            xml = self._scrub_encoded_xml(body, content_type, found)
-            if xml is not None:
-                return xml
+            encoded = self._scrub_encoded_text(body, content_type, found)
+            if encoded is not None:
+                return encoded
             binary = self._scrub_binary(body, found)  # only what cannot corrupt it
             return body if binary is None else binary
+        bom = "\ufeff" if text.startswith("\ufeff") else ""  # JSON and XML read past it
+        text = text[len(bom) :]
         content_type = content_type.lower()
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
@@ -506,36 +508,41 @@ class Scrubber:
             new = self._scrub_text(new, found, _url_encoded)
         if new is None:
             new = self._scrub_text(text, found, _plain)
-        return body if new == text else new.encode("utf-8")
+        return body if new == text else (bom + new).encode("utf-8")
 
-    def _scrub_encoded_xml(self, body: bytes, content_type: str, found: list[str]) -> bytes | None:
-        """An XML document in another encoding than UTF-8 (ISO-8859-1, UTF-16 with its BOM), as
-        its declaration or charset says: scrubbed as XML and encoded back the same way. None
-        when it is not one."""
+    def _scrub_encoded_text(self, body: bytes, content_type: str, found: list[str]) -> bytes | None:
+        """Text in another encoding than UTF-8, when its headers or its XML declaration say
+        which (ISO-8859-1, UTF-16 with its byte order mark), or XML and HTML without a word on
+        it, read as ISO-8859-1 (every byte round-trips): scrubbed as text of its type and
+        encoded back the same way. None when it is not text."""
+        kind = content_type.lower()
+        markup = "xml" in kind or "html" in kind or (not kind and body.lstrip()[:1] == b"<")
         bom = body[:2] if body[:2] in (b"\xff\xfe", b"\xfe\xff") else b""
+        charset = _CHARSET.search(content_type)
+        declared = _XML_DECLARED.match(body)
         if bom:
             encoding = "utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"
+        elif declared is not None and markup:
+            encoding = declared.group(1).decode("ascii")
+        elif charset is not None:
+            encoding = charset.group(1)
+        elif markup:
+            encoding = "latin-1"
         else:
-            charset = _CHARSET.search(content_type)
-            declared = _XML_DECLARED.match(body)
-            if declared is None and "xml" not in content_type.lower():
-                return None
-            if declared is not None:
-                encoding = declared.group(1).decode("ascii")
-            elif charset is not None:
-                encoding = charset.group(1)
-            else:
-                return None
+            return None
         try:
             text = body[len(bom) :].decode(encoding)
         except (LookupError, UnicodeDecodeError):
             return None
-        if not bom and "xml" not in content_type.lower() and not text.lstrip().startswith("<"):
-            return None
-        new = self._scrub_text(self._scrub_xml(text, found), found, _markup)
+        if "html" in kind:
+            new = self._scrub_text(text, found, _markup)
+        elif markup or text.lstrip().startswith("<"):
+            new = self._scrub_text(self._scrub_xml(text, found), found, _markup)
+        else:
+            new = self._scrub_text(text, found, _plain)
         if new == text:
             return body
-        return bom + new.encode(encoding, "xmlcharrefreplace")
+        return bom + new.encode(encoding, "xmlcharrefreplace" if markup else "strict")
 
     def _scrub_xml(self, text: str, found: list[str]) -> str:
         """XML (SOAP, AWS STS and IAM): the text of a leaf element with a sensitive name is

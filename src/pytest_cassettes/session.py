@@ -127,6 +127,8 @@ class Session:
         self._root = os.path.normpath(config.rootpath)
         self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
         self._guarded: list[pytest.Item] = []  # tests under their replay-only guard
+        # id(fixturedef) -> the guards its teardowns are under (see fixture_set_up)
+        self._teardown_guards: dict[int, list[NetworkGuard]] = {}
         self._environment = EnvironmentKey()
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
@@ -441,32 +443,42 @@ class Session:
 
     def test_guard(self, item: pytest.Item, problems: list[CassetteError]) -> NetworkGuard:
         """The guard of a cassette test in a replay-only run, entered before the test's first
-        fixture and left after its last one is torn down (see `teardown_starts`): a fixture
-        wider than the test that pytest sets up for it (module-scoped) may not reach the
-        network either, and its cassette is not open yet."""
+        fixture and left when its cassette closes: a fixture wider than the test that pytest
+        sets up for it (module-scoped) may not reach the network either, and its cassette is
+        not open yet. Each fixture set up meanwhile is guarded again while it is torn down,
+        whenever that is (see `fixture_set_up`)."""
         allow = parse_allow_hosts(self.ini_options.get("allow_hosts", []), item.nodeid)
         guard = self._guard(item, allow, self.run.mode, self.run.source, problems, False)
         item.stash[TEST_GUARD] = guard
         self._guarded.append(item)
         return guard
 
-    def teardown_starts(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
-        """Decide how long the test's guard lasts: until its cassette closes (its last
-        function-scoped fixture, as the first one set up), unless a wider fixture of its own
-        is torn down after it now (the module's last test): then to the end. Wider fixtures
-        of other tests that go now are not its business (which test runs last is a matter of
-        order)."""
-        if TEST_GUARD in item.stash and not _own_wider_fixtures_end(item, nextitem):
-            item.stash[GUARD_ENDS_WITH_CASSETTE] = True
+    def fixture_set_up(self, fixturedef: Any) -> None:
+        """A fixture was set up: if under a test's replay-only guard (for the test, or for a
+        wider scope on its behalf), its teardown will be too, whichever test is then running
+        (a module fixture's goes with the module's last test). A finalizer added now runs
+        before the fixture's own; `fixture_torn_down` leaves the guard after them."""
+        if not self._guarded:
+            return
+        guard = self._guarded[-1].stash.get(TEST_GUARD, None)
+        if guard is None or not guard.active:
+            return
 
-    def cassette_closed(self, item: pytest.Item) -> None:
-        """The test's cassette is closed: its guard goes now if `teardown_starts` said so."""
-        if item.stash.get(GUARD_ENDS_WITH_CASSETTE, False):
-            self.leave_test_guard(item)
+        def enter() -> None:
+            guard.__enter__()
+            self._teardown_guards.setdefault(id(fixturedef), []).append(guard)
+
+        fixturedef.addfinalizer(enter)
+
+    def fixture_torn_down(self, fixturedef: Any) -> None:
+        guards = self._teardown_guards.get(id(fixturedef))
+        if guards:
+            guards.pop().__exit__(None, None, None)
+            if not guards:
+                del self._teardown_guards[id(fixturedef)]
 
     def leave_test_guard(self, item: pytest.Item) -> None:
-        """The test's replay-only guard goes (at the latest, at the end of its teardown)."""
-        item.stash[GUARD_ENDS_WITH_CASSETTE] = False
+        """The test's replay-only guard goes: its cassette closed, or its teardown ended."""
         guard = item.stash.get(TEST_GUARD, None)
         if guard is not None:
             del item.stash[TEST_GUARD]
@@ -477,6 +489,10 @@ class Session:
         """The end of the run: a test cut short (pytest.exit, ^C) skips its teardown."""
         for item in list(self._guarded):
             self.leave_test_guard(item)
+        for guards in self._teardown_guards.values():
+            for guard in guards:
+                guard.__exit__(None, None, None)
+        self._teardown_guards.clear()
 
     def _guard(
         self,
@@ -602,7 +618,9 @@ class Session:
             ):
                 continue  # no cassette
             fixtures = (LEGACY_FIXTURES if ours else RECORDING_FIXTURES) if vcr_test else FIXTURES
-            if not own_fixtures(item, fixtures) or (vcr_test and compat.sets_library_dir(item)):
+            if not own_fixtures(item, fixtures) or (
+                vcr_test and ours and compat.sets_library_dir(item)
+            ):
                 # Its paths are known once it opens its cassettes (see Report.unknown); those
                 # of pytest-recording's tests, never.
                 self.report.unknown.add(item.nodeid)
@@ -681,35 +699,9 @@ OWN_FIXTURE_MODULES = frozenset(
     {"pytest_cassettes.plugin", "pytest_cassettes.recording_fixtures", "pytest_recording.plugin"}
 )
 _NODE_ARG = pytest.version_tuple >= (8, 1)  # getfixturedefs takes a node, not a node id
-# The guard a cassette test of a replay-only run is under from its setup to its teardown, and
-# whether it ends when the test's cassette closes.
+# The guard a cassette test of a replay-only run is under from its setup until its cassette
+# closes (or its teardown ends, when it never opened).
 TEST_GUARD: pytest.StashKey[NetworkGuard] = pytest.StashKey()
-GUARD_ENDS_WITH_CASSETTE: pytest.StashKey[bool] = pytest.StashKey()
-
-
-def _own_wider_fixtures_end(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
-    """Whether a fixture wider than the function that the test uses is torn down after it:
-    the node of its scope is not one of the next test's."""
-    try:
-        info: Any = getattr(item, "_fixtureinfo", None)  # private, but there since pytest 3
-        if info is None:
-            return True
-        keep = set(nextitem.listchain()) if nextitem is not None else set()
-        kinds = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package}
-        for name in info.names_closure:
-            definitions = info.name2fixturedefs.get(name)
-            scope = definitions[-1].scope if definitions else "function"
-            if scope == "function":
-                continue
-            if scope == "session":
-                node: Any = item.session
-            else:
-                node = item.getparent(kinds[scope])
-            if node is None or node not in keep:
-                return True
-        return False
-    except Exception:  # a pytest without these attributes: guard the whole teardown
-        return True
 
 
 _OWN: pytest.StashKey[dict[tuple[str, ...], bool]] = pytest.StashKey()
