@@ -312,7 +312,8 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
         # patches undone by ours going off after it.
         session.switch_off()
     elif session.run.replay_only:
-        # Offline from the first fixture to the last teardown (left in pytest_runtest_teardown).
+        # Offline from the first fixture until the cassette closes (or the teardown ends), and
+        # each fixture set up meanwhile again at its teardown (Session.test_guard).
         session.test_guard(item, item.stash.setdefault(PROBLEMS, [])).__enter__()
     _SETTING_UP.append(item)
     yield
