@@ -91,9 +91,10 @@ class NetworkBlockedError(CassetteError, RuntimeError):
         )
         outside = (
             "  No cassette was open: a fixture wider than the test (module-, class- or "
-            "session-scoped), set up for it or torn down after it, made this request, and "
-            "such requests are neither recorded nor replayed. Make that fixture "
-            "function-scoped so that its requests go to the test's cassette.\n"
+            "session-scoped), or one set up before the test's cassette opened, made this "
+            "request while it was set up or torn down; such requests are neither recorded "
+            "nor replayed. A function-scoped fixture the test asks for sends its requests "
+            "to the test's cassette.\n"
             if outside_cassette
             else ""
         )
