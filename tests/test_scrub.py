@@ -1344,3 +1344,10 @@ def test_the_environment_key_changes_with_any_variable_but_pytests_own(
     assert ("LATE_API_KEY", "sk-changed") in watch.key()
     monkeypatch.delenv("LATE_API_KEY")
     assert watch.key() == first
+
+
+def test_a_binary_body_that_starts_like_utf_16_is_left_alone():
+    body = b"\xff\xfe" + bytes(range(256)) * 4 + GITHUB.encode("utf-16-le")
+    resp = response(body, headers={"Content-Type": ["application/octet-stream"]})
+    new, count = scrub_response(resp)
+    assert (new["body"]["string"], count) == (body, 0)

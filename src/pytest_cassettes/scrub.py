@@ -520,6 +520,8 @@ class Scrubber:
         bom = body[:2] if body[:2] in (b"\xff\xfe", b"\xfe\xff") else b""
         charset = _CHARSET.search(content_type)
         declared = _XML_DECLARED.match(body)
+        if bom and not (markup or not kind or kind.startswith("text/") or "json" in kind):
+            return None  # a binary body may start with these bytes too
         if bom:
             encoding = "utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"
         elif declared is not None and markup:
