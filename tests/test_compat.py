@@ -733,3 +733,35 @@ def test_with_pytest_recording_loaded_a_library_dir_marker_leaves_orphans_known(
     result = suite.run("-p", "recording", "--record-mode=none")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["1 orphan cassette*"])
+
+
+def test_with_pytest_recording_loaded_a_library_dir_cassette_is_not_an_orphan(
+    suite: Suite,
+) -> None:
+    # pytest-recording runs the `vcr` test; its marker puts the cassette in another module's
+    # folder: known at collection, so --cassette-prune keeps it.
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_a_one():
+            requests.get(URL + "/a")
+        """,
+        name="test_a",
+    )
+    suite.write(
+        """
+        LIB = os.path.join(os.path.dirname(__file__), "cassettes", "test_a")
+
+        @pytest.mark.vcr(cassette_library_dir=LIB)
+        def test_b_shared():
+            requests.get(URL + "/b")
+        """,
+        name="test_b",
+    )
+    suite.run("-p", "recording", "--record-mode=once").assert_outcomes(passed=2)
+    kept = suite.path / "cassettes" / "test_a" / "test_b_shared.yaml"
+    assert kept.is_file()
+    result = suite.run("-p", "recording", "--record-mode=none", "--cassette-prune")
+    result.assert_outcomes(passed=2)
+    assert kept.is_file()
+    assert "orphan cassette" not in result.stdout.str()

@@ -517,6 +517,21 @@ def test_the_replay_only_guard_goes_when_a_test_stops_the_run(
     result.stdout.fnmatch_lines(["*Exit: enough*"])
     assert "NetworkBlockedError" not in result.stdout.str()
     assert [r.path for r in suite.server.requests] == ["/session-end"]
+    # A fixture the stopped test set up is torn down after the run ended: unguarded too, and
+    # pytest ends normally (the guard raised out of pytest's own session finish).
+    suite.server.reset()
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_stops(goodbye):
+            pytest.exit("enough")
+        """
+    )
+    result = suite.run("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # as pytest.exit ends any run
+    result.stdout.fnmatch_lines(["*- cassettes -*", "*Exit: enough*"])
+    assert "NetworkBlockedError" not in result.stdout.str()
+    assert [r.path for r in suite.server.requests] == ["/session-end"]
 
 
 def test_every_fixture_set_up_for_a_replay_only_cassette_test_is_guarded_at_teardown(
@@ -589,3 +604,31 @@ def test_every_fixture_set_up_for_a_replay_only_cassette_test_is_guarded_at_tear
         result.assert_outcomes(passed=1, errors=1)
         result.stdout.fnmatch_lines(["*ERROR at teardown of test_it*", "*NetworkBlockedError*"])
         assert suite.server.hits == 0, leak
+
+
+def test_a_blocked_request_swallowed_by_a_later_teardown_fails_the_test_tearing_down(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        """
+        @pytest.fixture(scope="module")
+        def mod():
+            yield
+            try:
+                requests.get(URL + "/bye", timeout=2)
+            except Exception:
+                pass  # swallowed
+
+        @pytest.mark.cassette
+        def test_one(mod):
+            pass
+
+        def test_two():
+            pass
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.run("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_two*", "*NetworkBlockedError*"])
+    assert suite.server.hits == 0

@@ -1351,3 +1351,41 @@ def test_a_binary_body_that_starts_like_utf_16_is_left_alone():
     resp = response(body, headers={"Content-Type": ["application/octet-stream"]})
     new, count = scrub_response(resp)
     assert (new["body"]["string"], count) == (body, 0)
+
+
+PLAIN_SECRET = "opensesame-opensesame"  # no detector sees it: only the JSON key rule can
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "encoding"),
+    [
+        (
+            "application/json; charset=iso-8859-1",
+            json.dumps({"access_token": PLAIN_SECRET, "name": "José"}, ensure_ascii=False),
+            "latin-1",
+        ),
+        ("application/json", "\ufeff" + json.dumps({"access_token": PLAIN_SECRET}), "utf-16-le"),
+        ("text/plain; charset=utf-16", f"token {GITHUB}", "utf-16-be"),
+    ],
+)
+def test_json_and_text_in_other_encodings_get_their_type_s_rules(
+    content_type: str, body: str, encoding: str
+):
+    raw = body.encode(encoding)
+    new, count = scrub_response(response(raw, headers={"Content-Type": [content_type]}))
+    assert count == 1
+    text = new["body"]["string"].decode(encoding)
+    assert PLAIN_SECRET not in text and GITHUB not in text
+    assert text.startswith(body[:1])  # a byte order mark kept, none added
+    assert scrub_response(new) == (new, 0)
+
+
+def test_a_form_in_latin_1_is_scrubbed_by_field_and_still_matches():
+    body = f"password={SECRET}&name=José".encode("latin-1")
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=iso-8859-1"}
+    sent = request(body=body, headers=headers, method="POST")
+    recorded, count = scrub_request(sent)
+    assert count == 1
+    assert recorded.body == "password=%3CSCRUBBED%3E&name=José".encode("latin-1")
+    replayed, _ = scrub_request(sent)
+    assert vcr_body(replayed, recorded) is None

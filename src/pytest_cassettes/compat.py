@@ -150,11 +150,6 @@ def library_dir(item: pytest.Item, vcr_config: Mapping[str, Any]) -> Path | None
     return Path(item.config.invocation_params.dir, os.fspath(value))
 
 
-def sets_library_dir(item: pytest.Item) -> bool:
-    """Whether a `vcr` marker of the test names its cassettes' directory."""
-    return any(LIBRARY_DIR in m.kwargs for m in vcr_markers(item))
-
-
 def config_options(vcr_config: Mapping[str, Any]) -> dict[str, Any]:
     """`vcr_config` as our options: pytest-recording's `allowed_hosts` key is `allow_hosts`."""
     options = {k: v for k, v in vcr_config.items() if k != LIBRARY_DIR}  # see library_dir

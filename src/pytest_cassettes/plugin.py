@@ -147,6 +147,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_cassettes import beside_recording
 
         config.pluginmanager.register(beside_recording, beside_recording.PLUGIN_NAME)
+    if run.replay_only:  # only these runs guard fixtures' teardowns: no cost in the others
+        config.pluginmanager.register(FixtureGuards(), "cassettes-fixture-guards")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -391,27 +393,35 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
-    problems = item.stash.get(PROBLEMS, None)
-    before = len(problems) if problems is not None else 0
+    session = item.config.stash[SESSION]
+    problems = item.stash.setdefault(PROBLEMS, [])
+    before = len(problems)
+    # A guarded fixture torn down now (set up for an earlier test) reports to this test.
+    session.tearing_down = problems
     try:
         outcome = yield
     finally:
-        item.config.stash[SESSION].leave_test_guard(item)
-    problems = item.stash.get(PROBLEMS, None)
-    if problems is not None and len(problems) > before:
+        session.tearing_down = None
+        session.leave_test_guard(item)
+    if len(problems) > before:
         _raise_in(outcome, problems[before])  # a fixture's teardown met it (and swallowed it?)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_fixture_setup(
-    fixturedef: Any, request: pytest.FixtureRequest
-) -> Generator[None, Any, None]:
-    yield
-    request.config.stash[SESSION].fixture_set_up(fixturedef)
+class FixtureGuards:
+    """In a replay-only run: each fixture set up under a test's guard is guarded again while it
+    is torn down, whichever test is running then (see Session.fixture_set_up)."""
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: Any, request: pytest.FixtureRequest
+    ) -> Generator[None, Any, None]:
+        yield
+        request.config.stash[SESSION].fixture_set_up(fixturedef)
 
-def pytest_fixture_post_finalizer(fixturedef: Any, request: pytest.FixtureRequest) -> None:
-    request.config.stash[SESSION].fixture_torn_down(fixturedef)
+    def pytest_fixture_post_finalizer(
+        self, fixturedef: Any, request: pytest.FixtureRequest
+    ) -> None:
+        request.config.stash[SESSION].fixture_torn_down(fixturedef)
 
 
 def _raise_in(outcome: Any, error: CassetteError) -> None:

@@ -480,6 +480,13 @@ class Scrubber:
         boundary = _multipart_boundary(content_type, body)
         if boundary is not None:
             return self._scrub_multipart(body, boundary, found)
+        charset = _CHARSET.search(content_type)
+        declared = charset.group(1).lower().replace("-", "") if charset else "utf8"
+        if declared not in ("utf8", "usascii", "ascii"):
+            # UTF-16 text can be valid UTF-8 too (its NUL bytes): the charset says what it is.
+            encoded = self._scrub_encoded_text(body, content_type, found)
+            if encoded is not None:
+                return encoded
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -490,7 +497,11 @@ class Scrubber:
             return body if binary is None else binary
         bom = "\ufeff" if text.startswith("\ufeff") else ""  # JSON and XML read past it
         text = text[len(bom) :]
-        content_type = content_type.lower()
+        new = self._scrub_typed_text(text, content_type.lower(), found)
+        return body if new == text else (bom + new).encode("utf-8")
+
+    def _scrub_typed_text(self, text: str, content_type: str, found: list[str]) -> str:
+        """A text body by its type (lower-cased): JSON, XML, HTML, a form, else free text."""
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
             new = self._scrub_json(text, found)
@@ -508,7 +519,7 @@ class Scrubber:
             new = self._scrub_text(new, found, _url_encoded)
         if new is None:
             new = self._scrub_text(text, found, _plain)
-        return body if new == text else (bom + new).encode("utf-8")
+        return new
 
     def _scrub_encoded_text(self, body: bytes, content_type: str, found: list[str]) -> bytes | None:
         """Text in another encoding than UTF-8, when its headers or its XML declaration say
@@ -528,6 +539,8 @@ class Scrubber:
             encoding = declared.group(1).decode("ascii")
         elif charset is not None:
             encoding = charset.group(1)
+            if encoding.lower().replace("-", "") == "utf16":
+                encoding = "utf-16-be"  # no byte order mark: big-endian (RFC 2781)
         elif markup:
             encoding = "latin-1"
         else:
@@ -535,13 +548,10 @@ class Scrubber:
         try:
             text = body[len(bom) :].decode(encoding)
         except (LookupError, UnicodeDecodeError):
-            return None
-        if "html" in kind:
-            new = self._scrub_text(text, found, _markup)
-        elif markup or text.lstrip().startswith("<"):
-            new = self._scrub_text(self._scrub_xml(text, found), found, _markup)
-        else:
-            new = self._scrub_text(text, found, _plain)
+            if not markup or bom:
+                return None
+            encoding, text = "latin-1", body.decode("latin-1")  # a charset that lies
+        new = self._scrub_typed_text(text, kind, found)
         if new == text:
             return body
         return bom + new.encode(encoding, "xmlcharrefreplace" if markup else "strict")

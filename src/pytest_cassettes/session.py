@@ -129,6 +129,10 @@ class Session:
         self._guarded: list[pytest.Item] = []  # tests under their replay-only guard
         # id(fixturedef) -> the guards its teardowns are under (see fixture_set_up)
         self._teardown_guards: dict[int, list[NetworkGuard]] = {}
+        self._guards_ended = False  # the run's end: no guard any more (see leave_test_guards)
+        # The problems of the test being torn down: a guarded fixture torn down then reports
+        # to it (set by the plugin's pytest_runtest_teardown).
+        self.tearing_down: list[CassetteError] | None = None
         self._environment = EnvironmentKey()
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
@@ -465,6 +469,8 @@ class Session:
             return
 
         def enter() -> None:
+            if self._guards_ended:
+                return  # torn down after the run ended (pytest.exit, ^C): as the README says
             guard.__enter__()
             self._teardown_guards.setdefault(id(fixturedef), []).append(guard)
 
@@ -486,7 +492,9 @@ class Session:
             guard.__exit__(None, None, None)
 
     def leave_test_guards(self) -> None:
-        """The end of the run: a test cut short (pytest.exit, ^C) skips its teardown."""
+        """The end of the run: a test cut short (pytest.exit, ^C) skips its teardown, and the
+        fixtures still set up are torn down after this, unguarded."""
+        self._guards_ended = True
         for item in list(self._guarded):
             self.leave_test_guard(item)
         for guards in self._teardown_guards.values():
@@ -522,7 +530,7 @@ class Session:
                 outside_cassette=not without_cassette and self.router.active is None,
             )
             if forced:
-                problems.append(error)
+                (problems if self.tearing_down is None else self.tearing_down).append(error)
             self.report.stats.network_blocked += 1
             return error
 
@@ -618,18 +626,19 @@ class Session:
             ):
                 continue  # no cassette
             fixtures = (LEGACY_FIXTURES if ours else RECORDING_FIXTURES) if vcr_test else FIXTURES
-            if not own_fixtures(item, fixtures) or (
-                vcr_test and ours and compat.sets_library_dir(item)
-            ):
+            if not own_fixtures(item, fixtures):
                 # Its paths are known once it opens its cassettes (see Report.unknown); those
                 # of pytest-recording's tests, never.
                 self.report.unknown.add(item.nodeid)
             cassette_dir = self.default_dir(module)
             used: list[Path] = []
             if vcr_test:
+                module_dir = (cassette_dir if ours else module.parent / "cassettes") / module.stem
                 legacy = compat.LegacyCassettes(
                     layers=[],
-                    directory=(cassette_dir if ours else module.parent / "cassettes") / module.stem,
+                    # A marker's cassette_library_dir is known now (vcr_config's: see above).
+                    directory=compat.library_dir(item, {}) or module_dir,
+                    extra_directory=module_dir,
                     default_name=compat.default_cassette_name(item),
                     extra=tuple(
                         str(n)
