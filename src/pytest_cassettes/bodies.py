@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -175,3 +176,15 @@ def encoding_mismatch(response: dict[str, Any]) -> str | None:
     if decode(_body_bytes(response), encodings) is None:
         return f"body is stored decoded but headers say Content-Encoding: {', '.join(encodings)}"
     return None
+
+
+# --- charsets --------------------------------------------------------------------------------
+
+UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+
+
+def charset(content_type: str) -> str | None:
+    """The charset a Content-Type names, lower-cased, or None."""
+    match = _CHARSET.search(content_type)
+    return match.group(1).lower() if match else None

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pytest_cassettes import storage
-from pytest_cassettes.bodies import encoding_mismatch, header_values, normalize_response
+from pytest_cassettes.bodies import (
+    UTF8_CHARSETS,
+    charset,
+    encoding_mismatch,
+    header_values,
+    normalize_response,
+)
 from pytest_cassettes.errors import CassetteLoadError
 
 SUFFIXES = (".yaml", ".yml")
@@ -25,7 +31,6 @@ BINARY_TYPES = re.compile(
     r"x-protobuf|protobuf|grpc|msgpack|x-msgpack|vnd\.)",
     re.IGNORECASE,
 )
-UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 
 @dataclass
@@ -191,17 +196,12 @@ def round_trip_faults(interaction: storage.Interaction) -> Iterator[tuple[tuple[
             "the original bytes are lost; re-record it",
         )
         return
-    charset = _charset(content_type)
-    if charset and charset not in UTF8_CHARSETS and not body.isascii():
+    named = charset(content_type)
+    if named and named not in UTF8_CHARSETS and not body.isascii():
         yield (
             place,
-            f"text body is replayed as UTF-8 but Content-Type says charset={charset}; re-record it",
+            f"text body is replayed as UTF-8 but Content-Type says charset={named}; re-record it",
         )
-
-
-def _charset(content_type: str) -> str | None:
-    match = re.search(r"charset=\"?([\w.:-]+)", content_type, re.IGNORECASE)
-    return match.group(1).lower() if match else None
 
 
 # --- show ----------------------------------------------------------------------------------

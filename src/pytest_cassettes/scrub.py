@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 from urllib.parse import quote, quote_plus, unquote_plus
 
+from pytest_cassettes.bodies import UTF8_CHARSETS, charset
 from pytest_cassettes.detect import (
     DEFAULT_NAME_RULES,
     DEFAULT_NAMES,
@@ -128,7 +129,6 @@ _XML_LEAF = (
 )
 # A text body's encoding, when it is not UTF-8: an XML declaration's, or the charset's.
 _XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.IGNORECASE)
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
 _XML_NOT_SECRET = frozenset({"key"})
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
@@ -480,9 +480,8 @@ class Scrubber:
         boundary = _multipart_boundary(content_type, body)
         if boundary is not None:
             return self._scrub_multipart(body, boundary, found)
-        charset = _CHARSET.search(content_type)
-        declared = charset.group(1).lower().replace("-", "") if charset else "utf8"
-        if declared not in ("utf8", "usascii", "ascii"):
+        named = charset(content_type)
+        if named is not None and named not in UTF8_CHARSETS:
             # UTF-16 text can be valid UTF-8 too (its NUL bytes): the charset says what it is.
             encoded = self._scrub_encoded_text(body, content_type, found)
             if encoded is not None:
@@ -529,7 +528,7 @@ class Scrubber:
         kind = content_type.lower()
         markup = "xml" in kind or "html" in kind or (not kind and body.lstrip()[:1] == b"<")
         bom = body[:2] if body[:2] in (b"\xff\xfe", b"\xfe\xff") else b""
-        charset = _CHARSET.search(content_type)
+        named = charset(content_type)
         declared = _XML_DECLARED.match(body)
         if bom and not (markup or not kind or kind.startswith("text/") or "json" in kind):
             return None  # a binary body may start with these bytes too
@@ -537,9 +536,9 @@ class Scrubber:
             encoding = "utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"
         elif declared is not None and markup:
             encoding = declared.group(1).decode("ascii")
-        elif charset is not None:
-            encoding = charset.group(1)
-            if encoding.lower().replace("-", "") == "utf16":
+        elif named is not None:
+            encoding = named
+            if encoding.replace("-", "") == "utf16":
                 encoding = "utf-16-be"  # no byte order mark: big-endian (RFC 2781)
         elif markup:
             encoding = "latin-1"
