@@ -127,7 +127,7 @@ _XML_LEAF = (
     r"<((?:[\w.-]+:)?(?:{names}))(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>"
     r"(?:([^<]*)|(\s*)<!\[CDATA\[((?:[^\]]|\](?!\]>))*)\]\]>(\s*))</\1\s*>"
 )
-# A text body's encoding, when it is not UTF-8: an XML declaration's, or the charset's.
+# The encoding an XML declaration names (a Content-Type's charset: bodies.charset).
 _XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
 _XML_NOT_SECRET = frozenset({"key"})
