@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -577,6 +578,147 @@ def test_placeholders_in_html_text_are_escaped():
     assert scrub_response(new) == (new, 0)
 
 
+def test_hidden_inputs_and_meta_tags_of_an_html_page_lose_their_secrets():
+    # OpenID Connect's response_mode=form_post answers with a page that posts the tokens on;
+    # login pages carry a CSRF token in a meta tag and a hidden input.
+    body = (
+        '<html><head><meta name="csrf-token" content="' + SECRET + '"></head><body>'
+        '<form method="post" action="https://app.example.com/cb">'
+        '<input type="hidden" name="access_token" value="' + SECRET + '"/>'
+        "<INPUT TYPE=hidden NAME='id_token' VALUE='" + SECRET + "'>"
+        '<input value="' + SECRET + '&amp;x" name="refresh_token">'
+        "<input type=hidden name=client_secret value=" + SECRET + ">"
+        '<input type="hidden" name="state" value="af0ifjsldkj">'
+        '<input type="text" name="password" value="">'
+        '<meta name="description" content="a page">'
+        "</form></body></html>"
+    )
+    resp = response(body.encode(), headers={"Content-Type": ["text/html; charset=utf-8"]})
+    new, count = scrub_response(resp)
+    assert count == 5
+    scrubbed = new["body"]["string"].decode()
+    assert SECRET not in scrubbed
+
+    class Fields(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.values: dict[str, str | None] = {}
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if "name" in found:
+                self.values[str(found["name"])] = found.get("value", found.get("content"))
+
+    parser = Fields()
+    parser.feed(scrubbed)
+    assert parser.values == {
+        "csrf-token": "<SCRUBBED>",
+        "access_token": "<SCRUBBED>",
+        "id_token": "<SCRUBBED>",
+        "refresh_token": "<SCRUBBED>",
+        "client_secret": "<SCRUBBED>",
+        "state": "af0ifjsldkj",
+        "password": "",
+        "description": "a page",
+    }
+    assert scrub_response(new) == (new, 0)
+
+
+def test_hidden_inputs_in_xhtml_lose_their_secrets():
+    body = (
+        '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><form>'
+        f'<input type="hidden" name="access_token" value="{SECRET}" /></form></body></html>'
+    )
+    resp = response(body.encode(), headers={"Content-Type": ["application/xhtml+xml"]})
+    new, count = scrub_response(resp)
+    assert count == 1
+    assert (
+        new["body"]["string"]
+        .decode()
+        .endswith(
+            '<input type="hidden" name="access_token" value="&lt;SCRUBBED&gt;" /></form></body></html>'
+        )
+    )
+
+
+def test_secrets_in_scripts_of_an_html_page_are_scrubbed_by_their_keys():
+    # Server-rendered pages hand the session to their JavaScript: Next.js' __NEXT_DATA__, a
+    # window.__STATE__ object literal, a config with bare keys.
+    body = (
+        '<script id="__NEXT_DATA__" type="application/json">'
+        '{"props":{"session":{"refresh_token":"' + SECRET + '","user":"ada"}}}</script>'
+        "<script>window.__STATE__ = {'accessToken': '" + SECRET + "', 'theme': 'dark'};"
+        'var config = {apiKey: "' + SECRET + '", region: "eu"};</script>'
+    )
+    resp = response(body.encode(), headers={"Content-Type": ["text/html"]})
+    new, count = scrub_response(resp)
+    assert count == 3
+    assert new["body"]["string"].decode() == (
+        '<script id="__NEXT_DATA__" type="application/json">'
+        '{"props":{"session":{"refresh_token":"&lt;SCRUBBED&gt;","user":"ada"}}}</script>'
+        "<script>window.__STATE__ = {'accessToken': '&lt;SCRUBBED&gt;', 'theme': 'dark'};"
+        'var config = {apiKey: "&lt;SCRUBBED&gt;", region: "eu"};</script>'
+    )
+    assert scrub_response(new) == (new, 0)
+
+
+@pytest.mark.parametrize(
+    "text, scrubbed",
+    [
+        (
+            f"login failed for user ada password={SECRET} (attempt 2)",
+            "login failed for user ada password=<SCRUBBED> (attempt 2)",
+        ),
+        (f"api_key={SECRET}\nregion=eu", "api_key=<SCRUBBED>\nregion=eu"),
+        (
+            f"Traceback ...\n  request = {{'client_secret': '{SECRET}', 'grant': 'x'}}",
+            "Traceback ...\n  request = {'client_secret': '<SCRUBBED>', 'grant': 'x'}",
+        ),
+        (
+            f'error: {{"password": "{SECRET}"}} rejected',
+            'error: {"password": "<SCRUBBED>"} rejected',
+        ),
+        ("sort=name page=2 state=ok", "sort=name page=2 state=ok"),
+    ],
+)
+def test_secrets_in_free_text_are_scrubbed_by_their_names(text: str, scrubbed: str):
+    # Error pages and logs returned as text/plain: `name=value` after a space or at the start,
+    # a Python dict's or a JSON object's sensitive keys.
+    new, _ = scrub_response(response(text.encode(), headers={"Content-Type": ["text/plain"]}))
+    assert new["body"]["string"] == scrubbed.encode()
+    assert scrub_response(new) == (new, 0)
+
+
+@pytest.mark.parametrize("cut", [-12, -3, 0, 1, 5, 9, 30])
+def test_secrets_in_large_free_text_are_found_wherever_a_megabyte_ends(cut: int):
+    # Free text is searched a megabyte at a time: a name, its `=` or `:` and its value may
+    # straddle the end of one.
+    mib = 1 << 20
+    lines = [f" password={SECRET} ", f" 'api_key': '{SECRET}' ", f' secret: "{SECRET}" ']
+    text = ""
+    for line in lines:
+        filler = "lorem ipsum = dolor: 'sit' " * (mib // 27 + 1)
+        text += filler[: len(text) // mib * mib + mib + cut - len(text) - 6] + line
+    text += "end"
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": ["text/plain"]}))
+    assert count == 3
+    scrubbed = new["body"]["string"].decode()
+    assert SECRET not in scrubbed
+    assert "password=<SCRUBBED> " in scrubbed
+    assert "'api_key': '<SCRUBBED>'" in scrubbed
+    assert 'secret: "<SCRUBBED>"' in scrubbed
+    assert len(scrubbed) == len(text) - 3 * (len(SECRET) - len("<SCRUBBED>"))
+
+
+def test_a_json_string_with_a_secret_after_a_space_is_scrubbed():
+    body = json.dumps({"error": f"invalid request: api_key={SECRET} is revoked"}).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    assert json.loads(new["body"]["string"]) == {
+        "error": "invalid request: api_key=<SCRUBBED> is revoked"
+    }
+
+
 # --- bodies ----------------------------------------------------------------------------------
 
 
@@ -806,7 +948,9 @@ def multipart(boundary: bytes, *parts: tuple[bytes, bytes]) -> bytes:
     return body + b"--" + boundary + b"--\r\n"
 
 
-def form_parts(password: bytes, token: bytes, image: bytes) -> list[tuple[bytes, bytes]]:
+def form_parts(
+    password: bytes, token: bytes, image: bytes, notes: bytes
+) -> list[tuple[bytes, bytes]]:
     return [
         (b'Content-Disposition: form-data; name="user"', b"ada"),
         (b'Content-Disposition: form-data; name="password"', password),
@@ -819,8 +963,9 @@ def form_parts(password: bytes, token: bytes, image: bytes) -> list[tuple[bytes,
             b"Content-Type: image/png",
             image,
         ),
-        # A file's contents get the free-text rules only: this is not a form field.
-        (b'Content-Disposition: form-data; name="notes"; filename="password"', b"password=x1"),
+        # A file's contents get the free-text rules only: this is not a form field named
+        # password, but text with a `password=` in it.
+        (b'Content-Disposition: form-data; name="notes"; filename="password"', notes),
     ]
 
 
@@ -835,21 +980,26 @@ def form_parts(password: bytes, token: bytes, image: bytes) -> list[tuple[bytes,
 def test_multipart_field_values_are_replaced_and_the_rest_kept_byte_for_byte(content_type: str):
     s = Scrubber(environ={"OPENAI_API_KEY": OPENAI})
     image = b"\x89PNG\r\n\x1a\n\x00\xff" + OPENAI.encode() + b"\xfe"  # not UTF-8
-    body = multipart(b"b0und-ary_1", *form_parts(SECRET.encode(), SECRET.encode(), image))
+    body = multipart(
+        b"b0und-ary_1", *form_parts(SECRET.encode(), SECRET.encode(), image, b"password=x1")
+    )
     expected = multipart(
         b"b0und-ary_1",
         *form_parts(
-            b"<SCRUBBED>", b"<SCRUBBED>", image.replace(OPENAI.encode(), b"<OPENAI_API_KEY>")
+            b"<SCRUBBED>",
+            b"<SCRUBBED>",
+            image.replace(OPENAI.encode(), b"<OPENAI_API_KEY>"),
+            b"password=<SCRUBBED>",
         ),
     )
     headers = {"Content-Type": content_type} if content_type else {}
     new, count = scrub_request(request(method="POST", body=body, headers=headers), s)
-    assert (new.body, count) == (expected, 3)
+    assert (new.body, count) == (expected, 4)
     assert new.headers["Content-Length"] == str(len(expected))
     again, recount = scrub_request(new, s)
     assert (again.body, recount) == (expected, 0)
     resp, count = scrub_response(response(body, {"Content-Type": [content_type]}), s)
-    assert (resp["body"]["string"], count) == (expected, 3)
+    assert (resp["body"]["string"], count) == (expected, 4)
 
 
 def test_multipart_scrubbed_live_request_matches_the_recording_on_body():
@@ -931,14 +1081,14 @@ def test_environment_values_are_replaced_everywhere_by_their_name():
         uri=f"https://api.example.com/keys/{OPENAI}/usage?x=tok-1234567890",
         method="POST",
         body=f"prefix {OPENAI} suffix".encode(),
-        headers={"X-Echo": f"key={OPENAI}", "Content-Type": "text/plain"},
+        headers={"X-Echo": f"echo {OPENAI}", "Content-Type": "text/plain"},
     )
     new, count = scrub_request(req, s)
     assert count == 4
     assert new.uri == (
         "https://api.example.com/keys/%3COPENAI_API_KEY%3E/usage?x=%3CMY_SERVICE_TOKEN%3E"
     )
-    assert new.headers["X-Echo"] == "key=<OPENAI_API_KEY>"
+    assert new.headers["X-Echo"] == "echo <OPENAI_API_KEY>"
     assert new.body == b"prefix <OPENAI_API_KEY> suffix"
     assert new.headers["Content-Length"] == str(len(new.body))
     resp, count = scrub_response(response(f"echo {OPENAI}".encode()), s)

@@ -407,3 +407,55 @@ def test_a_csv_export_with_a_signed_link_replays_the_same_rows(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 1
+
+
+def test_tokens_in_html_forms_scripts_and_error_text_do_not_reach_disk(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OpenID Connect's form_post page hands the tokens on in hidden inputs; a server-rendered
+    # page keeps its session in a script; an error page echoes what it was sent.
+    suite.server.route(
+        "/callback",
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        body=(
+            '<html><head><meta name="csrf-token" content="' + TOKEN + '"></head>'
+            '<body onload="document.forms[0].submit()"><form method="post" action="/cb">'
+            '<input type="hidden" name="id_token" value="' + TOKEN + '">'
+            '<input type="hidden" name="state" value="xyz"></form>'
+            "<script>window.__STATE__ = {refreshToken: '" + TOKEN + "'};</script>"
+            "</body></html>"
+        ),
+    )
+    suite.server.route(
+        "/fail",
+        headers={"Content-Type": "text/plain"},
+        body=f"400 Bad Request: grant_type=password password={TOKEN} rejected\n",
+    )
+    suite.write(
+        """
+        from html.parser import HTMLParser
+
+        class Inputs(HTMLParser):
+            def __init__(self):
+                super().__init__()
+                self.values = {}
+
+            def handle_starttag(self, tag, attrs):
+                attrs = dict(attrs)
+                if tag == "input":
+                    self.values[attrs["name"]] = attrs["value"]
+
+        @pytest.mark.cassette
+        def test_login():
+            page = Inputs()
+            page.feed(requests.get(URL + "/callback").text)
+            assert page.values["state"] == "xyz"
+            assert page.values["id_token"]
+            assert requests.get(URL + "/fail").text.endswith(" rejected\\n")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2

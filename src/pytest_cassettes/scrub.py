@@ -24,7 +24,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 from urllib.parse import quote, quote_plus, unquote_plus
@@ -97,9 +97,20 @@ _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # cell or a code span (`,|` and the backtick); the punctuation that ends a sentence, and a
 # closing bracket the value did not open (a Markdown link's), are then dropped from its end.
 # Anything else is part of it, non-ASCII letters included: better too much than a tail left.
+# In free text (a log line, an error page, not markup: an HTML tag's attributes look the
+# same), a name at the start, or after white space or what opens a group or a field, announces
+# one too (`password=... failed`). The value is looked ahead at, not taken: a pair inside
+# another's value (a link after `url=`) is found too.
 _VALUE_CHARS = r"(?:[^\s\"'<>&#;\\,|`]|\\/)"  # `\/`: a slash JSON inside HTML escaped
-_EMBEDDED_PAIR = re.compile(rf"([?&#;])([A-Za-z0-9_.~%+\[\]-]{{1,128}})=({_VALUE_CHARS}*)")
+_EMBEDDED_PAIR = re.compile(rf"([?&#;])([A-Za-z0-9_.~%+\[\]-]{{1,128}})=(?=({_VALUE_CHARS}*))")
 _EMBEDDED_KEY = re.compile(r"[?&#;]([A-Za-z0-9_.~%+\[\]-]{1,128})=")
+_VALUE = re.compile(f"{_VALUE_CHARS}*")
+_CHUNK = 1 << 20  # how much text is reversed at a time
+_LOOKBACK = 160  # longer than a match of a reversed pattern, name and quotes
+# Free text's names are found in the reversed text, from their `=`: a pattern that starts with
+# a literal is searched for quickly, one that starts with a look-behind is tried everywhere.
+_REVERSED_TEXT_KEY = re.compile(r"=([A-Za-z0-9_.~%+\[\]-]{1,128})(?![^\s(\[{,'\"`|>?&#;])")
+_REVERSED_TEXT_PAIR = r"=({names})(?![^\s(\[{{,'\"`|>?&#;])"
 # The same, percent-encoded once more: a URL in a query value (`?redirect=https%3A...%3Ftoken%3D`).
 _ENCODED_PAIR = re.compile(
     r"(%3[Ff]|%26|%3[Bb]|%23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]"
@@ -108,14 +119,36 @@ _ENCODED_PAIR = re.compile(
 _SENTENCE_END = ".,:!?"
 # A matrix parameter of a URL's path segment (`/a;jsessionid=...;key=.../b`).
 _MATRIX_PAIR = re.compile(r"(;)([A-Za-z0-9_.~%+\[\]-]{1,128})=([^/;?#]*)")
-# What may announce one in raw JSON text: a name after a separator or at the start of a string
-# (a query string) before `=`, the same after Go's escapes (`\u0026`, `\u003d`) or encoded
-# once more, or a key of a JSON document quoted inside a JSON string (`"{\"password\": ...}"`).
+# What may announce one in raw JSON text: a name after a separator, white space or at the
+# start of a string (a query string) before `=`, the same after Go's escapes (`\u0026`,
+# `\u003d`) or encoded once more, or a key of a JSON document quoted inside a JSON string
+# (`"{\"password\": ...}"`).
 # Separate patterns: each starts with what the regex engine can scan for quickly.
-_EMBEDDED_NAME = re.compile(r'[?&#;"]([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])')
+_EMBEDDED_NAME = re.compile(
+    r'(?:[?&#;"\s(\[{,\'`|>]|\\[nrt])([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])'
+)
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
 _ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
 _QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
+# A field of an object written in text (a JSON or Python dict in an error page, a JavaScript
+# object literal in a page's script): its key (quoted, or a bare identifier), `:`, and the quote
+# its string value opens with. Keys are found in the reversed text first (see above), then the
+# sensitive ones' fields from the start.
+_REVERSED_FIELD_KEY = re.compile(
+    r"""["'][ \t]*:[ \t]*(?:(["'])([^"'\\\n]{1,128})\1|([\w$-]{0,127}[A-Za-z_$])(?![\w$.-]))"""
+)
+_REVERSED_FIELD = r"""["'][ \t]*:[ \t]*(?:(["'])({names})\1|({names})(?![\w$.-]))"""
+_FIELD_STRING = {
+    '"': re.compile(r'"((?:[^"\\\n]|\\.)*)"'),
+    "'": re.compile(r"'((?:[^'\\\n]|\\.)*)'"),
+}
+# HTML's form fields and meta tags: a tag, its attributes, a sensitive `name` whose `value`
+# (`content` for a meta tag) is secret (a hidden input's token, a CSRF meta tag).
+_HTML_FIELD_TAG = re.compile(r"<(input|meta)\b((?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)>", re.IGNORECASE)
+_HTML_NAME = re.compile(r"""\s[Nn][Aa][Mm][Ee]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+_HTML_ATTRIBUTE = re.compile(
+    r"""([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"""
+)
 # A JSON string that holds a JSON document (after white space, raw or escaped).
 _QUOTED_JSON = re.compile(r'"(?:\s|\\[nrt])*[\[{]')
 _MAX_NESTING = 3  # JSON quoted inside JSON strings, so many levels deep
@@ -443,7 +476,7 @@ class Scrubber:
                 if self._param_names(unquote_plus(key))
             }
             if keys:
-                base = self._replace_pairs(base, _MATRIX_PAIR, keys, 1, found)
+                base = self._replace_pairs(base, _pairs(_MATRIX_PAIR, base), keys, 1, found)
         if question:
             query = self._scrub_pairs(query, found)
         if hash_mark and "=" in fragment:
@@ -507,9 +540,10 @@ class Scrubber:
         if new is None and (
             "xml" in content_type or (not content_type and text.lstrip()[:1] == "<")
         ):
-            new = self._scrub_text(self._scrub_xml(text, found), found, _markup)
+            new = self._scrub_html_fields(self._scrub_xml(text, found), found)  # XHTML too
+            new = self._scrub_text(new, found, _markup)
         if new is None and "html" in content_type:
-            new = self._scrub_text(text, found, _markup)
+            new = self._scrub_text(self._scrub_html_fields(text, found), found, _markup)
         if new is None and (
             "x-www-form-urlencoded" in content_type
             or (not content_type and _FORM_BODY.fullmatch(text))
@@ -585,6 +619,38 @@ class Scrubber:
             return f"<{tag}{attributes or ''}>{inner}</{tag}>"
 
         return re.sub(pattern, replace, text, flags=re.DOTALL)
+
+    def _scrub_html_fields(self, text: str, found: list[str]) -> str:
+        """HTML's `<input name=... value=...>` and `<meta name=... content=...>` whose name is
+        sensitive (OpenID Connect's form_post page, a CSRF token): the value becomes
+        `&lt;SCRUBBED&gt;`, in the attribute's own quotes."""
+
+        def replace(match: re.Match[str]) -> str:
+            values: dict[str, tuple[int, int, str]] = {}
+            for attribute in _HTML_ATTRIBUTE.finditer(match.group(2)):
+                for group in (2, 3, 4):
+                    if attribute.group(group) is not None:
+                        start, end = attribute.span(group)
+                        values.setdefault(
+                            attribute.group(1).lower(), (start, end, attribute[group])
+                        )
+                        break
+            target = values.get("content" if match.group(1).lower() == "meta" else "value")
+            name = html.unescape(values["name"][2]) if "name" in values else ""
+            if target is None or not name or not self._param_names(name):
+                return match.group()
+            start, end, raw = target
+            value = html.unescape(raw)
+            if not value.strip() or is_placeholder(value):
+                return match.group()
+            found.append(_finding(name, value))
+            whole, offset = match.group(), match.start(2) - match.start()
+            return whole[: offset + start] + _markup(SCRUBBED) + whole[offset + end :]
+
+        names = {"".join(groups) for groups in _HTML_NAME.findall(text)}
+        if not any(self._param_names(html.unescape(name)) for name in names):
+            return text
+        return _HTML_FIELD_TAG.sub(replace, text)
 
     def _scrub_multipart(self, body: bytes, boundary: bytes, found: list[str]) -> bytes:
         """Scrub multipart/form-data part by part, as bytes (a file part may not be UTF-8): a
@@ -865,7 +931,9 @@ class Scrubber:
         if not text:
             return text
         if embedded:
-            text = self._scrub_embedded(text, found)
+            text = self._scrub_embedded(text, found, free=encode is not _markup)
+            if ":" in text:
+                text = self._scrub_fields(text, found, encode)
         if self._env_re is not None:
             spans = [
                 (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
@@ -881,44 +949,81 @@ class Scrubber:
             text = self._replace(text, spans, found, encode, "")
         return text
 
-    def _scrub_embedded(self, text: str, found: list[str]) -> str:
+    def _scrub_embedded(self, text: str, found: list[str], free: bool) -> str:
         """Sensitive parameters of URLs and query strings inside text, by name, as in a request's
         URL: `href="/cb?access_token=..."`, a JSON pagination link, a `Link` header, a URL
-        encoded in a query value."""
+        encoded in a query value; and, unless the text is markup, `name=value` in free text."""
         if "=" not in text and "%3" not in text:
             return text
         # The names first, in one pass in C: most texts have none that is sensitive.
-        keys = {k for k in set(_EMBEDDED_KEY.findall(text)) if self._param_names(unquote_plus(k))}
-        if keys:
-            text = self._replace_pairs(text, _EMBEDDED_PAIR, keys, 1, found)
+        names = _reversed_names(_REVERSED_TEXT_KEY, text) if free else _EMBEDDED_KEY.findall(text)
+        keys = {k for k in set(names) if self._param_names(unquote_plus(k))}
+        if keys and free:
+            pattern = _REVERSED_TEXT_PAIR.format(names=_reversed_alternatives(keys))
+            free_pairs = _free_pairs(text, _reversed_matches(re.compile(pattern), text))
+            text = self._replace_pairs(text, free_pairs, keys, 1, found)
+        elif keys:
+            text = self._replace_pairs(text, _pairs(_EMBEDDED_PAIR, text), keys, 1, found)
         if "%3" in text:
             names = set(_ENCODED_NAME.findall(text))
             encoded = {k for k in names if self._param_names(unquote_plus(k))}
             if encoded:
-                text = self._replace_pairs(text, _ENCODED_PAIR, encoded, 2, found)
+                pairs = _pairs(_ENCODED_PAIR, text)
+                text = self._replace_pairs(text, pairs, encoded, 2, found)
         return text
 
-    def _replace_pairs(
-        self, text: str, pattern: re.Pattern[str], keys: set[str], times: int, found: list[str]
-    ) -> str:
-        """Replace the values of `pattern`'s pairs named in `keys`, encoded `times` times."""
+    def _scrub_fields(self, text: str, found: list[str], encode: Encoder) -> str:
+        """String fields of objects written in text, by their keys: a JSON or Python dict in an
+        error page or a log line (`"password": "..."`, `'api_key': '...'`), a JavaScript object
+        in a page's script (`apiKey: "..."`). The string keeps its quotes."""
+        keys = {k for k in _reversed_names(_REVERSED_FIELD_KEY, text) if self._param_names(k)}
+        if not keys:
+            return text
+        pattern = re.compile(_REVERSED_FIELD.format(names=_reversed_alternatives(keys)))
+        spans = [
+            (start, end - 1, (match.group(2) or match.group(3))[::-1])
+            for start, end, match in _reversed_matches(pattern, text)
+        ]
         pieces: list[str] = []
         position = 0
-        for match in pattern.finditer(text):
-            _, key, value = match.groups()
-            value = _trimmed(value)
-            if key not in keys or not value:
+        for start, opening, name in spans:
+            string = _FIELD_STRING[text[opening]].match(text, opening)
+            if start < position or string is None:
                 continue
+            raw = string.group(1)
+            if is_placeholder(html.unescape(raw) if encode is _markup else raw):
+                continue
+            new = self._secret_value(name, raw, found, encode)
+            if new != raw:
+                pieces += [text[position : string.start(1)], new]
+                position = string.end(1)
+        if not pieces:
+            return text
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _replace_pairs(
+        self, text: str, pairs: Iterable[_Pair], keys: set[str], times: int, found: list[str]
+    ) -> str:
+        """Replace the values of the pairs named in `keys`, encoded `times` times (in a query);
+        free text's `name=value`, without a separator before it, is not encoded."""
+        pieces: list[str] = []
+        position = 0
+        for start, separator, key, value_start, value in pairs:
+            value = _trimmed(value)
+            if key not in keys or not value or start < position:
+                continue
+            encoded = times if separator else 0
             decoded = value
-            for _ in range(times):
+            for _ in range(encoded):
                 decoded = unquote_plus(decoded)
             new = self._secret_value(unquote_plus(key), decoded, found, _plain)
             if new == decoded:
                 continue
-            for _ in range(times):
+            for _ in range(encoded):
                 new = quote_plus(new, safe=":")
-            pieces += [text[position : match.start(3)], new]
-            position = match.start(3) + len(value)
+            pieces += [text[position:value_start], new]
+            position = value_start + len(value)
         if not pieces:
             return text
         pieces.append(text[position:])
@@ -959,6 +1064,62 @@ class Scrubber:
             found.append(_label(label, replacement))
         pieces.append(text[position:])
         return "".join(pieces)
+
+
+# A pair found in text: where it starts, its separator ("" in free text), name, where its
+# value starts, and the value.
+_Pair = tuple[int, str, str, int, str]
+
+
+def _pairs(pattern: re.Pattern[str], text: str) -> Iterator[_Pair]:
+    for match in pattern.finditer(text):
+        separator, key, value = match.groups()
+        yield match.start(), separator, key, match.start(3), value
+
+
+def _reversed_matches(pattern: re.Pattern[str], text: str) -> list[tuple[int, int, re.Match[str]]]:
+    """The matches of `pattern` in the reversed text, with their spans in the text, in order.
+    A pattern that starts with a literal is searched for quickly; one that would start with a
+    look-behind (a name before `=` or `:`) is tried at every position. Reversed a megabyte at a
+    time, so a large body is not copied whole."""
+    found: list[tuple[int, int, re.Match[str]]] = []
+    for low in range(0, len(text), _CHUNK):
+        high = min(len(text), low + _CHUNK)
+        piece = text[max(0, low - _LOOKBACK) : high][::-1]
+        chunk: list[tuple[int, int, re.Match[str]]] = []
+        for match in pattern.finditer(piece):
+            if match.start() > high - 1 - low:
+                break  # it starts in the previous megabyte: found there
+            chunk.append((high - match.end(), high - match.start(), match))
+        found += reversed(chunk)
+    return found
+
+
+def _reversed_names(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The names `pattern` finds in the reversed text (its first non-empty group), in C, a
+    megabyte at a time (one may be cut at a piece's end: a name too many does no harm)."""
+    names: set[str] = set()
+    for low in range(0, len(text), _CHUNK):
+        piece = text[max(0, low - _LOOKBACK) : low + _CHUNK][::-1]
+        for groups in pattern.findall(piece):
+            name = groups if isinstance(groups, str) else next(g for g in groups[1:] if g)
+            names.add(name[::-1])
+    return names
+
+
+def _reversed_alternatives(names: Iterable[str]) -> str:
+    return "|".join(re.escape(name[::-1]) for name in sorted(names, key=len, reverse=True))
+
+
+def _free_pairs(text: str, matches: list[tuple[int, int, re.Match[str]]]) -> list[_Pair]:
+    """Free text's pairs from `_REVERSED_TEXT_PAIR`'s matches (each ends at the `=`)."""
+    pairs: list[_Pair] = []
+    for start, end, match in matches:
+        separator = text[start - 1] if start and text[start - 1] in "?&#;" else ""
+        value = _VALUE.match(text, end)
+        key = match.group(1)[::-1]
+        pairs.append((start - len(separator), separator, key, end, value.group() if value else ""))
+    return pairs
 
 
 def _label(prefix: str, replacement: str) -> str:
