@@ -602,7 +602,15 @@ def test_every_fixture_set_up_for_a_replay_only_cassette_test_is_guarded_at_tear
         monkeypatch.setenv("LEAK", leak)
         result = suite.run("-p", "myplug")
         result.assert_outcomes(passed=1, errors=1)
-        result.stdout.fnmatch_lines(["*ERROR at teardown of test_it*", "*NetworkBlockedError*"])
+        fixture = {"autouse": "plugin_autouse", "config-dependency": "client"}.get(leak)
+        fixture = fixture or {"extended": "srv", "dynamic": "dyn"}[leak]
+        result.stdout.fnmatch_lines(
+            [
+                "*ERROR at teardown of test_it*",
+                "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in the teardown of "
+                f"fixture '{fixture}' of test_*.py::test_it",
+            ]
+        )
         assert suite.server.hits == 0, leak
 
 
@@ -630,5 +638,11 @@ def test_a_blocked_request_swallowed_by_a_later_teardown_fails_the_test_tearing_
     monkeypatch.setenv("CI", "true")
     result = suite.run("-p", "no:randomly")
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at teardown of test_two*", "*NetworkBlockedError*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_two*",
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in the teardown of "
+            "fixture 'mod' (set up for test_*.py::test_one) in test_*.py::test_two",
+        ]
+    )
     assert suite.server.hits == 0

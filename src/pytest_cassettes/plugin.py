@@ -397,7 +397,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
     problems = item.stash.setdefault(PROBLEMS, [])
     before = len(problems)
     # A guarded fixture torn down now (set up for an earlier test) reports to this test.
-    session.tearing_down = problems
+    session.tearing_down, session.tearing_down_test = problems, item.nodeid
     try:
         outcome = yield
     finally:

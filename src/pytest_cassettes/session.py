@@ -133,6 +133,8 @@ class Session:
         # The problems of the test being torn down: a guarded fixture torn down then reports
         # to it (set by the plugin's pytest_runtest_teardown).
         self.tearing_down: list[CassetteError] | None = None
+        self.tearing_down_test = ""  # the test whose teardown runs, when tearing_down is set
+        self._fixtures_tearing_down: list[str] = []  # guarded fixtures' names, innermost last
         self._environment = EnvironmentKey()
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
@@ -473,6 +475,7 @@ class Session:
                 return  # torn down after the run ended (pytest.exit, ^C): as the README says
             guard.__enter__()
             self._teardown_guards.setdefault(id(fixturedef), []).append(guard)
+            self._fixtures_tearing_down.append(fixturedef.argname)
 
         fixturedef.addfinalizer(enter)
 
@@ -480,6 +483,7 @@ class Session:
         guards = self._teardown_guards.get(id(fixturedef))
         if guards:
             guards.pop().__exit__(None, None, None)
+            self._fixtures_tearing_down.pop()
             if not guards:
                 del self._teardown_guards[id(fixturedef)]
 
@@ -501,6 +505,7 @@ class Session:
             for guard in guards:
                 guard.__exit__(None, None, None)
         self._teardown_guards.clear()
+        self._fixtures_tearing_down.clear()
 
     def _guard(
         self,
@@ -520,10 +525,19 @@ class Session:
         forced = not (without_cassette and marked)
 
         def make_error(host: str, port: int | None) -> BaseException:
+            test = item.nodeid
+            if self._fixtures_tearing_down:
+                # A fixture set up under this guard, torn down now, maybe in a later test's
+                # teardown (a module fixture's goes with the module's last test).
+                test = f"the teardown of fixture {self._fixtures_tearing_down[-1]!r}"
+                if self.tearing_down is not None and self.tearing_down_test != item.nodeid:
+                    test += f" (set up for {item.nodeid}) in {self.tearing_down_test}"
+                else:
+                    test += f" of {item.nodeid}"
             error = NetworkBlockedError(
                 host=host,
                 port=port,
-                test=item.nodeid,
+                test=test,
                 mode=mode,
                 reason=reason,
                 legacy=legacy,
