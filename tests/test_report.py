@@ -224,6 +224,50 @@ def test_prune_keeps_what_a_skipped_test_chooses_with_fixtures_of_its_own(
 
 
 @pytest.mark.parametrize("xdist", XDIST)
+def test_prune_keeps_a_cassette_a_fixture_opens_with_vcrpy_itself(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # pytest-recording's projects log in once per module with vcrpy's own use_cassette, the
+    # file beside the tests' cassettes: it was taken for an orphan and pruned in the very run
+    # that replayed it.
+    suite.write(
+        """
+        from pathlib import Path
+
+        import vcr
+
+        @pytest.fixture(scope="module")
+        def token():
+            path = Path(__file__).parent / "cassettes" / "test_suite" / "login.yaml"
+            with vcr.use_cassette(str(path)):
+                return requests.get(URL + "/login").status_code
+
+        @pytest.mark.cassette
+        def test_one(token):
+            assert token == 200
+            requests.get(URL + "/one")
+
+        @pytest.mark.cassette
+        def test_two(token):
+            requests.get(URL + "/two")
+        """
+    )
+    run(suite).assert_outcomes(passed=2)
+    folder = suite.path / "cassettes" / "test_suite"
+    login, stray = folder / "login.yaml", folder / "test_removed_long_ago.yaml"
+    assert login.exists()
+    stray.write_text("interactions: []\nversion: 1\n")
+    hits = len(suite.server.requests)
+    result = run(suite, "--record-mode=none", "--cassette-prune", *xdist)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["pruned 1 orphan cassette:", "  cassettes/test_suite/test_removed_long_ago.yaml"]
+    )
+    assert login.exists() and not stray.exists()
+    assert len(suite.server.requests) == hits
+
+
+@pytest.mark.parametrize("xdist", XDIST)
 def test_json_report(suite: Suite, xdist: list[str]) -> None:
     orphan_setup(suite)
     report_path = suite.path / "report.json"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.abc
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -152,16 +153,16 @@ def _imported(seen: frozenset[str], hooked: bool = True) -> None:
     global _patch_sees
     with _holding():
         _patch_sees = seen
-        if not hooked:
-            return
         import vcr.cassette
 
         # vcrpy's own use_cassette (a project may use vcrpy directly too) builds its patchers
-        # after vcr.patch has seen every library, as it would without us.
+        # after vcr.patch has seen every library, as it would without us (already so when it
+        # was imported in full), and notes its file.
         vcr.cassette.CassettePatcherBuilder = _builder_seeing_everything(
             vcr.cassette.CassettePatcherBuilder
         )
-        sys.meta_path.insert(0, _WATCHER)
+        if hooked:
+            sys.meta_path.insert(0, _WATCHER)
 
 
 class _FirstImport(WrappingFinder):
@@ -242,9 +243,17 @@ def build_patchers(router: Any) -> list[Any]:
         return list(vcr_patch.CassettePatcherBuilder(router).build())
 
 
+# The cassette files vcrpy's own use_cassette opened in this process (a fixture calling
+# `vcr.use_cassette` itself): in use, so never taken for orphans.
+vcrpy_cassettes: set[str] = set()
+
+
 def _builder_seeing_everything(builder: type[Any]) -> type[Any]:
     class CassettePatcherBuilder(builder):  # type: ignore[misc]
         def build(self) -> Any:
+            path = getattr(getattr(self, "_cassette", None), "_path", None)
+            if isinstance(path, (str, os.PathLike)):
+                vcrpy_cassettes.add(os.path.abspath(path))
             patch_module(everything=True)
             return super().build()
 

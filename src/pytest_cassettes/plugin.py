@@ -190,6 +190,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash[SESSION]
     state.leave_test_guards()  # before the session's fixtures are torn down
+    state.note_vcrpy_cassettes()
     if session.shouldfail or session.shouldstop or exitstatus == pytest.ExitCode.INTERRUPTED:
         state.report.complete = False  # a run cut short: be safe about orphans
     if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports

@@ -679,6 +679,16 @@ class Session:
                 files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
                 self.report.candidates.update(self.shown(p) for p in files)
 
+    def note_vcrpy_cassettes(self) -> None:
+        """The files vcrpy's own use_cassette opened in this run are in use (a fixture calling
+        it: nothing else tells they belong to a test)."""
+        from pytest_cassettes import libraries
+
+        self.report.used.update(
+            used_key(self.shown(Path(path))) for path in libraries.vcrpy_cassettes
+        )
+        libraries.vcrpy_cassettes.clear()  # a later in-process run starts afresh
+
     def prune(self) -> None:
         """Delete the orphan cassettes (complete runs only)."""
         from pytest_cassettes import storage
