@@ -162,3 +162,52 @@ def test_replay_serves_the_recorded_response_not_the_live_one(suite: Suite) -> N
     suite.run().assert_outcomes(passed=1)
     suite.server.route("/v", body=b"version two")
     suite.run().assert_outcomes(passed=1)
+
+
+LIVE = """
+@pytest.mark.cassette
+def test_marked(cassette):
+    assert cassette is None  # --cassette-disable: no cassette
+    assert requests.get(URL + "/a").json()["path"] == "/a"
+
+@pytest.mark.vcr
+def test_legacy(vcr):
+    assert vcr is None
+    assert requests.get(URL + "/b").json()["path"] == "/b"
+
+def test_plain():
+    assert requests.get(URL + "/c").json()["path"] == "/c"
+"""
+
+
+@pytest.mark.parametrize("flag", ["--cassette-disable", "--disable-recording"])
+def test_disabled_cassettes_run_live_even_in_ci_and_touch_no_file(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    # A nightly run against the real service: cassettes neither read (a broken one included)
+    # nor written, whatever CI says.
+    suite.write(LIVE)
+    folder = suite.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    (folder / "test_marked.yaml").write_text("interactions: [\n")  # not even read
+    monkeypatch.setenv("CI", "true")
+    result = suite.run(flag, "--record-mode=none")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"cassettes: disabled ({flag}): cassette tests run live*"])
+    assert suite.server.hits == 3
+    assert sorted(p.name for p in folder.iterdir()) == ["test_marked.yaml"]
+
+
+def test_disabled_cassettes_are_still_blocked_by_block_network(suite: Suite) -> None:
+    suite.write(LIVE)
+    result = suite.run("--cassette-disable", "--block-network")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*NetworkBlockedError*"])
+    assert suite.server.hits == 0
+
+
+def test_prune_is_refused_when_cassettes_are_disabled(suite: Suite) -> None:
+    suite.write(LIVE)
+    result = suite.run("--cassette-disable", "--cassette-prune")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--cassette-prune cannot be used with --cassette-disable*"])

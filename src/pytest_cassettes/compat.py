@@ -63,12 +63,32 @@ def add_options(group: pytest.OptionGroup) -> None:
             "ini cassette_block_network).",
         )
     group.addoption(
+        "--disable-recording",
+        dest="disable_recording",
+        action="store_true",
+        default=False,
+        help="Run cassette tests live, without their cassettes (pytest-recording's flag; "
+        "same as --cassette-disable).",
+    )
+    group.addoption(
         "--allowed-hosts",
         dest="allowed_hosts",
         default=None,
         help="Comma-separated hosts that stay reachable under --block-network "
         "(pytest-recording's flag; same as --cassette-allow-hosts).",
     )
+
+
+def disabled(config: pytest.Config) -> str | None:
+    """The flag that runs cassette tests without cassettes, if given: ours, or
+    pytest-recording's when it is not loaded (loaded, its flag is its own)."""
+    if config.getoption("cassette_disable", False):
+        return "--cassette-disable"
+    if config.getoption("disable_recording", False) and not config.pluginmanager.has_plugin(
+        "recording"
+    ):
+        return "--disable-recording"
+    return None
 
 
 def is_active(config: pytest.Config) -> bool:

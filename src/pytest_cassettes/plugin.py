@@ -12,7 +12,7 @@ import pytest
 
 from pytest_cassettes import compat, hooks, report
 from pytest_cassettes.errors import CassetteError, CassetteLoadError
-from pytest_cassettes.settings import RECORD_MODES, run_mode
+from pytest_cassettes.settings import RECORD_MODES, RunMode, run_mode
 
 # vcrpy is imported when the first cassette test starts, not here: pytest-recording registers
 # vcrpy's matchers for assertion rewriting when it loads, which fails if vcrpy is imported
@@ -85,6 +85,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "runs may still reach.",
     )
     group.addoption(
+        "--cassette-disable",
+        dest="cassette_disable",
+        action="store_true",
+        default=False,
+        help="Run cassette tests live, without their cassettes: nothing is replayed, recorded "
+        "or guarded (a nightly run against the real service; beats CI).",
+    )
+    group.addoption(
         "--cassette-strict",
         dest="cassette_strict",
         action="store_true",
@@ -139,6 +147,14 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_cassettes.session import Session
 
     run = run_mode(config.getoption("record_mode", None), os.environ)
+    disabled = compat.disabled(config)
+    if disabled is not None:
+        if config.getoption("cassette_prune", False):
+            raise pytest.UsageError(
+                f"--cassette-prune cannot be used with {disabled}: a run that opens no "
+                "cassette cannot tell which are orphans."
+            )
+        run = RunMode(None, disabled)
     config.stash[SESSION] = Session(
         config, run, strict=bool(config.getoption("cassette_strict", False))
     )
@@ -279,6 +295,9 @@ def cassette(
     if opened is not None:  # opened by _cassette_autouse (asked for from the test body)
         yield opened
         return
+    if request.config.stash[SESSION].disabled:
+        yield None  # type: ignore[misc]  # --cassette-disable: no cassette (documented)
+        return
     with _activated(request, cassette_config, cassette_dir) as opened:
         yield opened
 
@@ -309,7 +328,7 @@ _SETTING_UP: list[pytest.Item] = []
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
     session = item.config.stash[SESSION]
-    if not _may_use_cassette(item):
+    if session.disabled or not _may_use_cassette(item):
         # The real libraries back before any fixture runs: one that patches them itself
         # (pytest-recording's `vcr`, a fixture using vcrpy or responses) must not have its
         # patches undone by ours going off after it.
@@ -343,13 +362,14 @@ def _cassette_autouse() -> Iterator[None]:
         # pytest 7's doctest item makes its request only once its fixtures are set up.
         request_class: Any = pytest.FixtureRequest  # concrete in pytest 7
         request = request_class(item, _ispytest=True)
-    if request is not None and "cassette" in request.fixturenames:
+    session = item.config.stash[SESSION]
+    if request is not None and "cassette" in request.fixturenames and not session.disabled:
         request.getfixturevalue("cassette")  # now, so it outlives the test's other fixtures
         yield
         return
     names = {mark.name for mark in item.iter_markers()}
     marked = MARKER in names or (compat.VCR_MARKER in names and compat.is_active(item.config))
-    if marked and request is not None:
+    if marked and request is not None and not session.disabled:
         if _own_fixtures_apply(request):
             with _activated(request, {}, _default_dir(request)):
                 yield
@@ -357,7 +377,6 @@ def _cassette_autouse() -> Iterator[None]:
             request.getfixturevalue("cassette")
             yield
         return
-    session = item.config.stash[SESSION]
     session.switch_off()
     if not compat.run_blocks_network(item.config) and "block_network" not in names:
         yield  # no cassette, no guard

@@ -46,7 +46,8 @@ def vcr(request: pytest.FixtureRequest) -> VcrCassette | None:
     argument) as vcrpy's Cassette shows it (`play_count`, `all_played`, `data`...), else None."""
     if not uses_vcr(request.node) and request.node.get_closest_marker("cassette") is None:
         return None
-    return VcrCassette(request.getfixturevalue("cassette"))
+    opened = request.getfixturevalue("cassette")
+    return None if opened is None else VcrCassette(opened)  # None: --disable-recording
 
 
 @pytest.fixture(scope="session")

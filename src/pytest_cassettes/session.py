@@ -124,6 +124,10 @@ class Session:
         self._cache_folder: Path | None = None
         self._cache_checked = False
         self.report = Report()
+        # --cassette-disable: cassette tests run as plain ones (run.source names the flag).
+        self.disabled = run.source in ("--cassette-disable", "--disable-recording")
+        if self.disabled:
+            self.report.complete = False  # no cassette is opened: none can be told an orphan
         self._root = os.path.normpath(config.rootpath)
         self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
         self._guarded: list[pytest.Item] = []  # tests under their replay-only guard
@@ -214,6 +218,11 @@ class Session:
     @property
     def mode_line(self) -> str:
         """The record mode in force for the run, and why."""
+        if self.disabled:
+            return (
+                f"disabled ({self.run.source}): cassette tests run live; nothing is replayed "
+                "or recorded"
+            )
         if self.run.mode is not None:
             return f"record mode {self.run.mode} ({self.run.source})"
         if self.ini_mode is not None:
