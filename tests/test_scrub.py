@@ -694,7 +694,7 @@ def test_secrets_in_large_free_text_are_found_wherever_a_megabyte_ends(cut: int)
     # Free text is searched a megabyte at a time: a name, its `=` or `:` and its value may
     # straddle the end of one.
     mib = 1 << 20
-    lines = [f" password={SECRET} ", f" 'api_key': '{SECRET}' ", f' secret: "{SECRET}" ']
+    lines = [f" password={SECRET} ", f" 'api_key': '{SECRET}' ", f' {{secret: "{SECRET}"}} ']
     text = ""
     for line in lines:
         filler = "lorem ipsum = dolor: 'sit' " * (mib // 27 + 1)
@@ -706,8 +706,111 @@ def test_secrets_in_large_free_text_are_found_wherever_a_megabyte_ends(cut: int)
     assert SECRET not in scrubbed
     assert "password=<SCRUBBED> " in scrubbed
     assert "'api_key': '<SCRUBBED>'" in scrubbed
-    assert 'secret: "<SCRUBBED>"' in scrubbed
+    assert '{secret: "<SCRUBBED>"}' in scrubbed
     assert len(scrubbed) == len(text) - 3 * (len(SECRET) - len("<SCRUBBED>"))
+
+
+@pytest.mark.parametrize(
+    "content_type, text",
+    [
+        # A word ending a string before `:` is no key: its closing quote opens no value.
+        ("text/html", '<input placeholder="Password:" name="pw" type="password">'),
+        ("text/html", '<span title="API key:" class="hint">key</span>'),
+        ("text/html", '<script>var msg = "Enter password: "; var x = "abc";</script>'),
+        ("text/html", '<script>console.log("token: " + t, "done")</script>'),
+        ("text/html", '<script type="application/json">{"q":"token:","a":"x"}</script>'),
+        ("text/plain", 'labels = ["password:", "other"]'),
+        # Code: comparisons, calls, names passed on, generic names with words for values.
+        ("text/plain", "if (key==other) { return sig; }"),
+        ("text/plain", "rows = sorted(rows, key=lambda t: t[0])"),
+        ("text/plain", "rows.sort(key=attrgetter('name'))"),
+        ("text/plain", "url = f'{base}?Signature={sig.decode()}'"),
+        ("text/plain", "connect(user=user, password=password)"),
+        ("text/plain", "db.login(password=get_password())"),
+        ("text/html", '<script>_createClass(C, [{key:"render",value:function(){}}])</script>'),
+        ("text/plain", 'rules = [{token:"keyword",regex:"if|else"}]'),
+        ("text/plain", "the key=value syntax, token=abc and auth=basic"),
+        ("text/html", '<a accesskey=k href="/next">next</a>'),
+    ],
+)
+def test_code_and_prose_that_only_look_like_secrets_are_left_alone(content_type: str, text: str):
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": [content_type]}))
+    assert (new["body"]["string"], count) == (text.encode(), 0)
+
+
+@pytest.mark.parametrize(
+    "text, scrubbed",
+    [
+        (f'PASSWORD="{SECRET}"\nDEBUG=1', 'PASSWORD="<SCRUBBED>"\nDEBUG=1'),
+        (f"API_KEY = '{SECRET}'", "API_KEY = '<SCRUBBED>'"),
+        (f'settings(password="{SECRET}")', 'settings(password="<SCRUBBED>")'),
+        (f"creds = {{'password': b'{SECRET}'}}", "creds = {'password': b'<SCRUBBED>'}"),
+        (f'{{"password":\n  "{SECRET}"}}', '{"password":\n  "<SCRUBBED>"}'),
+        (f"{{apiKey: `{SECRET}`}}", "{apiKey: `<SCRUBBED>`}"),
+        (
+            f'log: body={{\\"password\\": \\"{SECRET}\\"}}',
+            'log: body={\\"password\\": \\"<SCRUBBED>\\"}',
+        ),
+        (f"token={SECRET} (generated)", "token=<SCRUBBED> (generated)"),
+    ],
+)
+def test_assignments_and_fields_in_free_text_lose_their_secrets(text: str, scrubbed: str):
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": ["text/plain"]}))
+    assert (new["body"]["string"], count) == (scrubbed.encode(), 1)
+    assert scrub_response(new) == (new, 0)
+
+
+def test_fields_in_markup_escaped_or_in_scripts_lose_their_secrets():
+    body = (
+        '<div id="app" data-page="{&quot;props&quot;:{&quot;csrf_token&quot;:&quot;'
+        + SECRET
+        + '&quot;}}"></div>'
+        + '<script>const s = JSON.parse("{\\"accessToken\\":\\"'
+        + SECRET
+        + '\\"}");</script>'
+        + f"<pre>POST /login\nuser=ada password={SECRET}</pre>"
+        + f'<input value="{SECRET}"name="token"><input/name="_csrf"/value="{SECRET}">'
+    )
+    new, count = scrub_response(response(body.encode(), headers={"Content-Type": ["text/html"]}))
+    assert count == 5
+    text = new["body"]["string"].decode()
+    assert SECRET not in text
+    assert "&quot;csrf_token&quot;:&quot;&lt;SCRUBBED&gt;&quot;" in text
+    assert '\\"accessToken\\":\\"&lt;SCRUBBED&gt;\\"' in text
+    assert "password=&lt;SCRUBBED&gt;</pre>" in text
+    assert scrub_response(new) == (new, 0)
+
+
+def test_a_cookie_field_in_xml_keeps_the_document_well_formed():
+    from xml.dom import minidom
+
+    body = b'<note>{"cookie": "sid=abc123; theme=dark"}</note>'
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/xml"]}))
+    assert count == 2
+    document = minidom.parseString(new["body"]["string"])
+    assert document.documentElement.firstChild.data == (
+        '{"cookie": "sid=<SCRUBBED>; theme=<SCRUBBED>"}'
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": f"bad config {{'password': '{SECRET}'}}"},
+        {"query": f'mutation {{ login(user: "ada", password: "{SECRET}") {{ token }} }}'},
+    ],
+)
+def test_fields_written_in_a_json_string_are_scrubbed(body: dict[str, str]):
+    raw = json.dumps(body).encode()
+    new, count = scrub_response(response(raw, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    assert SECRET not in json.loads(new["body"]["string"])[next(iter(body))]
+
+
+def test_a_scrubbed_page_scanned_without_its_content_type_reports_nothing():
+    # The scanner reads a stored body as free text: an escaped placeholder is one too.
+    page = 'Hi <script>var c = {password: "&lt;SCRUBBED&gt;"}</script>'
+    assert scrubber().scan_field(None, page) == []
 
 
 def test_a_json_string_with_a_secret_after_a_space_is_scrubbed():

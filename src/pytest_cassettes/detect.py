@@ -78,6 +78,7 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "*access-key",
     "*subscription-key",
     "*signature",
+    "*csrf",
 )
 
 # Names the globs above catch that are not secrets: pagination cursors would otherwise all

@@ -39,6 +39,7 @@ from pytest_cassettes.detect import (
     NameMatcher,
     find_secrets,
     is_placeholder,
+    looks_random,
     normalize_name,
     placeholder,
 )
@@ -97,20 +98,25 @@ _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # cell or a code span (`,|` and the backtick); the punctuation that ends a sentence, and a
 # closing bracket the value did not open (a Markdown link's), are then dropped from its end.
 # Anything else is part of it, non-ASCII letters included: better too much than a tail left.
-# In free text (a log line, an error page, not markup: an HTML tag's attributes look the
-# same), a name at the start, or after white space or what opens a group or a field, announces
-# one too (`password=... failed`). The value is looked ahead at, not taken: a pair inside
-# another's value (a link after `url=`) is found too.
 _VALUE_CHARS = r"(?:[^\s\"'<>&#;\\,|`]|\\/)"  # `\/`: a slash JSON inside HTML escaped
-_EMBEDDED_PAIR = re.compile(rf"([?&#;])([A-Za-z0-9_.~%+\[\]-]{{1,128}})=(?=({_VALUE_CHARS}*))")
-_EMBEDDED_KEY = re.compile(r"[?&#;]([A-Za-z0-9_.~%+\[\]-]{1,128})=")
 _VALUE = re.compile(f"{_VALUE_CHARS}*")
-_CHUNK = 1 << 20  # how much text is reversed at a time
-_LOOKBACK = 160  # longer than a match of a reversed pattern, name and quotes
-# Free text's names are found in the reversed text, from their `=`: a pattern that starts with
-# a literal is searched for quickly, one that starts with a look-behind is tried everywhere.
-_REVERSED_TEXT_KEY = re.compile(r"=([A-Za-z0-9_.~%+\[\]-]{1,128})(?![^\s(\[{,'\"`|>?&#;])")
-_REVERSED_TEXT_PAIR = r"=({names})(?![^\s(\[{{,'\"`|>?&#;])"
+# In free text (a log line, an error page, a `.env` or settings file, the text of an HTML
+# page but not its tags, whose attributes look the same), a name at the start, or after white
+# space or what opens a group or a field, announces one too: `password=... failed`, or with
+# blanks around the `=` when a quoted string follows (`PASSWORD = "..."`). There a value also
+# ends at a bracket (`key=attrgetter(...)` is code, not a secret).
+_FREE_VALUE = re.compile(r"(?:[^\s\"'<>&#;\\,|`()\[\]{}=]|\\/)*")
+# At most 32 blanks around `=` or `:` (the patterns' `{0,32}`).
+# Such names are found in the text reversed, from their `=` (or the quote a field's value opens
+# with): a pattern that starts with a literal is searched for quickly, one that would start
+# with the name is tried at every position. A megabyte is reversed at a time, with enough of
+# the text before it for the longest match.
+_CHUNK = 1 << 20
+_LOOKBACK = 512
+_NAME_CHARS = r"[A-Za-z0-9_.~%+\[\]-]{1,128}"
+# (Templates: NAMES becomes the names looked for.)
+_REVERSED_PAIR = r"=[ \t]{0,32}(NAMES)(?![^\s(\[{,'\"`|>?&#;])"
+_REVERSED_PAIR_NAME = re.compile(_REVERSED_PAIR.replace("NAMES", _NAME_CHARS))
 # The same, percent-encoded once more: a URL in a query value (`?redirect=https%3A...%3Ftoken%3D`).
 _ENCODED_PAIR = re.compile(
     r"(%3[Ff]|%26|%3[Bb]|%23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]"
@@ -121,31 +127,48 @@ _SENTENCE_END = ".,:!?"
 _MATRIX_PAIR = re.compile(r"(;)([A-Za-z0-9_.~%+\[\]-]{1,128})=([^/;?#]*)")
 # What may announce one in raw JSON text: a name after a separator, white space or at the
 # start of a string (a query string) before `=`, the same after Go's escapes (`\u0026`,
-# `\u003d`) or encoded once more, or a key of a JSON document quoted inside a JSON string
-# (`"{\"password\": ...}"`).
+# `\u003d`) or encoded once more, a key of a JSON document quoted inside a JSON string
+# (`"{\"password\": ...}"`), or a field written in a string (`"... {'password': '...'}"`).
 # Separate patterns: each starts with what the regex engine can scan for quickly.
 _EMBEDDED_NAME = re.compile(
-    r'(?:[?&#;"\s(\[{,\'`|>]|\\[nrt])([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])'
+    r'(?:[?&#;"\s(\[{,\'`|>]|\\[nrt])([A-Za-z0-9_.~%+\[\]-]{1,128})[ \t]*(?:=|\\u003[dD])'
 )
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
 _ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
 _QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
-# A field of an object written in text (a JSON or Python dict in an error page, a JavaScript
-# object literal in a page's script): its key (quoted, or a bare identifier), `:`, and the quote
-# its string value opens with. Keys are found in the reversed text first (see above), then the
-# sensitive ones' fields from the start.
-_REVERSED_FIELD_KEY = re.compile(
-    r"""["'][ \t]*:[ \t]*(?:(["'])([^"'\\\n]{1,128})\1|([\w$-]{0,127}[A-Za-z_$])(?![\w$.-]))"""
+_FIELD_IN_STRING = re.compile(r":\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`)")
+# A field of an object written in text (a JSON or Python dict in an error page or a log line,
+# a JavaScript object in a page's script, a GraphQL argument): a key, quoted or a bare
+# identifier (after `{`, `,`, `(` or at the start of a line: elsewhere it is a word ending a
+# string, `"Password:"`), `:`, and a string, its quotes `"`, `'`, a backtick, `\"` (escaped in
+# a string) or `&quot;` (in markup), with Python's `b`/`r`/`f`/`u` prefixes. Reversed: the
+# string's opening quote first, the key last.
+_QUOTES = {'"': '"', "'": "'", "`": "`", '"\\': '\\"', ";touq&": "&quot;"}
+_REVERSED_FIELD = (
+    r"""(["'`]|"\\|;touq&)[bBrRuUfF]{0,2}\s{0,32}:[ \t]{0,32}"""
+    r"""(?:(["']|"\\|;touq&)(NAMES)\2|(NAMES)(?=[ \t]{0,32}(?:[{,(\n]|\Z)))"""
 )
-_REVERSED_FIELD = r"""["'][ \t]*:[ \t]*(?:(["'])({names})\1|({names})(?![\w$.-]))"""
+_REVERSED_FIELD_NAME = re.compile(
+    _REVERSED_FIELD.replace("(NAMES)\\2", r"""([^"'\\\n&]{1,128})\2""").replace(
+        "(NAMES)", r"([\w$-]{0,127}[A-Za-z_$])"
+    )
+)
 _FIELD_STRING = {
     '"': re.compile(r'"((?:[^"\\\n]|\\.)*)"'),
     "'": re.compile(r"'((?:[^'\\\n]|\\.)*)'"),
+    "`": re.compile(r"`((?:[^`\\]|\\.)*)`"),
+    '\\"': re.compile(r'\\"((?:[^\\\n]|\\[^"\n])*)\\"'),
+    "&quot;": re.compile(r"&quot;((?:(?!&quot;)[^<>\n])*)&quot;"),
 }
 # HTML's form fields and meta tags: a tag, its attributes, a sensitive `name` whose `value`
-# (`content` for a meta tag) is secret (a hidden input's token, a CSRF meta tag).
-_HTML_FIELD_TAG = re.compile(r"<(input|meta)\b((?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)>", re.IGNORECASE)
-_HTML_NAME = re.compile(r"""\s[Nn][Aa][Mm][Ee]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+# (`content` for a meta tag) is secret (a hidden input's token, a CSRF meta tag). Written
+# unrolled: an alternation repeated per character costs the regex engine memory per character.
+_HTML_FIELD_TAG = re.compile(
+    r"<(input|meta)\b([^<>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^<>\"']*)*)>", re.IGNORECASE
+)
+_HTML_NAME = re.compile(
+    r"""(?:^|[\s/"'])[Nn][Aa][Mm][Ee]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"""
+)
 _HTML_ATTRIBUTE = re.compile(
     r"""([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"""
 )
@@ -437,7 +460,7 @@ class Scrubber:
         normal = normalize_name(name)
         label = f"sensitive-field:{name}"
         if normal in ("cookie", "setcookie"):
-            return _scrub_cookie(value, normal == "setcookie", label, found)
+            return _scrub_cookie(value, normal == "setcookie", label, found, encode)
         if normal.endswith("authorization"):
             match = _AUTH_SCHEME.match(value)
             if match:
@@ -476,7 +499,12 @@ class Scrubber:
                 if self._param_names(unquote_plus(key))
             }
             if keys:
-                base = self._replace_pairs(base, _pairs(_MATRIX_PAIR, base), keys, 1, found)
+                candidates: list[_Pair] = [
+                    (m.start(), m.group(2), m.start(3), "query", m.group(3))
+                    for m in _MATRIX_PAIR.finditer(base)
+                    if m.group(2) in keys
+                ]
+                base = self._replace_pairs(base, candidates, found)
         if question:
             query = self._scrub_pairs(query, found)
         if hash_mark and "=" in fragment:
@@ -797,6 +825,8 @@ class Scrubber:
             names += _ENCODED_NAME.findall(text)
         if '\\"' in text:
             names += _QUOTED_KEY.findall(text)
+        if ":" in text and _FIELD_IN_STRING.search(text):
+            names += _reversed_names(_REVERSED_FIELD_NAME, text, 2, 3)
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -931,7 +961,7 @@ class Scrubber:
         if not text:
             return text
         if embedded:
-            text = self._scrub_embedded(text, found, free=encode is not _markup)
+            text = self._scrub_embedded(text, found, markup=encode is _markup)
             if ":" in text:
                 text = self._scrub_fields(text, found, encode)
         if self._env_re is not None:
@@ -949,49 +979,55 @@ class Scrubber:
             text = self._replace(text, spans, found, encode, "")
         return text
 
-    def _scrub_embedded(self, text: str, found: list[str], free: bool) -> str:
+    def _scrub_embedded(self, text: str, found: list[str], markup: bool) -> str:
         """Sensitive parameters of URLs and query strings inside text, by name, as in a request's
         URL: `href="/cb?access_token=..."`, a JSON pagination link, a `Link` header, a URL
-        encoded in a query value; and, unless the text is markup, `name=value` in free text."""
-        if "=" not in text and "%3" not in text:
-            return text
-        # The names first, in one pass in C: most texts have none that is sensitive.
-        names = _reversed_names(_REVERSED_TEXT_KEY, text) if free else _EMBEDDED_KEY.findall(text)
-        keys = {k for k in set(names) if self._param_names(unquote_plus(k))}
-        if keys and free:
-            pattern = _REVERSED_TEXT_PAIR.format(names=_reversed_alternatives(keys))
-            free_pairs = _free_pairs(text, _reversed_matches(re.compile(pattern), text))
-            text = self._replace_pairs(text, free_pairs, keys, 1, found)
-        elif keys:
-            text = self._replace_pairs(text, _pairs(_EMBEDDED_PAIR, text), keys, 1, found)
+        encoded in a query value; and `name=value` in free text (in markup, outside tags)."""
+        if "=" in text:
+            # The names first, in one pass in C: most texts have none that is sensitive.
+            names = _reversed_names(_REVERSED_PAIR_NAME, text, 0)
+            keys = {k for k in names if self._param_names(unquote_plus(k))}
+            if keys:
+                pattern = _REVERSED_PAIR.replace("NAMES", _reversed_alternatives(keys))
+                kind = "markup" if markup else "text"
+                candidates: Iterator[_Pair] = (
+                    (start, groups[0][::-1], end, kind, None)
+                    for start, end, groups in _reversed_spans(re.compile(pattern), text)
+                )
+                text = self._replace_pairs(text, candidates, found)
         if "%3" in text:
             names = set(_ENCODED_NAME.findall(text))
             encoded = {k for k in names if self._param_names(unquote_plus(k))}
             if encoded:
-                pairs = _pairs(_ENCODED_PAIR, text)
-                text = self._replace_pairs(text, pairs, encoded, 2, found)
+                encoded_pairs: list[_Pair] = [
+                    (m.start(), m.group(2), m.start(3), "encoded", m.group(3))
+                    for m in _ENCODED_PAIR.finditer(text)
+                    if m.group(2) in encoded
+                ]
+                text = self._replace_pairs(text, encoded_pairs, found)
         return text
 
     def _scrub_fields(self, text: str, found: list[str], encode: Encoder) -> str:
         """String fields of objects written in text, by their keys: a JSON or Python dict in an
-        error page or a log line (`"password": "..."`, `'api_key': '...'`), a JavaScript object
-        in a page's script (`apiKey: "..."`). The string keeps its quotes."""
-        keys = {k for k in _reversed_names(_REVERSED_FIELD_KEY, text) if self._param_names(k)}
+        error page or a log line (`"password": "..."`, `{'api_key': b'...'}`), a JavaScript
+        object in a page's script (`{apiKey: "..."}`), a GraphQL argument. The string keeps its
+        quotes. Generic names (`key`, `token`...) only with a value that looks generated:
+        `{key: "render"}` is code."""
+        names = _reversed_names(_REVERSED_FIELD_NAME, text, 2, 3)
+        keys = {k for k in names if self._param_names(k)}
         if not keys:
             return text
-        pattern = re.compile(_REVERSED_FIELD.format(names=_reversed_alternatives(keys)))
-        spans = [
-            (start, end - 1, (match.group(2) or match.group(3))[::-1])
-            for start, end, match in _reversed_matches(pattern, text)
-        ]
+        pattern = re.compile(_REVERSED_FIELD.replace("NAMES", _reversed_alternatives(keys)))
         pieces: list[str] = []
         position = 0
-        for start, opening, name in spans:
-            string = _FIELD_STRING[text[opening]].match(text, opening)
+        for start, end, groups in _reversed_spans(pattern, text):
+            quote = _QUOTES[groups[0]]
+            name = (groups[2] or groups[3])[::-1]
+            string = _FIELD_STRING[quote].match(text, end - len(quote))
             if start < position or string is None:
                 continue
             raw = string.group(1)
-            if is_placeholder(html.unescape(raw) if encode is _markup else raw):
+            if is_placeholder(html.unescape(raw)) or (_generic(name) and not looks_random(raw)):
                 continue
             new = self._secret_value(name, raw, found, encode)
             if new != raw:
@@ -1002,25 +1038,33 @@ class Scrubber:
         pieces.append(text[position:])
         return "".join(pieces)
 
-    def _replace_pairs(
-        self, text: str, pairs: Iterable[_Pair], keys: set[str], times: int, found: list[str]
-    ) -> str:
-        """Replace the values of the pairs named in `keys`, encoded `times` times (in a query);
-        free text's `name=value`, without a separator before it, is not encoded."""
+    def _replace_pairs(self, text: str, candidates: Iterable[_Pair], found: list[str]) -> str:
+        """Replace the values of the candidate pairs, in order: each a start, a name, where its
+        value starts, a kind (`query`: after `?&#;`, percent-encoded; `encoded`: twice; `text`
+        and `markup`: free text's, or a query's when a separator is before it) and the value,
+        if known. A value is read only for a pair past the last one replaced (linear)."""
         pieces: list[str] = []
         position = 0
-        for start, separator, key, value_start, value in pairs:
-            value = _trimmed(value)
-            if key not in keys or not value or start < position:
+        for start, key, value_start, kind, value in candidates:
+            if start < position:
                 continue
-            encoded = times if separator else 0
+            times = {"query": 1, "encoded": 2}.get(kind, 0)
+            if value is None:
+                read = _pair_value(text, start, key, value_start, kind)
+                if read is None:
+                    continue
+                value_start, value, times = read
+            value = _trimmed(value)
+            if not value:
+                continue
             decoded = value
-            for _ in range(encoded):
+            for _ in range(times):
                 decoded = unquote_plus(decoded)
-            new = self._secret_value(unquote_plus(key), decoded, found, _plain)
+            encode = _markup if kind == "markup" and not times else _plain
+            new = self._secret_value(unquote_plus(key), decoded, found, encode)
             if new == decoded:
                 continue
-            for _ in range(encoded):
+            for _ in range(times):
                 new = quote_plus(new, safe=":")
             pieces += [text[position:value_start], new]
             position = value_start + len(value)
@@ -1066,60 +1110,98 @@ class Scrubber:
         return "".join(pieces)
 
 
-# A pair found in text: where it starts, its separator ("" in free text), name, where its
-# value starts, and the value.
-_Pair = tuple[int, str, str, int, str]
+# A pair found in text: where it starts, its name, where its value starts, its kind (see
+# Scrubber._replace_pairs) and its value when the pattern that found it took it.
+_Pair = tuple[int, str, int, str, Optional[str]]
+_OPENING_QUOTES = ('"', "'")
 
 
-def _pairs(pattern: re.Pattern[str], text: str) -> Iterator[_Pair]:
-    for match in pattern.finditer(text):
-        separator, key, value = match.groups()
-        yield match.start(), separator, key, match.start(3), value
+def _pair_value(
+    text: str, start: int, key: str, after: int, kind: str
+) -> tuple[int, str, int] | None:
+    """Where the value of a pair found in text starts, the value, and how many times it is
+    percent-encoded; None when it is no pair to scrub. `after` is where the `=` ends.
+
+    After `?&#;` it is a query's. In free text: not `==` (code), a quoted string (with blanks
+    around the `=` allowed), or an unquoted value right after a tight `=`, but neither a call
+    (`key=attrgetter(...)`), nor the name passed on (`password=password`), nor a generic
+    name's value that does not look generated (`key=name`); in markup, not inside a tag."""
+    separator = text[start - 1] if start else ""
+    equals = text.rfind("=", start, after)
+    tight = equals == start + len(key) and after == equals + 1
+    if separator in ("?", "&", "#", ";") and tight:  # `;`: also the end of HTML's `&amp;`
+        query = _VALUE.match(text, after)
+        value = query.group() if query else ""
+        if value.startswith(("{", "${")):
+            return None  # a template's placeholder (`?token={token}`, an f-string): no secret
+        return after, value, 1
+    if text.startswith("=", after):
+        return None
+    if kind == "markup" and _inside_tag(text, start):
+        return None  # an attribute (`accesskey=k`), not text
+    opening = after
+    while opening < len(text) and opening - after < 32 and text[opening] in " \t":
+        opening += 1
+    if text.startswith(_OPENING_QUOTES, opening):
+        string = _FIELD_STRING[text[opening]].match(text, opening)
+        return None if string is None else (string.start(1), string.group(1), 0)
+    if not tight:
+        return None
+    match = _FREE_VALUE.match(text, after)
+    value = match.group() if match else ""
+    if (
+        text.startswith("(", after + len(value))
+        or value == key
+        or (_generic(key) and not looks_random(value))
+    ):
+        return None
+    return after, value, 0
 
 
-def _reversed_matches(pattern: re.Pattern[str], text: str) -> list[tuple[int, int, re.Match[str]]]:
-    """The matches of `pattern` in the reversed text, with their spans in the text, in order.
-    A pattern that starts with a literal is searched for quickly; one that would start with a
-    look-behind (a name before `=` or `:`) is tried at every position. Reversed a megabyte at a
-    time, so a large body is not copied whole."""
-    found: list[tuple[int, int, re.Match[str]]] = []
+def _inside_tag(text: str, at: int) -> bool:
+    """Whether `at` is inside a markup tag (looked for in the 2 KiB before it)."""
+    low = max(0, at - 2048)
+    return text.rfind("<", low, at) > text.rfind(">", low, at)
+
+
+def _generic(name: str) -> bool:
+    return normalize_name(name) in GENERIC_NAMES
+
+
+def _reversed_spans(
+    pattern: re.Pattern[str], text: str
+) -> Iterator[tuple[int, int, tuple[str, ...]]]:
+    """The matches of `pattern` in the reversed text, as their spans in the text and groups,
+    in order. Reversed a megabyte at a time, so a large body is not copied whole (the groups
+    are copies: no piece outlives its turn), and told as they are found."""
     for low in range(0, len(text), _CHUNK):
         high = min(len(text), low + _CHUNK)
         piece = text[max(0, low - _LOOKBACK) : high][::-1]
-        chunk: list[tuple[int, int, re.Match[str]]] = []
+        chunk: list[tuple[int, int, tuple[str, ...]]] = []
         for match in pattern.finditer(piece):
             if match.start() > high - 1 - low:
                 break  # it starts in the previous megabyte: found there
-            chunk.append((high - match.end(), high - match.start(), match))
-        found += reversed(chunk)
-    return found
+            chunk.append((high - match.end(), high - match.start(), match.groups()))
+        yield from reversed(chunk)
 
 
-def _reversed_names(pattern: re.Pattern[str], text: str) -> set[str]:
-    """The names `pattern` finds in the reversed text (its first non-empty group), in C, a
-    megabyte at a time (one may be cut at a piece's end: a name too many does no harm)."""
+def _reversed_names(pattern: re.Pattern[str], text: str, *groups: int) -> set[str]:
+    """The names `pattern` finds in the reversed text (the first of `groups` that matched),
+    in C, a megabyte at a time (one cut at a piece's end is a name too many: no harm)."""
     names: set[str] = set()
     for low in range(0, len(text), _CHUNK):
         piece = text[max(0, low - _LOOKBACK) : low + _CHUNK][::-1]
-        for groups in pattern.findall(piece):
-            name = groups if isinstance(groups, str) else next(g for g in groups[1:] if g)
-            names.add(name[::-1])
+        for found in pattern.findall(piece):
+            if isinstance(found, str):
+                names.add(found[::-1])
+            else:
+                names.add(next((found[g] for g in groups if found[g]), "")[::-1])
+    names.discard("")
     return names
 
 
 def _reversed_alternatives(names: Iterable[str]) -> str:
     return "|".join(re.escape(name[::-1]) for name in sorted(names, key=len, reverse=True))
-
-
-def _free_pairs(text: str, matches: list[tuple[int, int, re.Match[str]]]) -> list[_Pair]:
-    """Free text's pairs from `_REVERSED_TEXT_PAIR`'s matches (each ends at the `=`)."""
-    pairs: list[_Pair] = []
-    for start, end, match in matches:
-        separator = text[start - 1] if start and text[start - 1] in "?&#;" else ""
-        value = _VALUE.match(text, end)
-        key = match.group(1)[::-1]
-        pairs.append((start - len(separator), separator, key, end, value.group() if value else ""))
-    return pairs
 
 
 def _label(prefix: str, replacement: str) -> str:
@@ -1149,24 +1231,37 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
 def _trimmed(value: str) -> str:
     """A value found in text without the sentence punctuation and the closing brackets it did
     not open that follow it there (`see ?token=abc.`, `[link](/cb?token=abc)`)."""
-    while value:
-        last = value[-1]
-        if last in _SENTENCE_END or (
-            last in _CLOSING and value.count(last) > value.count(_CLOSING[last])
-        ):
-            value = value[:-1]
-        else:
-            return value
-    return value
+    end = len(value)
+    counts: dict[str, int] | None = None
+    while end:
+        last = value[end - 1]
+        if last in _SENTENCE_END:
+            end -= 1
+            continue
+        if last in _CLOSING:
+            if counts is None:
+                counts = {c: value.count(c) for c in "()[]{}"}
+            if counts[last] > counts[_CLOSING[last]]:
+                counts[last] -= 1
+                end -= 1
+                continue
+        break
+    return value[:end]
 
 
 _CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
 def _may_embed(token: str) -> bool:
-    """Whether a raw JSON string may hold a parameter (`=`, or an escape or encoding of it) or
-    a JSON document."""
-    return "=" in token or "\\u003" in token or "%3" in token or bool(_QUOTED_JSON.match(token))
+    """Whether a raw JSON string may hold a parameter (`=`, or an escape or encoding of it), a
+    JSON document, or a field written in text."""
+    return (
+        "=" in token
+        or "\\u003" in token
+        or "%3" in token
+        or bool(_QUOTED_JSON.match(token))
+        or (":" in token and bool(_FIELD_IN_STRING.search(token)))
+    )
 
 
 def _multipart_boundary(content_type: str, body: bytes) -> bytes | None:
@@ -1206,7 +1301,9 @@ def _is_pairs(value: list[Any] | tuple[Any, ...]) -> bool:
     )
 
 
-def _scrub_cookie(value: str, set_cookie: bool, label: str, found: list[str]) -> str:
+def _scrub_cookie(
+    value: str, set_cookie: bool, label: str, found: list[str], encode: Encoder
+) -> str:
     """`a=1; b=2` -> `a=<SCRUBBED>; b=<SCRUBBED>`; Set-Cookie keeps its attributes (Path...)."""
     parts = value.split(";")
     for i, part in enumerate(parts[:1] if set_cookie else parts):
@@ -1218,7 +1315,7 @@ def _scrub_cookie(value: str, set_cookie: bool, label: str, found: list[str]) ->
             continue
         lead = content[: len(content) - len(content.lstrip())]
         trail = content[len(content.rstrip()) :]
-        parts[i] = name + equals + lead + SCRUBBED + trail
+        parts[i] = name + equals + lead + encode(SCRUBBED) + trail
         found.append(label)
     return ";".join(parts)
 
