@@ -731,6 +731,14 @@ def test_secrets_in_large_free_text_are_found_wherever_a_megabyte_ends(cut: int)
         ("text/plain", 'rules = [{token:"keyword",regex:"if|else"}]'),
         ("text/plain", "the key=value syntax, token=abc and auth=basic"),
         ("text/html", '<a accesskey=k href="/next">next</a>'),
+        # Python source, as a raw file served by a code host (found in site-packages).
+        ("text/plain", "connect(key_password=None, auth_token=None, include_signature=True)"),
+        ("text/plain", "Creds(secret_key=metadata['secret_key'], password=auth_info[2])"),
+        ("text/plain", 'socks(proxy_password=self._socks_options["password"])'),
+        ("text/plain", 'auth = "Basic " + credentials'),
+        ("text/plain", "f.__text_signature__ = '($cls, _typename, _fields=None, /)'"),
+        ("text/plain", "has only ``key+=value`` overrides; MyEnum.key = 'modified'"),
+        ("text/plain", "SECRET_KEY = 'AWS_SECRET_ACCESS_KEY'"),
     ],
 )
 def test_code_and_prose_that_only_look_like_secrets_are_left_alone(content_type: str, text: str):

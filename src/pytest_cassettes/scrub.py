@@ -1122,40 +1122,53 @@ def _pair_value(
     """Where the value of a pair found in text starts, the value, and how many times it is
     percent-encoded; None when it is no pair to scrub. `after` is where the `=` ends.
 
-    After `?&#;` it is a query's. In free text: not `==` (code), a quoted string (with blanks
-    around the `=` allowed), or an unquoted value right after a tight `=`, but neither a call
-    (`key=attrgetter(...)`), nor the name passed on (`password=password`), nor a generic
-    name's value that does not look generated (`key=name`); in markup, not inside a tag."""
+    After `?&#;` it is a query's (but a template's placeholder, `?token={token}`). In free
+    text, code is told apart where it can be: no `==`, `+=` and the like; a quoted string
+    without blanks in it (blanks around the `=` allowed: `API_KEY = "..."`), or a value right
+    after a tight `=` that is no literal (`None`, `true`...), no attribute path
+    (`self.password`), no call or index (`f(...)`, `x[2]`), not the name passed on
+    (`password=password`); a generic name's value only if it looks generated (`key=name`,
+    `key = 'x'` stay); in markup, not inside a tag (`accesskey=k`)."""
     separator = text[start - 1] if start else ""
     equals = text.rfind("=", start, after)
     tight = equals == start + len(key) and after == equals + 1
     if separator in ("?", "&", "#", ";") and tight:  # `;`: also the end of HTML's `&amp;`
         query = _VALUE.match(text, after)
         value = query.group() if query else ""
-        if value.startswith(("{", "${")):
-            return None  # a template's placeholder (`?token={token}`, an f-string): no secret
-        return after, value, 1
-    if text.startswith("=", after):
+        return None if value.startswith(("{", "${")) else (after, value, 1)
+    if text.startswith("=", after) or key[-1] in _OPERATOR_ENDS:
         return None
     if kind == "markup" and _inside_tag(text, start):
-        return None  # an attribute (`accesskey=k`), not text
+        return None
     opening = after
     while opening < len(text) and opening - after < 32 and text[opening] in " \t":
         opening += 1
     if text.startswith(_OPENING_QUOTES, opening):
         string = _FIELD_STRING[text[opening]].match(text, opening)
-        return None if string is None else (string.start(1), string.group(1), 0)
-    if not tight:
+        if string is None or any(c.isspace() for c in string.group(1)):
+            return None
+        value, value_start = string.group(1), string.start(1)
+    elif tight:
+        match = _FREE_VALUE.match(text, after)
+        value, value_start = (match.group() if match else ""), after
+        if (
+            value in _LITERALS
+            or value == key
+            or _ATTRIBUTE_PATH.fullmatch(value)
+            or text.startswith(("(", "["), after + len(value))
+        ):
+            return None
+    else:
         return None
-    match = _FREE_VALUE.match(text, after)
-    value = match.group() if match else ""
-    if (
-        text.startswith("(", after + len(value))
-        or value == key
-        or (_generic(key) and not looks_random(value))
-    ):
-        return None
-    return after, value, 0
+    if _CONSTANT_NAME.fullmatch(value) or (_generic(key) and not looks_random(value)):
+        return None  # `SECRET_KEY = 'AWS_SECRET_ACCESS_KEY'` names a variable
+    return value_start, value, 0
+
+
+_OPERATOR_ENDS = frozenset("+-*/%|&^!<>:~.")  # `key+=1`, `x!=y`: no pairs
+_LITERALS = frozenset({"None", "True", "False", "null", "true", "false", "undefined", "nil"})
+_ATTRIBUTE_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
 def _inside_tag(text: str, at: int) -> bool:
@@ -1165,7 +1178,9 @@ def _inside_tag(text: str, at: int) -> bool:
 
 
 def _generic(name: str) -> bool:
-    return normalize_name(name) in GENERIC_NAMES
+    """Whether a name is a generic one (`key`, `token`...), or ends with one (`MyEnum.key`)."""
+    parts = [part for part in re.split(r"[\[\].]+", name) if part]
+    return bool(parts) and normalize_name(parts[-1]) in GENERIC_NAMES
 
 
 def _reversed_spans(
