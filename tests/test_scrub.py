@@ -789,6 +789,114 @@ def test_fields_in_markup_escaped_or_in_scripts_lose_their_secrets():
     assert scrub_response(new) == (new, 0)
 
 
+@pytest.mark.parametrize(
+    "content_type, text, scrubbed",
+    [
+        # An Authorization keeps its scheme, as in a header.
+        (
+            "text/plain",
+            f"authorization=Bearer {SECRET} sent",
+            "authorization=Bearer <SCRUBBED> sent",
+        ),
+        ("text/plain", f"Authorization: Token {SECRET}", "Authorization: Token <SCRUBBED>"),
+        ("text/plain", f"X-Api-Key: {SECRET}\nAccept: */*", "X-Api-Key: <SCRUBBED>\nAccept: */*"),
+        # YAML, INI, lists and other languages' assignments.
+        (
+            "application/yaml",
+            f"db:\n  password: {SECRET} # prod\n",
+            "db:\n  password: <SCRUBBED> # prod\n",
+        ),
+        ("text/plain", f'users:\n  - password: "{SECRET}"', 'users:\n  - password: "<SCRUBBED>"'),
+        ("text/plain", f"[db]\npassword = {SECRET}\n", "[db]\npassword = <SCRUBBED>\n"),
+        (
+            "text/plain",
+            f"spring.datasource.password = {SECRET}",
+            "spring.datasource.password = <SCRUBBED>",
+        ),
+        ("text/plain", f"$password = '{SECRET}';", "$password = '<SCRUBBED>';"),
+        (
+            "text/plain",
+            f'params = {{"password"=>"{SECRET}"}}',
+            'params = {"password"=>"<SCRUBBED>"}',
+        ),
+        (
+            "text/plain",
+            f"<QueryDict: {{'password': ['{SECRET}']}}>",
+            "<QueryDict: {'password': ['<SCRUBBED>']}>",
+        ),
+        ("text/plain", f"api_key=SG.{SECRET}.{SECRET}", "api_key=<SCRUBBED>"),
+        ("text/plain", f"password=abc={SECRET}", "password=<SCRUBBED>"),
+        # Quoted values keep their punctuation: it is part of the secret.
+        ("text/plain", 'password = "hunter2!"', 'password = "<SCRUBBED>"'),
+        # HTML's escaped quotes (Django's and Jinja's debug pages).
+        (
+            "text/html",
+            f"<pre>password = &#x27;{SECRET}&#x27;</pre>",
+            "<pre>password = &#x27;&lt;SCRUBBED&gt;&#x27;</pre>",
+        ),
+        (
+            "text/html",
+            f"<pre>{{&#39;password&#39;: &#39;{SECRET}&#39;}}</pre>",
+            "<pre>{&#39;password&#39;: &#39;&lt;SCRUBBED&gt;&#39;}</pre>",
+        ),
+        (
+            "text/html",
+            f"<!-- DEBUG api_key={SECRET} -->",
+            "<!-- DEBUG api_key=&lt;SCRUBBED&gt; -->",
+        ),
+        (
+            "text/html",
+            f'<script>if (a<b) {{}} var s = "password={SECRET}";</script>',
+            '<script>if (a<b) {} var s = "password=&lt;SCRUBBED&gt;";</script>',
+        ),
+        (
+            "text/html",
+            '<div data-page="{&quot;password&quot;:&quot;ab\\&quot;cd&quot;,&quot;x&quot;:1}">',
+            '<div data-page="{&quot;password&quot;:&quot;&lt;SCRUBBED&gt;&quot;,&quot;x&quot;:1}">',
+        ),
+    ],
+)
+def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str, scrubbed: str):
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": [content_type]}))
+    assert (new["body"]["string"].decode(), count) == (scrubbed, 1)
+    assert scrub_response(new) == (new, 0)
+
+
+@pytest.mark.parametrize(
+    "content_type, text",
+    [
+        ("text/plain", "POSTGRES_PASSWORD=${DB_PASSWORD}\nAPI_KEY=${API_KEY:-changeme}"),
+        ("text/plain", "UPDATE users SET password=:password WHERE id=$1"),
+        ("text/plain", "?token={x" * 20),
+        ("text/html", '<script>django.catalog = {"Enter your password": "Mot de passe"};</script>'),
+        ("text/plain", "class User:\n    password: str\n    token: Optional[str] = None"),
+        ("text/plain", "type Login {\n  password: String!\n  key: ID\n}"),
+        ("text/plain", "Password: must be 8 characters or more"),
+        ("application/yaml", "password: null\nsecret: ~\ntoken: !vault |\n  abc\n"),
+    ],
+)
+def test_templates_sentences_and_schemas_are_left_alone(content_type: str, text: str):
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": [content_type]}))
+    assert (new["body"]["string"].decode(), count) == (text, 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'<pre>password="{SECRET}"</pre>',
+        f'<script>const password = "{SECRET}";</script>',
+        f'<script>var h = {{"Authorization": "Token {SECRET}"}};</script>',
+        f'<script>var h = {{"Cookie": "session={SECRET}; csrftoken=x"}};</script>',
+        f"<pre>{{&quot;cookie&quot;: &quot;session={SECRET}&quot;}}</pre>",
+    ],
+)
+def test_placeholders_escaped_in_markup_are_not_scrubbed_again(text: str):
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": ["text/html"]}))
+    assert count >= 1 and SECRET not in new["body"]["string"].decode()
+    assert scrub_response(new) == (new, 0)
+    assert scrubber().scan_field(None, new["body"]["string"].decode()) == []
+
+
 def test_a_cookie_field_in_xml_keeps_the_document_well_formed():
     from xml.dom import minidom
 
@@ -1169,11 +1277,12 @@ def test_a_multipart_content_type_without_its_delimiter_gets_the_text_rules():
 
 
 def test_a_body_that_only_looks_multipart_is_left_to_the_text_rules():
+    # Text rules: its `password: ...` line is one (no multipart field named password).
     body = b"--not a boundary line\r\npassword: hunter2hunter2\r\n"
     new, count = scrub_request(
         request(method="POST", body=body, headers={"Content-Type": "text/plain"})
     )
-    assert (new.body, count) == (body, 0)
+    assert (new.body, count) == (b"--not a boundary line\r\npassword: <SCRUBBED>\r\n", 1)
 
 
 def test_content_length_is_not_added_when_absent():

@@ -105,7 +105,7 @@ _VALUE = re.compile(f"{_VALUE_CHARS}*")
 # space or what opens a group or a field, announces one too: `password=... failed`, or with
 # blanks around the `=` when a quoted string follows (`PASSWORD = "..."`). There a value also
 # ends at a bracket (`key=attrgetter(...)` is code, not a secret).
-_FREE_VALUE = re.compile(r"(?:[^\s\"'<>&#;\\,|`()\[\]{}=]|\\/)*")
+_FREE_VALUE = re.compile(r"(?:[^\s\"'<>&#;\\,|`()\[\]{}=]|\\/)(?:[^\s\"'<>&#;\\,|`()\[\]{}]|\\/)*")
 # At most 32 blanks around `=` or `:` (the patterns' `{0,32}`).
 # Such names are found in the text reversed, from their `=` (or the quote a field's value opens
 # with): a pattern that starts with a literal is searched for quickly, one that would start
@@ -115,7 +115,7 @@ _CHUNK = 1 << 20
 _LOOKBACK = 512
 _NAME_CHARS = r"[A-Za-z0-9_.~%+\[\]-]{1,128}"
 # (Templates: NAMES becomes the names looked for.)
-_REVERSED_PAIR = r"=[ \t]{0,32}(NAMES)(?![^\s(\[{,'\"`|>?&#;])"
+_REVERSED_PAIR = r"=[ \t]{0,32}(NAMES)(?![^\s(\[{,'\"`|>?&#;$@:])"
 _REVERSED_PAIR_NAME = re.compile(_REVERSED_PAIR.replace("NAMES", _NAME_CHARS))
 # The same, percent-encoded once more: a URL in a query value (`?redirect=https%3A...%3Ftoken%3D`).
 _ENCODED_PAIR = re.compile(
@@ -136,20 +136,36 @@ _EMBEDDED_NAME = re.compile(
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
 _ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
 _QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
-_FIELD_IN_STRING = re.compile(r":\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`)")
+_FIELD_IN_STRING = re.compile(r"(?::|=>)\s{0,32}\[?\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`|&quot;)")
 # A field of an object written in text (a JSON or Python dict in an error page or a log line,
 # a JavaScript object in a page's script, a GraphQL argument): a key, quoted or a bare
 # identifier (after `{`, `,`, `(` or at the start of a line: elsewhere it is a word ending a
 # string, `"Password:"`), `:`, and a string, its quotes `"`, `'`, a backtick, `\"` (escaped in
 # a string) or `&quot;` (in markup), with Python's `b`/`r`/`f`/`u` prefixes. Reversed: the
 # string's opening quote first, the key last.
-_QUOTES = {'"': '"', "'": "'", "`": "`", '"\\': '\\"', ";touq&": "&quot;"}
+# Quotes as they read reversed, and as written: in markup also HTML's escaped forms.
+_QUOTES = {
+    '"': '"',
+    "'": "'",
+    "`": "`",
+    '"\\': '\\"',
+    ";touq&": "&quot;",
+    ";93#&": "&#39;",
+    ";72x#&": "&#x27;",
+    ";43#&": "&#34;",
+    ";22x#&": "&#x22;",
+}
+_ANY_QUOTE = r"""(?:["'`]|"\\|;touq&|;93#&|;72x#&|;43#&|;22x#&)"""
+# Reversed: the string's opening quote, a prefix, blanks, a list's `[`, `:` (Ruby's `=>`),
+# the key quoted (the same quote) or bare (before it `{`, `,`, `(`, a line's start or a YAML
+# list item's `- `).
 _REVERSED_FIELD = (
-    r"""(["'`]|"\\|;touq&)[bBrRuUfF]{0,2}\s{0,32}:[ \t]{0,32}"""
-    r"""(?:(["']|"\\|;touq&)(NAMES)\2|(NAMES)(?=[ \t]{0,32}(?:[{,(\n]|\Z)))"""
+    rf"""({_ANY_QUOTE})[bBrRuUfF]{{0,2}}\s{{0,32}}(?:\[\s{{0,32}})?(?::|>=)[ \t]{{0,32}}"""
+    rf"""(?:({_ANY_QUOTE})(NAMES)\2|(NAMES)"""
+    r"""(?=[ \t]{0,32}(?:[{,(\n]|\Z|-[ \t]{1,32}(?:\n|\Z))))"""
 )
 _REVERSED_FIELD_NAME = re.compile(
-    _REVERSED_FIELD.replace("(NAMES)\\2", r"""([^"'\\\n&]{1,128})\2""").replace(
+    _REVERSED_FIELD.replace("(NAMES)\\2", r"""([^"'\\\n&;]{1,128})\2""").replace(
         "(NAMES)", r"([\w$-]{0,127}[A-Za-z_$])"
     )
 )
@@ -158,8 +174,22 @@ _FIELD_STRING = {
     "'": re.compile(r"'((?:[^'\\\n]|\\.)*)'"),
     "`": re.compile(r"`((?:[^`\\]|\\.)*)`"),
     '\\"': re.compile(r'\\"((?:[^\\\n]|\\[^"\n])*)\\"'),
-    "&quot;": re.compile(r"&quot;((?:(?!&quot;)[^<>\n])*)&quot;"),
+    # In markup: JSON's escapes (`\&quot;`) are part of the string.
+    "&quot;": re.compile(r"&quot;((?:\\&quot;|\\[^&]|(?!&quot;)[^<>\n\\])*)&quot;"),
+    "&#39;": re.compile(r"&#39;((?:(?!&#39;)[^<>\n])*)&#39;"),
+    "&#x27;": re.compile(r"&#x27;((?:(?!&#x27;)[^<>\n])*)&#x27;"),
+    "&#34;": re.compile(r"&#34;((?:(?!&#34;)[^<>\n])*)&#34;"),
+    "&#x22;": re.compile(r"&#x22;((?:(?!&#x22;)[^<>\n])*)&#x22;"),
 }
+# A line `name: value` (YAML, a header echoed in text, `- password: ...` in a list), its
+# value to the end of the line.
+_LINE_FIELD = re.compile(
+    r"^[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]+(\S[^\n\r]*?)[ \t]*\r?$",
+    re.MULTILINE,
+)
+_TYPE_NAME = re.compile(
+    r"[A-Z][A-Za-z]*[!?]?|(?:str|int|bool|float|bytes|string|number|boolean|any|object)[!?]?"
+)
 # HTML's form fields and meta tags: a tag, its attributes, a sensitive `name` whose `value`
 # (`content` for a meta tag) is secret (a hidden input's token, a CSRF meta tag). Written
 # unrolled: an alternation repeated per character costs the regex engine memory per character.
@@ -460,16 +490,20 @@ class Scrubber:
         normal = normalize_name(name)
         label = f"sensitive-field:{name}"
         if normal in ("cookie", "setcookie"):
+            if encode is _markup or "&" in value:  # `;` inside `&lt;` is no cookie separator
+                plain = html.unescape(value)
+                new = _scrub_cookie(plain, normal == "setcookie", label, found, _plain)
+                return value if new == plain else encode(new)
             return _scrub_cookie(value, normal == "setcookie", label, found, encode)
         if normal.endswith("authorization"):
             match = _AUTH_SCHEME.match(value)
             if match:
                 scheme, credentials, tail = match.groups()
-                if is_placeholder(credentials):
+                if _is_placeholder(credentials):
                     return value
                 found.append(label)
                 return scheme + encode(SCRUBBED) + tail
-        if not value.strip() or is_placeholder(value):
+        if not value.strip() or _is_placeholder(value):
             return value
         found.append(_finding(name, value))
         return encode(SCRUBBED)
@@ -578,6 +612,8 @@ class Scrubber:
         ):
             new = self._scrub_pairs(text, found)
             new = self._scrub_text(new, found, _url_encoded)
+        if new is None and "yaml" in content_type:
+            new = self._scrub_text(self._scrub_lines(text, found, yaml=True), found, _plain)
         if new is None:
             new = self._scrub_text(text, found, _plain)
         return new
@@ -962,8 +998,10 @@ class Scrubber:
             return text
         if embedded:
             text = self._scrub_embedded(text, found, markup=encode is _markup)
-            if ":" in text:
+            if ":" in text or "=>" in text:
                 text = self._scrub_fields(text, found, encode)
+            if ":" in text and encode is not _markup:
+                text = self._scrub_lines(text, found, yaml=False)
         if self._env_re is not None:
             spans = [
                 (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
@@ -1027,12 +1065,58 @@ class Scrubber:
             if start < position or string is None:
                 continue
             raw = string.group(1)
-            if is_placeholder(html.unescape(raw)) or (_generic(name) and not looks_random(raw)):
+            if (
+                _is_placeholder(raw)
+                or any(c.isspace() for c in name)  # a sentence (`"Enter your password": ...`)
+                or (_generic(name) and not looks_random(raw))
+            ):
                 continue
             new = self._secret_value(name, raw, found, encode)
             if new != raw:
                 pieces += [text[position : string.start(1)], new]
                 position = string.end(1)
+        if not pieces:
+            return text
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _scrub_lines(self, text: str, found: list[str], yaml: bool) -> str:
+        """Lines `name: value` with a sensitive name, in free text: a header echoed in a body
+        (`Authorization: Bearer ...`, `X-Api-Key: ...`), YAML (`password: ...`, also in a
+        list item). The value is one word (YAML's may have blanks, and a comment after ` #`),
+        and not what code or a schema writes there: a literal, a type (`str`, `String!`), a
+        variable, a call, a collection, an anchor or tag, a constant's name, a generic name's
+        word. A quoted value is a field's (see `_scrub_fields`)."""
+        names = {n for n in _LINE_FIELD.findall(text) for n in n[:1]}
+        if not any(self._param_names(n) or self._header_names(n) for n in names):
+            return text
+        pieces: list[str] = []
+        position = 0
+        for line in _LINE_FIELD.finditer(text):
+            name, value = line.groups()
+            header = self._header_names(name)
+            if not (header or self._param_names(name)):
+                continue
+            normal = normalize_name(name)
+            if yaml and " #" in value:
+                value = value[: value.index(" #")].rstrip(" \t")
+            whole = header and (normal.endswith("authorization") or normal.endswith("cookie"))
+            if not whole and (
+                (" " in value and not yaml)
+                or value.endswith(",")  # a parameter's annotation, an object's entry: code
+                or value[0] in "\"'|>{[&*!$@:%`"
+                or value in _LITERALS
+                or value in ("~", "null", "Null", "NULL")
+                or _TYPE_NAME.fullmatch(value)
+                or "(" in value
+                or _CONSTANT_NAME.fullmatch(value)
+                or (_generic(name) and not looks_random(value))
+            ):
+                continue
+            new = self._secret_value(name, value, found, _plain)
+            if new != value:
+                pieces += [text[position : line.start(2)], new]
+                position = line.start(2) + len(value)
         if not pieces:
             return text
         pieces.append(text[position:])
@@ -1048,13 +1132,13 @@ class Scrubber:
         for start, key, value_start, kind, value in candidates:
             if start < position:
                 continue
-            times = {"query": 1, "encoded": 2}.get(kind, 0)
+            times, trim = {"query": 1, "encoded": 2}.get(kind, 0), True
             if value is None:
                 read = _pair_value(text, start, key, value_start, kind)
                 if read is None:
                     continue
-                value_start, value, times = read
-            value = _trimmed(value)
+                value_start, value, times, trim = read
+            value = _trimmed(value) if trim else value
             if not value:
                 continue
             decoded = value
@@ -1113,74 +1197,117 @@ class Scrubber:
 # A pair found in text: where it starts, its name, where its value starts, its kind (see
 # Scrubber._replace_pairs) and its value when the pattern that found it took it.
 _Pair = tuple[int, str, int, str, Optional[str]]
-_OPENING_QUOTES = ('"', "'")
+_OPENING_QUOTES = ('"', "'", "&quot;", "&#39;", "&#x27;", "&#34;", "&#x22;")
 
 
 def _pair_value(
     text: str, start: int, key: str, after: int, kind: str
-) -> tuple[int, str, int] | None:
-    """Where the value of a pair found in text starts, the value, and how many times it is
-    percent-encoded; None when it is no pair to scrub. `after` is where the `=` ends.
+) -> tuple[int, str, int, bool] | None:
+    """Where the value of a pair found in text starts, the value, how many times it is
+    percent-encoded, and whether it may have punctuation after it to trim; None when it is no
+    pair to scrub. `after` is where the `=` ends.
 
     After `?&#;` it is a query's (but a template's placeholder, `?token={token}`). In free
     text, code is told apart where it can be: no `==`, `+=` and the like; a quoted string
-    without blanks in it (blanks around the `=` allowed: `API_KEY = "..."`), or a value right
-    after a tight `=` that is no literal (`None`, `true`...), no attribute path
-    (`self.password`), no call or index (`f(...)`, `x[2]`), not the name passed on
-    (`password=password`); a generic name's value only if it looks generated (`key=name`,
-    `key = 'x'` stay); in markup, not inside a tag (`accesskey=k`)."""
+    without blanks in it (blanks around the `=` allowed: `API_KEY = "..."`; in markup its
+    quotes may be escaped), or an unquoted value right after a tight `=` (or to the end of the
+    line in an INI file's `password = ...`) that is no literal (`None`, `true`...), no
+    attribute path (`self.password`), no variable (`$DB_PASSWORD`, `${...}`, `:name`), no
+    call or index (`f(...)`, `x[2]`), not the name passed on (`password=password`); a generic
+    name's value only if it looks generated (`key=name`, `key = 'x'` stay); in markup, not
+    inside a tag (`accesskey=k`). An `Authorization` takes its scheme and credentials; a
+    cookie is left to the other rules (its value has `=` in it)."""
     separator = text[start - 1] if start else ""
     equals = text.rfind("=", start, after)
     tight = equals == start + len(key) and after == equals + 1
     if separator in ("?", "&", "#", ";") and tight:  # `;`: also the end of HTML's `&amp;`
+        if text.startswith(("{", "${"), after):
+            return None  # a template's placeholder (`?token={token}`, an f-string): no secret
         query = _VALUE.match(text, after)
-        value = query.group() if query else ""
-        return None if value.startswith(("{", "${")) else (after, value, 1)
-    if text.startswith("=", after) or key[-1] in _OPERATOR_ENDS:
+        return after, query.group() if query else "", 1, True
+    normal = normalize_name(key)
+    if text.startswith("=", after) or key[-1] in _OPERATOR_ENDS or normal.endswith("cookie"):
         return None
     if kind == "markup" and _inside_tag(text, start):
         return None
     opening = after
     while opening < len(text) and opening - after < 32 and text[opening] in " \t":
         opening += 1
-    if text.startswith(_OPENING_QUOTES, opening):
-        string = _FIELD_STRING[text[opening]].match(text, opening)
+    quote = next((q for q in _OPENING_QUOTES if text.startswith(q, opening)), None)
+    if quote is not None:
+        string = _FIELD_STRING[quote].match(text, opening)
         if string is None or any(c.isspace() for c in string.group(1)):
             return None
-        value, value_start = string.group(1), string.start(1)
-    elif tight:
-        match = _FREE_VALUE.match(text, after)
-        value, value_start = (match.group() if match else ""), after
+        value, value_start, trim = string.group(1), string.start(1), False
+        if key.isupper() and value.isalpha():
+            return None  # `SECRET_KEY = 'AWSSecretKey'`: a constant naming something
+    elif normal.endswith("authorization"):
+        scheme = _AUTH_VALUE.match(text, opening)
+        if scheme is None:
+            return None
+        value, value_start, trim = scheme.group(), opening, True
+    elif tight or _line_start(text, start):  # an INI file's line: at its very start
+        match = _FREE_VALUE.match(text, opening)
+        value, value_start, trim = (match.group() if match else ""), opening, True
+        end = opening + len(value)
         if (
             value in _LITERALS
-            or value == key
-            or _ATTRIBUTE_PATH.fullmatch(value)
-            or text.startswith(("(", "["), after + len(value))
+            or value in (key, _last_part(key))
+            or _VARIABLE.match(value)
+            or (_ATTRIBUTE_PATH.fullmatch(value) and not looks_random(value))
+            or text[end : end + 1] in ("(", "[", "{")
+            or (not tight and not _LINE_END.match(text, end))
         ):
             return None
     else:
         return None
     if _CONSTANT_NAME.fullmatch(value) or (_generic(key) and not looks_random(value)):
         return None  # `SECRET_KEY = 'AWS_SECRET_ACCESS_KEY'` names a variable
-    return value_start, value, 0
+    return value_start, value, 0, trim
 
 
 _OPERATOR_ENDS = frozenset("+-*/%|&^!<>:~.")  # `key+=1`, `x!=y`: no pairs
 _LITERALS = frozenset({"None", "True", "False", "null", "true", "false", "undefined", "nil"})
-_ATTRIBUTE_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# A lower-case first segment: `self.password`, `settings.SECRET`; not `SG.xxxx.yyyy` (SendGrid).
+_ATTRIBUTE_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z_]\w*)+")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_VARIABLE = re.compile(r"[$:@]")  # `$DB_PASSWORD`, `${...}`, SQL's `:password`, `@Password`
+_AUTH_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
+
+
+def _line_start(text: str, at: int) -> bool:
+    """Whether `at` starts a line (an INI file's `password = ...`; indented, it is code)."""
+    return at == 0 or text[at - 1] == "\n"
+
+
+_LINE_END = re.compile(r"[ \t]*(?:[#;][^\n]*)?(?:\r?\n|\Z)")  # nothing else on the line
 
 
 def _inside_tag(text: str, at: int) -> bool:
-    """Whether `at` is inside a markup tag (looked for in the 2 KiB before it)."""
-    low = max(0, at - 2048)
-    return text.rfind("<", low, at) > text.rfind(">", low, at)
+    """Whether `at` is inside a markup tag (looked for in the 2 KiB before it): after a `<`
+    that opens one (`<a `, `</b`; not `a<b)`, a comment or CDATA) and no `>` since."""
+    closed = text.rfind(">", max(0, at - 2048), at)
+    low = max(0, at - 2048, closed + 1)
+    opened = text.rfind("<", low, at)
+    while opened >= 0:
+        if _TAG_START.match(text, opened):
+            return True
+        opened = text.rfind("<", low, opened)
+    return False
+
+
+_TAG_START = re.compile(r"<(?:[A-Za-z][\w:.-]*(?=[\s/>])|/)")
 
 
 def _generic(name: str) -> bool:
     """Whether a name is a generic one (`key`, `token`...), or ends with one (`MyEnum.key`)."""
+    return normalize_name(_last_part(name)) in GENERIC_NAMES
+
+
+def _last_part(name: str) -> str:
+    """`user[password]`, `self.password`: `password`."""
     parts = [part for part in re.split(r"[\[\].]+", name) if part]
-    return bool(parts) and normalize_name(parts[-1]) in GENERIC_NAMES
+    return parts[-1] if parts else name
 
 
 def _reversed_spans(
@@ -1217,6 +1344,11 @@ def _reversed_names(pattern: re.Pattern[str], text: str, *groups: int) -> set[st
 
 def _reversed_alternatives(names: Iterable[str]) -> str:
     return "|".join(re.escape(name[::-1]) for name in sorted(names, key=len, reverse=True))
+
+
+def _is_placeholder(value: str) -> bool:
+    """A placeholder, as written in text or escaped in markup (`&lt;SCRUBBED&gt;`)."""
+    return is_placeholder(value) or ("&" in value and is_placeholder(html.unescape(value)))
 
 
 def _label(prefix: str, replacement: str) -> str:
