@@ -872,6 +872,9 @@ def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str,
         ("text/plain", "class User:\n    password: str\n    token: Optional[str] = None"),
         ("text/plain", "type Login {\n  password: String!\n  key: ID\n}"),
         ("text/plain", "Password: must be 8 characters or more"),
+        ("text/html", '<input type=submit name=auth value="Sign in">'),
+        ("text/html", "<input type=checkbox name=remember_token value=1>"),
+        ("text/html", '<meta name=signature content="Jane Doe">'),
         ("application/yaml", "password: null\nsecret: ~\ntoken: !vault |\n  abc\n"),
     ],
 )
@@ -921,6 +924,19 @@ def test_fields_written_in_a_json_string_are_scrubbed(body: dict[str, str]):
     new, count = scrub_response(response(raw, headers={"Content-Type": ["application/json"]}))
     assert count == 1
     assert SECRET not in json.loads(new["body"]["string"])[next(iter(body))]
+
+
+def test_an_html_fragment_in_a_json_string_loses_its_form_s_secrets():
+    # Turbo, htmx and Livewire answer with HTML inside JSON.
+    fragment = (
+        f'<form><input type="hidden" name="authenticity_token" value="{SECRET}">'
+        '<input name="q" value="shoes"></form>'
+    )
+    body = json.dumps({"html": fragment, "ok": True}).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    assert json.loads(new["body"]["string"])["html"] == fragment.replace(SECRET, "&lt;SCRUBBED&gt;")
+    assert scrub_response(new) == (new, 0)
 
 
 def test_a_scrubbed_page_scanned_without_its_content_type_reports_nothing():

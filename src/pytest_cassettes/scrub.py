@@ -196,6 +196,8 @@ _TYPE_NAME = re.compile(
 _HTML_FIELD_TAG = re.compile(
     r"<(input|meta)\b([^<>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^<>\"']*)*)>", re.IGNORECASE
 )
+_HTML_FIELD_HINT = re.compile(r"<(?:input|meta)\b", re.IGNORECASE)
+_BUTTONS = frozenset({"submit", "button", "reset", "image", "checkbox", "radio"})  # labels, flags
 _HTML_NAME = re.compile(
     r"""(?:^|[\s/"'])[Nn][Aa][Mm][Ee]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"""
 )
@@ -701,12 +703,15 @@ class Scrubber:
                         break
             target = values.get("content" if match.group(1).lower() == "meta" else "value")
             name = html.unescape(values["name"][2]) if "name" in values else ""
-            if target is None or not name or not self._param_names(name):
+            kind = values["type"][2].lower() if "type" in values else ""
+            if target is None or not name or not self._param_names(name) or kind in _BUTTONS:
                 return match.group()
             start, end, raw = target
             value = html.unescape(raw)
             if not value.strip() or is_placeholder(value):
                 return match.group()
+            if _generic(name) and not looks_random(value):
+                return match.group()  # `<input type=hidden name=key value=search>`
             found.append(_finding(name, value))
             whole, offset = match.group(), match.start(2) - match.start()
             return whole[: offset + start] + _markup(SCRUBBED) + whole[offset + end :]
@@ -863,6 +868,9 @@ class Scrubber:
             names += _QUOTED_KEY.findall(text)
         if ":" in text and _FIELD_IN_STRING.search(text):
             names += _reversed_names(_REVERSED_FIELD_NAME, text, 2, 3)
+        if "<" in text and _HTML_FIELD_HINT.search(text):
+            # An HTML fragment (Turbo's, htmx's, Livewire's JSON): its form's fields' names.
+            names += ["".join(g) for g in _HTML_NAME.findall(text.replace('\\"', '"'))]
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -910,6 +918,8 @@ class Scrubber:
                 return nested
         if "=" in value and _FORM_BODY.fullmatch(value):
             return self._scrub_text(self._scrub_pairs(value, found), found, _url_encoded)
+        if value.lstrip()[:1] == "<" and _HTML_FIELD_HINT.search(value):
+            return self._scrub_text(self._scrub_html_fields(value, found), found, _markup)
         return self._scrub_text(value, found, _plain)
 
     def _scrub_parsed(
@@ -1408,6 +1418,7 @@ def _may_embed(token: str) -> bool:
         or "%3" in token
         or bool(_QUOTED_JSON.match(token))
         or (":" in token and bool(_FIELD_IN_STRING.search(token)))
+        or ("<" in token and bool(_HTML_FIELD_HINT.search(token)))
     )
 
 
