@@ -884,6 +884,82 @@ def test_templates_sentences_and_schemas_are_left_alone(content_type: str, text:
 
 
 @pytest.mark.parametrize(
+    "content_type, text",
+    [
+        # Configuration and schemas: settings' words, templates, validation messages.
+        ("application/yaml", "security:\n  authorization: enabled\n"),
+        ("application/yaml", "permissions:\n  id-token: write\n  contents: read\n"),
+        ("application/yaml", 'env:\n  GITHUB_TOKEN: "${{ secrets.GITHUB_TOKEN }}"\n'),
+        ("application/yaml", 'db:\n  password: "{{ .Values.password }}"\n'),
+        ("text/plain", 'password = "${var.db_password}"'),
+        ("text/html", '<input type=hidden name="xsrf_token" value="{{ xsrf_token }}">'),
+        ("text/plain", "{'password': ['Missing data for required field.']}"),
+        ("text/plain", "Authorization: missing or invalid header"),
+        ("text/plain", "    cookie: The cookie to send."),
+        ("text/plain", 'AUTHORIZATION: Final[istr] = istr("Authorization")'),
+    ],
+)
+def test_settings_templates_and_messages_are_left_alone(content_type: str, text: str):
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": [content_type]}))
+    assert (new["body"]["string"].decode(), count) == (text, 0)
+
+
+@pytest.mark.parametrize(
+    "content_type, text, scrubbed",
+    [
+        (
+            "application/yaml",
+            'headers:\n  Cookie: "sid=abc; theme=dark"\n',
+            'headers:\n  Cookie: "sid=<SCRUBBED>; theme=<SCRUBBED>"\n',
+        ),
+        (
+            "application/yaml",
+            f"Authorization: Bearer {SECRET}  # rotated monthly\n",
+            "Authorization: Bearer <SCRUBBED>  # rotated monthly\n",
+        ),
+        ("text/plain", f'- password: "{SECRET}"', '- password: "<SCRUBBED>"'),
+        ("text/plain", f'{{:password=>"{SECRET}"}}', '{:password=>"<SCRUBBED>"}'),
+    ],
+)
+def test_quoted_yaml_values_list_items_and_ruby_symbols(
+    content_type: str, text: str, scrubbed: str
+):
+    new, _ = scrub_response(response(text.encode(), headers={"Content-Type": [content_type]}))
+    assert new["body"]["string"].decode() == scrubbed
+    if content_type == "application/yaml":
+        yaml.safe_load(new["body"]["string"])  # still YAML
+    assert scrub_response(new) == (new, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Rails and Go escape `<` in JSON.
+        '{"html": "\\u003cinput type=\\"hidden\\" name=\\"csrf_token\\" value=\\"'
+        + SECRET
+        + '\\"\\u003e"}',
+        # A Kubernetes ConfigMap holding a YAML file.
+        json.dumps({"data": {"app.yml": f"spring:\n  datasource:\n    password: {SECRET}\n"}}),
+    ],
+)
+def test_html_and_yaml_inside_json_strings_lose_their_secrets(body: str):
+    new, count = scrub_response(
+        response(body.encode(), headers={"Content-Type": ["application/json"]})
+    )
+    assert count == 1
+    assert SECRET not in new["body"]["string"].decode()
+    json.loads(new["body"]["string"])
+    assert scrub_response(new) == (new, 0)
+
+
+def test_a_generic_name_holding_a_url_is_scrubbed_once():
+    text = f"key=/cb?token={SECRET}"
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": ["text/plain"]}))
+    assert (new["body"]["string"], count) == (b"key=<SCRUBBED>", 1)  # its value looks random
+    assert scrub_response(new) == (new, 0)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         f'<pre>password="{SECRET}"</pre>',

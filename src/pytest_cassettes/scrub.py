@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import html
 import itertools
 import json
@@ -136,6 +137,9 @@ _EMBEDDED_NAME = re.compile(
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
 _ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
 _QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
+_LINE_NAME_IN_STRING = re.compile(
+    r'(?:"|\\n)[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]'
+)
 _FIELD_IN_STRING = re.compile(r"(?::|=>)\s{0,32}\[?\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`|&quot;)")
 # A field of an object written in text (a JSON or Python dict in an error page or a log line,
 # a JavaScript object in a page's script, a GraphQL argument): a key, quoted or a bare
@@ -162,7 +166,7 @@ _ANY_QUOTE = r"""(?:["'`]|"\\|;touq&|;93#&|;72x#&|;43#&|;22x#&)"""
 _REVERSED_FIELD = (
     rf"""({_ANY_QUOTE})[bBrRuUfF]{{0,2}}\s{{0,32}}(?:\[\s{{0,32}})?(?::|>=)[ \t]{{0,32}}"""
     rf"""(?:({_ANY_QUOTE})(NAMES)\2|(NAMES)"""
-    r"""(?=[ \t]{0,32}(?:[{,(\n]|\Z|-[ \t]{1,32}(?:\n|\Z))))"""
+    r"""(?=[ \t]{1,32}-[ \t]{0,32}(?:\n|\Z)|[ \t]{0,32}:?(?:[{,(\n]|\Z)))"""
 )
 _REVERSED_FIELD_NAME = re.compile(
     _REVERSED_FIELD.replace("(NAMES)\\2", r"""([^"'\\\n&;]{1,128})\2""").replace(
@@ -184,7 +188,7 @@ _FIELD_STRING = {
 # A line `name: value` (YAML, a header echoed in text, `- password: ...` in a list), its
 # value to the end of the line.
 _LINE_FIELD = re.compile(
-    r"^[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]+(\S[^\n\r]*?)[ \t]*\r?$",
+    r"^[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]+(\S[^\n\r]*)\r?$",
     re.MULTILINE,
 )
 _TYPE_NAME = re.compile(
@@ -196,7 +200,7 @@ _TYPE_NAME = re.compile(
 _HTML_FIELD_TAG = re.compile(
     r"<(input|meta)\b([^<>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^<>\"']*)*)>", re.IGNORECASE
 )
-_HTML_FIELD_HINT = re.compile(r"<(?:input|meta)\b", re.IGNORECASE)
+_HTML_FIELD_HINT = re.compile(r"(?:<|\\u003[cC])(?:[iI][nN][pP][uU][tT]|[mM][eE][tT][aA])\b")
 _BUTTONS = frozenset({"submit", "button", "reset", "image", "checkbox", "radio"})  # labels, flags
 _HTML_NAME = re.compile(
     r"""(?:^|[\s/"'])[Nn][Aa][Mm][Ee]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"""
@@ -710,8 +714,8 @@ class Scrubber:
             value = html.unescape(raw)
             if not value.strip() or is_placeholder(value):
                 return match.group()
-            if _generic(name) and not looks_random(value):
-                return match.group()  # `<input type=hidden name=key value=search>`
+            if _is_template(value) or (_generic(name) and not looks_random(value)):
+                return match.group()  # `value="{{ token }}"`, `name=key value=search`
             found.append(_finding(name, value))
             whole, offset = match.group(), match.start(2) - match.start()
             return whole[: offset + start] + _markup(SCRUBBED) + whole[offset + end :]
@@ -868,9 +872,12 @@ class Scrubber:
             names += _QUOTED_KEY.findall(text)
         if ":" in text and _FIELD_IN_STRING.search(text):
             names += _reversed_names(_REVERSED_FIELD_NAME, text, 2, 3)
-        if "<" in text and _HTML_FIELD_HINT.search(text):
+        if ":" in text and "\\n" in text:
+            names += _LINE_NAME_IN_STRING.findall(text)  # a YAML file in a JSON string
+        if _HTML_FIELD_HINT.search(text):
             # An HTML fragment (Turbo's, htmx's, Livewire's JSON): its form's fields' names.
-            names += ["".join(g) for g in _HTML_NAME.findall(text.replace('\\"', '"'))]
+            raw = text.replace('\\"', '"').replace("\\u003c", "<").replace("\\u003C", "<")
+            names += ["".join(g) for g in _HTML_NAME.findall(raw)]
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -1071,13 +1078,16 @@ class Scrubber:
         for start, end, groups in _reversed_spans(pattern, text):
             quote = _QUOTES[groups[0]]
             name = (groups[2] or groups[3])[::-1]
-            string = _FIELD_STRING[quote].match(text, end - len(quote))
+            opening = end - len(quote)
+            string = _FIELD_STRING[quote].match(text, opening)
             if start < position or string is None:
                 continue
             raw = string.group(1)
             if (
                 _is_placeholder(raw)
+                or _is_template(raw)
                 or any(c.isspace() for c in name)  # a sentence (`"Enter your password": ...`)
+                or ("[" in text[start:opening] and any(c.isspace() for c in raw))  # a message
                 or (_generic(name) and not looks_random(raw))
             ):
                 continue
@@ -1107,22 +1117,20 @@ class Scrubber:
             header = self._header_names(name)
             if not (header or self._param_names(name)):
                 continue
-            normal = normalize_name(name)
-            if yaml and " #" in value:
-                value = value[: value.index(" #")].rstrip(" \t")
-            whole = header and (normal.endswith("authorization") or normal.endswith("cookie"))
-            if not whole and (
-                (" " in value and not yaml)
-                or value.endswith(",")  # a parameter's annotation, an object's entry: code
-                or value[0] in "\"'|>{[&*!$@:%`"
-                or value in _LITERALS
-                or value in ("~", "null", "Null", "NULL")
-                or _TYPE_NAME.fullmatch(value)
-                or "(" in value
-                or _CONSTANT_NAME.fullmatch(value)
-                or (_generic(name) and not looks_random(value))
-            ):
-                continue
+            normal = _normal(name)
+            if " #" in value:
+                value = value[: value.index(" #")]  # a comment (YAML's, a shell's)
+            value = value.rstrip(" \t")
+            if not value or value[0] in "\"'|>{[&*!$@:%`" or _skipped_word(name, value):
+                continue  # quoted: a field's (see _scrub_fields)
+            if header and normal.endswith("authorization"):
+                if not _SCHEME_AND_CREDENTIALS.fullmatch(value):
+                    continue  # `authorization: enabled`, `Authorization: missing or invalid`
+            elif header and normal.endswith("cookie"):
+                if "=" not in value:
+                    continue  # `cookie: The cookie to send.`
+            elif (" " in value and not yaml) or value.endswith(","):
+                continue  # prose, or a parameter's annotation, an object's entry: code
             new = self._secret_value(name, value, found, _plain)
             if new != value:
                 pieces += [text[position : line.start(2)], new]
@@ -1249,8 +1257,8 @@ def _pair_value(
         if string is None or any(c.isspace() for c in string.group(1)):
             return None
         value, value_start, trim = string.group(1), string.start(1), False
-        if key.isupper() and value.isalpha():
-            return None  # `SECRET_KEY = 'AWSSecretKey'`: a constant naming something
+        if (key.isupper() and value.isalpha()) or _is_template(value):
+            return None  # `SECRET_KEY = 'AWSSecretKey'` names something; `"${X}"` is none
     elif normal.endswith("authorization"):
         scheme = _AUTH_VALUE.match(text, opening)
         if scheme is None:
@@ -1271,7 +1279,11 @@ def _pair_value(
             return None
     else:
         return None
-    if _CONSTANT_NAME.fullmatch(value) or (_generic(key) and not looks_random(value)):
+    if (
+        _CONSTANT_NAME.fullmatch(value)
+        or SCRUBBED_RE.search(value)  # scrubbed already (`key=/cb?token=%3CSCRUBBED%3E`)
+        or (_generic(key) and not looks_random(value))
+    ):
         return None  # `SECRET_KEY = 'AWS_SECRET_ACCESS_KEY'` names a variable
     return value_start, value, 0, trim
 
@@ -1283,6 +1295,66 @@ _ATTRIBUTE_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z_]\w*)+")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _VARIABLE = re.compile(r"[$:@]")  # `$DB_PASSWORD`, `${...}`, SQL's `:password`, `@Password`
 _AUTH_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
+
+
+def _skipped_word(name: str, value: str) -> bool:
+    """What code, configuration or a schema writes after a sensitive name, not a secret: a
+    literal, a setting's word (`id-token: write`, `authorization: enabled`), a type (`str`,
+    `String!`), a call, a template or variable, a constant's name, a value holding a
+    placeholder already, a generic name's word."""
+    return (
+        value in _LITERALS
+        or value.lower() in _CONFIG_WORDS
+        or bool(_TYPE_NAME.fullmatch(value))
+        or "(" in value
+        or _is_template(value)
+        or bool(_CONSTANT_NAME.fullmatch(value))
+        or bool(SCRUBBED_RE.search(value))
+        or (_generic(name) and not looks_random(value))
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal(name: str) -> str:
+    return normalize_name(name)
+
+
+def _is_template(value: str) -> bool:
+    """A template's or a shell's placeholder, not a value: `${X}`, `{{ x }}`, `%(x)s`, `$(x)`."""
+    return value.startswith(("$", "{{", "%(", "<%")) or "${" in value or "{{" in value
+
+
+_CONFIG_WORDS = frozenset(
+    {
+        "~",
+        "null",
+        "none",
+        "read",
+        "write",
+        "enabled",
+        "disabled",
+        "enable",
+        "disable",
+        "required",
+        "optional",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "true",
+        "false",
+        "allow",
+        "deny",
+        "public",
+        "private",
+        "inherit",
+        "auto",
+        "default",
+    }
+)
+_SCHEME_AND_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>]+")
 
 
 def _line_start(text: str, at: int) -> bool:
@@ -1299,7 +1371,9 @@ def _inside_tag(text: str, at: int) -> bool:
     closed = text.rfind(">", max(0, at - 2048), at)
     low = max(0, at - 2048, closed + 1)
     opened = text.rfind("<", low, at)
-    while opened >= 0:
+    for _ in range(16):  # bounded: a run of `<` that opens nothing is text
+        if opened < 0:
+            return False
         if _TAG_START.match(text, opened):
             return True
         opened = text.rfind("<", low, opened)
@@ -1309,6 +1383,7 @@ def _inside_tag(text: str, at: int) -> bool:
 _TAG_START = re.compile(r"<(?:[A-Za-z][\w:.-]*(?=[\s/>])|/)")
 
 
+@functools.lru_cache(maxsize=4096)
 def _generic(name: str) -> bool:
     """Whether a name is a generic one (`key`, `token`...), or ends with one (`MyEnum.key`)."""
     return normalize_name(_last_part(name)) in GENERIC_NAMES
@@ -1418,7 +1493,8 @@ def _may_embed(token: str) -> bool:
         or "%3" in token
         or bool(_QUOTED_JSON.match(token))
         or (":" in token and bool(_FIELD_IN_STRING.search(token)))
-        or ("<" in token and bool(_HTML_FIELD_HINT.search(token)))
+        or bool(_HTML_FIELD_HINT.search(token))
+        or ("\\n" in token and bool(_LINE_NAME_IN_STRING.search(token)))
     )
 
 
