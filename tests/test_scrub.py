@@ -952,6 +952,95 @@ def test_html_and_yaml_inside_json_strings_lose_their_secrets(body: str):
     assert scrub_response(new) == (new, 0)
 
 
+def test_a_json_schema_under_a_sensitive_name_is_kept():
+    # LLM tool definitions, MCP's tools/list, OpenAPI: the schema describes the field.
+    schema = {
+        "type": "object",
+        "properties": {
+            "password": {"type": "string", "description": "The password", "minLength": 8},
+            "token": {"type": "string", "format": "password", "examples": ["abc"]},
+        },
+        "required": ["password"],
+    }
+    body = json.dumps({"tools": [{"name": "login", "input_schema": schema}]}).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert (new["body"]["string"], count) == (body, 0)
+    # A secret under it is still one.
+    body = json.dumps({"password": {"value": SECRET, "type": "string"}}).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert json.loads(new["body"]["string"]) == {
+        "password": {"value": "<SCRUBBED>", "type": "string"}
+    }
+
+
+@pytest.mark.parametrize(
+    "content_type, text",
+    [
+        # An LLM's answer or a log shows placeholders, masks and redactions: no secrets.
+        ("text/plain", 'client = OpenAI(api_key="your-api-key-here")'),
+        ("text/plain", 'export OPENAI_API_KEY="sk-..."'),
+        ("text/plain", "api_key: <your-api-key>\npassword=***\nsecret: xxxxxxxx"),
+        ("text/plain", 'params = {"password"=>"[FILTERED]"}; token=REDACTED'),
+        ("text/plain", 'key = "sk-proj-xxxxxxxx"'),
+        ("application/json", '{"password": "********", "api_key": "your-key-here"}'),
+        # Credentials that are templates or variables.
+        ("text/plain", 'headers = {"Authorization": f"Bearer {token}"}'),
+        ("text/plain", "Authorization: Bearer YOUR_TOKEN"),
+        ("text/plain", "headers = {'Authorization': 'Bearer ' + token}"),
+        # JavaScript objects and error words.
+        ("text/plain", "session({\n  secret: process.env.SECRET\n})"),
+        ("text/plain", "jwt.sign(payload, {\n  token: accessToken\n})"),
+        ("text/plain", "password: invalid\napi_key: revoked"),
+        ("text/plain", "client = Client(api_key=key)"),
+    ],
+)
+def test_placeholders_masks_and_code_in_answers_and_logs_are_left_alone(
+    content_type: str, text: str
+):
+    new, count = scrub_response(response(text.encode(), headers={"Content-Type": [content_type]}))
+    assert (new["body"]["string"].decode(), count) == (text, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"password1={SECRET}&password2={SECRET}",
+        f"user[password_confirmation]={SECRET}",
+        f"SAMLResponse={SECRET}&RelayState=x",
+    ],
+)
+def test_confirmation_fields_and_saml_responses_are_secrets(body: str):
+    req = request(
+        method="POST",
+        body=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    new, count = scrub_request(req)
+    assert count == body.count(SECRET)
+    assert SECRET not in new.body.decode()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [f"$password='{SECRET}'", f"error:password={SECRET}", f"{{'password' => '{SECRET}'}}"],
+)
+def test_free_text_forms_inside_a_json_string_are_scrubbed_too(message: str):
+    body = json.dumps({"m": message}).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 1
+    assert SECRET not in json.loads(new["body"]["string"])["m"]
+
+
+def test_yaml_single_quotes_escape_by_doubling():
+    text = f"password: 'it''s-{SECRET}'\nother: 'a\\' # kept'\n"
+    new, count = scrub_response(
+        response(text.encode(), headers={"Content-Type": ["application/yaml"]})
+    )
+    assert count == 1
+    assert new["body"]["string"].decode() == "password: '<SCRUBBED>'\nother: 'a\\' # kept'\n"
+    yaml.safe_load(new["body"]["string"])
+
+
 def test_a_generic_name_holding_a_url_is_scrubbed_once():
     text = f"key=/cb?token={SECRET}"
     new, count = scrub_response(response(text.encode(), headers={"Content-Type": ["text/plain"]}))

@@ -79,6 +79,11 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "*subscription-key",
     "*signature",
     "*csrf",
+    "*password1",
+    "*password2",
+    "*password-confirmation",
+    "*jsessionid",
+    "saml-response",
 )
 
 # Names the globs above catch that are not secrets: pagination cursors would otherwise all

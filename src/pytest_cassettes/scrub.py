@@ -78,6 +78,37 @@ SHORT = "short:"  # prefix of findings too short to report in a scan
 GENERIC_NAMES = frozenset({"key", "token", "auth", "sig", "signature"})
 
 
+# JSON Schema's keywords (tool definitions for LLMs, MCP, OpenAPI): under a sensitive name they
+# describe the field, they hold no secret.
+_SCHEMA_KEYWORDS = frozenset(
+    {
+        "type",
+        "description",
+        "format",
+        "title",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "enum",
+        "const",
+        "$ref",
+        "items",
+        "properties",
+        "required",
+        "additionalProperties",
+        "writeOnly",
+        "readOnly",
+        "nullable",
+        "deprecated",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "examples",
+        "example",
+    }
+)
+
+
 def _finding(name: str, value: str) -> str:
     label = f"sensitive-field:{name}"
     short = len(value.strip()) < MIN_ENV_VALUE_LENGTH and normalize_name(name) in GENERIC_NAMES
@@ -132,7 +163,7 @@ _MATRIX_PAIR = re.compile(r"(;)([A-Za-z0-9_.~%+\[\]-]{1,128})=([^/;?#]*)")
 # (`"{\"password\": ...}"`), or a field written in a string (`"... {'password': '...'}"`).
 # Separate patterns: each starts with what the regex engine can scan for quickly.
 _EMBEDDED_NAME = re.compile(
-    r'(?:[?&#;"\s(\[{,\'`|>]|\\[nrt])([A-Za-z0-9_.~%+\[\]-]{1,128})[ \t]*(?:=|\\u003[dD])'
+    r'(?:[?&#;"\s(\[{,\'`|>$@:]|\\[nrt])([A-Za-z0-9_.~%+\[\]-]{1,128})[ \t]*(?:=|\\u003[dD])'
 )
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
 _ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
@@ -173,6 +204,7 @@ _REVERSED_FIELD_NAME = re.compile(
         "(NAMES)", r"([\w$-]{0,127}[A-Za-z_$])"
     )
 )
+_YAML_SINGLE = re.compile(r"'((?:[^'\n]|'')*)'")  # YAML escapes a quote as '', not \'
 _FIELD_STRING = {
     '"': re.compile(r'"((?:[^"\\\n]|\\.)*)"'),
     "'": re.compile(r"'((?:[^'\\\n]|\\.)*)'"),
@@ -505,11 +537,19 @@ class Scrubber:
             match = _AUTH_SCHEME.match(value)
             if match:
                 scheme, credentials, tail = match.groups()
-                if _is_placeholder(credentials):
-                    return value
+                if (
+                    _is_placeholder(credentials)
+                    or _masked(credentials)
+                    or _is_template(credentials)
+                    or credentials.startswith("{")
+                    or _CONSTANT_NAME.fullmatch(credentials)
+                ):
+                    return value  # `Bearer {token}`, `Bearer YOUR_TOKEN`, `Bearer ***`
                 found.append(label)
                 return scheme + encode(SCRUBBED) + tail
-        if not value.strip() or _is_placeholder(value):
+            if value.strip().lower() in _AUTH_SCHEMES:
+                return value  # `'Bearer ' + token`: the scheme alone
+        if not value.strip() or _is_placeholder(value) or _masked(value):
             return value
         found.append(_finding(name, value))
         return encode(SCRUBBED)
@@ -619,7 +659,8 @@ class Scrubber:
             new = self._scrub_pairs(text, found)
             new = self._scrub_text(new, found, _url_encoded)
         if new is None and "yaml" in content_type:
-            new = self._scrub_text(self._scrub_lines(text, found, yaml=True), found, _plain)
+            lines = self._scrub_lines(text, found, yaml=True)
+            new = self._scrub_text(lines, found, _plain, yaml=True)
         if new is None:
             new = self._scrub_text(text, found, _plain)
         return new
@@ -870,7 +911,7 @@ class Scrubber:
             names += _ENCODED_NAME.findall(text)
         if '\\"' in text:
             names += _QUOTED_KEY.findall(text)
-        if ":" in text and _FIELD_IN_STRING.search(text):
+        if (":" in text or "=>" in text) and _FIELD_IN_STRING.search(text):
             names += _reversed_names(_REVERSED_FIELD_NAME, text, 2, 3)
         if ":" in text and "\\n" in text:
             names += _LINE_NAME_IN_STRING.findall(text)  # a YAML file in a JSON string
@@ -897,6 +938,8 @@ class Scrubber:
             return False, ""
         top = stack[-1]
         name = top.key if top.is_object and top.key is not None else ""
+        if top.sensitive and top.is_object and name in _SCHEMA_KEYWORDS:
+            return False, name  # a JSON Schema's `"password": {"type": "string"}`
         if top.sensitive or (name and self._param_names(name)):
             return True, name
         if self._json_paths:
@@ -1007,7 +1050,12 @@ class Scrubber:
     # --- text ----------------------------------------------------------------------------------
 
     def _scrub_text(
-        self, text: str, found: list[str], encode: Encoder, embedded: bool = True
+        self,
+        text: str,
+        found: list[str],
+        encode: Encoder,
+        embedded: bool = True,
+        yaml: bool = False,
     ) -> str:
         """Sensitive parameters of URLs in the text (unless not `embedded`), then environment
         values, user patterns and detectors over free text."""
@@ -1016,8 +1064,8 @@ class Scrubber:
         if embedded:
             text = self._scrub_embedded(text, found, markup=encode is _markup)
             if ":" in text or "=>" in text:
-                text = self._scrub_fields(text, found, encode)
-            if ":" in text and encode is not _markup:
+                text = self._scrub_fields(text, found, encode, yaml)
+            if ":" in text and encode is not _markup and not yaml:  # YAML's: done already
                 text = self._scrub_lines(text, found, yaml=False)
         if self._env_re is not None:
             spans = [
@@ -1062,7 +1110,7 @@ class Scrubber:
                 text = self._replace_pairs(text, encoded_pairs, found)
         return text
 
-    def _scrub_fields(self, text: str, found: list[str], encode: Encoder) -> str:
+    def _scrub_fields(self, text: str, found: list[str], encode: Encoder, yaml: bool) -> str:
         """String fields of objects written in text, by their keys: a JSON or Python dict in an
         error page or a log line (`"password": "..."`, `{'api_key': b'...'}`), a JavaScript
         object in a page's script (`{apiKey: "..."}`), a GraphQL argument. The string keeps its
@@ -1079,7 +1127,8 @@ class Scrubber:
             quote = _QUOTES[groups[0]]
             name = (groups[2] or groups[3])[::-1]
             opening = end - len(quote)
-            string = _FIELD_STRING[quote].match(text, opening)
+            strings = _YAML_SINGLE if yaml and quote == "'" else _FIELD_STRING[quote]
+            string = strings.match(text, opening)
             if start < position or string is None:
                 continue
             raw = string.group(1)
@@ -1121,7 +1170,7 @@ class Scrubber:
             if " #" in value:
                 value = value[: value.index(" #")]  # a comment (YAML's, a shell's)
             value = value.rstrip(" \t")
-            if not value or value[0] in "\"'|>{[&*!$@:%`" or _skipped_word(name, value):
+            if not value or value[0] in "\"'|>{[&*!$@:%`" or _skipped_word(name, value, yaml):
                 continue  # quoted: a field's (see _scrub_fields)
             if header and normal.endswith("authorization"):
                 if not _SCHEME_AND_CREDENTIALS.fullmatch(value):
@@ -1271,6 +1320,7 @@ def _pair_value(
         if (
             value in _LITERALS
             or value in (key, _last_part(key))
+            or (len(value) > 1 and value.lower() in _normal(_last_part(key)))  # `api_key=key`
             or _VARIABLE.match(value)
             or (_ATTRIBUTE_PATH.fullmatch(value) and not looks_random(value))
             or text[end : end + 1] in ("(", "[", "{")
@@ -1297,7 +1347,7 @@ _VARIABLE = re.compile(r"[$:@]")  # `$DB_PASSWORD`, `${...}`, SQL's `:password`,
 _AUTH_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
 
 
-def _skipped_word(name: str, value: str) -> bool:
+def _skipped_word(name: str, value: str, yaml: bool = False) -> bool:
     """What code, configuration or a schema writes after a sensitive name, not a secret: a
     literal, a setting's word (`id-token: write`, `authorization: enabled`), a type (`str`,
     `String!`), a call, a template or variable, a constant's name, a value holding a
@@ -1310,8 +1360,14 @@ def _skipped_word(name: str, value: str) -> bool:
         or _is_template(value)
         or bool(_CONSTANT_NAME.fullmatch(value))
         or bool(SCRUBBED_RE.search(value))
+        or (bool(_ATTRIBUTE_PATH.fullmatch(value)) and not looks_random(value))
+        or (not yaml and bool(_CAMEL_CASE.fullmatch(value)))  # `token: accessToken` (code)
+        or (len(value) > 1 and value.lower() in _normal(_last_part(name)))
         or (_generic(name) and not looks_random(value))
     )
+
+
+_CAMEL_CASE = re.compile(r"[a-z]+(?:[A-Z][a-z0-9]*)+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1352,6 +1408,17 @@ _CONFIG_WORDS = frozenset(
         "inherit",
         "auto",
         "default",
+        "invalid",
+        "missing",
+        "incorrect",
+        "wrong",
+        "expired",
+        "revoked",
+        "redacted",
+        "empty",
+        "blank",
+        "unset",
+        "set",
     }
 )
 _SCHEME_AND_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>]+")
@@ -1431,6 +1498,30 @@ def _reversed_alternatives(names: Iterable[str]) -> str:
     return "|".join(re.escape(name[::-1]) for name in sorted(names, key=len, reverse=True))
 
 
+_AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "bot", "apikey", "negotiate"})
+_MASK_CHARACTERS = frozenset("*xX.#-_\u2022")
+_MASK_WORDS = frozenset(
+    {"filtered", "redacted", "hidden", "masked", "removed", "omitted", "sanitized", "secret"}
+)
+_EXAMPLE_VALUE = re.compile(r"(?:^|[^a-z])your[-_ ]?[a-z]|[-_ ]here$|\.\.\.|\u2026")
+
+
+def _masked(value: str) -> bool:
+    """A value that stands for a secret without being one: a mask (`********`, `xxxx`,
+    `sk-proj-xxxxxxxx`), a redaction (`[FILTERED]`, `REDACTED`), an example
+    (`your-api-key-here`, `sk-...`, `<your-token>`): an LLM's answer or a log shows them."""
+    stripped = value.strip()
+    if len(stripped) >= 3 and set(stripped) <= _MASK_CHARACTERS:
+        return True
+    low = stripped.lower()
+    if low.strip("[]<>()* ") in _MASK_WORDS or _EXAMPLE_VALUE.search(low):
+        return True
+    if len(low) > 2 and low[0] == "<" and low[-1] == ">" and "<" not in low[1:-1]:
+        return True
+    head, _, tail = stripped.rpartition("-")
+    return bool(head) and len(tail) >= 4 and set(tail) <= _MASK_CHARACTERS
+
+
 def _is_placeholder(value: str) -> bool:
     """A placeholder, as written in text or escaped in markup (`&lt;SCRUBBED&gt;`)."""
     return is_placeholder(value) or ("&" in value and is_placeholder(html.unescape(value)))
@@ -1454,7 +1545,7 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
     if token in ("true", "false", "null"):
         return token
     value = json.loads(token) if token[0] == '"' else token
-    if not value or is_placeholder(value):
+    if not value or is_placeholder(value) or (isinstance(value, str) and _masked(value)):
         return token
     found.append(_finding(name, str(value)))
     return json.dumps(SCRUBBED)
@@ -1492,7 +1583,7 @@ def _may_embed(token: str) -> bool:
         or "\\u003" in token
         or "%3" in token
         or bool(_QUOTED_JSON.match(token))
-        or (":" in token and bool(_FIELD_IN_STRING.search(token)))
+        or ((":" in token or "=>" in token) and bool(_FIELD_IN_STRING.search(token)))
         or bool(_HTML_FIELD_HINT.search(token))
         or ("\\n" in token and bool(_LINE_NAME_IN_STRING.search(token)))
     )
@@ -1522,7 +1613,7 @@ def _parsed_secret(value: Any, name: str, found: list[str]) -> Any:
     if value is None or isinstance(value, bool):
         return value
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    if not text or is_placeholder(text):
+    if not text or is_placeholder(text) or _masked(text):
         return value
     found.append(_finding(name, text))
     return SCRUBBED
