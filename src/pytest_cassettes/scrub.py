@@ -573,18 +573,8 @@ class Scrubber:
         base, hash_mark, fragment = uri.partition("#")
         base, question, query = base.partition("?")
         if ";" in base and "=" in base:
-            keys = {
-                key
-                for _, key, _ in _MATRIX_PAIR.findall(base)
-                if self._param_names(unquote_plus(key))
-            }
-            if keys:
-                candidates: list[_Pair] = [
-                    (m.start(), m.group(2), m.start(3), "query", m.group(3))
-                    for m in _MATRIX_PAIR.finditer(base)
-                    if m.group(2) in keys
-                ]
-                base = self._replace_pairs(base, candidates, found)
+            names = [key for _, key, _ in _MATRIX_PAIR.findall(base)]
+            base = self._replace_named(base, _MATRIX_PAIR, names, "query", found)
         if question:
             query = self._scrub_pairs(query, found)
         if hash_mark and "=" in fragment:
@@ -1099,16 +1089,23 @@ class Scrubber:
                 )
                 text = self._replace_pairs(text, candidates, found)
         if "%3" in text:
-            names = set(_ENCODED_NAME.findall(text))
-            encoded = {k for k in names if self._param_names(unquote_plus(k))}
-            if encoded:
-                encoded_pairs: list[_Pair] = [
-                    (m.start(), m.group(2), m.start(3), "encoded", m.group(3))
-                    for m in _ENCODED_PAIR.finditer(text)
-                    if m.group(2) in encoded
-                ]
-                text = self._replace_pairs(text, encoded_pairs, found)
+            encoded = _ENCODED_NAME.findall(text)
+            text = self._replace_named(text, _ENCODED_PAIR, encoded, "encoded", found)
         return text
+
+    def _replace_named(
+        self, text: str, pattern: re.Pattern[str], names: Iterable[str], kind: str, found: list[str]
+    ) -> str:
+        """The pairs `pattern` takes whole (separator, name, value) whose name is sensitive."""
+        keys = {k for k in set(names) if self._param_names(unquote_plus(k))}
+        if not keys:
+            return text
+        candidates: list[_Pair] = [
+            (m.start(), m.group(2), m.start(3), kind, m.group(3))
+            for m in pattern.finditer(text)
+            if m.group(2) in keys
+        ]
+        return self._replace_pairs(text, candidates, found)
 
     def _scrub_fields(self, text: str, found: list[str], encode: Encoder, yaml: bool) -> str:
         """String fields of objects written in text, by their keys: a JSON or Python dict in an
