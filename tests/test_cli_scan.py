@@ -306,3 +306,34 @@ def test_short_values_of_generic_names_are_not_reported_but_still_scrubbed(
     )
     assert scrubbed is not None and count == 2
     assert b'"key": "<SCRUBBED>"' in scrubbed["body"]["string"]
+
+
+@pytest.mark.parametrize(
+    "content_type, body, findings",
+    [
+        # An HTML page that does not start with `<`: its form's hidden token is one.
+        (
+            "text/html; charset=utf-8",
+            f'Welcome back <form><input type="hidden" name="csrf_token" value="{SECRET}">',
+            ["sensitive-field:csrf_token"],
+        ),
+        # Plain text that starts with `<`: recording gave it the text rules, not the form's.
+        ("text/plain", f'<meta name="csrf-token" content="{SECRET}"> as a sample', []),
+    ],
+)
+def test_a_body_is_scanned_by_the_content_type_its_interaction_recorded(
+    tmp_path, capsys, content_type: str, body: str, findings: list[str]
+):
+    # What the scanner reports is what recording would have scrubbed: the same type's rules.
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": [content_type]},
+        "body": {"string": body.encode()},
+    }
+    recorded, _ = Scrubber(environ={}).scrub_response(response)
+    assert (recorded["body"]["string"] == body.encode()) == (findings == [])
+    cassette = {"requests": [Request("GET", "https://x.example/", None, {})]}
+    text = serialize({**cassette, "responses": [response]}, yamlserializer)
+    status, lines, _ = run(capsys, str(write(tmp_path / "page.yaml", text)))
+    assert sorted(line.rpartition(": ")[2] for line in lines[:-1]) == findings
+    assert status == (1 if findings else 0)

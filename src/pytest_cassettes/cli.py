@@ -59,11 +59,13 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 return number
         return span[0]
 
-    def visit(node: yaml.Node, key: str | None) -> None:
+    def visit(node: yaml.Node, key: str | None, content_type: str = "") -> None:
         if isinstance(node, yaml.MappingNode):
+            # A request or a response: its body is scanned by the Content-Type it recorded.
+            content_type = _content_type(node) or content_type
             for key_node, value_node in node.value:
                 name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                visit(value_node, name if isinstance(name, str) else None)
+                visit(value_node, name if isinstance(name, str) else None, content_type)
         elif isinstance(node, yaml.SequenceNode):
             name = _pair_name(node)
             if name is not None:  # a form field vcrpy wrote as a (name, value) tuple
@@ -79,7 +81,7 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                     data = b""
                 kinds = scrubber.scan_binary(data)
             else:
-                kinds = scrubber.scan_field(key, node.value)
+                kinds = scrubber.scan_field(key, node.value, content_type)
             # Token formats the line scan already saw are not reported twice; those it missed
             # (split over folded lines, escaped) are reported where the value starts.
             seen = Counter(kind for number, kind in findings if number in _node_lines(node))
@@ -101,6 +103,23 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
         if document is not None:
             visit(document, None)
     return sorted(findings)
+
+
+def _content_type(node: yaml.MappingNode) -> str:
+    """The Content-Type in the `headers` of an interaction's request or response, if any."""
+    for key_node, value_node in node.value:
+        if getattr(key_node, "value", None) == "headers" and isinstance(
+            value_node, yaml.MappingNode
+        ):
+            for name_node, values in value_node.value:
+                if str(getattr(name_node, "value", "")).lower() != "content-type":
+                    continue
+                first = values
+                if isinstance(values, yaml.SequenceNode):
+                    first = values.value[0] if values.value else None
+                if isinstance(first, yaml.ScalarNode):
+                    return str(first.value)
+    return ""
 
 
 def _pair_name(node: yaml.SequenceNode) -> str | None:

@@ -502,15 +502,16 @@ class Scrubber:
             new = hooked
         return new, len(found)
 
-    def scan_field(self, name: str | None, value: str) -> list[str]:
-        """What scrubbing would replace in one cassette field `name: value`, as finding kinds."""
+    def scan_field(self, name: str | None, value: str, content_type: str = "") -> list[str]:
+        """What scrubbing would replace in one cassette field `name: value`, as finding kinds
+        (a body by the Content-Type its interaction recorded, as recording did)."""
         found: list[str] = []
         if name is not None and (self._header_names(name) or self._param_names(name)):
             self._secret_value(name, value, found, _plain)
         elif name == "uri" or _URL_LIKE.match(value):
             self._scrub_url(value, found)
         elif name in ("string", "body"):
-            self._scrub_body(value.encode("utf-8"), "", found)
+            self._scrub_body(value.encode("utf-8"), content_type, found)
         else:
             self._scrub_string(value, found, 0)
         return [kind for kind in found if not kind.startswith(SHORT)]
