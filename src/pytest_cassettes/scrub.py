@@ -138,11 +138,10 @@ _VALUE = re.compile(f"{_VALUE_CHARS}*")
 # blanks around the `=` when a quoted string follows (`PASSWORD = "..."`). There a value also
 # ends at a bracket (`key=attrgetter(...)` is code, not a secret).
 _FREE_VALUE = re.compile(r"(?:[^\s\"'<>&#;\\,|`()\[\]{}=]|\\/)(?:[^\s\"'<>&#;\\,|`()\[\]{}]|\\/)*")
-# At most 32 blanks around `=` or `:` (the patterns' `{0,32}`).
 # Such names are found in the text reversed, from their `=` (or the quote a field's value opens
 # with): a pattern that starts with a literal is searched for quickly, one that would start
 # with the name is tried at every position. A megabyte is reversed at a time, with enough of
-# the text before it for the longest match.
+# the text before it for the longest match. At most 32 blanks are taken around `=` or `:`.
 _CHUNK = 1 << 20
 _LOOKBACK = 512
 _NAME_CHARS = r"[A-Za-z0-9_.~%+\[\]-]{1,128}"
@@ -172,12 +171,6 @@ _LINE_NAME_IN_STRING = re.compile(
     r'(?:"|\\n)[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]'
 )
 _FIELD_IN_STRING = re.compile(r"(?::|=>)\s{0,32}\[?\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`|&quot;)")
-# A field of an object written in text (a JSON or Python dict in an error page or a log line,
-# a JavaScript object in a page's script, a GraphQL argument): a key, quoted or a bare
-# identifier (after `{`, `,`, `(` or at the start of a line: elsewhere it is a word ending a
-# string, `"Password:"`), `:`, and a string, its quotes `"`, `'`, a backtick, `\"` (escaped in
-# a string) or `&quot;` (in markup), with Python's `b`/`r`/`f`/`u` prefixes. Reversed: the
-# string's opening quote first, the key last.
 # Quotes as they read reversed, and as written: in markup also HTML's escaped forms.
 _QUOTES = {
     '"': '"',
@@ -191,9 +184,13 @@ _QUOTES = {
     ";22x#&": "&#x22;",
 }
 _ANY_QUOTE = r"""(?:["'`]|"\\|;touq&|;93#&|;72x#&|;43#&|;22x#&)"""
-# Reversed: the string's opening quote, a prefix, blanks, a list's `[`, `:` (Ruby's `=>`),
-# the key quoted (the same quote) or bare (before it `{`, `,`, `(`, a line's start or a YAML
-# list item's `- `).
+# A field of an object written in text (a JSON or Python dict in an error page or a log line,
+# a JavaScript object in a page's script, a GraphQL argument): a key, quoted or a bare
+# identifier (after `{`, `,`, `(` or at the start of a line: elsewhere it is a word ending a
+# string, `"Password:"`), `:`, and a string, its quotes `"`, `'`, a backtick, `\"` (escaped in
+# a string) or `&quot;` (in markup), with Python's `b`/`r`/`f`/`u` prefixes. Reversed: the
+# string's opening quote, a prefix, blanks, a list's `[`, `:` (Ruby's `=>`), the key quoted
+# (the same quote) or bare (before it `{`, `,`, `(`, a line's start or a list item's `- `).
 _REVERSED_FIELD = (
     rf"""({_ANY_QUOTE})[bBrRuUfF]{{0,2}}\s{{0,32}}(?:\[\s{{0,32}})?(?::|>=)[ \t]{{0,32}}"""
     rf"""(?:({_ANY_QUOTE})(NAMES)\2|(NAMES)"""
@@ -1119,7 +1116,7 @@ class Scrubber:
         if not keys:
             return text
         pattern = re.compile(_REVERSED_FIELD.replace("NAMES", _reversed_alternatives(keys)))
-        pieces: list[str] = []
+        edits: list[tuple[int, int, str]] = []
         position = 0
         for start, end, groups in _reversed_spans(pattern, text):
             quote = _QUOTES[groups[0]]
@@ -1140,12 +1137,9 @@ class Scrubber:
                 continue
             new = self._secret_value(name, raw, found, encode)
             if new != raw:
-                pieces += [text[position : string.start(1)], new]
+                edits.append((string.start(1), string.end(1), new))
                 position = string.end(1)
-        if not pieces:
-            return text
-        pieces.append(text[position:])
-        return "".join(pieces)
+        return _splice(text, edits)
 
     def _scrub_lines(self, text: str, found: list[str], yaml: bool) -> str:
         """Lines `name: value` with a sensitive name, in free text: a header echoed in a body
@@ -1154,11 +1148,10 @@ class Scrubber:
         and not what code or a schema writes there: a literal, a type (`str`, `String!`), a
         variable, a call, a collection, an anchor or tag, a constant's name, a generic name's
         word. A quoted value is a field's (see `_scrub_fields`)."""
-        names = {n for n in _LINE_FIELD.findall(text) for n in n[:1]}
+        names = {name for name, _ in _LINE_FIELD.findall(text)}
         if not any(self._param_names(n) or self._header_names(n) for n in names):
             return text
-        pieces: list[str] = []
-        position = 0
+        edits: list[tuple[int, int, str]] = []
         for line in _LINE_FIELD.finditer(text):
             name, value = line.groups()
             header = self._header_names(name)
@@ -1180,19 +1173,15 @@ class Scrubber:
                 continue  # prose, or a parameter's annotation, an object's entry: code
             new = self._secret_value(name, value, found, _plain)
             if new != value:
-                pieces += [text[position : line.start(2)], new]
-                position = line.start(2) + len(value)
-        if not pieces:
-            return text
-        pieces.append(text[position:])
-        return "".join(pieces)
+                edits.append((line.start(2), line.start(2) + len(value), new))
+        return _splice(text, edits)
 
     def _replace_pairs(self, text: str, candidates: Iterable[_Pair], found: list[str]) -> str:
         """Replace the values of the candidate pairs, in order: each a start, a name, where its
         value starts, a kind (`query`: after `?&#;`, percent-encoded; `encoded`: twice; `text`
         and `markup`: free text's, or a query's when a separator is before it) and the value,
         if known. A value is read only for a pair past the last one replaced (linear)."""
-        pieces: list[str] = []
+        edits: list[tuple[int, int, str]] = []
         position = 0
         for start, key, value_start, kind, value in candidates:
             if start < position:
@@ -1215,12 +1204,9 @@ class Scrubber:
                 continue
             for _ in range(times):
                 new = quote_plus(new, safe=":")
-            pieces += [text[position:value_start], new]
             position = value_start + len(value)
-        if not pieces:
-            return text
-        pieces.append(text[position:])
-        return "".join(pieces)
+            edits.append((value_start, position, new))
+        return _splice(text, edits)
 
     def _scrub_patterns(self, text: str, found: list[str], encode: Encoder) -> str:
         """The user's regexes: the match (or its first group) becomes the placeholder."""
@@ -1259,6 +1245,19 @@ class Scrubber:
         return "".join(pieces)
 
 
+def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """The text with each `(start, end, new)` edit made (in order, none overlapping)."""
+    if not edits:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for start, end, new in edits:
+        pieces += [text[position:start], new]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
 # A pair found in text: where it starts, its name, where its value starts, its kind (see
 # Scrubber._replace_pairs) and its value when the pattern that found it took it.
 _Pair = tuple[int, str, int, str, Optional[str]]
@@ -1290,7 +1289,7 @@ def _pair_value(
             return None  # a template's placeholder (`?token={token}`, an f-string): no secret
         query = _VALUE.match(text, after)
         return after, query.group() if query else "", 1, True
-    normal = normalize_name(key)
+    normal = _normal(key)
     if text.startswith("=", after) or key[-1] in _OPERATOR_ENDS or normal.endswith("cookie"):
         return None
     if kind == "markup" and _inside_tag(text, start):
