@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# Imported here so that pytester's in-process runs find it loaded (pytester restores
+# sys.modules after each run; the session's patches hold the first import's classes).
+import httpx  # noqa: F401
 import pytest
 import vcr
 import yaml
@@ -459,3 +462,51 @@ def test_tokens_in_html_forms_scripts_and_error_text_do_not_reach_disk(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 2
+
+
+BOT = "AAH" + "dqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
+SLACK_HOOK = "aB3dE5gH7jK9mN1pQ3sT5vX7"
+DISCORD_HOOK = "Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Ji0Hg9Fe8Dc7" * 2
+SERVICE_TOKENS = {
+    "huggingface": "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+    "gitlab": "glpat-" + "AbCdEf0123456789xyzw",
+    "groq": "gsk_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKl",
+    "sendgrid": "SG." + "AbCdEfGhIjKlMnOpQrStUv.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfG",
+    "npm": "npm_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+}
+
+
+def test_secrets_in_url_paths_and_service_tokens_do_not_reach_disk(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bot's or a webhook's URL is its credential: no header, parameter or field to scrub by
+    # name. The unknown paths are echoed back by the server (path and body in the response).
+    secrets = [BOT, SLACK_HOOK, DISCORD_HOOK, *SERVICE_TOKENS.values()]
+    suite.write(
+        f"""
+        import httpx
+
+        SERVICE_TOKENS = {SERVICE_TOKENS!r}
+
+        @pytest.mark.cassette
+        def test_hooks():
+            r = requests.get(URL + "/bot123456789:{BOT}/getMe")
+            assert r.json()["path"].startswith("/bot123456789:")
+            r = requests.post(URL + "/services/T0A1B2C3D/B0A1B2C3D/{SLACK_HOOK}", json={{"text": "hi"}})
+            assert r.json()["method"] == "POST"
+            r = httpx.post(URL + "/api/webhooks/1234567890123456789/{DISCORD_HOOK}", json={{"a": 1}})
+            assert r.json()["body"] == '{{"a":1}}'
+            r = requests.post(URL + "/settings", json={{"notes": SERVICE_TOKENS}})
+            assert r.status_code == 200
+        """
+    )
+    result = suite.run()
+    result.assert_outcomes(passed=1)
+    text = (suite.path / "cassettes" / "test_suite" / "test_hooks.yaml").read_text()
+    assert [s for s in secrets if s in text] == []
+    assert "bot123456789:<SCRUBBED:telegram-bot-token>/getMe" in text
+    for kind in SERVICE_TOKENS:
+        assert f"<SCRUBBED:{kind}>" in text
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 4
