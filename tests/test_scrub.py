@@ -17,7 +17,7 @@ from vcr.request import Request
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
-from pytest_cassettes.scrub import DISABLE_NAMES, Scrubber, ScrubRules
+from pytest_cassettes.scrub import DISABLE_NAMES, LearnedSecrets, Scrubber, ScrubRules
 
 SECRET = "s3cr3t-Value-9f8e7d6c"  # no detector recognises it: only rules can remove it
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"
@@ -105,6 +105,78 @@ def test_sensitive_request_header_is_replaced_whatever_its_case(name: str):
     assert list(new.headers) == [name, "Accept"]  # names and order kept
     assert new.headers["Accept"] == "application/json"
     assert SECRET not in request_text(new)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DD-APPLICATION-KEY",
+        "X-Auth-Key",
+        "X-Auth-User-Service-Key",
+        "X-Parse-Master-Key",
+        "X-Parse-Javascript-Key",
+        "X-Appwrite-Key",
+        "X-Insert-Key",
+        "x-amz-server-side-encryption-customer-key",
+        "x-ms-encryption-key",
+        "X-Registry-Auth",
+        "x-functions-key",
+        "X-JFrog-Art-Api",
+        "X-Honeycomb-Team",
+        "X-Mashape-Key",
+        "App-Key",
+    ],
+)
+def test_services_credential_headers_are_replaced(name: str):
+    new, count = scrub_request(request(headers={name: SECRET}))
+    assert (new.headers[name], count) == ("<SCRUBBED>", 1)
+
+
+def test_headers_named_like_keys_that_hold_no_secret_are_kept():
+    headers = {
+        "Idempotency-Key": "b7c5c1a2-7d41-4c43-9a51-0f0e5a8f2b11",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "x-amz-server-side-encryption-customer-key-MD5": "ZjA3MzU1OGE2YjdkNGM0NQ==",
+        "Cache-Key": "v1-items-page-2",
+    }
+    new, count = scrub_request(request(headers=headers))
+    assert (dict(new.headers), count) == (headers, 0)
+
+
+def test_header_only_names_are_not_json_or_query_names():
+    # React Query's queryKey, a client key: ordinary words as fields and parameters.
+    body = json.dumps({"queryKey": ["todos", 2], "clientKey": "web"}).encode()
+    req = request("https://api.example.com/x?query_key=recent", body, method="POST")
+    new, count = scrub_request(req)
+    assert (new.body, new.uri, count) == (body, req.uri, 0)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "license_key",
+        "app_key",
+        "application_key",
+        "user_key",
+        "consumer_key",
+        "code_verifier",
+        "oauth_verifier",
+        "device_code",
+        "recovery_codes",
+        "SecretString",
+        "SecretBinary",
+        "SecretId",
+        "AccountKey",
+        "primaryMasterKey",
+        "privateKeyData",
+    ],
+)
+def test_more_credential_fields_are_replaced(field: str):
+    body = json.dumps({field: SECRET, "name": "ci"}).encode()
+    new, count = scrub_request(request(method="POST", body=body))
+    assert (json.loads(new.body), count) == ({field: "<SCRUBBED>", "name": "ci"}, 1)
+    new, count = scrub_request(request(f"https://api.example.com/x?{field}={SECRET}&page=2"))
+    assert (new.uri, count) == (f"https://api.example.com/x?{field}=%3CSCRUBBED%3E&page=2", 1)
 
 
 @pytest.mark.parametrize("name", ["Authorization", "authorization", "PROXY-AUTHORIZATION"])
@@ -1182,6 +1254,160 @@ def test_json_under_a_sensitive_key_is_replaced_whole():
     }
 
 
+@pytest.mark.parametrize(
+    ("connection", "scrubbed"),
+    [
+        (
+            f"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;"
+            f"SharedAccessKey={SECRET}",
+            "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;"
+            "SharedAccessKey=<SCRUBBED>",
+        ),
+        (
+            f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={SECRET};"
+            "EndpointSuffix=core.windows.net",
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=<SCRUBBED>;"
+            "EndpointSuffix=core.windows.net",
+        ),
+        (
+            f"Driver={{ODBC Driver 18}};Server=tcp:db,1433;Uid=app;Pwd={SECRET};Encrypt=yes",
+            "Driver={ODBC Driver 18};Server=tcp:db,1433;Uid=app;Pwd=<SCRUBBED>;Encrypt=yes",
+        ),
+        (
+            f"Server=db;Database=shop;User Id=app;Password={SECRET};",
+            "Server=db;Database=shop;User Id=app;Password=<SCRUBBED>;",
+        ),
+    ],
+    ids=["service-bus", "storage", "odbc", "ado-net"],
+)
+def test_connection_strings_in_json_lose_their_secrets_and_stay_unencoded(
+    connection: str, scrubbed: str
+):
+    # Was: read as a one-field form, percent-encoded whole, the placeholder encoded twice.
+    body = json.dumps({"primaryConnectionString": connection, "keyName": "Root"})
+    new, _ = scrub_response(response(body, {"Content-Type": ["application/json"]}))
+    assert json.loads(new["body"]["string"])["primaryConnectionString"] == scrubbed
+
+
+@pytest.mark.parametrize(
+    ("document", "secret_paths"),
+    [
+        # Kubernetes: a container's env, a Secret, a SecretList (its items carry no kind).
+        (
+            {"env": [{"name": "DB_PASSWORD", "value": SECRET}, {"name": "MODE", "value": "dev"}]},
+            [("env", 0, "value")],
+        ),
+        (
+            {"kind": "Secret", "metadata": {"name": "db"}, "data": {"user": SECRET}},
+            [("data", "user")],
+        ),
+        (
+            {"kind": "SecretList", "items": [{"metadata": {}, "stringData": {"k": SECRET}}]},
+            [("items", 0, "stringData", "k")],
+        ),
+        # AWS SSM, CloudFormation, Azure listKeys and listCredentials, Key Vault.
+        ({"Parameter": {"Name": "/db/pw", "Type": "SecureString", "Value": SECRET}}, None),
+        ({"Parameters": [{"ParameterKey": "DbPassword", "ParameterValue": SECRET}]}, None),
+        ({"keys": [{"keyName": "key1", "value": SECRET, "permissions": "FULL"}]}, None),
+        ({"keyName": "RootManageSharedAccessKey", "primaryKey": SECRET}, None),
+        ({"passwords": [{"name": "password", "value": SECRET}], "username": "acr"}, None),
+        ({"value": SECRET, "id": "https://kv1.vault.azure.net/secrets/db/0f1e2d"}, None),
+        # Vault's KV version 2, Google Secret Manager.
+        (
+            {
+                "data": {
+                    "data": {"db_conn": SECRET},
+                    "metadata": {"version": 3, "deletion_time": ""},
+                }
+            },
+            None,
+        ),
+        (
+            {
+                "name": "projects/p/secrets/s/versions/1",
+                "payload": {"data": SECRET, "dataCrc32c": "3519316437"},
+            },
+            None,
+        ),
+    ],
+)
+def test_values_that_are_secrets_by_their_objects_other_fields(
+    document: dict[str, Any], secret_paths: Any
+):
+    new, count = scrub_response(
+        response(json.dumps(document), {"Content-Type": ["application/json"]})
+    )
+    text = new["body"]["string"]
+    assert SECRET not in text and count >= 1
+    if secret_paths:
+        scrubbed = json.loads(text)
+        for path in secret_paths:
+            node: Any = scrubbed
+            for part in path:
+                node = node[part]
+            assert node == "<SCRUBBED>"
+
+
+def test_name_value_objects_of_ordinary_names_and_configmaps_are_kept():
+    document = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "web", "resourceVersion": "123"},
+        "data": {"LOG_LEVEL": "debug"},
+        "env": [{"name": "MODE", "value": "dev-7f3a9b2c1d4e5f60"}],
+    }
+    body = json.dumps(document)
+    new, count = scrub_response(response(body, {"Content-Type": ["application/json"]}))
+    assert (new["body"]["string"], count) == (body, 0)
+
+
+def test_an_object_under_a_generic_name_keeps_its_structure():
+    # Keystone's token (clients read the service catalog's endpoints from it) and Vault's
+    # auth: their fields go by their own names; generated strings directly in them go.
+    keystone = {
+        "token": {
+            "methods": ["password"],
+            "expires_at": "2026-11-24T05:00:00.000000Z",
+            "user": {"id": "9a8b7c6d5e4f", "name": "admin"},
+            "catalog": [
+                {
+                    "type": "compute",
+                    "endpoints": [
+                        {"interface": "public", "url": "https://nova.example.com:8774/v2.1"}
+                    ],
+                }
+            ],
+        }
+    }
+    body = json.dumps(keystone)
+    new, count = scrub_response(response(body, {"Content-Type": ["application/json"]}))
+    assert (new["body"]["string"], count) == (body, 0)
+    vault = {
+        "auth": {
+            "client_token": SECRET,
+            "accessor": "0e9e354a-520f-df04-6867-ee81cae3d42d",
+            "policies": ["default"],
+            "lease_duration": 2764800,
+            "renewable": True,
+        }
+    }
+    new, count = scrub_response(response(json.dumps(vault), {"Content-Type": ["application/json"]}))
+    assert json.loads(new["body"]["string"]) == {
+        "auth": {
+            "client_token": "<SCRUBBED>",
+            "accessor": "<SCRUBBED>",
+            "policies": ["default"],
+            "lease_duration": 2764800,
+            "renewable": True,
+        }
+    }
+    assert count == 2
+    login = {"auth": {"user": "bob", "pass": "letmein", "pin": "1234"}}
+    new, _ = scrub_request(request(method="POST", body=json.dumps(login).encode()))
+    assert json.loads(new.body) == {
+        "auth": {"user": "bob", "pass": "<SCRUBBED>", "pin": "<SCRUBBED>"}
+    }
+
+
 @pytest.mark.parametrize("indent", [None, 2, 4])
 def test_json_formatting_is_kept_outside_the_replaced_values(indent: int | None):
     document = {"a": "é \u2603 / \n", "nested": {"password": SECRET, "list": [1, 2.5, None]}}
@@ -1941,3 +2167,42 @@ def test_a_form_in_latin_1_is_scrubbed_by_field_and_still_matches():
     replayed, _ = scrub_request(sent)
     # The same bytes, so any body matcher matches (vcrpy before 9.4's reads forms as ASCII).
     assert replayed.body == recorded.body
+
+
+# --- values learned from earlier interactions ------------------------------------------------
+
+
+def test_a_value_scrubbed_by_name_is_learned_and_replaced_where_it_comes_back():
+    learned = LearnedSecrets()
+    token = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    login = response(json.dumps({"token": token, "user": "ada"}))
+    s = scrubber()
+    _, count = s.scrub_response(login, learned)
+    assert count == 1 and learned.key == {token}
+    # The next request sends it back in the URL's path, a header of no sensitive name, a body.
+    later = Scrubber(ScrubRules(), environ={}, learned=learned.key)
+    req = request(
+        f"https://api.example.com/sessions/{token}/items",
+        json.dumps({"note": f"session {token}"}).encode(),
+        {"X-Session": token},
+        "POST",
+    )
+    new_req, count = later.scrub_request(req)
+    assert new_req.uri == "https://api.example.com/sessions/%3CSCRUBBED%3E/items"
+    assert new_req.headers["X-Session"] == "<SCRUBBED>"
+    assert json.loads(new_req.body) == {"note": "session <SCRUBBED>"}
+    assert count == 3
+    # Scrubbing what was scrubbed changes nothing (replay scrubs the live request too).
+    assert later.scrub_request(new_req)[1] == 0
+
+
+def test_only_generated_looking_values_are_learned_and_at_most_a_limit():
+    learned = LearnedSecrets()
+    body = {"password": "hunter2", "key": "PROJ-123", "token": "<SCRUBBED>", "secret": "a b c d e"}
+    scrubber().scrub_response(response(json.dumps(body)), learned)
+    assert learned.key == frozenset()
+    for i in range(LearnedSecrets.LIMIT + 5):
+        scrubber().scrub_response(
+            response(json.dumps({"token": f"Zq8xW2kP9mR4tY7u{i:04d}"})), learned
+        )
+    assert len(learned.key) == LearnedSecrets.LIMIT

@@ -18,6 +18,8 @@ from typing import Callable
 from urllib.parse import unquote_plus
 
 __all__ = [
+    "DEFAULT_HEADER_NAMES",
+    "DEFAULT_HEADER_RULES",
     "DEFAULT_NAME_RULES",
     "KINDS",
     "Finding",
@@ -84,6 +86,42 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "*password-confirmation",
     "*jsessionid",
     "saml-response",
+    "*account-key",
+    "*master-key",
+    "*license-key",
+    "*app-key",
+    "*application-key",
+    "user-key",
+    "*secret-string",
+    "secret-binary",
+    "secret-id",
+    "code-verifier",
+    "oauth-verifier",
+    "device-code",
+    "recovery-codes",
+    "*consumer-key",
+    "private-key-data",
+)
+
+# Header names only (as JSON keys or parameters these words name ordinary things): the keys
+# of Cloudflare, Datadog, New Relic, Parse, Appwrite, Azure Functions, JFrog, Honeycomb, and
+# the encryption keys a client supplies to S3, Azure and Google Cloud Storage.
+DEFAULT_HEADER_RULES: tuple[str, ...] = (
+    "*auth-key",
+    "*service-key",
+    "*insert-key",
+    "*query-key",
+    "*client-key",
+    "*javascript-key",
+    "*mashape-key",
+    "*customer-key",
+    "*encryption-key",
+    "*functions-key",
+    "*registry-auth",
+    "x-jfrog-art-api",
+    "x-honeycomb-team",
+    "x-appwrite-key",
+    "x-appwrite-session",
 )
 
 # Names the globs above catch that are not secrets: pagination cursors would otherwise all
@@ -158,7 +196,7 @@ class NameMatcher:
         return False
 
 
-DEFAULT_NAMES = NameMatcher()
+DEFAULT_HEADER_NAMES = NameMatcher((*DEFAULT_NAME_RULES, *DEFAULT_HEADER_RULES))
 
 
 # --- detectors -----------------------------------------------------------------------------------
@@ -353,7 +391,30 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     _prefixed("notion", r"secret_[A-Za-z0-9]{43}"),
     _prefixed("databricks", r"dapi[a-f0-9]{32}(?:-[0-9])?"),
     _prefixed("mailgun", r"key-[a-f0-9]{32}"),
-    _prefixed("doppler", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}"),
+    _prefixed(
+        "doppler", r"dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_-]{1,40}\.)?[A-Za-z0-9]{40,}"
+    ),
+    _prefixed("google-oauth", r"1//0[A-Za-z0-9_-]{30,}"),
+    _prefixed("slack", r"xapp-[0-9]-[A-Z0-9]+-[a-z0-9]+-[a-f0-9]{32,}"),
+    _prefixed("grafana", r"glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}"),
+    _prefixed("grafana", r"glc_[A-Za-z0-9+/]{32,}={0,2}"),
+    _prefixed("docker", r"dckr_pat_[A-Za-z0-9_-]{20,}"),
+    _prefixed("vault", r"hv[sbr]\.[A-Za-z0-9_-]{24,}"),
+    _prefixed("airtable", r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}"),
+    _prefixed("sentry", r"sntry[su]_[A-Za-z0-9+/=_-]{30,}"),
+    _prefixed("brevo", r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}"),
+    _prefixed("planetscale", r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{30,}"),
+    _prefixed("dropbox", r"sl\.[A-Za-z0-9_-]{130,}"),
+    _prefixed("rubygems", r"rubygems_[a-f0-9]{48}"),
+    _prefixed("age-secret-key", r"AGE-SECRET-KEY-1[A-Z0-9]{58}"),
+    # `<id>.atlasv1.<secret>`: the secret part (the id before the dot is part of a word).
+    (
+        "terraform",
+        re.compile(r"\.atlasv1\.([A-Za-z0-9_-]{60,})(?![A-Za-z0-9_-])"),
+        1,
+        _generated,
+        False,
+    ),
     (
         "url-password",
         re.compile(r"://[^\s/?#@:\"'<>]+:([^\s/?#@\"'<>]+)@"),
@@ -378,7 +439,7 @@ def _sensitive_places(text: str) -> Iterable[Finding]:
         if not looks_random(value):
             continue
         name = _NAME_BEFORE.search(text, max(0, match.start() - 80), match.start())
-        if name and DEFAULT_NAMES(name.group(1)):
+        if name and DEFAULT_HEADER_NAMES(name.group(1)):  # `name: value`, headers' too
             yield Finding("high-entropy", match.start(1), match.end(1))
 
 

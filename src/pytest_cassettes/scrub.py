@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
@@ -32,8 +33,9 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from pytest_cassettes.bodies import UTF8_CHARSETS, charset
 from pytest_cassettes.detect import (
+    DEFAULT_HEADER_NAMES,
+    DEFAULT_HEADER_RULES,
     DEFAULT_NAME_RULES,
-    DEFAULT_NAMES,
     KINDS,
     SCRUBBED,
     SCRUBBED_RE,
@@ -109,20 +111,104 @@ _SCHEMA_KEYWORDS = frozenset(
 )
 
 
+class _Found(str):
+    """A finding's label that also carries the value replaced (see LearnedSecrets)."""
+
+    value: str = ""
+
+
+def _carrying(label: str, value: str) -> str:
+    found = _Found(label)
+    found.value = value
+    return found
+
+
 def _finding(name: str, value: str) -> str:
     label = f"sensitive-field:{name}"
     short = len(value.strip()) < MIN_ENV_VALUE_LENGTH and normalize_name(name) in GENERIC_NAMES
-    return SHORT + label if short else label
+    return _carrying(SHORT + label if short else label, value)
+
+
+class LearnedSecrets:
+    """Values a cassette's interactions had scrubbed by name, replaced wherever they occur in
+    the interactions after them: a token a response handed out, sent back in a URL's path
+    (`/sessions/<token>/items`) or echoed in a body. On replay the client gets the placeholder
+    and sends it back where it sent the token, which is what was recorded.
+
+    Only values that look generated are learned (a word would be replaced inside others), at
+    most LIMIT of them a cassette. Thread-safe: a test's threads share their cassette."""
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._values: dict[str, None] = {}
+        self._lock = threading.Lock()
+        self.key: frozenset[str] = frozenset()  # what scrubbers are built with (see Scrubber)
+
+    def learn(self, found: Iterable[str]) -> bool:
+        """Keep the learnable values of these findings; whether any was new."""
+        values = [f.value for f in found if isinstance(f, _Found) and _learnable(f.value)]
+        if not values:
+            return False
+        with self._lock:
+            before = len(self._values)
+            for value in values:
+                if len(self._values) < self.LIMIT:
+                    self._values.setdefault(value, None)
+            if len(self._values) == before:
+                return False
+            self.key = frozenset(self._values)
+            return True
+
+
+def _learnable(value: str) -> bool:
+    return (
+        len(value) <= 4096
+        and not any(c.isspace() for c in value)
+        and looks_random(value)
+        and not is_placeholder(value)
+    )
 
 
 # Defaults that are not name rules: environment values and all detectors at once.
 _FEATURES = ("detectors", "env")
-DISABLE_NAMES: tuple[str, ...] = (*_FEATURES, *DEFAULT_NAME_RULES, *KINDS)
+DISABLE_NAMES: tuple[str, ...] = (*_FEATURES, *DEFAULT_NAME_RULES, *DEFAULT_HEADER_RULES, *KINDS)
 
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
 _JSON_KEY = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
 _JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
+# Objects whose `value` is a secret by their other fields (see Scrubber._context_paths).
+_NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey")
+_VALUE_FIELDS = ("value", "Value", "ParameterValue")
+_NAME_FIELD = re.compile(r'"(?:[Nn]ame|[Kk]ey|ParameterKey)"\s*:\s*"([^"\\]{1,80})"')
+_VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
+# Each alternative starts with a literal: a search tries few positions (see detect.py).
+_CONTEXT_HINT = re.compile(
+    r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|\.vault\.azure\.net/secrets/'
+    r'|"deletion_time"|"dataCrc32c"'
+)
+
+
+def _stored_secret_paths(
+    node: dict[str, Any], path: tuple[Segment, ...]
+) -> list[tuple[Segment, ...]]:
+    """What a secret store answers: Vault's KV version 2 `data.data` (beside its `metadata`),
+    Google Secret Manager's `payload.data`."""
+    found: list[tuple[Segment, ...]] = []
+    data, metadata = node.get("data"), node.get("metadata")
+    if isinstance(data, dict) and isinstance(metadata, dict) and "deletion_time" in metadata:
+        found.append((*path, "data"))
+    payload, name = node.get("payload"), node.get("name")
+    if isinstance(payload, dict) and isinstance(name, str) and "/secrets/" in name:
+        found.append((*path, "payload", "data"))
+    return found
+
+
+# A connection string: two or more `name=value` separated by `;` (ADO.NET, ODBC, Azure's).
+_CONNECTION_STRING = re.compile(r"\s*[A-Za-z][\w .-]*=[^;]*(?:;\s*[A-Za-z][\w .-]*=[^;]*)+;?\s*")
+_CONNECTION_SECRETS = frozenset({"pwd", "password", "accountkey", "sharedaccesskey"})
+_CONNECTION_PASSWORD = re.compile(r";\s*[Pp][Ww][Dd]\s*=")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # A parameter of a URL or query string inside text (a link in HTML, a pagination URL in JSON, a
 # Link header): its separator, name and value. `;` also ends HTML's `&amp;`. A value ends at
@@ -382,11 +468,12 @@ def _set_content_length(headers: dict[str, Any], length: int, as_list: bool) -> 
 
 
 class _JsonFrame:
-    __slots__ = ("index", "is_object", "key", "key_next", "sensitive")
+    __slots__ = ("index", "is_object", "key", "key_next", "loose", "sensitive")
 
-    def __init__(self, is_object: bool, sensitive: bool) -> None:
+    def __init__(self, is_object: bool, sensitive: bool, loose: bool = False) -> None:
         self.is_object = is_object
         self.sensitive = sensitive
+        self.loose = loose  # an object under a generic name: see _LOOSE_NAMES
         self.key: str | None = None
         self.key_next = is_object
         self.index = 0
@@ -399,13 +486,15 @@ class Scrubber:
         self,
         rules: ScrubRules = ScrubRules(),  # frozen, so sharing the default is safe
         environ: Mapping[str, str] | None = None,
+        learned: Iterable[str] = (),
     ) -> None:
         self.rules = rules
         disabled = _check_disable(rules.disable)
         name_rules = [r for r in DEFAULT_NAME_RULES if normalize_name(r) not in disabled]
-        known = {normalize_name(n) for n in (*DEFAULT_NAME_RULES, *KINDS, *_FEATURES)}
+        header_rules = [r for r in DEFAULT_HEADER_RULES if normalize_name(r) not in disabled]
+        known = {normalize_name(n) for n in DISABLE_NAMES}
         exempt = [name for name in disabled if name not in known]
-        self._header_names = NameMatcher(name_rules, rules.headers, exempt)
+        self._header_names = NameMatcher([*name_rules, *header_rules], rules.headers, exempt)
         self._param_names = NameMatcher(name_rules, rules.params, exempt)
         self._json_paths = tuple(_parse_json_path(path) for path in rules.json_paths)
         self._patterns = tuple(_compile_pattern(p) for p in rules.patterns)
@@ -417,9 +506,11 @@ class Scrubber:
         # The same in bytes, for bodies that are not UTF-8: the values' UTF-8 bytes.
         self._env_bytes_re: re.Pattern[bytes] | None = None
         self._protected_bytes = re.compile(SCRUBBED_RE.pattern.encode("ascii"))
-        self._load_env(os.environ if environ is None else environ, "env" not in disabled)
+        self._load_env(os.environ if environ is None else environ, "env" not in disabled, learned)
 
-    def _load_env(self, environ: Mapping[str, str], by_suffix: bool) -> None:
+    def _load_env(
+        self, environ: Mapping[str, str], by_suffix: bool, learned: Iterable[str] = ()
+    ) -> None:
         wanted = {name.upper() for name in self.rules.env}
         for name in sorted(environ):
             value = environ[name]
@@ -430,6 +521,9 @@ class Scrubber:
                 for form in _env_variants(value):
                     # Sorted names: when two variables share a value the first name wins.
                     self._env_placeholder.setdefault(form, label)
+        for value in sorted(learned):  # a LearnedSecrets' values: <SCRUBBED> wherever they are
+            for form in _env_variants(value):
+                self._env_placeholder.setdefault(form, "SCRUBBED")
         if not self._env_placeholder:
             return
         forms = sorted(self._env_placeholder, key=lambda form: (-len(form), form))
@@ -446,8 +540,12 @@ class Scrubber:
 
     # --- public API ----------------------------------------------------------------------------
 
-    def scrub_request(self, request: Request) -> tuple[Request | None, int]:
-        """A scrubbed copy of a vcrpy request and the number of values replaced (None: dropped)."""
+    def scrub_request(
+        self, request: Request, learned: LearnedSecrets | None = None
+    ) -> tuple[Request | None, int]:
+        """A scrubbed copy of a vcrpy request and the number of values replaced (None: dropped).
+
+        `learned` keeps the values replaced by name (see Session.open, which uses them)."""
         found: list[str] = []
         new = copy.copy(request)
         uri = self._scrub_url(request.uri, found)
@@ -467,6 +565,8 @@ class Scrubber:
         elif _is_parsed(request):
             new.body = self._scrub_parsed(request.body, [], False, "", found)
         new.headers = headers
+        if learned is not None:
+            learned.learn(found)
         for hook in self.rules.request_hooks:
             hooked = hook(new)
             if hooked is None:
@@ -474,7 +574,9 @@ class Scrubber:
             new = hooked
         return new, len(found)
 
-    def scrub_response(self, response: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+    def scrub_response(
+        self, response: dict[str, Any], learned: LearnedSecrets | None = None
+    ) -> tuple[dict[str, Any] | None, int]:
         """A scrubbed copy of a vcrpy response dict and the number of values replaced."""
         found: list[str] = []
         new = copy.deepcopy(response)
@@ -492,6 +594,8 @@ class Scrubber:
             if new_data != data:
                 body["string"] = new_data.decode("utf-8") if isinstance(raw, str) else new_data
                 _set_content_length(headers, len(new_data), as_list=True)
+        if learned is not None:
+            learned.learn(found)
         for hook in self.rules.response_hooks:
             hooked = hook(new)
             if hooked is None:
@@ -543,7 +647,7 @@ class Scrubber:
                     or _CONSTANT_NAME.fullmatch(credentials)
                 ):
                     return value  # `Bearer {token}`, `Bearer YOUR_TOKEN`, `Bearer ***`
-                found.append(label)
+                found.append(_finding(name, credentials))
                 return scheme + encode(SCRUBBED) + tail
             if value.strip().lower() in _AUTH_SCHEMES:
                 return value  # `'Bearer ' + token`: the scheme alone
@@ -838,7 +942,8 @@ class Scrubber:
         # with none of these and no sensitive key is left as is.
         hits = self._text_hits(text)
         embedded = self._has_embedded(text)
-        if not hits and not embedded and not self._json_paths and not self._has_sensitive_key(text):
+        paths = self._json_paths + self._context_paths(text)
+        if not hits and not embedded and not paths and not self._has_sensitive_key(text):
             return text
         hit_starts = [start for start, _ in hits]
         hit_ends = list(itertools.accumulate((end for _, end in hits), max))
@@ -859,15 +964,24 @@ class Scrubber:
                 out.append(token)
                 continue
             if first in "{[" and not (top is not None and top.key_next):
-                sensitive, _ = self._json_sensitive(stack)
-                stack.append(_JsonFrame(first == "{", sensitive))
+                sensitive, name = self._json_sensitive(stack, paths)
+                loose = (
+                    sensitive
+                    and first == "{"
+                    and top is not None
+                    and not top.sensitive
+                    and normalize_name(name) in _LOOSE_NAMES
+                )
+                stack.append(_JsonFrame(first == "{", sensitive and not loose, loose))
                 out.append(token)
                 continue
             if top is not None and top.key_next:
                 top.key = json.loads(token)
                 sensitive, name = False, ""
             else:
-                sensitive, name = self._json_sensitive(stack)
+                sensitive, name = self._json_sensitive(stack, paths)
+                if not sensitive and top is not None and top.loose and first == '"':
+                    sensitive = _loose_secret(name, json.loads(token))
             if sensitive:
                 out.append(_json_secret(token, name, found))
             elif _overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
@@ -907,6 +1021,8 @@ class Scrubber:
             # An HTML fragment (Turbo's, htmx's, Livewire's JSON): its form's fields' names.
             raw = text.replace('\\"', '"').replace("\\u003c", "<").replace("\\u003C", "<")
             names += ["".join(g) for g in _HTML_NAME.findall(raw)]
+        if ";" in text and _CONNECTION_PASSWORD.search(text):
+            return True  # a connection string's `Pwd=`, no parameter name anywhere else
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -920,7 +1036,66 @@ class Scrubber:
                 return True
         return False
 
-    def _json_sensitive(self, stack: list[_JsonFrame]) -> tuple[bool, str]:
+    def _context_paths(self, text: str) -> tuple[tuple[Segment, ...], ...]:
+        """Values that are secrets by their object's other fields, as paths from the root:
+        `{"name": "DB_PASSWORD", "value": ...}` (Kubernetes' env, ECS, CloudFormation's
+        parameters, Azure's listCredentials), AWS SSM's SecureString `Value`, Azure's listKeys
+        and Key Vault `value`, a Kubernetes Secret's `data` and `stringData`."""
+        if not _CONTEXT_HINT.search(text) and not (
+            any(field in text for field in _VALUE_KEYS)
+            and any(
+                self._param_names(name) or _is_secret_env_name(name)
+                for name in set(_NAME_FIELD.findall(text))
+            )
+        ):
+            return ()
+        try:
+            data = json.loads(text)
+        except ValueError:  # JSON lines, or not JSON after all
+            return ()
+        found: list[tuple[Segment, ...]] = []
+        todo: list[tuple[Any, tuple[Segment, ...]]] = [(data, ())]
+        while todo:
+            node, path = todo.pop()
+            if isinstance(node, list):
+                todo.extend((item, (*path, i)) for i, item in enumerate(node))
+                continue
+            if not isinstance(node, dict):
+                continue
+            kind = node.get("kind")
+            secrets = [node] if kind == "Secret" else []
+            if kind == "SecretList" and isinstance(node.get("items"), list):
+                secrets = node["items"]  # a list's items carry no kind of their own
+            for i, secret in enumerate(secrets):
+                at = path if secret is node else (*path, "items", i)
+                if isinstance(secret, dict):
+                    found.extend((*at, k.lower()) for k in ("data", "stringData") if k in secret)
+            value_key = next((k for k in _VALUE_FIELDS if k in node), None)
+            if value_key is not None and self._secret_by_context(node):
+                found.append((*path, value_key.lower()))
+            if "keyName" in node:  # Azure Service Bus' and Event Hubs' listKeys
+                found.extend(
+                    (*path, k.lower()) for k in ("primaryKey", "secondaryKey") if k in node
+                )
+            found.extend(_stored_secret_paths(node, path))
+            todo.extend((child, (*path, key.lower())) for key, child in node.items())
+        return tuple(found)
+
+    def _secret_by_context(self, node: dict[str, Any]) -> bool:
+        if "keyName" in node or node.get("Type") == "SecureString":
+            return True
+        vault_id = node.get("id")
+        if isinstance(vault_id, str) and ".vault.azure.net/secrets/" in vault_id:
+            return True
+        for field in _NAME_FIELDS:
+            name = node.get(field)
+            if isinstance(name, str) and (self._param_names(name) or _is_secret_env_name(name)):
+                return True
+        return False
+
+    def _json_sensitive(
+        self, stack: list[_JsonFrame], paths: tuple[tuple[Segment, ...], ...] = ()
+    ) -> tuple[bool, str]:
         """Whether the value about to be read is secret, and the key that makes it so."""
         if not stack:
             return False, ""
@@ -930,9 +1105,9 @@ class Scrubber:
             return False, name  # a JSON Schema's `"password": {"type": "string"}`
         if top.sensitive or (name and self._param_names(name)):
             return True, name
-        if self._json_paths:
+        if paths:
             path: list[Segment] = [(f.key or "") if f.is_object else f.index for f in stack]
-            if any(_path_matches(rule, path) for rule in self._json_paths):
+            if any(_path_matches(rule, path) for rule in paths):
                 return True, name or str(path[-1])
         return False, name
 
@@ -954,11 +1129,26 @@ class Scrubber:
             nested = self._scrub_json(value, found, depth + 1)
             if nested is not None:
                 return nested
+        if ";" in value and _CONNECTION_STRING.fullmatch(value):
+            return self._scrub_text(self._scrub_connection(value, found), found, _plain)
         if "=" in value and _FORM_BODY.fullmatch(value):
             return self._scrub_text(self._scrub_pairs(value, found), found, _url_encoded)
         if value.lstrip()[:1] == "<" and _HTML_FIELD_HINT.search(value):
             return self._scrub_text(self._scrub_html_fields(value, found), found, _markup)
         return self._scrub_text(value, found, _plain)
+
+    def _scrub_connection(self, value: str, found: list[str]) -> str:
+        """A connection string (`Server=x;Uid=app;Pwd=...`, Azure's `...;AccountKey=...`):
+        sensitive pairs' values replaced, nothing encoded (it is no form)."""
+        parts = value.split(";")
+        for i, part in enumerate(parts):
+            name, equals, secret = part.partition("=")
+            key = name.strip()
+            sensitive = normalize_name(key) in _CONNECTION_SECRETS or self._param_names(key)
+            if equals and sensitive and secret.strip() and not _is_placeholder(secret.strip()):
+                found.append(_finding(key, secret))
+                parts[i] = name + equals + SCRUBBED
+        return ";".join(parts)
 
     def _scrub_parsed(
         self, value: Any, path: list[Segment], sensitive: bool, name: str, found: list[str]
@@ -1503,6 +1693,28 @@ _MASK_WORDS = frozenset(
 _EXAMPLE_VALUE = re.compile(r"(?:^|[^a-z])your[-_ ]?[a-z]|[-_ ]here$|\.\.\.|\u2026")
 
 
+# An object under one of these generic names is a structure, not one secret: Keystone's
+# `token` (its user, roles and service catalog, which clients read endpoints from), Vault's
+# `auth` (`client_token`, `policies`, `lease_duration`), a payment's `authorization`. Its
+# fields go by their own names; its strings directly in it are secrets but for words, URLs,
+# dates and times (numbers and booleans are kept), and all are under `pass`, `pwd` or `pin`.
+_LOOSE_NAMES = frozenset({"token", "auth", "authorization"})
+_LOOSE_KEPT = re.compile(
+    r"[A-Za-z][A-Za-z _.-]{0,63}"  # a word: `password` (a method), `Bearer`, `service`
+    r"|https?://\S*"  # an endpoint (its parameters still go by their names)
+    r"|\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+)?(?:Z|[+-]\d{2}:?\d{2})?"  # a date or a time
+)
+_LOOSE_SECRET_KEYS = frozenset({"pass", "pwd", "pin", "passcode"})
+
+
+def _loose_secret(key: str, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if normalize_name(key) in _LOOSE_SECRET_KEYS:
+        return True
+    return _LOOSE_KEPT.fullmatch(value) is None
+
+
 def _masked(value: str) -> bool:
     """A value that stands for a secret without being one: a mask (`********`, `xxxx`,
     `sk-proj-xxxxxxxx`), a redaction (`[FILTERED]`, `REDACTED`), an example
@@ -1638,7 +1850,7 @@ def _scrub_cookie(
         lead = content[: len(content) - len(content.lstrip())]
         trail = content[len(content.rstrip()) :]
         parts[i] = name + equals + lead + encode(SCRUBBED) + trail
-        found.append(label)
+        found.append(_carrying(label, stripped))
     return ";".join(parts)
 
 
@@ -1691,7 +1903,9 @@ def _check_disable(names: Iterable[str]) -> frozenset[str]:
     """Normalised names to disable; unknown names raise ValueError listing the valid ones."""
     known = {normalize_name(name) for name in DISABLE_NAMES}
     unknown = [
-        name for name in names if normalize_name(name) not in known and not DEFAULT_NAMES(name)
+        name
+        for name in names
+        if normalize_name(name) not in known and not DEFAULT_HEADER_NAMES(name)
     ]
     if unknown:
         raise ValueError(
