@@ -510,3 +510,114 @@ def test_secrets_in_url_paths_and_service_tokens_do_not_reach_disk(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 4
+
+
+def test_a_token_from_a_response_sent_back_in_a_path_is_scrubbed_and_replays(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The session id a response hands out goes into the next URL's path: it was written to
+    # disk there, and replay then asked for /sessions/<SCRUBBED>/items, which matched nothing.
+    suite.server.route(
+        "/auth", headers={"Content-Type": "application/json"}, body=json.dumps({"token": TOKEN})
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_flow():
+            token = requests.get(URL + "/auth").json()["token"]
+            r = requests.get(f"{URL}/sessions/{token}/items")
+            assert r.json()["path"] == f"/sessions/{token}/items"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    assert suite.uris("test_flow")[1].endswith("/sessions/%3CSCRUBBED%3E/items")
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+
+
+def test_a_placeholder_a_replayed_login_gave_is_not_sent_to_be_recorded(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Adding a request with new_episodes replays the login, scrubbed: the new request would
+    # carry `Bearer <SCRUBBED>` to the server and record its 401. It fails, saying what to do.
+    suite.server.route(
+        "/token",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"access_token": TOKEN}),
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_flow():
+            s = requests.Session()
+            token = s.post(URL + "/token").json()["access_token"]
+            s.headers["Authorization"] = "Bearer " + token
+            s.get(URL + "/users")
+            if os.environ.get("STEP2"):
+                s.get(URL + "/orders")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    monkeypatch.setenv("STEP2", "1")
+    result = suite.run("--record-mode=new_episodes")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*PlaceholderSentError: A request to record carries a scrubbed placeholder*",
+            "*GET http://127.0.0.1:*/orders",
+            "*<SCRUBBED> in its Authorization header came from a replayed response*",
+            "*record the whole test again: pytest --record-mode=rewrite 'test_suite.py::test_flow'",
+        ]
+    )
+    assert suite.server.hits == 2  # /orders never reached the server
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=1)
+    assert suite.server.requests[-1].headers["Authorization"] == "Bearer " + TOKEN
+
+
+def test_a_shared_login_whose_token_was_scrubbed_is_sent_while_a_test_records(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shared login cassette replays `<SCRUBBED>` for the token: a test recording its own
+    # cassette beside it would send that to the server. The login goes out instead (not
+    # recorded: the shared cassette has it), and the token it gets is scrubbed where the test
+    # sends it (a path), so the test replays against both cassettes.
+    suite.server.route(
+        "/token",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"access_token": TOKEN}),
+    )
+    suite.write(
+        """
+        def login(session):
+            token = session.post(URL + "/token").json()["access_token"]
+            session.headers["Authorization"] = "Bearer " + token
+            return token
+
+        @pytest.mark.cassette("shared/login.yaml")
+        def test_login():
+            login(requests.Session())
+
+        @pytest.mark.cassette("flows/orders.yaml", "shared/login.yaml")
+        def test_orders():
+            s = requests.Session()
+            token = login(s)
+            assert s.get(f"{URL}/sessions/{token}/orders").json()["method"] == "GET"
+        """
+    )
+    suite.run("-k", "test_login").assert_outcomes(passed=1)
+    result = suite.run("-k", "test_orders")
+    result.assert_outcomes(passed=1)
+    sent = suite.server.requests[-1]
+    assert sent.headers["Authorization"] == "Bearer " + TOKEN
+    assert sent.path == f"/sessions/{TOKEN}/orders"
+    assert suite.server.hits == 3
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    recorded = yaml.safe_load((suite.path / "cassettes" / "flows" / "orders.yaml").read_text())
+    assert [i["request"]["uri"].split("/", 3)[3] for i in recorded["interactions"]] == [
+        "sessions/%3CSCRUBBED%3E/orders"
+    ]
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=2)
+    assert suite.server.hits == 3

@@ -13,7 +13,13 @@ from urllib.parse import urlparse
 
 from pytest_cassettes import large, storage
 from pytest_cassettes.bodies import normalize_response
-from pytest_cassettes.errors import CassetteError, CassetteMissingError, UnmatchedRequestError
+from pytest_cassettes.detect import SCRUBBED_RE
+from pytest_cassettes.errors import (
+    CassetteError,
+    CassetteMissingError,
+    PlaceholderSentError,
+    UnmatchedRequestError,
+)
 from pytest_cassettes.libraries import Request, vcr_matchers
 
 Matcher = Callable[[Any, Any], Any]
@@ -172,6 +178,34 @@ class Entry:
         self.raw = None
 
 
+def _holds_placeholder(response: dict[str, Any]) -> bool:
+    """Whether a stored response had something scrubbed (a header or its body)."""
+    for values in (response.get("headers") or {}).values():
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            if isinstance(value, str) and SCRUBBED_RE.search(value):
+                return True
+    body = (response.get("body") or {}).get("string")
+    if isinstance(body, bytes):
+        body = body.decode("latin-1")
+    return isinstance(body, str) and SCRUBBED_RE.search(body) is not None
+
+
+def _placeholder_in(request: Any) -> str | None:
+    """Where a live request carries one of our placeholders (`<SCRUBBED>`, encoded or not)."""
+    if SCRUBBED_RE.search(request.uri):
+        return "URL"
+    for name, value in request.headers.items():
+        text = value if isinstance(value, str) else str(value)
+        if SCRUBBED_RE.search(text):
+            return f"{name} header"
+    body = request.body
+    if isinstance(body, (bytes, bytearray)) and SCRUBBED_RE.search(body.decode("latin-1")):
+        return "body"
+    if isinstance(body, str) and SCRUBBED_RE.search(body):
+        return "body"
+    return None
+
+
 @dataclass
 class Context:
     """What the error messages need to know about the running test."""
@@ -223,6 +257,8 @@ class Cassette:
         # Per thread: the request `take` prepared and did not play, (signature, prepared,
         # values scrubbed), so the stubs' path after it does not run the filters again.
         self._carry = threading.local()
+        # id(request) -> the shared entry a live request stands in for (see _goes_live)
+        self._shared_live: dict[int, int] = {}
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -296,11 +332,15 @@ class Cassette:
             if self.record_mode == "all" and self.can_record:
                 return False
             index = self._find(prepared)
+            if index is not None and self._goes_live(index):
+                self._shared_live[id(request)] = index
+                return False
             if index is not None:
                 pending = self._pending[id(request)]
                 self._pending[id(request)] = (request, prepared, index, pending[3])
                 return True
         if self.can_record:
+            self._check_no_placeholder(request)
             return False
         raise self._fail(prepared)
 
@@ -319,7 +359,11 @@ class Cassette:
         if prepared is not None:
             with self._lock:
                 index = self._find(prepared)
-                if index is not None and (accept is None or accept(self.entries[index].response)):
+                if (
+                    index is not None
+                    and not self._goes_live(index)
+                    and (accept is None or accept(self.entries[index].response))
+                ):
                     return self._played(index)
         # The stubs' path asks `prepared` next, on this thread, for the request it builds (the
         # filters and scrubbers work on copies: the request is as it was).
@@ -350,6 +394,16 @@ class Cassette:
                     raise self._fail(prepared if prepared is not None else request)
             return self._played(index)
 
+    def _goes_live(self, index: int) -> bool:
+        """Whether a shared cassette's interaction is sent instead of replayed: while the
+        test's own cassette records, one whose recording was scrubbed (a login's token) would
+        hand the test `<SCRUBBED>`, which its recorded requests would then send to the server.
+        Sent, it gives the real one; it is not recorded (the shared cassette has it)."""
+        entry = self.entries[index]
+        if entry.source == self.path or not self.can_record:
+            return False
+        return _holds_placeholder(entry.response)
+
     def _played(self, index: int) -> dict[str, Any]:
         # Under self._lock.
         entry = self.entries[index]
@@ -366,6 +420,14 @@ class Cassette:
         prepared = self.prepared(request)
         with self._lock:
             pending = self._pending.pop(id(request), None)
+            shared = self._shared_live.pop(id(request), None)
+        if shared is not None:
+            # A shared interaction sent live: played, not recorded; its scrubbing teaches the
+            # cassette its secrets (a token then sent in a path is scrubbed there).
+            with self._lock:
+                self._played(shared)
+            self.scrub_response(normalize_response(copy.deepcopy(response)))
+            return
         if prepared is None:
             return
         request_count = pending[3] if pending is not None else 0
@@ -415,6 +477,24 @@ class Cassette:
         self._skip[key] = skip
 
     # --- errors ----------------------------------------------------------------------------
+
+    def _check_no_placeholder(self, request: Any) -> None:
+        """Refuse to send, to record it, a request carrying a placeholder this cassette's
+        replayed responses handed out (`Bearer <SCRUBBED>` after a replayed login)."""
+        __tracebackhide__ = True
+        if not any(entry.plays for entry in self.entries):
+            return
+        where = _placeholder_in(request)
+        if where is None:
+            return
+        error = PlaceholderSentError(
+            request=f"{request.method} {request.uri}",
+            test=self.context.nodeid,
+            where=where,
+        )
+        with self._lock:
+            self.errors.append(error)
+        raise error
 
     def _fail(self, prepared: Any) -> CassetteError:
         ctx = self.context

@@ -52,6 +52,21 @@ class UnmatchedRequestError(CassetteError):
         super().__init__("\n".join(lines))
 
 
+class PlaceholderSentError(CassetteError):
+    """A request about to be recorded carries a placeholder a replayed response gave it."""
+
+    def __init__(self, *, request: str, test: str, where: str):
+        super().__init__(
+            f"A request to record carries a scrubbed placeholder, in {test}:\n"
+            f"  {request}\n"
+            f"  <SCRUBBED> in its {where} came from a replayed response (a token or cookie "
+            "scrubbed when it was recorded): a live server would refuse it, and its refusal "
+            "would be recorded.\n"
+            f"  To record this request, record the whole test again: "
+            f"pytest --record-mode=rewrite '{test}'"
+        )
+
+
 class CassetteLoadError(CassetteError):
     """A cassette file that exists but cannot be read; it is never treated as empty."""
 

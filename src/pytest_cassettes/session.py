@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import sys
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,7 +130,9 @@ class Session:
         if self.disabled:
             self.report.complete = False  # no cassette is opened: none can be told an orphan
         self._root = os.path.normpath(config.rootpath)
-        self._scrubbers: dict[tuple[ScrubRules, frozenset[tuple[str, str]]], Scrubber] = {}
+        self._scrubbers: dict[
+            tuple[ScrubRules, frozenset[tuple[str, str]], frozenset[str]], Scrubber
+        ] = {}
         self._guarded: list[pytest.Item] = []  # tests under their replay-only guard
         # id(fixturedef) -> the guards its teardowns are under (see fixture_set_up)
         self._teardown_guards: dict[int, list[NetworkGuard]] = {}
@@ -317,6 +320,7 @@ class Session:
         )
         rules = self.scrub_rules(item, settings)
         scrubber = self.scrubber(rules, item.nodeid)  # bad rules fail the test here
+        scrub_request, scrub_response = self._learning_scrubbers(rules, item.nodeid)
         cassette = Cassette(
             path=settings.path,
             shared_paths=settings.shared_paths,
@@ -329,8 +333,8 @@ class Session:
             matchers=merged["match_on"],
             prepare_request=prepare_request,
             prepare_response=prepare_response,
-            scrub_request=lambda r: self.scrubber(rules, item.nodeid).scrub_request(r),
-            scrub_response=lambda r: self.scrubber(rules, item.nodeid).scrub_response(r),
+            scrub_request=scrub_request,
+            scrub_response=scrub_response,
             allow_playback_repeats=bool(merged["allow_playback_repeats"]),
             replay_only=settings.replay_only,
             codec=codec,
@@ -396,20 +400,55 @@ class Session:
             response_hooks=(*as_list(settings.options.get("scrub_response")), *response_hook),
         )
 
-    def scrubber(self, rules: ScrubRules, where: str) -> Scrubber:
-        """A scrubber for these rules and the environment as it is now.
+    def _learning_scrubbers(
+        self, rules: ScrubRules, where: str
+    ) -> tuple[
+        Callable[[Any], tuple[Any | None, int]],
+        Callable[[dict[str, Any]], tuple[dict[str, Any] | None, int]],
+    ]:
+        """A cassette's scrub functions: each value they replace by name (that looks
+        generated) is replaced wherever it occurs after, in the same interaction too (a second
+        pass, without the hooks, when a value was learned)."""
+        from pytest_cassettes.scrub import LearnedSecrets
+
+        learned = LearnedSecrets()
+        bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
+
+        def scrub_request(request: Any) -> tuple[Any | None, int]:
+            before = learned.key
+            new, count = self.scrubber(rules, where, before).scrub_request(request, learned)
+            if new is not None and learned.key is not before:
+                new, more = self.scrubber(bare, where, learned.key).scrub_request(new)
+                count += more
+            return new, count
+
+        def scrub_response(response: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+            before = learned.key
+            new, count = self.scrubber(rules, where, before).scrub_response(response, learned)
+            if new is not None and learned.key is not before:
+                new, more = self.scrubber(bare, where, learned.key).scrub_response(new)
+                count += more
+            return new, count
+
+        return scrub_request, scrub_response
+
+    def scrubber(
+        self, rules: ScrubRules, where: str, learned: frozenset[str] = frozenset()
+    ) -> Scrubber:
+        """A scrubber for these rules, the environment as it is now and a cassette's learned
+        values (see LearnedSecrets).
 
         Building one reads the environment's secrets, so one is reused while neither the rules
         nor the environment changed; asked for at every request, it sees a key that a fixture
         set with monkeypatch.setenv after the cassette was opened.
         """
-        key = (rules, self._environment.key())
+        key = (rules, self._environment.key(), learned)
         scrubber = self._scrubbers.get(key)
         if scrubber is None:
             from pytest_cassettes.scrub import Scrubber
 
             try:
-                scrubber = Scrubber(rules)
+                scrubber = Scrubber(rules, learned=learned)
             except (ValueError, re.error) as exc:
                 raise pytest.UsageError(f"{where}: scrubbing rules: {exc}") from None
             if len(self._scrubbers) > 64:
