@@ -798,3 +798,47 @@ def test_aiohttp_mapping_and_pairs_bodies_are_interchangeable_with_pytest_record
     assert stored_request_body(suite.cassette_path("test_post")) == ours  # the same form
     suite.run("-p", "no:recording", "--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 2
+
+
+def test_aiohttp_replays_text_in_its_charset_and_an_http_version(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy's replayed aiohttp response decoded as UTF-8 whatever the charset (`text()` of an
+    # ISO-8859-1 page raised UnicodeDecodeError) and had no HTTP version.
+    suite.server.route(
+        "/latin1",
+        headers={"Content-Type": "text/plain; charset=iso-8859-1"},
+        body="caf\u00e9 \u00a3".encode("latin-1"),
+    )
+    suite.server.route(
+        "/json",
+        headers={"Content-Type": "application/json; charset=iso-8859-1"},
+        body='{"name": "Jos\u00e9"}'.encode("latin-1"),
+    )
+    suite.write(
+        """
+        import asyncio
+        import aiohttp
+
+        async def fetch():
+            async with aiohttp.ClientSession() as session:
+                async with session.get(URL + "/latin1") as got:
+                    text, version = await got.text(), got.version
+                async with session.get(URL + "/json") as got:
+                    name = (await got.json())["name"]
+                async with session.get(URL + "/latin1") as got:
+                    raw = await got.text(encoding="utf-8", errors="replace")
+            return text, name, version, raw
+
+        @pytest.mark.cassette(allow_playback_repeats=True)
+        def test_latin1():
+            text, name, version, raw = asyncio.run(fetch())
+            assert (text, name) == ("caf\\u00e9 \\u00a3", "Jos\\u00e9")
+            assert version == aiohttp.HttpVersion11
+            assert raw == "caf\\ufffd \\ufffd"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 3

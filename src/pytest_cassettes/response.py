@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from io import BytesIO
 from typing import Any, TypeVar
@@ -146,11 +148,51 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
 
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
-    """Our response class and header parser in place of vcrpy's, for its connection stubs."""
+    """Our response class and header parser in place of vcrpy's, for its connection stubs; and
+    aiohttp's replayed responses read with their charset, as real ones are."""
     from unittest import mock
 
-    with (
-        mock.patch.object(vcr_stubs, "VCRHTTPResponse", CassetteResponse),
-        mock.patch.object(vcr_stubs, "parse_headers", parse_headers),
-    ):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(vcr_stubs, "VCRHTTPResponse", CassetteResponse))
+        stack.enter_context(mock.patch.object(vcr_stubs, "parse_headers", parse_headers))
+        aiohttp_stubs = sys.modules.get("vcr.stubs.aiohttp_stubs")
+        if aiohttp_stubs is not None:
+            replayed = aiohttp_stubs.MockClientResponse
+            stack.enter_context(mock.patch.object(replayed, "text", _aiohttp_text))
+            stack.enter_context(mock.patch.object(replayed, "json", _aiohttp_json))
+            build = aiohttp_stubs.build_response
+            stack.enter_context(
+                mock.patch.object(aiohttp_stubs, "build_response", _with_version(build))
+            )
         yield
+
+
+# vcrpy's aiohttp response decodes as UTF-8 whatever the charset (`text()` of a replayed
+# ISO-8859-1 page raised UnicodeDecodeError) and has no HTTP version; aiohttp's own reads the
+# charset of the Content-Type, or its session's fallback.
+
+
+async def _aiohttp_text(self: Any, encoding: str | None = None, errors: str = "strict") -> str:
+    body: bytes = self._body
+    return body.decode(encoding or self.get_encoding(), errors=errors)
+
+
+async def _aiohttp_json(
+    self: Any, *, encoding: str | None = None, loads: Any = json.loads, **kwargs: Any
+) -> Any:
+    stripped: bytes = self._body.strip()
+    if not stripped:
+        return None
+    return loads(stripped.decode(encoding or self.get_encoding()))
+
+
+def _with_version(build: Any) -> Any:
+    def build_response(*args: Any, **kwargs: Any) -> Any:
+        built = build(*args, **kwargs)
+        if built.version is None:
+            from aiohttp import HttpVersion11
+
+            built.version = HttpVersion11  # what vcrpy's recording does not keep
+        return built
+
+    return build_response
