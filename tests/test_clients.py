@@ -23,6 +23,7 @@ import vcr
 import yaml
 
 from pytest_cassettes.cassette import bracketed_ipv6
+from pytest_cassettes.storage import CassetteLoader
 from tests.conftest import Suite
 from tests.httpserver import LocalServer
 
@@ -842,3 +843,38 @@ def test_aiohttp_replays_text_in_its_charset_and_an_http_version(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 3
+
+
+def test_aiohttp_form_data_uploads_are_recorded_scrubbed_and_replayed(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy kept aiohttp's FormData object as the body: the test passed, then saving its
+    # cassette failed at teardown (RepresenterError) and the recording was lost.
+    suite.write(
+        """
+        import asyncio
+        import io
+        import aiohttp
+
+        async def upload():
+            form = aiohttp.FormData()
+            form.add_field("password", "hunter2-9f8e7d6c")
+            form.add_field("file", io.BytesIO(b"\\x00abc"), filename="a.bin")
+            async with aiohttp.ClientSession() as session:
+                async with session.post(URL + "/upload", data=form) as got:
+                    return (await got.json())["body"]
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_upload():
+            body = asyncio.run(upload())
+            assert 'name="file"; filename="a.bin"' in body and "\\x00abc" in body
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_upload").read_text()
+    stored = yaml.load(text, Loader=CassetteLoader)["interactions"][0]["request"]["body"]
+    assert stored == [("password", "<SCRUBBED>"), ("file", b"\x00abc")]
+    assert b"hunter2" not in suite.cassette_path("test_upload").read_bytes()
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 1

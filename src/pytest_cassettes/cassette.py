@@ -178,6 +178,22 @@ class Entry:
         self.raw = None
 
 
+def _form_data_fields(body: Any) -> list[tuple[str, Any]] | None:
+    """aiohttp's `FormData` (`data=` a form or file upload) as the (name, value) pairs vcrpy
+    keeps a `data=` list as: vcrpy keeps the object itself, which no cassette can store (the
+    test passed, then its recording was lost at teardown). A file's contents are read, and the
+    file rewound for aiohttp to send."""
+    if type(body).__name__ != "FormData" or not type(body).__module__.startswith("aiohttp"):
+        return None
+    fields: list[tuple[str, Any]] = []
+    for options, _, value in getattr(body, "_fields", ()):
+        if hasattr(value, "read") and hasattr(value, "seek"):
+            position = value.tell()
+            value, _ = value.read(), value.seek(position)
+        fields.append((str(options.get("name", "")), value))
+    return fields
+
+
 def _holds_placeholder(response: dict[str, Any]) -> bool:
     """Whether a stored response had something scrubbed (a header or its body)."""
     for values in (response.get("headers") or {}).values():
@@ -291,6 +307,10 @@ class Cassette:
         if bracketed is not None:  # before the hooks: ignore_hosts reads the host
             request = copy.copy(request)
             request.uri = bracketed
+        fields = _form_data_fields(request.__dict__.get("_body"))
+        if fields is not None:
+            request = copy.copy(request)
+            request.body = fields
         filtered = self.prepare_request(request)
         if filtered is None:
             return None, 0
