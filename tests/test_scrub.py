@@ -935,6 +935,55 @@ def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str,
 
 
 @pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        # Commands in a page's example, a CI log, an error.
+        (
+            f'curl -H "Authorization: Token {SECRET}" https://api.example.com',
+            'curl -H "Authorization: Token <SCRUBBED>" https://api.example.com',
+        ),
+        (
+            f"curl --header 'X-Api-Key: {SECRET}' -X POST",
+            "curl --header 'X-Api-Key: <SCRUBBED>' -X POST",
+        ),
+        (f"curl -u bob:{SECRET} https://x", "curl -u bob:<SCRUBBED> https://x"),
+        (f"mysqldump --password {SECRET} shop", "mysqldump --password <SCRUBBED> shop"),
+        (f"machine api.example.com login bob password {SECRET}\n", None),
+        (f"default login bob password {SECRET}", "default login bob password <SCRUBBED>"),
+        # A Python pair, a YAML anchor's value.
+        (f"[('user', 'bob'), ('password', '{SECRET}')]", None),
+        (
+            f"db:\n  password: &pw {SECRET}\n  copy: *pw\n",
+            "db:\n  password: &pw <SCRUBBED>\n  copy: *pw\n",
+        ),
+    ],
+)
+def test_credentials_in_commands_pairs_and_anchors(text: str, scrubbed: str | None):
+    new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
+    assert SECRET not in new["body"]["string"] and count == 1
+    if scrubbed is not None:
+        assert new["body"]["string"] == scrubbed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "docker run -u 1000:1000 -p 8080:80 image",
+        "curl -u $USER:$PASS https://x",
+        "dialog --password --inputbox 'Password' 8 40",
+        "for an ftp server use a default login and password to avoid a prompt",
+        "headers.add('Set-Cookie', 'foo=bar')",
+        "choices = [('password', 'Password'), ('token', 'Token')]",
+        'curl -H "Authorization: Bearer $TOKEN" https://x',
+        "git push -u origin main",
+    ],
+)
+def test_commands_and_code_without_credentials_are_left_alone(text: str):
+    new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
+    assert (new["body"]["string"], count) == (text, 0)
+
+
+@pytest.mark.parametrize(
     "content_type, text",
     [
         ("text/plain", "POSTGRES_PASSWORD=${DB_PASSWORD}\nAPI_KEY=${API_KEY:-changeme}"),

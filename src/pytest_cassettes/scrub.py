@@ -1245,6 +1245,7 @@ class Scrubber:
                 text = self._scrub_fields(text, found, encode, yaml)
             if ":" in text and encode is not _markup and not yaml:  # YAML's: done already
                 text = self._scrub_lines(text, found, yaml=False)
+            text = self._scrub_commands(text, found, encode)
         if self._env_re is not None:
             spans = [
                 (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
@@ -1351,6 +1352,10 @@ class Scrubber:
             if " #" in value:
                 value = value[: value.index(" #")]  # a comment (YAML's, a shell's)
             value = value.rstrip(" \t")
+            offset = 0
+            anchor = _YAML_ANCHOR.match(value)
+            if anchor:  # `password: &pw s3cret`: the value after the anchor
+                offset, value = anchor.end(), value[anchor.end() :]
             if not value or value[0] in "\"'|>{[&*!$@:%`" or _skipped_word(name, value, yaml):
                 continue  # quoted: a field's (see _scrub_fields)
             if header and normal.endswith("authorization"):
@@ -1363,8 +1368,58 @@ class Scrubber:
                 continue  # prose, or a parameter's annotation, an object's entry: code
             new = self._secret_value(name, value, found, _plain)
             if new != value:
-                edits.append((line.start(2), line.start(2) + len(value), new))
+                start = line.start(2) + offset
+                edits.append((start, start + len(value), new))
         return _splice(text, edits)
+
+    def _scrub_commands(self, text: str, found: list[str], encode: Encoder) -> str:
+        """Credentials in commands and code written in text (a page's example, a log, an
+        error): curl's `-H "X-Api-Key: ..."` and `-u user:password`, `--password ...`, a
+        .netrc's `login x password ...`, a Python pair `('password', '...')`."""
+        edits: list[tuple[int, int, str]] = []
+        if "-H" in text or "--header" in text:
+            for match in _COMMAND_HEADER.finditer(text):
+                name, value = match.group(2), match.group(3)
+                if self._header_names(name) or self._param_names(name):
+                    new = self._secret_value(name, value, found, encode)
+                    if new != value:
+                        edits.append((match.start(3), match.end(3), new))
+        if "curl" in text:
+            for match in _CURL_USER.finditer(text):
+                value = match.group(1)
+                if "curl" in _line_before(text, match.start()) and not _skipped_secret(value):
+                    edits.append(self._edit(match, 1, "password", found, encode))
+        if "--password" in text:
+            for match in _PASSWORD_OPTION.finditer(text):
+                if not _skipped_secret(match.group(1)):
+                    edits.append(self._edit(match, 1, "password", found, encode))
+        if "password" in text:
+            for match in _NETRC.finditer(text):
+                words = _line_before(text, match.start()).split()
+                netrc = words == ["default"] or (len(words) > 1 and words[-2] == "machine")
+                after_blank = text[match.start() - 1 : match.start()].isspace()
+                if netrc and after_blank and not _skipped_secret(match.group(1)):
+                    edits.append(self._edit(match, 1, "password", found, encode))
+        if "(" in text:
+            for match in _PAIR_TUPLE.finditer(text):
+                name, value = match.group(2), match.group(4)
+                if self._param_names(name) and not (
+                    _skipped_secret(value) or _skipped_word(name, value)
+                ):
+                    edits.append(self._edit(match, 4, name, found, encode))
+        edits.sort()
+        kept: list[tuple[int, int, str]] = []
+        for edit in edits:  # overlapping rules: the first wins
+            if not kept or edit[0] >= kept[-1][1]:
+                kept.append(edit)
+        return _splice(text, kept)
+
+    @staticmethod
+    def _edit(
+        match: re.Match[str], group: int, name: str, found: list[str], encode: Encoder
+    ) -> tuple[int, int, str]:
+        found.append(_finding(name, match.group(group)))
+        return match.start(group), match.end(group), encode(SCRUBBED)
 
     def _replace_pairs(self, text: str, candidates: Iterable[_Pair], found: list[str]) -> str:
         """Replace the values of the candidate pairs, in order: each a start, a name, where its
@@ -1532,6 +1587,46 @@ _ATTRIBUTE_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z_]\w*)+")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _VARIABLE = re.compile(r"[$:@]")  # `$DB_PASSWORD`, `${...}`, SQL's `:password`, `@Password`
 _AUTH_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
+
+
+# Credentials in commands written in text (see Scrubber._scrub_commands). Each starts with a
+# literal, so a search skips ahead to it.
+_COMMAND_HEADER = re.compile(
+    r"""(?:-H|--header)[ \t]*=?[ \t]*(["'])([A-Za-z0-9_-]{1,64}):[ \t]*([^"'\n]*[^"'\s])[ \t]*\1"""
+)
+_CURL_USER = re.compile(
+    r"""-(?:u(?<![\w-]-u)|-user(?<![\w-]--user))[ \t]+["']?[^\s:"']{1,64}:([^\s"']{1,256})"""
+)
+_PASSWORD_OPTION = re.compile(r"""--password(?:=|[ \t]+)["']?([^\s"']{1,256})""")
+# A .netrc's entry on one line (`default` at a line's start), told by what is before `login`.
+_NETRC = re.compile(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+(\S{1,256})")
+# A pair, not a call's arguments (`headers.add('Set-Cookie', 'a=b')`).
+_PAIR_TUPLE = re.compile(
+    r"""\((?<![\w.]\()[ \t]*(["'])([A-Za-z0-9_.-]{1,64})\1[ \t]*,"""
+    r"""[ \t]*(["'])([^"'\s]{1,256})\3[ \t]*\)"""
+)
+
+
+_YAML_ANCHOR = re.compile(r"&[^\s]+[ \t]+(?=\S)")
+
+
+def _skipped_secret(value: str) -> bool:
+    """A command's value that is no secret: a variable or template, a placeholder, a mask or
+    example, an option, digits only (`-u 1000:1000` is a uid and a gid)."""
+    return (
+        _is_template(value)
+        or value.startswith(("%", "<", "-"))  # `--password --inputbox`: another option
+        or _masked(value)
+        or value.isdigit()
+        or bool(SCRUBBED_RE.search(value))
+    )
+
+
+def _line_before(text: str, position: int, limit: int = 512) -> str:
+    """The line's text before `position`, at most `limit` characters of it (linear: a long
+    line is not read again for each match on it)."""
+    start = max(0, position - limit)
+    return text[text.rfind("\n", start, position) + 1 or start : position]
 
 
 def _skipped_word(name: str, value: str, yaml: bool = False) -> bool:
