@@ -148,6 +148,8 @@ def test_detector_finds_the_secret_and_only_the_secret(kind: str, secret: str, c
         "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
         "bot id 123456789: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA (all A)",
         "https://example.com/services/Team/Bots/theirhelpfulpageaboutwebhooks",
+        '{"path": "/cache/key-d41d8cd98f00b204e9800998ecf8427e"}',
+        "model = hf_XLMRobertaForSequenceClassification2",
     ],
 )
 def test_ordinary_text_is_not_a_secret(text: str):

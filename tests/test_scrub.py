@@ -143,6 +143,21 @@ def test_headers_named_like_keys_that_hold_no_secret_are_kept():
     assert (dict(new.headers), count) == (headers, 0)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "text"),
+    [
+        ("application/yaml", "customer_key: cus_NffrFeUfNV2Hib7bQ\n"),
+        ("application/javascript", 'useQuery({queryKey: "todosList9f8e7d6c5b4aQ"})'),
+    ],
+)
+def test_header_only_names_are_not_names_in_text(content_type: str, text: str):
+    new, count = scrub_response(response(text, {"Content-Type": [content_type]}))
+    assert (new["body"]["string"], count) == (text, 0)
+    echoed = "X-Auth-Key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0\n"  # a header echoed in text
+    new, count = scrub_response(response(echoed, {"Content-Type": ["text/plain"]}))
+    assert (new["body"]["string"], count) == ("X-Auth-Key: <SCRUBBED>\n", 1)
+
+
 def test_header_only_names_are_not_json_or_query_names():
     # React Query's queryKey, a client key: ordinary words as fields and parameters.
     body = json.dumps({"queryKey": ["todos", 2], "clientKey": "web"}).encode()
@@ -1326,8 +1341,18 @@ def test_json_under_a_sensitive_key_is_replaced_whole():
             f"Server=db;Database=shop;User Id=app;Password={SECRET};",
             "Server=db;Database=shop;User Id=app;Password=<SCRUBBED>;",
         ),
+        # A value holding `;` is braced (ODBC) or quoted (ADO.NET); `Pwd` may come first.
+        (
+            "Driver={ODBC Driver 18};Server=tcp:db,1433;Uid=app;Pwd={Tr0ub;Dor3xyzQ};",
+            "Driver={ODBC Driver 18};Server=tcp:db,1433;Uid=app;Pwd=<SCRUBBED>;",
+        ),
+        (
+            'Server=db;User ID=app;Password="Tr0ub;Dor3xyzQ";Encrypt=True',
+            "Server=db;User ID=app;Password=<SCRUBBED>;Encrypt=True",
+        ),
+        ("Pwd=Tr0ub4dor3xyz;Server=db;Uid=app", "Pwd=<SCRUBBED>;Server=db;Uid=app"),
     ],
-    ids=["service-bus", "storage", "odbc", "ado-net"],
+    ids=["service-bus", "storage", "odbc", "ado-net", "odbc-braced", "ado-net-quoted", "first"],
 )
 def test_connection_strings_in_json_lose_their_secrets_and_stay_unencoded(
     connection: str, scrubbed: str
@@ -1450,6 +1475,20 @@ def test_an_object_under_a_generic_name_keeps_its_structure():
         }
     }
     assert count == 2
+    # A random value without digits, a passphrase under `credential`, a value: secrets still;
+    # scrubbing twice changes nothing (a stored request is scrubbed again when it is loaded).
+    tokens = {
+        "token": {"value": "XkqPzWmRtYvBnLsAqWeRtYuIoPaSdFgH", "scope": "read write"},
+        "auth": {"credential": "correct horse battery staple", "header": "Basic dXNlcjpwYXNz"},
+    }
+    new, count = scrub_response(
+        response(json.dumps(tokens), {"Content-Type": ["application/json"]})
+    )
+    assert json.loads(new["body"]["string"]) == {
+        "token": {"value": "<SCRUBBED>", "scope": "read write"},
+        "auth": {"credential": "<SCRUBBED>", "header": "<SCRUBBED>"},
+    }
+    assert scrub_response(new) == (new, 0)
     login = {"auth": {"user": "bob", "pass": "letmein", "pin": "1234"}}
     new, _ = scrub_request(request(method="POST", body=json.dumps(login).encode()))
     assert json.loads(new.body) == {
@@ -2250,8 +2289,11 @@ def test_only_generated_looking_values_are_learned_and_at_most_a_limit():
     body = {"password": "hunter2", "key": "PROJ-123", "token": "<SCRUBBED>", "secret": "a b c d e"}
     scrubber().scrub_response(response(json.dumps(body)), learned)
     assert learned.key == frozenset()
-    for i in range(LearnedSecrets.LIMIT + 5):
-        scrubber().scrub_response(
-            response(json.dumps({"token": f"Zq8xW2kP9mR4tY7u{i:04d}"})), learned
-        )
+    # A listing hands out more keys than the limit: the most recent are kept, the next new one
+    # is learned too (it was not, past the limit, and then reached disk in a URL's path).
+    listing = [{"key": f"Zq8xW2kP9mR4tY7u{i:04d}"} for i in range(LearnedSecrets.LIMIT + 5)]
+    scrubber().scrub_response(response(json.dumps({"keys": listing})), learned)
     assert len(learned.key) == LearnedSecrets.LIMIT
+    assert "Zq8xW2kP9mR4tY7u0000" not in learned.key
+    scrubber().scrub_response(response(json.dumps({"key": "Yp7wV1jO8lQ3sX6t9999"})), learned)
+    assert "Yp7wV1jO8lQ3sX6t9999" in learned.key and len(learned.key) == LearnedSecrets.LIMIT

@@ -621,3 +621,63 @@ def test_a_shared_login_whose_token_was_scrubbed_is_sent_while_a_test_records(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=2)
     assert suite.server.hits == 3
+
+
+def test_new_episodes_replays_a_shared_login_offline_when_the_own_cassette_exists(
+    suite: Suite,
+) -> None:
+    # Review: the shared login went out on every new_episodes run (can_record is true there),
+    # so a fully recorded test needed the network.
+    suite.server.route(
+        "/token",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"access_token": TOKEN}),
+    )
+    suite.write(
+        """
+        def login(session):
+            token = session.post(URL + "/token").json()["access_token"]
+            session.headers["Authorization"] = "Bearer " + token
+
+        @pytest.mark.cassette("shared/login.yaml")
+        def test_login():
+            login(requests.Session())
+
+        @pytest.mark.cassette("flows/orders.yaml", "shared/login.yaml")
+        def test_orders():
+            s = requests.Session()
+            login(s)
+            assert s.get(URL + "/orders").status_code == 200
+        """
+    )
+    suite.run("-k", "test_login").assert_outcomes(passed=1)
+    suite.run("-k", "test_orders").assert_outcomes(passed=1)
+    hits = suite.server.hits
+    suite.run("-k", "test_orders", "--record-mode=new_episodes").assert_outcomes(passed=1)
+    assert suite.server.hits == hits
+
+
+def test_a_replayed_cookie_does_not_stop_new_episodes_from_recording(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review: a load balancer's or bot filter's cookie, set by a replayed response and scrubbed,
+    # is sent back by the client with every new request; servers take it in their stride.
+    suite.server.route(
+        "/models",
+        headers={"Content-Type": "application/json", "Set-Cookie": "__cf_bm=Xk9aLm2QpR7sT4uV8wY1"},
+        body='{"data": []}',
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_flow():
+            s = requests.Session()
+            assert s.get(URL + "/models").status_code == 200
+            if os.environ.get("STEP2"):
+                assert s.get(URL + "/files").status_code == 200
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    monkeypatch.setenv("STEP2", "1")
+    suite.run("--record-mode=new_episodes").assert_outcomes(passed=1)
+    assert [r.path for r in suite.server.requests] == ["/models", "/files"]

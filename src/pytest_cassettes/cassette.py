@@ -207,12 +207,14 @@ def _holds_placeholder(response: dict[str, Any]) -> bool:
 
 
 def _placeholder_in(request: Any) -> str | None:
-    """Where a live request carries one of our placeholders (`<SCRUBBED>`, encoded or not)."""
+    """Where a live request carries one of our placeholders (`<SCRUBBED>`, encoded or not).
+    Cookies are not looked at: a client sends back every cookie a replay set (a load
+    balancer's, a bot filter's), which servers take in their stride."""
     if SCRUBBED_RE.search(request.uri):
         return "URL"
     for name, value in request.headers.items():
         text = value if isinstance(value, str) else str(value)
-        if SCRUBBED_RE.search(text):
+        if name.lower() != "cookie" and SCRUBBED_RE.search(text):
             return f"{name} header"
     body = request.body
     if isinstance(body, (bytes, bytearray)) and SCRUBBED_RE.search(body.decode("latin-1")):
@@ -416,12 +418,13 @@ class Cassette:
 
     def _goes_live(self, index: int) -> bool:
         """Whether a shared cassette's interaction is sent instead of replayed: while the
-        test's own cassette records, one whose recording was scrubbed (a login's token) would
-        hand the test `<SCRUBBED>`, which its recorded requests would then send to the server.
-        Sent, it gives the real one; it is not recorded (the shared cassette has it)."""
+        test's own cassette is recorded anew, one whose recording was scrubbed (a login's
+        token) would hand the test `<SCRUBBED>`, which its recorded requests would then send
+        to the server. Sent, it gives the real one; it is not recorded (the shared cassette
+        has it)."""
         entry = self.entries[index]
-        if entry.source == self.path or not self.can_record:
-            return False
+        if entry.source == self.path or not self.can_record or self.own_exists:
+            return False  # `new_episodes` adding to a recording: it replays, as that one did
         return _holds_placeholder(entry.response)
 
     def _played(self, index: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ __all__ = [
     "Finding",
     "NameMatcher",
     "find_secrets",
+    "in_text_sensitive",
     "is_placeholder",
     "looks_random",
     "normalize_name",
@@ -197,6 +198,16 @@ class NameMatcher:
 
 
 DEFAULT_HEADER_NAMES = NameMatcher((*DEFAULT_NAME_RULES, *DEFAULT_HEADER_RULES))
+_PARAM_NAMES = NameMatcher()
+
+
+def in_text_sensitive(
+    name: str, headers: Callable[[str], bool], params: Callable[[str], bool]
+) -> bool:
+    """Whether a name written in text (`name: value`) holds a secret: a parameter's name, or
+    a header's spelled as a header (`X-Auth-Key`, not YAML's `customer_key` nor JavaScript's
+    `queryKey`, which header-only rules would take)."""
+    return params(name) or ("-" in name and "_" not in name and headers(name))
 
 
 # --- detectors -----------------------------------------------------------------------------------
@@ -265,7 +276,12 @@ def _generated(value: str) -> bool:
         any(c.isupper() for c in tail),
         any(c.isdigit() for c in tail),
     )
-    return sum(classes) >= 2
+    return sum(classes) >= 2 and not _WORDS.fullmatch(value[value.find("_") + 1 :])
+
+
+# Words run together, an identifier's (`hf_XLMRobertaForSequenceClassification2`): random
+# characters seldom put two lower-case letters after every capital.
+_WORDS = re.compile(r"(?:[A-Z]{1,5}[a-z]{2,}|[0-9]{1,4})+")
 
 
 def _prefixed(
@@ -390,7 +406,6 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     _prefixed("notion", r"ntn_[A-Za-z0-9]{40,}"),
     _prefixed("notion", r"secret_[A-Za-z0-9]{43}"),
     _prefixed("databricks", r"dapi[a-f0-9]{32}(?:-[0-9])?"),
-    _prefixed("mailgun", r"key-[a-f0-9]{32}"),
     _prefixed(
         "doppler", r"dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_-]{1,40}\.)?[A-Za-z0-9]{40,}"
     ),
@@ -439,7 +454,7 @@ def _sensitive_places(text: str) -> Iterable[Finding]:
         if not looks_random(value):
             continue
         name = _NAME_BEFORE.search(text, max(0, match.start() - 80), match.start())
-        if name and DEFAULT_HEADER_NAMES(name.group(1)):  # `name: value`, headers' too
+        if name and in_text_sensitive(name.group(1), DEFAULT_HEADER_NAMES, _PARAM_NAMES):
             yield Finding("high-entropy", match.start(1), match.end(1))
 
 
