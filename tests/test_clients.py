@@ -871,6 +871,7 @@ def test_aiohttp_form_data_uploads_are_recorded_scrubbed_and_replayed(
         """
     )
     suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 1
     text = suite.cassette_path("test_upload").read_text()
     stored = yaml.load(text, Loader=CassetteLoader)["interactions"][0]["request"]["body"]
     assert stored == [("password", "<SCRUBBED>"), ("file", b"\x00abc")]
@@ -878,3 +879,42 @@ def test_aiohttp_form_data_uploads_are_recorded_scrubbed_and_replayed(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 1
+
+
+def test_aiohttp_form_data_sent_twice_or_holding_a_pipe_replays(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review: aiohttp empties a multipart form's fields once sent, so a retry of the same
+    # FormData was recorded with an empty body (replay then matched nothing); a pipe in a form
+    # crashed the request (a seek on a stream that cannot).
+    suite.write(
+        """
+        import asyncio
+        import os
+        import aiohttp
+
+        async def send():
+            form = aiohttp.FormData()
+            form.add_field("file", b"hello", filename="a.txt")
+            read, write = os.pipe()
+            os.write(write, b"piped")
+            os.close(write)
+            piped = aiohttp.FormData()
+            piped.add_field("stream", os.fdopen(read, "rb"), filename="p.bin")
+            bodies = []
+            async with aiohttp.ClientSession() as session:
+                for data in (form, form, piped):
+                    async with session.post(URL + "/upload", data=data) as got:
+                        bodies.append((await got.json())["body"])
+            return bodies
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_retry():
+            first, again, piped = asyncio.run(send())
+            assert "hello" in first and "hello" in again and "piped" in piped
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 3

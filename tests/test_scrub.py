@@ -965,6 +965,12 @@ def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str,
         (f"mysqldump --password {SECRET} shop", "mysqldump --password <SCRUBBED> shop"),
         (f"machine api.example.com login bob password {SECRET}\n", None),
         (f"default login bob password {SECRET}", "default login bob password <SCRUBBED>"),
+        # Quoted values hold blanks; curl's -u may be attached; docker login; requests' auth.
+        ('--password "my pass Zq7xW9pL2mKv"', '--password "<SCRUBBED>"'),
+        ("curl -u 'admin:my pass Zq7xW9pL2mKv' https://x", "curl -u 'admin:<SCRUBBED>' https://x"),
+        (f"curl -uadmin:{SECRET} https://x", "curl -uadmin:<SCRUBBED> https://x"),
+        (f"docker login -u bob -p {SECRET} reg.io", "docker login -u bob -p <SCRUBBED> reg.io"),
+        (f"requests.get(url, auth=('admin', '{SECRET}'))", None),
         # A Python pair, a YAML anchor's value.
         (f"[('user', 'bob'), ('password', '{SECRET}')]", None),
         (
@@ -991,6 +997,15 @@ def test_credentials_in_commands_pairs_and_anchors(text: str, scrubbed: str | No
         "choices = [('password', 'Password'), ('token', 'Token')]",
         'curl -H "Authorization: Bearer $TOKEN" https://x',
         "git push -u origin main",
+        # Tuples of identifiers, prose, a constant's name, variables, a word (review).
+        "valid_token_types = ('access_token', 'refresh_token')",
+        "    ('CreateOAuth2Token', '_'): 'create_oauth2_token',",
+        "columns = ('password', 'VARCHAR')",
+        "The --username and --password options can be used.",
+        "Use --password PASSWORD to set it",
+        "curl -H 'X-Auth-Token: ${TOKEN}' -H \"X-Api-Key: $API_KEY\" -H 'X-Key: {{api_key}}'",
+        "ls -H 'X-Token: foo'",
+        "useradd -u 1000:1000 bob",
     ],
 )
 def test_commands_and_code_without_credentials_are_left_alone(text: str):
@@ -1351,8 +1366,21 @@ def test_json_under_a_sensitive_key_is_replaced_whole():
             "Server=db;User ID=app;Password=<SCRUBBED>;Encrypt=True",
         ),
         ("Pwd=Tr0ub4dor3xyz;Server=db;Uid=app", "Pwd=<SCRUBBED>;Server=db;Uid=app"),
+        # Escapes: ODBC doubles a `}` in braces, ADO.NET a quote in quotes.
+        ("Server=db;Pwd={hunter2-Qx9}}x};Uid=a", "Server=db;Pwd=<SCRUBBED>;Uid=a"),
+        ('Server=db;Password="hunter2-Qx9""x";Uid=a', "Server=db;Password=<SCRUBBED>;Uid=a"),
     ],
-    ids=["service-bus", "storage", "odbc", "ado-net", "odbc-braced", "ado-net-quoted", "first"],
+    ids=[
+        "service-bus",
+        "storage",
+        "odbc",
+        "ado-net",
+        "odbc-braced",
+        "ado-net-quoted",
+        "first",
+        "odbc-escape",
+        "ado-net-escape",
+    ],
 )
 def test_connection_strings_in_json_lose_their_secrets_and_stay_unencoded(
     connection: str, scrubbed: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import threading
@@ -185,13 +186,25 @@ def _form_data_fields(body: Any) -> list[tuple[str, Any]] | None:
     file rewound for aiohttp to send."""
     if type(body).__name__ != "FormData" or not type(body).__module__.startswith("aiohttp"):
         return None
+    kept: list[tuple[str, Any]] | None = getattr(body, _FORM_FIELDS, None)
+    if kept is not None:
+        return kept  # a form sent again (a retry): aiohttp emptied its fields the first time
     fields: list[tuple[str, Any]] = []
     for options, _, value in getattr(body, "_fields", ()):
-        if hasattr(value, "read") and hasattr(value, "seek"):
-            position = value.tell()
-            value, _ = value.read(), value.seek(position)
+        if hasattr(value, "read"):
+            seekable = getattr(value, "seekable", lambda: False)()
+            if seekable:
+                position = value.tell()
+                value, _ = value.read(), value.seek(position)
+            else:
+                value = "<unreadable stream>"  # a pipe: read, aiohttp would send nothing
         fields.append((str(options.get("name", "")), value))
+    with contextlib.suppress(AttributeError):
+        setattr(body, _FORM_FIELDS, fields)
     return fields
+
+
+_FORM_FIELDS = "_pytest_cassettes_fields"
 
 
 def _holds_placeholder(response: dict[str, Any]) -> bool:

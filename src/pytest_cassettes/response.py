@@ -169,7 +169,8 @@ def installed() -> Iterator[None]:
 
 # vcrpy's aiohttp response decodes as UTF-8 whatever the charset (`text()` of a replayed
 # ISO-8859-1 page raised UnicodeDecodeError) and has no HTTP version; aiohttp's own reads the
-# charset of the Content-Type, or its session's fallback.
+# charset of the Content-Type. (Without one, a session's `fallback_charset_resolver` is not
+# asked: vcrpy builds the response without the session; UTF-8 is assumed, as by default.)
 
 
 async def _aiohttp_text(self: Any, encoding: str | None = None, errors: str = "strict") -> str:

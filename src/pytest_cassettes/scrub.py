@@ -215,7 +215,9 @@ def _stored_secret_paths(
 # A connection string: two or more `name=value` separated by `;` (ADO.NET, ODBC, Azure's).
 # A value may be braced (ODBC: `Pwd={a;b}`) or quoted (ADO.NET: `Password="a;b"`), and then
 # hold `;`.
-_CONNECTION_VALUE = r"""(?:\{[^}]{0,256}\}|"[^"]{0,256}"|'[^']{0,256}'|[^;]*)"""
+_CONNECTION_VALUE = (
+    r"""(?:\{(?:[^}]|\}\}){0,256}\}|"(?:[^"]|""){0,256}"|'(?:[^']|''){0,256}'|[^;]*)"""
+)
 _CONNECTION_STRING = re.compile(
     rf"\s*[A-Za-z][\w .-]*={_CONNECTION_VALUE}(?:;\s*[A-Za-z][\w .-]*={_CONNECTION_VALUE})+"
     r";?\s*"
@@ -1400,52 +1402,53 @@ class Scrubber:
 
     def _scrub_commands(self, text: str, found: list[str], encode: Encoder) -> str:
         """Credentials in commands and code written in text (a page's example, a log, an
-        error): curl's `-H "X-Api-Key: ..."` and `-u user:password`, `--password ...`, a
-        .netrc's `login x password ...`, a Python pair `('password', '...')`."""
+        error): curl's `-H "X-Api-Key: ..."` and `-u user:password`, `--password ...`,
+        `docker login -p ...`, a .netrc's `login x password ...`, a Python pair
+        `('password', '...')` or `auth=('user', '...')`. A value may be quoted (and hold
+        blanks); one that does not look like a secret (a word, an identifier, a constant's
+        name, a variable) is an example's or code's, and kept."""
         edits: list[tuple[int, int, str]] = []
         if "-H" in text or "--header" in text:
             for match in _COMMAND_HEADER.finditer(text):
                 name, value = match.group(2), match.group(3)
-                if self._header_names(name) or self._param_names(name):
+                sensitive = self._header_names(name) or self._param_names(name)
+                if sensitive and _secret_like(value.split(" ")[-1]):
                     new = self._secret_value(name, value, found, encode)
                     if new != value:
                         edits.append((match.start(3), match.end(3), new))
-        if "curl" in text:
-            for match in _CURL_USER.finditer(text):
-                value = match.group(1)
-                if "curl" in _line_before(text, match.start()) and not _skipped_secret(value):
-                    edits.append(self._edit(match, 1, "password", found, encode))
-        if "--password" in text:
-            for match in _PASSWORD_OPTION.finditer(text):
-                if not _skipped_secret(match.group(1)):
-                    edits.append(self._edit(match, 1, "password", found, encode))
-        if "password" in text:
-            for match in _NETRC.finditer(text):
-                words = _line_before(text, match.start()).split()
-                netrc = words == ["default"] or (len(words) > 1 and words[-2] == "machine")
-                after_blank = text[match.start() - 1 : match.start()].isspace()
-                if netrc and after_blank and not _skipped_secret(match.group(1)):
-                    edits.append(self._edit(match, 1, "password", found, encode))
+        rules: list[tuple[str, re.Pattern[str], str | None]] = [
+            ("curl", _CURL_USER, "curl"),
+            ("--password", _PASSWORD_OPTION, None),
+            ("login", _DOCKER_PASSWORD, "login"),
+            ("password", _NETRC, None),
+            ("auth", _AUTH_PAIR, None),
+        ]
+        for hint, pattern, on_line in rules:
+            if hint not in text:
+                continue
+            for match in pattern.finditer(text):
+                start, end, value = _argument(match)
+                before = _line_before(text, match.start())
+                if on_line is not None and on_line not in before:
+                    continue
+                if pattern is _NETRC and not _netrc_entry(before, text, match.start()):
+                    continue
+                if _secret_like(value):
+                    found.append(_finding("password", value))
+                    edits.append((start, end, encode(SCRUBBED)))
         if "(" in text:
             for match in _PAIR_TUPLE.finditer(text):
                 name, value = match.group(2), match.group(4)
-                if self._param_names(name) and not (
-                    _skipped_secret(value) or _skipped_word(name, value)
-                ):
-                    edits.append(self._edit(match, 4, name, found, encode))
+                secret = _secret_like(value) and not _skipped_word(name, value)
+                if secret and self._param_names(name):
+                    found.append(_finding(name, value))
+                    edits.append((match.start(4), match.end(4), encode(SCRUBBED)))
         edits.sort()
         kept: list[tuple[int, int, str]] = []
         for edit in edits:  # overlapping rules: the first wins
             if not kept or edit[0] >= kept[-1][1]:
                 kept.append(edit)
         return _splice(text, kept)
-
-    @staticmethod
-    def _edit(
-        match: re.Match[str], group: int, name: str, found: list[str], encode: Encoder
-    ) -> tuple[int, int, str]:
-        found.append(_finding(name, match.group(group)))
-        return match.start(group), match.end(group), encode(SCRUBBED)
 
     def _replace_pairs(self, text: str, candidates: Iterable[_Pair], found: list[str]) -> str:
         """Replace the values of the candidate pairs, in order: each a start, a name, where its
@@ -1620,17 +1623,55 @@ _AUTH_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
 _COMMAND_HEADER = re.compile(
     r"""(?:-H|--header)[ \t]*=?[ \t]*(["'])([A-Za-z0-9_-]{1,64}):[ \t]*([^"'\n]*[^"'\s])[ \t]*\1"""
 )
+# A command's argument: quoted (blanks and all), or a word. Three groups, one matches.
+_ARGUMENT = r"""(?:"([^"\n]{1,256})"|'([^'\n]{1,256})'|([^\s"']{1,256}))"""
 _CURL_USER = re.compile(
-    r"""-(?:u(?<![\w-]-u)|-user(?<![\w-]--user))[ \t]+["']?[^\s:"']{1,64}:([^\s"']{1,256})"""
+    r"""-(?:u(?<![\w-]-u)|-user(?<![\w-]--user))(?:[ \t]+|(?=[^\s-]))"""
+    r"""(?:"[^"\n:]{1,64}:([^"\n]{1,256})"|'[^'\n:]{1,64}:([^'\n]{1,256})'"""
+    r"""|[^\s:"']{1,64}:([^\s"']{1,256}))"""
 )
-_PASSWORD_OPTION = re.compile(r"""--password(?:=|[ \t]+)["']?([^\s"']{1,256})""")
+_PASSWORD_OPTION = re.compile(r"--password(?:=|[ \t]+)" + _ARGUMENT)
+_DOCKER_PASSWORD = re.compile(r"-p(?<![\w-]-p)[ \t]+" + _ARGUMENT)
 # A .netrc's entry on one line (`default` at a line's start), told by what is before `login`.
-_NETRC = re.compile(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+(\S{1,256})")
+_NETRC = re.compile(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+" + _ARGUMENT)
+_AUTH_PAIR = re.compile(
+    r"""auth[ \t]*=[ \t]*[(\[][ \t]*(["'])[^"'\n]{1,64}\1[ \t]*,[ \t]*""" + _ARGUMENT
+)
 # A pair, not a call's arguments (`headers.add('Set-Cookie', 'a=b')`).
 _PAIR_TUPLE = re.compile(
     r"""\((?<![\w.]\()[ \t]*(["'])([A-Za-z0-9_.-]{1,64})\1[ \t]*,"""
-    r"""[ \t]*(["'])([^"'\s]{1,256})\3[ \t]*\)"""
+    r"""[ \t]*(["'])([^"'\n]{1,256})\3[ \t]*\)"""
 )
+
+
+def _argument(match: re.Match[str]) -> tuple[int, int, str]:
+    """The span and text of the argument a command rule's last three groups hold."""
+    last = match.re.groups
+    for group in (last - 2, last - 1, last):
+        value = match.group(group)
+        if value is not None:
+            return match.start(group), match.end(group), value
+    raise AssertionError("no argument")  # pragma: no cover - one of the three matches
+
+
+def _netrc_entry(before: str, text: str, start: int) -> bool:
+    words = before.split()
+    netrc = words == ["default"] or (len(words) > 1 and words[-2] == "machine")
+    return netrc and text[start - 1 : start].isspace()
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z]+(?:_[A-Za-z]+)*")
+
+
+def _secret_like(value: str) -> bool:
+    """Whether a command's or a pair's value may be a secret: not a word or an identifier
+    (`options`, `value`, `refresh_token`), a constant's name (`PASSWORD`), a variable, a
+    mask or an option; one with digits, symbols or blanks, or a long mixed-case one."""
+    if len(value) < 4 or _skipped_secret(value) or _CONSTANT_NAME.fullmatch(value):
+        return False
+    if _IDENTIFIER.fullmatch(value):
+        return len(value) >= 16 and not value.islower() and "_" not in value
+    return True
 
 
 _YAML_ANCHOR = re.compile(r"&[^\s]+[ \t]+(?=\S)")
