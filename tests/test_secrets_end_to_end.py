@@ -464,6 +464,15 @@ def test_tokens_in_html_forms_scripts_and_error_text_do_not_reach_disk(
     assert suite.server.hits == 2
 
 
+def serve_token(suite: Suite) -> None:
+    """The server's token endpoint: a login handing out TOKEN."""
+    suite.server.route(
+        "/token",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"access_token": TOKEN}),
+    )
+
+
 BOT = "AAH" + "dqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
 SLACK_HOOK = "aB3dE5gH7jK9mN1pQ3sT5vX7"
 DISCORD_HOOK = "Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Ji0Hg9Fe8Dc7" * 2
@@ -542,11 +551,7 @@ def test_a_placeholder_a_replayed_login_gave_is_not_sent_to_be_recorded(
 ) -> None:
     # Adding a request with new_episodes replays the login, scrubbed: the new request would
     # carry `Bearer <SCRUBBED>` to the server and record its 401. It fails, saying what to do.
-    suite.server.route(
-        "/token",
-        headers={"Content-Type": "application/json"},
-        body=json.dumps({"access_token": TOKEN}),
-    )
+    serve_token(suite)
     suite.write(
         """
         @pytest.mark.cassette
@@ -583,11 +588,7 @@ def test_a_shared_login_whose_token_was_scrubbed_is_sent_while_a_test_records(
     # cassette beside it would send that to the server. The login goes out instead (not
     # recorded: the shared cassette has it), and the token it gets is scrubbed where the test
     # sends it (a path), so the test replays against both cassettes.
-    suite.server.route(
-        "/token",
-        headers={"Content-Type": "application/json"},
-        body=json.dumps({"access_token": TOKEN}),
-    )
+    serve_token(suite)
     suite.write(
         """
         def login(session):
@@ -628,11 +629,7 @@ def test_new_episodes_replays_a_shared_login_offline_when_the_own_cassette_exist
 ) -> None:
     # Review: the shared login went out on every new_episodes run (can_record is true there),
     # so a fully recorded test needed the network.
-    suite.server.route(
-        "/token",
-        headers={"Content-Type": "application/json"},
-        body=json.dumps({"access_token": TOKEN}),
-    )
+    serve_token(suite)
     suite.write(
         """
         def login(session):

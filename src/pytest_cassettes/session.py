@@ -414,23 +414,20 @@ class Session:
         learned = LearnedSecrets()
         bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
 
-        def scrub_request(request: Any) -> tuple[Any | None, int]:
-            before = learned.key
-            new, count = self.scrubber(rules, where, before).scrub_request(request, learned)
-            if new is not None and learned.key is not before:
-                new, more = self.scrubber(bare, where, learned.key).scrub_request(new)
-                count += more
-            return new, count
+        def learning(method: str) -> Callable[[Any], tuple[Any | None, int]]:
+            def scrub(interaction: Any) -> tuple[Any | None, int]:
+                before = learned.key
+                scrubber = self.scrubber(rules, where, before)
+                new, count = getattr(scrubber, method)(interaction, learned)
+                if new is not None and learned.key is not before:
+                    again = getattr(self.scrubber(bare, where, learned.key), method)
+                    new, more = again(new)
+                    count += more
+                return new, count
 
-        def scrub_response(response: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
-            before = learned.key
-            new, count = self.scrubber(rules, where, before).scrub_response(response, learned)
-            if new is not None and learned.key is not before:
-                new, more = self.scrubber(bare, where, learned.key).scrub_response(new)
-                count += more
-            return new, count
+            return scrub
 
-        return scrub_request, scrub_response
+        return learning("scrub_request"), learning("scrub_response")
 
     def scrubber(
         self, rules: ScrubRules, where: str, learned: frozenset[str] = frozenset()
