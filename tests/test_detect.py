@@ -172,6 +172,14 @@ def test_pem_block_is_redacted_whole_and_a_truncated_header_still_counts():
     assert kinds("-----BEGIN PRIVATE KEY-----") == ["pem-private-key"]
     # As stored in a JSON string: escaped newlines.
     assert kinds('{"pem": "' + PEM.replace("\n", "\\n") + '"}') == ["pem-private-key"]
+    # Two keys, then a truncated one: each block whole, the text between kept.
+    truncated = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n</pre>"
+    redacted, count = redact(f"{PEM}\nmiddle\n{PEM}\n{truncated}")
+    assert count == 3
+    assert redacted == (
+        "<SCRUBBED:pem-private-key>\nmiddle\n<SCRUBBED:pem-private-key>\n"
+        "<SCRUBBED:pem-private-key></pre>"
+    )
 
 
 @pytest.mark.parametrize("offset", [0, 65530, 65533, 65536, 3 * 65536 - 2])

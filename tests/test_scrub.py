@@ -2325,3 +2325,12 @@ def test_only_generated_looking_values_are_learned_and_at_most_a_limit():
     assert "Zq8xW2kP9mR4tY7u0000" not in learned.key
     scrubber().scrub_response(response(json.dumps({"key": "Yp7wV1jO8lQ3sX6t9999"})), learned)
     assert "Yp7wV1jO8lQ3sX6t9999" in learned.key and len(learned.key) == LearnedSecrets.LIMIT
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
+def test_json_nested_deeper_than_python_parses_is_scrubbed_as_text(content_type: str):
+    # The perf review: RecursionError escaped from scrub_response on 5,000 nested arrays.
+    body = "[" * 5000 + f'"password={SECRET}"' + "]" * 5000
+    headers = {"Content-Type": [content_type]} if content_type else {}
+    new, count = scrub_response(response(body, headers))
+    assert SECRET not in new["body"]["string"] and count == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import math
 import re
@@ -299,11 +300,8 @@ def _prefixed(
 _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool], ...] = (
     (
         "pem-private-key",
-        re.compile(
-            r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\]*)",
-            re.DOTALL,
-        ),
+        # The header only: the block's end is found by _pem_end (one search for all headers).
+        re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"),
         0,
         _always,
         False,
@@ -320,7 +318,7 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
         "aws-secret-key",
         re.compile(
             r"(?i:secret_?(?:access_?)?key)"
-            r"[\\\"'>]*\s*[:=]?\s*[\\\"']*([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+            r"[\\\"'>]{0,4}\s{0,8}[:=]?\s{0,8}[\\\"']{0,4}([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
         ),
         1,
         _always,
@@ -339,7 +337,11 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     ("stripe", re.compile(r"[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0, _always, True),
     (
         "jwt",
-        re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+        # `eyJ` starting a token (base64's `{"`): inside a longer run it is no JWT, and trying
+        # each one of a base64 blob would read the rest of the blob again (quadratic).
+        re.compile(
+            r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+        ),
         0,
         _always,
         True,
@@ -364,7 +366,7 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     (
         "slack-webhook",
         re.compile(
-            r"/(?:services|workflows|triggers)/T[A-Z0-9]{6,}/(?:[A-Za-z0-9]+/)+"
+            r"/(?:services|workflows|triggers)/T[A-Z0-9]{6,}/(?:[A-Za-z0-9]+/){1,4}"
             r"([A-Za-z0-9]{20,})(?![A-Za-z0-9])"
         ),
         1,
@@ -489,6 +491,7 @@ def _mentions(text: str, word: str, piece: int = 1 << 16) -> bool:
 
 def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
     candidates: list[tuple[int, int, Finding]] = []
+    pem_ends: list[int] | None = None
     for priority, (kind, regex, group, check, word_start) in enumerate(_DETECTORS):
         if kind in excluded:
             continue
@@ -500,6 +503,10 @@ def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
                 continue  # inside a longer word: "xsk-..." is not a key
             if check(match.group(group)):
                 start, end = match.span(group)
+                if kind == "pem-private-key":
+                    if pem_ends is None:  # every END line, found once for all headers
+                        pem_ends = [m.end() for m in _PEM_END.finditer(text)]
+                    end = _pem_end(text, end, pem_ends)
                 candidates.append((start, priority, Finding(kind, start, end)))
     if "high-entropy" not in excluded:
         candidates.extend((f.start, len(_DETECTORS), f) for f in _sensitive_places(text))
@@ -510,6 +517,21 @@ def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
             continue
         findings.append(finding)
     return findings
+
+
+_PEM_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s\\]*")
+
+
+def _pem_end(text: str, header_end: int, ends: list[int]) -> int:
+    """Where the private key whose header ends at `header_end` ends: its END line within 64
+    KiB, else the base64 lines after the header (a truncated key). `ends` lists every END
+    line's end (searching for it from each header was quadratic)."""
+    index = bisect.bisect_left(ends, header_end)
+    if index < len(ends) and ends[index] - header_end <= 65536:
+        return ends[index]
+    body = _PEM_BODY.match(text, header_end)
+    return body.end() if body else header_end
 
 
 def redact(text: str) -> tuple[str, int]:

@@ -216,7 +216,7 @@ def _stored_secret_paths(
 # A value may be braced (ODBC: `Pwd={a;b}`) or quoted (ADO.NET: `Password="a;b"`), and then
 # hold `;`.
 _CONNECTION_VALUE = (
-    r"""(?:\{(?:[^}]|\}\}){0,256}\}|"(?:[^"]|""){0,256}"|'(?:[^']|''){0,256}'|[^;]*)"""
+    r"""(?:\{(?:[^}]|\}\}){0,256}\}|"(?:[^"]|""){0,256}"|'(?:[^']|''){0,256}'|(?![{"'])[^;]*)"""
 )
 _CONNECTION_STRING = re.compile(
     rf"\s*[A-Za-z][\w .-]*={_CONNECTION_VALUE}(?:;\s*[A-Za-z][\w .-]*={_CONNECTION_VALUE})+"
@@ -268,7 +268,7 @@ _EMBEDDED_NAME = re.compile(
 )
 _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
 _ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
-_QUOTED_KEY = re.compile(r'\\+"([^"\\]{1,128})\\+"\s*:')
+_QUOTED_KEY = re.compile(r'\\{1,8}"([^"\\]{1,128})\\{1,8}"\s*:')
 _LINE_NAME_IN_STRING = re.compile(
     r'(?:"|\\n)[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]'
 )
@@ -348,13 +348,15 @@ _XML_NAME = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
 # space around it.
 _XML_LEAF = (
     r"<((?:[\w.-]+:)?(?:{names}))(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>"
-    r"(?:([^<]*)|(\s*)<!\[CDATA\[((?:[^\]]|\](?!\]>))*)\]\]>(\s*))</\1\s*>"
+    # CDATA's text unrolled: an alternation repeated per character cost the regex engine
+    # memory for each (a GiB for a 4 MiB section).
+    r"(?:([^<]*)|(\s*)<!\[CDATA\[([^\]]*(?:\](?!\]>)[^\]]*)*)\]\]>(\s*))</\1\s*>"
 )
 # The encoding an XML declaration names (a Content-Type's charset: bodies.charset).
 _XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
 _XML_NOT_SECRET = frozenset({"key"})
-_AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*?)(\s*)\Z", re.DOTALL)
+_AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*)\Z", re.DOTALL)
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 # multipart/form-data: the boundary in a Content-Type, a body's first delimiter line (RFC 2046's
 # characters but space), and what a part's headers say.
@@ -652,9 +654,10 @@ class Scrubber:
                 return value if new == plain else encode(new)
             return _scrub_cookie(value, normal == "setcookie", label, found, encode)
         if normal.endswith("authorization"):
-            match = _AUTH_SCHEME.match(value)
+            stripped = value.rstrip()
+            match = _AUTH_SCHEME.match(stripped)
             if match:
-                scheme, credentials, tail = match.groups()
+                (scheme, credentials), tail = match.groups(), value[len(stripped) :]
                 if (
                     _is_placeholder(credentials)
                     or _masked(credentials)
@@ -1068,7 +1071,7 @@ class Scrubber:
             return frozenset()
         try:
             data = json.loads(text)
-        except ValueError:  # JSON lines, or not JSON after all
+        except (ValueError, RecursionError):  # JSON lines, or not JSON after all
             return frozenset()
         found: list[tuple[Segment, ...]] = []
         todo: list[tuple[Any, tuple[Segment, ...]]] = [(data, ())]
@@ -1454,21 +1457,25 @@ class Scrubber:
         """Replace the values of the candidate pairs, in order: each a start, a name, where its
         value starts, a kind (`query`: after `?&#;`, percent-encoded; `encoded`: twice; `text`
         and `markup`: free text's, or a query's when a separator is before it) and the value,
-        if known. A value is read only for a pair past the last one replaced (linear)."""
+        if known. A value is read only for a pair past the last value read (linear: a pair
+        inside a value kept, a mask's or a word's, is not read again from each of its own)."""
         edits: list[tuple[int, int, str]] = []
         position = 0
+        reached = [0]
         for start, key, value_start, kind, value in candidates:
             if start < position:
                 continue
             times, trim = {"query": 1, "encoded": 2}.get(kind, 0), True
             if value is None:
-                read = _pair_value(text, start, key, value_start, kind)
+                read = _pair_value(text, start, key, value_start, kind, reached)
+                position = max(position, reached[0])
                 if read is None:
                     continue
                 value_start, value, times, trim = read
             value = _trimmed(value) if trim else value
             if not value:
                 continue
+            position = max(position, value_start + len(value))
             decoded = value
             for _ in range(times):
                 decoded = unquote_plus(decoded)
@@ -1478,8 +1485,7 @@ class Scrubber:
                 continue
             for _ in range(times):
                 new = quote_plus(new, safe=":")
-            position = value_start + len(value)
-            edits.append((value_start, position, new))
+            edits.append((value_start, value_start + len(value), new))
         return _splice(text, edits)
 
     def _scrub_patterns(self, text: str, found: list[str], encode: Encoder) -> str:
@@ -1505,11 +1511,13 @@ class Scrubber:
         if not spans:
             return text
         # A match touching an existing placeholder is a placeholder being re-scrubbed: skip it.
-        protected = [m.span() for m in self._protected.finditer(text)]
+        protected = [m.span() for m in self._protected.finditer(text)]  # sorted, disjoint
+        starts = [ps for ps, _ in protected]
+        ends = [pe for _, pe in protected]
         pieces: list[str] = []
         position = 0
         for start, end, replacement in spans:
-            if start < position or any(ps < end and start < pe for ps, pe in protected):
+            if start < position or _overlaps(starts, ends, start, end):
                 continue
             pieces.append(text[position:start])
             pieces.append(encode(replacement))
@@ -1539,7 +1547,7 @@ _OPENING_QUOTES = ('"', "'", "&quot;", "&#39;", "&#x27;", "&#34;", "&#x22;")
 
 
 def _pair_value(
-    text: str, start: int, key: str, after: int, kind: str
+    text: str, start: int, key: str, after: int, kind: str, reached: list[int] | None = None
 ) -> tuple[int, str, int, bool] | None:
     """Where the value of a pair found in text starts, the value, how many times it is
     percent-encoded, and whether it may have punctuation after it to trim; None when it is no
@@ -1554,7 +1562,8 @@ def _pair_value(
     call or index (`f(...)`, `x[2]`), not the name passed on (`password=password`); a generic
     name's value only if it looks generated (`key=name`, `key = 'x'` stay); in markup, not
     inside a tag (`accesskey=k`). An `Authorization` takes its scheme and credentials; a
-    cookie is left to the other rules (its value has `=` in it)."""
+    cookie is left to the other rules (its value has `=` in it). `reached` gets where a value
+    read and then found no secret ends: pairs inside it are not read again (linear)."""
     separator = text[start - 1] if start else ""
     equals = text.rfind("=", start, after)
     tight = equals == start + len(key) and after == equals + 1
@@ -1588,6 +1597,8 @@ def _pair_value(
         match = _FREE_VALUE.match(text, opening)
         value, value_start, trim = (match.group() if match else ""), opening, True
         end = opening + len(value)
+        if reached is not None:
+            reached[0] = end
         if (
             value in _LITERALS
             or value in (key, _last_part(key))
@@ -1600,6 +1611,8 @@ def _pair_value(
             return None
     else:
         return None
+    if reached is not None:
+        reached[0] = value_start + len(value)
     if (
         _CONSTANT_NAME.fullmatch(value)
         or SCRUBBED_RE.search(value)  # scrubbed already (`key=/cb?token=%3CSCRUBBED%3E`)
@@ -1621,7 +1634,8 @@ _AUTH_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
 # Credentials in commands written in text (see Scrubber._scrub_commands). Each starts with a
 # literal, so a search skips ahead to it.
 _COMMAND_HEADER = re.compile(
-    r"""(?:-H|--header)[ \t]*=?[ \t]*(["'])([A-Za-z0-9_-]{1,64}):[ \t]*([^"'\n]*[^"'\s])[ \t]*\1"""
+    r"""(?:-H|--header)(?:[ \t]{0,8}=[ \t]{0,8}|[ \t]{1,8})(["'])"""
+    r"""([A-Za-z0-9_-]{1,64}):[ \t]*([^"'\n]*[^"'\s])[ \t]*\1"""
 )
 # A command's argument: quoted (blanks and all), or a word. Three groups, one matches.
 _ARGUMENT = r"""(?:"([^"\n]{1,256})"|'([^'\n]{1,256})'|([^\s"']{1,256}))"""
@@ -2031,7 +2045,7 @@ def _is_json(text: str) -> bool:
             if position >= length:
                 return True
             _, position = decoder.raw_decode(text, position)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         return False
 
 
