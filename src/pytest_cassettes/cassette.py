@@ -290,6 +290,7 @@ class Cassette:
         self._carry = threading.local()
         # id(request) -> the shared entry a live request stands in for (see _goes_live)
         self._shared_live: dict[int, int] = {}
+        self._played_any = False  # whether a response was replayed (see _check_no_placeholder)
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -444,6 +445,7 @@ class Cassette:
         # Under self._lock.
         entry = self.entries[index]
         entry.plays += 1
+        self._played_any = True
         response = entry.response
         if not self.allow_playback_repeats:
             entry.forget_response()  # it cannot be played again: the stub has it now
@@ -518,7 +520,7 @@ class Cassette:
         """Refuse to send, to record it, a request carrying a placeholder this cassette's
         replayed responses handed out (`Bearer <SCRUBBED>` after a replayed login)."""
         __tracebackhide__ = True
-        if not any(entry.plays for entry in self.entries):
+        if not self._played_any:  # a flag: scanning the entries per request was quadratic
             return
         where = _placeholder_in(request)
         if where is None:
