@@ -290,7 +290,28 @@ def _prefixed(
 ) -> tuple[str, re.Pattern[str], int, Callable[[str], bool], bool]:
     """A token told by its literal prefix, found anywhere (URL paths included) but inside a
     longer word, when its random part looks generated."""
-    return (kind, re.compile(regex + r"(?![A-Za-z0-9_-])"), 0, _generated, True)
+    pattern = re.compile(regex + r"(?![A-Za-z0-9_-])")
+    _PREFIXES[pattern] = _literal_start(regex)
+    return (kind, pattern, 0, _generated, True)
+
+
+def _literal_start(regex: str) -> str:
+    """The literal a regex starts with (`SG\\.` gives `SG.`)."""
+    literal, position = "", 0
+    while position < len(regex):
+        char = regex[position]
+        if char == "\\" and position + 1 < len(regex) and not regex[position + 1].isalnum():
+            literal, position = literal + regex[position + 1], position + 2
+        elif char.isalnum() or char in "_-/":
+            literal, position = literal + char, position + 1
+        else:
+            break
+    return literal
+
+
+# The literal prefixes of the `_prefixed` detectors. In a short text (a URL, a header: asked
+# at each request) one search for any of them replaces a search for each.
+_PREFIXES: dict[re.Pattern[str], str] = {}
 
 
 # Each regex starts with a literal where it can, so the regex engine skips ahead to it: a
@@ -447,6 +468,8 @@ _PLACE_VALUE = re.compile(r"[:=]\s*\\?[\"']?([A-Za-z0-9_~+/.=-]{16,})")
 _NAME_BEFORE = re.compile(r"([A-Za-z0-9_.-]+)\\?[\"']?\s*\Z")
 _WORD_CHAR = re.compile(r"\w")
 
+_ANY_PREFIX = re.compile("|".join(re.escape(p) for p in sorted(set(_PREFIXES.values()))))
+_PREFIXED_AT = frozenset(i for i, (_, regex, *_) in enumerate(_DETECTORS) if regex in _PREFIXES)
 KINDS: tuple[str, ...] = (*dict.fromkeys(kind for kind, *_ in _DETECTORS), "high-entropy")
 
 
@@ -491,9 +514,10 @@ def _mentions(text: str, word: str, piece: int = 1 << 16) -> bool:
 
 def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
     candidates: list[tuple[int, int, Finding]] = []
+    prefixed = len(text) > _MEMO_MAX_LENGTH or _ANY_PREFIX.search(text) is not None
     pem_ends: list[int] | None = None
     for priority, (kind, regex, group, check, word_start) in enumerate(_DETECTORS):
-        if kind in excluded:
+        if kind in excluded or (not prefixed and priority in _PREFIXED_AT):
             continue
         if kind == "aws-secret-key" and not _mentions(text, "secret"):
             continue  # a case-insensitive regex cannot skip ahead; a substring test can
