@@ -9,6 +9,7 @@ from pytest_cassettes.errors import (
     NetworkBlockedError,
     UnmatchedRequestError,
 )
+from pytest_cassettes.scoped import use_cassette
 
 __all__ = [
     "CassetteError",
@@ -16,4 +17,5 @@ __all__ = [
     "CassetteMissingError",
     "NetworkBlockedError",
     "UnmatchedRequestError",
+    "use_cassette",
 ]

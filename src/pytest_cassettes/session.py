@@ -290,6 +290,30 @@ class Session:
             config_source=config_source,
         )
 
+    def settings_named(
+        self, names: Sequence[str], options: Mapping[str, Any], cassette_dir: Path, where: str
+    ) -> Settings:
+        """The settings of cassettes opened by `use_cassette`: its options over the ini's (no
+        marker, no `cassette_config`: a fixture wider than the test cannot have them)."""
+        options = validate_options(options, where)
+        suffix = ".json" if options.get("serializer") == "json" else ".yaml"
+        own = paths.named_cassette(names[0], cassette_dir, suffix)
+        shared = [paths.named_cassette(n, cassette_dir, suffix) for n in names[1:]]
+        for name in shared_option(options, [], where):
+            path = paths.named_cassette(name, cassette_dir, suffix)
+            if path != own and path not in shared:
+                shared.append(path)
+        return resolve(
+            run=self.run,
+            ini_options=self.ini_options,
+            ini_mode=self.ini_mode,
+            config_options=options,
+            marker_layers=[],
+            path=own,
+            shared_paths=shared,
+            config_source=where,
+        )
+
     def open(
         self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
     ) -> Cassette:
@@ -597,15 +621,17 @@ class Session:
 
     @contextlib.contextmanager
     def active(self, cassette: Cassette, guard: NetworkGuard | None) -> Iterator[Cassette]:
-        """Route HTTP to this cassette while the test runs, behind the network guard if any."""
+        """Route HTTP to this cassette while the test runs, behind the network guard if any;
+        then to the one routed to before (a test's, around a `use_cassette` block), if any."""
         self.patches.switch_on()
-        self.router.active = cassette
+        previous, self.router.active = self.router.active, cassette
         try:
             with guard if guard is not None else contextlib.nullcontext():
                 yield cassette
         finally:
-            self.router.active = None
-            self.patches.release_connections()
+            self.router.active = previous
+            if previous is None:
+                self.patches.release_connections()
 
     def close(
         self, cassette: Cassette, settings: Settings, failed: bool, strict_failed: bool = False

@@ -1,0 +1,84 @@
+"""`use_cassette`: a named cassette for a fixture wider than the test (a session's login), or
+for a part of a test, opened and saved around a `with` block."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_cassettes.errors import CassetteError, CassetteLoadError
+
+if TYPE_CHECKING:
+    from pytest_cassettes.cassette import Cassette
+
+
+def use_cassette(
+    request: pytest.FixtureRequest, *names: str, **options: Any
+) -> contextlib.AbstractContextManager[Cassette | None]:
+    """Record into and replay from the named cassette(s) what the `with` block sends.
+
+    `request` is the fixture's (or the test's) own. The first name is the cassette recorded
+    into, the others are replayed read-only, as in the marker; with no name, a fixture's
+    cassette is named after the fixture. Relative names are relative to the ini option
+    `cassette_dir`, or to `cassettes/` beside the file that calls `use_cassette`. `options`
+    are the marker's; the record mode is resolved as for a test (flag, environment, CI, the
+    options, the ini). The block yields the cassette (None under --cassette-disable)."""
+    caller = Path(sys._getframe(1).f_code.co_filename)
+    return _using(request, names, options, caller)
+
+
+@contextlib.contextmanager
+def _using(
+    request: pytest.FixtureRequest, names: tuple[str, ...], options: dict[str, Any], caller: Path
+) -> Iterator[Cassette | None]:
+    __tracebackhide__ = True
+    from pytest_cassettes.plugin import _SETTING_UP, SESSION
+
+    fixture = request.fixturename
+    if not names:
+        if fixture is None:
+            raise TypeError("use_cassette(request) in a test needs a cassette name")
+        names = (fixture,)
+    where = f"use_cassette({', '.join(map(repr, names))})"
+    if fixture is not None:
+        where += f" in fixture {fixture!r}"
+    session = request.config.stash[SESSION]
+    if session.disabled:
+        yield None  # --cassette-disable: the block runs live
+        return
+    item: pytest.Item | None = getattr(request, "_pyfuncitem", None)
+    if item is None and _SETTING_UP:
+        item = _SETTING_UP[-1]
+    if item is None:
+        raise RuntimeError(f"{where}: no test is running")
+    configured = request.config.getini("cassette_dir")
+    cassette_dir = (
+        Path(request.config.rootpath, configured) if configured else caller.parent / "cassettes"
+    )
+    settings = session.settings_named(names, options, cassette_dir, where)
+    problems: list[CassetteError] = []
+    try:
+        opened = session.open(item, settings, problems)
+    except CassetteLoadError as exc:
+        pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
+    was_on = session.patches.on
+    failed = True
+    try:
+        guard = session.guard(item, settings, problems, recording=opened.can_record)
+        with session.active(opened, guard):
+            yield opened
+        failed = False
+    finally:
+        if not was_on and session.router.active is None:
+            session.switch_off()  # as the test had them: a test without a cassette
+        strict = None if failed else session.strict_failure(opened)
+        session.close(opened, settings, failed=failed or bool(problems), strict_failed=bool(strict))
+    if problems:
+        raise problems[0]  # the client may have wrapped or swallowed it
+    if strict is not None:
+        raise strict

@@ -1,0 +1,226 @@
+"""`use_cassette(request, name)`: cassettes for fixtures wider than the test, and for a part of
+a test. Real pytest runs (pytester), real requests, a server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import Suite, needs_xdist
+
+# A session-scoped login (pytest-recording issue 76: such fixtures could not be recorded),
+# used by a plain test and by a cassette test.
+LOGIN = """
+from pytest_cassettes import use_cassette
+
+
+@pytest.fixture(scope="session")
+def token(request):
+    with use_cassette(request) as cassette:
+        response = requests.post(URL + "/login", json={"user": "ann", "password": "pw-123"})
+        assert response.status_code == 200
+    return response.json()["token"]
+
+
+def test_plain(token):
+    assert token.startswith("<") or token.startswith("tok")
+
+
+@pytest.mark.cassette
+def test_orders(token):
+    response = requests.get(URL + "/orders", headers={"Authorization": "Bearer " + token})
+    assert response.json() == {"orders": [1, 2]}
+"""
+
+
+def serve_login(suite: Suite) -> None:
+    suite.server.route("/login", body=json.dumps({"token": "tok-" + "a1b2c3d4e5f6" * 3}))
+    suite.server.route("/orders", body=json.dumps({"orders": [1, 2]}))
+
+
+def test_a_session_fixture_records_once_then_replays_offline(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_login(suite)
+    suite.write(LOGIN)
+    suite.run("--record-mode=once").assert_outcomes(passed=2)
+    assert [r.path for r in suite.server.requests] == ["/login", "/orders"]
+    login = suite.path / "cassettes" / "token.yaml"  # beside the file, named after the fixture
+    text = login.read_text()
+    assert "/login" in text and "pw-123" not in text and "a1b2c3d4e5f6" not in text
+    # The test's own cassette holds only its own request.
+    assert suite.uris("test_orders") == [suite.server.url("/orders")]
+
+    suite.server.reset()
+    monkeypatch.setenv("CI", "true")
+    result = suite.run("-v")
+    result.assert_outcomes(passed=2)
+    assert suite.server.hits == 0
+    result.stdout.fnmatch_lines(["*2 cassettes replayed (2 interactions)*"])
+    # Set up for a cassette test alone: under that test's replay-only guard.
+    suite.run("-k", "orders").assert_outcomes(passed=1, deselected=1)
+    assert suite.server.hits == 0
+
+
+def test_a_replay_only_run_without_the_fixture_cassette_says_how_to_record(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_login(suite)
+    suite.write(LOGIN)
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(passed=0, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*CassetteMissingError*",
+            "*cassettes/token.yaml*",
+            "*pytest --record-mode=once 'test_suite.py::test_plain'*",
+        ]
+    )
+    assert suite.server.hits == 0
+    assert not (suite.path / "cassettes" / "token.yaml").exists()
+
+
+def test_an_unmatched_request_fails_the_fixture_even_if_the_client_error_is_swallowed(
+    suite: Suite,
+) -> None:
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="module")
+        def info(request):
+            with use_cassette(request, "shared/info.yaml", record_mode="none"):
+                try:
+                    requests.get(URL + "/other")
+                except Exception:
+                    pass
+            return 1
+
+
+        def test_one(info):
+            pass
+        """
+    )
+    (suite.path / "cassettes" / "shared").mkdir(parents=True)
+    (suite.path / "cassettes" / "shared" / "info.yaml").write_text("interactions: []\nversion: 1\n")
+    result = suite.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*UnmatchedRequestError: Request not found*",
+            "*GET http://127.0.0.1:*/other",
+            "*record mode: none (use_cassette('shared/info.yaml') in fixture 'info')",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
+def test_the_test_cassette_is_routed_to_again_after_the_block(suite: Suite) -> None:
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.mark.cassette
+        def test_parts(request, cassette):
+            requests.get(URL + "/orders?before")
+            with use_cassette(request, "part.yaml") as part:
+                requests.post(URL + "/login", json={})
+            requests.get(URL + "/orders?after")
+            assert part.path.name == "part.yaml" and part.path != cassette.path
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    assert [q.split("?")[1] for q in suite.uris("test_parts")] == ["before", "after"]
+    part = suite.path / "cassettes" / "part.yaml"
+    assert "/login" in part.read_text() and "/orders" not in part.read_text()
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+
+def test_a_failing_block_saves_nothing_and_options_are_checked(suite: Suite) -> None:
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture
+        def broken(request):
+            with use_cassette(request):
+                requests.post(URL + "/login")
+                raise RuntimeError("login failed")
+
+
+        @pytest.fixture
+        def misspelled(request):
+            with use_cassette(request, "x", record_mod="once"):
+                pass
+
+
+        def test_broken(broken):
+            pass
+
+
+        def test_misspelled(misspelled):
+            pass
+
+
+        def test_needs_a_name(request):
+            with use_cassette(request):
+                pass
+        """
+    )
+    result = suite.run("--record-mode=once")
+    result.assert_outcomes(errors=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*RuntimeError: login failed*",
+            "*unknown option 'record_mod'*",
+            "*use_cassette(request) in a test needs a cassette name*",
+        ]
+    )
+    assert not (suite.path / "cassettes" / "broken.yaml").exists()
+    assert suite.server.hits == 1
+
+
+def test_ini_cassette_dir_and_disable(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_login(suite)
+    suite.pytester.makeini("[pytest]\ncassette_dir = recorded\n")
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        def test_it(request):
+            with use_cassette(request, "login") as cassette:
+                requests.post(URL + "/login")
+            assert (cassette is None) == (os.environ.get("DISABLED") == "1")
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    assert (suite.path / "recorded" / "login.yaml").exists()
+    assert suite.server.hits == 1
+    monkeypatch.setenv("DISABLED", "1")
+    suite.run("--cassette-disable").assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+
+
+@needs_xdist
+def test_workers_recording_the_session_login_lose_nothing(suite: Suite) -> None:
+    serve_login(suite)
+    source = LOGIN + "".join(f"\n\ndef test_more_{i}(token):\n    assert token\n" for i in range(6))
+    suite.write(source)
+    suite.run("--record-mode=once", "-n", "2").assert_outcomes(passed=8)
+    login = suite.path / "cassettes" / "token.yaml"
+    # Each worker sets the session fixture up once: its login is kept beside the other's.
+    text = login.read_text()
+    logins = sum(r.path == "/login" for r in suite.server.requests)
+    assert 1 <= logins <= 2 and text.count("uri:") == logins
+    assert not list(login.parent.glob("*.lock")) and not list(login.parent.glob("*.tmp*"))
