@@ -224,3 +224,65 @@ def test_workers_recording_the_session_login_lose_nothing(suite: Suite) -> None:
     logins = sum(r.path == "/login" for r in suite.server.requests)
     assert 1 <= logins <= 2 and text.count("uri:") == logins
     assert not list(login.parent.glob("*.lock")) and not list(login.parent.glob("*.tmp*"))
+
+
+def test_a_block_left_open_across_tests_is_an_error_a_test_long_one_is_not(suite: Suite) -> None:
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="module")
+        def spanning(request):
+            with use_cassette(request):
+                yield
+
+
+        @pytest.fixture
+        def per_test(request):
+            with use_cassette(request, request.node.name):
+                yield
+
+
+        def test_one(spanning, per_test):
+            requests.get(URL + "/orders?one")
+
+
+        def test_two(spanning, per_test):
+            requests.get(URL + "/orders?two")
+        """
+    )
+    result = suite.run("--record-mode=once")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*use_cassette('spanning') in fixture 'spanning' stayed open while other tests ran*"]
+    )
+    # A function-scoped block spans its test: the test's requests are in its cassette.
+    assert "orders?one" in (suite.path / "cassettes" / "test_one.yaml").read_text()
+    assert "orders?two" in (suite.path / "cassettes" / "test_two.yaml").read_text()
+
+
+def test_errors_of_a_block_spanning_the_test_are_told_once(suite: Suite) -> None:
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture
+        def tape(request):
+            with use_cassette(request, "tape", record_mode="none"):
+                yield
+
+
+        def test_it(tape):
+            try:
+                requests.get(URL + "/orders")
+            except Exception:
+                pass
+        """
+    )
+    result = suite.run()
+    result.assert_outcomes(failed=1)
+    assert result.stdout.str().count("CassetteMissingError: Cassette missing") == 1
+    assert suite.server.hits == 0

@@ -328,6 +328,7 @@ _SETTING_UP: list[pytest.Item] = []
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
     session = item.config.stash[SESSION]
+    session.setups += 1
     if session.disabled or not _may_use_cassette(item):
         # The real libraries back before any fixture runs: one that patches them itself
         # (pytest-recording's `vcr`, a fixture using vcrpy or responses) must not have its

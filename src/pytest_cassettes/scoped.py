@@ -37,7 +37,7 @@ def _using(
     request: pytest.FixtureRequest, names: tuple[str, ...], options: dict[str, Any], caller: Path
 ) -> Iterator[Cassette | None]:
     __tracebackhide__ = True
-    from pytest_cassettes.plugin import _SETTING_UP, SESSION
+    from pytest_cassettes.plugin import _SETTING_UP, PROBLEMS, SESSION
 
     fixture = request.fixturename
     if not names:
@@ -61,12 +61,15 @@ def _using(
         Path(request.config.rootpath, configured) if configured else caller.parent / "cassettes"
     )
     settings = session.settings_named(names, options, cassette_dir, where)
-    problems: list[CassetteError] = []
+    # The test's problems: raised in the phase they arise in, by the plugin's hooks (as the
+    # test's own cassette's), or here at the end of a block in a fixture's set-up.
+    problems: list[CassetteError] = item.stash.setdefault(PROBLEMS, [])
+    before = len(problems)
     try:
         opened = session.open(item, settings, problems)
     except CassetteLoadError as exc:
         pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
-    was_on = session.patches.on
+    was_on, setups = session.patches.on, session.setups
     failed = True
     try:
         guard = session.guard(item, settings, problems, recording=opened.can_record)
@@ -76,9 +79,16 @@ def _using(
     finally:
         if not was_on and session.router.active is None:
             session.switch_off()  # as the test had them: a test without a cassette
+        new = problems[before:]
         strict = None if failed else session.strict_failure(opened)
-        session.close(opened, settings, failed=failed or bool(problems), strict_failed=bool(strict))
-    if problems:
-        raise problems[0]  # the client may have wrapped or swallowed it
+        session.close(opened, settings, failed=failed or bool(new), strict_failed=bool(strict))
+    if session.setups != setups:
+        raise RuntimeError(
+            f"{where} stayed open while other tests ran (the fixture yielded inside the block): "
+            "their requests went to their own cassettes or to the real HTTP libraries, not to "
+            "this one. Leave the block before the fixture yields."
+        )
+    if new and _SETTING_UP and _SETTING_UP[-1] is item:
+        raise new[0]  # the client may have wrapped or swallowed it
     if strict is not None:
         raise strict

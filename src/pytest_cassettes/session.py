@@ -143,6 +143,7 @@ class Session:
         self.tearing_down_test = ""  # the test whose teardown runs, when tearing_down is set
         self._fixtures_tearing_down: list[str] = []  # guarded fixtures' names, innermost last
         self._environment = EnvironmentKey()
+        self.setups = 0  # tests whose set-up began (a `use_cassette` block must not span one)
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
