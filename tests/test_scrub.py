@@ -2334,3 +2334,37 @@ def test_json_nested_deeper_than_python_parses_is_scrubbed_as_text(content_type:
     headers = {"Content-Type": [content_type]} if content_type else {}
     new, count = scrub_response(response(body, headers))
     assert SECRET not in new["body"]["string"] and count == 1
+
+
+def test_a_model_output_token_is_text_not_a_secret():
+    # OpenAI's (and vLLM's, Ollama's) logprobs, Gemini's logprobsResult: `token` beside a
+    # log probability is the model's text. A bare `token`, or a known token format, still goes.
+    document = {
+        "choices": [
+            {
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": "Hello",
+                            "logprob": -0.31,
+                            "bytes": [72, 101, 108, 108, 111],
+                            "top_logprobs": [{"token": " Hi", "logprob": -1.2, "bytes": None}],
+                        }
+                    ]
+                }
+            }
+        ],
+        "logprobsResult": {"chosenCandidates": [{"token": "Hey", "logProbability": -0.1}]},
+        "session": {"token": SECRET, "expires": 3600},
+        "odd": {"token": GITHUB, "logprob": -1.0},
+    }
+    new, count = scrub_response(
+        response(json.dumps(document), {"Content-Type": ["application/json"]})
+    )
+    got = json.loads(new["body"]["string"])
+    content = got["choices"][0]["logprobs"]["content"][0]
+    assert (content["token"], content["top_logprobs"][0]["token"]) == ("Hello", " Hi")
+    assert got["logprobsResult"]["chosenCandidates"][0]["token"] == "Hey"
+    assert got["session"]["token"] == "<SCRUBBED>"
+    assert got["odd"]["token"] == "<SCRUBBED:github>"
+    assert count == 2

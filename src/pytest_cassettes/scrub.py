@@ -191,6 +191,37 @@ _VALUE_FIELDS = ("value", "Value", "ParameterValue")
 _NAME_FIELD = re.compile(r'"(?:[Nn]ame|[Kk]ey|ParameterKey)"\s*:\s*"([^"\\]{1,80})"')
 _VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
+# A language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
+# Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`), are text, not secrets.
+_MODEL_TOKEN_HINT = re.compile(
+    r'"(?:log_?prob(?:ability)?|top_?logprobs|likelihood)"\s*:', re.IGNORECASE
+)
+_MODEL_TOKEN_SIBLINGS = frozenset({"logprob", "logprobability", "toplogprobs", "likelihood"})
+
+
+def _model_token_paths(text: str) -> frozenset[tuple[Segment, ...]]:
+    """The paths (lower-case keys) of `token` fields that are a model's output by their
+    object's other fields (see _MODEL_TOKEN_HINT)."""
+    if ("prob" not in text and "likelihood" not in text) or not _MODEL_TOKEN_HINT.search(text):
+        return frozenset()
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return frozenset()
+    found: list[tuple[Segment, ...]] = []
+    todo: list[tuple[Any, tuple[Segment, ...]]] = [(data, ())]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, list):
+            todo.extend((item, (*path, i)) for i, item in enumerate(node))
+        elif isinstance(node, dict):
+            keys = {normalize_name(k): k for k in node if isinstance(k, str)}
+            if "token" in keys and _MODEL_TOKEN_SIBLINGS & keys.keys():
+                found.append((*path, keys["token"].lower()))
+            todo.extend((v, (*path, k.lower())) for k, v in node.items() if isinstance(k, str))
+    return frozenset(found)
+
+
 _CONTEXT_HINT = re.compile(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|\.vault\.azure\.net/secrets/'
     r'|"deletion_time"|"dataCrc32c"'
@@ -965,6 +996,7 @@ class Scrubber:
         exact = self._context_paths(text)
         if not (hits or embedded or paths or exact or self._has_sensitive_key(text)):
             return text
+        kept = _model_token_paths(text)
         hit_starts = [start for start, _ in hits]
         hit_ends = list(itertools.accumulate((end for _, end in hits), max))
         out: list[str] = []
@@ -984,7 +1016,7 @@ class Scrubber:
                 out.append(token)
                 continue
             if first in "{[" and not (top is not None and top.key_next):
-                sensitive, name = self._json_sensitive(stack, paths, exact)
+                sensitive, name = self._json_sensitive(stack, paths, exact, kept)
                 loose = (
                     sensitive
                     and first == "{"
@@ -999,7 +1031,7 @@ class Scrubber:
                 top.key = json.loads(token)
                 sensitive, name = False, ""
             else:
-                sensitive, name = self._json_sensitive(stack, paths, exact)
+                sensitive, name = self._json_sensitive(stack, paths, exact, kept)
                 if not sensitive and top is not None and top.loose and first == '"':
                     sensitive = _loose_secret(name, json.loads(token))
             if sensitive:
@@ -1118,16 +1150,22 @@ class Scrubber:
         stack: list[_JsonFrame],
         paths: tuple[tuple[Segment, ...], ...] = (),
         exact: frozenset[tuple[Segment, ...]] = frozenset(),
+        kept: frozenset[tuple[Segment, ...]] = frozenset(),
     ) -> tuple[bool, str]:
         """Whether the value about to be read is secret, and the key that makes it so: by its
         name, a user's JSON path (`paths`), or its path being one of `exact` (lower-case keys;
-        what is below a secret value is secret through its frame)."""
+        what is below a secret value is secret through its frame). A path in `kept` is not
+        secret by its name (a model's output token)."""
         if not stack:
             return False, ""
         top = stack[-1]
         name = top.key if top.is_object and top.key is not None else ""
         if top.sensitive and top.is_object and name in _SCHEMA_KEYWORDS:
             return False, name  # a JSON Schema's `"password": {"type": "string"}`
+        if kept and not top.sensitive and name:
+            here = tuple((f.key or "").lower() if f.is_object else f.index for f in stack)
+            if here in kept:
+                return False, name
         if top.sensitive or (name and self._param_names(name)):
             return True, name
         if paths:
