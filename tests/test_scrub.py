@@ -2368,3 +2368,32 @@ def test_a_model_output_token_is_text_not_a_secret():
     assert got["session"]["token"] == "<SCRUBBED>"
     assert got["odd"]["token"] == "<SCRUBBED:github>"
     assert count == 2
+
+
+def test_the_key_of_a_key_value_pair_is_a_name_not_a_secret():
+    # AWS tags, Consul's KV, CouchDB's view rows: `key` beside `value` names the pair. An
+    # object with a `key` and no `value` (an API key's record) still loses it.
+    document = {
+        "Tags": [{"Key": "Name", "Value": "web"}, {"Key": "password", "Value": SECRET}],
+        "rows": [{"id": "doc1", "key": "doc1", "value": {"rev": "1-abc"}}, {"key": 42, "value": 1}],
+        "consul": [{"Key": "web/config", "Value": "YmFzZTY0", "Flags": 0}],
+        "api_key_record": {"key": SECRET, "name": "ci"},
+        "odd": {"key": GITHUB, "value": "x"},
+    }
+    new, count = scrub_response(
+        response(json.dumps(document), {"Content-Type": ["application/json"]})
+    )
+    got = json.loads(new["body"]["string"])
+    assert got["Tags"] == [
+        {"Key": "Name", "Value": "web"},
+        {"Key": "password", "Value": "<SCRUBBED>"},
+    ]
+    assert got["rows"] == document["rows"] and got["consul"] == document["consul"]
+    assert got["api_key_record"] == {"key": "<SCRUBBED>", "name": "ci"}
+    assert got["odd"] == {"key": "<SCRUBBED:github>", "value": "x"}
+    assert count == 3
+    # The same rule for a body kept as Python data (aiohttp's json=): the same request matches.
+    sent = [{"Key": "Name", "Value": "web"}, {"key": SECRET, "name": "ci"}]
+    scrubbed, _ = scrubber().scrub_request(request(body=sent, method="POST"))
+    assert scrubbed is not None
+    assert scrubbed.body == [{"Key": "Name", "Value": "web"}, {"key": "<SCRUBBED>", "name": "ci"}]

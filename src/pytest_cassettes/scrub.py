@@ -190,38 +190,65 @@ _NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey")
 _VALUE_FIELDS = ("value", "Value", "ParameterValue")
 _NAME_FIELD = re.compile(r'"(?:[Nn]ame|[Kk]ey|ParameterKey)"\s*:\s*"([^"\\]{1,80})"')
 _VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
-# Each alternative starts with a literal: a search tries few positions (see detect.py).
-# A language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
-# Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`), are text, not secrets.
+# Fields kept whatever their names say, by their object's other fields (see _kept_paths): a
+# language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
+# Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`), are text; the `key` of a
+# key/value pair (AWS tags, Consul's KV, CouchDB's view rows, Azure App Configuration) is a name.
 _MODEL_TOKEN_HINT = re.compile(
     r'"(?:log_?prob(?:ability)?|top_?logprobs|likelihood)"\s*:', re.IGNORECASE
 )
 _MODEL_TOKEN_SIBLINGS = frozenset({"logprob", "logprobability", "toplogprobs", "likelihood"})
+_PAIR_KEY = re.compile(r'"[Kk]ey"\s*:')
+_PAIR_VALUE = re.compile(r'"[Vv]alue"\s*:')
 
 
-def _model_token_paths(text: str) -> frozenset[tuple[Segment, ...]]:
-    """The paths (lower-case keys) of `token` fields that are a model's output by their
-    object's other fields (see _MODEL_TOKEN_HINT)."""
-    if ("prob" not in text and "likelihood" not in text) or not _MODEL_TOKEN_HINT.search(text):
-        return frozenset()
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
+def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
+    """The paths (lower-case keys) of fields a name rule would take that are no secrets by
+    their object's other fields: a model's output `token`, a key/value pair's `key`."""
+    model = ("prob" in text or "likelihood" in text) and _MODEL_TOKEN_HINT.search(text)
+    pairs = _PAIR_KEY.search(text) and _PAIR_VALUE.search(text)
+    if not (model or pairs):
         return frozenset()
     found: list[tuple[Segment, ...]] = []
-    todo: list[tuple[Any, tuple[Segment, ...]]] = [(data, ())]
-    while todo:
-        node, path = todo.pop()
-        if isinstance(node, list):
-            todo.extend((item, (*path, i)) for i, item in enumerate(node))
-        elif isinstance(node, dict):
-            keys = {normalize_name(k): k for k in node if isinstance(k, str)}
-            if "token" in keys and _MODEL_TOKEN_SIBLINGS & keys.keys():
-                found.append((*path, keys["token"].lower()))
-            todo.extend((v, (*path, k.lower())) for k, v in node.items() if isinstance(k, str))
+    path: list[Segment] = []
+
+    def walk(node: Any) -> None:  # scalars are not visited: most of a document
+        if isinstance(node, dict):
+            kept = _kept_field(node)
+            if kept is not None:
+                found.append((*path, kept.lower()))
+            for key, value in node.items():
+                if isinstance(value, (dict, list)) and isinstance(key, str):
+                    path.append(key.lower())
+                    walk(value)
+                    path.pop()
+        else:
+            for i, item in enumerate(node):
+                if isinstance(item, (dict, list)):
+                    path.append(i)
+                    walk(item)
+                    path.pop()
+
+    try:
+        data = json.loads(text)
+        if isinstance(data, (dict, list)):
+            walk(data)
+    except (ValueError, RecursionError):  # not JSON after all; too deep: nothing is kept
+        return frozenset()
     return frozenset(found)
 
 
+def _kept_field(node: Mapping[Any, Any]) -> str | None:
+    """The field of this object that is no secret by its siblings (see _kept_paths), if any."""
+    keys = {k.lower(): k for k in node if isinstance(k, str)}
+    if "key" in keys and "value" in keys:
+        return keys["key"]
+    if "token" in keys and any(normalize_name(k) in _MODEL_TOKEN_SIBLINGS for k in keys):
+        return keys["token"]
+    return None
+
+
+# Each alternative starts with a literal: a search tries few positions (see detect.py).
 _CONTEXT_HINT = re.compile(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|\.vault\.azure\.net/secrets/'
     r'|"deletion_time"|"dataCrc32c"'
@@ -996,7 +1023,7 @@ class Scrubber:
         exact = self._context_paths(text)
         if not (hits or embedded or paths or exact or self._has_sensitive_key(text)):
             return text
-        kept = _model_token_paths(text)
+        kept = _kept_paths(text)
         hit_starts = [start for start, _ in hits]
         hit_ends = list(itertools.accumulate((end for _, end in hits), max))
         out: list[str] = []
@@ -1222,7 +1249,13 @@ class Scrubber:
         """A body vcrpy keeps as Python data (aiohttp's json= and data=), by the JSON rules: a
         copy of the same types (a mapping that is not a dict becomes pairs, as vcrpy stores it)."""
         if isinstance(value, Mapping):
-            items = [self._parsed_item(k, v, path, sensitive, found) for k, v in value.items()]
+            kept = None if sensitive else _kept_field(value)
+            items = [
+                (k, self._scrub_parsed(v, [*path, k], False, k, found))
+                if k == kept
+                else self._parsed_item(k, v, path, sensitive, found)
+                for k, v in value.items()
+            ]
             return dict(items) if isinstance(value, dict) else items
         if isinstance(value, (list, tuple)):
             if _is_pairs(value):
