@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,10 @@ def test_check_accepts_a_body_stored_encoded_as_vcrpy_writes_it(tmp_path: Path) 
         (b"", ":1: empty: delete it and record it again"),
         (b"# only a comment\n", ":1: empty"),
         (b"[]\n", ":1: written by a vcrpy older than 1.0"),
+        (  # vcrpy before 1.0 in YAML: its pickled objects
+            b"- request: !!python/object:vcr.request.Request {method: GET}\n",
+            ":1: written by a vcrpy older than 1.0",
+        ),
         (b"42\n", ":1: not a cassette"),
     ],
 )
@@ -223,3 +228,17 @@ def test_the_command_line_runs_check_show_and_migrate(
     assert "+@pytest.mark.cassette" in capsys.readouterr().out
     assert main(["migrate", "--write", str(tmp_path)]) == 0
     assert "@pytest.mark.cassette\n" in test_file.read_text()
+
+
+def test_check_and_show_take_json_cassettes_in_directories_and_a_missing_version(
+    tmp_path: Path,
+) -> None:
+    # The json serializer's cassettes, as scan takes them; a file without `version:`, which
+    # vcrpy replays (it always writes one, and never checks it).
+    data = {"interactions": [interaction("http://x/j")], "version": 1}
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    (tmp_path / "b.yaml").write_text("interactions: []\n")
+    code, lines = run(checks.check, tmp_path)
+    assert (code, lines[-1]) == (0, "checked 2 cassettes (1 interaction): no faults")
+    code, lines = run(checks.show, tmp_path)
+    assert code == 0 and any("http://x/j" in line for line in lines)

@@ -337,3 +337,28 @@ def test_a_body_is_scanned_by_the_content_type_its_interaction_recorded(
     status, lines, _ = run(capsys, str(write(tmp_path / "page.yaml", text)))
     assert sorted(line.rpartition(": ")[2] for line in lines[:-1]) == findings
     assert status == (1 if findings else 0)
+
+
+def test_a_secret_in_a_compressed_body_is_reported(tmp_path, capsys):
+    # vcrpy keeps a gzip response as it came (`!!binary`, Content-Encoding: gzip): the scan
+    # undoes the coding first, and reads the JSON by its Content-Type.
+    import gzip
+
+    request = Request("POST", "https://auth.example.com/token", b"grant_type=x", {})
+    token = json.dumps({"access_token": SECRET, "token_type": "bearer"}).encode()
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Encoding": ["gzip"], "Content-Type": ["application/json"]},
+        "body": {"string": gzip.compress(token)},
+    }
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "gzip.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    binary = next(n for n, line in enumerate(text.splitlines(), 1) if "!!binary" in line)
+    assert lines[:-1] == [f"{path}:{binary}: sensitive-field:access_token"]
+    # A body stored decoded under a header that still claims gzip (docling's) is read as is.
+    response["body"]["string"] = token.decode()
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    write(path, text)
+    assert run(capsys, str(path))[0] == 1

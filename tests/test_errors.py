@@ -233,6 +233,9 @@ def test_an_unreadable_cassette_fails_the_test_and_is_left_alone(
         result.assert_outcomes(errors=1)
         result.stdout.fnmatch_lines(["*CassetteLoadError: Cannot read cassette *test_api.yaml*"])
         result.stdout.fnmatch_lines([message])
+        # Told once (in the test's error and its summary line), not again as the context of
+        # pytest's own exception.
+        assert "During handling of the above exception" not in result.stdout.str()
         assert path.read_text() == content
     assert suite.server.hits == 0
 

@@ -22,8 +22,8 @@ from pytest_cassettes.bodies import (
     normalize_response,
 )
 from pytest_cassettes.errors import CassetteLoadError
+from pytest_cassettes.paths import CASSETTE_SUFFIXES
 
-SUFFIXES = (".yaml", ".yml")
 OK, FAULTS, UNREADABLE = 0, 1, 2
 # Content types whose bodies are bytes, not text: a replacement character there means loss.
 BINARY_TYPES = re.compile(
@@ -43,7 +43,8 @@ class Found:
 
 
 def find(paths: Sequence[str]) -> Found:
-    """Files named, and *.yaml / *.yml files under directories named (hidden ones skipped)."""
+    """Files named, and *.yaml / *.yml / *.json files under directories named (hidden ones
+    skipped)."""
     found = Found()
     for name in paths:
         path = Path(name)
@@ -58,7 +59,7 @@ def find(paths: Sequence[str]) -> Found:
             for file_name in sorted(files):
                 if storage.is_temp_file(file_name):
                     found.temp_files.append(Path(root, file_name))
-                elif file_name.endswith(SUFFIXES) and not file_name.startswith("."):
+                elif file_name.endswith(CASSETTE_SUFFIXES) and not file_name.startswith("."):
                     found.cassettes.append(Path(root, file_name))
     return found
 

@@ -12,10 +12,10 @@ from typing import Callable
 
 import yaml
 
+from pytest_cassettes import bodies
 from pytest_cassettes.detect import KINDS, find_secrets
+from pytest_cassettes.paths import CASSETTE_SUFFIXES
 from pytest_cassettes.scrub import Scrubber
-
-CASSETTE_SUFFIXES = (".yaml", ".yml", ".json")
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 STR, BINARY = "tag:yaml.org,2002:str", "tag:yaml.org,2002:binary"
@@ -59,13 +59,15 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 return number
         return span[0]
 
-    def visit(node: yaml.Node, key: str | None, content_type: str = "") -> None:
+    def visit(node: yaml.Node, key: str | None, content_type: str = "", coding: str = "") -> None:
         if isinstance(node, yaml.MappingNode):
-            # A request or a response: its body is scanned by the Content-Type it recorded.
-            content_type = _content_type(node) or content_type
+            # A request or a response: its body is scanned by the Content-Type it recorded,
+            # a binary one once its Content-Encoding is undone (vcrpy stores gzip as is).
+            content_type = _header(node, "content-type") or content_type
+            coding = _header(node, "content-encoding") or coding
             for key_node, value_node in node.value:
                 name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                visit(value_node, name if isinstance(name, str) else None, content_type)
+                visit(value_node, name if isinstance(name, str) else None, content_type, coding)
         elif isinstance(node, yaml.SequenceNode):
             name = _pair_name(node)
             if name is not None:  # a form field vcrpy wrote as a (name, value) tuple
@@ -79,7 +81,8 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                     data = binascii.a2b_base64(node.value)
                 except ValueError:  # not base64: no cassette reader would load it either
                     data = b""
-                kinds = scrubber.scan_binary(data)
+                decoded = bodies.decode(data, [coding]) if coding else None
+                kinds = scrubber.scan_binary(data if decoded is None else decoded, content_type)
             else:
                 kinds = scrubber.scan_field(key, node.value, content_type)
             # Token formats the line scan already saw are not reported twice; those it missed
@@ -105,14 +108,14 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
     return sorted(findings)
 
 
-def _content_type(node: yaml.MappingNode) -> str:
-    """The Content-Type in the `headers` of an interaction's request or response, if any."""
+def _header(node: yaml.MappingNode, header: str) -> str:
+    """A header (lower-case name) in the `headers` of an interaction's request or response."""
     for key_node, value_node in node.value:
         if getattr(key_node, "value", None) == "headers" and isinstance(
             value_node, yaml.MappingNode
         ):
             for name_node, values in value_node.value:
-                if str(getattr(name_node, "value", "")).lower() != "content-type":
+                if str(getattr(name_node, "value", "")).lower() != header:
                     continue
                 first = values
                 if isinstance(values, yaml.SequenceNode):

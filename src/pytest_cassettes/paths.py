@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# What the command line's tools take for cassettes in a directory (.json: `serializer="json"`).
+CASSETTE_SUFFIXES = (".yaml", ".yml", ".json")
+
 # pytest-recording's replacement (same characters, "-"), so migrating users keep their files;
 # control characters too.
 UNSAFE = re.compile(r'[<>?%*:|"\'/\\\x00-\x1f]')

@@ -267,7 +267,11 @@ def _activated(
     try:
         opened = session.open(item, settings, problems)
     except CassetteLoadError as exc:
-        pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
+        failure = f"CassetteLoadError: {exc}"
+    else:
+        failure = ""
+    if failure:  # outside the except: not told again as the context of pytest's Failed
+        pytest.fail(failure, pytrace=False)
     item.stash[ACTIVE] = opened
     try:
         guard = session.guard(item, settings, problems, recording=opened.can_record)

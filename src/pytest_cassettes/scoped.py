@@ -68,7 +68,11 @@ def _using(
     try:
         opened = session.open(item, settings, problems)
     except CassetteLoadError as exc:
-        pytest.fail(f"CassetteLoadError: {exc}", pytrace=False)
+        failure = f"CassetteLoadError: {exc}"
+    else:
+        failure = ""
+    if failure:  # outside the except: not told again as the context of pytest's Failed
+        pytest.fail(failure, pytrace=False)
     was_on, setups = session.patches.on, session.setups
     failed = True
     try:

@@ -693,10 +693,10 @@ class Scrubber:
             self._scrub_string(value, found, 0)
         return [kind for kind in found if not kind.startswith(SHORT)]
 
-    def scan_binary(self, data: bytes) -> list[str]:
+    def scan_binary(self, data: bytes, content_type: str = "") -> list[str]:
         """What scrubbing would replace in a binary (`!!binary`) cassette body."""
         found: list[str] = []
-        self._scrub_body(data, "", found)
+        self._scrub_body(data, content_type, found)
         return [kind for kind in found if not kind.startswith(SHORT)]
 
     # --- values --------------------------------------------------------------------------------

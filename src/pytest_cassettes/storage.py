@@ -440,6 +440,9 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+_OLD_FORMAT = "written by a vcrpy older than 1.0; convert it with `python -m vcr.migration`"
+
+
 def parse(
     source: str | bytes | large.FileSource, where: str, codec: Codec = YAML
 ) -> tuple[Interaction, ...]:
@@ -460,14 +463,14 @@ def parse(
         line = mark.line + 1 if mark is not None else None
         problem = str(exc.problem or exc)
         if isinstance(exc, yaml.constructor.ConstructorError):
+            if "python/object:vcr." in str(exc.problem):  # vcrpy before 1.0 pickled its objects
+                raise CassetteLoadError(where, _OLD_FORMAT, line) from exc
             problem = f"refused YAML tag ({exc.problem}); only plain data is loaded"
         raise CassetteLoadError(where, f"invalid YAML: {problem}", line) from exc
     except (yaml.YAMLError, ValueError) as exc:
         raise CassetteLoadError(where, f"invalid {codec.name}: {exc}") from exc
     if isinstance(data, list):
-        raise CassetteLoadError(
-            where, "written by a vcrpy older than 1.0; convert it with `python -m vcr.migration`", 1
-        )
+        raise CassetteLoadError(where, _OLD_FORMAT, 1)
     if data is None:  # also what a machine crash right after a write may leave (see below)
         raise CassetteLoadError(where, "empty: delete it and record it again", 1)
     if not isinstance(data, dict):
@@ -478,7 +481,8 @@ def parse(
             return _line_of(source, codec, key)
         return _line_of(large.whole(source).decode("utf-8", "replace"), codec, key)
 
-    if data.get("version") != FORMAT_VERSION:
+    # No `version` at all: vcrpy does not check it either (it always writes it).
+    if data.get("version", FORMAT_VERSION) != FORMAT_VERSION:
         raise CassetteLoadError(
             where,
             f"unknown cassette format version {data.get('version')!r} (expected {FORMAT_VERSION})",
