@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +384,30 @@ def test_drop_unused_requests_keeps_a_played_copy_of_an_identical_interaction(
     suite.run("--record-mode=once").assert_outcomes(passed=1)
     assert uris(path) == [suite.server.url("/status")]  # the played copy stays
     suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_a_request_another_process_recorded_meanwhile_is_not_written_twice(tmp_path: Path) -> None:
+    # Two xdist workers each record a session fixture's login into one cassette: one is kept.
+    # What the writer loaded itself is no one else's: a request repeated after it (new_episodes
+    # recording a second GET /status) is kept.
+    def at(uri: str, body: str) -> dict[str, Any]:
+        return {
+            "request": {"method": "GET", "uri": uri, "body": None, "headers": {}},
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {},
+                "body": {"string": body},
+            },
+        }
+
+    path = tmp_path / "c.yaml"
+    storage.write(path, [at("http://x/login", "worker 1")], known=Counter())
+    storage.write(
+        path, [at("http://x/login", "worker 2"), at("http://x/other", "2")], known=Counter()
+    )
+    uris = [i["request"]["uri"] for i in storage.read(path).interactions]  # type: ignore[union-attr]
+    assert uris == ["http://x/login", "http://x/other"]
+    loaded = Counter(storage.request_key(i) for i in storage.read(path).interactions)  # type: ignore[union-attr]
+    storage.write(path, [at("http://x/login", "again")], known=loaded)
+    bodies = [i["response"]["body"]["string"] for i in storage.read(path).interactions]  # type: ignore[union-attr]
+    assert bodies == [b"worker 1", b"2", b"again"]

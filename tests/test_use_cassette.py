@@ -221,8 +221,14 @@ def test_workers_recording_the_session_login_lose_nothing(suite: Suite) -> None:
     login = suite.path / "cassettes" / "token.yaml"
     # Each worker sets the session fixture up once: its login is kept beside the other's.
     text = login.read_text()
-    logins = sum(r.path == "/login" for r in suite.server.requests)
-    assert 1 <= logins <= 2 and text.count("uri:") == logins
+    # Each worker that set the fixture up sent its login; the file keeps one (the other
+    # would never be played: --cassette-strict would fail every test using it).
+    assert 1 <= sum(r.path == "/login" for r in suite.server.requests) <= 2
+    assert text.count("uri:") == 1
+    suite.server.reset()
+    result = suite.run("--record-mode=none", "--cassette-strict")
+    result.assert_outcomes(passed=8)
+    assert suite.server.hits == 0
     assert not list(login.parent.glob("*.lock")) and not list(login.parent.glob("*.tmp*"))
 
 
@@ -285,4 +291,124 @@ def test_errors_of_a_block_spanning_the_test_are_told_once(suite: Suite) -> None
     result = suite.run()
     result.assert_outcomes(failed=1)
     assert result.stdout.str().count("CassetteMissingError: Cassette missing") == 1
+    assert suite.server.hits == 0
+
+
+def test_a_failed_test_saves_nothing_of_a_block_spanning_it(suite: Suite) -> None:
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture
+        def tape(request):
+            with use_cassette(request, "tape"):
+                yield
+
+
+        def test_it(tape):
+            requests.get(URL + "/orders?1")
+            assert os.environ.get("FIXED") == "1", "fails halfway"
+            requests.get(URL + "/orders?2")
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(failed=1)
+    assert not (suite.path / "cassettes" / "tape.yaml").exists()
+
+
+@pytest.mark.parametrize("scope", ["session", "module", "class"])
+def test_an_unmatched_request_in_a_wider_fixture_teardown_fails_it(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="SCOPE")
+        def token(request):
+            yield 1
+            with use_cassette(request, "logout"):
+                try:
+                    requests.post(URL + "/logout")  # not in the cassette
+                except Exception:
+                    pass
+
+
+        class TestIt:
+            def test_one(self, token):
+                pass
+
+            def test_two(self):
+                pass
+        """.replace("SCOPE", scope)
+    )
+    (suite.path / "cassettes").mkdir()
+    (suite.path / "cassettes" / "logout.yaml").write_text("interactions: []\nversion: 1\n")
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*UnmatchedRequestError*"])
+    assert suite.server.hits == 0
+
+
+def test_a_block_left_open_neither_routes_nor_guards_later_tests(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="session")
+        def spanning(request):
+            with use_cassette(request):
+                yield
+
+
+        def test_one(spanning):
+            pass
+
+
+        def test_two():
+            requests.get(URL + "/orders")  # a plain test: not guarded
+        """
+    )
+    (suite.path / "cassettes").mkdir()
+    (suite.path / "cassettes" / "spanning.yaml").write_text("interactions: []\nversion: 1\n")
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*use_cassette('spanning') in fixture 'spanning' stayed open*"])
+    assert suite.server.hits == 1
+
+
+def test_each_instance_of_a_parametrized_fixture_has_its_cassette(suite: Suite) -> None:
+    suite.server.route("/login/ann", body="{}")
+    suite.server.route("/login/bob", body="{}")
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="session", params=["ann", "bob/x"])
+        def token(request):
+            with use_cassette(request):
+                requests.post(URL + "/login/" + request.param.split("/")[0])
+            return request.param
+
+
+        def test_plain(token):
+            pass
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=2)
+    assert sorted(p.name for p in (suite.path / "cassettes").iterdir()) == [
+        "token[ann].yaml",
+        "token[bob-x].yaml",
+    ]
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
     assert suite.server.hits == 0

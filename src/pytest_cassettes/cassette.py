@@ -6,6 +6,7 @@ import contextlib
 import copy
 import ipaddress
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -661,5 +662,6 @@ class Cassette:
         if self.persisted is not None:
             self.persisted.write(self.path, new, drop, self.rewrite_run)
         else:
-            storage.write(self.path, new, drop, self.codec, self.rewrite_run)
+            known = Counter(storage.request_key(e.raw) for e in self.entries if e.raw is not None)
+            storage.write(self.path, new, drop, self.codec, self.rewrite_run, known)
         return len(new)

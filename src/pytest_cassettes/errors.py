@@ -131,10 +131,17 @@ class NetworkBlockedError(CassetteError, RuntimeError):
 class UnusedInteractionsError(CassetteError):
     """A strict test whose cassette holds interactions it never played."""
 
-    def __init__(self, *, test: str, path: str, unused: Sequence[str]):
+    def __init__(
+        self,
+        *,
+        test: str,
+        path: str,
+        unused: Sequence[str],
+        strict_off: str = "@pytest.mark.cassette(strict=False)",
+    ):
         listed = "\n".join(f"    {request}" for request in unused)
         super().__init__(
             f"{len(unused)} recorded interaction(s) of {path} never played by {test}:\n{listed}\n"
             f"  Drop them by re-recording: pytest --record-mode=rewrite '{test}'\n"
-            "  or turn strict mode off for this test: @pytest.mark.cassette(strict=False)."
+            f"  or turn strict mode off for this cassette: {strict_off}."
         )

@@ -333,6 +333,8 @@ _SETTING_UP: list[pytest.Item] = []
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
     session = item.config.stash[SESSION]
     session.setups += 1
+    if session.blocks:
+        session.end_blocks(item)
     if session.disabled or not _may_use_cassette(item):
         # The real libraries back before any fixture runs: one that patches them itself
         # (pytest-recording's `vcr`, a fixture using vcrpy or responses) must not have its
@@ -400,6 +402,7 @@ def _cassette_autouse() -> Iterator[None]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    item.config.stash[SESSION].calls += 1
     outcome = yield
     if outcome.excinfo is not None:
         # Also KeyboardInterrupt and pytest.exit(), after which no report is made: an

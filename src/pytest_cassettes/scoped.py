@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_cassettes import paths
 from pytest_cassettes.errors import CassetteError, CassetteLoadError
 
 if TYPE_CHECKING:
@@ -37,13 +38,13 @@ def _using(
     request: pytest.FixtureRequest, names: tuple[str, ...], options: dict[str, Any], caller: Path
 ) -> Iterator[Cassette | None]:
     __tracebackhide__ = True
-    from pytest_cassettes.plugin import _SETTING_UP, PROBLEMS, SESSION
+    from pytest_cassettes.plugin import _SETTING_UP, FAILED, PROBLEMS, SESSION
 
     fixture = request.fixturename
     if not names:
         if fixture is None:
             raise TypeError("use_cassette(request) in a test needs a cassette name")
-        names = (fixture,)
+        names = (fixture + _param_label(request),)
     where = f"use_cassette({', '.join(map(repr, names))})"
     if fixture is not None:
         where += f" in fixture {fixture!r}"
@@ -61,9 +62,14 @@ def _using(
         Path(request.config.rootpath, configured) if configured else caller.parent / "cassettes"
     )
     settings = session.settings_named(names, options, cassette_dir, where)
-    # The test's problems: raised in the phase they arise in, by the plugin's hooks (as the
-    # test's own cassette's), or here at the end of a block in a fixture's set-up.
-    problems: list[CassetteError] = item.stash.setdefault(PROBLEMS, [])
+    # Problems are raised in the phase they arise in, by the plugin's hooks (as the test's own
+    # cassette's): the test's, or those of the test whose teardown tears a wider fixture down;
+    # here at the end of a block in a fixture's set-up.
+    problems: list[CassetteError] = (
+        item.stash.setdefault(PROBLEMS, [])
+        if session.tearing_down is None
+        else session.tearing_down
+    )
     before = len(problems)
     try:
         opened = session.open(item, settings, problems)
@@ -73,20 +79,29 @@ def _using(
         failure = ""
     if failure:  # outside the except: not told again as the context of pytest's Failed
         pytest.fail(failure, pytrace=False)
-    was_on, setups = session.patches.on, session.setups
+    was_on, setups, calls = session.patches.on, session.setups, session.calls
+    block = contextlib.ExitStack()
     failed = True
     try:
         guard = session.guard(item, settings, problems, recording=opened.can_record)
-        with session.active(opened, guard):
-            yield opened
+        block.enter_context(session.active(opened, guard))
+        session.blocks.append((item, block))
+        yield opened
         failed = False
     finally:
+        abandoned = (item, block) not in session.blocks  # another test began: closed then
+        if not abandoned:
+            session.blocks.remove((item, block))
+            block.close()
         if not was_on and session.router.active is None:
             session.switch_off()  # as the test had them: a test without a cassette
         new = problems[before:]
-        strict = None if failed else session.strict_failure(opened)
-        session.close(opened, settings, failed=failed or bool(new), strict_failed=bool(strict))
-    if session.setups != setups:
+        # A block spanning its test (a function-scoped fixture yielding inside it) does not
+        # save what a failed test recorded, as the test's own cassette does not.
+        failed = failed or bool(new) or (session.calls != calls and item.stash.get(FAILED, False))
+        strict = None if failed else session.strict_failure(opened, where)
+        session.close(opened, settings, failed=failed, strict_failed=bool(strict))
+    if abandoned or session.setups != setups:
         raise RuntimeError(
             f"{where} stayed open while other tests ran (the fixture yielded inside the block): "
             "their requests went to their own cassettes or to the real HTTP libraries, not to "
@@ -96,3 +111,14 @@ def _using(
         raise new[0]  # the client may have wrapped or swallowed it
     if strict is not None:
         raise strict
+
+
+def _param_label(request: pytest.FixtureRequest) -> str:
+    """`[id]` for an instance of a parametrized fixture (each has its own cassette): the
+    parameter when it is a plain value, else its index."""
+    if not hasattr(request, "param"):
+        return ""
+    param = request.param
+    if param is None or isinstance(param, (str, int, float, bool)):
+        return "[" + paths.UNSAFE.sub("-", str(param)) + "]"
+    return f"[{getattr(request, 'param_index', 0)}]"

@@ -144,6 +144,9 @@ class Session:
         self._fixtures_tearing_down: list[str] = []  # guarded fixtures' names, innermost last
         self._environment = EnvironmentKey()
         self.setups = 0  # tests whose set-up began (a `use_cassette` block must not span one)
+        self.calls = 0  # tests whose call phase began
+        # Open `use_cassette` blocks: the test each was opened in, and what closes it.
+        self.blocks: list[tuple[pytest.Item, contextlib.ExitStack]] = []
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
@@ -194,6 +197,14 @@ class Session:
             router = Router()
             self._patches = (router, Patches(router))
         return self._patches
+
+    def end_blocks(self, item: pytest.Item) -> None:
+        """A test begins: `use_cassette` blocks opened in other tests (a wider fixture that
+        yielded inside one) are closed now, so that they neither route nor guard this test;
+        each fails its fixture's teardown, saying why (see scoped.py)."""
+        for opened_in, block in [b for b in self.blocks if b[0] is not item][::-1]:
+            self.blocks.remove((opened_in, block))
+            block.close()
 
     def switch_off(self) -> None:
         """Put the real HTTP libraries back for a test without a cassette."""
@@ -397,15 +408,19 @@ class Session:
         """--block-network or the ini option, which no marker turns off; or the marker's."""
         return bool(self.ini_options.get("block_network")) or settings.flag("block_network")
 
-    def strict_failure(self, cassette: Cassette) -> UnusedInteractionsError | None:
-        """The failure of a strict test that left recorded interactions unplayed."""
+    def strict_failure(
+        self, cassette: Cassette, where: str | None = None
+    ) -> UnusedInteractionsError | None:
+        """The failure of a strict test that left recorded interactions unplayed (`where`: the
+        `use_cassette` call that opened the cassette, if one did)."""
         if not cassette.strict:
             return None
         unused = unused_requests(cassette)
         if not unused:
             return None
+        hint = {} if where is None else {"strict_off": "use_cassette(..., strict=False)"}
         return UnusedInteractionsError(
-            test=cassette.context.nodeid, path=str(cassette.path), unused=unused
+            test=cassette.context.nodeid, path=str(cassette.path), unused=unused, **hint
         )
 
     def scrub_rules(self, item: pytest.Item, settings: Settings) -> ScrubRules:

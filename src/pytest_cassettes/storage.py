@@ -717,9 +717,14 @@ def write(
     drop: Iterable[str] = (),
     codec: Codec = YAML,
     rewrite_run: str | None = None,
+    known: Counter[str] | None = None,
 ) -> int:
     """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`
     (as many copies as `drop` lists).
+
+    `known`: the `request_key`s of what the writer loaded from the file. Given, a new
+    interaction whose request another process wrote meanwhile is not written again (xdist
+    workers that each record a session fixture's login keep one: the other would never play).
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
     merge, write a temporary file beside it, rename it over the cassette. Returns the number
@@ -735,12 +740,39 @@ def write(
         target = _target(path)
         _remove_stale_temp_files(target)
         current = _read_uncached(target, codec, served=False)
-        interactions = _without(current.interactions if current else (), drop) + list(new)
+        kept = _without(current.interactions if current else (), drop)
+        if known is not None and kept:
+            new = _not_written_by_others(new, kept, known)
+        interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
         _atomic_write(target, lambda stream: codec.dump(data, stream), temp=_locked_temp(target))
     with _cache_lock:
         _cache.pop(path, None)
     return len(interactions)
+
+
+def request_key(interaction: Interaction) -> str:
+    """An interaction's request (method, URI, body) as a key."""
+    request = interaction.get("request") or {}
+    parts = [request.get("method"), request.get("uri"), request.get("body")]
+    return json.dumps(parts, sort_keys=True, default=_json_default)
+
+
+def _not_written_by_others(
+    new: Sequence[Interaction], on_disk: Sequence[Interaction], known: Counter[str]
+) -> list[Interaction]:
+    """`new` less one interaction per request that others wrote since the writer loaded."""
+    others = Counter(request_key(i) for i in on_disk) - known
+    if not others:
+        return list(new)
+    kept = []
+    for interaction in new:
+        key = request_key(interaction)
+        if others[key] > 0:
+            others[key] -= 1
+        else:
+            kept.append(interaction)
+    return kept
 
 
 def _without(interactions: Iterable[Interaction], drop: Iterable[str]) -> list[Interaction]:
