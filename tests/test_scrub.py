@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from html import escape as html_escape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -2397,3 +2398,94 @@ def test_the_key_of_a_key_value_pair_is_a_name_not_a_secret():
     scrubbed, _ = scrubber().scrub_request(request(body=sent, method="POST"))
     assert scrubbed is not None
     assert scrubbed.body == [{"Key": "Name", "Value": "web"}, {"key": "<SCRUBBED>", "name": "ci"}]
+
+
+# --- found by a property-based audit: idempotence, values that must not shape the output ------
+
+
+def twice(req: Request, s: Scrubber | None = None) -> tuple[Request, Request]:
+    """A request scrubbed once (recorded) and again (a stored request, scrubbed when loaded)."""
+    once = scrub_request(req, s)[0]
+    return once, scrub_request(once, s)[0]
+
+
+def test_a_key_as_curl_user_is_scrubbed_once_and_stays_so():
+    # Stripe documents `curl ... -u sk_live_...:`; the placeholder's `:` is no user:password.
+    stripe = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    for command in (f"curl https://api.stripe.com/v1/charges -u {stripe}:", f"-u '{stripe}:'"):
+        once, again = twice(request(body=command.encode(), method="POST"))
+        assert stripe.encode() not in once.body and once.body == again.body
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hI6 0", "<SCRUBBED>"),
+        ("Pw7000 q2Z", "<SCRUBBED>"),  # a first word with digits is the credential's
+        ("Bearer abc.def", "Bearer <SCRUBBED>"),
+        ("Klaviyo-API-Key pk_abc123", "Klaviyo-API-Key <SCRUBBED>"),
+        ("AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=abc", "AWS4-HMAC-SHA256 <SCRUBBED>"),
+    ],
+)
+def test_only_a_scheme_is_kept_of_an_authorization(value: str, expected: str):
+    once, again = twice(request(headers={"Authorization": value}))
+    assert once.headers["Authorization"] == again.headers["Authorization"] == expected
+    # The same in a parameter: two secrets give one stored value (replay matches).
+    a = scrub_request(request("https://x/?authorization=Pw7000%20q2Z"))[0].uri
+    b = scrub_request(request("https://x/?authorization=Z2q%20q0007wP"))[0].uri
+    assert a == b == "https://x/?authorization=%3CSCRUBBED%3E"
+    text = b"error: authorization=Zq92yW4Acq9GFz6x7K rejected\n"
+    body = scrub_request(request(body=text, headers={"Content-Type": "text/plain"}))[0].body
+    assert body == b"error: authorization=<SCRUBBED> rejected\n"
+
+
+def test_an_env_placeholder_does_not_depend_on_the_value_it_replaced():
+    # A key with `=` in it made its JSON string look like a form: percent-encoded placeholder.
+    def stored(key: str, text: str) -> bytes:
+        s = Scrubber(environ={"OPENAI_API_KEY": key})
+        body = json.dumps({"q": text.format(key=key)}).encode()
+        req = request(body=body, method="POST", headers={"Content-Type": "application/json"})
+        return scrub_request(req, s)[0].body
+
+    for text in ("{key}", "a=1&key={key}", "x={key};y=2"):
+        assert stored("c2stcHJvai1hYmM=Zx9", text) == stored("sk-test-dummy-123456", text)
+
+
+def test_an_env_value_escaped_for_html_xml_or_by_go_is_scrubbed():
+    secret = "Pw7000&q2Z-x9"
+    s = Scrubber(environ={"DB_PASSWORD": secret})
+    for body, ctype in [
+        (f"<r><Note>{html_escape(secret)}</Note></r>", "application/xml"),
+        (f"<p>{html_escape(secret)}</p>", "text/html"),
+        (json.dumps({"note": secret}).replace("&", "\\u0026"), "application/json"),
+    ]:
+        new, count = scrub_response(response(body, {"Content-Type": [ctype]}), s)
+        assert "q2Z" not in new["body"]["string"] and count == 1
+
+
+def test_array_parameter_names_are_their_names():
+    for pair in ("password[]=Zq9kT4mW8pL2vR6x", "access_token[0]=Zq9kT4mW8pL2vR6x"):
+        uri = scrub_request(request("https://x/?" + pair))[0].uri
+        assert "Zq9kT4mW8pL2vR6x" not in uri
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("db:\n  password: |\n    Zq9k\n    T4mW\n", "db:\n  password: |\n    <SCRUBBED>\n"),
+        ("- password: >-\n    abc def\n- name: x\n", "- password: >-\n    <SCRUBBED>\n- name: x\n"),
+        ("password: !!str Zq9kT4mW8pL2vR6x\n", "password: !!str <SCRUBBED>\n"),
+        ("db:\n  password:\n    correct-horse\n", "db:\n  password:\n    <SCRUBBED>\n"),
+        # A mapping, a list, a template under the name: no scalar to scrub.
+        ("db:\n  password:\n    min_length: 8\n", None),
+        ("auth:\n  token:\n    - a\n", None),
+        ("password: |\n  {{ vault_password }}\n", None),
+    ],
+)
+def test_yaml_values_on_the_lines_under_a_sensitive_name(yaml_text: str, expected: str | None):
+    new, _ = scrub_response(response(yaml_text, {"Content-Type": ["application/yaml"]}))
+    assert new["body"]["string"] == (yaml_text if expected is None else expected)
+    # In a JSON string (a ConfigMap's file) too.
+    document = json.dumps({"app.yaml": yaml_text})
+    new, _ = scrub_response(response(document, {"Content-Type": ["application/json"]}))
+    assert json.loads(new["body"]["string"])["app.yaml"] == (expected or yaml_text)

@@ -150,12 +150,19 @@ def normalize_name(name: str) -> str:
 
 
 def _name_forms(name: str) -> tuple[str, ...]:
-    # "user[password]" and "auth.token" are common form-field spellings: the last part counts.
-    parts = [p for p in re.split(r"[\[\].]+", name) if p]
+    # "user[password]" and "auth.token" are common form-field spellings: the last part counts;
+    # "password[]" and "token[0]" an array's items.
+    base = _ARRAY_SUFFIX.sub("", name)
+    parts = [p for p in re.split(r"[\[\].]+", base) if p]
     forms = [normalize_name(name)]
+    if base != name:
+        forms.append(normalize_name(base))
     if len(parts) > 1:
         forms.append(normalize_name(parts[-1]))
     return tuple(forms)
+
+
+_ARRAY_SUFFIX = re.compile(r"(?:\[\d*\]|%5B\d*%5D)+\Z", re.IGNORECASE)
 
 
 def _glob_regex(globs: Iterable[str]) -> re.Pattern[str] | None:

@@ -328,7 +328,7 @@ _ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD
 _ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
 _QUOTED_KEY = re.compile(r'\\{1,8}"([^"\\]{1,128})\\{1,8}"\s*:')
 _LINE_NAME_IN_STRING = re.compile(
-    r'(?:"|\\n)[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]'
+    r'(?:"|\\n)[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:(?=[ \t]|\\[rn])'
 )
 _FIELD_IN_STRING = re.compile(r"(?::|=>)\s{0,32}\[?\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`|&quot;)")
 # Quotes as they read reversed, and as written: in markup also HTML's escaped forms.
@@ -402,19 +402,38 @@ _QUOTED_JSON = re.compile(r'"(?:\s|\\[nrt])*[\[{]')
 _MAX_NESTING = 3  # JSON quoted inside JSON strings, so many levels deep
 # XML: the local names of elements, then a leaf element (text or CDATA, no child) by its name.
 _XML_NAME = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
-# Attributes may hold `>` in quotes; a CDATA section ends at its first `]]>` and may have white
-# space around it.
-_XML_LEAF = (
-    r"<((?:[\w.-]+:)?(?:{names}))(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>"
-    # CDATA's text unrolled: an alternation repeated per character cost the regex engine
-    # memory for each (a GiB for a 4 MiB section).
-    r"(?:([^<]*)|(\s*)<!\[CDATA\[([^\]]*(?:\](?!\]>)[^\]]*)*)\]\]>(\s*))</\1\s*>"
-)
+# A leaf's opening tag by its name (attributes may hold `>` in quotes), then its text, or a
+# CDATA section, with white space around it, ending at its first `]]>` (found by bisection
+# among the text's `]]>`: a regex scanning from each of many unterminated sections to the end
+# was quadratic), then its closing tag.
+_XML_OPEN = r"<((?:[\w.-]+:)?(?:{names}))(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>"
+_XML_CDATA_OPEN = re.compile(r"\s*<!\[CDATA\[")
+_XML_TEXT = re.compile(r"[^<]*")
+_XML_CLOSE = "</{tag}\\s*>"
 # The encoding an XML declaration names (a Content-Type's charset: bodies.charset).
 _XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
 _XML_NOT_SECRET = frozenset({"key"})
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*)\Z", re.DOTALL)
+# An authorization scheme: letters in `-`-joined words (`Bearer`, `Klaviyo-API-Key`,
+# `SharedKey`), or one of the few with digits. A first word with digits (`Pw7000 q2Z`), or a
+# generated-looking one, is the credential's: no scheme is kept.
+_SCHEME_WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
+_SCHEMES_WITH_DIGITS = frozenset({"aws4-hmac-sha256", "scram-sha-1", "scram-sha-256", "oauth2"})
+
+
+def _is_scheme(word: str) -> bool:
+    if word.lower() in _SCHEMES_WITH_DIGITS:
+        return True
+    return len(word) <= 32 and bool(_SCHEME_WORD.fullmatch(word)) and not _mixed_case_run(word)
+
+
+def _mixed_case_run(word: str) -> bool:
+    """A long run of letters whose case changes often (`ZqXyWvAcqGFzx`): a generated value."""
+    changes = sum(a.isupper() != b.isupper() for a, b in zip(word, word[1:]))
+    return len(word) >= 12 and changes * 3 > len(word)
+
+
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 # multipart/form-data: the boundary in a Content-Type, a body's first delimiter line (RFC 2046's
 # characters but space), and what a part's headers say.
@@ -477,8 +496,10 @@ def _is_secret_env_name(name: str) -> bool:
 
 
 def _env_variants(value: str) -> set[str]:
-    # The forms a value takes on the wire: raw, in a URL or form, escaped inside a JSON string.
+    # The forms a value takes on the wire: raw, in a URL or form, escaped inside a JSON string
+    # (and as Go's encoder escapes `<`, `>` and `&`), in HTML or XML.
     escaped = json.dumps(value)[1:-1]
+    go = escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     forms = {
         value,
         quote(value, safe=""),
@@ -486,6 +507,10 @@ def _env_variants(value: str) -> set[str]:
         quote_plus(value),
         escaped,
         escaped.replace("/", "\\/"),
+        go,
+        html.escape(value, quote=False),
+        html.escape(value),
+        html.escape(value).replace("&#x27;", "&#39;"),
     }
     return {form for form in forms if len(form) >= MIN_ENV_VALUE_LENGTH}
 
@@ -714,7 +739,7 @@ class Scrubber:
         if normal.endswith("authorization"):
             stripped = value.rstrip()
             match = _AUTH_SCHEME.match(stripped)
-            if match:
+            if match and _is_scheme(match.group(1).strip()):
                 (scheme, credentials), tail = match.groups(), value[len(stripped) :]
                 if (
                     _is_placeholder(credentials)
@@ -880,25 +905,46 @@ class Scrubber:
         }
         if not names:
             return text
-        pattern = _XML_LEAF.format(names="|".join(re.escape(n) for n in sorted(names)))
-
-        def replace(match: re.Match[str]) -> str:
-            tag, attributes, content, lead, cdata, trail = match.groups()
+        opening = re.compile(_XML_OPEN.format(names="|".join(re.escape(n) for n in sorted(names))))
+        cdata_ends = [m.start() for m in re.finditer(re.escape("]]>"), text)]
+        edits: list[tuple[int, int, str]] = []
+        position = 0
+        for match in opening.finditer(text):
+            if match.start() < position:
+                continue
+            tag, attributes = match.group(1), match.group(2) or ""
             name = tag.rpartition(":")[2]
-            if cdata is not None:
+            cdata_open = _XML_CDATA_OPEN.match(text, match.end())
+            if cdata_open is not None:
+                at = bisect.bisect_left(cdata_ends, cdata_open.end())
+                if at == len(cdata_ends):
+                    continue
+                cdata = text[cdata_open.end() : cdata_ends[at]]
+                lead = text[match.end() : cdata_open.end() - len("<![CDATA[")]
+                rest = re.compile(r"(\s*)" + _XML_CLOSE.format(tag=re.escape(tag)))
+                close = rest.match(text, cdata_ends[at] + 3)
+                if close is None:
+                    continue
                 if not cdata.strip() or is_placeholder(cdata):
-                    return match.group()
+                    position = close.end()
+                    continue
                 found.append(_finding(name, cdata))
-                inner = f"{lead}<![CDATA[{SCRUBBED}]]>{trail}"
+                inner = f"{lead}<![CDATA[{SCRUBBED}]]>{close.group(1)}"
             else:
-                value = html.unescape(content)
+                content = _XML_TEXT.match(text, match.end())
+                assert content is not None  # `[^<]*` matches anywhere
+                close = re.compile(_XML_CLOSE.format(tag=re.escape(tag))).match(text, content.end())
+                if close is None:
+                    continue
+                value = html.unescape(content.group())
                 if not value.strip() or is_placeholder(value):
-                    return match.group()
+                    position = close.end()
+                    continue
                 found.append(_finding(name, value))
                 inner = _markup(SCRUBBED)
-            return f"<{tag}{attributes or ''}>{inner}</{tag}>"
-
-        return re.sub(pattern, replace, text, flags=re.DOTALL)
+            edits.append((match.start(), close.end(), f"<{tag}{attributes}>{inner}</{tag}>"))
+            position = close.end()
+        return _splice(text, edits)
 
     def _scrub_html_fields(self, text: str, found: list[str]) -> str:
         """HTML's `<input name=... value=...>` and `<meta name=... content=...>` whose name is
@@ -1218,7 +1264,11 @@ class Scrubber:
 
     def _scrub_string(self, value: str, found: list[str], depth: int) -> str:
         """A JSON string's value: a JSON document or a query string in it is scrubbed as one
-        (by names, as a body of its own would be), anything else as free text."""
+        (by names, as a body of its own would be), anything else as free text. Environment
+        values go first: what the string looks like must not depend on a secret in it (a key
+        with `=` would make it a form, its placeholder percent-encoded)."""
+        if self._env_re is not None:
+            value = self._replace_env(value, found, _plain)
         if depth < _MAX_NESTING and value.lstrip()[:1] in ("{", "["):
             nested = self._scrub_json(value, found, depth + 1)
             if nested is not None:
@@ -1346,11 +1396,7 @@ class Scrubber:
                 text = self._scrub_lines(text, found, yaml=False)
             text = self._scrub_commands(text, found, encode)
         if self._env_re is not None:
-            spans = [
-                (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
-                for m in self._env_re.finditer(text)
-            ]
-            text = self._replace(text, spans, found, encode, "env:")
+            text = self._replace_env(text, found, encode)
         text = self._scrub_patterns(text, found, encode)
         if self._detectors:
             spans = [
@@ -1359,6 +1405,15 @@ class Scrubber:
             ]
             text = self._replace(text, spans, found, encode, "")
         return text
+
+    def _replace_env(self, text: str, found: list[str], encode: Encoder) -> str:
+        """The values of secret environment variables (and learned ones) by their names."""
+        assert self._env_re is not None
+        spans = [
+            (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
+            for m in self._env_re.finditer(text)
+        ]
+        return self._replace(text, spans, found, encode, "env:")
 
     def _scrub_embedded(self, text: str, found: list[str], markup: bool) -> str:
         """Sensitive parameters of URLs and query strings inside text, by name, as in a request's
@@ -1439,15 +1494,17 @@ class Scrubber:
         variable, a call, a collection, an anchor or tag, a constant's name, a generic name's
         word. A quoted value is a field's (see `_scrub_fields`)."""
         names = {name for name, _ in _LINE_FIELD.findall(text)}
+        bare = set(_LINE_NAME_ONLY.findall(text)) if yaml or "\n " in text else set()
         sensitive = functools.partial(
             in_text_sensitive, headers=self._header_names, params=self._param_names
         )
-        if not any(sensitive(n) for n in names):
+        if not any(sensitive(n) for n in names | bare):
             return text
         edits: list[tuple[int, int, str]] = []
+        block_end = 0  # a YAML block scalar's lines are its value's, not fields
         for line in _LINE_FIELD.finditer(text):
             name, value = line.groups()
-            if not sensitive(name):
+            if line.start() < block_end or not sensitive(name):
                 continue
             header = self._header_names(name)
             normal = _normal(name)
@@ -1455,9 +1512,18 @@ class Scrubber:
                 value = value[: value.index(" #")]  # a comment (YAML's, a shell's)
             value = value.rstrip(" \t")
             offset = 0
-            anchor = _YAML_ANCHOR.match(value)
-            if anchor:  # `password: &pw s3cret`: the value after the anchor
+            anchor = _YAML_ANCHOR.match(value) or _YAML_STR_TAG.match(value)
+            if anchor:  # `password: &pw s3cret`, `password: !!str s3cret`: what follows
                 offset, value = anchor.end(), value[anchor.end() :]
+            if _YAML_BLOCK.fullmatch(value):  # `password: |` and the lines under it
+                block = _block_lines(text, line.start(1) - line.start(), line.end())
+                if block is not None:
+                    block_end = block[1]
+                    content = text[block[0] : block[1]]
+                    if not _is_template(content) and not _is_placeholder(content.strip()):
+                        found.append(_finding(name, content))
+                        edits.append((block[0], block[1], SCRUBBED))
+                continue
             if not value or value[0] in "\"'|>{[&*!$@:%`" or _skipped_word(name, value, yaml):
                 continue  # quoted: a field's (see _scrub_fields)
             if header and normal.endswith("authorization"):
@@ -1472,7 +1538,40 @@ class Scrubber:
             if new != value:
                 start = line.start(2) + offset
                 edits.append((start, start + len(value), new))
+        if any(sensitive(n) for n in bare):
+            edits = self._scrub_next_line_values(text, found, sensitive, edits)
         return _splice(text, edits)
+
+    def _scrub_next_line_values(
+        self,
+        text: str,
+        found: list[str],
+        sensitive: Callable[[str], bool],
+        edits: list[tuple[int, int, str]],
+    ) -> list[tuple[int, int, str]]:
+        """YAML's `password:` with its value on the lines under it, more indented (a plain
+        scalar; not a mapping, a list or a comment): the edits with those added, in order."""
+        added: list[tuple[int, int, str]] = []
+        for line in _LINE_NAME_ONLY.finditer(text):
+            if not sensitive(line.group(1)):
+                continue
+            block = _block_lines(text, line.start(1) - line.start(), line.end())
+            if block is None:
+                continue
+            content = text[block[0] : block[1]]
+            first = content.split("\n", 1)[0]
+            if _YAML_NOT_SCALAR.match(first) or _is_template(content) or _is_placeholder(first):
+                continue
+            found.append(_finding(line.group(1), content))
+            added.append((block[0], block[1], SCRUBBED))
+        if not added:
+            return edits
+        merged = sorted(edits + added)
+        kept: list[tuple[int, int, str]] = []
+        for edit in merged:
+            if not kept or edit[0] >= kept[-1][1]:
+                kept.append(edit)
+        return kept
 
     def _scrub_commands(self, text: str, found: list[str], encode: Encoder) -> str:
         """Credentials in commands and code written in text (a page's example, a log, an
@@ -1664,6 +1763,8 @@ def _pair_value(
         if scheme is None:
             return None
         value, value_start, trim = scheme.group(), opening, True
+        if not _is_scheme(value.split(None, 1)[0]):  # a credential, then a word of the text
+            value = value.split(None, 1)[0]
     elif tight or _line_start(text, start):  # an INI file's line: at its very start
         match = _FREE_VALUE.match(text, opening)
         value, value_start, trim = (match.group() if match else ""), opening, True
@@ -1710,10 +1811,12 @@ _COMMAND_HEADER = re.compile(
 )
 # A command's argument: quoted (blanks and all), or a word. Three groups, one matches.
 _ARGUMENT = r"""(?:"([^"\n]{1,256})"|'([^'\n]{1,256})'|([^\s"']{1,256}))"""
+# The user holds no `<`: `-u <SCRUBBED:stripe>:` (a key as the user, as Stripe documents it,
+# scrubbed) is no user `<SCRUBBED` with a password `stripe>:`.
 _CURL_USER = re.compile(
     r"""-(?:u(?<![\w-]-u)|-user(?<![\w-]--user))(?:[ \t]+|(?=[^\s-]))"""
-    r"""(?:"[^"\n:]{1,64}:([^"\n]{1,256})"|'[^'\n:]{1,64}:([^'\n]{1,256})'"""
-    r"""|[^\s:"']{1,64}:([^\s"']{1,256}))"""
+    r"""(?:"[^"\n:<]{1,64}:([^"\n]{1,256})"|'[^'\n:<]{1,64}:([^'\n]{1,256})'"""
+    r"""|[^\s:"'<]{1,64}:([^\s"']{1,256}))"""
 )
 _PASSWORD_OPTION = re.compile(r"--password(?:=|[ \t]+)" + _ARGUMENT)
 _DOCKER_PASSWORD = re.compile(r"-p(?<![\w-]-p)[ \t]+" + _ARGUMENT)
@@ -1760,6 +1863,34 @@ def _secret_like(value: str) -> bool:
 
 
 _YAML_ANCHOR = re.compile(r"&[^\s]+[ \t]+(?=\S)")
+_YAML_STR_TAG = re.compile(r"!!str[ \t]+(?=\S)")
+# A block scalar's header (`|`, `>-`, `|2+`), and a line that is a key with no value.
+_YAML_BLOCK = re.compile(r"[|>](?:[1-9]?[+-]?|[+-][1-9])")
+_LINE_NAME_ONLY = re.compile(r"^[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]*\r?$", re.M)
+# What starts a line under a key that makes it no scalar: a mapping's key, a list, a comment.
+_YAML_NOT_SCALAR = re.compile(r"\s*(?:[-?][ \t]|-$|#|[^\s:#]+[ \t]*:(?:\s|$))")
+
+
+def _block_lines(text: str, column: int, line_end: int) -> tuple[int, int] | None:
+    """The span of the lines after `line_end` indented more than `column` (a YAML block under
+    a key at that column): from its first character to the end of its last non-blank line."""
+    position = line_end + 1 if text.startswith("\n", line_end) else line_end + 2
+    start = end = -1
+    while position < len(text):
+        newline = text.find("\n", position)
+        stop = len(text) if newline == -1 else newline
+        row = text[position:stop].rstrip("\r")
+        if row.strip():
+            indent = len(row) - len(row.lstrip(" \t"))
+            if indent <= column:
+                break
+            if start == -1:
+                start = position + indent
+            end = position + len(row.rstrip(" \t"))
+        if newline == -1:
+            break
+        position = newline + 1
+    return None if start == -1 else (start, end)
 
 
 def _skipped_secret(value: str) -> bool:
