@@ -362,3 +362,19 @@ def test_a_secret_in_a_compressed_body_is_reported(tmp_path, capsys):
     text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
     write(path, text)
     assert run(capsys, str(path))[0] == 1
+
+
+def test_a_client_error_s_validation_message_is_not_reported(tmp_path, capsys):
+    # As recording keeps it (a 4xx response's message under `password`), the scan does.
+    request = Request("POST", "https://api.example.com/users", b"{}", {})
+    body = json.dumps({"password": ["This field is required."]})
+    response = {
+        "status": {"code": 400, "message": "Bad Request"},
+        "headers": {"Content-Type": ["application/json"]},
+        "body": {"string": body},
+    }
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "errors.yaml", text)
+    assert run(capsys, str(path))[0] == 0
+    write(path, text.replace("code: 400", "code: 200"))
+    assert run(capsys, str(path))[0] == 1

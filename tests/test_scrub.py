@@ -2489,3 +2489,25 @@ def test_yaml_values_on_the_lines_under_a_sensitive_name(yaml_text: str, expecte
     document = json.dumps({"app.yaml": yaml_text})
     new, _ = scrub_response(response(document, {"Content-Type": ["application/json"]}))
     assert json.loads(new["body"]["string"])["app.yaml"] == (expected or yaml_text)
+
+
+def test_a_validation_message_of_a_client_error_is_kept():
+    # Django REST framework's and Rails' errors name the field: a test asserts on the message.
+    errors = {
+        "password": ["This password is too short. It must contain at least 8 characters."],
+        "password_confirmation": ["doesn't match Password", "can't be blank"],
+        "token": ["Invalid token."],
+    }
+    body = json.dumps(errors)
+    bad = response(body, {"Content-Type": ["application/json"]})
+    bad["status"] = {"code": 400, "message": "Bad Request"}
+    new, count = scrub_response(bad)
+    assert (new["body"]["string"], count) == (body, 0)
+    # Anything else under such a name still goes: words without a validation's (a
+    # passphrase), generated values; in a 2xx response; in a request, always.
+    bad["body"]["string"] = json.dumps({"password": "correct horse battery staple"})
+    assert scrub_response(bad)[1] == 1
+    ok = response(body, {"Content-Type": ["application/json"]})
+    assert scrub_response(ok)[1] == 4
+    req = request(body=body.encode(), method="POST", headers={"Content-Type": "application/json"})
+    assert scrub_request(req)[1] == 4

@@ -678,3 +678,27 @@ def test_a_replayed_cookie_does_not_stop_new_episodes_from_recording(
     monkeypatch.setenv("STEP2", "1")
     suite.run("--record-mode=new_episodes").assert_outcomes(passed=1)
     assert [r.path for r in suite.server.requests] == ["/models", "/files"]
+
+
+def test_a_validation_error_replays_as_recorded(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A registration test asserts on the API's message for a weak password: replayed, the
+    # message must be the one the test saw live (the password sent is scrubbed all the same).
+    message = ["This password is too short. It must contain at least 8 characters."]
+    suite.server.route("/register", status=400, body=json.dumps({"password": message}))
+    suite.write(
+        f"""
+        @pytest.mark.cassette
+        def test_weak_password():
+            r = requests.post(URL + "/register", json={{"password": "Zq9kT4"}})
+            assert r.status_code == 400
+            assert r.json() == {{"password": {message!r}}}
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    assert "Zq9kT4" not in suite.cassette_path("test_weak_password").read_text()
+    monkeypatch.setenv("CI", "true")
+    suite.server.reset()
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 0

@@ -59,15 +59,24 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 return number
         return span[0]
 
-    def visit(node: yaml.Node, key: str | None, content_type: str = "", coding: str = "") -> None:
+    def visit(
+        node: yaml.Node,
+        key: str | None,
+        content_type: str = "",
+        coding: str = "",
+        error: bool = False,
+    ) -> None:
         if isinstance(node, yaml.MappingNode):
             # A request or a response: its body is scanned by the Content-Type it recorded,
-            # a binary one once its Content-Encoding is undone (vcrpy stores gzip as is).
+            # a binary one once its Content-Encoding is undone (vcrpy stores gzip as is), a
+            # 4xx response's as such (its validation messages are kept).
             content_type = _header(node, "content-type") or content_type
             coding = _header(node, "content-encoding") or coding
+            error = error or _client_error(node)
             for key_node, value_node in node.value:
                 name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                visit(value_node, name if isinstance(name, str) else None, content_type, coding)
+                name = name if isinstance(name, str) else None
+                visit(value_node, name, content_type, coding, error)
         elif isinstance(node, yaml.SequenceNode):
             name = _pair_name(node)
             if name is not None:  # a form field vcrpy wrote as a (name, value) tuple
@@ -82,9 +91,10 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 except ValueError:  # not base64: no cassette reader would load it either
                     data = b""
                 decoded = bodies.decode(data, [coding]) if coding else None
-                kinds = scrubber.scan_binary(data if decoded is None else decoded, content_type)
+                data = data if decoded is None else decoded
+                kinds = scrubber.scan_binary(data, content_type, error)
             else:
-                kinds = scrubber.scan_field(key, node.value, content_type)
+                kinds = scrubber.scan_field(key, node.value, content_type, error)
             # Token formats the line scan already saw are not reported twice; those it missed
             # (split over folded lines, escaped) are reported where the value starts.
             seen = Counter(kind for number, kind in findings if number in _node_lines(node))
@@ -106,6 +116,20 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
         if document is not None:
             visit(document, None)
     return sorted(findings)
+
+
+def _client_error(node: yaml.MappingNode) -> bool:
+    """Whether this mapping is a response with a 4xx status."""
+    for key_node, value_node in node.value:
+        if getattr(key_node, "value", None) == "status" and isinstance(
+            value_node, yaml.MappingNode
+        ):
+            for name_node, code in value_node.value:
+                if getattr(name_node, "value", None) == "code" and isinstance(
+                    code, yaml.ScalarNode
+                ):
+                    return code.value.isdigit() and 400 <= int(code.value) < 500
+    return False
 
 
 def _header(node: yaml.MappingNode, header: str) -> str:

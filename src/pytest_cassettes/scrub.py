@@ -18,6 +18,7 @@ valid. Values that already are placeholders are left alone, which makes scrubbin
 from __future__ import annotations
 
 import bisect
+import contextvars
 import copy
 import functools
 import html
@@ -691,7 +692,12 @@ class Scrubber:
         if isinstance(body, dict) and isinstance(body.get("string"), (bytes, str)):
             raw = body["string"]
             data = raw.encode("utf-8") if isinstance(raw, str) else raw
-            new_data = self._scrub_body(data, _header(headers, "content-type"), found)
+            code = (new.get("status") or {}).get("code")
+            error = _ERROR_RESPONSE.set(isinstance(code, int) and 400 <= code < 500)
+            try:
+                new_data = self._scrub_body(data, _header(headers, "content-type"), found)
+            finally:
+                _ERROR_RESPONSE.reset(error)
             if new_data != data:
                 body["string"] = new_data.decode("utf-8") if isinstance(raw, str) else new_data
                 _set_content_length(headers, len(new_data), as_list=True)
@@ -704,25 +710,35 @@ class Scrubber:
             new = hooked
         return new, len(found)
 
-    def scan_field(self, name: str | None, value: str, content_type: str = "") -> list[str]:
+    def scan_field(
+        self, name: str | None, value: str, content_type: str = "", error: bool = False
+    ) -> list[str]:
         """What scrubbing would replace in one cassette field `name: value`, as finding kinds
-        (a body by the Content-Type its interaction recorded, as recording did)."""
+        (a body by the Content-Type its interaction recorded, and `error`: whether it is a
+        4xx response's, as recording did)."""
         found: list[str] = []
         if name is not None and (self._header_names(name) or self._param_names(name)):
             self._secret_value(name, value, found, _plain)
         elif name == "uri" or _URL_LIKE.match(value):
             self._scrub_url(value, found)
         elif name in ("string", "body"):
-            self._scrub_body(value.encode("utf-8"), content_type, found)
+            self._scan_body(value.encode("utf-8"), content_type, found, error)
         else:
             self._scrub_string(value, found, 0)
         return [kind for kind in found if not kind.startswith(SHORT)]
 
-    def scan_binary(self, data: bytes, content_type: str = "") -> list[str]:
+    def scan_binary(self, data: bytes, content_type: str = "", error: bool = False) -> list[str]:
         """What scrubbing would replace in a binary (`!!binary`) cassette body."""
         found: list[str] = []
-        self._scrub_body(data, content_type, found)
+        self._scan_body(data, content_type, found, error)
         return [kind for kind in found if not kind.startswith(SHORT)]
+
+    def _scan_body(self, data: bytes, content_type: str, found: list[str], error: bool) -> None:
+        token = _ERROR_RESPONSE.set(error)
+        try:
+            self._scrub_body(data, content_type, found)
+        finally:
+            _ERROR_RESPONSE.reset(token)
 
     # --- values --------------------------------------------------------------------------------
 
@@ -1108,7 +1124,10 @@ class Scrubber:
                 if not sensitive and top is not None and top.loose and first == '"':
                     sensitive = _loose_secret(name, json.loads(token))
             if sensitive:
-                out.append(_json_secret(token, name, found))
+                if _ERROR_RESPONSE.get() and first == '"' and _validation_message(token):
+                    out.append(token)  # `{"password": ["This field is required."]}`
+                else:
+                    out.append(_json_secret(token, name, found))
             elif _overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
                 embedded and first == '"' and _may_embed(token) and self._has_embedded(token)
             ):
@@ -2130,6 +2149,41 @@ def _overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> b
     """Whether [start, end) overlaps a span; spans sorted by start, max_ends their running max."""
     index = bisect.bisect_left(starts, end)
     return index > 0 and max_ends[index - 1] > start
+
+
+# While a 4xx response is scrubbed: a validation message under a sensitive name (Django REST
+# framework's `{"password": ["This field is required."]}`, Rails' `["can't be blank"]`) is
+# kept, as a test asserts on it. A request's values never are (a passphrase is words too).
+_ERROR_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "pytest_cassettes_error_response", default=False
+)
+_MESSAGE_WORDS = frozenset(
+    {
+        *("required", "blank", "empty", "short", "long", "invalid", "must", "match", "matches"),
+        *("characters", "character", "least", "most", "incorrect", "wrong", "missing", "weak"),
+        *("common", "numeric", "similar", "expired", "valid", "allowed", "contain", "contains"),
+        *("exceed", "exceeds", "minimum", "maximum", "field", "format", "length", "enter"),
+        *("provide", "should", "cannot", "can't", "didn't", "doesn't", "confirmation"),
+        *("entirely", "too"),
+    }
+)
+_MESSAGE_WORD = re.compile(r"[A-Za-z]+(?:['\u2019-][A-Za-z]+)*|\d+")
+
+
+def _validation_message(token: str) -> bool:
+    """Whether a JSON string token reads as a validation message: words (and plain numbers,
+    `(minimum is 6 characters)`), at least one of a validation's (`required`, `blank`,
+    `short`, `match`, ...), nothing that looks generated."""
+    if len(token) > 400:
+        return False
+    text = json.loads(token)
+    words = text.split()
+    if not 2 <= len(words) <= 60:
+        return False
+    bare = [w.strip(".,;:!?()[]\"'«»“”") for w in words]
+    if not all(_MESSAGE_WORD.fullmatch(w) for w in bare if w):
+        return False
+    return any(w.lower() in _MESSAGE_WORDS for w in bare)
 
 
 def _json_secret(token: str, name: str, found: list[str]) -> str:
