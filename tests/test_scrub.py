@@ -2511,3 +2511,14 @@ def test_a_validation_message_of_a_client_error_is_kept():
     assert scrub_response(ok)[1] == 4
     req = request(body=body.encode(), method="POST", headers={"Content-Type": "application/json"})
     assert scrub_request(req)[1] == 4
+
+
+def test_a_descriptor_of_an_object_under_a_generic_name_is_kept():
+    document = {"auth": {"type": "oauth2", "alg": "HS256", "method": "hmac-sha256", "id": SECRET}}
+    new, count = scrub_response(
+        response(json.dumps(document), {"Content-Type": ["application/json"]})
+    )
+    assert json.loads(new["body"]["string"]) == {
+        "auth": {"type": "oauth2", "alg": "HS256", "method": "hmac-sha256", "id": "<SCRUBBED>"}
+    }
+    assert count == 1

@@ -2108,11 +2108,21 @@ _LOOSE_SECRET_KEYS = frozenset(
 )
 
 
+# Keys that describe the object (`{"auth": {"type": "oauth2"}}`): a short name is kept.
+_LOOSE_DESCRIPTORS = frozenset(
+    {"type", "scheme", "method", "algorithm", "alg", "kind", "version", "provider", "mechanism"}
+)
+_DESCRIPTOR = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,31}")
+
+
 def _loose_secret(key: str, value: Any) -> bool:
     if not isinstance(value, str) or SCRUBBED_RE.search(value):
         return False  # a placeholder's value stays as it is: scrubbing twice changes nothing
-    if normalize_name(key) in _LOOSE_SECRET_KEYS:
+    normal = normalize_name(key)
+    if normal in _LOOSE_SECRET_KEYS:
         return True
+    if normal in _LOOSE_DESCRIPTORS and _DESCRIPTOR.fullmatch(value) and not looks_random(value):
+        return False  # `oauth2`, `hmac-sha256`, `AWS4-HMAC-SHA256`
     return _LOOSE_KEPT.fullmatch(value) is None
 
 
