@@ -152,7 +152,7 @@ def normalize_name(name: str) -> str:
 def _name_forms(name: str) -> tuple[str, ...]:
     # "user[password]" and "auth.token" are common form-field spellings: the last part counts;
     # "password[]" and "token[0]" an array's items.
-    base = _ARRAY_SUFFIX.sub("", name)
+    base = _ARRAY_SUFFIX.sub("", name) if name.endswith(("]", "D", "d")) else name
     parts = [p for p in re.split(r"[\[\].]+", base) if p]
     forms = [normalize_name(name)]
     if base != name:

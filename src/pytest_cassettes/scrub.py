@@ -1513,11 +1513,11 @@ class Scrubber:
         variable, a call, a collection, an anchor or tag, a constant's name, a generic name's
         word. A quoted value is a field's (see `_scrub_fields`)."""
         names = {name for name, _ in _LINE_FIELD.findall(text)}
-        bare = set(_LINE_NAME_ONLY.findall(text)) if yaml or "\n " in text else set()
+        bare = _bare_keys(text) if yaml or "\n " in text else []
         sensitive = functools.partial(
             in_text_sensitive, headers=self._header_names, params=self._param_names
         )
-        if not any(sensitive(n) for n in names | bare):
+        if not any(sensitive(n) for n in names) and not any(sensitive(k[0]) for k in bare):
             return text
         edits: list[tuple[int, int, str]] = []
         block_end = 0  # a YAML block scalar's lines are its value's, not fields
@@ -1557,31 +1557,30 @@ class Scrubber:
             if new != value:
                 start = line.start(2) + offset
                 edits.append((start, start + len(value), new))
-        if any(sensitive(n) for n in bare):
-            edits = self._scrub_next_line_values(text, found, sensitive, edits)
+        bare = [key for key in bare if sensitive(key[0])]
+        if bare:
+            edits = self._scrub_next_line_values(text, found, bare, edits)
         return _splice(text, edits)
 
     def _scrub_next_line_values(
         self,
         text: str,
         found: list[str],
-        sensitive: Callable[[str], bool],
+        keys: list[tuple[str, int, int]],
         edits: list[tuple[int, int, str]],
     ) -> list[tuple[int, int, str]]:
-        """YAML's `password:` with its value on the lines under it, more indented (a plain
-        scalar; not a mapping, a list or a comment): the edits with those added, in order."""
+        """YAML's `password:` (sensitive `keys`, see _bare_keys) with its value on the lines
+        under it (a plain scalar): the edits with those added, in order."""
         added: list[tuple[int, int, str]] = []
-        for line in _LINE_NAME_ONLY.finditer(text):
-            if not sensitive(line.group(1)):
-                continue
-            block = _block_lines(text, line.start(1) - line.start(), line.end())
+        for name, column, line_end in keys:
+            block = _block_lines(text, column, line_end)
             if block is None:
                 continue
             content = text[block[0] : block[1]]
             first = content.split("\n", 1)[0]
             if _YAML_NOT_SCALAR.match(first) or _is_template(content) or _is_placeholder(first):
                 continue
-            found.append(_finding(line.group(1), content))
+            found.append(_finding(name, content))
             added.append((block[0], block[1], SCRUBBED))
         if not added:
             return edits
@@ -1885,7 +1884,24 @@ _YAML_ANCHOR = re.compile(r"&[^\s]+[ \t]+(?=\S)")
 _YAML_STR_TAG = re.compile(r"!!str[ \t]+(?=\S)")
 # A block scalar's header (`|`, `>-`, `|2+`), and a line that is a key with no value.
 _YAML_BLOCK = re.compile(r"[|>](?:[1-9]?[+-]?|[+-][1-9])")
-_LINE_NAME_ONLY = re.compile(r"^[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]*\r?$", re.M)
+# A key with no value whose next line, more indented, is no mapping's key, list or comment:
+# found from its `:` (a search led by a literal), its name then read back on its line.
+_BARE_KEY_END = re.compile(r":[ \t]*\r?\n(?=[ \t]+(?![-?#]|[^\s:#]+[ \t]*:(?:\s|$))\S)")
+_BARE_KEY = re.compile(r"[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*")
+
+
+def _bare_keys(text: str) -> list[tuple[str, int, int]]:
+    """YAML keys with their value on the lines under them: (name, column, end of its line)."""
+    keys = []
+    for end in _BARE_KEY_END.finditer(text):
+        line_start = text.rfind("\n", 0, end.start()) + 1
+        key = _BARE_KEY.fullmatch(text, line_start, end.start())
+        if key is not None:
+            line_end = end.end() - 1 - (text[end.end() - 2] == "\r")
+            keys.append((key.group(1), key.start(1) - line_start, line_end))
+    return keys
+
+
 # What starts a line under a key that makes it no scalar: a mapping's key, a list, a comment.
 _YAML_NOT_SCALAR = re.compile(r"\s*(?:[-?][ \t]|-$|#|[^\s:#]+[ \t]*:(?:\s|$))")
 
