@@ -4,6 +4,7 @@ a test. Real pytest runs (pytester), real requests, a server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -405,10 +406,155 @@ def test_each_instance_of_a_parametrized_fixture_has_its_cassette(suite: Suite) 
         """
     )
     suite.run("--record-mode=once").assert_outcomes(passed=2)
+    # A parameter that is no safe file name goes by its index (`a/b` and `a-b` stay apart).
     assert sorted(p.name for p in (suite.path / "cassettes").iterdir()) == [
+        "token[1].yaml",
         "token[ann].yaml",
-        "token[bob-x].yaml",
     ]
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=2)
     assert suite.server.hits == 0
+
+
+# --- second review: the dedupe on save, routing after a block closed late, strict ------------
+
+
+def test_requests_that_differ_in_headers_are_all_kept(suite: Suite) -> None:
+    # Two tests recording into one named cassette, matched on headers: none is a duplicate.
+    suite.write(
+        """
+        @pytest.mark.cassette("api.yaml", match_on=["method", "uri", "headers"])
+        @pytest.mark.parametrize("user", ["ann", "bob"])
+        def test_me(user):
+            assert requests.get(URL + "/me", headers={"X-User": user}).status_code == 200
+        """
+    )
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=2)
+    assert (suite.path / "cassettes" / "api.yaml").read_text().count("uri:") == 2
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == 0
+
+
+def test_a_request_replayed_then_sent_again_is_recorded_again(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # new_episodes: the stored GET /status played once, the second one recorded: both kept.
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_poll():
+            for _ in range(int(os.environ.get("POLLS", "1"))):
+                requests.get(URL + "/status")
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.setenv("POLLS", "2")
+    suite.run("--record-mode=new_episodes").assert_outcomes(passed=1)
+    assert len(suite.uris("test_poll")) == 2
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+
+def test_the_report_counts_what_the_file_got(suite: Suite) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette("shared.yaml")
+        def test_one():
+            requests.get(URL + "/status")
+
+
+        @pytest.mark.cassette("shared.yaml")
+        def test_two():
+            requests.get(URL + "/status")
+        """
+    )
+    report = suite.path / "report.json"
+    suite.run("--record-mode=rewrite", f"--cassette-report={report}").assert_outcomes(passed=2)
+    assert (suite.path / "cassettes" / "shared.yaml").read_text().count("uri:") == 1
+    tests = json.loads(report.read_text())["tests"]
+    assert sum(t["recorded"] for t in tests) == 1
+
+
+def test_a_block_closed_late_routes_nothing_to_a_closed_cassette(suite: Suite) -> None:
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="session")
+        def spanning(request):
+            with use_cassette(request):
+                yield
+
+
+        @pytest.fixture(scope="session")
+        def late():
+            return requests.get(URL + "/orders").status_code
+
+
+        @pytest.mark.cassette(record_mode="none")
+        def test_one(request):
+            request.getfixturevalue("spanning")
+
+
+        @pytest.mark.cassette
+        def test_two():
+            pass
+
+
+        @pytest.mark.cassette
+        def test_three(late):
+            assert late == 200
+        """
+    )
+    folder = suite.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    (folder / "test_one.yaml").write_text("interactions: []\nversion: 1\n")
+    result = suite.run("--record-mode=once")
+    result.stdout.fnmatch_lines(["*stayed open while other tests ran*"])
+    result.assert_outcomes(passed=3, errors=1)
+
+
+def test_a_block_failing_strict_saves_nothing(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.mark.cassette("own.yaml")
+        def test_own():
+            requests.get(URL + "/orders?q=" + os.environ["Q"])
+
+
+        def test_block(request):
+            with use_cassette(request, "blk.yaml"):
+                requests.get(URL + "/orders?q=" + os.environ["Q"])
+        """
+    )
+    monkeypatch.setenv("Q", "one")
+    suite.run("--record-mode=once").assert_outcomes(passed=2)
+    monkeypatch.setenv("Q", "two")
+    suite.run("--record-mode=new_episodes", "--cassette-strict").assert_outcomes(failed=2)
+    for name in ("own.yaml", "blk.yaml"):
+        assert "q=two" not in (suite.path / "cassettes" / name).read_text()
+
+
+@needs_xdist
+def test_all_mode_under_xdist_keeps_one_login(suite: Suite) -> None:
+    serve_login(suite)
+    source = LOGIN.replace(
+        "        assert response.status_code == 200\n",
+        "        assert response.status_code == 200\n"
+        "        import time; time.sleep(1.5)  # both workers loaded the file before a save\n",
+    ) + "".join(f"\n\ndef test_more_{i}(token):\n    assert token\n" for i in range(4))
+    suite.write(source)
+    suite.run("--record-mode=once").assert_outcomes(passed=6)
+    login = suite.path / "cassettes" / "token.yaml"
+    assert login.read_text().count("uri:") == 1
+    time.sleep(1.1)  # the new recordings differ from the old one (their Date headers)
+    suite.run("--record-mode=all", "-n", "2").assert_outcomes(passed=6)
+    assert login.read_text().count("uri:") == 1

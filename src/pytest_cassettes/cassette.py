@@ -173,7 +173,7 @@ class Entry:
     def forget_response(self) -> None:
         """Let a played response (a large body) go once nothing can use it any more.
 
-        Only unplayed entries are ever dropped from the file (`Cassette.to_drop`: "all" mode
+        Only unplayed entries are ever dropped from the file (`Cassette._dropped`: "all" mode
         plays none while it records, drop_unused_requests drops the unplayed), so a played
         entry needs neither its response nor its stored form."""
         self.response = {**self.response, "body": {"string": b""}}
@@ -267,6 +267,9 @@ class Cassette:
     codec: storage.Codec = storage.YAML
     persisted: storage.Persisted | None = None  # a persister registered by a plugin
     own_exists: bool = False
+    # The stored requests of the own cassette as loaded (a played entry lets its stored form
+    # go: see Entry.forget_response), to tell at save what other processes wrote meanwhile.
+    own_requests: list[Any] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     errors: list[CassetteError] = field(default_factory=list)
@@ -304,6 +307,8 @@ class Cassette:
         this catches older cassettes), instead of the live requests' per-request lookup."""
         if snapshot is None:
             return
+        if own:
+            self.own_requests = [raw.get("request") for raw in snapshot.interactions]
         for raw in snapshot.interactions:
             request, response = loaded_form(raw)
             prepared, _ = self._prepare(request, scrub)
@@ -634,16 +639,15 @@ class Cassette:
 
     # --- saving ----------------------------------------------------------------------------
 
-    def to_drop(self, drop_unused: bool = False) -> list[str]:
-        """Identities of own interactions the save removes (one per copy): replaced, rewritten
-        or unused. Identical interactions have one identity, so copies are counted."""
+    def _dropped(self, drop_unused: bool) -> list[Entry]:
+        """Own interactions the save removes: replaced ("all" mode) or unused."""
         own = [e for e in self.entries if e.raw is not None]
         chosen: list[Entry] = []
         if self.record_mode == "all" and self.recorded:
             chosen = [e for e in own if self._rerecorded(e.request)]
         if drop_unused:
             chosen += [e for e in own if not e.plays and e not in chosen]
-        return [*self.preset_drop, *(storage.identity(e.raw) for e in chosen if e.raw)]
+        return chosen
 
     def _rerecorded(self, stored: Any) -> bool:
         return any(
@@ -653,15 +657,21 @@ class Cassette:
         )
 
     def save(self, *, drop_unused: bool = False) -> int:
-        """Write what this test recorded (and removed) into its own cassette; returns how many."""
-        drop = self.to_drop(drop_unused)
+        """Write what this test recorded (and removed) into its own cassette; returns how many
+        interactions it added. What it drops (identities, one per copy: identical interactions
+        have one) is what it re-recorded ("all"), what went unused, or the old recording
+        (`preset_drop`, rewrite)."""
+        dropped = self._dropped(drop_unused)
+        drop = [*self.preset_drop, *(storage.identity(e.raw) for e in dropped if e.raw)]
         if not self.recorded and not drop:
             return 0
         ours = self.persisted is None and self.codec is storage.YAML and storage.UTF8_SCALARS
         new = [stored_form(request, response, ours) for request, response in self.recorded]
         if self.persisted is not None:
             self.persisted.write(self.path, new, drop, self.rewrite_run)
-        else:
-            known = Counter(storage.request_key(e.raw) for e in self.entries if e.raw is not None)
-            storage.write(self.path, new, drop, self.codec, self.rewrite_run, known)
-        return len(new)
+            return len(new)
+        # What this save keeps of what it loaded: a request on disk beyond it (headers and
+        # all) was saved by another process meanwhile, and is not written twice.
+        known = Counter(map(storage.request_key, self.own_requests))
+        known.subtract(storage.request_key(e.raw.get("request")) for e in dropped if e.raw)
+        return storage.write(self.path, new, drop, self.codec, self.rewrite_run, known)

@@ -100,7 +100,8 @@ def _using(
         # save what a failed test recorded, as the test's own cassette does not.
         failed = failed or bool(new) or (session.calls != calls and item.stash.get(FAILED, False))
         strict = None if failed else session.strict_failure(opened, where)
-        session.close(opened, settings, failed=failed, strict_failed=bool(strict))
+        failed = failed or strict is not None  # as a test failing strict saves nothing
+        session.close(opened, settings, failed=failed, strict_failed=strict is not None)
     if abandoned or session.setups != setups:
         raise RuntimeError(
             f"{where} stayed open while other tests ran (the fixture yielded inside the block): "
@@ -115,10 +116,10 @@ def _using(
 
 def _param_label(request: pytest.FixtureRequest) -> str:
     """`[id]` for an instance of a parametrized fixture (each has its own cassette): the
-    parameter when it is a plain value, else its index."""
+    parameter when it is a string safe in a file name, else its index."""
     if not hasattr(request, "param"):
         return ""
     param = request.param
-    if param is None or isinstance(param, (str, int, float, bool)):
-        return "[" + paths.UNSAFE.sub("-", str(param)) + "]"
-    return f"[{getattr(request, 'param_index', 0)}]"
+    if isinstance(param, str) and param and not paths.UNSAFE.search(param):
+        return f"[{param}]"
+    return f"[{getattr(request, 'param_index', 0)}]"  # one label per instance, always

@@ -147,6 +147,7 @@ class Session:
         self.calls = 0  # tests whose call phase began
         # Open `use_cassette` blocks: the test each was opened in, and what closes it.
         self.blocks: list[tuple[pytest.Item, contextlib.ExitStack]] = []
+        self._routed: list[Cassette] = []  # the open cassettes, innermost last
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
@@ -638,15 +639,19 @@ class Session:
     @contextlib.contextmanager
     def active(self, cassette: Cassette, guard: NetworkGuard | None) -> Iterator[Cassette]:
         """Route HTTP to this cassette while the test runs, behind the network guard if any;
-        then to the one routed to before (a test's, around a `use_cassette` block), if any."""
+        then to the innermost one still open (a test's, around a `use_cassette` block), if
+        any: one closed meanwhile is never routed to again."""
         self.patches.switch_on()
-        previous, self.router.active = self.router.active, cassette
+        self._routed.append(cassette)
+        self.router.active = cassette
         try:
             with guard if guard is not None else contextlib.nullcontext():
                 yield cassette
         finally:
-            self.router.active = previous
-            if previous is None:
+            routed = self._routed
+            del routed[len(routed) - 1 - routed[::-1].index(cassette)]
+            self.router.active = routed[-1] if routed else None
+            if not routed:
                 self.patches.release_connections()
 
     def close(

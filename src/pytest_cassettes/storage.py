@@ -722,9 +722,10 @@ def write(
     """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`
     (as many copies as `drop` lists).
 
-    `known`: the `request_key`s of what the writer loaded from the file. Given, a new
-    interaction whose request another process wrote meanwhile is not written again (xdist
-    workers that each record a session fixture's login keep one: the other would never play).
+    `known`: the `request_key`s of what the writer loaded from the file and keeps. Given, a
+    new interaction whose request (headers and all) another process wrote meanwhile is not
+    written again (xdist workers that each record a session fixture's login keep one: the
+    other would never play). Returns how many of `new` were written.
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
     merge, write a temporary file beside it, rename it over the cassette. Returns the number
@@ -748,26 +749,24 @@ def write(
         _atomic_write(target, lambda stream: codec.dump(data, stream), temp=_locked_temp(target))
     with _cache_lock:
         _cache.pop(path, None)
-    return len(interactions)
+    return len(new)
 
 
-def request_key(interaction: Interaction) -> str:
-    """An interaction's request (method, URI, body) as a key."""
-    request = interaction.get("request") or {}
-    parts = [request.get("method"), request.get("uri"), request.get("body")]
-    return json.dumps(parts, sort_keys=True, default=_json_default)
+def request_key(request: Any) -> str:
+    """A stored request (method, URI, body, headers) as a key."""
+    return json.dumps(request, sort_keys=True, default=_json_default)
 
 
 def _not_written_by_others(
     new: Sequence[Interaction], on_disk: Sequence[Interaction], known: Counter[str]
 ) -> list[Interaction]:
     """`new` less one interaction per request that others wrote since the writer loaded."""
-    others = Counter(request_key(i) for i in on_disk) - known
+    others = Counter(request_key(i.get("request")) for i in on_disk) - known
     if not others:
         return list(new)
     kept = []
     for interaction in new:
-        key = request_key(interaction)
+        key = request_key(interaction.get("request"))
         if others[key] > 0:
             others[key] -= 1
         else:
