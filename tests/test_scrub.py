@@ -2378,6 +2378,7 @@ def test_the_key_of_a_key_value_pair_is_a_name_not_a_secret():
         "Tags": [{"Key": "Name", "Value": "web"}, {"Key": "password", "Value": SECRET}],
         "rows": [{"id": "doc1", "key": "doc1", "value": {"rev": "1-abc"}}, {"key": 42, "value": 1}],
         "consul": [{"Key": "web/config", "Value": "YmFzZTY0", "Flags": 0}],
+        "elb": [{"Key": "access_logs.s3.enabled", "Value": "false"}],  # words, not generated
         "api_key_record": {"key": SECRET, "name": "ci"},
         "odd": {"key": GITHUB, "value": "x"},
     }
@@ -2390,8 +2391,9 @@ def test_the_key_of_a_key_value_pair_is_a_name_not_a_secret():
         {"Key": "password", "Value": "<SCRUBBED>"},
     ]
     assert got["rows"] == document["rows"] and got["consul"] == document["consul"]
+    assert got["elb"] == document["elb"]
     assert got["api_key_record"] == {"key": "<SCRUBBED>", "name": "ci"}
-    assert got["odd"] == {"key": "<SCRUBBED:github>", "value": "x"}
+    assert got["odd"] == {"key": "<SCRUBBED>", "value": "x"}  # generated-looking: by its name
     assert count == 3
     # The same rule for a body kept as Python data (aiohttp's json=): the same request matches.
     sent = [{"Key": "Name", "Value": "web"}, {"key": SECRET, "name": "ci"}]
@@ -2424,6 +2426,10 @@ def test_a_key_as_curl_user_is_scrubbed_once_and_stays_so():
         ("Pw7000 q2Z", "<SCRUBBED>"),  # a first word with digits is the credential's
         ("Bearer abc.def", "Bearer <SCRUBBED>"),
         ("Klaviyo-API-Key pk_abc123", "Klaviyo-API-Key <SCRUBBED>"),
+        ("SharedKeyLite acct:c2lnbmF0dXJl", "SharedKeyLite <SCRUBBED>"),
+        ("TC3-HMAC-SHA256 Credential=x", "TC3-HMAC-SHA256 <SCRUBBED>"),
+        ("AWS4-ECDSA-P256-SHA256 Credential=x", "AWS4-ECDSA-P256-SHA256 <SCRUBBED>"),
+        ("ZqXyWvAcqGFzxKLmn rest", "<SCRUBBED>"),  # letters, but no words
         ("AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=abc", "AWS4-HMAC-SHA256 <SCRUBBED>"),
     ],
 )
@@ -2522,3 +2528,33 @@ def test_a_descriptor_of_an_object_under_a_generic_name_is_kept():
         "auth": {"type": "oauth2", "alg": "HS256", "method": "hmac-sha256", "id": "<SCRUBBED>"}
     }
     assert count == 1
+
+
+def test_a_key_beside_a_value_and_a_credential_is_one_too():
+    # Trello sends its API key as `key`, beside `value` (a custom field's) and `token`.
+    key = "a4c3e9f1b27d58e60c9f3a1b2d4e6f78"
+    document = {"value": {"text": "Hello"}, "key": key, "token": SECRET}
+    body = json.dumps(document).encode()
+    req = request(body=body, method="PUT", headers={"Content-Type": "application/json"})
+    assert key.encode() not in scrub_request(req)[0].body
+    assert scrub_request(request(body=document, method="PUT"))[0].body["key"] == "<SCRUBBED>"
+    # A generated-looking key beside a value alone goes too.
+    lone = json.dumps({"key": key, "value": 1})
+    new, _ = scrub_response(response(lone, {"Content-Type": ["application/json"]}))
+    assert key not in new["body"]["string"]
+
+
+def test_model_tokens_in_json_lines_are_kept():
+    # Ollama streams its answers as JSON lines.
+    lines = "".join(
+        json.dumps({"response": t, "logprobs": [{"token": t, "logprob": -0.5}]}) + "\n"
+        for t in ("Hel", "lo")
+    )
+    new, count = scrub_response(response(lines, {"Content-Type": ["application/x-ndjson"]}))
+    assert (new["body"]["string"], count) == (lines, 0)
+
+
+def test_prose_under_a_bare_name_in_text_is_kept():
+    text = "Token:\n    The token used to call the API. Create one in Settings.\n"
+    new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
+    assert (new["body"]["string"], count) == (text, 0)

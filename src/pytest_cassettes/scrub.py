@@ -199,8 +199,9 @@ _MODEL_TOKEN_HINT = re.compile(
     r'"(?:log_?prob(?:ability)?|top_?logprobs|likelihood)"\s*:', re.IGNORECASE
 )
 _MODEL_TOKEN_SIBLINGS = frozenset({"logprob", "logprobability", "toplogprobs", "likelihood"})
-_PAIR_KEY = re.compile(r'"[Kk]ey"\s*:')
-_PAIR_VALUE = re.compile(r'"[Vv]alue"\s*:')
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_PAIR_KEY = re.compile(r'"key"\s*:', re.IGNORECASE)
+_PAIR_VALUE = re.compile(r'"value"\s*:', re.IGNORECASE)
 
 
 def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
@@ -231,19 +232,41 @@ def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
                     path.pop()
 
     try:
-        data = json.loads(text)
-        if isinstance(data, (dict, list)):
-            walk(data)
+        for data in _json_documents(text):  # JSON lines too (Ollama streams them)
+            if isinstance(data, (dict, list)):
+                walk(data)  # paths from each document's root, as the scrubber reads them
     except (ValueError, RecursionError):  # not JSON after all; too deep: nothing is kept
         return frozenset()
     return frozenset(found)
+
+
+def _json_documents(text: str) -> Iterator[Any]:
+    """The JSON documents of a text: one, or JSON lines (white space between them)."""
+    decoder = json.JSONDecoder()
+    position, end = 0, len(text)
+    while True:
+        while position < end and text[position] in " \t\r\n":
+            position += 1
+        if position >= end:
+            return
+        data, position = decoder.raw_decode(text, position)
+        yield data
 
 
 def _kept_field(node: Mapping[Any, Any]) -> str | None:
     """The field of this object that is no secret by its siblings (see _kept_paths), if any."""
     keys = {k.lower(): k for k in node if isinstance(k, str)}
     if "key" in keys and "value" in keys:
-        return keys["key"]
+        # Not beside another credential (Trello sends its API key as `key` beside `value`
+        # and `token`), nor when it looks generated.
+        key = node[keys["key"]]
+        credentials = ("token", "secret", "password", "apikey", "auth")
+        if any(c in normalize_name(k) for k in keys for c in credentials):
+            return None
+        generated = isinstance(key, str) and any(
+            looks_random(run) for run in _NON_ALNUM.split(key) if len(run) >= 16
+        )
+        return None if generated else keys["key"]  # `access_logs.s3.enabled` is words
     if "token" in keys and any(normalize_name(k) in _MODEL_TOKEN_SIBLINGS for k in keys):
         return keys["token"]
     return None
@@ -419,20 +442,21 @@ _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*)\Z", re.DOTA
 # An authorization scheme: letters in `-`-joined words (`Bearer`, `Klaviyo-API-Key`,
 # `SharedKey`), or one of the few with digits. A first word with digits (`Pw7000 q2Z`), or a
 # generated-looking one, is the credential's: no scheme is kept.
-_SCHEME_WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
-_SCHEMES_WITH_DIGITS = frozenset({"aws4-hmac-sha256", "scram-sha-1", "scram-sha-256", "oauth2"})
+# Parts are words (`Bearer`, `SharedKeyLite`, `Klaviyo-API-Key`), or capitals with a number
+# (`AWS4-HMAC-SHA256`, `GOOG4-HMAC-SHA256`, `TC3-HMAC-SHA256`, `SCRAM-SHA-1`).
+_SCHEME_PART = re.compile(r"[A-Za-z]+|[A-Z]+\d+|\d+")
+_SCHEME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
 
 def _is_scheme(word: str) -> bool:
-    if word.lower() in _SCHEMES_WITH_DIGITS:
+    if word.lower() == "oauth2":
         return True
-    return len(word) <= 32 and bool(_SCHEME_WORD.fullmatch(word)) and not _mixed_case_run(word)
-
-
-def _mixed_case_run(word: str) -> bool:
-    """A long run of letters whose case changes often (`ZqXyWvAcqGFzx`): a generated value."""
-    changes = sum(a.isupper() != b.isupper() for a, b in zip(word, word[1:]))
-    return len(word) >= 12 and changes * 3 > len(word)
+    parts = word.split("-")
+    if len(word) > 40 or not all(_SCHEME_PART.fullmatch(p) for p in parts) or word[0].isdigit():
+        return False
+    # Letters in words, not a generated run (`ZqXyWvAcqGFzx`: many one- or two-letter words).
+    words = [w for p in parts if p.isalpha() for w in _SCHEME_WORDS.findall(p)]
+    return sum(len(w) <= 2 for w in words) <= 1
 
 
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
@@ -935,12 +959,12 @@ class Scrubber:
                 at = bisect.bisect_left(cdata_ends, cdata_open.end())
                 if at == len(cdata_ends):
                     continue
-                cdata = text[cdata_open.end() : cdata_ends[at]]
-                lead = text[match.end() : cdata_open.end() - len("<![CDATA[")]
                 rest = re.compile(r"(\s*)" + _XML_CLOSE.format(tag=re.escape(tag)))
                 close = rest.match(text, cdata_ends[at] + 3)
-                if close is None:
-                    continue
+                if close is None:  # checked before the section is read: many unterminated
+                    continue  # sections before one `]]>` are no copy of the text each
+                cdata = text[cdata_open.end() : cdata_ends[at]]
+                lead = text[match.end() : cdata_open.end() - len("<![CDATA[")]
                 if not cdata.strip() or is_placeholder(cdata):
                     position = close.end()
                     continue
@@ -1559,7 +1583,7 @@ class Scrubber:
                 edits.append((start, start + len(value), new))
         bare = [key for key in bare if sensitive(key[0])]
         if bare:
-            edits = self._scrub_next_line_values(text, found, bare, edits)
+            edits = self._scrub_next_line_values(text, found, bare, edits, yaml)
         return _splice(text, edits)
 
     def _scrub_next_line_values(
@@ -1568,6 +1592,7 @@ class Scrubber:
         found: list[str],
         keys: list[tuple[str, int, int]],
         edits: list[tuple[int, int, str]],
+        yaml: bool,
     ) -> list[tuple[int, int, str]]:
         """YAML's `password:` (sensitive `keys`, see _bare_keys) with its value on the lines
         under it (a plain scalar): the edits with those added, in order."""
@@ -1580,6 +1605,8 @@ class Scrubber:
             first = content.split("\n", 1)[0]
             if _YAML_NOT_SCALAR.match(first) or _is_template(content) or _is_placeholder(first):
                 continue
+            if not yaml and (" " in content.strip() or "\n" in content):
+                continue  # outside YAML, words under `Token:` are prose (as on one line)
             found.append(_finding(name, content))
             added.append((block[0], block[1], SCRUBBED))
         if not added:
@@ -2318,17 +2345,12 @@ def _scrub_cookie(
 
 def _is_json(text: str) -> bool:
     # JSON lines and concatenated documents count too: each is scrubbed in place.
-    decoder = json.JSONDecoder()
-    position, length = 0, len(text)
     try:
-        while True:
-            while position < length and text[position] in " \t\r\n":
-                position += 1
-            if position >= length:
-                return True
-            _, position = decoder.raw_decode(text, position)
+        for _ in _json_documents(text):
+            pass
     except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         return False
+    return True
 
 
 def _request_body(request: Request) -> bytes | None:
