@@ -338,3 +338,42 @@ def test_an_import_that_ends_after_its_test_leaves_the_patches_as_the_next_test_
     finally:
         patches.close()
     assert http.client.HTTPConnection is real_connection
+
+
+RERUN = """
+import pytest
+from _pytest.runner import runtestprotocol
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    # What pytest-rerunfailures does: the same item run again after a failure.
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    if any(report.failed for report in reports):
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for report in reports:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+"""
+
+
+def test_a_test_that_passes_when_run_again_saves_its_recording(suite: Suite) -> None:
+    # A flaky test under pytest-rerunfailures: the failed attempt saves nothing, the passing
+    # rerun saves its own recording (it was lost: the first attempt's failure stayed).
+    suite.pytester.makeconftest(RERUN)
+    suite.write(
+        """
+        ATTEMPTS = []
+
+
+        @pytest.mark.cassette
+        def test_flaky():
+            ATTEMPTS.append(1)
+            requests.get(URL + f"/attempt/{len(ATTEMPTS)}")
+            assert len(ATTEMPTS) > 1, "fails the first time"
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    assert [uri.rsplit("/", 1)[1] for uri in suite.uris("test_flaky")] == ["2"]

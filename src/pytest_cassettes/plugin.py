@@ -333,6 +333,9 @@ _SETTING_UP: list[pytest.Item] = []
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
     session = item.config.stash[SESSION]
     session.setups += 1
+    # A test run again (pytest-rerunfailures) starts afresh: a passing rerun saves its cassette.
+    item.stash[FAILED] = item.stash[STRICT_FAILED] = False
+    item.stash[PROBLEMS] = []
     if session.blocks:
         session.end_blocks(item)
     if session.disabled or not _may_use_cassette(item):
