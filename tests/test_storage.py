@@ -390,16 +390,7 @@ def test_a_request_another_process_recorded_meanwhile_is_not_written_twice(tmp_p
     # Two xdist workers each record a session fixture's login into one cassette: one is kept.
     # What the writer loaded itself is no one else's: a request repeated after it (new_episodes
     # recording a second GET /status) is kept.
-    def at(uri: str, body: str) -> dict[str, Any]:
-        return {
-            "request": {"method": "GET", "uri": uri, "body": None, "headers": {}},
-            "response": {
-                "status": {"code": 200, "message": "OK"},
-                "headers": {},
-                "body": {"string": body},
-            },
-        }
-
+    at = interaction
     path = tmp_path / "c.yaml"
     storage.write(path, [at("http://x/login", "worker 1")], known=Counter())
     storage.write(

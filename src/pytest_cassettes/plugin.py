@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_cassettes import compat, hooks, report
-from pytest_cassettes.errors import CassetteError, CassetteLoadError
+from pytest_cassettes.errors import CassetteError
 from pytest_cassettes.settings import RECORD_MODES, RunMode, run_mode
 
 # vcrpy is imported when the first cassette test starts, not here: pytest-recording registers
@@ -264,14 +264,7 @@ def _activated(
         item, cassette_config, Path(cassette_dir), legacy, config_source
     )
     problems = item.stash.setdefault(PROBLEMS, [])
-    try:
-        opened = session.open(item, settings, problems)
-    except CassetteLoadError as exc:
-        failure = f"CassetteLoadError: {exc}"
-    else:
-        failure = ""
-    if failure:  # outside the except: not told again as the context of pytest's Failed
-        pytest.fail(failure, pytrace=False)
+    opened = session.open_or_fail(item, settings, problems)
     item.stash[ACTIVE] = opened
     try:
         guard = session.guard(item, settings, problems, recording=opened.can_record)

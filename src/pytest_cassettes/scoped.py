@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_cassettes import paths
-from pytest_cassettes.errors import CassetteError, CassetteLoadError
+from pytest_cassettes.errors import CassetteError
 
 if TYPE_CHECKING:
     from pytest_cassettes.cassette import Cassette
@@ -71,14 +71,7 @@ def _using(
         else session.tearing_down
     )
     before = len(problems)
-    try:
-        opened = session.open(item, settings, problems)
-    except CassetteLoadError as exc:
-        failure = f"CassetteLoadError: {exc}"
-    else:
-        failure = ""
-    if failure:  # outside the except: not told again as the context of pytest's Failed
-        pytest.fail(failure, pytrace=False)
+    opened = session.open_or_fail(item, settings, problems)
     was_on, setups, calls = session.patches.on, session.setups, session.calls
     block = contextlib.ExitStack()
     failed = True

@@ -18,6 +18,7 @@ import pytest
 from pytest_cassettes import compat, paths
 from pytest_cassettes.errors import (
     CassetteError,
+    CassetteLoadError,
     NetworkBlockedError,
     UnusedInteractionsError,
 )
@@ -288,19 +289,8 @@ class Session:
             shared = [paths.named_cassette(n, cassette_dir, suffix) for n in names[1:]]
         else:
             own, shared = paths.default_cassette(item, cassette_dir, suffix), []
-        for name in shared_option(config_options, layers, item.nodeid):
-            path = paths.named_cassette(name, cassette_dir, suffix)
-            if path != own and path not in shared:
-                shared.append(path)
-        return resolve(
-            run=self.run,
-            ini_options=self.ini_options,
-            ini_mode=self.ini_mode,
-            config_options=config_options,
-            marker_layers=layers,
-            path=own,
-            shared_paths=shared,
-            config_source=config_source,
+        return self._resolved(
+            own, shared, suffix, config_options, layers, cassette_dir, item.nodeid, config_source
         )
 
     def settings_named(
@@ -312,7 +302,22 @@ class Session:
         suffix = ".json" if options.get("serializer") == "json" else ".yaml"
         own = paths.named_cassette(names[0], cassette_dir, suffix)
         shared = [paths.named_cassette(n, cassette_dir, suffix) for n in names[1:]]
-        for name in shared_option(options, [], where):
+        return self._resolved(own, shared, suffix, options, [], cassette_dir, where)
+
+    def _resolved(
+        self,
+        own: Path,
+        shared: list[Path],
+        suffix: str,
+        config_options: Mapping[str, Any],
+        layers: list[dict[str, Any]],
+        cassette_dir: Path,
+        where: str,
+        config_source: str | None = None,
+    ) -> Settings:
+        """Settings with the `shared=[...]` cassettes of every layer added (`where` names the
+        test or call in messages, and `config_options`' source unless `config_source` does)."""
+        for name in shared_option(config_options, layers, where):
             path = paths.named_cassette(name, cassette_dir, suffix)
             if path != own and path not in shared:
                 shared.append(path)
@@ -320,12 +325,24 @@ class Session:
             run=self.run,
             ini_options=self.ini_options,
             ini_mode=self.ini_mode,
-            config_options=options,
-            marker_layers=[],
+            config_options=config_options,
+            marker_layers=layers,
             path=own,
             shared_paths=shared,
-            config_source=where,
+            config_source=config_source or where,
         )
+
+    def open_or_fail(
+        self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
+    ) -> Cassette:
+        """`open`, a cassette that cannot be read failing the test (not as the context of
+        pytest's own exception: told once)."""
+        __tracebackhide__ = True
+        try:
+            return self.open(item, settings, problems)
+        except CassetteLoadError as exc:
+            failure = f"CassetteLoadError: {exc}"
+        pytest.fail(failure, pytrace=False)
 
     def open(
         self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
