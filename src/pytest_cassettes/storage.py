@@ -728,8 +728,8 @@ def write(
     other would never play). Returns how many of `new` were written.
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
-    merge, write a temporary file beside it, rename it over the cassette. Returns the number
-    written. A file that cannot be read raises CassetteLoadError and is left as it is.
+    merge, write a temporary file beside it, rename it over the cassette. A file that cannot
+    be read raises CassetteLoadError and is left as it is.
 
     `rewrite_run`: the id of a run rewriting this cassette. Only the run's first write removes
     `drop` (the old recording); later writes of the same run, from any process, append: what
