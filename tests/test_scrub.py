@@ -2558,3 +2558,53 @@ def test_prose_under_a_bare_name_in_text_is_kept():
     text = "Token:\n    The token used to call the API. Create one in Settings.\n"
     new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
     assert (new["body"]["string"], count) == (text, 0)
+
+
+# --- third review: JSON lines, echoed passphrases, YAML served as text ----------------------
+
+
+def scrubbed_text(body: str, content_type: str = "application/json", code: int = 200) -> str:
+    bad = response(body, {"Content-Type": [content_type]})
+    bad["status"] = {"code": code, "message": "x"}
+    new, _ = scrub_response(bad)
+    return str(new["body"]["string"])
+
+
+def test_json_lines_keep_each_line_s_own_context():
+    # A key/value pair on one line keeps no `key` of another line; a Kubernetes watch stream
+    # (JSON lines) loses its Secrets' data as a single document does.
+    alone = json.dumps({"key": SECRET}) + "\n"
+    assert SECRET not in scrubbed_text(alone)
+    assert SECRET not in scrubbed_text('{"key": "Name", "value": "web"}\n' + alone)
+    watch = "".join(
+        json.dumps({"type": "ADDED", "object": {"kind": "Secret", "data": {"x": value}}}) + "\n"
+        for value in (SECRET, "c2VjcmV0LXZhbHVl")
+    )
+    out = scrubbed_text(watch, "application/json;stream=watch")
+    assert SECRET not in out and "c2VjcmV0LXZhbHVl" not in out
+
+
+@pytest.mark.parametrize("content_type", ["text/plain; charset=utf-8", "application/octet-stream"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"db:\n  password:\n    correct horse {SECRET}\n",
+        f"db:\n  password:\n    {SECRET}\n    continued\n",
+    ],
+)
+def test_a_yaml_file_served_as_text_loses_its_next_line_password(body: str, content_type: str):
+    # raw.githubusercontent.com serves YAML as text/plain, S3 as octet-stream.
+    for ctype in ("application/x-yaml", content_type):
+        out = scrubbed_text(body, ctype)
+        assert SECRET not in out and "continued" not in out
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"password": ["Password \'sunflower meadow lantern\' is too common."]}',
+        '{"passphrase": "sunflower meadow lantern field"}',
+    ],
+)
+def test_a_passphrase_echoed_in_a_client_error_is_scrubbed(body: str):
+    assert "sunflower" not in scrubbed_text(body, code=400)

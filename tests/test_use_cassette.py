@@ -4,6 +4,7 @@ a test. Real pytest runs (pytester), real requests, a server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -406,11 +407,10 @@ def test_each_instance_of_a_parametrized_fixture_has_its_cassette(suite: Suite) 
         """
     )
     suite.run("--record-mode=once").assert_outcomes(passed=2)
-    # A parameter that is no safe file name goes by its index (`a/b` and `a-b` stay apart).
-    assert sorted(p.name for p in (suite.path / "cassettes").iterdir()) == [
-        "token[1].yaml",
-        "token[ann].yaml",
-    ]
+    # A parameter that is no safe file name gets a hash of it (`a/b` and `a-b` stay apart).
+    names = sorted(p.name for p in (suite.path / "cassettes").iterdir())
+    assert names[0] == "token[ann].yaml"
+    assert re.fullmatch(r"token\[bob-x-[0-9a-f]{8}\]\.yaml", names[1])
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=2)
     assert suite.server.hits == 0
@@ -558,3 +558,60 @@ def test_all_mode_under_xdist_keeps_one_login(suite: Suite) -> None:
     time.sleep(1.1)  # the new recordings differ from the old one (their Date headers)
     suite.run("--record-mode=all", "-n", "2").assert_outcomes(passed=6)
     assert login.read_text().count("uri:") == 1
+
+
+# --- third review: stable labels of parameters, logins with a header of their own ------------
+
+
+def test_a_number_parameter_names_its_cassette_whatever_the_list(suite: Suite) -> None:
+    # Indirect parametrization gives one fixture different lists: the value names the file,
+    # not its position (user 2 alone replayed user 1's login).
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="session")
+        def account(request):
+            with use_cassette(request):
+                requests.post(URL + "/login", json={"user": request.param})
+            return request.param
+
+
+        @pytest.mark.parametrize("account", [1, 2], indirect=True)
+        def test_both(account):
+            pass
+
+
+        @pytest.mark.parametrize("account", [2], indirect=True)
+        def test_second_only(account):
+            pass
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=3)
+    files = sorted(p.name for p in (suite.path / "cassettes").iterdir())
+    assert files == ["account[1].yaml", "account[2].yaml"]
+    assert '"user": 2' in (suite.path / "cassettes" / "account[2].yaml").read_text()
+
+
+@needs_xdist
+def test_workers_logins_with_an_invocation_id_are_kept_once(suite: Suite) -> None:
+    # botocore's amz-sdk-invocation-id, OpenTelemetry's traceparent: a header that differs at
+    # each request does not make two logins of one (the cassette's matchers ignore it).
+    serve_login(suite)
+    source = LOGIN.replace(
+        'json={"user": "ann", "password": "pw-123"})',
+        'json={"user": "ann", "password": "pw-123"},\n'
+        '            headers={"amz-sdk-invocation-id": __import__("uuid").uuid4().hex})',
+    ).replace(
+        "        assert response.status_code == 200\n",
+        "        assert response.status_code == 200\n"
+        "        import time; time.sleep(1.5)  # both workers loaded the file before a save\n",
+    ) + "".join(f"\n\ndef test_more_{i}(token):\n    assert token\n" for i in range(4))
+    suite.write(source)
+    suite.run("--record-mode=once", "-n", "2").assert_outcomes(passed=6)
+    assert sum(r.path == "/login" for r in suite.server.requests) == 2
+    assert (suite.path / "cassettes" / "token.yaml").read_text().count("uri:") == 1
+    suite.server.reset()
+    suite.run("--record-mode=none", "--cassette-strict").assert_outcomes(passed=6)

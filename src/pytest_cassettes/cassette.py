@@ -148,10 +148,14 @@ def stored_form(
     }
 
 
+def _stored_request(raw: storage.Interaction) -> Any:
+    req = raw["request"]
+    return Request(req["method"], req["uri"], req.get("body"), req.get("headers") or {})
+
+
 def loaded_form(raw: storage.Interaction) -> tuple[Any, dict[str, Any]]:
     """A stored interaction as vcrpy's stubs want it: a Request and a response with bytes."""
-    req = raw["request"]
-    request = Request(req["method"], req["uri"], req.get("body"), req.get("headers") or {})
+    request = _stored_request(raw)
     response = raw["response"]
     body = response.get("body")
     if isinstance(body, dict) and isinstance(body.get("string"), str):
@@ -674,4 +678,12 @@ class Cassette:
         # all) was saved by another process meanwhile, and is not written twice.
         known = Counter(map(storage.request_key, self.own_requests))
         known.subtract(storage.request_key(e.raw.get("request")) for e in dropped if e.raw)
-        return storage.write(self.path, new, drop, self.codec, self.rewrite_run, known)
+        return storage.write(
+            self.path, new, drop, self.codec, self.rewrite_run, known, self._same_request
+        )
+
+    def _same_request(self, a: storage.Interaction, b: storage.Interaction) -> bool:
+        """Whether two stored interactions' requests are one to this cassette's matchers (a
+        header that changes at each request, an invocation id, makes no two logins)."""
+        first, second = _stored_request(a), _stored_request(b)
+        return all(matcher_passes(m, first, second) for m in self.matchers)

@@ -4,6 +4,7 @@ for a part of a test, opened and saved around a `with` block."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,11 +109,17 @@ def _using(
 
 
 def _param_label(request: pytest.FixtureRequest) -> str:
-    """`[id]` for an instance of a parametrized fixture (each has its own cassette): the
-    parameter when it is a string safe in a file name, else its index."""
+    """`[id]` for an instance of a parametrized fixture (each has its own cassette): a plain
+    value's text, stable whatever the other parameters (one unsafe in a file name, or long,
+    with a short hash of it); another value's position, marked `#`."""
     if not hasattr(request, "param"):
         return ""
     param = request.param
-    if isinstance(param, str) and param and not paths.UNSAFE.search(param):
-        return f"[{param}]"
-    return f"[{getattr(request, 'param_index', 0)}]"  # one label per instance, always
+    if param is None or isinstance(param, (str, int, float, bool)):
+        text = str(param)
+        safe = paths.UNSAFE.sub("-", text)
+        if safe == text and 0 < len(text) <= 80:
+            return f"[{text}]"
+        digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:8]
+        return f"[{safe[:80]}-{digest}]"
+    return f"[#{getattr(request, 'param_index', 0)}]"

@@ -231,10 +231,11 @@ def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
                     walk(item)
                     path.pop()
 
-    try:
-        for data in _json_documents(text):  # JSON lines too (Ollama streams them)
+    try:  # JSON lines too (Ollama streams them): paths start with the document's number
+        for number, data in enumerate(_json_documents(text)):
             if isinstance(data, (dict, list)):
-                walk(data)  # paths from each document's root, as the scrubber reads them
+                path[:] = [number]
+                walk(data)
     except (ValueError, RecursionError):  # not JSON after all; too deep: nothing is kept
         return frozenset()
     return frozenset(found)
@@ -1114,6 +1115,7 @@ class Scrubber:
         hit_ends = list(itertools.accumulate((end for _, end in hits), max))
         out: list[str] = []
         stack: list[_JsonFrame] = []
+        document = 0  # JSON lines: the number of the document read (context paths name it)
         for match in _JSON_TOKEN.finditer(text):
             token = match.group()
             first = token[0]
@@ -1126,10 +1128,11 @@ class Scrubber:
                     top.index += 1
                 elif first in "}]":
                     stack.pop()
+                    document += not stack
                 out.append(token)
                 continue
             if first in "{[" and not (top is not None and top.key_next):
-                sensitive, name = self._json_sensitive(stack, paths, exact, kept)
+                sensitive, name = self._json_sensitive(stack, paths, exact, kept, document)
                 loose = (
                     sensitive
                     and first == "{"
@@ -1144,7 +1147,8 @@ class Scrubber:
                 top.key = json.loads(token)
                 sensitive, name = False, ""
             else:
-                sensitive, name = self._json_sensitive(stack, paths, exact, kept)
+                sensitive, name = self._json_sensitive(stack, paths, exact, kept, document)
+                document += not stack  # a document that is one value
                 if not sensitive and top is not None and top.loose and first == '"':
                     sensitive = _loose_secret(name, json.loads(token))
             if sensitive:
@@ -1217,12 +1221,13 @@ class Scrubber:
             )
         ):
             return frozenset()
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError):  # JSON lines, or not JSON after all
+        try:  # JSON lines too (a Kubernetes watch stream): paths start with the line's number
+            todo: list[tuple[Any, tuple[Segment, ...]]] = [
+                (data, (number,)) for number, data in enumerate(_json_documents(text))
+            ]
+        except (ValueError, RecursionError):  # not JSON after all
             return frozenset()
         found: list[tuple[Segment, ...]] = []
-        todo: list[tuple[Any, tuple[Segment, ...]]] = [(data, ())]
         while todo:
             node, path = todo.pop()
             if isinstance(node, list):
@@ -1267,6 +1272,7 @@ class Scrubber:
         paths: tuple[tuple[Segment, ...], ...] = (),
         exact: frozenset[tuple[Segment, ...]] = frozenset(),
         kept: frozenset[tuple[Segment, ...]] = frozenset(),
+        document: int = 0,
     ) -> tuple[bool, str]:
         """Whether the value about to be read is secret, and the key that makes it so: by its
         name, a user's JSON path (`paths`), or its path being one of `exact` (lower-case keys;
@@ -1279,7 +1285,7 @@ class Scrubber:
         if top.sensitive and top.is_object and name in _SCHEMA_KEYWORDS:
             return False, name  # a JSON Schema's `"password": {"type": "string"}`
         if kept and not top.sensitive and name:
-            here = tuple((f.key or "").lower() if f.is_object else f.index for f in stack)
+            here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
             if here in kept:
                 return False, name
         if top.sensitive or (name and self._param_names(name)):
@@ -1289,7 +1295,7 @@ class Scrubber:
             if any(_path_matches(rule, path) for rule in paths):
                 return True, name or str(path[-1])
         if exact:
-            here = tuple((f.key or "").lower() if f.is_object else f.index for f in stack)
+            here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
             if here in exact:
                 return True, name or str(here[-1])
         return False, name
@@ -1605,8 +1611,8 @@ class Scrubber:
             first = content.split("\n", 1)[0]
             if _YAML_NOT_SCALAR.match(first) or _is_template(content) or _is_placeholder(first):
                 continue
-            if not yaml and (" " in content.strip() or "\n" in content):
-                continue  # outside YAML, words under `Token:` are prose (as on one line)
+            if not yaml and _PROSE.search(content):
+                continue  # outside YAML, a sentence under `Token:` is prose (a page's text)
             found.append(_finding(name, content))
             added.append((block[0], block[1], SCRUBBED))
         if not added:
@@ -1929,6 +1935,8 @@ def _bare_keys(text: str) -> list[tuple[str, int, int]]:
     return keys
 
 
+# Words ending as a sentence does (`The token used to call the API.`), at a block's end.
+_PROSE = re.compile(r"[A-Za-z]+(?:[ \t]+\S+){2,}[.!?][\"')]?\s*\Z")
 # What starts a line under a key that makes it no scalar: a mapping's key, a list, a comment.
 _YAML_NOT_SCALAR = re.compile(r"\s*(?:[-?][ \t]|-$|#|[^\s:#]+[ \t]*:(?:\s|$))")
 
@@ -2210,33 +2218,34 @@ def _overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> b
 _ERROR_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pytest_cassettes_error_response", default=False
 )
-_MESSAGE_WORDS = frozenset(
-    {
-        *("required", "blank", "empty", "short", "long", "invalid", "must", "match", "matches"),
-        *("characters", "character", "least", "most", "incorrect", "wrong", "missing", "weak"),
-        *("common", "numeric", "similar", "expired", "valid", "allowed", "contain", "contains"),
-        *("exceed", "exceeds", "minimum", "maximum", "field", "format", "length", "enter"),
-        *("provide", "should", "cannot", "can't", "didn't", "doesn't", "confirmation"),
-        *("entirely", "too"),
-    }
+# What a validation says (not a word a passphrase may hold: `field`, `common`, `short`).
+_MESSAGE_PHRASE = re.compile(
+    r"\b(?:required|blank|empty|invalid|incorrect|missing|expired|must|cannot|can't|should"
+    r"|too\s+(?:short|long|common|similar|weak|simple)|at\s+(?:least|most)|minimum|maximum"
+    r"|(?:doesn't|does\s+not|do\s+not|didn't|did\s+not)\s+match|not\s+(?:valid|allowed)"
+    r"|entirely\s+numeric|confirmation)\b",
+    re.IGNORECASE,
 )
 _MESSAGE_WORD = re.compile(r"[A-Za-z]+(?:['\u2019-][A-Za-z]+)*|\d+")
+# A quotation (what a message echoing the value would hold): a quote not inside a word.
+_QUOTATION = re.compile(r"[\"\u201c\u201d\u2018]|(?<![A-Za-z])['\u2019]|['\u2019](?![A-Za-z])")
 
 
 def _validation_message(token: str) -> bool:
     """Whether a JSON string token reads as a validation message: words (and plain numbers,
-    `(minimum is 6 characters)`), at least one of a validation's (`required`, `blank`,
-    `short`, `match`, ...), nothing that looks generated."""
+    `(minimum is 6 characters)`), a validation's phrase (`required`, `can't be blank`, `too
+    short`, `must`, `at least`, ...), nothing quoted (a message echoing the value) and nothing
+    that looks generated."""
     if len(token) > 400:
         return False
     text = json.loads(token)
     words = text.split()
-    if not 2 <= len(words) <= 60:
+    if not 2 <= len(words) <= 60 or _QUOTATION.search(text):
         return False
-    bare = [w.strip(".,;:!?()[]\"'«»“”") for w in words]
+    bare = [w.strip(".,;:!?()[]") for w in words]
     if not all(_MESSAGE_WORD.fullmatch(w) for w in bare if w):
         return False
-    return any(w.lower() in _MESSAGE_WORDS for w in bare)
+    return bool(_MESSAGE_PHRASE.search(text))
 
 
 def _json_secret(token: str, name: str, found: list[str]) -> str:

@@ -718,14 +718,16 @@ def write(
     codec: Codec = YAML,
     rewrite_run: str | None = None,
     known: Counter[str] | None = None,
+    same: Callable[[Interaction, Interaction], bool] | None = None,
 ) -> int:
     """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`
     (as many copies as `drop` lists).
 
     `known`: the `request_key`s of what the writer loaded from the file and keeps. Given, a
-    new interaction whose request (headers and all) another process wrote meanwhile is not
-    written again (xdist workers that each record a session fixture's login keep one: the
-    other would never play). Returns how many of `new` were written.
+    new interaction whose request another process wrote meanwhile (the same by `same`, the
+    cassette's matchers; else equal) is not written again: xdist workers that each record a
+    session fixture's login keep one, the other would never play. Returns how many of `new`
+    were written.
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
     merge, write a temporary file beside it, rename it over the cassette. A file that cannot
@@ -743,7 +745,7 @@ def write(
         current = _read_uncached(target, codec, served=False)
         kept = _without(current.interactions if current else (), drop)
         if known is not None and kept:
-            new = _not_written_by_others(new, kept, known)
+            new = _not_written_by_others(new, kept, known, same)
         interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
         _atomic_write(target, lambda stream: codec.dump(data, stream), temp=_locked_temp(target))
@@ -754,24 +756,42 @@ def write(
 
 def request_key(request: Any) -> str:
     """A stored request (method, URI, body, headers) as a key."""
-    return json.dumps(request, sort_keys=True, default=_json_default)
+    try:
+        return json.dumps(request, sort_keys=True, default=_json_default)
+    except TypeError:  # keys of several types (aiohttp's json= {1: ..., "a": ...})
+        return repr(request)
 
 
 def _not_written_by_others(
-    new: Sequence[Interaction], on_disk: Sequence[Interaction], known: Counter[str]
+    new: Sequence[Interaction],
+    on_disk: Sequence[Interaction],
+    known: Counter[str],
+    same: Callable[[Interaction, Interaction], bool] | None,
 ) -> list[Interaction]:
     """`new` less one interaction per request that others wrote since the writer loaded."""
-    others = Counter(request_key(i.get("request")) for i in on_disk) - known
-    if not others:
+    unknown = Counter(request_key(i.get("request")) for i in on_disk) - known
+    if not unknown:
         return list(new)
+    others = []
+    for interaction in on_disk:
+        key = request_key(interaction.get("request"))
+        if unknown[key] > 0:
+            unknown[key] -= 1
+            others.append(interaction)
+    if same is None:
+        same = _same_stored_request
     kept = []
     for interaction in new:
-        key = request_key(interaction.get("request"))
-        if others[key] > 0:
-            others[key] -= 1
-        else:
+        index = next((n for n, other in enumerate(others) if same(interaction, other)), -1)
+        if index < 0:
             kept.append(interaction)
+        else:
+            del others[index]  # one of ours per one of theirs
     return kept
+
+
+def _same_stored_request(a: Interaction, b: Interaction) -> bool:
+    return request_key(a.get("request")) == request_key(b.get("request"))
 
 
 def _without(interactions: Iterable[Interaction], drop: Iterable[str]) -> list[Interaction]:
