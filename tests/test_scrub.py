@@ -2608,3 +2608,41 @@ def test_a_yaml_file_served_as_text_loses_its_next_line_password(body: str, cont
 )
 def test_a_passphrase_echoed_in_a_client_error_is_scrubbed(body: str):
     assert "sunflower" not in scrubbed_text(body, code=400)
+
+
+# --- fourth review: frameworks' messages, comments after a next-line password, passphrases --
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("new_password2", "The two password fields didn\u2019t match."),  # Django >= 3.0
+        ("password", "This field may not be null."),  # DRF
+        ("password", "Ensure this field has no more than 128 characters."),  # DRF max_length
+        ("password", "Not a valid string."),  # DRF CharField.invalid
+        ("Password", "The field Password must be a string with a minimum length of '8'."),
+        ("ConfirmPassword", "'ConfirmPassword' and 'Password' do not match."),  # ASP.NET
+        ("password", "can't be blank"),  # Rails
+    ],
+)
+def test_a_framework_s_default_validation_message_is_kept(field: str, message: str):
+    body = json.dumps({field: [message]})
+    assert scrubbed_text(body, code=400) == body
+
+
+@pytest.mark.parametrize("passphrase", ["anvil blank otter sprint", "crane empty velvet harbor"])
+def test_a_passphrase_with_a_validation_word_is_no_message(passphrase: str):
+    body = json.dumps({"error": "exists", "user": {"password": passphrase}})
+    assert passphrase not in scrubbed_text(body, code=409)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain; charset=utf-8", "application/octet-stream"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "db:\n  password:\n    Tr0ub4dor&3x # rotated monthly.\n",
+        "db:\n  password:\n    Tr0ub4dor&3x\n    # see the wiki for the rotation.\n",
+    ],
+)
+def test_a_comment_after_a_next_line_password_is_no_prose(body: str, content_type: str):
+    assert "Tr0ub4dor" not in scrubbed_text(body, content_type)

@@ -615,3 +615,27 @@ def test_workers_logins_with_an_invocation_id_are_kept_once(suite: Suite) -> Non
     assert (suite.path / "cassettes" / "token.yaml").read_text().count("uri:") == 1
     suite.server.reset()
     suite.run("--record-mode=none", "--cassette-strict").assert_outcomes(passed=6)
+
+
+def test_parameters_with_a_dot_or_long_text_still_name_yaml_files(suite: Suite) -> None:
+    serve_login(suite)
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="session", params=[1.5, "api.example.com", "\u6f22" * 81])
+        def host(request):
+            with use_cassette(request):
+                requests.post(URL + "/login")
+            return request.param
+
+
+        def test_plain(host):
+            pass
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=3)
+    names = sorted(p.name for p in (suite.path / "cassettes").iterdir())
+    assert len(names) == 3 and all(name.endswith("].yaml") for name in names)
+    assert "host[1.5].yaml" in names and "host[api.example.com].yaml" in names

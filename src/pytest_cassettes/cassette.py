@@ -679,14 +679,34 @@ class Cassette:
         known = Counter(map(storage.request_key, self.own_requests))
         known.subtract(storage.request_key(e.raw.get("request")) for e in dropped if e.raw)
         return storage.write(
-            self.path, new, drop, self.codec, self.rewrite_run, known, self._same_request
+            self.path, new, drop, self.codec, self.rewrite_run, known, self._not_theirs
         )
 
-    def _same_request(self, a: storage.Interaction, b: storage.Interaction) -> bool:
-        """Whether two stored interactions' requests are one to this cassette's matchers (a
-        header that changes at each request, an invocation id, makes no two logins)."""
+    def _not_theirs(
+        self, new: Sequence[storage.Interaction], theirs: list[storage.Interaction]
+    ) -> list[storage.Interaction]:
+        """`new` less one interaction per one of `theirs` (another process's) whose request is
+        the same to this cassette's matchers (a header that changes at each request, an
+        invocation id, makes no two logins). Indexed as replay is: linear."""
         try:
-            first, second = _stored_request(a), _stored_request(b)
-            return all(matcher_passes(m, first, second) for m in self.matchers)
-        except Exception:  # a user's matcher that cannot read one: kept, as told apart
-            return False
+            buckets: dict[tuple[Any, ...], list[Any]] = {}
+            for interaction in theirs:
+                request = _stored_request(interaction)
+                buckets.setdefault(self._key(request), []).append(request)
+            kept = []
+            for interaction in new:
+                request = _stored_request(interaction)
+                bucket = buckets.get(self._key(request), [])
+                same = (
+                    n
+                    for n, other in enumerate(bucket)
+                    if all(matcher_passes(m, request, other) for m in self.matchers)
+                )
+                index = next(same, -1)
+                if index < 0:
+                    kept.append(interaction)
+                else:
+                    del bucket[index]
+            return kept
+        except Exception:  # a user's matcher that cannot read one: all kept, as told apart
+            return list(new)

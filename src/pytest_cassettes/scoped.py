@@ -47,6 +47,9 @@ def _using(
             raise TypeError("use_cassette(request) in a test needs a cassette name")
         names = (fixture + _param_label(request),)
     where = f"use_cassette({', '.join(map(repr, names))})"
+    # A name without a cassette's suffix gets one (`[1.5]`, `api.example.com` pass for one).
+    suffix = ".json" if options.get("serializer") == "json" else ".yaml"
+    names = tuple(n if n.endswith(paths.CASSETTE_SUFFIXES) else n + suffix for n in names)
     if fixture is not None:
         where += f" in fixture {fixture!r}"
     session = request.config.stash[SESSION]
@@ -118,8 +121,9 @@ def _param_label(request: pytest.FixtureRequest) -> str:
     if param is None or isinstance(param, (str, int, float, bool)):
         text = str(param)
         safe = paths.UNSAFE.sub("-", text)
-        if safe == text and 0 < len(text) <= 80:
+        if safe == text and 0 < len(text.encode("utf-8", "replace")) <= 80:
             return f"[{text}]"
         digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:8]
-        return f"[{safe[:80]}-{digest}]"
+        short = safe.encode("utf-8", "replace")[:80].decode("utf-8", "ignore")  # 80 bytes
+        return f"[{short}-{digest}]"
     return f"[#{getattr(request, 'param_index', 0)}]"

@@ -1611,7 +1611,7 @@ class Scrubber:
             first = content.split("\n", 1)[0]
             if _YAML_NOT_SCALAR.match(first) or _is_template(content) or _is_placeholder(first):
                 continue
-            if not yaml and _PROSE.search(content):
+            if not yaml and _prose(content):
                 continue  # outside YAML, a sentence under `Token:` is prose (a page's text)
             found.append(_finding(name, content))
             added.append((block[0], block[1], SCRUBBED))
@@ -1935,8 +1935,20 @@ def _bare_keys(text: str) -> list[tuple[str, int, int]]:
     return keys
 
 
-# Words ending as a sentence does (`The token used to call the API.`), at a block's end.
-_PROSE = re.compile(r"[A-Za-z]+(?:[ \t]+\S+){2,}[.!?][\"')]?\s*\Z")
+# Plain words ending as a sentence does (`The token used to call the API.`).
+_PROSE = re.compile(
+    r"[A-Za-z]+[,;:.]?(?:[ \t]+(?:[A-Za-z]+(?:['-][A-Za-z]+)*|\d+)[,;:.!?]?){2,}(?<=[.!?])"
+)
+
+
+def _prose(block: str) -> bool:
+    """Whether a block of lines under a name reads as a sentence once its comments are gone
+    (`Tr0ub4dor&3x # rotated monthly.` does not: a secret, then a comment)."""
+    lines = [line.split(" #", 1)[0].strip() for line in block.splitlines()]
+    text = " ".join(line for line in lines if line and not line.startswith("#"))
+    return bool(_PROSE.fullmatch(text))
+
+
 # What starts a line under a key that makes it no scalar: a mapping's key, a list, a comment.
 _YAML_NOT_SCALAR = re.compile(r"\s*(?:[-?][ \t]|-$|#|[^\s:#]+[ \t]*:(?:\s|$))")
 
@@ -2222,30 +2234,42 @@ _ERROR_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
 _MESSAGE_PHRASE = re.compile(
     r"\b(?:required|blank|empty|invalid|incorrect|missing|expired|must|cannot|can't|should"
     r"|too\s+(?:short|long|common|similar|weak|simple)|at\s+(?:least|most)|minimum|maximum"
-    r"|(?:doesn't|does\s+not|do\s+not|didn't|did\s+not)\s+match|not\s+(?:valid|allowed)"
-    r"|entirely\s+numeric|confirmation)\b",
+    r"|(?:doesn't|does\s+not|do\s+not|didn't|did\s+not|don't)\s+match|not\s+(?:valid|allowed)"
+    r"|not\s+a\s+valid|may\s+not\s+be|no\s+more\s+than|no\s+fewer\s+than|entirely\s+numeric"
+    r"|confirmation|ensure)\b",
     re.IGNORECASE,
 )
-_MESSAGE_WORD = re.compile(r"[A-Za-z]+(?:['\u2019-][A-Za-z]+)*|\d+")
-# A quotation (what a message echoing the value would hold): a quote not inside a word.
-_QUOTATION = re.compile(r"[\"\u201c\u201d\u2018]|(?<![A-Za-z])['\u2019]|['\u2019](?![A-Za-z])")
+# The shape of a message (a passphrase of plain words has none): a capital, a full stop, a verb.
+_MESSAGE_SHAPE = re.compile(
+    r"\A[A-Z]|[.!]\Z|\b(?:is|are|be|must|may|should|cannot|has|have|does|do|did"
+    r"|can't|doesn't|don't|didn't|isn't|aren't|won't|wasn't)(?![\w'])"
+)
+_MESSAGE_WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*|\d+")
+# A quotation: what a message echoing the value would hold, unless a number or a field's name
+# (ASP.NET's "minimum length of '8'", "'ConfirmPassword' and 'Password' do not match").
+_QUOTED = re.compile(
+    r"(?<![A-Za-z])['\"\u201c\u2018]([^'\"\u201d\u2019]{0,60})['\"\u201d\u2019](?![A-Za-z])"
+)
+_QUOTED_NAME = re.compile(r"[A-Za-z_][\w.-]{0,40}|\d+")
 
 
 def _validation_message(token: str) -> bool:
     """Whether a JSON string token reads as a validation message: words (and plain numbers,
-    `(minimum is 6 characters)`), a validation's phrase (`required`, `can't be blank`, `too
-    short`, `must`, `at least`, ...), nothing quoted (a message echoing the value) and nothing
-    that looks generated."""
+    `(minimum is 6 characters)`) shaped as a message, a validation's phrase (`required`,
+    `can't be blank`, `too short`, `must`, `at least`, ...), nothing quoted but numbers and
+    names (a message echoing the value), nothing that looks generated."""
     if len(token) > 400:
         return False
-    text = json.loads(token)
+    text = json.loads(token).replace("\u2019", "'")
     words = text.split()
-    if not 2 <= len(words) <= 60 or _QUOTATION.search(text):
+    if not 2 <= len(words) <= 60:
         return False
-    bare = [w.strip(".,;:!?()[]") for w in words]
+    if any(not _QUOTED_NAME.fullmatch(q) for q in _QUOTED.findall(text)):
+        return False
+    bare = [w.strip(".,;:!?()[]'\"") for w in _QUOTED.sub(r"\1", text).split()]
     if not all(_MESSAGE_WORD.fullmatch(w) for w in bare if w):
         return False
-    return bool(_MESSAGE_PHRASE.search(text))
+    return bool(_MESSAGE_PHRASE.search(text)) and bool(_MESSAGE_SHAPE.search(text))
 
 
 def _json_secret(token: str, name: str, found: list[str]) -> str:

@@ -718,16 +718,16 @@ def write(
     codec: Codec = YAML,
     rewrite_run: str | None = None,
     known: Counter[str] | None = None,
-    same: Callable[[Interaction, Interaction], bool] | None = None,
+    dedupe: Callable[[Sequence[Interaction], list[Interaction]], list[Interaction]] | None = None,
 ) -> int:
     """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`
     (as many copies as `drop` lists).
 
     `known`: the `request_key`s of what the writer loaded from the file and keeps. Given, a
-    new interaction whose request another process wrote meanwhile (the same by `same`, the
-    cassette's matchers; else equal) is not written again: xdist workers that each record a
-    session fixture's login keep one, the other would never play. Returns how many of `new`
-    were written.
+    new interaction whose request another process wrote meanwhile is not written again
+    (`dedupe(new, theirs)` says which are left: the cassette's matchers; else equal stored
+    requests): xdist workers that each record a session fixture's login keep one, the other
+    would never play. Returns how many of `new` were written.
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
     merge, write a temporary file beside it, rename it over the cassette. A file that cannot
@@ -745,7 +745,7 @@ def write(
         current = _read_uncached(target, codec, served=False)
         kept = _without(current.interactions if current else (), drop)
         if known is not None and kept:
-            new = _not_written_by_others(new, kept, known, same)
+            new = _not_written_by_others(new, kept, known, dedupe)
         interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
         _atomic_write(target, lambda stream: codec.dump(data, stream), temp=_locked_temp(target))
@@ -766,7 +766,7 @@ def _not_written_by_others(
     new: Sequence[Interaction],
     on_disk: Sequence[Interaction],
     known: Counter[str],
-    same: Callable[[Interaction, Interaction], bool] | None,
+    dedupe: Callable[[Sequence[Interaction], list[Interaction]], list[Interaction]] | None,
 ) -> list[Interaction]:
     """`new` less one interaction per request that others wrote since the writer loaded."""
     unknown = Counter(request_key(i.get("request")) for i in on_disk) - known
@@ -778,20 +778,21 @@ def _not_written_by_others(
         if unknown[key] > 0:
             unknown[key] -= 1
             others.append(interaction)
-    if same is None:
-        same = _same_stored_request
+    return (dedupe or _without_equal_requests)(new, others)
+
+
+def _without_equal_requests(
+    new: Sequence[Interaction], others: list[Interaction]
+) -> list[Interaction]:
+    theirs = Counter(request_key(i.get("request")) for i in others)
     kept = []
     for interaction in new:
-        index = next((n for n, other in enumerate(others) if same(interaction, other)), -1)
-        if index < 0:
-            kept.append(interaction)
+        key = request_key(interaction.get("request"))
+        if theirs[key] > 0:
+            theirs[key] -= 1  # one of ours per one of theirs
         else:
-            del others[index]  # one of ours per one of theirs
+            kept.append(interaction)
     return kept
-
-
-def _same_stored_request(a: Interaction, b: Interaction) -> bool:
-    return request_key(a.get("request")) == request_key(b.get("request"))
 
 
 def _without(interactions: Iterable[Interaction], drop: Iterable[str]) -> list[Interaction]:
