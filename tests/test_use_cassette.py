@@ -639,3 +639,72 @@ def test_parameters_with_a_dot_or_long_text_still_name_yaml_files(suite: Suite) 
     names = sorted(p.name for p in (suite.path / "cassettes").iterdir())
     assert len(names) == 3 and all(name.endswith("].yaml") for name in names)
     assert "host[1.5].yaml" in names and "host[api.example.com].yaml" in names
+
+
+# --- an adopter's run: recording beside a session login whose cassette exists ---------------
+
+
+def authorizations(suite: Suite, path: str) -> list[str]:
+    """The Authorization headers the server received on `path`."""
+    return [
+        value
+        for r in suite.server.requests
+        if r.path == path
+        for name, value in r.headers.items()
+        if name.lower() == "authorization"
+    ]
+
+
+@needs_xdist
+def test_a_first_recording_under_xdist_logs_in_on_every_worker(suite: Suite) -> None:
+    # The second worker to set the session login up found the first one's fresh cassette and
+    # replayed it: its tests sent `Bearer <SCRUBBED>` to the live server (a 401 recorded).
+    serve_login(suite)
+    source = LOGIN.replace(
+        "    with use_cassette(request) as cassette:\n",
+        "    if os.environ.get('PYTEST_XDIST_WORKER') == 'gw1':\n"
+        "        __import__('time').sleep(1.0)  # after gw0 saved its login\n"
+        "    with use_cassette(request) as cassette:\n",
+    ) + "".join(
+        f"""
+
+@pytest.mark.cassette
+def test_order_{i}(token):
+    requests.get(URL + "/orders", headers={{"Authorization": "Bearer " + token}})
+"""
+        for i in range(6)
+    )
+    suite.write(source)
+    suite.run("--record-mode=once", "-n", "2").assert_outcomes(passed=8)
+    sent = authorizations(suite, "/orders")
+    assert len(sent) == 7 and not any("SCRUBBED" in value for value in sent)
+    assert (suite.path / "cassettes" / "token.yaml").read_text().count("uri:") == 1
+
+
+def test_a_test_recorded_beside_a_replayed_login_is_told_what_to_do(suite: Suite) -> None:
+    # A new test recorded in a later run: the login replays `<SCRUBBED>`; its request with
+    # that token is refused before it leaves (it was sent, and the server's 401 recorded).
+    serve_login(suite)
+    suite.write(LOGIN)
+    suite.run("--record-mode=once").assert_outcomes(passed=2)
+    suite.write(
+        LOGIN
+        + """
+
+@pytest.mark.cassette
+def test_new(token):
+    requests.get(URL + "/orders?new", headers={"Authorization": "Bearer " + token})
+"""
+    )
+    suite.server.reset()
+    serve_login(suite)
+    result = suite.run("--record-mode=once")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*PlaceholderSentError*", "*pytest --record-mode=rewrite 'test_suite.py::test_new'*"]
+    )
+    assert authorizations(suite, "/orders") == []
+    # The command it prints records the test and the login afresh.
+    result = suite.run("--record-mode=rewrite", "test_suite.py::test_new")
+    result.assert_outcomes(passed=1)
+    assert not any("SCRUBBED" in value for value in authorizations(suite, "/orders"))

@@ -274,6 +274,11 @@ class Cassette:
     # The stored requests of the own cassette as loaded (a played entry lets its stored form
     # go: see Entry.forget_response), to tell at save what other processes wrote meanwhile.
     own_requests: list[Any] = field(default_factory=list)
+    # Shared by the process's cassettes: [0] is set once a `use_cassette` block's cassette
+    # (`hands_out`) replayed a response holding a placeholder (a login's token): a test's
+    # request carrying one is then refused too (see _check_no_placeholder).
+    handed_out: list[bool] = field(default_factory=lambda: [False])
+    hands_out: bool = False
     entries: list[Entry] = field(default_factory=list)
     recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     errors: list[CassetteError] = field(default_factory=list)
@@ -457,6 +462,8 @@ class Cassette:
         entry.plays += 1
         self._played_any = True
         response = entry.response
+        if self.hands_out and not self.handed_out[0] and _holds_placeholder(response):
+            self.handed_out[0] = True
         if not self.allow_playback_repeats:
             entry.forget_response()  # it cannot be played again: the stub has it now
         self._advance(entry.key)
@@ -528,9 +535,10 @@ class Cassette:
 
     def _check_no_placeholder(self, request: Any) -> None:
         """Refuse to send, to record it, a request carrying a placeholder this cassette's
-        replayed responses handed out (`Bearer <SCRUBBED>` after a replayed login)."""
+        replayed responses, or a `use_cassette` block's, handed out (`Bearer <SCRUBBED>`
+        after a replayed login)."""
         __tracebackhide__ = True
-        if not self._played_any:  # a flag: scanning the entries per request was quadratic
+        if not (self._played_any or self.handed_out[0]):  # flags: scanning was quadratic
             return
         where = _placeholder_in(request)
         if where is None:

@@ -75,7 +75,7 @@ def _using(
         else session.tearing_down
     )
     before = len(problems)
-    opened = session.open_or_fail(item, settings, problems)
+    opened = session.open_or_fail(item, settings, problems, block=True)
     was_on, setups, calls = session.patches.on, session.setups, session.calls
     block = contextlib.ExitStack()
     failed = True
@@ -99,6 +99,10 @@ def _using(
         strict = None if failed else session.strict_failure(opened, where)
         failed = failed or strict is not None  # as a test failing strict saves nothing
         session.close(opened, settings, failed=failed, strict_failed=strict is not None)
+        if opened.recorded and not failed and not settings.replay_only:
+            from pytest_cassettes import storage
+
+            storage.mark_written(settings.path, session.run_id)  # see Session.open
     if abandoned or session.setups != setups:
         raise RuntimeError(
             f"{where} stayed open while other tests ran (the fixture yielded inside the block): "

@@ -149,6 +149,7 @@ class Session:
         # Open `use_cassette` blocks: the test each was opened in, and what closes it.
         self.blocks: list[tuple[pytest.Item, contextlib.ExitStack]] = []
         self._routed: list[Cassette] = []  # the open cassettes, innermost last
+        self.handed_out = [False]  # see Cassette.handed_out
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
@@ -333,21 +334,32 @@ class Session:
         )
 
     def open_or_fail(
-        self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
+        self,
+        item: pytest.Item,
+        settings: Settings,
+        problems: list[CassetteError],
+        block: bool = False,
     ) -> Cassette:
         """`open`, a cassette that cannot be read failing the test (not as the context of
         pytest's own exception: told once)."""
         __tracebackhide__ = True
         try:
-            return self.open(item, settings, problems)
+            return self.open(item, settings, problems, block)
         except CassetteLoadError as exc:
             failure = f"CassetteLoadError: {exc}"
         pytest.fail(failure, pytrace=False)
 
     def open(
-        self, item: pytest.Item, settings: Settings, problems: list[CassetteError]
+        self,
+        item: pytest.Item,
+        settings: Settings,
+        problems: list[CassetteError],
+        block: bool = False,
     ) -> Cassette:
-        """Build the test's cassette and load what it may replay."""
+        """Build the test's cassette, or a `use_cassette` block's, and load what it may
+        replay. A block's own file written in this run by another process (an xdist worker
+        that set the same session fixture up) is recorded anew, as a missing one is: replayed,
+        its scrubbed login would hand this worker's tests a placeholder to record with."""
         from pytest_cassettes import storage
         from pytest_cassettes.cassette import Cassette, Context
 
@@ -394,6 +406,8 @@ class Session:
             codec=codec,
             errors=problems,
             strict=settings.flag("strict"),
+            handed_out=self.handed_out,
+            hands_out=block,
         )
         # A persister registered in pytest_cassettes_configure loads and saves the cassettes.
         from vcr.persisters.filesystem import FilesystemPersister
@@ -407,6 +421,12 @@ class Session:
             return storage.read(path, codec)
 
         own = read(settings.path)
+        if (
+            block
+            and settings.record_mode == "once"
+            and storage.written_in(settings.path, self.run_id)
+        ):
+            own = None  # recorded meanwhile by another worker of this run (see above)
         cassette.own_exists = own is not None
         if settings.record_mode == "rewrite":
             # The old recording goes when the new one is written (a test that fails keeps the

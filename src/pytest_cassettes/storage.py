@@ -617,6 +617,20 @@ def _first_rewrite(path: Path, run: str) -> bool:
     return True
 
 
+def mark_written(path: Path, run: str) -> None:
+    """Note that this run (xdist workers share its id) wrote `path` (see written_in)."""
+    with contextlib.suppress(OSError):
+        (LOCK_DIR / f"{_path_key(path)}.written").write_text(run)
+
+
+def written_in(path: Path, run: str) -> bool:
+    """Whether this run wrote `path` (a `use_cassette` block's file, another worker's)."""
+    try:
+        return (LOCK_DIR / f"{_path_key(path)}.written").read_text() == run
+    except OSError:
+        return False
+
+
 def _path_key(path: Path) -> str:
     """A hash of the cassette's real path: the same for every name of the file, so writers
     through a symbolic link and through the file itself take the same lock."""
