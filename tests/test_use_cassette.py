@@ -708,3 +708,56 @@ def test_new(token):
     result = suite.run("--record-mode=rewrite", "test_suite.py::test_new")
     result.assert_outcomes(passed=1)
     assert not any("SCRUBBED" in value for value in authorizations(suite, "/orders"))
+
+
+COOKIE_LOGIN = """
+from pytest_cassettes import use_cassette
+
+
+@pytest.fixture(scope="session")
+def session(request):
+    client = requests.Session()
+    with use_cassette(request):
+        client.post(URL + "/login", json={"user": "ann", "password": "pw-123"})
+    return client
+
+
+@pytest.mark.cassette
+def test_me(session):
+    assert session.get(URL + "/me").status_code == 200
+"""
+
+
+def test_a_replayed_login_s_session_cookie_is_not_sent_to_record(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The session cookie of a login a block replayed is `<SCRUBBED>`: a new test recording
+    # with it got the server's 403 and no word why. It is refused now, and a run without its
+    # cassette says to record it with `rewrite` (which logs in afresh too).
+    def serve() -> None:
+        cookie = "sessionid=s3cr3t-Value-9f8e7d6c; Path=/"
+        suite.server.route("/login", headers={"Set-Cookie": cookie})
+        suite.server.route("/me", body="{}")
+
+    serve()
+    suite.write(COOKIE_LOGIN)
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    suite.write(
+        COOKIE_LOGIN + "\n\n@pytest.mark.cassette\ndef test_new(session):\n"
+        "    session.get(URL + '/me?new')\n"
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*pytest --record-mode=rewrite 'test_suite.py::test_new'*"])
+    monkeypatch.delenv("CI")
+    suite.server.reset()
+    serve()
+    result = suite.run("--record-mode=once")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*PlaceholderSentError*", "*Cookie header*"])
+    assert suite.server.hits == 0
+    result = suite.run("--record-mode=rewrite", "test_suite.py::test_new")
+    result.assert_outcomes(passed=1)
+    cookies = [v for r in suite.server.requests for n, v in r.headers.items() if n == "Cookie"]
+    assert cookies == ["sessionid=s3cr3t-Value-9f8e7d6c"]

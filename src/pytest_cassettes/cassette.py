@@ -224,15 +224,16 @@ def _holds_placeholder(response: dict[str, Any]) -> bool:
     return isinstance(body, str) and SCRUBBED_RE.search(body) is not None
 
 
-def _placeholder_in(request: Any) -> str | None:
+def _placeholder_in(request: Any, cookies: bool = False) -> str | None:
     """Where a live request carries one of our placeholders (`<SCRUBBED>`, encoded or not).
-    Cookies are not looked at: a client sends back every cookie a replay set (a load
+    Cookies are looked at only when asked (after a `use_cassette` block replayed a scrubbed
+    login: its session cookie): a client sends back every cookie a replay set (a load
     balancer's, a bot filter's), which servers take in their stride."""
     if SCRUBBED_RE.search(request.uri):
         return "URL"
     for name, value in request.headers.items():
         text = value if isinstance(value, str) else str(value)
-        if name.lower() != "cookie" and SCRUBBED_RE.search(text):
+        if (cookies or name.lower() != "cookie") and SCRUBBED_RE.search(text):
             return f"{name} header"
     body = request.body
     if isinstance(body, (bytes, bytearray)) and SCRUBBED_RE.search(body.decode("latin-1")):
@@ -540,7 +541,7 @@ class Cassette:
         __tracebackhide__ = True
         if not (self._played_any or self.handed_out[0]):  # flags: scanning was quadratic
             return
-        where = _placeholder_in(request)
+        where = _placeholder_in(request, cookies=self.handed_out[0])
         if where is None:
             return
         error = PlaceholderSentError(
@@ -560,7 +561,12 @@ class Cassette:
                 path=str(self.path),
                 mode=ctx.mode,
                 reason=ctx.reason,
-                record_command=f"pytest --record-mode=once '{ctx.nodeid}'",
+                # After a block replayed a scrubbed login, `once` would send its placeholder:
+                # `rewrite` logs in afresh too.
+                record_command=(
+                    f"pytest --record-mode={'rewrite' if self.handed_out[0] else 'once'} "
+                    f"'{ctx.nodeid}'"
+                ),
             )
         else:
             error = UnmatchedRequestError(
