@@ -440,11 +440,10 @@ _XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9.
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
 _XML_NOT_SECRET = frozenset({"key"})
 _AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*)\Z", re.DOTALL)
-# An authorization scheme: letters in `-`-joined words (`Bearer`, `Klaviyo-API-Key`,
-# `SharedKey`), or one of the few with digits. A first word with digits (`Pw7000 q2Z`), or a
-# generated-looking one, is the credential's: no scheme is kept.
-# Parts are words (`Bearer`, `SharedKeyLite`, `Klaviyo-API-Key`), or capitals with a number
-# (`AWS4-HMAC-SHA256`, `GOOG4-HMAC-SHA256`, `TC3-HMAC-SHA256`, `SCRAM-SHA-1`).
+# An authorization scheme: `-`-joined parts that are words (`Bearer`, `SharedKeyLite`,
+# `Klaviyo-API-Key`) or capitals with a number (`AWS4-HMAC-SHA256`, `TC3-HMAC-SHA256`,
+# `SCRAM-SHA-1`). A first word like `Pw7000`, or a generated-looking run of letters, is the
+# credential's: no scheme is kept.
 _SCHEME_PART = re.compile(r"[A-Za-z]+|[A-Z]+\d+|\d+")
 _SCHEME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
@@ -1277,7 +1276,8 @@ class Scrubber:
         """Whether the value about to be read is secret, and the key that makes it so: by its
         name, a user's JSON path (`paths`), or its path being one of `exact` (lower-case keys;
         what is below a secret value is secret through its frame). A path in `kept` is not
-        secret by its name (a model's output token)."""
+        secret by its name (a model's output token, a key/value pair's key). Paths start with
+        the number of the document (JSON lines)."""
         if not stack:
             return False, ""
         top = stack[-1]
