@@ -2646,3 +2646,32 @@ def test_a_passphrase_with_a_validation_word_is_no_message(passphrase: str):
 )
 def test_a_comment_after_a_next_line_password_is_no_prose(body: str, content_type: str):
     assert "Tr0ub4dor" not in scrubbed_text(body, content_type)
+
+
+def test_a_validation_error_s_echo_of_a_password_is_scrubbed():
+    # FastAPI/pydantic's `input`, express-validator's `value`, Spring's `rejectedValue` echo
+    # what was sent, named by `loc`, `path`, `field`; and JSON Patch sets a value by `path`.
+    errors = {
+        "detail": [
+            {"type": "string_too_short", "loc": ["body", "password"], "input": SECRET},
+            {"type": "missing", "loc": ["body", "email"], "input": "ann"},
+        ],
+        "errors": [
+            {"type": "field", "path": "password", "value": SECRET, "location": "body"},
+            {"field": "password", "rejectedValue": SECRET, "defaultMessage": "size"},
+            {"type": "field", "path": "username", "value": "bob", "location": "body"},
+        ],
+    }
+    bad = response(json.dumps(errors), {"Content-Type": ["application/json"]})
+    bad["status"] = {"code": 422, "message": "Unprocessable"}
+    new, count = scrub_response(bad)
+    assert SECRET not in new["body"]["string"] and count == 3
+    got = json.loads(new["body"]["string"])
+    assert got["detail"][1]["input"] == "ann" and got["errors"][2]["value"] == "bob"
+    patch = [{"op": "replace", "path": "/password", "value": SECRET}]
+    req = request(
+        body=json.dumps(patch).encode(),
+        method="PATCH",
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+    assert SECRET.encode() not in scrub_request(req)[0].body

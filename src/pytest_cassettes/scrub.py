@@ -187,9 +187,14 @@ _JSON_KEY = re.compile(r'[{,]\s*"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
 _JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 # Objects whose `value` is a secret by their other fields (see Scrubber._context_paths).
-_NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey")
-_VALUE_FIELDS = ("value", "Value", "ParameterValue")
-_NAME_FIELD = re.compile(r'"(?:[Nn]ame|[Kk]ey|ParameterKey)"\s*:\s*"([^"\\]{1,80})"')
+# Also a validation error's echo of what was sent: express-validator's `path`/`param` and
+# `value`, Spring's `field` and `rejectedValue`, pydantic's (FastAPI's) `loc` and `input`; and
+# JSON Patch's `{"op": "replace", "path": "/password", "value": ...}`.
+_NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey", "path", "param", "field")
+_VALUE_FIELDS = ("value", "Value", "ParameterValue", "rejectedValue", "input")
+_NAME_FIELD = re.compile(
+    r'"(?:[Nn]ame|[Kk]ey|ParameterKey|path|param|field)"\s*:\s*"([^"\\]{1,80})"'
+)
 _VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
 # Fields kept whatever their names say, by their object's other fields (see _kept_paths): a
 # language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
@@ -276,7 +281,7 @@ def _kept_field(node: Mapping[Any, Any]) -> str | None:
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
 _CONTEXT_HINT = re.compile(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|\.vault\.azure\.net/secrets/'
-    r'|"deletion_time"|"dataCrc32c"'
+    r'|"deletion_time"|"dataCrc32c"|"loc"\s*:\s*\['
 )
 
 
@@ -1263,7 +1268,13 @@ class Scrubber:
             name = node.get(field)
             if isinstance(name, str) and (self._param_names(name) or _is_secret_env_name(name)):
                 return True
-        return False
+        loc = node.get("loc")  # pydantic's error: where the value was (`["body", "password"]`)
+        return (
+            isinstance(loc, list)
+            and bool(loc)
+            and isinstance(loc[-1], str)
+            and (self._param_names(loc[-1]))
+        )
 
     def _json_sensitive(
         self,
