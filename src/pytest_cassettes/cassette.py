@@ -317,7 +317,7 @@ class Cassette:
         this catches older cassettes), instead of the live requests' per-request lookup."""
         if snapshot is None:
             return
-        if own:
+        if own and not self.replay_only:  # read at save only, which a replay-only run skips
             self.own_requests = [raw.get("request") for raw in snapshot.interactions]
         for raw in snapshot.interactions:
             request, response = loaded_form(raw)

@@ -47,9 +47,6 @@ def _using(
             raise TypeError("use_cassette(request) in a test needs a cassette name")
         names = (fixture + _param_label(request),)
     where = f"use_cassette({', '.join(map(repr, names))})"
-    # A name without a cassette's suffix gets one (`[1.5]`, `api.example.com` pass for one).
-    suffix = ".json" if options.get("serializer") == "json" else ".yaml"
-    names = tuple(n if n.endswith(paths.CASSETTE_SUFFIXES) else n + suffix for n in names)
     if fixture is not None:
         where += f" in fixture {fixture!r}"
     session = request.config.stash[SESSION]

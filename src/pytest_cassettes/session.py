@@ -298,9 +298,12 @@ class Session:
         self, names: Sequence[str], options: Mapping[str, Any], cassette_dir: Path, where: str
     ) -> Settings:
         """The settings of cassettes opened by `use_cassette`: its options over the ini's (no
-        marker, no `cassette_config`: a fixture wider than the test cannot have them)."""
+        marker, no `cassette_config`: a fixture wider than the test cannot have them). A name
+        without a cassette's suffix gets one (`token[1.5]`, `api.example.com` would pass for
+        one)."""
         options = validate_options(options, where)
         suffix = ".json" if options.get("serializer") == "json" else ".yaml"
+        names = [n if n.endswith(paths.CASSETTE_SUFFIXES) else n + suffix for n in names]
         own = paths.named_cassette(names[0], cassette_dir, suffix)
         shared = [paths.named_cassette(n, cassette_dir, suffix) for n in names[1:]]
         return self._resolved(own, shared, suffix, options, [], cassette_dir, where)
