@@ -918,3 +918,63 @@ def test_aiohttp_form_data_sent_twice_or_holding_a_pipe_replays(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 3
+
+
+def test_a_refused_connection_while_recording_fails_as_without_the_plugin(suite: Suite) -> None:
+    """vcrpy's stubs connected a request to record only when its response was asked for, where
+    http.client connects in `request()`: urllib raised a bare ConnectionRefusedError instead
+    of URLError, and http.client raised it from `getresponse`. (urllib3 and requests, whose
+    connections connect themselves, kept their errors: checked so they do.)"""
+    suite.write(
+        """
+        import http.client
+        import socket
+        import urllib.error
+        import urllib.request
+
+        import urllib3
+
+        def closed_port():
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return s.getsockname()[1]
+
+        PORT = closed_port()
+
+        @pytest.mark.cassette
+        def test_urllib():
+            with pytest.raises(urllib.error.URLError) as raised:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/x", timeout=5)
+            assert isinstance(raised.value.reason, ConnectionRefusedError)
+
+        @pytest.mark.cassette
+        def test_http_client():
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+            with pytest.raises(ConnectionRefusedError):
+                connection.request("GET", "/x")
+
+        @pytest.mark.cassette
+        def test_urllib3():
+            http = urllib3.PoolManager(retries=urllib3.Retry(total=1, connect=1, read=0))
+            with pytest.raises(urllib3.exceptions.MaxRetryError) as raised:
+                http.request("GET", f"http://127.0.0.1:{PORT}/x", timeout=5)
+            assert isinstance(raised.value.reason, urllib3.exceptions.NewConnectionError)
+
+        @pytest.mark.cassette
+        def test_requests():
+            with pytest.raises(requests.ConnectionError) as raised:
+                requests.get(f"http://127.0.0.1:{PORT}/x", timeout=5)
+            reason = raised.value.args[0].reason
+            assert isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+        @pytest.mark.cassette
+        def test_a_recorded_request_still_records():
+            assert urllib.request.urlopen(URL + "/ok", timeout=5).status == 200
+        """
+    )
+    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=5)
+    suite.run("-p", "no:cassettes", "-p", "no:randomly").assert_outcomes(passed=5)
+    assert suite.uris("test_a_recorded_request_still_records") == [suite.server.base_url + "/ok"]
+    assert not suite.cassette_path("test_urllib").exists()
+    suite.run("--record-mode=none", "-k", "recorded", "-p", "no:randomly").assert_outcomes(passed=1)
+    assert suite.server.hits == 2  # recorded once, live once without the plugin

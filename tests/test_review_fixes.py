@@ -377,3 +377,32 @@ def test_a_test_that_passes_when_run_again_saves_its_recording(suite: Suite) -> 
     )
     suite.run("--record-mode=once").assert_outcomes(passed=1)
     assert [uri.rsplit("/", 1)[1] for uri in suite.uris("test_flaky")] == ["2"]
+
+
+def test_will_send_decides_as_can_play_and_prepares_each_request_once(tmp_path: Path) -> None:
+    """`will_send` (asked in the stub's `request()`, to connect then) decides as `can_play`
+    would, keeps nothing but what it prepared for the stub's own ask, and a request whose body
+    grew meanwhile (http.client's `send` after `request`) is prepared again."""
+    path = tmp_path / "c.yaml"
+    storage.write(path, [interaction("http://x/a", "a")])
+    calls: list[str] = []
+
+    def prepare(request: Request) -> Request:
+        calls.append(request.path)
+        return request
+
+    cassette = loaded_cassette(path, "new_episodes", prepare_request=prepare)
+    calls.clear()
+    recorded = Request("GET", "http://x/a", None, {})
+    assert not cassette.will_send(recorded)  # it replays
+    assert cassette.can_play(recorded) and calls == ["/a"]
+    cassette.play(recorded)
+    new = Request("POST", "http://x/b", None, {})
+    assert cassette.will_send(new)
+    assert not cassette.can_play(new) and calls == ["/a", "/b"]
+    grown = Request("POST", "http://x/b", None, {})
+    assert cassette.will_send(grown)
+    grown.body = b"more"
+    assert not cassette.can_play(grown) and calls == ["/a", "/b", "/b", "/b"]
+    replay_only = loaded_cassette(path, "none")
+    assert not replay_only.will_send(Request("GET", "http://x/other", None, {}))

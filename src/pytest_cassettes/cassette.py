@@ -396,6 +396,26 @@ class Cassette:
             return False
         raise self._fail(prepared)
 
+    def will_send(self, request: Any) -> bool:
+        """Whether the stubs are to send `request` to record it, asked before its response is:
+        as `can_play` decides, without its side effects (the body may grow meanwhile); the
+        preparation is carried to `prepared`, which checks it is still the same request."""
+        if not self.can_record:
+            return False
+        if not self.entries or self.record_mode == "all":
+            return True
+        signature = _signature(request)
+        carried = getattr(self._carry, "last", None)
+        if carried is None or carried[0] != signature:
+            # Left for `prepared`, as `take` leaves it, unless the request changes meanwhile.
+            self._carry.last = carried = (signature, *self._prepare(request))
+        prepared = carried[1]
+        if prepared is None:
+            return True
+        with self._lock:
+            index = self._find(prepared)
+            return index is None or self._goes_live(index)
+
     def take(
         self, request: Any, accept: Callable[[dict[str, Any]], bool] | None = None
     ) -> dict[str, Any] | None:

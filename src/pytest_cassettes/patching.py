@@ -188,6 +188,46 @@ def bracketed_ipv6_uris() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def connecting_requests() -> Iterator[None]:
+    """vcrpy's stubs connect a request they record only when its response is asked for, where
+    http.client connects in `request()`: a refused or unresolvable host then failed outside
+    the handling its caller has for it (urllib raised a bare ConnectionRefusedError, not
+    `URLError`). While our patches are on, a request the cassette is to record connects in
+    `request()`; the stub's `getresponse` then sends it on that connection."""
+    from unittest import mock
+
+    from vcr import stubs
+
+    connection_class = stubs.VCRConnection
+    original = connection_class.request
+
+    def request(
+        self: Any,
+        method: str,
+        url: str,
+        body: Any = None,
+        headers: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        original(self, method, url, body, headers, *args, **kwargs)
+        active = getattr(self.cassette, "active", None)
+        if active is None or not active.will_send(self._vcr_request):
+            return
+        real = self.real_connection
+        deferred = self.__dict__.get("_deferred_connect")
+        with libraries.patch_module().force_reset():
+            if deferred:
+                self._deferred_connect = None
+                real.connect(*deferred[0], **deferred[1])
+            elif getattr(real, "sock", None) is None:
+                real.connect()
+
+    with mock.patch.object(connection_class, "request", request):
+        yield
+
+
 def _release(remover: Any) -> None:
     """Close the connections a vcrpy ConnectionRemover registered, and forget them.
 
@@ -272,6 +312,7 @@ class Patches:
             )
             stack.enter_context(response.installed())
             stack.enter_context(bracketed_ipv6_uris())
+            stack.enter_context(connecting_requests())
             requests_shortcut = shortcut.patched(self.router)
             if requests_shortcut is not None:
                 stack.enter_context(requests_shortcut)
