@@ -110,6 +110,10 @@ CASES = {
         def test_urlopen():
             with urllib.request.urlopen(URL + "/get?q=1") as response:
                 assert json.loads(response.read())["path"] == "/get?q=1"
+                # urllib sets `msg` to the reason phrase: the headers are read otherwise
+                assert ("Content-Type", "application/json") in response.getheaders()
+                assert response.getheader("content-type") == "application/json"
+                assert response.headers["Content-Type"] == "application/json"
             posted = urllib.request.Request(URL + "/post", data=b"form=1", method="POST")
             with urllib.request.urlopen(posted) as response:
                 assert json.loads(response.read())["body"] == "form=1"

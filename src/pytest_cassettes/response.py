@@ -76,6 +76,9 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
     def __init__(self, recorded_response: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         super().__init__(recorded_response, *args, **kwargs)
         self._size = len(recorded_response["body"]["string"] or b"")  # null: b"" for vcrpy
+        # The headers' message, kept: urllib.request sets `msg` to the reason phrase, as on a
+        # real response, and requests' adapters may replace `headers`.
+        self._message = self.msg
 
     def _forget_body(self) -> None:
         if self._size:
@@ -96,7 +99,7 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
         # vcrpy's parses the recorded headers again, then lists them in a set's order (which
         # changes with the hash seed), a header spelled two ways twice. Ours: the message
         # built once, in the recorded order.
-        return list(self.msg.items())
+        return list(self._message.items())
 
     def read(self, *args: Any, **kwargs: Any) -> bytes:
         result: bytes = super().read(*args, **kwargs)
