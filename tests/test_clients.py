@@ -41,6 +41,7 @@ STREAM_BODY = bytes(range(256)) * 64  # 16 KiB, not valid UTF-8: a binary stream
 def serve_routes(server: LocalServer) -> None:
     """The canned routes the cases use; anything else is echoed back as JSON."""
     server.route("/old", status=302, headers={"Location": "/new"})
+    server.route("/temp", status=307, headers={"Location": "/new"})  # keeps the method
     server.route("/new", body=b"you arrived", headers={"Content-Type": "text/plain"})
     server.route("/stream", body=STREAM_BODY, headers={"Content-Type": "application/octet-stream"})
     server.route("/", body=S3_BUCKETS, headers={"Content-Type": "application/xml"})
@@ -261,8 +262,25 @@ CASES = {
         @pytest.mark.cassette
         def test_aiohttp_redirect():
             assert asyncio.run(follow()) == ([302], "you arrived", URL + "/new")
+
+        async def follow_keeping_the_method():
+            # vcrpy's aiohttp stub looks each redirect up as a GET
+            async with aiohttp.ClientSession() as session:
+                async with session.post(URL + "/temp", data=b"k=v") as response:
+                    history = [r.status for r in response.history]
+                    posted = (history, response.method, await response.text())
+                async with session.head(URL + "/old", allow_redirects=True) as response:
+                    history = [r.status for r in response.history]
+                    headed = (history, response.method, str(response.url))
+            return posted, headed
+
+        @pytest.mark.cassette
+        def test_aiohttp_redirect_keeping_the_method():
+            posted = ([307], "POST", "you arrived")
+            headed = ([302], "HEAD", URL + "/new")
+            assert asyncio.run(follow_keeping_the_method()) == (posted, headed)
         """,
-        tests=3,
+        tests=4,
     ),
     "head": Case(
         """
