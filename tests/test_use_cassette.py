@@ -416,6 +416,36 @@ def test_each_instance_of_a_parametrized_fixture_has_its_cassette(suite: Suite) 
     assert suite.server.hits == 0
 
 
+def test_parameters_differing_only_in_case_name_distinct_files(suite: Suite) -> None:
+    # `token[Ann].yaml` and `token[ann].yaml` are one file on macOS and Windows: a string with
+    # upper-case letters gets a hash of it; lower-case ones and True keep their plain names.
+    suite.server.route("/login", body="{}")
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="session", params=["ann", "Ann", "ANN", True])
+        def token(request):
+            with use_cassette(request):
+                requests.post(URL + "/login", json={"user": request.param})
+            return request.param
+
+
+        def test_plain(token):
+            pass
+        """
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=4)
+    names = sorted(p.name for p in (suite.path / "cassettes").iterdir())
+    assert len({name.lower() for name in names}) == 4, names
+    assert "token[ann].yaml" in names and "token[True].yaml" in names
+    assert sum(bool(re.fullmatch(r"token\[A(nn|NN)-[0-9a-f]{8}\]\.yaml", n)) for n in names) == 2
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=4)
+    assert suite.server.hits == 0
+
+
 # --- second review: the dedupe on save, routing after a block closed late, strict ------------
 
 

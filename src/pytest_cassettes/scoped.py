@@ -114,15 +114,21 @@ def _using(
 
 def _param_label(request: pytest.FixtureRequest) -> str:
     """`[id]` for an instance of a parametrized fixture (each has its own cassette): a plain
-    value's text, stable whatever the other parameters (one unsafe in a file name, or long,
-    with a short hash of it); another value's position, marked `#`."""
+    value's text, stable whatever the other parameters (one unsafe in a file name, long, or a
+    string with upper-case letters, with a short hash of it); another value's position, marked
+    `#`.
+
+    The hash keeps labels that differ only in case apart on case-insensitive file systems
+    (macOS, Windows: `token[Ann].yaml` is `token[ann].yaml` there)."""
     if not hasattr(request, "param"):
         return ""
     param = request.param
     if param is None or isinstance(param, (str, int, float, bool)):
         text = str(param)
         safe = paths.UNSAFE.sub("-", text)
-        if safe == text and 0 < len(text.encode("utf-8", "replace")) <= 80:
+        # True, False and None keep their names: only a string is told apart by its case.
+        plain = safe == text and (not isinstance(param, str) or text == text.lower())
+        if plain and 0 < len(text.encode("utf-8", "replace")) <= 80:
             return f"[{text}]"
         digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:8]
         short = safe.encode("utf-8", "replace")[:80].decode("utf-8", "ignore")  # 80 bytes
