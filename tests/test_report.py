@@ -285,3 +285,28 @@ def test_json_report(suite: Suite, xdist: list[str]) -> None:
     assert two["cassette"] == "cassettes/test_suite/test_two.yaml"
     assert (two["mode"], two["played"], two["recorded"], two["unused"]) == ("once", 2, 0, [])
     assert not list(suite.path.glob("*.tmp"))
+
+
+@needs_xdist
+def test_a_worker_stopped_by_pytest_exit_is_counted_once(suite: Suite) -> None:
+    # xdist tells of an interrupted worker twice (finished, then down): its report was merged
+    # at each, so the summary and the JSON report counted its cassettes twice.
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_one():
+            requests.get(URL + "/1")
+
+
+        def test_stop():
+            pytest.exit("stopped by the test")
+        """
+    )
+    report_path = suite.path / "report.json"
+    result = run(suite, "-p", "no:randomly", "-n", "1", f"--cassette-report={report_path}")
+    result.stdout.fnmatch_lines(
+        ["*0 cassettes replayed*, 1 cassette recorded (1 new interaction)*"]
+    )
+    report = json.loads(report_path.read_text())
+    assert [t["nodeid"] for t in report["tests"]] == ["test_suite.py::test_one"]
+    assert report["totals"]["interactions_recorded"] == 1

@@ -223,8 +223,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist: merge a worker's report into the controller's."""
-    wire = getattr(node, "workeroutput", {}).get("pytest_cassettes")
+    """xdist: merge a worker's report into the controller's, once: an interrupted worker
+    (pytest.exit, ^C) is told of twice, finished and then down."""
+    wire = getattr(node, "workeroutput", {}).pop("pytest_cassettes", None)
     if wire is not None:
         node.config.stash[SESSION].report.merge(wire)
 
