@@ -310,3 +310,50 @@ def test_a_worker_stopped_by_pytest_exit_is_counted_once(suite: Suite) -> None:
     report = json.loads(report_path.read_text())
     assert [t["nodeid"] for t in report["tests"]] == ["test_suite.py::test_one"]
     assert report["totals"]["interactions_recorded"] == 1
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_json_report_counts_what_is_torn_down_after_pytest_exit(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # pytest.exit skips the test's teardown: the test's cassette and the session's fixtures
+    # are closed by pytest's own pytest_sessionfinish, after the report was made.
+    suite.server.route("/logout", body="{}")
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+
+        @pytest.fixture(scope="session")
+        def account(request):
+            yield "ann"
+            with use_cassette(request, "logout"):
+                requests.post(URL + "/logout")
+
+
+        @pytest.mark.cassette
+        def test_stop(account):
+            requests.get(URL + "/1")
+            pytest.exit("stopped by the test")
+        """
+    )
+    report_path = suite.path / "report.json"
+    result = run(suite, f"--cassette-report={report_path}", *xdist)
+    assert [r.path for r in suite.server.requests] == ["/1", "/logout"]
+    assert (suite.path / "cassettes" / "logout.yaml").exists()
+    assert not suite.cassette_path("test_stop").exists()  # stopped: not saved
+    result.stdout.fnmatch_lines(
+        [
+            "0 cassettes replayed*, 1 cassette recorded (1 new interaction)*",
+            "1 recorded interaction of failed tests not saved*",
+        ]
+    )
+    report = json.loads(report_path.read_text())
+    tests = {t["cassette"]: (t["recorded"], t["saved"]) for t in report["tests"]}
+    assert tests == {
+        "cassettes/logout.yaml": (1, True),
+        "cassettes/test_suite/test_stop.yaml": (0, False),
+    }
+    totals = report["totals"]
+    assert (totals["cassettes_recorded"], totals["not_saved"]) == (1, 1)
+    assert report["orphans_known"] is False

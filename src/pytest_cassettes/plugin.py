@@ -201,14 +201,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state.collected(session.items)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, Any, None]:
     config = session.config
     state = config.stash[SESSION]
     state.leave_test_guards()  # before the session's fixtures are torn down
-    state.note_vcrpy_cassettes()
     if session.shouldfail or session.shouldstop or exitstatus == pytest.ExitCode.INTERRUPTED:
         state.report.complete = False  # a run cut short: be safe about orphans
+    # The report is made once every pytest_sessionfinish ran: a run cut short (pytest.exit,
+    # ^C) has its fixtures torn down there, by pytest's runner, and their cassettes count too.
+    # The innermost wrapper: its end comes before xdist's worker sends its output and before
+    # the terminal summary is written (both at their wrappers' ends).
+    yield
+    state.note_vcrpy_cassettes()
     if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
         config.workeroutput["pytest_cassettes"] = state.report.to_wire()
         return
