@@ -85,7 +85,7 @@ def test_findings_are_reported_by_line_and_kind_without_the_secret(tmp_path, cap
     assert lines[:-1] == [
         f"{path}:3: sensitive-field:password",
         f"{path}:6: bearer",  # the detector names it; the field on that line is not repeated
-        f"{path}:10: high-entropy",
+        f"{path}:10: sensitive-field:api_key",  # named, not the detector's `high-entropy`
         f"{path}:13: github",
     ]
     assert lines[-1].startswith("scan: 4 possible secrets in 1 cassette file.")
@@ -214,6 +214,28 @@ def test_tokens_in_links_inside_response_headers_and_bodies_are_reported(tmp_pat
     kinds = sorted(line.rpartition(": ")[2] for line in lines[:-1])
     assert kinds == ["sensitive-field:access_token", "sensitive-field:api_key"]
     assert secret not in "\n".join(lines)
+
+
+def test_a_secret_field_is_named_not_reported_as_high_entropy(tmp_path, capsys):
+    # A value after a sensitive name is also what the line detector `high-entropy` finds:
+    # the field's name replaces it, as a token's format (github, bearer) is kept.
+    body = json.dumps({"user": "ann", "db_password": SECRET, "token": GITHUB})
+    request = Request("POST", "https://api.example.com/login", body.encode(), {})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": ["application/x-www-form-urlencoded"]},
+        "body": {"string": f"grant_type=password&client_secret={SECRET}".encode()},
+    }
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "fields.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert sorted(line.rpartition(": ")[2] for line in lines[:-1]) == [
+        "github",
+        "sensitive-field:client_secret",
+        "sensitive-field:db_password",
+    ]
+    assert SECRET not in "\n".join(lines)
 
 
 def interaction() -> tuple[Request, dict[str, Any]]:

@@ -45,11 +45,15 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
     lines = text.splitlines()
     findings: list[tuple[int, str]] = []
     # Line by line first, so line numbers are exact for tokens of well-known formats.
-    for number, line in enumerate(lines, 1):
-        findings.extend((number, finding.kind) for finding in find_secrets(line))
     # A field flagged by name on a line where a detector already fired is, most likely, the
-    # same secret: each detector finding absorbs one such field finding on its line.
-    absorb = Counter(number for number, _ in findings)
+    # same secret: each detector finding (kind, text, index in findings) takes one such field
+    # finding on its line, the one whose value it found if any.
+    hits: dict[int, list[tuple[str, str, int]]] = {}
+    for number, line in enumerate(lines, 1):
+        for finding in find_secrets(line):
+            text_found = line[finding.start : finding.end]
+            hits.setdefault(number, []).append((finding.kind, text_found, len(findings)))
+            findings.append((number, finding.kind))
 
     def locate(node: yaml.Node, hint: str) -> int:
         # A value folded over several lines: the first of them that mentions the field.
@@ -107,15 +111,30 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 else:
                     field = kind.partition(":")[2]
                     number = locate(node, field if kind.startswith("sensitive-field:") else "")
-                    if absorb[number] > 0:
-                        absorb[number] -= 1
-                        continue
+                    hit = _same_secret(hits.get(number), getattr(kind, "value", ""))
+                    if hit is not None:
+                        if hit[0] == "high-entropy":  # a value after a name: the name says more
+                            findings[hit[2]] = (number, kind)
+                        continue  # a token's format (github, bearer, ...) says more
                 findings.append((number, kind))
 
     for document in yaml.compose_all(text, Loader=yaml.SafeLoader):
         if document is not None:
             visit(document, None)
     return sorted(findings)
+
+
+def _same_secret(
+    hits: list[tuple[str, str, int]] | None, value: str
+) -> tuple[str, str, int] | None:
+    """The detector finding on a line that a field finding on it is taken for (removed from
+    `hits`): the one whose text is in the field's value, else the first; None if none is left."""
+    if not hits:
+        return None
+    for at, hit in enumerate(hits):
+        if value and (hit[1] in value or value in hit[1]):
+            return hits.pop(at)
+    return hits.pop(0)
 
 
 def _client_error(node: yaml.MappingNode) -> bool:
