@@ -216,6 +216,34 @@ def test_tokens_in_links_inside_response_headers_and_bodies_are_reported(tmp_pat
     assert secret not in "\n".join(lines)
 
 
+def test_each_cookie_of_a_folded_cookie_line_is_named_on_its_line(tmp_path, capsys):
+    # A long Cookie value is folded over lines: its cookies were all reported on the first,
+    # each as `sensitive-field:Cookie`, which told them apart nowhere.
+    cookies = f"sessionid={SECRET}-{SECRET}; csrftoken=Kq82jd7Hs91Lx0Pz3Vb6Nm4Wc8; theme=dark"
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Set-Cookie": [f"sid={SECRET}; Path=/; Domain=example.com; HttpOnly"]},
+        "body": {"string": b""},
+    }
+    request = Request("GET", "https://api.example.com/me", None, {"Cookie": cookies})
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "cookies.yaml", text)
+    numbers = {
+        name: next(n for n, line in enumerate(text.splitlines(), 1) if f"{name}=" in line)
+        for name in ("sessionid", "csrftoken", "theme", "sid")
+    }
+    assert numbers["sessionid"] == numbers["csrftoken"] == numbers["theme"] - 1  # folded
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert [line[len(str(path)) :] for line in lines[:-1]] == [
+        f":{numbers['csrftoken']}: sensitive-field:Cookie:csrftoken",
+        f":{numbers['sessionid']}: sensitive-field:Cookie:sessionid",
+        f":{numbers['theme']}: sensitive-field:Cookie:theme",
+        f":{numbers['sid']}: sensitive-field:Set-Cookie:sid",
+    ]
+    assert SECRET not in "\n".join(lines)
+
+
 def test_a_secret_field_is_named_not_reported_as_high_entropy(tmp_path, capsys):
     # A value after a sensitive name is also what the line detector `high-entropy` finds:
     # the field's name replaces it, as a token's format (github, bearer) is kept.

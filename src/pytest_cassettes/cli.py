@@ -109,7 +109,8 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                         continue
                     number = _node_lines(node)[0]
                 else:
-                    field = kind.partition(":")[2]
+                    # The field's (or cookie's) name: `sensitive-field:Cookie:sid` is at `sid`.
+                    field = kind.rpartition(":")[2]
                     number = locate(node, field if kind.startswith("sensitive-field:") else "")
                     hit = _same_secret(hits.get(number), getattr(kind, "value", ""))
                     if hit is not None:

@@ -2383,7 +2383,8 @@ def _scrub_cookie(
         lead = content[: len(content) - len(content.lstrip())]
         trail = content[len(content.rstrip()) :]
         parts[i] = name + equals + lead + encode(SCRUBBED) + trail
-        found.append(_carrying(label, stripped))
+        # Named by its cookie (`sensitive-field:Cookie:sid`): `scan` tells each of one line.
+        found.append(_carrying(f"{label}:{name.strip()}" if name.strip() else label, stripped))
     return ";".join(parts)
 
 
