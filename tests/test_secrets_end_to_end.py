@@ -115,6 +115,39 @@ def test_env_values_in_binary_bodies_do_not_reach_disk(
     assert suite.server.hits == 1
 
 
+def test_an_env_value_in_xml_cdata_becomes_its_placeholder_as_written(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inside CDATA nothing is escaped: `&lt;ACME_API_KEY&gt;` there is what a parser reads.
+    # Outside it, in XML text, the placeholder is escaped (the document stays well-formed).
+    # A detector's placeholder alike.
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    suite.server.route(
+        "/config",
+        headers={"Content-Type": "application/xml"},
+        body=(
+            f"<config><note><![CDATA[key {ENV_KEY} & {GITHUB}]]></note>"
+            f"<text>key {ENV_KEY}</text></config>"
+        ),
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_config():
+            assert requests.get(URL + "/config").text.startswith("<config>")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    body = suite.cassette("test_config")["interactions"][0]["response"]["body"]["string"]
+    assert body == (
+        "<config><note><![CDATA[key <ACME_API_KEY> & <SCRUBBED:github>]]></note>"
+        "<text>key &lt;ACME_API_KEY&gt;</text></config>"
+    )
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
 MULTIPART = {
     "requests": (
         'requests.post(URL + "/up", data={"user": "ada", "password": PASSWORD}, '

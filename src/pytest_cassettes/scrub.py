@@ -1746,17 +1746,38 @@ class Scrubber:
         protected = [m.span() for m in self._protected.finditer(text)]  # sorted, disjoint
         starts = [ps for ps, _ in protected]
         ends = [pe for _, pe in protected]
+        # Markup's CDATA sections: nothing is escaped there, the placeholder is written raw.
+        cdata = _cdata_sections(text) if encode is _markup else []
+        cdata_starts = [cs for cs, _ in cdata]
         pieces: list[str] = []
         position = 0
         for start, end, replacement in spans:
             if start < position or _overlaps(starts, ends, start, end):
                 continue
             pieces.append(text[position:start])
-            pieces.append(encode(replacement))
+            at = bisect.bisect_right(cdata_starts, start) - 1
+            raw = at >= 0 and end <= cdata[at][1]
+            pieces.append(replacement if raw else encode(replacement))
             position = end
             found.append(_label(label, replacement))
         pieces.append(text[position:])
         return "".join(pieces)
+
+
+def _cdata_sections(text: str) -> list[tuple[int, int]]:
+    """Where the text of each CDATA section (`<![CDATA[...]]>`) starts and ends, in order; an
+    unterminated one is none (the document is not well-formed). Linear: each `find` starts
+    where the previous one ended."""
+    sections: list[tuple[int, int]] = []
+    opened = text.find("<![CDATA[")
+    while opened >= 0:
+        start = opened + len("<![CDATA[")
+        end = text.find("]]>", start)
+        if end < 0:
+            break
+        sections.append((start, end))
+        opened = text.find("<![CDATA[", end + len("]]>"))
+    return sections
 
 
 def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
