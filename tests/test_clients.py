@@ -838,6 +838,8 @@ def test_aiohttp_replays_text_in_its_charset_and_an_http_version(
         headers={"Content-Type": "application/json; charset=iso-8859-1"},
         body='{"name": "Jos\u00e9"}'.encode("latin-1"),
     )
+    suite.server.route("/error", status=500, headers={"Content-Type": "text/html"}, body="<p>")
+    suite.server.route("/empty", status=204)
     suite.write(
         """
         import asyncio
@@ -851,20 +853,30 @@ def test_aiohttp_replays_text_in_its_charset_and_an_http_version(
                     name = (await got.json())["name"]
                 async with session.get(URL + "/latin1") as got:
                     raw = await got.text(encoding="utf-8", errors="replace")
-            return text, name, version, raw
+                refused = []
+                for path in ("/error", "/empty"):  # not JSON: aiohttp says so
+                    async with session.get(URL + path) as got:
+                        try:
+                            await got.json()
+                        except aiohttp.ContentTypeError as exc:
+                            refused.append(exc.status)
+                async with session.get(URL + "/error") as got:
+                    unchecked = await got.json(content_type=None, loads=lambda text: text)
+            return text, name, version, raw, refused, unchecked
 
         @pytest.mark.cassette(allow_playback_repeats=True)
         def test_latin1():
-            text, name, version, raw = asyncio.run(fetch())
+            text, name, version, raw, refused, unchecked = asyncio.run(fetch())
             assert (text, name) == ("caf\\u00e9 \\u00a3", "Jos\\u00e9")
             assert version == aiohttp.HttpVersion11
             assert raw == "caf\\ufffd \\ufffd"
+            assert refused == [500, 204] and unchecked == "<p>"
         """
     )
     suite.run().assert_outcomes(passed=1)
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
-    assert suite.server.hits == 3
+    assert suite.server.hits == 6
 
 
 def test_aiohttp_form_data_uploads_are_recorded_scrubbed_and_replayed(
