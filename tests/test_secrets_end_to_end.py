@@ -735,3 +735,78 @@ def test_a_validation_error_replays_as_recorded(
     suite.server.reset()
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_a_cassette_vcrpy_wrote_with_secrets_is_scrubbed_when_we_write_it(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An adopter's old pytest-recording cassette held a password, a token and a cookie; a
+    `new_episodes` run added a request and rewrote the file, the new interaction scrubbed,
+    the old ones as they were. Once we write a file it holds no secret; an old interaction
+    with nothing to scrub stays byte for byte, and the cassette still replays offline."""
+    suite.server.route("/login", body=b'{"access_token": "x"}')
+    old = {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": suite.server.base_url + "/login?api_key=" + TOKEN,
+                    "body": json.dumps({"user": "ada", "password": TOKEN + "pw"}),
+                    "headers": {"Content-Type": ["application/json"]},
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {
+                        "Content-Type": ["application/json"],
+                        "Set-Cookie": ["sessionid=" + TOKEN + "ck; Path=/"],
+                    },
+                    "body": {"string": json.dumps({"access_token": GITHUB, "user": "ada"})},
+                },
+            },
+            {
+                "request": {
+                    "method": "GET",
+                    "uri": suite.server.base_url + "/public",
+                    "body": None,
+                    "headers": {},
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {"Content-Type": ["text/plain"]},
+                    "body": {"string": "nothing secret here\n"},
+                },
+            },
+        ],
+    }
+    cassette = suite.cassette_path("test_login_then_more")
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text(yaml.safe_dump(old))
+    public_before = yaml.safe_dump(old["interactions"][1])
+    suite.write(
+        """
+        TOKEN = "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+        @pytest.mark.cassette
+        def test_login_then_more():
+            login = requests.post(
+                URL + "/login", params={"api_key": TOKEN}, json={"user": "ada", "password": TOKEN + "pw"}
+            )
+            assert login.json()["user"] == "ada"
+            assert requests.get(URL + "/public").text == "nothing secret here\\n"
+            assert requests.get(URL + "/new").status_code == 200
+        """
+    )
+    result = suite.run("--record-mode=new_episodes")
+    result.assert_outcomes(passed=1)
+    assert suite.server.hits == 1  # only the new request went out
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    written = yaml.safe_load(cassette.read_text())
+    assert len(written["interactions"]) == 3
+    assert yaml.safe_dump(written["interactions"][1]) == public_before
+    assert "<SCRUBBED>" in written["interactions"][0]["response"]["headers"]["Set-Cookie"][0]
+    result.stdout.fnmatch_lines(["*secret values scrubbed*"])
+    assert " 0 secret values scrubbed" not in result.stdout.str()
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 1

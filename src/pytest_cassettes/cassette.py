@@ -279,6 +279,9 @@ class Cassette:
     # (`hands_out`) replayed a response holding a placeholder (a login's token): a test's
     # request carrying one is then refused too (see _check_no_placeholder).
     handed_out: list[bool] = field(default_factory=lambda: [False])
+    # The identities of stored interactions found with nothing to scrub (see _scrubbed):
+    # the session's, shared by its cassettes.
+    clean: set[str] = field(default_factory=set)
     hands_out: bool = False
     entries: list[Entry] = field(default_factory=list)
     recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
@@ -713,8 +716,43 @@ class Cassette:
         known = Counter(map(storage.request_key, self.own_requests))
         known.subtract(storage.request_key(e.raw.get("request")) for e in dropped if e.raw)
         return storage.write(
-            self.path, new, drop, self.codec, self.rewrite_run, known, self._not_theirs
+            self.path,
+            new,
+            drop,
+            self.codec,
+            self.rewrite_run,
+            known,
+            self._not_theirs,
+            self._scrubbed,
         )
+
+    def _scrubbed(self, kept: list[storage.Interaction]) -> list[storage.Interaction]:
+        """What a save keeps of the file, scrubbed as a recording is: a cassette vcrpy or
+        pytest-recording wrote holds its secrets in the clear, and once we write the file it
+        holds none. An interaction with nothing to scrub stays as it is, byte for byte; each
+        is looked at once a process (`clean`: the identities found clean)."""
+        result = []
+        for raw in kept:
+            identity = storage.identity(raw)
+            if identity in self.clean:
+                result.append(raw)
+                continue
+            request, response = loaded_form(raw)
+            scrubbed_request, request_count = self.scrub_request(request)
+            scrubbed_response, response_count = self.scrub_response(response)
+            if (
+                scrubbed_request is None
+                or scrubbed_response is None
+                or not (request_count or response_count)
+            ):
+                self.clean.add(identity)  # nothing to scrub, or a scrub hook drops it: kept
+                result.append(raw)
+                continue
+            stored = stored_form(scrubbed_request, scrubbed_response)
+            self.clean.add(storage.identity(stored))
+            self.scrubbed += request_count + response_count
+            result.append(stored)
+        return result
 
     def _not_theirs(
         self, new: Sequence[storage.Interaction], theirs: list[storage.Interaction]

@@ -150,6 +150,7 @@ class Session:
         self.blocks: list[tuple[pytest.Item, contextlib.ExitStack]] = []
         self._routed: list[Cassette] = []  # the open cassettes, innermost last
         self.handed_out = [False]  # see Cassette.handed_out
+        self.clean: set[str] = set()  # see Cassette.clean
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
@@ -410,6 +411,7 @@ class Session:
             errors=problems,
             strict=settings.flag("strict"),
             handed_out=self.handed_out,
+            clean=self.clean,
             hands_out=block,
         )
         # A persister registered in pytest_cassettes_configure loads and saves the cassettes.
