@@ -361,6 +361,8 @@ def test_an_unreadable_cassette_fails_the_test_in_every_mode_and_is_left_alone(
         result = suite.run(f"--record-mode={mode}")
         result.assert_outcomes(errors=1)
         result.stdout.fnmatch_lines(messages)
+        # Said so: an adopter took "re-record with --record-mode=rewrite" for a way to replace it.
+        result.stdout.fnmatch_lines(["*never written over, not even by --record-mode=rewrite*"])
         if content is None:
             assert path.is_dir()
         else:

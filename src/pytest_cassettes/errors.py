@@ -76,8 +76,9 @@ class CassetteLoadError(CassetteError):
         where = f"{path}:{line}" if line is not None else path
         super().__init__(
             f"Cannot read cassette {where}: {problem}\n"
-            "  The file was left untouched. Fix it, or delete it and re-record with "
-            "--record-mode=rewrite."
+            "  The file was left untouched: a cassette that cannot be read is never written "
+            "over, not even by --record-mode=rewrite. Fix it, or delete it and record the "
+            "test again."
         )
 
 
