@@ -357,3 +357,49 @@ def test_json_report_counts_what_is_torn_down_after_pytest_exit(
     totals = report["totals"]
     assert (totals["cassettes_recorded"], totals["not_saved"]) == (1, 1)
     assert report["orphans_known"] is False
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_a_cassette_vcrpy_itself_writes_with_secrets_is_reported(
+    suite: Suite, xdist: list[str]
+) -> None:
+    """A pytest-recording project's session login through vcrpy's own use_cassette kept the
+    password and tokens on disk (vcrpy scrubs nothing) while the summary counted the values
+    our cassettes scrubbed, and nothing said so (an adopter's finding)."""
+    suite.server.route(
+        "/login", body=b'{"access_token": "at_7Hq2Lm9Xw4Rt8Yp3Kv6Bn1", "user": "ada"}'
+    )
+    suite.write(
+        """
+        from pathlib import Path
+
+        import vcr
+
+        @pytest.fixture(scope="session")
+        def token():
+            recorder = vcr.VCR(cassette_library_dir=str(Path(__file__).parent / "cassettes"))
+            with recorder.use_cassette("session_login.yaml"):
+                return requests.post(URL + "/login", json={"password": "hunter2!"}).json()
+
+        @pytest.mark.cassette
+        def test_one(token):
+            assert token["user"] == "ada"
+            requests.get(URL + "/one")
+        """
+    )
+    report_path = suite.path / "report.json"
+    result = run(suite, f"--cassette-report={report_path}", *xdist)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "1 cassette written by vcrpy's own use_cassette (not scrubbed) hold secrets:*",
+            "  cassettes/session_login.yaml: * secrets",
+        ]
+    )
+    report = json.loads(report_path.read_text())
+    assert list(report["unscrubbed_vcrpy_cassettes"]) == ["cassettes/session_login.yaml"]
+    # Replayed, vcrpy writes nothing: nothing new to tell (`scan` finds what old files hold).
+    result = run(suite, "--record-mode=none", f"--cassette-report={report_path}", *xdist)
+    result.assert_outcomes(passed=1)
+    assert "use_cassette (not scrubbed)" not in result.stdout.str()
+    assert json.loads(report_path.read_text())["unscrubbed_vcrpy_cassettes"] == {}

@@ -244,8 +244,17 @@ def build_patchers(router: Any) -> list[Any]:
 
 
 # The cassette files vcrpy's own use_cassette opened in this process (a fixture calling
-# `vcr.use_cassette` itself): in use, so never taken for orphans.
-vcrpy_cassettes: set[str] = set()
+# `vcr.use_cassette` itself): in use, so never taken for orphans. Each with the file's stamp
+# (inode, mtime, size) when first opened, None if there was none: a changed one vcrpy wrote.
+vcrpy_cassettes: dict[str, tuple[int, int, int] | None] = {}
+
+
+def file_stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _builder_seeing_everything(builder: type[Any]) -> type[Any]:
@@ -253,7 +262,9 @@ def _builder_seeing_everything(builder: type[Any]) -> type[Any]:
         def build(self) -> Any:
             path = getattr(getattr(self, "_cassette", None), "_path", None)
             if isinstance(path, (str, os.PathLike)):
-                vcrpy_cassettes.add(os.path.abspath(path))
+                absolute = os.path.abspath(path)
+                if absolute not in vcrpy_cassettes:
+                    vcrpy_cassettes[absolute] = file_stamp(absolute)
             patch_module(everything=True)
             return super().build()
 

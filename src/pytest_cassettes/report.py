@@ -61,6 +61,8 @@ class Report:
     unknown: set[str] = field(default_factory=set)
     pruned: list[str] = field(default_factory=list)
     prune_refused: bool = False  # --cassette-prune asked when orphans could not be told
+    # Files vcrpy's own use_cassette wrote in the run, unscrubbed: path -> secrets found.
+    unscrubbed: dict[str, int] = field(default_factory=dict)
 
     @property
     def orphans_known(self) -> bool:
@@ -85,6 +87,7 @@ class Report:
             "candidates": sorted(self.candidates),
             "complete": self.complete,
             "unknown": sorted(self.unknown),
+            "unscrubbed": self.unscrubbed,
         }
 
     def merge(self, wire: dict[str, Any]) -> None:
@@ -95,6 +98,7 @@ class Report:
         self.candidates.update(wire["candidates"])
         self.complete = self.complete and wire["complete"]
         self.unknown.update(wire["unknown"])
+        self.unscrubbed.update(wire.get("unscrubbed", {}))
 
     def to_json(self) -> str:
         """The report for CI: per test, totals, orphans."""
@@ -105,6 +109,7 @@ class Report:
             "orphans": self.orphans,
             "orphans_known": self.orphans_known,
             "pruned": self.pruned,
+            "unscrubbed_vcrpy_cassettes": self.unscrubbed,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -124,7 +129,12 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
     stats = report.stats
     orphans = report.orphans
     if not (
-        report.tests or stats.network_blocked or orphans or report.pruned or report.prune_refused
+        report.tests
+        or stats.network_blocked
+        or orphans
+        or report.pruned
+        or report.prune_refused
+        or report.unscrubbed
     ):
         return
     yield (
@@ -162,6 +172,14 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
             "collection that reached its end, where every test that chooses its cassettes "
             "with fixtures of its own (cassette_dir, cassette_config) opened them."
         )
+    if report.unscrubbed:
+        yield (
+            f"{plural(len(report.unscrubbed), 'cassette')} written by vcrpy's own use_cassette "
+            "(not scrubbed) hold secrets: record them with pytest_cassettes.use_cassette(request, "
+            "...) instead (see `pytest-cassettes scan`):"
+        )
+        for path, found in sorted(report.unscrubbed.items()):
+            yield f"  {path}: {plural(found, 'secret')}"
     if stats.not_saved:
         yield (
             f"{plural(stats.not_saved, 'recorded interaction')} of failed tests not saved "

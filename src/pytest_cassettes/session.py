@@ -815,12 +815,17 @@ class Session:
 
     def note_vcrpy_cassettes(self) -> None:
         """The files vcrpy's own use_cassette opened in this run are in use (a fixture calling
-        it: nothing else tells they belong to a test)."""
+        it: nothing else tells they belong to a test). Those it wrote in this run are scanned:
+        vcrpy scrubs nothing, and a pytest-recording project's login fixture calls it."""
         from pytest_cassettes import libraries
 
         self.report.used.update(
             used_key(self.shown(Path(path))) for path in libraries.vcrpy_cassettes
         )
+        for path, opened in sorted(libraries.vcrpy_cassettes.items()):
+            found = _secrets_written(path, opened)
+            if found:
+                self.report.unscrubbed[self.shown(Path(path))] = found
         libraries.vcrpy_cassettes.clear()  # a later in-process run starts afresh
 
     def prune(self) -> None:
@@ -834,6 +839,26 @@ class Session:
         for orphan in self.report.orphans:
             storage.delete(Path(self.config.rootpath, orphan))
             self.report.pruned.append(orphan)
+
+
+def _secrets_written(path: str, opened: tuple[int, int, int] | None) -> int:
+    """How many secrets `pytest-cassettes scan` finds in a cassette vcrpy wrote since it was
+    opened with that stamp."""
+    from pytest_cassettes.libraries import file_stamp
+
+    if file_stamp(path) in (None, opened):
+        return 0  # replayed: vcrpy wrote nothing (`scan` tells what old files hold)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 0
+    from pytest_cassettes.cli import scan_text
+    from pytest_cassettes.scrub import Scrubber
+
+    try:
+        return len(scan_text(text, Scrubber()))
+    except Exception:  # not a cassette we can read: vcrpy's or a persister's own format
+        return 0
 
 
 @dataclass(frozen=True)
