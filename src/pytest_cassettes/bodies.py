@@ -144,7 +144,8 @@ def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
     A body that does not decode as its headers claim was already decoded (vcrpy under
     urllib3 2 stores it so): it is kept as it is and the headers are corrected.
     Unknown codings (br without brotli installed) are left untouched. An empty body keeps its
-    Content-Length (a HEAD response's length is that of the body it did not send).
+    Content-Length and Content-Encoding (a HEAD response's are those of the body it did not
+    send: dropping one alone would leave them disagreeing).
     """
     headers = response.get("headers") or {}
     encodings = header_values(headers, "content-encoding")
@@ -157,11 +158,12 @@ def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
             return response
         decoded = decode(body, encodings)
         body = decoded if decoded is not None else body
-    headers = {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
+    dropped = DROPPED_HEADERS if body else ("transfer-encoding",)
+    headers = {k: v for k, v in headers.items() if k.lower() not in dropped}
     length = header_values(headers, "content-length")
     # No body but a length (a HEAD response, a 304): the length is that of the body not sent,
     # which clients read as such; there was nothing to decode.
-    if (length or encodings) and (body or not length):
+    if body and (length or encodings):
         _set_header(headers, "content-length", str(len(body)))
     stored_body = response.get("body") or {}
     return {**response, "headers": headers, "body": {**stored_body, "string": body}}
