@@ -170,10 +170,11 @@ def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def encoding_mismatch(response: dict[str, Any]) -> str | None:
-    """Describe a body stored decoded under headers that still claim an encoding, if so."""
+    """Describe a body stored decoded under headers that still claim an encoding, if so (a
+    response without a body has nothing to decode: see normalize_response)."""
     encodings = header_values(response.get("headers") or {}, "content-encoding")
     named = codings(encodings)
-    if not named or not set(named) <= set(DECODERS):
+    if not named or not set(named) <= set(DECODERS) or not _body_bytes(response):
         return None
     if decode(_body_bytes(response), encodings) is None:
         return f"body is stored decoded but headers say Content-Encoding: {', '.join(encodings)}"
