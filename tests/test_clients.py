@@ -1012,3 +1012,31 @@ def test_a_refused_connection_while_recording_fails_as_without_the_plugin(suite:
     assert not suite.cassette_path("test_urllib").exists()
     suite.run("--record-mode=none", "-k", "recorded", "-p", "no:randomly").assert_outcomes(passed=1)
     assert suite.server.hits == 2  # recorded once, live once without the plugin
+
+
+def test_a_header_value_outside_ascii_reads_as_without_the_plugin(suite: Suite) -> None:
+    """A server's latin-1 header value (`filename="café.txt"`): http.client reads it as
+    latin-1, httpx too (not being ASCII nor UTF-8). vcrpy's stubs wrote the headers out as
+    UTF-8 and parsed them back as latin-1 (`cafÃ©` under requests and urllib3, recording and
+    replaying), and httpx's replay raised UnicodeEncodeError building its headers."""
+    suite.server.route("/file", body=b"x", headers={"Content-Disposition": 'inline; name="café"'})
+    suite.write(
+        """
+        import httpx
+        import urllib3
+
+        NAME = 'inline; name="caf\\u00e9"'
+
+        @pytest.mark.cassette
+        def test_headers():
+            assert requests.get(URL + "/file").headers["Content-Disposition"] == NAME
+            got = urllib3.PoolManager().request("GET", URL + "/file")
+            assert got.headers["Content-Disposition"] == NAME
+            assert httpx.get(URL + "/file").headers["Content-Disposition"] == NAME
+        """
+    )
+    suite.run("-p", "no:cassettes").assert_outcomes(passed=1)  # as without the plugin
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    hits = suite.server.hits
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == hits == 6

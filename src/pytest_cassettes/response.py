@@ -8,8 +8,9 @@ reading again gives b"". Until then it behaves as vcrpy's, which it extends.
 
 vcrpy builds its header message by writing the headers out and parsing them back with the
 `email` package (about 0.1 ms, twice a response); `parse_headers` builds the same message
-directly when the headers are plain (printable ASCII, no more than http.client accepts), and
-falls back to vcrpy's otherwise.
+directly when the headers are plain (printable latin-1, no more than http.client accepts), and
+falls back to vcrpy's otherwise. A value outside ASCII is as http.client reads it (latin-1),
+which vcrpy's write-out as UTF-8 and read-back as latin-1 garbled (`cafÃ©`).
 
 Both are installed by `installed()` while our patches are on: vcrpy's connection stubs look the
 class and the function up in `vcr.stubs` at each call.
@@ -38,10 +39,10 @@ vcr_parse_headers = vcr_stubs.parse_headers
 # http.client reads at most 100 header lines (the end of the headers is one) of 64 KiB each.
 _MAX_LINES = 100
 _MAX_LINE = 65536
-# A name `email` reads as a header name; a value that reads back as written (no line breaks,
-# nothing latin-1 would decode differently from UTF-8).
+# A name `email` reads as a header name; a value http.client could have read (no line
+# breaks; latin-1, as it decodes a header line).
 _NAME = re.compile(r"[\041-\071\073-\176]+\Z")
-_VALUE = re.compile(r"[\t\040-\176]*\Z")
+_VALUE = re.compile(r"[\t\040-\176\200-\377]*\Z")
 
 
 def parse_headers(headers: Mapping[str, Any]) -> http.client.HTTPMessage:
@@ -157,6 +158,11 @@ def installed() -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(vcr_stubs, "VCRHTTPResponse", CassetteResponse))
         stack.enter_context(mock.patch.object(vcr_stubs, "parse_headers", parse_headers))
+        httpx_stubs = sys.modules.get("vcr.stubs.httpx_stubs")
+        if httpx_stubs is not None and hasattr(httpx_stubs, "_deserialize_headers"):
+            stack.enter_context(
+                mock.patch.object(httpx_stubs, "_deserialize_headers", _httpx_headers)
+            )
         aiohttp_stubs = sys.modules.get("vcr.stubs.aiohttp_stubs")
         if aiohttp_stubs is not None:
             replayed = aiohttp_stubs.MockClientResponse
@@ -167,6 +173,22 @@ def installed() -> Iterator[None]:
                 mock.patch.object(aiohttp_stubs, "build_response", _with_version(build))
             )
         yield
+
+
+def _httpx_headers(headers: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """vcrpy's replayed httpx headers, a value outside ASCII as bytes (latin-1 when it can be,
+    as httpx decodes what is neither ASCII nor UTF-8): httpx encodes a text value as ASCII,
+    and a recorded `filename="café"` raised UnicodeEncodeError."""
+    pairs: list[tuple[str, Any]] = []
+    for name, values in headers.items():
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and not value.isascii():
+                try:
+                    value = value.encode("latin-1")
+                except UnicodeEncodeError:
+                    value = value.encode("utf-8")
+            pairs.append((name, value))
+    return pairs
 
 
 # vcrpy's aiohttp response decodes as UTF-8 whatever the charset (`text()` of a replayed
