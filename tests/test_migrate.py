@@ -182,3 +182,73 @@ def test_a_vcr_marker_naming_its_library_dir_is_left_with_a_note(tmp_path: Path)
     assert "test_flat.py:4: @pytest.mark.vcr(cassette_library_dir=...) left as it is" in (
         out.getvalue()
     )
+
+
+NAMING_CONFTEST = """\
+import pytest
+
+
+@pytest.fixture
+def default_cassette_name(request):
+    return request.node.name.lower()
+"""
+
+
+def test_a_default_cassette_name_override_leaves_the_vcr_markers_under_it(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    (tests / "named").mkdir(parents=True)
+    (tests / "named" / "conftest.py").write_text(NAMING_CONFTEST)
+    marked = (
+        "import pytest\n\n\n"
+        "@pytest.mark.vcr\n@pytest.mark.default_cassette('x')\ndef test_Health():\n    pass\n"
+    )
+    (tests / "named" / "test_a.py").write_text(marked)
+    (tests / "test_b.py").write_text(marked)  # beside the conftest's directory: not under it
+    out = io.StringIO()
+    assert migrate([str(tests)], write=False, out=out) == 1
+    text = out.getvalue()
+    assert "conftest.py:5: default_cassette_name override left in place" in text
+    assert "+# TODO(pytest-cassettes migrate): default_cassette_name names the cassettes" in text
+    assert "named/test_a.py:4: vcr markers left as they are: their cassettes are named by " in (
+        text
+    )
+    assert f"named by the default_cassette_name fixture of {tests}/named/conftest.py:5" in text
+    assert f"--- a/{tests}/named/test_a.py" not in text
+    assert "-@pytest.mark.default_cassette('x')" in text  # test_b.py's
+    assert text.endswith("would migrate 2 files\n")
+
+    assert migrate([str(tests)], write=True, out=io.StringIO()) == 0
+    assert (tests / "named" / "test_a.py").read_text() == marked
+    conftest = (tests / "named" / "conftest.py").read_text()
+    assert conftest.count("# TODO(pytest-cassettes migrate)") == 1
+    assert "mark.vcr" not in (tests / "test_b.py").read_text()
+    again = io.StringIO()
+    assert migrate([str(tests)], write=False, out=again) == 0  # the TODO is not added twice
+    assert "would migrate 0 files" in again.getvalue()
+
+
+def test_a_suite_naming_its_cassettes_with_default_cassette_name_replays_after_migrate(
+    suite: Suite,
+) -> None:
+    suite.pytester.makeconftest(NAMING_CONFTEST)
+    legacy = """
+        @pytest.mark.vcr
+        def test_Health():
+            assert requests.get(URL + "/health").json()["path"] == "/health"
+
+        class TestApi:
+            @pytest.mark.vcr
+            @pytest.mark.parametrize("which", ["A"])
+            def test_Get(self, which):
+                requests.get(URL + "/get/" + which)
+        """
+    suite.write(legacy, name="test_legacy")
+    # Recorded by pytest-recording itself, into names the conftest's fixture chose.
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=2)
+    assert (suite.path / "cassettes" / "test_legacy" / "test_health.yaml").is_file()
+    hits = suite.server.hits
+
+    assert migrate([str(suite.path)], write=True, out=io.StringIO()) == 0
+    suite.run("-p", "no:recording", "--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == hits

@@ -12,7 +12,14 @@ Rewrites, in Python files, keeping every cassette where it is:
 `vcr_cassette_dir` is not renamed: it is the per-module directory, `cassette_dir` is the one
 above it, so no rename keeps an override's paths right. An override gets a TODO comment and a
 note; tests that only read it keep working (pytest-cassettes provides it while pytest-recording
-is not loaded). Dry run by default: a unified diff on `out`; `write=True` rewrites the files.
+is not loaded).
+
+A `default_cassette_name` override (in the module, or a conftest.py of its directory or above)
+names the cassettes of the `vcr` tests under it, and only of theirs: our marker's names are
+fixed. Such a module's `vcr` and `default_cassette` markers are left as they are (pytest-
+cassettes honours them), with a note, and the override gets a TODO saying how to move on.
+
+Dry run by default: a unified diff on `out`; `write=True` rewrites the files.
 """
 
 from __future__ import annotations
@@ -35,6 +42,16 @@ DIR_TODO = (
     "# pytest-cassettes stores cassettes in <cassette_dir>/<module>/<test>.yaml. Override",
     "# `cassette_dir` with the directory above, or move the files, then delete this fixture.",
 )
+NAME_FIXTURE = "default_cassette_name"
+NAME_TODO = (
+    "# TODO(pytest-cassettes migrate): default_cassette_name names the cassettes of",
+    "# @pytest.mark.vcr tests only, so migrate left the vcr markers of the tests under it.",
+    "# To move them to @pytest.mark.cassette, rename their files to pytest-cassettes' names",
+    "# (<module>/<Class.test[params]>.yaml) or name each cassette in its marker",
+    '# (@pytest.mark.cassette("<module>/<name>.yaml")), delete this fixture, run migrate again.',
+)
+# Files that end the search for conftest.py files upwards: pytest's rootdir is there or below.
+ROOT_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", ".git")
 
 
 @dataclass
@@ -108,6 +125,69 @@ def _is_mark(node: ast.AST, name: str) -> bool:
     )
 
 
+def _names_fixture(node: ast.AST) -> bool:
+    """A `default_cassette_name` fixture: `def default_cassette_name` or
+    `@pytest.fixture(name="default_cassette_name")`."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.decorator_list:
+        return False
+    for decorator in node.decorator_list:
+        if isinstance(decorator, ast.Call) and any(
+            k.arg == "name" and isinstance(k.value, ast.Constant) and k.value.value == NAME_FIXTURE
+            for k in decorator.keywords
+        ):
+            return True
+    return node.name == NAME_FIXTURE and any(
+        "fixture" in ast.unparse(d) for d in node.decorator_list
+    )
+
+
+def name_overrides(tree: ast.Module) -> list[int]:
+    """The lines of a module's `default_cassette_name` fixtures (module or class level)."""
+    lines = []
+    for node in tree.body:
+        inner = node.body if isinstance(node, ast.ClassDef) else [node]
+        lines += [n.lineno for n in inner if _names_fixture(n)]
+    return lines
+
+
+class _Overrides:
+    """Where the `default_cassette_name` overrides applying to a file are: the file's own and
+    those of the conftest.py files of its directory and above."""
+
+    def __init__(self) -> None:
+        self.conftests: dict[Path, list[int]] = {}
+
+    def conftest(self, path: Path) -> list[int]:
+        if path not in self.conftests:
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+                self.conftests[path] = []
+            else:
+                self.conftests[path] = name_overrides(tree)
+        return self.conftests[path]
+
+    def of(self, path: Path, tree: ast.Module) -> list[str]:
+        found = [f"{path}:{line}" for line in name_overrides(tree)]
+        here = path.resolve()
+        for folder in here.parents:
+            conftest = folder / "conftest.py"
+            if conftest != here and conftest.is_file():
+                shown = _shown(conftest)
+                found += [f"{shown}:{line}" for line in self.conftest(conftest)]
+            if any((folder / name).exists() for name in ROOT_FILES):
+                break
+        return found
+
+
+def _shown(path: Path) -> Path:
+    """A path relative to the working directory when it is under it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def _with_suffix(name: str) -> str:
     return name if name.endswith(".yaml") else name + ".yaml"
 
@@ -120,6 +200,7 @@ class _Migrator(ast.NodeVisitor):
         self.handled: set[int] = set()  # ids of mark attributes rewritten as part of a call
         self.classes: list[str] = []
         self.uses_vcr = False
+        self.named_by: list[str] = []  # default_cassette_name overrides: markers left alone
 
     def segment(self, node: ast.AST) -> str:
         start, end = self.offsets.span(node)
@@ -155,7 +236,7 @@ class _Migrator(ast.NodeVisitor):
             isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
             for n in node.body
         )
-        if self.uses_vcr and len(self.classes) > 1 and has_tests:
+        if self.uses_vcr and not self.named_by and len(self.classes) > 1 and has_tests:
             full = ".".join(self.classes)
             self.note(
                 node,
@@ -168,7 +249,9 @@ class _Migrator(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        if _is_mark(func, "vcr"):
+        if self.named_by and (_is_mark(func, "vcr") or _is_mark(func, "default_cassette")):
+            self.handled.add(id(func))  # left as it is (see migrate_file)
+        elif _is_mark(func, "vcr"):
             self.handled.add(id(func))
             if any(k.arg == "cassette_library_dir" for k in node.keywords):
                 # Our marker has no such option; the `vcr` marker keeps working (compat).
@@ -193,7 +276,7 @@ class _Migrator(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if _is_mark(node, "vcr") and id(node) not in self.handled:
+        if _is_mark(node, "vcr") and id(node) not in self.handled and not self.named_by:
             self.edit(node, self.mark_name(node))
         self.generic_visit(node)
 
@@ -204,16 +287,27 @@ class _Migrator(ast.NodeVisitor):
             start = self.offsets.starts[node.lineno - 1] + col
             self.m.edits.append(Edit(start, start + len(node.name), RENAMES[node.name]))
         if node.name == "vcr_cassette_dir":
-            first = node.decorator_list[0] if node.decorator_list else node
-            line = self.offsets.lines[first.lineno - 1]
-            indent = line[: len(line) - len(line.lstrip())]
-            start = self.offsets.starts[first.lineno - 1]
-            above = self.offsets.lines[first.lineno - 2] if first.lineno > 1 else ""
-            if above.strip() != DIR_TODO[-1]:  # not yet marked by an earlier run
-                todo = "".join(f"{indent}{line}\n" for line in DIR_TODO)
-                self.m.edits.append(Edit(start, start, todo))
+            self.todo(node, DIR_TODO)
             self.note(node, "vcr_cassette_dir override left in place: see the TODO comment")
+        if _names_fixture(node):
+            self.todo(node, NAME_TODO)
+            self.note(
+                node,
+                "default_cassette_name override left in place: it names the cassettes of vcr "
+                "tests only, so the vcr markers of the tests under it are left as they are; "
+                "see the TODO comment",
+            )
         self.generic_visit(node)
+
+    def todo(self, node: ast.FunctionDef | ast.AsyncFunctionDef, todo: tuple[str, ...]) -> None:
+        """The comment above a fixture definition (its decorators), once."""
+        first = node.decorator_list[0] if node.decorator_list else node
+        line = self.offsets.lines[first.lineno - 1]
+        indent = line[: len(line) - len(line.lstrip())]
+        start = self.offsets.starts[first.lineno - 1]
+        above = self.offsets.lines[first.lineno - 2] if first.lineno > 1 else ""
+        if above.strip() != todo[-1]:  # not yet marked by an earlier run
+            self.m.edits.append(Edit(start, start, "".join(f"{indent}{t}\n" for t in todo)))
 
     visit_FunctionDef = _rename_def
     visit_AsyncFunctionDef = _rename_def
@@ -235,13 +329,29 @@ class _Migrator(ast.NodeVisitor):
                 self.edit(node, text[0] + RENAMES[node.value] + text[0])
 
 
-def migrate_file(path: Path) -> FileMigration:
+def migrate_file(path: Path, overrides: _Overrides | None = None) -> FileMigration:
     """The edits one file needs (none when it is already migrated)."""
     source = path.read_text(encoding="utf-8")
     migration = FileMigration(path, source)
     tree = ast.parse(source, filename=str(path))
     migrator = _Migrator(migration)
-    migrator.uses_vcr = any(_is_mark(node, "vcr") for node in ast.walk(tree))
+    marks = [
+        node
+        for node in ast.walk(tree)
+        if _is_mark(node, "vcr") or _is_mark(node, "default_cassette")
+    ]
+    migrator.uses_vcr = any(_is_mark(node, "vcr") for node in marks)
+    if marks:
+        migrator.named_by = (overrides or _Overrides()).of(path, tree)
+    if migrator.named_by:
+        # Our marker's names are fixed: rewritten, these tests would look for other files.
+        first = min(marks, key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
+        migrator.note(
+            first,
+            "vcr markers left as they are: their cassettes are named by the "
+            f"default_cassette_name fixture of {', '.join(migrator.named_by)}, which "
+            "pytest-cassettes honours for vcr tests only (see the TODO there)",
+        )
     migrator.visit(tree)
     return migration
 
@@ -253,9 +363,10 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
     changes, 2 when a file could not be read or parsed.
     """
     changed = failed = 0
+    overrides = _Overrides()
     for path in python_files(paths):
         try:
-            migration = migrate_file(path)
+            migration = migrate_file(path, overrides)
         except (OSError, UnicodeDecodeError, SyntaxError) as exc:
             out.write(f"{path}: error: {exc}\n")
             failed += 1
