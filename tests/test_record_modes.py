@@ -206,6 +206,53 @@ def test_disabled_cassettes_are_still_blocked_by_block_network(suite: Suite) -> 
     assert suite.server.hits == 0
 
 
+@pytest.mark.parametrize("flag", ["--cassette-disable", "--disable-recording"])
+def test_disabled_and_blocked_wider_fixtures_connect_test_bodies_do_not(
+    suite: Suite, flag: str
+) -> None:
+    # As the README says (and pytest-recording does): the guard starts with the test's
+    # function-scoped fixtures; wider ones, set up before it, reach the network.
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+        @pytest.fixture(scope="session")
+        def login(request):
+            with use_cassette(request, "login.yaml") as cassette:
+                assert cassette is None
+                return requests.get(URL + "/login").status_code
+
+        @pytest.fixture(scope="module")
+        def plain_module():
+            return requests.get(URL + "/module").status_code
+
+        @pytest.fixture
+        def plain_function():
+            return requests.get(URL + "/function").status_code
+
+        @pytest.mark.cassette
+        def test_session(login):
+            assert login == 200
+
+        def test_module(plain_module):
+            assert plain_module == 200
+
+        def test_function(plain_function):
+            pass
+
+        @pytest.mark.cassette
+        def test_body():
+            requests.get(URL + "/body")
+        """
+    )
+    result = suite.run(flag, "--block-network")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.stdout.fnmatch_lines(["ERROR*test_function*NetworkBlocked*"])
+    result.stdout.fnmatch_lines(["FAILED*test_body*NetworkBlocked*"])
+    assert sorted(r.path for r in suite.server.requests) == ["/login", "/module"]
+    assert not (suite.path / "cassettes").exists()
+
+
 def test_prune_is_refused_when_cassettes_are_disabled(suite: Suite) -> None:
     suite.write(LIVE)
     result = suite.run("--cassette-disable", "--cassette-prune")
