@@ -56,6 +56,32 @@ def test_summary_counts_are_the_same_with_and_without_xdist(suite: Suite, xdist:
     )
 
 
+@needs_xdist
+def test_a_session_fixtures_cassette_counts_once_per_worker(suite: Suite) -> None:
+    # As the README says: each worker sets the session fixture up and replays its cassette.
+    suite.write(
+        """
+        from pytest_cassettes import use_cassette
+
+        @pytest.fixture(scope="session")
+        def login(request):
+            with use_cassette(request, "login.yaml"):
+                return requests.get(URL + "/login").status_code
+
+        @pytest.mark.cassette
+        @pytest.mark.parametrize("i", range(6))
+        def test_it(login, i):
+            requests.get(URL + f"/{i}")
+        """
+    )
+    run(suite, "--record-mode=once").assert_outcomes(passed=6)
+    result = run(suite, "--record-mode=none")
+    result.stdout.fnmatch_lines(["7 cassettes replayed (7 interactions)*"])
+    result = run(suite, "--record-mode=none", "-n", "2")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["8 cassettes replayed (8 interactions)*"])
+
+
 def test_quiet_when_there_is_nothing_to_say(suite: Suite) -> None:
     suite.write("def test_plain():\n    pass\n")
     result = suite.run()
