@@ -428,3 +428,30 @@ def test_a_client_error_s_validation_message_is_not_reported(tmp_path, capsys):
     assert run(capsys, str(path))[0] == 0
     write(path, text.replace("code: 400", "code: 200"))
     assert run(capsys, str(path))[0] == 1
+
+
+def test_pytest_recording_filler_values_are_no_secrets_but_a_value_containing_one_is(
+    tmp_path, capsys
+):
+    # pytest-recording's README filters with `filter_headers=[("x-api-key", "DUMMY")]`; vcrpy
+    # users write `FILTERED`, `<REDACTED>`: whole values that are one such word, any case.
+    headers = {
+        "Authorization": "DUMMY",
+        "X-API-Key": "dummy",
+        "Cookie": "FILTERED",
+        "X-Auth-Token": "[Redacted]",
+        "X-Client-Secret": "<PLACEHOLDER>",
+        "X-Session-Token": "**HIDDEN**",
+    }
+    request = Request("GET", "http://127.0.0.1:18765/users/1?api_key=%5BREMOVED%5D", None, headers)
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b""}}
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "dummy.yaml", text)
+    assert run(capsys, str(path)) == (0, ["scan: no secrets found in 1 cassette file."], "")
+    path.write_text(text.replace("- dummy", f"- dummy-{SECRET}").replace("FILTERED", "sid=dummy1"))
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert [line.rpartition(": ")[2] for line in lines[:-1]] == [
+        "sensitive-field:Cookie:sid",
+        "sensitive-field:X-API-Key",
+    ]

@@ -2675,3 +2675,31 @@ def test_a_validation_error_s_echo_of_a_password_is_scrubbed():
         headers={"Content-Type": "application/json-patch+json"},
     )
     assert SECRET.encode() not in scrub_request(req)[0].body
+
+
+@pytest.mark.parametrize(
+    "value", ["DUMMY", "dummy", "FILTERED", "[FILTERED]", "<Redacted>", "**MASKED**", "(omitted)"]
+)
+def test_a_conventional_filler_word_is_no_secret_anywhere(value: str):
+    # pytest-recording's `filter_headers=[("x-api-key", "DUMMY")]`: the cassette it wrote is
+    # scrubbed again unchanged, in headers, cookies, the query and a JSON body.
+    body = json.dumps({"password": value}).encode()
+    req = request(
+        uri=f"https://api.example.com/v1/items?api_key={value}",
+        body=body,
+        headers={"Authorization": value, "X-Api-Key": value, "Cookie": value},
+        method="POST",
+    )
+    new, count = scrub_request(req)
+    assert (count, new.headers["Authorization"], new.headers["Cookie"]) == (0, value, value)
+    assert json.loads(new.body) == {"password": value}
+
+
+@pytest.mark.parametrize("value", ["dummy-sk-abc123def456", "FILTERED1", "REDACTED REDACTED"])
+def test_a_value_merely_containing_a_filler_word_is_still_a_secret(value: str):
+    new, count = scrub_request(request(headers={"X-Api-Key": value, "Cookie": value}))
+    assert (count, new.headers["X-Api-Key"], new.headers["Cookie"]) == (
+        2,
+        "<SCRUBBED>",
+        "<SCRUBBED>",
+    )

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_HEADER_NAMES",
     "DEFAULT_HEADER_RULES",
     "DEFAULT_NAME_RULES",
+    "FILLER_WORDS",
     "KINDS",
     "Finding",
     "NameMatcher",
@@ -51,11 +52,37 @@ def placeholder(kind: str) -> str:
     return f"<SCRUBBED:{kind}>"
 
 
+# Words a whole value is written as in place of a secret, in any case and bracketed or not
+# (`DUMMY`, `[FILTERED]`, `<REDACTED>`, `**HIDDEN**`): pytest-recording's README filters with
+# `filter_headers=[("x-api-key", "DUMMY")]`, Rails logs `[FILTERED]`. A value that merely
+# contains one (`dummy-sk-...`, `FILTERED1`) is no filler.
+FILLER_WORDS = frozenset(
+    {
+        "dummy",
+        "filtered",
+        "redacted",
+        "placeholder",
+        "masked",
+        "hidden",
+        "removed",
+        "omitted",
+        "sanitized",
+        "scrubbed",
+        "censored",
+        "obfuscated",
+    }
+)
+_FILLER_BRACKETS = "[]<>(){}* "
+
+
 def is_placeholder(value: str) -> bool:
-    """Whether a value (plain or percent-encoded) is nothing but a placeholder."""
-    if "<" not in value and "%" not in value:
+    """Whether a value (plain or percent-encoded) is nothing but a placeholder or a filler word."""
+    plain = unquote_plus(value).strip() if "%" in value or "<" in value else value.strip()
+    if plain.strip(_FILLER_BRACKETS).lower() in FILLER_WORDS:
+        return True
+    if "<" not in plain:
         return False
-    return _PLACEHOLDER_VALUE_RE.fullmatch(unquote_plus(value).strip()) is not None
+    return _PLACEHOLDER_VALUE_RE.fullmatch(plain) is not None
 
 
 # --- sensitive names ---------------------------------------------------------------------------

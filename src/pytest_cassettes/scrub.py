@@ -37,6 +37,7 @@ from pytest_cassettes.detect import (
     DEFAULT_HEADER_NAMES,
     DEFAULT_HEADER_RULES,
     DEFAULT_NAME_RULES,
+    FILLER_WORDS,
     KINDS,
     SCRUBBED,
     SCRUBBED_RE,
@@ -2179,9 +2180,7 @@ def _reversed_alternatives(names: Iterable[str]) -> str:
 
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "bot", "apikey", "negotiate"})
 _MASK_CHARACTERS = frozenset("*xX.#-_\u2022")
-_MASK_WORDS = frozenset(
-    {"filtered", "redacted", "hidden", "masked", "removed", "omitted", "sanitized", "secret"}
-)
+_MASK_WORDS = FILLER_WORDS | {"secret"}
 _EXAMPLE_VALUE = re.compile(r"(?:^|[^a-z])your[-_ ]?[a-z]|[-_ ]here$|\.\.\.|\u2026")
 
 
