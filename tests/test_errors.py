@@ -48,6 +48,49 @@ def test_unmatched_request_shows_the_closest_recordings_and_what_differs(suite: 
     assert suite.server.hits == 0
 
 
+def test_unmatched_request_shows_how_each_matcher_differs_shortened(suite: Suite) -> None:
+    # vcrpy's matchers fail with a message (a custom one's assertion, the built-ins' `a != b`):
+    # under the matcher that differs, its first lines, each cut at 200 characters, without
+    # pytest's `Full diff:` of a rewritten assert.
+    suite.pytester.makeconftest(
+        """
+        import json
+
+        def json_body(r1, r2):
+            assert json.loads(r1.body) == json.loads(r2.body), "JSON bodies differ"
+
+        def pytest_cassettes_configure(config, vcr):
+            vcr.register_matcher("json_body", json_body)
+        """
+    )
+    source = """
+        @pytest.mark.cassette(match_on=["method", "path", "query", "json_body"])
+        def test_api():
+            requests.post(URL + "/orders?q=" + "n" * 300 + "&page=1", json={"qty": QTY})
+        """
+    suite.write(source.replace("QTY", "2"))
+    suite.run().assert_outcomes(passed=1)
+    suite.server.reset()
+    suite.write(source.replace("QTY", "3").replace("page=1", "page=2"))
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*closest recorded requests:",
+            "*POST http://127.0.0.1:*/orders?q=nnn*&page=1 (differs in: query, json_body)",
+            "*  query: [[]('page', '2'), ('q', 'nnn*nnn\u2026",
+            "*  json_body: JSON bodies differ",
+            "*    assert {'qty': 3} == {'qty': 2}",
+            "*      {'qty': 3} != {'qty': 2}",
+            "*This run is replay-only*",
+        ]
+    )
+    query = next(line for line in result.outlines if "query: [(" in line)
+    assert query.endswith("n" * 10 + "\u2026") and len(query.partition("query: ")[2]) == 201
+    assert "Full diff" not in result.stdout.str()  # pytest's long explanation is not all shown
+    assert suite.server.hits == 0
+
+
 def test_a_repeated_request_suggests_allow_playback_repeats(suite: Suite) -> None:
     result = recorded(
         suite,

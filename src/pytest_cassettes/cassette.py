@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import ipaddress
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -108,6 +109,37 @@ def matcher_passes(matcher: Matcher, live: Any, stored: Any) -> bool:
         return matcher(live, stored) is not False
     except AssertionError:
         return False
+
+
+def matcher_failure(matcher: Matcher, live: Any, stored: Any) -> str | None:
+    """None if the matcher passes, else its AssertionError's message ('' for none or False)."""
+    try:
+        passed = matcher(live, stored) is not False
+    except AssertionError as error:
+        return str(error)
+    return None if passed else ""
+
+
+# A matcher's message under the closest requests, as vcrpy shortens its body diffs: the first
+# lines (a body diff's headers and its changed lines), each cut; pytest's explanation of a
+# rewritten `assert` without its `Full diff:`, which says again what the lines before it do.
+MESSAGE_LINES = 6
+MESSAGE_LINE_LENGTH = 200
+
+
+def _shortened(message: str) -> list[str]:
+    lines = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+    lines = list(
+        itertools.takewhile(lambda line: not line.lstrip().startswith("Full diff:"), lines)
+    )
+    kept = [
+        line if len(line) <= MESSAGE_LINE_LENGTH else line[:MESSAGE_LINE_LENGTH] + "\u2026"
+        for line in lines[:MESSAGE_LINES]
+    ]
+    if len(lines) > MESSAGE_LINES:
+        more = len(lines) - MESSAGE_LINES
+        kept.append(f"\u2026 ({more} more line{'s' if more > 1 else ''})")
+    return kept
 
 
 def _signature(request: Any) -> tuple[Any, ...]:
@@ -606,20 +638,30 @@ class Cassette:
         return error
 
     def closest(self, prepared: Any, limit: int = 3) -> list[str]:
-        """The recorded requests that pass the most matchers, with the matchers that differ."""
+        """The recorded requests that pass the most matchers, with the matchers that differ
+        and, under the request, how: each one's message, shortened (lines after the first)."""
         scored = []
         for entry in self.entries:
-            failed = [m for m in self.matchers if not matcher_passes(m, prepared, entry.request)]
+            failed = [
+                (m, message)
+                for m in self.matchers
+                if (message := matcher_failure(m, prepared, entry.request)) is not None
+            ]
             if len(failed) < len(self.matchers):
                 scored.append((len(failed), entry, failed))
         scored.sort(key=lambda item: item[0])
         lines = []
         for _, entry, failed in scored[:limit]:
-            differs = ", ".join(getattr(m, "__name__", repr(m)) for m in failed) or "nothing"
+            names = [getattr(m, "__name__", repr(m)) for m, _ in failed]
+            differs = ", ".join(names) or "nothing"
             played = f", already played {entry.plays}x" if entry.plays else ""
-            lines.append(
-                f"{entry.request.method} {entry.request.uri} (differs in: {differs}{played})"
-            )
+            text = [f"{entry.request.method} {entry.request.uri} (differs in: {differs}{played})"]
+            for name, (_, message) in zip(names, failed):
+                first, *rest = _shortened(message) or [""]
+                if first:
+                    text.append(f"  {name}: {first}")
+                    text.extend(f"    {line}" for line in rest)
+            lines.append("\n".join(text))
         return lines
 
     def _hint(self, prepared: Any) -> str:

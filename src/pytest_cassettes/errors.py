@@ -45,7 +45,8 @@ class UnmatchedRequestError(CassetteError):
         ]
         if closest:
             lines.append("  closest recorded requests:")
-            lines.extend(f"    {entry}" for entry in closest)
+            # An entry's lines after the first: how each matcher differs.
+            lines.extend(f"    {line}" for entry in closest for line in entry.splitlines())
         else:
             lines.append("  the cassette holds no request to the same method and host")
         lines.append(hint)
