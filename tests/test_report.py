@@ -429,3 +429,55 @@ def test_a_cassette_vcrpy_itself_writes_with_secrets_is_reported(
     result.assert_outcomes(passed=1)
     assert "use_cassette (not scrubbed)" not in result.stdout.str()
     assert json.loads(report_path.read_text())["unscrubbed_vcrpy_cassettes"] == {}
+
+
+EXPECTED_BLOCK = """
+@pytest.mark.block_network
+def test_offline_mode_refuses():
+    with pytest.raises(RuntimeError, match="Network is disabled"):
+        requests.get(URL + "/x")
+"""
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_blocked_connections_advise_allowing_a_host_only_for_failed_tests(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # A test that checks the network is blocked passes by the block: allowing the host would
+    # defeat it. A block in a failed test (its setup's included) gets the advice.
+    suite.write(EXPECTED_BLOCK)
+    report_path = suite.path / "report.json"
+    result = run(suite, f"--cassette-report={report_path}", *xdist)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["1 network connection blocked, none in a failed test: expected by the tests."]
+    )
+    assert "--cassette-allow-hosts" not in result.stdout.str()
+    totals = json.loads(report_path.read_text())["totals"]
+    assert (totals["network_blocked"], totals["network_blocked_in_failed_tests"]) == (1, 0)
+
+    suite.write(
+        EXPECTED_BLOCK
+        + textwrap.dedent(
+            """
+            @pytest.fixture
+            def profile():
+                return requests.get(URL + "/profile")
+
+            @pytest.mark.block_network
+            def test_profile(profile):
+                pass
+            """
+        )
+    )
+    result = run(suite, f"--cassette-report={report_path}", *xdist)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "2 network connections blocked, 1 in a failed test: "
+            "allow a host with --cassette-allow-hosts=HOST."
+        ]
+    )
+    totals = json.loads(report_path.read_text())["totals"]
+    assert (totals["network_blocked"], totals["network_blocked_in_failed_tests"]) == (2, 1)
+    assert suite.server.hits == 0

@@ -214,6 +214,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     # the terminal summary is written (both at their wrappers' ends).
     yield
     state.note_vcrpy_cassettes()
+    # Blocked after the last test's report (a fixture torn down at the end of a run cut
+    # short): no passing test expected them.
+    state.note_blocked(failed=True)
     if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
         config.workeroutput["pytest_cassettes"] = state.report.to_wire()
         return
@@ -468,8 +471,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, None]:
     outcome = yield
-    if outcome.get_result().failed and call.when in ("setup", "call"):
+    failed = outcome.get_result().failed
+    if failed and call.when in ("setup", "call"):
         item.stash[FAILED] = True
+    item.config.stash[SESSION].note_blocked(failed)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

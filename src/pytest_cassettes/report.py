@@ -24,6 +24,7 @@ class Stats:
     interactions_unused: int = 0
     values_scrubbed: int = 0
     network_blocked: int = 0
+    network_blocked_in_failed_tests: int = 0  # the others were in tests that passed
     not_saved: int = 0  # recordings of failed tests, discarded
 
     def add(self, other: Stats) -> None:
@@ -186,10 +187,16 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
             "(record_on_exception=True keeps them)."
         )
     if stats.network_blocked:
-        yield (
-            f"{plural(stats.network_blocked, 'network connection')} blocked: "
-            "allow a host with --cassette-allow-hosts=HOST."
-        )
+        # Blocks in tests that passed were expected (`pytest.raises(RuntimeError)` under
+        # `block_network`): allowing the host would defeat them.
+        blocked = f"{plural(stats.network_blocked, 'network connection')} blocked"
+        failed = stats.network_blocked_in_failed_tests
+        if not failed:
+            yield f"{blocked}, none in a failed test: expected by the tests."
+        else:
+            if failed < stats.network_blocked:
+                blocked += f", {failed} in {'a failed test' if failed == 1 else 'failed tests'}"
+            yield f"{blocked}: allow a host with --cassette-allow-hosts=HOST."
 
 
 def describe(requests: Iterable[Any]) -> list[str]:

@@ -126,6 +126,9 @@ class Session:
         self._cache_folder: Path | None = None
         self._cache_checked = False
         self.report = Report()
+        # Connections this process blocked (not the xdist workers' its report merges), and
+        # how many of them when a test phase was last reported.
+        self._blocked_here = self._blocked_told = 0
         # --cassette-disable: cassette tests run as plain ones (run.source names the flag).
         self.disabled = run.source in ("--cassette-disable", "--disable-recording")
         if self.disabled:
@@ -674,6 +677,7 @@ class Session:
             if forced:
                 (problems if self.tearing_down is None else self.tearing_down).append(error)
             self.report.stats.network_blocked += 1
+            self._blocked_here += 1
             return error
 
         return NetworkGuard(allow, make_error)
@@ -812,6 +816,17 @@ class Session:
             if folder.is_dir():
                 files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
                 self.report.candidates.update(self.shown(p) for p in files)
+
+    def note_blocked(self, failed: bool) -> None:
+        """The connections blocked since the last test phase's report belong to this one (a
+        test's setup, call or teardown): counted apart if it failed, where allowing a host
+        may be the fix. Where it passed, the test expected the block (pytest-recording's
+        `block_network` marker with `pytest.raises(RuntimeError)`)."""
+        if failed:
+            self.report.stats.network_blocked_in_failed_tests += (
+                self._blocked_here - self._blocked_told
+            )
+        self._blocked_told = self._blocked_here
 
     def note_vcrpy_cassettes(self) -> None:
         """The files vcrpy's own use_cassette opened in this run are in use (a fixture calling
