@@ -418,7 +418,7 @@ def test_a_cassette_vcrpy_itself_writes_with_secrets_is_reported(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "1 cassette written by vcrpy's own use_cassette (not scrubbed) hold secrets:*",
+            "1 cassette written by vcrpy's own use_cassette (not scrubbed) holds secrets:*",
             "  cassettes/session_login.yaml: * secrets",
         ]
     )

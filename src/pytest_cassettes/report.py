@@ -176,8 +176,9 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
     if report.unscrubbed:
         yield (
             f"{plural(len(report.unscrubbed), 'cassette')} written by vcrpy's own use_cassette "
-            "(not scrubbed) hold secrets: record them with pytest_cassettes.use_cassette(request, "
-            "...) instead (see `pytest-cassettes scan`):"
+            f"(not scrubbed) {'holds' if len(report.unscrubbed) == 1 else 'hold'} secrets: "
+            "record with pytest_cassettes.use_cassette(request, ...) instead (see "
+            "`pytest-cassettes scan`):"
         )
         for path, found in sorted(report.unscrubbed.items()):
             yield f"  {path}: {plural(found, 'secret')}"
