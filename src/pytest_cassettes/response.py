@@ -159,10 +159,15 @@ def installed() -> Iterator[None]:
         stack.enter_context(mock.patch.object(vcr_stubs, "VCRHTTPResponse", CassetteResponse))
         stack.enter_context(mock.patch.object(vcr_stubs, "parse_headers", parse_headers))
         httpx_stubs = sys.modules.get("vcr.stubs.httpx_stubs")
-        if httpx_stubs is not None and hasattr(httpx_stubs, "_deserialize_headers"):
-            stack.enter_context(
-                mock.patch.object(httpx_stubs, "_deserialize_headers", _httpx_headers)
-            )
+        # Replayed headers (vcrpy 8+'s name, then 7's), and recorded ones (vcrpy 7 decodes
+        # them as UTF-8, which a latin-1 value is not: recording it raised).
+        for name, ours in (
+            ("_deserialize_headers", _httpx_headers),
+            ("_from_serialized_headers", _httpx_headers),
+            ("_transform_headers", _httpx_recorded_headers),
+        ):
+            if httpx_stubs is not None and hasattr(httpx_stubs, name):
+                stack.enter_context(mock.patch.object(httpx_stubs, name, ours))
         aiohttp_stubs = sys.modules.get("vcr.stubs.aiohttp_stubs")
         if aiohttp_stubs is not None:
             replayed = aiohttp_stubs.MockClientResponse
@@ -189,6 +194,18 @@ def _httpx_headers(headers: Mapping[str, Any]) -> list[tuple[str, Any]]:
                     value = value.encode("utf-8")
             pairs.append((name, value))
     return pairs
+
+
+def _httpx_recorded_headers(httpx_response: Any) -> dict[str, list[str]]:
+    """A response's headers as vcrpy 7 records them (names as sent), decoded as httpx decodes
+    them (ASCII, else UTF-8, else latin-1), not as UTF-8 always."""
+    headers = httpx_response.headers
+    recorded: dict[str, list[str]] = {}
+    for name, value in headers.raw:
+        recorded.setdefault(name.decode(headers.encoding), []).append(
+            value.decode(headers.encoding)
+        )
+    return recorded
 
 
 # vcrpy's aiohttp response decodes as UTF-8 whatever the charset (`text()` of a replayed
