@@ -737,14 +737,16 @@ def test_a_validation_error_replays_as_recorded(
     assert suite.server.hits == 0
 
 
-def test_a_cassette_vcrpy_wrote_with_secrets_is_scrubbed_when_we_write_it(
+def test_secrets_a_save_keeps_of_an_old_cassette_are_told(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An adopter's old pytest-recording cassette held a password, a token and a cookie; a
     `new_episodes` run added a request and rewrote the file, the new interaction scrubbed,
-    the old ones as they were. Once we write a file it holds no secret; an old interaction
-    with nothing to scrub stays byte for byte, and the cassette still replays offline."""
-    suite.server.route("/login", body=b'{"access_token": "x"}')
+    the old ones as they were, and nothing said so. The old interactions stay as they are
+    (other processes know them so: scrubbed, they would pass for new recordings), and the
+    summary names the file and what to do."""
+    suite.server.route("/login", body=b'{"access_token": "x", "user": "ada"}')
+    suite.server.route("/public", body=b"nothing secret here\n")
     old = {
         "version": 1,
         "interactions": [
@@ -797,16 +799,30 @@ def test_a_cassette_vcrpy_wrote_with_secrets_is_scrubbed_when_we_write_it(
             assert requests.get(URL + "/new").status_code == 200
         """
     )
-    result = suite.run("--record-mode=new_episodes")
+    report = suite.path / "report.json"
+    result = suite.run("--record-mode=new_episodes", f"--cassette-report={report}")
     result.assert_outcomes(passed=1)
     assert suite.server.hits == 1  # only the new request went out
-    assert secrets_on_disk(suite.path / "cassettes") == []
     written = yaml.safe_load(cassette.read_text())
     assert len(written["interactions"]) == 3
     assert yaml.safe_dump(written["interactions"][1]) == public_before
-    assert "<SCRUBBED>" in written["interactions"][0]["response"]["headers"]["Set-Cookie"][0]
-    result.stdout.fnmatch_lines(["*secret values scrubbed*"])
-    assert " 0 secret values scrubbed" not in result.stdout.str()
+    assert written["interactions"][:2] == old["interactions"]  # as they were
+    result.stdout.fnmatch_lines(
+        [
+            "1 cassette written in this run holds secrets in interactions recorded before, "
+            "unscrubbed (by vcrpy or pytest-recording): re-record it with --record-mode=rewrite:",
+            "  cassettes/test_suite/test_login_then_more.yaml: * secret values",
+        ]
+    )
+    old_secrets = json.loads(report.read_text())["cassettes_with_old_secrets"]
+    assert list(old_secrets) == ["cassettes/test_suite/test_login_then_more.yaml"]
     monkeypatch.setenv("CI", "true")
-    suite.run().assert_outcomes(passed=1)
+    replay = suite.run()
+    replay.assert_outcomes(passed=1)
     assert suite.server.hits == 1
+    assert "recorded before" not in replay.stdout.str()  # a replay writes nothing
+    monkeypatch.delenv("CI")
+    rewrite = suite.run("--record-mode=rewrite")
+    rewrite.assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    assert "recorded before" not in rewrite.stdout.str()

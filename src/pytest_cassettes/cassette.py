@@ -311,9 +311,13 @@ class Cassette:
     # (`hands_out`) replayed a response holding a placeholder (a login's token): a test's
     # request carrying one is then refused too (see _check_no_placeholder).
     handed_out: list[bool] = field(default_factory=lambda: [False])
-    # The identities of stored interactions found with nothing to scrub (see _scrubbed):
-    # the session's, shared by its cassettes.
+    # The identities of stored interactions found with nothing to scrub (see _secrets_in),
+    # shared by the session's cassettes of the same scrubbing rules; and how many secret
+    # values the last save kept of interactions recorded before (not by us, or by other rules).
     clean: set[str] = field(default_factory=set)
+    secrets_kept: int = 0
+    # (request, response) -> values the rules would scrub in a stored interaction.
+    count_secrets: Callable[[Any, dict[str, Any]], int] = lambda request, response: 0
     hands_out: bool = False
     entries: list[Entry] = field(default_factory=list)
     recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
@@ -765,36 +769,27 @@ class Cassette:
             self.rewrite_run,
             known,
             self._not_theirs,
-            self._scrubbed,
+            self._check_kept,
         )
 
-    def _scrubbed(self, kept: list[storage.Interaction]) -> list[storage.Interaction]:
-        """What a save keeps of the file, scrubbed as a recording is: a cassette vcrpy or
-        pytest-recording wrote holds its secrets in the clear, and once we write the file it
-        holds none. An interaction with nothing to scrub stays as it is, byte for byte; each
-        is looked at once a process (`clean`: the identities found clean)."""
-        result = []
+    def _check_kept(self, kept: list[storage.Interaction]) -> None:
+        """Count the values scrubbing would replace in what a save keeps of the file (a
+        cassette vcrpy or pytest-recording wrote holds its secrets in the clear). Told, not
+        changed: other processes that loaded the file know its interactions as they are (a
+        scrubbed one would pass for another process's new recording). Each interaction is
+        looked at once a process for the same rules (`clean`: the identities found clean)."""
+        found = 0
         for raw in kept:
             identity = storage.identity(raw)
             if identity in self.clean:
-                result.append(raw)
                 continue
             request, response = loaded_form(raw)
-            scrubbed_request, request_count = self.scrub_request(request)
-            scrubbed_response, response_count = self.scrub_response(response)
-            if (
-                scrubbed_request is None
-                or scrubbed_response is None
-                or not (request_count or response_count)
-            ):
-                self.clean.add(identity)  # nothing to scrub, or a scrub hook drops it: kept
-                result.append(raw)
-                continue
-            stored = stored_form(scrubbed_request, scrubbed_response)
-            self.clean.add(storage.identity(stored))
-            self.scrubbed += request_count + response_count
-            result.append(stored)
-        return result
+            count = self.count_secrets(request, response)
+            if count:
+                found += count
+            else:
+                self.clean.add(identity)
+        self.secrets_kept = found
 
     def _not_theirs(
         self, new: Sequence[storage.Interaction], theirs: list[storage.Interaction]

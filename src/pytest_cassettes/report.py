@@ -64,6 +64,8 @@ class Report:
     prune_refused: bool = False  # --cassette-prune asked when orphans could not be told
     # Files vcrpy's own use_cassette wrote in the run, unscrubbed: path -> secrets found.
     unscrubbed: dict[str, int] = field(default_factory=dict)
+    # Cassettes a save wrote with secrets in interactions recorded before: path -> values.
+    old_secrets: dict[str, int] = field(default_factory=dict)
 
     @property
     def orphans_known(self) -> bool:
@@ -89,6 +91,7 @@ class Report:
             "complete": self.complete,
             "unknown": sorted(self.unknown),
             "unscrubbed": self.unscrubbed,
+            "old_secrets": self.old_secrets,
         }
 
     def merge(self, wire: dict[str, Any]) -> None:
@@ -100,6 +103,7 @@ class Report:
         self.complete = self.complete and wire["complete"]
         self.unknown.update(wire["unknown"])
         self.unscrubbed.update(wire.get("unscrubbed", {}))
+        self.old_secrets.update(wire.get("old_secrets", {}))
 
     def to_json(self) -> str:
         """The report for CI: per test, totals, orphans."""
@@ -111,6 +115,7 @@ class Report:
             "orphans_known": self.orphans_known,
             "pruned": self.pruned,
             "unscrubbed_vcrpy_cassettes": self.unscrubbed,
+            "cassettes_with_old_secrets": self.old_secrets,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -136,6 +141,7 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         or report.pruned
         or report.prune_refused
         or report.unscrubbed
+        or report.old_secrets
     ):
         return
     yield (
@@ -182,6 +188,15 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         )
         for path, found in sorted(report.unscrubbed.items()):
             yield f"  {path}: {plural(found, 'secret')}"
+    if report.old_secrets:
+        yield (
+            f"{plural(len(report.old_secrets), 'cassette')} written in this run "
+            f"{'holds' if len(report.old_secrets) == 1 else 'hold'} secrets in interactions "
+            "recorded before, unscrubbed (by vcrpy or pytest-recording): re-record "
+            f"{'it' if len(report.old_secrets) == 1 else 'them'} with --record-mode=rewrite:"
+        )
+        for path, found in sorted(report.old_secrets.items()):
+            yield f"  {path}: {plural(found, 'secret value')}"
     if stats.not_saved:
         yield (
             f"{plural(stats.not_saved, 'recorded interaction')} of failed tests not saved "

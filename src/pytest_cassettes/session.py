@@ -153,7 +153,7 @@ class Session:
         self.blocks: list[tuple[pytest.Item, contextlib.ExitStack]] = []
         self._routed: list[Cassette] = []  # the open cassettes, innermost last
         self.handed_out = [False]  # see Cassette.handed_out
-        self.clean: set[str] = set()  # see Cassette.clean
+        self.clean: dict[Any, set[str]] = {}  # scrubbing rules -> see Cassette.clean
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
@@ -414,7 +414,8 @@ class Session:
             errors=problems,
             strict=settings.flag("strict"),
             handed_out=self.handed_out,
-            clean=self.clean,
+            clean=self.clean.setdefault(rules, set()),
+            count_secrets=self._secret_counter(rules, item.nodeid),
             hands_out=block,
         )
         # A persister registered in pytest_cassettes_configure loads and saves the cassettes.
@@ -514,6 +515,18 @@ class Session:
             return scrub
 
         return learning("scrub_request"), learning("scrub_response")
+
+    def _secret_counter(
+        self, rules: ScrubRules, where: str
+    ) -> Callable[[Any, dict[str, Any]], int]:
+        """How many values these rules scrub in a stored interaction (neither learning values
+        nor running the scrub hooks: the same answer in every process)."""
+        bare = self.scrubber(dataclasses.replace(rules, request_hooks=(), response_hooks=()), where)
+
+        def count(request: Any, response: dict[str, Any]) -> int:
+            return bare.scrub_request(request)[1] + bare.scrub_response(response)[1]
+
+        return count
 
     def scrubber(
         self, rules: ScrubRules, where: str, learned: frozenset[str] = frozenset()
@@ -725,6 +738,8 @@ class Session:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
             stats.values_scrubbed += cassette.scrubbed
+        if cassette.secrets_kept:
+            self.report.old_secrets[self.shown(cassette.path)] = cassette.secrets_kept
         self.report.used.update(
             used_key(self.shown(p)) for p in (cassette.path, *cassette.shared_paths)
         )

@@ -733,7 +733,7 @@ def write(
     rewrite_run: str | None = None,
     known: Counter[str] | None = None,
     dedupe: Callable[[Sequence[Interaction], list[Interaction]], list[Interaction]] | None = None,
-    clean: Callable[[list[Interaction]], list[Interaction]] | None = None,
+    check: Callable[[list[Interaction]], None] | None = None,
 ) -> int:
     """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`
     (as many copies as `drop` lists).
@@ -744,8 +744,8 @@ def write(
     requests): xdist workers that each record a session fixture's login keep one, the other
     would never play. Returns how many of `new` were written.
 
-    `clean`: what is kept of the file, as it is to be written (scrubbed: a cassette vcrpy
-    wrote holds its secrets in the clear).
+    `check`: shown what is kept of the file, as it is written (for secrets an older
+    recorder left there; see Cassette.save).
 
     Under a cross-process lock: re-read what is on disk now (other workers may have written),
     merge, write a temporary file beside it, rename it over the cassette. A file that cannot
@@ -764,8 +764,8 @@ def write(
         kept = _without(current.interactions if current else (), drop)
         if known is not None and kept:
             new = _not_written_by_others(new, kept, known, dedupe)
-        if clean is not None and kept:
-            kept = clean(kept)
+        if check is not None and kept:
+            check(kept)
         interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
         _atomic_write(target, lambda stream: codec.dump(data, stream), temp=_locked_temp(target))
