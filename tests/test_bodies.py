@@ -387,3 +387,29 @@ def test_normalize_keeps_the_length_of_an_empty_body() -> None:
         "Content-Encoding": ["gzip"],
         "Content-Length": ["1234"],
     }
+
+
+def test_a_compressed_empty_body_is_stored_decoded_as_any_other(suite: Suite) -> None:
+    """A body sent gzip-compressed that decodes to nothing is a body that was sent: its
+    Content-Encoding goes with it (kept, a caller decompressing by the header failed on the
+    empty stored body: a review's finding), unlike a HEAD's, which sent nothing."""
+    suite.server.route("/empty-gzip", body=b"", encoding="gzip")
+    suite.write(
+        """
+        import gzip
+        import urllib.request
+
+        @pytest.mark.cassette
+        def test_empty():
+            with urllib.request.urlopen(URL + "/empty-gzip") as response:
+                data = response.read()
+                if response.headers.get("Content-Encoding") == "gzip":
+                    data = gzip.decompress(data)  # as a urllib caller must
+            assert data == b""
+        """
+    )
+    suite.run("-p", "no:cassettes").assert_outcomes(passed=1)
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    headers = suite.cassette("test_empty")["interactions"][0]["response"]["headers"]
+    assert "Content-Encoding" not in headers and headers["Content-Length"] == ["0"]
+    suite.run("--record-mode=none").assert_outcomes(passed=1)

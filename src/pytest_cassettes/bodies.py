@@ -152,18 +152,18 @@ def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
     chunked = header_values(headers, "transfer-encoding")
     if not encodings and not chunked:
         return response
-    body = _body_bytes(response)
+    body = sent = _body_bytes(response)
     if encodings:
         if not set(codings(encodings)) <= set(DECODERS):
             return response
         decoded = decode(body, encodings)
         body = decoded if decoded is not None else body
-    dropped = DROPPED_HEADERS if body else ("transfer-encoding",)
+    dropped = DROPPED_HEADERS if sent else ("transfer-encoding",)
     headers = {k: v for k, v in headers.items() if k.lower() not in dropped}
     length = header_values(headers, "content-length")
     # No body but a length (a HEAD response, a 304): the length is that of the body not sent,
     # which clients read as such; there was nothing to decode.
-    if body and (length or encodings):
+    if sent and (length or encodings):
         _set_header(headers, "content-length", str(len(body)))
     stored_body = response.get("body") or {}
     return {**response, "headers": headers, "body": {**stored_body, "string": body}}
