@@ -1020,6 +1020,9 @@ def test_a_header_value_outside_ascii_reads_as_without_the_plugin(suite: Suite) 
     UTF-8 and parsed them back as latin-1 (`cafÃ©` under requests and urllib3, recording and
     replaying), and httpx's replay raised UnicodeEncodeError building its headers."""
     suite.server.route("/file", body=b"x", headers={"Content-Disposition": 'inline; name="café"'})
+    # UTF-8 values (http.server writes text as latin-1): httpx reads all of them as UTF-8.
+    as_sent = {"X-A": "café".encode().decode("latin-1"), "X-B": "5 €".encode().decode("latin-1")}
+    suite.server.route("/utf8", body=b"x", headers=as_sent)
     suite.write(
         """
         import httpx
@@ -1033,10 +1036,14 @@ def test_a_header_value_outside_ascii_reads_as_without_the_plugin(suite: Suite) 
             got = urllib3.PoolManager().request("GET", URL + "/file")
             assert got.headers["Content-Disposition"] == NAME
             assert httpx.get(URL + "/file").headers["Content-Disposition"] == NAME
+            utf8 = httpx.get(URL + "/utf8").headers
+            assert (utf8["X-A"], utf8["X-B"]) == ("caf\\u00e9", "5 \\u20ac")
+            latin1 = requests.get(URL + "/utf8").headers  # http.client reads latin-1
+            assert latin1["X-A"] == "caf\\u00e9".encode().decode("latin-1")
         """
     )
     suite.run("-p", "no:cassettes").assert_outcomes(passed=1)  # as without the plugin
     suite.run("--record-mode=once").assert_outcomes(passed=1)
     hits = suite.server.hits
     suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == hits == 6
+    assert suite.server.hits == hits == 10

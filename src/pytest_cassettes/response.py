@@ -181,19 +181,30 @@ def installed() -> Iterator[None]:
 
 
 def _httpx_headers(headers: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """vcrpy's replayed httpx headers, a value outside ASCII as bytes (latin-1 when it can be,
-    as httpx decodes what is neither ASCII nor UTF-8): httpx encodes a text value as ASCII,
-    and a recorded `filename="café"` raised UnicodeEncodeError."""
-    pairs: list[tuple[str, Any]] = []
-    for name, values in headers.items():
-        for value in values if isinstance(values, list) else [values]:
-            if isinstance(value, str) and not value.isascii():
-                try:
-                    value = value.encode("latin-1")
-                except UnicodeEncodeError:
-                    value = value.encode("utf-8")
-            pairs.append((name, value))
-    return pairs
+    """vcrpy's replayed httpx headers, with values outside ASCII as the bytes httpx decoded:
+    httpx encodes a text value as ASCII (a recorded `filename="café"` raised
+    UnicodeEncodeError), and decodes all of a response's values with one codec, ASCII, else
+    UTF-8, else latin-1. So UTF-8, unless every value fits latin-1 and those bytes are not
+    UTF-8 (then httpx read them as latin-1)."""
+    pairs = [
+        (name, value)
+        for name, values in headers.items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    texts = [v for _, v in pairs if isinstance(v, str) and not v.isascii()]
+    if not texts:
+        return pairs
+    codec = "utf-8"
+    try:
+        b"".join(t.encode("latin-1") for t in texts).decode("utf-8")
+    except UnicodeEncodeError:
+        pass  # beyond latin-1: UTF-8
+    except UnicodeDecodeError:
+        codec = "latin-1"
+    return [
+        (name, value.encode(codec) if isinstance(value, str) and not value.isascii() else value)
+        for name, value in pairs
+    ]
 
 
 def _httpx_recorded_headers(httpx_response: Any) -> dict[str, list[str]]:
