@@ -227,6 +227,25 @@ def test_a_default_cassette_name_override_leaves_the_vcr_markers_under_it(tmp_pa
     assert "would migrate 0 files" in again.getvalue()
 
 
+def test_a_default_cassette_name_override_above_a_plain_pyproject_is_found(
+    tmp_path: Path,
+) -> None:
+    """pytest's rootdir is where a file configures it: a package's plain pyproject.toml below
+    it is none, and the conftest.py above it applies (a review's finding)."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "conftest.py").write_text(NAMING_CONFTEST)
+    tests = tmp_path / "pkg" / "tests"
+    tests.mkdir(parents=True)
+    (tmp_path / "pkg" / "pyproject.toml").write_text("[project]\nname = 'pkg'\n")
+    marked = "import pytest\n\n\n@pytest.mark.vcr\ndef test_Health():\n    pass\n"
+    (tests / "test_a.py").write_text(marked)
+    assert migrate([str(tests)], write=True, out=io.StringIO()) == 0
+    assert (tests / "test_a.py").read_text() == marked
+    (tmp_path / "pkg" / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    assert migrate([str(tests)], write=True, out=io.StringIO()) == 0  # its own rootdir now
+    assert "mark.vcr" not in (tests / "test_a.py").read_text()
+
+
 def test_a_suite_naming_its_cassettes_with_default_cassette_name_replays_after_migrate(
     suite: Suite,
 ) -> None:

@@ -50,8 +50,28 @@ NAME_TODO = (
     "# (<module>/<Class.test[params]>.yaml) or name each cassette in its marker",
     '# (@pytest.mark.cassette("<module>/<name>.yaml")), delete this fixture, run migrate again.',
 )
-# Files that end the search for conftest.py files upwards: pytest's rootdir is there or below.
-ROOT_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", ".git")
+# What ends the search for conftest.py files upwards: a file configuring pytest (its rootdir,
+# above which it loads no conftest.py: a plain pyproject.toml or setup.cfg is none), or `.git`.
+ROOT_FILES = {
+    "pytest.ini": "",
+    ".pytest.ini": "",
+    "pyproject.toml": "[tool.pytest",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+}
+
+
+def _is_root(folder: Path) -> bool:
+    if (folder / ".git").exists():
+        return True
+    for name, section in ROOT_FILES.items():
+        try:
+            text = (folder / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if section in text:
+            return True
+    return False
 
 
 @dataclass
@@ -175,7 +195,7 @@ class _Overrides:
             if conftest != here and conftest.is_file():
                 shown = _shown(conftest)
                 found += [f"{shown}:{line}" for line in self.conftest(conftest)]
-            if any((folder / name).exists() for name in ROOT_FILES):
+            if _is_root(folder):
                 break
         return found
 
