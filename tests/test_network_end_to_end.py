@@ -646,3 +646,40 @@ def test_a_blocked_request_swallowed_by_a_later_teardown_fails_the_test_tearing_
         ]
     )
     assert suite.server.hits == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="forks")
+def test_a_blocked_request_in_a_forked_pool_worker_fails_the_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked worker inherits the guard; its NetworkBlockedError, sent back pickled, could not
+    be rebuilt (keyword-only arguments): the pool's result thread died and `pool.apply` waited
+    for ever, a hung CI job (an audit's finding)."""
+    suite.write(
+        """
+        import multiprocessing
+        import socket
+        from urllib.parse import urlsplit
+
+        def fetch(url):
+            return requests.get(url).status_code
+
+        def connect(url):
+            parts = urlsplit(url)
+            socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+
+        @pytest.mark.cassette
+        def test_pool():
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                with pytest.raises(Exception) as missing:
+                    pool.apply_async(fetch, (URL + "/from-a-worker",)).get(timeout=20)
+                with pytest.raises(RuntimeError, match="blocked") as blocked:
+                    pool.apply_async(connect, (URL,)).get(timeout=20)
+            assert type(missing.value).__name__ == "CassetteMissingError"
+            assert type(blocked.value).__name__ == "NetworkBlockedError"
+            assert "expected at:" in str(missing.value)
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    suite.pytester.runpytest_subprocess("-p", "no:recording").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class CassetteError(Exception):
     """Base of every pytest-cassettes error: a test failure, never an internal error."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Our errors take keyword arguments, which pickle's default (the class called with
+        # `args`) cannot give: a forked multiprocessing Pool worker's blocked request could
+        # not be unpickled, and `pool.apply` waited for ever. Rebuilt from message and state.
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(cls: type[CassetteError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class CassetteMissingError(CassetteError):
