@@ -437,8 +437,9 @@ class Cassette:
 
     def will_send(self, request: Any) -> bool:
         """Whether the stubs are to send `request` to record it, asked before its response is:
-        as `can_play` decides, without its side effects (the body may grow meanwhile); the
-        preparation is carried to `prepared`, which checks it is still the same request."""
+        as `can_play` decides, without its side effects (the body may grow meanwhile), but for
+        the placeholder check `can_play` makes after (the connection is then left unused).
+        The preparation is carried to `prepared`, which checks it is still the same request."""
         if not self.can_record:
             return False
         if not self.entries or self.record_mode == "all":

@@ -208,7 +208,9 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         blocked = f"{plural(stats.network_blocked, 'network connection')} blocked"
         failed = stats.network_blocked_in_failed_tests
         if not failed:
-            yield f"{blocked}, none in a failed test: expected by the tests."
+            yield (
+                f"{blocked}, none in a failed test (caught by the tests or the libraries they use)."
+            )
         else:
             if failed < stats.network_blocked:
                 blocked += f", {failed} in {'a failed test' if failed == 1 else 'failed tests'}"
