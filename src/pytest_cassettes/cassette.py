@@ -311,9 +311,9 @@ class Cassette:
     # (`hands_out`) replayed a response holding a placeholder (a login's token): a test's
     # request carrying one is then refused too (see _check_no_placeholder).
     handed_out: list[bool] = field(default_factory=lambda: [False])
-    # The identities of stored interactions found with nothing to scrub (see _secrets_in),
+    # The identities of stored interactions found with nothing to scrub (see _check_kept),
     # shared by the session's cassettes of the same scrubbing rules; and how many secret
-    # values the last save kept of interactions recorded before (not by us, or by other rules).
+    # values the last save kept of interactions recorded unscrubbed before.
     clean: set[str] = field(default_factory=set)
     secrets_kept: int = 0
     # (request, response) -> values the rules would scrub in a stored interaction.

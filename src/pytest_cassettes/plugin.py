@@ -215,7 +215,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     yield
     state.note_vcrpy_cassettes()
     # Blocked after the last test's report (a fixture torn down at the end of a run cut
-    # short): no passing test expected them.
+    # short): no passing test caught them.
     state.note_blocked(failed=True)
     if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
         config.workeroutput["pytest_cassettes"] = state.report.to_wire()

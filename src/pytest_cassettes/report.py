@@ -203,8 +203,8 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
             "(record_on_exception=True keeps them)."
         )
     if stats.network_blocked:
-        # Blocks in tests that passed were expected (`pytest.raises(RuntimeError)` under
-        # `block_network`): allowing the host would defeat them.
+        # Blocks in tests that passed were caught (`pytest.raises(RuntimeError)` under
+        # `block_network`, or by a library): allowing the host may defeat them.
         blocked = f"{plural(stats.network_blocked, 'network connection')} blocked"
         failed = stats.network_blocked_in_failed_tests
         if not failed:

@@ -196,15 +196,23 @@ def _httpx_headers(headers: Mapping[str, Any]) -> list[tuple[str, Any]]:
         return pairs
     codec = "utf-8"
     try:
-        b"".join(t.encode("latin-1") for t in texts).decode("utf-8")
+        raw = [text.encode("latin-1") for text in texts]
     except UnicodeEncodeError:
-        pass  # beyond latin-1: UTF-8
-    except UnicodeDecodeError:
+        raw = []  # beyond latin-1: UTF-8
+    if any(not _is_utf8(value) for value in raw):  # as httpx tries its codecs: value by value
         codec = "latin-1"
     return [
         (name, value.encode(codec) if isinstance(value, str) and not value.isascii() else value)
         for name, value in pairs
     ]
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _httpx_recorded_headers(httpx_response: Any) -> dict[str, list[str]]:

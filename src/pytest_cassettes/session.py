@@ -521,10 +521,11 @@ class Session:
     ) -> Callable[[Any, dict[str, Any]], int]:
         """How many values these rules scrub in a stored interaction (neither learning values
         nor running the scrub hooks: the same answer in every process)."""
-        bare = self.scrubber(dataclasses.replace(rules, request_hooks=(), response_hooks=()), where)
 
-        def count(request: Any, response: dict[str, Any]) -> int:
-            return bare.scrub_request(request)[1] + bare.scrub_response(response)[1]
+        def count(request: Any, response: dict[str, Any]) -> int:  # built when a save asks
+            bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
+            scrubber = self.scrubber(bare, where)
+            return scrubber.scrub_request(request)[1] + scrubber.scrub_response(response)[1]
 
         return count
 
@@ -835,8 +836,8 @@ class Session:
     def note_blocked(self, failed: bool) -> None:
         """The connections blocked since the last test phase's report belong to this one (a
         test's setup, call or teardown): counted apart if it failed, where allowing a host
-        may be the fix. Where it passed, the test expected the block (pytest-recording's
-        `block_network` marker with `pytest.raises(RuntimeError)`)."""
+        may be the fix. Where it passed, the block was caught (pytest-recording's
+        `block_network` marker with `pytest.raises(RuntimeError)`, or a library)."""
         if failed:
             self.report.stats.network_blocked_in_failed_tests += (
                 self._blocked_here - self._blocked_told
