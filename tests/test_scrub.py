@@ -236,6 +236,22 @@ def test_set_cookie_keeps_its_attributes_in_every_value():
     assert count == 2
 
 
+def test_set_cookie_values_folded_into_one_line_are_each_scrubbed():
+    """A proxy folding several Set-Cookie headers into one line, comma-separated (which HTTP
+    forbids, and some do): only the first cookie's value was scrubbed, the others read as
+    its attributes. An Expires date's comma is no fold."""
+    folded = (
+        f"sid={SECRET}; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT, "
+        f"lang={SECRET}x; Path=/,tok={SECRET}y"
+    )
+    new, count = scrub_response(response(headers={"Set-Cookie": [folded]}))
+    assert new["headers"]["Set-Cookie"] == [
+        "sid=<SCRUBBED>; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT, "
+        "lang=<SCRUBBED>; Path=/,tok=<SCRUBBED>"
+    ]
+    assert count == 3
+
+
 @pytest.mark.parametrize("name", ["X-Api-Key", "x-auth-token", "X-Amz-Security-Token"])
 def test_sensitive_response_header_is_replaced(name: str):
     new, count = scrub_response(response(headers={name: [SECRET], "Server": ["nginx"]}))

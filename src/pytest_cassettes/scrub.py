@@ -2388,10 +2388,23 @@ def _is_pairs(value: list[Any] | tuple[Any, ...]) -> bool:
     )
 
 
+# Where a proxy folded several Set-Cookie values into one line: a comma before `name=` (an
+# Expires date's comma is followed by a day number and a blank).
+_COOKIE_FOLD = re.compile(r"(,[ \t]*)(?=[^;,=\s]+=)")
+
+
 def _scrub_cookie(
     value: str, set_cookie: bool, label: str, found: list[str], encode: Encoder
 ) -> str:
-    """`a=1; b=2` -> `a=<SCRUBBED>; b=<SCRUBBED>`; Set-Cookie keeps its attributes (Path...)."""
+    """`a=1; b=2` -> `a=<SCRUBBED>; b=<SCRUBBED>`; Set-Cookie keeps its attributes (Path...),
+    each cookie of a folded line its own."""
+    if set_cookie and "," in value:
+        pieces = _COOKIE_FOLD.split(value)
+        if len(pieces) > 1:
+            return "".join(
+                piece if i % 2 else _scrub_cookie(piece, True, label, found, encode)
+                for i, piece in enumerate(pieces)
+            )
     parts = value.split(";")
     for i, part in enumerate(parts[:1] if set_cookie else parts):
         name, equals, content = part.partition("=")
