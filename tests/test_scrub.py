@@ -2719,3 +2719,60 @@ def test_a_value_merely_containing_a_filler_word_is_still_a_secret(value: str):
         "<SCRUBBED>",
         "<SCRUBBED>",
     )
+
+
+def test_a_language_models_output_keeps_its_generic_fields():
+    """An adopter's agent tests with the openai and anthropic SDKs: the model's tool-call
+    arguments (`{"key": "Enter", "token": "ETH"}`), a JSON answer's `"key": "B"` and a
+    thinking block's `signature` replayed as `<SCRUBBED>`, and the agent's next request then
+    differed from the recording: no cassette of the loop could replay. A model's output keeps
+    its generic names; specific ones, token formats and the environment's values still go."""
+    arguments = {"key": "Enter", "token": "ETH", "api_key": SECRET, "note": GITHUB}
+    openai = {
+        "choices": [
+            {
+                "message": {
+                    "role": "assistant",
+                    "content": json.dumps({"answer": "yes", "key": "B"}),
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {"name": "press", "arguments": json.dumps(arguments)},
+                        }
+                    ],
+                }
+            }
+        ],
+    }
+    new, _ = scrub_response(response(json.dumps(openai), {"Content-Type": ["application/json"]}))
+    message = json.loads(new["body"]["string"])["choices"][0]["message"]
+    assert json.loads(message["content"]) == {"answer": "yes", "key": "B"}
+    kept = json.loads(message["tool_calls"][0]["function"]["arguments"])
+    assert kept == {
+        "key": "Enter",
+        "token": "ETH",
+        "api_key": "<SCRUBBED>",
+        "note": "<SCRUBBED:github>",
+    }
+    anthropic = {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "...", "signature": "EqQBCkgIARABGAI"},
+            {"type": "tool_use", "name": "press", "input": {"key": "Enter", "token": "SOL"}},
+        ],
+    }
+    # The history a request sends back (Gemini's functionCall too) is the model's output too.
+    sent = {
+        "messages": [anthropic],
+        "contents": [{"parts": [{"functionCall": {"name": "f", "args": {"key": "Tab"}}}]}],
+        "token": SECRET,
+    }
+    body = json.dumps(sent).encode()
+    new_request, _ = scrub_request(request(body=body, headers={"Content-Type": "application/json"}))
+    assert json.loads(new_request.body) == {**sent, "token": "<SCRUBBED>"}
+    # Anywhere else, `key` and `token` are secrets as before.
+    new, _ = scrub_response(response(json.dumps({"key": "Enter", "data": {"token": "ETH"}})))
+    assert json.loads(new["body"]["string"]) == {
+        "key": "<SCRUBBED>",
+        "data": {"token": "<SCRUBBED>"},
+    }

@@ -247,6 +247,67 @@ def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
     return frozenset(found)
 
 
+# A language model's output (its messages, tool calls and their arguments, in responses and
+# in the history a request sends back) is text the model wrote: its `key`, `token`,
+# `signature` fields (a tool's `{"key": "Enter"}`, a JSON answer's `"key": "B"`, a thinking
+# block's signature) are no credentials. Generic names only: `password`, `api_key` and the
+# like, the detectors and the environment's values still apply there.
+_MODEL_OUTPUT_HINT = re.compile(
+    r'"(?:role"\s*:\s*"(?:assistant|model)"|type"\s*:\s*"(?:function_call|function'
+    r'|tool_use|tool_call)"|function_?[Cc]all"\s*:)'
+)
+_MODEL_ROLES = frozenset({"assistant", "model"})
+_MODEL_CALL_TYPES = frozenset({"function_call", "function", "tool_use", "tool_call"})
+_MODEL_CALL_KEYS = frozenset({"functioncall", "function_call"})
+# Set while a JSON string a model wrote is scrubbed as JSON (a tool call's `arguments`).
+_MODEL_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "pytest_cassettes_model_output", default=False
+)
+
+
+def _model_output_paths(text: str) -> frozenset[tuple[Segment, ...]]:
+    """The paths (lower-case keys, from the document's number) of a language model's output
+    in a JSON text (see _MODEL_OUTPUT_HINT): an assistant's or a model's message, a tool or
+    function call."""
+    if not _MODEL_OUTPUT_HINT.search(text):
+        return frozenset()
+    found: list[tuple[Segment, ...]] = []
+    path: list[Segment] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if (
+                node.get("role") in _MODEL_ROLES
+                or node.get("type") in _MODEL_CALL_TYPES
+                or (path and path[-1] in _MODEL_CALL_KEYS)
+            ):
+                found.append(tuple(path))
+                return  # all of it
+            items: Iterable[tuple[Segment, Any]] = (
+                (k.lower(), v) for k, v in node.items() if isinstance(k, str)
+            )
+        else:
+            items = enumerate(node)
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                path.append(key)
+                walk(value)
+                path.pop()
+
+    try:
+        for number, data in enumerate(_json_documents(text)):
+            if isinstance(data, (dict, list)):
+                path[:] = [number]
+                walk(data)
+    except (ValueError, RecursionError):
+        return frozenset()
+    return frozenset(found)
+
+
+def _under(here: tuple[Segment, ...], roots: frozenset[tuple[Segment, ...]]) -> bool:
+    return any(here[: len(root)] == root for root in roots)
+
+
 def _json_documents(text: str) -> Iterator[Any]:
     """The JSON documents of a text: one, or JSON lines (white space between them)."""
     decoder = json.JSONDecoder()
@@ -1116,6 +1177,7 @@ class Scrubber:
         if not (hits or embedded or paths or exact or self._has_sensitive_key(text)):
             return text
         kept = _kept_paths(text)
+        outputs = _model_output_paths(text)
         hit_starts = [start for start, _ in hits]
         hit_ends = list(itertools.accumulate((end for _, end in hits), max))
         out: list[str] = []
@@ -1137,7 +1199,7 @@ class Scrubber:
                 out.append(token)
                 continue
             if first in "{[" and not (top is not None and top.key_next):
-                sensitive, name = self._json_sensitive(stack, paths, exact, kept, document)
+                sensitive, name = self._json_sensitive(stack, paths, exact, kept, document, outputs)
                 loose = (
                     sensitive
                     and first == "{"
@@ -1152,7 +1214,7 @@ class Scrubber:
                 top.key = json.loads(token)
                 sensitive, name = False, ""
             else:
-                sensitive, name = self._json_sensitive(stack, paths, exact, kept, document)
+                sensitive, name = self._json_sensitive(stack, paths, exact, kept, document, outputs)
                 document += not stack  # a document that is one value
                 if not sensitive and top is not None and top.loose and first == '"':
                     sensitive = _loose_secret(name, json.loads(token))
@@ -1164,7 +1226,15 @@ class Scrubber:
             elif _overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
                 embedded and first == '"' and _may_embed(token) and self._has_embedded(token)
             ):
-                out.append(self._json_string(token, found, depth))
+                here = (
+                    document,
+                    *((f.key or "").lower() if f.is_object else f.index for f in stack),
+                )
+                model = _MODEL_OUTPUT.set(_MODEL_OUTPUT.get() or _under(here, outputs))
+                try:
+                    out.append(self._json_string(token, found, depth))
+                finally:
+                    _MODEL_OUTPUT.reset(model)
             else:
                 out.append(token)
         return "".join(out)
@@ -1284,6 +1354,7 @@ class Scrubber:
         exact: frozenset[tuple[Segment, ...]] = frozenset(),
         kept: frozenset[tuple[Segment, ...]] = frozenset(),
         document: int = 0,
+        outputs: frozenset[tuple[Segment, ...]] = frozenset(),
     ) -> tuple[bool, str]:
         """Whether the value about to be read is secret, and the key that makes it so: by its
         name, a user's JSON path (`paths`), or its path being one of `exact` (lower-case keys;
@@ -1300,6 +1371,11 @@ class Scrubber:
             here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
             if here in kept:
                 return False, name
+        generic = bool(name) and normalize_name(name) in GENERIC_NAMES
+        if (outputs or _MODEL_OUTPUT.get()) and not top.sensitive and generic:
+            here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
+            if _MODEL_OUTPUT.get() or _under(here, outputs):
+                return False, name  # a model's output (see _MODEL_OUTPUT_HINT)
         if top.sensitive or (name and self._param_names(name)):
             return True, name
         if paths:
