@@ -1371,8 +1371,12 @@ class Scrubber:
             here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
             if here in kept:
                 return False, name
-        generic = bool(name) and normalize_name(name) in GENERIC_NAMES
-        if (outputs or _MODEL_OUTPUT.get()) and not top.sensitive and generic:
+        if (
+            (outputs or _MODEL_OUTPUT.get())
+            and not top.sensitive
+            and name
+            and normalize_name(name) in GENERIC_NAMES
+        ):
             here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
             if _MODEL_OUTPUT.get() or _under(here, outputs):
                 return False, name  # a model's output (see _MODEL_OUTPUT_HINT)
