@@ -129,6 +129,22 @@ def loaded_cassette(path: Path, mode: str, **options: Any) -> Cassette:
     return cassette
 
 
+def counting_cassette(tmp_path: Path, mode: str, **options: Any) -> tuple[Cassette, list[str]]:
+    """A cassette of one recorded `GET http://x/a`, opened in `mode`, and the paths its
+    `before_record_request` is asked to prepare from then on."""
+    path = tmp_path / "c.yaml"
+    storage.write(path, [interaction("http://x/a", "a")])
+    calls: list[str] = []
+
+    def prepare(request: Request) -> Request:
+        calls.append(request.path)
+        return request
+
+    cassette = loaded_cassette(path, mode, prepare_request=prepare, **options)
+    calls.clear()
+    return cassette, calls
+
+
 def test_concurrent_identical_requests_get_distinct_recordings(tmp_path: Path) -> None:
     path = tmp_path / "poll.yaml"
     storage.write(
@@ -211,18 +227,7 @@ def test_what_take_prepared_serves_the_very_next_ask_only(tmp_path: Path) -> Non
     """On a miss, the requests shortcut's `take` hands what it prepared to the stubs' path
     (hooks run once per request); nothing else may be served that: not a later request, not
     one after the send that made it failed (`drop_carried`), not one after a hit."""
-    path = tmp_path / "c.yaml"
-    storage.write(path, [interaction("http://x/a", "a")])
-    calls: list[str] = []
-
-    def prepare(request: Request) -> Request:
-        calls.append(request.path)
-        return request
-
-    cassette = loaded_cassette(
-        path, "new_episodes", prepare_request=prepare, allow_playback_repeats=True
-    )
-    calls.clear()
+    cassette, calls = counting_cassette(tmp_path, "new_episodes", allow_playback_repeats=True)
 
     def ask() -> Request:
         return Request("GET", "http://x/b", None, {})
@@ -383,16 +388,7 @@ def test_will_send_decides_as_can_play_and_prepares_each_request_once(tmp_path: 
     """`will_send` (asked in the stub's `request()`, to connect then) decides as `can_play`
     would, keeps nothing but what it prepared for the stub's own ask, and a request whose body
     grew meanwhile (http.client's `send` after `request`) is prepared again."""
-    path = tmp_path / "c.yaml"
-    storage.write(path, [interaction("http://x/a", "a")])
-    calls: list[str] = []
-
-    def prepare(request: Request) -> Request:
-        calls.append(request.path)
-        return request
-
-    cassette = loaded_cassette(path, "new_episodes", prepare_request=prepare)
-    calls.clear()
+    cassette, calls = counting_cassette(tmp_path, "new_episodes")
     recorded = Request("GET", "http://x/a", None, {})
     assert not cassette.will_send(recorded)  # it replays
     assert cassette.can_play(recorded) and calls == ["/a"]
@@ -404,5 +400,5 @@ def test_will_send_decides_as_can_play_and_prepares_each_request_once(tmp_path: 
     assert cassette.will_send(grown)
     grown.body = b"more"
     assert not cassette.can_play(grown) and calls == ["/a", "/b", "/b", "/b"]
-    replay_only = loaded_cassette(path, "none")
+    replay_only = loaded_cassette(cassette.path, "none")
     assert not replay_only.will_send(Request("GET", "http://x/other", None, {}))
