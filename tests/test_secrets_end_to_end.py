@@ -826,3 +826,49 @@ def test_secrets_a_save_keeps_of_an_old_cassette_are_told(
     rewrite.assert_outcomes(passed=1)
     assert secrets_on_disk(suite.path / "cassettes") == []
     assert "recorded before" not in rewrite.stdout.str()
+
+
+def test_a_secret_json_document_keeps_its_shape_so_the_client_still_parses_it(
+    suite: Suite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # AWS Secrets Manager's GetSecretValue answers the secret as a JSON document in a string,
+    # which every client parses (`json.loads(r["SecretString"])["password"]`). Replaced whole,
+    # the replay handed the test `<SCRUBBED>`, which no client parses.
+    from pytest_cassettes.cli import main
+
+    password = "db-pw-" + "Xk2j3h4k5l6m7n8b9v0c"
+    secret = {"username": "app", "password": password, "port": 5432, "ssl": True}
+    suite.server.route(
+        "/",
+        headers={"Content-Type": "application/x-amz-json-1.1"},
+        body=json.dumps({"Name": "prod/db", "SecretString": json.dumps(secret)}),
+    )
+    suite.write(
+        """
+        import json
+
+        @pytest.mark.cassette
+        def test_secret():
+            answer = requests.post(URL + "/", json={"SecretId": "prod/db"}).json()
+            secret = json.loads(answer["SecretString"])
+            assert sorted(secret) == ["password", "port", "ssl", "username"]
+            assert secret["ssl"] is True
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    path = suite.cassette_path("test_secret")
+    text = path.read_text()
+    assert password not in text and "5432" not in text
+    stored = json.loads(
+        suite.cassette("test_secret")["interactions"][0]["response"]["body"]["string"]
+    )
+    assert json.loads(stored["SecretString"]) == {
+        "username": "<SCRUBBED>",
+        "password": "<SCRUBBED>",
+        "port": 0,
+        "ssl": True,
+    }
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert main(["scan", str(path)]) == 0, capsys.readouterr().out

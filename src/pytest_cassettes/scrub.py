@@ -2389,8 +2389,46 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
     value = json.loads(token) if token[0] == '"' else token
     if not value or is_placeholder(value) or (isinstance(value, str) and _masked(value)):
         return token
+    if isinstance(value, str) and value[0] == "{":
+        document = _secret_document(value, name, found)
+        if document is not None:
+            return token if document == value else json.dumps(document)
     found.append(_finding(name, str(value)))
     return json.dumps(SCRUBBED)
+
+
+def _secret_document(value: str, name: str, found: list[str]) -> str | None:
+    """A secret that is a JSON object in a string (AWS Secrets Manager's `SecretString`,
+    `{"username": ..., "password": ...}`, which every client parses): its keys and shape kept,
+    every string in it replaced and every number made 0, so that the client still parses it on
+    replay. None: not a JSON object. The value itself when nothing in it was left to replace."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data:
+        return None
+    changed = False
+
+    def replaced(node: Any) -> Any:
+        nonlocal changed
+        if isinstance(node, dict):
+            return {key: replaced(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [replaced(item) for item in node]
+        if isinstance(node, bool) or node is None or node == 0:
+            return node
+        if isinstance(node, str) and (not node or is_placeholder(node) or _masked(node)):
+            return node
+        found.append(_finding(name, str(node)))
+        changed = True
+        return SCRUBBED if isinstance(node, str) else 0
+
+    try:
+        document = replaced(data)
+    except RecursionError:
+        return None
+    return json.dumps(document) if changed else value
 
 
 def _trimmed(value: str) -> str:
