@@ -142,6 +142,37 @@ def _shortened(message: str) -> list[str]:
     return kept
 
 
+def _query_diff(live: Any, stored: Any) -> list[str]:
+    """The query parameters that differ, each on a line: a cut `query` message (a presigned
+    URL's) hid which one did (`X-Amz-Date`)."""
+    try:
+        ours, theirs = _query_values(live.query), _query_values(stored.query)
+    except (AttributeError, TypeError, ValueError):
+        return []
+    lines = []
+    for name in sorted(ours.keys() | theirs.keys()):
+        if name not in theirs:
+            lines.append(f"{name}: only in this request ({_cut(ours[name])})")
+        elif name not in ours:
+            lines.append(f"{name}: only in the recording ({_cut(theirs[name])})")
+        elif ours[name] != theirs[name]:
+            lines.append(f"{name}: {_cut(ours[name])} != {_cut(theirs[name])}")
+    return lines[:MESSAGE_LINES]
+
+
+def _query_values(query: Any) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for name, value in query:
+        values.setdefault(str(name), []).append(str(value))
+    return values
+
+
+def _cut(values: list[str]) -> str:
+    text = repr(values[0]) if len(values) == 1 else repr(values)
+    limit = MESSAGE_LINE_LENGTH // 2
+    return text if len(text) <= limit else text[:limit] + "\u2026"
+
+
 def _signature(request: Any) -> tuple[Any, ...]:
     """What a filter or scrubber sees of a request: equal signatures, equal outcomes."""
     headers = sorted((str(k).lower(), str(v)) for k, v in request.headers.items())
@@ -666,6 +697,8 @@ class Cassette:
                 if first:
                     text.append(f"  {name}: {first}")
                     text.extend(f"    {line}" for line in rest)
+                if name == "query" and len(message.strip()) > MESSAGE_LINE_LENGTH:
+                    text.extend(f"    {line}" for line in _query_diff(prepared, entry.request))
             lines.append("\n".join(text))
         return lines
 
