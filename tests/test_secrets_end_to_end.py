@@ -872,3 +872,33 @@ def test_a_secret_json_document_keeps_its_shape_so_the_client_still_parses_it(
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
     assert main(["scan", str(path)]) == 0, capsys.readouterr().out
+
+
+def test_a_resumable_upload_session_uri_is_scrubbed_and_replays(suite: Suite) -> None:
+    # Google's resumable upload session URI takes unsigned uploads from anyone holding it for
+    # a week: its upload_id (in Location, every chunk's URL, X-GUploader-UploadID) is a
+    # credential, and was written as it was (an adopter's google-cloud-storage run).
+    upload_id = "ADPycdvX7fq2kTn3Zs9mWq1LrE0bYcT5hGuJ8oKp"
+    suite.server.route(
+        "/upload/storage/v1/b/bkt/o",
+        headers={
+            "Location": f"{suite.server.base_url}/upload/session?upload_id={upload_id}",
+            "X-GUploader-UploadID": upload_id,
+        },
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_upload():
+            start = requests.post(URL + "/upload/storage/v1/b/bkt/o?uploadType=resumable")
+            session = start.headers["Location"]
+            chunk = requests.put(session, data=b"chunk-1")
+            assert chunk.json()["path"].startswith("/upload/session?upload_id=")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_upload").read_text()
+    assert upload_id not in text and upload_id[:16] not in text
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

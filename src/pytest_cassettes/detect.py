@@ -130,6 +130,9 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "recovery-codes",
     "*consumer-key",
     "private-key-data",
+    # Google's resumable upload session (a URI anyone may upload to for a week); S3's
+    # multipart `uploadId` shares the name: harmless, its requests are signed.
+    "upload-id",
 )
 
 # Header names only (as JSON keys or parameters these words name ordinary things): the keys
@@ -151,6 +154,7 @@ DEFAULT_HEADER_RULES: tuple[str, ...] = (
     "x-honeycomb-team",
     "x-appwrite-key",
     "x-appwrite-session",
+    "x-guploader-uploadid",
 )
 
 # Names the globs above catch that are not secrets: pagination cursors would otherwise all
