@@ -830,6 +830,7 @@ def test_secrets_in_large_free_text_are_found_wherever_a_megabyte_ends(cut: int)
         ("text/plain", "rows.sort(key=attrgetter('name'))"),
         ("text/plain", "url = f'{base}?Signature={sig.decode()}'"),
         ("text/plain", "connect(user=user, password=password)"),
+        ("text/plain", "client.complete(Key=key, UploadId=upload_id, ApiKey=api_key)"),
         ("text/plain", "db.login(password=get_password())"),
         ("text/html", '<script>_createClass(C, [{key:"render",value:function(){}}])</script>'),
         ("text/plain", 'rules = [{token:"keyword",regex:"if|else"}]'),

@@ -1939,6 +1939,8 @@ def _pair_value(
             value in _LITERALS
             or value in (key, _last_part(key))
             or (len(value) > 1 and value.lower() in _normal(_last_part(key)))  # `api_key=key`
+            # a variable named after the argument: `UploadId=upload_id`, `ApiKey=api_key`
+            or (_IDENTIFIER.fullmatch(value) and _normal(value) == _normal(_last_part(key)))
             or _VARIABLE.match(value)
             or (_ATTRIBUTE_PATH.fullmatch(value) and not looks_random(value))
             or text[end : end + 1] in ("(", "[", "{")
