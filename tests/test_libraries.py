@@ -216,3 +216,53 @@ def test_a_library_imported_on_a_thread_while_vcr_patch_reloads(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[1] ['httplib2', 'tornado']", "True"]
+
+
+IN_PROCESS_RUNS = '''
+import sys
+
+from pytest_cassettes.cli import main
+
+INNER = """
+import os
+import sys
+
+import pytest
+
+@pytest.mark.cassette
+def test_late_httpx():
+    import httpx
+    import vcr.patch
+
+    assert httpx.get(os.environ["TEST_SERVER"] + "/late").json()["path"] == "/late"
+    original = vcr.patch._HttpxHttpTransport_handle_request  # this run's httpx's
+    assert original.__globals__ is vars(sys.modules[original.__module__])
+"""
+ARGS = ("-p", "no:cacheprovider", "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly")
+
+def test_runs(pytester):
+    # The package (and vcrpy) imported outside pytester's runs: they stay; httpx, imported in
+    # each run's test body, is forgotten after each run.
+    (pytester.path / "empty.yaml").write_text("interactions: []\\nversion: 1\\n")
+    assert main(["check", str(pytester.path / "empty.yaml")]) == 0
+    assert "httpx" not in sys.modules
+    pytester.makepyfile(test_inner=INNER)
+    pytester.runpytest(*ARGS, "--record-mode=once").assert_outcomes(passed=1)
+    assert "httpx" not in sys.modules
+    assert main(["check", str(pytester.path / "cassettes")]) == 0
+    result = pytester.runpytest(*ARGS, "--record-mode=none")
+    result.assert_outcomes(passed=1)
+    finders = [type(finder).__name__ for finder in sys.meta_path]
+    assert finders.count("_Watcher") == 1, finders
+'''
+
+
+def test_a_library_forgotten_by_pytester_between_in_process_runs_is_patched_again(
+    suite: Suite,
+) -> None:
+    # pytester's in-process runs forget the modules each run imported, and restore
+    # sys.meta_path; vcr.patch, imported outside the runs, still held the first run's httpx:
+    # the second run's httpx (imported in the test body) was left unpatched, and its replay
+    # was refused as a network access.
+    suite.write(IN_PROCESS_RUNS, name="test_outer")
+    run(suite, "-p", "pytester", "test_outer.py").assert_outcomes(passed=1)

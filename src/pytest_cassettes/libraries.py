@@ -54,6 +54,7 @@ NOT_HIDDEN = frozenset({"requests", "urllib3"})
 
 _lock = threading.RLock()  # taken through _holding()
 _patch_sees: frozenset[str] | None = None  # the libraries vcr.patch was (re)loaded with
+_seen: dict[str, ModuleType | None] = {}  # their modules then (see new_session)
 _listeners: list[Listener] = []
 _listeners_lock = threading.Lock()  # the list only: never held while importing
 # A library's import ended on a thread that found _lock taken by a thread importing libraries:
@@ -148,11 +149,18 @@ def import_vcr() -> None:
             _imported(LIBRARIES, hooked=False)
 
 
+def _sees(libraries: frozenset[str] | None) -> None:
+    """vcr.patch has been (re)loaded seeing these libraries (None: vcrpy is not imported)."""
+    global _patch_sees
+    _patch_sees = libraries
+    _seen.clear()
+    _seen.update((name, sys.modules.get(name)) for name in libraries or ())
+
+
 def _imported(seen: frozenset[str], hooked: bool = True) -> None:
     """vcrpy is imported, having seen these libraries."""
-    global _patch_sees
     with _holding():
-        _patch_sees = seen
+        _sees(seen)
         import vcr.cassette
 
         # vcrpy's own use_cassette (a project may use vcrpy directly too) builds its patchers
@@ -162,7 +170,13 @@ def _imported(seen: frozenset[str], hooked: bool = True) -> None:
             vcr.cassette.CassettePatcherBuilder
         )
         if hooked:
-            sys.meta_path.insert(0, _WATCHER)
+            _watching()
+
+
+def _watching() -> None:
+    """Put the watcher on `sys.meta_path`, once."""
+    if _WATCHER not in sys.meta_path:
+        sys.meta_path.insert(0, _WATCHER)
 
 
 class _FirstImport(WrappingFinder):
@@ -203,12 +217,51 @@ def install() -> None:
             sys.meta_path.insert(0, _FIRST)
 
 
+def new_session() -> None:
+    """At the start of each pytest session: `install()`, and catch up with the libraries the
+    process forgot since the last one (cheap: a look at a few modules).
+
+    pytester's in-process runs forget the modules each run imported and restore
+    `sys.meta_path`, while what was imported outside the runs (this module, vcrpy: a test
+    calling the command line between two runs) stays. A library vcr.patch saw in one run
+    (httpx imported in a test's body) is imported anew in the next: vcr.patch, holding the
+    forgotten one, is to see it again (the watcher reloads it on that import, and the patches
+    rebuild), and the watcher, put on `sys.meta_path` inside a run, is put back."""
+    with _holding():
+        if _patch_sees is None:
+            install()
+            return
+        vcr_patch = sys.modules.get("vcr.patch")
+        if vcr_patch is None:  # vcrpy itself forgotten: imported afresh, the lean way
+            _sees(None)
+            install()
+            return
+        gone = frozenset(name for name in _patch_sees if sys.modules.get(name) is not _seen[name])
+        if gone:
+            # The originals vcr.patch keeps across reloads (see patch_module): not those of a
+            # forgotten library, which its next load saves from the new one.
+            for name, value in list(vars(vcr_patch).items()):
+                if name[:1] == "_" and _library_of(value) in gone:
+                    delattr(vcr_patch, name)
+            _sees(_patch_sees - gone)
+        if _patch_sees != LIBRARIES:
+            _watching()
+
+
+def _library_of(value: Any) -> str:
+    """The top-level package an original vcr.patch saved comes from (a class, a function, or
+    httplib2's dict of them)."""
+    if isinstance(value, dict):
+        value = next(iter(value.values()), None)
+    module = getattr(value, "__module__", None)
+    return module.partition(".")[0] if isinstance(module, str) else ""
+
+
 def patch_module(everything: bool = False) -> ModuleType:
     """`vcr.patch`, reloaded first if a library it could not see has been imported since.
 
     `everything`: reload it seeing every installed library (which imports them).
     """
-    global _patch_sees
     import_vcr()
     with _holding():
         vcr_patch = sys.modules["vcr.patch"]
@@ -230,7 +283,7 @@ def patch_module(everything: bool = False) -> ModuleType:
             finally:
                 _reload.active = False
             vars(vcr_patch).update(kept)
-            _patch_sees = now
+            _sees(now)
         if _reload.__dict__.pop("imported", False):
             _tell("after_import")  # what the watcher held back during the reload
         return vcr_patch
@@ -406,6 +459,7 @@ __all__ = [  # and, through __getattr__, vcrpy's Request and matchers (as vcr_ma
     "import_vcr",
     "install",
     "loaded",
+    "new_session",
     "patch_module",
     "watch",
 ]

@@ -53,7 +53,9 @@ def recording_plugin_loads(pluginmanager: pytest.PytestPluginManager) -> bool:
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     from pytest_cassettes import libraries
 
-    libraries.install()  # when the plugin loads, before conftests may import vcrpy (see there)
+    # When the plugin loads, before conftests may import vcrpy; and in each in-process run
+    # (pytester), which may have forgotten libraries an earlier run imported (see there).
+    libraries.new_session()
     group = parser.getgroup("cassettes", "record and replay HTTP (pytest-cassettes)")
     if not recording_plugin_loads(pluginmanager):
         # Both plugins know --record-mode; adding it twice would stop pytest from starting.
