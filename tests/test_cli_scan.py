@@ -244,6 +244,24 @@ def test_each_cookie_of_a_folded_cookie_line_is_named_on_its_line(tmp_path, caps
     assert SECRET not in "\n".join(lines)
 
 
+def test_a_short_cookie_name_is_reported_on_the_line_holding_the_cookie(tmp_path, capsys):
+    # A folded Cookie value whose last cookie has a one-letter name: its line was the first
+    # line of the value that merely contained the letter (in `sessionid`), not its own.
+    cookies = f"sessionid={SECRET}-{SECRET}; csrftoken=Kq82jd7Hs91Lx0Pz3Vb6Nm4Wc8; s={SECRET}"
+    request = Request("GET", "https://api.example.com/me", None, {"Cookie": cookies})
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b""}}
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "cookies.yaml", text)
+    numbers = {
+        name: next(n for n, line in enumerate(text.splitlines(), 1) if f" {name}=" in line)
+        for name in ("csrftoken", "s")
+    }
+    assert numbers["csrftoken"] < numbers["s"]  # folded
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert f"{path}:{numbers['s']}: sensitive-field:Cookie:s" in lines, lines
+
+
 def test_a_secret_field_is_named_not_reported_as_high_entropy(tmp_path, capsys):
     # A value after a sensitive name is also what the line detector `high-entropy` finds:
     # the field's name replaces it, as a token's format (github, bearer) is kept.

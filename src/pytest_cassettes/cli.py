@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import binascii
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -56,11 +57,17 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
             findings.append((number, finding.kind))
 
     def locate(node: yaml.Node, hint: str) -> int:
-        # A value folded over several lines: the first of them that mentions the field.
+        # A value folded over several lines: the first of them where the field (a cookie, a
+        # parameter, a JSON key) is given a value, else the first that mentions its name. A
+        # short name (cookie `s`) is in many lines that do not hold it.
         span = _node_lines(node)
-        for number in span:
-            if hint and number <= len(lines) and hint in lines[number - 1]:
-                return number
+        if hint:
+            assigned = re.compile(rf"(?<![\w.-]){re.escape(hint)}(?:=|[\"']?\s*:)")
+            texts = [(number, lines[number - 1]) for number in span if number <= len(lines)]
+            for holds in (assigned.search, lambda line: hint in line):
+                for number, line in texts:
+                    if holds(line):
+                        return number
         return span[0]
 
     def visit(
