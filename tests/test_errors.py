@@ -91,6 +91,34 @@ def test_unmatched_request_shows_how_each_matcher_differs_shortened(suite: Suite
     assert suite.server.hits == 0
 
 
+def test_the_headers_matcher_shows_the_headers_that_differ(suite: Suite) -> None:
+    # vcrpy's headers matcher says `{all headers} != {all headers}`: cut at 200 characters,
+    # long headers before it hid the one that differs. Each differing header is on its line.
+    source = """
+        @pytest.mark.cassette(match_on=["method", "path", "headers"])
+        def test_api():
+            padding = {f"X-Padding-{n}": "p" * 60 for n in range(5)}
+            requests.get(URL + "/items", headers={**padding, HEADERS})
+        """
+    suite.write(source.replace("HEADERS", '"X-Version": "2", "X-Old": "1"'))
+    suite.run().assert_outcomes(passed=1)
+    suite.server.reset()
+    suite.write(source.replace("HEADERS", '"X-Version": "3", "X-New": "1"'))
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*GET http://127.0.0.1:*/items (differs in: headers)",
+            "*  headers: X-New: '1', not recorded",
+            "*    X-Old: not sent, recorded '1'",
+            "*    X-Version: '3', recorded '2'",
+            "*This run is replay-only*",
+        ]
+    )
+    assert "'X-Padding-0'" not in result.stdout.str()  # the headers that match are left out
+    assert suite.server.hits == 0
+
+
 def test_a_repeated_request_suggests_allow_playback_repeats(suite: Suite) -> None:
     result = recorded(
         suite,

@@ -8,7 +8,7 @@ import ipaddress
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -112,12 +112,34 @@ def matcher_passes(matcher: Matcher, live: Any, stored: Any) -> bool:
 
 
 def matcher_failure(matcher: Matcher, live: Any, stored: Any) -> str | None:
-    """None if the matcher passes, else its AssertionError's message ('' for none or False)."""
+    """None if the matcher passes, else its AssertionError's message ('' for none or False);
+    vcrpy's `headers` matcher's says which headers differ."""
     try:
         passed = matcher(live, stored) is not False
     except AssertionError as error:
+        if matcher is vcr_matchers.headers:
+            return _headers_differ(live.headers, stored.headers) or str(error)
         return str(error)
     return None if passed else ""
+
+
+def _headers_differ(live: Any, stored: Any) -> str:
+    """Each header that differs, a line each (by name, case-insensitive as vcrpy compares them).
+    vcrpy's message is both requests' headers in full: cut at MESSAGE_LINE_LENGTH, the long
+    headers that match hid the one that differs."""
+    if not isinstance(live, Mapping) or not isinstance(stored, Mapping):
+        return ""
+    sent = {str(name).lower(): (str(name), value) for name, value in live.items()}
+    recorded = {str(name).lower(): (str(name), value) for name, value in stored.items()}
+    lines = []
+    for key in sorted(sent.keys() | recorded.keys()):
+        if key not in recorded:
+            lines.append(f"{sent[key][0]}: {sent[key][1]!r}, not recorded")
+        elif key not in sent:
+            lines.append(f"{recorded[key][0]}: not sent, recorded {recorded[key][1]!r}")
+        elif sent[key][1] != recorded[key][1]:
+            lines.append(f"{sent[key][0]}: {sent[key][1]!r}, recorded {recorded[key][1]!r}")
+    return "\n".join(lines)
 
 
 # A matcher's message under the closest requests, as vcrpy shortens its body diffs: the first
