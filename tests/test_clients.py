@@ -413,6 +413,41 @@ def test_record_then_replay(suite: Suite, name: str) -> None:
     assert suite.server.hits == hits, "the replay reached the server"
 
 
+def test_aiohttp_redirects_replay_from_another_port_with_match_on_ignoring_it(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy's aiohttp stub looks each redirect hop up as a GET to the Location, joined to the
+    # live URL: recorded on one port, replayed on another under a match_on without the port,
+    # the hop was looked up by its exact URI and was not found.
+    serve_routes(suite.server)
+    suite.write(
+        """
+        import asyncio
+        import aiohttp
+
+        async def follow():
+            async with aiohttp.ClientSession() as session:
+                async with session.get(URL + "/old") as response:
+                    got = [[r.status for r in response.history], await response.text()]
+                async with session.post(URL + "/temp", data=b"k=v") as response:
+                    got += [[r.status for r in response.history], response.method]
+                async with session.head(URL + "/old", allow_redirects=True) as response:
+                    got += [[r.status for r in response.history], response.method]
+            return got
+
+        @pytest.mark.cassette(match_on=["method", "path"])
+        def test_aiohttp_redirects():
+            expected = [[302], "you arrived", [307], "POST", [302], "HEAD"]
+            assert asyncio.run(follow()) == expected
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    with LocalServer() as elsewhere:
+        monkeypatch.setenv("TEST_SERVER", elsewhere.base_url)
+        suite.run("--record-mode=none").assert_outcomes(passed=1)
+        assert elsewhere.hits == 0
+
+
 def test_a_cassette_recorded_with_requests_replays_under_httpx_and_urllib3(suite: Suite) -> None:
     suite.write(
         """

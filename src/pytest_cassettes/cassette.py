@@ -102,6 +102,18 @@ SUFFICIENT = frozenset(
     }
 )
 
+# The matchers that compare a request's URL (see Cassette.redirect_hops).
+URL_MATCHERS = frozenset(
+    {
+        vcr_matchers.uri,
+        vcr_matchers.scheme,
+        vcr_matchers.host,
+        vcr_matchers.port,
+        vcr_matchers.path,
+        vcr_matchers.query,
+    }
+)
+
 
 def matcher_passes(matcher: Matcher, live: Any, stored: Any) -> bool:
     """vcrpy's protocol: a matcher fails by raising AssertionError or returning False."""
@@ -694,6 +706,39 @@ class Cassette:
         with self._lock:
             self.errors.append(error)
         return error
+
+    def redirect_hops(self, prepared: Any) -> list[Any]:
+        """The recorded requests aiohttp's stub may play for a redirect it follows, best first.
+
+        The stub asks for the Location (joined to the live URL) as a GET, with the previous
+        request's headers and no body: only the URL is known (a 307 or 308 keeps the method, a
+        HEAD follows as a HEAD). So a hop is a recorded request whose URL passes the
+        cassette's URL matchers (`uri`, `scheme`, `host`, `port`, `path`, `query` in its
+        `match_on`; the same URI if it has none), as vcrpy's cassette ranks the requests by
+        its matchers: a `match_on` without the port replays a redirect recorded on another
+        port. The same method first, then the same URI; played ones only with
+        `allow_playback_repeats` (the stub plays the first that `can_play`, which raises for a
+        played one)."""
+        url_matchers = [m for m in self.matchers if m in URL_MATCHERS]
+
+        def same_url(stored: Any) -> bool:
+            if not url_matchers:
+                return bool(stored.uri == prepared.uri)
+            return all(matcher_passes(m, prepared, stored) for m in url_matchers)
+
+        hops = [
+            entry
+            for entry in self.entries
+            if (not entry.plays or self.allow_playback_repeats) and same_url(entry.request)
+        ]
+        hops.sort(
+            key=lambda entry: (
+                entry.request.method != prepared.method,
+                entry.request.uri != prepared.uri,
+                entry.plays > 0,
+            )
+        )
+        return [entry.request for entry in hops]
 
     def closest(self, prepared: Any, limit: int = 3) -> list[str]:
         """The recorded requests that pass the most matchers, with the matchers that differ

@@ -56,25 +56,15 @@ class Router:
     def find_requests_with_most_matches(
         self, request: Any
     ) -> list[tuple[Any, list[Any], list[Any]]]:
-        # aiohttp's stub follows recorded redirects by asking for the closest stored requests,
-        # always as a GET: a 307 or 308 keeps the method (POST, PUT), and a HEAD follows as a
-        # HEAD. As vcrpy's cassette ranks them for the default matchers: the same URI and
-        # method first, then the same URI. The stub plays the first one that can play, where
-        # our `can_play` raises for a played one: those only with `allow_playback_repeats`.
+        # aiohttp's stub follows recorded redirects by asking for the closest stored requests
+        # and playing the first one that can play (see Cassette.redirect_hops).
         active = self.active
         if active is None:
             return []
         prepared = active.prepared(request)
         if prepared is None:
             return []
-        playable = [
-            entry
-            for entry in active.entries
-            if entry.request.uri == prepared.uri
-            and (not entry.plays or active.allow_playback_repeats)
-        ]
-        playable.sort(key=lambda entry: (entry.request.method != prepared.method, entry.plays > 0))
-        return [(entry.request, [], []) for entry in playable]
+        return [(hop, [], []) for hop in active.redirect_hops(prepared)]
 
     @property
     def record_mode(self) -> str:
