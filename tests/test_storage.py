@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_cassettes import large, storage
+from pytest_cassettes import large, paths, storage
 from pytest_cassettes.errors import CassetteLoadError
 from tests.conftest import Suite
 
@@ -72,6 +72,22 @@ def test_the_cache_sees_a_file_replaced_with_the_same_size_and_time(tmp_path: Pa
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert path.stat().st_size == stat.st_size
     assert uris(path) == ["http://x/b"]
+
+
+def test_one_file_stamp_serves_the_cache_and_the_vcrpy_file_check(tmp_path: Path) -> None:
+    # The cache's stamp raises on a file it cannot look at (its read would fail too); the check
+    # of the files vcrpy's own use_cassette wrote must not fail a run: None, as for no file.
+    path = tmp_path / "a.yaml"
+    path.write_bytes(b"12345")
+    st = path.stat()
+    assert paths.file_stamp(path) == (st.st_ino, st.st_mtime_ns, 5)
+    assert paths.file_stamp(str(path), strict=False) == (st.st_ino, st.st_mtime_ns, 5)
+    assert paths.file_stamp(tmp_path / "missing.yaml") is None
+    assert paths.file_stamp(tmp_path / "missing.yaml", strict=False) is None
+    beyond = path / "under-a-file.yaml"  # NotADirectoryError: an OSError, not a missing file
+    with pytest.raises(NotADirectoryError):
+        paths.file_stamp(beyond)
+    assert paths.file_stamp(beyond, strict=False) is None
 
 
 # --- format --------------------------------------------------------------------------------

@@ -302,22 +302,16 @@ def build_patchers(router: Any) -> list[Any]:
 vcrpy_cassettes: dict[str, tuple[int, int, int] | None] = {}
 
 
-def file_stamp(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 def _builder_seeing_everything(builder: type[Any]) -> type[Any]:
     class CassettePatcherBuilder(builder):  # type: ignore[misc]
         def build(self) -> Any:
             path = getattr(getattr(self, "_cassette", None), "_path", None)
             if isinstance(path, (str, os.PathLike)):
+                from pytest_cassettes.paths import file_stamp
+
                 absolute = os.path.abspath(path)
                 if absolute not in vcrpy_cassettes:
-                    vcrpy_cassettes[absolute] = file_stamp(absolute)
+                    vcrpy_cassettes[absolute] = file_stamp(absolute, strict=False)
             patch_module(everything=True)
             return super().build()
 

@@ -1,8 +1,10 @@
-"""From a test item to its cassette path: stable, safe and short enough for any file system."""
+"""From a test item to its cassette path: stable, safe and short enough for any file system;
+and a cassette file's stamp."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -47,3 +49,25 @@ def named_cassette(name: str, cassette_dir: Path, suffix: str = ".yaml") -> Path
     if not path.suffix:
         path = path.with_suffix(suffix)
     return path if path.is_absolute() else cassette_dir / path
+
+
+Stamp = tuple[int, int, int]  # (inode, mtime_ns, size): a replaced file is a new inode
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def file_stamp(path: str | os.PathLike[str], *, strict: bool = True) -> Stamp | None:
+    """The file's stamp, None if there is no file. `strict`: an error other than a missing file
+    (permission denied) raises, as reading the file would (the cache of read cassettes, in
+    storage.py); else it gives None too (a check that must not fail a run: the files vcrpy's
+    own use_cassette wrote, see libraries.py)."""
+    try:
+        return stamp_of(os.stat(path))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        if strict:
+            raise
+        return None

@@ -32,6 +32,7 @@ except ImportError:  # Windows: filelock's msvcrt locking instead
 
 from pytest_cassettes import blocks, large, yamlload
 from pytest_cassettes.errors import CassetteLoadError
+from pytest_cassettes.paths import Stamp, file_stamp, stamp_of
 
 try:
     from yaml import CSafeDumper as SafeDumper
@@ -239,7 +240,7 @@ class Snapshot:
 
     path: Path
     interactions: tuple[Interaction, ...]
-    stamp: tuple[int, ...]  # (inode, mtime_ns, size): a replaced file is a new inode
+    stamp: Stamp  # a replaced file is a new inode
 
 
 # Snapshots of recently read cassettes (shared cassettes are read by many tests), bounded so a
@@ -249,20 +250,9 @@ _CACHE_SIZE = 128
 _cache_lock = threading.Lock()
 
 
-def _stamp_of(st: os.stat_result) -> tuple[int, ...]:
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _stamp(path: Path) -> tuple[int, ...] | None:
-    try:
-        return _stamp_of(path.stat())
-    except FileNotFoundError:
-        return None
-
-
 def read(path: Path, codec: Codec = YAML) -> Snapshot | None:
     """The cassette at `path`, or None when there is no such file. Raises CassetteLoadError."""
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
     if stamp is None:
         return None
     with _cache_lock:
@@ -286,7 +276,7 @@ def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | 
     try:
         # The stamp is that of the file actually read, even if it is replaced meanwhile.
         with open(path, "rb") as handle:
-            stamp = _stamp_of(os.fstat(handle.fileno()))
+            stamp = stamp_of(os.fstat(handle.fileno()))
             raw = large.contents(handle, stamp[2]) if codec is YAML else handle.read()
     except FileNotFoundError:
         return None
