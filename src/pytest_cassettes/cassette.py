@@ -125,12 +125,14 @@ def matcher_passes(matcher: Matcher, live: Any, stored: Any) -> bool:
 
 def matcher_failure(matcher: Matcher, live: Any, stored: Any) -> str | None:
     """None if the matcher passes, else its AssertionError's message ('' for none or False);
-    vcrpy's `headers` matcher's says which headers differ."""
+    vcrpy's `headers` and `query` matchers' say which headers and parameters differ."""
     try:
         passed = matcher(live, stored) is not False
     except AssertionError as error:
         if matcher is vcr_matchers.headers:
             return _headers_differ(live.headers, stored.headers) or str(error)
+        if matcher is vcr_matchers.query:
+            return _query_differs(live, stored) or str(error)
         return str(error)
     return None if passed else ""
 
@@ -141,16 +143,42 @@ def _headers_differ(live: Any, stored: Any) -> str:
     headers that match hid the one that differs."""
     if not isinstance(live, Mapping) or not isinstance(stored, Mapping):
         return ""
-    sent = {str(name).lower(): (str(name), value) for name, value in live.items()}
-    recorded = {str(name).lower(): (str(name), value) for name, value in stored.items()}
+    return _differing(
+        {str(name).lower(): (str(name), repr(value)) for name, value in live.items()},
+        {str(name).lower(): (str(name), repr(value)) for name, value in stored.items()},
+    )
+
+
+def _query_differs(live: Any, stored: Any) -> str:
+    """Each query parameter that differs, a line each. vcrpy's message is both queries in
+    full: cut at MESSAGE_LINE_LENGTH, a presigned URL's hid the one that differs
+    (`X-Amz-Date`)."""
+    try:
+        return _differing(_query_values(live.query), _query_values(stored.query))
+    except (AttributeError, TypeError, ValueError):
+        return ""
+
+
+def _query_values(query: Any) -> dict[str, tuple[str, str]]:
+    values: dict[str, list[str]] = {}
+    for name, value in query:
+        values.setdefault(str(name), []).append(str(value))
+    return {
+        name: (name, repr(items[0]) if len(items) == 1 else repr(items))
+        for name, items in values.items()
+    }
+
+
+def _differing(sent: Mapping[str, tuple[str, str]], recorded: Mapping[str, tuple[str, str]]) -> str:
+    """`name: value, recorded value` for each key whose (name, shown value) differs."""
     lines = []
     for key in sorted(sent.keys() | recorded.keys()):
         if key not in recorded:
-            lines.append(f"{sent[key][0]}: {sent[key][1]!r}, not recorded")
+            lines.append(f"{sent[key][0]}: {sent[key][1]}, not recorded")
         elif key not in sent:
-            lines.append(f"{recorded[key][0]}: not sent, recorded {recorded[key][1]!r}")
+            lines.append(f"{recorded[key][0]}: not sent, recorded {recorded[key][1]}")
         elif sent[key][1] != recorded[key][1]:
-            lines.append(f"{sent[key][0]}: {sent[key][1]!r}, recorded {recorded[key][1]!r}")
+            lines.append(f"{sent[key][0]}: {sent[key][1]}, recorded {recorded[key][1]}")
     return "\n".join(lines)
 
 
@@ -174,37 +202,6 @@ def _shortened(message: str) -> list[str]:
         more = len(lines) - MESSAGE_LINES
         kept.append(f"\u2026 ({more} more line{'s' if more > 1 else ''})")
     return kept
-
-
-def _query_diff(live: Any, stored: Any) -> list[str]:
-    """The query parameters that differ, each on a line: a cut `query` message (a presigned
-    URL's) hid which one did (`X-Amz-Date`)."""
-    try:
-        ours, theirs = _query_values(live.query), _query_values(stored.query)
-    except (AttributeError, TypeError, ValueError):
-        return []
-    lines = []
-    for name in sorted(ours.keys() | theirs.keys()):
-        if name not in theirs:
-            lines.append(f"{name}: only in this request ({_cut(ours[name])})")
-        elif name not in ours:
-            lines.append(f"{name}: only in the recording ({_cut(theirs[name])})")
-        elif ours[name] != theirs[name]:
-            lines.append(f"{name}: {_cut(ours[name])} != {_cut(theirs[name])}")
-    return lines[:MESSAGE_LINES]
-
-
-def _query_values(query: Any) -> dict[str, list[str]]:
-    values: dict[str, list[str]] = {}
-    for name, value in query:
-        values.setdefault(str(name), []).append(str(value))
-    return values
-
-
-def _cut(values: list[str]) -> str:
-    text = repr(values[0]) if len(values) == 1 else repr(values)
-    limit = MESSAGE_LINE_LENGTH // 2
-    return text if len(text) <= limit else text[:limit] + "\u2026"
 
 
 def _signature(request: Any) -> tuple[Any, ...]:
@@ -764,8 +761,6 @@ class Cassette:
                 if first:
                     text.append(f"  {name}: {first}")
                     text.extend(f"    {line}" for line in rest)
-                if name == "query" and len(message.strip()) > MESSAGE_LINE_LENGTH:
-                    text.extend(f"    {line}" for line in _query_diff(prepared, entry.request))
             lines.append("\n".join(text))
         return lines
 
