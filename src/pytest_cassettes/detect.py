@@ -13,7 +13,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 from urllib.parse import unquote_plus
@@ -254,11 +254,13 @@ def in_text_sensitive(
 
 @dataclass(frozen=True)
 class Finding:
-    """One secret found in a text: its kind and where it is (text[start:end])."""
+    """One secret found in a text: its kind and where it is (text[start:end]); a
+    `high-entropy` value's `name` is the name it is written after (`password: ...`)."""
 
     kind: str
     start: int
     end: int
+    name: str = field(default="", compare=False)
 
 
 def _entropy(value: str) -> float:
@@ -518,7 +520,7 @@ def _sensitive_places(text: str) -> Iterable[Finding]:
             continue
         name = _NAME_BEFORE.search(text, max(0, match.start() - 80), match.start())
         if name and in_text_sensitive(name.group(1), DEFAULT_HEADER_NAMES, _PARAM_NAMES):
-            yield Finding("high-entropy", match.start(1), match.end(1))
+            yield Finding("high-entropy", match.start(1), match.end(1), name.group(1))
 
 
 def find_secrets(text: str, exclude: Iterable[str] = ()) -> list[Finding]:

@@ -50,6 +50,7 @@ from pytest_cassettes.detect import (
     placeholder,
 )
 from pytest_cassettes.libraries import Request
+from pytest_cassettes.streams import Piece, Stream, event_streams
 
 __all__ = [
     "DISABLE_NAMES",
@@ -942,7 +943,10 @@ class Scrubber:
         return body if new == text else (bom + new).encode("utf-8")
 
     def _scrub_typed_text(self, text: str, content_type: str, found: list[str]) -> str:
-        """A text body by its type (lower-cased): JSON, XML, HTML, a form, else free text."""
+        """A text body by its type (lower-cased): JSON, XML, HTML, a form, else free text (a
+        stream of server-sent events too, once the text its events carry is done)."""
+        if "event-stream" in content_type:
+            text = self._scrub_event_stream(text, found)
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
             new = self._scrub_json(text, found)
@@ -1238,6 +1242,93 @@ class Scrubber:
             else:
                 out.append(token)
         return "".join(out)
+
+    def _scrub_event_stream(self, text: str, found: list[str]) -> str:
+        """The text a `text/event-stream` body's events carry (see streams.py: a model's
+        answer, a tool call's arguments, streamed piece by piece), joined stream by stream, so
+        that a secret split over events (a key a model echoes token by token) is found whole:
+        environment values, the user's patterns, the detectors. Each is replaced in every piece
+        it spans: its placeholder where it starts, nothing in the pieces after, so the events
+        stay as many, their JSON valid, and what a client joins reads the placeholder. Only
+        matches over two pieces or more: those inside a piece are the free-text rules' (which
+        run after, over what this left), so a body without one is left as it was. Before them,
+        as they would replace a long enough first piece alone and leave the rest on disk."""
+        edits: list[tuple[int, int, str]] = []
+        for stream in event_streams(text):
+            spans = self._stream_spans(stream)
+            if not spans:
+                continue
+            located: dict[int, tuple[int, list[int]] | None] = {}
+            for start, end, replacement, label in spans:
+                placed = False
+                first = bisect.bisect_right(stream.starts, start) - 1
+                last = bisect.bisect_right(stream.starts, end - 1) - 1
+                for index in range(first, last + 1):
+                    piece = stream.pieces[index]
+                    offset = stream.starts[index]
+                    begin = max(start, offset) - offset
+                    stop = min(end, offset + len(piece.text)) - offset
+                    if piece.fixed or begin >= stop:
+                        continue
+                    if index not in located:
+                        located[index] = piece.raw_span(text)
+                    where = located[index]
+                    if where is None:  # pragma: no cover - a parsed event's string is found
+                        continue
+                    new = "" if placed else _piece_text(piece, replacement)
+                    placed = True
+                    body_start, offsets = where
+                    edits.append((body_start + offsets[begin], body_start + offsets[stop], new))
+                found.append(_label(label, replacement))
+        if not edits:
+            return text
+        edits.sort()
+        return _splice(text, edits)
+
+    def _stream_spans(self, stream: Stream) -> list[tuple[int, int, str, str]]:
+        """What the text rules would replace in a stream's joined text, where it spans two of
+        its pieces or more: (start, end, placeholder, finding's label prefix), in order, none
+        overlapping. A model's output keeps what its generic names say (a tool call's
+        `{"key": "..."}`): not the names-and-values detector for them."""
+        text = stream.text()
+        starts = stream.starts
+        candidates: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
+        if self._env_re is not None:
+            for match in self._env_re.finditer(text):
+                new = f"<{self._env_placeholder[match.group()]}>"
+                candidates.append((match.start(), 0, match.end(), new, "env:"))
+        for pattern in self._patterns:
+            group = 1 if pattern.groups else 0
+            for match in pattern.finditer(text):
+                if match.start(group) < match.end(group):
+                    candidates.append(
+                        (match.start(group), 1, match.end(group), SCRUBBED, "pattern")
+                    )
+        if self._detectors:
+            for finding in find_secrets(text, self._excluded_kinds):
+                if finding.kind == "high-entropy" and normalize_name(finding.name) in GENERIC_NAMES:
+                    continue
+                candidates.append((finding.start, 2, finding.end, placeholder(finding.kind), ""))
+        spanning = sorted(
+            candidate
+            for candidate in candidates
+            if bisect.bisect_right(starts, candidate[0])
+            != bisect.bisect_right(starts, candidate[2] - 1)
+        )
+        if not spanning:
+            return []
+        # A match touching a placeholder is one being scrubbed again (see _replace).
+        protected = [m.span() for m in self._protected.finditer(text)]
+        protected_starts = [ps for ps, _ in protected]
+        protected_ends = list(itertools.accumulate((pe for _, pe in protected), max))
+        spans: list[tuple[int, int, str, str]] = []
+        position = 0
+        for start, _, end, new, label in spanning:
+            if start < position or _overlaps(protected_starts, protected_ends, start, end):
+                continue
+            spans.append((start, end, new, label))
+            position = end
+        return spans
 
     def _text_hits(self, text: str) -> list[tuple[int, int]]:
         """Where text rules fire in a raw text, sorted by start (spans may overlap)."""
@@ -1843,6 +1934,11 @@ class Scrubber:
             found.append(_label(label, replacement))
         pieces.append(text[position:])
         return "".join(pieces)
+
+
+def _piece_text(piece: Piece, text: str) -> str:
+    """Text to write in a stream's piece: JSON-escaped in a JSON string."""
+    return text if piece.path is None else json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def _cdata_sections(text: str) -> list[tuple[int, int]]:

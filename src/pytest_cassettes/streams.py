@@ -1,0 +1,313 @@
+"""Server-sent events (``text/event-stream``): the text a stream sends piece by piece.
+
+A language model streams its answer a few characters an event: OpenAI's chat chunks
+(``choices[i].delta.content``, a tool call's ``arguments``), its Responses API
+(``response.output_text.delta``'s ``delta``), Anthropic's ``content_block_delta`` (``text``,
+``partial_json``, ``thinking``), Gemini's ``candidates[i].content.parts[j].text``, Cohere's
+``content-delta``. A secret the model echoes is then split over events, and no rule looking at
+one event at a time sees it whole. :func:`event_streams` joins each stream's pieces (a choice's
+content, a tool call's arguments, a content block's text: each its own stream) in the order of
+the events, and tells where each piece's characters are in the body, so that a match in the
+joined text can be replaced in every piece it spans. Events that are not JSON (a plain text
+stream) are pieces of a stream of their own, per event name; ``[DONE]`` is none.
+
+Linear in the body: each event is read once, its JSON parsed once; where a piece is in its
+event's JSON is worked out only for the pieces a match touches (see :meth:`Piece.raw_span`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Hashable, Iterator
+from typing import Any, Union
+
+__all__ = ["Piece", "Stream", "event_streams"]
+
+Segment = Union[str, int]
+
+_LINE = re.compile(r"[^\r\n]*")
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
+# Anthropic's content block deltas: the field holding the text of each delta type. (Not
+# `signature_delta`: a signature is one opaque value, sent whole.)
+_ANTHROPIC_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
+_ANTHROPIC_FIELDS["thinking_delta"] = "thinking"
+# OpenAI's chat delta (and the compatible servers': vLLM, DeepSeek, OpenRouter, Mistral, Groq).
+_CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
+_HINTS = ('"delta"', '"candidates"', '"choices"', ".delta")
+
+
+class Piece:
+    """One piece of a stream's text: a JSON string in an event's data (its decoded value), or
+    a line of a plain text event's data. `fixed`: a separator the stream's text has between
+    two lines of one event, no character of the body (never replaced)."""
+
+    __slots__ = ("fixed", "lines", "path", "text")
+
+    def __init__(
+        self,
+        text: str,
+        lines: tuple[tuple[int, int], ...],
+        path: tuple[Segment, ...] | None,
+        fixed: bool = False,
+    ) -> None:
+        self.text = text
+        self.lines = lines  # the (start, end) in the body of each data line of its event
+        self.path = path  # where in the event's JSON; None: the line itself (plain text)
+        self.fixed = fixed
+
+    def raw_span(self, body: str) -> tuple[int, list[int]] | None:
+        """Where the piece's characters are in the body: the body offset of its first
+        character and, for each character of `text` (and its end), the offset from there
+        (a JSON escape, `\\u0041` or `\\n`, is one character of several in the body). None:
+        not found (it always is, the event having been parsed)."""
+        if self.path is None:
+            start = self.lines[0][0]
+            return start, list(range(len(self.text) + 1))
+        data = "\n".join(body[start:end] for start, end in self.lines)
+        token = _token_at(data, self.path)
+        if token is None:
+            return None
+        offsets = _decoded_offsets(data, token[0] + 1, token[1] - 1)
+        if len(offsets) != len(self.text) + 1:
+            return None
+        # Data lines are joined by one "\n" each: a token is inside one line (JSON strings
+        # hold no raw line break).
+        line_starts: list[int] = []
+        position = 0
+        for start, end in self.lines:
+            line_starts.append(position)
+            position += end - start + 1
+        line = bisect.bisect_right(line_starts, token[0]) - 1
+        first = self.lines[line][0] + token[0] + 1 - line_starts[line]
+        base = offsets[0]
+        return first, [offset - base for offset in offsets]
+
+
+class Stream:
+    """A stream's pieces in order and where each starts in the joined text."""
+
+    __slots__ = ("_length", "pieces", "starts")
+
+    def __init__(self) -> None:
+        self.pieces: list[Piece] = []
+        self.starts: list[int] = []
+        self._length = 0
+
+    def add(self, piece: Piece) -> None:
+        self.pieces.append(piece)
+        self.starts.append(self._length)
+        self._length += len(piece.text)
+
+    def text(self) -> str:
+        return "".join(piece.text for piece in self.pieces)
+
+
+def event_streams(body: str) -> list[Stream]:
+    """The streams of text the events of a `text/event-stream` body carry, each with two
+    pieces or more (a stream sent whole in one event has nothing to join)."""
+    streams: dict[Hashable, Stream] = {}
+    for name, lines in _events(body):
+        if len(lines) == 1:
+            start, end = lines[0]
+            data = body[start:end]
+        else:
+            data = "\n".join(body[start:end] for start, end in lines)
+        if not data:
+            continue
+        head = data.lstrip()[:1]
+        if head in ("{", "[") and any(hint in data for hint in _HINTS):
+            try:
+                event = json.loads(data)
+            except ValueError:  # RecursionError is one
+                event = None
+            if isinstance(event, dict):
+                for key, path, text in _json_pieces(event):
+                    stream = streams.setdefault(key, Stream())
+                    stream.add(Piece(text, lines, path))
+                continue
+        if head in ("{", "[") or data.strip() == "[DONE]":
+            continue  # JSON of no stream (or not well-formed), the end of OpenAI's stream
+        stream = streams.setdefault(("text", name), Stream())
+        for index, (start, end) in enumerate(lines):
+            if index:
+                stream.add(Piece("\n", lines, None, fixed=True))
+            stream.add(Piece(body[start:end], ((start, end),), None))
+    return [stream for stream in streams.values() if len(stream.pieces) > 1]
+
+
+def _events(body: str) -> Iterator[tuple[str, tuple[tuple[int, int], ...]]]:
+    """Each event's name and the (start, end) in the body of its data lines' values, by the
+    WHATWG rules: lines end at CRLF, LF or CR; a blank line ends an event; `field: value` (one
+    space after the colon dropped); `:` starts a comment. An event the body ends in without a
+    blank line is one too (a client drops it; its text is on disk all the same)."""
+    name = "message"
+    lines: list[tuple[int, int]] = []
+    position, length = 0, len(body)
+    while position <= length:
+        match = _LINE.match(body, position)
+        assert match is not None  # `*`: it matches everywhere
+        start, end = match.span()
+        # Past "\r\n", "\r", "\n" or the end of the body.
+        position = end + 2 if body.startswith("\r\n", end) else end + 1
+        if start == end:
+            if lines:
+                yield name, tuple(lines)
+            name, lines = "message", []
+            continue
+        if body[start] == ":":
+            continue
+        colon = body.find(":", start, end)
+        field = body[start:end] if colon < 0 else body[start:colon]
+        value = end if colon < 0 else colon + 1
+        if value < end and body[value] == " ":
+            value += 1
+        if field == "data":
+            lines.append((value, end))
+        elif field == "event":
+            name = body[value:end] or "message"
+    if lines:
+        yield name, tuple(lines)
+
+
+def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segment, ...], str]]:
+    """The streamed text in one event's JSON: (its stream, its path, the text)."""
+    kind = event.get("type")
+    delta = event.get("delta")
+    if isinstance(kind, str):
+        if kind == "content_block_delta" and isinstance(delta, dict):  # Anthropic
+            field = _ANTHROPIC_FIELDS.get(str(delta.get("type")))
+            if field is not None and isinstance(delta.get(field), str):
+                key: Hashable = ("anthropic", _hashable(event.get("index")), field)
+                yield key, ("delta", field), delta[field]
+            return
+        if kind.endswith(".delta") and isinstance(delta, str) and "audio.delta" not in kind:
+            # OpenAI's Responses API (and its Realtime API's text and transcript deltas).
+            where = tuple(
+                _hashable(event.get(name))
+                for name in ("item_id", "output_index", "content_index", "summary_index")
+            )
+            yield ("responses", kind, *where), ("delta",), delta
+            return
+        if kind == "content-delta" and isinstance(delta, dict):  # Cohere's v2 chat
+            message = delta.get("message")
+            content = message.get("content") if isinstance(message, dict) else None
+            text = content.get("text") if isinstance(content, dict) else None
+            if isinstance(text, str):
+                key = ("cohere", _hashable(event.get("index")))
+                yield key, ("delta", "message", "content", "text"), text
+            return
+    choices = event.get("choices")
+    if isinstance(choices, list):
+        yield from _chat_pieces(choices)
+    candidates = event.get("candidates")
+    if isinstance(candidates, list):  # Gemini's streamGenerateContent?alt=sse
+        for i, candidate in enumerate(candidates):
+            if not isinstance(candidate, dict):
+                continue
+            content = candidate.get("content")
+            parts = content.get("parts") if isinstance(content, dict) else None
+            if not isinstance(parts, list):
+                continue
+            for j, part in enumerate(parts):
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    key = (
+                        "gemini",
+                        _hashable(candidate.get("index", i)),
+                        bool(part.get("thought")),
+                    )
+                    yield key, ("candidates", i, "content", "parts", j, "text"), part["text"]
+
+
+def _chat_pieces(
+    choices: list[Any],
+) -> Iterator[tuple[Hashable, tuple[Segment, ...], str]]:
+    """OpenAI's chat completion chunks (and its legacy completions' `text`)."""
+    for i, choice in enumerate(choices):
+        if not isinstance(choice, dict):
+            continue
+        index = _hashable(choice.get("index", i))
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            if isinstance(choice.get("text"), str):
+                yield ("completion", index), ("choices", i, "text"), choice["text"]
+            continue
+        for field in _CHAT_FIELDS:
+            if isinstance(delta.get(field), str):
+                yield ("chat", index, field), ("choices", i, "delta", field), delta[field]
+        calls = delta.get("tool_calls")
+        for j, call in enumerate(calls if isinstance(calls, list) else ()):
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                key: Hashable = ("chat", index, "tool", _hashable(call.get("index", j)))
+                path: tuple[Segment, ...] = ("choices", i, "delta", "tool_calls", j)
+                path += ("function", "arguments")
+                yield key, path, function["arguments"]
+        function = delta.get("function_call")  # the functions API before tools
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            path = ("choices", i, "delta", "function_call", "arguments")
+            yield ("chat", index, "function"), path, function["arguments"]
+
+
+def _hashable(value: Any) -> Hashable:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def _token_at(data: str, path: tuple[Segment, ...]) -> tuple[int, int] | None:
+    """The span in `data` (one JSON document) of the string token at `path` (the last one, as
+    a parser keeps the last of duplicate keys)."""
+    found: tuple[int, int] | None = None
+    keys: list[Segment] = []  # the path of the value about to be read
+    objects: list[bool] = []
+    key_next = False
+    for match in _JSON_TOKEN.finditer(data):
+        token = match.group()
+        first = token[0]
+        if first in " \t\r\n":
+            continue
+        if first == ":":
+            key_next = False
+        elif first == ",":
+            if objects[-1]:
+                key_next = True
+            elif isinstance(keys[-1], int):
+                keys[-1] += 1
+        elif first in "{[":
+            objects.append(first == "{")
+            keys.append(0)
+            key_next = first == "{"
+        elif first in "}]":
+            objects.pop()
+            keys.pop()
+            key_next = False
+        elif key_next:
+            keys[-1] = json.loads(token) if first == '"' else token
+        elif first == '"' and len(keys) == len(path) and tuple(keys) == path:
+            found = match.span()
+    return found
+
+
+def _decoded_offsets(data: str, start: int, end: int) -> list[int]:
+    """For each character a JSON string's escaped text `data[start:end]` decodes to, where it
+    starts in `data`, and `end`: `\\u0041` and `\\n` are one character, a surrogate pair's two
+    escapes (`\\ud83d\\ude00`) one too (json.loads joins them)."""
+    offsets: list[int] = []
+    position = start
+    while position < end:
+        backslash = data.find("\\", position, end)
+        if backslash < 0:
+            offsets.extend(range(position, end))
+            break
+        offsets.extend(range(position, backslash + 1))
+        if data[backslash + 1] != "u":
+            position = backslash + 2
+            continue
+        code = int(data[backslash + 2 : backslash + 6], 16)
+        position = backslash + 6
+        if 0xD800 <= code < 0xDC00 and data.startswith("\\u", position):
+            low = int(data[position + 2 : position + 6], 16)
+            if 0xDC00 <= low < 0xE000:
+                position += 6
+    offsets.append(end)
+    return offsets

@@ -1,0 +1,297 @@
+"""Server-sent events: a secret a stream splits over its events is found in the joined text and
+replaced in every piece, the stream keeping its events, their JSON and its framing."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from pytest_cassettes.scrub import Scrubber, ScrubRules
+
+OPENAI = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z" * 4  # 136 characters
+ANTHROPIC = "sk-ant-api03-" + "Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Ji0Hg9Fe8Dc7"
+ENV_KEY = "acme-live-7Q2w9E4r1T6y3U8i"
+SSE = "text/event-stream; charset=utf-8"
+
+
+def scrub(body: str, environ: dict[str, str] | None = None, **rules: Any) -> tuple[str, int]:
+    scrubber = Scrubber(ScrubRules(**rules), environ=environ or {})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": [SSE]},
+        "body": {"string": body.encode()},
+    }
+    new, count = scrubber.scrub_response(response)
+    assert new is not None
+    return new["body"]["string"].decode(), count
+
+
+def events(body: str) -> list[tuple[str, str]]:
+    """(event name, data) of each event, as a client reads them (WHATWG's rules)."""
+    found: list[tuple[str, str]] = []
+    name, data = "message", []
+    for line in re.split(r"\r\n|\r|\n", body):
+        if not line:
+            if data:
+                found.append((name, "\n".join(data)))
+            name, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+    return found
+
+
+def chat(*pieces: str, field: str = "content", index: int = 0) -> str:
+    return "".join(
+        "data: "
+        + json.dumps(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "choices": [{"index": index, "delta": {field: piece}, "finish_reason": None}],
+            }
+        )
+        + "\n\n"
+        for piece in pieces
+    )
+
+
+def chat_text(body: str, index: int = 0, field: str = "content") -> str:
+    text = ""
+    for _, data in events(body):
+        if data == "[DONE]":
+            continue
+        for choice in json.loads(data)["choices"]:
+            if choice["index"] == index:
+                text += choice["delta"].get(field) or ""
+    return text
+
+
+def test_a_key_split_over_two_chat_chunks_is_scrubbed_in_both() -> None:
+    # The adopter's case: the first chunk's part is too short for the detector, the second
+    # (the rest of the key) has no prefix; each looked at alone, 128 characters were left.
+    body = chat("Your key is ", OPENAI[:11], OPENAI[11:], " - keep it safe.") + "data: [DONE]\n\n"
+    new, count = scrub(body)
+    assert OPENAI[11:] not in new and OPENAI[20:40] not in new
+    assert count == 1
+    assert len(events(new)) == len(events(body)) == 5
+    assert chat_text(new) == "Your key is <SCRUBBED:openai> - keep it safe."
+    # The placeholder where the key starts, nothing in the piece after.
+    assert [d for _, d in events(new)][1:3] == [
+        data.replace(OPENAI[:11], "<SCRUBBED:openai>").replace(OPENAI[11:], "")
+        for _, data in events(body)[1:3]
+    ]
+
+
+def test_a_key_split_with_a_long_first_piece_leaves_nothing_of_the_rest() -> None:
+    # A first piece long enough for the detector alone was replaced alone, the rest kept.
+    body = chat(OPENAI[:40], OPENAI[40:])
+    new, _ = scrub(body)
+    assert OPENAI[40:] not in new
+    assert chat_text(new) == "<SCRUBBED:openai>"
+
+
+def test_a_secret_split_into_many_pieces_of_a_tool_call_s_arguments() -> None:
+    arguments = json.dumps({"api_key": OPENAI, "query": "weather in Paris"})
+    pieces = [arguments[i : i + 9] for i in range(0, len(arguments), 9)]
+    body = "".join(
+        "data: "
+        + json.dumps(
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]},
+                    }
+                ]
+            }
+        )
+        + "\n\n"
+        for piece in pieces
+    )
+    new, _ = scrub(body)
+    assert len(events(new)) == len(pieces) > 10
+    joined = "".join(
+        json.loads(data)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+        for _, data in events(new)
+    )
+    assert json.loads(joined) == {"api_key": "<SCRUBBED:openai>", "query": "weather in Paris"}
+    for i in range(0, len(OPENAI) - 8, 4):
+        assert OPENAI[i : i + 8] not in new
+
+
+def anthropic(*pieces: str, kind: str = "text_delta", field: str = "text", eol: str = "\n") -> str:
+    start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}
+    lines = ["event: content_block_start", "data: " + json.dumps(start), ""]
+    for piece in pieces:
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": kind, field: piece}}
+        lines += ["event: content_block_delta", "data: " + json.dumps(delta), ""]
+    lines += ["event: content_block_stop", 'data: {"type":"content_block_stop","index":0}', ""]
+    lines += ["event: ping", "data: {}", "", ": a comment", ""]
+    return eol.join(lines)
+
+
+def anthropic_text(body: str, field: str = "text") -> str:
+    return "".join(
+        json.loads(data)["delta"][field]
+        for name, data in events(body)
+        if name == "content_block_delta"
+    )
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_an_env_value_split_over_anthropic_deltas_in_any_line_framing(eol: str) -> None:
+    body = anthropic("The key: ", ENV_KEY[:5], ENV_KEY[5:17], ENV_KEY[17:], ".", eol=eol)
+    new, count = scrub(body, environ={"ACME_API_KEY": ENV_KEY})
+    assert count == 1
+    assert ENV_KEY[5:17] not in new and ENV_KEY[17:] not in new
+    assert anthropic_text(new) == "The key: <ACME_API_KEY>."
+    assert len(events(new)) == len(events(body))
+    assert new.count(eol) == body.count(eol)
+
+
+def test_input_json_deltas_with_escapes_map_back_to_the_right_characters() -> None:
+    # partial_json is JSON text in a JSON string; a server may escape any character
+    # (`\u0041`), and the text around the key holds escapes (`\n`, `\"`, a surrogate pair):
+    # the joined text is the decoded one, each piece's replacement lands on its escaped text.
+    note = "line one\nkey \U0001f600 " + ANTHROPIC
+    arguments = json.dumps({"note": note, "n": 1}, ensure_ascii=False)
+    cut = arguments.index(ANTHROPIC) + 20
+    first, second = arguments[:cut], arguments[cut:]
+    events_json = [
+        json.dumps(
+            {
+                "type": "content_block_delta",
+                "index": 1,
+                "delta": {"type": "input_json_delta", "partial_json": piece},
+            }
+        )
+        for piece in (first, second)
+    ]
+    # A letter of the key escaped in each piece: `\u005a` (`Z`) in the first, the second's
+    # first character too.
+    assert ANTHROPIC[13] == "Z"
+    events_json[0] = events_json[0].replace("api03-Z", "api03-\\u005a")
+    after = second[0]
+    events_json[1] = events_json[1].replace(
+        '"partial_json": "' + after, '"partial_json": "\\u00' + format(ord(after), "02x")
+    )
+    body = "".join(f"event: content_block_delta\ndata: {data}\n\n" for data in events_json)
+    head = body[: body.index("api03")]  # before the key: the inner `\n`, `\"`, the emoji
+    assert "\\\\n" in head and '\\"' in head and "\\ud83d\\ude00" in head
+    assert "api03-\\u005a" in body and '"partial_json": "\\u00' in body
+    decoded = "".join(
+        json.loads(data)["delta"]["partial_json"] for data in (e for _, e in events(body))
+    )
+    assert decoded == arguments  # the escapes are what a client reads
+    new, count = scrub(body)
+    assert count == 1
+    joined = anthropic_text(new, "partial_json")
+    assert json.loads(joined) == {"note": "line one\nkey \U0001f600 <SCRUBBED:anthropic>", "n": 1}
+    assert "api03" not in new and ANTHROPIC[-12:] not in new
+
+
+def test_multi_line_data_fields_are_one_event() -> None:
+    # `data:` lines of one event are joined with "\n": JSON may be spread over them.
+    def event(piece: str) -> str:
+        payload = json.dumps({"choices": [{"index": 0, "delta": {"content": piece}}]}, indent=1)
+        return "".join(f"data: {line}\n" for line in payload.splitlines()) + "\n"
+
+    body = event("key ") + event(OPENAI[:10]) + event(OPENAI[10:]) + "data: [DONE]\n\n"
+    new, _ = scrub(body)
+    assert OPENAI[10:] not in new
+    assert chat_text(new) == "key <SCRUBBED:openai>"
+    assert len(events(new)) == 4
+
+
+def test_choices_streamed_side_by_side_are_joined_each_on_its_own() -> None:
+    # n=2: the chunks of two choices alternate; each choice's text is its own stream.
+    body = ""
+    for zero, one in zip(["The ", "answer", " is 42."], [OPENAI[:9], OPENAI[9:70], OPENAI[70:]]):
+        body += chat(zero, index=0) + chat(one, index=1)
+    new, count = scrub(body)
+    assert count == 1
+    assert chat_text(new, 0) == "The answer is 42."
+    assert chat_text(new, 1) == "<SCRUBBED:openai>"
+
+
+def test_the_responses_api_s_text_deltas() -> None:
+    def delta(piece: str) -> str:
+        event = {
+            "type": "response.output_text.delta",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": piece,
+        }
+        return f"event: response.output_text.delta\ndata: {json.dumps(event)}\n\n"
+
+    body = "".join(delta(p) for p in ("Use ", OPENAI[:15], OPENAI[15:90], OPENAI[90:], " now"))
+    new, _ = scrub(body)
+    text = "".join(json.loads(d)["delta"] for _, d in events(new))
+    assert text == "Use <SCRUBBED:openai> now"
+
+
+def test_a_plain_text_stream_is_joined_too_but_done_is_no_text() -> None:
+    body = f"data: key {OPENAI[:12]}\n\ndata: {OPENAI[12:]}\n\n: keep-alive\n\ndata: [DONE]\n\n"
+    new, _ = scrub(body)
+    assert OPENAI[12:] not in new
+    assert [d for _, d in events(new)] == ["key <SCRUBBED:openai>", "", "[DONE]"]
+
+
+def test_a_user_pattern_spanning_events_is_scrubbed() -> None:
+    body = chat("order ", "ORD-12", "34-5678", " shipped")
+    new, _ = scrub(body, patterns=(r"ORD-\d{4}-\d{4}",))
+    assert chat_text(new) == "order <SCRUBBED> shipped"
+
+
+def test_a_model_s_generic_names_are_kept_across_pieces_its_password_is_not() -> None:
+    # A tool call's `{"key": ...}` and `{"token": ...}` are the model's words (see the
+    # model-output rule); a password, a token format and an environment value are not.
+    random_like = "Qm9vb2tzLTEyMzQ1Njc4OTA"
+    arguments = json.dumps({"key": "Enter", "token": random_like, "password": random_like})
+    pieces = [arguments[i : i + 7] for i in range(0, len(arguments), 7)]
+    body = chat(*pieces)
+    # tool-call arguments stream as `arguments`; the same text as content: the same rule.
+    new, _ = scrub(body)
+    joined = json.loads(chat_text(new))
+    assert joined["key"] == "Enter"
+    assert joined["token"] == random_like
+    assert joined["password"] == "<SCRUBBED:high-entropy>"
+
+
+def test_nothing_changes_when_no_secret_spans_pieces() -> None:
+    body = chat("Hello", " world", ", the ", "key", " is ", "in the drawer.") + ("data: [DONE]\n\n")
+    assert scrub(body) == (body, 0)
+    # A key whole in one piece: the free-text rules alone, as before.
+    whole = chat("Your key is ", OPENAI, " ok")
+    new, count = scrub(whole)
+    assert count == 1
+    assert new == whole.replace(OPENAI, "<SCRUBBED:openai>")
+
+
+def test_scrubbing_a_scrubbed_stream_again_changes_nothing() -> None:
+    body = chat("Your key is ", OPENAI[:11], OPENAI[11:], ".") + anthropic(ENV_KEY[:9], ENV_KEY[9:])
+    once, _ = scrub(body, environ={"ACME_API_KEY": ENV_KEY})
+    assert scrub(once, environ={"ACME_API_KEY": ENV_KEY}) == (once, 0)
+
+
+def test_events_that_are_not_json_or_not_deltas_do_not_break_a_stream() -> None:
+    body = (
+        chat("key ", OPENAI[:10])
+        + "event: error\ndata: {not json\n\n"
+        + 'data: {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}\n\n'
+        + chat(OPENAI[10:])
+    )
+    new, _ = scrub(body)
+    assert OPENAI[10:] not in new
+    assert "data: {not json" in new
