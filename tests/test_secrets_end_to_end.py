@@ -902,3 +902,71 @@ def test_a_resumable_upload_session_uri_is_scrubbed_and_replays(suite: Suite) ->
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def _chat_chunk(piece: str) -> str:
+    delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+    return "data: " + json.dumps({"object": "chat.completion.chunk", "choices": [delta]})
+
+
+STREAMED = {
+    "requests": (
+        'with requests.post(URL + "/v1/chat/completions", json=ASK, stream=True) as response:\n'
+        "    lines = list(response.iter_lines(decode_unicode=True))"
+    ),
+    "httpx": (
+        "with httpx.Client() as client:\n"
+        '    with client.stream("POST", URL + "/v1/chat/completions", json=ASK) as response:\n'
+        "        lines = list(response.iter_lines())"
+    ),
+}
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+@pytest.mark.parametrize("client", sorted(STREAMED))
+def test_a_secret_a_stream_splits_over_its_events_does_not_reach_disk_and_replays(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, client: str, encoding: str | None
+) -> None:
+    # A model echoing a token and an environment's key a few characters an event (OpenAI's
+    # chat chunks, CRLF framing): each piece alone is no secret; joined they are.
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    pieces = ["Token ", GITHUB[:7], GITHUB[7:25], GITHUB[25:], ", key ", ENV_KEY[:9]]
+    pieces += [ENV_KEY[9:], "."]
+    events = [_chat_chunk(piece) for piece in pieces] + ["data: [DONE]"]
+    suite.server.route(
+        "/v1/chat/completions",
+        headers={"Content-Type": "text/event-stream; charset=utf-8"},
+        body="".join(event + "\r\n\r\n" for event in events),
+        encoding=encoding,
+    )
+    code = STREAMED[client].replace("\n", "\n" + " " * 12)
+    suite.write(
+        f"""
+        import json
+        import pathlib
+
+        import httpx
+
+        ASK = {{"model": "gpt-4o", "stream": True, "messages": [{{"role": "user", "content": "hi"}}]}}
+
+        @pytest.mark.cassette
+        def test_stream():
+            {code}
+            datas = [line[len("data: "):] for line in lines if line.startswith("data: ")]
+            assert len(datas) == {len(events)} and datas[-1] == "[DONE]"
+            text = "".join(json.loads(d)["choices"][0]["delta"]["content"] for d in datas[:-1])
+            pathlib.Path("joined.txt").write_text(text)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert (suite.path / "joined.txt").read_text() == "".join(pieces)  # the live answer
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    text = suite.cassette_path("test_stream").read_text()
+    for piece in pieces[2:4] + pieces[6:7]:  # the pieces without a prefix
+        assert piece not in text
+
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    replayed = (suite.path / "joined.txt").read_text()
+    assert replayed == "Token <SCRUBBED:github>, key <ACME_API_KEY>."
