@@ -473,3 +473,39 @@ def test_pytest_recording_filler_values_are_no_secrets_but_a_value_containing_on
         "sensitive-field:Cookie:sid",
         "sensitive-field:X-API-Key",
     ]
+
+
+def test_a_secret_a_stream_split_over_its_events_is_reported(tmp_path, capsys, monkeypatch):
+    # A streamed answer (text/event-stream) recorded unscrubbed: a token and an environment's
+    # value, each sent in pieces no detector sees alone. gzip'd as vcrpy may keep it.
+    import gzip
+
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "plain-but-secret-1234")
+
+    def chunk(piece: str) -> str:
+        text = {"type": "text_delta", "text": piece}
+        delta = {"type": "content_block_delta", "index": 0, "delta": text}
+        return f"event: content_block_delta\ndata: {json.dumps(delta)}\n\n"
+
+    pieces = ["a ", GITHUB[:6], GITHUB[6:], " b ", "plain-but-", "secret-1234", "."]
+    body = "".join(chunk(piece) for piece in pieces)
+    request = Request("POST", "https://api.example.com/v1/messages", b"{}", {})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": ["text/event-stream; charset=utf-8"]},
+        "body": {"string": body},
+    }
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    path = write(tmp_path / "stream.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    string = next(n for n, line in enumerate(text.splitlines(), 1) if "string:" in line)
+    assert lines[:-1] == [f"{path}:{string}: env:MY_SERVICE_API_KEY", f"{path}:{string}: github"]
+
+    response["headers"]["Content-Encoding"] = ["gzip"]
+    response["body"]["string"] = gzip.compress(body.encode())
+    text = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    write(path, text)
+    status, lines, _ = run(capsys, str(path))
+    binary = next(n for n, line in enumerate(text.splitlines(), 1) if "!!binary" in line)
+    assert lines[:-1] == [f"{path}:{binary}: env:MY_SERVICE_API_KEY", f"{path}:{binary}: github"]
