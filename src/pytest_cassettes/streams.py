@@ -35,7 +35,8 @@ _ANTHROPIC_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
 _ANTHROPIC_FIELDS["thinking_delta"] = "thinking"
 # OpenAI's chat delta (and the compatible servers': vLLM, DeepSeek, OpenRouter, Mistral, Groq).
 _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
-_HINTS = ('"delta"', '"candidates"', '"choices"', ".delta")
+# The events worth parsing: those with a field one of the shapes above reads.
+_HINT = re.compile(r'"(?:delta|choices|candidates)"')
 
 
 class Piece:
@@ -117,7 +118,7 @@ def event_streams(body: str) -> list[Stream]:
         if not data:
             continue
         head = data.lstrip()[:1]
-        if head in ("{", "[") and any(hint in data for hint in _HINTS):
+        if head in ("{", "[") and _HINT.search(data):
             try:
                 event = json.loads(data)
             except ValueError:  # RecursionError is one
