@@ -11,6 +11,10 @@ Rules run in this order, each over what the previous ones left:
    Bodies that are not UTF-8 get rule 2 only, over the values' UTF-8 bytes.
 5. The user's hooks, on the scrubbed copy.
 
+A `text/event-stream` body's streamed text (a model's answer, a few characters an event) is
+first read joined, stream by stream (see streams.py): rules 2 to 4 replace what spans events
+in every event it spans; then the body gets the rules as free text.
+
 In URLs and form bodies placeholders are percent-encoded (``%3CSCRUBBED%3E``) so the URL stays
 valid. Values that already are placeholders are left alone, which makes scrubbing idempotent.
 """
