@@ -509,3 +509,22 @@ def test_a_secret_a_stream_split_over_its_events_is_reported(tmp_path, capsys, m
     status, lines, _ = run(capsys, str(path))
     binary = next(n for n, line in enumerate(text.splitlines(), 1) if "!!binary" in line)
     assert lines[:-1] == [f"{path}:{binary}: env:MY_SERVICE_API_KEY", f"{path}:{binary}: github"]
+
+
+def test_names_the_markers_exempt_can_be_exempted_from_the_scan_too(tmp_path, capsys):
+    # A project exempting a name on its markers (`scrub_disable=["secret-id"]`: its secret ids
+    # are names) could not use scan as a CI gate: every cassette had findings it asked for.
+    text = DIRTY.replace('"password": "hunter2"', '"SecretId": "prod/db-credentials"')
+    path = write(tmp_path / "ids.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1 and f"{path}:3: sensitive-field:SecretId" in lines
+    status, lines, _ = run(capsys, "--disable", "secret-id", "--disable", "github", str(path))
+    assert status == 1
+    assert lines[:-1] == [f"{path}:6: bearer", f"{path}:10: sensitive-field:api_key"]
+
+
+def test_an_unknown_name_to_exempt_is_an_error_listing_the_valid_ones(tmp_path, capsys):
+    path = write(tmp_path / "clean.yaml", CLEAN)
+    status, lines, err = run(capsys, "--disable", "no-such-rule", str(path))
+    assert status == 2 and lines == []
+    assert "'no-such-rule'" in err and "Valid names:" in err and "detectors" in err

@@ -14,9 +14,9 @@ from typing import Callable
 import yaml
 
 from pytest_cassettes import bodies
-from pytest_cassettes.detect import KINDS, find_secrets
+from pytest_cassettes.detect import KINDS
 from pytest_cassettes.paths import CASSETTE_SUFFIXES
-from pytest_cassettes.scrub import Scrubber
+from pytest_cassettes.scrub import Scrubber, ScrubRules
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 STR, BINARY = "tag:yaml.org,2002:str", "tag:yaml.org,2002:binary"
@@ -51,7 +51,7 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
     # finding on its line, the one whose value it found if any.
     hits: dict[int, list[tuple[str, str, int]]] = {}
     for number, line in enumerate(lines, 1):
-        for finding in find_secrets(line):
+        for finding in scrubber.detected(line):
             text_found = line[finding.start : finding.end]
             hits.setdefault(number, []).append((finding.kind, text_found, len(findings)))
             findings.append((number, finding.kind))
@@ -186,7 +186,11 @@ def _pair_name(node: yaml.SequenceNode) -> str | None:
 
 def _scan(args: argparse.Namespace) -> int:
     """Report secrets left in cassettes: `path:line: kind`, never the secret itself."""
-    scrubber = Scrubber()
+    try:  # the names `scrub_disable` takes: what the tests' markers exempt, exempt here too
+        scrubber = Scrubber(ScrubRules(disable=tuple(args.disable)))
+    except ValueError as error:
+        print(f"pytest-cassettes scan: error: --disable: {error}", file=sys.stderr)
+        return EXIT_ERROR
     errors = scanned = 0
     found: list[str] = []
     try:
@@ -227,6 +231,13 @@ def _summary(findings: int, scanned: int, errors: int) -> str:
 
 def _add_scan(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
+    parser.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a default rule or name not to report, as scrub_disable takes it (repeatable)",
+    )
 
 
 # name -> (help, add its arguments, run it). A new subcommand is one more entry.

@@ -45,6 +45,7 @@ from pytest_cassettes.detect import (
     KINDS,
     SCRUBBED,
     SCRUBBED_RE,
+    Finding,
     NameMatcher,
     find_secrets,
     in_text_sensitive,
@@ -822,6 +823,10 @@ class Scrubber:
         else:
             self._scrub_string(value, found, 0)
         return [kind for kind in found if not kind.startswith(SHORT)]
+
+    def detected(self, text: str) -> list[Finding]:
+        """The token formats the detectors find in a text, less the kinds disabled."""
+        return find_secrets(text, self._excluded_kinds) if self._detectors else []
 
     def scan_binary(self, data: bytes, content_type: str = "", error: bool = False) -> list[str]:
         """What scrubbing would replace in a binary (`!!binary`) cassette body."""
