@@ -970,3 +970,50 @@ def test_a_secret_a_stream_splits_over_its_events_does_not_reach_disk_and_replay
     assert suite.server.hits == 0
     replayed = (suite.path / "joined.txt").read_text()
     assert replayed == "Token <SCRUBBED:github>, key <ACME_API_KEY>."
+
+
+def test_a_value_streamed_whole_after_its_name_in_an_earlier_event_does_not_reach_disk(
+    suite: Suite,
+) -> None:
+    # A tool call's arguments streamed `{"password": "`, then the value whole, then `"}`: the
+    # value's event alone names it `arguments`, no secret; the joined arguments name it.
+    value = "Qx7mP2vL9kR4tW8zN3bH6jF1"
+    pieces = ['{"user": "app", "password": "', value, '"}']
+    events = [
+        "data: "
+        + json.dumps(
+            {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"arguments": p}}]}}]}
+        )
+        for p in pieces
+    ]
+    suite.server.route(
+        "/v1/chat/completions",
+        headers={"Content-Type": "text/event-stream"},
+        body="".join(event + "\n\n" for event in [*events, "data: [DONE]"]),
+    )
+    suite.write(
+        """
+        import json
+        import pathlib
+
+        import httpx
+
+        @pytest.mark.cassette
+        def test_stream():
+            with httpx.stream("POST", URL + "/v1/chat/completions", json={}) as response:
+                datas = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+            arguments = "".join(
+                json.loads(d)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                for d in datas[:-1]
+            )
+            pathlib.Path("arguments.json").write_text(arguments)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert value not in suite.cassette_path("test_stream").read_text()
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    replayed = json.loads((suite.path / "arguments.json").read_text())
+    assert replayed == {"user": "app", "password": "<SCRUBBED:high-entropy>"}

@@ -295,3 +295,22 @@ def test_events_that_are_not_json_or_not_deltas_do_not_break_a_stream() -> None:
     new, _ = scrub(body)
     assert OPENAI[10:] not in new
     assert "data: {not json" in new
+
+
+def test_a_value_whole_in_one_event_after_its_name_in_another_is_scrubbed() -> None:
+    # A tool call's arguments streamed `{"password": "` then the value whole: the value alone
+    # is no secret to the free-text rules (its event names it `arguments`), the joined text
+    # names it `password`. The same for a user pattern's group after its context.
+    value = "Qx7mP2vL9kR4tW8zN3bH6jF1"
+    for pieces in (['{"password": "', value, '"}'], ["pass", "word: " + value, " ok"]):
+        new, count = scrub(chat(*pieces))
+        assert value not in new, pieces
+        assert count == 1
+        assert chat_text(new) == "".join(pieces).replace(value, "<SCRUBBED:high-entropy>")
+    new, _ = scrub(
+        chat("order number: ", "4711-0815", " shipped"), patterns=(r"number: (\d{4}-\d{4})",)
+    )
+    assert chat_text(new) == "order number: <SCRUBBED> shipped"
+    # What its event alone shows the free-text rules is theirs, as before.
+    whole = chat("a", 'password: "' + value + '"')
+    assert scrub(whole)[0] == whole.replace(value, "<SCRUBBED:high-entropy>")

@@ -1296,34 +1296,50 @@ class Scrubber:
 
     def _stream_spans(self, stream: Stream) -> list[tuple[int, int, str, str]]:
         """What the text rules would replace in a stream's joined text, where it spans two of
-        its pieces or more: (start, end, placeholder, finding's label prefix), in order, none
-        overlapping. A model's output keeps what its generic names say (a tool call's
+        its pieces or more, or is found only with what other pieces hold (a value in one piece
+        after its name in the one before: `{"password": "` then the value; a user pattern's
+        group after its context): (start, end, placeholder, finding's label prefix), in order,
+        none overlapping. A model's output keeps what its generic names say (a tool call's
         `{"key": "..."}`): not the names-and-values detector for them."""
         text = stream.text()
         starts = stream.starts
-        candidates: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
+
+        def piece_of(offset: int) -> int:
+            return bisect.bisect_right(starts, offset) - 1
+
+        alone: dict[int, set[tuple[int, int]]] = {}
+
+        def found_alone(start: int, end: int) -> bool:
+            """Whether the detectors find [start, end) in its piece's text alone."""
+            index = piece_of(start)
+            spans = alone.get(index)
+            if spans is None:
+                piece = stream.pieces[index].text
+                found = find_secrets(piece, self._excluded_kinds)
+                spans = alone[index] = {(f.start, f.end) for f in found}
+            return (start - starts[index], end - starts[index]) in spans
+
+        spanning: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
         if self._env_re is not None:
             for match in self._env_re.finditer(text):
-                new = f"<{self._env_placeholder[match.group()]}>"
-                candidates.append((match.start(), 0, match.end(), new, "env:"))
+                if piece_of(match.start()) != piece_of(match.end() - 1):
+                    new = f"<{self._env_placeholder[match.group()]}>"
+                    spanning.append((match.start(), 0, match.end(), new, "env:"))
         for pattern in self._patterns:
             group = 1 if pattern.groups else 0
             for match in pattern.finditer(text):
-                if match.start(group) < match.end(group):
-                    candidates.append(
-                        (match.start(group), 1, match.end(group), SCRUBBED, "pattern")
-                    )
+                start, end = match.span(group)
+                # The whole match: a group in one piece may need its context in another.
+                if start < end and piece_of(match.start()) != piece_of(match.end() - 1):
+                    spanning.append((start, 1, end, SCRUBBED, "pattern"))
         if self._detectors:
             for finding in find_secrets(text, self._excluded_kinds):
                 if finding.kind == "high-entropy" and normalize_name(finding.name) in GENERIC_NAMES:
                     continue
-                candidates.append((finding.start, 2, finding.end, placeholder(finding.kind), ""))
-        spanning = sorted(
-            candidate
-            for candidate in candidates
-            if bisect.bisect_right(starts, candidate[0])
-            != bisect.bisect_right(starts, candidate[2] - 1)
-        )
+                start, end = finding.start, finding.end
+                if piece_of(start) != piece_of(end - 1) or not found_alone(start, end):
+                    spanning.append((start, 2, end, placeholder(finding.kind), ""))
+        spanning.sort()
         if not spanning:
             return []
         # A match touching a placeholder is one being scrubbed again (see _replace).
