@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -314,3 +315,24 @@ def test_a_value_whole_in_one_event_after_its_name_in_another_is_scrubbed() -> N
     # What its event alone shows the free-text rules is theirs, as before.
     whole = chat("a", 'password: "' + value + '"')
     assert scrub(whole)[0] == whole.replace(value, "<SCRUBBED:high-entropy>")
+
+
+def test_an_event_holding_many_streams_pieces_is_read_once() -> None:
+    # n choices side by side, each splitting the key over the same two events: where each
+    # piece is in its event was worked out by reading the whole event again for each piece
+    # (1,000 choices: 12 s; 2,500: 75 s).
+    choices = 1000
+    body = "".join(
+        "data: "
+        + json.dumps(
+            {"choices": [{"index": i, "delta": {"content": part}} for i in range(choices)]}
+        )
+        + "\n\n"
+        for part in (ENV_KEY[:10], ENV_KEY[10:])
+    )
+    started = time.perf_counter()
+    new, count = scrub(body, environ={"ACME_API_KEY": ENV_KEY})
+    assert time.perf_counter() - started < 3
+    assert count == choices
+    assert ENV_KEY[10:] not in new
+    assert chat_text(new, index=choices - 1) == "<ACME_API_KEY>"

@@ -12,7 +12,8 @@ joined text can be replaced in every piece it spans. Events that are not JSON (a
 stream) are pieces of a stream of their own, per event name; ``[DONE]`` is none.
 
 Linear in the body: each event is read once, its JSON parsed once; where a piece is in its
-event's JSON is worked out only for the pieces a match touches (see :meth:`Piece.raw_span`).
+event's JSON is worked out only for the events a match touches, once an event whatever the
+number of its pieces (see :meth:`Piece.raw_span`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,40 @@ _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 _HINT = re.compile(r'"(?:delta|choices|candidates)"')
 
 
+class _Event:
+    """A JSON event's data lines, and where its strings are once a piece of it is looked for
+    (worked out once for all its pieces: an event holding many streams' pieces, a choice
+    each, is read once, not once a piece)."""
+
+    __slots__ = ("lines", "located")
+
+    def __init__(self, lines: tuple[tuple[int, int], ...]) -> None:
+        self.lines = lines
+        self.located: tuple[str, list[int], dict[tuple[Segment, ...], tuple[int, int]]] | None
+        self.located = None
+
+    def locate(
+        self, body: str
+    ) -> tuple[str, list[int], dict[tuple[Segment, ...], tuple[int, int]]]:
+        """The data (lines joined by "\n"), where each line starts in it, and the span in it of
+        the string at each path."""
+        if self.located is None:
+            data = "\n".join(body[start:end] for start, end in self.lines)
+            line_starts: list[int] = []
+            position = 0
+            for start, end in self.lines:
+                line_starts.append(position)
+                position += end - start + 1
+            self.located = data, line_starts, _string_tokens(data)
+        return self.located
+
+
 class Piece:
     """One piece of a stream's text: a JSON string in an event's data (its decoded value), or
     a line of a plain text event's data. `fixed`: a separator the stream's text has between
     two lines of one event, no character of the body (never replaced)."""
 
-    __slots__ = ("fixed", "lines", "path", "text")
+    __slots__ = ("event", "fixed", "lines", "path", "text")
 
     def __init__(
         self,
@@ -52,11 +81,13 @@ class Piece:
         lines: tuple[tuple[int, int], ...],
         path: tuple[Segment, ...] | None,
         fixed: bool = False,
+        event: _Event | None = None,
     ) -> None:
         self.text = text
         self.lines = lines  # the (start, end) in the body of each data line of its event
         self.path = path  # where in the event's JSON; None: the line itself (plain text)
         self.fixed = fixed
+        self.event = event  # shared by the pieces of one JSON event
 
     def raw_span(self, body: str) -> tuple[int, list[int]] | None:
         """Where the piece's characters are in the body: the body offset of its first
@@ -66,8 +97,10 @@ class Piece:
         if self.path is None:
             start = self.lines[0][0]
             return start, list(range(len(self.text) + 1))
-        data = "\n".join(body[start:end] for start, end in self.lines)
-        token = _token_at(data, self.path)
+        if self.event is None:
+            self.event = _Event(self.lines)
+        data, line_starts, tokens = self.event.locate(body)
+        token = tokens.get(self.path)
         if token is None:
             return None
         offsets = _decoded_offsets(data, token[0] + 1, token[1] - 1)
@@ -75,11 +108,6 @@ class Piece:
             return None
         # Data lines are joined by one "\n" each: a token is inside one line (JSON strings
         # hold no raw line break).
-        line_starts: list[int] = []
-        position = 0
-        for start, end in self.lines:
-            line_starts.append(position)
-            position += end - start + 1
         line = bisect.bisect_right(line_starts, token[0]) - 1
         first = self.lines[line][0] + token[0] + 1 - line_starts[line]
         base = offsets[0]
@@ -124,9 +152,10 @@ def event_streams(body: str) -> list[Stream]:
             except ValueError:  # RecursionError is one
                 event = None
             if isinstance(event, dict):
+                shared = _Event(lines)
                 for key, path, text in _json_pieces(event):
                     stream = streams.setdefault(key, Stream())
-                    stream.add(Piece(text, lines, path))
+                    stream.add(Piece(text, lines, path, event=shared))
                 continue
         if head in ("{", "[") or data.strip() == "[DONE]":
             continue  # JSON of no stream (or not well-formed), the end of OpenAI's stream
@@ -255,10 +284,10 @@ def _hashable(value: Any) -> Hashable:
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
-def _token_at(data: str, path: tuple[Segment, ...]) -> tuple[int, int] | None:
-    """The span in `data` (one JSON document) of the string token at `path` (the last one, as
-    a parser keeps the last of duplicate keys)."""
-    found: tuple[int, int] | None = None
+def _string_tokens(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
+    """The span in `data` (one JSON document) of the string token at each path (the last one
+    of a path, as a parser keeps the last of duplicate keys). One pass over the document."""
+    found: dict[tuple[Segment, ...], tuple[int, int]] = {}
     keys: list[Segment] = []  # the path of the value about to be read
     objects: list[bool] = []
     key_next = False
@@ -284,8 +313,8 @@ def _token_at(data: str, path: tuple[Segment, ...]) -> tuple[int, int] | None:
             key_next = False
         elif key_next:
             keys[-1] = json.loads(token) if first == '"' else token
-        elif first == '"' and len(keys) == len(path) and tuple(keys) == path:
-            found = match.span()
+        elif first == '"' and keys:
+            found[tuple(keys)] = match.span()
     return found
 
 
