@@ -336,3 +336,12 @@ def test_an_event_holding_many_streams_pieces_is_read_once() -> None:
     assert count == choices
     assert ENV_KEY[10:] not in new
     assert chat_text(new, index=choices - 1) == "<ACME_API_KEY>"
+
+
+def test_an_event_nested_deeper_than_python_parses_is_no_stream() -> None:
+    # json.loads raises RecursionError (no ValueError) for it: scrubbing the body failed.
+    deep = '{"delta": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    body = chat("key ", OPENAI[:10]) + f"data: {deep}\n\n" + chat(OPENAI[10:])
+    new, _ = scrub(body)
+    assert OPENAI[10:] not in new
+    assert f"data: {deep}" in new

@@ -149,7 +149,7 @@ def event_streams(body: str) -> list[Stream]:
         if head in ("{", "[") and _HINT.search(data):
             try:
                 event = json.loads(data)
-            except ValueError:  # RecursionError is one
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
                 event = None
             if isinstance(event, dict):
                 shared = _Event(lines)
