@@ -2777,3 +2777,24 @@ def test_a_language_models_output_keeps_its_generic_fields():
         "key": "<SCRUBBED>",
         "data": {"token": "<SCRUBBED>"},
     }
+
+
+def test_a_secret_string_nested_deeper_than_python_parses_is_replaced_whole() -> None:
+    # json.loads raises RecursionError (no ValueError) for it: the response's scrubbing failed.
+    deep = '{"password": "' + "p4ss-" * 4 + '", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    body = json.dumps({"Name": "prod/db", "SecretString": deep})
+    new, count = scrubber().scrub_response(
+        response(body, {"Content-Type": ["application/x-amz-json-1.1"]})
+    )
+    assert new is not None and count == 1
+    assert json.loads(new["body"]["string"])["SecretString"] == "<SCRUBBED>"
+
+
+def test_an_empty_secret_document_is_kept_as_it_is() -> None:
+    # Nothing in it to replace: `<SCRUBBED>` in its place only broke the client's json.loads.
+    body = json.dumps({"Name": "prod/db", "SecretString": "{}"}).encode()
+    new, count = scrubber().scrub_response(
+        response(body, {"Content-Type": ["application/x-amz-json-1.1"]})
+    )
+    assert new is not None and count == 0
+    assert json.loads(new["body"]["string"])["SecretString"] == "{}"

@@ -2527,9 +2527,9 @@ def _secret_document(value: str, name: str, found: list[str]) -> str | None:
     replay. None: not a JSON object. The value itself when nothing in it was left to replace."""
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         return None
-    if not isinstance(data, dict) or not data:
+    if not isinstance(data, dict):
         return None
     changed = False
 
