@@ -1017,3 +1017,56 @@ def test_a_value_streamed_whole_after_its_name_in_an_earlier_event_does_not_reac
     assert suite.server.hits == 0
     replayed = json.loads((suite.path / "arguments.json").read_text())
     assert replayed == {"user": "app", "password": "<SCRUBBED:high-entropy>"}
+
+
+def test_a_tool_call_chunk_ending_in_a_sensitive_name_keeps_its_event_valid_json(
+    suite: Suite,
+) -> None:
+    # A chunk of streamed arguments `{"password":` is, in its event, `"{\"password\":"}`: the
+    # free-text rule for fields took the event's own closing quote for the value's opening
+    # one and replaced the JSON after it, and the client's json.loads failed on replay.
+    pieces = ['{"password":', ' "<SCRUBBED>"}']
+    events = [
+        "data: "
+        + json.dumps(
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"function": {"arguments": p}}]},
+                        "finish_reason": None,
+                    }
+                ]
+            }
+        )
+        for p in pieces
+    ]
+    suite.server.route(
+        "/v1/chat/completions",
+        headers={"Content-Type": "text/event-stream"},
+        body="".join(event + "\n\n" for event in [*events, "data: [DONE]"]),
+    )
+    suite.write(
+        """
+        import json
+        import pathlib
+
+        @pytest.mark.cassette
+        def test_stream():
+            response = requests.post(URL + "/v1/chat/completions", json={}, stream=True)
+            lines = response.iter_lines(decode_unicode=True)
+            datas = [line[6:] for line in lines if line.startswith("data: ")]
+            arguments = "".join(
+                json.loads(d)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                for d in datas[:-1]
+            )
+            pathlib.Path("arguments.json").write_text(arguments)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    body = suite.cassette("test_stream")["interactions"][0]["response"]["body"]["string"]
+    assert body == "".join(event + "\n\n" for event in [*events, "data: [DONE]"])
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert json.loads((suite.path / "arguments.json").read_text()) == {"password": "<SCRUBBED>"}

@@ -1728,6 +1728,10 @@ class Scrubber:
             string = strings.match(text, opening)
             if start < position or string is None:
                 continue
+            if groups[1] == '"\\' and quote != '\\"':
+                # A key in a JSON string (`\"password\":`) has its value's quotes escaped too:
+                # an unescaped one ends the string (`{"arguments": "{\"password\":"}`).
+                continue
             raw = string.group(1)
             if (
                 _is_placeholder(raw)
