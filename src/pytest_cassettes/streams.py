@@ -32,8 +32,11 @@ _LINE = re.compile(r"[^\r\n]*")
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
 # Anthropic's content block deltas: the field holding the text of each delta type. (Not
 # `signature_delta`: a signature is one opaque value, sent whole.)
-_ANTHROPIC_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
-_ANTHROPIC_FIELDS["thinking_delta"] = "thinking"
+_ANTHROPIC_FIELDS = {
+    "text_delta": "text",
+    "input_json_delta": "partial_json",
+    "thinking_delta": "thinking",
+}
 # OpenAI's chat delta (and the compatible servers': vLLM, DeepSeek, OpenRouter, Mistral, Groq).
 _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 # The events worth parsing: those with a field one of the shapes above reads.
