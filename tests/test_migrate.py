@@ -46,11 +46,6 @@ def vcr_config():
     return {"filter_headers": ["authorization"]}
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir(request):
-    return os.path.join(os.path.dirname(__file__), "recorded")
-
-
 def pytest_recording_configure(config, vcr):
     vcr.register_matcher("noop", lambda a, b: True)
 """
@@ -101,7 +96,6 @@ def test_dry_run_prints_a_diff_and_changes_nothing(tree: Path) -> None:
     assert "+def cassette_config():" in text
     assert "+def pytest_cassettes_configure(config, vcr):" in text
     assert "test_other.py" not in text and ".hidden" not in text
-    assert "conftest.py:12: vcr_cassette_dir override left in place" in text
     assert "nested class TestOuter.TestInner" in text
     assert text.endswith("would migrate 2 files\n")
 
@@ -113,8 +107,6 @@ def test_write_rewrites_and_a_second_run_finds_nothing(tree: Path) -> None:
     conftest = (tree / "tests" / "conftest.py").read_text()
     assert "def cassette_config():" in conftest
     assert "def pytest_cassettes_configure(config, vcr):" in conftest
-    assert "# TODO(pytest-cassettes migrate): vcr_cassette_dir" in conftest
-    assert "\ndef vcr_cassette_dir(request):" in conftest  # kept, with the TODO above it
     compile(conftest, "conftest.py", "exec")
     compile(MIGRATED_TEST, "test_sample.py", "exec")
 
@@ -209,10 +201,10 @@ def test_a_default_cassette_name_override_leaves_the_vcr_markers_under_it(tmp_pa
     text = out.getvalue()
     assert "conftest.py:5: default_cassette_name override left in place" in text
     assert "+# TODO(pytest-cassettes migrate): default_cassette_name names the cassettes" in text
-    assert "named/test_a.py:4: vcr markers left as they are: their cassettes are named by " in (
+    assert "named/test_a.py:4: vcr markers left as they are: their cassettes are named or " in (
         text
     )
-    assert f"named by the default_cassette_name fixture of {tests}/named/conftest.py:5" in text
+    assert f"placed by the default_cassette_name fixture of {tests}/named/conftest.py:5" in text
     assert f"--- a/{tests}/named/test_a.py" not in text
     assert "-@pytest.mark.default_cassette('x')" in text  # test_b.py's
     assert text.endswith("would migrate 2 files\n")
@@ -270,4 +262,64 @@ def test_a_suite_naming_its_cassettes_with_default_cassette_name_replays_after_m
 
     assert migrate([str(suite.path)], write=True, out=io.StringIO()) == 0
     suite.run("-p", "no:recording", "--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == hits
+
+
+PYTEST_VCR_DIR = """\
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request):
+    return os.path.join(os.path.dirname(request.module.__file__), "cassettes")
+"""
+
+
+def test_a_vcr_cassette_dir_override_leaves_the_vcr_markers_under_it(tmp_path: Path) -> None:
+    """Rewritten to `cassette`, the tests under it would look in cassettes/<module>/ and miss
+    every file the override placed (an adopter's pytest-vcr suite: all of them, flat)."""
+    tests = tmp_path / "tests"
+    (tests / "placed").mkdir(parents=True)
+    (tests / "placed" / "conftest.py").write_text(PYTEST_VCR_DIR)
+    marked = "import pytest\n\n\n@pytest.mark.vcr\ndef test_page():\n    pass\n"
+    (tests / "placed" / "test_a.py").write_text(marked)
+    (tests / "test_b.py").write_text(marked)  # not under the override
+    out = io.StringIO()
+    assert migrate([str(tests)], write=False, out=out) == 1
+    text = out.getvalue()
+    assert "placed/conftest.py:7: vcr_cassette_dir override left in place" in text
+    assert f"placed by the vcr_cassette_dir fixture of {tests}/placed/conftest.py:7" in text
+    assert migrate([str(tests)], write=True, out=io.StringIO()) == 0
+    assert (tests / "placed" / "test_a.py").read_text() == marked
+    assert "mark.vcr" not in (tests / "test_b.py").read_text()
+    conftest = (tests / "placed" / "conftest.py").read_text()
+    assert "# TODO(pytest-cassettes migrate): vcr_cassette_dir places the cassettes" in conftest
+    again = io.StringIO()
+    assert migrate([str(tests)], write=True, out=again) == 0
+    assert (tests / "placed" / "conftest.py").read_text() == conftest  # one TODO
+
+
+def test_a_pytest_vcr_suite_replays_its_flat_cassettes_after_migrate(suite: Suite) -> None:
+    """pytest-vcr's cassettes are cassettes/<test>.yaml; the README's override keeps them there
+    for `vcr` tests, and `migrate` must not move the tests to our marker's per-module names."""
+    suite.pytester.makeconftest(PYTEST_VCR_DIR)
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_page():
+            assert requests.get(URL + "/page").json()["path"] == "/page"
+        """,
+        name="test_crawl",
+    )
+    # Recorded as pytest-vcr lays them out (pytest-recording with the same override).
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=1)
+    assert (suite.path / "cassettes" / "test_page.yaml").is_file()
+    hits = suite.server.hits
+
+    assert migrate([str(suite.path)], write=True, out=io.StringIO()) == 0
+    result = suite.run("-p", "no:recording", "--record-mode=none")
+    result.assert_outcomes(passed=1)
     assert suite.server.hits == hits

@@ -9,14 +9,11 @@ Rewrites, in Python files, keeping every cassette where it is:
 - `vcr_config` -> `cassette_config` (fixture definitions, parameters, names, strings).
 - `pytest_recording_configure` -> `pytest_cassettes_configure`.
 
-`vcr_cassette_dir` is not renamed: it is the per-module directory, `cassette_dir` is the one
-above it, so no rename keeps an override's paths right. An override gets a TODO comment and a
-note; tests that only read it keep working (pytest-cassettes provides it while pytest-recording
-is not loaded).
-
-A `default_cassette_name` override (in the module, or a conftest.py of its directory or above)
-names the cassettes of the `vcr` tests under it, and only of theirs: our marker's names are
-fixed. Such a module's `vcr` and `default_cassette` markers are left as they are (pytest-
+A `default_cassette_name` or `vcr_cassette_dir` override (in the module, or a conftest.py of
+its directory or above) names or places the cassettes of the `vcr` tests under it, and only of
+theirs: our marker's names are fixed, and `vcr_cassette_dir` is the per-module directory (or
+pytest-vcr's flat one) where `cassette_dir` is the one above it, so no rename keeps its paths
+right. Such a module's `vcr` and `default_cassette` markers are left as they are (pytest-
 cassettes honours them), with a note, and the override gets a TODO saying how to move on.
 
 Dry run by default: a unified diff on `out`; `write=True` rewrites the files.
@@ -37,10 +34,14 @@ RENAMES = {
     "pytest_recording_configure": "pytest_cassettes_configure",
 }
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "cassettes"})
+DIR_FIXTURE = "vcr_cassette_dir"
 DIR_TODO = (
-    "# TODO(pytest-cassettes migrate): vcr_cassette_dir is the per-module directory;",
-    "# pytest-cassettes stores cassettes in <cassette_dir>/<module>/<test>.yaml. Override",
-    "# `cassette_dir` with the directory above, or move the files, then delete this fixture.",
+    "# TODO(pytest-cassettes migrate): vcr_cassette_dir places the cassettes of",
+    "# @pytest.mark.vcr tests only, so migrate left the vcr markers of the tests under it.",
+    "# pytest-cassettes stores cassettes in <cassette_dir>/<module>/<Class.test[params]>.yaml:",
+    "# move the files there (pytest-vcr's flat cassettes/<test>.yaml too) or override",
+    "# `cassette_dir` with the directory above the per-module one, delete this fixture,",
+    "# run migrate again.",
 )
 NAME_FIXTURE = "default_cassette_name"
 NAME_TODO = (
@@ -145,28 +146,32 @@ def _is_mark(node: ast.AST, name: str) -> bool:
     )
 
 
-def _names_fixture(node: ast.AST) -> bool:
-    """A `default_cassette_name` fixture: `def default_cassette_name` or
-    `@pytest.fixture(name="default_cassette_name")`."""
+def _defines_fixture(node: ast.AST, fixture: str) -> bool:
+    """A definition of the fixture: `def <fixture>` or `@pytest.fixture(name="<fixture>")`."""
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.decorator_list:
         return False
     for decorator in node.decorator_list:
         if isinstance(decorator, ast.Call) and any(
-            k.arg == "name" and isinstance(k.value, ast.Constant) and k.value.value == NAME_FIXTURE
+            k.arg == "name" and isinstance(k.value, ast.Constant) and k.value.value == fixture
             for k in decorator.keywords
         ):
             return True
-    return node.name == NAME_FIXTURE and any(
-        "fixture" in ast.unparse(d) for d in node.decorator_list
-    )
+    return node.name == fixture and any("fixture" in ast.unparse(d) for d in node.decorator_list)
 
 
-def name_overrides(tree: ast.Module) -> list[int]:
-    """The lines of a module's `default_cassette_name` fixtures (module or class level)."""
+def _names_fixture(node: ast.AST) -> bool:
+    """A `default_cassette_name` fixture."""
+    return _defines_fixture(node, NAME_FIXTURE)
+
+
+def name_overrides(tree: ast.Module) -> list[tuple[int, str]]:
+    """The lines of a module's `default_cassette_name` and `vcr_cassette_dir` fixtures (module
+    or class level), with the fixture's name: the vcr tests under them keep their markers."""
     lines = []
     for node in tree.body:
         inner = node.body if isinstance(node, ast.ClassDef) else [node]
-        lines += [n.lineno for n in inner if _names_fixture(n)]
+        for n in inner:
+            lines += [(n.lineno, f) for f in (NAME_FIXTURE, DIR_FIXTURE) if _defines_fixture(n, f)]
     return lines
 
 
@@ -175,9 +180,9 @@ class _Overrides:
     those of the conftest.py files of its directory and above."""
 
     def __init__(self) -> None:
-        self.conftests: dict[Path, list[int]] = {}
+        self.conftests: dict[Path, list[tuple[int, str]]] = {}
 
-    def conftest(self, path: Path) -> list[int]:
+    def conftest(self, path: Path) -> list[tuple[int, str]]:
         if path not in self.conftests:
             try:
                 tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -188,13 +193,16 @@ class _Overrides:
         return self.conftests[path]
 
     def of(self, path: Path, tree: ast.Module) -> list[str]:
-        found = [f"{path}:{line}" for line in name_overrides(tree)]
+        found = [f"the {name} fixture of {path}:{line}" for line, name in name_overrides(tree)]
         here = path.resolve()
         for folder in here.parents:
             conftest = folder / "conftest.py"
             if conftest != here and conftest.is_file():
                 shown = _shown(conftest)
-                found += [f"{shown}:{line}" for line in self.conftest(conftest)]
+                found += [
+                    f"the {name} fixture of {shown}:{line}"
+                    for line, name in self.conftest(conftest)
+                ]
             if _is_root(folder):
                 break
         return found
@@ -220,7 +228,8 @@ class _Migrator(ast.NodeVisitor):
         self.handled: set[int] = set()  # ids of mark attributes rewritten as part of a call
         self.classes: list[str] = []
         self.uses_vcr = False
-        self.named_by: list[str] = []  # default_cassette_name overrides: markers left alone
+        # default_cassette_name and vcr_cassette_dir overrides: markers left alone
+        self.named_by: list[str] = []
 
     def segment(self, node: ast.AST) -> str:
         start, end = self.offsets.span(node)
@@ -306,9 +315,14 @@ class _Migrator(ast.NodeVisitor):
             col = line.find(node.name, line.find("def "))
             start = self.offsets.starts[node.lineno - 1] + col
             self.m.edits.append(Edit(start, start + len(node.name), RENAMES[node.name]))
-        if node.name == "vcr_cassette_dir":
+        if _defines_fixture(node, DIR_FIXTURE):
             self.todo(node, DIR_TODO)
-            self.note(node, "vcr_cassette_dir override left in place: see the TODO comment")
+            self.note(
+                node,
+                "vcr_cassette_dir override left in place: it places the cassettes of vcr tests "
+                "only, so the vcr markers of the tests under it are left as they are; see the "
+                "TODO comment",
+            )
         if _names_fixture(node):
             self.todo(node, NAME_TODO)
             self.note(
@@ -368,9 +382,9 @@ def migrate_file(path: Path, overrides: _Overrides | None = None) -> FileMigrati
         first = min(marks, key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
         migrator.note(
             first,
-            "vcr markers left as they are: their cassettes are named by the "
-            f"default_cassette_name fixture of {', '.join(migrator.named_by)}, which "
-            "pytest-cassettes honours for vcr tests only (see the TODO there)",
+            "vcr markers left as they are: their cassettes are named or placed by "
+            f"{', '.join(migrator.named_by)}, which pytest-cassettes honours for vcr tests "
+            "only (see the TODO there)",
         )
     migrator.visit(tree)
     return migration
