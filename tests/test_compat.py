@@ -765,3 +765,40 @@ def test_with_pytest_recording_loaded_a_library_dir_cassette_is_not_an_orphan(
     result.assert_outcomes(passed=2)
     assert kept.is_file()
     assert "orphan cassette" not in result.stdout.str()
+
+
+PYTEST_VCR_FLAT = """
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request):
+    return os.path.join(os.path.dirname(request.module.__file__), "cassettes")
+"""
+
+
+def test_pytest_vcrs_vcr_cassette_fixture_is_the_tests_cassette(suite: Suite) -> None:
+    """pytest-vcr's tests ask for `vcr_cassette` (its play_count, its requests): without it
+    every such test errored with "fixture 'vcr_cassette' not found" (an adopter's suite)."""
+    suite.pytester.makeconftest(PYTEST_VCR_FLAT)
+    suite.write(
+        """
+        @pytest.mark.vcr
+        def test_marked(vcr_cassette):
+            assert requests.get(URL + "/a").status_code == 200
+            assert vcr_cassette.play_count == (0 if vcr_cassette.dirty else 1)
+            assert len(vcr_cassette.requests) == 1
+
+        def test_unmarked(vcr_cassette):
+            assert requests.get(URL + "/b").status_code == 200
+        """,
+        name="test_crawl",
+    )
+    suite.run(*WITHOUT_RECORDING, "--record-mode=once").assert_outcomes(passed=2)
+    assert (suite.path / "cassettes" / "test_marked.yaml").is_file()  # the vcr test's layout
+    assert suite.cassette_path("test_unmarked", "test_crawl").is_file()  # the cassette's
+    hits = suite.server.hits
+    suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == hits

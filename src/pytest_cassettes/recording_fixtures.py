@@ -50,6 +50,13 @@ def vcr(request: pytest.FixtureRequest) -> VcrCassette | None:
     return None if opened is None else VcrCassette(opened)  # None: --disable-recording
 
 
+@pytest.fixture
+def vcr_cassette(cassette: Any) -> VcrCassette | None:
+    """pytest-vcr's fixture: the test's cassette as `vcr` shows it. Asking for it opens the
+    test's cassette, as asking for `cassette` does (pytest-vcr's opened one too)."""
+    return None if cassette is None else VcrCassette(cassette)  # None: --cassette-disable
+
+
 @pytest.fixture(scope="session")
 def record_mode(request: pytest.FixtureRequest) -> str:
     """The run's record mode (pytest-recording's fixture): the flag's, the environment's, a CI
