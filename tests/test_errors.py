@@ -362,3 +362,32 @@ def test_a_long_query_that_differs_names_the_parameters_that_differ(suite: Suite
     )
     assert "X-Amz-Credential: " not in result.stdout.str()  # equal: not listed
     assert suite.server.hits == 0
+
+
+def test_a_missing_cassette_names_pytest_vcrs_flat_file_for_the_test(suite: Suite) -> None:
+    """A suite moved from pytest-vcr without its `vcr_cassette_dir` override: every cassette
+    is in cassettes/<test>.yaml, and the error said only where it expected them."""
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_page():
+            requests.get(URL + "/page")
+        """,
+        name="test_crawl",
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    recorded = suite.cassette_path("test_page", "test_crawl")
+    flat = suite.path / "cassettes" / "test_page.yaml"
+    recorded.rename(flat)  # where pytest-vcr keeps it
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*expected at: {recorded}",
+            f"*found instead: {flat}, pytest-vcr's layout (no module folder)*",
+        ]
+    )
+    flat.unlink()
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    assert "found instead" not in result.stdout.str()

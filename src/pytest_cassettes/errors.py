@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -31,10 +32,25 @@ class CassetteMissingError(CassetteError):
         super().__init__(
             f"Cassette missing for {test}\n"
             f"  expected at: {path}\n"
+            f"{_flat_cassette(path)}"
             f"  record mode: {mode} ({reason}), so nothing may be recorded.\n"
             f"  To record it, run locally with network access:\n"
             f"    {record_command}"
         )
+
+
+def _flat_cassette(path: str) -> str:
+    """A line naming pytest-vcr's file for the test (`cassettes/<test>.yaml`, no module
+    folder) when it is there instead: a suite moved from pytest-vcr without its layout."""
+    expected = Path(path)
+    flat = expected.parent.parent / expected.name
+    if expected.parent.parent.name != "cassettes" or not flat.is_file():
+        return ""
+    return (
+        f"  found instead: {flat}, pytest-vcr's layout (no module folder): keep it with a\n"
+        "  `vcr_cassette_dir` override and @pytest.mark.vcr, or move it to the path expected\n"
+        '  (README: "From pytest-vcr")\n'
+    )
 
 
 class UnmatchedRequestError(CassetteError):
