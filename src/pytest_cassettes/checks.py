@@ -111,7 +111,7 @@ def _each_cassette(
 def check(paths: Sequence[str], out: TextIO) -> int:
     """Report faults in cassettes as `path:line: fault`; 0 clean, 1 faults, 2 unreadable path."""
     found = find(paths)
-    faults = interactions = 0
+    faults = interactions = notes = 0
     status = OK
     for path, loaded in _each_cassette(found, out):
         if isinstance(loaded, CassetteLoadError):
@@ -122,6 +122,10 @@ def check(paths: Sequence[str], out: TextIO) -> int:
             continue
         interactions += len(loaded.interactions)
         for line, fault in interaction_faults(loaded):
+            if fault.startswith(NOTE):
+                out.write(f"{path}:{line}: {fault}\n")
+                notes += 1
+                continue
             out.write(f"{path}:{line}: {fault}\n")
             faults += 1
     for temp in found.temp_files:
@@ -129,6 +133,8 @@ def check(paths: Sequence[str], out: TextIO) -> int:
         faults += 1
     cassettes = len(found.cassettes)
     summary = f"{_plural(faults, 'fault')}" if faults else "no faults"
+    if notes:
+        summary += f", {_plural(notes, 'note')}"
     out.write(
         f"checked {_plural(cassettes, 'cassette')} "
         f"({_plural(interactions, 'interaction')}): {summary}\n"
@@ -138,8 +144,12 @@ def check(paths: Sequence[str], out: TextIO) -> int:
     return FAULTS if faults else OK
 
 
+NOTE = "note: "  # what `check` reports without failing: the cassette replays as it is
+
+
 def interaction_faults(loaded: Loaded) -> Iterator[tuple[int, str]]:
-    """(line, fault) for each problem of each interaction of a readable cassette."""
+    """(line, fault) for each problem of each interaction of a readable cassette; a fault
+    starting with NOTE is told, not counted."""
     locator: storage.Locator | None = None
 
     def line(index: int, *keys: str) -> int:
@@ -161,11 +171,13 @@ def interaction_faults(loaded: Loaded) -> Iterator[tuple[int, str]]:
             )
         key = storage.identity(interaction)
         if key in seen:
+            # A note, not a fault: a test that sends a request twice (robots.txt read again, a
+            # poll answered alike) records it twice, and its replay plays both in turn.
             yield (
                 line(index),
-                f"interaction {number}: duplicate of interaction {seen[key]} (same request and "
-                "response); a repeated request can replay one recording with "
-                "allow_playback_repeats=True",
+                f"{NOTE}interaction {number}: duplicate of interaction {seen[key]} (same request "
+                "and response): replayed in turn to a test sending it twice; one recording "
+                "with allow_playback_repeats=True would do",
             )
         else:
             seen[key] = number
