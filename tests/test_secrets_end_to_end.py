@@ -1070,3 +1070,62 @@ def test_a_tool_call_chunk_ending_in_a_sensitive_name_keeps_its_event_valid_json
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
     assert json.loads((suite.path / "arguments.json").read_text()) == {"password": "<SCRUBBED>"}
+
+
+def _cohere_event(kind: str, message: dict[str, object]) -> str:
+    event = {"type": kind, "index": 0, "delta": {"message": message}}
+    return f"event: {kind}\ndata: {json.dumps(event)}\n\n"
+
+
+def test_a_secret_split_over_cohere_s_tool_call_and_tool_plan_deltas_does_not_reach_disk(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cohere's v2 chat streams a tool call's arguments and its tool plan piece by piece too.
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    arguments = json.dumps({"token": GITHUB, "note": ENV_KEY})
+    cuts = [0, arguments.index("ghp_") + 3, arguments.index(ENV_KEY) + 5, len(arguments)]
+    events = [_cohere_event("tool-plan-delta", {"tool_plan": p}) for p in ("I use ", GITHUB[:6])]
+    events.append(_cohere_event("tool-plan-delta", {"tool_plan": GITHUB[6:]}))
+    events += [
+        _cohere_event(
+            "tool-call-delta", {"tool_calls": {"function": {"arguments": arguments[a:b]}}}
+        )
+        for a, b in zip(cuts, cuts[1:])
+    ]
+    suite.server.route(
+        "/v2/chat",
+        headers={"Content-Type": "text/event-stream"},
+        body="".join(events),
+    )
+    suite.write(
+        """
+        import json
+        import pathlib
+
+        import httpx
+
+        @pytest.mark.cassette
+        def test_stream():
+            plan, arguments = "", ""
+            with httpx.stream("POST", URL + "/v2/chat", json={"stream": True}) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        message = json.loads(line[6:])["delta"]["message"]
+                        plan += message.get("tool_plan", "")
+                        call = message.get("tool_calls", {})
+                        arguments += call.get("function", {}).get("arguments", "")
+            assert json.loads(arguments).keys() == {"token", "note"}
+            pathlib.Path("joined.txt").write_text(plan + "|" + arguments)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    text = suite.cassette_path("test_stream").read_text()
+    assert GITHUB[6:] not in text and ENV_KEY[5:] not in text
+
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    plan, arguments = (suite.path / "joined.txt").read_text().split("|")
+    assert plan == "I use <SCRUBBED:github>"
+    assert json.loads(arguments) == {"token": "<SCRUBBED:github>", "note": "<ACME_API_KEY>"}

@@ -345,3 +345,46 @@ def test_an_event_nested_deeper_than_python_parses_is_no_stream() -> None:
     new, _ = scrub(body)
     assert OPENAI[10:] not in new
     assert f"data: {deep}" in new
+
+
+def cohere(kind: str, message: dict[str, Any], index: int | None = 0) -> str:
+    event: dict[str, Any] = {"type": kind, "delta": {"message": message}}
+    if index is not None:
+        event["index"] = index
+    return f"event: {kind}\ndata: {json.dumps(event)}\n\n"
+
+
+def test_cohere_s_text_thinking_tool_plan_and_tool_call_deltas_are_each_a_stream() -> None:
+    # Cohere's v2 chat streams more than its answer's text: the thinking beside it, the tool
+    # plan, a tool call's arguments (`tool_calls` one object there). Each interleaved.
+    arguments = json.dumps({"note": f"key {ANTHROPIC}"})
+    cut = arguments.index("sk-ant") + 4
+    parts = [
+        cohere("content-delta", {"content": {"thinking": f"echo {OPENAI[:6]}"}}),
+        cohere("tool-plan-delta", {"tool_plan": f"I will save {OPENAI[:9]}"}, index=None),
+        cohere("tool-call-delta", {"tool_calls": {"function": {"arguments": arguments[:cut]}}}),
+        cohere("content-delta", {"content": {"thinking": OPENAI[6:]}}),
+        cohere("tool-plan-delta", {"tool_plan": OPENAI[9:] + "."}, index=None),
+        cohere("tool-call-delta", {"tool_calls": {"function": {"arguments": arguments[cut:]}}}),
+        cohere("content-delta", {"content": {"text": f"Done {OPENAI[:5]}"}}),
+        cohere("content-delta", {"content": {"text": OPENAI[5:]}}),
+    ]
+    new, count = scrub("".join(parts))
+    assert count == 4
+    assert OPENAI[10:] not in new and ANTHROPIC[10:] not in new
+    found: dict[str, str] = {"thinking": "", "plan": "", "arguments": "", "text": ""}
+    for _, data in events(new):
+        message = json.loads(data)["delta"]["message"]
+        if "tool_plan" in message:
+            found["plan"] += message["tool_plan"]
+        elif "tool_calls" in message:
+            found["arguments"] += message["tool_calls"]["function"]["arguments"]
+        else:
+            for field in ("thinking", "text"):
+                found[field] += message["content"].get(field, "")
+    assert found == {
+        "thinking": "echo <SCRUBBED:openai>",
+        "plan": "I will save <SCRUBBED:openai>.",
+        "arguments": json.dumps({"note": "key <SCRUBBED:anthropic>"}),
+        "text": "Done <SCRUBBED:openai>",
+    }

@@ -4,8 +4,9 @@ A language model streams its answer a few characters an event: OpenAI's chat chu
 (``choices[i].delta.content``, a tool call's ``arguments``), its Responses API
 (``response.output_text.delta``'s ``delta``), Anthropic's ``content_block_delta`` (``text``,
 ``partial_json``, ``thinking``), Gemini's ``candidates[i].content.parts[j].text``, Cohere's
-``content-delta``. A secret the model echoes is then split over events, and no rule looking at
-one event at a time sees it whole. :func:`event_streams` joins each stream's pieces (a choice's
+``content-delta`` (``text``, ``thinking``), ``tool-plan-delta`` and ``tool-call-delta``. A
+secret the model echoes is then split over events, and no rule looking at one event at a time
+sees it whole. :func:`event_streams` joins each stream's pieces (a choice's
 content, a tool call's arguments, a content block's text: each its own stream) in the order of
 the events, and tells where each piece's characters are in the body, so that a match in the
 joined text can be replaced in every piece it spans. Events that are not JSON (a plain text
@@ -39,6 +40,9 @@ _ANTHROPIC_FIELDS = {
 }
 # OpenAI's chat delta (and the compatible servers': vLLM, DeepSeek, OpenRouter, Mistral, Groq).
 _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
+# Cohere's v2 chat events that stream text: content (answer and thinking), the tool plan, a
+# tool call's arguments.
+_COHERE_KINDS = frozenset({"content-delta", "tool-plan-delta", "tool-call-delta"})
 # The events worth parsing: those with a field one of the shapes above reads.
 _HINT = re.compile(r'"(?:delta|choices|candidates)"')
 
@@ -223,13 +227,10 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
             )
             yield ("responses", kind, *where), ("delta",), delta
             return
-        if kind == "content-delta" and isinstance(delta, dict):  # Cohere's v2 chat
+        if kind in _COHERE_KINDS and isinstance(delta, dict):  # Cohere's v2 chat
             message = delta.get("message")
-            content = message.get("content") if isinstance(message, dict) else None
-            text = content.get("text") if isinstance(content, dict) else None
-            if isinstance(text, str):
-                key = ("cohere", _hashable(event.get("index")))
-                yield key, ("delta", "message", "content", "text"), text
+            if isinstance(message, dict):
+                yield from _cohere_pieces(kind, _hashable(event.get("index")), message)
             return
     choices = event.get("choices")
     if isinstance(choices, list):
@@ -251,6 +252,28 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
                         bool(part.get("thought")),
                     )
                     yield key, ("candidates", i, "content", "parts", j, "text"), part["text"]
+
+
+def _cohere_pieces(
+    kind: str, index: Hashable, message: dict[str, Any]
+) -> Iterator[tuple[Hashable, tuple[Segment, ...], str]]:
+    """Cohere's v2 chat deltas: a content block's `text` or `thinking`, the tool plan, a tool
+    call's `arguments` (`tool_calls` is one object there, not a list)."""
+    if kind == "content-delta":
+        content = message.get("content")
+        for field in ("text", "thinking"):
+            if isinstance(content, dict) and isinstance(content.get(field), str):
+                path: tuple[Segment, ...] = ("delta", "message", "content", field)
+                yield ("cohere", index, field), path, content[field]
+    elif kind == "tool-plan-delta":
+        if isinstance(message.get("tool_plan"), str):
+            yield ("cohere", "plan"), ("delta", "message", "tool_plan"), message["tool_plan"]
+    else:
+        calls = message.get("tool_calls")
+        function = calls.get("function") if isinstance(calls, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            path = ("delta", "message", "tool_calls", "function", "arguments")
+            yield ("cohere", "tool", index), path, function["arguments"]
 
 
 def _chat_pieces(
