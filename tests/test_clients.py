@@ -1082,3 +1082,56 @@ def test_a_header_value_outside_ascii_reads_as_without_the_plugin(suite: Suite) 
     hits = suite.server.hits
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == hits == 10
+
+
+def test_httpx_in_process_transports_run_the_app_and_are_never_recorded(suite: Suite) -> None:
+    # vcrpy 9 patches httpx's WSGITransport, ASGITransport and MockTransport too: a FastAPI
+    # app's answers (AsyncClient(transport=ASGITransport(app))) went into the cassette, and the
+    # replay answered from there without running the app (a test passing on stale answers).
+    if vcr.__version__.startswith("7."):
+        pytest.skip("vcrpy 7 patches httpx's clients, not its transports: as vcrpy does there")
+    suite.write(
+        """
+        import asyncio
+
+        import httpx
+
+        calls = []
+
+        def wsgi_app(environ, start_response):
+            calls.append("wsgi " + environ["PATH_INFO"])
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"wsgi %d" % len(calls)]
+
+        async def asgi_app(scope, receive, send):
+            calls.append("asgi " + scope["path"])
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"asgi %d" % len(calls)})
+
+        def mocked(request):
+            calls.append("mock " + request.url.path)
+            return httpx.Response(200, text="mock %d" % len(calls))
+
+        async def through_asgi():
+            transport = httpx.ASGITransport(app=asgi_app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                return (await client.get("/a")).text
+
+        @pytest.mark.cassette
+        def test_app():
+            calls.clear()
+            with httpx.Client(transport=httpx.WSGITransport(app=wsgi_app)) as client:
+                assert client.get("http://app/w").text == "wsgi 1"
+            assert asyncio.run(through_asgi()) == "asgi 2"
+            with httpx.Client(transport=httpx.MockTransport(mocked)) as client:
+                assert client.get("http://app/m").text == "mock 3"
+            assert calls == ["wsgi /w", "asgi /a", "mock /m"]
+            assert requests.get(URL + "/external").status_code == 200
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    uris = [i["request"]["uri"] for i in suite.cassette("test_app")["interactions"]]
+    assert uris == [suite.server.url("/external")]
+    suite.server.reset()
+    suite.run("--record-mode=none", "--block-network").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

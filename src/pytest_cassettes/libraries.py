@@ -289,11 +289,28 @@ def patch_module(everything: bool = False) -> ModuleType:
         return vcr_patch
 
 
+# httpx's transports that answer in the process, with no network: a test's own app
+# (`ASGITransport(app)`, `WSGITransport(app)`) or its mock. vcrpy 9 patches them too, which
+# recorded a FastAPI app's answers into the cassette and replayed them without running the app.
+IN_PROCESS_TRANSPORTS = frozenset({"WSGITransport", "ASGITransport", "MockTransport"})
+
+
 def build_patchers(router: Any) -> list[Any]:
-    """vcrpy's patchers for the imported libraries, bound to `router`."""
+    """vcrpy's patchers for the imported libraries, bound to `router`; not those of httpx's
+    in-process transports, which reach no network (see IN_PROCESS_TRANSPORTS)."""
     vcr_patch = patch_module()
     with hidden(LIBRARIES - loaded()):
-        return list(vcr_patch.CassettePatcherBuilder(router).build())
+        return [p for p in vcr_patch.CassettePatcherBuilder(router).build() if _networked(p)]
+
+
+def _networked(patcher: Any) -> bool:
+    getter = getattr(patcher, "getter", None)
+    target = getter() if callable(getter) else None
+    return not (
+        isinstance(target, type)
+        and target.__name__ in IN_PROCESS_TRANSPORTS
+        and target.__module__.partition(".")[0] in ("httpx", "httpx2")
+    )
 
 
 # The cassette files vcrpy's own use_cassette opened in this process (a fixture calling
