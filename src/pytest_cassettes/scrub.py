@@ -1178,6 +1178,14 @@ class Scrubber:
 
         A string holding a query string or a JSON document of its own (an echo server's copy of
         the request body) is scrubbed as one, `depth` levels deep."""
+        edits = self._json_edits(text, found, depth)
+        return None if edits is None else _splice(text, edits)
+
+    def _json_edits(
+        self, text: str, found: list[str], depth: int = 0
+    ) -> list[tuple[int, int, str]] | None:
+        """What `_scrub_json` changes: each token replaced, `(start, end, new)` in order; None:
+        not JSON."""
         if not _is_json(text):
             return None
         # Text rules string by string are the slow part: only strings where a rule fires on the
@@ -1188,12 +1196,12 @@ class Scrubber:
         paths = self._json_paths
         exact = self._context_paths(text)
         if not (hits or embedded or paths or exact or self._has_sensitive_key(text)):
-            return text
+            return []
         kept = _kept_paths(text)
         outputs = _model_output_paths(text)
         hit_starts = [start for start, _ in hits]
         hit_ends = list(itertools.accumulate((end for _, end in hits), max))
-        out: list[str] = []
+        edits: list[tuple[int, int, str]] = []
         stack: list[_JsonFrame] = []
         document = 0  # JSON lines: the number of the document read (context paths name it)
         for match in _JSON_TOKEN.finditer(text):
@@ -1209,7 +1217,6 @@ class Scrubber:
                 elif first in "}]":
                     stack.pop()
                     document += not stack
-                out.append(token)
                 continue
             if first in "{[" and not (top is not None and top.key_next):
                 sensitive, name = self._json_sensitive(stack, paths, exact, kept, document, outputs)
@@ -1221,7 +1228,6 @@ class Scrubber:
                     and normalize_name(name) in _LOOSE_NAMES
                 )
                 stack.append(_JsonFrame(first == "{", sensitive and not loose, loose))
-                out.append(token)
                 continue
             if top is not None and top.key_next:
                 top.key = json.loads(token)
@@ -1231,11 +1237,11 @@ class Scrubber:
                 document += not stack  # a document that is one value
                 if not sensitive and top is not None and top.loose and first == '"':
                     sensitive = _loose_secret(name, json.loads(token))
+            new = token
             if sensitive:
-                if _ERROR_RESPONSE.get() and first == '"' and _validation_message(token):
-                    out.append(token)  # `{"password": ["This field is required."]}`
-                else:
-                    out.append(_json_secret(token, name, found))
+                if not (_ERROR_RESPONSE.get() and first == '"' and _validation_message(token)):
+                    # (kept: `{"password": ["This field is required."]}`)
+                    new = _json_secret(token, name, found)
             elif _overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
                 embedded and first == '"' and _may_embed(token) and self._has_embedded(token)
             ):
@@ -1245,12 +1251,12 @@ class Scrubber:
                 )
                 model = _MODEL_OUTPUT.set(_MODEL_OUTPUT.get() or _under(here, outputs))
                 try:
-                    out.append(self._json_string(token, found, depth))
+                    new = self._json_string(token, found, depth)
                 finally:
                     _MODEL_OUTPUT.reset(model)
-            else:
-                out.append(token)
-        return "".join(out)
+            if new != token:
+                edits.append((match.start(), match.end(), new))
+        return edits
 
     def _scrub_event_stream(self, text: str, found: list[str]) -> str:
         """The text a `text/event-stream` body's events carry (see streams.py: a model's
@@ -1676,38 +1682,60 @@ class Scrubber:
         """Sensitive parameters of URLs and query strings inside text, by name, as in a request's
         URL: `href="/cb?access_token=..."`, a JSON pagination link, a `Link` header, a URL
         encoded in a query value; and `name=value` in free text (in markup, outside tags)."""
-        if "=" in text:
-            # The names first, in one pass in C: most texts have none that is sensitive.
-            names = _reversed_names(_REVERSED_PAIR_NAME, text, 0)
-            keys = {k for k in names if self._param_names(unquote_plus(k))}
-            if keys:
-                pattern = _REVERSED_PAIR.replace("NAMES", _reversed_alternatives(keys))
-                kind = "markup" if markup else "text"
-                candidates: Iterator[_Pair] = (
-                    (start, groups[0][::-1], end, kind, None)
-                    for start, end, groups in _reversed_spans(re.compile(pattern), text)
-                )
-                text = self._replace_pairs(text, candidates, found)
-        if "%3" in text:
-            encoded = _ENCODED_NAME.findall(text)
-            text = self._replace_named(text, _ENCODED_PAIR, encoded, "encoded", found)
-        return text
+        text = _splice(text, self._text_pair_edits(text, found, markup))
+        return _splice(text, self._encoded_pair_edits(text, found))
+
+    def _text_pair_edits(
+        self, text: str, found: list[str], markup: bool
+    ) -> list[tuple[int, int, str]]:
+        """`name=value` in text, a URL's parameters in it (see _scrub_embedded)."""
+        if "=" not in text:
+            return []
+        # The names first, in one pass in C: most texts have none that is sensitive.
+        names = _reversed_names(_REVERSED_PAIR_NAME, text, 0)
+        keys = {k for k in names if self._param_names(unquote_plus(k))}
+        if not keys:
+            return []
+        pattern = _REVERSED_PAIR.replace("NAMES", _reversed_alternatives(keys))
+        kind = "markup" if markup else "text"
+        candidates: Iterator[_Pair] = (
+            (start, groups[0][::-1], end, kind, None)
+            for start, end, groups in _reversed_spans(re.compile(pattern), text)
+        )
+        return self._pair_edits(text, candidates, found)
+
+    def _encoded_pair_edits(self, text: str, found: list[str]) -> list[tuple[int, int, str]]:
+        """A URL's parameters percent-encoded in text (a URL in a query value)."""
+        if "%3" not in text:
+            return []
+        encoded = _ENCODED_NAME.findall(text)
+        return self._named_edits(text, _ENCODED_PAIR, encoded, "encoded", found)
 
     def _replace_named(
         self, text: str, pattern: re.Pattern[str], names: Iterable[str], kind: str, found: list[str]
     ) -> str:
         """The pairs `pattern` takes whole (separator, name, value) whose name is sensitive."""
+        return _splice(text, self._named_edits(text, pattern, names, kind, found))
+
+    def _named_edits(
+        self, text: str, pattern: re.Pattern[str], names: Iterable[str], kind: str, found: list[str]
+    ) -> list[tuple[int, int, str]]:
         keys = {k for k in set(names) if self._param_names(unquote_plus(k))}
         if not keys:
-            return text
+            return []
         candidates: list[_Pair] = [
             (m.start(), m.group(2), m.start(3), kind, m.group(3))
             for m in pattern.finditer(text)
             if m.group(2) in keys
         ]
-        return self._replace_pairs(text, candidates, found)
+        return self._pair_edits(text, candidates, found)
 
     def _scrub_fields(self, text: str, found: list[str], encode: Encoder, yaml: bool) -> str:
+        return _splice(text, self._field_edits(text, found, encode, yaml))
+
+    def _field_edits(
+        self, text: str, found: list[str], encode: Encoder, yaml: bool
+    ) -> list[tuple[int, int, str]]:
         """String fields of objects written in text, by their keys: a JSON or Python dict in an
         error page or a log line (`"password": "..."`, `{'api_key': b'...'}`), a JavaScript
         object in a page's script (`{apiKey: "..."}`), a GraphQL argument. The string keeps its
@@ -1716,7 +1744,7 @@ class Scrubber:
         names = _reversed_names(_REVERSED_FIELD_NAME, text, 2, 3)
         keys = {k for k in names if self._param_names(k)}
         if not keys:
-            return text
+            return []
         pattern = re.compile(_REVERSED_FIELD.replace("NAMES", _reversed_alternatives(keys)))
         edits: list[tuple[int, int, str]] = []
         position = 0
@@ -1745,9 +1773,12 @@ class Scrubber:
             if new != raw:
                 edits.append((string.start(1), string.end(1), new))
                 position = string.end(1)
-        return _splice(text, edits)
+        return edits
 
     def _scrub_lines(self, text: str, found: list[str], yaml: bool) -> str:
+        return _splice(text, self._line_edits(text, found, yaml))
+
+    def _line_edits(self, text: str, found: list[str], yaml: bool) -> list[tuple[int, int, str]]:
         """Lines `name: value` with a sensitive name, in free text: a header echoed in a body
         (`Authorization: Bearer ...`, `X-Api-Key: ...`), YAML (`password: ...`, also in a
         list item). The value is one word (YAML's may have blanks, and a comment after ` #`),
@@ -1760,7 +1791,7 @@ class Scrubber:
             in_text_sensitive, headers=self._header_names, params=self._param_names
         )
         if not any(sensitive(n) for n in names) and not any(sensitive(k[0]) for k in bare):
-            return text
+            return []
         edits: list[tuple[int, int, str]] = []
         block_end = 0  # a YAML block scalar's lines are its value's, not fields
         for line in _LINE_FIELD.finditer(text):
@@ -1802,7 +1833,7 @@ class Scrubber:
         bare = [key for key in bare if sensitive(key[0])]
         if bare:
             edits = self._scrub_next_line_values(text, found, bare, edits, yaml)
-        return _splice(text, edits)
+        return edits
 
     def _scrub_next_line_values(
         self,
@@ -1837,6 +1868,11 @@ class Scrubber:
         return kept
 
     def _scrub_commands(self, text: str, found: list[str], encode: Encoder) -> str:
+        return _splice(text, self._command_edits(text, found, encode))
+
+    def _command_edits(
+        self, text: str, found: list[str], encode: Encoder
+    ) -> list[tuple[int, int, str]]:
         """Credentials in commands and code written in text (a page's example, a log, an
         error): curl's `-H "X-Api-Key: ..."` and `-u user:password`, `--password ...`,
         `docker login -p ...`, a .netrc's `login x password ...`, a Python pair
@@ -1884,14 +1920,17 @@ class Scrubber:
         for edit in edits:  # overlapping rules: the first wins
             if not kept or edit[0] >= kept[-1][1]:
                 kept.append(edit)
-        return _splice(text, kept)
+        return kept
 
-    def _replace_pairs(self, text: str, candidates: Iterable[_Pair], found: list[str]) -> str:
-        """Replace the values of the candidate pairs, in order: each a start, a name, where its
-        value starts, a kind (`query`: after `?&#;`, percent-encoded; `encoded`: twice; `text`
-        and `markup`: free text's, or a query's when a separator is before it) and the value,
-        if known. A value is read only for a pair past the last value read (linear: a pair
-        inside a value kept, a mask's or a word's, is not read again from each of its own)."""
+    def _pair_edits(
+        self, text: str, candidates: Iterable[_Pair], found: list[str]
+    ) -> list[tuple[int, int, str]]:
+        """The edits replacing the values of the candidate pairs, in order: each a start, a
+        name, where its value starts, a kind (`query`: after `?&#;`, percent-encoded;
+        `encoded`: twice; `text` and `markup`: free text's, or a query's when a separator is
+        before it) and the value, if known. A value is read only for a pair past the last value
+        read (linear: a pair inside a value kept, a mask's or a word's, is not read again from
+        each of its own)."""
         edits: list[tuple[int, int, str]] = []
         position = 0
         reached = [0]
@@ -1919,7 +1958,7 @@ class Scrubber:
             for _ in range(times):
                 new = quote_plus(new, safe=":")
             edits.append((value_start, value_start + len(value), new))
-        return _splice(text, edits)
+        return edits
 
     def _scrub_patterns(self, text: str, found: list[str], encode: Encoder) -> str:
         """The user's regexes: the match (or its first group) becomes the placeholder."""
@@ -2000,7 +2039,7 @@ def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
 
 
 # A pair found in text: where it starts, its name, where its value starts, its kind (see
-# Scrubber._replace_pairs) and its value when the pattern that found it took it.
+# Scrubber._pair_edits) and its value when the pattern that found it took it.
 _Pair = tuple[int, str, int, str, Optional[str]]
 _OPENING_QUOTES = ('"', "'", "&quot;", "&#39;", "&#x27;", "&#34;", "&#x22;")
 
