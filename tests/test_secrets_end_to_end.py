@@ -1019,6 +1019,67 @@ def test_a_value_streamed_whole_after_its_name_in_an_earlier_event_does_not_reac
     assert replayed == {"user": "app", "password": "<SCRUBBED:high-entropy>"}
 
 
+ARGUMENTS = {
+    "requests": (
+        'response = requests.post(URL + "/v1/chat/completions", json={}, stream=True)\n'
+        "datas = [line[6:] for line in response.iter_lines(decode_unicode=True)"
+        ' if line.startswith("data: ")]'
+    ),
+    "httpx": (
+        'with httpx.stream("POST", URL + "/v1/chat/completions", json={}) as response:\n'
+        '    datas = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]'
+    ),
+}
+
+
+@pytest.mark.parametrize("client", sorted(ARGUMENTS))
+def test_a_short_password_its_name_streamed_in_an_earlier_event_does_not_reach_disk(
+    suite: Suite, client: str
+) -> None:
+    # A tool call's arguments `{"password":` then ` "hunter2"}`: a short word, no token format,
+    # found by its name only, which no event shows beside it. The joined arguments are JSON.
+    pieces = ['{"user": "bob", "pass', 'word":', ' "hunter2"}']
+    events = [
+        "data: "
+        + json.dumps(
+            {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"arguments": p}}]}}]}
+        )
+        for p in pieces
+    ]
+    suite.server.route(
+        "/v1/chat/completions",
+        headers={"Content-Type": "text/event-stream"},
+        body="".join(event + "\n\n" for event in [*events, "data: [DONE]"]),
+    )
+    code = ARGUMENTS[client].replace("\n", "\n" + " " * 12)
+    suite.write(
+        f"""
+        import json
+        import pathlib
+
+        import httpx
+
+        @pytest.mark.cassette
+        def test_stream():
+            {code}
+            assert len(datas) == {len(events) + 1} and datas[-1] == "[DONE]"
+            arguments = "".join(
+                json.loads(d)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                for d in datas[:-1]
+            )
+            pathlib.Path("arguments.json").write_text(arguments)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert json.loads((suite.path / "arguments.json").read_text())["password"] == "hunter2"
+    assert "hunter2" not in suite.cassette_path("test_stream").read_text()
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    replayed = json.loads((suite.path / "arguments.json").read_text())
+    assert replayed == {"user": "bob", "password": "<SCRUBBED>"}
+
+
 def test_a_tool_call_chunk_ending_in_a_sensitive_name_keeps_its_event_valid_json(
     suite: Suite,
 ) -> None:

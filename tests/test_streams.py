@@ -388,3 +388,130 @@ def test_cohere_s_text_thinking_tool_plan_and_tool_call_deltas_are_each_a_stream
         "arguments": json.dumps({"note": "key <SCRUBBED:anthropic>"}),
         "text": "Done <SCRUBBED:openai>",
     }
+
+
+def tool_call(*pieces: str) -> str:
+    """OpenAI's chat chunks streaming a tool call's arguments."""
+    return "".join(
+        "data: "
+        + json.dumps(
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]},
+                    }
+                ]
+            }
+        )
+        + "\n\n"
+        for piece in pieces
+    )
+
+
+def arguments_of(body: str) -> str:
+    return "".join(
+        json.loads(data)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+        for _, data in events(body)
+        if data != "[DONE]"
+    )
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ['{"password":', ' "hunter2"}'],
+        ['{"pass', 'word": "hunter2"}'],
+        ['{"password": "hun', 'ter2"}'],
+        ['{"user": "bob", "password": "', "hunter2", '", "n": 1}'],
+    ],
+)
+def test_a_short_password_split_over_tool_call_argument_deltas_is_scrubbed(
+    pieces: list[str],
+) -> None:
+    # The value is short and not random-looking: only its name says it is a secret, and no
+    # event alone shows both. The joined arguments are JSON: the JSON field rules apply.
+    body = tool_call(*pieces) + "data: [DONE]\n\n"
+    new, count = scrub(body)
+    assert "hunter2" not in new and "ter2" not in new
+    assert count == 1
+    assert len(events(new)) == len(events(body))
+    expected = json.loads("".join(pieces))
+    expected["password"] = "<SCRUBBED>"
+    assert json.loads(arguments_of(new)) == expected
+    assert scrub(new) == (new, 0)  # scrubbing twice is scrubbing once
+
+
+def test_an_anthropic_tool_input_split_anywhere_loses_its_api_key() -> None:
+    arguments = '{"api_key": "abc123", "city": "Paris"}'
+    for cut in range(1, len(arguments)):
+        body = anthropic(
+            arguments[:cut], arguments[cut:], kind="input_json_delta", field="partial_json"
+        )
+        new, count = scrub(body)
+        assert "abc123" not in new and "c123" not in new, cut
+        assert count == 1, cut
+        assert json.loads(anthropic_text(new, "partial_json")) == {
+            "api_key": "<SCRUBBED>",
+            "city": "Paris",
+        }, cut
+        assert len(events(new)) == len(events(body))
+        assert scrub(new) == (new, 0)
+
+
+def test_a_password_in_content_text_split_anywhere_is_scrubbed() -> None:
+    # Content is free text: `name=value` and `password: value` lines, read joined.
+    for text, secret in (("my password=hunter2 ok", "hunter2"), ("password: s3cr3t\n", "s3cr3t")):
+        for cut in range(1, len(text)):
+            body = chat(text[:cut], text[cut:]) + "data: [DONE]\n\n"
+            new, count = scrub(body)
+            assert secret not in new, (text, cut)
+            assert count == 1, (text, cut)
+            assert chat_text(new) == text.replace(secret, "<SCRUBBED>"), (text, cut)
+            assert scrub(new) == (new, 0)
+
+
+def test_sensitive_keys_at_any_depth_of_streamed_arguments_a_model_s_generic_names_kept() -> None:
+    arguments = json.dumps(
+        {
+            "key": "Enter",
+            "token": "abc12345",
+            "signature": "x1y2z3",
+            "db": {"hosts": [{"name": "a", "credentials": {"password": "pw1"}}]},
+            "headers": {"api_key": 12345},
+        }
+    )
+    pieces = [arguments[i : i + 5] for i in range(0, len(arguments), 5)]
+    new, count = scrub(tool_call(*pieces))
+    joined = json.loads(arguments_of(new))
+    assert joined["key"] == "Enter" and joined["token"] == "abc12345"
+    assert joined["signature"] == "x1y2z3"
+    assert joined["db"]["hosts"][0]["credentials"] == {"password": "<SCRUBBED>"}
+    assert joined["headers"] == {"api_key": "<SCRUBBED>"}
+    assert count == 2
+    assert len(events(new)) == len(pieces)
+    # Free text too: a generic name's value is the model's, however it looks.
+    text = "the token=Qm9vb2tzLTEyMzQ1Njc4OTA and key: Zk3jQ9xLp2Vb7"
+    body = chat(*[text[i : i + 4] for i in range(0, len(text), 4)])
+    assert scrub(body) == (body, 0)
+
+
+def test_a_name_and_its_value_in_one_event_stay_the_event_s_own() -> None:
+    # What one event's rules find is theirs, as before: the stream's rules only act where
+    # the name and its value are in different events (or the value spans several).
+    for pieces in (["Hi. ", "my password=hunter2 ok"], ["a", '{"password": "hunter2"}']):
+        body = chat(*pieces)
+        alone = "".join(scrub(chat(piece))[0] for piece in pieces)
+        assert scrub(body)[0] == alone
+
+
+def test_many_names_and_values_split_over_tiny_pieces_take_linear_time() -> None:
+    # Each value after its name in the event before, 20,000 events; and each name and value
+    # whole in one event (the event's own: the name rules run again without them).
+    split = chat(*["pass", "word=", "v4lue ", "ok. "] * 5000)
+    own = chat(*["password=v4lue ok. ", "and "] * 5000)
+    for body in (split, own):
+        started = time.perf_counter()
+        new, count = scrub(body)
+        assert time.perf_counter() - started < 10
+        assert "v4lue" not in new and count == 5000

@@ -12,8 +12,9 @@ Rules run in this order, each over what the previous ones left:
 5. The user's hooks, on the scrubbed copy.
 
 A `text/event-stream` body's streamed text (a model's answer, a few characters an event) is
-first read joined, stream by stream (see streams.py): rules 2 to 4 replace what spans events
-in every event it spans; then the body gets the rules as free text.
+first read joined, stream by stream (see streams.py): rules 2 to 4, then rule 1 over what they
+left (JSON's when the joined text is JSON, free text's else), replace what spans events in
+every event it spans; then the body gets the rules as free text.
 
 In URLs and form bodies placeholders are percent-encoded (``%3CSCRUBBED%3E``) so the URL stays
 valid. Values that already are placeholders are left alone, which makes scrubbing idempotent.
@@ -268,6 +269,11 @@ _MODEL_CALL_KEYS = frozenset({"functioncall", "function_call"})
 # Set while a JSON string a model wrote is scrubbed as JSON (a tool call's `arguments`).
 _MODEL_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pytest_cassettes_model_output", default=False
+)
+# Set while a stream's joined text (a model's answer, see Scrubber._stream_named) gets the name
+# rules: a generic name's value is the model's, in free text too, however generated it looks.
+_GENERIC_KEPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "pytest_cassettes_generic_kept", default=False
 )
 
 
@@ -1261,8 +1267,9 @@ class Scrubber:
     def _scrub_event_stream(self, text: str, found: list[str]) -> str:
         """The text a `text/event-stream` body's events carry (see streams.py: a model's
         answer, a tool call's arguments, streamed piece by piece), joined stream by stream, so
-        that a secret split over events (a key a model echoes token by token) is found whole:
-        environment values, the user's patterns, the detectors. Each is replaced in every piece
+        that a secret split over events (a key a model echoes token by token, a password after
+        its name in the event before) is found whole: environment values, the user's patterns,
+        the detectors, then the name rules over what they left. Each is replaced in every piece
         it spans: its placeholder where it starts, nothing in the pieces after, so the events
         stay as many, their JSON valid, and what a client joins reads the placeholder. Only
         matches over two pieces or more: those inside a piece are the free-text rules' (which
@@ -1270,11 +1277,12 @@ class Scrubber:
         as they would replace a long enough first piece alone and leave the rest on disk."""
         edits: list[tuple[int, int, str]] = []
         for stream in event_streams(text):
-            spans = self._stream_spans(stream)
+            spans, labels = self._stream_replacements(stream, text)
             if not spans:
                 continue
+            found.extend(labels)
             located: dict[int, tuple[int, list[int]] | None] = {}
-            for start, end, replacement, label in spans:
+            for start, end, replacement in spans:
                 placed = False
                 first = bisect.bisect_right(stream.starts, start) - 1
                 last = bisect.bisect_right(stream.starts, end - 1) - 1
@@ -1294,11 +1302,128 @@ class Scrubber:
                     placed = True
                     body_start, offsets = where
                     edits.append((body_start + offsets[begin], body_start + offsets[stop], new))
-                found.append(_label(label, replacement))
         if not edits:
             return text
         edits.sort()
         return _splice(text, edits)
+
+    def _stream_replacements(
+        self, stream: Stream, body: str
+    ) -> tuple[list[tuple[int, int, str]], list[str]]:
+        """What to replace in a stream's joined text, `(start, end, new)` in order, none
+        overlapping, and the findings' labels: the text rules' matches (_stream_spans), then
+        the name rules' over what those left (_stream_named)."""
+        spans = self._stream_spans(stream)
+        prior = [(start, end, new) for start, end, new, _ in spans]
+        labels = [_label(label, new) for _, _, new, label in spans]
+        text = stream.text()
+        named, absorbed, found = self._stream_named(text, prior)
+        if named:
+            # What one event's own rules find is theirs (the free-text rules take it after):
+            # the name rules run again with it replaced, so as not to report it twice, and
+            # the edits kept are those only the joined text shows.
+            alone: dict[int, tuple[list[int], list[int]]] = {}
+            own = [
+                edit
+                for edit, took in zip(named, absorbed)
+                if not took and self._event_s_own(stream, edit, body, alone)
+            ]
+            if own:
+                prior = sorted(prior + own)
+                named, absorbed, found = self._stream_named(text, prior)
+                taken = {index for took in absorbed for index in took}
+                mine = set(own)
+                prior = [
+                    edit
+                    for index, edit in enumerate(prior)
+                    if index not in taken and edit not in mine
+                ]
+            else:
+                taken = {index for took in absorbed for index in took}
+                prior = [edit for index, edit in enumerate(prior) if index not in taken]
+        return sorted(prior + named), labels + found
+
+    def _stream_named(
+        self, text: str, prior: list[tuple[int, int, str]]
+    ) -> tuple[list[tuple[int, int, str]], list[list[int]], list[str]]:
+        """The name rules' edits over a stream's joined text once the `prior` edits are made
+        (placeholders, which the rules leave), in the joined text's coordinates, each as small
+        as it can be (what it keeps of the text at its ends cut off); for each, the prior
+        edits it took in (it touched what they wrote), and the findings. A joined text that is
+        JSON (a tool call's arguments) gets the JSON rules, any other the free-text rules; it
+        is a model's output, whose generic names are kept (see _MODEL_OUTPUT)."""
+        after = _splice(text, prior)
+        found: list[str] = []
+        model, generic = _MODEL_OUTPUT.set(True), _GENERIC_KEPT.set(True)
+        try:
+            edits = self._json_edits(after, found)
+            if edits is None:
+                edits = self._free_name_edits(after, found)
+        finally:
+            _MODEL_OUTPUT.reset(model)
+            _GENERIC_KEPT.reset(generic)
+        if not edits:
+            return [], [], found
+        mapped, absorbed = _map_back(prior, edits, after)
+        return [_trimmed_edit(text, edit) for edit in mapped], absorbed, found
+
+    def _free_name_edits(self, text: str, found: list[str]) -> list[tuple[int, int, str]]:
+        """The free-text name rules of `_scrub_text` (URLs' parameters and `name=value`,
+        fields, `name: value` lines, commands), each over what the ones before left: their
+        edits in the text's coordinates."""
+        passes: list[Callable[[str], list[tuple[int, int, str]]]] = [
+            lambda t: self._text_pair_edits(t, found, markup=False),
+            lambda t: self._encoded_pair_edits(t, found),
+            lambda t: (
+                self._field_edits(t, found, _plain, yaml=False) if ":" in t or "=>" in t else []
+            ),
+            lambda t: self._line_edits(t, found, yaml=False) if ":" in t else [],
+            lambda t: self._command_edits(t, found, _plain),
+        ]
+        edits: list[tuple[int, int, str]] = []
+        current = text
+        for run in passes:
+            new = run(current)
+            if not new:
+                continue
+            mapped, absorbed = _map_back(edits, new, current)
+            taken = {index for took in absorbed for index in took}
+            edits = sorted([e for i, e in enumerate(edits) if i not in taken] + mapped)
+            current = _splice(text, edits)
+        return edits
+
+    def _event_s_own(
+        self,
+        stream: Stream,
+        edit: tuple[int, int, str],
+        body: str,
+        alone: dict[int, tuple[list[int], list[int]]],
+    ) -> bool:
+        """Whether an edit of a stream's joined text is inside one piece, and the free-text
+        rules (by name, or the text rules) replace some of it in the piece's event (its data
+        lines, as they read in the body: JSON-escaped; `alone`: where they replace something
+        in each event, by where its data starts, worked out once an event)."""
+        start, end, _ = edit
+        index = bisect.bisect_right(stream.starts, start) - 1
+        if index != bisect.bisect_right(stream.starts, end - 1) - 1:
+            return False
+        piece = stream.pieces[index]
+        where = piece.raw_span(body)
+        if piece.fixed or where is None:  # pragma: no cover - a parsed event's string is found
+            return False
+        first = piece.lines[0][0]
+        if first not in alone:
+            newline = body.rfind("\n", 0, first)
+            line = max(newline, body.rfind("\r", newline + 1, first)) + 1  # CRLF, LF or CR
+            event = body[line : piece.lines[-1][1]]
+            spans = [(s, e) for s, e, _ in self._free_name_edits(event, [])]
+            spans = sorted(spans + self._text_hits(event))
+            starts = [line + s for s, _ in spans]
+            alone[first] = starts, list(itertools.accumulate((line + e for _, e in spans), max))
+        starts, ends = alone[first]
+        raw, offsets = where
+        offset = stream.starts[index]
+        return _overlaps(starts, ends, raw + offsets[start - offset], raw + offsets[end - offset])
 
     def _stream_spans(self, stream: Stream) -> list[tuple[int, int, str, str]]:
         """What the text rules would replace in a stream's joined text, where it spans two of
@@ -1766,7 +1891,7 @@ class Scrubber:
                 or _is_template(raw)
                 or any(c.isspace() for c in name)  # a sentence (`"Enter your password": ...`)
                 or ("[" in text[start:opening] and any(c.isspace() for c in raw))  # a message
-                or (_generic(name) and not looks_random(raw))
+                or _generic_word(name, raw)
             ):
                 continue
             new = self._secret_value(name, raw, found, encode)
@@ -2004,6 +2129,75 @@ class Scrubber:
         return "".join(pieces)
 
 
+def _map_back(
+    prior: list[tuple[int, int, str]], edits: list[tuple[int, int, str]], after: str
+) -> tuple[list[tuple[int, int, str]], list[list[int]]]:
+    """`edits` made over `after` (a text once the `prior` edits were made to it; both sorted,
+    none overlapping, none empty), in the coordinates of the text before: an edit touching what
+    a prior one wrote takes it in (its span and its text), and edits taking in the same prior
+    one are one. For each, the indexes of the prior edits it took in. Linear."""
+    # Where each prior edit's text is in `after`, and how much longer `after` is than the
+    # text before up to the end of each.
+    starts: list[int] = []
+    ends: list[int] = []
+    shifts: list[int] = []
+    shift = 0
+    for start, end, new in prior:
+        starts.append(start + shift)
+        ends.append(start + shift + len(new))
+        shift += len(new) - (end - start)
+        shifts.append(shift)
+
+    def before(position: int) -> int:  # a position of `after` outside a prior edit's text
+        index = bisect.bisect_right(ends, position) - 1
+        return position - (shifts[index] if index >= 0 else 0)
+
+    # Each edit's span in `after`, widened to the prior edits it touches; touching spans are
+    # one group.
+    groups: list[tuple[int, int, list[tuple[int, int, str]], list[int]]] = []
+    k = 0
+    for start, end, new in edits:
+        while k < len(prior) and ends[k] <= start:
+            k += 1
+        low, high, took = start, end, []
+        j = k
+        while j < len(prior) and starts[j] < end:
+            took.append(j)
+            low, high = min(low, starts[j]), max(high, ends[j])
+            j += 1
+        if groups and low < groups[-1][1]:  # a prior edit both touch
+            first, last, members, taken = groups.pop()
+            low, high, members = first, max(high, last), [*members, (start, end, new)]
+            took = taken + [index for index in took if index > taken[-1]]
+        else:
+            members = [(start, end, new)]
+        groups.append((low, high, members, took))
+    mapped = [
+        (
+            before(low),
+            before(high),
+            _splice(after[low:high], [(s - low, e - low, new) for s, e, new in members]),
+        )
+        for low, high, members, _ in groups
+    ]
+    return mapped, [took for _, _, _, took in groups]
+
+
+def _trimmed_edit(text: str, edit: tuple[int, int, str]) -> tuple[int, int, str]:
+    """An edit of `text` without what it keeps at its ends (a JSON string written again whole
+    for a value in it, `Bearer <SCRUBBED>` for `Bearer abc`): its smallest span, not empty."""
+    start, end, new = edit
+    old = text[start:end]
+    most = min(len(old), len(new)) - 1  # the span keeps a character at least
+    head = 0
+    while head < most and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < most - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return start + head, end - tail, new[head : len(new) - tail]
+
+
 def _piece_text(piece: Piece, text: str) -> str:
     """Text to write in a stream's piece: JSON-escaped in a JSON string."""
     return text if piece.path is None else json.dumps(text, ensure_ascii=False)[1:-1]
@@ -2118,7 +2312,7 @@ def _pair_value(
     if (
         _CONSTANT_NAME.fullmatch(value)
         or SCRUBBED_RE.search(value)  # scrubbed already (`key=/cb?token=%3CSCRUBBED%3E`)
-        or (_generic(key) and not looks_random(value))
+        or _generic_word(key, value)
     ):
         return None  # `SECRET_KEY = 'AWS_SECRET_ACCESS_KEY'` names a variable
     return value_start, value, 0, trim
@@ -2289,7 +2483,7 @@ def _skipped_word(name: str, value: str, yaml: bool = False) -> bool:
         or (bool(_ATTRIBUTE_PATH.fullmatch(value)) and not looks_random(value))
         or (not yaml and bool(_CAMEL_CASE.fullmatch(value)))  # `token: accessToken` (code)
         or (len(value) > 1 and value.lower() in _normal(_last_part(name)))
-        or (_generic(name) and not looks_random(value))
+        or _generic_word(name, value)
     )
 
 
@@ -2380,6 +2574,12 @@ _TAG_START = re.compile(r"<(?:[A-Za-z][\w:.-]*(?=[\s/>])|/)")
 def _generic(name: str) -> bool:
     """Whether a name is a generic one (`key`, `token`...), or ends with one (`MyEnum.key`)."""
     return normalize_name(_last_part(name)) in GENERIC_NAMES
+
+
+def _generic_word(name: str, value: str) -> bool:
+    """A generic name's value that is no secret: one that does not look generated (`{key:
+    "render"}`), or any in a model's streamed answer (see _GENERIC_KEPT)."""
+    return _generic(name) and (_GENERIC_KEPT.get() or not looks_random(value))
 
 
 def _last_part(name: str) -> str:
