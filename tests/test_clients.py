@@ -1135,3 +1135,41 @@ def test_httpx_in_process_transports_run_the_app_and_are_never_recorded(suite: S
     suite.server.reset()
     suite.run("--record-mode=none", "--block-network").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_respx_mocks_answer_their_routes_and_the_cassette_the_rest(suite: Suite) -> None:
+    # respx mocks httpx one layer under the transport vcrpy patches (httpcore): its mocked
+    # answers were recorded into the cassette, and on replay the cassette answered them, so a
+    # changed mock was never seen and respx's routes were never called (assert_all_called
+    # failed). Its pass-through routes reach the network: those are the cassette's.
+    pytest.importorskip("respx")
+    suite.write(
+        """
+        import asyncio
+
+        import httpx
+        import respx
+
+        async def fetch_async(url):
+            async with httpx.AsyncClient() as client:
+                return (await client.get(url)).text
+
+        @pytest.mark.cassette
+        def test_mixed():
+            with respx.mock(assert_all_called=True) as mock:
+                mocked = mock.get(URL + "/mocked").respond(200, text="from respx")
+                mock.get(URL + "/real").pass_through()
+                mock.get(URL + "/real-async").pass_through()
+                assert httpx.get(URL + "/mocked").text == "from respx"
+                assert asyncio.run(fetch_async(URL + "/mocked")) == "from respx"
+                assert '"path": "/real"' in httpx.get(URL + "/real").text
+                assert '"path": "/real-async"' in asyncio.run(fetch_async(URL + "/real-async"))
+            assert mocked.call_count == 2
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.uris("test_mixed") == [suite.server.url("/real"), suite.server.url("/real-async")]
+    assert suite.server.hits == 2
+    suite.server.reset()
+    suite.run("--record-mode=none", "--block-network").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from pytest_cassettes import libraries, response, shortcut
+from pytest_cassettes import libraries, mocking, response, shortcut
 from pytest_cassettes.cassette import Cassette
 
 
@@ -297,7 +297,9 @@ class Patches:
 
     def _switch_on(self) -> None:
         if self._patchers is None:
-            self._patchers = libraries.build_patchers(self.router)
+            self._patchers = mocking.step_aside(
+                libraries.patch_module(), libraries.build_patchers(self.router)
+            )
         from unittest import mock
 
         stack = contextlib.ExitStack()
