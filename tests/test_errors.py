@@ -121,6 +121,64 @@ def test_the_headers_matcher_shows_the_headers_that_differ(suite: Suite) -> None
     assert suite.server.hits == 0
 
 
+def test_a_server_the_test_starts_itself_on_a_free_port_is_named_as_such(suite: Suite) -> None:
+    # pytest-django's live_server and a uvicorn thread serve the test's own app on a new port
+    # each run: a recording of it can only fail to match (or, on a fixed port, replay the app's
+    # answers without running it). The error said to record it again with new_episodes.
+    suite.write(
+        """
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        class App(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        @pytest.mark.cassette
+        def test_live_app():
+            server = HTTPServer(("127.0.0.1", 0), App)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            try:
+                url = "http://localhost:%d/page?q=1" % server.server_port
+                assert requests.get(url).text == "ok"
+            finally:
+                server.shutdown()
+                server.server_close()
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*UnmatchedRequestError*",
+            "*(differs in: port)*",
+            "*Only its port differs, on this machine: a server the test starts itself*"
+            "ignore_localhost=True*cassette_allow_hosts = localhost*",
+            "*This run is replay-only*",
+        ]
+    )
+
+
+def test_a_request_to_another_host_gets_no_local_server_advice(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_api():
+            requests.get(URL + "/users?page=2")
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    assert "Only its port differs" not in result.stdout.str()
+
+
 def test_a_repeated_request_suggests_allow_playback_repeats(suite: Suite) -> None:
     result = recorded(
         suite,

@@ -765,6 +765,35 @@ class Cassette:
         return lines
 
     def _hint(self, prepared: Any) -> str:
+        local = self._local_server_hint(prepared)
+        return local + self._mode_hint(prepared) if local else self._mode_hint(prepared)
+
+    def _local_server_hint(self, prepared: Any) -> str:
+        """A request to this machine recorded on another port only: the test's own server."""
+        live = urlparse(prepared.uri)
+        if not _loopback(live.hostname):
+            return ""
+        for entry in self.entries:
+            stored = urlparse(entry.request.uri)
+            if (
+                entry.request.method == prepared.method
+                and _loopback(stored.hostname)
+                and (stored.scheme, stored.path, stored.query)
+                == (live.scheme, live.path, live.query)
+                and stored.port != live.port
+            ):
+                return (
+                    "  Only its port differs, on this machine: a server the test starts itself "
+                    "(pytest-django's live_server, uvicorn in a thread, aiohttp's test server) "
+                    "takes a free port each run, and a recording of it replays your app's "
+                    "answers without running the app. Keep it out of the cassette with "
+                    "ignore_localhost=True (or ignore_hosts=['localhost']), let replay-only "
+                    "runs reach it with `cassette_allow_hosts = localhost`, and re-record with "
+                    "--record-mode=rewrite.\n"
+                )
+        return ""
+
+    def _mode_hint(self, prepared: Any) -> str:
         ctx = self.context
         repeats = [
             e
@@ -915,3 +944,14 @@ class Cassette:
             return kept
         except Exception:  # a user's matcher that cannot read one: all kept, as told apart
             return list(new)
+
+
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
