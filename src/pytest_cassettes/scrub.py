@@ -56,7 +56,7 @@ from pytest_cassettes.detect import (
     placeholder,
 )
 from pytest_cassettes.libraries import Request
-from pytest_cassettes.streams import Piece, Stream, event_streams
+from pytest_cassettes.streams import Piece, Stream, event_streams, logprob_streams
 
 __all__ = [
     "DISABLE_NAMES",
@@ -964,6 +964,8 @@ class Scrubber:
             text = self._scrub_event_stream(text, found)
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+            if "event-stream" not in content_type:
+                text = self._scrub_logprobs(text, found)
             new = self._scrub_json(text, found)
         if new is None and (
             "xml" in content_type or (not content_type and text.lstrip()[:1] == "<")
@@ -1274,14 +1276,29 @@ class Scrubber:
         stay as many, their JSON valid, and what a client joins reads the placeholder. Only
         matches over two pieces or more: those inside a piece are the free-text rules' (which
         run after, over what this left), so a body without one is left as it was. Before them,
-        as they would replace a long enough first piece alone and leave the rest on disk."""
+        as they would replace a long enough first piece alone and leave the rest on disk. Log
+        probabilities' tokens are streams too (see _scrub_logprobs), all they hold theirs."""
+        return self._scrub_streams(event_streams(text), text, found)
+
+    def _scrub_logprobs(self, text: str, found: list[str]) -> str:
+        """A JSON body's log probabilities (a chat completion's `logprobs.content`, a
+        Responses API content part's `logprobs`): their tokens joined, list by list, as a
+        stream's pieces are (see _scrub_event_stream), each entry's `bytes` and alternatives
+        changed with its token."""
+        if '"logprobs"' not in text:
+            return text
+        return self._scrub_streams(logprob_streams(text), text, found)
+
+    def _scrub_streams(self, streams: list[Stream], text: str, found: list[str]) -> str:
+        """The body with what each stream's joined text holds replaced in its pieces."""
         edits: list[tuple[int, int, str]] = []
-        for stream in event_streams(text):
+        for stream in streams:
             spans, labels = self._stream_replacements(stream, text)
             if not spans:
                 continue
             found.extend(labels)
             located: dict[int, tuple[int, list[int]] | None] = {}
+            tokens: dict[int, list[tuple[int, int, str]]] = {}  # logprobs: each token's edits
             for start, end, replacement in spans:
                 placed = False
                 first = bisect.bisect_right(stream.starts, start) - 1
@@ -1298,10 +1315,24 @@ class Scrubber:
                     where = located[index]
                     if where is None:  # pragma: no cover - a parsed event's string is found
                         continue
-                    new = "" if placed else _piece_text(piece, replacement)
+                    new = "" if placed else replacement
                     placed = True
                     body_start, offsets = where
-                    edits.append((body_start + offsets[begin], body_start + offsets[stop], new))
+                    edits.append(
+                        (
+                            body_start + offsets[begin],
+                            body_start + offsets[stop],
+                            _piece_text(piece, new),
+                        )
+                    )
+                    if piece.alternatives is not None:
+                        tokens.setdefault(index, []).append((begin, stop, new))
+            for index, changes in tokens.items():
+                edits.extend(
+                    _logprob_edits(
+                        stream.pieces[index], _splice(stream.pieces[index].text, changes), text
+                    )
+                )
         if not edits:
             return text
         edits.sort()
@@ -1326,7 +1357,7 @@ class Scrubber:
             own = [
                 edit
                 for edit, took in zip(named, absorbed)
-                if not took and self._event_s_own(stream, edit, body, alone)
+                if not took and not stream.logprobs and self._event_s_own(stream, edit, body, alone)
             ]
             if own:
                 prior = sorted(prior + own)
@@ -1435,6 +1466,10 @@ class Scrubber:
         text = stream.text()
         starts = stream.starts
 
+        # A log probability's token is beside its bytes, which no rule reads: all it holds is
+        # the stream's to replace, what one piece holds too.
+        whole = stream.logprobs
+
         def piece_of(offset: int) -> int:
             return bisect.bisect_right(starts, offset) - 1
 
@@ -1453,7 +1488,7 @@ class Scrubber:
         spanning: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
         if self._env_re is not None:
             for match in self._env_re.finditer(text):
-                if piece_of(match.start()) != piece_of(match.end() - 1):
+                if whole or piece_of(match.start()) != piece_of(match.end() - 1):
                     new = f"<{self._env_placeholder[match.group()]}>"
                     spanning.append((match.start(), 0, match.end(), new, "env:"))
         for pattern in self._patterns:
@@ -1461,14 +1496,15 @@ class Scrubber:
             for match in pattern.finditer(text):
                 start, end = match.span(group)
                 # The whole match: a group in one piece may need its context in another.
-                if start < end and piece_of(match.start()) != piece_of(match.end() - 1):
+                spans_pieces = piece_of(match.start()) != piece_of(match.end() - 1)
+                if start < end and (whole or spans_pieces):
                     spanning.append((start, 1, end, SCRUBBED, "pattern"))
         if self._detectors:
             for finding in find_secrets(text, self._excluded_kinds):
                 if finding.kind == "high-entropy" and normalize_name(finding.name) in GENERIC_NAMES:
                     continue
                 start, end = finding.start, finding.end
-                if piece_of(start) != piece_of(end - 1) or not found_alone(start, end):
+                if whole or piece_of(start) != piece_of(end - 1) or not found_alone(start, end):
                     spanning.append((start, 2, end, placeholder(finding.kind), ""))
         spanning.sort()
         if not spanning:
@@ -2183,6 +2219,9 @@ def _map_back(
     return mapped, [took for _, _, _, took in groups]
 
 
+_ARRAY_SEPARATOR = re.compile(r"\s*,\s*")
+
+
 def _trimmed_edit(text: str, edit: tuple[int, int, str]) -> tuple[int, int, str]:
     """An edit of `text` without what it keeps at its ends (a JSON string written again whole
     for a value in it, `Bearer <SCRUBBED>` for `Bearer abc`): its smallest span, not empty."""
@@ -2196,6 +2235,45 @@ def _trimmed_edit(text: str, edit: tuple[int, int, str]) -> tuple[int, int, str]
     while tail < most - head and old[-1 - tail] == new[-1 - tail]:
         tail += 1
     return start + head, end - tail, new[head : len(new) - tail]
+
+
+def _logprob_edits(piece: Piece, token: str, body: str) -> list[tuple[int, int, str]]:
+    """A log probability whose token became `token`: its `bytes` become the token's UTF-8
+    bytes, and each of its alternatives (`top_logprobs`) the token and its bytes (the one that
+    was the token, and the others: any may be another cut of the secret, which only the
+    chosen token's new text is known to be free of)."""
+    assert piece.path is not None and piece.alternatives is not None
+    entry = piece.path[:-1]
+    written = json.dumps(token, ensure_ascii=False)
+    edits: list[tuple[int, int, str]] = []
+
+    def change(path: tuple[Segment, ...]) -> None:
+        span = piece.value_span(body, path)
+        if span is None:
+            return
+        start, end = span
+        if path[-1] == "bytes" and body[start] == "[":
+            edits.append((start, end, _bytes_array(body[start:end], token)))
+        elif path[-1] == "token" and body[start] == '"':
+            edits.append((start, end, written))
+
+    change((*entry, "bytes"))
+    for k in range(piece.alternatives):
+        change((*entry, "top_logprobs", k, "token"))
+        change((*entry, "top_logprobs", k, "bytes"))
+    return edits
+
+
+def _bytes_array(old: str, token: str) -> str:
+    """A JSON array of the UTF-8 bytes of `token`, laid out as the `old` array was."""
+    inner = old[1:-1]
+    lead = inner[: len(inner) - len(inner.lstrip())]
+    trail = inner[len(inner.rstrip()) :]
+    separator = _ARRAY_SEPARATOR.search(inner)
+    default = "," + lead if "\n" in lead else ", "  # one byte or none: pretty-printed or not
+    comma = default if separator is None else separator.group()
+    numbers = comma.join(str(byte) for byte in token.encode("utf-8"))
+    return f"[{lead}{numbers}{trail}]" if numbers else "[]"
 
 
 def _piece_text(piece: Piece, text: str) -> str:

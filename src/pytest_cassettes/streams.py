@@ -25,7 +25,7 @@ import re
 from collections.abc import Hashable, Iterator
 from typing import Any, Union
 
-__all__ = ["Piece", "Stream", "event_streams"]
+__all__ = ["Piece", "Stream", "event_streams", "logprob_streams"]
 
 Segment = Union[str, int]
 
@@ -45,6 +45,9 @@ _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 _COHERE_KINDS = frozenset({"content-delta", "tool-plan-delta", "tool-call-delta"})
 # The events worth parsing: those with a field one of the shapes above reads.
 _HINT = re.compile(r'"(?:delta|choices|candidates)"')
+# Log probabilities (OpenAI's chat `logprobs.content`, its Responses API's `logprobs`): their
+# tokens are a model's text too, split the same way.
+_LOGPROBS = '"logprobs"'
 
 
 class _Event:
@@ -80,7 +83,7 @@ class Piece:
     a line of a plain text event's data. `fixed`: a separator the stream's text has between
     two lines of one event, no character of the body (never replaced)."""
 
-    __slots__ = ("event", "fixed", "lines", "path", "text")
+    __slots__ = ("alternatives", "event", "fixed", "lines", "path", "text")
 
     def __init__(
         self,
@@ -89,12 +92,29 @@ class Piece:
         path: tuple[Segment, ...] | None,
         fixed: bool = False,
         event: _Event | None = None,
+        alternatives: int | None = None,
     ) -> None:
         self.text = text
         self.lines = lines  # the (start, end) in the body of each data line of its event
         self.path = path  # where in the event's JSON; None: the line itself (plain text)
         self.fixed = fixed
         self.event = event  # shared by the pieces of one JSON event
+        # A log probability's `token` (its entry's `bytes` and `top_logprobs` beside it): how
+        # many alternatives its entry lists. None: no log probability.
+        self.alternatives = alternatives
+
+    def value_span(self, body: str, path: tuple[Segment, ...]) -> tuple[int, int] | None:
+        """Where in the body the value at `path` of the piece's event is, when it is a string
+        or an array (its quotes and brackets included). None: no such value."""
+        if self.event is None:
+            self.event = _Event(self.lines)
+        _, line_starts, tokens = self.event.locate(body)
+        token = tokens.get(path)
+        if token is None:
+            return None
+        line = bisect.bisect_right(line_starts, token[0]) - 1
+        shift = self.lines[line][0] - line_starts[line]
+        return token[0] + shift, token[1] + shift
 
     def raw_span(self, body: str) -> tuple[int, list[int]] | None:
         """Where the piece's characters are in the body: the body offset of its first
@@ -122,13 +142,16 @@ class Piece:
 
 
 class Stream:
-    """A stream's pieces in order and where each starts in the joined text."""
+    """A stream's pieces in order and where each starts in the joined text. `logprobs`: its
+    pieces are log probabilities' tokens (each beside the bytes of its text, which no rule
+    reads: what is found in one piece is the stream's to replace too)."""
 
-    __slots__ = ("_length", "pieces", "starts")
+    __slots__ = ("_length", "logprobs", "pieces", "starts")
 
-    def __init__(self) -> None:
+    def __init__(self, logprobs: bool = False) -> None:
         self.pieces: list[Piece] = []
         self.starts: list[int] = []
+        self.logprobs = logprobs
         self._length = 0
 
     def add(self, piece: Piece) -> None:
@@ -142,9 +165,10 @@ class Stream:
 
 def event_streams(body: str) -> list[Stream]:
     """The streams of text the events of a `text/event-stream` body carry, each with two
-    pieces or more (a stream sent whole in one event has nothing to join)."""
+    pieces or more (a stream sent whole in one event has nothing to join), and the streams of
+    log probabilities' tokens (see logprob_streams), from one piece."""
     streams: dict[Hashable, Stream] = {}
-    for name, lines in _events(body):
+    for number, (name, lines) in enumerate(_events(body)):
         if len(lines) == 1:
             start, end = lines[0]
             data = body[start:end]
@@ -153,7 +177,8 @@ def event_streams(body: str) -> list[Stream]:
         if not data:
             continue
         head = data.lstrip()[:1]
-        if head in ("{", "[") and _HINT.search(data):
+        logprobs = _LOGPROBS in data
+        if head in ("{", "[") and (logprobs or _HINT.search(data)):
             try:
                 event = json.loads(data)
             except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
@@ -163,6 +188,8 @@ def event_streams(body: str) -> list[Stream]:
                 for key, path, text in _json_pieces(event):
                     stream = streams.setdefault(key, Stream())
                     stream.add(Piece(text, lines, path, event=shared))
+                if logprobs:
+                    _add_logprobs(streams, event, number, lines, shared)
                 continue
         if head in ("{", "[") or data.strip() == "[DONE]":
             continue  # JSON of no stream (or not well-formed), the end of OpenAI's stream
@@ -171,7 +198,102 @@ def event_streams(body: str) -> list[Stream]:
             if index:
                 stream.add(Piece("\n", lines, None, fixed=True))
             stream.add(Piece(body[start:end], ((start, end),), None))
-    return [stream for stream in streams.values() if len(stream.pieces) > 1]
+    return [s for s in streams.values() if len(s.pieces) > 1 or (s.logprobs and s.pieces)]
+
+
+def logprob_streams(body: str) -> list[Stream]:
+    """The log probabilities' tokens of a JSON body (one document): each list of them (a chat
+    choice's `logprobs.content` and `refusal`, a Responses API content part's `logprobs`) a
+    stream, its tokens the pieces."""
+    if _LOGPROBS not in body:
+        return []
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(document, dict):
+        return []
+    streams: dict[Hashable, Stream] = {}
+    lines = ((0, len(body)),)
+    _add_logprobs(streams, document, 0, lines, _Event(lines))
+    return list(streams.values())
+
+
+def _add_logprobs(
+    streams: dict[Hashable, Stream],
+    document: dict[str, Any],
+    number: int,
+    lines: tuple[tuple[int, int], ...],
+    event: _Event,
+) -> None:
+    """Add the log probabilities' tokens of one JSON document (an event's, the `number`th,
+    or a body's) to their streams."""
+    for key, path, entries in _logprob_lists(document, number):
+        stream = streams.get(key)
+        if stream is None:
+            stream = streams[key] = Stream(logprobs=True)
+        for j, item in enumerate(entries):
+            if not isinstance(item, dict) or not isinstance(item.get("token"), str):
+                continue
+            top = item.get("top_logprobs")
+            count = len(top) if isinstance(top, list) else 0
+            path_j = (*path, j, "token")
+            stream.add(Piece(item["token"], lines, path_j, event=event, alternatives=count))
+
+
+def _logprob_lists(
+    document: dict[str, Any], number: int
+) -> Iterator[tuple[Hashable, tuple[Segment, ...], list[Any]]]:
+    """The lists of log probabilities in a document: (their stream, their path, the list).
+    A streamed chat chunk's and a Responses API text delta's are their stream's next pieces;
+    a list the document holds whole (a completion, a content part, `output_text.done`) is a
+    stream of its own."""
+    kind = document.get("type")
+    choices = document.get("choices")
+    if isinstance(choices, list):  # chat completions, streamed or not
+        for i, choice in enumerate(choices):
+            if not isinstance(choice, dict) or not isinstance(choice.get("logprobs"), dict):
+                continue
+            logprobs = choice["logprobs"]
+            index = _hashable(choice.get("index", i))
+            for field in ("content", "refusal"):
+                if isinstance(logprobs.get(field), list):
+                    key: Hashable = ("logprobs", "chat", index, field)
+                    yield key, ("choices", i, "logprobs", field), logprobs[field]
+    if isinstance(kind, str) and isinstance(document.get("logprobs"), list):
+        if kind == "response.output_text.delta":  # the Responses API's streamed text
+            where = tuple(
+                _hashable(document.get(name))
+                for name in ("item_id", "output_index", "content_index")
+            )
+            yield ("logprobs", "responses", *where), ("logprobs",), document["logprobs"]
+        else:  # `response.output_text.done`, the whole text's
+            yield ("logprobs", number, "logprobs"), ("logprobs",), document["logprobs"]
+    # Content parts: a response's (`response.completed`'s, or not streamed), an output item's,
+    # a content part event's.
+    roots: list[tuple[tuple[Segment, ...], Any]] = [((), document)]
+    response = document.get("response")
+    if isinstance(response, dict):
+        roots.append((("response",), response))
+    items: list[tuple[tuple[Segment, ...], Any]] = []
+    for path, root in roots:
+        output = root.get("output")
+        if isinstance(output, list):
+            items += [((*path, "output", k), item) for k, item in enumerate(output)]
+    items.append((("item",), document.get("item")))
+    for path, item in items:
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, list):
+            for m, part in enumerate(content):
+                yield from _part_logprobs(part, (*path, "content", m), number)
+    yield from _part_logprobs(document.get("part"), ("part",), number)
+
+
+def _part_logprobs(
+    part: Any, path: tuple[Segment, ...], number: int
+) -> Iterator[tuple[Hashable, tuple[Segment, ...], list[Any]]]:
+    if isinstance(part, dict) and isinstance(part.get("logprobs"), list):
+        yield ("logprobs", number, *path), (*path, "logprobs"), part["logprobs"]
 
 
 def _events(body: str) -> Iterator[tuple[str, tuple[tuple[int, int], ...]]]:
@@ -311,11 +433,13 @@ def _hashable(value: Any) -> Hashable:
 
 
 def _string_tokens(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
-    """The span in `data` (one JSON document) of the string token at each path (the last one
-    of a path, as a parser keeps the last of duplicate keys). One pass over the document."""
+    """The span in `data` (one JSON document) of the string token, or the array, at each path
+    (the last one of a path, as a parser keeps the last of duplicate keys). One pass over the
+    document."""
     found: dict[tuple[Segment, ...], tuple[int, int]] = {}
     keys: list[Segment] = []  # the path of the value about to be read
     objects: list[bool] = []
+    arrays: list[tuple[tuple[Segment, ...], int]] = []  # each open array's path and start
     key_next = False
     for match in _JSON_TOKEN.finditer(data):
         token = match.group()
@@ -330,15 +454,23 @@ def _string_tokens(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
             elif isinstance(keys[-1], int):
                 keys[-1] += 1
         elif first in "{[":
+            if first == "[":
+                arrays.append((tuple(keys), match.start()))
             objects.append(first == "{")
             keys.append(0)
             key_next = first == "{"
         elif first in "}]":
+            if first == "]" and arrays:
+                path, start = arrays.pop()
+                found[path] = (start, match.end())
             objects.pop()
             keys.pop()
             key_next = False
         elif key_next:
-            keys[-1] = json.loads(token) if first == '"' else token
+            if first != '"':
+                keys[-1] = token
+            else:  # most keys hold no escape: no parser needed
+                keys[-1] = token[1:-1] if "\\" not in token else json.loads(token)
         elif first == '"' and keys:
             found[tuple(keys)] = match.span()
     return found
