@@ -972,51 +972,28 @@ def test_a_secret_a_stream_splits_over_its_events_does_not_reach_disk_and_replay
     assert replayed == "Token <SCRUBBED:github>, key <ACME_API_KEY>."
 
 
-def test_a_value_streamed_whole_after_its_name_in_an_earlier_event_does_not_reach_disk(
-    suite: Suite,
-) -> None:
-    # A tool call's arguments streamed `{"password": "`, then the value whole, then `"}`: the
-    # value's event alone names it `arguments`, no secret; the joined arguments name it.
-    value = "Qx7mP2vL9kR4tW8zN3bH6jF1"
-    pieces = ['{"user": "app", "password": "', value, '"}']
+def route_tool_call_stream(suite: Suite, pieces: list[str]) -> str:
+    """Serve OpenAI chat chunks streaming a tool call's arguments in these pieces; the body."""
     events = [
         "data: "
         + json.dumps(
-            {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"arguments": p}}]}}]}
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"function": {"arguments": p}}]},
+                        "finish_reason": None,
+                    }
+                ]
+            }
         )
         for p in pieces
     ]
+    body = "".join(event + "\n\n" for event in [*events, "data: [DONE]"])
     suite.server.route(
-        "/v1/chat/completions",
-        headers={"Content-Type": "text/event-stream"},
-        body="".join(event + "\n\n" for event in [*events, "data: [DONE]"]),
+        "/v1/chat/completions", headers={"Content-Type": "text/event-stream"}, body=body
     )
-    suite.write(
-        """
-        import json
-        import pathlib
-
-        import httpx
-
-        @pytest.mark.cassette
-        def test_stream():
-            with httpx.stream("POST", URL + "/v1/chat/completions", json={}) as response:
-                datas = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
-            arguments = "".join(
-                json.loads(d)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
-                for d in datas[:-1]
-            )
-            pathlib.Path("arguments.json").write_text(arguments)
-        """
-    )
-    suite.run().assert_outcomes(passed=1)
-    assert value not in suite.cassette_path("test_stream").read_text()
-    assert secrets_on_disk(suite.path / "cassettes") == []
-    suite.server.reset()
-    suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == 0
-    replayed = json.loads((suite.path / "arguments.json").read_text())
-    assert replayed == {"user": "app", "password": "<SCRUBBED:high-entropy>"}
+    return body
 
 
 ARGUMENTS = {
@@ -1032,25 +1009,8 @@ ARGUMENTS = {
 }
 
 
-@pytest.mark.parametrize("client", sorted(ARGUMENTS))
-def test_a_short_password_its_name_streamed_in_an_earlier_event_does_not_reach_disk(
-    suite: Suite, client: str
-) -> None:
-    # A tool call's arguments `{"password":` then ` "hunter2"}`: a short word, no token format,
-    # found by its name only, which no event shows beside it. The joined arguments are JSON.
-    pieces = ['{"user": "bob", "pass', 'word":', ' "hunter2"}']
-    events = [
-        "data: "
-        + json.dumps(
-            {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"arguments": p}}]}}]}
-        )
-        for p in pieces
-    ]
-    suite.server.route(
-        "/v1/chat/completions",
-        headers={"Content-Type": "text/event-stream"},
-        body="".join(event + "\n\n" for event in [*events, "data: [DONE]"]),
-    )
+def write_tool_call_test(suite: Suite, client: str, pieces: int) -> None:
+    """A test reading the streamed arguments with `client` into arguments.json."""
     code = ARGUMENTS[client].replace("\n", "\n" + " " * 12)
     suite.write(
         f"""
@@ -1062,7 +1022,7 @@ def test_a_short_password_its_name_streamed_in_an_earlier_event_does_not_reach_d
         @pytest.mark.cassette
         def test_stream():
             {code}
-            assert len(datas) == {len(events) + 1} and datas[-1] == "[DONE]"
+            assert len(datas) == {pieces + 1} and datas[-1] == "[DONE]"
             arguments = "".join(
                 json.loads(d)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
                 for d in datas[:-1]
@@ -1070,6 +1030,36 @@ def test_a_short_password_its_name_streamed_in_an_earlier_event_does_not_reach_d
             pathlib.Path("arguments.json").write_text(arguments)
         """
     )
+
+
+def test_a_value_streamed_whole_after_its_name_in_an_earlier_event_does_not_reach_disk(
+    suite: Suite,
+) -> None:
+    # A tool call's arguments streamed `{"password": "`, then the value whole, then `"}`: the
+    # value's event alone names it `arguments`, no secret; the joined arguments name it.
+    value = "Qx7mP2vL9kR4tW8zN3bH6jF1"
+    pieces = ['{"user": "app", "password": "', value, '"}']
+    route_tool_call_stream(suite, pieces)
+    write_tool_call_test(suite, "httpx", len(pieces))
+    suite.run().assert_outcomes(passed=1)
+    assert value not in suite.cassette_path("test_stream").read_text()
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    replayed = json.loads((suite.path / "arguments.json").read_text())
+    assert replayed == {"user": "app", "password": "<SCRUBBED:high-entropy>"}
+
+
+@pytest.mark.parametrize("client", sorted(ARGUMENTS))
+def test_a_short_password_its_name_streamed_in_an_earlier_event_does_not_reach_disk(
+    suite: Suite, client: str
+) -> None:
+    # A tool call's arguments `{"password":` then ` "hunter2"}`: a short word, no token format,
+    # found by its name only, which no event shows beside it. The joined arguments are JSON.
+    pieces = ['{"user": "bob", "pass', 'word":', ' "hunter2"}']
+    route_tool_call_stream(suite, pieces)
+    write_tool_call_test(suite, client, len(pieces))
     suite.run().assert_outcomes(passed=1)
     assert json.loads((suite.path / "arguments.json").read_text())["password"] == "hunter2"
     assert "hunter2" not in suite.cassette_path("test_stream").read_text()
@@ -1087,46 +1077,11 @@ def test_a_tool_call_chunk_ending_in_a_sensitive_name_keeps_its_event_valid_json
     # free-text rule for fields took the event's own closing quote for the value's opening
     # one and replaced the JSON after it, and the client's json.loads failed on replay.
     pieces = ['{"password":', ' "<SCRUBBED>"}']
-    events = [
-        "data: "
-        + json.dumps(
-            {
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {"tool_calls": [{"function": {"arguments": p}}]},
-                        "finish_reason": None,
-                    }
-                ]
-            }
-        )
-        for p in pieces
-    ]
-    suite.server.route(
-        "/v1/chat/completions",
-        headers={"Content-Type": "text/event-stream"},
-        body="".join(event + "\n\n" for event in [*events, "data: [DONE]"]),
-    )
-    suite.write(
-        """
-        import json
-        import pathlib
-
-        @pytest.mark.cassette
-        def test_stream():
-            response = requests.post(URL + "/v1/chat/completions", json={}, stream=True)
-            lines = response.iter_lines(decode_unicode=True)
-            datas = [line[6:] for line in lines if line.startswith("data: ")]
-            arguments = "".join(
-                json.loads(d)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
-                for d in datas[:-1]
-            )
-            pathlib.Path("arguments.json").write_text(arguments)
-        """
-    )
+    body = route_tool_call_stream(suite, pieces)
+    write_tool_call_test(suite, "requests", len(pieces))
     suite.run().assert_outcomes(passed=1)
-    body = suite.cassette("test_stream")["interactions"][0]["response"]["body"]["string"]
-    assert body == "".join(event + "\n\n" for event in [*events, "data: [DONE]"])
+    stored = suite.cassette("test_stream")["interactions"][0]["response"]["body"]["string"]
+    assert stored == body
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0

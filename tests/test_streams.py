@@ -101,10 +101,9 @@ def test_a_key_split_with_a_long_first_piece_leaves_nothing_of_the_rest() -> Non
     assert chat_text(new) == "<SCRUBBED:openai>"
 
 
-def test_a_secret_split_into_many_pieces_of_a_tool_call_s_arguments() -> None:
-    arguments = json.dumps({"api_key": OPENAI, "query": "weather in Paris"})
-    pieces = [arguments[i : i + 9] for i in range(0, len(arguments), 9)]
-    body = "".join(
+def tool_call(*pieces: str) -> str:
+    """OpenAI's chat chunks streaming a tool call's arguments."""
+    return "".join(
         "data: "
         + json.dumps(
             {
@@ -119,7 +118,12 @@ def test_a_secret_split_into_many_pieces_of_a_tool_call_s_arguments() -> None:
         + "\n\n"
         for piece in pieces
     )
-    new, _ = scrub(body)
+
+
+def test_a_secret_split_into_many_pieces_of_a_tool_call_s_arguments() -> None:
+    arguments = json.dumps({"api_key": OPENAI, "query": "weather in Paris"})
+    pieces = [arguments[i : i + 9] for i in range(0, len(arguments), 9)]
+    new, _ = scrub(tool_call(*pieces))
     assert len(events(new)) == len(pieces) > 10
     joined = "".join(
         json.loads(data)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
@@ -388,25 +392,6 @@ def test_cohere_s_text_thinking_tool_plan_and_tool_call_deltas_are_each_a_stream
         "arguments": json.dumps({"note": "key <SCRUBBED:anthropic>"}),
         "text": "Done <SCRUBBED:openai>",
     }
-
-
-def tool_call(*pieces: str) -> str:
-    """OpenAI's chat chunks streaming a tool call's arguments."""
-    return "".join(
-        "data: "
-        + json.dumps(
-            {
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]},
-                    }
-                ]
-            }
-        )
-        + "\n\n"
-        for piece in pieces
-    )
 
 
 def arguments_of(body: str) -> str:
