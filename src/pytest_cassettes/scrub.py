@@ -12,9 +12,10 @@ Rules run in this order, each over what the previous ones left:
 5. The user's hooks, on the scrubbed copy.
 
 A `text/event-stream` body's streamed text (a model's answer, a few characters an event) is
-first read joined, stream by stream (see streams.py): rules 2 to 4, then rule 1 over what they
-left (JSON's when the joined text is JSON, free text's else), replace what spans events in
-every event it spans; then the body gets the rules as free text.
+first read joined, stream by stream (see scrub_streams.py): rules 2 to 4, then rule 1 over what
+they left (JSON's when the joined text is JSON, free text's else), replace what spans events in
+every event it spans; then the body gets the rules as free text. A JSON body's log
+probabilities' tokens are read joined so too, before the JSON rules.
 
 In URLs and form bodies placeholders are percent-encoded (``%3CSCRUBBED%3E``) so the URL stays
 valid. Values that already are placeholders are left alone, which makes scrubbing idempotent.
@@ -56,7 +57,16 @@ from pytest_cassettes.detect import (
     placeholder,
 )
 from pytest_cassettes.libraries import Request
-from pytest_cassettes.streams import Piece, Stream, event_streams, logprob_streams
+from pytest_cassettes.scrub_shared import (
+    GENERIC_KEPT,
+    GENERIC_NAMES,
+    MODEL_OUTPUT,
+    finding_label,
+    overlaps,
+    plain_text,
+    splice,
+)
+from pytest_cassettes.scrub_streams import scrub_event_stream, scrub_logprobs
 
 __all__ = [
     "DISABLE_NAMES",
@@ -85,9 +95,6 @@ ENV_SUFFIXES = (
 )
 MIN_ENV_VALUE_LENGTH = 8
 SHORT = "short:"  # prefix of findings too short to report in a scan
-# Generic names whose short values ("key": "mit", "token": "1") are ids and flags far more often
-# than secrets: scrubbed all the same, but not reported by the scanner. A password is always.
-GENERIC_NAMES = frozenset({"key", "token", "auth", "sig", "signature"})
 
 
 # JSON Schema's keywords (tool definitions for LLMs, MCP, OpenAPI): under a sensitive name they
@@ -266,15 +273,6 @@ _MODEL_OUTPUT_HINT = re.compile(
 _MODEL_ROLES = frozenset({"assistant", "model"})
 _MODEL_CALL_TYPES = frozenset({"function_call", "function", "tool_use", "tool_call"})
 _MODEL_CALL_KEYS = frozenset({"functioncall", "function_call"})
-# Set while a JSON string a model wrote is scrubbed as JSON (a tool call's `arguments`).
-_MODEL_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "pytest_cassettes_model_output", default=False
-)
-# Set while a stream's joined text (a model's answer, see Scrubber._stream_named) gets the name
-# rules: a generic name's value is the model's, in free text too, however generated it looks.
-_GENERIC_KEPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "pytest_cassettes_generic_kept", default=False
-)
 
 
 def _model_output_paths(text: str) -> frozenset[tuple[Segment, ...]]:
@@ -559,10 +557,6 @@ Encoder = Callable[[str], str]
 Segment = Union[str, int]
 
 
-def _plain(text: str) -> str:
-    return text
-
-
 def _url_encoded(text: str) -> str:
     return quote(text, safe=":")
 
@@ -821,7 +815,7 @@ class Scrubber:
         4xx response's, as recording did)."""
         found: list[str] = []
         if name is not None and (self._header_names(name) or self._param_names(name)):
-            self._secret_value(name, value, found, _plain)
+            self._secret_value(name, value, found, plain_text)
         elif name == "uri" or _URL_LIKE.match(value):
             self._scrub_url(value, found)
         elif name in ("string", "body"):
@@ -856,7 +850,7 @@ class Scrubber:
         if normal in ("cookie", "setcookie"):
             if encode is _markup or "&" in value:  # `;` inside `&lt;` is no cookie separator
                 plain = html.unescape(value)
-                new = _scrub_cookie(plain, normal == "setcookie", label, found, _plain)
+                new = _scrub_cookie(plain, normal == "setcookie", label, found, plain_text)
                 return value if new == plain else encode(new)
             return _scrub_cookie(value, normal == "setcookie", label, found, encode)
         if normal.endswith("authorization"):
@@ -891,10 +885,10 @@ class Scrubber:
         if not isinstance(value, str):
             return value
         if self._header_names(name):
-            value = self._secret_value(name, value, found, _plain)
+            value = self._secret_value(name, value, found, plain_text)
         if _URL_LIKE.match(value):
             return self._scrub_url(value, found)
-        return self._scrub_text(value, found, _plain)
+        return self._scrub_text(value, found, plain_text)
 
     def _scrub_url(self, uri: str, found: list[str]) -> str:
         base, hash_mark, fragment = uri.partition("#")
@@ -922,10 +916,10 @@ class Scrubber:
             name = unquote_plus(key)
             if self._param_names(name):
                 decoded = unquote_plus(value)
-                new = self._secret_value(name, decoded, found, _plain)
+                new = self._secret_value(name, decoded, found, plain_text)
             else:
                 decoded = unquote_plus(value)
-                new = self._scrub_text(decoded, found, _plain)
+                new = self._scrub_text(decoded, found, plain_text)
             if new != decoded:
                 pairs[i] = key + "=" + quote_plus(new, safe=":")
         return "&".join(pairs)
@@ -961,11 +955,11 @@ class Scrubber:
         """A text body by its type (lower-cased): JSON, XML, HTML, a form, else free text (a
         stream of server-sent events too, once the text its events carry is done)."""
         if "event-stream" in content_type:
-            text = self._scrub_event_stream(text, found)
+            text = scrub_event_stream(self, text, found)
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
             if "event-stream" not in content_type:
-                text = self._scrub_logprobs(text, found)
+                text = scrub_logprobs(self, text, found)
             new = self._scrub_json(text, found)
         if new is None and (
             "xml" in content_type or (not content_type and text.lstrip()[:1] == "<")
@@ -982,9 +976,9 @@ class Scrubber:
             new = self._scrub_text(new, found, _url_encoded)
         if new is None and "yaml" in content_type:
             lines = self._scrub_lines(text, found, yaml=True)
-            new = self._scrub_text(lines, found, _plain, yaml=True)
+            new = self._scrub_text(lines, found, plain_text, yaml=True)
         if new is None:
-            new = self._scrub_text(text, found, _plain)
+            new = self._scrub_text(text, found, plain_text)
         return new
 
     def _scrub_encoded_text(self, body: bytes, content_type: str, found: list[str]) -> bytes | None:
@@ -1072,7 +1066,7 @@ class Scrubber:
                 inner = _markup(SCRUBBED)
             edits.append((match.start(), close.end(), f"<{tag}{attributes}>{inner}</{tag}>"))
             position = close.end()
-        return _splice(text, edits)
+        return splice(text, edits)
 
     def _scrub_html_fields(self, text: str, found: list[str]) -> str:
         """HTML's `<input name=... value=...>` and `<meta name=... content=...>` whose name is
@@ -1124,7 +1118,7 @@ class Scrubber:
             text = scrubbed.decode("utf-8")
         except UnicodeDecodeError:
             return scrubbed
-        new = self._scrub_patterns(text, found, _plain)
+        new = self._scrub_patterns(text, found, plain_text)
         return scrubbed if new == text else new.encode("utf-8")
 
     def _scrub_parts(self, body: bytes, boundary: bytes, found: list[str]) -> bytes:
@@ -1174,7 +1168,7 @@ class Scrubber:
         """A multipart form field's new value; None when unchanged."""
         if self._param_names(name):
             value = content.decode("utf-8", "replace")
-            new = self._secret_value(name, value, found, _plain)
+            new = self._secret_value(name, value, found, plain_text)
             return None if new == value else new.encode("utf-8")
         part_type = _PART_TYPE.search(headers)
         content_type = _part_text(part_type.group(1)) if part_type else ""
@@ -1187,7 +1181,7 @@ class Scrubber:
         A string holding a query string or a JSON document of its own (an echo server's copy of
         the request body) is scrubbed as one, `depth` levels deep."""
         edits = self._json_edits(text, found, depth)
-        return None if edits is None else _splice(text, edits)
+        return None if edits is None else splice(text, edits)
 
     def _json_edits(
         self, text: str, found: list[str], depth: int = 0
@@ -1250,277 +1244,21 @@ class Scrubber:
                 if not (_ERROR_RESPONSE.get() and first == '"' and _validation_message(token)):
                     # (kept: `{"password": ["This field is required."]}`)
                     new = _json_secret(token, name, found)
-            elif _overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
+            elif overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
                 embedded and first == '"' and _may_embed(token) and self._has_embedded(token)
             ):
                 here = (
                     document,
                     *((f.key or "").lower() if f.is_object else f.index for f in stack),
                 )
-                model = _MODEL_OUTPUT.set(_MODEL_OUTPUT.get() or _under(here, outputs))
+                model = MODEL_OUTPUT.set(MODEL_OUTPUT.get() or _under(here, outputs))
                 try:
                     new = self._json_string(token, found, depth)
                 finally:
-                    _MODEL_OUTPUT.reset(model)
+                    MODEL_OUTPUT.reset(model)
             if new != token:
                 edits.append((match.start(), match.end(), new))
         return edits
-
-    def _scrub_event_stream(self, text: str, found: list[str]) -> str:
-        """The text a `text/event-stream` body's events carry (see streams.py: a model's
-        answer, a tool call's arguments, streamed piece by piece), joined stream by stream, so
-        that a secret split over events (a key a model echoes token by token, a password after
-        its name in the event before) is found whole: environment values, the user's patterns,
-        the detectors, then the name rules over what they left. Each is replaced in every piece
-        it spans: its placeholder where it starts, nothing in the pieces after, so the events
-        stay as many, their JSON valid, and what a client joins reads the placeholder. Only
-        matches over two pieces or more: those inside a piece are the free-text rules' (which
-        run after, over what this left), so a body without one is left as it was. Before them,
-        as they would replace a long enough first piece alone and leave the rest on disk. Log
-        probabilities' tokens are streams too (see _scrub_logprobs), all they hold theirs."""
-        return self._scrub_streams(event_streams(text), text, found)
-
-    def _scrub_logprobs(self, text: str, found: list[str]) -> str:
-        """A JSON body's log probabilities (a chat completion's `logprobs.content`, a
-        Responses API content part's `logprobs`): their tokens joined, list by list, as a
-        stream's pieces are (see _scrub_event_stream), each entry's `bytes` and alternatives
-        changed with its token."""
-        if '"logprobs"' not in text:
-            return text
-        return self._scrub_streams(logprob_streams(text), text, found)
-
-    def _scrub_streams(self, streams: list[Stream], text: str, found: list[str]) -> str:
-        """The body with what each stream's joined text holds replaced in its pieces."""
-        edits: list[tuple[int, int, str]] = []
-        for stream in streams:
-            spans, labels = self._stream_replacements(stream, text)
-            if not spans:
-                continue
-            found.extend(labels)
-            located: dict[int, tuple[int, list[int]] | None] = {}
-            tokens: dict[int, list[tuple[int, int, str]]] = {}  # logprobs: each token's edits
-            for start, end, replacement in spans:
-                placed = False
-                first = bisect.bisect_right(stream.starts, start) - 1
-                last = bisect.bisect_right(stream.starts, end - 1) - 1
-                for index in range(first, last + 1):
-                    piece = stream.pieces[index]
-                    offset = stream.starts[index]
-                    begin = max(start, offset) - offset
-                    stop = min(end, offset + len(piece.text)) - offset
-                    if piece.fixed or begin >= stop:
-                        continue
-                    if index not in located:
-                        located[index] = piece.raw_span(text)
-                    where = located[index]
-                    if where is None:  # pragma: no cover - a parsed event's string is found
-                        continue
-                    new = "" if placed else replacement
-                    placed = True
-                    body_start, offsets = where
-                    edits.append(
-                        (
-                            body_start + offsets[begin],
-                            body_start + offsets[stop],
-                            _piece_text(piece, new),
-                        )
-                    )
-                    if piece.alternatives is not None:
-                        tokens.setdefault(index, []).append((begin, stop, new))
-            for index, changes in tokens.items():
-                edits.extend(
-                    _logprob_edits(
-                        stream.pieces[index], _splice(stream.pieces[index].text, changes), text
-                    )
-                )
-        if not edits:
-            return text
-        edits.sort()
-        return _splice(text, edits)
-
-    def _stream_replacements(
-        self, stream: Stream, body: str
-    ) -> tuple[list[tuple[int, int, str]], list[str]]:
-        """What to replace in a stream's joined text, `(start, end, new)` in order, none
-        overlapping, and the findings' labels: the text rules' matches (_stream_spans), then
-        the name rules' over what those left (_stream_named)."""
-        spans = self._stream_spans(stream)
-        prior = [(start, end, new) for start, end, new, _ in spans]
-        labels = [_label(label, new) for _, _, new, label in spans]
-        text = stream.text()
-        named, absorbed, found = self._stream_named(text, prior)
-        if named:
-            # What one event's own rules find is theirs (the free-text rules take it after):
-            # the name rules run again with it replaced, so as not to report it twice, and
-            # the edits kept are those only the joined text shows.
-            alone: dict[int, tuple[list[int], list[int]]] = {}
-            own = [
-                edit
-                for edit, took in zip(named, absorbed)
-                if not took and not stream.logprobs and self._event_s_own(stream, edit, body, alone)
-            ]
-            if own:
-                prior = sorted(prior + own)
-                named, absorbed, found = self._stream_named(text, prior)
-                taken = {index for took in absorbed for index in took}
-                mine = set(own)
-                prior = [
-                    edit
-                    for index, edit in enumerate(prior)
-                    if index not in taken and edit not in mine
-                ]
-            else:
-                taken = {index for took in absorbed for index in took}
-                prior = [edit for index, edit in enumerate(prior) if index not in taken]
-        return sorted(prior + named), labels + found
-
-    def _stream_named(
-        self, text: str, prior: list[tuple[int, int, str]]
-    ) -> tuple[list[tuple[int, int, str]], list[list[int]], list[str]]:
-        """The name rules' edits over a stream's joined text once the `prior` edits are made
-        (placeholders, which the rules leave), in the joined text's coordinates, each as small
-        as it can be (what it keeps of the text at its ends cut off); for each, the prior
-        edits it took in (it touched what they wrote), and the findings. A joined text that is
-        JSON (a tool call's arguments) gets the JSON rules, any other the free-text rules; it
-        is a model's output, whose generic names are kept (see _MODEL_OUTPUT)."""
-        after = _splice(text, prior)
-        found: list[str] = []
-        model, generic = _MODEL_OUTPUT.set(True), _GENERIC_KEPT.set(True)
-        try:
-            edits = self._json_edits(after, found)
-            if edits is None:
-                edits = self._free_name_edits(after, found)
-        finally:
-            _MODEL_OUTPUT.reset(model)
-            _GENERIC_KEPT.reset(generic)
-        if not edits:
-            return [], [], found
-        mapped, absorbed = _map_back(prior, edits, after)
-        return [_trimmed_edit(text, edit) for edit in mapped], absorbed, found
-
-    def _free_name_edits(self, text: str, found: list[str]) -> list[tuple[int, int, str]]:
-        """The free-text name rules of `_scrub_text` (URLs' parameters and `name=value`,
-        fields, `name: value` lines, commands), each over what the ones before left: their
-        edits in the text's coordinates."""
-        passes: list[Callable[[str], list[tuple[int, int, str]]]] = [
-            lambda t: self._text_pair_edits(t, found, markup=False),
-            lambda t: self._encoded_pair_edits(t, found),
-            lambda t: (
-                self._field_edits(t, found, _plain, yaml=False) if ":" in t or "=>" in t else []
-            ),
-            lambda t: self._line_edits(t, found, yaml=False) if ":" in t else [],
-            lambda t: self._command_edits(t, found, _plain),
-        ]
-        edits: list[tuple[int, int, str]] = []
-        current = text
-        for run in passes:
-            new = run(current)
-            if not new:
-                continue
-            mapped, absorbed = _map_back(edits, new, current)
-            taken = {index for took in absorbed for index in took}
-            edits = sorted([e for i, e in enumerate(edits) if i not in taken] + mapped)
-            current = _splice(text, edits)
-        return edits
-
-    def _event_s_own(
-        self,
-        stream: Stream,
-        edit: tuple[int, int, str],
-        body: str,
-        alone: dict[int, tuple[list[int], list[int]]],
-    ) -> bool:
-        """Whether an edit of a stream's joined text is inside one piece, and the free-text
-        rules (by name, or the text rules) replace some of it in the piece's event (its data
-        lines, as they read in the body: JSON-escaped; `alone`: where they replace something
-        in each event, by where its data starts, worked out once an event)."""
-        start, end, _ = edit
-        index = bisect.bisect_right(stream.starts, start) - 1
-        if index != bisect.bisect_right(stream.starts, end - 1) - 1:
-            return False
-        piece = stream.pieces[index]
-        where = piece.raw_span(body)
-        if piece.fixed or where is None:  # pragma: no cover - a parsed event's string is found
-            return False
-        first = piece.lines[0][0]
-        if first not in alone:
-            newline = body.rfind("\n", 0, first)
-            line = max(newline, body.rfind("\r", newline + 1, first)) + 1  # CRLF, LF or CR
-            event = body[line : piece.lines[-1][1]]
-            spans = [(s, e) for s, e, _ in self._free_name_edits(event, [])]
-            spans = sorted(spans + self._text_hits(event))
-            starts = [line + s for s, _ in spans]
-            alone[first] = starts, list(itertools.accumulate((line + e for _, e in spans), max))
-        starts, ends = alone[first]
-        raw, offsets = where
-        offset = stream.starts[index]
-        return _overlaps(starts, ends, raw + offsets[start - offset], raw + offsets[end - offset])
-
-    def _stream_spans(self, stream: Stream) -> list[tuple[int, int, str, str]]:
-        """What the text rules would replace in a stream's joined text, where it spans two of
-        its pieces or more, or is found only with what other pieces hold (a value in one piece
-        after its name in the one before: `{"password": "` then the value; a user pattern's
-        group after its context): (start, end, placeholder, finding's label prefix), in order,
-        none overlapping. A model's output keeps what its generic names say (a tool call's
-        `{"key": "..."}`): not the names-and-values detector for them."""
-        text = stream.text()
-        starts = stream.starts
-
-        # A log probability's token is beside its bytes, which no rule reads: all it holds is
-        # the stream's to replace, what one piece holds too.
-        whole = stream.logprobs
-
-        def piece_of(offset: int) -> int:
-            return bisect.bisect_right(starts, offset) - 1
-
-        alone: dict[int, set[tuple[int, int]]] = {}
-
-        def found_alone(start: int, end: int) -> bool:
-            """Whether the detectors find [start, end) in its piece's text alone."""
-            index = piece_of(start)
-            spans = alone.get(index)
-            if spans is None:
-                piece = stream.pieces[index].text
-                found = find_secrets(piece, self._excluded_kinds)
-                spans = alone[index] = {(f.start, f.end) for f in found}
-            return (start - starts[index], end - starts[index]) in spans
-
-        spanning: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
-        if self._env_re is not None:
-            for match in self._env_re.finditer(text):
-                if whole or piece_of(match.start()) != piece_of(match.end() - 1):
-                    new = f"<{self._env_placeholder[match.group()]}>"
-                    spanning.append((match.start(), 0, match.end(), new, "env:"))
-        for pattern in self._patterns:
-            group = 1 if pattern.groups else 0
-            for match in pattern.finditer(text):
-                start, end = match.span(group)
-                # The whole match: a group in one piece may need its context in another.
-                spans_pieces = piece_of(match.start()) != piece_of(match.end() - 1)
-                if start < end and (whole or spans_pieces):
-                    spanning.append((start, 1, end, SCRUBBED, "pattern"))
-        if self._detectors:
-            for finding in find_secrets(text, self._excluded_kinds):
-                if finding.kind == "high-entropy" and normalize_name(finding.name) in GENERIC_NAMES:
-                    continue
-                start, end = finding.start, finding.end
-                if whole or piece_of(start) != piece_of(end - 1) or not found_alone(start, end):
-                    spanning.append((start, 2, end, placeholder(finding.kind), ""))
-        spanning.sort()
-        if not spanning:
-            return []
-        # A match touching a placeholder is one being scrubbed again (see _replace).
-        protected = [m.span() for m in self._protected.finditer(text)]
-        protected_starts = [ps for ps, _ in protected]
-        protected_ends = list(itertools.accumulate((pe for _, pe in protected), max))
-        spans: list[tuple[int, int, str, str]] = []
-        position = 0
-        for start, _, end, new, label in spanning:
-            if start < position or _overlaps(protected_starts, protected_ends, start, end):
-                continue
-            spans.append((start, end, new, label))
-            position = end
-        return spans
 
     def _text_hits(self, text: str) -> list[tuple[int, int]]:
         """Where text rules fire in a raw text, sorted by start (spans may overlap)."""
@@ -1655,13 +1393,13 @@ class Scrubber:
             if here in kept:
                 return False, name
         if (
-            (outputs or _MODEL_OUTPUT.get())
+            (outputs or MODEL_OUTPUT.get())
             and not top.sensitive
             and name
             and normalize_name(name) in GENERIC_NAMES
         ):
             here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
-            if _MODEL_OUTPUT.get() or _under(here, outputs):
+            if MODEL_OUTPUT.get() or _under(here, outputs):
                 return False, name  # a model's output (see _MODEL_OUTPUT_HINT)
         if top.sensitive or (name and self._param_names(name)):
             return True, name
@@ -1680,7 +1418,7 @@ class Scrubber:
             return token
         if token[0] != '"':
             # A number can equal a secret (a numeric password): it becomes a string.
-            new = self._scrub_text(token, found, _plain)
+            new = self._scrub_text(token, found, plain_text)
             return token if new == token else json.dumps(new)
         value = json.loads(token)
         new = self._scrub_string(value, found, depth)
@@ -1692,18 +1430,18 @@ class Scrubber:
         values go first: what the string looks like must not depend on a secret in it (a key
         with `=` would make it a form, its placeholder percent-encoded)."""
         if self._env_re is not None:
-            value = self._replace_env(value, found, _plain)
+            value = self._replace_env(value, found, plain_text)
         if depth < _MAX_NESTING and value.lstrip()[:1] in ("{", "["):
             nested = self._scrub_json(value, found, depth + 1)
             if nested is not None:
                 return nested
         if ";" in value and _CONNECTION_STRING.fullmatch(value):
-            return self._scrub_text(self._scrub_connection(value, found), found, _plain)
+            return self._scrub_text(self._scrub_connection(value, found), found, plain_text)
         if "=" in value and _FORM_BODY.fullmatch(value):
             return self._scrub_text(self._scrub_pairs(value, found), found, _url_encoded)
         if value.lstrip()[:1] == "<" and _HTML_FIELD_HINT.search(value):
             return self._scrub_text(self._scrub_html_fields(value, found), found, _markup)
-        return self._scrub_text(value, found, _plain)
+        return self._scrub_text(value, found, plain_text)
 
     def _scrub_connection(self, value: str, found: list[str]) -> str:
         """A connection string (`Server=x;Uid=app;Pwd=...`, Azure's `...;AccountKey=...`):
@@ -1715,7 +1453,7 @@ class Scrubber:
             if sensitive and secret.strip() and not _is_placeholder(secret.strip()):
                 found.append(_finding(key, secret))
                 edits.append((pair.start(2), pair.end(2), SCRUBBED))
-        return _splice(value, edits)
+        return splice(value, edits)
 
     def _scrub_parsed(
         self, value: Any, path: list[Segment], sensitive: bool, name: str, found: list[str]
@@ -1749,7 +1487,7 @@ class Scrubber:
             return value if scrubbed is None else scrubbed
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             text = str(value)  # a number can equal a secret: it becomes a string
-            new_text = self._scrub_text(text, found, _plain)
+            new_text = self._scrub_text(text, found, plain_text)
             return value if new_text == text else new_text
         return value
 
@@ -1771,7 +1509,7 @@ class Scrubber:
             text = str(data, "utf-8")
         except UnicodeDecodeError:
             return self._scrub_binary(data, found)
-        new = self._scrub_text(text, found, _plain)
+        new = self._scrub_text(text, found, plain_text)
         return None if new == text else new.encode("utf-8")
 
     def _scrub_binary(self, data: bytes | memoryview, found: list[str]) -> bytes | None:
@@ -1843,8 +1581,8 @@ class Scrubber:
         """Sensitive parameters of URLs and query strings inside text, by name, as in a request's
         URL: `href="/cb?access_token=..."`, a JSON pagination link, a `Link` header, a URL
         encoded in a query value; and `name=value` in free text (in markup, outside tags)."""
-        text = _splice(text, self._text_pair_edits(text, found, markup))
-        return _splice(text, self._encoded_pair_edits(text, found))
+        text = splice(text, self._text_pair_edits(text, found, markup))
+        return splice(text, self._encoded_pair_edits(text, found))
 
     def _text_pair_edits(
         self, text: str, found: list[str], markup: bool
@@ -1876,7 +1614,7 @@ class Scrubber:
         self, text: str, pattern: re.Pattern[str], names: Iterable[str], kind: str, found: list[str]
     ) -> str:
         """The pairs `pattern` takes whole (separator, name, value) whose name is sensitive."""
-        return _splice(text, self._named_edits(text, pattern, names, kind, found))
+        return splice(text, self._named_edits(text, pattern, names, kind, found))
 
     def _named_edits(
         self, text: str, pattern: re.Pattern[str], names: Iterable[str], kind: str, found: list[str]
@@ -1892,7 +1630,7 @@ class Scrubber:
         return self._pair_edits(text, candidates, found)
 
     def _scrub_fields(self, text: str, found: list[str], encode: Encoder, yaml: bool) -> str:
-        return _splice(text, self._field_edits(text, found, encode, yaml))
+        return splice(text, self._field_edits(text, found, encode, yaml))
 
     def _field_edits(
         self, text: str, found: list[str], encode: Encoder, yaml: bool
@@ -1937,7 +1675,7 @@ class Scrubber:
         return edits
 
     def _scrub_lines(self, text: str, found: list[str], yaml: bool) -> str:
-        return _splice(text, self._line_edits(text, found, yaml))
+        return splice(text, self._line_edits(text, found, yaml))
 
     def _line_edits(self, text: str, found: list[str], yaml: bool) -> list[tuple[int, int, str]]:
         """Lines `name: value` with a sensitive name, in free text: a header echoed in a body
@@ -1987,7 +1725,7 @@ class Scrubber:
                     continue  # `cookie: The cookie to send.`
             elif (" " in value and not yaml) or value.endswith(","):
                 continue  # prose, or a parameter's annotation, an object's entry: code
-            new = self._secret_value(name, value, found, _plain)
+            new = self._secret_value(name, value, found, plain_text)
             if new != value:
                 start = line.start(2) + offset
                 edits.append((start, start + len(value), new))
@@ -2029,7 +1767,7 @@ class Scrubber:
         return kept
 
     def _scrub_commands(self, text: str, found: list[str], encode: Encoder) -> str:
-        return _splice(text, self._command_edits(text, found, encode))
+        return splice(text, self._command_edits(text, found, encode))
 
     def _command_edits(
         self, text: str, found: list[str], encode: Encoder
@@ -2112,7 +1850,7 @@ class Scrubber:
             decoded = value
             for _ in range(times):
                 decoded = unquote_plus(decoded)
-            encode = _markup if kind == "markup" and not times else _plain
+            encode = _markup if kind == "markup" and not times else plain_text
             new = self._secret_value(unquote_plus(key), decoded, found, encode)
             if new == decoded:
                 continue
@@ -2153,132 +1891,16 @@ class Scrubber:
         pieces: list[str] = []
         position = 0
         for start, end, replacement in spans:
-            if start < position or _overlaps(starts, ends, start, end):
+            if start < position or overlaps(starts, ends, start, end):
                 continue
             pieces.append(text[position:start])
             at = bisect.bisect_right(cdata_starts, start) - 1
             raw = at >= 0 and end <= cdata[at][1]
             pieces.append(replacement if raw else encode(replacement))
             position = end
-            found.append(_label(label, replacement))
+            found.append(finding_label(label, replacement))
         pieces.append(text[position:])
         return "".join(pieces)
-
-
-def _map_back(
-    prior: list[tuple[int, int, str]], edits: list[tuple[int, int, str]], after: str
-) -> tuple[list[tuple[int, int, str]], list[list[int]]]:
-    """`edits` made over `after` (a text once the `prior` edits were made to it; both sorted,
-    none overlapping, none empty), in the coordinates of the text before: an edit touching what
-    a prior one wrote takes it in (its span and its text), and edits taking in the same prior
-    one are one. For each, the indexes of the prior edits it took in. Linear."""
-    # Where each prior edit's text is in `after`, and how much longer `after` is than the
-    # text before up to the end of each.
-    starts: list[int] = []
-    ends: list[int] = []
-    shifts: list[int] = []
-    shift = 0
-    for start, end, new in prior:
-        starts.append(start + shift)
-        ends.append(start + shift + len(new))
-        shift += len(new) - (end - start)
-        shifts.append(shift)
-
-    def before(position: int) -> int:  # a position of `after` outside a prior edit's text
-        index = bisect.bisect_right(ends, position) - 1
-        return position - (shifts[index] if index >= 0 else 0)
-
-    # Each edit's span in `after`, widened to the prior edits it touches; touching spans are
-    # one group.
-    groups: list[tuple[int, int, list[tuple[int, int, str]], list[int]]] = []
-    k = 0
-    for start, end, new in edits:
-        while k < len(prior) and ends[k] <= start:
-            k += 1
-        low, high, took = start, end, []
-        j = k
-        while j < len(prior) and starts[j] < end:
-            took.append(j)
-            low, high = min(low, starts[j]), max(high, ends[j])
-            j += 1
-        if groups and low < groups[-1][1]:  # a prior edit both touch
-            first, last, members, taken = groups.pop()
-            low, high, members = first, max(high, last), [*members, (start, end, new)]
-            took = taken + [index for index in took if index > taken[-1]]
-        else:
-            members = [(start, end, new)]
-        groups.append((low, high, members, took))
-    mapped = [
-        (
-            before(low),
-            before(high),
-            _splice(after[low:high], [(s - low, e - low, new) for s, e, new in members]),
-        )
-        for low, high, members, _ in groups
-    ]
-    return mapped, [took for _, _, _, took in groups]
-
-
-_ARRAY_SEPARATOR = re.compile(r"\s*,\s*")
-
-
-def _trimmed_edit(text: str, edit: tuple[int, int, str]) -> tuple[int, int, str]:
-    """An edit of `text` without what it keeps at its ends (a JSON string written again whole
-    for a value in it, `Bearer <SCRUBBED>` for `Bearer abc`): its smallest span, not empty."""
-    start, end, new = edit
-    old = text[start:end]
-    most = min(len(old), len(new)) - 1  # the span keeps a character at least
-    head = 0
-    while head < most and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < most - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
-    return start + head, end - tail, new[head : len(new) - tail]
-
-
-def _logprob_edits(piece: Piece, token: str, body: str) -> list[tuple[int, int, str]]:
-    """A log probability whose token became `token`: its `bytes` become the token's UTF-8
-    bytes, and each of its alternatives (`top_logprobs`) the token and its bytes (the one that
-    was the token, and the others: any may be another cut of the secret, which only the
-    chosen token's new text is known to be free of)."""
-    assert piece.path is not None and piece.alternatives is not None
-    entry = piece.path[:-1]
-    written = json.dumps(token, ensure_ascii=False)
-    edits: list[tuple[int, int, str]] = []
-
-    def change(path: tuple[Segment, ...]) -> None:
-        span = piece.value_span(body, path)
-        if span is None:
-            return
-        start, end = span
-        if path[-1] == "bytes" and body[start] == "[":
-            edits.append((start, end, _bytes_array(body[start:end], token)))
-        elif path[-1] == "token" and body[start] == '"':
-            edits.append((start, end, written))
-
-    change((*entry, "bytes"))
-    for k in range(piece.alternatives):
-        change((*entry, "top_logprobs", k, "token"))
-        change((*entry, "top_logprobs", k, "bytes"))
-    return edits
-
-
-def _bytes_array(old: str, token: str) -> str:
-    """A JSON array of the UTF-8 bytes of `token`, laid out as the `old` array was."""
-    inner = old[1:-1]
-    lead = inner[: len(inner) - len(inner.lstrip())]
-    trail = inner[len(inner.rstrip()) :]
-    separator = _ARRAY_SEPARATOR.search(inner)
-    default = "," + lead if "\n" in lead else ", "  # one byte or none: pretty-printed or not
-    comma = default if separator is None else separator.group()
-    numbers = comma.join(str(byte) for byte in token.encode("utf-8"))
-    return f"[{lead}{numbers}{trail}]" if numbers else "[]"
-
-
-def _piece_text(piece: Piece, text: str) -> str:
-    """Text to write in a stream's piece: JSON-escaped in a JSON string."""
-    return text if piece.path is None else json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def _cdata_sections(text: str) -> list[tuple[int, int]]:
@@ -2295,19 +1917,6 @@ def _cdata_sections(text: str) -> list[tuple[int, int]]:
         sections.append((start, end))
         opened = text.find("<![CDATA[", end + len("]]>"))
     return sections
-
-
-def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
-    """The text with each `(start, end, new)` edit made (in order, none overlapping)."""
-    if not edits:
-        return text
-    pieces: list[str] = []
-    position = 0
-    for start, end, new in edits:
-        pieces += [text[position:start], new]
-        position = end
-    pieces.append(text[position:])
-    return "".join(pieces)
 
 
 # A pair found in text: where it starts, its name, where its value starts, its kind (see
@@ -2656,8 +2265,8 @@ def _generic(name: str) -> bool:
 
 def _generic_word(name: str, value: str) -> bool:
     """A generic name's value that is no secret: one that does not look generated (`{key:
-    "render"}`), or any in a model's streamed answer (see _GENERIC_KEPT)."""
-    return _generic(name) and (_GENERIC_KEPT.get() or not looks_random(value))
+    "render"}`), or any in a model's streamed answer (see GENERIC_KEPT)."""
+    return _generic(name) and (GENERIC_KEPT.get() or not looks_random(value))
 
 
 def _last_part(name: str) -> str:
@@ -2763,20 +2372,6 @@ def _masked(value: str) -> bool:
 def _is_placeholder(value: str) -> bool:
     """A placeholder, as written in text or escaped in markup (`&lt;SCRUBBED&gt;`)."""
     return is_placeholder(value) or ("&" in value and is_placeholder(html.unescape(value)))
-
-
-def _label(prefix: str, replacement: str) -> str:
-    if prefix == "env:":
-        return "env:" + replacement[1:-1]
-    if prefix:
-        return prefix
-    return replacement[len("<SCRUBBED:") : -1]  # a detector's kind
-
-
-def _overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> bool:
-    """Whether [start, end) overlaps a span; spans sorted by start, max_ends their running max."""
-    index = bisect.bisect_left(starts, end)
-    return index > 0 and max_ends[index - 1] > start
 
 
 # While a 4xx response is scrubbed: a validation message under a sensitive name (Django REST
