@@ -49,7 +49,8 @@ def respx_route(request: Any) -> bool | _PassThrough | None:
             except Exception:  # a pattern respx itself would fail on: let respx say so
                 return True
             if matched:
-                return _PassThrough(router, route) if route.is_pass_through else True
+                passes = getattr(route, "is_pass_through", False)
+                return _PassThrough(router, route) if passes else True
         if not getattr(router, "_assert_all_mocked", True):
             return True  # respx answers an unmatched request itself (200, empty)
     return bool(routers) or None  # every router refuses it: respx raises its "not mocked"
