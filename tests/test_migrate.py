@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 from pathlib import Path
 
@@ -323,3 +324,39 @@ def test_a_pytest_vcr_suite_replays_its_flat_cassettes_after_migrate(suite: Suit
     result = suite.run("-p", "no:recording", "--record-mode=none")
     result.assert_outcomes(passed=1)
     assert suite.server.hits == hits
+
+
+def test_a_test_recorded_anew_beside_its_pytest_vcr_cassette_is_named_in_the_report(
+    suite: Suite,
+) -> None:
+    """Without the override, a local run (`once`) records pytest-vcr's tests anew into the
+    per-module folder, silently: the summary names each beside the flat file it did not use."""
+    flat = suite.path / "cassettes" / "test_page.yaml"
+    flat.parent.mkdir()
+    flat.write_text("interactions: []\nversion: 1\n")
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_page():
+            assert requests.get(URL + "/page").json()["path"] == "/page"
+
+        @pytest.mark.cassette
+        def test_other():
+            assert requests.get(URL + "/other").status_code == 200
+        """
+    )
+    report = suite.path / "report.json"
+    result = suite.run("--record-mode=once", f"--cassette-report={report}")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "1 cassette recorded anew where pytest-vcr's file for the test is *",
+            "  cassettes/test_suite/test_page.yaml (pytest-vcr's: cassettes/test_page.yaml)",
+        ]
+    )
+    beside = json.loads(report.read_text())["recorded_beside_pytest_vcr_cassettes"]
+    assert beside == {"cassettes/test_suite/test_page.yaml": "cassettes/test_page.yaml"}
+    suite.server.reset()
+    again = suite.run("--record-mode=once")  # replayed: nothing recorded anew, nothing told
+    again.assert_outcomes(passed=2)
+    assert "pytest-vcr's file" not in again.stdout.str()

@@ -40,11 +40,11 @@ class CassetteMissingError(CassetteError):
 
 
 def _flat_cassette(path: str) -> str:
-    """A line naming pytest-vcr's file for the test (`cassettes/<test>.yaml`, no module
-    folder) when it is there instead: a suite moved from pytest-vcr without its layout."""
-    expected = Path(path)
-    flat = expected.parent.parent / expected.name
-    if expected.parent.parent.name != "cassettes" or not flat.is_file():
+    """A line naming pytest-vcr's file for the test when it is there instead."""
+    from pytest_cassettes.paths import pytest_vcr_cassette
+
+    flat = pytest_vcr_cassette(Path(path))
+    if flat is None:
         return ""
     return (
         f"  found instead: {flat}, pytest-vcr's layout (no module folder): keep it with a\n"

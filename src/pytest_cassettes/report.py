@@ -66,6 +66,8 @@ class Report:
     unscrubbed: dict[str, int] = field(default_factory=dict)
     # Cassettes a save wrote with secrets in interactions recorded before: path -> values.
     old_secrets: dict[str, int] = field(default_factory=dict)
+    # Cassettes recorded anew beside pytest-vcr's file for the test: path -> that file.
+    beside_pytest_vcr: dict[str, str] = field(default_factory=dict)
 
     @property
     def orphans_known(self) -> bool:
@@ -92,6 +94,7 @@ class Report:
             "unknown": sorted(self.unknown),
             "unscrubbed": self.unscrubbed,
             "old_secrets": self.old_secrets,
+            "beside_pytest_vcr": self.beside_pytest_vcr,
         }
 
     def merge(self, wire: dict[str, Any]) -> None:
@@ -104,6 +107,7 @@ class Report:
         self.unknown.update(wire["unknown"])
         self.unscrubbed.update(wire.get("unscrubbed", {}))
         self.old_secrets.update(wire.get("old_secrets", {}))
+        self.beside_pytest_vcr.update(wire.get("beside_pytest_vcr", {}))
 
     def to_json(self) -> str:
         """The report for CI: per test, totals, orphans."""
@@ -116,6 +120,7 @@ class Report:
             "pruned": self.pruned,
             "unscrubbed_vcrpy_cassettes": self.unscrubbed,
             "cassettes_with_old_secrets": self.old_secrets,
+            "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -142,6 +147,7 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         or report.prune_refused
         or report.unscrubbed
         or report.old_secrets
+        or report.beside_pytest_vcr
     ):
         return
     yield (
@@ -197,6 +203,16 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         )
         for path, found in sorted(report.old_secrets.items()):
             yield f"  {path}: {plural(found, 'secret value')}"
+    if report.beside_pytest_vcr:
+        count = len(report.beside_pytest_vcr)
+        yield (
+            f"{plural(count, 'cassette')} recorded anew where pytest-vcr's file for the test "
+            f"{'is' if count == 1 else 'are'} (its layout has no module folder): keep that "
+            "layout with a `vcr_cassette_dir` override and @pytest.mark.vcr, or move the files "
+            'to the new paths (README: "From pytest-vcr"):'
+        )
+        for path, flat in sorted(report.beside_pytest_vcr.items()):
+            yield f"  {path} (pytest-vcr's: {flat})"
     if stats.not_saved:
         yield (
             f"{plural(stats.not_saved, 'recorded interaction')} of failed tests not saved "
