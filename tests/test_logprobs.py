@@ -344,3 +344,37 @@ def test_a_recorded_logprobs_stream_keeps_no_key_and_replays(suite: Suite) -> No
     assert suite.server.hits == 0
     expected = "Your key is <SCRUBBED:openai>."
     assert (suite.path / "joined.txt").read_text() == expected + "|" + expected
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_logprobs_of_events_pretty_printed_over_data_lines_stay_json(newline: str) -> None:
+    """An event's JSON over several `data:` lines (a server pretty-printing it): a `bytes`
+    array spans lines, and is replaced whole, on one line, the event still JSON."""
+    tokens = tokenize(OPENAI)
+    events = []
+    for i, token in enumerate(tokens):
+        chunk = {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": token},
+                    "logprobs": {"content": [entry(token, i)]},
+                }
+            ]
+        }
+        lines = json.dumps(chunk, indent=1).split("\n")
+        events.append("".join(f"data: {line}{newline}" for line in lines) + newline)
+    body = "".join(events)
+    new, _ = scrub(body, SSE)
+    chunks = []
+    for block in re.split(r"(?:\r\n|\n){2}", new):
+        if block.strip():
+            lines = re.split(r"\r\n|\n", block)
+            chunks.append(json.loads("\n".join(line[6:] for line in lines)))
+    assert len(chunks) == len(tokens)
+    old = [entry(t, i) for i, t in enumerate(tokens)]
+    new_entries = [c["choices"][0]["logprobs"]["content"][0] for c in chunks]
+    joined = "".join(c["choices"][0]["delta"]["content"] for c in chunks)
+    check_entries(old, new_entries, joined)
+    no_piece_of_the_key(new)
+    assert scrub(new, SSE)[0] == new

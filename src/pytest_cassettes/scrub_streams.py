@@ -387,7 +387,12 @@ def _logprob_edits(piece: Piece, token: str, body: str) -> list[tuple[int, int, 
             return
         start, end = span
         if path[-1] == "bytes" and body[start] == "[":
-            edits.append((start, end, _bytes_array(body[start:end], token)))
+            old = body[start:end]
+            if len(piece.lines) > 1 and ("\n" in old or "\r" in old):
+                # Over an event's data lines: one line now (a raw line break in it would
+                # end the data line, the rest not the event's).
+                old = "[]"
+            edits.append((start, end, _bytes_array(old, token)))
         elif path[-1] == "token" and body[start] == '"':
             edits.append((start, end, written))
 

@@ -112,9 +112,12 @@ class Piece:
         token = tokens.get(path)
         if token is None:
             return None
-        line = bisect.bisect_right(line_starts, token[0]) - 1
-        shift = self.lines[line][0] - line_starts[line]
-        return token[0] + shift, token[1] + shift
+        # An array may span data lines (an event's JSON pretty-printed over several): each
+        # end is shifted by its own line's place in the body.
+        first = bisect.bisect_right(line_starts, token[0]) - 1
+        last = bisect.bisect_right(line_starts, token[1] - 1) - 1
+        start = token[0] + self.lines[first][0] - line_starts[first]
+        return start, token[1] + self.lines[last][0] - line_starts[last]
 
     def raw_span(self, body: str) -> tuple[int, list[int]] | None:
         """Where the piece's characters are in the body: the body offset of its first
