@@ -24,6 +24,7 @@ from pytest_cassettes.errors import (
     UnmatchedRequestError,
 )
 from pytest_cassettes.libraries import Request, vcr_matchers
+from pytest_cassettes.network import is_this_machine
 
 Matcher = Callable[[Any, Any], Any]
 Prepare = Callable[[Any], Optional[Any]]
@@ -771,13 +772,13 @@ class Cassette:
     def _local_server_hint(self, prepared: Any) -> str:
         """A request to this machine recorded on another port only: the test's own server."""
         live = urlparse(prepared.uri)
-        if not _loopback(live.hostname):
+        if not is_this_machine(live.hostname):
             return ""
         for entry in self.entries:
             stored = urlparse(entry.request.uri)
             if (
                 entry.request.method == prepared.method
-                and _loopback(stored.hostname)
+                and is_this_machine(stored.hostname)
                 and (stored.scheme, stored.path, stored.query)
                 == (live.scheme, live.path, live.query)
                 and stored.port != live.port
@@ -944,14 +945,3 @@ class Cassette:
             return kept
         except Exception:  # a user's matcher that cannot read one: all kept, as told apart
             return list(new)
-
-
-def _loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -37,7 +37,7 @@ from typing import Any, Callable, Union
 
 from pytest_cassettes.importhooks import Exec, WrappingFinder
 
-__all__ = ["AllowList", "NetworkGuard"]
+__all__ = ["AllowList", "NetworkGuard", "is_this_machine"]
 
 _Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 _Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -99,6 +99,18 @@ def _is_loopback(address: _Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+def is_this_machine(host: str | None) -> bool:
+    """Whether a URL's host is this machine: the name `localhost` (or a name under it) or a
+    loopback address."""
+    if not host:
+        return False
+    name = _normalize_name(host)
+    if name == _LOCALHOST or name.endswith("." + _LOCALHOST):
+        return True
+    address = _parse_ip(name)
+    return address is not None and _is_loopback(address)
 
 
 @dataclass(frozen=True)
