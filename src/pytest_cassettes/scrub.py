@@ -67,6 +67,7 @@ from pytest_cassettes.scrub_shared import (
     splice,
 )
 from pytest_cassettes.scrub_streams import scrub_event_stream, scrub_logprobs
+from pytest_cassettes.streams import JSON_TOKEN
 
 __all__ = [
     "DISABLE_NAMES",
@@ -195,7 +196,6 @@ def _learnable(value: str) -> bool:
 _FEATURES = ("detectors", "env")
 DISABLE_NAMES: tuple[str, ...] = (*_FEATURES, *DEFAULT_NAME_RULES, *DEFAULT_HEADER_RULES, *KINDS)
 
-_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
 # A key is after `{` or `,`: a search from every quote would read each string inside another
 # again from each of its escaped quotes (quadratic: an echoed JSON document).
 _JSON_KEY = re.compile(r'[{,]\s*"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
@@ -1206,7 +1206,7 @@ class Scrubber:
         edits: list[tuple[int, int, str]] = []
         stack: list[_JsonFrame] = []
         document = 0  # JSON lines: the number of the document read (context paths name it)
-        for match in _JSON_TOKEN.finditer(text):
+        for match in JSON_TOKEN.finditer(text):
             token = match.group()
             first = token[0]
             top = stack[-1] if stack else None

@@ -25,12 +25,13 @@ import re
 from collections.abc import Hashable, Iterator
 from typing import Any, Union
 
-__all__ = ["Piece", "Stream", "event_streams", "logprob_streams"]
+__all__ = ["JSON_TOKEN", "Piece", "Stream", "event_streams", "logprob_streams"]
 
 Segment = Union[str, int]
 
 _LINE = re.compile(r"[^\r\n]*")
-_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
+# A JSON text's tokens: a string, a structural character, white space, a literal or number.
+JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
 # Anthropic's content block deltas: the field holding the text of each delta type. (Not
 # `signature_delta`: a signature is one opaque value, sent whole.)
 _ANTHROPIC_FIELDS = {
@@ -444,7 +445,7 @@ def _string_tokens(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
     objects: list[bool] = []
     arrays: list[tuple[tuple[Segment, ...], int]] = []  # each open array's path and start
     key_next = False
-    for match in _JSON_TOKEN.finditer(data):
+    for match in JSON_TOKEN.finditer(data):
         token = match.group()
         first = token[0]
         if first in " \t\r\n":
