@@ -303,11 +303,17 @@ def build_patchers(router: Any) -> list[Any]:
         return [p for p in vcr_patch.CassettePatcherBuilder(router).build() if _networked(p)]
 
 
-def _networked(patcher: Any) -> bool:
+def patched_class(patcher: Any) -> type[Any] | None:
+    """The class a vcrpy patcher (a `mock.patch.object`) patches, if it patches a class."""
     getter = getattr(patcher, "getter", None)
     target = getter() if callable(getter) else None
+    return target if isinstance(target, type) else None
+
+
+def _networked(patcher: Any) -> bool:
+    target = patched_class(patcher)
     return not (
-        isinstance(target, type)
+        target is not None
         and target.__name__ in IN_PROCESS_TRANSPORTS
         and target.__module__.partition(".")[0] in ("httpx", "httpx2")
     )
@@ -472,5 +478,6 @@ __all__ = [  # and, through __getattr__, vcrpy's Request and matchers (as vcr_ma
     "loaded",
     "new_session",
     "patch_module",
+    "patched_class",
     "watch",
 ]

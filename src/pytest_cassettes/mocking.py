@@ -18,6 +18,8 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from pytest_cassettes import libraries
+
 
 class _PassThrough:
     """The respx route a request passes through, and its router (which counts the call)."""
@@ -95,9 +97,8 @@ _HTTPX_NETWORK_TRANSPORTS = {
 def step_aside(vcr_patch: ModuleType, patchers: list[Any]) -> list[Any]:
     """vcrpy's patchers, those of httpx's network transports letting respx answer first."""
     for patcher in patchers:
-        getter = getattr(patcher, "getter", None)
-        target = getter() if callable(getter) else None
-        if not isinstance(target, type) or target.__module__.partition(".")[0] != "httpx":
+        target = libraries.patched_class(patcher)
+        if target is None or target.__module__.partition(".")[0] != "httpx":
             continue
         attribute = str(getattr(patcher, "attribute", ""))
         name = _HTTPX_NETWORK_TRANSPORTS.get((target.__name__, attribute), "")
