@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -290,22 +289,18 @@ def test_scan_reports_a_key_left_in_the_logprobs_of_an_old_cassette(
     assert "openai" in out
 
 
-def test_a_long_logprobs_stream_takes_linear_time() -> None:
-    small = chat_chunks(tokenize("word " * 2_000 + OPENAI, 3))
-    large = chat_chunks(tokenize("word " * 20_000 + OPENAI, 3))
-    scrubber = Scrubber(ScrubRules(), environ={})
-
-    def timed(body: str) -> float:
-        response = {
-            "status": {"code": 200, "message": "OK"},
-            "headers": {"Content-Type": [SSE]},
-            "body": {"string": body.encode()},
-        }
-        start = time.perf_counter()
-        scrubber.scrub_response(response)
-        return time.perf_counter() - start
-
-    assert timed(large) < 25 * max(timed(small), 0.01)
+def test_a_long_logprobs_stream_keeps_no_key() -> None:
+    # (How its time grows is measured outside the suite: no timed test.)
+    body = chat_chunks(tokenize("word " * 20_000 + OPENAI, 3))
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": [SSE]},
+        "body": {"string": body.encode()},
+    }
+    new, count = Scrubber(ScrubRules(), environ={}).scrub_response(response)
+    assert new is not None and count >= 1
+    text = new["body"]["string"].decode()
+    assert all(OPENAI[i : i + 8] not in text for i in range(0, len(OPENAI) - 8, 4))
 
 
 def test_a_recorded_logprobs_stream_keeps_no_key_and_replays(suite: Suite) -> None:
