@@ -297,9 +297,7 @@ class Patches:
 
     def _switch_on(self) -> None:
         if self._patchers is None:
-            self._patchers = mocking.step_aside(
-                libraries.patch_module(), libraries.build_patchers(self.router)
-            )
+            self._patchers = mocking.step_aside(libraries.build_patchers(self.router))
         from unittest import mock
 
         stack = contextlib.ExitStack()
