@@ -360,3 +360,14 @@ def test_a_test_recorded_anew_beside_its_pytest_vcr_cassette_is_named_in_the_rep
     again = suite.run("--record-mode=once")  # replayed: nothing recorded anew, nothing told
     again.assert_outcomes(passed=2)
     assert "pytest-vcr's file" not in again.stdout.str()
+
+
+def test_a_file_without_a_last_newline_ends_its_diff_as_diff_does(tmp_path: Path) -> None:
+    (tmp_path / "test_end.py").write_text(
+        "import pytest\n\n\n@pytest.mark.vcr\ndef test_x():\n    pass"
+    )
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=False, out=out) == 1
+    assert out.getvalue().endswith(
+        "     pass\n\\ No newline at end of file\nwould migrate 1 file\n"
+    )

@@ -412,14 +412,16 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
                 path.write_text(new, encoding="utf-8")
                 out.write(f"migrated {path}\n")
             else:
-                out.writelines(
-                    difflib.unified_diff(
-                        migration.source.splitlines(keepends=True),
-                        new.splitlines(keepends=True),
-                        fromfile=f"a/{path}",
-                        tofile=f"b/{path}",
-                    )
-                )
+                for line in difflib.unified_diff(
+                    migration.source.splitlines(keepends=True),
+                    new.splitlines(keepends=True),
+                    fromfile=f"a/{path}",
+                    tofile=f"b/{path}",
+                ):
+                    # A last line without its newline is marked as `diff -u` marks it, so
+                    # that what follows starts a line of its own.
+                    end = "" if line.endswith("\n") else "\n\\ No newline at end of file\n"
+                    out.write(line + end)
         for note in migration.notes:
             out.write(f"{note}\n")
     verb = "migrated" if write else "would migrate"
