@@ -244,7 +244,9 @@ def _add_scan(parser: argparse.ArgumentParser) -> None:
 def _add_migrate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="test files or directories")
     parser.add_argument(
-        "--write", action="store_true", help="rewrite the files (default: print a diff)"
+        "--write",
+        action="store_true",
+        help="rewrite the files and move the cassettes (default: print a diff and the moves)",
     )
 
 
@@ -278,7 +280,7 @@ COMMANDS: dict[
     "check": ("validate cassettes: parse errors, encoding mismatches, ...", _add_paths, _check),
     "show": ("one line per interaction: method, URL, status, body size", _add_paths, _show),
     "migrate": (
-        "rewrite pytest-recording markers and fixtures (dry run: prints a diff)",
+        "rewrite pytest-recording markers and fixtures, move pytest-vcr's cassettes (dry run)",
         _add_migrate,
         _migrate,
     ),

@@ -1,6 +1,6 @@
 """`pytest-cassettes migrate`: rewrite a pytest-recording suite to pytest-cassettes' names.
 
-Rewrites, in Python files, keeping every cassette where it is:
+Rewrites, in Python files, keeping pytest-recording's cassettes where they are:
 
 - `pytest.mark.vcr` -> `pytest.mark.cassette`. pytest-recording's marker names are extra,
   read-only cassettes relative to `cassettes/<module>/`, beside the test's own: they become
@@ -16,7 +16,11 @@ pytest-vcr's flat one) where `cassette_dir` is the one above it, so no rename ke
 right. Such a module's `vcr` and `default_cassette` markers are left as they are (pytest-
 cassettes honours them), with a note, and the override gets a TODO saying how to move on.
 
-Dry run by default: a unified diff on `out`; `write=True` rewrites the files.
+pytest-vcr's flat cassettes (`cassettes/<test>.yaml`) are moved to the files the migrated
+tests look for (see migrate_moves).
+
+Dry run by default: a unified diff and the moves on `out`; `write=True` rewrites the files and
+moves the cassettes.
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ from __future__ import annotations
 import ast
 import difflib
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+from pytest_cassettes.migrate_moves import DefinedTest, ModuleTests, plan
 
 RENAMES = {
     "vcr_config": "cassette_config",
@@ -39,8 +46,9 @@ DIR_TODO = (
     "# TODO(pytest-cassettes migrate): vcr_cassette_dir places the cassettes of",
     "# @pytest.mark.vcr tests only, so migrate left the vcr markers of the tests under it.",
     "# pytest-cassettes stores cassettes in <cassette_dir>/<module>/<Class.test[params]>.yaml:",
-    "# move the files there (pytest-vcr's flat cassettes/<test>.yaml too) or override",
-    "# `cassette_dir` with the directory above the per-module one, delete this fixture,",
+    "# move the files there (migrate moves pytest-vcr's flat cassettes/<test>.yaml itself",
+    "# once this fixture is gone) or override `cassette_dir` with the directory above the",
+    "# per-module one, delete this fixture,",
     "# run migrate again.",
 )
 NAME_FIXTURE = "default_cassette_name"
@@ -62,17 +70,43 @@ ROOT_FILES = {
 }
 
 
-def _is_root(folder: Path) -> bool:
-    if (folder / ".git").exists():
-        return True
+# Our ini option, in the file configuring pytest: the cassettes are in <it>/<module>/.
+CASSETTE_DIR_OPTION = re.compile(
+    r"^[ \t]*cassette_dir[ \t]*=[ \t]*[\"']?([^\"'#;\n]+?)[\"']?[ \t]*$", re.M
+)
+# What asks for a test's cassette besides the markers: pytest-vcr's fixture and ours.
+CASSETTE_FIXTURES = frozenset({"vcr_cassette", "cassette"})
+
+
+def _root_config(folder: Path) -> str | None:
+    """The text of the file configuring pytest in `folder` ("" for `.git` alone), None if
+    `folder` is not where the search for conftest.py files (and pytest's rootdir) ends."""
     for name, section in ROOT_FILES.items():
         try:
             text = (folder / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         if section in text:
-            return True
-    return False
+            return text
+    return "" if (folder / ".git").exists() else None
+
+
+def _is_root(folder: Path) -> bool:
+    return _root_config(folder) is not None
+
+
+def cassette_dir(folder: Path) -> Path:
+    """Where pytest-cassettes looks for the cassettes of the tests in `folder`: the ini option
+    `cassette_dir` (relative to the folder of the file setting it), else `cassettes/` there."""
+    here = folder.resolve()
+    for parent in (here, *here.parents):
+        text = _root_config(parent)
+        if text is not None:
+            found = CASSETTE_DIR_OPTION.search(text)
+            if found:
+                return _shown(parent / found.group(1))
+            break
+    return folder / "cassettes"
 
 
 @dataclass
@@ -88,6 +122,10 @@ class FileMigration:
     source: str
     edits: list[Edit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Its tests that will look for our per-module cassette, and those that may still read
+    # pytest-vcr's flat one (with why): see migrate_moves.
+    moving: list[DefinedTest] = field(default_factory=list)
+    staying: list[tuple[DefinedTest, str]] = field(default_factory=list)
 
     @property
     def migrated(self) -> str:
@@ -175,6 +213,73 @@ def name_overrides(tree: ast.Module) -> list[tuple[int, str]]:
     return lines
 
 
+def _pytestmark(body: list[ast.stmt]) -> list[ast.expr]:
+    """The marks of a module's or class's `pytestmark = ...` (one mark or a list of them)."""
+    for node in body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and target.id == "pytestmark" and value is not None:
+            return list(value.elts) if isinstance(value, (ast.List, ast.Tuple)) else [value]
+    return []
+
+
+def _cassette_marks(marks: list[ast.expr]) -> tuple[bool, bool]:
+    """Whether these marks give a test its cassette (`vcr`, `cassette`, `usefixtures` of
+    one), and whether they name or place it (a name, `default_cassette`, a library dir)."""
+    uses = named = False
+    for mark in marks:
+        call = mark if isinstance(mark, ast.Call) else None
+        func = call.func if call else mark
+        if _is_mark(func, "vcr") or _is_mark(func, "cassette"):
+            uses = True
+            if call and (
+                (call.args and _is_mark(func, "cassette"))
+                or any(k.arg == "cassette_library_dir" for k in call.keywords)
+            ):
+                named = True
+        elif _is_mark(func, "default_cassette"):
+            named = True
+        elif _is_mark(func, "usefixtures") and call:
+            uses = uses or any(
+                isinstance(a, ast.Constant) and a.value in CASSETTE_FIXTURES for a in call.args
+            )
+    return uses, named
+
+
+def cassette_tests(tree: ast.Module) -> tuple[list[DefinedTest], list[DefinedTest]]:
+    """A module's tests with a cassette: those on their default one (pytest-vcr's name, in
+    its layout), and those whose marker names or places it."""
+    default: list[DefinedTest] = []
+    named: list[DefinedTest] = []
+
+    def visit(body: list[ast.stmt], classes: tuple[str, ...], outer: tuple[bool, bool]) -> None:
+        here = _cassette_marks(_pytestmark(body))
+        uses, names = outer[0] or here[0], outer[1] or here[1]
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                own = _cassette_marks(node.decorator_list)
+                visit(node.body, (*classes, node.name), (uses or own[0], names or own[1]))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                node.name.startswith("test")
+            ):
+                own = _cassette_marks(node.decorator_list)
+                arguments = {a.arg for a in (*node.args.args, *node.args.kwonlyargs)}
+                if uses or own[0] or arguments & CASSETTE_FIXTURES:
+                    test = DefinedTest(classes, node.name)
+                    (named if names or own[1] else default).append(test)
+
+    visit(tree.body, (), (False, False))
+    return default, named
+
+
+def _parsed(path: Path) -> ast.Module | None:
+    """A module migrate reads but does not rewrite (a conftest.py, a sibling), if it parses."""
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+
+
 class _Overrides:
     """Where the `default_cassette_name` overrides applying to a file are: the file's own and
     those of the conftest.py files of its directory and above."""
@@ -184,12 +289,8 @@ class _Overrides:
 
     def conftest(self, path: Path) -> list[tuple[int, str]]:
         if path not in self.conftests:
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
-                self.conftests[path] = []
-            else:
-                self.conftests[path] = name_overrides(tree)
+            tree = _parsed(path)
+            self.conftests[path] = [] if tree is None else name_overrides(tree)
         return self.conftests[path]
 
     def of(self, path: Path, tree: ast.Module) -> list[str]:
@@ -375,8 +476,15 @@ def migrate_file(path: Path, overrides: _Overrides | None = None) -> FileMigrati
         if _is_mark(node, "vcr") or _is_mark(node, "default_cassette")
     ]
     migrator.uses_vcr = any(_is_mark(node, "vcr") for node in marks)
-    if marks:
-        migrator.named_by = (overrides or _Overrides()).of(path, tree)
+    default, named = cassette_tests(tree)
+    migration.staying = [(test, "its marker names or places its cassette") for test in named]
+    found = (overrides or _Overrides()).of(path, tree) if marks or default else []
+    if found:  # the override may name or place their cassettes: pytest-vcr's files stay
+        why = "left on vcr under an override"
+        migration.staying += [(test, why) for test in default]
+    else:
+        migration.moving = default
+    migrator.named_by = found if marks else []
     if migrator.named_by:
         # Our marker's names are fixed: rewritten, these tests would look for other files.
         first = min(marks, key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
@@ -391,13 +499,15 @@ def migrate_file(path: Path, overrides: _Overrides | None = None) -> FileMigrati
 
 
 def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
-    """Rewrite pytest-recording names under `paths`; print a diff (dry run) or write files.
+    """Rewrite pytest-recording names under `paths` and move pytest-vcr's flat cassettes;
+    print a diff and the moves (dry run) or write files and move them.
 
     Returns 0 when nothing needs to change or the files were written, 1 when a dry run found
-    changes, 2 when a file could not be read or parsed.
+    changes, 2 when a file could not be read or parsed, or a cassette could not be moved.
     """
     changed = failed = 0
     overrides = _Overrides()
+    modules: list[ModuleTests] = []
     for path in python_files(paths):
         try:
             migration = migrate_file(path, overrides)
@@ -405,6 +515,10 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
             out.write(f"{path}: error: {exc}\n")
             failed += 1
             continue
+        if migration.moving or migration.staying:
+            modules.append(
+                ModuleTests(path, cassette_dir(path.parent), migration.moving, migration.staying)
+            )
         new = migration.migrated
         if new != migration.source:
             changed += 1
@@ -424,8 +538,45 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
                     out.write(line + end)
         for note in migration.notes:
             out.write(f"{note}\n")
+    moved = 0
+    moves = plan([*modules, *_siblings(modules)])
+    for move in moves.moves:
+        if write and move.changes:
+            try:
+                move.apply()
+            except OSError as exc:
+                out.write(f"{move.source}: error: {exc}\n")
+                failed += 1
+                continue
+        moved += move.changes
+        out.writelines(f"{line}\n" for line in move.lines(write))
+    for source in moves.unmatched:
+        out.write(
+            f"{source}: left where it is: no migrated test of {source.parent.parent} has this "
+            "name (a cassette a marker or use_cassette names stays valid there)\n"
+        )
     verb = "migrated" if write else "would migrate"
-    out.write(f"{verb} {changed} file{'s' if changed != 1 else ''}\n")
+    summary = f"{verb} {changed} file{'s' if changed != 1 else ''}"
+    if moved:
+        verb = "moved" if write else "move"
+        summary += f", {verb} {moved} cassette{'s' if moved != 1 else ''}"
+    out.write(f"{summary}\n")
     if failed:
         return 2
-    return 1 if changed and not write else 0
+    return 1 if (changed or moved) and not write else 0
+
+
+def _siblings(modules: Sequence[ModuleTests]) -> Iterator[ModuleTests]:
+    """The modules beside those whose tests move that migrate was not given: their tests may
+    still read pytest-vcr's files of the same names."""
+    given = {m.path.resolve() for m in modules}
+    for folder in sorted({m.path.parent for m in modules if m.moving}):
+        for path in sorted(folder.glob("*.py")):
+            if path.resolve() in given:
+                continue
+            tree = _parsed(path)
+            if tree is None:
+                continue
+            default, named = cassette_tests(tree)
+            why = "not given to migrate"
+            yield ModuleTests(path, folder / "cassettes", [], [(t, why) for t in default + named])

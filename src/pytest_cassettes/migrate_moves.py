@@ -1,0 +1,172 @@
+"""`pytest-cassettes migrate`: pytest-vcr's flat cassettes moved to the files the migrated
+tests look for.
+
+pytest-vcr keeps a test's cassette in `cassettes/` beside its module, named `request.node.name`
+(parameters in brackets, as they are) after the class of a method (the innermost one), with
+`.yaml`: `cassettes/Class.test_x[a:b].yaml`. Ours is in a folder per module, named after the
+whole path to the test, unsafe characters replaced (`paths.default_cassette`):
+`cassettes/<module>/Outer.Class.test_x[a-b].yaml`. A flat file stays where it is when a test
+left on pytest-vcr's names may read it (it is copied then), or where our file is already there.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_cassettes.paths import safe_file_name
+
+FLAT_SUFFIX = ".yaml"  # pytest-vcr's path_transformer: VCR.ensure_suffix(".yaml")
+
+
+@dataclass(frozen=True)
+class DefinedTest:
+    """A test function as its module defines it: its classes (outermost first) and name."""
+
+    classes: tuple[str, ...]
+    name: str
+
+    @property
+    def node_name(self) -> str:
+        return "::".join((*self.classes, self.name))
+
+    def our_name(self, flat: str) -> str | None:
+        """Our file name for pytest-vcr's file named `flat` when it is this test's, else None."""
+        vcr_name = f"{self.classes[-1]}.{self.name}" if self.classes else self.name
+        stem = flat[: -len(FLAT_SUFFIX)] if flat.endswith(FLAT_SUFFIX) else ""
+        params = stem[len(vcr_name) :]
+        if not stem.startswith(vcr_name) or (params and params[0] + params[-1] != "[]"):
+            return None
+        return safe_file_name(".".join((*self.classes, self.name)) + params)
+
+
+@dataclass
+class ModuleTests:
+    """A module's tests with a cassette, once migrated: `moving` look for ours, in
+    `<cassette_dir>/<module>/`; `staying` may still read pytest-vcr's file (why, with each)."""
+
+    path: Path
+    cassette_dir: Path
+    moving: list[DefinedTest] = field(default_factory=list)
+    staying: list[tuple[DefinedTest, str]] = field(default_factory=list)
+
+
+@dataclass
+class FlatMove:
+    """What becomes of one of pytest-vcr's files."""
+
+    source: Path
+    users: int = 0  # tests that move, in one module or several (pytest-vcr shared the file)
+    targets: list[Path] = field(default_factory=list)  # files to write
+    present: list[Path] = field(default_factory=list)  # already there: the same file
+    taken: list[Path] = field(default_factory=list)  # another file there: never overwritten
+    kept_for: list[str] = field(default_factory=list)  # tests that may still read it
+
+    @property
+    def keeps_source(self) -> bool:
+        return bool(self.kept_for or self.taken)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.targets) or not self.keeps_source
+
+    def lines(self, write: bool) -> list[str]:
+        """What was done (or would be) and why, for migrate's output."""
+        found = []
+        copies = len(self.targets) > 1 or self.keeps_source
+        verb = (
+            ("copied" if copies else "moved")
+            if write
+            else ("would copy" if copies else "would move")
+        )
+        if self.targets:
+            found.append(f"{verb} {self.source} -> {', '.join(map(str, self.targets))}")
+        elif not self.keeps_source:
+            verb = "removed" if write else "would remove"
+            same = ", ".join(map(str, self.present))
+            found.append(f"{verb} {self.source}: the same file is at {same}")
+        places = len(self.targets) + len(self.present) + len(self.taken)
+        if places > 1:
+            found.append(
+                f"{self.source}: pytest-vcr shared it between the tests of that name in "
+                f"{places} places; each gets its own copy"
+            )
+        for target in self.taken:
+            found.append(
+                f"{self.source}: kept, not copied to {target}: another file is there (recorded "
+                "anew?); compare them, keep one, delete the other"
+            )
+        if self.kept_for:
+            found.append(f"{self.source}: kept: {', '.join(self.kept_for)} may still read it")
+        return found
+
+    def apply(self) -> None:
+        """Rename the file to its one target, or copy it to each and delete it unless kept."""
+        for target in self.targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        if len(self.targets) == 1 and not self.keeps_source:
+            os.rename(self.source, self.targets[0])
+            return
+        for target in self.targets:
+            shutil.copy2(self.source, target)
+        if not self.keeps_source:
+            self.source.unlink()
+
+
+@dataclass
+class MovePlan:
+    moves: list[FlatMove] = field(default_factory=list)
+    unmatched: list[Path] = field(default_factory=list)  # flat files of no test
+
+
+def plan(modules: Sequence[ModuleTests]) -> MovePlan:
+    """The moves of the flat files beside modules whose tests move (`cassettes/*.yaml`)."""
+    folders: dict[Path, list[ModuleTests]] = {}
+    for module in modules:
+        folders.setdefault(module.path.parent, []).append(module)
+    result = MovePlan()
+    for folder, group in folders.items():
+        flat = folder / "cassettes"
+        if not any(m.moving for m in group) or not flat.is_dir():
+            continue
+        moves, unmatched = [], []
+        for source in sorted(p for p in flat.iterdir() if p.name.endswith(FLAT_SUFFIX)):
+            if source.is_file():
+                move = _move(source, group)
+                if move.users:
+                    moves.append(move)
+                elif not move.kept_for:
+                    unmatched.append(source)
+        if moves:  # pytest-vcr's folder: the files of no test are worth a word
+            result.moves += moves
+            result.unmatched += unmatched
+    return result
+
+
+def _move(source: Path, group: Sequence[ModuleTests]) -> FlatMove:
+    move = FlatMove(source)
+    targets: list[Path] = []
+    for module in group:
+        for test in module.moving:
+            name = test.our_name(source.name)
+            if name is not None:
+                move.users += 1
+                target = module.cassette_dir / module.path.stem / name
+                targets += [] if target in targets else [target]
+        move.kept_for += [
+            f"{module.path}::{test.node_name} ({why})"
+            for test, why in module.staying
+            if test.our_name(source.name) is not None
+        ]
+    for target in targets:
+        if not target.exists():
+            move.targets.append(target)
+        elif target.is_file() and filecmp.cmp(source, target, shallow=False):
+            move.present.append(target)
+        else:
+            move.taken.append(target)
+    return move

@@ -1,0 +1,334 @@
+"""`pytest-cassettes migrate` moves pytest-vcr's flat cassettes (`cassettes/<test>.yaml`) to
+the per-module names the migrated tests look for."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from pytest_cassettes.migrate import migrate
+from tests.conftest import Suite
+
+# pytest-vcr's own fixtures (1.0.2: `vcr_cassette_dir` and `vcr_cassette_name`), under
+# pytest-recording's names: with them pytest-recording records where pytest-vcr did, with
+# pytest-vcr's names (no character replaced). The suites delete this file once recorded: a
+# pytest-vcr project has none of it.
+PYTEST_VCR_LAYOUT = """\
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request):
+    return os.path.join(os.path.dirname(request.module.__file__), "cassettes")
+
+
+@pytest.fixture
+def default_cassette_name(request):
+    f = request.function
+    if hasattr(f, "__self__"):
+        return f.__self__.__class__.__name__ + "." + request.node.name
+    return request.node.name
+"""
+
+CRAWL = """
+@pytest.mark.vcr
+def test_page():
+    assert requests.get(URL + "/page").json()["path"] == "/page"
+
+@pytest.mark.vcr
+@pytest.mark.parametrize("which", ["a", "b:c"])
+def test_item(which):
+    assert requests.get(URL + "/item/" + which).json()["path"] == "/item/" + which
+
+@pytest.mark.vcr
+class TestApi:
+    def test_get(self):
+        assert requests.get(URL + "/get").status_code == 200
+
+    class TestInner:
+        def test_deep(self):
+            assert requests.get(URL + "/deep").status_code == 200
+"""
+SEARCH = """
+pytestmark = pytest.mark.vcr
+
+def test_page():  # the name of test_crawl.py's: pytest-vcr gave both one file
+    assert requests.get(URL + "/page").json()["path"] == "/page"
+"""
+# pytest-vcr's other way in: asking for its `vcr_cassette` fixture, no marker.
+FIXTURE_STYLE = """
+def test_fixture(vcr_cassette):
+    assert requests.get(URL + "/fixture").status_code == 200
+"""
+
+FLAT = {
+    "test_page.yaml",
+    "test_item[a].yaml",
+    "test_item[b:c].yaml",
+    "TestApi.test_get.yaml",
+    "TestInner.test_deep.yaml",
+    "test_fixture.yaml",
+}
+MOVED = {
+    "test_crawl/test_page.yaml",
+    "test_crawl/test_item[a].yaml",
+    "test_crawl/test_item[b-c].yaml",
+    "test_crawl/TestApi.test_get.yaml",
+    "test_crawl/TestApi.TestInner.test_deep.yaml",
+    "test_search/test_page.yaml",
+    "test_fixture_style/test_fixture.yaml",
+}
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def record_as_pytest_vcr(suite: Suite) -> int:
+    """Record the three modules where pytest-vcr put their cassettes; the server's hits."""
+    conftest = suite.pytester.makeconftest(PYTEST_VCR_LAYOUT)
+    suite.write(CRAWL, name="test_crawl")
+    suite.write(SEARCH, name="test_search")
+    # pytest-recording opens a cassette for marked tests only: recorded marked, then written
+    # as pytest-vcr's users write it.
+    marked = FIXTURE_STYLE.replace(
+        "def test_fixture(vcr_cassette)", "@pytest.mark.vcr\ndef test_fixture()"
+    )
+    suite.write(marked, name="test_fixture_style")
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=7)
+    suite.write(FIXTURE_STYLE, name="test_fixture_style")
+    conftest.unlink()
+    assert _files(suite.path / "cassettes") == FLAT
+    return suite.server.hits
+
+
+def test_a_pytest_vcr_suite_replays_offline_once_migrate_moved_its_cassettes(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hits = record_as_pytest_vcr(suite)
+    cassettes = suite.path / "cassettes"
+    (cassettes / "login.yaml").write_text("interactions: []\nversion: 1\n")  # no test's
+
+    dry = io.StringIO()
+    assert migrate([str(suite.path)], write=False, out=dry) == 1
+    assert _files(cassettes) == FLAT | {"login.yaml"}  # a dry run moves nothing
+    text = dry.getvalue()
+    assert (
+        f"would move {cassettes}/test_item[b:c].yaml -> {cassettes}/test_crawl/test_item[b-c].yaml\n"
+        in text
+    )
+    assert (
+        f"would move {cassettes}/TestInner.test_deep.yaml -> "
+        f"{cassettes}/test_crawl/TestApi.TestInner.test_deep.yaml\n"
+    ) in text
+    assert (
+        f"would copy {cassettes}/test_page.yaml -> {cassettes}/test_crawl/test_page.yaml, "
+        f"{cassettes}/test_search/test_page.yaml\n"
+    ) in text
+    assert f"{cassettes}/login.yaml: left where it is: no migrated test" in text
+    assert text.endswith("would migrate 2 files, move 6 cassettes\n")
+
+    out = io.StringIO()
+    assert migrate([str(suite.path)], write=True, out=out) == 0
+    assert _files(cassettes) == MOVED | {"login.yaml"}
+    assert f"moved {cassettes}/test_fixture.yaml -> " in out.getvalue()
+    assert out.getvalue().endswith("migrated 2 files, moved 6 cassettes\n")
+
+    monkeypatch.setenv("CI", "true")
+    result = suite.run("-p", "no:recording", "--block-network")
+    result.assert_outcomes(passed=7)
+    assert suite.server.hits == hits
+
+    again = io.StringIO()
+    assert migrate([str(suite.path)], write=False, out=again) == 0
+    assert "would move" not in again.getvalue() and "would copy" not in again.getvalue()
+
+
+PAGE = """
+@pytest.mark.vcr
+def test_page():
+    assert requests.get(URL + "/page").json()["path"] == "/page"
+"""
+FLAT_DIR = """
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request):
+    return os.path.join(os.path.dirname(request.module.__file__), "cassettes")
+"""
+
+
+def test_a_flat_file_a_test_left_on_vcr_reads_is_copied_not_moved(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_kept.py keeps pytest-vcr's layout with the README's override (migrate leaves its
+    marker): the file is copied for test_moved.py's test of the same name, and stays."""
+    suite.write(FLAT_DIR + PAGE, name="test_kept")
+    suite.write(FLAT_DIR + PAGE, name="test_moved")
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=2)
+    suite.write(PAGE, name="test_moved")  # as pytest-vcr's users wrote it
+    hits = suite.server.hits
+    cassettes = suite.path / "cassettes"
+
+    out = io.StringIO()
+    assert migrate([str(suite.path)], write=True, out=out) == 0
+    assert _files(cassettes) == {"test_page.yaml", "test_moved/test_page.yaml"}
+    text = out.getvalue()
+    assert f"copied {cassettes}/test_page.yaml -> {cassettes}/test_moved/test_page.yaml\n" in text
+    assert (
+        f"{cassettes}/test_page.yaml: kept: {suite.path}/test_kept.py::test_page (left on vcr "
+        "under an override) may still read it\n"
+    ) in text
+    assert "pytest.mark.vcr" in (suite.path / "test_kept.py").read_text()
+
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:recording", "--block-network").assert_outcomes(passed=2)
+    assert suite.server.hits == hits
+
+
+def test_a_suite_with_our_cassette_dir_option_gets_its_cassettes_there(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.pytester.makeconftest(PYTEST_VCR_LAYOUT)
+    suite.write(PAGE, name="test_crawl")
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=1)
+    (suite.path / "conftest.py").unlink()
+    suite.pytester.makeini("[pytest]\ncassette_dir = recorded\n")
+    hits = suite.server.hits
+
+    assert migrate([str(suite.path)], write=True, out=io.StringIO()) == 0
+    assert _files(suite.path / "recorded") == {"test_crawl/test_page.yaml"}
+    assert not (suite.path / "cassettes" / "test_page.yaml").exists()
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:recording", "--block-network").assert_outcomes(passed=1)
+    assert suite.server.hits == hits
+
+
+CASSETTE = "interactions: []\nversion: 1\n"
+
+
+def _flat_project(tmp_path: Path, source: str, *flat: str) -> Path:
+    (tmp_path / "test_a.py").write_text("import pytest\n\n" + source)
+    (tmp_path / "cassettes").mkdir()
+    for name in flat:
+        (tmp_path / "cassettes" / name).write_text(CASSETTE)
+    return tmp_path / "cassettes"
+
+
+def test_a_file_already_at_the_destination_is_never_overwritten(tmp_path: Path) -> None:
+    cassettes = _flat_project(
+        tmp_path,
+        "@pytest.mark.vcr\ndef test_new():\n    pass\n\n\n"
+        "@pytest.mark.vcr\ndef test_same():\n    pass\n",
+        "test_new.yaml",
+        "test_same.yaml",
+    )
+    (cassettes / "test_a").mkdir()
+    (cassettes / "test_a" / "test_new.yaml").write_text("recorded anew\n")
+    (cassettes / "test_a" / "test_same.yaml").write_text(CASSETTE)  # moved by hand
+
+    dry = io.StringIO()
+    assert migrate([str(tmp_path)], write=False, out=dry) == 1
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=True, out=out) == 0
+    assert (cassettes / "test_a" / "test_new.yaml").read_text() == "recorded anew\n"
+    assert _files(cassettes) == {"test_new.yaml", "test_a/test_new.yaml", "test_a/test_same.yaml"}
+    text = out.getvalue()
+    assert (
+        f"{cassettes}/test_new.yaml: kept, not copied to {cassettes}/test_a/test_new.yaml: another "
+        "file is there (recorded anew?); compare them, keep one, delete the other\n"
+    ) in text
+    assert f"removed {cassettes}/test_same.yaml: the same file is at " in text
+    assert text.endswith("migrated 1 file, moved 1 cassette\n")
+    assert f"would remove {cassettes}/test_same.yaml" in dry.getvalue()
+    assert dry.getvalue().endswith("would migrate 1 file, move 1 cassette\n")
+
+    again = io.StringIO()  # the conflict is told again, nothing is pending
+    assert migrate([str(tmp_path)], write=False, out=again) == 0
+    assert "another file is there" in again.getvalue()
+
+
+def test_files_of_tests_that_name_their_cassette_or_were_not_given_stay(tmp_path: Path) -> None:
+    cassettes = _flat_project(
+        tmp_path,
+        '@pytest.mark.vcr(cassette_library_dir="cassettes")\ndef test_placed():\n    pass\n\n\n'
+        "@pytest.mark.vcr\ndef test_shared():\n    pass\n\n\n"
+        "def test_no_cassette():\n    pass\n",
+        "test_placed.yaml",
+        "test_shared.yaml",
+        "test_no_cassette.yaml",
+    )
+    (tmp_path / "test_b.py").write_text(
+        "import pytest\n\n\n@pytest.mark.vcr\ndef test_shared():\n    pass\n"
+    )
+    out = io.StringIO()
+    assert migrate([str(tmp_path / "test_a.py")], write=True, out=out) == 0
+    assert _files(cassettes) == {
+        "test_placed.yaml",
+        "test_shared.yaml",
+        "test_no_cassette.yaml",
+        "test_a/test_shared.yaml",
+    }
+    text = out.getvalue()
+    assert "test_placed.yaml" not in text  # its marker places it: neither moved nor told
+    assert (
+        f"{cassettes}/test_shared.yaml: kept: {tmp_path}/test_b.py::test_shared (not given to "
+        "migrate) may still read it\n"
+    ) in text
+    assert f"{cassettes}/test_no_cassette.yaml: left where it is: no migrated test" in text
+
+
+def test_a_class_s_and_module_s_marks_and_fixtures_give_tests_their_cassette() -> None:
+    import ast
+
+    from pytest_cassettes.migrate import cassette_tests
+    from pytest_cassettes.migrate_moves import DefinedTest
+
+    source = """
+import pytest
+
+@pytest.mark.vcr
+class TestA:
+    pytestmark = [pytest.mark.default_cassette("x")]
+
+    def test_named(self):
+        pass
+
+class TestB:
+    pytestmark = pytest.mark.cassette
+
+    class TestC:
+        def test_deep(self):
+            pass
+
+@pytest.mark.usefixtures("vcr_cassette")
+def test_used():
+    pass
+
+def test_asked(cassette):
+    pass
+
+@pytest.mark.cassette("other.yaml")
+def test_other():
+    pass
+
+def test_plain():
+    pass
+"""
+    default, named = cassette_tests(ast.parse(source))
+    assert default == [
+        DefinedTest(("TestB", "TestC"), "test_deep"),
+        DefinedTest((), "test_used"),
+        DefinedTest((), "test_asked"),
+    ]
+    assert named == [DefinedTest(("TestA",), "test_named"), DefinedTest((), "test_other")]
+    deep = default[0]
+    assert deep.our_name("TestC.test_deep.yaml") == "TestB.TestC.test_deep.yaml"
+    assert deep.our_name("TestC.test_deep[1/2].yaml") == "TestB.TestC.test_deep[1-2].yaml"
+    assert deep.our_name("TestC.test_deeper.yaml") is None
+    assert deep.our_name("TestB.TestC.test_deep.yaml") is None
