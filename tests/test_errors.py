@@ -443,6 +443,7 @@ def test_a_missing_cassette_names_pytest_vcrs_flat_file_for_the_test(suite: Suit
         [
             f"*expected at: {recorded}",
             f"*found instead: {flat}, pytest-vcr's layout (no module folder)*",
+            f"*path expected with `pytest-cassettes migrate --write {suite.path}`, or",
         ]
     )
     flat.unlink()

@@ -353,7 +353,8 @@ def test_a_test_recorded_anew_beside_its_pytest_vcr_cassette_is_named_in_the_rep
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "1 cassette recorded anew where pytest-vcr's file for the test is *",
+            "1 cassette recorded anew where pytest-vcr's file for the test is *delete the new "
+            "files and move pytest-vcr's there with `pytest-cassettes migrate --write`*",
             "  cassettes/test_suite/test_page.yaml (pytest-vcr's: cassettes/test_page.yaml)",
         ]
     )

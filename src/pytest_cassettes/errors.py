@@ -47,8 +47,9 @@ def _flat_cassette(path: str) -> str:
     if flat is None:
         return ""
     return (
-        f"  found instead: {flat}, pytest-vcr's layout (no module folder): keep it with a\n"
-        "  `vcr_cassette_dir` override and @pytest.mark.vcr, or move it to the path expected\n"
+        f"  found instead: {flat}, pytest-vcr's layout (no module folder): move it to the\n"
+        f"  path expected with `pytest-cassettes migrate --write {flat.parent.parent}`, or\n"
+        "  keep it with a `vcr_cassette_dir` override and @pytest.mark.vcr\n"
         '  (README: "From pytest-vcr")\n'
     )
 

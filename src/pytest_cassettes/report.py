@@ -208,8 +208,9 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         yield (
             f"{plural(count, 'cassette')} recorded anew where pytest-vcr's file for the test "
             f"{'is' if count == 1 else 'are'} (its layout has no module folder): keep that "
-            "layout with a `vcr_cassette_dir` override and @pytest.mark.vcr, or move the files "
-            'to the new paths (README: "From pytest-vcr"):'
+            "layout with a `vcr_cassette_dir` override and @pytest.mark.vcr, or delete the new "
+            "files and move pytest-vcr's there with `pytest-cassettes migrate --write` "
+            '(README: "From pytest-vcr"):'
         )
         for path, flat in sorted(report.beside_pytest_vcr.items()):
             yield f"  {path} (pytest-vcr's: {flat})"
