@@ -332,3 +332,21 @@ def test_plain():
     assert deep.our_name("TestC.test_deep[1/2].yaml") == "TestB.TestC.test_deep[1-2].yaml"
     assert deep.our_name("TestC.test_deeper.yaml") is None
     assert deep.our_name("TestB.TestC.test_deep.yaml") is None
+
+
+def test_a_suite_migrated_before_migrate_moved_cassettes_gets_them_moved(tmp_path: Path) -> None:
+    """Its markers are ours already: the files move, nothing else changes."""
+    cassettes = _flat_project(
+        tmp_path,
+        "pytestmark = pytest.mark.cassette\n\n\nclass TestApi:\n    def test_get(self):\n"
+        "        pass\n",
+        "TestApi.test_get.yaml",
+    )
+    dry = io.StringIO()
+    assert migrate([str(tmp_path)], write=False, out=dry) == 1
+    assert dry.getvalue() == (
+        f"would move {cassettes}/TestApi.test_get.yaml -> "
+        f"{cassettes}/test_a/TestApi.test_get.yaml\nwould migrate 0 files, move 1 cassette\n"
+    )
+    assert migrate([str(tmp_path)], write=True, out=io.StringIO()) == 0
+    assert _files(cassettes) == {"test_a/TestApi.test_get.yaml"}

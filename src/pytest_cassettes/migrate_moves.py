@@ -34,12 +34,16 @@ class DefinedTest:
     def node_name(self) -> str:
         return "::".join((*self.classes, self.name))
 
+    @property
+    def vcr_name(self) -> str:
+        """pytest-vcr's name for it, parameters aside: `Class.test_x` or `test_x`."""
+        return f"{self.classes[-1]}.{self.name}" if self.classes else self.name
+
     def our_name(self, flat: str) -> str | None:
         """Our file name for pytest-vcr's file named `flat` when it is this test's, else None."""
-        vcr_name = f"{self.classes[-1]}.{self.name}" if self.classes else self.name
         stem = flat[: -len(FLAT_SUFFIX)] if flat.endswith(FLAT_SUFFIX) else ""
-        params = stem[len(vcr_name) :]
-        if not stem.startswith(vcr_name) or (params and params[0] + params[-1] != "[]"):
+        params = stem[len(self.vcr_name) :]
+        if not stem.startswith(self.vcr_name) or (params and params[0] + params[-1] != "[]"):
             return None
         return safe_file_name(".".join((*self.classes, self.name)) + params)
 
@@ -133,10 +137,15 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
         flat = folder / "cassettes"
         if not any(m.moving for m in group) or not flat.is_dir():
             continue
+        # By pytest-vcr's name: a test's file is the name, then its parameters in brackets.
+        tests: dict[str, list[tuple[ModuleTests, DefinedTest, str | None]]] = {}
+        for module in group:
+            for test, why in [*((t, None) for t in module.moving), *module.staying]:
+                tests.setdefault(test.vcr_name, []).append((module, test, why))
         moves, unmatched = [], []
         for source in sorted(p for p in flat.iterdir() if p.name.endswith(FLAT_SUFFIX)):
             if source.is_file():
-                move = _move(source, group)
+                move = _move(source, tests.get(source.name[: -len(FLAT_SUFFIX)].split("[")[0], []))
                 if move.users:
                     moves.append(move)
                 elif not move.kept_for:
@@ -147,21 +156,19 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
     return result
 
 
-def _move(source: Path, group: Sequence[ModuleTests]) -> FlatMove:
+def _move(source: Path, tests: Sequence[tuple[ModuleTests, DefinedTest, str | None]]) -> FlatMove:
     move = FlatMove(source)
     targets: list[Path] = []
-    for module in group:
-        for test in module.moving:
-            name = test.our_name(source.name)
-            if name is not None:
-                move.users += 1
-                target = module.cassette_dir / module.path.stem / name
-                targets += [] if target in targets else [target]
-        move.kept_for += [
-            f"{module.path}::{test.node_name} ({why})"
-            for test, why in module.staying
-            if test.our_name(source.name) is not None
-        ]
+    for module, test, why in tests:
+        name = test.our_name(source.name)
+        if name is None:
+            continue
+        if why is not None:
+            move.kept_for.append(f"{module.path}::{test.node_name} ({why})")
+            continue
+        move.users += 1
+        target = module.cassette_dir / module.path.stem / name
+        targets += [] if target in targets else [target]
     for target in targets:
         if not target.exists():
             move.targets.append(target)
