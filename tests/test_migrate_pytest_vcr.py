@@ -131,13 +131,13 @@ def test_a_pytest_vcr_suite_replays_offline_once_migrate_moved_its_cassettes(
         f"{cassettes}/test_search/test_page.yaml\n"
     ) in text
     assert f"{cassettes}/login.yaml: left where it is: no migrated test" in text
-    assert text.endswith("would migrate 2 files, move 6 cassettes\n")
+    assert text.endswith("would migrate 2 files, move 5 cassettes, copy 1 cassette\n")
 
     out = io.StringIO()
     assert migrate([str(suite.path)], write=True, out=out) == 0
     assert _files(cassettes) == MOVED | {"login.yaml"}
     assert f"moved {cassettes}/test_fixture.yaml -> " in out.getvalue()
-    assert out.getvalue().endswith("migrated 2 files, moved 6 cassettes\n")
+    assert out.getvalue().endswith("migrated 2 files, moved 5 cassettes, copied 1 cassette\n")
 
     monkeypatch.setenv("CI", "true")
     result = suite.run("-p", "no:recording", "--block-network")

@@ -538,7 +538,7 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
                     out.write(line + end)
         for note in migration.notes:
             out.write(f"{note}\n")
-    moved = 0
+    moved = copied = 0
     moves = plan([*modules, *_siblings(modules)])
     for move in moves.moves:
         if write and move.changes:
@@ -548,7 +548,8 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
                 out.write(f"{move.source}: error: {exc}\n")
                 failed += 1
                 continue
-        moved += move.changes
+        copied += move.copies
+        moved += move.changes and not move.copies
         out.writelines(f"{line}\n" for line in move.lines(write))
     for source in moves.unmatched:
         out.write(
@@ -557,13 +558,13 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
         )
     verb = "migrated" if write else "would migrate"
     summary = f"{verb} {changed} file{'s' if changed != 1 else ''}"
-    if moved:
-        verb = "moved" if write else "move"
-        summary += f", {verb} {moved} cassette{'s' if moved != 1 else ''}"
+    for count, done, pending in ((moved, "moved", "move"), (copied, "copied", "copy")):
+        if count:
+            summary += f", {done if write else pending} {count} cassette{'s' if count != 1 else ''}"
     out.write(f"{summary}\n")
     if failed:
         return 2
-    return 1 if (changed or moved) and not write else 0
+    return 1 if (changed or moved or copied) and not write else 0
 
 
 def _siblings(modules: Sequence[ModuleTests]) -> Iterator[ModuleTests]:

@@ -78,20 +78,21 @@ class FlatMove:
     def changes(self) -> bool:
         return bool(self.targets) or not self.keeps_source
 
+    @property
+    def copies(self) -> bool:
+        """Written to several places, or where it stays: copied, not renamed."""
+        return bool(self.targets) and (len(self.targets) > 1 or self.keeps_source)
+
     def lines(self, write: bool) -> list[str]:
         """What was done (or would be) and why, for migrate's output."""
         found = []
-        copies = len(self.targets) > 1 or self.keeps_source
-        verb = (
-            ("copied" if copies else "moved")
-            if write
-            else ("would copy" if copies else "would move")
-        )
+        done, pending = ("copied", "would copy") if self.copies else ("moved", "would move")
         if self.targets:
-            found.append(f"{verb} {self.source} -> {', '.join(map(str, self.targets))}")
+            targets = ", ".join(map(str, self.targets))
+            found.append(f"{done if write else pending} {self.source} -> {targets}")
         elif not self.keeps_source:
-            verb = "removed" if write else "would remove"
             same = ", ".join(map(str, self.present))
+            verb = "removed" if write else "would remove"
             found.append(f"{verb} {self.source}: the same file is at {same}")
         places = len(self.targets) + len(self.present) + len(self.taken)
         if places > 1:
