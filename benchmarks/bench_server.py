@@ -5,7 +5,8 @@ the incumbent records from it is the same, byte for byte, as one written by
 ``bench_gen.write_cassette``.
 
 Routes:  /t/<i>  and  /item/<i>  small text bodies;  /big/text  and  /big/bin  the large
-bodies (size given to ``start``).
+bodies (size given to ``start``); any path in ``BODIES``, its body and content type (the
+scrub section's responses).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import ClassVar
 
 SERVER = "bench-server"
 DATE = "Mon, 01 Jan 2024 00:00:00 GMT"
+# path -> (body, content type): served as they are, whichever server was started.
+BODIES: dict[str, tuple[bytes, str]] = {}
 
 
 def small_body(path: str) -> bytes:
@@ -44,6 +47,8 @@ def response_headers(body: bytes, content_type: str) -> list[tuple[str, str]]:
 
 
 def route(path: str, big: dict[str, bytes]) -> tuple[int, bytes, str]:
+    if path in BODIES:
+        return 200, *BODIES[path]
     if path.startswith(("/t/", "/item/")):
         return 200, small_body(path), "text/plain"
     if path == "/big/text":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark pytest-cassettes ("ours") against pytest-recording + vcrpy ("incumbent").
 
-    python benchmarks/run.py [--rounds R] [--quick] [--only suite,scale,memory] [--json PATH]
+    python benchmarks/run.py [--rounds R] [--quick] [--only suite,scale,memory,scrub]
+                             [--json PATH]
 
 Run it with the Python of the environment where pytest, both plugins, requests and
 pytest-xdist are installed: every measurement is a pytest subprocess of ``sys.executable``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -744,6 +746,149 @@ def memory_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dic
     return {"body_bytes": size, "variants": dump(variants)}
 
 
+def scrub_section(opts: argparse.Namespace, tmp: Path, targets: Targets) -> dict[str, object]:
+    n = int(opts.scrub_mib * MIB)
+    tags = {"N": n, "4N": 4 * n}
+    shapes = list(bench_gen.SCRUB_SHAPES)
+    shares = [
+        f"{s} at {share:g}x" for s, (_, _, share) in bench_gen.SCRUB_SHAPES.items() if share != 1
+    ]
+    print(
+        f"\n== scrub: two tests per body shape, each recording one GET of it, at N = "
+        f"{n / MIB:g} MiB and 4N = {4 * n / MIB:g} MiB ({', '.join(shares)} that); "
+        "times are each test's own (setup, call, teardown), as pytest measured them"
+    )
+    t0 = time.perf_counter()
+    sizes: dict[tuple[str, str], int] = {}
+    for shape in shapes:
+        bench_server.BODIES[f"/scrub/warm/{shape}"] = bench_gen.scrub_body(shape, 4096)
+        for tag, size in tags.items():
+            bench_server.BODIES[f"/scrub/{tag}/{shape}"] = body = bench_gen.scrub_body(shape, size)
+            sizes[shape, tag] = len(body[0])
+    print(f"  made {2 * len(shapes)} bodies in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    tests = 2 * len(shapes) + 1  # and the warm-up
+    mod = {"test_scrub": bench_gen.scrub_module(sizes)}
+
+    def check(root: Path, scrubs: bool) -> Callable[[Run], None]:
+        def checked(r: Run) -> None:
+            got = len(list((root / "cassettes").rglob("*.yaml")))
+            if got != tests:
+                raise HarnessError(f"recorded {got} cassettes, expected {tests}")
+            said = re.search(r"([\d,]+) secret values? scrubbed", r.output)
+            if scrubs and (said is None or said.group(1) == "0"):
+                raise HarnessError(f"ours scrubbed no value\n{tail(r.output)}")
+
+        return checked
+
+    variants: dict[str, Variant] = {}
+    for plugin, short, label in (
+        ("none", "live", "live, no plugin"),
+        ("incumbent", "inc", "incumbent record"),
+        ("ours", "ours", "ours record"),
+    ):
+        root = bench_gen.write_project(tmp / "scrub" / short, short, plugin, BASE, True, mod)
+        (root / "conftest.py").write_text(bench_gen.SCRUB_CONFTEST)
+        hits = 3 * len(shapes)  # a GET a test, and the warm-up's of each shape
+        v = Variant(short, label, plugin, root, passed=tests, hits=hits, skipped=STATUS[plugin])
+        if plugin != "none":
+            v.args = ["--record-mode=once"]
+            v.before = lambda root=root: bench_gen.remove_cassettes(root)
+            v.after = check(root, plugin == "ours")
+        variants[short] = v
+    interleave([[v] for v in variants.values()], opts.rounds["scrub"], 0, "scrub")
+
+    # Each round's times of each variant's tests, {test name: seconds}, as its conftest printed
+    printed = re.compile(r"^BENCH_TEST (\S+) (\S+)$", re.M)
+    rounds = {
+        k: [{name: float(t) for name, t in printed.findall(s.output)} for s in v.samples]
+        for k, v in variants.items()
+    }
+
+    def test_secs(short: str, tag: str, shape: str) -> float | None:
+        """The median of the test's own time over the variant's rounds."""
+        vals = [r[f"test_{shape}_{tag}"] for r in rounds[short] if f"test_{shape}_{tag}" in r]
+        return statistics.median(vals) if vals else None
+
+    secs = {
+        (k, tag, shape): test_secs(k, tag, shape)
+        for k in variants
+        for tag in tags
+        for shape in shapes
+    }
+
+    def beyond(short: str, tag: str, shape: str) -> float | None:
+        """The test's time beyond the same test run live without a plugin."""
+        t, live = secs[short, tag, shape], secs["live", tag, shape]
+        return None if t is None or live is None else t - live
+
+    def growth(short: str, shape: str) -> float | None:
+        """log(t(4N) / t(N)) / log(size(4N) / size(N)): 1 linear, 2 quadratic."""
+        t1, t4 = beyond(short, "N", shape), beyond(short, "4N", shape)
+        if t1 is None or t4 is None or t1 <= 0 or t4 <= 0:
+            return None
+        return math.log(t4 / t1) / math.log(sizes[shape, "4N"] / sizes[shape, "N"])
+
+    def pair(short: str, shape: str) -> str:
+        t1, t4 = beyond(short, "N", shape), beyond(short, "4N", shape)
+        return f"{fmt(t1, '.3f')} / {fmt(t4, '.3f', ' s')}"
+
+    rows = []
+    for shape in shapes:
+        t4 = beyond("ours", "4N", shape)
+        rows.append(
+            [
+                shape,
+                f"{sizes[shape, 'N'] / MIB:.2f} / {sizes[shape, '4N'] / MIB:.2f}",
+                fmt(secs["live", "4N", shape], ".3f", " s"),
+                pair("inc", shape),
+                pair("ours", shape),
+                fmt(None if t4 is None else t4 * 1000 / (sizes[shape, "4N"] / MIB), ".0f"),
+                fmt(growth("inc", shape), ".2f"),
+                fmt(growth("ours", shape), ".2f"),
+                fmt(ratio(secs["ours", "4N", shape], secs["inc", "4N", shape]), ".1f", "x"),
+            ]
+        )
+        targets.add(
+            f"scrub {shape}: ours record growth beyond live, N to 4N",
+            growth("ours", shape),
+            1.3,
+            unit="",
+            why="adversarial, known superlinear (README)" if shape == "many_names" else "",
+            deps=[variants["live"], variants["ours"]],
+        )
+    print(
+        f"\n  medians of {opts.rounds['scrub']} round(s); incumbent and ours: the test's time "
+        "beyond the same test live without a plugin, at N / 4N; ms/MiB: ours at 4N; growth: "
+        "log(t(4N) / t(N)) / log(size ratio), 1.0 linear, 2.0 quadratic; ours/inc: the tests' "
+        "own times at 4N"
+    )
+    table(
+        ["shape", "MiB N / 4N", "live 4N", "incumbent", "ours", "ms/MiB", "growth inc",
+         "growth ours", "ours/inc"],
+        rows,
+    )  # fmt: skip
+    at_4n = {k: [secs[k, "4N", shape] or 0.0 for shape in shapes] for k in ("live", "inc", "ours")}
+    sums = {k: sum(v) if all(v) else None for k, v in at_4n.items()}  # 0.0: not measured
+    print(
+        f"\n  all shapes at 4N: live {fmt(sums['live'], '.2f', ' s')}, incumbent recording "
+        f"without scrubbing bodies {fmt(sums['inc'], '.2f', ' s')}, ours "
+        f"{fmt(sums['ours'], '.2f', ' s')}: {fmt(ratio(sums['ours'], sums['inc']), '.1f', 'x')}"
+        " the incumbent"
+    )
+    return {
+        "sizes": {shape: {tag: sizes[shape, tag] for tag in tags} for shape in shapes},
+        "test_seconds": {
+            f"{k}_{tag}": {shape: secs[k, tag, shape] for shape in shapes}
+            for k in variants
+            for tag in tags
+        },
+        "growth": {k: {shape: growth(k, shape) for shape in shapes} for k in ("inc", "ours")},
+        "test_seconds_by_round": rounds,
+        "variants": dump(list(variants.values())),
+    }
+
+
 def dump(variants: list[Variant]) -> dict[str, object]:
     return {
         v.key: {
@@ -761,7 +906,12 @@ def dump(variants: list[Variant]) -> dict[str, object]:
 
 # --------------------------------------------------------------------------- main
 
-SECTIONS = {"suite": suite_section, "scale": scale_section, "memory": memory_section}
+SECTIONS = {
+    "suite": suite_section,
+    "scale": scale_section,
+    "memory": memory_section,
+    "scrub": scrub_section,
+}
 ENV = child_env()
 STATUS: dict[str, str | None] = {}
 BASE = ""
@@ -783,12 +933,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--rounds",
         type=int,
-        help="measured rounds per section (default: suite 5, scale 3, memory 3; quick 1)",
+        help="measured rounds per section (default: suite 5, scale 3, memory 3, scrub 3; quick 1)",
     )
     ap.add_argument(
         "--quick",
         action="store_true",
-        help="1 round, scale N = 500, 2,000 and 5,000, incumbent N = 250 and 500",
+        help="1 round, scale N = 500, 2,000, 5,000, incumbent N = 250, 500, scrub N = 0.25 MiB",
     )
     ap.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
     ap.add_argument("--json", type=Path, help="write all samples, medians and verdicts here")
@@ -800,6 +950,9 @@ def main(argv: list[str] | None = None) -> int:
         help="N values for the incumbent, which is quadratic (default 250,500,1000)",
     )
     ap.add_argument("--body-mib", type=int, default=20, help="memory section body size")
+    ap.add_argument(
+        "--scrub-mib", type=float, help="scrub section N in MiB, 4N measured too (default 0.5)"
+    )
     ap.add_argument(
         "--warmup",
         type=int,
@@ -815,10 +968,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the generated temporary directory")
     opts = ap.parse_args(argv)
     # Suite runs are short and noisy: more rounds. --rounds sets every section.
-    default = {"suite": 5, "scale": 3, "memory": 3}
+    default = {"suite": 5, "scale": 3, "memory": 3, "scrub": 3}
     opts.rounds = {k: opts.rounds or (1 if opts.quick else d) for k, d in default.items()}
     opts.n = opts.n or ([500, 2000, 5000] if opts.quick else [500, 5000, 20000])
     opts.incumbent_n = opts.incumbent_n or ([250, 500] if opts.quick else [250, 500, 1000])
+    opts.scrub_mib = opts.scrub_mib or (0.25 if opts.quick else 0.5)
     TIMEOUT[0] = opts.timeout
     only = opts.only.split(",") if opts.only else list(SECTIONS)
     unknown = set(only) - set(SECTIONS)
