@@ -40,6 +40,65 @@ def test_default_names_follow_pytest_recordings_layout(suite: Suite) -> None:
     suite.run("--record-mode=none").assert_outcomes(passed=5)
 
 
+# What pytest-repeat does for `--count N` (and `@pytest.mark.repeat(N)`): a parameter of its own,
+# last, with the id `<step>-<N>`.
+REPEAT = """
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--count", type=int, default=1)
+
+
+@pytest.fixture
+def __pytest_repeat_step_number(request):
+    return request.param
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc):
+    count = metafunc.config.option.count
+    if count > 1:
+        metafunc.fixturenames.append("__pytest_repeat_step_number")
+        metafunc.parametrize(
+            "__pytest_repeat_step_number", range(count), indirect=True, ids=lambda i: f"{i + 1}-{count}"
+        )
+"""
+
+
+def test_repetitions_of_a_test_share_its_cassette(suite: Suite) -> None:
+    # Each repetition had a cassette of its own (`test_plain[1-3].yaml`): `--count` in a
+    # replay-only run failed every test with a missing cassette, and took the test's own files
+    # for orphans, which --cassette-prune deleted.
+    suite.pytester.makeconftest(REPEAT)
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_plain():
+            assert requests.get(URL + "/plain").status_code == 200
+
+        @pytest.mark.cassette
+        @pytest.mark.parametrize("city", ["1-3", "b"])
+        def test_param(city):
+            assert requests.get(URL + "/" + city).status_code == 200
+
+        @pytest.mark.vcr  # pytest-recording's marker, its name
+        def test_legacy():
+            assert requests.get(URL + "/legacy").status_code == 200
+        """
+    )
+    suite.run("--record-mode=once", "--count=2").assert_outcomes(passed=8)
+    folder = suite.path / "cassettes" / "test_suite"
+    files = ["test_legacy.yaml", "test_param[1-3].yaml", "test_param[b].yaml", "test_plain.yaml"]
+    assert sorted(p.name for p in folder.iterdir()) == files
+    assert suite.uris("test_plain") == [suite.server.url("/plain")]
+    result = suite.run("--record-mode=none", "--count=3", "--cassette-prune")
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["*12 cassettes replayed (12 interactions)*"])
+    assert "orphan" not in result.stdout.str()
+    assert sorted(p.name for p in folder.iterdir()) == files
+
+
 def test_cassette_dir_ini_and_fixture(suite: Suite) -> None:
     suite.pytester.makeini("[pytest]\ncassette_dir = recorded\n")
     suite.write(

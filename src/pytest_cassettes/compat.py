@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_cassettes.paths import without_repetition
 from pytest_cassettes.settings import merge_options, validate_options
 
 if TYPE_CHECKING:
@@ -190,6 +191,7 @@ def default_cassette_name(item: pytest.Item) -> str:
         return marker.args[0]
     cls = getattr(item, "cls", None)
     name = f"{cls.__name__}.{item.name}" if cls is not None else item.name
+    name = without_repetition(item, name)  # pytest-repeat's repetitions share it
     for char in UNSAFE:
         name = name.replace(char, "-")
     return name

@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,10 +22,34 @@ MAX_NAME_BYTES = (
 )
 
 
+# pytest-repeat's parameter (`--count`, `@pytest.mark.repeat`), its id `<step>-<count>`.
+REPEAT_STEP = "__pytest_repeat_step_number"
+
+
 def test_name(item: pytest.Item) -> str:
     """`Class.Nested.test[param-id]`: the test's name inside its module."""
     parts = item.nodeid.split("::")[1:]
-    return ".".join(parts) if parts else item.name
+    return without_repetition(item, ".".join(parts) if parts else item.name)
+
+
+def without_repetition(item: pytest.Item, name: str) -> str:
+    """`name` without pytest-repeat's id (`test[1-3]` -> `test`): every repetition of a test
+    replays (or records) the test's own cassette, as a run without `--count` does."""
+    callspec: Any = getattr(item, "callspec", None)
+    ids = list(getattr(callspec, "_idlist", None) or ())
+    if (
+        callspec is None
+        or REPEAT_STEP not in callspec.params
+        or not name.endswith(f"[{callspec.id}]")
+    ):
+        return name
+    step = f"{callspec.params[REPEAT_STEP] + 1}-"
+    for index in range(len(ids) - 1, -1, -1):  # pytest-repeat parametrizes last
+        if ids[index].startswith(step) and ids[index][len(step) :].isdigit():
+            del ids[index]
+            stem = name[: -len(callspec.id) - 2]
+            return f"{stem}[{'-'.join(ids)}]" if ids else stem
+    return name
 
 
 def safe_file_name(name: str, suffix: str = ".yaml") -> str:
