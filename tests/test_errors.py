@@ -309,6 +309,41 @@ def test_an_error_the_client_wraps_still_shows_our_message(suite: Suite) -> None
     result.stdout.fnmatch_lines(["*SDKError: connection problem*", "*UnmatchedRequestError*"])
 
 
+def test_a_group_holding_our_error_beside_the_tests_own_is_left_as_it_is(suite: Suite) -> None:
+    # What hypothesis raises when a replayed property test fails: its distinct failures, the
+    # test's own assertion and the unmatched request of an example it tried while shrinking.
+    # The test's assertion was lost from the headline: the test failed with our error alone.
+    result = recorded(
+        suite,
+        """
+        import sys
+
+        if sys.version_info < (3, 11):
+            from exceptiongroup import ExceptionGroup
+
+        @pytest.mark.cassette
+        def test_api():
+            errors = []
+            for page in (1, 2):
+                try:
+                    requests.get(URL + f"/users?page={page}")
+                    assert page != 1, "the test's own failure"
+                except Exception as exc:
+                    errors.append(exc)
+            raise ExceptionGroup("Hypothesis found 2 distinct failures.", errors)
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ExceptionGroup: Hypothesis found 2 distinct failures. (2 sub-exceptions)",
+            "*assert 1 != 1",
+            "*UnmatchedRequestError: Request not found*",
+            "FAILED *::test_api - ExceptionGroup: Hypothesis found 2*",
+        ]
+    )
+
+
 def test_an_unmatched_request_in_once_mode_says_how_to_add_it(suite: Suite) -> None:
     suite.write(RECORDED)
     suite.run().assert_outcomes(passed=1)

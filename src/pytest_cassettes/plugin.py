@@ -460,12 +460,34 @@ class FixtureGuards:
 
 
 def _raise_in(outcome: Any, error: CassetteError) -> None:
-    """The phase fails with our error: the client may have wrapped or swallowed it."""
+    """The phase fails with our error: the client may have wrapped or swallowed it. A group of
+    errors that holds ours beside others (hypothesis' distinct failures: the test's own, and
+    ours met while shrinking) is left as it is: it shows them all."""
     excinfo = outcome.excinfo
+    if excinfo is not None and _beside_others(excinfo[1]):
+        return
     if excinfo is None or excinfo[1] is not error:
         if excinfo is not None:
             error.__context__ = excinfo[1]
         outcome.force_exception(error)
+
+
+def _beside_others(error: BaseException) -> bool:
+    """Whether `error` is a group of errors (ExceptionGroup, its backport) holding one of ours
+    and one that is not ours."""
+    if not isinstance(getattr(error, "exceptions", None), tuple):
+        return False
+    leaves: list[BaseException] = []
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        inner = getattr(current, "exceptions", None)
+        if isinstance(inner, tuple):
+            pending.extend(inner)
+        else:
+            leaves.append(current)
+    ours = [isinstance(leaf, CassetteError) for leaf in leaves]
+    return any(ours) and not all(ours)
 
 
 @pytest.hookimpl(hookwrapper=True)
