@@ -129,6 +129,8 @@ class Session:
         # Connections this process blocked (not the xdist workers' its report merges), and
         # how many of them when a test phase was last reported.
         self._blocked_here = self._blocked_told = 0
+        # Interactions each test's last attempt recorded and did not save (it failed).
+        self._not_saved: dict[str, int] = {}
         # --cassette-disable: cassette tests run as plain ones (run.source names the flag).
         self.disabled = run.source in ("--cassette-disable", "--disable-recording")
         if self.disabled:
@@ -733,6 +735,8 @@ class Session:
             pass  # a replay-only run writes nothing (not even drop_unused_requests' removals)
         elif failed and not settings.flag("record_on_exception"):
             stats.not_saved += len(cassette.recorded)
+            nodeid = cassette.context.nodeid
+            self._not_saved[nodeid] = self._not_saved.get(nodeid, 0) + len(cassette.recorded)
         else:
             written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
         if written:
@@ -847,6 +851,15 @@ class Session:
                 self._blocked_here - self._blocked_told
             )
         self._blocked_told = self._blocked_here
+
+    def attempt_starts(self, nodeid: str) -> None:
+        """A test's attempt begins (pytest-rerunfailures runs a failed one again)."""
+        self._not_saved.pop(nodeid, None)
+
+    def attempt_run_again(self, nodeid: str) -> None:
+        """The attempt that just ended failed and runs again (pytest-rerunfailures' `rerun`
+        report): what it did not save is no loss, the next attempt records anew."""
+        self.report.stats.not_saved -= self._not_saved.pop(nodeid, 0)
 
     def note_vcrpy_cassettes(self) -> None:
         """The files vcrpy's own use_cassette opened in this run are in use (a fixture calling
