@@ -370,28 +370,10 @@ def pytest_runtest_protocol(item, nextitem):
 
 def test_a_test_that_passes_when_run_again_saves_its_recording(suite: Suite) -> None:
     # A flaky test under pytest-rerunfailures: the failed attempt saves nothing, the passing
-    # rerun saves its own recording (it was lost: the first attempt's failure stayed).
-    suite.pytester.makeconftest(RERUN)
-    suite.write(
-        """
-        ATTEMPTS = []
-
-
-        @pytest.mark.cassette
-        def test_flaky():
-            ATTEMPTS.append(1)
-            requests.get(URL + f"/attempt/{len(ATTEMPTS)}")
-            assert len(ATTEMPTS) > 1, "fails the first time"
-        """
-    )
-    suite.run("--record-mode=once").assert_outcomes(passed=1)
-    assert [uri.rsplit("/", 1)[1] for uri in suite.uris("test_flaky")] == ["2"]
-
-
-def test_a_failed_attempt_run_again_is_not_told_as_a_recording_not_saved(suite: Suite) -> None:
-    # The summary told a flaky test's failed first attempt as "1 recorded interaction of failed
-    # tests not saved (record_on_exception=True keeps them)" though its rerun passed and saved:
-    # advice that, followed, saves the failure for the rerun to replay. The last attempt counts.
+    # rerun saves its own recording (it was lost: the first attempt's failure stayed). The
+    # summary told the failed attempt as "1 recorded interaction of failed tests not saved
+    # (record_on_exception=True keeps them)": advice that, followed, saves the failure for the
+    # rerun to replay. Only a test's last attempt counts.
     suite.pytester.makeconftest(RERUN)
     suite.write(
         """
@@ -413,6 +395,7 @@ def test_a_failed_attempt_run_again_is_not_told_as_a_recording_not_saved(suite: 
     )
     result = suite.run("--record-mode=once")
     result.assert_outcomes(passed=1, failed=1)
+    assert [uri.rsplit("/", 1)[1] for uri in suite.uris("test_flaky")] == ["2"]
     result.stdout.fnmatch_lines(
         [
             "*1 cassette recorded (1 new interaction)*",
