@@ -345,21 +345,20 @@ def _cdata(size: int) -> str:
     return '<?xml version="1.0"?>\n<r>' + unit * (size // len(unit)) + "]]></password></r>\n"
 
 
-# shape -> (content type, body of about n bytes, the share of n it is made at: the adversarial
-# names are superlinear, an eighth of the size keeps the section short)
+# shape -> (content type, body of about n bytes)
 SSE = "text/event-stream; charset=utf-8"
-SCRUB_SHAPES: dict[str, tuple[str, Callable[[int], str], float]] = {
-    "json_names": ("application/json", _json_names, 1),
-    "html": ("text/html; charset=utf-8", _html, 1),
-    "sse_chat": (SSE, _sse_chat, 1),
-    "sse_choices": (SSE, _sse_choices, 1),
-    "logprobs": (SSE, _logprobs, 1),
-    "many_names": ("text/plain; charset=utf-8", _many_names, 0.125),
-    "cdata": ("application/xml", _cdata, 1),
+SCRUB_SHAPES: dict[str, tuple[str, Callable[[int], str]]] = {
+    "json_names": ("application/json", _json_names),
+    "html": ("text/html; charset=utf-8", _html),
+    "sse_chat": (SSE, _sse_chat),
+    "sse_choices": (SSE, _sse_choices),
+    "logprobs": (SSE, _logprobs),
+    "many_names": ("text/plain; charset=utf-8", _many_names),
+    "cdata": ("application/xml", _cdata),
 }
 
 
 def scrub_body(shape: str, size: int) -> tuple[bytes, str]:
-    """The body of a shape made at ``size`` bytes (times its share), and its content type."""
-    content_type, make, share = SCRUB_SHAPES[shape]
-    return make(int(size * share)).encode(), content_type
+    """The body of a shape made at about ``size`` bytes, and its content type."""
+    content_type, make = SCRUB_SHAPES[shape]
+    return make(size).encode(), content_type

@@ -1595,11 +1595,21 @@ class Scrubber:
         keys = {k for k in names if self._param_names(unquote_plus(k))}
         if not keys:
             return []
-        pattern = _REVERSED_PAIR.replace("NAMES", _reversed_alternatives(keys))
+
+        def sensitive(match: re.Match[str]) -> tuple[int, tuple[str, ...]] | None:
+            # The longest sensitive name the match ends with: all of it, or a part after a `[`
+            # (`user[password]=`), where the part is a name of its own too.
+            name = match.group(1)
+            cuts = [len(name)] + [i for i in range(len(name) - 1, 0, -1) if name[i] == "["]
+            for cut in cuts:
+                if name[:cut][::-1] in keys:
+                    return match.start(1) + cut, (name[:cut],)
+            return None
+
         kind = "markup" if markup else "text"
         candidates: Iterator[_Pair] = (
             (start, groups[0][::-1], end, kind, None)
-            for start, end, groups in _reversed_spans(re.compile(pattern), text)
+            for start, end, groups in _reversed_spans(_REVERSED_PAIR_NAME, text, sensitive)
         )
         return self._pair_edits(text, candidates, found)
 
@@ -1644,10 +1654,14 @@ class Scrubber:
         keys = {k for k in names if self._param_names(k)}
         if not keys:
             return []
-        pattern = re.compile(_REVERSED_FIELD.replace("NAMES", _reversed_alternatives(keys)))
+
+        def sensitive(match: re.Match[str]) -> tuple[int, tuple[str, ...]] | None:
+            name = match.group(3) or match.group(4)
+            return (match.end(), match.groups()) if name[::-1] in keys else None
+
         edits: list[tuple[int, int, str]] = []
         position = 0
-        for start, end, groups in _reversed_spans(pattern, text):
+        for start, end, groups in _reversed_spans(_REVERSED_FIELD_NAME, text, sensitive):
             quote = _QUOTES[groups[0]]
             name = (groups[2] or groups[3])[::-1]
             opening = end - len(quote)
@@ -2276,19 +2290,32 @@ def _last_part(name: str) -> str:
 
 
 def _reversed_spans(
-    pattern: re.Pattern[str], text: str
+    pattern: re.Pattern[str],
+    text: str,
+    sensitive: Callable[[re.Match[str]], tuple[int, tuple[str, ...]] | None],
 ) -> Iterator[tuple[int, int, tuple[str, ...]]]:
-    """The matches of `pattern` in the reversed text, as their spans in the text and groups,
-    in order. Reversed a megabyte at a time, so a large body is not copied whole (the groups
-    are copies: no piece outlives its turn), and told as they are found."""
+    """The matches of `pattern` (any name) in the reversed text that `sensitive` takes (where
+    the match ends with the name it takes, and the groups), as their spans in the text and
+    groups, in order: what a pattern naming the sensitive names finds, without one (a pattern
+    of thousands of names is tried name by name at each place: quadratic; the same as a tree
+    nests so deep that Python 3.11 maps and unmaps memory for each of its branches). A match
+    not taken is looked for again from its next character. Reversed a megabyte at a time, so
+    a large body is not copied whole (the groups are copies: no piece outlives its turn), and
+    told as they are found."""
     for low in range(0, len(text), _CHUNK):
         high = min(len(text), low + _CHUNK)
         piece = text[max(0, low - _LOOKBACK) : high][::-1]
         chunk: list[tuple[int, int, tuple[str, ...]]] = []
-        for match in pattern.finditer(piece):
+        position = 0
+        while (match := pattern.search(piece, position)) is not None:
             if match.start() > high - 1 - low:
                 break  # it starts in the previous megabyte: found there
-            chunk.append((high - match.end(), high - match.start(), match.groups()))
+            taken = sensitive(match)
+            if taken is None:
+                position = match.start() + 1
+                continue
+            position, groups = taken
+            chunk.append((high - position, high - match.start(), groups))
         yield from reversed(chunk)
 
 
@@ -2305,10 +2332,6 @@ def _reversed_names(pattern: re.Pattern[str], text: str, *groups: int) -> set[st
                 names.add(next((found[g] for g in groups if found[g]), "")[::-1])
     names.discard("")
     return names
-
-
-def _reversed_alternatives(names: Iterable[str]) -> str:
-    return "|".join(re.escape(name[::-1]) for name in sorted(names, key=len, reverse=True))
 
 
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "bot", "apikey", "negotiate"})
