@@ -508,7 +508,7 @@ _XML_NAME = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
 # CDATA section, with white space around it, ending at its first `]]>` (found by bisection
 # among the text's `]]>`: a regex scanning from each of many unterminated sections to the end
 # was quadratic), then its closing tag.
-_XML_OPEN = r"<((?:[\w.-]+:)?(?:{names}))(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>"
+_XML_OPEN = re.compile(r"<((?:[\w.-]+:)?[\w.-]+)(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>")
 _XML_CDATA_OPEN = re.compile(r"\s*<!\[CDATA\[")
 _XML_TEXT = re.compile(r"[^<]*")
 _XML_CLOSE = "</{tag}\\s*>"
@@ -1027,11 +1027,14 @@ class Scrubber:
         }
         if not names:
             return text
-        opening = re.compile(_XML_OPEN.format(names="|".join(re.escape(n) for n in sorted(names))))
+
+        def sensitive(match: re.Match[str]) -> tuple[int, tuple[str, ...]] | None:
+            return (match.end(), ()) if match.group(1).rpartition(":")[2] in names else None
+
         cdata_ends = [m.start() for m in re.finditer(re.escape("]]>"), text)]
         edits: list[tuple[int, int, str]] = []
         position = 0
-        for match in opening.finditer(text):
+        for match, _, _ in _taken_matches(_XML_OPEN, text, sensitive):
             if match.start() < position:
                 continue
             tag, attributes = match.group(1), match.group(2) or ""
@@ -2289,33 +2292,41 @@ def _last_part(name: str) -> str:
     return parts[-1] if parts else name
 
 
+_Taker = Callable[[re.Match[str]], Optional[tuple[int, tuple[str, ...]]]]
+
+
+def _taken_matches(
+    pattern: re.Pattern[str], text: str, take: _Taker
+) -> Iterator[tuple[re.Match[str], int, tuple[str, ...]]]:
+    """The matches of `pattern` (of any name) that `take` takes, giving where the match ends
+    with the name it takes and its groups: what a pattern naming just the sensitive names
+    finds, without one. (A pattern of thousands of names is tried name by name at each place:
+    quadratic; the same names nested as a tree made Python 3.11 map and unmap memory for each
+    branch it parsed.) A match not taken is looked for again from its next character."""
+    position = 0
+    while (match := pattern.search(text, position)) is not None:
+        taken = take(match)
+        if taken is None:
+            position = match.start() + 1
+            continue
+        position, groups = taken
+        yield match, position, groups
+
+
 def _reversed_spans(
-    pattern: re.Pattern[str],
-    text: str,
-    sensitive: Callable[[re.Match[str]], tuple[int, tuple[str, ...]] | None],
+    pattern: re.Pattern[str], text: str, take: _Taker
 ) -> Iterator[tuple[int, int, tuple[str, ...]]]:
-    """The matches of `pattern` (any name) in the reversed text that `sensitive` takes (where
-    the match ends with the name it takes, and the groups), as their spans in the text and
-    groups, in order: what a pattern naming the sensitive names finds, without one (a pattern
-    of thousands of names is tried name by name at each place: quadratic; the same as a tree
-    nests so deep that Python 3.11 maps and unmaps memory for each of its branches). A match
-    not taken is looked for again from its next character. Reversed a megabyte at a time, so
-    a large body is not copied whole (the groups are copies: no piece outlives its turn), and
-    told as they are found."""
+    """The matches `_taken_matches` finds in the reversed text, as their spans in the text and
+    groups, in order. Reversed a megabyte at a time, so a large body is not copied whole (the
+    groups are copies: no piece outlives its turn), and told as they are found."""
     for low in range(0, len(text), _CHUNK):
         high = min(len(text), low + _CHUNK)
         piece = text[max(0, low - _LOOKBACK) : high][::-1]
         chunk: list[tuple[int, int, tuple[str, ...]]] = []
-        position = 0
-        while (match := pattern.search(piece, position)) is not None:
+        for match, end, groups in _taken_matches(pattern, piece, take):
             if match.start() > high - 1 - low:
                 break  # it starts in the previous megabyte: found there
-            taken = sensitive(match)
-            if taken is None:
-                position = match.start() + 1
-                continue
-            position, groups = taken
-            chunk.append((high - position, high - match.start(), groups))
+            chunk.append((high - end, high - match.start(), groups))
         yield from reversed(chunk)
 
 
