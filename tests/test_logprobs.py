@@ -373,3 +373,397 @@ def test_logprobs_of_events_pretty_printed_over_data_lines_stay_json(newline: st
     check_entries(old, new_entries, joined)
     no_piece_of_the_key(new)
     assert scrub(new, SSE)[0] == new
+
+
+# Other shapes of log probabilities (legacy completions', Gemini's, Ollama's, Cohere's) and
+# an audio answer's transcript: a recorded response of each keeps no piece of the secret,
+# stays JSON of the same shape, and replays.
+
+PLACEHOLDERS = {OPENAI: "<SCRUBBED:openai>", ENV_KEY: "<ACME_API_KEY>"}
+
+
+def secret_tokens(secret: str) -> list[str]:
+    return ["Your", " key", " is", " ", *tokenize(secret, 3), "."]
+
+
+def secret_pieces(secret: str) -> list[str]:
+    """The tokens of a secret (see secret_tokens) past its known prefix."""
+    prefix = len("sk-proj-" if secret == OPENAI else "acme-live-")
+    tokens = [(i, secret[i : i + 3]) for i in range(0, len(secret), 3)]
+    return [token for i, token in tokens if i >= prefix and len(token) == 3]
+
+
+def sse(events: list[dict[str, Any]], eol: str = "\n", done: bool = False) -> str:
+    names = [f"event: {e['type']}{eol}" if "type" in e else "" for e in events]
+    text = "".join(f"{name}data: {json.dumps(e)}{eol}{eol}" for name, e in zip(names, events))
+    return text + (f"data: [DONE]{eol}{eol}" if done else "")
+
+
+def offsets(tokens: list[str], start: int = 0) -> list[int]:
+    return [start + len("".join(tokens[:i])) for i in range(len(tokens))]
+
+
+def legacy_logprobs(tokens: list[str], start: int = 0) -> dict[str, Any]:
+    """A legacy completion's logprobs (`/v1/completions`, vLLM): alternatives keyed by text."""
+    return {
+        "tokens": tokens,
+        "token_logprobs": [-0.01 * i for i in range(len(tokens))],
+        "top_logprobs": [{t: -0.01 * i, f"alt{t[:1]}": -1.5 - i} for i, t in enumerate(tokens)],
+        "text_offset": offsets(tokens, start),
+    }
+
+
+def legacy_completion(tokens: list[str], stream: bool) -> str:
+    head = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "instruct"}
+    if not stream:
+        choice = {"text": "".join(tokens), "index": 0, "logprobs": legacy_logprobs(tokens)}
+        return json.dumps({**head, "choices": [{**choice, "finish_reason": "stop"}]}, indent=2)
+    chunks = [
+        {**head, "choices": [{"text": t, "index": 0, "logprobs": legacy_logprobs([t], start)}]}
+        for t, start in zip(tokens, offsets(tokens))
+    ]
+    return sse(chunks, done=True)
+
+
+def gemini_logprobs(tokens: list[str]) -> dict[str, Any]:
+    def candidate(token: str, k: int) -> dict[str, Any]:
+        return {"token": token, "tokenId": 1000 + k, "logProbability": -0.5 * k}
+
+    return {
+        "topCandidates": [
+            {"candidates": [candidate(t, 0), candidate(f"alt{t[:1]}", 1)]} for t in tokens
+        ],
+        "chosenCandidates": [candidate(t, 0) for t in tokens],
+        "logProbabilitySum": -1.5,
+    }
+
+
+def gemini_response(tokens: list[str], stream: bool) -> str:
+    def chunk(part: list[str]) -> dict[str, Any]:
+        content = {"parts": [{"text": "".join(part)}], "role": "model"}
+        candidate = {"content": content, "index": 0, "logprobsResult": gemini_logprobs(part)}
+        return {"candidates": [candidate], "modelVersion": "gemini-2.0-flash"}
+
+    if not stream:
+        return json.dumps(chunk(tokens), indent=2)
+    return sse([chunk([t]) for t in tokens], eol="\r\n")  # Gemini's framing
+
+
+def ollama_lines(tokens: list[str], endpoint: str) -> str:
+    """Ollama's streamed answer (`/api/chat`, `/api/generate`): a JSON line a chunk."""
+
+    def chunk(text: str, done: bool) -> dict[str, Any]:
+        answer: dict[str, Any] = (
+            {"message": {"role": "assistant", "content": text}}
+            if endpoint == "chat"
+            else {"response": text}
+        )
+        lines = [entry(text, 1, 2)] if text else []
+        return {"model": "llama3.2", **answer, "done": done, "logprobs": lines}
+
+    chunks = [chunk(t, False) for t in tokens] + [chunk("", True)]
+    return "".join(json.dumps(c) + "\n" for c in chunks)
+
+
+def cohere_logprob(text: str) -> dict[str, Any]:
+    return {"token_ids": [300 + len(text), 7], "text": text, "logprobs": [-0.25, -0.5]}
+
+
+def cohere_response(tokens: list[str], stream: bool) -> str:
+    if not stream:
+        message = {"role": "assistant", "content": [{"type": "text", "text": "".join(tokens)}]}
+        logprobs = [cohere_logprob(t) for t in tokens]
+        return json.dumps(
+            {"id": "c1", "message": message, "finish_reason": "COMPLETE", "logprobs": logprobs}
+        )
+    events: list[dict[str, Any]] = [{"type": "message-start", "id": "c1"}]
+    events += [
+        {
+            "type": "content-delta",
+            "index": 0,
+            "delta": {"message": {"content": {"text": t}}},
+            "logprobs": cohere_logprob(t),
+        }
+        for t in tokens
+    ]
+    return sse([*events, {"type": "message-end", "delta": {"finish_reason": "COMPLETE"}}])
+
+
+def audio_chunks(tokens: list[str]) -> str:
+    """A chat completion's audio answer, streamed: its transcript a few characters a chunk."""
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "audio": {"id": "a1", "transcript": ""}}]
+    deltas += [{"audio": {"transcript": t}} for t in tokens]
+    deltas += [{"audio": {"data": "UklGRg=="}}, {"audio": {"id": "a1", "expires_at": 9}}]
+    chunks = [{"id": "c1", "choices": [{"index": 0, "delta": d}]} for d in deltas]
+    return sse(chunks, done=True)
+
+
+def documents(body: str, kind: str) -> list[Any]:
+    if kind == "sse":
+        return data_lines(body)
+    if kind == "lines":
+        return [json.loads(line) for line in body.splitlines() if line.strip()]
+    return [json.loads(body)]
+
+
+def answers(docs: list[Any], shape: str) -> list[str]:
+    """The texts a client reads in a response: the answer, and its tokens joined."""
+    if shape == "legacy":
+        choices = [d["choices"][0] for d in docs]
+        tokens = [t for c in choices for t in c["logprobs"]["tokens"]]
+        return ["".join(c["text"] for c in choices), "".join(tokens)]
+    if shape == "gemini":
+        candidates = [d["candidates"][0] for d in docs]
+        chosen = [c for d in candidates for c in d["logprobsResult"]["chosenCandidates"]]
+        text = "".join(d["content"]["parts"][0]["text"] for d in candidates)
+        return [text, "".join(c["token"] for c in chosen)]
+    if shape == "ollama":
+        text = "".join(d["message"]["content"] if "message" in d else d["response"] for d in docs)
+        return [text, "".join(e["token"] for d in docs for e in d["logprobs"])]
+    if shape == "cohere":
+        if len(docs) == 1:
+            text = docs[0]["message"]["content"][0]["text"]
+            return [text, "".join(lp["text"] for lp in docs[0]["logprobs"])]
+        deltas = [d for d in docs if d["type"] == "content-delta"]
+        text = "".join(d["delta"]["message"]["content"]["text"] for d in deltas)
+        return [text, "".join(d["logprobs"]["text"] for d in deltas)]
+    audio = [d["choices"][0]["delta"].get("audio", {}) for d in docs]
+    return ["".join(a.get("transcript", "") for a in audio)]
+
+
+def structure(value: Any, key: str = "") -> Any:
+    """A JSON value's shape: its keys and types (an array of numbers, of any length, an array; a
+    legacy completion's alternatives, keyed by their text, by the types of their values)."""
+    if isinstance(value, dict):
+        if key == "top_logprobs" and "logprob" not in value:
+            return {"<token>": sorted({type(v).__name__ for v in value.values()})}
+        return {k: structure(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [structure(item, key) for item in value]
+        return items if any(isinstance(item, (dict, list)) for item in items) else "array"
+    return type(value).__name__
+
+
+NDJSON = "application/x-ndjson"
+JSON = "application/json"
+SHAPES = {
+    # name: (path, content type, body, how it is read, shape, secret)
+    "legacy": ("/v1/completions", JSON, legacy_completion, "json", "legacy", OPENAI),
+    "legacy-stream": ("/v1/completions", SSE, legacy_completion, "sse", "legacy", ENV_KEY),
+    "gemini": (
+        "/v1beta/models/g:generateContent",
+        JSON,
+        gemini_response,
+        "json",
+        "gemini",
+        ENV_KEY,
+    ),
+    "gemini-sse": (
+        "/v1beta/models/g:streamGenerateContent",
+        SSE,
+        gemini_response,
+        "sse",
+        "gemini",
+        OPENAI,
+    ),
+    "ollama-chat": ("/api/chat", NDJSON, ollama_lines, "lines", "ollama", OPENAI),
+    "ollama-generate": ("/api/generate", NDJSON, ollama_lines, "lines", "ollama", ENV_KEY),
+    "cohere": ("/v2/chat", JSON, cohere_response, "json", "cohere", OPENAI),
+    "cohere-stream": ("/v2/chat", SSE, cohere_response, "sse", "cohere", ENV_KEY),
+    "audio-stream": ("/v1/chat/completions", SSE, audio_chunks, "sse", "audio", OPENAI),
+}
+
+
+def shape_body(name: str, tokens: list[str]) -> str:
+    path, _, make, kind, _, _ = SHAPES[name]
+    if make is ollama_lines:
+        return ollama_lines(tokens, path.rpartition("/")[2])
+    if make is audio_chunks:
+        return audio_chunks(tokens)
+    return make(tokens, kind == "sse")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_a_recorded_answer_of_each_shape_keeps_no_piece_of_the_secret_and_replays(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    path, content_type, _, kind, shape, secret = SHAPES[name]
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    body = shape_body(name, secret_tokens(secret))
+    suite.server.route(path, headers={"Content-Type": content_type}, body=body)
+    suite.write(
+        f"""
+        import pathlib
+
+        import httpx
+
+        @pytest.mark.cassette
+        def test_answer():
+            response = httpx.post(URL + "{path}?alt=sse", json={{"logprobs": True}})
+            pathlib.Path("got.txt").write_text(response.text)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    cassette = suite.cassette_path("test_answer").read_text()
+    recorded = suite.cassette("test_answer")["interactions"][0]["response"]["body"]["string"]
+    recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+    for piece in secret_pieces(secret):
+        assert piece not in cassette and piece not in recorded
+    old, new = documents(body, kind), documents(recorded, kind)
+    assert [structure(d) for d in new] == [structure(d) for d in old]
+    expected = f"Your key is {PLACEHOLDERS[secret]}."
+    assert answers(new, shape) == [expected] * len(answers(old, shape))
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert (suite.path / "got.txt").read_bytes().decode() == recorded
+
+
+def test_a_legacy_completion_s_alternatives_are_one_and_its_offsets_follow() -> None:
+    tokens = secret_tokens(OPENAI)
+    body = legacy_completion(tokens, stream=False)
+    new, _ = scrub(body, JSON)
+    old_lp = json.loads(body)["choices"][0]["logprobs"]
+    lp = json.loads(new)["choices"][0]["logprobs"]
+    text = "".join(lp["tokens"])
+    assert text == "Your key is <SCRUBBED:openai>."
+    assert lp["token_logprobs"] == old_lp["token_logprobs"]
+    # Alternatives keyed by text: one at a changed position, the new token's (with the chosen
+    # token's log probability), so a client's `top_logprobs[i][tokens[i]]` still reads.
+    for token, before, after, logprob in zip(
+        lp["tokens"], old_lp["top_logprobs"], lp["top_logprobs"], lp["token_logprobs"]
+    ):
+        assert after == (before if token in before else {token: logprob})
+    # Each offset still says where its token is in the text.
+    assert all(text[o:].startswith(t) for t, o in zip(lp["tokens"], lp["text_offset"]))
+    first = tokens.index(" ") + 1  # the secret's first token: it and those before keep theirs
+    assert lp["text_offset"][: first + 1] == old_lp["text_offset"][: first + 1]
+    assert lp["text_offset"][first + 1 :] != old_lp["text_offset"][first + 1 :]
+    assert '{\n            "<SCRUBBED:openai>": ' in new  # the object's own layout
+    assert scrub(new, JSON) == (new, 0)
+
+
+def test_a_streamed_legacy_completion_s_offsets_follow_over_chunks() -> None:
+    tokens = ["Key ", *tokenize(OPENAI, 5), " and more", " text"]
+    new, _ = scrub(legacy_completion(tokens, stream=True), SSE)
+    choices = [c["choices"][0] for c in data_lines(new)]
+    text = "".join(c["text"] for c in choices)
+    assert text == "Key <SCRUBBED:openai> and more text"
+    for before, choice in zip(tokens, choices):
+        (token,), (offset,) = choice["logprobs"]["tokens"], choice["logprobs"]["text_offset"]
+        assert token == choice["text"] and text[offset:].startswith(token)
+        alternatives = choice["logprobs"]["top_logprobs"][0]
+        assert list(alternatives) == ([token] if token != before else [token, f"alt{token[:1]}"])
+
+
+def test_legacy_alternatives_keyed_by_a_sensitive_word_keep_their_log_probabilities() -> None:
+    # `{" password": -0.2}`: the key is a token, not a field's name; its value a number.
+    tokens = ["My", " password", " is", " secret"]
+    for body, kind in (
+        (legacy_completion(tokens, stream=False), JSON),
+        (legacy_completion(tokens, stream=True), SSE),
+    ):
+        assert scrub(body, kind) == (body, 0)
+
+
+def test_gemini_s_token_ids_go_with_the_tokens_they_spell() -> None:
+    tokens = secret_tokens(OPENAI)
+    body = gemini_response(tokens, stream=False)
+    new, _ = scrub(body, JSON)
+    old = json.loads(body)["candidates"][0]["logprobsResult"]
+    result = json.loads(new)["candidates"][0]["logprobsResult"]
+    text = "".join(chosen["token"] for chosen in result["chosenCandidates"])
+    assert text == "Your key is <SCRUBBED:openai>."
+    pairs = zip(old["chosenCandidates"], result["chosenCandidates"], result["topCandidates"])
+    for before, chosen, top in pairs:
+        assert chosen["logProbability"] == before["logProbability"]
+        if chosen["token"] == before["token"]:
+            assert chosen["tokenId"] == before["tokenId"]
+        else:  # the old ids spell the secret in the model's vocabulary
+            assert chosen["tokenId"] == 0
+            assert [(c["token"], c["tokenId"]) for c in top["candidates"]] == [
+                (chosen["token"], 0)
+            ] * 2
+    assert result["topCandidates"][0] == old["topCandidates"][0]
+    assert result["logProbabilitySum"] == old["logProbabilitySum"]
+
+
+def test_cohere_s_token_ids_are_zeroed_where_the_text_changed() -> None:
+    tokens = secret_tokens(ENV_KEY)
+    new, _ = scrub(cohere_response(tokens, stream=False), JSON, {"ACME_API_KEY": ENV_KEY})
+    items = json.loads(new)["logprobs"]
+    assert "".join(item["text"] for item in items) == "Your key is <ACME_API_KEY>."
+    for token, item in zip(tokens, items):
+        expected = cohere_logprob(token)
+        if item["text"] == token:
+            assert item == expected
+        else:
+            assert item == {**expected, "text": item["text"], "token_ids": [0, 0]}
+
+
+def test_ollama_s_logprobs_whole_and_in_json_lines_lose_the_key() -> None:
+    tokens = secret_tokens(OPENAI)
+    lines = ollama_lines(tokens, "chat")
+    new, _ = scrub(lines, NDJSON)
+    old_entries = [e for d in documents(lines, "lines") for e in d["logprobs"]]
+    entries = [e for d in documents(new, "lines") for e in d["logprobs"]]
+    check_entries(old_entries, entries, "Your key is <SCRUBBED:openai>.")
+    # Not streamed: one document, its logprobs at its top level.
+    whole = json.dumps(
+        {
+            "model": "llama3.2",
+            "message": {"role": "assistant", "content": "".join(tokens)},
+            "done": True,
+            "logprobs": old_entries,
+        }
+    )
+    new, _ = scrub(whole, JSON)
+    check_entries(old_entries, json.loads(new)["logprobs"], "Your key is <SCRUBBED:openai>.")
+    no_piece_of_the_key(new)
+
+
+def test_ollama_s_streamed_answer_without_logprobs_is_joined_over_its_lines() -> None:
+    tokens = ["Use ", *tokenize(OPENAI, 7), " now"]
+    body = "".join(
+        json.dumps({"model": "m", "message": {"role": "assistant", "content": t}, "done": False})
+        + "\n"
+        for t in tokens
+    )
+    new, count = scrub(body, NDJSON)
+    assert count == 1
+    text = "".join(d["message"]["content"] for d in documents(new, "lines"))
+    assert text == "Use <SCRUBBED:openai> now"
+    assert len(new.splitlines()) == len(tokens)
+
+
+def test_nothing_changes_in_the_other_shapes_without_a_secret() -> None:
+    tokens = tokenize("The key is in the drawer, the token on the desk: Ab3dEf6hIj9k.")
+    for name, (_, content_type, _, _, _, _) in SHAPES.items():
+        body = shape_body(name, tokens)
+        assert scrub(body, content_type) == (body, 0), name
+    # JSON lines of another kind (a watch stream) are not read as chunks.
+    watch = "".join(
+        json.dumps({"type": "ADDED", "object": {"message": t, "done": False}}) + "\n"
+        for t in tokenize(OPENAI, 20)
+    )
+    assert scrub(watch, NDJSON)[0] == watch
+
+
+@pytest.mark.parametrize("name", ["legacy-stream", "gemini-sse", "cohere-stream"])
+def test_other_shapes_pretty_printed_over_data_lines_stay_json(name: str) -> None:
+    """Alternatives keyed by text, token ids, over several `data:` lines: written again whole,
+    on one line, the event still JSON."""
+    tokens = secret_tokens(OPENAI)
+    chunks = data_lines(shape_body(name, tokens))
+    body = "".join(
+        "".join(f"data: {line}\r\n" for line in json.dumps(chunk, indent=1).split("\n")) + "\r\n"
+        for chunk in chunks
+    )
+    new, _ = scrub(body, SSE)
+    blocks = [block for block in new.split("\r\n\r\n") if block.strip()]
+    docs = [json.loads("\n".join(line[6:] for line in b.split("\r\n"))) for b in blocks]
+    assert [structure(d) for d in docs] == [structure(d) for d in chunks]
+    shape = SHAPES[name][4]
+    assert answers(docs, shape) == ["Your key is <SCRUBBED:openai>."] * 2
+    for piece in secret_pieces(OPENAI):
+        assert piece not in new

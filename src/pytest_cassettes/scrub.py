@@ -66,7 +66,7 @@ from pytest_cassettes.scrub_shared import (
     plain_text,
     splice,
 )
-from pytest_cassettes.scrub_streams import scrub_event_stream, scrub_logprobs
+from pytest_cassettes.scrub_streams import scrub_event_stream, scrub_json_streams
 from pytest_cassettes.streams import JSON_TOKEN
 
 __all__ = [
@@ -226,7 +226,9 @@ _PAIR_VALUE = re.compile(r'"value"\s*:', re.IGNORECASE)
 
 def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
     """The paths (lower-case keys) of fields a name rule would take that are no secrets by
-    their object's other fields: a model's output `token`, a key/value pair's `key`."""
+    their object's other fields: a model's output `token`, a key/value pair's `key`; or by
+    where their object is: a legacy completion's alternatives, keyed by their tokens
+    (`"top_logprobs": [{" password": -0.2, " key": -1.9}]`), each a log probability."""
     model = ("prob" in text or "likelihood" in text) and _MODEL_TOKEN_HINT.search(text)
     pairs = _PAIR_KEY.search(text) and _PAIR_VALUE.search(text)
     if not (model or pairs):
@@ -239,6 +241,8 @@ def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
             kept = _kept_field(node)
             if kept is not None:
                 found.append((*path, kept.lower()))
+            elif path[-2:-1] == ["top_logprobs"] and "logprob" not in node:
+                found.extend((*path, key.lower()) for key in node if isinstance(key, str))
             for key, value in node.items():
                 if isinstance(value, (dict, list)) and isinstance(key, str):
                     path.append(key.lower())
@@ -959,7 +963,7 @@ class Scrubber:
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
             if "event-stream" not in content_type:
-                text = scrub_logprobs(self, text, found)
+                text = scrub_json_streams(self, text, found)
             new = self._scrub_json(text, found)
         if new is None and (
             "xml" in content_type or (not content_type and text.lstrip()[:1] == "<")

@@ -1,12 +1,13 @@
 """Scrubbing what streams carry piece by piece (parsed by streams.py): the text a
 `text/event-stream` body's events carry (a model's answer, a tool call's arguments, a few
-characters an event), and a JSON body's log probabilities' tokens.
+characters an event), and a JSON body's log probabilities' tokens (and the text of JSON lines'
+chunks: Ollama's streamed answer).
 
 Each stream's pieces are read joined, so that a secret split over them (a key a model echoes
 token by token) is found whole, with the Scrubber's own rules (scrub.py): the text rules, then
 the name rules over what they left; what is found is replaced in every piece it spans. The
 Scrubber calls :func:`scrub_event_stream` before an event stream's body gets the free-text
-rules, and :func:`scrub_logprobs` before a JSON body gets the JSON rules.
+rules, and :func:`scrub_json_streams` before a JSON body gets the JSON rules.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from pytest_cassettes.scrub_shared import (
     plain_text,
     splice,
 )
-from pytest_cassettes.streams import Piece, Segment, Stream, event_streams, logprob_streams
+from pytest_cassettes.streams import Path, Piece, Stream, event_streams, json_streams
 
 if TYPE_CHECKING:
     from pytest_cassettes.scrub import Scrubber
 
-__all__ = ["scrub_event_stream", "scrub_logprobs"]
+__all__ = ["scrub_event_stream", "scrub_json_streams"]
 
 
 def scrub_event_stream(scrubber: Scrubber, text: str, found: list[str]) -> str:
@@ -46,18 +47,17 @@ def scrub_event_stream(scrubber: Scrubber, text: str, found: list[str]) -> str:
     matches over two pieces or more: those inside a piece are the free-text rules' (which
     run after, over what this left), so a body without one is left as it was. Before them,
     as they would replace a long enough first piece alone and leave the rest on disk. Log
-    probabilities' tokens are streams too (see scrub_logprobs), all they hold theirs."""
+    probabilities' tokens are streams too (see scrub_json_streams), all they hold theirs."""
     return _scrub_streams(scrubber, event_streams(text), text, found)
 
 
-def scrub_logprobs(scrubber: Scrubber, text: str, found: list[str]) -> str:
-    """A JSON body's log probabilities (a chat completion's `logprobs.content`, a
-    Responses API content part's `logprobs`): their tokens joined, list by list, as a
-    stream's pieces are (see scrub_event_stream), each entry's `bytes` and alternatives
-    changed with its token."""
-    if '"logprobs"' not in text:
-        return text
-    return _scrub_streams(scrubber, logprob_streams(text), text, found)
+def scrub_json_streams(scrubber: Scrubber, text: str, found: list[str]) -> str:
+    """A JSON body's log probabilities (a chat completion's `logprobs.content`, a legacy
+    completion's `tokens`, Gemini's `logprobsResult`, Ollama's and Cohere's `logprobs`, ...):
+    their tokens joined, list by list, as a stream's pieces are (see scrub_event_stream), the
+    bytes, ids and alternatives beside each token changed with it; and the text JSON lines'
+    chunks carry (Ollama's streamed answer), as events'."""
+    return _scrub_streams(scrubber, json_streams(text), text, found)
 
 
 def _scrub_streams(scrubber: Scrubber, streams: list[Stream], text: str, found: list[str]) -> str:
@@ -96,14 +96,12 @@ def _scrub_streams(scrubber: Scrubber, streams: list[Stream], text: str, found: 
                         _piece_text(piece, new),
                     )
                 )
-                if piece.alternatives is not None:
+                if piece.shape is not None:
                     tokens.setdefault(index, []).append((begin, stop, new))
-        for index, changes in tokens.items():
-            edits.extend(
-                _logprob_edits(
-                    stream.pieces[index], splice(stream.pieces[index].text, changes), text
-                )
-            )
+        changed = {i: splice(stream.pieces[i].text, changes) for i, changes in tokens.items()}
+        for index, token in changed.items():
+            edits.extend(_logprob_edits(stream.pieces[index], token, text))
+        edits.extend(_offset_edits(stream, changed, text))
     if not edits:
         return text
     edits.sort()
@@ -353,9 +351,6 @@ def _map_back(
     return mapped, [took for _, _, _, took in groups]
 
 
-_ARRAY_SEPARATOR = re.compile(r"\s*,\s*")
-
-
 def _trimmed_edit(text: str, edit: tuple[int, int, str]) -> tuple[int, int, str]:
     """An edit of `text` without what it keeps at its ends (a JSON string written again whole
     for a value in it, `Bearer <SCRUBBED>` for `Bearer abc`): its smallest span, not empty."""
@@ -372,47 +367,107 @@ def _trimmed_edit(text: str, edit: tuple[int, int, str]) -> tuple[int, int, str]
 
 
 def _logprob_edits(piece: Piece, token: str, body: str) -> list[tuple[int, int, str]]:
-    """A log probability whose token became `token`: its `bytes` become the token's UTF-8
-    bytes, and each of its alternatives (`top_logprobs`) the token and its bytes (the one that
-    was the token, and the others: any may be another cut of the secret, which only the
-    chosen token's new text is known to be free of)."""
-    assert piece.path is not None and piece.alternatives is not None
-    entry = piece.path[:-1]
+    """A log probability whose token became `token`: what renders it again beside it (see
+    Piece.beside) follows. Its bytes become the token's UTF-8 bytes, its token ids 0 (the new
+    text's are not known; the old ones spell the secret in the model's vocabulary), each of
+    its alternatives the token (the one that was the token, and the others: any may be
+    another cut of the secret, which only the chosen token's new text is known to be free
+    of); alternatives keyed by their text (a legacy completion's) are one, the token's."""
+    beside = piece.beside()
     written = json.dumps(token, ensure_ascii=False)
     edits: list[tuple[int, int, str]] = []
 
-    def change(path: tuple[Segment, ...]) -> None:
-        span = piece.value_span(body, path)
-        if span is None:
+    def change(path: Path, kind: str) -> None:
+        found = piece.value_at(body, path)
+        if found is None:
             return
-        start, end = span
-        if path[-1] == "bytes" and body[start] == "[":
-            old = body[start:end]
-            if len(piece.lines) > 1 and ("\n" in old or "\r" in old):
-                # Over an event's data lines: one line now (a raw line break in it would
-                # end the data line, the rest not the event's).
-                old = "[]"
-            edits.append((start, end, _bytes_array(old, token)))
-        elif path[-1] == "token" and body[start] == '"':
+        start, end, old = found
+        if kind == "token" and old[0] == '"':
             edits.append((start, end, written))
+        elif kind == "bytes" and old[0] == "[":
+            edits.append((start, end, _array(piece, old, list(token.encode("utf-8")))))
+        elif kind == "ids" and old[0] == "[":
+            edits.append((start, end, _array(piece, old, [0] * len(json.loads(old)))))
+        elif kind == "ids" and _INTEGER.fullmatch(old):
+            edits.append((start, end, "0"))
+        elif kind == "keyed" and old[0] == "{":
+            edits.append((start, end, _keyed(piece, old, written)))
 
-    change((*entry, "bytes"))
-    for k in range(piece.alternatives):
-        change((*entry, "top_logprobs", k, "token"))
-        change((*entry, "top_logprobs", k, "bytes"))
+    for path in beside.tokens:
+        change(path, "token")
+    for path in beside.bytes:
+        change(path, "bytes")
+    for path in beside.ids:
+        change(path, "ids")
+    if beside.keyed is not None:
+        change(beside.keyed, "keyed")
     return edits
 
 
-def _bytes_array(old: str, token: str) -> str:
-    """A JSON array of the UTF-8 bytes of `token`, laid out as the `old` array was."""
+_INTEGER = re.compile(r"-?\d+")
+
+
+def _offset_edits(stream: Stream, changed: dict[int, str], body: str) -> list[tuple[int, int, str]]:
+    """A legacy completion's `text_offset` (each token's offset in the text) once the tokens
+    at `changed` became its values: each offset past a changed token shifted by what the
+    tokens before it gained or lost, so that they still say where each token is."""
+    edits: list[tuple[int, int, str]] = []
+    shift = 0
+    for index in range(min(changed, default=len(stream.pieces)), len(stream.pieces)):
+        piece = stream.pieces[index]
+        path = piece.beside().offset
+        if path is None:
+            return edits  # not a legacy completion's tokens
+        found = piece.value_at(body, path) if shift else None
+        if found is not None and _INTEGER.fullmatch(found[2]):
+            edits.append((found[0], found[1], str(int(found[2]) + shift)))
+        if index in changed:
+            shift += len(changed[index]) - len(piece.text)
+    return edits
+
+
+_ARRAY_SEPARATOR = re.compile(r"\s*,\s*")
+_COLON = re.compile(r'"\s*:\s*')  # an object's first key's end, and how it is laid out
+
+
+def _inside(piece: Piece, old: str) -> tuple[str, str, str]:
+    """What is between an array's or object's brackets (its JSON text, see Piece.value_at),
+    and the white space it starts and ends with; nothing when it is to be written on one line:
+    it spans an event's data lines (a raw line break in it would end the data line, the rest
+    not the event's)."""
+    if len(piece.lines) > 1 and "\n" in old:
+        return "", "", ""
     inner = old[1:-1]
-    lead = inner[: len(inner) - len(inner.lstrip())]
-    trail = inner[len(inner.rstrip()) :]
+    return inner, inner[: len(inner) - len(inner.lstrip())], inner[len(inner.rstrip()) :]
+
+
+def _array(piece: Piece, old: str, numbers: list[int]) -> str:
+    """A JSON array of `numbers`, laid out as the `old` array was."""
+    inner, lead, trail = _inside(piece, old)
     separator = _ARRAY_SEPARATOR.search(inner)
-    default = "," + lead if "\n" in lead else ", "  # one byte or none: pretty-printed or not
+    default = "," + lead if "\n" in lead else ", "  # one number or none: pretty-printed or not
     comma = default if separator is None else separator.group()
-    numbers = comma.join(str(byte) for byte in token.encode("utf-8"))
-    return f"[{lead}{numbers}{trail}]" if numbers else "[]"
+    written = comma.join(str(number) for number in numbers)
+    return f"[{lead}{written}{trail}]" if written else "[]"
+
+
+def _keyed(piece: Piece, old: str, written: str) -> str:
+    """Alternatives keyed by their tokens (`{"sk": -0.1, " sk": -2.3}`) as one, keyed by the
+    new token (`written`, JSON): the old token's log probability if it was one of them, else
+    the highest, laid out as the `old` object was."""
+    values = json.loads(old)
+    if not values:
+        return old
+    token = piece.text
+    value = values[token] if token in values else max(values.values(), key=_number)
+    inner, lead, trail = _inside(piece, old)
+    colon = _COLON.search(inner)
+    separator = colon.group()[1:] if colon else ": "
+    return f"{{{lead}{written}{separator}{json.dumps(value)}{trail}}}"
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) else float("-inf")
 
 
 def _piece_text(piece: Piece, text: str) -> str:

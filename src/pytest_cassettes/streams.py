@@ -1,16 +1,18 @@
 """Server-sent events (``text/event-stream``): the text a stream sends piece by piece.
 
 A language model streams its answer a few characters an event: OpenAI's chat chunks
-(``choices[i].delta.content``, a tool call's ``arguments``), its Responses API
-(``response.output_text.delta``'s ``delta``), Anthropic's ``content_block_delta`` (``text``,
-``partial_json``, ``thinking``), Gemini's ``candidates[i].content.parts[j].text``, Cohere's
-``content-delta`` (``text``, ``thinking``), ``tool-plan-delta`` and ``tool-call-delta``. A
-secret the model echoes is then split over events, and no rule looking at one event at a time
-sees it whole. :func:`event_streams` joins each stream's pieces (a choice's
-content, a tool call's arguments, a content block's text: each its own stream) in the order of
-the events, and tells where each piece's characters are in the body, so that a match in the
-joined text can be replaced in every piece it spans. Events that are not JSON (a plain text
-stream) are pieces of a stream of their own, per event name; ``[DONE]`` is none.
+(``choices[i].delta.content``, a tool call's ``arguments``, an audio answer's ``transcript``),
+its Responses API (``response.output_text.delta``'s ``delta``), Anthropic's
+``content_block_delta`` (``text``, ``partial_json``, ``thinking``), Gemini's
+``candidates[i].content.parts[j].text``, Cohere's ``content-delta`` (``text``, ``thinking``),
+``tool-plan-delta`` and ``tool-call-delta``; Ollama streams JSON lines (``message.content``,
+``response``: :func:`json_streams`). A secret the model echoes is then split over events, and no
+rule looking at one event at a time sees it whole. :func:`event_streams` joins each stream's
+pieces (a choice's content, a tool call's arguments, a content block's text: each its own
+stream) in the order of the events, and tells where each piece's characters are in the body, so
+that a match in the joined text can be replaced in every piece it spans. Events that are not
+JSON (a plain text stream) are pieces of a stream of their own, per event name; ``[DONE]`` is
+none. Log probabilities' tokens (of events, or of a JSON body) are streams too.
 
 Linear in the body: each event is read once, its JSON parsed once; where a piece is in its
 event's JSON is worked out only for the events a match touches, once an event whatever the
@@ -22,12 +24,13 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Hashable, Iterator
-from typing import Any, Union
+from collections.abc import Hashable, Iterable, Iterator
+from typing import Any, NamedTuple, Union
 
-__all__ = ["JSON_TOKEN", "Piece", "Stream", "event_streams", "logprob_streams"]
+__all__ = ["JSON_TOKEN", "Beside", "Piece", "Stream", "event_streams", "json_streams"]
 
 Segment = Union[str, int]
+Path = tuple[Segment, ...]
 
 _LINE = re.compile(r"[^\r\n]*")
 # A JSON text's tokens: a string, a structural character, white space, a literal or number.
@@ -46,9 +49,15 @@ _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 _COHERE_KINDS = frozenset({"content-delta", "tool-plan-delta", "tool-call-delta"})
 # The events worth parsing: those with a field one of the shapes above reads.
 _HINT = re.compile(r'"(?:delta|choices|candidates)"')
-# Log probabilities (OpenAI's chat `logprobs.content`, its Responses API's `logprobs`): their
-# tokens are a model's text too, split the same way.
-_LOGPROBS = '"logprobs"'
+# Log probabilities (`logprobs`, Gemini's `logprobsResult`): their tokens are a model's text
+# too, split the same way.
+_LOGPROBS = '"logprobs'
+# JSON lines of a streamed answer (Ollama's, a chunk a line; `done` is in each): an object's
+# end, a line break, the next one's start (no JSON document holds that: its strings hold no
+# raw line break, and its objects in an array have a comma between them).
+_CHUNKS_HINT = re.compile(r'"(?:delta|choices|candidates|done)"')
+_CONCATENATED = re.compile(r"\}[ \t\r]*\n\s*\{")
+_SPACE = re.compile(r"[ \t\r\n]*")
 
 
 class _Event:
@@ -75,8 +84,21 @@ class _Event:
             for start, end in self.lines:
                 line_starts.append(position)
                 position += end - start + 1
-            self.located = data, line_starts, _string_tokens(data)
+            self.located = data, line_starts, _value_spans(data)
         return self.located
+
+
+class Beside(NamedTuple):
+    """What renders a log probability's token again, beside it in its event (paths): its
+    alternatives' tokens, arrays of UTF-8 bytes, token ids (a number or an array of them), an
+    object keyed by the alternatives' tokens (legacy completions' `top_logprobs`), the token's
+    offset in the text (their `text_offset`)."""
+
+    tokens: list[Path]
+    bytes: list[Path]
+    ids: list[Path]
+    keyed: Path | None = None
+    offset: Path | None = None
 
 
 class Piece:
@@ -84,7 +106,7 @@ class Piece:
     a line of a plain text event's data. `fixed`: a separator the stream's text has between
     two lines of one event, no character of the body (never replaced)."""
 
-    __slots__ = ("alternatives", "event", "fixed", "lines", "path", "text")
+    __slots__ = ("alternatives", "event", "fixed", "lines", "path", "shape", "text")
 
     def __init__(
         self,
@@ -93,32 +115,57 @@ class Piece:
         path: tuple[Segment, ...] | None,
         fixed: bool = False,
         event: _Event | None = None,
-        alternatives: int | None = None,
+        shape: str | None = None,
+        alternatives: int = 0,
     ) -> None:
         self.text = text
         self.lines = lines  # the (start, end) in the body of each data line of its event
         self.path = path  # where in the event's JSON; None: the line itself (plain text)
         self.fixed = fixed
         self.event = event  # shared by the pieces of one JSON event
-        # A log probability's `token` (its entry's `bytes` and `top_logprobs` beside it): how
-        # many alternatives its entry lists. None: no log probability.
+        # A log probability's token: its shape (see beside), None for none; how many
+        # alternatives are listed at its position.
+        self.shape = shape
         self.alternatives = alternatives
 
-    def value_span(self, body: str, path: tuple[Segment, ...]) -> tuple[int, int] | None:
-        """Where in the body the value at `path` of the piece's event is, when it is a string
-        or an array (its quotes and brackets included). None: no such value."""
+    def beside(self) -> Beside:
+        """What renders a log probability's token again (see Beside), by its shape: OpenAI's
+        and Ollama's entry (`token`, `bytes`, `top_logprobs`), Gemini's chosen candidate
+        (`tokenId`; `topCandidates` at its position), a legacy completion's `tokens`
+        (`top_logprobs` and `text_offset` at its position), Cohere's (`text`, `token_ids`)."""
+        assert self.path is not None and self.shape is not None
+        path, count = self.path, range(self.alternatives)
+        if self.shape == "gemini":  # (..., "chosenCandidates", j, "token")
+            others = [(*path[:-3], "topCandidates", path[-2], "candidates", k) for k in count]
+            ids = [(*path[:-1], "tokenId"), *((*other, "tokenId") for other in others)]
+            return Beside([(*other, "token") for other in others], [], ids)
+        if self.shape == "completion":  # (..., "tokens", j)
+            root, j = path[:-2], path[-1]
+            return Beside([], [], [], (*root, "top_logprobs", j), (*root, "text_offset", j))
+        entry = path[:-1]
+        if self.shape == "cohere":
+            return Beside([], [], [(*entry, "token_ids")])
+        others = [(*entry, "top_logprobs", k) for k in count]
+        arrays = [(*entry, "bytes"), *((*other, "bytes") for other in others)]
+        return Beside([(*other, "token") for other in others], arrays, [])
+
+    def value_at(self, body: str, path: tuple[Segment, ...]) -> tuple[int, int, str] | None:
+        """Where in the body the value at `path` of the piece's event is (a string's quotes,
+        an array's or object's brackets included), and its JSON text (its data lines joined
+        by "\n", when it spans some). None: no such value."""
         if self.event is None:
             self.event = _Event(self.lines)
-        _, line_starts, tokens = self.event.locate(body)
+        data, line_starts, tokens = self.event.locate(body)
         token = tokens.get(path)
         if token is None:
             return None
-        # An array may span data lines (an event's JSON pretty-printed over several): each
-        # end is shifted by its own line's place in the body.
+        # An array or object may span data lines (an event's JSON pretty-printed over
+        # several): each end is shifted by its own line's place in the body.
         first = bisect.bisect_right(line_starts, token[0]) - 1
         last = bisect.bisect_right(line_starts, token[1] - 1) - 1
         start = token[0] + self.lines[first][0] - line_starts[first]
-        return start, token[1] + self.lines[last][0] - line_starts[last]
+        end = token[1] + self.lines[last][0] - line_starts[last]
+        return start, end, data[token[0] : token[1]]
 
     def raw_span(self, body: str) -> tuple[int, list[int]] | None:
         """Where the piece's characters are in the body: the body offset of its first
@@ -170,7 +217,7 @@ class Stream:
 def event_streams(body: str) -> list[Stream]:
     """The streams of text the events of a `text/event-stream` body carry, each with two
     pieces or more (a stream sent whole in one event has nothing to join), and the streams of
-    log probabilities' tokens (see logprob_streams), from one piece."""
+    log probabilities' tokens (see _logprob_lists), from one piece."""
     streams: dict[Hashable, Stream] = {}
     for number, (name, lines) in enumerate(_events(body)):
         if len(lines) == 1:
@@ -189,9 +236,7 @@ def event_streams(body: str) -> list[Stream]:
                 event = None
             if isinstance(event, dict):
                 shared = _Event(lines)
-                for key, path, text in _json_pieces(event):
-                    stream = streams.setdefault(key, Stream())
-                    stream.add(Piece(text, lines, path, event=shared))
+                _add_pieces(streams, _json_pieces(event), lines, shared)
                 if logprobs:
                     _add_logprobs(streams, event, number, lines, shared)
                 continue
@@ -202,25 +247,72 @@ def event_streams(body: str) -> list[Stream]:
             if index:
                 stream.add(Piece("\n", lines, None, fixed=True))
             stream.add(Piece(body[start:end], ((start, end),), None))
+    return _joined(streams)
+
+
+def json_streams(body: str) -> list[Stream]:
+    """The streams of a JSON body: its log probabilities' tokens (see _logprob_lists), and
+    in JSON lines of a streamed answer (Ollama's, a chunk a line) the text the chunks carry,
+    joined as events' are (see event_streams)."""
+    logprobs = _LOGPROBS in body
+    chunks = _CHUNKS_HINT.search(body) is not None and _CONCATENATED.search(body) is not None
+    if not (logprobs or chunks):
+        return []
+    documents = _documents(body)
+    chunks = chunks and len(documents) > 1
+    streams: dict[Hashable, Stream] = {}
+    for number, (start, end, document) in enumerate(documents):
+        if not isinstance(document, dict):
+            continue
+        lines = ((start, end),)
+        shared = _Event(lines)
+        if chunks:
+            _add_pieces(streams, _json_pieces(document), lines, shared)
+            _add_pieces(streams, _ollama_pieces(document), lines, shared)
+        if logprobs:
+            _add_logprobs(streams, document, number, lines, shared)
+    return _joined(streams)
+
+
+def _documents(body: str) -> list[tuple[int, int, Any]]:
+    """The JSON documents of a body (one, or several with white space between them: JSON
+    lines) and where each is; none when the body is not all JSON."""
+    decoder = json.JSONDecoder()
+    documents: list[tuple[int, int, Any]] = []
+    position, length = 0, len(body)
+    try:
+        while True:
+            match = _SPACE.match(body, position)
+            assert match is not None  # `*`: it matches everywhere
+            position = match.end()
+            if position >= length:
+                return documents
+            document, end = decoder.raw_decode(body, position)
+            documents.append((position, end, document))
+            position = end
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
+        return []
+
+
+def _joined(streams: dict[Hashable, Stream]) -> list[Stream]:
+    """The streams with something to join: two pieces or more, any log probabilities'."""
     return [s for s in streams.values() if len(s.pieces) > 1 or (s.logprobs and s.pieces)]
 
 
-def logprob_streams(body: str) -> list[Stream]:
-    """The log probabilities' tokens of a JSON body (one document): each list of them (a chat
-    choice's `logprobs.content` and `refusal`, a Responses API content part's `logprobs`) a
-    stream, its tokens the pieces."""
-    if _LOGPROBS not in body:
-        return []
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return []
-    if not isinstance(document, dict):
-        return []
-    streams: dict[Hashable, Stream] = {}
-    lines = ((0, len(body)),)
-    _add_logprobs(streams, document, 0, lines, _Event(lines))
-    return list(streams.values())
+def _add_pieces(
+    streams: dict[Hashable, Stream],
+    pieces: Iterable[tuple[Hashable, Path, str]],
+    lines: tuple[tuple[int, int], ...],
+    event: _Event,
+) -> None:
+    for key, path, text in pieces:
+        stream = streams.setdefault(key, Stream())
+        stream.add(Piece(text, lines, path, event=event))
+
+
+# A log probability's token: its path in its document, its text, how many alternatives are
+# listed at its position, its shape (see Piece.beside).
+_Token = tuple[Path, str, int, str]
 
 
 def _add_logprobs(
@@ -232,54 +324,67 @@ def _add_logprobs(
 ) -> None:
     """Add the log probabilities' tokens of one JSON document (an event's, the `number`th,
     or a body's) to their streams."""
-    for key, path, entries in _logprob_lists(document, number):
+    for key, tokens in _logprob_lists(document, number):
         stream = streams.get(key)
         if stream is None:
             stream = streams[key] = Stream(logprobs=True)
-        for j, item in enumerate(entries):
-            if not isinstance(item, dict) or not isinstance(item.get("token"), str):
-                continue
-            top = item.get("top_logprobs")
-            count = len(top) if isinstance(top, list) else 0
-            path_j = (*path, j, "token")
-            stream.add(Piece(item["token"], lines, path_j, event=event, alternatives=count))
+        for path, text, count, shape in tokens:
+            stream.add(Piece(text, lines, path, event=event, shape=shape, alternatives=count))
 
 
 def _logprob_lists(
     document: dict[str, Any], number: int
-) -> Iterator[tuple[Hashable, tuple[Segment, ...], list[Any]]]:
-    """The lists of log probabilities in a document: (their stream, their path, the list).
-    A streamed chat chunk's and a Responses API text delta's are their stream's next pieces;
-    a list the document holds whole (a completion, a content part, `output_text.done`) is a
-    stream of its own."""
+) -> Iterator[tuple[Hashable, Iterator[_Token]]]:
+    """The lists of log probabilities in a document: (their stream, their tokens). A
+    streamed chunk's (chat and legacy completions', Gemini's, a Responses API text delta's,
+    Cohere's content delta's, an Ollama JSON line's) are their stream's next tokens; a list the
+    document holds whole (a Responses API content part, `output_text.done`) is a stream of its
+    own."""
     kind = document.get("type")
     choices = document.get("choices")
-    if isinstance(choices, list):  # chat completions, streamed or not
+    if isinstance(choices, list):  # chat and legacy completions, streamed or not
         for i, choice in enumerate(choices):
             if not isinstance(choice, dict) or not isinstance(choice.get("logprobs"), dict):
                 continue
             logprobs = choice["logprobs"]
             index = _hashable(choice.get("index", i))
+            path: Path = ("choices", i, "logprobs")
             for field in ("content", "refusal"):
                 if isinstance(logprobs.get(field), list):
                     key: Hashable = ("logprobs", "chat", index, field)
-                    yield key, ("choices", i, "logprobs", field), logprobs[field]
-    if isinstance(kind, str) and isinstance(document.get("logprobs"), list):
+                    yield key, _entries((*path, field), logprobs[field])
+            if isinstance(logprobs.get("tokens"), list):  # legacy completions (and vLLM's)
+                yield ("logprobs", "completion", index), _completion_tokens(path, logprobs)
+    candidates = document.get("candidates")
+    if isinstance(candidates, list):  # Gemini's
+        for i, candidate in enumerate(candidates):
+            result = candidate.get("logprobsResult") if isinstance(candidate, dict) else None
+            if isinstance(result, dict) and isinstance(result.get("chosenCandidates"), list):
+                index = _hashable(candidate.get("index", i))
+                path = ("candidates", i, "logprobsResult")
+                yield ("logprobs", "gemini", index), _gemini_tokens(path, result)
+    logprobs = document.get("logprobs")
+    if isinstance(logprobs, list):
         if kind == "response.output_text.delta":  # the Responses API's streamed text
             where = tuple(
                 _hashable(document.get(name))
                 for name in ("item_id", "output_index", "content_index")
             )
-            yield ("logprobs", "responses", *where), ("logprobs",), document["logprobs"]
-        else:  # `response.output_text.done`, the whole text's
-            yield ("logprobs", number, "logprobs"), ("logprobs",), document["logprobs"]
+            yield ("logprobs", "responses", *where), _entries(("logprobs",), logprobs)
+        elif isinstance(kind, str):  # `response.output_text.done`, the whole text's
+            yield ("logprobs", number, "logprobs"), _entries(("logprobs",), logprobs)
+        else:  # Ollama's (a JSON line's next tokens), Cohere's v2 chat response
+            yield ("logprobs", "top"), _entries(("logprobs",), logprobs)
+    elif kind == "content-delta" and isinstance(logprobs, dict):  # Cohere's streamed
+        key = ("logprobs", "cohere", _hashable(document.get("index")))
+        yield key, _entry(("logprobs",), logprobs)
     # Content parts: a response's (`response.completed`'s, or not streamed), an output item's,
     # a content part event's.
-    roots: list[tuple[tuple[Segment, ...], Any]] = [((), document)]
+    roots: list[tuple[Path, Any]] = [((), document)]
     response = document.get("response")
     if isinstance(response, dict):
         roots.append((("response",), response))
-    items: list[tuple[tuple[Segment, ...], Any]] = []
+    items: list[tuple[Path, Any]] = []
     for path, root in roots:
         output = root.get("output")
         if isinstance(output, list):
@@ -294,10 +399,46 @@ def _logprob_lists(
 
 
 def _part_logprobs(
-    part: Any, path: tuple[Segment, ...], number: int
-) -> Iterator[tuple[Hashable, tuple[Segment, ...], list[Any]]]:
+    part: Any, path: Path, number: int
+) -> Iterator[tuple[Hashable, Iterator[_Token]]]:
     if isinstance(part, dict) and isinstance(part.get("logprobs"), list):
-        yield ("logprobs", number, *path), (*path, "logprobs"), part["logprobs"]
+        yield ("logprobs", number, *path), _entries((*path, "logprobs"), part["logprobs"])
+
+
+def _entries(path: Path, entries: list[Any]) -> Iterator[_Token]:
+    for j, item in enumerate(entries):
+        yield from _entry((*path, j), item)
+
+
+def _entry(path: Path, item: Any) -> Iterator[_Token]:
+    """A log probability's token: OpenAI's and Ollama's `{token, logprob, bytes,
+    top_logprobs}`, Cohere's `{text, token_ids, logprobs}` (a chunk of text and its tokens')."""
+    if not isinstance(item, dict):
+        return
+    if isinstance(item.get("token"), str):
+        top = item.get("top_logprobs")
+        yield (*path, "token"), item["token"], len(top) if isinstance(top, list) else 0, "entry"
+    elif isinstance(item.get("text"), str) and "token_ids" in item:
+        yield (*path, "text"), item["text"], 0, "cohere"
+
+
+def _completion_tokens(path: Path, logprobs: dict[str, Any]) -> Iterator[_Token]:
+    """A legacy completion's `tokens` (beside `top_logprobs`, `text_offset`)."""
+    for j, token in enumerate(logprobs["tokens"]):
+        if isinstance(token, str):
+            yield (*path, "tokens", j), token, 0, "completion"
+
+
+def _gemini_tokens(path: Path, result: dict[str, Any]) -> Iterator[_Token]:
+    """Gemini's `chosenCandidates` (beside `topCandidates`, a step's alternatives each)."""
+    top = result.get("topCandidates")
+    top = top if isinstance(top, list) else []
+    for j, chosen in enumerate(result["chosenCandidates"]):
+        if isinstance(chosen, dict) and isinstance(chosen.get("token"), str):
+            step = top[j] if j < len(top) else None
+            others = step.get("candidates") if isinstance(step, dict) else None
+            count = len(others) if isinstance(others, list) else 0
+            yield (*path, "chosenCandidates", j, "token"), chosen["token"], count, "gemini"
 
 
 def _events(body: str) -> Iterator[tuple[str, tuple[tuple[int, int], ...]]]:
@@ -380,6 +521,19 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
                     yield key, ("candidates", i, "content", "parts", j, "text"), part["text"]
 
 
+def _ollama_pieces(document: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:
+    """Ollama's chunks (JSON lines): `/api/chat`'s `message.content` and `thinking`,
+    `/api/generate`'s `response` and `thinking`."""
+    message = document.get("message")
+    if isinstance(message, dict):
+        for field in ("content", "thinking"):
+            if isinstance(message.get(field), str):
+                yield ("ollama", "message", field), ("message", field), message[field]
+    for field in ("response", "thinking"):
+        if isinstance(document.get(field), str):
+            yield ("ollama", field), (field,), document[field]
+
+
 def _cohere_pieces(
     kind: str, index: Hashable, message: dict[str, Any]
 ) -> Iterator[tuple[Hashable, tuple[Segment, ...], str]]:
@@ -430,20 +584,24 @@ def _chat_pieces(
         if isinstance(function, dict) and isinstance(function.get("arguments"), str):
             path = ("choices", i, "delta", "function_call", "arguments")
             yield ("chat", index, "function"), path, function["arguments"]
+        audio = delta.get("audio")  # an audio answer's transcript
+        if isinstance(audio, dict) and isinstance(audio.get("transcript"), str):
+            path = ("choices", i, "delta", "audio", "transcript")
+            yield ("chat", index, "audio"), path, audio["transcript"]
 
 
 def _hashable(value: Any) -> Hashable:
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
-def _string_tokens(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
-    """The span in `data` (one JSON document) of the string token, or the array, at each path
-    (the last one of a path, as a parser keeps the last of duplicate keys). One pass over the
-    document."""
+def _value_spans(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
+    """The span in `data` (one JSON document) of the value at each path: a string token, a
+    number or literal, an array or object (the last one of a path, as a parser keeps the last
+    of duplicate keys). One pass over the document."""
     found: dict[tuple[Segment, ...], tuple[int, int]] = {}
     keys: list[Segment] = []  # the path of the value about to be read
     objects: list[bool] = []
-    arrays: list[tuple[tuple[Segment, ...], int]] = []  # each open array's path and start
+    opened: list[tuple[tuple[Segment, ...], int]] = []  # each open array's or object's path, start
     key_next = False
     for match in JSON_TOKEN.finditer(data):
         token = match.group()
@@ -458,14 +616,13 @@ def _string_tokens(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
             elif isinstance(keys[-1], int):
                 keys[-1] += 1
         elif first in "{[":
-            if first == "[":
-                arrays.append((tuple(keys), match.start()))
+            opened.append((tuple(keys), match.start()))
             objects.append(first == "{")
             keys.append(0)
             key_next = first == "{"
         elif first in "}]":
-            if first == "]" and arrays:
-                path, start = arrays.pop()
+            if opened:
+                path, start = opened.pop()
                 found[path] = (start, match.end())
             objects.pop()
             keys.pop()
@@ -475,7 +632,7 @@ def _string_tokens(data: str) -> dict[tuple[Segment, ...], tuple[int, int]]:
                 keys[-1] = token
             else:  # most keys hold no escape: no parser needed
                 keys[-1] = token[1:-1] if "\\" not in token else json.loads(token)
-        elif first == '"' and keys:
+        elif keys:
             found[tuple(keys)] = match.span()
     return found
 
