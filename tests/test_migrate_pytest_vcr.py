@@ -350,3 +350,25 @@ def test_a_suite_migrated_before_migrate_moved_cassettes_gets_them_moved(tmp_pat
     )
     assert migrate([str(tmp_path)], write=True, out=io.StringIO()) == 0
     assert _files(cassettes) == {"test_a/TestApi.test_get.yaml"}
+
+
+def test_two_flat_files_of_one_new_name_are_not_moved_over_each_other(tmp_path: Path) -> None:
+    # Parameter ids that differ only in characters our names replace (`a:b`, `a|b`) are two
+    # files of pytest-vcr's and one of ours: the second was renamed over the first, lost.
+    cassettes = _flat_project(
+        tmp_path,
+        '@pytest.mark.vcr\n@pytest.mark.parametrize("q", ["a:b", "a|b"])\n'
+        "def test_q(q):\n    pass\n",
+        "test_q[a:b].yaml",
+        "test_q[a|b].yaml",
+    )
+    (cassettes / "test_q[a|b].yaml").write_text(CASSETTE.replace("1", "2"))
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=True, out=out) == 0
+    assert _files(cassettes) == {"test_a/test_q[a-b].yaml", "test_q[a|b].yaml"}
+    assert (cassettes / "test_a" / "test_q[a-b].yaml").read_text() == CASSETTE
+    assert (
+        f"{cassettes}/test_q[a|b].yaml: kept, not moved to {cassettes}/test_a/test_q[a-b].yaml: "
+        f"{cassettes}/test_q[a:b].yaml goes there (pytest-cassettes gives those tests one "
+        "cassette); move it by hand to a file a test of yours names\n"
+    ) in out.getvalue()

@@ -68,11 +68,13 @@ class FlatMove:
     targets: list[Path] = field(default_factory=list)  # files to write
     present: list[Path] = field(default_factory=list)  # already there: the same file
     taken: list[Path] = field(default_factory=list)  # another file there: never overwritten
+    # Another flat file goes there (ids that differ in characters our names replace).
+    clashing: list[tuple[Path, Path]] = field(default_factory=list)
     kept_for: list[str] = field(default_factory=list)  # tests that may still read it
 
     @property
     def keeps_source(self) -> bool:
-        return bool(self.kept_for or self.taken)
+        return bool(self.kept_for or self.taken or self.clashing)
 
     @property
     def changes(self) -> bool:
@@ -105,6 +107,11 @@ class FlatMove:
                 f"{self.source}: kept, not copied to {target}: another file is there (recorded "
                 "anew?); compare them, keep one, delete the other"
             )
+        for target, other in self.clashing:
+            found.append(
+                f"{self.source}: kept, not moved to {target}: {other} goes there (pytest-cassettes "
+                "gives those tests one cassette); move it by hand to a file a test of yours names"
+            )
         if self.kept_for:
             found.append(f"{self.source}: kept: {', '.join(self.kept_for)} may still read it")
         return found
@@ -134,6 +141,7 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
     for module in modules:
         folders.setdefault(module.path.parent, []).append(module)
     result = MovePlan()
+    claimed: dict[Path, Path] = {}  # each target to write, and the file written there
     for folder, group in folders.items():
         flat = folder / "cassettes"
         if not any(m.moving for m in group) or not flat.is_dir():
@@ -146,7 +154,8 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
         moves, unmatched = [], []
         for source in sorted(p for p in flat.iterdir() if p.name.endswith(FLAT_SUFFIX)):
             if source.is_file():
-                move = _move(source, tests.get(source.name[: -len(FLAT_SUFFIX)].split("[")[0], []))
+                named = tests.get(source.name[: -len(FLAT_SUFFIX)].split("[")[0], [])
+                move = _move(source, named, claimed)
                 if move.users:
                     moves.append(move)
                 elif not move.kept_for:
@@ -157,7 +166,11 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
     return result
 
 
-def _move(source: Path, tests: Sequence[tuple[ModuleTests, DefinedTest, str | None]]) -> FlatMove:
+def _move(
+    source: Path,
+    tests: Sequence[tuple[ModuleTests, DefinedTest, str | None]],
+    claimed: dict[Path, Path],
+) -> FlatMove:
     move = FlatMove(source)
     targets: list[Path] = []
     for module, test, why in tests:
@@ -171,7 +184,10 @@ def _move(source: Path, tests: Sequence[tuple[ModuleTests, DefinedTest, str | No
         target = module.cassette_dir / module.path.stem / name
         targets += [] if target in targets else [target]
     for target in targets:
-        if not target.exists():
+        if target in claimed:
+            move.clashing.append((target, claimed[target]))
+        elif not target.exists():
+            claimed[target] = source
             move.targets.append(target)
         elif target.is_file() and filecmp.cmp(source, target, shallow=False):
             move.present.append(target)
