@@ -736,6 +736,30 @@ def test_ollama_s_streamed_answer_without_logprobs_is_joined_over_its_lines() ->
     assert len(new.splitlines()) == len(tokens)
 
 
+@pytest.mark.parametrize(
+    "spoiled",
+    [
+        lambda lines: [*lines, '{"model": "m", "message": {"role": "assis'],  # cut short
+        lambda lines: [*lines[:5], "not json", *lines[5:]],
+        lambda lines: ["<html>proxy notice</html>", *lines],
+    ],
+    ids=["cut", "middle", "first"],
+)
+def test_json_lines_with_a_line_not_json_are_joined_all_the_same(spoiled: Any) -> None:
+    # One line that is not JSON (the last one cut short) left the whole stream unread: every
+    # piece of the key its chunks carry stayed on disk.
+    tokens = ["Use ", *tokenize(OPENAI, 7), " now"]
+    lines = [
+        json.dumps({"model": "m", "message": {"role": "assistant", "content": t}, "done": False})
+        for t in tokens
+    ]
+    new, count = scrub("\n".join(spoiled(lines)) + "\n", NDJSON)
+    assert count == 1
+    for piece in tokenize(OPENAI, 7)[2:]:
+        assert piece not in new
+    assert len(new.splitlines()) == len(spoiled(lines))
+
+
 def test_nothing_changes_in_the_other_shapes_without_a_secret() -> None:
     tokens = tokenize("The key is in the drawer, the token on the desk: Ab3dEf6hIj9k.")
     for name, (_, content_type, _, _, _, _) in SHAPES.items():

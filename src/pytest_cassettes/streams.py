@@ -276,22 +276,46 @@ def json_streams(body: str) -> list[Stream]:
 
 def _documents(body: str) -> list[tuple[int, int, Any]]:
     """The JSON documents of a body (one, or several with white space between them: JSON
-    lines) and where each is; none when the body is not all JSON."""
-    decoder = json.JSONDecoder()
+    lines) and where each is. Past what is not JSON (a JSON line cut short, a line of text),
+    the documents of each line after the one where reading failed."""
     documents: list[tuple[int, int, Any]] = []
-    position, length = 0, len(body)
     try:
-        while True:
-            match = _SPACE.match(body, position)
-            assert match is not None  # `*`: it matches everywhere
-            position = match.end()
-            if position >= length:
-                return documents
-            document, end = decoder.raw_decode(body, position)
-            documents.append((position, end, document))
-            position = end
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
+        failed = _read_documents(body, 0, len(body), documents)
+        if failed is None:
+            return documents
+        # A line at a time: reading the rest whole again at each bad line would be quadratic
+        # (an error message counts the lines before it).
+        start = body.find("\n", failed)
+        while start >= 0:
+            end = body.find("\n", start + 1)
+            _read_documents(body, start + 1, len(body) if end < 0 else end, documents)
+            start = end
+    except RecursionError:  # nested deeper than Python parses
         return []
+    return documents
+
+
+def _read_documents(
+    body: str, start: int, end: int, documents: list[tuple[int, int, Any]]
+) -> int | None:
+    """Add the documents of `body[start:end]` to `documents`; where one fails to be read (the
+    rest not read), None if none does."""
+    decoder, text = json.JSONDecoder(), body[start:end] if start or end < len(body) else body
+    position = 0
+    while True:
+        match = _SPACE.match(text, position)
+        assert match is not None  # `*`: it matches everywhere
+        position = match.end()
+        if position >= len(text):
+            return None
+        try:
+            document, stop = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            return start + max(error.pos, position)
+        except ValueError:  # a number of more digits than Python reads
+            return start + position
+        documents.append((start + position, start + stop, document))
+        position = stop
 
 
 def _joined(streams: dict[Hashable, Stream]) -> list[Stream]:
