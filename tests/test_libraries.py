@@ -20,7 +20,10 @@ pytest.importorskip("botocore")
 
 
 def run(suite: Suite, *args: str) -> pytest.RunResult:
-    return suite.pytester.runpytest_subprocess("-p", "no:recording", "-p", "no:asyncio", *args)
+    # Other plugins that import the libraries (respx's imports httpx) off.
+    return suite.pytester.runpytest_subprocess(
+        "-p", "no:recording", "-p", "no:asyncio", "-p", "no:respx", *args
+    )
 
 
 UNUSED_NOT_IMPORTED = """
@@ -240,7 +243,8 @@ def test_late_httpx():
     original = next(getattr(vcr.patch, n) for n in names if hasattr(vcr.patch, n))
     assert original.__globals__ is vars(sys.modules[original.__module__])
 """
-ARGS = ("-p", "no:cacheprovider", "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly")
+ARGS = ("-p", "no:cacheprovider", "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly",
+        "-p", "no:respx")
 
 def test_runs(pytester):
     # The package (and vcrpy) imported outside pytester's runs: they stay; httpx, imported in
