@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_cassettes.migrate import cassette_dir as migrate_cassette_dir
 from pytest_cassettes.migrate import migrate
 from tests.conftest import Suite
 
@@ -372,3 +373,37 @@ def test_two_flat_files_of_one_new_name_are_not_moved_over_each_other(tmp_path: 
         f"{cassettes}/test_q[a:b].yaml goes there (pytest-cassettes gives those tests one "
         "cassette); move it by hand to a file a test of yours names\n"
     ) in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "expected"),
+    [
+        ("tox.ini", "[flake8]\ncassette_dir = elsewhere\n\n[pytest]\naddopts = -q\n", "cassettes"),
+        (
+            "tox.ini",
+            "[pytest]\ncassette_dir = recorded\n[testenv]\ncommands = pytest\n",
+            "recorded",
+        ),
+        (
+            "setup.cfg",
+            "[tool:pytest]\naddopts = -q\n[other]\ncassette_dir = elsewhere\n",
+            "cassettes",
+        ),
+        (
+            "pyproject.toml",
+            '[tool.pytest.ini_options]\ncassette_dir = "recorded"\n[tool.x]\ncassette_dir = "y"\n',
+            "recorded",
+        ),
+    ],
+)
+def test_the_cassette_dir_option_is_read_in_pytests_section_only(
+    tmp_path: Path, name: str, config: str, expected: str
+) -> None:
+    (tmp_path / name).write_text(config)
+    (tmp_path / "tests").mkdir()
+    assert (
+        migrate_cassette_dir(tmp_path / "tests").resolve()
+        == (
+            tmp_path / "tests" / "cassettes" if expected == "cassettes" else tmp_path / expected
+        ).resolve()
+    )

@@ -79,16 +79,29 @@ CASSETTE_FIXTURES = frozenset({"vcr_cassette", "cassette"})
 
 
 def _root_config(folder: Path) -> str | None:
-    """The text of the file configuring pytest in `folder` ("" for `.git` alone), None if
-    `folder` is not where the search for conftest.py files (and pytest's rootdir) ends."""
+    """The text of pytest's section of the file configuring it in `folder` ("" for `.git`
+    alone), None if `folder` is not where the search for conftest.py files (and pytest's
+    rootdir) ends."""
     for name, section in ROOT_FILES.items():
         try:
             text = (folder / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         if section in text:
-            return text
+            return _section(text, section)
     return "" if (folder / ".git").exists() else None
+
+
+def _section(text: str, header: str) -> str:
+    """The lines under the section whose header starts with `header`, up to the next header
+    (another tool's `cassette_dir` in tox.ini or setup.cfg is not ours); all of a pytest.ini."""
+    if not header:
+        return text
+    start = re.search(rf"^[ \t]*{re.escape(header)}[^\n]*$", text, re.M)
+    if start is None:
+        return ""
+    following = re.compile(r"^[ \t]*\[", re.M).search(text, start.end())
+    return text[start.end() : following.start() if following else len(text)]
 
 
 def _is_root(folder: Path) -> bool:
