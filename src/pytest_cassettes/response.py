@@ -79,6 +79,10 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
         # The headers' message, kept: urllib.request sets `msg` to the reason phrase, as on a
         # real response, and requests' adapters may replace `headers`.
         self._message = self.msg
+        # urllib3's own response's name for its URL, which requests-cache reads to cache it
+        # (vcrpy's stub has none: every response recorded or replayed under a CachedSession
+        # failed with AttributeError, vcrpy issue #881).
+        self._request_url: str | None = getattr(self, "url", None)
 
     def _forget_body(self) -> None:
         if self._size:
@@ -124,9 +128,9 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
     def stream(self, amt: int = 65536, decode_content: Any = None) -> Iterator[bytes]:
         while True:  # through read(), which vcrpy 7's stream bypasses
             data = self.read(amt)
-            yield data
-            if not data:
+            if not data:  # not yielded: a real response's stream ends without b""
                 break
+            yield data
 
     def isclosed(self) -> bool:
         # A real response reports itself closed once its body is read; urllib3 1.26's stream()
