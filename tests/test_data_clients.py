@@ -7,6 +7,7 @@ requests-cache and urllib3-future (which niquests installs in urllib3's place) a
 from __future__ import annotations
 
 import pytest
+import urllib3
 
 # Imported here so that pytester's in-process runs find them loaded (as test_clients.py does):
 # vcrpy imported afresh by the second run would hand out its own stub response, not ours.
@@ -76,3 +77,30 @@ def test_requests_cache_session(suite: Suite) -> None:
             assert second.content == first.content and len(first.content) == 4096
         """,
     )
+
+
+@pytest.mark.skipif(
+    not hasattr(urllib3.util, "traffic_police"), reason="urllib3-future is not urllib3 here"
+)
+def test_urllib3_future_pools_are_left_usable(suite: Suite) -> None:
+    # niquests installs urllib3-future as `urllib3`: its pools keep their connections in a
+    # TrafficPolice, not a queue (every cassette test using a pool errored in its teardown).
+    suite.server.route("/blob", body=BODY)
+    suite.write(
+        """
+        session = requests.Session()
+
+        @pytest.mark.cassette
+        def test_one():
+            assert len(session.get(URL + "/blob").content) == 4096
+
+        @pytest.mark.cassette
+        def test_two():
+            assert len(session.get(URL + "/blob").content) == 4096
+
+        def test_plain():
+            assert len(session.get(URL + "/blob").content) == 4096
+        """
+    )
+    suite.run().assert_outcomes(passed=3)
+    suite.run("--record-mode=none").assert_outcomes(passed=3)

@@ -237,7 +237,9 @@ def _release(remover: Any) -> None:
     for pool, registered in list(registry.items()):
         connections = set(registered)
         idle = getattr(pool, "pool", None)
-        if idle is not None:  # an open pool: close its idle ones, keeping their slots
+        # An open pool: close its idle ones, keeping their slots. Not urllib3-future's pool
+        # (niquests installs it as urllib3), a TrafficPolice: its connections are closed below.
+        if isinstance(idle, queue.Queue):
             taken = []
             while True:
                 try:
