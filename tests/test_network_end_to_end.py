@@ -41,7 +41,38 @@ def test_a_replay_only_cassette_test_cannot_reach_the_network(
         [
             "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_sneaky",
             "*record mode: none (CI is set: a replay-only run)*",
+            "*A cassette was open and this connection went past it: the host is in `ignore_hosts`*",
             "*--cassette-allow-hosts=127.0.0.1*",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
+def test_a_client_cassettes_do_not_record_is_told_apart_in_the_error(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pycurl, or niquests beside the real urllib3, connect past vcrpy's patches: recording
+    # passes and saves nothing; in CI the error must not only suggest allowing the host.
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_unrecorded_client():
+            requests.get(URL + "/recorded")
+            assert connect(URL)
+        """)
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.uris("test_unrecorded_client") == [suite.server.url("/recorded")]
+    suite.server.reset()
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in "
+            "test_suite.py::test_unrecorded_client",
+            "*went past it*the client is one cassettes do not record (pycurl, niquests*",
         ]
     )
     assert suite.server.hits == 0

@@ -128,6 +128,7 @@ class NetworkBlockedError(CassetteError, RuntimeError):
         reason: str,
         legacy: bool = False,
         outside_cassette: bool = False,
+        past_cassette: bool = False,
     ):
         self.host = host
         self.port = port
@@ -146,10 +147,19 @@ class NetworkBlockedError(CassetteError, RuntimeError):
             if outside_cassette
             else ""
         )
+        past = (
+            "  A cassette was open and this connection went past it: the host is in "
+            "`ignore_hosts`, or the client is one cassettes do not record (pycurl, niquests "
+            "where urllib3-future is not installed as urllib3, a raw socket, a driver written "
+            "in C): what it sends is never recorded, and allowing the host sends it to the "
+            "network in every run.\n"
+            if past_cassette
+            else ""
+        )
         super().__init__(
             f"Network access to {target} blocked in {test}\n"
             f"  {why}\n"
-            f"{outside}"
+            f"{outside}{past}"
             f"  To allow this host, pass --cassette-allow-hosts={host} "
             f"or set `cassette_allow_hosts = {host}` in your pytest ini file."
             # `legacy`: blocked under pytest-recording's names, whose tests may match its words.

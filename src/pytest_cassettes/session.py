@@ -689,6 +689,7 @@ class Session:
                 reason=reason,
                 legacy=legacy,
                 outside_cassette=not without_cassette and self.router.active is None,
+                past_cassette=not without_cassette and self.router.active is not None,
             )
             if forced:
                 (problems if self.tearing_down is None else self.tearing_down).append(error)
