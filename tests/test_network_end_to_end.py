@@ -20,6 +20,13 @@ def connect(url, host=None):
 """
 
 
+def run_in_ci(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult:
+    """The suite run again as CI runs it (replay-only), against a server that forgot its hits."""
+    suite.server.reset()
+    monkeypatch.setenv("CI", "true")
+    return suite.run()
+
+
 def test_a_replay_only_cassette_test_cannot_reach_the_network(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -33,9 +40,7 @@ def test_a_replay_only_cassette_test_cannot_reach_the_network(
     )
     suite.run().assert_outcomes(passed=1)  # recording mode: the ignored host is reached
     assert suite.server.hits == 1
-    suite.server.reset()
-    monkeypatch.setenv("CI", "true")
-    result = suite.run()
+    result = run_in_ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -64,9 +69,7 @@ def test_a_client_cassettes_do_not_record_is_told_apart_in_the_error(
     )
     suite.run().assert_outcomes(passed=1)
     assert suite.uris("test_unrecorded_client") == [suite.server.url("/recorded")]
-    suite.server.reset()
-    monkeypatch.setenv("CI", "true")
-    result = suite.run()
+    result = run_in_ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -138,9 +141,7 @@ def test_a_client_on_uvloop_is_blocked_too(suite: Suite, monkeypatch: pytest.Mon
     )
     suite.run().assert_outcomes(passed=1)  # recording: the guard lets it through
     assert suite.server.hits == 1
-    suite.server.reset()
-    monkeypatch.setenv("CI", "true")
-    result = suite.run()
+    result = run_in_ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
     assert suite.server.hits == 0
@@ -424,9 +425,7 @@ def test_a_wider_fixture_of_a_cassette_test_cannot_reach_the_network_in_a_replay
     )
     suite.run().assert_outcomes(passed=1)  # recording: the fixture's request goes out
     assert [r.path for r in suite.server.requests] == ["/login", "/data"]
-    suite.server.reset()
-    monkeypatch.setenv("CI", "true")
-    result = suite.run()
+    result = run_in_ci(suite, monkeypatch)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
