@@ -11,7 +11,7 @@ import urllib3
 
 # Imported here so that pytester's in-process runs find them loaded (as test_clients.py does):
 # vcrpy imported afresh by the second run would hand out its own stub response, not ours.
-import vcr  # noqa: F401
+import vcr
 
 from tests.conftest import Suite
 
@@ -50,6 +50,8 @@ def test_urllib3_stream_yields_no_empty_chunk(suite: Suite) -> None:
 
 def test_requests_response_has_urllib3s_request_url(suite: Suite) -> None:
     # requests-cache reads `response.raw._request_url` (urllib3's name) to cache a response.
+    if vcr.__version__.startswith("7."):  # Python 3.9
+        pytest.skip("vcrpy 7 hands its stub response no URL: _request_url is None there")
     record_then_replay(
         suite,
         """
