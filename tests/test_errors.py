@@ -486,3 +486,26 @@ def test_a_missing_cassette_names_pytest_vcrs_flat_file_for_the_test(suite: Suit
     result = suite.run("--record-mode=none")
     result.assert_outcomes(failed=1)
     assert "found instead" not in result.stdout.str()
+
+
+def test_pytest_vcrs_flat_file_is_found_by_pytest_vcrs_own_name(suite: Suite) -> None:
+    # pytest-vcr names a method's file after its innermost class only and keeps the test's id
+    # as pytest writes it: `Inner.test_page[a:b].yaml`, where ours is `Outer.Inner.test_page[a-b]`.
+    suite.write(
+        """
+        class TestOuter:
+            class TestInner:
+                @pytest.mark.cassette
+                @pytest.mark.parametrize("q", ["a:b"])
+                def test_page(self, q):
+                    requests.get(URL + "/page")
+        """,
+        name="test_crawl",
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    recorded = suite.cassette_path("TestOuter.TestInner.test_page[a-b]", "test_crawl")
+    flat = suite.path / "cassettes" / "TestInner.test_page[a:b].yaml"
+    recorded.rename(flat)
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    assert f"found instead: {flat}, pytest-vcr's layout" in result.stdout.str()  # [] no glob

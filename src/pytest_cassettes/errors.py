@@ -32,18 +32,18 @@ class CassetteMissingError(CassetteError):
         super().__init__(
             f"Cassette missing for {test}\n"
             f"  expected at: {path}\n"
-            f"{_flat_cassette(path)}"
+            f"{_flat_cassette(path, test)}"
             f"  record mode: {mode} ({reason}), so nothing may be recorded.\n"
             f"  To record it, run locally with network access:\n"
             f"    {record_command}"
         )
 
 
-def _flat_cassette(path: str) -> str:
+def _flat_cassette(path: str, test: str) -> str:
     """A line naming pytest-vcr's file for the test when it is there instead."""
     from pytest_cassettes.paths import pytest_vcr_cassette
 
-    flat = pytest_vcr_cassette(Path(path))
+    flat = pytest_vcr_cassette(Path(path), test)
     if flat is None:
         return ""
     return (

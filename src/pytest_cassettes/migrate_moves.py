@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_cassettes.paths import safe_file_name
+from pytest_cassettes.paths import pytest_vcr_name, safe_file_name
 
 FLAT_SUFFIX = ".yaml"  # pytest-vcr's path_transformer: VCR.ensure_suffix(".yaml")
 
@@ -37,7 +37,7 @@ class DefinedTest:
     @property
     def vcr_name(self) -> str:
         """pytest-vcr's name for it, parameters aside: `Class.test_x` or `test_x`."""
-        return f"{self.classes[-1]}.{self.name}" if self.classes else self.name
+        return pytest_vcr_name(self.classes, self.name)
 
     def our_name(self, flat: str) -> str | None:
         """Our file name for pytest-vcr's file named `flat` when it is this test's, else None."""

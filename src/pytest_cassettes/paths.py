@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,31 @@ def named_cassette(name: str, cassette_dir: Path, suffix: str = ".yaml") -> Path
     return path if path.is_absolute() else cassette_dir / path
 
 
-def pytest_vcr_cassette(path: Path) -> Path | None:
-    """pytest-vcr's file for the test whose cassette is `path` (`cassettes/<test>.yaml`: its
-    layout has no module folder), when it is there: a suite moved from pytest-vcr without it."""
-    flat = path.parent.parent / path.name
-    return flat if path.parent.parent.name == "cassettes" and flat.is_file() else None
+def pytest_vcr_name(classes: Sequence[str], name: str) -> str:
+    """pytest-vcr's name for a test's cassette: its innermost class and its node name, as
+    pytest names it (`Inner.test_x[a:b]`: nothing replaced)."""
+    return f"{classes[-1]}.{name}" if classes else name
+
+
+def pytest_vcr_cassette(path: Path, nodeid: str = "") -> Path | None:
+    """pytest-vcr's file for the test `nodeid` whose cassette is `path` (`cassettes/<test>.yaml`:
+    its layout has no module folder), when it is there: a suite moved from pytest-vcr without
+    it. Looked for by pytest-vcr's name when `path` is the test's own cassette, then by ours."""
+    folder = path.parent.parent
+    if folder.name != "cassettes":
+        return None
+    names = [path.name]
+    parts = nodeid.split("::")[1:]
+    if parts and path.name == safe_file_name(".".join(parts)):
+        names.insert(0, f"{pytest_vcr_name(parts[:-1], parts[-1])}.yaml")
+    return next((folder / n for n in names if _is_file(folder / n)), None)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system (pytest-vcr's names are not cut)
+        return False
 
 
 Stamp = tuple[int, int, int]  # (inode, mtime_ns, size): a replaced file is a new inode

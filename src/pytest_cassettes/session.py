@@ -747,7 +747,7 @@ class Session:
         if cassette.secrets_kept:
             self.report.old_secrets[self.shown(cassette.path)] = cassette.secrets_kept
         if written and not cassette.own_exists:
-            flat = paths.pytest_vcr_cassette(cassette.path)
+            flat = paths.pytest_vcr_cassette(cassette.path, cassette.context.nodeid)
             if flat is not None:  # a suite moved from pytest-vcr without its layout
                 self.report.beside_pytest_vcr[self.shown(cassette.path)] = self.shown(flat)
         self.report.used.update(
