@@ -335,7 +335,8 @@ def _logprobs(size: int) -> str:
 
 
 def _many_names(size: int) -> str:
-    """Adversarial: thousands of distinct sensitive names in one text (each `=` tries them)."""
+    """Adversarial: thousands of distinct sensitive names in one text (each `=` once tried a
+    pattern naming them all: quadratic)."""
     return "".join(_repeat(lambda i: f"x{i:07d}_password={_generated(i)[:16]} ", size))
 
 
