@@ -29,6 +29,10 @@ try:
 except ImportError:  # not on Windows, nor every Python
     uvloop = None
 try:
+    import pycurl
+except ImportError:  # optional: libcurl connects in C, checked by its socket callback
+    pycurl = None
+try:
     import aiodns
 except ImportError:  # optional: aiohttp resolves through it when it is installed
     aiodns = None
@@ -202,6 +206,22 @@ def via_loop_sock_connect(url: str) -> int:
     return asyncio.run(get())
 
 
+def via_pycurl(url: str) -> int:
+    assert pycurl is not None
+    handle = pycurl.Curl()
+    try:
+        handle.setopt(pycurl.URL, url)
+        handle.setopt(pycurl.PROXY, "")  # libcurl reads http_proxy from the environment
+        handle.setopt(pycurl.TIMEOUT, 5)
+        handle.perform_rb()
+        return int(handle.getinfo(pycurl.RESPONSE_CODE))
+    finally:
+        handle.close()
+
+
+via_pycurl.resolves_in_c = True  # type: ignore[attr-defined]
+
+
 def on_uvloop(client: Callable[[str], int]) -> Callable[[str], int]:
     """The asyncio client run on uvloop's loop, which resolves and connects in libuv."""
 
@@ -214,7 +234,7 @@ def on_uvloop(client: Callable[[str], int]) -> Callable[[str], int]:
         finally:
             asyncio.set_event_loop_policy(policy)
 
-    run.uvloop = True  # type: ignore[attr-defined]
+    run.resolves_in_c = True  # type: ignore[attr-defined]
     return run
 
 
@@ -235,6 +255,8 @@ if uvloop is not None:
     CLIENTS["uvloop:asyncio.open_connection"] = on_uvloop(via_asyncio_streams)
     CLIENTS["uvloop:aiohttp"] = on_uvloop(via_aiohttp)
     CLIENTS["uvloop:httpx-async"] = on_uvloop(via_httpx_async)
+if pycurl is not None:
+    CLIENTS["pycurl"] = via_pycurl
 clients = pytest.mark.parametrize("client", list(CLIENTS.values()), ids=list(CLIENTS))
 
 
@@ -523,8 +545,8 @@ def test_blocked_name_is_never_looked_up(
 def test_allowed_name_is_resolved_and_its_addresses_allowed(
     client: Callable[[str], int], server: LocalServer, resolver: FakeResolver
 ) -> None:
-    if getattr(client, "uvloop", False):
-        pytest.skip("uvloop resolves names in libuv, past the fake resolver: a real DNS query")
+    if getattr(client, "resolves_in_c", False):
+        pytest.skip("uvloop and libcurl resolve names in C, past the fake resolver: a real query")
     with guard_for("db.internal") as guard:
         assert client(f"http://db.internal:{server.port}/db") == 200
     assert "db.internal" in resolver.looked_up
@@ -946,6 +968,89 @@ def test_uvloop_datagrams_and_lookups_are_guarded(udp_receiver: socket.socket) -
     assert udp_receiver.recv(100) == b"allowed"  # the blocked datagram never arrived
     guarded = {"create_connection", "create_datagram_endpoint", "getaddrinfo"}
     assert guarded.isdisjoint(vars(uvloop.Loop))
+
+
+needs_pycurl = pytest.mark.skipif(pycurl is None, reason="pycurl is not installed")
+
+
+@needs_pycurl
+def test_pycurl_name_libcurl_resolves_is_allowed_by_its_addresses(server: LocalServer) -> None:
+    # libcurl looks `localhost` up in C; the socket it asks for is for an address the guard
+    # has not seen resolved: the allowed name's addresses are looked up through the guard.
+    url = server.url("/curl").replace("127.0.0.1", "localhost")
+    with guard_for(f"localhost:{server.port}") as guard:
+        assert via_pycurl(url) == 200
+    assert guard.blocked == []
+    assert server.hits == 1
+
+
+@needs_pycurl
+def test_pycurl_redirect_to_a_host_not_allowed_is_blocked(
+    server: LocalServer, other_port: int
+) -> None:
+    assert pycurl is not None
+    elsewhere = server.url("/elsewhere").replace(str(server.port), str(other_port))
+    server.route("/moved", status=302, headers={"Location": elsewhere})
+    with guard_for(f"localhost:{server.port}") as guard:
+        handle = pycurl.Curl()  # made under the guard, as a test's handles are
+        handle.setopt(pycurl.URL, server.url("/moved").replace("127.0.0.1", "localhost"))
+        handle.setopt(pycurl.PROXY, "")
+        handle.setopt(pycurl.FOLLOWLOCATION, True)
+        error = assert_blocked(handle.perform_rb)
+        handle.close()
+    # Named as the guard names an address an allowed name resolved to: by that name.
+    assert (error.host, error.port) == ("localhost", other_port)
+    assert guard.blocked == [("localhost", other_port)]
+    assert server.hits == 1  # the redirect, not what it pointed to
+
+
+@needs_pycurl
+def test_pycurl_multi_handles_and_own_socket_callbacks_are_guarded(server: LocalServer) -> None:
+    # A handle driven by a CurlMulti (tornado's curl client) connects without `perform`; the
+    # user's OPENSOCKETFUNCTION is called for allowed connections only, also after `reset`.
+    assert pycurl is not None
+    opened: list[Any] = []
+
+    def own_socket(purpose: int, address: Any) -> socket.socket:
+        opened.append(address.addr)
+        return socket.socket(address.family, address.socktype, address.protocol)
+
+    def run_multi(handle: Any) -> list[Any]:
+        multi = pycurl.CurlMulti()
+        multi.add_handle(handle)
+        while multi.perform()[1]:
+            multi.select(0.1)
+        failed = multi.info_read()[2]
+        multi.remove_handle(handle)
+        multi.close()
+        return failed
+
+    with guard_for(f"127.0.0.1:{server.port}") as guard:
+        handle = pycurl.Curl()
+        for target in (server.url("/a"), "http://127.0.0.2:9/"):
+            handle.reset()
+            handle.setopt(pycurl.OPENSOCKETFUNCTION, own_socket)
+            handle.setopt(pycurl.URL, target)
+            handle.setopt(pycurl.PROXY, "")
+            handle.setopt(pycurl.WRITEFUNCTION, len)
+            failed = run_multi(handle)
+        handle.close()
+    assert [code for _, code, _ in failed] == [pycurl.E_COULDNT_CONNECT]
+    assert guard.blocked == [("127.0.0.2", 9)]
+    assert opened == [("127.0.0.1", server.port)]
+    assert server.hits == 1
+
+
+@needs_pycurl
+def test_pycurl_class_is_pycurls_own_once_the_guard_exits() -> None:
+    assert pycurl is not None
+    real = pycurl.Curl
+    with guard_for():
+        guarded = pycurl.Curl
+        assert guarded is not real and issubclass(guarded, real)
+        with guard_for():  # nested: one class, installed once
+            assert pycurl.Curl is guarded
+    assert pycurl.Curl is real
 
 
 def test_ipv6_loopback(other_port: int) -> None:

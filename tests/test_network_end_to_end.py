@@ -184,6 +184,95 @@ def test_uvloop_imported_inside_the_test_is_blocked_too(
     assert suite.server.hits == 0
 
 
+# pycurl: libcurl resolves and connects in C, past the socket module and vcrpy's patches.
+PYCURL_GET = """
+import pycurl
+
+def curl_get(url, proxy=""):
+    handle = pycurl.Curl()
+    try:
+        handle.setopt(pycurl.URL, url)
+        handle.setopt(pycurl.PROXY, proxy)
+        handle.setopt(pycurl.TIMEOUT, 5)
+        return handle.perform_rb()
+    finally:
+        handle.close()
+"""
+
+
+def test_pycurl_is_blocked_in_a_replay_only_run(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, a pycurl test passed in CI by reaching the network: nothing recorded it, nothing
+    # blocked it. It is still not recorded; a replay-only run now blocks it, even where the
+    # test swallows pycurl's error.
+    pytest.importorskip("pycurl")
+    suite.write(
+        PYCURL_GET
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_curl():
+            assert b'"path": "/curl"' in curl_get(URL + "/curl")
+
+        @pytest.mark.cassette
+        def test_curl_error_swallowed():
+            try:
+                curl_get(URL.replace("127.0.0.1", "localhost") + "/swallowed")
+            except Exception:
+                pass
+        """)
+    )
+    suite.run().assert_outcomes(passed=2)  # recording: the guard lets it through
+    assert suite.server.hits == 2
+    result = run_in_ci(suite, monkeypatch)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in "
+            "test_suite.py::test_curl",
+            "*NetworkBlockedError: Network access to localhost:* blocked in "
+            "test_suite.py::test_curl_error_swallowed",
+        ],
+        consecutive=False,
+    )
+    assert suite.server.hits == 0
+
+
+def test_pycurl_imported_inside_the_test_is_blocked_too(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # First imported while the guard is installed (a fresh process: nothing imported it
+    # before); the real class is back once the guard is gone.
+    pytest.importorskip("pycurl")
+    suite.write(
+        textwrap.dedent("""
+        import sys
+
+        @pytest.mark.cassette
+        def test_lazy_pycurl():
+            assert "pycurl" not in sys.modules
+            import pycurl
+
+            handle = pycurl.Curl()
+            handle.setopt(pycurl.URL, URL + "/lazy")
+            handle.setopt(pycurl.PROXY, "")
+            handle.perform_rb()
+
+        def test_unguarded_after():
+            import pycurl
+
+            assert pycurl.Curl.__bases__ == (object,)  # pycurl's own class, not the guard's
+        """)
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess(
+        "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly"
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
+    assert suite.server.hits == 0
+
+
 @pytest.mark.parametrize(
     ("allow", "reached"),
     [

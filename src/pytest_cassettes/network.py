@@ -333,7 +333,7 @@ def _guards() -> tuple[NetworkGuard, ...]:
     return tuple(_active)
 
 
-def _check_address(family: int, address: object) -> None:
+def check_address(family: int, address: object) -> None:
     """Refuse an IPv4/IPv6 socket address that some active guard does not allow."""
     if family not in _INET_FAMILIES or not isinstance(address, tuple) or len(address) < 2:
         return  # Unix, netlink, ... sockets stay allowed; a bad address fails in the original
@@ -351,13 +351,13 @@ def _check_connect(sock: socket.socket, address: object) -> None:
     """Refuse a connect, closing the socket: callers such as socket.create_connection close it
     only on OSError, and a leaked socket ends as a ResourceWarning far from the cause."""
     try:
-        _check_address(sock.family, address)
+        check_address(sock.family, address)
     except BaseException:
         sock.close()
         raise
 
 
-def _check_remote(host: object, port: object, protocol: str) -> None:
+def check_remote(host: object, port: object, protocol: str) -> None:
     """Refuse a connection to `host` (a name or an address; None: this machine) on `port` (a
     number or a service name of `protocol`) that some active guard does not allow: for an event
     loop that resolves the name and connects itself (uvloop)."""
@@ -379,7 +379,7 @@ def _check_remote(host: object, port: object, protocol: str) -> None:
         guard._check_connect(host, number)
 
 
-def _needs_lookup(host: object) -> bool:
+def needs_lookup(host: object) -> bool:
     """Whether resolving ``host`` may query a name service (a literal address does not)."""
     if host is None:
         return False
@@ -387,9 +387,14 @@ def _needs_lookup(host: object) -> bool:
     return text != "" and _parse_ip(text) is None
 
 
+def allowed(host: str, port: int | None) -> bool:
+    """Whether every active guard allows `host` on `port`."""
+    return all(guard.allow.allows(host, port) for guard in _guards())
+
+
 def _check_lookup(host: object, port: object = None) -> str | None:
     """Refuse a name look-up some active guard does not allow; return the name to remember."""
-    if not _needs_lookup(host):
+    if not needs_lookup(host):
         return None
     name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
     number = _port_number(port)
@@ -424,6 +429,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     pycares_gethostbyname: Any = originals.get("pycares_gethostbyname")
     pycares_query: Any = originals.get("pycares_query")
     pycares_search: Any = originals.get("pycares_search")
+    pycurl_class: Any = originals.get("pycurl_Curl")
 
     def guarded_connect(self: socket.socket, address: Any, /) -> None:
         _check_connect(self, address)
@@ -435,12 +441,12 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
 
     def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
         if args:  # sendto(data, address) or sendto(data, flags, address)
-            _check_address(self.family, args[-1])
+            check_address(self.family, args[-1])
         return int(sendto(self, data, *args))
 
     def guarded_sendmsg(self: socket.socket, *args: Any) -> int:
         if len(args) >= 4:  # sendmsg(buffers, ancdata, flags, address)
-            _check_address(self.family, args[3])
+            check_address(self.family, args[3])
         return int(sendmsg(self, *args))
 
     def guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
@@ -462,7 +468,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         return result
 
     async def guarded_proactor_sock_connect(self: Any, sock: socket.socket, address: Any) -> None:
-        _check_address(sock.family, address)
+        check_address(sock.family, address)
         await proactor_sock_connect(self, sock, address)
 
     # uvloop resolves names and connects in libuv, past the socket module: its loop's own
@@ -471,14 +477,14 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         self: Any, protocol_factory: Any, host: Any = None, port: Any = None, *args: Any, **kw: Any
     ) -> Any:
         if kw.get("sock") is None:
-            _check_remote(host, port, "tcp")
+            check_remote(host, port, "tcp")
         return await uvloop_create_connection(self, protocol_factory, host, port, *args, **kw)
 
     async def guarded_uvloop_create_datagram_endpoint(
         self: Any, protocol_factory: Any, local_addr: Any = None, remote_addr: Any = None, **kw: Any
     ) -> Any:
         if isinstance(remote_addr, (tuple, list)) and len(remote_addr) >= 2:
-            _check_remote(remote_addr[0], remote_addr[1], "udp")
+            check_remote(remote_addr[0], remote_addr[1], "udp")
         return await uvloop_create_datagram_endpoint(
             self, protocol_factory, local_addr, remote_addr, **kw
         )
@@ -507,7 +513,16 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "pycares_gethostbyname": _guarded_lookup(pycares_gethostbyname),
         "pycares_query": _guarded_lookup(pycares_query),
         "pycares_search": _guarded_lookup(pycares_search),
+        "pycurl_Curl": _guarded_curl(pycurl_class),
     }
+
+
+def _guarded_curl(curl: Any) -> Any:
+    if curl is None:
+        return None
+    from pytest_cassettes.network_pycurl import guarded_curl
+
+    return guarded_curl(curl)
 
 
 def _guarded_lookup(original: Any, takes_port: bool = False) -> Any:
@@ -590,6 +605,10 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
         for name in ("getaddrinfo", "gethostbyname", "query", "search"):
             if hasattr(channel_class, name):  # pycares 5 has no gethostbyname
                 yield channel_class, name, f"pycares_{name}"
+    # And pycurl, where imported: its handles connect in libcurl (see network_pycurl.py).
+    pycurl = sys.modules.get("pycurl")
+    if isinstance(getattr(pycurl, "Curl", None), type):
+        yield pycurl, "Curl", "pycurl_Curl"
 
 
 def _install(points: list[tuple[object, str, str]] | None = None) -> None:
@@ -610,11 +629,11 @@ def _install(points: list[tuple[object, str, str]] | None = None) -> None:
 
 
 class _LateImports(WrappingFinder):
-    """uvloop or pycares imported while a guard is installed (by a test's body, or the code
+    """uvloop, pycares or pycurl imported while a guard is installed (by a test's body, or the code
     under test setting its loop up lazily): their methods are guarded as soon as the module has
     run, like those of a module imported before the guard was installed."""
 
-    NAMES = frozenset({"uvloop", "pycares"})
+    NAMES = frozenset({"uvloop", "pycares", "pycurl"})
 
     def wants(self, fullname: str) -> bool:
         return fullname in self.NAMES and bool(_active)
