@@ -257,6 +257,38 @@ def test_an_error_the_client_swallows_still_fails_the_test(suite: Suite) -> None
     result.stdout.fnmatch_lines(["*UnmatchedRequestError*", "*GET */elsewhere*"])
 
 
+@pytest.mark.skipif(
+    int(pytest.__version__.split(".")[0]) < 9, reason="the `subtests` fixture is pytest 9's"
+)
+def test_an_error_a_subtest_shows_is_not_told_again_on_its_test(suite: Suite) -> None:
+    result = recorded(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_api(subtests):
+            with subtests.test(msg="shown"):
+                requests.get(URL + "/shown")
+            with subtests.test(msg="swallowed"):
+                try:
+                    requests.get(URL + "/swallowed")
+                except Exception:
+                    pass
+            with subtests.test(msg="replayed"):
+                assert requests.get(URL + "/users?page=1").status_code == 200
+        """,
+    )
+    # The subtest that met the error shows it; the test fails with the error no subtest
+    # showed (a client swallowed it), not with the subtest's again.
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        ["*test_api [[]shown[]]*", "*GET */shown", "*test_api _*", "*GET */swallowed"],
+        consecutive=False,
+    )
+    told = [line for line in result.outlines if "Request not found in the cassette" in line]
+    sent = [line.rsplit("/", 1)[1] for line in result.outlines if line.startswith("E         GET")]
+    assert (len(told), sent) == (2, ["shown", "swallowed"])
+
+
 def test_an_error_a_fixture_teardown_swallows_still_fails_the_test(suite: Suite) -> None:
     result = recorded(
         suite,

@@ -27,6 +27,7 @@ ACTIVE: pytest.StashKey[Cassette] = pytest.StashKey()
 FAILED: pytest.StashKey[bool] = pytest.StashKey()
 STRICT_FAILED: pytest.StashKey[bool] = pytest.StashKey()  # failed for its unused interactions
 PROBLEMS: pytest.StashKey[list[CassetteError]] = pytest.StashKey()
+CALLING: pytest.StashKey[bool] = pytest.StashKey()  # the test function is running
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -413,7 +414,11 @@ def _cassette_autouse() -> Iterator[None]:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     item.config.stash[SESSION].calls += 1
-    outcome = yield
+    item.stash[CALLING] = True
+    try:
+        outcome = yield
+    finally:
+        item.stash[CALLING] = False
     if outcome.excinfo is not None:
         # Also KeyboardInterrupt and pytest.exit(), after which no report is made: an
         # interrupted test saves nothing either.
@@ -486,6 +491,22 @@ def _raise_in(outcome: Any, error: CassetteError) -> None:
         outcome.force_exception(error)
 
 
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, its causes and contexts, and what groups of errors among them hold."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__]
+        inner = getattr(current, "exceptions", None)
+        if isinstance(inner, tuple):
+            pending.extend(inner)
+
+
 def _beside_others(error: BaseException) -> bool:
     """Whether `error` is a group of errors (ExceptionGroup, its backport) holding one of ours
     and one that is not ours."""
@@ -512,6 +533,13 @@ def pytest_runtest_makereport(
     failed = outcome.get_result().failed
     if failed and call.when in ("setup", "call"):
         item.stash[FAILED] = True
+    if call.excinfo is not None and item.stash.get(CALLING, False):
+        # A report made while the test runs: a subtest's (pytest 9's `subtests`, the
+        # pytest-subtests plugin). The errors of ours it shows are told: the test itself then
+        # fails as pytest fails it ("contains 1 failed subtest"), not with the same error again.
+        problems = item.stash.get(PROBLEMS, [])
+        told = {id(error) for error in _chain(call.excinfo.value)}
+        problems[:] = [error for error in problems if id(error) not in told]
     item.config.stash[SESSION].note_blocked(failed)
 
 
