@@ -12,9 +12,10 @@ from pytest_cassettes.migrate import cassette_dir as migrate_cassette_dir
 from pytest_cassettes.migrate import migrate
 from tests.conftest import Suite
 
-# pytest-vcr's own fixtures (1.0.2: `vcr_cassette_dir` and `vcr_cassette_name`), under
-# pytest-recording's names: with them pytest-recording records where pytest-vcr did, with
-# pytest-vcr's names (no character replaced). The suites delete this file once recorded: a
+# pytest-vcr's own fixtures (1.0.2: `vcr_cassette_dir` and `vcr_cassette_name`, as it writes
+# them), its name under pytest-recording's too: with them pytest-recording records where
+# pytest-vcr did, with pytest-vcr's names (no character replaced, a module's
+# `vcr_cassette_name` override honoured). The suites delete this file once recorded: a
 # pytest-vcr project has none of it.
 PYTEST_VCR_LAYOUT = """\
 import os
@@ -28,11 +29,16 @@ def vcr_cassette_dir(request):
 
 
 @pytest.fixture
-def default_cassette_name(request):
-    f = request.function
-    if hasattr(f, "__self__"):
-        return f.__self__.__class__.__name__ + "." + request.node.name
+def vcr_cassette_name(request):
+    test_class = request.cls
+    if test_class:
+        return "{}.{}".format(test_class.__name__, request.node.name)
     return request.node.name
+
+
+@pytest.fixture
+def default_cassette_name(vcr_cassette_name):
+    return vcr_cassette_name
 """
 
 CRAWL = """
@@ -407,3 +413,114 @@ def test_the_cassette_dir_option_is_read_in_pytests_section_only(
             tmp_path / "tests" / "cassettes" if expected == "cassettes" else tmp_path / expected
         ).resolve()
     )
+
+
+# What only pytest's collection shows (a real pytest-vcr 1.0.2 run wrote these same files).
+HOOK = """
+import pytest
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "hooked" in item.nodeid:
+            item.add_marker(pytest.mark.vcr)
+"""
+HOOKED = """
+def test_hooked():  # marked by the conftest's hook
+    assert requests.get(URL + "/hooked").json()["path"] == "/hooked"
+"""
+INHERITED = """
+class Base:
+    path = "/base"
+
+    @pytest.mark.vcr
+    def test_get(self):  # collected in each subclass, a cassette each
+        assert requests.get(URL + self.path).json()["path"] == self.path
+
+
+class TestA(Base):
+    path = "/a"
+
+
+class TestB(Base):
+    path = "/b"
+"""
+SLASHED = """
+@pytest.mark.vcr
+@pytest.mark.parametrize("path", ["/d", "/x/y"])
+def test_path(path):  # pytest-vcr's file is cassettes/test_path[/x/y].yaml: in folders
+    assert requests.get(URL + path).json()["path"] == path
+"""
+RENAMED = """
+@pytest.fixture
+def vcr_cassette_name(request):
+    return "named_" + request.node.name
+
+
+@pytest.mark.vcr
+def test_e():
+    assert requests.get(URL + "/e").json()["path"] == "/e"
+"""
+COLLECTED_FLAT = {
+    "test_hooked.yaml",
+    "TestA.test_get.yaml",
+    "TestB.test_get.yaml",
+    "test_path[/d].yaml",
+    "test_path[/x/y].yaml",
+    "named_test_e.yaml",
+}
+COLLECTED_MOVED = {
+    "test_hooked/test_hooked.yaml",
+    "test_inherited/TestA.test_get.yaml",
+    "test_inherited/TestB.test_get.yaml",
+    "test_slashed/test_path[-d].yaml",
+    "test_slashed/test_path[-x-y].yaml",
+    "test_renamed/named_test_e.yaml",
+}
+
+
+def test_the_cassettes_of_tests_only_pytest_collects_move_and_replay(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook's marker, inherited tests, ids with `/` and a `vcr_cassette_name` override: none
+    of them is in the test's source as migrate read it; pytest's collection shows them all."""
+    conftest = suite.pytester.makeconftest(PYTEST_VCR_LAYOUT + HOOK)
+    for name, source in (
+        ("test_hooked", HOOKED),
+        ("test_inherited", INHERITED),
+        ("test_slashed", SLASHED),
+        ("test_renamed", RENAMED),
+    ):
+        suite.write(source, name=name)
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=6)
+    conftest.write_text(HOOK)
+    cassettes = suite.path / "cassettes"
+    assert _files(cassettes) == COLLECTED_FLAT
+    hits = suite.server.hits
+
+    dry = io.StringIO()
+    assert migrate([str(suite.path)], write=False, out=dry) == 1
+    text = dry.getvalue()
+    assert (
+        f"would move {cassettes}/test_path[/x/y].yaml -> "
+        f"{cassettes}/test_slashed/test_path[-x-y].yaml\n"
+    ) in text
+    assert f"{suite.path}/test_renamed.py:9: vcr_cassette_name override renamed to " in text
+    assert "left where it is" not in text
+    assert text.endswith("would migrate 4 files, move 6 cassettes\n")
+
+    assert migrate([str(suite.path)], write=True, out=io.StringIO()) == 0
+    assert _files(cassettes) == COLLECTED_MOVED
+    assert sorted(p.name for p in cassettes.iterdir()) == [
+        "test_hooked",
+        "test_inherited",
+        "test_renamed",
+        "test_slashed",
+    ]  # the folders of `test_path[/x/y]` are gone
+    renamed = (suite.path / "test_renamed.py").read_text()
+    assert "def default_cassette_name(request):" in renamed and "mark.vcr" in renamed
+
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:recording", "--block-network").assert_outcomes(passed=6)
+    assert suite.server.hits == hits

@@ -34,11 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from pytest_cassettes.migrate_collect import (
+    CASSETTE_FIXTURES,
+    VCR_NAME_FIXTURE,
+    CollectedTest,
+    Collection,
+    collect,
+)
 from pytest_cassettes.migrate_moves import DefinedTest, ModuleTests, plan
 
 RENAMES = {
     "vcr_config": "cassette_config",
     "pytest_recording_configure": "pytest_cassettes_configure",
+    VCR_NAME_FIXTURE: "default_cassette_name",  # pytest-vcr's name for it
 }
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "cassettes"})
 DIR_FIXTURE = "vcr_cassette_dir"
@@ -74,8 +82,6 @@ ROOT_FILES = {
 CASSETTE_DIR_OPTION = re.compile(
     r"^[ \t]*cassette_dir[ \t]*=[ \t]*[\"']?([^\"'#;\n]+?)[\"']?[ \t]*$", re.M
 )
-# What asks for a test's cassette besides the markers: pytest-vcr's fixture and ours.
-CASSETTE_FIXTURES = frozenset({"vcr_cassette", "cassette"})
 
 
 def _root_config(folder: Path) -> str | None:
@@ -211,18 +217,22 @@ def _defines_fixture(node: ast.AST, fixture: str) -> bool:
 
 
 def _names_fixture(node: ast.AST) -> bool:
-    """A `default_cassette_name` fixture."""
-    return _defines_fixture(node, NAME_FIXTURE)
+    """A `default_cassette_name` fixture, or pytest-vcr's `vcr_cassette_name` (renamed)."""
+    return _defines_fixture(node, NAME_FIXTURE) or _defines_fixture(node, VCR_NAME_FIXTURE)
+
+
+OVERRIDES = (NAME_FIXTURE, VCR_NAME_FIXTURE, DIR_FIXTURE)
 
 
 def name_overrides(tree: ast.Module) -> list[tuple[int, str]]:
-    """The lines of a module's `default_cassette_name` and `vcr_cassette_dir` fixtures (module
-    or class level), with the fixture's name: the vcr tests under them keep their markers."""
+    """The lines of a module's `default_cassette_name`, `vcr_cassette_name` and
+    `vcr_cassette_dir` fixtures (module or class level), with the fixture's name: the vcr tests
+    under them keep their markers."""
     lines = []
     for node in tree.body:
         inner = node.body if isinstance(node, ast.ClassDef) else [node]
         for n in inner:
-            lines += [(n.lineno, f) for f in (NAME_FIXTURE, DIR_FIXTURE) if _defines_fixture(n, f)]
+            lines += [(n.lineno, f) for f in OVERRIDES if _defines_fixture(n, f)]
     return lines
 
 
@@ -306,15 +316,18 @@ class _Overrides:
             self.conftests[path] = [] if tree is None else name_overrides(tree)
         return self.conftests[path]
 
-    def of(self, path: Path, tree: ast.Module) -> list[str]:
-        found = [f"the {name} fixture of {path}:{line}" for line, name in name_overrides(tree)]
+    def of(self, path: Path, tree: ast.Module) -> list[tuple[str, str]]:
+        """The overrides applying to a file's tests: each fixture's name, and where it is."""
+        found = [
+            (name, f"the {name} fixture of {path}:{line}") for line, name in name_overrides(tree)
+        ]
         here = path.resolve()
         for folder in here.parents:
             conftest = folder / "conftest.py"
             if conftest != here and conftest.is_file():
                 shown = _shown(conftest)
                 found += [
-                    f"the {name} fixture of {shown}:{line}"
+                    (name, f"the {name} fixture of {shown}:{line}")
                     for line, name in self.conftest(conftest)
                 ]
             if _is_root(folder):
@@ -441,9 +454,10 @@ class _Migrator(ast.NodeVisitor):
             self.todo(node, NAME_TODO)
             self.note(
                 node,
-                "default_cassette_name override left in place: it names the cassettes of vcr "
-                "tests only, so the vcr markers of the tests under it are left as they are; "
-                "see the TODO comment",
+                f"{node.name} override {'renamed' if node.name in RENAMES else 'left'} "
+                f"{'to default_cassette_name' if node.name in RENAMES else 'in place'}: it names "
+                "the cassettes of vcr tests only, so the vcr markers of the tests under it are "
+                "left as they are; see the TODO comment",
             )
         self.generic_visit(node)
 
@@ -477,8 +491,13 @@ class _Migrator(ast.NodeVisitor):
                 self.edit(node, text[0] + RENAMES[node.value] + text[0])
 
 
-def migrate_file(path: Path, overrides: _Overrides | None = None) -> FileMigration:
-    """The edits one file needs (none when it is already migrated)."""
+def migrate_file(
+    path: Path,
+    overrides: _Overrides | None = None,
+    collected: Sequence[CollectedTest] | None = None,
+) -> FileMigration:
+    """The edits one file needs (none when it is already migrated), and its tests with a
+    cassette: as pytest `collected` them, else as its source defines them."""
     source = path.read_text(encoding="utf-8")
     migration = FileMigration(path, source)
     tree = ast.parse(source, filename=str(path))
@@ -489,15 +508,27 @@ def migrate_file(path: Path, overrides: _Overrides | None = None) -> FileMigrati
         if _is_mark(node, "vcr") or _is_mark(node, "default_cassette")
     ]
     migrator.uses_vcr = any(_is_mark(node, "vcr") for node in marks)
-    default, named = cassette_tests(tree)
+    default, named = cassette_tests(tree) if collected is None else ([], [])
+    uses = [test for test in collected or () if test.cassette]
+    found = (overrides or _Overrides()).of(path, tree) if marks or default or uses else []
+    migrator.named_by = [where for _, where in found] if marks else []
+    for test in uses:
+        # Left on `vcr`, it reads the name default_cassette_name (vcr_cassette_name renamed)
+        # or pytest-recording gives it.
+        target = test.recording if migrator.named_by and test.vcr else test.ours
+        if test.name_problem:
+            migration.notes.append(_uncalled(path, test, target))
+            continue
+        defined = DefinedTest(test.parts[:-1], test.parts[-1], test.pytest_vcr, target)
+        (named if test.named else default).append(defined)
     migration.staying = [(test, "its marker names or places its cassette") for test in named]
-    found = (overrides or _Overrides()).of(path, tree) if marks or default else []
-    if found:  # the override may name or place their cassettes: pytest-vcr's files stay
+    # vcr_cassette_dir places their cassettes, default_cassette_name names them: pytest-vcr's
+    # files stay (a renamed vcr_cassette_name's names are known once collected).
+    if any(fixture != VCR_NAME_FIXTURE or collected is None for fixture, _ in found):
         why = "left on vcr under an override"
         migration.staying += [(test, why) for test in default]
     else:
         migration.moving = default
-    migrator.named_by = found if marks else []
     if migrator.named_by:
         # Our marker's names are fixed: rewritten, these tests would look for other files.
         first = min(marks, key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
@@ -511,6 +542,39 @@ def migrate_file(path: Path, overrides: _Overrides | None = None) -> FileMigrati
     return migration
 
 
+def _uncalled(path: Path, test: CollectedTest, target: str) -> str:
+    """What to do with the file of a test named by a `vcr_cassette_name` override migrate
+    could not call."""
+    folder = cassette_dir(path.parent) / path.stem
+    where = f"{folder}/<the same name>.yaml" if target == test.recording else f"{folder}/{target}"
+    return (
+        f"{path}::{'::'.join(test.parts)}: migrate could not call the {test.name_override} "
+        f"({test.name_problem}): move {path.parent / 'cassettes'}/<what it returns for this "
+        f"test>.yaml to {where}"
+    )
+
+
+def _collection(paths: Sequence[str], files: Sequence[Path], out: TextIO) -> Collection | None:
+    """What pytest collects under `paths`, when pytest-vcr's flat cassettes may be beside
+    the files (a `cassettes/` folder): the tests whose files move."""
+    if not any((file.parent / "cassettes").is_dir() for file in files):
+        return None
+    collection = collect(paths)
+    if collection.failure:
+        out.write(
+            f"pytest could not collect {' '.join(paths)} ({collection.failure}): cassettes are "
+            "matched to the tests the files define, without the markers conftest hooks add, "
+            "the tests classes inherit, parameter ids or vcr_cassette_name overrides\n"
+        )
+        return None
+    for module, why in sorted(collection.errors.items()):
+        out.write(
+            f"{_shown(module)}: pytest could not collect it ({why}): its cassettes are matched "
+            "to the tests it defines\n"
+        )
+    return collection
+
+
 def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
     """Rewrite pytest-recording names under `paths` and move pytest-vcr's flat cassettes;
     print a diff and the moves (dry run) or write files and move them.
@@ -521,9 +585,14 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
     changed = failed = 0
     overrides = _Overrides()
     modules: list[ModuleTests] = []
-    for path in python_files(paths):
+    files = list(python_files(paths))
+    collection = _collection(paths, files, out)
+    for path in files:
+        collected = None
+        if collection is not None and path.resolve() not in collection.errors:
+            collected = collection.tests.get(path.resolve(), [])  # none: not a test module
         try:
-            migration = migrate_file(path, overrides)
+            migration = migrate_file(path, overrides, collected)
         except (OSError, UnicodeDecodeError, SyntaxError) as exc:
             out.write(f"{path}: error: {exc}\n")
             failed += 1

@@ -18,17 +18,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_cassettes.paths import pytest_vcr_name, safe_file_name
+from pytest_cassettes.paths import is_file, pytest_vcr_name, safe_file_name
 
 FLAT_SUFFIX = ".yaml"  # pytest-vcr's path_transformer: VCR.ensure_suffix(".yaml")
 
 
 @dataclass(frozen=True)
 class DefinedTest:
-    """A test function as its module defines it: its classes (outermost first) and name."""
+    """A test function as its module defines it: its classes (outermost first) and name; or
+    as pytest collected it (its node id's classes and name, parameters included), with
+    pytest-vcr's file for it (relative to its folder) and the one it reads once migrated
+    (relative to the module's folder)."""
 
     classes: tuple[str, ...]
     name: str
+    flat: str | None = None
+    target: str | None = None
 
     @property
     def node_name(self) -> str:
@@ -41,6 +46,8 @@ class DefinedTest:
 
     def our_name(self, flat: str) -> str | None:
         """Our file name for pytest-vcr's file named `flat` when it is this test's, else None."""
+        if self.flat is not None:
+            return self.target if flat == self.flat else None
         stem = flat[: -len(FLAT_SUFFIX)] if flat.endswith(FLAT_SUFFIX) else ""
         params = stem[len(self.vcr_name) :]
         if not stem.startswith(self.vcr_name) or (params and params[0] + params[-1] != "[]"):
@@ -71,6 +78,7 @@ class FlatMove:
     # Another flat file goes there (ids that differ in characters our names replace).
     clashing: list[tuple[Path, Path]] = field(default_factory=list)
     kept_for: list[str] = field(default_factory=list)  # tests that may still read it
+    root: Path | None = None  # pytest-vcr's folder, when the file is in a folder below it
 
     @property
     def keeps_source(self) -> bool:
@@ -122,11 +130,18 @@ class FlatMove:
             target.parent.mkdir(parents=True, exist_ok=True)
         if len(self.targets) == 1 and not self.keeps_source:
             os.rename(self.source, self.targets[0])
-            return
-        for target in self.targets:
-            shutil.copy2(self.source, target)
-        if not self.keeps_source:
-            self.source.unlink()
+        else:
+            for target in self.targets:
+                shutil.copy2(self.source, target)
+            if not self.keeps_source:
+                self.source.unlink()
+        for folder in self.source.parents:  # those a `/` in the test's name made, once empty
+            if self.root is None or folder == self.root or not folder.is_relative_to(self.root):
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty
+                break
 
 
 @dataclass
@@ -147,15 +162,20 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
         if not any(m.moving for m in group) or not flat.is_dir():
             continue
         # By pytest-vcr's name: a test's file is the name, then its parameters in brackets.
+        # Collected tests by their file's exact name, the others by pytest-vcr's name.
         tests: dict[str, list[tuple[ModuleTests, DefinedTest, str | None]]] = {}
         for module in group:
             for test, why in [*((t, None) for t in module.moving), *module.staying]:
-                tests.setdefault(test.vcr_name, []).append((module, test, why))
+                tests.setdefault(test.flat or test.vcr_name, []).append((module, test, why))
+        # The folder's files, and those a `/` in a test's name put in a folder below it.
+        files = {p.name: p for p in flat.iterdir() if p.name.endswith(FLAT_SUFFIX)}
+        files.update({name: flat / name for name in tests if "/" in name})
         moves, unmatched = [], []
-        for source in sorted(p for p in flat.iterdir() if p.name.endswith(FLAT_SUFFIX)):
-            if source.is_file():
-                named = tests.get(source.name[: -len(FLAT_SUFFIX)].split("[")[0], [])
-                move = _move(source, named, claimed)
+        for name, source in sorted(files.items()):
+            if is_file(source):
+                named = tests.get(name, []) + tests.get(name[: -len(FLAT_SUFFIX)].split("[")[0], [])
+                move = _move(source, name, named, claimed)
+                move.root = flat
                 if move.users:
                     moves.append(move)
                 elif not move.kept_for:
@@ -168,13 +188,14 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
 
 def _move(
     source: Path,
+    flat_name: str,
     tests: Sequence[tuple[ModuleTests, DefinedTest, str | None]],
     claimed: dict[Path, Path],
 ) -> FlatMove:
     move = FlatMove(source)
     targets: list[Path] = []
     for module, test, why in tests:
-        name = test.our_name(source.name)
+        name = test.our_name(flat_name)
         if name is None:
             continue
         if why is not None:

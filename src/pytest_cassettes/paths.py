@@ -94,10 +94,11 @@ def pytest_vcr_cassette(path: Path, nodeid: str = "") -> Path | None:
     parts = nodeid.split("::")[1:]
     if parts and path.name == safe_file_name(".".join(parts)):
         names.insert(0, f"{pytest_vcr_name(parts[:-1], parts[-1])}.yaml")
-    return next((folder / n for n in names if _is_file(folder / n)), None)
+    return next((folder / n for n in names if is_file(folder / n)), None)
 
 
-def _is_file(path: Path) -> bool:
+def is_file(path: Path) -> bool:
+    """Whether there is a file at `path`: False where the file system refuses the name."""
     try:
         return path.is_file()
     except OSError:  # a name too long for the file system (pytest-vcr's names are not cut)

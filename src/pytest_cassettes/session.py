@@ -964,15 +964,20 @@ def _own_fixtures(item: pytest.Item, names: tuple[str, ...]) -> bool:
     if callspec is not None and any(name in callspec.params for name in names):
         return False
     try:
-        manager: Any = item.session._fixturemanager  # private, but there since pytest 3
-        where = item if _NODE_ARG else item.nodeid
         for name in names:
-            found = manager.getfixturedefs(name, where)
+            found = fixture_definitions(item, name)
             if not found or getattr(found[-1].func, "__module__", None) not in OWN_FIXTURE_MODULES:
                 return False
     except Exception:  # a pytest without this API: assume they are not
         return False
     return True
+
+
+def fixture_definitions(item: pytest.Item, name: str) -> Sequence[Any]:
+    """The definitions of a fixture visible to the test, the one it gets last (pytest's
+    FixtureDef objects: `func`, `argnames`); empty when there is none."""
+    manager: Any = item.session._fixturemanager  # private, but there since pytest 3
+    return manager.getfixturedefs(name, item if _NODE_ARG else item.nodeid) or ()
 
 
 def whole_tree(config: pytest.Config) -> bool:
