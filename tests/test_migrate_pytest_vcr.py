@@ -524,3 +524,66 @@ def test_the_cassettes_of_tests_only_pytest_collects_move_and_replay(
     monkeypatch.setenv("CI", "true")
     suite.run("-p", "no:recording", "--block-network").assert_outcomes(passed=6)
     assert suite.server.hits == hits
+
+
+def test_a_vcr_cassette_name_override_migrate_cannot_call_is_told(tmp_path: Path) -> None:
+    cassettes = _flat_project(
+        tmp_path,
+        "@pytest.fixture\ndef prefix():\n    return 'p_'\n\n\n"
+        "@pytest.fixture\ndef vcr_cassette_name(request, prefix):\n"
+        "    return prefix + request.node.name\n\n\n"
+        "@pytest.mark.vcr\ndef test_x():\n    pass\n",
+        "p_test_x.yaml",
+    )
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=True, out=out) == 0
+    assert (
+        f"{tmp_path}/test_a.py::test_x: migrate could not call the vcr_cassette_name fixture of "
+        f"{tmp_path}/test_a.py:8 (TypeError: it asks for other fixtures (prefix)): move "
+        f"{cassettes}/<what it returns for this test>.yaml to {cassettes}/test_a/<the same "
+        "name>.yaml\n"
+    ) in out.getvalue()
+    assert _files(cassettes) == {"p_test_x.yaml"}
+    assert "def default_cassette_name(request, prefix):" in (tmp_path / "test_a.py").read_text()
+
+
+def test_modules_pytest_cannot_collect_are_matched_by_their_source(tmp_path: Path) -> None:
+    cassettes = _flat_project(
+        tmp_path,
+        "@pytest.mark.vcr\ndef test_x():\n    pass\n",
+        "test_x.yaml",
+        "test_y.yaml",
+    )
+    (tmp_path / "test_b.py").write_text(
+        "import pytest\nimport not_a_module_anywhere\n\n\n@pytest.mark.vcr\ndef test_y():\n"
+        "    pass\n"
+    )
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=True, out=out) == 0
+    assert (
+        f"{tmp_path}/test_b.py: pytest could not collect it (E   ModuleNotFoundError: No module "
+        "named 'not_a_module_anywhere'): its cassettes are matched to the tests it defines\n"
+    ) in out.getvalue()
+    assert _files(cassettes) == {"test_a/test_x.yaml", "test_b/test_y.yaml"}
+
+    (tmp_path / "conftest.py").write_text("raise RuntimeError('no collection today')\n")
+    for name in ("test_x", "test_y"):
+        (cassettes / f"{name}.yaml").write_text(CASSETTE)
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=False, out=out) == 1
+    assert f"pytest could not collect {tmp_path} (exit 4: " in out.getvalue()
+    assert "cassettes are matched to the tests the files define" in out.getvalue()
+    assert f"would remove {cassettes}/test_x.yaml: the same file is at " in out.getvalue()
+
+
+def test_an_addopts_pytest_no_longer_knows_does_not_stop_the_collection(tmp_path: Path) -> None:
+    """pytest-vcr uninstalled before migrate ran: its `--vcr-record` stops pytest."""
+    cassettes = _flat_project(
+        tmp_path,
+        "class Base:\n    @pytest.mark.vcr\n    def test_x(self):\n        pass\n\n\n"
+        "class TestA(Base):\n    pass\n",
+        "TestA.test_x.yaml",
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --vcr-record=none\n")
+    assert migrate([str(tmp_path)], write=True, out=io.StringIO()) == 0
+    assert _files(cassettes) == {"test_a/TestA.test_x.yaml"}

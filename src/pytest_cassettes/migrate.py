@@ -567,11 +567,6 @@ def _collection(paths: Sequence[str], files: Sequence[Path], out: TextIO) -> Col
             "the tests classes inherit, parameter ids or vcr_cassette_name overrides\n"
         )
         return None
-    for module, why in sorted(collection.errors.items()):
-        out.write(
-            f"{_shown(module)}: pytest could not collect it ({why}): its cassettes are matched "
-            "to the tests it defines\n"
-        )
     return collection
 
 
@@ -589,7 +584,13 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
     collection = _collection(paths, files, out)
     for path in files:
         collected = None
-        if collection is not None and path.resolve() not in collection.errors:
+        error = collection.errors.get(path.resolve()) if collection is not None else None
+        if error is not None:
+            out.write(
+                f"{path}: pytest could not collect it ({error}): its cassettes are matched to "
+                "the tests it defines\n"
+            )
+        elif collection is not None:
             collected = collection.tests.get(path.resolve(), [])  # none: not a test module
         try:
             migration = migrate_file(path, overrides, collected)

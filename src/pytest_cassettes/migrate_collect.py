@@ -95,14 +95,15 @@ def _read(found: dict[str, Any]) -> Collection:
 class _Recorder:
     """The plugin in the collecting process."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self.errors: dict[str, str] = {}
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        path = getattr(report, "path", None) or report.fspath
-        if report.failed and str(path).endswith(".py"):
+        path = report.nodeid.split("::")[0]  # relative to the rootdir
+        if report.failed and path.endswith(".py"):
             lines = str(report.longrepr).strip().splitlines()
-            self.errors[str(Path(path).resolve())] = lines[-1] if lines else "failed"
+            self.errors[str((self.root / path).resolve())] = lines[-1] if lines else "failed"
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         tests: dict[str, list[dict[str, Any]]] = {}
@@ -115,7 +116,7 @@ class _Recorder:
 
 def pytest_configure(config: pytest.Config) -> None:
     if OUTPUT in os.environ:
-        config.pluginmanager.register(_Recorder(), "cassettes-migrate-collect")
+        config.pluginmanager.register(_Recorder(config.rootpath), "cassettes-migrate-collect")
 
 
 def _test(item: pytest.Function) -> CollectedTest:
