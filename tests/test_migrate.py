@@ -375,3 +375,41 @@ def test_a_file_without_a_last_newline_ends_its_diff_as_diff_does(tmp_path: Path
     assert out.getvalue().endswith(
         "     pass\n\\ No newline at end of file\nwould migrate 1 file\n"
     )
+
+
+def test_files_pytest_recording_names_otherwise_are_renamed_to_ours(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nested class's (pytest-recording names it after the innermost class) and a long id's
+    (pytest-recording keeps up to 255 bytes, we cut at 240): the migrated tests missed them."""
+    legacy = """
+        pytestmark = pytest.mark.vcr
+
+        class TestOuter:
+            class TestInner:
+                def test_deep(self):
+                    assert requests.get(URL + "/deep").json()["path"] == "/deep"
+
+        @pytest.mark.parametrize("word", ["w"], ids=["w" * 230])
+        def test_long(word):
+            assert requests.get(URL + "/long").json()["path"] == "/long"
+        """
+    suite.write(legacy, name="test_legacy")
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=2)
+    folder = suite.path / "cassettes" / "test_legacy"
+    long = f"test_long[{'w' * 230}].yaml"
+    assert {p.name for p in folder.iterdir()} == {"TestInner.test_deep.yaml", long}
+    hits = suite.server.hits
+
+    out = io.StringIO()
+    assert migrate([str(suite.path)], write=True, out=out) == 0
+    assert (
+        f"moved {folder}/TestInner.test_deep.yaml -> {folder}/TestOuter.TestInner.test_deep.yaml\n"
+    ) in out.getvalue()
+    assert "nested class" not in out.getvalue()  # renamed, nothing left to do
+    assert len(list(folder.iterdir())) == 2 and not (folder / long).exists()
+
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:recording", "--block-network").assert_outcomes(passed=2)
+    assert suite.server.hits == hits

@@ -355,6 +355,7 @@ class _Migrator(ast.NodeVisitor):
         self.handled: set[int] = set()  # ids of mark attributes rewritten as part of a call
         self.classes: list[str] = []
         self.uses_vcr = False
+        self.collected = False  # the module's tests are known from pytest's collection
         # default_cassette_name and vcr_cassette_dir overrides: markers left alone
         self.named_by: list[str] = []
 
@@ -392,7 +393,8 @@ class _Migrator(ast.NodeVisitor):
             isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
             for n in node.body
         )
-        if self.uses_vcr and not self.named_by and len(self.classes) > 1 and has_tests:
+        told = has_tests and not self.collected  # collected: the files are renamed (plan)
+        if self.uses_vcr and not self.named_by and len(self.classes) > 1 and told:
             full = ".".join(self.classes)
             self.note(
                 node,
@@ -508,6 +510,7 @@ def migrate_file(
         if _is_mark(node, "vcr") or _is_mark(node, "default_cassette")
     ]
     migrator.uses_vcr = any(_is_mark(node, "vcr") for node in marks)
+    migrator.collected = collected is not None
     default, named = cassette_tests(tree) if collected is None else ([], [])
     uses = [test for test in collected or () if test.cassette]
     found = (overrides or _Overrides()).of(path, tree) if marks or default or uses else []
@@ -519,7 +522,8 @@ def migrate_file(
         if test.name_problem:
             migration.notes.append(_uncalled(path, test, target))
             continue
-        defined = DefinedTest(test.parts[:-1], test.parts[-1], test.pytest_vcr, target)
+        recorded = test.recording if target != test.recording else None
+        defined = DefinedTest(test.parts[:-1], test.parts[-1], test.pytest_vcr, target, recorded)
         (named if test.named else default).append(defined)
     migration.staying = [(test, "its marker names or places its cassette") for test in named]
     # vcr_cassette_dir places their cassettes, default_cassette_name names them: pytest-vcr's

@@ -131,13 +131,14 @@ def _test(item: pytest.Function) -> CollectedTest:
     )
     cls = item.cls.__name__ if item.cls is not None else None
     pytest_vcr = paths.pytest_vcr_name((cls,) if cls else (), item.name)
-    recording = default_cassette_name(item)
+    recording = _recording_name(default_cassette_name(item))
     where, problem = "", ""
     override = _override(item)
     if override is not None:
         where = _where(override)
         try:
-            pytest_vcr = recording = _call(override, item)
+            pytest_vcr = _call(override, item)
+            recording = _recording_name(pytest_vcr)
         except Exception as exc:  # the user's code: anything it raises is told
             problem = f"{type(exc).__name__}: {exc}"
     return CollectedTest(
@@ -147,7 +148,7 @@ def _test(item: pytest.Function) -> CollectedTest:
         vcr=closest is not None and closest.name == "vcr",
         pytest_vcr=_with_suffix(pytest_vcr),
         ours=paths.safe_file_name(paths.test_name(item)),
-        recording=_with_suffix(recording),
+        recording=recording,
         name_override=where,
         name_problem=problem,
     )
@@ -189,6 +190,14 @@ def _call(fixturedef: Any, item: pytest.Function) -> str:
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"it returned {value!r}, not a name")
     return os.fspath(value)
+
+
+def _recording_name(name: str) -> str:
+    """pytest-recording's file for a name (a long one cut as it cuts it), as `vcr` tests read
+    it: relative to `vcr_cassette_dir`."""
+    from pytest_cassettes.compat import LegacyCassettes
+
+    return str(LegacyCassettes([], Path(), name, ()).paths(None)[0])
 
 
 def _with_suffix(name: str) -> str:

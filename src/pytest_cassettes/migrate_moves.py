@@ -34,6 +34,9 @@ class DefinedTest:
     name: str
     flat: str | None = None
     target: str | None = None
+    # pytest-recording's file for it in the module's folder, where ours is another name (a
+    # nested class's: pytest-recording names it after the innermost class).
+    recorded: str | None = None
 
     @property
     def node_name(self) -> str:
@@ -161,8 +164,8 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
         flat = folder / "cassettes"
         if not any(m.moving for m in group) or not flat.is_dir():
             continue
-        # By pytest-vcr's name: a test's file is the name, then its parameters in brackets.
-        # Collected tests by their file's exact name, the others by pytest-vcr's name.
+        # Collected tests by their file's exact name, the others by pytest-vcr's name (their
+        # file is the name, then their parameters in brackets).
         tests: dict[str, list[tuple[ModuleTests, DefinedTest, str | None]]] = {}
         for module in group:
             for test, why in [*((t, None) for t in module.moving), *module.staying]:
@@ -183,6 +186,13 @@ def plan(modules: Sequence[ModuleTests]) -> MovePlan:
         if moves:  # pytest-vcr's folder: the files of no test are worth a word
             result.moves += moves
             result.unmatched += unmatched
+    for module in modules:  # pytest-recording's files our names differ from
+        folder = module.path.parent / "cassettes" / module.path.stem
+        for test in module.moving:
+            if test.recorded and test.target and is_file(folder / test.recorded):
+                move = FlatMove(folder / test.recorded, users=1, root=folder)
+                _place(move, [module.cassette_dir / module.path.stem / test.target], claimed)
+                result.moves.append(move)
     return result
 
 
@@ -204,6 +214,13 @@ def _move(
         move.users += 1
         target = module.cassette_dir / module.path.stem / name
         targets += [] if target in targets else [target]
+    _place(move, targets, claimed)
+    return move
+
+
+def _place(move: FlatMove, targets: Sequence[Path], claimed: dict[Path, Path]) -> None:
+    """Where the file goes: each target no other file goes to, that holds no other file."""
+    source = move.source
     for target in targets:
         if target in claimed:
             move.clashing.append((target, claimed[target]))
@@ -214,4 +231,3 @@ def _move(
             move.present.append(target)
         else:
             move.taken.append(target)
-    return move
