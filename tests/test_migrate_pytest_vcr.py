@@ -576,8 +576,11 @@ def test_modules_pytest_cannot_collect_are_matched_by_their_source(tmp_path: Pat
     assert f"would remove {cassettes}/test_x.yaml: the same file is at " in out.getvalue()
 
 
-def test_an_addopts_pytest_no_longer_knows_does_not_stop_the_collection(tmp_path: Path) -> None:
-    """pytest-vcr uninstalled before migrate ran: its `--vcr-record` stops pytest."""
+def test_pytest_vcrs_flags_in_the_configuration_are_rewritten_and_do_not_stop_the_collection(
+    tmp_path: Path,
+) -> None:
+    """pytest-vcr uninstalled before migrate ran: its `--vcr-record` stops pytest (migrate's
+    collection and, until migrate rewrites it, the suite's runs)."""
     cassettes = _flat_project(
         tmp_path,
         "class Base:\n    @pytest.mark.vcr\n    def test_x(self):\n        pass\n\n\n"
@@ -585,5 +588,15 @@ def test_an_addopts_pytest_no_longer_knows_does_not_stop_the_collection(tmp_path
         "TestA.test_x.yaml",
     )
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --vcr-record=none\n")
+    tox = "[testenv]\ncommands = pytest --vcr-record-mode once --disable-vcr {posargs}\n"
+    (tmp_path / "tox.ini").write_text(tox)
+    dry = io.StringIO()
+    assert migrate([str(tmp_path)], write=False, out=dry) == 1
+    assert "-addopts = --vcr-record=none\n+addopts = --record-mode=none\n" in dry.getvalue()
     assert migrate([str(tmp_path)], write=True, out=io.StringIO()) == 0
     assert _files(cassettes) == {"test_a/TestA.test_x.yaml"}
+    # ... and the flags are ours, so that pytest starts once pytest-vcr is gone.
+    assert (tmp_path / "pytest.ini").read_text() == "[pytest]\naddopts = --record-mode=none\n"
+    assert (tmp_path / "tox.ini").read_text() == tox.replace(
+        "--vcr-record-mode once --disable-vcr", "--record-mode once --cassette-disable"
+    )

@@ -78,6 +78,13 @@ ROOT_FILES = {
 }
 
 
+# pytest-vcr's flags (pytest stops at them once it is uninstalled), and ours.
+FLAGS = {
+    "--vcr-record-mode": "--record-mode",  # pytest-vcr's deprecated spelling
+    "--vcr-record": "--record-mode",
+    "--disable-vcr": "--cassette-disable",
+}
+FLAG = re.compile("|".join(rf"{re.escape(flag)}\b" for flag in FLAGS))
 # Our ini option, in the file configuring pytest: the cassettes are in <it>/<module>/.
 CASSETTE_DIR_OPTION = re.compile(
     r"^[ \t]*cassette_dir[ \t]*=[ \t]*[\"']?([^\"'#;\n]+?)[\"']?[ \t]*$", re.M
@@ -606,25 +613,9 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
             modules.append(
                 ModuleTests(path, cassette_dir(path.parent), migration.moving, migration.staying)
             )
-        new = migration.migrated
-        if new != migration.source:
-            changed += 1
-            if write:
-                path.write_text(new, encoding="utf-8")
-                out.write(f"migrated {path}\n")
-            else:
-                for line in difflib.unified_diff(
-                    migration.source.splitlines(keepends=True),
-                    new.splitlines(keepends=True),
-                    fromfile=f"a/{path}",
-                    tofile=f"b/{path}",
-                ):
-                    # A last line without its newline is marked as `diff -u` marks it, so
-                    # that what follows starts a line of its own.
-                    end = "" if line.endswith("\n") else "\n\\ No newline at end of file\n"
-                    out.write(line + end)
-        for note in migration.notes:
-            out.write(f"{note}\n")
+        changed += _apply(migration, write, out)
+    for config in _config_files(paths):
+        changed += _apply(_config_migration(config), write, out)
     moved = copied = 0
     moves = plan([*modules, *_siblings(modules)])
     for move in moves.moves:
@@ -652,6 +643,52 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
     if failed:
         return 2
     return 1 if (changed or moved or copied) and not write else 0
+
+
+def _apply(migration: FileMigration, write: bool, out: TextIO) -> bool:
+    """Write the migrated file, or print its diff; and its notes. Whether it changes."""
+    path, new = migration.path, migration.migrated
+    if new != migration.source:
+        if write:
+            path.write_text(new, encoding="utf-8")
+            out.write(f"migrated {path}\n")
+        else:
+            for line in difflib.unified_diff(
+                migration.source.splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                fromfile=f"a/{path}",
+                tofile=f"b/{path}",
+            ):
+                # A last line without its newline is marked as `diff -u` marks it, so that
+                # what follows starts a line of its own.
+                end = "" if line.endswith("\n") else "\n\\ No newline at end of file\n"
+                out.write(line + end)
+    out.writelines(f"{note}\n" for note in migration.notes)
+    return new != migration.source
+
+
+def _config_files(paths: Sequence[str]) -> Iterator[Path]:
+    """The files in the folder configuring pytest for `paths` (its rootdir), once each."""
+    seen: set[Path] = set()
+    for name in paths:
+        here = Path(name).resolve()
+        for folder in (here, *here.parents) if here.is_dir() else here.parents:
+            if _is_root(folder):
+                for file in (folder / f for f in ROOT_FILES):
+                    if file not in seen and file.is_file():
+                        seen.add(file)
+                        yield _shown(file)
+                break
+
+
+def _config_migration(path: Path) -> FileMigration:
+    """pytest-vcr's flags in a configuration file (`addopts`, tox's `commands`) as ours."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        source = ""
+    edits = [Edit(m.start(), m.end(), FLAGS[m.group()]) for m in FLAG.finditer(source)]
+    return FileMigration(path, source, edits)
 
 
 def _siblings(modules: Sequence[ModuleTests]) -> Iterator[ModuleTests]:
