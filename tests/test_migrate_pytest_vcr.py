@@ -600,3 +600,20 @@ def test_pytest_vcrs_flags_in_the_configuration_are_rewritten_and_do_not_stop_th
     assert (tmp_path / "tox.ini").read_text() == tox.replace(
         "--vcr-record-mode once --disable-vcr", "--record-mode once --cassette-disable"
     )
+
+
+def test_a_call_of_pytest_vcrs_vcr_use_cassette_is_told_what_to_write(tmp_path: Path) -> None:
+    """pytest-vcr's `vcr` fixture was a vcr.VCR; ours is the test's cassette."""
+    (tmp_path / "test_a.py").write_text(
+        "def test_login(vcr):\n    with vcr.use_cassette('login.yaml'):\n        pass\n\n\n"
+        "def test_other(vcr_cassette):\n    vcr_cassette.use_cassette('x')  # not pytest-vcr's\n"
+    )
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=False, out=out) == 0
+    assert out.getvalue() == (
+        f"{tmp_path}/test_a.py:2: vcr.use_cassette(...) of pytest-vcr's `vcr` fixture (a "
+        "vcr.VCR; pytest-cassettes' is the test's cassette, None without one): write "
+        "`pytest_cassettes.use_cassette(request, 'login.yaml')` (relative to cassettes/ beside "
+        "the file, as pytest-vcr's were), with `request` the test's or fixture's argument\n"
+        "would migrate 0 files\n"
+    )

@@ -363,6 +363,7 @@ class _Migrator(ast.NodeVisitor):
         self.classes: list[str] = []
         self.uses_vcr = False
         self.collected = False  # the module's tests are known from pytest's collection
+        self.vcr_args: list[bool] = []  # whether each function around takes a `vcr` argument
         # default_cassette_name and vcr_cassette_dir overrides: markers left alone
         self.named_by: list[str] = []
 
@@ -414,6 +415,22 @@ class _Migrator(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        if (
+            any(self.vcr_args)
+            and isinstance(func, ast.Attribute)
+            and func.attr == "use_cassette"
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "vcr"
+        ):
+            names = ", ".join(self.segment(a) for a in node.args)
+            self.note(
+                node,
+                "vcr.use_cassette(...) of pytest-vcr's `vcr` fixture (a vcr.VCR; "
+                "pytest-cassettes' is the test's cassette, None without one): write "
+                f"`pytest_cassettes.use_cassette(request, {names or '<name>'})` (relative to "
+                "cassettes/ beside the file, as pytest-vcr's were), with `request` the test's "
+                "or fixture's argument",
+            )
         if self.named_by and (_is_mark(func, "vcr") or _is_mark(func, "default_cassette")):
             self.handled.add(id(func))  # left as it is (see migrate_file)
         elif _is_mark(func, "vcr"):
@@ -446,6 +463,7 @@ class _Migrator(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _rename_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.vcr_args.append(any(a.arg == "vcr" for a in (*node.args.args, *node.args.kwonlyargs)))
         if node.name in RENAMES:
             line = self.offsets.lines[node.lineno - 1]
             col = line.find(node.name, line.find("def "))
@@ -469,6 +487,7 @@ class _Migrator(ast.NodeVisitor):
                 "left as they are; see the TODO comment",
             )
         self.generic_visit(node)
+        self.vcr_args.pop()
 
     def todo(self, node: ast.FunctionDef | ast.AsyncFunctionDef, todo: tuple[str, ...]) -> None:
         """The comment above a fixture definition (its decorators), once."""
