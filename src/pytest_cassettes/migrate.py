@@ -8,6 +8,9 @@ Rewrites, in Python files, keeping pytest-recording's cassettes where they are:
 - `pytest.mark.default_cassette("x")` -> `pytest.mark.cassette("<module>/x.yaml")`.
 - `vcr_config` -> `cassette_config` (fixture definitions, parameters, names, strings).
 - `pytest_recording_configure` -> `pytest_cassettes_configure`.
+- pytest-vcr's `vcr_cassette_name` -> `default_cassette_name` (pytest-recording's name).
+
+and in the files configuring pytest, pytest-vcr's flags (`--vcr-record` -> `--record-mode`).
 
 A `default_cassette_name` or `vcr_cassette_dir` override (in the module, or a conftest.py of
 its directory or above) names or places the cassettes of the `vcr` tests under it, and only of
@@ -16,8 +19,9 @@ pytest-vcr's flat one) where `cassette_dir` is the one above it, so no rename ke
 right. Such a module's `vcr` and `default_cassette` markers are left as they are (pytest-
 cassettes honours them), with a note, and the override gets a TODO saying how to move on.
 
-pytest-vcr's flat cassettes (`cassettes/<test>.yaml`) are moved to the files the migrated
-tests look for (see migrate_moves).
+pytest-vcr's flat cassettes (`cassettes/<test>.yaml`), and pytest-recording's files our names
+differ from, are moved to the files the migrated tests look for (see migrate_moves), the tests
+known from pytest's collection (migrate_collect), else from their source.
 
 Dry run by default: a unified diff and the moves on `out`; `write=True` rewrites the files and
 moves the cassettes.

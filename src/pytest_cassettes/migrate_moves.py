@@ -7,6 +7,8 @@ pytest-vcr keeps a test's cassette in `cassettes/` beside its module, named `req
 whole path to the test, unsafe characters replaced (`paths.default_cassette`):
 `cassettes/<module>/Outer.Class.test_x[a-b].yaml`. A flat file stays where it is when a test
 left on pytest-vcr's names may read it (it is copied then), or where our file is already there.
+pytest-recording's files named otherwise than ours (a nested class's: the innermost class) are
+renamed in the module's folder.
 """
 
 from __future__ import annotations
