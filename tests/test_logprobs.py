@@ -135,10 +135,12 @@ def scrub(body: str, content_type: str, environ: dict[str, str] | None = None) -
 
 
 def data_lines(body: str) -> list[dict[str, Any]]:
+    """Each event's JSON (one `data:` line each; TGI writes no space after the colon)."""
+    datas = [line[5:].lstrip(" ") for line in re.split(r"\r\n|\r|\n", body)]
     return [
-        json.loads(line[6:])
-        for line in re.split(r"\r\n|\r|\n", body)
-        if line.startswith("data: ") and line != "data: [DONE]"
+        json.loads(data)
+        for line, data in zip(re.split(r"\r\n|\r|\n", body), datas)
+        if line.startswith("data:") and data != "[DONE]"
     ]
 
 
@@ -438,15 +440,90 @@ def gemini_logprobs(tokens: list[str]) -> dict[str, Any]:
     }
 
 
-def gemini_response(tokens: list[str], stream: bool) -> str:
-    def chunk(part: list[str]) -> dict[str, Any]:
-        content = {"parts": [{"text": "".join(part)}], "role": "model"}
-        candidate = {"content": content, "index": 0, "logprobsResult": gemini_logprobs(part)}
-        return {"candidates": [candidate], "modelVersion": "gemini-2.0-flash"}
+def gemini_chunk(part: list[str]) -> dict[str, Any]:
+    content = {"parts": [{"text": "".join(part)}], "role": "model"}
+    candidate = {"content": content, "index": 0, "logprobsResult": gemini_logprobs(part)}
+    return {"candidates": [candidate], "modelVersion": "gemini-2.0-flash"}
 
+
+def gemini_response(tokens: list[str], stream: bool) -> str:
     if not stream:
-        return json.dumps(chunk(tokens), indent=2)
-    return sse([chunk([t]) for t in tokens], eol="\r\n")  # Gemini's framing
+        return json.dumps(gemini_chunk(tokens), indent=2)
+    return sse([gemini_chunk([t]) for t in tokens], eol="\r\n")  # Gemini's framing
+
+
+def gemini_array(tokens: list[str]) -> str:
+    """Gemini's stream without `alt=sse`: one JSON array of its chunks, each pretty-printed."""
+    return "[" + ",\r\n".join(json.dumps(gemini_chunk([t]), indent=2) for t in tokens) + "]"
+
+
+def tgi_token(text: str, k: int = 0, special: bool = False) -> dict[str, Any]:
+    return {"id": 900 + 10 * len(text) + k, "text": text, "logprob": -0.5 * k, "special": special}
+
+
+def tgi_response(tokens: list[str], stream: bool) -> str:
+    """Hugging Face TGI: `/generate` with `details` (the prompt's `prefill` too: it echoes the
+    answer), or `/generate_stream`'s events, the last with the whole text; `</s>` special."""
+    end = tgi_token("</s>", special=True)
+    alternatives = [[tgi_token(t), tgi_token(f"alt{t[:1]}", 1)] for t in tokens]
+    if not stream:
+        prefill = [{"id": tgi_token(t)["id"], "text": t, "logprob": -1.0} for t in tokens]
+        details = {
+            "finish_reason": "eos_token",
+            "generated_tokens": len(tokens) + 1,
+            "seed": None,
+            "prefill": [{**prefill[0], "logprob": None}, *prefill[1:]],
+            "tokens": [tgi_token(t) for t in tokens] + [end],
+            "top_tokens": [*alternatives, [end]],
+        }
+        return json.dumps({"generated_text": "".join(tokens), "details": details})
+    events: list[dict[str, Any]] = [
+        {"index": i + 1, "token": tgi_token(t), "top_tokens": top, "generated_text": None}
+        for i, (t, top) in enumerate(zip(tokens, alternatives))
+    ]
+    details = {"finish_reason": "eos_token", "generated_tokens": len(tokens) + 1, "seed": None}
+    last = {"index": len(tokens) + 1, "token": end, "top_tokens": [end]}
+    events.append({**last, "generated_text": "".join(tokens), "details": details})
+    return "".join(f"data:{json.dumps(e, separators=(',', ':'))}\n\n" for e in events)
+
+
+def cohere_v1(tokens: list[str], stream: bool) -> str:
+    """Cohere's v1 API: `/v1/chat`'s stream (JSON lines, the whole text at its end), or
+    `/v1/generate`'s generations with `return_likelihoods`."""
+    if not stream:
+        likelihoods = [{"token": t, "likelihood": -0.1 * i} for i, t in enumerate(tokens)]
+        generation = {"id": "g1", "text": "".join(tokens), "token_likelihoods": likelihoods}
+        return json.dumps({"id": "r1", "generations": [generation], "prompt": "Say it."})
+    events: list[dict[str, Any]] = [
+        {"is_finished": False, "event_type": "stream-start", "generation_id": "g1"}
+    ]
+    events += [{"is_finished": False, "event_type": "text-generation", "text": t} for t in tokens]
+    response = {"response_id": "r1", "text": "".join(tokens), "finish_reason": "COMPLETE"}
+    events.append({"is_finished": True, "event_type": "stream-end", "response": response})
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+def vllm_prompt_position(token: str) -> dict[str, Any]:
+    """A prompt position of vLLM's `prompt_logprobs`: the prompt's token first, keyed by id."""
+    return {
+        str(700 + len(token)): {"logprob": -2.5, "rank": 4, "decoded_token": token},
+        "13": {"logprob": -0.3, "rank": 1, "decoded_token": f"alt{token[:1]}"},
+    }
+
+
+def vllm_prompt(tokens: list[str], chat: bool) -> str:
+    """vLLM's `prompt_logprobs`: the prompt's tokens (here the text to echo), the first
+    position `null`; on a chat completion at its top level, on a completion's choices."""
+    positions = [None, *(vllm_prompt_position(t) for t in tokens)]
+    answer = {"index": 0, "logprobs": None, "finish_reason": "length"}
+    if chat:
+        message = {"role": "assistant", "content": "OK."}
+        choice = {**answer, "message": message}
+        body = {"object": "chat.completion", "choices": [choice], "prompt_logprobs": positions}
+    else:
+        choice = {**answer, "text": "OK.", "prompt_logprobs": positions}
+        body = {"object": "text_completion", "choices": [choice]}
+    return json.dumps(body, indent=2)
 
 
 def ollama_lines(tokens: list[str], endpoint: str) -> str:
@@ -503,6 +580,8 @@ def documents(body: str, kind: str) -> list[Any]:
         return data_lines(body)
     if kind == "lines":
         return [json.loads(line) for line in body.splitlines() if line.strip()]
+    if kind == "array":
+        return list(json.loads(body))
     return [json.loads(body)]
 
 
@@ -520,6 +599,24 @@ def answers(docs: list[Any], shape: str) -> list[str]:
     if shape == "ollama":
         text = "".join(d["message"]["content"] if "message" in d else d["response"] for d in docs)
         return [text, "".join(e["token"] for d in docs for e in d["logprobs"])]
+    if shape == "tgi":
+        if len(docs) == 1:
+            details = docs[0]["details"]
+            tokens = "".join(t["text"] for t in details["tokens"] if not t["special"])
+            prefill = "".join(t["text"] for t in details["prefill"])
+            return [docs[0]["generated_text"], tokens, prefill]
+        tokens = "".join(d["token"]["text"] for d in docs if not d["token"]["special"])
+        return [tokens, docs[-1]["generated_text"]]
+    if shape == "cohere-v1":
+        if len(docs) == 1:
+            generation = docs[0]["generations"][0]
+            likelihoods = generation["token_likelihoods"]
+            return [generation["text"], "".join(t["token"] for t in likelihoods)]
+        texts = [d["text"] for d in docs if d["event_type"] == "text-generation"]
+        return ["".join(texts), docs[-1]["response"]["text"]]
+    if shape == "vllm-prompt":
+        positions = docs[0].get("prompt_logprobs") or docs[0]["choices"][0]["prompt_logprobs"]
+        return ["".join(next(iter(p.values()))["decoded_token"] for p in positions if p)]
     if shape == "cohere":
         if len(docs) == 1:
             text = docs[0]["message"]["content"][0]["text"]
@@ -537,6 +634,8 @@ def structure(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         if key == "top_logprobs" and "logprob" not in value:
             return {"<token>": sorted({type(v).__name__ for v in value.values()})}
+        if key == "prompt_logprobs":  # alternatives keyed by their ids
+            return {"<id>": sorted({repr(structure(v)) for v in value.values()})}
         return {k: structure(v, k) for k, v in value.items()}
     if isinstance(value, list):
         items = [structure(item, key) for item in value]
@@ -546,6 +645,9 @@ def structure(value: Any, key: str = "") -> Any:
 
 NDJSON = "application/x-ndjson"
 JSON = "application/json"
+COHERE_V1 = "application/stream+json"
+GEMINI_STREAM = "/v1beta/models/g:streamGenerateContent"
+VLLM_CHAT = "/v1/chat/completions"
 SHAPES = {
     # name: (path, content type, body, how it is read, shape, secret)
     "legacy": ("/v1/completions", JSON, legacy_completion, "json", "legacy", OPENAI),
@@ -571,6 +673,13 @@ SHAPES = {
     "cohere": ("/v2/chat", JSON, cohere_response, "json", "cohere", OPENAI),
     "cohere-stream": ("/v2/chat", SSE, cohere_response, "sse", "cohere", ENV_KEY),
     "audio-stream": ("/v1/chat/completions", SSE, audio_chunks, "sse", "audio", OPENAI),
+    "gemini-array": (GEMINI_STREAM, JSON, gemini_array, "array", "gemini", OPENAI),
+    "tgi": ("/generate", JSON, tgi_response, "json", "tgi", OPENAI),
+    "tgi-stream": ("/generate_stream", SSE, tgi_response, "sse", "tgi", ENV_KEY),
+    "cohere-v1-stream": ("/v1/chat", COHERE_V1, cohere_v1, "lines", "cohere-v1", OPENAI),
+    "cohere-v1-generate": ("/v1/generate", JSON, cohere_v1, "json", "cohere-v1", ENV_KEY),
+    "vllm-prompt": ("/v1/completions", JSON, vllm_prompt, "json", "vllm-prompt", OPENAI),
+    "vllm-chat-prompt": (VLLM_CHAT, JSON, vllm_prompt, "json", "vllm-prompt", ENV_KEY),
 }
 
 
@@ -578,9 +687,11 @@ def shape_body(name: str, tokens: list[str]) -> str:
     path, _, make, kind, _, _ = SHAPES[name]
     if make is ollama_lines:
         return ollama_lines(tokens, path.rpartition("/")[2])
-    if make is audio_chunks:
-        return audio_chunks(tokens)
-    return make(tokens, kind == "sse")  # type: ignore[call-arg]
+    if make in (audio_chunks, gemini_array):
+        return make(tokens)  # type: ignore[operator]
+    if make is vllm_prompt:
+        return vllm_prompt(tokens, chat="chat" in path)
+    return make(tokens, kind in ("sse", "lines"))  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("name", list(SHAPES))
@@ -791,3 +902,94 @@ def test_other_shapes_pretty_printed_over_data_lines_stay_json(name: str) -> Non
     assert answers(docs, shape) == ["Your key is <SCRUBBED:openai>."] * 2
     for piece in secret_pieces(OPENAI):
         assert piece not in new
+
+
+def test_tgi_s_alternatives_and_ids_follow_each_sequence_and_the_prompt_on_its_own() -> None:
+    tokens = secret_tokens(OPENAI)
+    body = json.loads(tgi_response(tokens, stream=False))
+    best_of = {**body["details"], "generated_text": body["generated_text"]}
+    del best_of["top_tokens"]
+    body["details"]["best_of_sequences"] = [best_of]
+    new, _ = scrub(json.dumps(body, indent=2), JSON)
+    for piece in secret_pieces(OPENAI):
+        assert piece not in new
+    details = json.loads(new)["details"]
+    expected = "Your key is <SCRUBBED:openai>."
+    for sequence in (details, details["best_of_sequences"][0]):
+        assert "".join(t["text"] for t in sequence["prefill"]) == expected
+        assert "".join(t["text"] for t in sequence["tokens"] if not t["special"]) == expected
+    old = body["details"]
+    assert details["tokens"][-1] == old["tokens"][-1]  # `</s>`, special: no text of the answer
+    for before, token, top in zip(old["tokens"], details["tokens"], details["top_tokens"]):
+        assert token["logprob"] == before["logprob"]
+        if token["text"] == before["text"]:
+            assert token["id"] == before["id"]
+        else:  # the old ids spell the secret in the model's vocabulary
+            assert token["id"] == 0
+            assert [(t["text"], t["id"]) for t in top] == [(token["text"], 0)] * 2
+    assert scrub(new, JSON) == (new, 0)
+
+
+def test_the_prompt_s_tokens_keep_no_generated_value_of_a_generic_name() -> None:
+    # A model's output keeps what its generic names say (a `token=` it wrote); the prompt's
+    # tokens are what the user sent, scrubbed as the request's prompt is.
+    tokens = tokenize("my token=Ab3dEf6hIj9kLm2nOp5qRs8t ok", 3)
+    new, _ = scrub(tgi_response(tokens, stream=False), JSON)
+    details = json.loads(new)["details"]
+    prefill = "".join(t["text"] for t in details["prefill"])
+    assert prefill == "my token=<SCRUBBED:high-entropy> ok"
+    assert "".join(t["text"] for t in details["tokens"][:-1]) == "".join(tokens)
+
+
+def test_vllm_s_prompt_positions_are_one_alternative_where_the_prompt_changed() -> None:
+    tokens = secret_tokens(ENV_KEY)
+    body = vllm_prompt(tokens, chat=True)
+    new, _ = scrub(body, JSON, {"ACME_API_KEY": ENV_KEY})
+    positions = json.loads(new)["prompt_logprobs"]
+    assert positions[0] is None
+    for token, position in zip(tokens, positions[1:]):
+        if token in ENV_KEY[3:] and len(token) == 3:
+            first = vllm_prompt_position(token)[str(700 + len(token))]
+            assert list(position) == ["0"]  # its ids spelled the secret
+            assert position["0"] == {**first, "decoded_token": position["0"]["decoded_token"]}
+        elif token in ("Your", " key", "."):  # a word's tokens are kept, `decoded_token` or not
+            assert position == vllm_prompt_position(token)
+    # The position's own layout, its one alternative written on one line.
+    one = '{"logprob": -2.5, "rank": 4, "decoded_token": "<ACME_API_KEY>"}'
+    assert '    {\n      "0": ' + one + "\n    }" in new
+
+
+def test_gemini_s_array_keeps_its_layout_and_is_read_when_cut_short() -> None:
+    tokens = secret_tokens(OPENAI)
+    body = gemini_array(tokens)
+    new, _ = scrub(body, JSON)
+    assert new.count(",\r\n{\n") == body.count(",\r\n{\n") == len(tokens) - 1
+    # The last chunks never came: the array ends in the middle of one.
+    cut = body[: body.index(tokens[-2]) + 1]
+    new, count = scrub(cut, JSON)
+    assert count >= 1
+    for piece in secret_pieces(OPENAI):
+        assert piece not in new
+
+
+def test_cohere_v1_s_tool_call_parameters_and_plan_are_joined_over_chunks() -> None:
+    arguments = json.dumps({"api_key": OPENAI, "city": "Paris"})
+    plan = f"I will call it with {ENV_KEY} now."
+    events: list[dict[str, Any]] = [
+        {"is_finished": False, "event_type": "tool-calls-chunk", "text": piece}
+        for piece in tokenize(plan, 5)
+    ]
+    events += [
+        {
+            "is_finished": False,
+            "event_type": "tool-calls-chunk",
+            "tool_call_delta": {"index": 0, "parameters": piece},
+        }
+        for piece in tokenize(arguments, 6)
+    ]
+    body = "".join(json.dumps(e) + "\n" for e in events)
+    new, _ = scrub(body, COHERE_V1, {"ACME_API_KEY": ENV_KEY})
+    docs = documents(new, "lines")
+    assert "".join(d.get("text", "") for d in docs) == "I will call it with <ACME_API_KEY> now."
+    joined = "".join(d["tool_call_delta"]["parameters"] for d in docs if "tool_call_delta" in d)
+    assert json.loads(joined) == {"api_key": "<SCRUBBED:openai>", "city": "Paris"}

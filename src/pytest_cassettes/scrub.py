@@ -213,7 +213,8 @@ _NAME_FIELD = re.compile(
 _VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
 # Fields kept whatever their names say, by their object's other fields (see _kept_paths): a
 # language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
-# Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`), are text; the `key` of a
+# Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`; vLLM's `decoded_token`
+# beside its `logprob`), are text; the `key` of a
 # key/value pair (AWS tags, Consul's KV, CouchDB's view rows, Azure App Configuration) is a name.
 _MODEL_TOKEN_HINT = re.compile(
     r'"(?:log_?prob(?:ability)?|top_?logprobs|likelihood)"\s*:', re.IGNORECASE
@@ -349,8 +350,10 @@ def _kept_field(node: Mapping[Any, Any]) -> str | None:
             looks_random(run) for run in _NON_ALNUM.split(key) if len(run) >= 16
         )
         return None if generated else keys["key"]  # `access_logs.s3.enabled` is words
-    if "token" in keys and any(normalize_name(k) in _MODEL_TOKEN_SIBLINGS for k in keys):
-        return keys["token"]
+    if any(normalize_name(k) in _MODEL_TOKEN_SIBLINGS for k in keys):
+        for name in ("token", "decoded_token"):  # vLLM's prompt_logprobs' is a token too
+            if name in keys:
+                return keys[name]
     return None
 
 

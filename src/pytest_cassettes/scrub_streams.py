@@ -104,8 +104,18 @@ def _scrub_streams(scrubber: Scrubber, streams: list[Stream], text: str, found: 
         edits.extend(_offset_edits(stream, changed, text))
     if not edits:
         return text
-    edits.sort()
-    return splice(text, edits)
+    return splice(text, _outermost(sorted(edits)))
+
+
+def _outermost(edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Sorted edits without those inside another: a vLLM prompt position is written again
+    whole (see _keyed), its token's new text in it."""
+    kept: list[tuple[int, int, str]] = []
+    for edit in edits:
+        if kept and kept[-1][0] <= edit[0] and edit[1] <= kept[-1][1]:
+            continue
+        kept.append(edit)
+    return kept
 
 
 def _stream_replacements(
@@ -117,8 +127,7 @@ def _stream_replacements(
     spans = _stream_spans(scrubber, stream)
     prior = [(start, end, new) for start, end, new, _ in spans]
     labels = [finding_label(label, new) for _, _, new, label in spans]
-    text = stream.text()
-    named, absorbed, found = _stream_named(scrubber, text, prior)
+    named, absorbed, found = _stream_named(scrubber, stream, prior)
     if named:
         # What one event's own rules find is theirs (the free-text rules take it after):
         # the name rules run again with it replaced, so as not to report it twice, and
@@ -133,7 +142,7 @@ def _stream_replacements(
         ]
         if own:
             prior = sorted(prior + own)
-            named, absorbed, found = _stream_named(scrubber, text, prior)
+            named, absorbed, found = _stream_named(scrubber, stream, prior)
             taken = {index for took in absorbed for index in took}
             mine = set(own)
             prior = [
@@ -146,17 +155,20 @@ def _stream_replacements(
 
 
 def _stream_named(
-    scrubber: Scrubber, text: str, prior: list[tuple[int, int, str]]
+    scrubber: Scrubber, stream: Stream, prior: list[tuple[int, int, str]]
 ) -> tuple[list[tuple[int, int, str]], list[list[int]], list[str]]:
     """The name rules' edits over a stream's joined text once the `prior` edits are made
     (placeholders, which the rules leave), in the joined text's coordinates, each as small
     as it can be (what it keeps of the text at its ends cut off); for each, the prior
     edits it took in (it touched what they wrote), and the findings. A joined text that is
     JSON (a tool call's arguments) gets the JSON rules, any other the free-text rules; it
-    is a model's output, whose generic names are kept (see MODEL_OUTPUT)."""
+    is a model's output, whose generic names are kept (see MODEL_OUTPUT), but for the
+    prompt's tokens, which the user sent."""
+    text = stream.text()
     after = splice(text, prior)
     found: list[str] = []
-    model, generic = MODEL_OUTPUT.set(True), GENERIC_KEPT.set(True)
+    output = not stream.prompt
+    model, generic = MODEL_OUTPUT.set(output), GENERIC_KEPT.set(output)
     try:
         edits = scrubber._json_edits(after, found)
         if edits is None:
@@ -236,7 +248,8 @@ def _stream_spans(scrubber: Scrubber, stream: Stream) -> list[tuple[int, int, st
     after its name in the one before: `{"password": "` then the value; a user pattern's
     group after its context): (start, end, placeholder, finding's label prefix), in order,
     none overlapping. A model's output keeps what its generic names say (a tool call's
-    `{"key": "..."}`): not the names-and-values detector for them."""
+    `{"key": "..."}`): not the names-and-values detector for them (but in the prompt's
+    tokens)."""
     text = stream.text()
     starts = stream.starts
 
@@ -275,7 +288,8 @@ def _stream_spans(scrubber: Scrubber, stream: Stream) -> list[tuple[int, int, st
                 spanning.append((start, 1, end, SCRUBBED, "pattern"))
     if scrubber._detectors:
         for finding in find_secrets(text, scrubber._excluded_kinds):
-            if finding.kind == "high-entropy" and normalize_name(finding.name) in GENERIC_NAMES:
+            generic = normalize_name(finding.name) in GENERIC_NAMES
+            if finding.kind == "high-entropy" and generic and not stream.prompt:
                 continue
             start, end = finding.start, finding.end
             if whole or piece_of(start) != piece_of(end - 1) or not found_alone(start, end):
@@ -372,7 +386,8 @@ def _logprob_edits(piece: Piece, token: str, body: str) -> list[tuple[int, int, 
     text's are not known; the old ones spell the secret in the model's vocabulary), each of
     its alternatives the token (the one that was the token, and the others: any may be
     another cut of the secret, which only the chosen token's new text is known to be free
-    of); alternatives keyed by their text (a legacy completion's) are one, the token's."""
+    of); alternatives keyed by their text (a legacy completion's) or their ids (vLLM's
+    prompt's) are one, the token's."""
     beside = piece.beside()
     written = json.dumps(token, ensure_ascii=False)
     edits: list[tuple[int, int, str]] = []
@@ -391,7 +406,7 @@ def _logprob_edits(piece: Piece, token: str, body: str) -> list[tuple[int, int, 
         elif kind == "ids" and _INTEGER.fullmatch(old):
             edits.append((start, end, "0"))
         elif kind == "keyed" and old[0] == "{":
-            edits.append((start, end, _keyed(piece, old, written)))
+            edits.append((start, end, _keyed(piece, old, token)))
 
     for path in beside.tokens:
         change(path, "token")
@@ -451,19 +466,27 @@ def _array(piece: Piece, old: str, numbers: list[int]) -> str:
     return f"[{lead}{written}{trail}]" if written else "[]"
 
 
-def _keyed(piece: Piece, old: str, written: str) -> str:
+def _keyed(piece: Piece, old: str, token: str) -> str:
     """Alternatives keyed by their tokens (`{"sk": -0.1, " sk": -2.3}`) as one, keyed by the
-    new token (`written`, JSON): the old token's log probability if it was one of them, else
-    the highest, laid out as the `old` object was."""
+    new token: the old token's log probability if it was one of them, else the highest; or
+    keyed by their ids (vLLM's prompt's, `{"1234": {"decoded_token": "sk", ...}, ...}`) as
+    one keyed `"0"`: the prompt's token's, its `decoded_token` the new token. Laid out as the
+    `old` object was."""
     values = json.loads(old)
     if not values:
         return old
-    token = piece.text
-    value = values[token] if token in values else max(values.values(), key=_number)
+    if piece.shape == "prompt":
+        assert piece.path is not None
+        key, value = "0", {**values[piece.path[-2]], "decoded_token": token}
+    else:
+        old_token = piece.text
+        key = token
+        value = values[old_token] if old_token in values else max(values.values(), key=_number)
     inner, lead, trail = _inside(piece, old)
     colon = _COLON.search(inner)
     separator = colon.group()[1:] if colon else ": "
-    return f"{{{lead}{written}{separator}{json.dumps(value)}{trail}}}"
+    written = json.dumps(key, ensure_ascii=False)
+    return f"{{{lead}{written}{separator}{json.dumps(value, ensure_ascii=False)}{trail}}}"
 
 
 def _number(value: object) -> float:

@@ -5,12 +5,14 @@ A language model streams its answer a few characters an event: OpenAI's chat chu
 its Responses API (``response.output_text.delta``'s ``delta``), Anthropic's
 ``content_block_delta`` (``text``, ``partial_json``, ``thinking``), Gemini's
 ``candidates[i].content.parts[j].text``, Cohere's ``content-delta`` (``text``, ``thinking``),
-``tool-plan-delta`` and ``tool-call-delta``; Ollama streams JSON lines (``message.content``,
-``response``: :func:`json_streams`). A secret the model echoes is then split over events, and no
-rule looking at one event at a time sees it whole. :func:`event_streams` joins each stream's
-pieces (a choice's content, a tool call's arguments, a content block's text: each its own
-stream) in the order of the events, and tells where each piece's characters are in the body, so
-that a match in the joined text can be replaced in every piece it spans. Events that are not
+``tool-plan-delta`` and ``tool-call-delta``; Ollama and Cohere's v1 API stream JSON lines
+(``message.content``, ``response``; ``text-generation``'s ``text``), Gemini without
+``alt=sse`` one JSON array of chunks (:func:`json_streams`). A secret the model echoes is then
+split over events, and no rule looking at one event at a time sees it whole.
+:func:`event_streams` joins each stream's pieces (a choice's content, a tool call's arguments,
+a content block's text: each its own stream) in the order of the events, and tells where each
+piece's characters are in the body, so that a match in the joined text can be replaced in
+every piece it spans. Events that are not
 JSON (a plain text stream) are pieces of a stream of their own, per event name; ``[DONE]`` is
 none. Log probabilities' tokens (of events, or of a JSON body) are streams too.
 
@@ -49,13 +51,16 @@ _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 _COHERE_KINDS = frozenset({"content-delta", "tool-plan-delta", "tool-call-delta"})
 # The events worth parsing: those with a field one of the shapes above reads.
 _HINT = re.compile(r'"(?:delta|choices|candidates)"')
-# Log probabilities (`logprobs`, Gemini's `logprobsResult`): their tokens are a model's text
-# too, split the same way.
-_LOGPROBS = '"logprobs'
-# JSON lines of a streamed answer (Ollama's, a chunk a line; `done` is in each): an object's
-# end, a line break, the next one's start (no JSON document holds that: its strings hold no
-# raw line break, and its objects in an array have a comma between them).
-_CHUNKS_HINT = re.compile(r'"(?:delta|choices|candidates|done)"')
+# Log probabilities (`logprobs`, Gemini's `logprobsResult`, TGI's and vLLM's `logprob`,
+# Cohere's v1 `token_likelihoods`): their tokens are a model's text too, split the same way.
+_LOGPROBS = re.compile(r'"(?:logprob|token_likelihoods)')
+# JSON lines of a streamed answer (Ollama's, Cohere's v1, a chunk a line; `done` or
+# `event_type` is in each): an object's end, a line break, the next one's start (no JSON
+# document holds that: its strings hold no raw line break, and its objects in an array have a
+# comma between them).
+_CHUNKS_HINT = re.compile(r'"(?:delta|choices|candidates|done|event_type)"')
+# Gemini's stream without `alt=sse`: one JSON array of its chunks.
+_ARRAY_HINT = '"candidates"'
 _CONCATENATED = re.compile(r"\}[ \t\r]*\n\s*\{")
 _SPACE = re.compile(r"[ \t\r\n]*")
 
@@ -91,8 +96,8 @@ class _Event:
 class Beside(NamedTuple):
     """What renders a log probability's token again, beside it in its event (paths): its
     alternatives' tokens, arrays of UTF-8 bytes, token ids (a number or an array of them), an
-    object keyed by the alternatives' tokens (legacy completions' `top_logprobs`), the token's
-    offset in the text (their `text_offset`)."""
+    object keyed by the alternatives' tokens (legacy completions' `top_logprobs`) or by their
+    ids (vLLM's `prompt_logprobs`), the token's offset in the text (their `text_offset`)."""
 
     tokens: list[Path]
     bytes: list[Path]
@@ -132,7 +137,9 @@ class Piece:
         """What renders a log probability's token again (see Beside), by its shape: OpenAI's
         and Ollama's entry (`token`, `bytes`, `top_logprobs`), Gemini's chosen candidate
         (`tokenId`; `topCandidates` at its position), a legacy completion's `tokens`
-        (`top_logprobs` and `text_offset` at its position), Cohere's (`text`, `token_ids`)."""
+        (`top_logprobs` and `text_offset` at its position), Cohere's (`text`, `token_ids`),
+        TGI's token (`text`, `id`; `top_tokens` at its position), vLLM's prompt token (the
+        first of its position's alternatives, keyed by their ids)."""
         assert self.path is not None and self.shape is not None
         path, count = self.path, range(self.alternatives)
         if self.shape == "gemini":  # (..., "chosenCandidates", j, "token")
@@ -145,6 +152,15 @@ class Piece:
         entry = path[:-1]
         if self.shape == "cohere":
             return Beside([], [], [(*entry, "token_ids")])
+        if self.shape == "prompt":  # (..., "prompt_logprobs", j, id, "decoded_token")
+            return Beside([], [], [], path[:-2])
+        if self.shape == "tgi":  # (..., "tokens", j, "text"), or a streamed ("token", "text")
+            if isinstance(entry[-1], int):
+                others = [(*entry[:-2], "top_tokens", entry[-1], k) for k in count]
+            else:
+                others = [(*entry[:-1], "top_tokens", k) for k in count]
+            ids = [(*entry, "id"), *((*other, "id") for other in others)]
+            return Beside([(*other, "text") for other in others], [], ids)
         others = [(*entry, "top_logprobs", k) for k in count]
         arrays = [(*entry, "bytes"), *((*other, "bytes") for other in others)]
         return Beside([(*other, "token") for other in others], arrays, [])
@@ -195,14 +211,17 @@ class Piece:
 class Stream:
     """A stream's pieces in order and where each starts in the joined text. `logprobs`: its
     pieces are log probabilities' tokens (each beside the bytes of its text, which no rule
-    reads: what is found in one piece is the stream's to replace too)."""
+    reads: what is found in one piece is the stream's to replace too). `prompt`: they are the
+    prompt's (TGI's `prefill`, vLLM's `prompt_logprobs`): what the user sent, not a model's
+    output."""
 
-    __slots__ = ("_length", "logprobs", "pieces", "starts")
+    __slots__ = ("_length", "logprobs", "pieces", "prompt", "starts")
 
-    def __init__(self, logprobs: bool = False) -> None:
+    def __init__(self, logprobs: bool = False, prompt: bool = False) -> None:
         self.pieces: list[Piece] = []
         self.starts: list[int] = []
         self.logprobs = logprobs
+        self.prompt = prompt
         self._length = 0
 
     def add(self, piece: Piece) -> None:
@@ -228,7 +247,7 @@ def event_streams(body: str) -> list[Stream]:
         if not data:
             continue
         head = data.lstrip()[:1]
-        logprobs = _LOGPROBS in data
+        logprobs = _LOGPROBS.search(data) is not None
         if head in ("{", "[") and (logprobs or _HINT.search(data)):
             try:
                 event = json.loads(data)
@@ -251,27 +270,59 @@ def event_streams(body: str) -> list[Stream]:
 
 
 def json_streams(body: str) -> list[Stream]:
-    """The streams of a JSON body: its log probabilities' tokens (see _logprob_lists), and
-    in JSON lines of a streamed answer (Ollama's, a chunk a line) the text the chunks carry,
-    joined as events' are (see event_streams)."""
-    logprobs = _LOGPROBS in body
-    chunks = _CHUNKS_HINT.search(body) is not None and _CONCATENATED.search(body) is not None
-    if not (logprobs or chunks):
+    """The streams of a JSON body: its log probabilities' tokens (see _logprob_lists), the
+    text JSON lines of a streamed answer carry (Ollama's, Cohere's v1, a chunk a line: see
+    _line_pieces), and that of Gemini's chunks in one JSON array (its stream without
+    `alt=sse`), joined as events' are (see event_streams)."""
+    first = _skip_space(body, 0)
+    array = body.startswith("[", first)
+    logprobs = _LOGPROBS.search(body) is not None
+    lines = _CHUNKS_HINT.search(body) is not None and _CONCATENATED.search(body) is not None
+    chunks = array and _ARRAY_HINT in body
+    if not (logprobs or lines or chunks):
         return []
-    documents = _documents(body)
-    chunks = chunks and len(documents) > 1
-    streams: dict[Hashable, Stream] = {}
+    documents = _items(body, first) if array else _documents(body)
+    lines = lines and not array and len(documents) > 1
+    # The chunks of one answer share their streams (JSON lines, Gemini's array); other items
+    # of an array (several answers) have their own each.
+    groups: dict[Hashable, dict[Hashable, Stream]] = {}
     for number, (start, end, document) in enumerate(documents):
         if not isinstance(document, dict):
             continue
-        lines = ((start, end),)
-        shared = _Event(lines)
-        if chunks:
-            _add_pieces(streams, _json_pieces(document), lines, shared)
-            _add_pieces(streams, _ollama_pieces(document), lines, shared)
+        chunk = not array or isinstance(document.get("candidates"), list)
+        streams = groups.setdefault(None if chunk else number, {})
+        spans = ((start, end),)
+        shared = _Event(spans)
+        if lines or (chunks and chunk):
+            _add_pieces(streams, _json_pieces(document), spans, shared)
+        if lines:
+            _add_pieces(streams, _line_pieces(document), spans, shared)
         if logprobs:
-            _add_logprobs(streams, document, number, lines, shared)
-    return _joined(streams)
+            _add_logprobs(streams, document, number, spans, shared)
+    return [stream for streams in groups.values() for stream in _joined(streams)]
+
+
+def _skip_space(text: str, position: int) -> int:
+    match = _SPACE.match(text, position)
+    assert match is not None  # `*`: it matches everywhere
+    return match.end()
+
+
+def _items(body: str, start: int) -> list[tuple[int, int, Any]]:
+    """The items of a body that is one JSON array (its `[` at `start`) and where each is;
+    those before one that is not JSON (an array cut short)."""
+    decoder, items = json.JSONDecoder(), []
+    position = _skip_space(body, start + 1)
+    try:
+        while position < len(body) and body[position] != "]":
+            item, stop = decoder.raw_decode(body, position)
+            items.append((position, stop, item))
+            position = _skip_space(body, stop)
+            if body.startswith(",", position):
+                position = _skip_space(body, position + 1)
+    except (ValueError, RecursionError):  # not JSON past it; nested deeper than Python parses
+        pass
+    return items
 
 
 def _documents(body: str) -> list[tuple[int, int, Any]]:
@@ -303,9 +354,7 @@ def _read_documents(
     decoder, text = json.JSONDecoder(), body[start:end] if start or end < len(body) else body
     position = 0
     while True:
-        match = _SPACE.match(text, position)
-        assert match is not None  # `*`: it matches everywhere
-        position = match.end()
+        position = _skip_space(text, position)
         if position >= len(text):
             return None
         try:
@@ -351,31 +400,40 @@ def _add_logprobs(
     for key, tokens in _logprob_lists(document, number):
         stream = streams.get(key)
         if stream is None:
-            stream = streams[key] = Stream(logprobs=True)
+            stream = streams[key] = Stream(logprobs=True, prompt=key[0] == "prompt")
         for path, text, count, shape in tokens:
             stream.add(Piece(text, lines, path, event=event, shape=shape, alternatives=count))
 
 
 def _logprob_lists(
     document: dict[str, Any], number: int
-) -> Iterator[tuple[Hashable, Iterator[_Token]]]:
-    """The lists of log probabilities in a document: (their stream, their tokens). A
-    streamed chunk's (chat and legacy completions', Gemini's, a Responses API text delta's,
-    Cohere's content delta's, an Ollama JSON line's) are their stream's next tokens; a list the
-    document holds whole (a Responses API content part, `output_text.done`) is a stream of its
-    own."""
+) -> Iterator[tuple[tuple[Hashable, ...], Iterator[_Token]]]:
+    """The lists of log probabilities in a document: (their stream, its key starting with
+    "prompt" for the prompt's tokens; their tokens). A streamed chunk's (chat and legacy
+    completions', Gemini's, a Responses API text delta's, Cohere's content delta's, an Ollama
+    JSON line's, TGI's) are their stream's next tokens; a list the document holds whole (a
+    Responses API content part, `output_text.done`, TGI's details, Cohere's v1 generations,
+    vLLM's `prompt_logprobs`) is a stream of its own."""
     kind = document.get("type")
+    if isinstance(document.get("prompt_logprobs"), list):  # vLLM's chat completion
+        tokens = _prompt_tokens(("prompt_logprobs",), document["prompt_logprobs"])
+        yield ("prompt", number), tokens
     choices = document.get("choices")
     if isinstance(choices, list):  # chat and legacy completions, streamed or not
         for i, choice in enumerate(choices):
-            if not isinstance(choice, dict) or not isinstance(choice.get("logprobs"), dict):
+            if not isinstance(choice, dict):
+                continue
+            if isinstance(choice.get("prompt_logprobs"), list):  # vLLM's completion
+                path: Path = ("choices", i, "prompt_logprobs")
+                yield ("prompt", number, i), _prompt_tokens(path, choice["prompt_logprobs"])
+            if not isinstance(choice.get("logprobs"), dict):
                 continue
             logprobs = choice["logprobs"]
             index = _hashable(choice.get("index", i))
-            path: Path = ("choices", i, "logprobs")
+            path = ("choices", i, "logprobs")
             for field in ("content", "refusal"):
                 if isinstance(logprobs.get(field), list):
-                    key: Hashable = ("logprobs", "chat", index, field)
+                    key: tuple[Hashable, ...] = ("logprobs", "chat", index, field)
                     yield key, _entries((*path, field), logprobs[field])
             if isinstance(logprobs.get("tokens"), list):  # legacy completions (and vLLM's)
                 yield ("logprobs", "completion", index), _completion_tokens(path, logprobs)
@@ -402,15 +460,23 @@ def _logprob_lists(
     elif kind == "content-delta" and isinstance(logprobs, dict):  # Cohere's streamed
         key = ("logprobs", "cohere", _hashable(document.get("index")))
         yield key, _entry(("logprobs",), logprobs)
-    # Content parts: a response's (`response.completed`'s, or not streamed), an output item's,
-    # a content part event's.
+    yield from _tgi_lists(document, number)
+    # A response's (`response.completed`'s, the end of Cohere's v1 generate stream's), or the
+    # document's.
     roots: list[tuple[Path, Any]] = [((), document)]
     response = document.get("response")
     if isinstance(response, dict):
         roots.append((("response",), response))
     items: list[tuple[Path, Any]] = []
     for path, root in roots:
-        output = root.get("output")
+        generations = root.get("generations")  # Cohere's v1 generate
+        for k, generation in enumerate(generations if isinstance(generations, list) else ()):
+            if isinstance(generation, dict) and isinstance(
+                generation.get("token_likelihoods"), list
+            ):
+                found: Path = (*path, "generations", k, "token_likelihoods")
+                yield ("logprobs", number, *found), _entries(found, generation[found[-1]])
+        output = root.get("output")  # content parts: the Responses API's output items'
         if isinstance(output, list):
             items += [((*path, "output", k), item) for k, item in enumerate(output)]
     items.append((("item",), document.get("item")))
@@ -424,7 +490,7 @@ def _logprob_lists(
 
 def _part_logprobs(
     part: Any, path: Path, number: int
-) -> Iterator[tuple[Hashable, Iterator[_Token]]]:
+) -> Iterator[tuple[tuple[Hashable, ...], Iterator[_Token]]]:
     if isinstance(part, dict) and isinstance(part.get("logprobs"), list):
         yield ("logprobs", number, *path), _entries((*path, "logprobs"), part["logprobs"])
 
@@ -444,6 +510,62 @@ def _entry(path: Path, item: Any) -> Iterator[_Token]:
         yield (*path, "token"), item["token"], len(top) if isinstance(top, list) else 0, "entry"
     elif isinstance(item.get("text"), str) and "token_ids" in item:
         yield (*path, "text"), item["text"], 0, "cohere"
+
+
+def _tgi_lists(
+    document: dict[str, Any], number: int
+) -> Iterator[tuple[tuple[Hashable, ...], Iterator[_Token]]]:
+    """Hugging Face TGI's tokens: `/generate_stream`'s next `token` (its alternatives in
+    `top_tokens` beside it), `/generate`'s `details` (`tokens`, `top_tokens` a list of each's
+    alternatives, the prompt's `prefill`, each of `best_of_sequences` alike)."""
+    token = document.get("token")
+    if isinstance(token, dict):
+        top = document.get("top_tokens")
+        yield ("logprobs", "tgi"), _tgi_token(("token",), token, top)
+    details = document.get("details")
+    if not isinstance(details, dict):
+        return
+    sequences = details.get("best_of_sequences")
+    roots: list[tuple[Path, Any]] = [(("details",), details)]
+    if isinstance(sequences, list):
+        roots += [(("details", "best_of_sequences", k), s) for k, s in enumerate(sequences)]
+    for path, root in roots:
+        if not isinstance(root, dict):
+            continue
+        if isinstance(root.get("prefill"), list):
+            prefill = root["prefill"]
+            where = (*path, "prefill")
+            yield ("prompt", number, *where), _tgi_tokens(where, prefill, [])
+        if isinstance(root.get("tokens"), list):
+            top = root.get("top_tokens")
+            where = (*path, "tokens")
+            tokens = _tgi_tokens(where, root["tokens"], top if isinstance(top, list) else [])
+            yield ("logprobs", number, *where), tokens
+
+
+def _tgi_tokens(path: Path, tokens: list[Any], top: list[Any]) -> Iterator[_Token]:
+    for j, token in enumerate(tokens):
+        yield from _tgi_token((*path, j), token, top[j] if j < len(top) else None)
+
+
+def _tgi_token(path: Path, token: Any, top: Any) -> Iterator[_Token]:
+    """A TGI token, `{id, text, logprob, special}`, and its alternatives (`top`); not a
+    special one (`</s>`, which a client leaves out of the text)."""
+    if not isinstance(token, dict) or token.get("special") is True:
+        return
+    if isinstance(token.get("text"), str) and "logprob" in token:
+        yield (*path, "text"), token["text"], len(top) if isinstance(top, list) else 0, "tgi"
+
+
+def _prompt_tokens(path: Path, positions: list[Any]) -> Iterator[_Token]:
+    """vLLM's `prompt_logprobs`: at each position of the prompt (the first `null`), its
+    alternatives keyed by their token ids, the prompt's token first, its `decoded_token`."""
+    for j, position in enumerate(positions):
+        if not isinstance(position, dict) or not position:
+            continue
+        key, first = next(iter(position.items()))
+        if isinstance(first, dict) and isinstance(first.get("decoded_token"), str):
+            yield (*path, j, key, "decoded_token"), first["decoded_token"], 0, "prompt"
 
 
 def _completion_tokens(path: Path, logprobs: dict[str, Any]) -> Iterator[_Token]:
@@ -545,17 +667,34 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
                     yield key, ("candidates", i, "content", "parts", j, "text"), part["text"]
 
 
-def _ollama_pieces(document: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:
-    """Ollama's chunks (JSON lines): `/api/chat`'s `message.content` and `thinking`,
-    `/api/generate`'s `response` and `thinking`."""
-    message = document.get("message")
-    if isinstance(message, dict):
-        for field in ("content", "thinking"):
-            if isinstance(message.get(field), str):
-                yield ("ollama", "message", field), ("message", field), message[field]
-    for field in ("response", "thinking"):
-        if isinstance(document.get(field), str):
-            yield ("ollama", field), (field,), document[field]
+def _line_pieces(document: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:
+    """The text of a JSON line of a streamed answer: Ollama's (`/api/chat`'s `message.content`
+    and `thinking`, `/api/generate`'s `response` and `thinking`), Cohere's v1 (`event_type`:
+    `text-generation`'s `text`, per generation; `tool-calls-chunk`'s tool plan, `text`, and a
+    tool call's `parameters`)."""
+    if "event_type" not in document:
+        message = document.get("message")
+        if isinstance(message, dict):
+            for field in ("content", "thinking"):
+                if isinstance(message.get(field), str):
+                    yield ("ollama", "message", field), ("message", field), message[field]
+        for field in ("response", "thinking"):
+            if isinstance(document.get(field), str):
+                yield ("ollama", field), (field,), document[field]
+        return
+    kind = document.get("event_type")
+    text = document.get("text")
+    if kind == "text-generation" and isinstance(text, str):
+        yield ("cohere-v1", _hashable(document.get("index"))), ("text",), text
+    elif kind == "tool-calls-chunk":
+        if isinstance(text, str):
+            yield ("cohere-v1", "plan"), ("text",), text
+        delta = document.get("tool_call_delta")
+        if isinstance(delta, dict) and isinstance(delta.get("text"), str):
+            yield ("cohere-v1", "plan"), ("tool_call_delta", "text"), delta["text"]
+        if isinstance(delta, dict) and isinstance(delta.get("parameters"), str):
+            key = ("cohere-v1", "tool", _hashable(delta.get("index")))
+            yield key, ("tool_call_delta", "parameters"), delta["parameters"]
 
 
 def _cohere_pieces(
