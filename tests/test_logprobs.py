@@ -847,6 +847,25 @@ def test_ollama_s_streamed_answer_without_logprobs_is_joined_over_its_lines() ->
     assert len(new.splitlines()) == len(tokens)
 
 
+def test_json_lines_of_other_records_are_not_joined_as_one_answer() -> None:
+    # Records with a `response` and a `done` that are no chunks of a model's answer (not
+    # Ollama's: no `model`): the end of one and the start of the next are no name and value.
+    records = [
+        {"id": 1, "response": "The reset form says password=", "done": True},
+        {"id": 2, "response": "hunter2 is what I typed", "done": True},
+    ]
+    body = "".join(json.dumps(record) + "\n" for record in records)
+    assert scrub(body, NDJSON) == (body, 0)
+    # Ollama's chunks (a `model`, a boolean `done`) still are.
+    chunks = [{"model": "m", **record, "done": False} for record in records]
+    new, count = scrub("".join(json.dumps(chunk) + "\n" for chunk in chunks), NDJSON)
+    assert count == 1
+    assert [d["response"] for d in documents(new, "lines")] == [
+        "The reset form says password=",
+        "<SCRUBBED> is what I typed",
+    ]
+
+
 @pytest.mark.parametrize(
     "spoiled",
     [

@@ -668,11 +668,12 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
 
 
 def _line_pieces(document: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:
-    """The text of a JSON line of a streamed answer: Ollama's (`/api/chat`'s `message.content`
-    and `thinking`, `/api/generate`'s `response` and `thinking`), Cohere's v1 (`event_type`:
-    `text-generation`'s `text`, per generation; `tool-calls-chunk`'s tool plan, `text`, and a
-    tool call's `parameters`)."""
-    if "event_type" not in document:
+    """The text of a JSON line that is a streamed answer's chunk by its own fields (not any
+    record with a `response` or `text`): Ollama's (a `model` and a boolean `done`;
+    `/api/chat`'s `message.content` and `thinking`, `/api/generate`'s `response` and
+    `thinking`), Cohere's v1 (`event_type`: `text-generation`'s `text`, per generation;
+    `tool-calls-chunk`'s tool plan, `text`, and a tool call's `parameters`)."""
+    if isinstance(document.get("done"), bool) and isinstance(document.get("model"), str):
         message = document.get("message")
         if isinstance(message, dict):
             for field in ("content", "thinking"):
