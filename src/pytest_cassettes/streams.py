@@ -26,13 +26,14 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Generator, Hashable, Iterable, Iterator
 from typing import Any, NamedTuple, Union
 
 __all__ = ["JSON_TOKEN", "Beside", "Piece", "Stream", "event_streams", "json_streams"]
 
 Segment = Union[str, int]
 Path = tuple[Segment, ...]
+_Document = tuple[int, int, Any]  # where a JSON document starts and ends in a body, its value
 
 _LINE = re.compile(r"[^\r\n]*")
 # A JSON text's tokens: a string, a structural character, white space, a literal or number.
@@ -282,7 +283,7 @@ def json_streams(body: str) -> list[Stream]:
     if not (logprobs or lines or chunks):
         return []
     documents = _items(body, first) if array else _documents(body)
-    lines = lines and not array and len(documents) > 1
+    lines = lines and not array  # (`_CONCATENATED`: several documents)
     # The chunks of one answer share their streams (JSON lines, Gemini's array); other items
     # of an array (several answers) have their own each.
     groups: dict[Hashable, dict[Hashable, Stream]] = {}
@@ -308,49 +309,45 @@ def _skip_space(text: str, position: int) -> int:
     return match.end()
 
 
-def _items(body: str, start: int) -> list[tuple[int, int, Any]]:
-    """The items of a body that is one JSON array (its `[` at `start`) and where each is;
-    those before one that is not JSON (an array cut short)."""
-    decoder, items = json.JSONDecoder(), []
+def _items(body: str, start: int) -> Iterator[_Document]:
+    """The items of a body that is one JSON array (its `[` at `start`) and where each is, one
+    at a time (see _documents); those before one that is not JSON (an array cut short)."""
+    decoder = json.JSONDecoder()
     position = _skip_space(body, start + 1)
     try:
         while position < len(body) and body[position] != "]":
             item, stop = decoder.raw_decode(body, position)
-            items.append((position, stop, item))
+            yield position, stop, item
             position = _skip_space(body, stop)
             if body.startswith(",", position):
                 position = _skip_space(body, position + 1)
     except (ValueError, RecursionError):  # not JSON past it; nested deeper than Python parses
-        pass
-    return items
+        return
 
 
-def _documents(body: str) -> list[tuple[int, int, Any]]:
+def _documents(body: str) -> Iterator[_Document]:
     """The JSON documents of a body (one, or several with white space between them: JSON
-    lines) and where each is. Past what is not JSON (a JSON line cut short, a line of text),
-    the documents of each line after the one where reading failed."""
-    documents: list[tuple[int, int, Any]] = []
+    lines) and where each is, one at a time (all of them alive at once, Python's collector
+    would go over them again and again). Past what is not JSON (a JSON line cut short, a line
+    of text), the documents of each line after the one where reading failed."""
     try:
-        failed = _read_documents(body, 0, len(body), documents)
+        failed = yield from _read_documents(body, 0, len(body))
         if failed is None:
-            return documents
+            return
         # A line at a time: reading the rest whole again at each bad line would be quadratic
         # (an error message counts the lines before it).
         start = body.find("\n", failed)
         while start >= 0:
             end = body.find("\n", start + 1)
-            _read_documents(body, start + 1, len(body) if end < 0 else end, documents)
+            yield from _read_documents(body, start + 1, len(body) if end < 0 else end)
             start = end
-    except RecursionError:  # nested deeper than Python parses
-        return []
-    return documents
+    except RecursionError:  # nested deeper than Python parses: none after it
+        return
 
 
-def _read_documents(
-    body: str, start: int, end: int, documents: list[tuple[int, int, Any]]
-) -> int | None:
-    """Add the documents of `body[start:end]` to `documents`; where one fails to be read (the
-    rest not read), None if none does."""
+def _read_documents(body: str, start: int, end: int) -> Generator[_Document, None, int | None]:
+    """The documents of `body[start:end]`; returns where one fails to be read (the rest not
+    read), None if none does."""
     decoder, text = json.JSONDecoder(), body[start:end] if start or end < len(body) else body
     position = 0
     while True:
@@ -363,7 +360,7 @@ def _read_documents(
             return start + max(error.pos, position)
         except ValueError:  # a number of more digits than Python reads
             return start + position
-        documents.append((start + position, start + stop, document))
+        yield start + position, start + stop, document
         position = stop
 
 
