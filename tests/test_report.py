@@ -481,3 +481,85 @@ def test_blocked_connections_advise_allowing_a_host_only_for_failed_tests(
     totals = json.loads(report_path.read_text())["totals"]
     assert (totals["network_blocked"], totals["network_blocked_in_failed_tests"]) == (2, 1)
     assert suite.server.hits == 0
+
+
+UNANSWERED = """
+import asyncio
+import socket
+
+import aiohttp
+import httpx
+
+
+@pytest.fixture
+def silent():
+    # A port that takes connections and never answers: a client's read times out there.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+@pytest.fixture
+def refused():
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.cassette
+def test_timeout(silent, refused):
+    requests.get(URL + "/before")
+    with pytest.raises(requests.Timeout):
+        requests.get(silent + "/slow", timeout=0.2)
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(refused + "/v1/chat/completions", json={"model": "m"})
+
+
+@pytest.mark.cassette
+def test_fine():
+    # Redirects followed: aiohttp's stub records each hop as a request of its own.
+    assert requests.get(URL + "/moved").url == URL + "/fine"
+
+    async def follow():
+        async with aiohttp.ClientSession() as session:
+            async with session.get(URL + "/moved") as response:
+                return str(response.url)
+
+    assert asyncio.run(follow()) == URL + "/fine"
+"""
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_requests_that_got_no_response_while_recording_are_reported(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # An SDK's timeout or connection error records nothing (a cassette holds responses): the
+    # replay cannot fail the same way, and a test with nothing else recorded has no cassette.
+    suite.server.route("/moved", status=302, headers={"Location": "/fine"})
+    suite.write(UNANSWERED)
+    result = run(suite, "-v", "--cassette-report=report.json", *xdist)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "0 cassettes replayed (0 interactions), 2 cassettes recorded (5 new interactions)*",
+            "2 requests sent to record got no response (a timeout, a connection error), in 1 "
+            "test: a cassette holds responses only, so a replay cannot fail that way (the "
+            "request is unmatched, or gets a later recording of it): test such errors without "
+            "a cassette.",
+            "  test_suite.py::test_timeout: GET http://127.0.0.1:*/slow, "
+            "POST http://127.0.0.1:*/v1/chat/completions",
+        ]
+    )
+    report = json.loads((suite.path / "report.json").read_text())
+    assert report["totals"]["requests_unanswered"] == 2
+    tests = {t["nodeid"]: t for t in report["tests"]}
+    assert [r.split(" ")[0] for r in tests["test_suite.py::test_timeout"]["unanswered"]] == [
+        "GET",
+        "POST",
+    ]
+    assert tests["test_suite.py::test_fine"]["unanswered"] == []
+    assert suite.uris("test_timeout") == [f"{suite.server.base_url}/before"]

@@ -407,6 +407,8 @@ class Cassette:
         # id(request) -> the shared entry a live request stands in for (see _goes_live)
         self._shared_live: dict[int, int] = {}
         self._played_any = False  # whether a response was replayed (see _check_no_placeholder)
+        # id(live request) -> (request, prepared): sent to be recorded, no response recorded yet
+        self._sent: dict[int, tuple[Any, Any]] = {}
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -484,6 +486,7 @@ class Cassette:
             return False  # an ignored host: vcrpy sends it without recording
         with self._lock:
             if self.record_mode == "all" and self.can_record:
+                self._sent[id(request)] = (request, prepared)
                 return False
             index = self._find(prepared)
             if index is not None and self._goes_live(index):
@@ -495,6 +498,8 @@ class Cassette:
                 return True
         if self.can_record:
             self._check_no_placeholder(request)
+            with self._lock:
+                self._sent[id(request)] = (request, prepared)
             return False
         raise self._fail(prepared)
 
@@ -600,6 +605,7 @@ class Cassette:
         with self._lock:
             pending = self._pending.pop(id(request), None)
             shared = self._shared_live.pop(id(request), None)
+            self._answered(request, prepared)
         if shared is not None:
             # A shared interaction sent live: played, not recorded; its scrubbing teaches the
             # cassette its secrets (a token then sent in a path is scrubbed there).
@@ -624,6 +630,16 @@ class Cassette:
         with self._lock:
             self.recorded.append((prepared, response))
             self.scrubbed += count + request_count
+
+    def _answered(self, request: Any, prepared: Any) -> None:
+        # Under self._lock. aiohttp's stub records a followed redirect's first hop as a new
+        # request object: the one sent is then found by its method and URI.
+        if self._sent.pop(id(request), None) is not None or prepared is None:
+            return
+        for key, (_, sent) in self._sent.items():
+            if (sent.method, sent.uri) == (prepared.method, prepared.uri):
+                del self._sent[key]
+                return
 
     def _find(self, prepared: Any) -> int | None:
         if not self.entries:  # recording a new cassette: no key to compute
@@ -834,6 +850,13 @@ class Cassette:
     def recorded_requests(self) -> list[Any]:
         """Requests recorded by this test (saved when it ends)."""
         return [request for request, _ in self.recorded]
+
+    @property
+    def unanswered(self) -> list[Any]:
+        """Requests sent to be recorded that got no response (a timeout, a connection error):
+        vcrpy records responses only, so nothing of them reaches the cassette."""
+        with self._lock:
+            return [prepared for _, prepared in self._sent.values()]
 
     @property
     def unused(self) -> list[Any]:

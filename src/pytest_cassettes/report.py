@@ -26,6 +26,7 @@ class Stats:
     network_blocked: int = 0
     network_blocked_in_failed_tests: int = 0  # the others were in tests that passed
     not_saved: int = 0  # recordings of failed tests, discarded
+    requests_unanswered: int = 0  # sent to record by tests that passed, no response recorded
 
     def add(self, other: Stats) -> None:
         """Add another process's counts."""
@@ -46,6 +47,7 @@ class TestRecord:
     unused: list[str]  # "METHOD URI" of own interactions never played
     saved: bool
     strict: bool = False  # unused interactions fail it (--cassette-strict, the marker's)
+    unanswered: list[str] = field(default_factory=list)  # "METHOD URI" sent, no response
 
 
 @dataclass
@@ -169,6 +171,17 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         if verbose:
             for test in sorted(unused_tests, key=lambda t: t.nodeid):
                 yield f"  {test.nodeid}: {', '.join(test.unused)}"
+    if stats.requests_unanswered:
+        unanswered = sorted((t for t in report.tests if t.unanswered), key=lambda t: t.nodeid)
+        yield (
+            f"{plural(stats.requests_unanswered, 'request')} sent to record got no response "
+            f"(a timeout, a connection error), in {plural(len(unanswered), 'test')}: a cassette "
+            "holds responses only, so a replay cannot fail that way (the request is unmatched, "
+            "or gets a later recording of it): test such errors without a cassette."
+        )
+        if verbose:
+            for test in unanswered:
+                yield f"  {test.nodeid}: {', '.join(test.unanswered)}"
     if orphans:
         yield (
             f"{plural(len(orphans), 'orphan cassette')} (no collected test uses them): "

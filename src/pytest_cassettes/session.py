@@ -731,6 +731,8 @@ class Session:
             stats.interactions_played += played
         unused = [] if failed and not strict_failed else unused_requests(cassette)
         stats.interactions_unused += len(unused)
+        unanswered = [] if failed else describe(cassette.unanswered)
+        stats.requests_unanswered += len(unanswered)
         written = 0
         if settings.replay_only:
             pass  # a replay-only run writes nothing (not even drop_unused_requests' removals)
@@ -764,6 +766,7 @@ class Session:
                 unused=unused,
                 saved=bool(written),
                 strict=cassette.strict,
+                unanswered=unanswered,
             )
         )
 
