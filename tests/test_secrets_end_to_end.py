@@ -1145,3 +1145,33 @@ def test_a_secret_split_over_cohere_s_tool_call_and_tool_plan_deltas_does_not_re
     plan, arguments = (suite.path / "joined.txt").read_text().split("|")
     assert plan == "I use <SCRUBBED:github>"
     assert json.loads(arguments) == {"token": "<SCRUBBED:github>", "note": "<ACME_API_KEY>"}
+
+
+def test_a_dotenv_files_values_with_punctuation_do_not_reach_disk_in_part(suite: Suite) -> None:
+    # A `.env` or INI line's value runs to the end of the line: a generated password's `&`,
+    # `#`, `;`, `,` or `|` ended it, and the rest stayed on disk (an SDK's file upload, echoed).
+    suite.write(
+        """
+        DOTENV = (
+            "DB_PASSWORD=Tr0ub4dor&3-hunter2-tail\\n"
+            "API_SECRET=k9#Zq;Lm,Xv|Rt-second-tail\\n"
+            "client_secret=abc123;def456  # rotated\\n"
+            "query=a=1&password=from-a-query&b=2\\n"
+        )
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_upload(monkeypatch):
+            monkeypatch.setattr("urllib3.filepost.choose_boundary", lambda: "fixedboundary42")
+            echoed = requests.post(URL + "/v1/files", files={"file": ("x.env", DOTENV)}).json()
+            assert "DB_PASSWORD=" in echoed["body"]
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_upload").read_text()
+    for piece in ("hunter2-tail", "second-tail", "def456", "Tr0ub4dor", "from-a-query"):
+        assert piece not in text
+    body = suite.cassette("test_upload")["interactions"][0]["request"]["body"]
+    assert "DB_PASSWORD=<SCRUBBED>\nAPI_SECRET=<SCRUBBED>\n" in body
+    assert "client_secret=<SCRUBBED>  # rotated\n" in body
+    assert "query=a=1&password=%3CSCRUBBED%3E&b=2\n" in body  # pairs: a query string's rules
+    suite.run("--record-mode=none").assert_outcomes(passed=1)

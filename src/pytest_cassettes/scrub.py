@@ -2001,6 +2001,9 @@ def _pair_value(
     elif tight or _line_start(text, start):  # an INI file's line: at its very start
         match = _FREE_VALUE.match(text, opening)
         value, value_start, trim = (match.group() if match else ""), opening, True
+        rest = _LINE_REST.match(text, opening + len(value)) if value else None
+        if rest is not None and _line_start(text, start):
+            value += rest.group()  # a `.env` line's `Tr0ub4dor&3#x`: all of it, to the line's end
         end = opening + len(value)
         if reached is not None:
             reached[0] = end
@@ -2260,6 +2263,11 @@ def _line_start(text: str, at: int) -> bool:
     return at == 0 or text[at - 1] == "\n"
 
 
+# What a value at a line's start goes on with up to the line's end (a `.env` or INI line: a
+# generated password's punctuation), when no `=` (a next pair), quote, bracket or blank is in it.
+_LINE_REST = re.compile(
+    r"[&#;,|][^\s\"'<>`()\[\]{}=\\]*(?=(?:[ \t]+[#;][^\n]*|[ \t]*)(?:\r?\n|\Z))"
+)
 _LINE_END = re.compile(r"[ \t]*(?:[#;][^\n]*)?(?:\r?\n|\Z)")  # nothing else on the line
 
 
