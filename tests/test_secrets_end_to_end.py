@@ -1175,3 +1175,34 @@ def test_a_dotenv_files_values_with_punctuation_do_not_reach_disk_in_part(suite:
     assert "client_secret=<SCRUBBED>  # rotated\n" in body
     assert "query=a=1&password=%3CSCRUBBED%3E&b=2\n" in body  # pairs: a query string's rules
     suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_a_model_conversation_beside_a_json_schema_s_list_of_types_is_recorded(
+    suite: Suite,
+) -> None:
+    # A JSON Schema's `"type": ["string", "null"]` (a tool's optional parameter) beside an
+    # assistant's message: reading where the model's output is raised TypeError (a list is
+    # no role), so no request of a multi-turn tool conversation could be recorded.
+    suite.write(
+        """
+        SCHEMA = {"type": "object", "properties": {"api_key": {"type": ["string", "null"]}}}
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_turn():
+            body = {
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello"},
+                    {"role": "user", "content": "Look it up"},
+                ],
+                "tools": [{"name": "lookup", "input_schema": SCHEMA}],
+                "metadata": {"password": "hunter2-Xk2j3h4k"},
+            }
+            assert requests.post(URL + "/v1/messages", json=body).status_code == 200
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    body = json.loads(suite.cassette("test_turn")["interactions"][0]["request"]["body"])
+    assert body["tools"][0]["input_schema"]["properties"]["api_key"]["type"] == ["string", "null"]
+    assert body["metadata"] == {"password": "<SCRUBBED>"}
+    suite.run("--record-mode=none").assert_outcomes(passed=1)

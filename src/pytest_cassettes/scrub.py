@@ -291,9 +291,10 @@ def _model_output_paths(text: str) -> frozenset[tuple[Segment, ...]]:
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
+            role, kind = node.get("role"), node.get("type")  # a JSON Schema's type: a list
             if (
-                node.get("role") in _MODEL_ROLES
-                or node.get("type") in _MODEL_CALL_TYPES
+                (isinstance(role, str) and role in _MODEL_ROLES)
+                or (isinstance(kind, str) and kind in _MODEL_CALL_TYPES)
                 or (path and path[-1] in _MODEL_CALL_KEYS)
             ):
                 found.append(tuple(path))
