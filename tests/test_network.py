@@ -1053,6 +1053,44 @@ def test_pycurl_class_is_pycurls_own_once_the_guard_exits() -> None:
     assert pycurl.Curl is real
 
 
+@needs_pycurl
+def test_pycurl_through_a_unix_socket_stays_allowed(tmp_path: Any) -> None:
+    # libcurl reaches the socket file (Docker's API), not the URL's host: nothing to block,
+    # as a Unix socket of the socket module is not (perform refused `localhost:80`).
+    import socketserver
+    from http.server import BaseHTTPRequestHandler
+
+    assert pycurl is not None
+    paths: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def address_string(self) -> str:  # a Unix socket's peer has no host
+            return "unix"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    path = str(tmp_path / "api.sock")
+    with socketserver.UnixStreamServer(path, Handler) as unix_server:
+        threading.Thread(target=unix_server.handle_request, daemon=True).start()
+        with guard_for() as guard:
+            handle = pycurl.Curl()
+            handle.setopt(pycurl.URL, "http://localhost/v1.43/info")
+            handle.setopt(pycurl.UNIX_SOCKET_PATH, path)
+            handle.setopt(pycurl.TIMEOUT, 5)
+            assert handle.perform_rb() == b"ok"
+            handle.close()
+    assert guard.blocked == []
+    assert paths == ["/v1.43/info"]
+
+
 def test_ipv6_loopback(other_port: int) -> None:
     try:
         server = LocalServer("::1").start()

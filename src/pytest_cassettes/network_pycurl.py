@@ -34,7 +34,7 @@ def guarded_curl(curl: type) -> type:
 def _subclass(curl: Any) -> type:
     pycurl = sys.modules["pycurl"]  # where curl comes from
 
-    hosts_of = {pycurl.URL: "url", pycurl.PROXY: "proxy"}
+    hosts_of = {pycurl.URL: "url", pycurl.PROXY: "proxy", pycurl.UNIX_SOCKET_PATH: "unix"}
 
     class Curl(curl):  # type: ignore[misc]
         __doc__ = curl.__doc__
@@ -127,7 +127,10 @@ class _Handle:
 
     def _hosts(self) -> list[tuple[str, int | None]]:
         """(host, port) of the URL, and of the proxy if one is set (libcurl's defaults: http
-        for a URL without a scheme, port 1080 for a proxy without one, 443 for https)."""
+        for a URL without a scheme, port 1080 for a proxy without one, 443 for https); none
+        through a Unix socket (libcurl connects to its file, not to them)."""
+        if self.targets.get("unix"):
+            return []
         found = []
         for kind, value in self.targets.items():
             text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
