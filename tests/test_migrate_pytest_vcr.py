@@ -617,3 +617,18 @@ def test_a_call_of_pytest_vcrs_vcr_use_cassette_is_told_what_to_write(tmp_path: 
         "the file, as pytest-vcr's were), with `request` the test's or fixture's argument\n"
         "would migrate 0 files\n"
     )
+
+
+def test_a_dry_run_leaves_no_file_of_pytest_s_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The collection imports the test modules and conftests: Python and pytest's assertion
+    # rewriting wrote their bytecode (__pycache__) beside them, where a dry run writes nothing.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    _flat_project(tmp_path, "@pytest.mark.vcr\ndef test_x():\n    pass\n", "test_x.yaml")
+    (tmp_path / "conftest.py").write_text("import pytest\n")
+    before = _files(tmp_path)
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=False, out=out) == 1
+    assert "would move " in out.getvalue()
+    assert _files(tmp_path) == before

@@ -70,7 +70,8 @@ def collect(paths: Sequence[str]) -> Collection:
         for retry in ([], ["-o", "addopts=", "-o", "required_plugins="]):
             done = subprocess.run(
                 [*command, *retry, "--", *paths],
-                env={**os.environ, OUTPUT: str(output)},
+                # No bytecode of the modules it imports left beside them (a dry run writes nothing).
+                env={**os.environ, OUTPUT: str(output), "PYTHONDONTWRITEBYTECODE": "1"},
                 capture_output=True,
                 text=True,
                 errors="replace",
