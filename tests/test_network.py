@@ -1054,6 +1054,28 @@ def test_pycurl_class_is_pycurls_own_once_the_guard_exits() -> None:
 
 
 @needs_pycurl
+def test_pycurl_dns_over_https_server_is_checked() -> None:
+    # libcurl's look-ups over HTTPS (DOH_URL) connect past the handle's socket callback.
+    assert pycurl is not None
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with guard_for("api.example.test") as guard:
+            handle = pycurl.Curl()
+            handle.setopt(pycurl.URL, "http://api.example.test/v1")
+            handle.setopt(pycurl.PROXY, "")
+            handle.setopt(pycurl.DOH_URL, f"https://127.0.0.1:{port}/dns-query")
+            handle.setopt(pycurl.TIMEOUT, 2)
+            assert_blocked(handle.perform_rb)
+            handle.close()
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing connected to it
+    assert guard.blocked == [("127.0.0.1", port)]
+
+
+@needs_pycurl
 def test_pycurl_through_a_unix_socket_stays_allowed(tmp_path: Any) -> None:
     # libcurl reaches the socket file (Docker's API), not the URL's host: nothing to block,
     # as a Unix socket of the socket module is not (perform refused `localhost:80`).

@@ -4,10 +4,11 @@ socket module.
 While a guard is installed, ``pycurl.Curl`` is a subclass of the real class whose handles let
 libcurl connect only with sockets they hand it (libcurl's OPENSOCKETFUNCTION), each made once
 the address it is for is allowed, as ``socket.connect`` checks it; a name the URL or proxy
-option gives is allowed with the addresses it resolves to. ``perform`` refuses a URL or proxy
-whose host is not allowed before libcurl looks its name up, and raises the guard's error in
-place of the "could not connect" libcurl makes of a refused socket. A handle made before the
-guard began is not guarded (as a socket connected before it is not).
+option gives is allowed with the addresses it resolves to. ``perform`` refuses a URL, proxy or
+DNS-over-HTTPS server (which libcurl connects to past the socket callback) whose host is not
+allowed before libcurl looks its name up, and raises the guard's error in place of the "could
+not connect" libcurl makes of a refused socket. A handle made before the guard began is not
+guarded (as a socket connected before it is not).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def _subclass(curl: Any) -> type:
     pycurl = sys.modules["pycurl"]  # where curl comes from
 
     hosts_of = {pycurl.URL: "url", pycurl.PROXY: "proxy", pycurl.UNIX_SOCKET_PATH: "unix"}
+    if hasattr(pycurl, "DOH_URL"):  # libcurl's look-ups over HTTPS: past our socket callback
+        hosts_of[pycurl.DOH_URL] = "doh"
 
     class Curl(curl):  # type: ignore[misc]
         __doc__ = curl.__doc__
