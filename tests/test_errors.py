@@ -289,6 +289,37 @@ def test_an_error_a_subtest_shows_is_not_told_again_on_its_test(suite: Suite) ->
     assert (len(told), sent) == (2, ["shown", "swallowed"])
 
 
+def test_scrubbing_that_raises_fails_the_test_even_where_the_client_swallows_it(
+    suite: Suite,
+) -> None:
+    # A scrub hook's error, or a fault of ours on a body's shape (one a reviewer found on a
+    # JSON Schema): the interaction is lost, and an SDK's retry loop may swallow the error.
+    suite.write(
+        """
+        def broken(response):
+            return response["no such key"]
+
+        @pytest.mark.cassette(scrub_response=broken)
+        def test_api():
+            try:
+                requests.get(URL + "/users")
+            except Exception:
+                pass  # an SDK's retry loop, a fallback
+        """
+    )
+    result = suite.run("--record-mode=once")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ScrubError: Scrubbing the response of a request raised, in test_suite.py::test_api:",
+            "*GET http://127.0.0.1:*/users",
+            "*KeyError: 'no such key'",
+            "*Nothing of it was recorded*",
+        ]
+    )
+    assert not (suite.pytester.path / "cassettes").exists()  # a failed test saves nothing
+
+
 def test_an_error_a_fixture_teardown_swallows_still_fails_the_test(suite: Suite) -> None:
     result = recorded(
         suite,

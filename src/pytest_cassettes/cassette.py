@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 from urllib.parse import urlparse
 
 from pytest_cassettes import large, storage
@@ -21,10 +21,13 @@ from pytest_cassettes.errors import (
     CassetteError,
     CassetteMissingError,
     PlaceholderSentError,
+    ScrubError,
     UnmatchedRequestError,
 )
 from pytest_cassettes.libraries import Request, vcr_matchers
 from pytest_cassettes.network import is_this_machine
+
+_T = TypeVar("_T")
 
 Matcher = Callable[[Any, Any], Any]
 Prepare = Callable[[Any], Optional[Any]]
@@ -450,7 +453,9 @@ class Cassette:
         filtered = self.prepare_request(request)
         if filtered is None:
             return None, 0
-        return (scrub or self.scrub_request)(filtered)
+        if scrub is not None:  # a stored request, as the cassette is loaded
+            return scrub(filtered)
+        return self._scrubbing("request", request, lambda: self.scrub_request(filtered))
 
     # --- what vcrpy's stubs ask (through the router) ---------------------------------------
 
@@ -611,7 +616,8 @@ class Cassette:
             # cassette its secrets (a token then sent in a path is scrubbed there).
             with self._lock:
                 self._played(shared)
-            self.scrub_response(normalize_response(copy.deepcopy(response)))
+            copied = normalize_response(copy.deepcopy(response))
+            self._scrubbing("response", request, lambda: self.scrub_response(copied))
             return
         if prepared is None:
             return
@@ -623,13 +629,36 @@ class Cassette:
         )
         if filtered is None:
             return
-        scrubbed, count = self.scrub_response(normalize_response(filtered))
+        normalized = normalize_response(filtered)
+        scrubbed, count = self._scrubbing(
+            "response", request, lambda: self.scrub_response(normalized)
+        )
         if scrubbed is None:  # a user's scrub hook dropped it
             return
         response = large.spill(scrubbed)  # a large body waits on disk, not beside the client's
         with self._lock:
             self.recorded.append((prepared, response))
             self.scrubbed += count + request_count
+
+    def _scrubbing(self, what: str, request: Any, scrub: Callable[[], _T]) -> _T:
+        """`scrub()`, the scrubbing of a live request's `what`. What it raises (a scrub hook's
+        error, or a fault of ours on a body's shape) fails the test even where the client
+        swallows it (an SDK's retry loop): the interaction is lost."""
+        __tracebackhide__ = True
+        try:
+            return scrub()
+        except CassetteError:
+            raise
+        except Exception as exc:
+            error = ScrubError(
+                request=f"{request.method} {request.uri}",
+                test=self.context.nodeid,
+                what=what,
+                problem=f"{type(exc).__name__}: {exc}",
+            )
+            with self._lock:
+                self.errors.append(error)
+            raise error from exc
 
     def _answered(self, request: Any, prepared: Any) -> None:
         # Under self._lock. aiohttp's stub records a followed redirect's first hop as a new

@@ -188,3 +188,19 @@ class UnusedInteractionsError(CassetteError):
             f"  Drop them by re-recording: pytest --record-mode=rewrite '{test}'\n"
             f"  or turn strict mode off for this cassette: {strict_off}."
         )
+
+
+class ScrubError(CassetteError):
+    """Scrubbing a live request or response raised: the interaction can be neither recorded
+    nor matched."""
+
+    def __init__(self, *, request: str, test: str, what: str, problem: str):
+        super().__init__(
+            f"Scrubbing the {what} of a request raised, in {test}:\n"
+            f"  {request}\n"
+            f"  {problem}\n"
+            "  Nothing of it was recorded (or matched): a scrub hook of yours (`scrub_request`, "
+            "`scrub_response`, the pytest_cassettes_scrub_* hooks) returns the interaction, an "
+            "edited copy or None; if the traceback above ends in pytest-cassettes' scrubbing, "
+            "it is a bug there: please report it with the shape of the body (not its secrets)."
+        )
