@@ -29,6 +29,11 @@ try:
 except ImportError:  # not on Windows, nor every Python
     uvloop = None
 try:
+    import grpc
+    import grpc.aio
+except ImportError:  # optional: gRPC's C core connects past the socket module
+    grpc = None
+try:
     import pycurl
 except ImportError:  # optional: libcurl connects in C, checked by its socket callback
     pycurl = None
@@ -1111,6 +1116,137 @@ def test_pycurl_through_a_unix_socket_stays_allowed(tmp_path: Any) -> None:
             handle.close()
     assert guard.blocked == []
     assert paths == ["/v1.43/info"]
+
+
+needs_grpc = pytest.mark.skipif(grpc is None, reason="grpcio is not installed")
+
+
+class GrpcServer:
+    """An echo service on 127.0.0.1 (or a Unix socket) that counts its calls."""
+
+    def __init__(self, address: str = "127.0.0.1:0") -> None:
+        from concurrent import futures
+
+        assert grpc is not None
+        self.calls = 0
+
+        def say(request: bytes, context: Any) -> bytes:
+            self.calls += 1
+            return b"pong " + request
+
+        handler = grpc.method_handlers_generic_handler(
+            "echo.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say)}
+        )
+        self.server = grpc.server(futures.ThreadPoolExecutor(2))
+        self.server.add_generic_rpc_handlers((handler,))
+        self.port = self.server.add_insecure_port(address)
+        self.server.start()
+
+
+@pytest.fixture(scope="module")
+def grpc_server() -> Iterator[GrpcServer]:
+    made = GrpcServer()
+    yield made
+    made.server.stop(None)
+
+
+def grpc_call(target: str) -> bytes:
+    assert grpc is not None
+    with grpc.insecure_channel(target) as channel:
+        return bytes(channel.unary_unary("/echo.Echo/Say")(b"ping", timeout=5))
+
+
+def grpc_aio_call(target: str) -> bytes:
+    assert grpc is not None
+
+    async def call() -> bytes:
+        async with grpc.aio.insecure_channel(target) as channel:
+            return bytes(await channel.unary_unary("/echo.Echo/Say")(b"ping", timeout=5))
+
+    return asyncio.run(call())
+
+
+@needs_grpc
+@pytest.mark.parametrize("call", [grpc_call, grpc_aio_call], ids=["grpc", "grpc.aio"])
+@pytest.mark.parametrize(
+    "target",
+    ["127.0.0.1:{port}", "dns:///127.0.0.1:{port}", "ipv4:127.0.0.1:{port}", "localhost:{port}"],
+)
+def test_grpc_channel_to_a_host_not_allowed_is_refused_when_made(
+    grpc_server: GrpcServer, call: Callable[[str], bytes], target: str
+) -> None:
+    # gRPC's C core resolves and connects past the socket module: the channel is refused as
+    # it is made, with the guard's error, the name never looked up.
+    calls = grpc_server.calls
+    with guard_for(f"127.0.0.1:{grpc_server.port + 1}") as guard:
+        error = assert_blocked(lambda: call(target.format(port=grpc_server.port)))
+    host = "localhost" if target.startswith("localhost") else "127.0.0.1"
+    assert (error.host, error.port) == (host, grpc_server.port)
+    assert guard.blocked == [(host, grpc_server.port)]
+    assert grpc_server.calls == calls
+
+
+@needs_grpc
+@pytest.mark.parametrize("call", [grpc_call, grpc_aio_call], ids=["grpc", "grpc.aio"])
+@pytest.mark.parametrize(
+    ("allowed", "target"),
+    [("127.0.0.1:{port}", "127.0.0.1:{port}"), ("localhost", "dns:///localhost:{port}")],
+)
+def test_grpc_channel_to_an_allowed_host_works(
+    grpc_server: GrpcServer, call: Callable[[str], bytes], allowed: str, target: str
+) -> None:
+    calls = grpc_server.calls
+    with guard_for(allowed.format(port=grpc_server.port)) as guard:
+        assert call(target.format(port=grpc_server.port)) == b"pong ping"
+    assert guard.blocked == []
+    assert grpc_server.calls == calls + 1
+
+
+@needs_grpc
+def test_grpc_through_a_unix_socket_stays_allowed(tmp_path: Any) -> None:
+    server = GrpcServer(f"unix:{tmp_path}/echo.sock")
+    try:
+        with guard_for() as guard:
+            assert grpc_call(f"unix:{tmp_path}/echo.sock") == b"pong ping"
+    finally:
+        server.server.stop(None)
+    assert guard.blocked == []
+    assert server.calls == 1
+
+
+@needs_grpc
+def test_grpc_channel_classes_are_grpcs_own_once_the_guard_exits() -> None:
+    import grpc._channel
+
+    own = grpc._channel.Channel.__init__
+    with guard_for():
+        assert grpc._channel.Channel.__init__ is not own
+    assert grpc._channel.Channel.__init__ is own
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("api.example.com:50051", [("api.example.com", 50051)]),
+        ("api.example.com", [("api.example.com", 443)]),
+        ("dns:///api.example.com:8443", [("api.example.com", 8443)]),
+        ("dns:api.example.com", [("api.example.com", 443)]),
+        ("dns://8.8.8.8/api.example.com:1", [("8.8.8.8", 53), ("api.example.com", 1)]),
+        ("ipv4:10.0.0.1:1,10.0.0.2", [("10.0.0.1", 1), ("10.0.0.2", 443)]),
+        ("ipv6:[::1]:50051,[2001:db8::1]", [("::1", 50051), ("2001:db8::1", 443)]),
+        ("[::1]:50051", [("::1", 50051)]),
+        ("xds:///payments.internal", [("payments.internal", 443)]),
+        ("unix:/run/app.sock", []),
+        ("unix-abstract:app", []),
+        (b"localhost:1", [("localhost", 1)]),
+    ],
+)
+def test_grpc_targets_name_their_hosts_and_ports(
+    target: str | bytes, expected: list[tuple[str, int]]
+) -> None:
+    from pytest_cassettes.network_grpc import target_addresses
+
+    assert target_addresses(target) == expected
 
 
 def test_ipv6_loopback(other_port: int) -> None:

@@ -273,6 +273,49 @@ def test_pycurl_imported_inside_the_test_is_blocked_too(
     assert suite.server.hits == 0
 
 
+def test_grpc_is_blocked_in_a_replay_only_run(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gRPC's C core connects past the socket module (Google's client libraries use it): a
+    # cassette test's channel reached the network from CI. Imported in the test's body, as
+    # gRPC imports its channel module when the first channel is made; a fresh process.
+    pytest.importorskip("grpc")
+    from tests.test_network import GrpcServer
+
+    server = GrpcServer()
+    try:
+        suite.write(
+            textwrap.dedent(f"""
+            import sys
+
+            @pytest.mark.cassette
+            def test_grpc():
+                assert "grpc._channel" not in sys.modules
+                import grpc
+
+                with grpc.insecure_channel("127.0.0.1:{server.port}") as channel:
+                    channel.unary_unary("/echo.Echo/Say")(b"ping", timeout=5)
+
+            def test_unguarded_after():
+                import grpc
+
+                with grpc.insecure_channel("127.0.0.1:{server.port}") as channel:
+                    assert channel.unary_unary("/echo.Echo/Say")(b"ping", timeout=5)
+            """)
+        )
+        monkeypatch.setenv("CI", "true")
+        result = suite.pytester.runpytest_subprocess(
+            "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly"
+        )
+    finally:
+        server.server.stop(None)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_grpc"]
+    )
+    assert server.calls == 1  # the plain test's
+
+
 @pytest.mark.parametrize(
     ("allow", "reached"),
     [

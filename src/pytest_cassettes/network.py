@@ -514,7 +514,17 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "pycares_query": _guarded_lookup(pycares_query),
         "pycares_search": _guarded_lookup(pycares_search),
         "pycurl_Curl": _guarded_curl(pycurl_class),
+        "grpc_channel": _guarded_channel(originals.get("grpc_channel")),
+        "grpc_aio_channel": _guarded_channel(originals.get("grpc_aio_channel")),
     }
+
+
+def _guarded_channel(init: Any) -> Any:
+    if init is None:
+        return None
+    from pytest_cassettes.network_grpc import guarded_channel_init
+
+    return guarded_channel_init(init)
 
 
 def _guarded_curl(curl: Any) -> Any:
@@ -582,6 +592,10 @@ def _answered_addresses(result: Any) -> list[str]:
     return found
 
 
+# gRPC's modules holding a channel class -> the key of its guarded __init__.
+_GRPC_CHANNELS = {"grpc._channel": "grpc_channel", "grpc.aio._channel": "grpc_aio_channel"}
+
+
 def _patch_points() -> Iterator[tuple[object, str, str]]:
     """(owner, attribute, key) for everything the guard patches."""
     for name in ("connect", "connect_ex", "sendto", "sendmsg"):
@@ -609,6 +623,11 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
     pycurl = sys.modules.get("pycurl")
     if isinstance(getattr(pycurl, "Curl", None), type):
         yield pycurl, "Curl", "pycurl_Curl"
+    # And gRPC's channels, where imported: its C core connects (see network_grpc.py).
+    for module, key in _GRPC_CHANNELS.items():
+        channel_class = getattr(sys.modules.get(module), "Channel", None)
+        if isinstance(channel_class, type) and "__init__" in vars(channel_class):
+            yield channel_class, "__init__", key
 
 
 def _install(points: list[tuple[object, str, str]] | None = None) -> None:
@@ -629,11 +648,12 @@ def _install(points: list[tuple[object, str, str]] | None = None) -> None:
 
 
 class _LateImports(WrappingFinder):
-    """uvloop, pycares or pycurl imported while a guard is installed (by a test's body, or the code
-    under test setting its loop up lazily): their methods are guarded as soon as the module has
-    run, like those of a module imported before the guard was installed."""
+    """uvloop, pycares, pycurl or gRPC's channels imported while a guard is installed (by a
+    test's body, or the code under test setting its loop up lazily; gRPC imports its channels
+    when the first is made): their methods are guarded as soon as the module has run, like
+    those of a module imported before the guard was installed."""
 
-    NAMES = frozenset({"uvloop", "pycares", "pycurl"})
+    NAMES = frozenset({"uvloop", "pycares", "pycurl", *_GRPC_CHANNELS})
 
     def wants(self, fullname: str) -> bool:
         return fullname in self.NAMES and bool(_active)
