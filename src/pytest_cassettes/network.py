@@ -25,6 +25,7 @@ When no guard is installed, the originals are back in place: nothing of ours is 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import ipaddress
 import re
 import socket
@@ -429,7 +430,6 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     pycares_gethostbyname: Any = originals.get("pycares_gethostbyname")
     pycares_query: Any = originals.get("pycares_query")
     pycares_search: Any = originals.get("pycares_search")
-    pycurl_class: Any = originals.get("pycurl_Curl")
 
     def guarded_connect(self: socket.socket, address: Any, /) -> None:
         _check_connect(self, address)
@@ -513,26 +513,21 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "pycares_gethostbyname": _guarded_lookup(pycares_gethostbyname),
         "pycares_query": _guarded_lookup(pycares_query),
         "pycares_search": _guarded_lookup(pycares_search),
-        "pycurl_Curl": _guarded_curl(pycurl_class),
-        "grpc_channel": _guarded_channel(originals.get("grpc_channel")),
-        "grpc_aio_channel": _guarded_channel(originals.get("grpc_aio_channel")),
+        "pycurl_Curl": _guarded_by("network_pycurl.guarded_curl", originals.get("pycurl_Curl")),
+        **{
+            key: _guarded_by("network_grpc.guarded_channel_init", originals.get(key))
+            for key in _GRPC_CHANNELS.values()
+        },
     }
 
 
-def _guarded_channel(init: Any) -> Any:
-    if init is None:
+def _guarded_by(where: str, original: Any) -> Any:
+    """`original` guarded by the function `where` names in one of our modules, imported only
+    where the library it guards is (None: the library is not)."""
+    if original is None:
         return None
-    from pytest_cassettes.network_grpc import guarded_channel_init
-
-    return guarded_channel_init(init)
-
-
-def _guarded_curl(curl: Any) -> Any:
-    if curl is None:
-        return None
-    from pytest_cassettes.network_pycurl import guarded_curl
-
-    return guarded_curl(curl)
+    module, name = where.split(".")
+    return getattr(importlib.import_module(f"pytest_cassettes.{module}"), name)(original)
 
 
 def _guarded_lookup(original: Any, takes_port: bool = False) -> Any:
