@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -2798,3 +2799,362 @@ def test_an_empty_secret_document_is_kept_as_it_is() -> None:
     )
     assert new is not None and count == 0
     assert json.loads(new["body"]["string"])["SecretString"] == "{}"
+
+
+# --- secret stores and base64 file contents ----------------------------------------------------
+
+VAULT_ENVELOPE = {"request_id": "5e7f", "lease_id": "", "renewable": False, "lease_duration": 0}
+
+
+def json_response(document: Any) -> dict[str, Any]:
+    return response(json.dumps(document), {"Content-Type": ["application/json"]})
+
+
+def scrubbed_json(document: Any, s: Scrubber | None = None) -> tuple[Any, int]:
+    new, count = scrub_response(json_response(document), s)
+    return json.loads(new["body"]["string"]), count
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # Vault's KV version 2 (its metadata kept), version 1 (a lease duration, no lease),
+        # dynamic credentials (a lease: its username goes too), a cubbyhole.
+        (
+            {
+                **VAULT_ENVELOPE,
+                "data": {
+                    "data": {"db_pass": SECRET, "dsn": SECRET, "port": 5432},
+                    "metadata": {"created_time": "2024-01-01T00:00:00Z", "version": 2},
+                },
+                "mount_type": "kv",
+            },
+            {
+                **VAULT_ENVELOPE,
+                "data": {
+                    "data": {"db_pass": "<SCRUBBED>", "dsn": "<SCRUBBED>", "port": "<SCRUBBED>"},
+                    "metadata": {"created_time": "2024-01-01T00:00:00Z", "version": 2},
+                },
+                "mount_type": "kv",
+            },
+        ),
+        (
+            {**VAULT_ENVELOPE, "lease_duration": 2764800, "data": {"db_conn": SECRET}},
+            {**VAULT_ENVELOPE, "lease_duration": 2764800, "data": {"db_conn": "<SCRUBBED>"}},
+        ),
+        (
+            {
+                **VAULT_ENVELOPE,
+                "lease_id": "database/creds/readonly/2f6a614c",
+                "renewable": True,
+                "lease_duration": 3600,
+                "data": {"username": "v-token-readonly-x8Kq", "password": SECRET},
+            },
+            {
+                **VAULT_ENVELOPE,
+                "lease_id": "database/creds/readonly/2f6a614c",
+                "renewable": True,
+                "lease_duration": 3600,
+                "data": {"username": "<SCRUBBED>", "password": "<SCRUBBED>"},
+            },
+        ),
+        (
+            {**VAULT_ENVELOPE, "data": {"note": SECRET}, "mount_type": "cubbyhole"},
+            {**VAULT_ENVELOPE, "data": {"note": "<SCRUBBED>"}, "mount_type": "cubbyhole"},
+        ),
+        # Doppler: a config's secrets and one secret; their names and visibility kept.
+        (
+            {
+                "secrets": {
+                    "DB_CONN": {"raw": SECRET, "computed": SECRET, "note": ""},
+                    "PORT": {"raw": "8080", "computed": "8080", "rawVisibility": "unmasked"},
+                },
+                "success": True,
+            },
+            {
+                "secrets": {
+                    "DB_CONN": {"raw": "<SCRUBBED>", "computed": "<SCRUBBED>", "note": ""},
+                    "PORT": {
+                        "raw": "<SCRUBBED>",
+                        "computed": "<SCRUBBED>",
+                        "rawVisibility": "unmasked",
+                    },
+                },
+                "success": True,
+            },
+        ),
+        # 1Password Connect: concealed fields, a password's, a one-time password's.
+        (
+            {
+                "title": "db",
+                "fields": [
+                    {"id": "username", "type": "STRING", "purpose": "USERNAME", "value": "app"},
+                    {"id": "password", "type": "CONCEALED", "purpose": "PASSWORD", "value": SECRET},
+                    {"id": "k2", "type": "CONCEALED", "label": "dsn", "value": SECRET},
+                    {"id": "k3", "type": "OTP", "value": SECRET, "totp": "123456"},
+                ],
+            },
+            {
+                "title": "db",
+                "fields": [
+                    {"id": "username", "type": "STRING", "purpose": "USERNAME", "value": "app"},
+                    {
+                        "id": "password",
+                        "type": "CONCEALED",
+                        "purpose": "PASSWORD",
+                        "value": "<SCRUBBED>",
+                    },
+                    {"id": "k2", "type": "CONCEALED", "label": "dsn", "value": "<SCRUBBED>"},
+                    {"id": "k3", "type": "OTP", "value": "<SCRUBBED>", "totp": "<SCRUBBED>"},
+                ],
+            },
+        ),
+        # Infisical (its secretKey is the secret's name), Bitwarden Secrets Manager, GitLab's
+        # masked CI/CD variables.
+        (
+            {"secrets": [{"secretKey": "DB_CONN", "secretValue": SECRET, "version": 3}]},
+            {"secrets": [{"secretKey": "DB_CONN", "secretValue": "<SCRUBBED>", "version": 3}]},
+        ),
+        (
+            {"object": "secret", "organizationId": "9f1c", "key": "DB_CONN", "value": SECRET},
+            {"object": "secret", "organizationId": "9f1c", "key": "DB_CONN", "value": "<SCRUBBED>"},
+        ),
+        (
+            [
+                {"key": "DB_CONN", "value": SECRET, "masked": True, "protected": False},
+                {"key": "REGION", "value": "eu-west-1", "masked": False, "protected": False},
+            ],
+            [
+                {"key": "DB_CONN", "value": "<SCRUBBED>", "masked": True, "protected": False},
+                {"key": "REGION", "value": "eu-west-1", "masked": False, "protected": False},
+            ],
+        ),
+    ],
+    ids=[
+        "vault-kv2",
+        "vault-kv1",
+        "vault-dynamic",
+        "vault-cubbyhole",
+        "doppler",
+        "1password",
+        "infisical",
+        "bitwarden",
+        "gitlab-masked",
+    ],
+)
+def test_a_secret_stores_answer_loses_every_value_of_its_secrets(document: Any, expected: Any):
+    # Was: only values under names like `password` went (`db_conn`, `dsn` stayed on disk).
+    new, count = scrubbed_json(document)
+    assert new == expected
+    assert count >= 1
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # Vault: KV version 2's metadata, a write's answer, a listing; a mount's settings.
+        {**VAULT_ENVELOPE, "data": {"current_version": 2, "versions": {"1": {"destroyed": False}}}},
+        {**VAULT_ENVELOPE, "data": {"created_time": "2024-01-01T00:00:00Z", "version": 3}},
+        {**VAULT_ENVELOPE, "lease_duration": 2764800, "data": {"keys": ["app", "db/"]}},
+        {**VAULT_ENVELOPE, "data": {"type": "kv", "options": {"version": "2"}}},
+        # Fields that are no secrets, objects that only look alike.
+        {"fields": [{"id": "u", "type": "STRING", "purpose": "USERNAME", "value": "app"}]},
+        [{"key": "REGION", "value": "eu-west-1", "masked": False}],
+        {"raw": "a", "computed": "b", "total": "c"},
+        {"object": "list", "data": [{"object": "customer", "value": "vip"}]},
+    ],
+)
+def test_secret_store_shapes_without_a_secret_are_kept(document: Any):
+    body = json.dumps(document)
+    new, count = scrub_response(response(body, {"Content-Type": ["application/json"]}))
+    assert (new["body"]["string"], count) == (body, 0)
+
+
+def vault_request(uri: str, document: Any, headers: dict[str, str] | None = None) -> Any:
+    head = {"Content-Type": "application/json", "X-Vault-Token": "<SCRUBBED>", **(headers or {})}
+    new, _ = scrub_request(request(uri, json.dumps(document).encode(), head, "POST"))
+    return json.loads(new.body)
+
+
+def test_vault_write_requests_lose_every_value_of_the_secret_they_send():
+    base = "http://127.0.0.1:8200/v1"
+    secret = {"db_conn": SECRET, "user": "app"}
+    written = {"db_conn": "<SCRUBBED>", "user": "<SCRUBBED>"}
+    assert vault_request(f"{base}/secret/data/app", {"data": secret, "options": {"cas": 1}}) == {
+        "data": written,
+        "options": {"cas": 1},
+    }
+    assert vault_request(f"{base}/team/kv/data/app", {"data": secret}) == {"data": written}
+    assert vault_request(f"{base}/secret/app", secret) == written  # KV version 1
+    assert vault_request(f"{base}/cubbyhole/app", secret) == written
+    # Settings are no secrets; nor is a body sent without Vault's headers.
+    for url, document in [
+        (f"{base}/sys/mounts/kv", {"type": "kv", "options": {"version": "2"}}),
+        (f"{base}/secret/config", {"max_versions": 5, "cas_required": False}),
+        (f"{base}/secret/metadata/app", {"custom_metadata": {"owner": "team-a"}}),
+    ]:
+        assert vault_request(url, document) == document
+    new, _ = scrub_request(
+        request(f"{base}/secret/app", json.dumps(secret).encode(), {"X-Other": "1"}, "POST")
+    )
+    assert json.loads(new.body) == secret
+
+
+def test_vault_transit_plaintext_becomes_its_placeholder_in_base64():
+    plaintext = base64.b64encode(SECRET.encode()).decode()
+    placeholder = base64.b64encode(b"<SCRUBBED>").decode()
+    sent = vault_request(
+        "http://127.0.0.1:8200/v1/transit/encrypt/orders",
+        {"plaintext": plaintext, "batch_input": [{"plaintext": plaintext}]},
+    )
+    assert sent == {"plaintext": placeholder, "batch_input": [{"plaintext": placeholder}]}
+    answer = {**VAULT_ENVELOPE, "data": {"plaintext": plaintext}, "mount_type": "transit"}
+    new, count = scrubbed_json(answer)
+    assert base64.b64decode(new["data"]["plaintext"]) == b"<SCRUBBED>"
+    assert count == 1
+    assert scrubbed_json(new) == (new, 0)  # idempotent
+    ciphertext = {**VAULT_ENVELOPE, "data": {"ciphertext": "vault:v1:8SDd3WHDOjf7mq69"}}
+    assert scrubbed_json(ciphertext) == (ciphertext, 0)
+
+
+DOTENV = "DB_HOST=db.internal\nDB_PASSWORD=" + SECRET + "\nSTRIPE=" + GITHUB + "\n"
+
+
+def github_base64(data: bytes) -> str:
+    encoded = base64.b64encode(data).decode()
+    return "".join(encoded[i : i + 60] + "\n" for i in range(0, len(encoded), 60))
+
+
+def github_file(name: str, data: bytes) -> dict[str, Any]:
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(data),
+        "name": name,
+        "path": f"deploy/{name}",
+        "content": github_base64(data),
+        "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "scrubbed"),
+    [
+        (".env", DOTENV, "DB_HOST=db.internal\nDB_PASSWORD=<SCRUBBED>\nSTRIPE=<SCRUBBED:github>\n"),
+        (
+            "config.yml",
+            f"db:\n  host: db.internal\n  password: {SECRET}\n",
+            "db:\n  host: db.internal\n  password: <SCRUBBED>\n",
+        ),
+        (
+            "settings.json",
+            json.dumps({"db": {"password": SECRET, "pool": 5}}),
+            json.dumps({"db": {"password": "<SCRUBBED>", "pool": 5}}),
+        ),
+        ("NOTES", f"token {GITHUB} expires\n", "token <SCRUBBED:github> expires\n"),
+        ("single.env", f"API_TOKEN={SECRET}", "API_TOKEN=<SCRUBBED>"),  # no form: not encoded
+    ],
+)
+def test_a_files_base64_contents_are_scrubbed_by_its_type_and_encoded_again(
+    name: str, text: str, scrubbed: str
+):
+    # Was: a .env or config file fetched through GitHub's contents API reached disk whole,
+    # base64 hiding it from every rule.
+    document = github_file(name, text.encode())
+    new, count = scrubbed_json(document)
+    assert base64.b64decode(new["content"]).decode() == scrubbed
+    assert count >= 1
+    lines = new["content"].split("\n")  # GitHub's layout: 60 characters a line, each ended
+    assert lines[-1] == "" and all(len(line) == 60 for line in lines[:-2])
+    assert 0 < len(lines[-2]) <= 60
+    # The file's size and sha stay as the server said; the rest of the answer too.
+    assert {k: v for k, v in new.items() if k != "content"} == {
+        k: v for k, v in document.items() if k != "content"
+    }
+    assert scrubbed_json(new) == (new, 0)  # idempotent
+
+
+def test_base64_contents_of_gitlab_consul_and_git_blobs_are_scrubbed():
+    gitlab = {
+        "file_name": ".env",
+        "file_path": "deploy/.env",
+        "encoding": "base64",
+        "content": base64.b64encode(DOTENV.encode()).decode(),
+        "ref": "main",
+    }
+    new, _ = scrubbed_json(gitlab)
+    assert "\n" not in new["content"]  # unwrapped stays unwrapped
+    assert "DB_PASSWORD=<SCRUBBED>" in base64.b64decode(new["content"]).decode()
+    blob = {"sha": "3d21", "size": 9, "encoding": "base64", "content": github_base64(b"x")}
+    blob["content"] = github_base64(DOTENV.encode())
+    new, _ = scrubbed_json(blob)
+    assert "DB_PASSWORD=<SCRUBBED>" in base64.b64decode(new["content"]).decode()
+    consul = [
+        {
+            "Key": "app/.env",
+            "Value": base64.b64encode(DOTENV.encode()).decode(),
+            "LockIndex": 0,
+            "ModifyIndex": 7,
+            "Flags": 0,
+        },
+        {
+            "Key": "app/db_password",
+            "Value": base64.b64encode(SECRET.encode()).decode(),
+            "LockIndex": 0,
+            "ModifyIndex": 8,
+            "Flags": 0,
+        },
+        {
+            "Key": "app/region",
+            "Value": base64.b64encode(b"eu-west-1").decode(),
+            "LockIndex": 0,
+            "ModifyIndex": 9,
+            "Flags": 0,
+        },
+    ]
+    new, _ = scrubbed_json(consul)
+    values = [base64.b64decode(entry["Value"]).decode() for entry in new]
+    assert values == [
+        DOTENV.replace(SECRET, "<SCRUBBED>").replace(GITHUB, "<SCRUBBED:github>"),
+        "<SCRUBBED>",
+        "eu-west-1",
+    ]
+    assert new[2] == consul[2]
+
+
+def test_base64_contents_without_a_secret_or_not_base64_are_kept_byte_for_byte():
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+    for document in [
+        github_file("README.md", b"# Deploy\n\nRun `make`.\n"),
+        github_file("logo.png", png),
+        {**github_file(".env", DOTENV.encode()), "content": "not base64 at all!"},
+        {"encoding": "utf-8", "content": "plain text", "name": "a.txt"},
+    ]:
+        body = json.dumps(document)
+        new, count = scrub_response(response(body, {"Content-Type": ["application/json"]}))
+        assert (new["body"]["string"], count) == (body, 0)
+
+
+def test_an_env_value_in_base64_contents_becomes_its_placeholder():
+    s = Scrubber(ScrubRules(), environ={"ACME_API_KEY": "acme-live-7Q2w9E4r1T6y3U8i"})
+    new, count = scrubbed_json(github_file("app.cfg", b"key acme-live-7Q2w9E4r1T6y3U8i\n"), s)
+    assert base64.b64decode(new["content"]) == b"key <ACME_API_KEY>\n"
+    assert count == 1
+
+
+def test_a_files_new_contents_sent_to_github_or_gitea_are_scrubbed():
+    content = base64.b64encode(DOTENV.encode()).decode()
+    for verb, url in [
+        ("PUT", "https://api.github.com/repos/acme/app/contents/deploy/.env"),
+        ("POST", "http://127.0.0.1:3000/api/v1/repos/acme/app/contents/deploy%2F.env"),
+    ]:
+        body = json.dumps({"message": "deploy", "content": content, "branch": "main"})
+        head = {"Content-Type": "application/json"}
+        new, count = scrub_request(request(url, body.encode(), head, verb))
+        sent = json.loads(new.body)
+        assert (
+            base64.b64decode(sent["content"])
+            .decode()
+            .startswith("DB_HOST=db.internal\nDB_PASSWORD=<SCRUBBED>\n")
+        )
+        assert (sent["message"], count) == ("deploy", 2)

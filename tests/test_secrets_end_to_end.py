@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -1206,3 +1207,74 @@ def test_a_model_conversation_beside_a_json_schema_s_list_of_types_is_recorded(
     assert body["tools"][0]["input_schema"]["properties"]["api_key"]["type"] == ["string", "null"]
     assert body["metadata"] == {"password": "<SCRUBBED>"}
     suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_a_files_base64_contents_and_a_vault_secret_do_not_reach_disk_and_replay(
+    suite: Suite,
+) -> None:
+    # GitHub's contents API hands a file out in base64 (60 characters a line), Vault's KV a
+    # secret under names no rule knew: both reached disk whole.
+    dotenv = f"DB_HOST=db.internal\nDB_PASSWORD={TOKEN}\nDEPLOY_KEY={GITHUB}\n".encode()
+    encoded = base64.b64encode(dotenv).decode()
+    answers = {
+        "/repos/acme/app/contents/deploy/.env": {
+            "type": "file",
+            "encoding": "base64",
+            "size": len(dotenv),
+            "name": ".env",
+            "path": "deploy/.env",
+            "content": "".join(encoded[i : i + 60] + "\n" for i in range(0, len(encoded), 60)),
+            "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
+        },
+        "/v1/secret/data/app": {
+            "request_id": "5e7f",
+            "lease_id": "",
+            "renewable": False,
+            "lease_duration": 0,
+            "data": {
+                "data": {"db_conn": TOKEN},
+                "metadata": {"created_time": "2024-01-01T00:00:00Z", "version": 1},
+            },
+            "mount_type": "kv",
+        },
+    }
+    for path, answer in answers.items():
+        suite.server.route(
+            path, headers={"Content-Type": "application/json"}, body=json.dumps(answer)
+        )
+    suite.write(
+        f"""
+        import base64
+
+        TOKEN = {TOKEN!r}
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_config():
+            file = requests.get(URL + "/repos/acme/app/contents/deploy/.env").json()
+            text = base64.b64decode(file["content"]).decode()
+            assert text.startswith("DB_HOST=db.internal\\nDB_PASSWORD=")
+            vault = {{"X-Vault-Token": "hvs." + "a" * 24, "X-Vault-Request": "true"}}
+            written = requests.post(
+                URL + "/v1/secret/data/app", json={{"data": {{"db_conn": TOKEN}}}}, headers=vault
+            ).json()
+            assert written["data"]["metadata"]["version"] == 1
+            print("READ", text.split("\\n")[1], written["data"]["data"]["db_conn"])
+        """
+    )
+    result = suite.run("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*READ DB_PASSWORD={TOKEN} {TOKEN}"])
+    assert TOKEN.encode() in suite.server.requests[1].body  # sent for real
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    interactions = suite.cassette("test_config")["interactions"]
+    content = json.loads(interactions[0]["response"]["body"]["string"])["content"]
+    assert base64.b64decode(content).decode() == (
+        "DB_HOST=db.internal\nDB_PASSWORD=<SCRUBBED>\nDEPLOY_KEY=<SCRUBBED:github>\n"
+    )
+    assert json.loads(interactions[1]["request"]["body"]) == {"data": {"db_conn": "<SCRUBBED>"}}
+
+    suite.server.reset()
+    result = suite.run("-s", "--record-mode=none")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*READ DB_PASSWORD=<SCRUBBED> <SCRUBBED>"])
+    assert suite.server.hits == 0

@@ -123,6 +123,7 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "user-key",
     "*secret-string",
     "secret-binary",
+    "secret-value",
     "secret-id",
     "code-verifier",
     "oauth-verifier",

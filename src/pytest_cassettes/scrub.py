@@ -17,12 +17,17 @@ they left (JSON's when the joined text is JSON, free text's else), replace what 
 every event it spans; then the body gets the rules as free text. A JSON body's log
 probabilities' tokens are read joined so too, before the JSON rules.
 
+A JSON string its document's shape says is base64 (a file's contents from GitHub's API, see
+scrub_stores.py) is decoded, scrubbed as a body of its file's type, and encoded again.
+
 In URLs and form bodies placeholders are percent-encoded (``%3CSCRUBBED%3E``) so the URL stays
 valid. Values that already are placeholders are left alone, which makes scrubbing idempotent.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
 import contextvars
 import copy
@@ -30,6 +35,7 @@ import functools
 import html
 import itertools
 import json
+import mimetypes
 import os
 import re
 import threading
@@ -65,6 +71,13 @@ from pytest_cassettes.scrub_shared import (
     overlaps,
     plain_text,
     splice,
+)
+from pytest_cassettes.scrub_stores import (
+    STORE_HINT,
+    Found,
+    RequestShape,
+    request_paths,
+    store_paths,
 )
 from pytest_cassettes.scrub_streams import scrub_event_stream, scrub_json_streams
 from pytest_cassettes.streams import JSON_TOKEN
@@ -232,7 +245,7 @@ def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
     (`"top_logprobs": [{" password": -0.2, " key": -1.9}]`), each a log probability."""
     model = ("prob" in text or "likelihood" in text) and _MODEL_TOKEN_HINT.search(text)
     pairs = _PAIR_KEY.search(text) and _PAIR_VALUE.search(text)
-    if not (model or pairs):
+    if not (model or pairs or '"secretValue"' in text):
         return frozenset()
     found: list[tuple[Segment, ...]] = []
     path: list[Segment] = []
@@ -340,6 +353,8 @@ def _json_documents(text: str) -> Iterator[Any]:
 def _kept_field(node: Mapping[Any, Any]) -> str | None:
     """The field of this object that is no secret by its siblings (see _kept_paths), if any."""
     keys = {k.lower(): k for k in node if isinstance(k, str)}
+    if "secretkey" in keys and "secretvalue" in keys:
+        return keys["secretkey"]  # Infisical's secret: its name beside its value
     if "key" in keys and "value" in keys:
         # Not beside another credential (Trello sends its API key as `key` beside `value`
         # and `token`), nor when it looks generated.
@@ -361,23 +376,8 @@ def _kept_field(node: Mapping[Any, Any]) -> str | None:
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
 _CONTEXT_HINT = re.compile(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|\.vault\.azure\.net/secrets/'
-    r'|"deletion_time"|"dataCrc32c"|"loc"\s*:\s*\['
+    r'|"loc"\s*:\s*\['
 )
-
-
-def _stored_secret_paths(
-    node: dict[str, Any], path: tuple[Segment, ...]
-) -> list[tuple[Segment, ...]]:
-    """What a secret store answers: Vault's KV version 2 `data.data` (beside its `metadata`),
-    Google Secret Manager's `payload.data`."""
-    found: list[tuple[Segment, ...]] = []
-    data, metadata = node.get("data"), node.get("metadata")
-    if isinstance(data, dict) and isinstance(metadata, dict) and "deletion_time" in metadata:
-        found.append((*path, "data"))
-    payload, name = node.get("payload"), node.get("name")
-    if isinstance(payload, dict) and isinstance(name, str) and "/secrets/" in name:
-        found.append((*path, "payload", "data"))
-    return found
 
 
 # A connection string: two or more `name=value` separated by `;` (ADO.NET, ODBC, Azure's).
@@ -686,6 +686,11 @@ class _JsonFrame:
         self.index = 0
 
 
+def _here(document: int, stack: list[_JsonFrame]) -> tuple[Segment, ...]:
+    """The path (lower-case keys, from the document's number) of the value being read."""
+    return (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
+
+
 class Scrubber:
     """Scrubs vcrpy requests and responses with the default rules plus the user's."""
 
@@ -763,7 +768,11 @@ class Scrubber:
             headers[name] = self._scrub_header(name, value, found)
         body = _request_body(request)
         if body is not None:
-            new_body = self._scrub_body(body, _header(headers, "content-type"), found)
+            shape = _REQUEST_SHAPE.set(request_paths(request.method, request.uri, headers))
+            try:
+                new_body = self._scrub_body(body, _header(headers, "content-type"), found)
+            finally:
+                _REQUEST_SHAPE.reset(shape)
             # A plain bytes body: vcrpy would write file and iterator bodies as Python tags.
             new._was_file = new._was_iter = False
             new.body = new_body
@@ -1207,8 +1216,9 @@ class Scrubber:
         hits = self._text_hits(text)
         embedded = self._has_embedded(text)
         paths = self._json_paths
-        exact = self._context_paths(text)
-        if not (hits or embedded or paths or exact or self._has_sensitive_key(text)):
+        context = self._context_paths(text, depth)
+        exact, encoded = frozenset(context.secrets), context.encoded
+        if not (hits or embedded or paths or exact or encoded or self._has_sensitive_key(text)):
             return []
         kept = _kept_paths(text)
         outputs = _model_output_paths(text)
@@ -1251,17 +1261,22 @@ class Scrubber:
                 if not sensitive and top is not None and top.loose and first == '"':
                     sensitive = _loose_secret(name, json.loads(token))
             new = token
-            if sensitive:
+            recoded = None  # a base64 string decoded, scrubbed and encoded again
+            if encoded and first == '"':
+                here = _here(document, stack)
+                if here in encoded:
+                    file = None if sensitive else encoded[here]
+                    recoded = self._base64_string(token, file, name, found)
+            if recoded is not None:
+                new = recoded
+            elif sensitive:
                 if not (_ERROR_RESPONSE.get() and first == '"' and _validation_message(token)):
                     # (kept: `{"password": ["This field is required."]}`)
                     new = _json_secret(token, name, found)
             elif overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
                 embedded and first == '"' and _may_embed(token) and self._has_embedded(token)
             ):
-                here = (
-                    document,
-                    *((f.key or "").lower() if f.is_object else f.index for f in stack),
-                )
+                here = _here(document, stack)
                 model = MODEL_OUTPUT.set(MODEL_OUTPUT.get() or _under(here, outputs))
                 try:
                     new = self._json_string(token, found, depth)
@@ -1315,26 +1330,36 @@ class Scrubber:
                 return True
         return False
 
-    def _context_paths(self, text: str) -> frozenset[tuple[Segment, ...]]:
+    def _context_paths(self, text: str, depth: int = 0) -> Found:
         """Values that are secrets by their object's other fields, as paths from the root:
         `{"name": "DB_PASSWORD", "value": ...}` (Kubernetes' env, ECS, CloudFormation's
         parameters, Azure's listCredentials), AWS SSM's SecureString `Value`, Azure's listKeys
-        and Key Vault `value`, a Kubernetes Secret's `data` and `stringData`."""
-        if not _CONTEXT_HINT.search(text) and not (
-            any(field in text for field in _VALUE_KEYS)
-            and any(
-                self._param_names(name) or _is_secret_env_name(name)
-                for name in set(_NAME_FIELD.findall(text))
+        and Key Vault `value`, a Kubernetes Secret's `data` and `stringData`, a secret store's
+        (see scrub_stores.py); and the base64 strings to decode. A request's body (`depth`
+        0) also by its URL."""
+        found = Found()
+        shape = _REQUEST_SHAPE.get() if depth == 0 else None
+        if (
+            shape is None
+            and not _CONTEXT_HINT.search(text)
+            and not STORE_HINT.search(text)
+            and not (
+                any(field in text for field in _VALUE_KEYS)
+                and any(
+                    self._param_names(name) or _is_secret_env_name(name)
+                    for name in set(_NAME_FIELD.findall(text))
+                )
             )
         ):
-            return frozenset()
+            return found
         try:  # JSON lines too (a Kubernetes watch stream): paths start with the line's number
             todo: list[tuple[Any, tuple[Segment, ...]]] = [
                 (data, (number,)) for number, data in enumerate(_json_documents(text))
             ]
         except (ValueError, RecursionError):  # not JSON after all
-            return frozenset()
-        found: list[tuple[Segment, ...]] = []
+            return found
+        if shape is not None and todo:
+            shape(todo[0][0], found)
         while todo:
             node, path = todo.pop()
             if isinstance(node, list):
@@ -1349,17 +1374,19 @@ class Scrubber:
             for i, secret in enumerate(secrets):
                 at = path if secret is node else (*path, "items", i)
                 if isinstance(secret, dict):
-                    found.extend((*at, k.lower()) for k in ("data", "stringData") if k in secret)
+                    found.secrets.extend(
+                        (*at, k.lower()) for k in ("data", "stringData") if k in secret
+                    )
             value_key = next((k for k in _VALUE_FIELDS if k in node), None)
             if value_key is not None and self._secret_by_context(node):
-                found.append((*path, value_key.lower()))
+                found.secrets.append((*path, value_key.lower()))
             if "keyName" in node:  # Azure Service Bus' and Event Hubs' listKeys
-                found.extend(
+                found.secrets.extend(
                     (*path, k.lower()) for k in ("primaryKey", "secondaryKey") if k in node
                 )
-            found.extend(_stored_secret_paths(node, path))
+            store_paths(node, path, found)
             todo.extend((child, (*path, key.lower())) for key, child in node.items())
-        return frozenset(found)
+        return found
 
     def _secret_by_context(self, node: dict[str, Any]) -> bool:
         if "keyName" in node or node.get("Type") == "SecureString":
@@ -1400,7 +1427,7 @@ class Scrubber:
         if top.sensitive and top.is_object and name in _SCHEMA_KEYWORDS:
             return False, name  # a JSON Schema's `"password": {"type": "string"}`
         if kept and not top.sensitive and name:
-            here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
+            here = _here(document, stack)
             if here in kept:
                 return False, name
         if (
@@ -1409,7 +1436,7 @@ class Scrubber:
             and name
             and normalize_name(name) in GENERIC_NAMES
         ):
-            here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
+            here = _here(document, stack)
             if MODEL_OUTPUT.get() or _under(here, outputs):
                 return False, name  # a model's output (see _MODEL_OUTPUT_HINT)
         if top.sensitive or (name and self._param_names(name)):
@@ -1419,10 +1446,37 @@ class Scrubber:
             if any(_path_matches(rule, path) for rule in paths):
                 return True, name or str(path[-1])
         if exact:
-            here = (document, *((f.key or "").lower() if f.is_object else f.index for f in stack))
+            here = _here(document, stack)
             if here in exact:
                 return True, name or str(here[-1])
         return False, name
+
+    def _base64_string(
+        self, token: str, file: str | None, name: str, found: list[str]
+    ) -> str | None:
+        """A JSON string of base64 (see scrub_stores.py) decoded and scrubbed: a file's
+        contents by the rules of its type, a secret (`file` None) whole; encoded again, its
+        lines as long as they were, when that changed it. None: it is no base64."""
+        value = json.loads(token)
+        try:
+            data = base64.b64decode(value.replace("\n", ""), validate=True)
+        except (ValueError, binascii.Error):  # binascii.Error is a ValueError; a non-ASCII str
+            return None
+        if file is not None:
+            new = self._scrub_body(data, _file_type(file), found)
+        elif _is_placeholder(data.decode("utf-8", "replace")) or not data:
+            return token
+        else:
+            found.append(_finding(name, data.decode("utf-8", "replace")))
+            new = SCRUBBED.encode("ascii")
+        if new == data:
+            return token
+        encoded = base64.b64encode(new).decode("ascii")
+        width = value.find("\n")
+        if width > 0:  # GitHub's: 60 characters a line, each ended
+            lines = [encoded[i : i + width] for i in range(0, len(encoded), width)]
+            encoded = "\n".join(lines) + ("\n" if value.endswith("\n") else "")
+        return json.dumps(encoded)
 
     def _json_string(self, token: str, found: list[str], depth: int = 0) -> str:
         if token in ("true", "false", "null"):
@@ -2422,6 +2476,21 @@ def _masked(value: str) -> bool:
 def _is_placeholder(value: str) -> bool:
     """A placeholder, as written in text or escaped in markup (`&lt;SCRUBBED&gt;`)."""
     return is_placeholder(value) or ("&" in value and is_placeholder(html.unescape(value)))
+
+
+# While a request's body is scrubbed: what its URL tells of its JSON's shape (see scrub_stores).
+_REQUEST_SHAPE: contextvars.ContextVar[RequestShape | None] = contextvars.ContextVar(
+    "pytest_cassettes_request_shape", default=None
+)
+# File types mimetypes may not know, as this machine's MIME types go.
+_FILE_TYPES = {".yml": "application/yaml", ".yaml": "application/yaml", ".json": "application/json"}
+
+
+def _file_type(name: str) -> str:
+    """The Content-Type a file's contents are scrubbed as, by its name: text when unknown (a
+    `.env` file of one line is no form)."""
+    extension = os.path.splitext(name)[1].lower()
+    return _FILE_TYPES.get(extension) or mimetypes.guess_type(name)[0] or "text/plain"
 
 
 # While a 4xx response is scrubbed: a validation message under a sensitive name (Django REST

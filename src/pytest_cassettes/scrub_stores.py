@@ -1,0 +1,169 @@
+"""What secret stores and file APIs answer and are sent, by the shape of a JSON document (and
+a request's URL): the values that are secrets whatever their names (a Vault KV secret's data,
+Doppler's, a 1Password concealed field's), and the strings that are base64 (a file's contents
+from GitHub's or GitLab's API, Consul's values, Vault transit's plaintext), which scrub.py
+decodes to scrub. Paths are lower-case keys from the document's number (JSON lines)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any, Callable, Optional
+from urllib.parse import unquote, urlsplit
+
+from pytest_cassettes.streams import Path
+
+__all__ = ["STORE_HINT", "Found", "RequestShape", "request_paths", "store_paths"]
+
+# Each alternative starts with a literal: a search tries few positions (see detect.py).
+STORE_HINT = re.compile(
+    r'"lease_duration"|"deletion_time"|"dataCrc32c"|"computed"|"CONCEALED"|"TOTP"|"OTP"'
+    r'|"SSHKEY"|"PASSWORD"|"masked"\s*:\s*true|"organizationId"|"encoding"|"LockIndex"'
+)
+
+# A base64 string's meaning: the name of the file it holds ("" when unknown: read as text),
+# or None when it is a secret whole (its placeholder is encoded in its place).
+Encoded = Optional[str]
+
+
+class Found:
+    """The paths found in a document: values secret whole (what is under them too), and
+    base64 strings."""
+
+    def __init__(self) -> None:
+        self.secrets: list[Path] = []
+        self.encoded: dict[Path, Encoded] = {}
+
+    def encode(self, path: Path, meaning: Encoded) -> None:
+        """A base64 string's path, and what it holds (the first one said stays)."""
+        self.encoded.setdefault(path, meaning)
+
+
+def store_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
+    """The secrets and base64 strings of one object (not of the objects in it)."""
+    _vault_paths(node, path, found)
+    payload, name = node.get("payload"), node.get("name")
+    if isinstance(payload, dict) and isinstance(name, str) and "/secrets/" in name:
+        found.secrets.append((*path, "payload", "data"))  # Google Secret Manager
+    keys = {key.lower(): key for key in node if isinstance(key, str)}
+    value = keys.get("value")
+    if value is not None:
+        kind, purpose = node.get("type"), node.get("purpose")
+        if (
+            kind in ("CONCEALED", "TOTP", "OTP", "SSHKEY")  # 1Password's fields
+            or purpose == "PASSWORD"
+            or (node.get("object") == "secret" and "organizationid" in keys)  # Bitwarden's
+            or (node.get("masked") is True and "key" in keys)  # GitLab's CI/CD variables
+        ):
+            found.secrets.append((*path, "value"))
+            if "totp" in keys:
+                found.secrets.append((*path, "totp"))
+        elif {"key", "lockindex", "modifyindex"} <= keys.keys():  # Consul's KV entries
+            key = node[keys["key"]]
+            found.encode((*path, "value"), key if isinstance(key, str) else "")
+    if "raw" in node and "computed" in node and all(map(_doppler_field, keys)):
+        found.secrets.extend([(*path, "raw"), (*path, "computed")])  # Doppler's secret
+    encoding, content = node.get("encoding"), node.get("content")
+    if isinstance(encoding, str) and encoding.lower() == "base64" and isinstance(content, str):
+        # A file's contents: GitHub's, Gitea's, GitLab's repository files, a git blob.
+        file = next((node[k] for k in _FILE_NAMES if isinstance(node.get(k), str)), "")
+        found.encode((*path, "content"), posixpath.basename(file))
+
+
+_FILE_NAMES = ("name", "file_name", "path", "file_path")
+
+
+def _doppler_field(key: str) -> bool:
+    return key.startswith(("raw", "computed")) or key == "note"
+
+
+def _vault_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
+    """Vault's (and OpenBao's) answers: KV version 2's `data.data` (beside its `metadata`);
+    the whole `data` of a secret with a lease (dynamic credentials), of one with a lease
+    duration and no lease (KV version 1's), of a cubbyhole's, but a listing's; transit's base64
+    `plaintext`."""
+    data, metadata = node.get("data"), node.get("metadata")
+    if isinstance(data, dict) and isinstance(metadata, dict) and "deletion_time" in metadata:
+        found.secrets.append((*path, "data"))  # KV version 2's data, without its envelope
+    if not ("lease_id" in node and "lease_duration" in node and isinstance(data, dict)):
+        return
+    inner, metadata = data.get("data"), data.get("metadata")
+    lease, duration = node.get("lease_id"), node.get("lease_duration")
+    if isinstance(inner, dict) and isinstance(metadata, dict):
+        found.secrets.append((*path, "data", "data"))
+    elif (
+        lease
+        or (isinstance(duration, int) and duration > 0)
+        or node.get("mount_type") == "cubbyhole"
+    ) and list(data) != ["keys"]:  # a listing's keys are names
+        found.secrets.append((*path, "data"))
+        return
+    _transit_paths(data, (*path, "data"), found)
+
+
+def _transit_paths(data: Mapping[str, Any], path: Path, found: Found) -> None:
+    """Vault transit's base64 `plaintext`, sent (one or a batch's) and answered (decrypted)."""
+    items: list[tuple[Path, Any]] = [(path, data)]
+    for list_key in ("batch_input", "batch_results"):
+        batch = data.get(list_key)
+        if isinstance(batch, list):
+            items += [((*path, list_key, i), item) for i, item in enumerate(batch)]
+    for at, item in items:
+        if isinstance(item, dict) and isinstance(item.get("plaintext"), str):
+            found.encode((*at, "plaintext"), None)
+
+
+# A Vault request's path: KV version 2's data (`/v1/<mount>/data/<path>`), where KV version 1
+# is mounted by default (`secret/`, `kv/`, but their version 2's other paths), a cubbyhole, a
+# wrapping.
+_VAULT_KV2 = re.compile(r"/v1/(?:[^/]+/)+?data/")
+_VAULT_WHOLE = re.compile(
+    r"/v1/(?:cubbyhole/|sys/wrapping/wrap\Z|(?:secret|kv)/"
+    r"(?!(?:data|metadata|delete|undelete|destroy|subkeys|detailed-metadata)/|config\Z))"
+)
+# A file's new contents sent to GitHub or Gitea (`PUT /repos/<owner>/<repo>/contents/<path>`).
+_CONTENTS = re.compile(r"/repos/[^/]+/[^/]+/contents/(.+)")
+_DOPPLER_SECRETS = re.compile(r"/v3/configs/config/secrets\Z")
+
+
+RequestShape = Callable[[Any, Found], None]
+
+
+def request_paths(method: str, uri: str, headers: Mapping[str, Any]) -> RequestShape | None:
+    """For a request whose body's shape its URL tells, a function giving the paths in its
+    first JSON document (`store_paths`' for a request); None for any other request."""
+    path = urlsplit(uri).path
+    names = {name.lower() for name in headers}
+    if method in ("POST", "PUT", "PATCH") and names & {"x-vault-token", "x-vault-request"}:
+        kv2, whole = _VAULT_KV2.match(path), _VAULT_WHOLE.match(path)
+
+        def vault(document: Any, found: Found) -> None:
+            if not isinstance(document, dict):
+                return
+            if kv2:
+                found.secrets.append((0, "data"))
+            elif whole:
+                found.secrets.extend((0, key.lower()) for key in document)
+            else:
+                _transit_paths(document, (0,), found)
+
+        return vault
+    contents = _CONTENTS.search(path)
+    if method in ("POST", "PUT") and contents:
+        file = posixpath.basename(unquote(contents.group(1)))
+
+        def file_contents(document: Any, found: Found) -> None:
+            if isinstance(document, dict) and isinstance(document.get("content"), str):
+                found.encode((0, "content"), file)
+
+        return file_contents
+    if method in ("POST", "PUT") and _DOPPLER_SECRETS.search(path):
+
+        def doppler(document: Any, found: Found) -> None:
+            secrets = document.get("secrets") if isinstance(document, dict) else None
+            if isinstance(secrets, dict):
+                found.secrets.extend((0, "secrets", key.lower()) for key in secrets)
+
+        return doppler
+    return None
