@@ -14,7 +14,8 @@ Rules run in this order, each over what the previous ones left:
 A `text/event-stream` body's streamed text (a model's answer, a few characters an event) is
 first read joined, stream by stream (see scrub_streams.py): rules 2 to 4, then rule 1 over what
 they left (JSON's when the joined text is JSON, free text's else), replace what spans events in
-every event it spans; then the body gets the rules as free text. A JSON body's log
+every event it spans; then the body gets the rules as free text. AWS's binary event stream
+(Bedrock's) is read as such events, its messages written again. A JSON body's log
 probabilities' tokens are read joined so too, before the JSON rules.
 
 A JSON string its document's shape says is base64 (a file's contents from GitHub's API, see
@@ -79,7 +80,11 @@ from pytest_cassettes.scrub_stores import (
     request_paths,
     store_paths,
 )
-from pytest_cassettes.scrub_streams import scrub_event_stream, scrub_json_streams
+from pytest_cassettes.scrub_streams import (
+    scrub_aws_event_stream,
+    scrub_event_stream,
+    scrub_json_streams,
+)
 from pytest_cassettes.streams import JSON_TOKEN
 
 __all__ = [
@@ -946,6 +951,10 @@ class Scrubber:
     def _scrub_body(self, body: bytes, content_type: str, found: list[str]) -> bytes:
         if not body:
             return body
+        if "vnd.amazon.eventstream" in content_type.lower():
+            frames = scrub_aws_event_stream(self, body, found)
+            if frames is not None:
+                return frames
         boundary = _multipart_boundary(content_type, body)
         if boundary is not None:
             return self._scrub_multipart(body, boundary, found)

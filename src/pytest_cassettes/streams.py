@@ -29,7 +29,15 @@ import re
 from collections.abc import Generator, Hashable, Iterable, Iterator
 from typing import Any, NamedTuple, Union
 
-__all__ = ["JSON_TOKEN", "Beside", "Piece", "Stream", "event_streams", "json_streams"]
+__all__ = [
+    "JSON_TOKEN",
+    "Beside",
+    "Piece",
+    "Stream",
+    "event_data",
+    "event_streams",
+    "json_streams",
+]
 
 Segment = Union[str, int]
 Path = tuple[Segment, ...]
@@ -47,6 +55,8 @@ _ANTHROPIC_FIELDS = {
 }
 # OpenAI's chat delta (and the compatible servers': vLLM, DeepSeek, OpenRouter, Mistral, Groq).
 _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
+# Bedrock's Converse deltas: a field holding text, or an object and its field that does.
+_CONVERSE_FIELDS = (("text", ""), ("toolUse", "input"), ("reasoningContent", "text"))
 # Cohere's v2 chat events that stream text: content (answer and thinking), the tool plan, a
 # tool call's arguments.
 _COHERE_KINDS = frozenset({"content-delta", "tool-plan-delta", "tool-call-delta"})
@@ -268,6 +278,11 @@ def event_streams(body: str) -> list[Stream]:
                 stream.add(Piece("\n", lines, None, fixed=True))
             stream.add(Piece(body[start:end], ((start, end),), None))
     return _joined(streams)
+
+
+def event_data(body: str) -> list[str]:
+    """Each event's data (its data lines joined by "\n"), in order."""
+    return ["\n".join(body[start:end] for start, end in lines) for _, lines in _events(body)]
 
 
 def json_streams(body: str) -> list[Stream]:
@@ -642,6 +657,11 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
             if isinstance(message, dict):
                 yield from _cohere_pieces(kind, _hashable(event.get("index")), message)
             return
+    block = event.get("contentBlockDelta")  # Amazon Nova's chunk (Bedrock's InvokeModel)
+    if isinstance(block, dict):
+        yield from _converse_pieces(block, ("contentBlockDelta",))
+    elif isinstance(delta, dict) and "contentBlockIndex" in event:  # Bedrock's ConverseStream
+        yield from _converse_pieces(event, ())
     choices = event.get("choices")
     if isinstance(choices, list):
         yield from _chat_pieces(choices)
@@ -662,6 +682,22 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
                         bool(part.get("thought")),
                     )
                     yield key, ("candidates", i, "content", "parts", j, "text"), part["text"]
+
+
+def _converse_pieces(event: dict[str, Any], path: Path) -> Iterator[tuple[Hashable, Path, str]]:
+    """Bedrock's Converse stream deltas (`contentBlockDelta`, Amazon Nova's chunks too): a
+    content block's `text`, a tool call's `toolUse.input`, reasoning's
+    `reasoningContent.text`, per content block (`contentBlockIndex`)."""
+    delta = event.get("delta")
+    if not isinstance(delta, dict):
+        return
+    index = _hashable(event.get("contentBlockIndex"))
+    for field, inner in _CONVERSE_FIELDS:
+        value, where = delta.get(field), (*path, "delta", field)
+        if inner:
+            value, where = value.get(inner) if isinstance(value, dict) else None, (*where, inner)
+        if isinstance(value, str):
+            yield ("converse", index, field), where, value
 
 
 def _line_pieces(document: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:

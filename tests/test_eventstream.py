@@ -1,0 +1,345 @@
+"""AWS Bedrock's streamed answers: a binary event stream (`application/vnd.amazon.eventstream`),
+each message's payload JSON (InvokeModelWithResponseStream's `chunk` holds the model's own JSON
+chunk in base64), a secret the model echoes split over messages. Recorded with boto3 against a
+local server writing genuine messages, read back with botocore's own parser."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import textwrap
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.eventstream import EventStreamBuffer
+
+from pytest_cassettes.cli import main
+from pytest_cassettes.scrub import Scrubber, ScrubRules
+from tests.conftest import Suite
+
+OPENAI = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z" * 4
+ENV_KEY = "acme-live-7Q2w9E4r1T6y3U8i"
+EVENTSTREAM = "application/vnd.amazon.eventstream"
+MODEL = "anthropic.claude-v2"
+
+
+def tokenize(text: str, size: int = 4) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One event stream message, as AWS writes it: string headers, lengths and CRCs."""
+    written = b""
+    for name, value in headers.items():
+        data = value.encode()
+        written += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(data))
+        written += data
+    prelude = struct.pack(">II", 12 + len(written) + len(payload) + 4, len(written))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    whole = prelude + written + payload
+    return whole + struct.pack(">I", zlib.crc32(whole))
+
+
+def event(kind: str, body: dict[str, Any]) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return message(headers, json.dumps(body, separators=(",", ":")).encode())
+
+
+def padding(i: int) -> str:
+    return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[: 7 * i % 60]
+
+
+def invoke_stream(tokens: list[str]) -> bytes:
+    """InvokeModelWithResponseStream with an Anthropic model: each chunk's bytes its JSON."""
+    chunks: list[dict[str, Any]] = [{"type": "message_start", "message": {"role": "assistant"}}]
+    chunks.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}})
+    for token in tokens:
+        delta = {"type": "text_delta", "text": token}
+        chunks.append({"type": "content_block_delta", "index": 0, "delta": delta})
+    chunks += [{"type": "content_block_stop", "index": 0}, {"type": "message_stop"}]
+    return b"".join(
+        event(
+            "chunk", {"bytes": base64.b64encode(json.dumps(c).encode()).decode(), "p": padding(i)}
+        )
+        for i, c in enumerate(chunks)
+    )
+
+
+def converse_stream(texts: list[str], inputs: list[str], thoughts: list[str]) -> bytes:
+    """ConverseStream: reasoning, text and a tool call's input in deltas, per content block."""
+    events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+    for thought in thoughts:
+        delta = {"reasoningContent": {"text": thought}}
+        events.append(("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta}))
+    events.append(("contentBlockStop", {"contentBlockIndex": 0}))
+    for text in texts:
+        events.append(("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": text}}))
+    events.append(("contentBlockStop", {"contentBlockIndex": 1}))
+    start = {"toolUse": {"toolUseId": "tooluse_1", "name": "login"}}
+    events.append(("contentBlockStart", {"contentBlockIndex": 2, "start": start}))
+    for piece in inputs:
+        delta = {"toolUse": {"input": piece}}
+        events.append(("contentBlockDelta", {"contentBlockIndex": 2, "delta": delta}))
+    events.append(("contentBlockStop", {"contentBlockIndex": 2}))
+    events.append(("messageStop", {"stopReason": "tool_use"}))
+    usage = {"inputTokens": 5, "outputTokens": 9, "totalTokens": 14}
+    events.append(("metadata", {"usage": usage, "metrics": {"latencyMs": 12}}))
+    return b"".join(event(kind, {**body, "p": padding(i)}) for i, (kind, body) in enumerate(events))
+
+
+def read(body: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each message's headers and JSON (a chunk's bytes decoded), read by botocore's parser."""
+    buffer = EventStreamBuffer()
+    buffer.add_data(body)
+    out = []
+    for parsed in buffer:
+        payload = json.loads(parsed.payload)
+        if parsed.headers[":event-type"] == "chunk":
+            payload = {**payload, "bytes": json.loads(base64.b64decode(payload["bytes"]))}
+        out.append((parsed.headers, payload))
+    return out
+
+
+def scrub(body: bytes, environ: dict[str, str] | None = None) -> tuple[bytes, int]:
+    scrubber = Scrubber(ScrubRules(), environ=environ or {})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": [EVENTSTREAM]},
+        "body": {"string": body},
+    }
+    new, count = scrubber.scrub_response(response)
+    assert new is not None
+    return new["body"]["string"], count
+
+
+def no_piece_of(secret: str, text: str) -> None:
+    for piece in tokenize(secret)[2:]:
+        assert piece not in text
+
+
+def recorded_body(suite: Suite, test: str) -> bytes:
+    body = suite.cassette(test)["interactions"][0]["response"]["body"]["string"]
+    assert isinstance(body, bytes)  # stored as !!binary
+    return body
+
+
+CLIENT = textwrap.dedent(
+    f"""
+    import json
+    import pathlib
+
+    import boto3
+
+    def client():
+        return boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=URL,
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+
+    MODEL = "{MODEL}"
+    """
+)
+
+
+def test_a_recorded_invoke_model_stream_keeps_no_piece_of_the_key_and_replays(
+    suite: Suite,
+) -> None:
+    suite.server.route(
+        f"/model/{MODEL}/invoke-with-response-stream",
+        headers={"Content-Type": EVENTSTREAM, "X-Amzn-Bedrock-Content-Type": "application/json"},
+        body=invoke_stream(["Your", " key", " is", " ", *tokenize(OPENAI), "."]),
+    )
+    suite.write(
+        CLIENT
+        + textwrap.dedent(
+            """
+        @pytest.mark.cassette
+        def test_stream():
+            response = client().invoke_model_with_response_stream(modelId=MODEL, body=b"{}")
+            chunks = [json.loads(e["chunk"]["bytes"]) for e in response["body"]]
+            text = "".join(c["delta"]["text"] for c in chunks if "delta" in c and "text" in c["delta"])
+            pathlib.Path("got.txt").write_text(text)
+        """
+        )
+    )
+    suite.run().assert_outcomes(passed=1)
+    body = recorded_body(suite, "test_stream")
+    messages = read(body)  # every message's lengths and CRCs right, or botocore raises
+    assert len(messages) == len(
+        read(suite.server.routes[f"/model/{MODEL}/invoke-with-response-stream"].body)
+    )
+    no_piece_of(OPENAI, json.dumps([payload for _, payload in messages]))
+    assert all(headers[":event-type"] == "chunk" for headers, _ in messages)
+    assert [p["p"] for _, p in messages] == [padding(i) for i in range(len(messages))]
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert (suite.path / "got.txt").read_text() == "Your key is <SCRUBBED:openai>."
+
+
+def test_a_recorded_converse_stream_keeps_no_piece_of_a_secret_and_replays(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    suite.server.route(
+        f"/model/{MODEL}/converse-stream",
+        headers={"Content-Type": EVENTSTREAM},
+        body=converse_stream(
+            ["Your", " key", " is", " ", *tokenize(OPENAI), "."],
+            ['{"user": "ada", "pass', 'word": "Tr0ub4', "dor-hunter2-", 'xyz"}'],
+            tokenize(f"The key {ENV_KEY} is set.", 3),
+        ),
+    )
+    suite.write(
+        CLIENT
+        + textwrap.dedent(
+            """
+        @pytest.mark.cassette
+        def test_converse():
+            messages = [{"role": "user", "content": [{"text": "hi"}]}]
+            response = client().converse_stream(modelId=MODEL, messages=messages)
+            blocks = {}
+            for event in response["stream"]:
+                delta = event.get("contentBlockDelta")
+                if delta:
+                    index = delta["contentBlockIndex"]
+                    part = delta["delta"]
+                    if "text" in part:
+                        text = part["text"]
+                    elif "toolUse" in part:
+                        text = part["toolUse"]["input"]
+                    else:
+                        text = part["reasoningContent"]["text"]
+                    blocks[index] = blocks.get(index, "") + text
+            pathlib.Path("got.json").write_text(json.dumps(blocks))
+        """
+        )
+    )
+    suite.run().assert_outcomes(passed=1)
+    body = recorded_body(suite, "test_converse")
+    messages = read(body)
+    written = json.dumps([payload for _, payload in messages])
+    no_piece_of(OPENAI, written)
+    assert "hunter2" not in written and "dor-" not in written
+    assert "7Q2w" not in written and "U8i" not in written
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    blocks = json.loads((suite.path / "got.json").read_text())
+    assert blocks["0"] == "The key <ACME_API_KEY> is set."
+    assert blocks["1"] == "Your key is <SCRUBBED:openai>."
+    arguments = json.loads(blocks["2"])
+    assert arguments["user"] == "ada" and arguments["password"].startswith("<SCRUBBED")
+
+
+def test_bedrock_s_answers_not_streamed_keep_no_key_and_replay(suite: Suite) -> None:
+    """InvokeModel and Converse answer JSON: the JSON rules' (checked, not new)."""
+    answer = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "text", "text": f"Your key is {OPENAI}."}],
+    }
+    suite.server.route(
+        f"/model/{MODEL}/invoke",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(answer),
+    )
+    output = {"message": {"role": "assistant", "content": [{"text": f"Here it is: {OPENAI}"}]}}
+    suite.server.route(
+        f"/model/{MODEL}/converse",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"output": output, "stopReason": "end_turn", "usage": {}, "metrics": {}}),
+    )
+    suite.write(
+        CLIENT
+        + textwrap.dedent(
+            """
+        @pytest.mark.cassette
+        def test_answers():
+            invoked = json.loads(client().invoke_model(modelId=MODEL, body=b"{}")["body"].read())
+            messages = [{"role": "user", "content": [{"text": "hi"}]}]
+            conversed = client().converse(modelId=MODEL, messages=messages)
+            texts = [
+                invoked["content"][0]["text"],
+                conversed["output"]["message"]["content"][0]["text"],
+            ]
+            pathlib.Path("got.json").write_text(json.dumps(texts))
+        """
+        )
+    )
+    suite.run().assert_outcomes(passed=1)
+    no_piece_of(OPENAI, suite.cassette_path("test_answers").read_text())
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert json.loads((suite.path / "got.json").read_text()) == [
+        "Your key is <SCRUBBED:openai>.",
+        "Here it is: <SCRUBBED:openai>",
+    ]
+
+
+def test_a_stream_cut_short_keeps_its_tail_and_a_broken_one_is_left_as_it_is() -> None:
+    body = invoke_stream(["Your", " key", " is", " ", *tokenize(OPENAI), "."])
+    last = event("chunk", {"bytes": base64.b64encode(b'{"type":"message_stop"}').decode()})
+    cut = body + last[:-7]  # the last message cut short: what a client got of it
+    new, count = scrub(cut)
+    assert count >= 1 and new.endswith(last[:-7])
+    messages = read(new)  # botocore reads the whole ones, then waits for more
+    assert len(messages) == len(read(body))
+    no_piece_of(OPENAI, json.dumps([payload for _, payload in messages]))
+    # A CRC that does not match, or bytes that are no event stream: as they were, no error.
+    broken = bytearray(body)
+    broken[9] ^= 0xFF  # the first message's prelude CRC
+    assert scrub(bytes(broken)) == (bytes(broken), 0)
+    assert scrub(b"\x00\x01 not an event stream") == (b"\x00\x01 not an event stream", 0)
+
+
+def test_scrubbing_a_scrubbed_stream_again_changes_nothing_and_no_secret_changes_nothing() -> None:
+    body = invoke_stream(["Your", " key", " is", " ", *tokenize(OPENAI), "."])
+    new, _ = scrub(body)
+    assert new != body
+    assert scrub(new) == (new, 0)
+    plain = invoke_stream(tokenize("The key is in the drawer, the token on the desk."))
+    assert scrub(plain) == (plain, 0)
+
+
+def test_an_environment_value_in_a_chunk_and_an_exception_s_message_go(tmp_path: Path) -> None:
+    exception = message(
+        {":exception-type": "modelStreamErrorException", ":message-type": "exception"},
+        json.dumps({"message": f"bad key {ENV_KEY}"}).encode(),
+    )
+    body = invoke_stream(["Use ", ENV_KEY, " now"]) + exception
+    new, count = scrub(body, {"ACME_API_KEY": ENV_KEY})
+    assert count >= 2
+    assert ENV_KEY.encode() not in new and base64.b64encode(ENV_KEY.encode()) not in new
+    buffer = EventStreamBuffer()
+    buffer.add_data(new)
+    last = list(buffer)[-1]
+    assert last.headers[":exception-type"] == "modelStreamErrorException"
+    assert json.loads(last.payload) == {"message": "bad key <ACME_API_KEY>"}
+
+
+def test_scan_reports_a_key_left_in_an_old_cassette_s_event_stream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = invoke_stream(["Your", " key", " is", " ", *tokenize(OPENAI), "."])
+    encoded = base64.encodebytes(body).decode().replace("\n", "\n        ")
+    cassette = tmp_path / "old.yaml"
+    cassette.write_text(
+        "interactions:\n- request:\n    body: null\n    headers: {}\n    method: POST\n"
+        f"    uri: https://bedrock-runtime.us-east-1.amazonaws.com/model/{MODEL}/"
+        "invoke-with-response-stream\n  response:\n"
+        f"    body:\n      string: !!binary |\n        {encoded.rstrip()}\n"
+        f"    headers:\n      Content-Type:\n      - {EVENTSTREAM}\n"
+        "    status:\n      code: 200\n      message: OK\nversion: 1\n"
+    )
+    status = main(["scan", str(cassette)])
+    assert status == 1
+    assert "openai" in capsys.readouterr().out
