@@ -575,6 +575,47 @@ def audio_chunks(tokens: list[str]) -> str:
     return sse(chunks, done=True)
 
 
+def llamacpp_entry(token: str, i: int, sampled: bool) -> dict[str, Any]:
+    """llama.cpp's own `/completion` with `n_probs`: a token, its id and bytes, its
+    alternatives (`post_sampling_probs`: `prob` and `top_probs`)."""
+    value, top = ("prob", "top_probs") if sampled else ("logprob", "top_logprobs")
+
+    def one(text: str, k: int) -> dict[str, Any]:
+        return {"id": 500 + 7 * k + len(text), "token": text, "bytes": list(text.encode())}
+
+    alternatives = [{**one(t, k), value: -0.5 * k} for k, t in enumerate([token, f"al{i}"])]
+    return {**one(token, 0), value: -0.01 * i, top: alternatives}
+
+
+def llamacpp_old_entry(token: str, i: int) -> dict[str, Any]:
+    """Older llama.cpp's: the token's `content`, its alternatives' `tok_str`."""
+    return {"content": token, "probs": [{"tok_str": token, "prob": 0.9}, {"tok_str": f"al{i}"}]}
+
+
+def llamacpp(tokens: list[str], stream: bool, sampled: bool = False, old: bool = False) -> str:
+    """llama.cpp's `/completion` answer with `n_probs`, or its stream (older versions list
+    every token's probabilities again in the last event)."""
+
+    def entries(part: list[str], start: int) -> list[dict[str, Any]]:
+        if old:
+            return [llamacpp_old_entry(t, start + i) for i, t in enumerate(part)]
+        return [llamacpp_entry(t, start + i, sampled) for i, t in enumerate(part)]
+
+    last = {"index": 0, "id_slot": 0, "stop": True, "model": "qwen.gguf", "stop_type": "eos"}
+    last |= {"tokens_predicted": len(tokens), "tokens_evaluated": 5, "truncated": False}
+    if not stream:
+        whole = {**last, "content": "".join(tokens), "tokens": []}
+        return json.dumps({**whole, "completion_probabilities": entries(tokens, 0)}, indent=2)
+    events = [
+        {"index": 0, "content": t, "tokens": [600 + i], "stop": False, "id_slot": -1}
+        | {"tokens_predicted": i + 1, "completion_probabilities": entries([t], i)}
+        for i, t in enumerate(tokens)
+    ]
+    end = {**last, "content": "", "tokens": []}
+    events.append({**end, "completion_probabilities": entries(tokens, 0)} if old else end)
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+
+
 def documents(body: str, kind: str) -> list[Any]:
     if kind == "sse":
         return data_lines(body)
@@ -624,6 +665,13 @@ def answers(docs: list[Any], shape: str) -> list[str]:
         deltas = [d for d in docs if d["type"] == "content-delta"]
         text = "".join(d["delta"]["message"]["content"]["text"] for d in deltas)
         return [text, "".join(d["logprobs"]["text"] for d in deltas)]
+    if shape == "llamacpp":
+        lists = [d.get("completion_probabilities", []) for d in docs]
+        joined = ["".join(e.get("token", e.get("content")) for e in entries) for entries in lists]
+        if len(docs) == 1:
+            return [docs[0]["content"], joined[0]]
+        again = [joined[-1]] if lists[-1] else []  # older versions list them all again
+        return ["".join(d["content"] for d in docs), "".join(joined[:-1]), *again]
     audio = [d["choices"][0]["delta"].get("audio", {}) for d in docs]
     return ["".join(a.get("transcript", "") for a in audio)]
 
@@ -680,6 +728,12 @@ SHAPES = {
     "cohere-v1-generate": ("/v1/generate", JSON, cohere_v1, "json", "cohere-v1", ENV_KEY),
     "vllm-prompt": ("/v1/completions", JSON, vllm_prompt, "json", "vllm-prompt", OPENAI),
     "vllm-chat-prompt": (VLLM_CHAT, JSON, vllm_prompt, "json", "vllm-prompt", ENV_KEY),
+    "llamacpp": ("/completion", JSON, llamacpp, "json", "llamacpp", OPENAI),
+    "llamacpp-stream": ("/completion", SSE, llamacpp, "sse", "llamacpp", ENV_KEY),
+    "llamacpp-sampled": ("/completion", JSON, llamacpp, "json", "llamacpp", ENV_KEY),
+    "llamacpp-sampled-stream": ("/completion", SSE, llamacpp, "sse", "llamacpp", OPENAI),
+    "llamacpp-old": ("/completion", JSON, llamacpp, "json", "llamacpp", ENV_KEY),
+    "llamacpp-old-stream": ("/completion", SSE, llamacpp, "sse", "llamacpp", OPENAI),
 }
 
 
@@ -691,6 +745,8 @@ def shape_body(name: str, tokens: list[str]) -> str:
         return make(tokens)  # type: ignore[operator]
     if make is vllm_prompt:
         return vllm_prompt(tokens, chat="chat" in path)
+    if make is llamacpp:
+        return llamacpp(tokens, kind == "sse", sampled="sampled" in name, old="old" in name)
     return make(tokens, kind in ("sse", "lines"))  # type: ignore[call-arg]
 
 
@@ -1012,3 +1068,74 @@ def test_cohere_v1_s_tool_call_parameters_and_plan_are_joined_over_chunks() -> N
     assert "".join(d.get("text", "") for d in docs) == "I will call it with <ACME_API_KEY> now."
     joined = "".join(d["tool_call_delta"]["parameters"] for d in docs if "tool_call_delta" in d)
     assert json.loads(joined) == {"api_key": "<SCRUBBED:openai>", "city": "Paris"}
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_llamacpp_s_ids_bytes_and_alternatives_follow_a_changed_token(sampled: bool) -> None:
+    body = llamacpp(secret_tokens(OPENAI), stream=False, sampled=sampled)
+    new, _ = scrub(body, JSON)
+    top = "top_probs" if sampled else "top_logprobs"
+    old_entries = json.loads(body)["completion_probabilities"]
+    new_entries = json.loads(new)["completion_probabilities"]
+    assert "".join(e["token"] for e in new_entries) == "Your key is <SCRUBBED:openai>."
+    for before, after in zip(old_entries, new_entries):
+        written = list(after["token"].encode())
+        if after["token"] == before["token"]:
+            assert after == before
+            continue
+        assert after["id"] == 0 and after["bytes"] == written
+        assert [(a["id"], a["token"], a["bytes"]) for a in after[top]] == [
+            (0, after["token"], written)
+        ] * 2
+        assert [a.keys() for a in after[top]] == [a.keys() for a in before[top]]
+
+
+def test_older_llamacpp_s_alternatives_follow_and_its_last_event_is_read_on_its_own() -> None:
+    tokens = secret_tokens(ENV_KEY)
+    body = llamacpp(tokens, stream=True, old=True)
+    new, _ = scrub(body, SSE, {"ACME_API_KEY": ENV_KEY})
+    before, after = data_lines(body), data_lines(new)
+    old_lists = [[e for event in before[:-1] for e in event["completion_probabilities"]]]
+    new_lists = [[e for event in after[:-1] for e in event["completion_probabilities"]]]
+    old_lists.append(before[-1]["completion_probabilities"])  # every token's again
+    new_lists.append(after[-1]["completion_probabilities"])
+    for old_entries, new_entries in zip(old_lists, new_lists):
+        assert "".join(e["content"] for e in new_entries) == "Your key is <ACME_API_KEY>."
+        for old_entry, new_entry in zip(old_entries, new_entries):
+            if new_entry["content"] == old_entry["content"]:
+                assert new_entry == old_entry
+            else:
+                assert [a["tok_str"] for a in new_entry["probs"]] == [new_entry["content"]] * 2
+
+
+def test_llamacpp_s_streamed_content_is_joined_without_probabilities(suite: Suite) -> None:
+    events = data_lines(llamacpp(secret_tokens(OPENAI), stream=True))
+    body = "".join(
+        "data: "
+        + json.dumps({k: v for k, v in e.items() if k != "completion_probabilities"})
+        + "\n\n"
+        for e in events
+    )
+    suite.server.route("/completion", headers={"Content-Type": SSE}, body=body)
+    suite.write(
+        """
+        import json
+        import pathlib
+
+        @pytest.mark.cassette
+        def test_stream():
+            body = {"prompt": "Say it.", "stream": True}
+            with requests.post(URL + "/completion", json=body, stream=True) as response:
+                lines = [line for line in response.iter_lines() if line.startswith(b"data: ")]
+            text = "".join(json.loads(line[6:])["content"] for line in lines)
+            pathlib.Path("got.txt").write_text(text)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    cassette = suite.cassette_path("test_stream").read_text()
+    for piece in secret_pieces(OPENAI):
+        assert piece not in cassette
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert (suite.path / "got.txt").read_text() == "Your key is <SCRUBBED:openai>."

@@ -231,13 +231,15 @@ _NAME_FIELD = re.compile(
 _VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
 # Fields kept whatever their names say, by their object's other fields (see _kept_paths): a
 # language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
-# Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`; vLLM's `decoded_token`
-# beside its `logprob`), are text; the `key` of a
+# Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`, llama.cpp's `prob` and
+# `top_probs` after sampling; vLLM's `decoded_token` beside its `logprob`), are text; the `key` of a
 # key/value pair (AWS tags, Consul's KV, CouchDB's view rows, Azure App Configuration) is a name.
 _MODEL_TOKEN_HINT = re.compile(
-    r'"(?:log_?prob(?:ability)?|top_?logprobs|likelihood)"\s*:', re.IGNORECASE
+    r'"(?:(?:log_?)?prob(?:ability)?|top_?(?:log)?probs|likelihood)"\s*:', re.IGNORECASE
 )
-_MODEL_TOKEN_SIBLINGS = frozenset({"logprob", "logprobability", "toplogprobs", "likelihood"})
+_MODEL_TOKEN_SIBLINGS = frozenset(
+    {"logprob", "logprobability", "toplogprobs", "likelihood", "prob", "topprobs"}
+)
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _PAIR_KEY = re.compile(r'"key"\s*:', re.IGNORECASE)
 _PAIR_VALUE = re.compile(r'"value"\s*:', re.IGNORECASE)

@@ -61,10 +61,11 @@ _CONVERSE_FIELDS = (("text", ""), ("toolUse", "input"), ("reasoningContent", "te
 # tool call's arguments.
 _COHERE_KINDS = frozenset({"content-delta", "tool-plan-delta", "tool-call-delta"})
 # The events worth parsing: those with a field one of the shapes above reads.
-_HINT = re.compile(r'"(?:delta|choices|candidates)"')
+_HINT = re.compile(r'"(?:delta|choices|candidates|stop)"')
 # Log probabilities (`logprobs`, Gemini's `logprobsResult`, TGI's and vLLM's `logprob`,
-# Cohere's v1 `token_likelihoods`): their tokens are a model's text too, split the same way.
-_LOGPROBS = re.compile(r'"(?:logprob|token_likelihoods)')
+# Cohere's v1 `token_likelihoods`, llama.cpp's `completion_probabilities`): their tokens are a
+# model's text too, split the same way.
+_LOGPROBS = re.compile(r'"(?:logprob|token_likelihoods|completion_probabilities)')
 # JSON lines of a streamed answer (Ollama's, Cohere's v1, a chunk a line; `done` or
 # `event_type` is in each): an object's end, a line break, the next one's start (no JSON
 # document holds that: its strings hold no raw line break, and its objects in an array have a
@@ -145,8 +146,9 @@ class Piece:
         self.alternatives = alternatives
 
     def beside(self) -> Beside:
-        """What renders a log probability's token again (see Beside), by its shape: OpenAI's
-        and Ollama's entry (`token`, `bytes`, `top_logprobs`), Gemini's chosen candidate
+        """What renders a log probability's token again (see Beside), by its shape: OpenAI's,
+        Ollama's and llama.cpp's entry (`token`, `bytes`, `top_logprobs`, llama.cpp's `id` and
+        after sampling `top_probs`; older llama.cpp's `probs`' `tok_str`), Gemini's chosen candidate
         (`tokenId`; `topCandidates` at its position), a legacy completion's `tokens`
         (`top_logprobs` and `text_offset` at its position), Cohere's (`text`, `token_ids`),
         TGI's token (`text`, `id`; `top_tokens` at its position), vLLM's prompt token (the
@@ -172,9 +174,13 @@ class Piece:
                 others = [(*entry[:-1], "top_tokens", k) for k in count]
             ids = [(*entry, "id"), *((*other, "id") for other in others)]
             return Beside([(*other, "text") for other in others], [], ids)
-        others = [(*entry, "top_logprobs", k) for k in count]
+        others = [(*entry, _TOP[self.shape], k) for k in count]
+        if self.shape == "probs":  # older llama.cpp's: `{content, probs: [{tok_str, prob}]}`
+            return Beside([(*other, "tok_str") for other in others], [], [])
+        # OpenAI's, Ollama's, llama.cpp's (its `id`s, its `top_probs` after sampling).
         arrays = [(*entry, "bytes"), *((*other, "bytes") for other in others)]
-        return Beside([(*other, "token") for other in others], arrays, [])
+        ids = [(*entry, "id"), *((*other, "id") for other in others)]
+        return Beside([(*other, "token") for other in others], arrays, ids)
 
     def value_at(self, body: str, path: tuple[Segment, ...]) -> tuple[int, int, str] | None:
         """Where in the body the value at `path` of the piece's event is (a string's quotes,
@@ -457,6 +463,16 @@ def _logprob_lists(
                 index = _hashable(candidate.get("index", i))
                 path = ("candidates", i, "logprobsResult")
                 yield ("logprobs", "gemini", index), _gemini_tokens(path, result)
+    probabilities = document.get("completion_probabilities")  # llama.cpp's own `/completion`
+    if isinstance(probabilities, list):
+        path = ("completion_probabilities",)
+        # Streamed, the next tokens; the last event's (older versions list them all again
+        # there) and an answer's whole are a list of their own.
+        if document.get("stop") is False:
+            key = ("logprobs", "llama.cpp", _hashable(document.get("index")))
+        else:
+            key = ("logprobs", number, *path)
+        yield key, _entries(path, probabilities)
     logprobs = document.get("logprobs")
     if isinstance(logprobs, list):
         if kind == "response.output_text.delta":  # the Responses API's streamed text
@@ -513,15 +529,24 @@ def _entries(path: Path, entries: list[Any]) -> Iterator[_Token]:
 
 
 def _entry(path: Path, item: Any) -> Iterator[_Token]:
-    """A log probability's token: OpenAI's and Ollama's `{token, logprob, bytes,
-    top_logprobs}`, Cohere's `{text, token_ids, logprobs}` (a chunk of text and its tokens')."""
+    """A log probability's token: OpenAI's, Ollama's and llama.cpp's `{token, logprob, bytes,
+    top_logprobs}` (llama.cpp's with an `id`; after sampling `prob` and `top_probs`), Cohere's
+    `{text, token_ids, logprobs}` (a chunk of text and its tokens'), older llama.cpp's
+    `{content, probs: [{tok_str, prob}]}`."""
     if not isinstance(item, dict):
         return
     if isinstance(item.get("token"), str):
-        top = item.get("top_logprobs")
-        yield (*path, "token"), item["token"], len(top) if isinstance(top, list) else 0, "entry"
+        shape = "sampled" if "top_probs" in item else "entry"
+        top = item.get(_TOP[shape])
+        yield (*path, "token"), item["token"], len(top) if isinstance(top, list) else 0, shape
     elif isinstance(item.get("text"), str) and "token_ids" in item:
         yield (*path, "text"), item["text"], 0, "cohere"
+    elif isinstance(item.get("content"), str) and isinstance(item.get("probs"), list):
+        yield (*path, "content"), item["content"], len(item["probs"]), "probs"
+
+
+# Where an entry's alternatives are, by its shape.
+_TOP = {"entry": "top_logprobs", "sampled": "top_probs", "probs": "probs"}
 
 
 def _tgi_lists(
@@ -657,6 +682,10 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
             if isinstance(message, dict):
                 yield from _cohere_pieces(kind, _hashable(event.get("index")), message)
             return
+    if isinstance(event.get("content"), str) and isinstance(event.get("stop"), bool):
+        # llama.cpp's own `/completion` streamed: the next token's text.
+        yield ("llama.cpp", _hashable(event.get("index"))), ("content",), event["content"]
+        return
     block = event.get("contentBlockDelta")  # Amazon Nova's chunk (Bedrock's InvokeModel)
     if isinstance(block, dict):
         yield from _converse_pieces(block, ("contentBlockDelta",))
