@@ -1278,3 +1278,94 @@ def test_a_files_base64_contents_and_a_vault_secret_do_not_reach_disk_and_replay
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*READ DB_PASSWORD=<SCRUBBED> <SCRUBBED>"])
     assert suite.server.hits == 0
+
+
+def test_base64_secrets_replay_as_the_placeholder_s_base64(
+    suite: Suite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # boto3 decodes SecretBinary, and a client reads a Kubernetes Secret's data and a Secret
+    # Manager version's payload by decoding them: `<SCRUBBED>` decoded to six bytes of
+    # garbage (b'H$T\x04\x11\x03'). The secrets created (CreateSecret's SecretBinary, a
+    # Secret applied) are written the same way.
+    from pytest_cassettes.cli import main
+
+    password = "db-pw-" + "Xk2j3h4k5l6m7n8b9v0c"
+    encoded = base64.b64encode(password.encode()).decode()
+    suite.server.route(
+        "/",
+        headers={"Content-Type": "application/x-amz-json-1.1"},
+        body=json.dumps(
+            {
+                "ARN": "arn:aws:secretsmanager:us-east-1:1:secret:db",
+                "Name": "db",
+                "VersionId": "v1",
+                "SecretBinary": encoded,
+            }
+        ),
+    )
+    k8s = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db"},
+        "type": "Opaque",
+        "data": {"password": encoded},
+    }
+    suite.server.route(
+        "/api/v1/namespaces/default/secrets/db",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(k8s),
+    )
+    gsm = {
+        "name": "projects/1/secrets/db/versions/1",
+        "payload": {"data": encoded, "dataCrc32c": "1"},
+    }
+    suite.server.route(
+        "/v1/projects/p/secrets/db/versions/latest:access",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(gsm),
+    )
+    suite.write(
+        f"""
+        import base64
+        import pathlib
+
+        import boto3
+
+        PASSWORD = {password!r}
+
+        @pytest.mark.cassette
+        def test_secrets():
+            client = boto3.client(
+                "secretsmanager",
+                region_name="us-east-1",
+                endpoint_url=URL,
+                aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            )
+            client.create_secret(Name="db", SecretBinary=PASSWORD.encode())
+            got = [client.get_secret_value(SecretId="db")["SecretBinary"]]
+            requests.post(
+                URL + "/api/v1/namespaces/default/secrets",
+                json={{"kind": "Secret", "metadata": {{"name": "db"}},
+                      "data": {{"password": base64.b64encode(PASSWORD.encode()).decode()}}}},
+            )
+            secret = requests.get(URL + "/api/v1/namespaces/default/secrets/db").json()
+            got.append(base64.b64decode(secret["data"]["password"], validate=True))
+            version = requests.get(URL + "/v1/projects/p/secrets/db/versions/latest:access")
+            got.append(base64.b64decode(version.json()["payload"]["data"], validate=True))
+            pathlib.Path("got.txt").write_bytes(b"|".join(got))
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    path = suite.cassette_path("test_secrets")
+    text = path.read_text()
+    assert password not in text and encoded not in text
+    sent = suite.cassette("test_secrets")["interactions"]
+    placeholder = base64.b64encode(b"<SCRUBBED>").decode()
+    assert json.loads(sent[0]["request"]["body"])["SecretBinary"] == placeholder
+    assert json.loads(sent[2]["request"]["body"])["data"] == {"password": placeholder}
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert (suite.path / "got.txt").read_bytes() == b"<SCRUBBED>|<SCRUBBED>|<SCRUBBED>"
+    assert main(["scan", str(path)]) == 0, capsys.readouterr().out

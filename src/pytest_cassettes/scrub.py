@@ -1263,6 +1263,7 @@ class Scrubber:
                 )
                 stack.append(_JsonFrame(first == "{", sensitive and not loose, loose))
                 continue
+            recoded = None  # a base64 string decoded, scrubbed and encoded again
             if top is not None and top.key_next:
                 top.key = json.loads(token)
                 sensitive, name = False, ""
@@ -1271,13 +1272,12 @@ class Scrubber:
                 document += not stack  # a document that is one value
                 if not sensitive and top is not None and top.loose and first == '"':
                     sensitive = _loose_secret(name, json.loads(token))
+                if encoded and first == '"':
+                    here = _here(document, stack)
+                    if here in encoded:
+                        file = None if sensitive else encoded[here]
+                        recoded = self._base64_string(token, file, name, found)
             new = token
-            recoded = None  # a base64 string decoded, scrubbed and encoded again
-            if encoded and first == '"':
-                here = _here(document, stack)
-                if here in encoded:
-                    file = None if sensitive else encoded[here]
-                    recoded = self._base64_string(token, file, name, found)
             if recoded is not None:
                 new = recoded
             elif sensitive:
@@ -1388,6 +1388,9 @@ class Scrubber:
                     found.secrets.extend(
                         (*at, k.lower()) for k in ("data", "stringData") if k in secret
                     )
+                    data = secret.get("data")  # base64 values (`stringData`'s are plain)
+                    for key in data if isinstance(data, dict) else ():
+                        found.encode((*at, "data", key.lower()), None)
             value_key = next((k for k in _VALUE_FIELDS if k in node), None)
             if value_key is not None and self._secret_by_context(node):
                 found.secrets.append((*path, value_key.lower()))

@@ -20,6 +20,7 @@ __all__ = ["STORE_HINT", "Found", "RequestShape", "request_paths", "store_paths"
 STORE_HINT = re.compile(
     r'"lease_duration"|"deletion_time"|"dataCrc32c"|"computed"|"CONCEALED"|"TOTP"|"OTP"'
     r'|"SSHKEY"|"PASSWORD"|"masked"\s*:\s*true|"organizationId"|"encoding"|"LockIndex"'
+    r'|/secrets/|"SecretBinary"|"privateKeyData"'
 )
 
 # A base64 string's meaning: the name of the file it holds ("" when unknown: read as text),
@@ -39,13 +40,22 @@ class Found:
         """A base64 string's path, and what it holds (the first one said stays)."""
         self.encoded.setdefault(path, meaning)
 
+    def base64_secret(self, path: Path) -> None:
+        """A secret that is base64 (its placeholder is encoded in its place), or, when it
+        does not decode, a secret all the same."""
+        self.secrets.append(path)
+        self.encode(path, None)
+
 
 def store_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
     """The secrets and base64 strings of one object (not of the objects in it)."""
     _vault_paths(node, path, found)
     payload, name = node.get("payload"), node.get("name")
     if isinstance(payload, dict) and isinstance(name, str) and "/secrets/" in name:
-        found.secrets.append((*path, "payload", "data"))  # Google Secret Manager
+        found.base64_secret((*path, "payload", "data"))  # Google Secret Manager
+    for key in _BASE64_SECRETS:
+        if isinstance(node.get(key), str):
+            found.base64_secret((*path, key.lower()))
     keys = {key.lower(): key for key in node if isinstance(key, str)}
     value = keys.get("value")
     if value is not None:
@@ -72,6 +82,10 @@ def store_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
 
 
 _FILE_NAMES = ("name", "file_name", "path", "file_path")
+# Secrets sent and answered in base64 by their names: AWS Secrets Manager's binary secret (in
+# GetSecretValue's answer, CreateSecret's and PutSecretValue's requests), a Google service
+# account key's file.
+_BASE64_SECRETS = ("SecretBinary", "privateKeyData")
 
 
 def _doppler_field(key: str) -> bool:
@@ -125,6 +139,8 @@ _VAULT_WHOLE = re.compile(
 # A file's new contents sent to GitHub or Gitea (`PUT /repos/<owner>/<repo>/contents/<path>`).
 _CONTENTS = re.compile(r"/repos/[^/]+/[^/]+/contents/(.+)")
 _DOPPLER_SECRETS = re.compile(r"/v3/configs/config/secrets\Z")
+# A Google Secret Manager secret's new version (`POST .../secrets/<id>:addVersion`).
+_ADD_VERSION = re.compile(r"/secrets/[^/]+:addVersion\Z")
 
 
 RequestShape = Callable[[Any, Found], None]
@@ -166,4 +182,11 @@ def request_paths(method: str, uri: str, headers: Mapping[str, Any]) -> RequestS
                 found.secrets.extend((0, "secrets", key.lower()) for key in secrets)
 
         return doppler
+    if method == "POST" and _ADD_VERSION.search(unquote(path)):
+
+        def add_version(document: Any, found: Found) -> None:
+            if isinstance(document, dict) and isinstance(document.get("payload"), dict):
+                found.base64_secret((0, "payload", "data"))
+
+        return add_version
     return None
