@@ -18,6 +18,7 @@ from botocore.eventstream import EventStreamBuffer
 
 from pytest_cassettes.cli import main
 from pytest_cassettes.scrub import Scrubber, ScrubRules
+from pytest_cassettes.streams import BEDROCK_CHUNKS, event_streams, json_streams
 from tests.conftest import Suite
 
 OPENAI = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z" * 4
@@ -60,12 +61,73 @@ def invoke_stream(tokens: list[str]) -> bytes:
         delta = {"type": "text_delta", "text": token}
         chunks.append({"type": "content_block_delta", "index": 0, "delta": delta})
     chunks += [{"type": "content_block_stop", "index": 0}, {"type": "message_stop"}]
+    return chunk_stream(chunks)
+
+
+def chunk_stream(chunks: list[dict[str, Any]]) -> bytes:
+    """InvokeModelWithResponseStream's messages: each chunk's bytes a model's JSON."""
     return b"".join(
         event(
             "chunk", {"bytes": base64.b64encode(json.dumps(c).encode()).decode(), "p": padding(i)}
         )
         for i, c in enumerate(chunks)
     )
+
+
+# Each model family's chunks as Bedrock streams them (InvokeModelWithResponseStream), and how
+# a client joins their text (the AWS SDK examples', LangChain's).
+FAMILIES: dict[str, tuple[Any, str]] = {
+    "amazon.titan-text-premier-v1:0": (
+        lambda t, last: {
+            "outputText": t,
+            "index": 0,
+            "totalOutputTextTokenCount": 9 if last else None,
+            "completionReason": "FINISH" if last else None,
+            "inputTextTokenCount": 5,
+        },
+        "c['outputText']",
+    ),
+    "meta.llama3-8b-instruct-v1:0": (
+        lambda t, last: {
+            "generation": t,
+            "prompt_token_count": None,
+            "generation_token_count": 3,
+            "stop_reason": "stop" if last else None,
+        },
+        "c['generation']",
+    ),
+    "mistral.mistral-large-2402-v1:0": (
+        lambda t, last: {"outputs": [{"text": t, "stop_reason": "stop" if last else None}]},
+        "c['outputs'][0]['text']",
+    ),
+    "cohere.command-r-v1:0": (
+        lambda t, last: {"is_finished": False, "event_type": "text-generation", "text": t},
+        "c.get('text', '')",
+    ),
+    "cohere.command-text-v14": (
+        lambda t, last: {"generations": [{"finish_reason": None, "id": "g1", "text": t}]},
+        "c['generations'][0]['text']",
+    ),
+    "ai21.jamba-1-5-mini-v1:0": (
+        lambda t, last: {
+            "id": "chatcmpl-1",
+            "choices": [
+                {"index": 0, "delta": {"content": t}, "finish_reason": "stop" if last else None}
+            ],
+        },
+        "c['choices'][0]['delta'].get('content') or ''",
+    ),
+    "anthropic.claude-v2": (
+        lambda t, last: {"completion": t, "stop_reason": "stop_sequence" if last else None},
+        "c['completion']",
+    ),
+}
+ECHO = ["Your", " key", " is", " ", *tokenize(OPENAI), "."]
+
+
+def family_stream(model: str, pieces: list[str]) -> bytes:
+    shape, _ = FAMILIES[model]
+    return chunk_stream([shape(piece, i == len(pieces) - 1) for i, piece in enumerate(pieces)])
 
 
 def converse_stream(texts: list[str], inputs: list[str], thoughts: list[str]) -> bytes:
@@ -343,3 +405,76 @@ def test_scan_reports_a_key_left_in_an_old_cassette_s_event_stream(
     status = main(["scan", str(cassette)])
     assert status == 1
     assert "openai" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", sorted(FAMILIES))
+def test_each_model_family_s_chunks_are_read_joined(model: str) -> None:
+    # Was: Titan's, Llama's, Mistral's, Cohere's and Claude v2's chunks were read one at a
+    # time: every piece of the key but the first (too short for a detector) stayed on disk.
+    body = family_stream(model, ECHO)
+    new, count = scrub(body)
+    assert count >= 1
+    chunks = [payload["bytes"] for _, payload in read(new)]  # botocore reads every message
+    assert len(chunks) == len(ECHO)
+    no_piece_of(OPENAI, json.dumps(chunks))
+    _, join = FAMILIES[model]
+    text = "".join(eval(join, {"c": c}) for c in chunks)  # the client's expression
+    assert text == "Your key is <SCRUBBED:openai>."
+    assert scrub(new) == (new, 0)
+
+
+def test_a_model_s_chunk_shape_is_read_only_in_a_bedrock_stream() -> None:
+    # A `generation`, `outputText` or `text` key in other JSON is no model's streamed answer.
+    events = "".join(
+        f"event: chunk\ndata: {json.dumps({'generation': piece, 'is_finished': False})}\n\n"
+        for piece in ECHO
+    )
+    assert event_streams(events) == []
+    token = BEDROCK_CHUNKS.set(True)
+    try:
+        assert [stream.text() for stream in event_streams(events)] == ["".join(ECHO)]
+    finally:
+        BEDROCK_CHUNKS.reset(token)
+    lines = "".join(json.dumps({"outputText": piece, "index": 0}) + "\n" for piece in ECHO)
+    assert json_streams(lines) == []
+
+
+def test_recorded_chunks_of_every_model_family_keep_no_piece_of_the_key_and_replay(
+    suite: Suite,
+) -> None:
+    for model in FAMILIES:
+        suite.server.route(
+            f"/model/{model.replace(':', '%3A')}/invoke-with-response-stream",  # as boto3 sends it
+            headers={"Content-Type": EVENTSTREAM},
+            body=family_stream(model, ECHO),
+        )
+    joins = {model: join for model, (_, join) in FAMILIES.items()}
+    suite.write(
+        CLIENT
+        + textwrap.dedent(
+            f"""
+        JOINS = {joins!r}
+
+        @pytest.mark.cassette
+        def test_models():
+            texts = {{}}
+            for model, join in JOINS.items():
+                response = client().invoke_model_with_response_stream(modelId=model, body=b"{{}}")
+                chunks = [json.loads(e["chunk"]["bytes"]) for e in response["body"]]
+                texts[model] = "".join(eval(join, {{"c": c}}) for c in chunks)
+            pathlib.Path("got.json").write_text(json.dumps(texts))
+        """
+        )
+    )
+    suite.run().assert_outcomes(passed=1)
+    interactions = suite.cassette("test_models")["interactions"]
+    assert len(interactions) == len(FAMILIES)
+    for interaction in interactions:
+        messages = read(interaction["response"]["body"]["string"])
+        assert len(messages) == len(ECHO)
+        no_piece_of(OPENAI, json.dumps([payload for _, payload in messages]))
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    texts = json.loads((suite.path / "got.json").read_text())
+    assert texts == {model: "Your key is <SCRUBBED:openai>." for model in FAMILIES}

@@ -32,6 +32,7 @@ from pytest_cassettes.scrub_shared import (
     splice,
 )
 from pytest_cassettes.streams import (
+    BEDROCK_CHUNKS,
     Path,
     Piece,
     Stream,
@@ -89,7 +90,11 @@ def scrub_aws_event_stream(scrubber: Scrubber, body: bytes, found: list[str]) ->
             carried.append((index, text, chunk))
     texts = [text for _, text, _ in carried]
     names = [_event_name(read[index]) for index, _, _ in carried]
-    new_texts = _scrubbed_events(scrubber, names, texts, found)
+    bedrock = BEDROCK_CHUNKS.set(True)  # (its chunks are read in their models' shapes)
+    try:
+        new_texts = _scrubbed_events(scrubber, names, texts, found)
+    finally:
+        BEDROCK_CHUNKS.reset(bedrock)
     if new_texts == texts:
         return body
     pieces: list[bytes] = []

@@ -7,8 +7,10 @@ its Responses API (``response.output_text.delta``'s ``delta``), Anthropic's
 ``candidates[i].content.parts[j].text``, Cohere's ``content-delta`` (``text``, ``thinking``),
 ``tool-plan-delta`` and ``tool-call-delta``; Ollama and Cohere's v1 API stream JSON lines
 (``message.content``, ``response``; ``text-generation``'s ``text``), Gemini without
-``alt=sse`` one JSON array of chunks (:func:`json_streams`). A secret the model echoes is then
-split over events, and no rule looking at one event at a time sees it whole.
+``alt=sse`` one JSON array of chunks (:func:`json_streams`); Bedrock's InvokeModel chunks
+(see :data:`BEDROCK_CHUNKS`) in Titan's, Llama's, Mistral's and Cohere's own shapes too. A
+secret the model echoes is then split over events, and no rule looking at one event at a
+time sees it whole.
 :func:`event_streams` joins each stream's pieces (a choice's content, a tool call's arguments,
 a content block's text: each its own stream) in the order of the events, and tells where each
 piece's characters are in the body, so that a match in the joined text can be replaced in
@@ -27,9 +29,11 @@ import bisect
 import json
 import re
 from collections.abc import Generator, Hashable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any, NamedTuple, Union
 
 __all__ = [
+    "BEDROCK_CHUNKS",
     "JSON_TOKEN",
     "Beside",
     "Piece",
@@ -57,6 +61,13 @@ _ANTHROPIC_FIELDS = {
 _CHAT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 # Bedrock's Converse deltas: a field holding text, or an object and its field that does.
 _CONVERSE_FIELDS = (("text", ""), ("toolUse", "input"), ("reasoningContent", "text"))
+# Whether the events read are an AWS event stream's (see scrub_streams.py): its `chunk`
+# events, Bedrock's InvokeModel chunks (their bytes decoded), are read in the shapes of the
+# models that stream there in their own (see _bedrock_pieces); no other JSON is.
+BEDROCK_CHUNKS: ContextVar[bool] = ContextVar("bedrock_chunks", default=False)
+# Bedrock's models' chunks: a field holding the text, or a list of objects whose `text` does.
+_BEDROCK_FIELDS = ("outputText", "generation", "completion")
+_BEDROCK_LISTS = ("outputs", "generations")
 # Cohere's v2 chat events that stream text: content (answer and thinking), the tool plan, a
 # tool call's arguments.
 _COHERE_KINDS = frozenset({"content-delta", "tool-plan-delta", "tool-call-delta"})
@@ -255,6 +266,7 @@ def event_streams(body: str) -> list[Stream]:
     pieces or more (a stream sent whole in one event has nothing to join), and the streams of
     log probabilities' tokens (see _logprob_lists), from one piece."""
     streams: dict[Hashable, Stream] = {}
+    bedrock = BEDROCK_CHUNKS.get()
     for number, (name, lines) in enumerate(_events(body)):
         if len(lines) == 1:
             start, end = lines[0]
@@ -265,7 +277,8 @@ def event_streams(body: str) -> list[Stream]:
             continue
         head = data.lstrip()[:1]
         logprobs = _LOGPROBS.search(data) is not None
-        if head in ("{", "[") and (logprobs or _HINT.search(data)):
+        chunk = bedrock and name == "chunk"
+        if head in ("{", "[") and (logprobs or chunk or _HINT.search(data)):
             try:
                 event = json.loads(data)
             except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
@@ -273,6 +286,8 @@ def event_streams(body: str) -> list[Stream]:
             if isinstance(event, dict):
                 shared = _Event(lines)
                 _add_pieces(streams, _json_pieces(event), lines, shared)
+                if chunk:
+                    _add_pieces(streams, _bedrock_pieces(event), lines, shared)
                 if logprobs:
                     _add_logprobs(streams, event, number, lines, shared)
                 continue
@@ -727,6 +742,26 @@ def _converse_pieces(event: dict[str, Any], path: Path) -> Iterator[tuple[Hashab
             value, where = value.get(inner) if isinstance(value, dict) else None, (*where, inner)
         if isinstance(value, str):
             yield ("converse", index, field), where, value
+
+
+def _bedrock_pieces(chunk: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:
+    """A Bedrock InvokeModel chunk of a model streaming in its own shape: Amazon Titan's
+    `outputText`, Meta Llama's `generation`, Anthropic's legacy `completion`, Cohere's `text`
+    (beside a boolean `is_finished`), Mistral's `outputs[].text`, Cohere's
+    `generations[].text` (each item of a list its own stream, by its `index`). (Anthropic's
+    messages, Nova's and AI21 Jamba's OpenAI-like chunks are _json_pieces'.)"""
+    index = _hashable(chunk.get("index"))
+    for field in _BEDROCK_FIELDS:
+        if isinstance(chunk.get(field), str):
+            yield ("bedrock", field, index), (field,), chunk[field]
+    if isinstance(chunk.get("text"), str) and isinstance(chunk.get("is_finished"), bool):
+        yield ("bedrock", "text", index), ("text",), chunk["text"]
+    for field in _BEDROCK_LISTS:
+        items = chunk.get(field)
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            if isinstance(item, dict) and isinstance(item.get("text"), str):
+                key = ("bedrock", field, _hashable(item.get("index", i)))
+                yield key, (field, i, "text"), item["text"]
 
 
 def _line_pieces(document: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:
