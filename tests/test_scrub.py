@@ -2883,6 +2883,15 @@ def scrubbed_json(document: Any, s: Scrubber | None = None) -> tuple[Any, int]:
                 "success": True,
             },
         ),
+        # Doppler: one secret (`GET .../configs/config/secret?name=`).
+        (
+            {"name": "DB_CONN", "value": {"raw": SECRET, "computed": SECRET}, "success": True},
+            {
+                "name": "DB_CONN",
+                "value": {"raw": "<SCRUBBED>", "computed": "<SCRUBBED>"},
+                "success": True,
+            },
+        ),
         # 1Password Connect: concealed fields, a password's, a one-time password's.
         (
             {
@@ -2936,6 +2945,7 @@ def scrubbed_json(document: Any, s: Scrubber | None = None) -> tuple[Any, int]:
         "vault-dynamic",
         "vault-cubbyhole",
         "doppler",
+        "doppler-one",
         "1password",
         "infisical",
         "bitwarden",
@@ -2961,6 +2971,10 @@ def test_a_secret_stores_answer_loses_every_value_of_its_secrets(document: Any, 
         {"fields": [{"id": "u", "type": "STRING", "purpose": "USERNAME", "value": "app"}]},
         [{"key": "REGION", "value": "eu-west-1", "masked": False}],
         {"raw": "a", "computed": "b", "total": "c"},
+        # Doppler's names alone, outside its secrets: a score, a spreadsheet's cell.
+        {"score": {"raw": 12, "computed": 13.5, "note": "curved"}},
+        {"raw": 0.82, "computed": 0.9},
+        {"cells": [{"raw": "=A1+B1", "computed": "42"}]},
         {"object": "list", "data": [{"object": "customer", "value": "vip"}]},
     ],
 )

@@ -72,8 +72,8 @@ def store_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
         elif {"key", "lockindex", "modifyindex"} <= keys.keys():  # Consul's KV entries
             key = node[keys["key"]]
             found.encode((*path, "value"), key if isinstance(key, str) else "")
-    if "raw" in node and "computed" in node and all(map(_doppler_field, keys)):
-        found.secrets.extend([(*path, "raw"), (*path, "computed")])  # Doppler's secret
+    if _doppler_secret(node, path, keys):
+        found.secrets.extend([(*path, "raw"), (*path, "computed")])
     encoding, content = node.get("encoding"), node.get("content")
     if isinstance(encoding, str) and encoding.lower() == "base64" and isinstance(content, str):
         # A file's contents: GitHub's, Gitea's, GitLab's repository files, a git blob.
@@ -88,8 +88,15 @@ _FILE_NAMES = ("name", "file_name", "path", "file_path")
 _BASE64_SECRETS = ("SecretBinary", "privateKeyData")
 
 
-def _doppler_field(key: str) -> bool:
-    return key.startswith(("raw", "computed")) or key == "note"
+def _doppler_secret(node: Mapping[str, Any], path: Path, keys: Mapping[str, str]) -> bool:
+    """Doppler's secret: its `raw` and `computed` strings (null when restricted), one of a
+    config's `secrets` or a secret's `value`; other objects of those names (a score's numbers,
+    a spreadsheet's cell) are not."""
+    return (
+        (path[-1:] == ("value",) or path[-2:-1] == ("secrets",))
+        and all(isinstance(node.get(key, 0), (str, type(None))) for key in ("raw", "computed"))
+        and all(key.startswith(("raw", "computed")) or key == "note" for key in keys)
+    )
 
 
 def _vault_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
