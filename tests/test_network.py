@@ -1187,6 +1187,21 @@ def test_grpc_channel_to_a_host_not_allowed_is_refused_when_made(
 
 
 @needs_grpc
+@pytest.mark.parametrize("target", ["127.0.0.1:+{port}", "dns:///localhost: {port}"])
+def test_grpc_port_written_with_a_sign_or_spaces_is_the_port_checked(
+    grpc_server: GrpcServer, target: str
+) -> None:
+    # gRPC reads `+50051` and ` 50051` as 50051 (`http` as 80): the guard checked port 443,
+    # which was allowed, and the call reached a port that was not.
+    calls = grpc_server.calls
+    with guard_for("127.0.0.1:443", "localhost:443") as guard:
+        error = assert_blocked(lambda: grpc_call(target.format(port=grpc_server.port)))
+    assert error.port == grpc_server.port
+    assert len(guard.blocked) == 1
+    assert grpc_server.calls == calls
+
+
+@needs_grpc
 @pytest.mark.parametrize("call", [grpc_call, grpc_aio_call], ids=["grpc", "grpc.aio"])
 @pytest.mark.parametrize(
     ("allowed", "target"),
@@ -1239,10 +1254,15 @@ def test_grpc_channel_classes_are_grpcs_own_once_the_guard_exits() -> None:
         ("unix:/run/app.sock", []),
         ("unix-abstract:app", []),
         (b"localhost:1", [("localhost", 1)]),
+        # A port as gRPC reads it: a sign or spaces around its digits, a service's name.
+        ("127.0.0.1:+8080", [("127.0.0.1", 8080)]),
+        ("dns:///api.example.com: 80", [("api.example.com", 80)]),
+        ("api.example.com:http", [("api.example.com", "http")]),
+        ("api.example.com:", [("api.example.com", 443)]),
     ],
 )
 def test_grpc_targets_name_their_hosts_and_ports(
-    target: str | bytes, expected: list[tuple[str, int]]
+    target: str | bytes, expected: list[tuple[str, int | str]]
 ) -> None:
     from pytest_cassettes.network_grpc import target_addresses
 

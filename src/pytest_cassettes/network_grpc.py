@@ -33,7 +33,7 @@ def guarded_channel_init(init: Any) -> Any:
     return guarded_init
 
 
-def target_addresses(target: object) -> list[tuple[str, int]]:
+def target_addresses(target: object) -> list[tuple[str, int | str]]:
     """The hosts and ports a gRPC target names (its naming: `host:port`, `dns:[//authority/]
     host[:port]`, `ipv4:` and `ipv6:` address lists, `unix:` paths, which connect nowhere
     else; another resolver's scheme, `xds:///name`: its name)."""
@@ -57,8 +57,9 @@ def target_addresses(target: object) -> list[tuple[str, int]]:
     return [_host_port(unquote(rest))]
 
 
-def _host_port(text: str, default: int = DEFAULT_PORT) -> tuple[str, int]:
-    """`host`, `host:port`, `[v6]:port` or a bare IPv6 address."""
+def _host_port(text: str, default: int = DEFAULT_PORT) -> tuple[str, int | str]:
+    """`host`, `host:port`, `[v6]:port` or a bare IPv6 address. The port as gRPC reads it: a
+    number with a sign or spaces around (`+50051`), else a service's name (`http`)."""
     if text.startswith("["):
         host, _, after = text[1:].partition("]")
         port = after[1:] if after.startswith(":") else ""
@@ -66,4 +67,7 @@ def _host_port(text: str, default: int = DEFAULT_PORT) -> tuple[str, int]:
         host, _, port = text.partition(":")
     else:
         host, port = text, ""  # a name, or an IPv6 address without brackets
-    return host, int(port) if port.isdigit() else default
+    try:
+        return host, int(port)
+    except ValueError:
+        return host, port.strip() or default
