@@ -20,6 +20,7 @@ from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
 from pytest_cassettes.scrub import DISABLE_NAMES, LearnedSecrets, Scrubber, ScrubRules
+from pytest_cassettes.scrub_stores import crc32c
 
 SECRET = "s3cr3t-Value-9f8e7d6c"  # no detector recognises it: only rules can remove it
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"
@@ -3141,9 +3142,17 @@ def test_a_base64_secret_becomes_its_placeholder_in_base64(direction: str, uri: 
     assert values and count >= 1
     assert SECRET not in json.dumps(new) and b64(SECRET) not in json.dumps(new)
     assert all(value in (PLACEHOLDER_B64, "") for value in values), values
+    payload = new.get("payload")
+    if isinstance(payload, dict) and "dataCrc32c" in payload:  # Secret Manager's checksum
+        assert int(payload["dataCrc32c"]) == crc32c(base64.b64decode(payload["data"]))
     if "stringData" in document:
         assert new["stringData"] == {"dsn": "<SCRUBBED>"}
     assert scrubbed(new) == (new, 0)  # idempotent
+
+
+def test_crc32c_is_castagnolis():
+    assert crc32c(b"123456789") == 0xE3069283  # the standard check value
+    assert crc32c(b"") == 0
 
 
 def test_a_base64_secret_that_is_no_base64_is_scrubbed_all_the_same():

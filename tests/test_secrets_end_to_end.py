@@ -1288,6 +1288,7 @@ def test_base64_secrets_replay_as_the_placeholder_s_base64(
     # garbage (b'H$T\x04\x11\x03'). The secrets created (CreateSecret's SecretBinary, a
     # Secret applied) are written the same way.
     from pytest_cassettes.cli import main
+    from pytest_cassettes.scrub_stores import crc32c
 
     password = "db-pw-" + "Xk2j3h4k5l6m7n8b9v0c"
     encoded = base64.b64encode(password.encode()).decode()
@@ -1317,7 +1318,7 @@ def test_base64_secrets_replay_as_the_placeholder_s_base64(
     )
     gsm = {
         "name": "projects/1/secrets/db/versions/1",
-        "payload": {"data": encoded, "dataCrc32c": "1"},
+        "payload": {"data": encoded, "dataCrc32c": str(crc32c(password.encode()))},
     }
     suite.server.route(
         "/v1/projects/p/secrets/db/versions/latest:access",
@@ -1330,6 +1331,8 @@ def test_base64_secrets_replay_as_the_placeholder_s_base64(
         import pathlib
 
         import boto3
+
+        from pytest_cassettes.scrub_stores import crc32c
 
         PASSWORD = {password!r}
 
@@ -1352,7 +1355,12 @@ def test_base64_secrets_replay_as_the_placeholder_s_base64(
             secret = requests.get(URL + "/api/v1/namespaces/default/secrets/db").json()
             got.append(base64.b64decode(secret["data"]["password"], validate=True))
             version = requests.get(URL + "/v1/projects/p/secrets/db/versions/latest:access")
-            got.append(base64.b64decode(version.json()["payload"]["data"], validate=True))
+            payload = version.json()["payload"]
+            data = base64.b64decode(payload["data"], validate=True)
+            # Google's samples check the data read against its checksum: the checksum of
+            # the placeholder once scrubbed (the real secret's was kept: replay failed it).
+            assert int(payload["dataCrc32c"]) == crc32c(data)
+            got.append(data)
             pathlib.Path("got.txt").write_bytes(b"|".join(got))
         """
     )

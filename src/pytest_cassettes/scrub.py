@@ -1228,7 +1228,7 @@ class Scrubber:
         embedded = self._has_embedded(text)
         paths = self._json_paths
         context = self._context_paths(text, depth)
-        exact, encoded = frozenset(context.secrets), context.encoded
+        exact, encoded, fixed = frozenset(context.secrets), context.encoded, context.fixed
         if not (hits or embedded or paths or exact or encoded or self._has_sensitive_key(text)):
             return []
         kept = _kept_paths(text)
@@ -1278,6 +1278,10 @@ class Scrubber:
                         file = None if sensitive else encoded[here]
                         recoded = self._base64_string(token, file, name, found)
             new = token
+            if fixed and not (top is not None and top.key_next):
+                value = fixed.get(_here(document, stack))
+                if value is not None:  # written as the token was: a string, or a number
+                    recoded = json.dumps(value) if first == '"' else value
             if recoded is not None:
                 new = recoded
             elif sensitive:

@@ -6,12 +6,15 @@ decodes to scrub. Paths are lower-case keys from the document's number (JSON lin
 
 from __future__ import annotations
 
+import base64
+import binascii
 import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
+from pytest_cassettes.detect import SCRUBBED, is_placeholder
 from pytest_cassettes.streams import Path
 
 __all__ = ["STORE_HINT", "Found", "RequestShape", "request_paths", "store_paths"]
@@ -35,6 +38,7 @@ class Found:
     def __init__(self) -> None:
         self.secrets: list[Path] = []
         self.encoded: dict[Path, Encoded] = {}
+        self.fixed: dict[Path, str] = {}  # values written whatever they were (a checksum)
 
     def encode(self, path: Path, meaning: Encoded) -> None:
         """A base64 string's path, and what it holds (the first one said stays)."""
@@ -52,7 +56,7 @@ def store_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
     _vault_paths(node, path, found)
     payload, name = node.get("payload"), node.get("name")
     if isinstance(payload, dict) and isinstance(name, str) and "/secrets/" in name:
-        found.base64_secret((*path, "payload", "data"))  # Google Secret Manager
+        secret_payload(payload, (*path, "payload"), found)  # Google Secret Manager
     for key in _BASE64_SECRETS:
         if isinstance(node.get(key), str):
             found.base64_secret((*path, key.lower()))
@@ -193,7 +197,45 @@ def request_paths(method: str, uri: str, headers: Mapping[str, Any]) -> RequestS
 
         def add_version(document: Any, found: Found) -> None:
             if isinstance(document, dict) and isinstance(document.get("payload"), dict):
-                found.base64_secret((0, "payload", "data"))
+                secret_payload(document["payload"], (0, "payload"), found)
 
         return add_version
     return None
+
+
+def secret_payload(payload: Mapping[str, Any], path: Path, found: Found) -> None:
+    """Google Secret Manager's payload: its base64 `data` a secret, and its `dataCrc32c` that
+    of the placeholder the data becomes (the real secret's is a fingerprint of it, and the
+    integrity check Google's samples make on the data read would fail on a replay)."""
+    found.base64_secret((*path, "data"))
+    if "dataCrc32c" in payload and _replaced(payload.get("data")):
+        checksum: Path = (*path, "datacrc32c")
+        found.fixed[checksum] = str(crc32c(SCRUBBED.encode("ascii")))
+
+
+def _replaced(data: object) -> bool:
+    """Whether scrub.py replaces base64 `data` by the placeholder's (see _base64_string)."""
+    if not isinstance(data, str):
+        return False
+    try:
+        decoded = base64.b64decode(data.replace("\n", ""), validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    return bool(decoded) and not is_placeholder(decoded.decode("utf-8", "replace"))
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), as Google's APIs checksum a payload."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _crc32c_entry(index: int) -> int:
+    for _ in range(8):
+        index = (index >> 1) ^ (0x82F63B78 if index & 1 else 0)
+    return index
+
+
+_CRC32C_TABLE = [_crc32c_entry(i) for i in range(256)]
