@@ -27,6 +27,15 @@ def run_in_ci(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult
     return suite.run()
 
 
+def run_fresh_in_ci(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult:
+    """The suite run as CI runs it, in a process of its own: what its tests import there is
+    imported while a guard is installed."""
+    monkeypatch.setenv("CI", "true")
+    return suite.pytester.runpytest_subprocess(
+        "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly"
+    )
+
+
 def test_a_replay_only_cassette_test_cannot_reach_the_network(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -175,10 +184,7 @@ def test_uvloop_imported_inside_the_test_is_blocked_too(
             assert not {"create_connection", "getaddrinfo"} & set(vars(uvloop.Loop))
         """)
     )
-    monkeypatch.setenv("CI", "true")
-    result = suite.pytester.runpytest_subprocess(
-        "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly"
-    )
+    result = run_fresh_in_ci(suite, monkeypatch)
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
     assert suite.server.hits == 0
@@ -264,10 +270,7 @@ def test_pycurl_imported_inside_the_test_is_blocked_too(
             assert pycurl.Curl.__bases__ == (object,)  # pycurl's own class, not the guard's
         """)
     )
-    monkeypatch.setenv("CI", "true")
-    result = suite.pytester.runpytest_subprocess(
-        "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly"
-    )
+    result = run_fresh_in_ci(suite, monkeypatch)
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*NetworkBlockedError: Network access to 127.0.0.1:* blocked*"])
     assert suite.server.hits == 0
@@ -303,10 +306,7 @@ def test_grpc_is_blocked_in_a_replay_only_run(
                     assert channel.unary_unary("/echo.Echo/Say")(b"ping", timeout=5)
             """)
         )
-        monkeypatch.setenv("CI", "true")
-        result = suite.pytester.runpytest_subprocess(
-            "-p", "no:recording", "-p", "no:asyncio", "-p", "no:randomly"
-        )
+        result = run_fresh_in_ci(suite, monkeypatch)
     finally:
         server.server.stop(None)
     result.assert_outcomes(failed=1, passed=1)
