@@ -49,7 +49,7 @@ from tests.httpserver import LocalServer
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def make_error(host: str, port: int | None) -> NetworkBlockedError:
+def make_error(host: str, port: int | None, child: str | None = None) -> NetworkBlockedError:
     return NetworkBlockedError(
         host=host, port=port, test="test_network.py::test", mode="none", reason="CI is set"
     )
@@ -726,7 +726,7 @@ def test_blocked_attempts_are_recorded_in_order(server: LocalServer, other_port:
 def test_error_is_the_one_make_error_built(server: LocalServer) -> None:
     built: list[BaseException] = []
 
-    def make(host: str, port: int | None) -> BaseException:
+    def make(host: str, port: int | None, child: str | None) -> BaseException:
         built.append(RuntimeError(f"no {host}:{port}"))
         return built[-1]
 
@@ -1375,7 +1375,7 @@ def test_nested_guards_must_all_allow(
     originals: list[tuple[object, bool]], server: LocalServer
 ) -> None:
     outer = guard_for("127.0.0.1")
-    inner = NetworkGuard(AllowList(), lambda host, port: ConnectionRefusedError(host, port))
+    inner = NetworkGuard(AllowList(), lambda host, port, child: ConnectionRefusedError(host, port))
     with outer:
         assert via_http_client(server.url()) == 200
         with inner, pytest.raises(ConnectionRefusedError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pytest_cassettes.errors import (
     CassetteError,
     CassetteLoadError,
@@ -9,7 +11,9 @@ from pytest_cassettes.errors import (
     NetworkBlockedError,
     UnmatchedRequestError,
 )
-from pytest_cassettes.scoped import use_cassette
+
+if TYPE_CHECKING:
+    from pytest_cassettes.scoped import use_cassette
 
 __all__ = [
     "CassetteError",
@@ -19,3 +23,13 @@ __all__ = [
     "UnmatchedRequestError",
     "use_cassette",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported when first asked for: it needs pytest, which a child process the network guard
+    # is carried into (children.py) should not pay for.
+    if name == "use_cassette":
+        from pytest_cassettes.scoped import use_cassette
+
+        return use_cassette
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -129,9 +129,11 @@ class NetworkBlockedError(CassetteError, RuntimeError):
         legacy: bool = False,
         outside_cassette: bool = False,
         past_cassette: bool = False,
+        child: str | None = None,
     ):
         self.host = host
         self.port = port
+        self.child = child
         target = f"{host}:{port}" if port is not None else host
         why = (
             f"record mode: {mode} ({reason}): replay-only runs make no real connections."
@@ -156,8 +158,18 @@ class NetworkBlockedError(CassetteError, RuntimeError):
             if past_cassette
             else ""
         )
+        # Blocked in a child process the test started, guarded as the test is (children.py).
+        where = test
+        if child:
+            where = f"a child process ({child}) of {test}"
+            outside = (
+                "  What a child process sends is neither recorded nor replayed: to record it, "
+                "call the code in the test's own process (a command's main function, with its "
+                "arguments).\n"
+            )
+            past = ""
         super().__init__(
-            f"Network access to {target} blocked in {test}\n"
+            f"Network access to {target} blocked in {where}\n"
             f"  {why}\n"
             f"{outside}{past}"
             f"  To allow this host, pass --cassette-allow-hosts={host} "

@@ -32,10 +32,11 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Union
 
+from pytest_cassettes import children
 from pytest_cassettes.importhooks import Exec, WrappingFinder
 
 __all__ = ["AllowList", "NetworkGuard", "is_this_machine"]
@@ -122,6 +123,7 @@ class AllowList:
     names: frozenset[tuple[str, int | None]] = frozenset()
     networks: tuple[tuple[_Network, int | None], ...] = ()
     patterns: tuple[re.Pattern[str], ...] = ()
+    entries: tuple[str, ...] = field(default=(), compare=False)  # as given: for children
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowList:
@@ -133,6 +135,7 @@ class AllowList:
         names: set[tuple[str, int | None]] = set()
         networks: list[tuple[_Network, int | None]] = []
         patterns: list[re.Pattern[str]] = []
+        entries = tuple(entries)
         for entry in entries:
             for item in split_entries(entry):
                 if not item:
@@ -148,7 +151,7 @@ class AllowList:
                         networks.append((network, port))
                 else:
                     names.add((host, port))
-        return cls(frozenset(names), tuple(networks), tuple(patterns))
+        return cls(frozenset(names), tuple(networks), tuple(patterns), tuple(entries))
 
     def allows(self, host: str, port: int | None) -> bool:
         """Whether ``host`` (a name or an IP address) may be reached on ``port``.
@@ -253,17 +256,23 @@ _saved: list[tuple[object, str, bool, Any]] = []
 class NetworkGuard:
     """Refuses connections and look-ups of hosts the allow list does not name.
 
-    Use as a context manager. ``make_error(host, port)`` builds the exception raised for a
-    refused attempt; refused attempts are appended to ``blocked`` in order. Guards may be nested
-    or entered again; the patches stay while any guard is active, every active guard must
-    allow an attempt, and the originals come back when the last one exits.
+    Use as a context manager. ``make_error(host, port, child)`` builds the exception raised
+    for a refused attempt (``child`` names the child process that made it, if another process
+    did); refused attempts are appended to ``blocked`` in order. Guards may be nested or
+    entered again; the patches stay while any guard is active, every active guard must allow
+    an attempt, and the originals come back when the last one exits. A guard with a ``child``
+    spec is carried into the Python child processes started while it is on (children.py).
     """
 
     def __init__(
-        self, allow: AllowList, make_error: Callable[[str, int | None], BaseException]
+        self,
+        allow: AllowList,
+        make_error: Callable[[str, int | None, str | None], BaseException],
+        child: children.ChildSpec | None = None,
     ) -> None:
         self.allow = allow
         self.make_error = make_error
+        self.child = child
         self.blocked: list[tuple[str, int | None]] = []
         self._depth = 0
         self._lock = threading.Lock()
@@ -282,6 +291,7 @@ class NetworkGuard:
                         _active.remove(self)
                         self._depth = 0
                         raise
+                children.publish(_active)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -293,16 +303,21 @@ class NetworkGuard:
                 _active.remove(self)
                 if not _active:
                     _uninstall()
+                children.publish(_active)
 
     @property
     def active(self) -> bool:
         """Whether this guard is installed."""
         return self._depth > 0
 
-    def _refuse(self, host: str, port: int | None) -> BaseException:
+    def _refuse(self, host: str, port: int | None, child: str | None = None) -> BaseException:
         with self._lock:
             self.blocked.append((host, port))
-        return self.make_error(host, port)
+        return self.make_error(host, port, child)
+
+    def refuse_for_child(self, host: str, port: int | None, child: str) -> None:
+        """A child process this guard was carried into was refused ``host``: tell it here."""
+        self._refuse(host, port, child)
 
     def _check_lookup(self, host: str, port: int | None) -> None:
         if not self.allow.allows(host, port):

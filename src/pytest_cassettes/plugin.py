@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import compat, hooks, report
+from pytest_cassettes import children, compat, hooks, report
 from pytest_cassettes.errors import CassetteError
 from pytest_cassettes.settings import RECORD_MODES, RunMode, run_mode
 
@@ -429,6 +429,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
         if strict_failure is not None:
             item.stash[STRICT_FAILED] = True
             outcome.force_exception(strict_failure)
+    children.collect()  # blocked in a child process the test started (its guard is still on)
     problems = item.stash.get(PROBLEMS, None)
     if problems:
         _raise_in(outcome, problems[0])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import compat, paths
+from pytest_cassettes import children, compat, paths
 from pytest_cassettes.errors import (
     CassetteError,
     CassetteLoadError,
@@ -671,9 +671,11 @@ class Session:
         # replay-only run) may expect it: the error is raised, not also forced on the test.
         forced = not (without_cassette and marked)
 
-        def make_error(host: str, port: int | None) -> BaseException:
+        def make_error(host: str, port: int | None, child: str | None) -> BaseException:
             test = item.nodeid
-            if self._fixtures_tearing_down:
+            # A child's block is told when the guard goes or the call ends, not when it
+            # happened: which fixture was being torn down then is not known.
+            if self._fixtures_tearing_down and child is None:
                 # A fixture set up under this guard, torn down now, maybe in a later test's
                 # teardown (a module fixture's goes with the module's last test).
                 test = f"the teardown of fixture {self._fixtures_tearing_down[-1]!r}"
@@ -690,6 +692,7 @@ class Session:
                 legacy=legacy,
                 outside_cassette=not without_cassette and self.router.active is None,
                 past_cassette=not without_cassette and self.router.active is not None,
+                child=child,
             )
             if forced:
                 (problems if self.tearing_down is None else self.tearing_down).append(error)
@@ -697,7 +700,9 @@ class Session:
             self._blocked_here += 1
             return error
 
-        return NetworkGuard(allow, make_error)
+        # Carried into the Python child processes started under it (children.py).
+        child = children.ChildSpec(allow.entries, item.nodeid, mode, reason, legacy)
+        return NetworkGuard(allow, make_error, child)
 
     @contextlib.contextmanager
     def active(self, cassette: Cassette, guard: NetworkGuard | None) -> Iterator[Cassette]:

@@ -1,0 +1,211 @@
+"""The network guard, carried into the Python child processes a guarded test starts.
+
+While a guard that carries a :class:`ChildSpec` is on (a cassette test of a replay-only run,
+a test under --block-network), the environment holds two variables every child inherits:
+``PYTHONPATH`` begins with the folder of our ``sitecustomize.py`` (``child_site``), which
+Python imports at start-up, and ``PYTEST_CASSETTES_CHILD_GUARD`` says what to guard. A Python
+child (``subprocess.run([sys.executable, ...])``, a console script, a ``multiprocessing``
+spawn or forkserver worker) then installs the same guard before its own code runs: a blocked
+connection raises :class:`NetworkBlockedError` in the child, and is written, one JSON line,
+to a file of this process, which the parent reads when the test's call ends and when the
+guard goes (:func:`collect`): the test fails with it even if it never looks at the child's
+exit status or output.
+
+The variables go when the last such guard does, unless the test changed them meanwhile
+(then they are the test's). Children that are not Python, Python started with ``-S``, ``-I``
+or ``-E``, and children given an environment of their own making (``env={"PATH": ...}``) are
+not guarded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_cassettes.network import NetworkGuard
+
+ENV = "PYTEST_CASSETTES_CHILD_GUARD"
+SITE_DIR = str(Path(__file__).with_name("child_site"))
+_PACKAGE_PARENT = str(Path(__file__).parent.parent)
+
+
+@dataclass
+class ChildSpec:
+    """What a child needs to guard itself as its parent's guard does."""
+
+    allow: Sequence[str]
+    test: str
+    mode: str | None
+    reason: str
+    legacy: bool = False
+    key: str = field(default="", init=False)
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "allow": list(self.allow),
+            "test": self.test,
+            "mode": self.mode,
+            "reason": self.reason,
+            "legacy": self.legacy,
+        }
+
+
+class _Parent:
+    """This process's side: the guards it described, what the variables held before, the report
+    file its children write to."""
+
+    def __init__(self) -> None:
+        self.guards: dict[str, NetworkGuard] = {}
+        self.published: tuple[str, str] | None = None  # what we set ENV and PYTHONPATH to
+        self.before: tuple[str | None, str | None] = (None, None)  # what they held
+        self.report: Path | None = None
+        self.offset = 0
+        self.counter = 0
+
+    def report_path(self) -> str:
+        if self.report is None:
+            import atexit
+            import tempfile
+
+            handle, name = tempfile.mkstemp(prefix="pytest-cassettes-children-", suffix=".jsonl")
+            os.close(handle)
+            self.report = Path(name)
+            atexit.register(self.report.unlink, missing_ok=True)
+        return str(self.report)
+
+
+_PARENT = _Parent()
+
+
+def publish(active: Sequence[NetworkGuard]) -> None:
+    """The guards now on: describe those carrying a spec to children, or put the variables back
+    as they were when none does. Called by the network guard, under its lock, when the guards
+    on change."""
+    parent = _PARENT
+    carried = [guard for guard in active if guard.child is not None]
+    if not carried and parent.published is None:
+        return
+    for guard in carried:
+        spec = guard.child
+        assert spec is not None
+        if not spec.key:
+            parent.counter += 1
+            spec.key = f"{os.getpid()}-{parent.counter}"
+        parent.guards[spec.key] = guard
+    if len(parent.guards) > len(carried):  # a guard went: what its children told, first
+        collect()
+        keep = {guard.child.key for guard in carried if guard.child is not None}
+        for key in [key for key in parent.guards if key not in keep]:
+            del parent.guards[key]
+    environ = os.environ
+    if parent.published is None:
+        parent.before = (environ.get(ENV), environ.get("PYTHONPATH"))
+    if not carried:
+        assert parent.published is not None
+        for name, ours, before in zip((ENV, "PYTHONPATH"), parent.published, parent.before):
+            if environ.get(name) == ours:  # else the test set its own: leave it
+                if before is None:
+                    del environ[name]
+                else:
+                    environ[name] = before
+        parent.published = None
+        return
+    inherited, path = parent.before
+    guards = _inherited_guards(inherited)
+    report = parent.report_path()
+    guards += [dict(guard.child.wire(), report=report) for guard in carried if guard.child]
+    value = json.dumps({"path": _PACKAGE_PARENT, "guards": guards})
+    if not path:
+        path = SITE_DIR
+    elif path.split(os.pathsep)[0] != SITE_DIR:
+        path = os.pathsep.join([SITE_DIR, path])
+    environ[ENV] = value
+    environ["PYTHONPATH"] = path
+    parent.published = (value, path)
+
+
+def _inherited_guards(value: str | None) -> list[dict[str, Any]]:
+    """The guards this process's own parent carried into it (a pytest run started by a guarded
+    test): its children stay under them too."""
+    if not value:
+        return []
+    try:
+        guards = json.loads(value)["guards"]
+    except (ValueError, KeyError, TypeError):
+        return []
+    return [wire for wire in guards if isinstance(wire, dict)] if isinstance(guards, list) else []
+
+
+def collect() -> None:
+    """Fail the tests whose children were blocked since the last look: each blocked attempt a
+    child wrote is refused again here, by the guard it was under (its error names the child)."""
+    parent = _PARENT
+    if parent.report is None:
+        return
+    try:
+        if os.stat(parent.report).st_size <= parent.offset:
+            return  # the usual case: nothing told
+        with parent.report.open("rb") as stream:
+            stream.seek(parent.offset)
+            data = stream.read()
+    except OSError:
+        return
+    end = data.rfind(b"\n") + 1  # a line still being written waits for the next look
+    parent.offset += end
+    for line in data[:end].splitlines():
+        try:
+            told = json.loads(line)
+            guard = parent.guards.get(told["key"])
+            host, port, child = str(told["host"]), told["port"], str(told["child"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if guard is not None:
+            guard.refuse_for_child(host, port if isinstance(port, int) else None, child)
+
+
+# The child's side -------------------------------------------------------------------------
+
+
+def guard_this_process(data: dict[str, Any]) -> None:
+    """In a child, at start-up (our sitecustomize): install the guards its parent described,
+    for the rest of the process's life."""
+    from pytest_cassettes.errors import NetworkBlockedError
+    from pytest_cassettes.network import AllowList, NetworkGuard
+
+    argv = sys.orig_argv[1:] if hasattr(sys, "orig_argv") else sys.argv  # 3.10+: as given
+    command = " ".join([os.path.basename(sys.executable), *argv]).split()  # one line
+    child = f"pid {os.getpid()}: {' '.join(command)}"
+    if len(child) > 100:
+        child = child[:97] + "..."
+    for wire in data["guards"]:
+
+        def make_error(
+            host: str, port: int | None, _child: str | None, wire: Any = wire
+        ) -> BaseException:
+            line = json.dumps({"key": wire["key"], "host": host, "port": port, "child": child})
+            try:
+                descriptor = os.open(str(wire["report"]), os.O_WRONLY | os.O_APPEND)
+                try:
+                    os.write(descriptor, line.encode() + b"\n")
+                finally:
+                    os.close(descriptor)
+            except OSError:
+                pass  # the parent's run is over: the error below still stops the child
+            return NetworkBlockedError(
+                host=host,
+                port=port,
+                test=str(wire["test"]),
+                mode=wire["mode"],
+                reason=str(wire["reason"]),
+                legacy=bool(wire["legacy"]),
+                child=child,
+            )
+
+        NetworkGuard(AllowList.parse(wire["allow"]), make_error).__enter__()

@@ -1,0 +1,234 @@
+"""A guarded test's Python child processes are guarded too (children.py): real pytest runs whose
+tests start real Python processes that talk to a local server."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from pytest_cassettes.children import ENV, SITE_DIR
+from tests.conftest import Suite
+
+# The child: a GET of the URL it is given, its own error (if any) on stderr, exit status 3.
+CHILD = """
+import subprocess
+import sys
+
+GET = (
+    "import sys, urllib.request\\n"
+    "try:\\n"
+    "    urllib.request.urlopen(sys.argv[1], timeout=5).read()\\n"
+    "except Exception as error:\\n"
+    "    print(type(error).__name__, error, file=sys.stderr)\\n"
+    "    sys.exit(3)\\n"
+)
+
+def child_get(url, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-c", GET, url], capture_output=True, text=True, **kwargs
+    )
+"""
+
+
+def write(suite: Suite, source: str) -> None:
+    suite.write(CHILD + textwrap.dedent(source))
+
+
+def ci(suite: Suite, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    monkeypatch.setenv("CI", "true")
+    return suite.run(*args)
+
+
+def test_a_python_child_of_a_replay_only_test_cannot_reach_the_network(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test never looks at the child's exit status: the block still fails it.
+    write(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_cli():
+            done = child_get(URL + "/from-the-child")
+            print("CHILD SAID:", done.returncode, done.stderr)
+        """,
+    )
+    result = ci(suite, monkeypatch, "-s")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*CHILD SAID: 3 NetworkBlockedError Network access to 127.0.0.1:* blocked in a "
+            "child process (pid *) of test_suite.py::test_cli",
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
+            "(pid *: python* -c import sys, urllib.request*) of test_suite.py::test_cli",
+            "*record mode: none (CI is set: a replay-only run)*",
+            "*What a child process sends is neither recorded nor replayed*",
+            "*--cassette-allow-hosts=127.0.0.1*",
+            "1 network connection blocked*",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
+def test_a_child_reaches_a_host_the_run_allows(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_cli():
+            done = child_get(URL + "/allowed")
+            assert done.returncode == 0, done.stderr
+        """,
+    )
+    ci(suite, monkeypatch, "--cassette-allow-hosts=127.0.0.1").assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
+def test_the_environment_is_given_back_and_a_projects_sitecustomize_still_runs(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = suite.path / "own_site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("MARK = 'the project sitecustomize ran'\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    write(
+        suite,
+        """
+        SHOW = "import os, sitecustomize; print(os.environ['PYTHONPATH']); print(sitecustomize.MARK)"
+
+        @pytest.mark.cassette
+        def test_guarded():
+            shown = subprocess.run(
+                [sys.executable, "-c", SHOW], capture_output=True, text=True, check=True
+            ).stdout.splitlines()
+            assert shown[1] == "the project sitecustomize ran"
+            assert shown[0].split(os.pathsep)[1:] == [os.environ["OWN_SITE"]]
+            assert child_get(URL + "/x").returncode == 3  # and it is guarded
+            pytest.fail("expected")  # a failing test gives the environment back too
+
+        def test_plain_after():
+            assert os.environ["PYTHONPATH"] == os.environ["OWN_SITE"]
+            assert "PYTEST_CASSETTES_CHILD_GUARD" not in os.environ
+            assert child_get(URL + "/plain").returncode == 0  # a plain test is not guarded
+        """,
+    )
+    monkeypatch.setenv("OWN_SITE", str(site))
+    result = ci(suite, monkeypatch, "-p", "no:randomly")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*Failed: expected*"])  # not an assertion before it
+    assert suite.server.hits == 1
+    assert os.environ["PYTHONPATH"] == str(site)
+    assert ENV not in os.environ
+
+
+def test_the_environment_of_a_guarded_test_names_our_site_folder(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    write(
+        suite,
+        f"""
+        @pytest.mark.cassette
+        def test_guarded():
+            assert os.environ["PYTHONPATH"] == {SITE_DIR!r}
+
+        def test_plain():
+            assert "PYTHONPATH" not in os.environ
+        """,
+    )
+    ci(suite, monkeypatch, "-p", "no:randomly").assert_outcomes(passed=2)
+    assert "PYTHONPATH" not in os.environ
+
+
+def test_a_multiprocessing_spawn_worker_is_guarded_and_a_swallowed_error_still_fails(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        suite,
+        """
+        import multiprocessing
+        import urllib.request
+
+        def fetch(url):
+            return urllib.request.urlopen(url, timeout=5).status
+
+        @pytest.mark.cassette
+        def test_pool():
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                try:
+                    pool.apply(fetch, (URL + "/from-a-worker",))
+                except Exception:
+                    pass  # swallowed
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process*"]
+    )
+    assert suite.server.hits == 0
+
+
+def test_block_network_guards_the_children_of_plain_tests(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        suite,
+        """
+        def test_plain():
+            assert child_get(URL + "/x").returncode == 3
+        """,
+    )
+    result = suite.run("--block-network")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*blocked in a child process (pid *) of test_suite.py::test_plain*"]
+    )
+    assert suite.server.hits == 0
+
+
+def test_a_recording_test_and_a_plain_test_leave_children_alone(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    write(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_recording():
+            assert "PYTHONPATH" not in os.environ
+            assert child_get(URL + "/a").returncode == 0
+
+        def test_plain():
+            assert child_get(URL + "/b").returncode == 0
+        """,
+    )
+    suite.run().assert_outcomes(passed=2)
+    assert suite.server.hits == 2
+
+
+def test_a_child_started_by_a_fixtures_teardown_fails_the_test_there(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        suite,
+        """
+        @pytest.fixture
+        def server_process():
+            yield
+            child_get(URL + "/at-teardown")  # its failure ignored
+
+        @pytest.mark.cassette
+        def test_cli(server_process):
+            pass
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_cli*", "*blocked in a child process (pid *) of *test_cli*"]
+    )
+    assert suite.server.hits == 0
