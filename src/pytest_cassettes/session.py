@@ -83,6 +83,10 @@ def marker_names(item: pytest.Item) -> tuple[str, ...]:
 
 
 CURRENT_TEST = "PYTEST_CURRENT_TEST"
+# Left out of the environment's key: pytest's PYTEST_CURRENT_TEST changes at every test phase,
+# and the guard carried into child processes sets these two for every guarded test
+# (children.py). None of them holds a secret.
+_NOT_KEYED = (CURRENT_TEST, children.ENV, "PYTHONPATH")
 
 
 class EnvironmentKey:
@@ -90,23 +94,24 @@ class EnvironmentKey:
 
     Asked at every request (a fixture may set a secret after the cassette was opened): a C-level
     copy and comparison of `os.environ`'s own mapping takes a few microseconds, where building
-    the key took about 20 with 40 variables. pytest's own PYTEST_CURRENT_TEST, which changes
-    at every test phase, is left out.
+    the key took about 20 with 40 variables. The variables of `_NOT_KEYED`, which change at
+    every test, are left out: a scrubber built for a test serves the next.
     """
 
     def __init__(self) -> None:
         self._state: tuple[dict[Any, Any], frozenset[tuple[str, str]]] | None = None
         encodekey = getattr(os.environ, "encodekey", None)
-        self._current_test = encodekey(CURRENT_TEST) if encodekey else CURRENT_TEST
+        self._not_keyed = [encodekey(name) if encodekey else name for name in _NOT_KEYED]
 
     def key(self) -> frozenset[tuple[str, str]]:
         raw = getattr(os.environ, "_data", os.environ)  # CPython's mapping behind os.environ
         snapshot = dict(raw)
-        snapshot.pop(self._current_test, None)
+        for name in self._not_keyed:
+            snapshot.pop(name, None)
         state = self._state
         if state is not None and state[0] == snapshot:
             return state[1]
-        key = frozenset(i for i in os.environ.items() if i[0] != CURRENT_TEST)
+        key = frozenset(i for i in os.environ.items() if i[0] not in _NOT_KEYED)
         self._state = (snapshot, key)
         return key
 
