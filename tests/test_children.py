@@ -232,3 +232,43 @@ def test_a_child_started_by_a_fixtures_teardown_fails_the_test_there(
         ["*ERROR at teardown of test_cli*", "*blocked in a child process (pid *) of *test_cli*"]
     )
     assert suite.server.hits == 0
+
+
+def test_a_pytest_run_in_a_child_is_guarded_and_not_warned_about_our_import(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child imports pytest_cassettes before pytest starts: pytest must not warn that it
+    # cannot rewrite it (PYTEST_DONT_REWRITE), and the inner run's own guards nest in the child's.
+    inner = suite.path / "inner"
+    inner.mkdir()
+    (inner / "inner_check.py").write_text(
+        "import os, urllib.request\n\n"
+        "def test_plain():\n"
+        "    urllib.request.urlopen(os.environ['TEST_SERVER'] + '/inner', timeout=5)\n"
+    )
+    write(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_runs_pytest():
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+                 "-p", "no:asyncio", "-W", "error::pytest.PytestAssertRewriteWarning",
+                 "inner/inner_check.py"],
+                capture_output=True, text=True,
+            )
+            print("INNER:", done.stdout + done.stderr)
+        """,
+    )
+    result = ci(suite, monkeypatch, "-s")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*FAILED inner/inner_check.py::test_plain - *NetworkBlockedError: Network access to "
+            "127.0.0.1:* blocked in a child process (pid *: python* -m pytest*) of "
+            "test_suite.py::test_runs_pytest*",
+            "*1 failed in*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*already imported so cannot be rewritten*")
+    assert suite.server.hits == 0

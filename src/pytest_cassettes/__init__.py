@@ -1,4 +1,8 @@
-"""pytest-cassettes: record HTTP once, replay it offline."""
+"""pytest-cassettes: record HTTP once, replay it offline.
+
+PYTEST_DONT_REWRITE: a child process the network guard is carried into imports this package
+before pytest starts (children.py); pytest would warn it cannot rewrite it. It has no asserts.
+"""
 
 from __future__ import annotations
 
