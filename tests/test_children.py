@@ -60,8 +60,9 @@ def test_a_python_child_of_a_replay_only_test_cannot_reach_the_network(
         [
             "*CHILD SAID: 3 NetworkBlockedError Network access to 127.0.0.1:* blocked in a "
             "child process (pid *) of test_suite.py::test_cli",
+            # The command as given (Python 3.9 knows only sys.argv: no code after -c).
             "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
-            "(pid *: python* -c import sys, urllib.request*) of test_suite.py::test_cli",
+            "(pid *: python* -c *) of test_suite.py::test_cli",
             "*record mode: none (CI is set: a replay-only run)*",
             "*What a child process sends is neither recorded nor replayed*",
             "*--cassette-allow-hosts=127.0.0.1*",
@@ -265,7 +266,7 @@ def test_a_pytest_run_in_a_child_is_guarded_and_not_warned_about_our_import(
     result.stdout.fnmatch_lines(
         [
             "*FAILED inner/inner_check.py::test_plain - *NetworkBlockedError: Network access to "
-            "127.0.0.1:* blocked in a child process (pid *: python* -m pytest*) of "
+            "127.0.0.1:* blocked in a child process (pid *: python* -*) of "
             "test_suite.py::test_runs_pytest*",
             "*1 failed in*",
         ]

@@ -23,7 +23,7 @@ def _guard() -> None:
         data = json.loads(text)
         added = str(data["path"]) not in sys.path
         if added:  # another interpreter than the parent's: our package only, and only now
-            sys.path.append(str(data["path"]))
+            sys.path.insert(0, str(data["path"]))
         try:
             from pytest_cassettes.children import guard_this_process
         finally:
