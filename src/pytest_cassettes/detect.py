@@ -29,6 +29,7 @@ __all__ = [
     "find_secrets",
     "in_text_sensitive",
     "is_placeholder",
+    "jwt_placeholder",
     "looks_random",
     "normalize_name",
     "placeholder",
@@ -75,11 +76,30 @@ FILLER_WORDS = frozenset(
 _FILLER_BRACKETS = "[]<>(){}* "
 
 
+# A JWT keeps its header and claims, which clients decode without checking the signature
+# (MSAL builds its accounts from an id_token's claims, google-auth reads a token's `exp`); its
+# signature, which makes it a credential, becomes the placeholder's base64url.
+JWT_SIGNATURE = "PFNDUlVCQkVEPg"
+_JWT = re.compile(
+    r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+)
+
+
+def jwt_placeholder(value: str) -> str | None:
+    """A signed JWT with its signature replaced by JWT_SIGNATURE; None for anything else (an
+    unsigned one, `alg: none`, is a credential whole)."""
+    if not value.startswith("eyJ") or _JWT.fullmatch(value) is None or value.endswith("."):
+        return None
+    return value[: value.rindex(".") + 1] + JWT_SIGNATURE
+
+
 def is_placeholder(value: str) -> bool:
     """Whether a value (plain or percent-encoded) is nothing but a placeholder or a filler word."""
     plain = unquote_plus(value).strip() if "%" in value or "<" in value else value.strip()
     if plain.strip(_FILLER_BRACKETS).lower() in FILLER_WORDS:
         return True
+    if plain.endswith(JWT_SIGNATURE) and plain.startswith("eyJ"):
+        return jwt_placeholder(plain) == plain
     if "<" not in plain:
         return False
     return _PLACEHOLDER_VALUE_RE.fullmatch(plain) is not None
@@ -309,6 +329,10 @@ def _always(value: str) -> bool:
     return True
 
 
+def _signed(value: str) -> bool:
+    return not value.endswith(JWT_SIGNATURE)  # one scrubbed already is no secret
+
+
 def _generated(value: str) -> bool:
     """A token's random part: two of lower case, upper case and digits in its last 16
     characters (a mask, `glpat-xxxxxxxxxxxxxxxxxxxx`, or an example's words are not)."""
@@ -397,17 +421,9 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     ),
     ("slack", re.compile(r"xox[abprse]-[A-Za-z0-9-]{10,}"), 0, _has_digit, True),
     ("stripe", re.compile(r"[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0, _always, True),
-    (
-        "jwt",
-        # `eyJ` starting a token (base64's `{"`): inside a longer run it is no JWT, and trying
-        # each one of a base64 blob would read the rest of the blob again (quadratic).
-        re.compile(
-            r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
-        ),
-        0,
-        _always,
-        True,
-    ),
+    # `eyJ` starting a token (base64's `{"`): inside a longer run it is no JWT, and trying each
+    # one of a base64 blob would read the rest of the blob again (quadratic).
+    ("jwt", _JWT, 0, _signed, True),
     (
         "basic-auth",
         re.compile(r"Basic\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"),
@@ -517,7 +533,7 @@ KINDS: tuple[str, ...] = (*dict.fromkeys(kind for kind, *_ in _DETECTORS), "high
 def _sensitive_places(text: str) -> Iterable[Finding]:
     for match in _PLACE_VALUE.finditer(text):
         value = match.group(1)
-        if not looks_random(value):
+        if not looks_random(value) or value.endswith(JWT_SIGNATURE):  # a JWT scrubbed already
             continue
         name = _NAME_BEFORE.search(text, max(0, match.start() - 80), match.start())
         if name and in_text_sensitive(name.group(1), DEFAULT_HEADER_NAMES, _PARAM_NAMES):

@@ -59,6 +59,7 @@ from pytest_cassettes.detect import (
     find_secrets,
     in_text_sensitive,
     is_placeholder,
+    jwt_placeholder,
     looks_random,
     normalize_name,
     placeholder,
@@ -897,7 +898,7 @@ class Scrubber:
         if not value.strip() or _is_placeholder(value) or _masked(value):
             return value
         found.append(_finding(name, value))
-        return encode(SCRUBBED)
+        return jwt_placeholder(value) or encode(SCRUBBED)
 
     def _scrub_header(self, name: str, value: Any, found: list[str]) -> Any:
         if isinstance(value, bytes):
@@ -1645,7 +1646,7 @@ class Scrubber:
         text = self._scrub_patterns(text, found, encode)
         if self._detectors:
             spans = [
-                (f.start, f.end, placeholder(f.kind))
+                (f.start, f.end, _detected(text, f))
                 for f in find_secrets(text, self._excluded_kinds)
             ]
             text = self._replace(text, spans, found, encode, "")
@@ -2559,6 +2560,12 @@ def _validation_message(token: str) -> bool:
     return bool(_MESSAGE_PHRASE.search(text)) and bool(_MESSAGE_SHAPE.search(text))
 
 
+def _detected(text: str, finding: Finding) -> str:
+    """What replaces a detector's finding: its kind's placeholder, or a JWT's (see detect.py)."""
+    jwt = jwt_placeholder(text[finding.start : finding.end]) if finding.kind == "jwt" else None
+    return jwt or placeholder(finding.kind)
+
+
 def _json_secret(token: str, name: str, found: list[str]) -> str:
     if token in ("true", "false", "null"):
         return token
@@ -2570,7 +2577,8 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
         if document is not None:
             return token if document == value else json.dumps(document)
     found.append(_finding(name, str(value)))
-    return json.dumps(SCRUBBED)
+    jwt = jwt_placeholder(value) if isinstance(value, str) else None
+    return json.dumps(jwt or SCRUBBED)
 
 
 def _secret_document(value: str, name: str, found: list[str]) -> str | None:

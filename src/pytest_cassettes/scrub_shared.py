@@ -61,4 +61,6 @@ def finding_label(prefix: str, replacement: str) -> str:
         return "env:" + replacement[1:-1]
     if prefix:
         return prefix
+    if replacement[:1] != "<":
+        return "jwt"  # a JWT's, its signature replaced (see detect.jwt_placeholder)
     return replacement[len("<SCRUBBED:") : -1]  # a detector's kind
