@@ -10,11 +10,15 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
 
 # Imported here so that pytester's in-process runs find them loaded (see test_clients.py).
+import boto3  # noqa: F401
 import msal  # noqa: F401
 import pytest
+import requests_oauthlib  # noqa: F401
 
 from tests.conftest import Suite
 
+CODE = "SplxlOBeZQQYbYS6WxSbIA"
+CLIENT_SECRET = "cs-7Hq2Lw9Zr4Tn8Vb3Kx6M"
 ACCESS = "2YotnFZFEjr1zCsicMWpAA8q"
 REFRESH = "tGzv3JOkF0XG5Qx2TlKWIA5r"
 SIGNATURE = "U2lnbmF0dXJlT2ZUaGVJZFRva2VuMTIzNDU2Nzg5MGFi"
@@ -56,6 +60,52 @@ def recorded(suite: Suite, test: str) -> str:
 
     walk(suite.cassette(test)["interactions"])
     return "\n".join(strings)
+
+
+def test_an_authorization_code_flow_records_no_code_and_replays(suite: Suite) -> None:
+    # The code in the redirect's Location and in the token request's form is the flow's
+    # bearer credential until it is redeemed: `code` alone names too much (an error's) to be
+    # sensitive, beside `state`, `grant_type` or `redirect_uri` it is OAuth's.
+    base = suite.server.base_url
+    suite.server.route(
+        "/authorize",
+        status=302,
+        headers={"Location": f"{base}/callback?code={CODE}&state=st4te"},
+    )
+    token = {
+        "access_token": ACCESS,
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "refresh_token": REFRESH,
+        "scope": "read write",
+    }
+    suite.server.route("/token", headers=JSON, body=json.dumps(token))
+    suite.write(
+        f"""
+        from requests_oauthlib import OAuth2Session
+
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # the server is http://127.0.0.1
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_login():
+            session = OAuth2Session("client-1", redirect_uri=URL + "/callback", state="st4te")
+            url, state = session.authorization_url(URL + "/authorize")
+            location = requests.get(url, allow_redirects=False).headers["Location"]
+            token = session.fetch_token(
+                URL + "/token", authorization_response=location, client_secret={CLIENT_SECRET!r}
+            )
+            assert token["token_type"] == "Bearer"
+            assert token["scope"] == ["read", "write"]
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    cassettes = suite.path / "cassettes"
+    assert on_disk(cassettes, CODE, CLIENT_SECRET, ACCESS, REFRESH) == []
+    text = recorded(suite, "test_login")
+    assert "code=%3CSCRUBBED%3E&state=st4te" in text  # in the Location and the form
+    assert '"token_type": "Bearer"' in text and '"expires_in": 3600' in text
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 2
 
 
 def test_an_id_token_keeps_its_claims_so_msal_still_replays(suite: Suite) -> None:
@@ -101,7 +151,41 @@ class Flow(NamedTuple):
     kept: tuple[str, ...] = ()  # what is no secret, readable in the cassette
 
 
+USER_PASSWORD = "Hunter2-correct-horse"
+DEVICE_CODE = "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS"
+STATE_HANDLE = "02tYS1NHhCPLcOpT3GByBBRHmuU4"
+SAML = base64.b64encode(b"<samlp:Response><saml:Assertion>signed</saml:Assertion>").decode()
+UNSEAL = "1c9d0d8e2f4b5a6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c"
+RSA_D = "nJpbmQtZmxhZy1kLXZhbHVlLXByaXZhdGUtZXhwb25lbnQx"
+HMAC_K = "c3ltbWV0cmljLWtleS1tYXRlcmlhbC0xMjM0NTY3"
+MODULUS = "vrjOfz9Ccdgx5nQudyhdoR17V-IubWMeOZCwX_jj0hgAsz2J_pqYW08PLbK_PdiVGKPrqzmDIsLI7sA25VEnHU1u"
+
 FLOWS = {
+    "authorization code in JSON, an HTML form_post and a link": Flow(
+        {
+            "/form-post": {
+                "headers": {"Content-Type": "text/html"},
+                "body": '<form method="post" action="/cb"><input type="hidden" name="code" '
+                f'value="{CODE}"/><input type="hidden" name="state" value="s1"/></form>',
+            },
+            "/next": {"headers": JSON, "body": f'{{"next": "/cb?code={CODE}&state=s1"}}'},
+            # Not OAuth's: a coupon's code beside its state, a country's in a query.
+            "/coupon": {
+                "headers": JSON,
+                "body": '{"code": "SUMMER2024X", "state": "active", "scope": "cart"}',
+            },
+        },
+        f"""
+        body = {{"grant_type": "authorization_code", "code": "{CODE}", "redirect_uri": "/cb"}}
+        requests.post(URL + "/token", json=body)
+        assert 'value="' in requests.get(URL + "/form-post").text
+        assert requests.get(URL + "/next").json()["next"].startswith("/cb?code=")
+        assert requests.get(URL + "/coupon").json()["code"] == "SUMMER2024X"
+        requests.get(URL + "/geo?code=US&state=CA")
+        """,
+        (CODE,),
+        ("SUMMER2024X", "code=US&state=CA"),
+    ),
     "an implicit flow's id_token in the redirect's fragment": Flow(
         {
             "/authorize": {
@@ -119,6 +203,153 @@ FLOWS = {
         """,
         (SIGNATURE,),
         ("&state=s1",),
+    ),
+    "device flow's user code": Flow(
+        {
+            "/devicecode": {
+                "headers": JSON,
+                "body": json.dumps(
+                    {
+                        "device_code": DEVICE_CODE,
+                        "user_code": "WDJB-MJHT",
+                        "verification_uri": "https://example.com/device",
+                        "verification_uri_complete": "https://example.com/device?user_code=WDJB-MJHT",
+                        "expires_in": 1800,
+                        "interval": 5,
+                    }
+                ),
+            }
+        },
+        """
+        flow = requests.post(URL + "/devicecode", data={"client_id": "c"}).json()
+        assert flow["interval"] == 5
+        """,
+        (DEVICE_CODE, "WDJB-MJHT"),
+        ('"interval": 5', '"expires_in": 1800'),
+    ),
+    "Keycloak's credentials by their type": Flow(
+        {
+            "/admin/realms/demo/clients/c1/client-secret": {
+                "headers": JSON,
+                "body": json.dumps({"type": "secret", "value": CLIENT_SECRET}),
+            },
+            "/keys": {"headers": JSON, "body": '[{"type": "key", "value": "Enter"}]'},
+        },
+        f"""
+        credential = {{"type": "password", "value": "{USER_PASSWORD}", "temporary": False}}
+        user = {{"username": "bob", "enabled": True, "credentials": [credential]}}
+        requests.post(URL + "/admin/realms/demo/users", json=user)
+        requests.put(URL + "/admin/realms/demo/users/u1/reset-password", json=credential)
+        url = URL + "/admin/realms/demo/clients/c1/client-secret"
+        assert requests.get(url).json()["type"] == "secret"
+        assert requests.get(URL + "/keys").json()[0]["value"] == "Enter"
+        """,
+        (USER_PASSWORD, CLIENT_SECRET),
+        ('"value": "Enter"', '"temporary": false'),
+    ),
+    "Okta's passcode and state handle": Flow(
+        {
+            "/idp/idx/identify": {
+                "headers": {"Content-Type": "application/ion+json; okta-version=1.0.0"},
+                "body": json.dumps({"version": "1.0.0", "stateHandle": STATE_HANDLE}),
+            }
+        },
+        f"""
+        state = requests.post(URL + "/idp/idx/identify", json={{"identifier": "ada"}}).json()
+        answer = {{"credentials": {{"passcode": "{USER_PASSWORD}"}}, "stateHandle": state["stateHandle"]}}
+        requests.post(URL + "/idp/idx/challenge/answer", json=answer)
+        """,
+        (USER_PASSWORD, STATE_HANDLE),
+    ),
+    "AWS STS' SAML assertion (boto3)": Flow(
+        {
+            "/": {
+                "headers": {"Content-Type": "text/xml"},
+                "body": '<AssumeRoleWithSAMLResponse xmlns="https://sts.amazonaws.com/doc/'
+                '2011-06-15/"><AssumeRoleWithSAMLResult><Credentials><AccessKeyId>ASIAEXAMPLE'
+                "</AccessKeyId><SecretAccessKey>sk</SecretAccessKey><SessionToken>st"
+                "</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>"
+                "</AssumeRoleWithSAMLResult></AssumeRoleWithSAMLResponse>",
+            }
+        },
+        f"""
+        import boto3
+
+        sts = boto3.client(
+            "sts", endpoint_url=URL, region_name="us-east-1",
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="not-a-secret",
+        )
+        answer = sts.assume_role_with_saml(
+            RoleArn="arn:aws:iam::1:role/r", PrincipalArn="arn:aws:iam::1:saml-provider/p",
+            SAMLAssertion="{SAML}",
+        )
+        assert answer["Credentials"]["AccessKeyId"] == "ASIAEXAMPLE"
+        """,
+        (SAML,),
+        ("Action=AssumeRoleWithSAML",),
+    ),
+    "Vault's unseal keys": Flow(
+        {
+            "/v1/sys/init": {
+                "headers": JSON,
+                "body": json.dumps(
+                    {
+                        "keys": [UNSEAL],
+                        "keys_base64": [base64.b64encode(bytes.fromhex(UNSEAL)).decode()],
+                        "root_token": "hvs.root",
+                    }
+                ),
+            }
+        },
+        """
+        init = {"secret_shares": 1, "secret_threshold": 1}
+        headers = {"X-Vault-Request": "true"}
+        assert requests.put(URL + "/v1/sys/init", json=init, headers=headers).json()["keys"]
+        """,
+        (UNSEAL, base64.b64encode(bytes.fromhex(UNSEAL)).decode()),
+        ('"secret_shares": 1',),
+    ),
+    "a JSON Web Key's private members": Flow(
+        {
+            "/admin/keys/app": {
+                "headers": JSON,
+                "body": json.dumps(
+                    {
+                        "keys": [
+                            {"kty": "RSA", "kid": "r1", "n": MODULUS, "e": "AQAB", "d": RSA_D},
+                            {"kty": "oct", "kid": "h1", "alg": "HS256", "k": HMAC_K},
+                        ]
+                    }
+                ),
+            }
+        },
+        """
+        keys = requests.post(URL + "/admin/keys/app", json={"alg": "RS256"}).json()["keys"]
+        assert keys[0]["n"] and keys[1]["kid"] == "h1"
+        """,
+        (RSA_D, HMAC_K),
+        (MODULUS, '"e": "AQAB"', '"kid": "r1"'),
+    ),
+    "a Redis URL's password without a user": Flow(
+        {
+            "/config": {
+                "headers": JSON,
+                "body": json.dumps({"redis": f"redis://:{USER_PASSWORD}@cache:6379/0"}),
+            }
+        },
+        """
+        assert requests.get(URL + "/config").json()["redis"].startswith("redis://:")
+        """,
+        (USER_PASSWORD,),
+        ("@cache:6379/0",),
+    ),
+    "Azure App Service's identity header": Flow(
+        {},
+        f"""
+        headers = {{"X-IDENTITY-HEADER": "{CLIENT_SECRET}"}}
+        requests.get(URL + "/msi/token?resource=https://vault.azure.net", headers=headers)
+        """,
+        (CLIENT_SECRET,),
     ),
 }
 

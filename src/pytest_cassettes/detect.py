@@ -148,6 +148,13 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "code-verifier",
     "oauth-verifier",
     "device-code",
+    # A device flow's code the user types (`verification_uri_complete` carries it too).
+    "user-code",
+    "saml-assertion",  # AWS STS' AssumeRoleWithSAML
+    # Okta's identity engine: a password or one-time code (`credentials.passcode`), and the
+    # handle of the login under way, which goes on with it.
+    "*passcode",
+    "state-handle",
     "recovery-codes",
     "*consumer-key",
     "private-key-data",
@@ -176,6 +183,7 @@ DEFAULT_HEADER_RULES: tuple[str, ...] = (
     "x-appwrite-key",
     "x-appwrite-session",
     "x-guploader-uploadid",
+    "x-identity-header",  # Azure App Service's managed identity endpoint
 )
 
 # Names the globs above catch that are not secrets: pagination cursors would otherwise all
@@ -512,7 +520,8 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     ),
     (
         "url-password",
-        re.compile(r"://[^\s/?#@:\"'<>]+:([^\s/?#@\"'<>]+)@"),
+        # `redis://:password@host` names no user
+        re.compile(r"://[^\s/?#@:\"'<>]*:([^\s/?#@\"'<>]+)@"),
         1,
         _not_placeholder,
         False,

@@ -65,6 +65,13 @@ from pytest_cassettes.detect import (
     placeholder,
 )
 from pytest_cassettes.libraries import Request
+from pytest_cassettes.scrub_auth import (
+    AUTH_HINT,
+    auth_paths,
+    authorization_code,
+    code_in_url,
+    is_code,
+)
 from pytest_cassettes.scrub_shared import (
     GENERIC_KEPT,
     GENERIC_NAMES,
@@ -223,12 +230,15 @@ _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 # Objects whose `value` is a secret by their other fields (see Scrubber._context_paths).
 # Also a validation error's echo of what was sent: express-validator's `path`/`param` and
 # `value`, Spring's `field` and `rejectedValue`, pydantic's (FastAPI's) `loc` and `input`; and
-# JSON Patch's `{"op": "replace", "path": "/password", "value": ...}`.
+# JSON Patch's `{"op": "replace", "path": "/password", "value": ...}`. A credential by its
+# `type` (Keycloak's `{"type": "password", "value": ...}`, a client's `{"type": "secret"}`),
+# but a generic name's (`{"type": "key", "value": "Enter"}` is a key pressed).
 _NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey", "path", "param", "field")
 _VALUE_FIELDS = ("value", "Value", "ParameterValue", "rejectedValue", "input")
 _NAME_FIELD = re.compile(
     r'"(?:[Nn]ame|[Kk]ey|ParameterKey|path|param|field)"\s*:\s*"([^"\\]{1,80})"'
 )
+_TYPE_FIELD = re.compile(r'"type"\s*:\s*"([^"\\]{1,80})"')
 _VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
 # Fields kept whatever their names say, by their object's other fields (see _kept_paths): a
 # language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
@@ -934,12 +944,15 @@ class Scrubber:
     def _scrub_pairs(self, encoded: str, found: list[str]) -> str:
         """Scrub `a=1&b=2` (a query string or form body), keeping untouched pairs byte for byte."""
         pairs = encoded.split("&")
+        code = "code=" in encoded and authorization_code(
+            unquote_plus(pair.partition("=")[0]) for pair in pairs
+        )
         for i, pair in enumerate(pairs):
             key, equals, value = pair.partition("=")
             if not equals:
                 continue
             name = unquote_plus(key)
-            if self._param_names(name):
+            if self._param_names(name) or (code and name == "code" and is_code(value)):
                 decoded = unquote_plus(value)
                 new = self._secret_value(name, decoded, found, plain_text)
             else:
@@ -1118,7 +1131,8 @@ class Scrubber:
             target = values.get("content" if match.group(1).lower() == "meta" else "value")
             name = html.unescape(values["name"][2]) if "name" in values else ""
             kind = values["type"][2].lower() if "type" in values else ""
-            if target is None or not name or not self._param_names(name) or kind in _BUTTONS:
+            sensitive = self._param_names(name) or (code and name == "code")
+            if target is None or not name or not sensitive or kind in _BUTTONS:
                 return match.group()
             start, end, raw = target
             value = html.unescape(raw)
@@ -1130,8 +1144,9 @@ class Scrubber:
             whole, offset = match.group(), match.start(2) - match.start()
             return whole[: offset + start] + _markup(SCRUBBED) + whole[offset + end :]
 
-        names = {"".join(groups) for groups in _HTML_NAME.findall(text)}
-        if not any(self._param_names(html.unescape(name)) for name in names):
+        names = {html.unescape("".join(groups)) for groups in _HTML_NAME.findall(text)}
+        code = authorization_code(names)  # a form_post page's `code` beside its `state`
+        if not code and not any(self._param_names(name) for name in names):
             return text
         return _HTML_FIELD_TAG.sub(replace, text)
 
@@ -1333,6 +1348,8 @@ class Scrubber:
             names += ["".join(g) for g in _HTML_NAME.findall(raw)]
         if ";" in text and _CONNECTION_PASSWORD.search(text):
             return True  # a connection string's `Pwd=`, no parameter name anywhere else
+        if "code" in names and authorization_code(names):
+            return True  # a URL's authorization code, maybe
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -1359,11 +1376,15 @@ class Scrubber:
             shape is None
             and not _CONTEXT_HINT.search(text)
             and not STORE_HINT.search(text)
+            and not AUTH_HINT.search(text)
             and not (
                 any(field in text for field in _VALUE_KEYS)
-                and any(
-                    self._param_names(name) or _is_secret_env_name(name)
-                    for name in set(_NAME_FIELD.findall(text))
+                and (
+                    any(
+                        self._param_names(name) or _is_secret_env_name(name)
+                        for name in set(_NAME_FIELD.findall(text))
+                    )
+                    or any(self._credential_type(kind) for kind in set(_TYPE_FIELD.findall(text)))
                 )
             )
         ):
@@ -1404,6 +1425,7 @@ class Scrubber:
                     (*path, k.lower()) for k in ("primaryKey", "secondaryKey") if k in node
                 )
             store_paths(node, path, found)
+            auth_paths(node, path, found)
             todo.extend((child, (*path, key.lower())) for key, child in node.items())
         return found
 
@@ -1417,6 +1439,9 @@ class Scrubber:
             name = node.get(field)
             if isinstance(name, str) and (self._param_names(name) or _is_secret_env_name(name)):
                 return True
+        kind = node.get("type")
+        if isinstance(kind, str) and self._credential_type(kind):
+            return True
         loc = node.get("loc")  # pydantic's error: where the value was (`["body", "password"]`)
         return (
             isinstance(loc, list)
@@ -1424,6 +1449,9 @@ class Scrubber:
             and isinstance(loc[-1], str)
             and (self._param_names(loc[-1]))
         )
+
+    def _credential_type(self, kind: str) -> bool:
+        return not _generic(kind) and self._param_names(kind)  # see _NAME_FIELDS
 
     def _json_sensitive(
         self,
@@ -1677,6 +1705,8 @@ class Scrubber:
         # The names first, in one pass in C: most texts have none that is sensitive.
         names = _reversed_names(_REVERSED_PAIR_NAME, text, 0)
         keys = {k for k in names if self._param_names(unquote_plus(k))}
+        if "code" in names and authorization_code(names):
+            keys.add("code")  # each one's own URL tells (see code_in_url)
         if not keys:
             return []
 
@@ -1694,6 +1724,7 @@ class Scrubber:
         candidates: Iterator[_Pair] = (
             (start, groups[0][::-1], end, kind, None)
             for start, end, groups in _reversed_spans(_REVERSED_PAIR_NAME, text, sensitive)
+            if groups[0] != "edoc" or self._param_names("code") or code_in_url(text, start)
         )
         return self._pair_edits(text, candidates, found)
 

@@ -23,7 +23,7 @@ __all__ = ["STORE_HINT", "Found", "RequestShape", "request_paths", "store_paths"
 STORE_HINT = re.compile(
     r'"lease_duration"|"deletion_time"|"dataCrc32c"|"computed"|"CONCEALED"|"TOTP"|"OTP"'
     r'|"SSHKEY"|"PASSWORD"|"masked"\s*:\s*true|"organizationId"|"encoding"|"LockIndex"'
-    r'|/secrets/|"SecretBinary"|"privateKeyData"'
+    r'|/secrets/|"SecretBinary"|"privateKeyData"|keys_base64"'
 )
 
 # A base64 string's meaning: the name of the file it holds ("" when unknown: read as text),
@@ -104,10 +104,14 @@ def _doppler_secret(node: Mapping[str, Any], path: Path, keys: Mapping[str, str]
 
 
 def _vault_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
-    """Vault's (and OpenBao's) answers: KV version 2's `data.data` (beside its `metadata`);
+    """Vault's (and OpenBao's) answers: the unseal and recovery keys `sys/init` and
+    `sys/rekey` hand out; KV version 2's `data.data` (beside its `metadata`);
     the whole `data` of a secret with a lease (dynamic credentials), of one with a lease
     duration and no lease (KV version 1's), of a cubbyhole's, but a listing's; transit's base64
     `plaintext`."""
+    for unseal in ("keys_base64", "recovery_keys_base64"):  # `sys/init`'s and `sys/rekey`'s
+        if unseal in node:
+            found.secrets.extend([(*path, unseal), (*path, unseal[: -len("_base64")])])
     data, metadata = node.get("data"), node.get("metadata")
     if isinstance(data, dict) and isinstance(metadata, dict) and "deletion_time" in metadata:
         found.secrets.append((*path, "data"))  # KV version 2's data, without its envelope

@@ -1,0 +1,73 @@
+"""What authentication flows send and answer that is secret by its shape rather than its name:
+OAuth's authorization code beside the flow's other parameters, and a JSON Web Key's private
+members. Paths are lower-case keys from the document's number, as scrub_stores' are."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pytest_cassettes.detect import normalize_name
+from pytest_cassettes.scrub_stores import Found
+from pytest_cassettes.streams import Path
+
+__all__ = ["AUTH_HINT", "auth_paths", "authorization_code", "code_in_url", "is_code"]
+
+# `code` names too much to be sensitive alone (an error's, a country's, a coupon's): it is
+# OAuth's authorization code beside the parameters of the redirect back to the client
+# (`?code=...&state=...`, Stripe's `scope`) and of the request to the token endpoint.
+_CODE_SIBLINGS = frozenset(
+    {"state", "scope", "granttype", "redirecturi", "codeverifier", "clientid", "clientsecret"}
+)
+# In JSON only those of the token request: `{"code": ..., "state": "active"}` is a coupon.
+_JSON_CODE_SIBLINGS = ("grant_type", "redirect_uri", "code_verifier")
+# Providers' codes are longer (GitHub's 20 characters, Google's about 70); shorter ones are a
+# country's or an airport's.
+_MIN_CODE_LENGTH = 8
+# A JSON Web Key's private members (RFC 7518: RSA's and EC's `d`, RSA's primes and CRT
+# values, a symmetric key's `k`): the rest of it (`n`, `e`, `x`, `y`, `kid`) is public.
+_JWK_PRIVATE = ("d", "p", "q", "dp", "dq", "qi", "k", "oth")
+
+# Each alternative starts with a literal: a search tries few positions (see detect.py).
+AUTH_HINT = re.compile(r'"kty"|"grant_type"|"redirect_uri"|"code_verifier"')
+
+
+def authorization_code(names: Iterable[str]) -> bool:
+    """Whether a parameter `code` among these names (a query's, a form's, an HTML form's
+    inputs) is OAuth's authorization code."""
+    listed = set(names)
+    return "code" in listed and any(normalize_name(name) in _CODE_SIBLINGS for name in listed)
+
+
+def is_code(value: str) -> bool:
+    """Whether a value of such a `code` is long enough to be a provider's code."""
+    return len(value) >= _MIN_CODE_LENGTH
+
+
+# A URL's parameter names, and where a URL in text ends (at most so far from the `code`).
+_QUERY_NAME = re.compile(r"[?&#;]([A-Za-z0-9_.~%+-]{1,128})=")
+_URL_END = re.compile(r"[\s\"'<>`]")
+_URL_REACH = 4096
+
+
+def code_in_url(text: str, start: int) -> bool:
+    """Whether `code=` at `start` in a text (a link in HTML, a URL in a JSON string or a log)
+    is a URL's authorization code: a parameter of a query that has the flow's others."""
+    if not start or text[start - 1] not in "?&#;":
+        return False
+    before = text[max(0, start - _URL_REACH) : start]
+    begin = max((before.rfind(c) for c in " \t\r\n\"'<>`"), default=-1) + 1
+    end = _URL_END.search(text, start, start + _URL_REACH)
+    url = before[begin:] + text[start : end.start() if end else start + _URL_REACH]
+    value = url[len(before) - begin + len("code=") :].partition("&")[0]
+    return is_code(value) and authorization_code(_QUERY_NAME.findall(url))
+
+
+def auth_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
+    """The secrets of one object by its shape (not of the objects in it)."""
+    code = node.get("code")
+    if isinstance(code, str) and is_code(code) and any(k in node for k in _JSON_CODE_SIBLINGS):
+        found.secrets.append((*path, "code"))
+    if isinstance(node.get("kty"), str):
+        found.secrets.extend((*path, key) for key in _JWK_PRIVATE if key in node)
