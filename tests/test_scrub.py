@@ -3008,18 +3008,47 @@ def test_vault_write_requests_lose_every_value_of_the_secret_they_send():
     }
     assert vault_request(f"{base}/team/kv/data/app", {"data": secret}) == {"data": written}
     assert vault_request(f"{base}/secret/app", secret) == written  # KV version 1
+    assert vault_request(f"{base}/team/app", secret) == written  # ... mounted elsewhere
     assert vault_request(f"{base}/cubbyhole/app", secret) == written
-    # Settings are no secrets; nor is a body sent without Vault's headers.
+    # Settings are no secrets, nor what Vault's own paths and other engines are sent.
     for url, document in [
         (f"{base}/sys/mounts/kv", {"type": "kv", "options": {"version": "2"}}),
         (f"{base}/secret/config", {"max_versions": 5, "cas_required": False}),
         (f"{base}/secret/metadata/app", {"custom_metadata": {"owner": "team-a"}}),
+        (f"{base}/auth/approle/role/web", {"token_ttl": "1h", "token_policies": ["web"]}),
+        (f"{base}/pki/issue/web", {"common_name": "web.example.com", "ttl": "24h"}),
+        (f"{base}/identity/entity", {"name": "ada", "policies": ["web"]}),
     ]:
         assert vault_request(url, document) == document
-    new, _ = scrub_request(
-        request(f"{base}/secret/app", json.dumps(secret).encode(), {"X-Other": "1"}, "POST")
-    )
-    assert json.loads(new.body) == secret
+
+
+def test_vault_writes_without_its_headers_go_by_their_path_and_body():
+    # A client of Vault Agent or a proxy sends no token (hvac's request_header=False none of
+    # Vault's headers): KV version 2's data by its body's keys too, KV version 1 at secret/.
+    base = "http://127.0.0.1:8200/v1"
+    secret = {"db_conn": SECRET, "user": "app"}
+    written = {"db_conn": "<SCRUBBED>", "user": "<SCRUBBED>"}
+
+    def sent(url: str, document: Any) -> Any:
+        body = json.dumps(document).encode()
+        head = {"Content-Type": "application/json"}
+        return json.loads(scrub_request(request(url, body, head, "POST"))[0].body)
+
+    assert sent(f"{base}/secret/data/app", {"options": {}, "data": secret}) == {
+        "options": {},
+        "data": written,
+    }
+    assert sent(f"{base}/team/data/app", {"data": secret}) == {"data": written}
+    assert sent(f"{base}/secret/app", secret) == written
+    assert sent(f"{base}/cubbyhole/app", secret) == written
+    # Not Vault's: another API's `data`, Consul's KV (/v1/kv/), KV version 1 elsewhere.
+    for url, document in [
+        (f"{base}/reports/data/q3", {"data": secret, "format": "csv"}),
+        (f"{base}/articles", {"data": {"type": "articles", "attributes": secret}}),
+        (f"{base}/kv/app/config", secret),
+        (f"{base}/team/app", secret),
+    ]:
+        assert sent(url, document) == document
 
 
 def test_vault_transit_plaintext_becomes_its_placeholder_in_base64():
@@ -3315,3 +3344,164 @@ def test_a_files_new_contents_sent_to_github_or_gitea_are_scrubbed():
             .startswith("DB_HOST=db.internal\nDB_PASSWORD=<SCRUBBED>\n")
         )
         assert (sent["message"], count) == ("deploy", 2)
+
+
+def test_a_multi_file_commit_to_gitea_and_consul_transactions_are_scrubbed():
+    content = base64.b64encode(DOTENV.encode()).decode()
+    commit = {
+        "message": "deploy",
+        "files": [
+            {"operation": "create", "path": "deploy/.env", "content": content},
+            {"operation": "delete", "path": "old.env", "sha": "e69de29b"},
+        ],
+    }
+    head = {"Content-Type": "application/json"}
+    url = "http://127.0.0.1:3000/api/v1/repos/acme/app/contents"
+    new, _ = scrub_request(request(url, json.dumps(commit).encode(), head, "POST"))
+    sent = json.loads(new.body)
+    assert "DB_PASSWORD=<SCRUBBED>" in base64.b64decode(sent["files"][0]["content"]).decode()
+    assert sent["files"][1] == commit["files"][1]
+    txn = [
+        {"KV": {"Verb": "set", "Key": "app/.env", "Value": content, "Flags": 0}},
+        {"KV": {"Verb": "cas", "Key": "app/db_password", "Value": b64(SECRET), "Index": 7}},
+        {"KV": {"Verb": "set", "Key": "app/region", "Value": b64("eu-west-1")}},
+        {"KV": {"Verb": "get", "Key": "app/.env"}},
+    ]
+    url = "http://127.0.0.1:8500/v1/txn"
+    new, _ = scrub_request(request(url, json.dumps(txn).encode(), head, "PUT"))
+    values = [op["KV"].get("Value") for op in json.loads(new.body)]
+    assert [base64.b64decode(v).decode() for v in values[:3]] == [
+        DOTENV.replace(SECRET, "<SCRUBBED>").replace(GITHUB, "<SCRUBBED:github>"),
+        "<SCRUBBED>",
+        "eu-west-1",
+    ]
+    assert values[3] is None
+    # Other objects with a verb: kept.
+    audit = {"Verb": "get", "Key": "pods", "Value": b64(SECRET)}  # no Consul write
+    assert scrubbed_json(audit) == (audit, 0)
+
+
+ECR_PASSWORD = "eyJwYXlsb2FkIjoiSmh4WWx2cnBRa0FBQUFBQUFBPT0iLCJ2ZXJzaW9uIjoiMiJ9"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"authorizationData": [{"authorizationToken": b64("AWS:" + ECR_PASSWORD), "expiresAt": 1}]},
+        {"authorizationData": {"authorizationToken": b64("AWS:" + ECR_PASSWORD), "expiresAt": 1}},
+    ],
+    ids=["ecr", "ecr-public"],
+)
+def test_an_ecr_token_keeps_its_user_and_loses_its_password(document: Any):
+    # Was `<SCRUBBED>`: decoded on replay, no `AWS:` and no `:` to split the login at.
+    new, count = scrubbed_json(document)
+    data = new["authorizationData"]
+    token = (data[0] if isinstance(data, list) else data)["authorizationToken"]
+    assert base64.b64decode(token) == b"AWS:<SCRUBBED>"
+    assert count == 1
+    assert scrubbed_json(new) == (new, 0)  # idempotent
+
+
+def test_an_ecr_token_that_is_no_login_is_a_secret_whole():
+    for token, expected in [(b64(ECR_PASSWORD), PLACEHOLDER_B64), (SECRET, "<SCRUBBED>")]:
+        new, count = scrubbed_json({"authorizationToken": token, "expiresAt": 1})
+        assert (new["authorizationToken"], count) == (expected, 1)
+
+
+def doppler_download(body: str, content_type: str, uri: str = "") -> tuple[str, int]:
+    uri = uri or "https://api.doppler.com/v3/configs/config/secrets/download?format=env"
+    answered = request(uri)
+    new, count = scrubber().scrub_response(
+        response(body, {"Content-Type": [content_type]}), None, answered
+    )
+    assert new is not None
+    text = new["body"]["string"]
+    return text.decode() if isinstance(text, bytes) else text, count
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (
+            json.dumps({"API_URL": "https://api.acme.dev", "ALGOLIA": SECRET}),
+            "application/json",
+            json.dumps({"API_URL": "<SCRUBBED>", "ALGOLIA": "<SCRUBBED>"}),
+        ),
+        (
+            f'API_URL="https://api.acme.dev"\nALGOLIA="{SECRET}"\nEMPTY=""\n',
+            "text/plain",
+            'API_URL="<SCRUBBED>"\nALGOLIA="<SCRUBBED>"\nEMPTY=""\n',
+        ),
+        (
+            f"ALGOLIA={SECRET}\r\nPORT=8080\r\n",
+            "text/plain",
+            "ALGOLIA=<SCRUBBED>\r\nPORT=<SCRUBBED>\r\n",
+        ),
+        (
+            f"ALGOLIA: '{SECRET}'\nMOTD: |-\n    line one\n    {SECRET}\nPORT: \"8080\"\n",
+            "application/x-yaml",
+            "ALGOLIA: '<SCRUBBED>'\nMOTD: <SCRUBBED>\nPORT: \"<SCRUBBED>\"\n",
+        ),
+    ],
+    ids=["json", "env", "docker", "yaml"],
+)
+def test_a_doppler_download_loses_every_value(body: str, content_type: str, expected: str):
+    text, count = doppler_download(body, content_type)
+    assert text == expected
+    assert count >= 2
+    assert doppler_download(text, content_type) == (text, 0)  # idempotent
+    # The same body from another URL goes by its names.
+    other = "https://api.acme.dev/v1/settings"
+    assert doppler_download(body, content_type, other) == (body, 0)
+
+
+def test_a_key_vault_pfx_becomes_a_placeholder_pfx():
+    from pytest_cassettes.scrub_stores import pkcs12_placeholder
+
+    placeholder = base64.b64encode(pkcs12_placeholder()).decode()
+    pfx = base64.b64encode(b"0\x82\x09\xb1" + SECRET.encode() * 4).decode()
+    bundle = {
+        "value": pfx,
+        "contentType": "application/x-pkcs12",
+        "id": "https://acme.vault.usgovcloudapi.net/secrets/web/4387e9f3",
+    }
+    new, count = scrubbed_json(bundle)
+    assert (new["value"], count) == (placeholder, 1)
+    assert scrubbed_json(new) == (new, 0)  # idempotent
+    # Sent: set as a secret, imported as a certificate (with its password); a PEM does not
+    # decode and becomes the placeholder.
+    head = {"Content-Type": "application/json"}
+    base = "https://acme.vault.azure.net"
+    for url, verb, document, expected in [
+        (
+            f"{base}/secrets/web?api-version=7.4",
+            "PUT",
+            {"value": pfx, "contentType": "application/x-pkcs12"},
+            {"value": placeholder, "contentType": "application/x-pkcs12"},
+        ),
+        (
+            f"{base}/secrets/db?api-version=7.4",
+            "PUT",
+            {"value": SECRET, "contentType": "text/plain"},
+            {"value": "<SCRUBBED>", "contentType": "text/plain"},
+        ),
+        (
+            f"{base}/certificates/web/import?api-version=7.4",
+            "POST",
+            {"value": pfx, "pwd": SECRET},
+            {"value": placeholder, "pwd": "<SCRUBBED>"},
+        ),
+        (
+            f"{base}/certificates/web/import?api-version=7.4",
+            "POST",
+            {"value": "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n"},
+            {"value": "<SCRUBBED>"},
+        ),
+    ]:
+        new_request, _ = scrub_request(request(url, json.dumps(document).encode(), head, verb))
+        assert json.loads(new_request.body) == expected
+    # Without Azure's api-version, a PUT to /secrets/<name> is another API's.
+    other = {"value": "eu-west-1"}
+    url = "https://api.acme.dev/secrets/region"
+    new_request, _ = scrub_request(request(url, json.dumps(other).encode(), head, "PUT"))
+    assert json.loads(new_request.body) == other

@@ -363,7 +363,10 @@ class Cassette:
     # None: no response filter (scrub_response copies the response the stubs still use).
     prepare_response: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     scrub_request: Scrub = lambda r: (r, 0)
-    scrub_response: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, int]] = lambda r: (r, 0)
+    # (response, the request it answers) -> (scrubbed response or None, values scrubbed)
+    scrub_response: Callable[[dict[str, Any], Any], tuple[dict[str, Any] | None, int]] = (
+        lambda r, request: (r, 0)
+    )
     allow_playback_repeats: bool = False
     replay_only: bool = False
     strict: bool = False
@@ -617,7 +620,7 @@ class Cassette:
             with self._lock:
                 self._played(shared)
             copied = normalize_response(copy.deepcopy(response))
-            self._scrubbing("response", request, lambda: self.scrub_response(copied))
+            self._scrubbing("response", request, lambda: self.scrub_response(copied, request))
             return
         if prepared is None:
             return
@@ -631,7 +634,7 @@ class Cassette:
             return
         normalized = normalize_response(filtered)
         scrubbed, count = self._scrubbing(
-            "response", request, lambda: self.scrub_response(normalized)
+            "response", request, lambda: self.scrub_response(normalized, request)
         )
         if scrubbed is None:  # a user's scrub hook dropped it
             return

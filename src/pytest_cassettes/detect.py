@@ -329,6 +329,16 @@ def _basic_credentials(value: str) -> bool:
         return False
 
 
+def _encodes_placeholder(value: str) -> bool:
+    """A placeholder in base64, as a base64 secret is scrubbed (`QVdTOjxTQ1JVQkJFRD4=`, an ECR
+    login's `AWS:<SCRUBBED>`)."""
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return SCRUBBED_RE.search(decoded.decode("utf-8", "replace")) is not None
+
+
 def _not_placeholder(value: str) -> bool:
     return not is_placeholder(value)
 
@@ -545,7 +555,11 @@ def _sensitive_places(text: str) -> Iterable[Finding]:
         if not looks_random(value) or value.endswith(JWT_SIGNATURE):  # a JWT scrubbed already
             continue
         name = _NAME_BEFORE.search(text, max(0, match.start() - 80), match.start())
-        if name and in_text_sensitive(name.group(1), DEFAULT_HEADER_NAMES, _PARAM_NAMES):
+        if (
+            name
+            and in_text_sensitive(name.group(1), DEFAULT_HEADER_NAMES, _PARAM_NAMES)
+            and not _encodes_placeholder(value)
+        ):
             yield Finding("high-entropy", match.start(1), match.end(1), name.group(1))
 
 

@@ -82,10 +82,16 @@ from pytest_cassettes.scrub_shared import (
     splice,
 )
 from pytest_cassettes.scrub_stores import (
+    CREDENTIALS,
+    DOWNLOAD_LINE,
+    PKCS12,
+    SHAPED,
     STORE_HINT,
     Found,
     RequestShape,
+    pkcs12_placeholder,
     request_paths,
+    response_paths,
     store_paths,
 )
 from pytest_cassettes.scrub_streams import (
@@ -391,10 +397,16 @@ def _kept_field(node: Mapping[Any, Any]) -> str | None:
     return None
 
 
+# A Key Vault secret's id, in Azure's public cloud and its national clouds (China, US Gov).
+_KEY_VAULT_SECRET = (
+    r"\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)(?::\d+)?/secrets/"
+)
+_KEY_VAULT_ID = re.compile(_KEY_VAULT_SECRET)
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
 _CONTEXT_HINT = re.compile(
-    r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|\.vault\.azure\.net/secrets/'
-    r'|"loc"\s*:\s*\['
+    r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|'
+    + _KEY_VAULT_SECRET
+    + r'|"loc"\s*:\s*\['
 )
 
 
@@ -786,11 +798,11 @@ class Scrubber:
             headers[name] = self._scrub_header(name, value, found)
         body = _request_body(request)
         if body is not None:
-            shape = _REQUEST_SHAPE.set(request_paths(request.method, request.uri, headers))
+            shape = _SHAPE.set(request_paths(request.method, request.uri, headers))
             try:
                 new_body = self._scrub_body(body, _header(headers, "content-type"), found)
             finally:
-                _REQUEST_SHAPE.reset(shape)
+                _SHAPE.reset(shape)
             # A plain bytes body: vcrpy would write file and iterator bodies as Python tags.
             new._was_file = new._was_iter = False
             new.body = new_body
@@ -809,9 +821,13 @@ class Scrubber:
         return new, len(found)
 
     def scrub_response(
-        self, response: dict[str, Any], learned: LearnedSecrets | None = None
+        self,
+        response: dict[str, Any],
+        learned: LearnedSecrets | None = None,
+        request: Request | None = None,
     ) -> tuple[dict[str, Any] | None, int]:
-        """A scrubbed copy of a vcrpy response dict and the number of values replaced."""
+        """A scrubbed copy of a vcrpy response dict and the number of values replaced; the
+        `request` it answers tells the shape of some answers (see scrub_stores)."""
         found: list[str] = []
         new = copy.deepcopy(response)
         headers = new.get("headers") or {}
@@ -826,9 +842,13 @@ class Scrubber:
             data = raw.encode("utf-8") if isinstance(raw, str) else raw
             code = (new.get("status") or {}).get("code")
             error = _ERROR_RESPONSE.set(isinstance(code, int) and 400 <= code < 500)
+            shaped = None if request is None else response_paths(request.method, request.uri)
+            shape = _SHAPE.set(shaped)
             try:
-                new_data = self._scrub_body(data, _header(headers, "content-type"), found)
+                new_data = data if shaped is None else self._scrub_download(data, found)
+                new_data = self._scrub_body(new_data, _header(headers, "content-type"), found)
             finally:
+                _SHAPE.reset(shape)
                 _ERROR_RESPONSE.reset(error)
             if new_data != data:
                 body["string"] = new_data.decode("utf-8") if isinstance(raw, str) else new_data
@@ -963,6 +983,27 @@ class Scrubber:
         return "&".join(pairs)
 
     # --- bodies --------------------------------------------------------------------------------
+
+    def _scrub_download(self, body: bytes, found: list[str]) -> bytes:
+        """A store's download of secrets (see scrub_stores.response_paths) that is no JSON (a
+        `.env`, YAML): every line's value is a secret, its quotes kept, a YAML block's lines
+        with it (`NAME: <SCRUBBED>`). JSON goes by its shape, as the body is scrubbed."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+        if text.lstrip()[:1] in ("{", "["):
+            return body
+        edits: list[tuple[int, int, str]] = []
+        for line in DOWNLOAD_LINE.finditer(text):
+            value = line.group(3).rstrip()
+            first = value[:1]
+            quote = first if len(value) > 1 and first in ('"', "'") and value[-1] == first else ""
+            secret = value[len(quote) : len(value) - len(quote)]
+            if secret and not _is_placeholder(secret):
+                found.append(_finding(line.group(1), secret))
+                edits.append((line.start(3), line.start(3) + len(value), quote + SCRUBBED + quote))
+        return splice(text, edits).encode("utf-8") if edits else body
 
     def _scrub_body(self, body: bytes, content_type: str, found: list[str]) -> bytes:
         if not body:
@@ -1291,7 +1332,9 @@ class Scrubber:
                 if encoded and first == '"':
                     here = _here(document, stack)
                     if here in encoded:
-                        file = None if sensitive else encoded[here]
+                        file = encoded[here]
+                        if sensitive and file not in SHAPED:
+                            file = None  # a file's contents under a secret's name
                         recoded = self._base64_string(token, file, name, found)
             new = token
             if fixed and not (top is not None and top.key_next):
@@ -1368,10 +1411,10 @@ class Scrubber:
         `{"name": "DB_PASSWORD", "value": ...}` (Kubernetes' env, ECS, CloudFormation's
         parameters, Azure's listCredentials), AWS SSM's SecureString `Value`, Azure's listKeys
         and Key Vault `value`, a Kubernetes Secret's `data` and `stringData`, a secret store's
-        (see scrub_stores.py); and the base64 strings to decode. A request's body (`depth`
-        0) also by its URL."""
+        (see scrub_stores.py); and the base64 strings to decode. A body (`depth` 0) also by
+        its request's URL."""
         found = Found()
-        shape = _REQUEST_SHAPE.get() if depth == 0 else None
+        shape = _SHAPE.get() if depth == 0 else None
         if (
             shape is None
             and not _CONTEXT_HINT.search(text)
@@ -1433,7 +1476,7 @@ class Scrubber:
         if "keyName" in node or node.get("Type") == "SecureString":
             return True
         vault_id = node.get("id")
-        if isinstance(vault_id, str) and ".vault.azure.net/secrets/" in vault_id:
+        if isinstance(vault_id, str) and _KEY_VAULT_ID.search(vault_id):
             return True
         for field in _NAME_FIELDS:
             name = node.get(field)
@@ -1502,22 +1545,31 @@ class Scrubber:
         self, token: str, file: str | None, name: str, found: list[str]
     ) -> str | None:
         """A JSON string of base64 (see scrub_stores.py) decoded and scrubbed: a file's
-        contents by the rules of its type, a secret (`file` None) whole; encoded again, its
-        lines as long as they were, when that changed it. None: it is no base64."""
+        contents by the rules of its type, a secret (`file` None) whole, a `user:password`'s
+        password, a PFX (see pkcs12_placeholder); encoded again, its lines as long as they
+        were, when that changed it. None: it is no base64."""
         value = json.loads(token)
         try:
             data = base64.b64decode(value.replace("\n", ""), validate=True)
         except (ValueError, binascii.Error):  # binascii.Error is a ValueError; a non-ASCII str
             return None
-        if file is not None:
-            new = self._scrub_body(data, _file_type(file), found)
-        elif _is_placeholder(data.decode("utf-8", "replace")) or not data:
-            return token
+        if file == PKCS12:  # a certificate and its key: a PFX a client can load
+            new, secret = pkcs12_placeholder(), value
+        elif file is None or file == CREDENTIALS:  # `AWS:<password>`: the user is kept
+            user, colon, password = data.partition(b":") if file else (b"", b"", data)
+            if not colon:
+                user, password = b"", data
+            secret = password.decode("utf-8", "replace")
+            if password and not _is_placeholder(secret):
+                new = user + colon + SCRUBBED.encode("ascii")
+            else:
+                new = data
         else:
-            found.append(_finding(name, data.decode("utf-8", "replace")))
-            new = SCRUBBED.encode("ascii")
+            new, secret = self._scrub_body(data, _file_type(file), found), ""
         if new == data:
             return token
+        if secret:
+            found.append(_finding(name, secret))
         encoded = base64.b64encode(new).decode("ascii")
         width = value.find("\n")
         if width > 0:  # GitHub's: 60 characters a line, each ended
@@ -2528,9 +2580,9 @@ def _is_placeholder(value: str) -> bool:
     return is_placeholder(value) or ("&" in value and is_placeholder(html.unescape(value)))
 
 
-# While a request's body is scrubbed: what its URL tells of its JSON's shape (see scrub_stores).
-_REQUEST_SHAPE: contextvars.ContextVar[RequestShape | None] = contextvars.ContextVar(
-    "pytest_cassettes_request_shape", default=None
+# While a body is scrubbed: what its request's URL tells of its JSON's shape (see scrub_stores).
+_SHAPE: contextvars.ContextVar[RequestShape | None] = contextvars.ContextVar(
+    "pytest_cassettes_shape", default=None
 )
 # File types mimetypes may not know, as this machine's MIME types go.
 _FILE_TYPES = {".yml": "application/yaml", ".yaml": "application/yaml", ".json": "application/json"}

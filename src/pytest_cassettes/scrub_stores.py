@@ -1,13 +1,16 @@
 """What secret stores and file APIs answer and are sent, by the shape of a JSON document (and
-a request's URL): the values that are secrets whatever their names (a Vault KV secret's data,
+its request's URL): the values that are secrets whatever their names (a Vault KV secret's data,
 Doppler's, a 1Password concealed field's), and the strings that are base64 (a file's contents
-from GitHub's or GitLab's API, Consul's values, Vault transit's plaintext), which scrub.py
-decodes to scrub. Paths are lower-case keys from the document's number (JSON lines)."""
+from GitHub's or GitLab's API, Consul's values, Vault transit's plaintext, an ECR login, a Key
+Vault certificate's PFX), which scrub.py decodes to scrub. Paths are lower-case keys from the
+document's number (JSON lines)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import pathlib
 import posixpath
 import re
 from collections.abc import Mapping
@@ -17,18 +20,35 @@ from urllib.parse import unquote, urlsplit
 from pytest_cassettes.detect import SCRUBBED, is_placeholder
 from pytest_cassettes.streams import Path
 
-__all__ = ["STORE_HINT", "Found", "RequestShape", "request_paths", "store_paths"]
+__all__ = [
+    "CREDENTIALS",
+    "DOWNLOAD_LINE",
+    "PKCS12",
+    "SHAPED",
+    "STORE_HINT",
+    "Found",
+    "RequestShape",
+    "pkcs12_placeholder",
+    "request_paths",
+    "response_paths",
+    "store_paths",
+]
 
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
 STORE_HINT = re.compile(
     r'"lease_duration"|"deletion_time"|"dataCrc32c"|"computed"|"CONCEALED"|"TOTP"|"OTP"'
     r'|"SSHKEY"|"PASSWORD"|"masked"\s*:\s*true|"organizationId"|"encoding"|"LockIndex"'
-    r'|/secrets/|"SecretBinary"|"privateKeyData"|keys_base64"'
+    r'|/secrets/|"SecretBinary"|"privateKeyData"|"authorizationToken"|/x-pkcs12"|"Verb"'
+    r'|keys_base64"'
 )
 
 # A base64 string's meaning: the name of the file it holds ("" when unknown: read as text),
-# or None when it is a secret whole (its placeholder is encoded in its place).
+# None when it is a secret whole (its placeholder is encoded in its place), or one of the
+# secrets below, which keep a shape a client decodes (no file's name holds a slash).
 Encoded = Optional[str]
+CREDENTIALS = "/user:password"  # `user:password`, the password replaced (a docker login)
+PKCS12 = "/pkcs12"  # a PFX: a certificate and its private key, replaced by a placeholder PFX
+SHAPED = (CREDENTIALS, PKCS12)  # what such a secret is, whatever its name says
 
 
 class Found:
@@ -60,9 +80,14 @@ def store_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
     for key in _BASE64_SECRETS:
         if isinstance(node.get(key), str):
             found.base64_secret((*path, key.lower()))
+    if isinstance(node.get("authorizationToken"), str) and "expiresAt" in node:
+        found.encode((*path, "authorizationtoken"), CREDENTIALS)  # ECR's (and ECR Public's)
     keys = {key.lower(): key for key in node if isinstance(key, str)}
     value = keys.get("value")
-    if value is not None:
+    if node.get("contentType") == "application/x-pkcs12" and value is not None:
+        found.secrets.append((*path, "value"))  # Azure Key Vault's certificate as a secret
+        found.encode((*path, "value"), PKCS12)
+    elif value is not None:
         kind, purpose = node.get("type"), node.get("purpose")
         if (
             kind in ("CONCEALED", "TOTP", "OTP", "SSHKEY")  # 1Password's fields
@@ -73,7 +98,10 @@ def store_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
             found.secrets.append((*path, "value"))
             if "totp" in keys:
                 found.secrets.append((*path, "totp"))
-        elif {"key", "lockindex", "modifyindex"} <= keys.keys():  # Consul's KV entries
+        elif "key" in keys and (
+            {"lockindex", "modifyindex"} <= keys.keys()  # Consul's KV entries
+            or node.get("Verb") in ("set", "cas", "lock", "unlock")  # and /v1/txn's writes
+        ):
             key = node[keys["key"]]
             found.encode((*path, "value"), key if isinstance(key, str) else "")
     if _doppler_secret(node, path, keys):
@@ -143,19 +171,37 @@ def _transit_paths(data: Mapping[str, Any], path: Path, found: Found) -> None:
             found.encode((*at, "plaintext"), None)
 
 
-# A Vault request's path: KV version 2's data (`/v1/<mount>/data/<path>`), where KV version 1
-# is mounted by default (`secret/`, `kv/`, but their version 2's other paths), a cubbyhole, a
-# wrapping.
-_VAULT_KV2 = re.compile(r"/v1/(?:[^/]+/)+?data/")
-_VAULT_WHOLE = re.compile(
-    r"/v1/(?:cubbyhole/|sys/wrapping/wrap\Z|(?:secret|kv)/"
-    r"(?!(?:data|metadata|delete|undelete|destroy|subkeys|detailed-metadata)/|config\Z))"
+# A Vault write's path: KV version 2's data (`/v1/<mount>/data/<path>`); a body secret whole
+# (KV version 1's, a cubbyhole's, a wrapping's): with Vault's headers, at any mount but Vault's
+# own (sys/, auth/, identity/) and the other secrets engines' default ones, but KV version 2's
+# other paths; without them (a client of Vault Agent or a proxy), at secret/ (Consul's KV is
+# at /v1/kv/), a cubbyhole and a wrapping; transit's encryption (its plaintext base64).
+_KV2_OTHER = r"(?!(?:data|metadata|delete|undelete|destroy|subkeys|detailed-metadata)/|config\Z)"
+_ENGINES = (
+    r"sys|auth|identity|transit|pki|database|aws|azure|gcp|gcpkms|ssh|totp|kubernetes|ldap"
+    r"|openldap|ad|rabbitmq|consul|nomad|kmip|transform|keymgmt|terraform|alicloud|mongodbatlas"
 )
-# A file's new contents sent to GitHub or Gitea (`PUT /repos/<owner>/<repo>/contents/<path>`).
-_CONTENTS = re.compile(r"/repos/[^/]+/[^/]+/contents/(.+)")
+_VAULT_KV2 = re.compile(r"/v1/(?:[^/]+/)+?data/")
+_VAULT_WHOLE = re.compile(rf"/v1/(?:cubbyhole/|sys/wrapping/wrap\Z|secret/{_KV2_OTHER})")
+_VAULT_ANY_KV = re.compile(
+    rf"/v1/(?:cubbyhole/|sys/wrapping/wrap\Z|(?!(?:{_ENGINES})/)[^/]+/{_KV2_OTHER})"
+)
+_VAULT_TRANSIT = re.compile(r"/v1/(?:[^/]+/)+?encrypt/[^/]+\Z")
+# A file's new contents sent to GitHub or Gitea (`PUT /repos/<owner>/<repo>/contents/<path>`),
+# or several (Gitea's `POST /repos/<owner>/<repo>/contents`, their paths in `files`).
+_CONTENTS = re.compile(r"/repos/[^/]+/[^/]+/contents(?:/(.*))?\Z")
 _DOPPLER_SECRETS = re.compile(r"/v3/configs/config/secrets\Z")
+_DOPPLER_DOWNLOAD = re.compile(r"/v3/configs/config/secrets/download\Z")
 # A Google Secret Manager secret's new version (`POST .../secrets/<id>:addVersion`).
 _ADD_VERSION = re.compile(r"/secrets/[^/]+:addVersion\Z")
+# Azure Key Vault's (`?api-version=` on every request): a secret set, a certificate imported.
+_KEY_VAULT_SET = re.compile(r"/secrets/[^/]+\Z")
+_KEY_VAULT_IMPORT = re.compile(r"/certificates/[^/]+/import\Z")
+# A line of a download as text (env, docker, YAML): a name, `=` or `:`, and its value, with
+# the indented lines of a YAML block under it.
+DOWNLOAD_LINE = re.compile(
+    r"^([A-Za-z_][\w.-]*)([ \t]*[=:][ \t]*)([^\r\n]*(?:\r?\n[ \t]+[^\r\n]*)*)", re.MULTILINE
+)
 
 
 RequestShape = Callable[[Any, Found], None]
@@ -164,29 +210,27 @@ RequestShape = Callable[[Any, Found], None]
 def request_paths(method: str, uri: str, headers: Mapping[str, Any]) -> RequestShape | None:
     """For a request whose body's shape its URL tells, a function giving the paths in its
     first JSON document (`store_paths`' for a request); None for any other request."""
-    path = urlsplit(uri).path
-    names = {name.lower() for name in headers}
-    if method in ("POST", "PUT", "PATCH") and names & {"x-vault-token", "x-vault-request"}:
-        kv2, whole = _VAULT_KV2.match(path), _VAULT_WHOLE.match(path)
-
-        def vault(document: Any, found: Found) -> None:
-            if not isinstance(document, dict):
-                return
-            if kv2:
-                found.secrets.append((0, "data"))
-            elif whole:
-                found.secrets.extend((0, key.lower()) for key in document)
-            else:
-                _transit_paths(document, (0,), found)
-
-        return vault
+    parts = urlsplit(uri)
+    path = parts.path
+    if method in ("POST", "PUT", "PATCH") and path.startswith("/v1/"):
+        vault = _vault_write(path, headers)
+        if vault is not None:
+            return vault
     contents = _CONTENTS.search(path)
     if method in ("POST", "PUT") and contents:
-        file = posixpath.basename(unquote(contents.group(1)))
+        file = posixpath.basename(unquote(contents.group(1) or ""))
 
         def file_contents(document: Any, found: Found) -> None:
-            if isinstance(document, dict) and isinstance(document.get("content"), str):
+            if not isinstance(document, dict):
+                return
+            if isinstance(document.get("content"), str):
                 found.encode((0, "content"), file)
+            files = document.get("files")
+            for i, item in enumerate(files if isinstance(files, list) else ()):
+                if isinstance(item, dict) and isinstance(item.get("content"), str):
+                    name = item.get("path")
+                    name = posixpath.basename(name) if isinstance(name, str) else ""
+                    found.encode((0, "files", i, "content"), name)
 
         return file_contents
     if method in ("POST", "PUT") and _DOPPLER_SECRETS.search(path):
@@ -204,7 +248,65 @@ def request_paths(method: str, uri: str, headers: Mapping[str, Any]) -> RequestS
                 secret_payload(document["payload"], (0, "payload"), found)
 
         return add_version
+    if "api-version=" in parts.query:
+        if method == "PUT" and _KEY_VAULT_SET.search(path):
+            return _key_vault_set
+        if method == "POST" and _KEY_VAULT_IMPORT.search(path):
+            return _key_vault_import
     return None
+
+
+def response_paths(method: str, uri: str) -> RequestShape | None:
+    """For an answer whose body's shape its request's URL tells, a function giving the paths
+    in its JSON: every value of Doppler's secrets/download (a config's secrets by their own
+    names). scrub.py reads such an answer that is no JSON as lines of DOWNLOAD_LINE."""
+    if method == "GET" and _DOPPLER_DOWNLOAD.search(urlsplit(uri).path):
+        return _every_value
+    return None
+
+
+def _every_value(document: Any, found: Found) -> None:
+    if isinstance(document, dict):
+        found.secrets.extend((0, key.lower()) for key in document if isinstance(key, str))
+
+
+def _vault_write(path: str, headers: Mapping[str, Any]) -> RequestShape | None:
+    """A write to Vault (see _VAULT_KV2): a KV version 2's data, a whole body or transit's
+    plaintext. Without Vault's headers, a KV version 2 write only by its body's keys too
+    (`data`, and hvac's `options`): an API's `/v1/<x>/data/<y>` sends what it likes."""
+    headed = bool({name.lower() for name in headers} & {"x-vault-token", "x-vault-request"})
+    kv2 = _VAULT_KV2.match(path)
+    whole = (_VAULT_ANY_KV if headed else _VAULT_WHOLE).match(path)
+    transit = headed or _VAULT_TRANSIT.match(path)
+    if not (kv2 or whole or transit):
+        return None
+
+    def vault(document: Any, found: Found) -> None:
+        if not isinstance(document, dict):
+            return
+        if kv2:
+            if headed or (document.keys() <= {"data", "options"} and "data" in document):
+                found.secrets.append((0, "data"))
+        elif whole:
+            found.secrets.extend((0, key.lower()) for key in document)
+        if transit:
+            _transit_paths(document, (0,), found)
+
+    return vault
+
+
+def _key_vault_set(document: Any, found: Found) -> None:
+    """A Key Vault secret set: its `value` (a PFX by its `contentType`, see store_paths)."""
+    if isinstance(document, dict) and "value" in document:
+        found.secrets.append((0, "value"))
+
+
+def _key_vault_import(document: Any, found: Found) -> None:
+    """A certificate imported to Key Vault: its `value` a PFX in base64 (or PEM, which does
+    not decode: a secret whole), and the PFX's password, `pwd`."""
+    if isinstance(document, dict):
+        found.secrets.extend((0, key) for key in ("value", "pwd") if key in document)
+        found.encode((0, "value"), PKCS12)
 
 
 def secret_payload(payload: Mapping[str, Any], path: Path, found: Found) -> None:
@@ -234,6 +336,14 @@ def crc32c(data: bytes) -> int:
     for byte in data:
         crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
+
+
+@functools.cache
+def pkcs12_placeholder() -> bytes:
+    """A PFX a client loads on replay where a certificate's was (Key Vault's): no password, a
+    throwaway RSA key and its self-signed certificate, CN=SCRUBBED, valid until 9999."""
+    text = pathlib.Path(__file__).with_name("placeholder.pfx.b64").read_text("ascii")
+    return base64.b64decode(text)
 
 
 def _crc32c_entry(index: int) -> int:

@@ -498,7 +498,7 @@ class Session:
         self, rules: ScrubRules, where: str
     ) -> tuple[
         Callable[[Any], tuple[Any | None, int]],
-        Callable[[dict[str, Any]], tuple[dict[str, Any] | None, int]],
+        Callable[[dict[str, Any], Any], tuple[dict[str, Any] | None, int]],
     ]:
         """A cassette's scrub functions: each value they replace by name (that looks
         generated) is replaced wherever it occurs after, in the same interaction too (a second
@@ -508,14 +508,15 @@ class Session:
         learned = LearnedSecrets()
         bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
 
-        def learning(method: str) -> Callable[[Any], tuple[Any | None, int]]:
-            def scrub(interaction: Any) -> tuple[Any | None, int]:
+        def learning(method: str) -> Callable[..., tuple[Any | None, int]]:
+            def scrub(interaction: Any, *answered: Any) -> tuple[Any | None, int]:
+                # `answered`: the request a response answers (it tells some answers' shape).
                 before = learned.key
                 scrubber = self.scrubber(rules, where, before)
-                new, count = getattr(scrubber, method)(interaction, learned)
+                new, count = getattr(scrubber, method)(interaction, learned, *answered)
                 if new is not None and learned.key is not before:
                     again = getattr(self.scrubber(bare, where, learned.key), method)
-                    new, more = again(new)
+                    new, more = again(new, None, *answered)
                     count += more
                 return new, count
 
@@ -532,7 +533,8 @@ class Session:
         def count(request: Any, response: dict[str, Any]) -> int:  # built when a save asks
             bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
             scrubber = self.scrubber(bare, where)
-            return scrubber.scrub_request(request)[1] + scrubber.scrub_response(response)[1]
+            answer = scrubber.scrub_response(response, request=request)
+            return scrubber.scrub_request(request)[1] + answer[1]
 
         return count
 
