@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_cassettes.cli import main
 from pytest_cassettes.migrate import cassette_dir as migrate_cassette_dir
 from pytest_cassettes.migrate import migrate
 from tests.conftest import Suite
@@ -632,3 +633,35 @@ def test_a_dry_run_leaves_no_file_of_pytest_s_collection(
     assert migrate([str(tmp_path)], write=False, out=out) == 1
     assert "would move " in out.getvalue()
     assert _files(tmp_path) == before
+
+
+# A conftest whose import waits (on a server, a lock): it and a process it started, which holds
+# pytest's output open, outlive any sensible limit.
+WAITING_CONFTEST = """\
+import subprocess
+import sys
+import time
+
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+time.sleep(30)
+"""
+
+
+def test_a_collection_that_does_not_end_is_stopped_and_the_source_read(tmp_path: Path) -> None:
+    cassettes = _flat_project(
+        tmp_path, "@pytest.mark.vcr\ndef test_x():\n    pass\n", "test_x.yaml"
+    )
+    (tmp_path / "conftest.py").write_text(WAITING_CONFTEST)
+    out = io.StringIO()
+    assert migrate([str(tmp_path)], write=True, out=out, collect_timeout=1) == 0
+    text = out.getvalue()
+    assert f"pytest could not collect {tmp_path} (stopped after 1 s): cassettes are matched" in text
+    assert "--collect-timeout=SECONDS gives pytest longer, 0 no limit" in text
+    assert _files(cassettes) == {"test_a/test_x.yaml"}  # moved all the same
+
+
+def test_the_collection_s_limit_is_a_number_of_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["migrate", "--collect-timeout=-1", "tests"])
+    assert exited.value.code == 2
+    assert "expected a number of seconds, got '-1'" in capsys.readouterr().err

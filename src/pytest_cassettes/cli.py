@@ -248,12 +248,33 @@ def _add_migrate(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rewrite the files and move the cassettes (default: print a diff and the moves)",
     )
+    parser.add_argument(
+        "--collect-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="how long pytest's collection of the tests may take before migrate reads their "
+        "source instead (default: 120; 0: no limit)",
+    )
+
+
+def _seconds(value: str) -> float:
+    """A number of seconds, 0 or more (argparse's type: a bad one fails at parse time)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return seconds
 
 
 def _migrate(args: argparse.Namespace) -> int:
     from pytest_cassettes.migrate import migrate
+    from pytest_cassettes.migrate_collect import COLLECT_TIMEOUT
 
-    return migrate(args.paths, write=args.write, out=sys.stdout)
+    timeout = COLLECT_TIMEOUT if args.collect_timeout is None else args.collect_timeout
+    return migrate(args.paths, write=args.write, out=sys.stdout, collect_timeout=timeout)
 
 
 def _add_paths(parser: argparse.ArgumentParser) -> None:

@@ -40,6 +40,7 @@ from typing import TextIO
 
 from pytest_cassettes.migrate_collect import (
     CASSETTE_FIXTURES,
+    COLLECT_TIMEOUT,
     VCR_NAME_FIXTURE,
     CollectedTest,
     Collection,
@@ -588,25 +589,36 @@ def _uncalled(path: Path, test: CollectedTest, target: str) -> str:
     )
 
 
-def _collection(paths: Sequence[str], files: Sequence[Path], out: TextIO) -> Collection | None:
+def _collection(
+    paths: Sequence[str], files: Sequence[Path], out: TextIO, timeout: float
+) -> Collection | None:
     """What pytest collects under `paths`, when pytest-vcr's flat cassettes may be beside
     the files (a `cassettes/` folder): the tests whose files move."""
     if not any((file.parent / "cassettes").is_dir() for file in files):
         return None
-    collection = collect(paths)
+    collection = collect(paths, timeout)
     if collection.failure:
         out.write(
             f"pytest could not collect {' '.join(paths)} ({collection.failure}): cassettes are "
             "matched to the tests the files define, without the markers conftest hooks add, "
             "the tests classes inherit, parameter ids or vcr_cassette_name overrides\n"
         )
+        if collection.timed_out:
+            out.write(
+                "(does a conftest.py or a test module wait on something, a server, a lock? "
+                "`pytest --collect-only` shows it; --collect-timeout=SECONDS gives pytest "
+                "longer, 0 no limit)\n"
+            )
         return None
     return collection
 
 
-def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
+def migrate(
+    paths: Sequence[str], write: bool, out: TextIO, collect_timeout: float = COLLECT_TIMEOUT
+) -> int:
     """Rewrite pytest-recording names under `paths` and move pytest-vcr's flat cassettes;
-    print a diff and the moves (dry run) or write files and move them.
+    print a diff and the moves (dry run) or write files and move them. pytest's collection of
+    `paths` is given `collect_timeout` seconds (0: no limit).
 
     Returns 0 when nothing needs to change or the files were written, 1 when a dry run found
     changes, 2 when a file could not be read or parsed, or a cassette could not be moved.
@@ -615,7 +627,7 @@ def migrate(paths: Sequence[str], write: bool, out: TextIO) -> int:
     overrides = _Overrides()
     modules: list[ModuleTests] = []
     files = list(python_files(paths))
-    collection = _collection(paths, files, out)
+    collection = _collection(paths, files, out, collect_timeout)
     for path in files:
         collected = None
         error = collection.errors.get(path.resolve()) if collection is not None else None

@@ -9,12 +9,16 @@ module pytest could not collect is read from its source (migrate.cassette_tests)
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +33,8 @@ OUTPUT = "PYTEST_CASSETTES_MIGRATE_OUTPUT"  # where the collecting process write
 VCR_NAME_FIXTURE = "vcr_cassette_name"  # pytest-vcr's
 CASSETTE_FIXTURES = frozenset({"vcr_cassette", "cassette"})  # pytest-vcr's and ours
 SUFFIX = ".yaml"  # pytest-vcr's path_transformer: VCR.ensure_suffix(".yaml")
+# Seconds pytest's collection may take (a large suite's takes tens): past them it is stopped.
+COLLECT_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -57,32 +63,61 @@ class Collection:
     tests: dict[Path, list[CollectedTest]] = field(default_factory=dict)
     errors: dict[Path, str] = field(default_factory=dict)
     failure: str = ""  # why nothing was collected
+    timed_out: bool = False  # the collection was stopped: it took longer than allowed
 
 
-def collect(paths: Sequence[str]) -> Collection:
+def collect(paths: Sequence[str], timeout: float = COLLECT_TIMEOUT) -> Collection:
     """Collect the tests under `paths` as `pytest` run here would; with the ini's `addopts`
     and `required_plugins` left out when they stop pytest (pytest-vcr's `--vcr-record` once
-    pytest-vcr is uninstalled)."""
+    pytest-vcr is uninstalled). Given up after `timeout` seconds (0: never), the process and
+    those it started killed: a conftest or an import may wait forever (on a network)."""
+    deadline = time.monotonic() + timeout if 0 < timeout < math.inf else None
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder, "collected.json")
         command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
         command += ["-p", __name__]
+        # No bytecode of the modules it imports left beside them (a dry run writes nothing).
+        env = {**os.environ, OUTPUT: str(output), "PYTHONDONTWRITEBYTECODE": "1"}
         for retry in ([], ["-o", "addopts=", "-o", "required_plugins="]):
-            done = subprocess.run(
-                [*command, *retry, "--", *paths],
-                # No bytecode of the modules it imports left beside them (a dry run writes nothing).
-                env={**os.environ, OUTPUT: str(output), "PYTHONDONTWRITEBYTECODE": "1"},
-                capture_output=True,
-                text=True,
-                errors="replace",
-                check=False,
-            )
+            done = _run([*command, *retry, "--", *paths], env, deadline)
+            if done is None:
+                return Collection(failure=f"stopped after {timeout:g} s", timed_out=True)
             if output.is_file():
                 return _read(json.loads(output.read_text(encoding="utf-8")))
+            said = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            failure = f"exit {done.returncode}: {said[-1] if said else 'no output'}"
             if done.returncode != pytest.ExitCode.USAGE_ERROR:
                 break
-    said = (done.stderr.strip() or done.stdout.strip()).splitlines()
-    return Collection(failure=f"exit {done.returncode}: {said[-1] if said else 'no output'}")
+    return Collection(failure=failure)
+
+
+def _run(
+    command: list[str], env: dict[str, str], deadline: float | None
+) -> subprocess.CompletedProcess[str] | None:
+    """The finished process, or None when it ran past `deadline` (then it and the processes
+    it started are killed: they would hold its output open)."""
+    posix = os.name == "posix"
+    with subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=posix,  # a group of its own, killed as one
+    ) as process:
+        try:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0)
+            stdout, stderr = process.communicate(timeout=left)
+        except subprocess.TimeoutExpired:
+            if posix:
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                    os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+            process.communicate()
+            return None
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _read(found: dict[str, Any]) -> Collection:
