@@ -413,3 +413,101 @@ def test_files_pytest_recording_names_otherwise_are_renamed_to_ours(
     monkeypatch.setenv("CI", "true")
     suite.run("-p", "no:recording", "--block-network").assert_outcomes(passed=2)
     assert suite.server.hits == hits
+
+
+CLASS_NAMED = """
+    @pytest.fixture
+    def vcr_config():
+        return {"match_on": ["method", "path"]}
+
+    @pytest.mark.vcr
+    def test_plain():
+        assert requests.get(URL + "/plain").json()["path"] == "/plain"
+
+    @pytest.mark.vcr
+    class TestConfigured:
+        @pytest.fixture
+        def vcr_config(self):
+            return {"match_on": ["method", "path", "query"]}
+
+        def test_a(self):
+            assert requests.get(URL + "/a?x=1").json()["path"] == "/a?x=1"
+
+    class TestNamed:
+        @pytest.fixture
+        def default_cassette_name(self, request):
+            return "named-" + request.node.name
+
+        @pytest.mark.vcr
+        def test_b(self):
+            assert requests.get(URL + "/b").json()["path"] == "/b"
+
+    class TestNamedToo(TestNamed):
+        @pytest.mark.vcr
+        def test_c(self):
+            assert requests.get(URL + "/c").json()["path"] == "/c"
+    """
+
+
+def test_a_class_s_naming_fixture_leaves_only_the_tests_under_it_on_vcr(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class's default_cassette_name names the cassettes of its tests (and its subclasses')
+    only: the module's other tests move to our marker (they all stayed on vcr)."""
+    path = suite.write(CLASS_NAMED, name="test_legacy")
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=5)  # TestNamedToo runs test_b too
+    folder = suite.path / "cassettes" / "test_legacy"
+    assert (folder / "named-test_b.yaml").is_file() and (folder / "named-test_c.yaml").is_file()
+    hits = suite.server.hits
+
+    out = io.StringIO()
+    assert migrate([str(path)], write=True, out=out) == 0
+    migrated = path.read_text()
+    assert migrated.count("@pytest.mark.cassette\n") == 2  # test_plain's, TestConfigured's
+    assert migrated.count("@pytest.mark.vcr\n") == 2  # test_b's, test_c's
+    assert "def cassette_config(self):" in migrated
+    assert (
+        f"{path}:30: vcr markers of TestNamed, TestNamedToo left as they are: their cassettes "
+        f"are named or placed by the default_cassette_name fixture of {path}:27,"
+    ) in out.getvalue()
+
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:recording").assert_outcomes(passed=5)
+    assert suite.server.hits == hits
+
+
+def test_markers_the_tests_under_a_class_s_naming_fixture_carry_are_left_too(
+    tmp_path: Path,
+) -> None:
+    """A test carrying both vcr and cassette markers is refused: the markers of a base class,
+    of a class around, and of the module (pytestmark) stay with the tests they apply to."""
+    source = (
+        "import pytest\n\n\n"
+        "@pytest.mark.vcr\nclass Base:\n    def test_base(self):\n        pass\n\n\n"
+        "class TestSub(Base):\n"
+        "    @pytest.fixture\n    def default_cassette_name(self, request):\n"
+        "        return 'x-' + request.node.name\n\n\n"
+        "@pytest.mark.vcr\nclass TestOuter:\n    class TestInner:\n"
+        "        @pytest.fixture\n        def vcr_cassette_dir(self):\n            return 'x'\n\n"
+        "        def test_inner(self):\n            pass\n\n\n"
+        "class TestFree:\n    @pytest.mark.vcr\n    def test_free(self):\n        pass\n"
+    )
+    for top, said in (
+        ("", "of TestSub, TestOuter.TestInner (and of Base, TestOuter, whose markers they carry)"),
+        (
+            "pytestmark = pytest.mark.vcr\n\n\ndef test_top():\n    pass\n\n\n",
+            "of the whole module (markers at its top level, such as pytestmark, apply to the "
+            "tests of TestSub, TestOuter.TestInner too)",
+        ),
+    ):
+        (tmp_path / "test_a.py").write_text(source.replace("\n\n\n", f"\n\n\n{top}", 1))
+        out = io.StringIO()
+        assert migrate([str(tmp_path)], write=True, out=out) == 0
+        assert f"vcr markers {said} left as they are" in out.getvalue()
+        migrated = (tmp_path / "test_a.py").read_text()
+        if top:
+            assert "@pytest.mark.cassette\n" not in migrated
+        else:
+            assert migrated.count("@pytest.mark.vcr\n") == 2  # Base's, TestOuter's
+            assert "    @pytest.mark.cassette\n    def test_free" in migrated

@@ -12,6 +12,7 @@ from pytest_cassettes.cli import main
 from pytest_cassettes.migrate import cassette_dir as migrate_cassette_dir
 from pytest_cassettes.migrate import migrate
 from tests.conftest import Suite
+from tests.test_migrate import CLASS_NAMED
 
 # pytest-vcr's own fixtures (1.0.2: `vcr_cassette_dir` and `vcr_cassette_name`, as it writes
 # them), its name under pytest-recording's too: with them pytest-recording records where
@@ -665,3 +666,30 @@ def test_the_collection_s_limit_is_a_number_of_seconds(capsys: pytest.CaptureFix
         main(["migrate", "--collect-timeout=-1", "tests"])
     assert exited.value.code == 2
     assert "expected a number of seconds, got '-1'" in capsys.readouterr().err
+
+
+def test_a_class_s_vcr_cassette_name_keeps_its_tests_on_vcr_and_moves_the_others(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conftest = suite.pytester.makeconftest(PYTEST_VCR_LAYOUT)
+    renamed = CLASS_NAMED.replace("def default_cassette_name", "def vcr_cassette_name")
+    path = suite.write(renamed, name="test_mixed")
+    result = suite.run("-p", "no:cassettes", "-p", "recording", "--record-mode=once")
+    result.assert_outcomes(passed=5)
+    conftest.unlink()
+    cassettes = suite.path / "cassettes"
+    named = {"named-test_b.yaml", "named-test_c.yaml"}  # test_b's shared by both classes
+    assert _files(cassettes) == {"test_plain.yaml", "TestConfigured.test_a.yaml", *named}
+    hits = suite.server.hits
+
+    assert migrate([str(suite.path)], write=True, out=io.StringIO()) == 0
+    moved = {"test_plain.yaml", "TestConfigured.test_a.yaml", *named}
+    assert _files(cassettes) == {f"test_mixed/{name}" for name in moved}
+    migrated = path.read_text()
+    assert migrated.count("@pytest.mark.cassette\n") == 2  # test_plain's, TestConfigured's
+    assert migrated.count("@pytest.mark.vcr\n") == 2
+    assert "def default_cassette_name(self, request):" in migrated
+
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:recording", "--block-network").assert_outcomes(passed=5)
+    assert suite.server.hits == hits

@@ -16,8 +16,9 @@ A `default_cassette_name` or `vcr_cassette_dir` override (in the module, or a co
 its directory or above) names or places the cassettes of the `vcr` tests under it, and only of
 theirs: our marker's names are fixed, and `vcr_cassette_dir` is the per-module directory (or
 pytest-vcr's flat one) where `cassette_dir` is the one above it, so no rename keeps its paths
-right. Such a module's `vcr` and `default_cassette` markers are left as they are (pytest-
-cassettes honours them), with a note, and the override gets a TODO saying how to move on.
+right. The `vcr` and `default_cassette` markers of the tests under it (a class's: see
+migrate_scope) are left as they are (pytest-cassettes honours them), with a note, and the
+override gets a TODO saying how to move on.
 
 pytest-vcr's flat cassettes (`cassettes/<test>.yaml`), and pytest-recording's files our names
 differ from, are moved to the files the migrated tests look for (see migrate_moves), the tests
@@ -47,6 +48,17 @@ from pytest_cassettes.migrate_collect import (
     collect,
 )
 from pytest_cassettes.migrate_moves import DefinedTest, ModuleTests, plan
+from pytest_cassettes.migrate_scope import (
+    DIR_FIXTURE,
+    LEFT_MARKS,
+    NAME_FIXTURE,
+    Override,
+    Scope,
+    defines_fixture,
+    is_mark,
+    overrides_in,
+    scope,
+)
 
 RENAMES = {
     "vcr_config": "cassette_config",
@@ -54,7 +66,6 @@ RENAMES = {
     VCR_NAME_FIXTURE: "default_cassette_name",  # pytest-vcr's name for it
 }
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "cassettes"})
-DIR_FIXTURE = "vcr_cassette_dir"
 DIR_TODO = (
     "# TODO(pytest-cassettes migrate): vcr_cassette_dir places the cassettes of",
     "# @pytest.mark.vcr tests only, so migrate left the vcr markers of the tests under it.",
@@ -64,7 +75,6 @@ DIR_TODO = (
     "# per-module one, delete this fixture,",
     "# run migrate again.",
 )
-NAME_FIXTURE = "default_cassette_name"
 NAME_TODO = (
     "# TODO(pytest-cassettes migrate): default_cassette_name names the cassettes of",
     "# @pytest.mark.vcr tests only, so migrate left the vcr markers of the tests under it.",
@@ -200,52 +210,9 @@ class _Offsets:
         )
 
 
-def _is_mark(node: ast.AST, name: str) -> bool:
-    """`pytest.mark.<name>` or `mark.<name>`."""
-    if not isinstance(node, ast.Attribute) or node.attr != name:
-        return False
-    value = node.value
-    if isinstance(value, ast.Name):
-        return value.id == "mark"
-    return (
-        isinstance(value, ast.Attribute)
-        and value.attr == "mark"
-        and isinstance(value.value, ast.Name)
-        and value.value.id == "pytest"
-    )
-
-
-def _defines_fixture(node: ast.AST, fixture: str) -> bool:
-    """A definition of the fixture: `def <fixture>` or `@pytest.fixture(name="<fixture>")`."""
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.decorator_list:
-        return False
-    for decorator in node.decorator_list:
-        if isinstance(decorator, ast.Call) and any(
-            k.arg == "name" and isinstance(k.value, ast.Constant) and k.value.value == fixture
-            for k in decorator.keywords
-        ):
-            return True
-    return node.name == fixture and any("fixture" in ast.unparse(d) for d in node.decorator_list)
-
-
 def _names_fixture(node: ast.AST) -> bool:
     """A `default_cassette_name` fixture, or pytest-vcr's `vcr_cassette_name` (renamed)."""
-    return _defines_fixture(node, NAME_FIXTURE) or _defines_fixture(node, VCR_NAME_FIXTURE)
-
-
-OVERRIDES = (NAME_FIXTURE, VCR_NAME_FIXTURE, DIR_FIXTURE)
-
-
-def name_overrides(tree: ast.Module) -> list[tuple[int, str]]:
-    """The lines of a module's `default_cassette_name`, `vcr_cassette_name` and
-    `vcr_cassette_dir` fixtures (module or class level), with the fixture's name: the vcr tests
-    under them keep their markers."""
-    lines = []
-    for node in tree.body:
-        inner = node.body if isinstance(node, ast.ClassDef) else [node]
-        for n in inner:
-            lines += [(n.lineno, f) for f in OVERRIDES if _defines_fixture(n, f)]
-    return lines
+    return defines_fixture(node, NAME_FIXTURE) or defines_fixture(node, VCR_NAME_FIXTURE)
 
 
 def _pytestmark(body: list[ast.stmt]) -> list[ast.expr]:
@@ -265,16 +232,16 @@ def _cassette_marks(marks: list[ast.expr]) -> tuple[bool, bool]:
     for mark in marks:
         call = mark if isinstance(mark, ast.Call) else None
         func = call.func if call else mark
-        if _is_mark(func, "vcr") or _is_mark(func, "cassette"):
+        if is_mark(func, "vcr") or is_mark(func, "cassette"):
             uses = True
             if call and (
-                (call.args and _is_mark(func, "cassette"))
+                (call.args and is_mark(func, "cassette"))
                 or any(k.arg == "cassette_library_dir" for k in call.keywords)
             ):
                 named = True
-        elif _is_mark(func, "default_cassette"):
+        elif is_mark(func, "default_cassette"):
             named = True
-        elif _is_mark(func, "usefixtures") and call:
+        elif is_mark(func, "usefixtures") and call:
             uses = uses or any(
                 isinstance(a, ast.Constant) and a.value in CASSETTE_FIXTURES for a in call.args
             )
@@ -325,13 +292,14 @@ class _Overrides:
     def conftest(self, path: Path) -> list[tuple[int, str]]:
         if path not in self.conftests:
             tree = _parsed(path)
-            self.conftests[path] = [] if tree is None else name_overrides(tree)
+            self.conftests[path] = [] if tree is None else overrides_in(tree.body)
         return self.conftests[path]
 
-    def of(self, path: Path, tree: ast.Module) -> list[tuple[str, str]]:
-        """The overrides applying to a file's tests: each fixture's name, and where it is."""
+    def of(self, path: Path, tree: ast.Module) -> list[Override]:
+        """The overrides applying to every test of a file (its top level's, its conftest.py
+        files'): each fixture's name, and where it is."""
         found = [
-            (name, f"the {name} fixture of {path}:{line}") for line, name in name_overrides(tree)
+            (name, f"the {name} fixture of {path}:{line}") for line, name in overrides_in(tree.body)
         ]
         here = path.resolve()
         for folder in here.parents:
@@ -369,8 +337,9 @@ class _Migrator(ast.NodeVisitor):
         self.uses_vcr = False
         self.collected = False  # the module's tests are known from pytest's collection
         self.vcr_args: list[bool] = []  # whether each function around takes a `vcr` argument
-        # default_cassette_name and vcr_cassette_dir overrides: markers left alone
-        self.named_by: list[str] = []
+        # The tests left on vcr under default_cassette_name and vcr_cassette_dir overrides,
+        # and their markers.
+        self.scope = Scope()
 
     def segment(self, node: ast.AST) -> str:
         start, end = self.offsets.span(node)
@@ -407,7 +376,8 @@ class _Migrator(ast.NodeVisitor):
             for n in node.body
         )
         told = has_tests and not self.collected  # collected: the files are renamed (plan)
-        if self.uses_vcr and not self.named_by and len(self.classes) > 1 and told:
+        left = self.scope.of(tuple(self.classes)) is not None
+        if self.uses_vcr and not left and len(self.classes) > 1 and told:
             full = ".".join(self.classes)
             self.note(
                 node,
@@ -436,9 +406,9 @@ class _Migrator(ast.NodeVisitor):
                 "cassettes/ beside the file, as pytest-vcr's were), with `request` the test's "
                 "or fixture's argument",
             )
-        if self.named_by and (_is_mark(func, "vcr") or _is_mark(func, "default_cassette")):
+        if id(func) in self.scope.marks:
             self.handled.add(id(func))  # left as it is (see migrate_file)
-        elif _is_mark(func, "vcr"):
+        elif is_mark(func, "vcr"):
             self.handled.add(id(func))
             if any(k.arg == "cassette_library_dir" for k in node.keywords):
                 # Our marker has no such option; the `vcr` marker keeps working (compat).
@@ -455,7 +425,7 @@ class _Migrator(ast.NodeVisitor):
                 )
             else:
                 self.edit(func, self.mark_name(func))
-        elif _is_mark(func, "default_cassette"):
+        elif is_mark(func, "default_cassette"):
             self.handled.add(id(func))
             if node.args:
                 name = self.cassette_name(node.args[0], default=True)
@@ -463,7 +433,7 @@ class _Migrator(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if _is_mark(node, "vcr") and id(node) not in self.handled and not self.named_by:
+        if is_mark(node, "vcr") and id(node) not in self.handled | self.scope.marks:
             self.edit(node, self.mark_name(node))
         self.generic_visit(node)
 
@@ -474,7 +444,7 @@ class _Migrator(ast.NodeVisitor):
             col = line.find(node.name, line.find("def "))
             start = self.offsets.starts[node.lineno - 1] + col
             self.m.edits.append(Edit(start, start + len(node.name), RENAMES[node.name]))
-        if _defines_fixture(node, DIR_FIXTURE):
+        if defines_fixture(node, DIR_FIXTURE):
             self.todo(node, DIR_TODO)
             self.note(
                 node,
@@ -535,43 +505,45 @@ def migrate_file(
     migration = FileMigration(path, source)
     tree = ast.parse(source, filename=str(path))
     migrator = _Migrator(migration)
-    marks = [
-        node
-        for node in ast.walk(tree)
-        if _is_mark(node, "vcr") or _is_mark(node, "default_cassette")
-    ]
-    migrator.uses_vcr = any(_is_mark(node, "vcr") for node in marks)
+    marks = [node for node in ast.walk(tree) if any(is_mark(node, n) for n in LEFT_MARKS)]
+    migrator.uses_vcr = any(is_mark(node, "vcr") for node in marks)
     migrator.collected = collected is not None
     default, named = cassette_tests(tree) if collected is None else ([], [])
     uses = [test for test in collected or () if test.cassette]
-    found = (overrides or _Overrides()).of(path, tree) if marks or default or uses else []
-    migrator.named_by = [where for _, where in found] if marks else []
-    for test in uses:
+    if marks or default or uses:
+        module = (overrides or _Overrides()).of(path, tree)
+        migrator.scope = scope(tree, str(path), module)
+    left = migrator.scope.of
+    for use in uses:
         # Left on `vcr`, it reads the name default_cassette_name (vcr_cassette_name renamed)
         # or pytest-recording gives it.
-        target = test.recording if migrator.named_by and test.vcr else test.ours
-        if test.name_problem:
-            migration.notes.append(_uncalled(path, test, target))
+        target = use.recording if left(use.parts[:-1]) is not None and use.vcr else use.ours
+        if use.name_problem:
+            migration.notes.append(_uncalled(path, use, target))
             continue
-        recorded = test.recording if target != test.recording else None
-        defined = DefinedTest(test.parts[:-1], test.parts[-1], test.pytest_vcr, target, recorded)
-        (named if test.named else default).append(defined)
+        recorded = use.recording if target != use.recording else None
+        defined = DefinedTest(use.parts[:-1], use.parts[-1], use.pytest_vcr, target, recorded)
+        (named if use.named else default).append(defined)
     migration.staying = [(test, "its marker names or places its cassette") for test in named]
     # vcr_cassette_dir places their cassettes, default_cassette_name names them: pytest-vcr's
     # files stay (a renamed vcr_cassette_name's names are known once collected).
-    if any(fixture != VCR_NAME_FIXTURE or collected is None for fixture, _ in found):
-        why = "left on vcr under an override"
-        migration.staying += [(test, why) for test in default]
-    else:
-        migration.moving = default
-    if migrator.named_by:
+    for test in default:
+        found = left(test.classes)
+        if found is not None and (
+            collected is None or any(f != VCR_NAME_FIXTURE for f, _ in found)
+        ):
+            migration.staying.append((test, "left on vcr under an override"))
+        else:
+            migration.moving.append(test)
+    kept = [node for node in marks if id(node) in migrator.scope.marks]
+    if kept:
         # Our marker's names are fixed: rewritten, these tests would look for other files.
-        first = min(marks, key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
+        first = min(kept, key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
         migrator.note(
             first,
-            "vcr markers left as they are: their cassettes are named or placed by "
-            f"{', '.join(migrator.named_by)}, which pytest-cassettes honours for vcr tests "
-            "only (see the TODO there)",
+            f"vcr markers{migrator.scope.described()} left as they are: their cassettes are "
+            f"named or placed by {', '.join(migrator.scope.named_by())}, which pytest-cassettes "
+            "honours for vcr tests only (see the TODO there)",
         )
     migrator.visit(tree)
     return migration
