@@ -564,3 +564,57 @@ def test_requests_that_got_no_response_while_recording_are_reported(
     ]
     assert tests["test_suite.py::test_fine"]["unanswered"] == []
     assert suite.uris("test_timeout") == [f"{suite.server.base_url}/before"]
+
+
+FLAKY = """
+ATTEMPTS = []
+
+@pytest.mark.cassette
+def test_flaky():
+    ATTEMPTS.append(1)
+    requests.get(URL + "/common")
+    requests.get(URL + f"/attempt/{len(ATTEMPTS)}")
+    assert len(ATTEMPTS) > 1, "fails the first time"
+
+@pytest.mark.cassette
+def test_broken():
+    requests.get(URL + "/broken")
+    assert False, "fails every time"
+
+@pytest.mark.cassette
+def test_ok():
+    requests.get(URL + "/ok")
+"""
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_a_test_run_again_has_one_entry_its_last_attempt_s(
+    suite: Suite, xdist: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-rerunfailures runs a failed test again: the report had an entry per attempt,
+    and its totals counted what every attempt played."""
+    suite.write(FLAKY)
+    report_path = suite.path / "report.json"
+    result = run(suite, "--reruns=2", f"--cassette-report={report_path}", *xdist)
+    result.assert_outcomes(passed=2, failed=1)
+    assert result.parseoutcomes()["rerun"] == 3
+    report = json.loads(report_path.read_text())
+    entries = {t["nodeid"].split("::")[1]: t for t in report["tests"]}
+    assert len(report["tests"]) == 3
+    assert {name: (t["attempts"], t["failed"]) for name, t in entries.items()} == {
+        "test_flaky": (2, False),
+        "test_broken": (3, True),
+        "test_ok": (1, False),
+    }
+    assert entries["test_flaky"]["recorded"] == 2 and entries["test_flaky"]["saved"]
+    assert report["totals"]["not_saved"] == 1  # test_broken's last attempt's
+
+    monkeypatch.setenv("CI", "true")
+    result = run(suite, "--reruns=1", f"--cassette-report={report_path}", *xdist)
+    result.assert_outcomes(passed=2, failed=1)
+    assert result.parseoutcomes()["rerun"] == 2  # /attempt/1 was never recorded
+    report = json.loads(report_path.read_text())
+    flaky = [t for t in report["tests"] if t["nodeid"].endswith("test_flaky")]
+    assert [(t["attempts"], t["played"]) for t in flaky] == [(2, 2)]
+    assert report["totals"]["interactions_played"] == 3  # test_flaky's /common once, test_ok's
+    assert report["totals"]["cassettes_replayed"] == 2

@@ -16,6 +16,7 @@ from pytest_cassettes import libraries, storage
 from pytest_cassettes.cassette import Cassette, Context
 from pytest_cassettes.patching import Patches, Router
 from tests.conftest import Suite
+from tests.test_report import FLAKY
 
 
 def test_a_secret_a_fixture_puts_in_the_environment_is_scrubbed(suite: Suite) -> None:
@@ -345,60 +346,19 @@ def test_an_import_that_ends_after_its_test_leaves_the_patches_as_the_next_test_
     assert http.client.HTTPConnection is real_connection
 
 
-RERUN = """
-import pytest
-from _pytest.runner import runtestprotocol
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item, nextitem):
-    # What pytest-rerunfailures does: the same item run again after a failure.
-    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    reports = runtestprotocol(item, nextitem=nextitem, log=False)
-    if any(report.failed for report in reports):
-        for report in reports:  # the failed attempt is told as run again
-            if report.failed:
-                report.outcome = "rerun"
-            item.ihook.pytest_runtest_logreport(report=report)
-        reports = runtestprotocol(item, nextitem=nextitem, log=False)
-    for report in reports:
-        item.ihook.pytest_runtest_logreport(report=report)
-    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-    return True
-"""
-
-
 def test_a_test_that_passes_when_run_again_saves_its_recording(suite: Suite) -> None:
     # A flaky test under pytest-rerunfailures: the failed attempt saves nothing, the passing
     # rerun saves its own recording (it was lost: the first attempt's failure stayed). The
     # summary told the failed attempt as "1 recorded interaction of failed tests not saved
     # (record_on_exception=True keeps them)": advice that, followed, saves the failure for the
     # rerun to replay. Only a test's last attempt counts.
-    suite.pytester.makeconftest(RERUN)
-    suite.write(
-        """
-        ATTEMPTS = []
-
-
-        @pytest.mark.cassette
-        def test_flaky():
-            ATTEMPTS.append(1)
-            requests.get(URL + f"/attempt/{len(ATTEMPTS)}")
-            assert len(ATTEMPTS) > 1, "fails the first time"
-
-
-        @pytest.mark.cassette
-        def test_broken():
-            requests.get(URL + "/broken")
-            assert False, "fails every time"
-        """
-    )
-    result = suite.run("--record-mode=once")
-    result.assert_outcomes(passed=1, failed=1)
-    assert [uri.rsplit("/", 1)[1] for uri in suite.uris("test_flaky")] == ["2"]
+    suite.write(FLAKY)
+    result = suite.run("--record-mode=once", "--reruns=1")
+    result.assert_outcomes(passed=2, failed=1)
+    assert [uri.rsplit("/", 1)[1] for uri in suite.uris("test_flaky")] == ["common", "2"]
     result.stdout.fnmatch_lines(
         [
-            "*1 cassette recorded (1 new interaction)*",
+            "*2 cassettes recorded (3 new interactions)*",
             "1 recorded interaction of failed tests not saved*",
         ]
     )

@@ -168,8 +168,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(beside_recording, beside_recording.PLUGIN_NAME)
     if run.replay_only:  # only these runs guard fixtures' teardowns: no cost in the others
         config.pluginmanager.register(FixtureGuards(), "cassettes-fixture-guards")
-    elif disabled is None:  # only these runs record
-        config.pluginmanager.register(Reruns(config.stash[SESSION]), "cassettes-reruns")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -466,17 +464,6 @@ class FixtureGuards:
         self, fixturedef: Any, request: pytest.FixtureRequest
     ) -> None:
         request.config.stash[SESSION].fixture_torn_down(fixturedef)
-
-
-class Reruns:
-    """pytest-rerunfailures' reports: an attempt it runs again lost nothing it did not save."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if str(report.outcome) == "rerun":  # not one of pytest's own outcomes
-            self.session.attempt_run_again(report.nodeid)
 
 
 def _raise_in(outcome: Any, error: CassetteError) -> None:

@@ -28,10 +28,10 @@ class Stats:
     not_saved: int = 0  # recordings of failed tests, discarded
     requests_unanswered: int = 0  # sent to record by tests that passed, no response recorded
 
-    def add(self, other: Stats) -> None:
-        """Add another process's counts."""
+    def add(self, other: Stats, sign: int = 1) -> None:
+        """Add another process's counts (or take them away: sign -1)."""
         for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            setattr(self, f.name, getattr(self, f.name) + sign * getattr(other, f.name))
 
 
 @dataclass
@@ -48,6 +48,8 @@ class TestRecord:
     saved: bool
     strict: bool = False  # unused interactions fail it (--cassette-strict, the marker's)
     unanswered: list[str] = field(default_factory=list)  # "METHOD URI" sent, no response
+    failed: bool = False  # the test failed (its setup or call)
+    attempts: int = 1  # runs of the test (pytest-rerunfailures): this entry is the last one's
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pytest_cassettes.errors import (
     UnusedInteractionsError,
 )
 from pytest_cassettes.network import AllowList, NetworkGuard
-from pytest_cassettes.report import Report, TestRecord, describe, used_key
+from pytest_cassettes.report import Report, Stats, TestRecord, describe, used_key
 from pytest_cassettes.settings import (
     INI_FLAGS,
     INI_LISTS,
@@ -116,6 +116,16 @@ class EnvironmentKey:
         return key
 
 
+@dataclass
+class Attempt:
+    """One run of a test (the first, or a rerun's): its number, its entries in the report
+    and what each added to the counts."""
+
+    nodeid: str
+    number: int = 1
+    done: list[tuple[TestRecord, Stats]] = field(default_factory=list)
+
+
 class Session:
     """Everything pytest-cassettes keeps for one pytest process."""
 
@@ -134,8 +144,8 @@ class Session:
         # Connections this process blocked (not the xdist workers' its report merges), and
         # how many of them when a test phase was last reported.
         self._blocked_here = self._blocked_told = 0
-        # Interactions each test's last attempt recorded and did not save (it failed).
-        self._not_saved: dict[str, int] = {}
+        # The test running and its attempt (a test run again: pytest-rerunfailures).
+        self._attempt = Attempt("")
         # --cassette-disable: cassette tests run as plain ones (run.source names the flag).
         self.disabled = run.source in ("--cassette-disable", "--disable-recording")
         if self.disabled:
@@ -737,23 +747,21 @@ class Session:
         A failed test's unused interactions are not counted (it may have stopped before its
         requests), unless it failed for them (--cassette-strict)."""
         stats = self.report.stats
-        played = cassette.play_count
-        if played:
-            stats.cassettes_replayed += 1
-            stats.interactions_played += played
+        done = Stats()  # what the attempt did (undone if the test runs again), but its writes
+        played = done.interactions_played = cassette.play_count
+        done.cassettes_replayed = int(played > 0)
         unused = [] if failed and not strict_failed else unused_requests(cassette)
-        stats.interactions_unused += len(unused)
+        done.interactions_unused = len(unused)
         unanswered = [] if failed else describe(cassette.unanswered)
-        stats.requests_unanswered += len(unanswered)
+        done.requests_unanswered = len(unanswered)
         written = 0
         if settings.replay_only:
             pass  # a replay-only run writes nothing (not even drop_unused_requests' removals)
         elif failed and not settings.flag("record_on_exception"):
-            stats.not_saved += len(cassette.recorded)
-            nodeid = cassette.context.nodeid
-            self._not_saved[nodeid] = self._not_saved.get(nodeid, 0) + len(cassette.recorded)
+            done.not_saved = len(cassette.recorded)
         else:
             written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
+        stats.add(done)
         if written:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
@@ -767,20 +775,25 @@ class Session:
         self.report.used.update(
             used_key(self.shown(p)) for p in (cassette.path, *cassette.shared_paths)
         )
-        self.report.tests.append(
-            TestRecord(
-                nodeid=cassette.context.nodeid,
-                cassette=self.shown(cassette.path),
-                shared=[self.shown(p) for p in cassette.shared_paths],
-                mode=cassette.record_mode,
-                played=played,
-                recorded=written,
-                unused=unused,
-                saved=bool(written),
-                strict=cassette.strict,
-                unanswered=unanswered,
-            )
+        nodeid = cassette.context.nodeid
+        attempt = self._attempt if nodeid == self._attempt.nodeid else None
+        record = TestRecord(
+            nodeid=nodeid,
+            cassette=self.shown(cassette.path),
+            shared=[self.shown(p) for p in cassette.shared_paths],
+            mode=cassette.record_mode,
+            played=played,
+            recorded=written,
+            unused=unused,
+            saved=bool(written),
+            strict=cassette.strict,
+            unanswered=unanswered,
+            failed=failed,
+            attempts=attempt.number if attempt else 1,
         )
+        self.report.tests.append(record)
+        if attempt:
+            attempt.done.append((record, done))
 
     # --- the whole collection: orphans ---------------------------------------------------
 
@@ -869,13 +882,20 @@ class Session:
         self._blocked_told = self._blocked_here
 
     def attempt_starts(self, nodeid: str) -> None:
-        """A test's attempt begins (pytest-rerunfailures runs a failed one again)."""
-        self._not_saved.pop(nodeid, None)
-
-    def attempt_run_again(self, nodeid: str) -> None:
-        """The attempt that just ended failed and runs again (pytest-rerunfailures' `rerun`
-        report): what it did not save is no loss, the next attempt records anew."""
-        self.report.stats.not_saved -= self._not_saved.pop(nodeid, 0)
+        """A test's attempt begins. The same test again (pytest-rerunfailures runs a failed one
+        again): the attempt before is superseded, its entries and counts dropped (what it did
+        not save is no loss, this attempt records anew; what it wrote stays counted)."""
+        attempt = self._attempt
+        if nodeid != attempt.nodeid:
+            self._attempt = Attempt(nodeid)
+            return
+        superseded = {id(record) for record, _ in attempt.done}
+        if superseded:
+            self.report.tests[:] = [t for t in self.report.tests if id(t) not in superseded]
+        for _, done in attempt.done:
+            self.report.stats.add(done, -1)
+        attempt.done.clear()
+        attempt.number += 1
 
     def note_vcrpy_cassettes(self) -> None:
         """The files vcrpy's own use_cassette opened in this run are in use (a fixture calling
