@@ -372,9 +372,8 @@ def test_a_file_without_a_last_newline_ends_its_diff_as_diff_does(tmp_path: Path
     )
     out = io.StringIO()
     assert migrate([str(tmp_path)], write=False, out=out) == 1
-    assert out.getvalue().endswith(
-        "     pass\n\\ No newline at end of file\nwould migrate 1 file\n"
-    )
+    assert "     pass\n\\ No newline at end of file\n" in out.getvalue()
+    assert out.getvalue().endswith("\nwould migrate 1 file\n")
 
 
 def test_files_pytest_recording_names_otherwise_are_renamed_to_ours(
@@ -511,3 +510,123 @@ def test_markers_the_tests_under_a_class_s_naming_fixture_carry_are_left_too(
         else:
             assert migrated.count("@pytest.mark.vcr\n") == 2  # Base's, TestOuter's
             assert "    @pytest.mark.cassette\n    def test_free" in migrated
+
+
+# A pytest-recording project as its users write one: a vcr_config filtering headers and
+# dropping cookies, a matcher of its own, markers on modules, classes and tests (record modes,
+# a named cassette, a shared one), the `vcr` fixture, block_network under --block-network.
+PROJECT_CONFTEST = """\
+import pytest
+
+TOKEN = "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
+
+
+def _drop_cookies(response):
+    response["headers"].pop("Set-Cookie", None)
+    return response
+
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {
+        "filter_headers": ["authorization", ("x-api-key", "DUMMY")],
+        "filter_query_parameters": ["token"],
+        "before_record_response": _drop_cookies,
+    }
+
+
+@pytest.fixture
+def auth():
+    return {"Authorization": f"Bearer {TOKEN}", "X-Api-Key": TOKEN}
+
+
+def pytest_recording_configure(config, vcr):
+    vcr.register_matcher("path_only", lambda a, b: a.path == b.path)
+"""
+PROJECT_USERS = """
+pytestmark = pytest.mark.vcr
+
+def test_list(auth):
+    assert requests.get(URL + "/users", headers=auth).json()["path"] == "/users"
+
+@pytest.mark.parametrize("user", [1, 2])
+def test_get(auth, user):
+    assert requests.get(f"{URL}/users/{user}", headers=auth).json()["path"] == f"/users/{user}"
+
+@pytest.mark.vcr(record_mode="new_episodes")
+def test_create(auth):
+    answer = requests.post(URL + "/users?token=abc123", json={"name": "ada"}, headers=auth)
+    assert answer.json()["method"] == "POST"
+
+class TestSession:
+    def test_login(self):
+        assert requests.get(URL + "/login").json() == {}  # its cookie never recorded
+
+    @pytest.mark.default_cassette("session-refresh")
+    def test_refresh(self, auth):
+        assert requests.post(URL + "/refresh", headers=auth).status_code == 200
+
+def test_played(vcr):
+    requests.get(URL + "/ping")
+    assert vcr.play_count in (0, 1)
+"""
+PROJECT_SEARCH = """
+import httpx
+
+@pytest.mark.vcr(match_on=["method", "path_only"])
+class TestSearch:
+    def test_search(self, auth):
+        with httpx.Client(headers=auth) as client:
+            assert client.get(URL + "/search", params={"q": "ada"}).status_code == 200
+
+    def test_pages(self, auth):
+        with httpx.Client(headers=auth) as client:
+            assert client.get(URL + "/search", params={"page": 2}).status_code == 200
+
+@pytest.mark.vcr("login.yaml", record_mode="once")
+def test_me(auth):
+    assert httpx.get(URL + "/me", headers=auth).status_code == 200
+
+@pytest.mark.block_network
+def test_offline():
+    with pytest.raises(RuntimeError, match="Network is disabled"):
+        httpx.get(URL + "/never")
+"""
+
+
+def test_a_pytest_recording_project_replays_offline_and_is_told_what_is_left(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.pytester.makepyprojecttoml(
+        '[project]\nname = "acme"\noptional-dependencies = {test = ["pytest-recording"]}\n\n'
+        '[tool.pytest.ini_options]\naddopts = "--block-network"\n'
+    )
+    (suite.path / "requirements-dev.txt").write_text("requests\npytest_recording==0.13.2\n")
+    suite.pytester.makeconftest(PROJECT_CONFTEST)
+    suite.server.route("/login", body="{}", headers={"Set-Cookie": "session=s3cr3t-cookie"})
+    users = suite.write(PROJECT_USERS, name="test_users")
+    search = suite.write(PROJECT_SEARCH, name="test_search")
+    # In a process of its own: pytest-recording's --block-network leaves socket.socket with a
+    # `connect` of its own (the original, put back as an attribute of the class).
+    record = ("-p", "no:cassettes", "-p", "recording", "-p", "no:cacheprovider")
+    result = suite.pytester.runpytest_subprocess(*record, "--record-mode=once")
+    result.assert_outcomes(passed=11)
+    cassettes = suite.path / "cassettes"
+    (cassettes / "test_search" / "test_me.yaml").rename(cassettes / "test_search" / "login.yaml")
+    hits = suite.server.hits
+
+    out = io.StringIO()
+    assert migrate([str(suite.path)], write=True, out=out) == 0
+    said = out.getvalue()
+    assert "pytest-recording is installed: uninstall it once migrated" in said
+    assert "\npyproject.toml: names pytest-recording: replace it by pytest-cassettes\n" in said
+    assert "\nrequirements-dev.txt: names pytest-recording: replace it by " in said
+    # the Bearer token the echo answers hold (filter_headers cleans the request only)
+    assert "\n8 cassettes hold what looks like secrets (pytest-recording and vcrpy scrub " in said
+    assert f"`pytest-cassettes scan {cassettes}` lists them" in said
+    assert "mark.vcr" not in users.read_text() + search.read_text()
+
+    suite.server.stop()
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:recording").assert_outcomes(passed=11)
+    assert suite.server.hits == hits

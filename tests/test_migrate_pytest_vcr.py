@@ -353,10 +353,11 @@ def test_a_suite_migrated_before_migrate_moved_cassettes_gets_them_moved(tmp_pat
     )
     dry = io.StringIO()
     assert migrate([str(tmp_path)], write=False, out=dry) == 1
-    assert dry.getvalue() == (
+    assert dry.getvalue().startswith(
         f"would move {cassettes}/TestApi.test_get.yaml -> "
-        f"{cassettes}/test_a/TestApi.test_get.yaml\nwould migrate 0 files, move 1 cassette\n"
+        f"{cassettes}/test_a/TestApi.test_get.yaml\n"
     )
+    assert dry.getvalue().endswith("\nwould migrate 0 files, move 1 cassette\n")
     assert migrate([str(tmp_path)], write=True, out=io.StringIO()) == 0
     assert _files(cassettes) == {"test_a/TestApi.test_get.yaml"}
 
@@ -612,13 +613,14 @@ def test_a_call_of_pytest_vcrs_vcr_use_cassette_is_told_what_to_write(tmp_path: 
     )
     out = io.StringIO()
     assert migrate([str(tmp_path)], write=False, out=out) == 0
-    assert out.getvalue() == (
+    assert out.getvalue().startswith(
         f"{tmp_path}/test_a.py:2: vcr.use_cassette(...) of pytest-vcr's `vcr` fixture (a "
         "vcr.VCR; pytest-cassettes' is the test's cassette, None without one): write "
         "`pytest_cassettes.use_cassette(request, 'login.yaml')` (relative to cassettes/ beside "
         "the file, as pytest-vcr's were), with `request` the test's or fixture's argument\n"
-        "would migrate 0 files\n"
     )
+    assert out.getvalue().endswith("\nwould migrate 0 files\n")
+    assert out.getvalue().count("vcr.use_cassette(...)") == 1
 
 
 def test_a_dry_run_leaves_no_file_of_pytest_s_collection(

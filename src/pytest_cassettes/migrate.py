@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from pytest_cassettes.migrate_advice import advice
 from pytest_cassettes.migrate_collect import (
     CASSETTE_FIXTURES,
     COLLECT_TIMEOUT,
@@ -596,6 +597,7 @@ def migrate(
     changes, 2 when a file could not be read or parsed, or a cassette could not be moved.
     """
     changed = failed = 0
+    noted = False
     overrides = _Overrides()
     modules: list[ModuleTests] = []
     files = list(python_files(paths))
@@ -621,6 +623,7 @@ def migrate(
                 ModuleTests(path, cassette_dir(path.parent), migration.moving, migration.staying)
             )
         changed += _apply(migration, write, out)
+        noted = noted or bool(migration.notes)
     for config in _config_files(paths):
         changed += _apply(_config_migration(config), write, out)
     moved = copied = 0
@@ -641,6 +644,9 @@ def migrate(
             f"{source}: left where it is: no migrated test of {source.parent.parent} has this "
             "name (a cassette a marker or use_cassette names stays valid there)\n"
         )
+    if changed or moved or copied or noted:  # the tree used the old plugin's names
+        folders = {d for f in files for d in (cassette_dir(f.parent), f.parent / "cassettes")}
+        out.writelines(f"{line}\n" for line in advice(_roots(paths), folders))
     verb = "migrated" if write else "would migrate"
     summary = f"{verb} {changed} file{'s' if changed != 1 else ''}"
     for count, done, pending in ((moved, "moved", "move"), (copied, "copied", "copy")):
@@ -674,18 +680,22 @@ def _apply(migration: FileMigration, write: bool, out: TextIO) -> bool:
     return new != migration.source
 
 
-def _config_files(paths: Sequence[str]) -> Iterator[Path]:
-    """The files in the folder configuring pytest for `paths` (its rootdir), once each."""
-    seen: set[Path] = set()
+def _roots(paths: Sequence[str]) -> list[Path]:
+    """The folders configuring pytest for `paths` (their rootdirs), as shown, once each."""
+    found: list[Path] = []
     for name in paths:
         here = Path(name).resolve()
         for folder in (here, *here.parents) if here.is_dir() else here.parents:
             if _is_root(folder):
-                for file in (folder / f for f in ROOT_FILES):
-                    if file not in seen and file.is_file():
-                        seen.add(file)
-                        yield _shown(file)
+                found += [] if _shown(folder) in found else [_shown(folder)]
                 break
+    return found
+
+
+def _config_files(paths: Sequence[str]) -> Iterator[Path]:
+    """The files in the folder configuring pytest for `paths` (its rootdir), once each."""
+    for folder in _roots(paths):
+        yield from (folder / f for f in ROOT_FILES if (folder / f).is_file())
 
 
 def _config_migration(path: Path) -> FileMigration:
