@@ -78,6 +78,8 @@ class LocalServer:
         self.host = host
         self.port = 0
         self.routes: dict[str, Route] = {}
+        # The Date header of every answer, when set: answers alike across a second's boundary.
+        self.fixed_date: str | None = None
         self.requests: list[RecordedRequest] = []
         # What a request's handling raised (a client gone mid-response, a malformed request):
         # kept here, never printed (see _Server.handle_error).
@@ -123,6 +125,7 @@ class LocalServer:
             self.requests.clear()
             self.errors.clear()
         self.routes.clear()
+        self.fixed_date = None
 
     def start(self) -> LocalServer:
         """Bind and serve in a background thread; returns self."""
@@ -238,6 +241,9 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return server.fixed_date or super().date_time_string(timestamp)
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output clean
