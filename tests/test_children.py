@@ -273,3 +273,26 @@ def test_a_pytest_run_in_a_child_is_guarded_and_not_warned_about_our_import(
     )
     result.stdout.no_fnmatch_line("*already imported so cannot be rewritten*")
     assert suite.server.hits == 0
+
+
+def test_without_a_temporary_folder_a_childs_block_is_told_in_the_child_only(
+    suite: Suite,
+) -> None:
+    # A fresh process, so that its report file is made there (one per process), and cannot be.
+    (suite.path / "conftest.py").write_text("import tempfile\ntempfile.tempdir = '/no/such/dir'\n")
+    write(
+        suite,
+        """
+        @pytest.mark.block_network
+        def test_guarded():
+            assert child_get(URL + "/x").returncode == 3
+
+        def test_plain_after():  # no guard left behind
+            requests.get(URL + "/plain")
+        """,
+    )
+    result = suite.pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:recording"
+    )
+    result.assert_outcomes(passed=2)
+    assert suite.server.hits == 1

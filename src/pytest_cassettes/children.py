@@ -70,11 +70,16 @@ class _Parent:
         self.counter = 0
 
     def report_path(self) -> str:
+        """The file children write their blocks to, made when first needed; "" if it cannot be
+        (no usable temporary folder): a child's block is then told in its own output only."""
         if self.report is None:
             import atexit
             import tempfile
 
-            handle, name = tempfile.mkstemp(prefix="pytest-cassettes-children-", suffix=".jsonl")
+            try:
+                handle, name = tempfile.mkstemp(".jsonl", "pytest-cassettes-children-")
+            except OSError:
+                return ""
             os.close(handle)
             self.report = Path(name)
             atexit.register(self.report.unlink, missing_ok=True)
