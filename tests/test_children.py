@@ -125,6 +125,40 @@ def test_the_environment_is_given_back_and_a_projects_sitecustomize_still_runs(
     assert ENV not in os.environ
 
 
+def test_a_child_given_its_own_pythonpath_is_guarded_and_keeps_it(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        suite,
+        """
+        SHOW = "import os; print(os.environ['PYTHONPATH'])"
+
+        def show(**kwargs):
+            return subprocess.run(
+                [sys.executable, "-c", SHOW], capture_output=True, text=True, **kwargs
+            ).stdout.strip().split(os.pathsep)
+
+        @pytest.mark.cassette
+        def test_own_env():
+            env = {**os.environ, "PYTHONPATH": "src"}
+            assert show(env=env)[1:] == ["src"]
+            assert child_get(URL + "/env", env=env).returncode == 3
+
+        @pytest.mark.cassette
+        def test_monkeypatched(monkeypatch):
+            monkeypatch.setenv("PYTHONPATH", "src")
+            assert child_get(URL + "/setenv").returncode == 3
+
+        def test_plain_after():  # subprocess left as it was
+            assert show(env={**os.environ, "PYTHONPATH": "src"}) == ["src"]
+        """,
+    )
+    result = ci(suite, monkeypatch, "-p", "no:randomly")
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(["2 network connections blocked*"])
+    assert suite.server.hits == 0
+
+
 def test_the_environment_of_a_guarded_test_names_our_site_folder(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,17 +12,19 @@ guard goes (:func:`collect`): the test fails with it even if it never looks at t
 exit status or output.
 
 The variables go when the last such guard does, unless the test changed them meanwhile
-(then they are the test's). Children that are not Python, Python started with ``-S``, ``-I``
-or ``-E``, and children given an environment of their own making (``env={"PATH": ...}``) are
-not guarded.
+(then they are the test's); meanwhile ``subprocess`` puts our folder back first on a
+PYTHONPATH the test set (:func:`_carry_into_popen`). Children that are not Python, Python
+started with ``-S``, ``-I`` or ``-E``, and children given an environment of their own making
+(``env={"PATH": ...}``) are not guarded.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +70,7 @@ class _Parent:
         self.report: Path | None = None
         self.offset = 0
         self.counter = 0
+        self.popen_init: Any = None  # subprocess.Popen's own __init__, while ours wraps it
 
     def report_path(self) -> str:
         """The file children write their blocks to, made when first needed; "" if it cannot be
@@ -120,6 +123,7 @@ def publish(active: Sequence[NetworkGuard]) -> None:
                     del environ[name]
                 else:
                     environ[name] = before
+        _carry_into_popen(False)
         parent.published = None
         return
     inherited, path = parent.before
@@ -127,13 +131,58 @@ def publish(active: Sequence[NetworkGuard]) -> None:
     report = parent.report_path()
     guards += [dict(guard.child.wire(), report=report) for guard in carried if guard.child]
     value = json.dumps({"path": _PACKAGE_PARENT, "guards": guards})
-    if not path:
-        path = SITE_DIR
-    elif path.split(os.pathsep)[0] != SITE_DIR:
-        path = os.pathsep.join([SITE_DIR, path])
+    path = _our_folder_first(path)
     environ[ENV] = value
     environ["PYTHONPATH"] = path
+    if parent.published is None:
+        _carry_into_popen(True)
     parent.published = (value, path)
+
+
+def _our_folder_first(path: str | None) -> str:
+    if not path:
+        return SITE_DIR
+    if path.split(os.pathsep)[0] == SITE_DIR:
+        return path
+    return os.pathsep.join([SITE_DIR, path])
+
+
+def _carry_into_popen(on: bool) -> None:
+    """While a guard is carried, a child started by ``subprocess`` (asyncio's and os.popen's
+    too) whose environment carries ours gets our folder first on its PYTHONPATH again: a test
+    that sets its own (``env={**os.environ, "PYTHONPATH": "src"}``, monkeypatch.setenv) would
+    otherwise start it unguarded."""
+    import subprocess
+
+    popen: Any = subprocess.Popen
+    init = popen.__init__
+    if on:
+        _PARENT.popen_init = init
+
+        @functools.wraps(init)
+        def carrying(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
+            if len(rest) > 9:  # env given in its place (after bufsize, ..., cwd)
+                rest = (*rest[:9], _carried(rest[9]), *rest[10:])
+            else:
+                kwargs["env"] = _carried(kwargs.get("env"))
+            init(self, args, *rest, **kwargs)
+
+        popen.__init__ = carrying
+    elif _PARENT.popen_init is not None:
+        if getattr(init, "__wrapped__", None) is _PARENT.popen_init:  # else patched since
+            popen.__init__ = _PARENT.popen_init
+        _PARENT.popen_init = None
+
+
+def _carried(env: Mapping[Any, Any] | None) -> Mapping[Any, Any] | None:
+    """``env`` (None: os.environ's), with our folder first on its PYTHONPATH if it carries the
+    guard's variable without it."""
+    given = os.environ if env is None else env
+    value = given.get(ENV)
+    path = given.get("PYTHONPATH")
+    if not isinstance(value, str) or (path and path.split(os.pathsep)[0] == SITE_DIR):
+        return env
+    return {**given, "PYTHONPATH": _our_folder_first(path)}
 
 
 def _inherited_guards(value: str | None) -> list[dict[str, Any]]:
