@@ -4,7 +4,10 @@ tests start real Python processes that talk to a local server."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -157,6 +160,50 @@ def test_a_child_given_its_own_pythonpath_is_guarded_and_keeps_it(
     result.assert_outcomes(failed=2, passed=1)
     result.stdout.fnmatch_lines(["2 network connections blocked*"])
     assert suite.server.hits == 0
+
+
+def older_python() -> str | None:
+    """A Python older than pytest-cassettes supports (3.9) on this machine, pyenv's included."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"), "versions")
+    found = [shutil.which(f"python3.{minor}") for minor in (8, 7, 6)]
+    found += sorted(map(str, pyenv.glob("3.[678].*/bin/python3")))
+    for python in filter(None, found):
+        if subprocess.run([python, "-c", "pass"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+def test_a_child_on_an_older_python_runs_quietly_with_the_projects_sitecustomize(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its stderr is the child's own (a test may assert it empty), unguarded as the README says.
+    python = older_python()
+    if python is None:
+        pytest.skip("no Python older than 3.9 here")
+    site = suite.path / "own_site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("MARK = 'the project sitecustomize ran'\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("OLD_PYTHON", python)
+    write(
+        suite,
+        """
+        SHOW = (
+            "import sitecustomize, sys, urllib.request; print(sitecustomize.MARK); "
+            "urllib.request.urlopen(sys.argv[1], timeout=5)"
+        )
+
+        @pytest.mark.cassette
+        def test_old_python():
+            done = subprocess.run(
+                [os.environ["OLD_PYTHON"], "-c", SHOW, URL + "/old"],
+                capture_output=True, text=True,
+            )
+            assert (done.stdout, done.stderr) == ("the project sitecustomize ran\\n", "")
+        """,
+    )
+    ci(suite, monkeypatch).assert_outcomes(passed=1)
+    assert suite.server.hits == 1
 
 
 def test_the_environment_of_a_guarded_test_names_our_site_folder(

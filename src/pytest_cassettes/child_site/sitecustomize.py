@@ -4,20 +4,20 @@ Python imports ``sitecustomize`` at start-up; while a test of a replay-only run 
 --block-network) runs, its process puts this folder first on ``PYTHONPATH`` (see
 pytest_cassettes/children.py). This module installs the guard the variable
 ``PYTEST_CASSETTES_CHILD_GUARD`` describes, then runs the ``sitecustomize`` it hides, if any.
+
+Any Python a test starts reads it, so it is written for Python 2.7 too (type comments, no
+f-strings); it guards only the Pythons pytest-cassettes runs on (3.9 and later), and leaves
+the others quiet (Python 2 without the project's sitecustomize).
 """
 
-from __future__ import annotations
-
-import importlib.machinery
-import importlib.util
 import json
 import os
 import sys
 
 
-def _guard() -> None:
+def _guard():  # type: () -> None
     text = os.environ.get("PYTEST_CASSETTES_CHILD_GUARD")
-    if not text:
+    if not text or sys.version_info < (3, 9):
         return
     try:
         data = json.loads(text)
@@ -31,11 +31,19 @@ def _guard() -> None:
                 sys.path.remove(str(data["path"]))
         guard_this_process(data)
     except Exception as error:  # a child that cannot be guarded still runs, and says so
-        sys.stderr.write(f"pytest-cassettes: this child process is not guarded: {error!r}\n")
+        sys.stderr.write(
+            "pytest-cassettes: this child process is not guarded: " + repr(error) + "\n"
+        )
 
 
-def _chain() -> None:
+def _chain():  # type: () -> None
     """Run the sitecustomize this one stands in front of (a distribution's, a project's)."""
+    try:
+        import importlib.machinery
+        import importlib.util
+    except ImportError:  # Python 2: not found
+        return
+
     here = os.path.dirname(os.path.abspath(__file__))
     rest = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
