@@ -254,6 +254,41 @@ def test_a_multiprocessing_spawn_worker_is_guarded_and_a_swallowed_error_still_f
     assert suite.server.hits == 0
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
+def test_a_block_names_the_process_that_made_it_a_fork_of_a_child_too(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A multiprocessing forkserver's workers are such forks.
+    write(
+        suite,
+        """
+        FORK = (
+            "import os, sys, urllib.request\\n"
+            "pid = os.fork()\\n"
+            "if pid == 0:\\n"
+            "    try:\\n"
+            "        urllib.request.urlopen(sys.argv[1], timeout=5)\\n"
+            "    finally:\\n"
+            "        os._exit(0)\\n"
+            "print(pid)\\n"
+            "os.waitpid(pid, 0)\\n"
+        )
+
+        @pytest.mark.cassette
+        def test_forks():
+            done = subprocess.run(
+                [sys.executable, "-c", FORK, URL + "/forked"], capture_output=True, text=True
+            )
+            print("FORKED", done.stdout.strip())
+        """,
+    )
+    result = ci(suite, monkeypatch, "-s")
+    result.assert_outcomes(failed=1)
+    forked = result.stdout.str().split("FORKED ", 1)[1].split()[0]
+    result.stdout.fnmatch_lines([f"FAILED *blocked in a child process (pid {forked}: python*"])
+    assert suite.server.hits == 0
+
+
 def test_block_network_guards_the_children_of_plain_tests(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -233,16 +233,12 @@ def guard_this_process(data: dict[str, Any]) -> None:
     from pytest_cassettes.errors import NetworkBlockedError
     from pytest_cassettes.network import AllowList, NetworkGuard
 
-    argv = sys.orig_argv[1:] if hasattr(sys, "orig_argv") else sys.argv  # 3.10+: as given
-    command = " ".join([os.path.basename(sys.executable), *argv]).split()  # one line
-    child = f"pid {os.getpid()}: {' '.join(command)}"
-    if len(child) > 100:
-        child = child[:97] + "..."
     for wire in data["guards"]:
 
         def make_error(
             host: str, port: int | None, _child: str | None, wire: Any = wire
         ) -> BaseException:
+            child = _this_child()
             line = json.dumps({"key": wire["key"], "host": host, "port": port, "child": child})
             try:
                 descriptor = os.open(str(wire["report"]), os.O_WRONLY | os.O_APPEND)
@@ -263,3 +259,11 @@ def guard_this_process(data: dict[str, Any]) -> None:
             )
 
         NetworkGuard(AllowList.parse(wire["allow"]), make_error).__enter__()
+
+
+def _this_child() -> str:
+    """This process, as a block names it: its pid (now: a forked worker's own) and command."""
+    argv = sys.orig_argv[1:] if hasattr(sys, "orig_argv") else sys.argv  # 3.10+: as given
+    command = " ".join([os.path.basename(sys.executable), *argv]).split()  # one line
+    child = f"pid {os.getpid()}: {' '.join(command)}"
+    return child if len(child) <= 100 else child[:97] + "..."
