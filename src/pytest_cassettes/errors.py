@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 
@@ -41,6 +40,8 @@ class CassetteMissingError(CassetteError):
 
 def _flat_cassette(path: str, test: str) -> str:
     """A line naming pytest-vcr's file for the test when it is there instead."""
+    from pathlib import Path  # here: a guarded child process imports this module (children.py)
+
     from pytest_cassettes.paths import pytest_vcr_cassette
 
     flat = pytest_vcr_cassette(Path(path), test)
