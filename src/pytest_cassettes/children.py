@@ -14,8 +14,8 @@ exit status or output.
 The variables go when the last such guard does, unless the test changed them meanwhile
 (then they are the test's); meanwhile ``subprocess`` puts our folder back first on a
 PYTHONPATH the test set (:func:`_carry_into_popen`). Children that are not Python, Python
-started with ``-S``, ``-I`` or ``-E``, and children given an environment of their own making
-(``env={"PATH": ...}``) are not guarded.
+older than 3.9 or started with ``-S``, ``-I`` or ``-E``, and children given an environment of
+their own making (``env={"PATH": ...}``) are not guarded.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,24 +40,20 @@ _PACKAGE_PARENT = os.path.dirname(os.path.dirname(__file__))
 
 @dataclass
 class ChildSpec:
-    """What a child needs to guard itself as its parent's guard does."""
+    """What a child needs to guard itself as its parent's guard does: the allowed hosts as
+    given, and what its NetworkBlockedError says (the test, the record mode and why,
+    pytest-recording's wording or not)."""
 
     allow: Sequence[str]
     test: str
     mode: str | None
     reason: str
     legacy: bool = False
-    key: str = field(default="", init=False)
+    key: str = field(default="", init=False)  # names the guard in the report: set by publish
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "allow": list(self.allow),
-            "test": self.test,
-            "mode": self.mode,
-            "reason": self.reason,
-            "legacy": self.legacy,
-        }
+        """As ``PYTEST_CASSETTES_CHILD_GUARD`` carries it (JSON), for guard_this_process."""
+        return {**asdict(self), "allow": list(self.allow)}
 
 
 class _Parent:
