@@ -141,13 +141,15 @@ def test_a_guarded_childs_start_up_imports_only_what_the_guard_needs(
             "import sys; print('pytest_cassettes.network' in sys.modules, "
             "sorted({'pytest', 'pathlib', 'importlib.abc'} & set(sys.modules)))"
         )
+        # Python 3.9's importlib.util, which finds the project's sitecustomize, imports it.
+        EXPECTED = "True []\\n" if sys.version_info >= (3, 10) else "True ['importlib.abc']\\n"
 
         @pytest.mark.cassette
         def test_cli():
             shown = subprocess.run(
                 [sys.executable, "-c", SHOW], capture_output=True, text=True, check=True
             )
-            assert shown.stdout == "True []\\n"
+            assert shown.stdout == EXPECTED
         """,
     )
     ci(suite, monkeypatch).assert_outcomes(passed=1)
@@ -407,7 +409,7 @@ def test_a_pytest_run_in_a_child_is_guarded_and_not_warned_about_our_import(
     result.stdout.fnmatch_lines(
         [
             "*FAILED inner/inner_check.py::test_plain - *NetworkBlockedError: Network access to "
-            "127.0.0.1:* blocked in a child process (pid *: python* -*) of "
+            "127.0.0.1:* blocked in a child process (pid *: python* *) of "
             "test_suite.py::test_runs_pytest*",
             "*1 failed in*",
         ]
