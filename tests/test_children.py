@@ -439,3 +439,44 @@ def test_without_a_temporary_folder_a_childs_block_is_told_in_the_child_only(
     )
     result.assert_outcomes(passed=2)
     assert suite.server.hits == 1
+
+
+def test_popen_is_given_back_whole_when_a_fixture_swaps_it(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A session fixture puts a fake Popen in place (as pytest-subprocess does) while the guards
+    # of two tests come and go, and takes it away after the last: the fake is not wrapped (it
+    # takes no `env`), and the real class ends as it was.
+    import subprocess
+
+    real_init = subprocess.Popen.__init__
+    write(
+        suite,
+        """
+        class Swapped:  # a fake Popen (pytest-subprocess's): no `env` in its signature
+            def __init__(self, args):
+                self.args = args
+
+            def communicate(self, *_):
+                return "", ""
+
+        @pytest.fixture(scope="session")
+        def swapped():
+            real = subprocess.Popen
+            subprocess.Popen = Swapped
+            yield
+            subprocess.Popen = real
+
+        @pytest.mark.cassette
+        def test_one(swapped):
+            assert subprocess.Popen(["faked"]).args == ["faked"]
+
+        @pytest.mark.cassette
+        def test_two(swapped):
+            assert subprocess.Popen(["faked"]).args == ["faked"]
+        """,
+    )
+    result = ci(suite, monkeypatch, "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    assert subprocess.Popen.__init__ is real_init
+    assert suite.server.hits == 0

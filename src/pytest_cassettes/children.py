@@ -67,7 +67,8 @@ class _Parent:
         self.report: str | None = None
         self.offset = 0
         self.counter = 0
-        self.popen_init: Any = None  # subprocess.Popen's own __init__, while ours wraps it
+        # subprocess.Popen and its own __init__, while ours wraps it
+        self.popen: tuple[Any, Any] | None = None
 
     def report_path(self) -> str:
         """The file children write their blocks to, made when first needed; "" if it cannot be
@@ -151,10 +152,13 @@ def _carry_into_popen(on: bool) -> None:
     otherwise start it unguarded."""
     import subprocess
 
-    popen: Any = subprocess.Popen
-    init = popen.__init__
     if on:
-        _PARENT.popen_init = init
+        popen = _real_popen(subprocess.Popen)
+        if popen is None:
+            return  # a fake in its place (pytest-subprocess's), seen first: left alone
+        init = popen.__init__
+        if getattr(init, "_carries_guard", False):
+            return  # ours still (another patch went over it and back): not wrapped twice
 
         @functools.wraps(init)
         def carrying(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
@@ -164,11 +168,29 @@ def _carry_into_popen(on: bool) -> None:
                 kwargs["env"] = _carried(kwargs.get("env"))
             init(self, args, *rest, **kwargs)
 
+        setattr(carrying, "_carries_guard", True)  # noqa: B010 (a function's attribute)
         popen.__init__ = carrying
-    elif _PARENT.popen_init is not None:
-        if getattr(init, "__wrapped__", None) is _PARENT.popen_init:  # else patched since
-            popen.__init__ = _PARENT.popen_init
-        _PARENT.popen_init = None
+        _PARENT.popen = (popen, init)
+    elif _PARENT.popen is not None:
+        popen, init = _PARENT.popen
+        if getattr(popen.__init__, "__wrapped__", None) is init:  # else patched since
+            popen.__init__ = init
+        _PARENT.popen = None
+
+
+_REAL_POPEN: list[Any] = []
+
+
+def _real_popen(current: Any) -> Any:
+    """subprocess's own Popen, which starts every child: the class in place, or the one it
+    derives from; a fake a test put in its place (pytest-subprocess's) is not wrapped, nor is
+    the real one hidden behind it once seen."""
+    if not _REAL_POPEN:
+        for cls in getattr(current, "__mro__", ()):
+            if cls.__module__ == "subprocess" and cls.__name__ == "Popen":
+                _REAL_POPEN.append(cls)
+                break
+    return _REAL_POPEN[0] if _REAL_POPEN else None
 
 
 def _carried(env: Mapping[Any, Any] | None) -> Mapping[Any, Any] | None:
