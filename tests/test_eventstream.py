@@ -478,3 +478,176 @@ def test_recorded_chunks_of_every_model_family_keep_no_piece_of_the_key_and_repl
     assert suite.server.hits == 0
     texts = json.loads((suite.path / "got.json").read_text())
     assert texts == {model: "Your key is <SCRUBBED:openai>." for model in FAMILIES}
+
+
+# Other AWS event streams carry raw bytes, not JSON: S3 Select's `Records` (the rows the query
+# selected, cut anywhere), Lambda's `PayloadChunk` (what a function streams). S3 answers with
+# no Content-Type, Lambda with the function's own: the stream is known by its framing.
+RAW = {":content-type": "application/octet-stream", ":message-type": "event"}
+
+
+def raw_stream(kind: str, payloads: list[bytes], tail: list[bytes]) -> bytes:
+    return b"".join(message({":event-type": kind, **RAW}, p) for p in payloads) + b"".join(tail)
+
+
+def select_answer(rows: bytes, size: int) -> bytes:
+    """SelectObjectContent's messages: the rows in Records of `size` bytes, Stats, End."""
+    stats = b"<Stats><BytesScanned>9</BytesScanned><BytesReturned>9</BytesReturned></Stats>"
+    tail = [
+        message(
+            {":event-type": "Stats", ":content-type": "text/xml", ":message-type": "event"}, stats
+        ),
+        message({":event-type": "End", ":message-type": "event"}, b""),
+    ]
+    return raw_stream("Records", [rows[i : i + size] for i in range(0, len(rows), size)], tail)
+
+
+def lambda_answer(payloads: list[bytes]) -> bytes:
+    """InvokeWithResponseStream's messages: the function's chunks, then InvokeComplete."""
+    done = {":event-type": "InvokeComplete", ":content-type": "application/json"}
+    return raw_stream(
+        "PayloadChunk", payloads, [message({**done, ":message-type": "event"}, b"{}")]
+    )
+
+
+def payloads(body: bytes) -> list[tuple[str, bytes]]:
+    buffer = EventStreamBuffer()
+    buffer.add_data(body)
+    return [(parsed.headers[":event-type"], parsed.payload) for parsed in buffer]
+
+
+AWS_CLIENTS = textwrap.dedent(
+    """
+    import pathlib
+
+    import boto3
+
+    def client(service):
+        return boto3.client(
+            service,
+            region_name="us-east-1",
+            endpoint_url=URL,
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+    """
+)
+
+
+def test_s3_select_s_rows_with_crlf_keep_no_secret_and_replay(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: a Records payload holding a CR was passed over whole (an event's data line ends at
+    # a CR), and S3's answer, which has no Content-Type, was read as a binary body: every row
+    # reached disk as it was.
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    rows = (
+        "id,user,note\r\n"
+        f"1,ada,password=Tr0ub4dor-hunter2 key {OPENAI}\r\n"
+        f"2,bob,env {ENV_KEY} here\r\n"
+        "3,cy,caf\u00e9 cr\u00e8me\r\n"
+    ).encode()
+    suite.server.route("/bucket/rows.csv", body=select_answer(rows, 37))
+    suite.write(
+        AWS_CLIENTS
+        + textwrap.dedent(
+            """
+        @pytest.mark.cassette
+        def test_select():
+            answer = client("s3").select_object_content(
+                Bucket="bucket",
+                Key="rows.csv",
+                Expression="select * from s3object",
+                ExpressionType="SQL",
+                InputSerialization={"CSV": {"FileHeaderInfo": "NONE"}},
+                OutputSerialization={"CSV": {}},
+            )
+            rows = b"".join(e["Records"]["Payload"] for e in answer["Payload"] if "Records" in e)
+            pathlib.Path("got.csv").write_bytes(rows)
+        """
+        )
+    )
+    suite.run().assert_outcomes(passed=1)
+    body = recorded_body(suite, "test_select")
+    read_back = payloads(body)  # every message's lengths and CRCs right, or botocore raises
+    assert [kind for kind, _ in read_back] == [
+        kind for kind, _ in payloads(suite.server.routes["/bucket/rows.csv"].body)
+    ]
+    written = b"".join(payload for kind, payload in read_back if kind == "Records")
+    assert b"hunter2" not in written and b"7Q2w" not in written
+    no_piece_of(OPENAI, written.decode())
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert (suite.path / "got.csv").read_bytes() == (
+        "id,user,note\r\n"
+        "1,ada,password=<SCRUBBED> key <SCRUBBED:openai>\r\n"
+        "2,bob,env <ACME_API_KEY> here\r\n"
+        "3,cy,caf\u00e9 cr\u00e8me\r\n"
+    ).encode()
+
+
+def test_lambda_s_streamed_chunks_keep_no_secret_and_a_binary_one_stays_as_it_was(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: a chunk that was not UTF-8 on its own (a character cut between two chunks, or
+    # bytes that are no text) was passed over whole, the environment's values in it too.
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    text = f"Caf\u00e9 \u2603 password=Tr0ub4dor-x1 key {OPENAI} \u00e9t\u00e9\n".encode()
+    cuts = [0, 4, 7, 25, 60, 120, len(text)]  # inside "\u00e9", "\u2603" and the values
+    image = b"\x89PNG\r\n\x1a\n\x00\xff" + ENV_KEY.encode() + b"\xfe\x00\x01"
+    plain = b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00\x01 no secret \xc3"
+    suite.server.route(
+        "/2021-11-15/functions/text/response-streaming-invocations",
+        headers={"Content-Type": "text/plain"},  # the function's: the stream is not told
+        body=lambda_answer([text[a:b] for a, b in zip(cuts, cuts[1:])]),
+    )
+    suite.server.route(
+        "/2021-11-15/functions/image/response-streaming-invocations",
+        headers={"Content-Type": "application/octet-stream"},
+        body=lambda_answer([image[:12], image[12:], plain]),
+    )
+    suite.write(
+        AWS_CLIENTS
+        + textwrap.dedent(
+            """
+        @pytest.mark.cassette
+        def test_stream():
+            got = {}
+            for name in ("text", "image"):
+                answer = client("lambda").invoke_with_response_stream(FunctionName=name)
+                chunks = [e["PayloadChunk"]["Payload"] for e in answer["EventStream"] if "PayloadChunk" in e]
+                got[name] = chunks
+            pathlib.Path("got.txt").write_bytes(b"".join(got["text"]))
+            pathlib.Path("got.bin").write_bytes(b"|".join(got["image"]))
+        """
+        )
+    )
+    suite.run().assert_outcomes(passed=1)
+    interactions = suite.cassette("test_stream")["interactions"]
+    written = b"".join(
+        payload
+        for interaction in interactions
+        for _, payload in payloads(interaction["response"]["body"]["string"])
+    )
+    assert b"Tr0ub4" not in written and b"7Q2w" not in written
+    no_piece_of(OPENAI, written.decode("latin-1"))
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert (suite.path / "got.txt").read_bytes().decode() == (
+        "Caf\u00e9 \u2603 password=<SCRUBBED> key <SCRUBBED:openai> \u00e9t\u00e9\n"
+    )
+    image_chunks = (suite.path / "got.bin").read_bytes().split(b"|")
+    assert image_chunks[0] + image_chunks[1] == image.replace(ENV_KEY.encode(), b"<ACME_API_KEY>")
+    assert image_chunks[2] == plain  # no secret in it: byte for byte as it was
+
+
+def test_a_json_payload_with_crlf_is_scrubbed_and_keeps_its_line_breaks() -> None:
+    # Was: passed over whole (a CR would have ended an event's data line).
+    headers = {":event-type": "metadata", ":content-type": "application/json"}
+    text = json.dumps({"note": f"key {OPENAI}", "n": 1}, indent=2).replace("\n", "\r\n")
+    new, count = scrub(message({**headers, ":message-type": "event"}, text.encode()))
+    ((_, payload),) = payloads(new)
+    assert count == 1 and b"\r\n" in payload and b"\n" not in payload.replace(b"\r\n", b"")
+    assert json.loads(payload) == {"note": "key <SCRUBBED:openai>", "n": 1}

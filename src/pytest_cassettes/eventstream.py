@@ -4,7 +4,9 @@ each a prelude (its total length, its headers' length, the CRC32 of those eight 
 headers (a name, a type, a value each), its payload, and the CRC32 of all of it before.
 
 :func:`messages` reads them, checked as botocore checks them; :func:`encode` writes one again
-around a new payload, with its lengths and CRCs. Linear in the body.
+around a new payload, with its lengths and CRCs. Linear in the body. Other AWS streams use it
+too: S3 Select's answer (`Records` of the rows, raw bytes), Lambda's InvokeWithResponseStream
+(`PayloadChunk`s of what the function writes).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import struct
 import zlib
 from typing import NamedTuple
 
-__all__ = ["Message", "encode", "messages"]
+__all__ = ["Message", "encode", "framed", "messages"]
 
 _PRELUDE = struct.Struct(">II")
 _UINT32 = struct.Struct(">I")
@@ -48,6 +50,14 @@ def messages(body: bytes) -> tuple[list[Message], int]:
         read.append(message)
         position = message.end
     return read, position
+
+
+def framed(body: bytes) -> bool:
+    """Whether the body starts as an event stream does: a prelude and its CRC (S3 Select's
+    answer has no Content-Type, Lambda's streamed one the function's own). Checks 8 bytes."""
+    return (
+        len(body) >= _PRELUDE_LENGTH + 4 and zlib.crc32(body[:8]) == _UINT32.unpack_from(body, 8)[0]
+    )
 
 
 def encode(headers: bytes, payload: bytes) -> bytes:

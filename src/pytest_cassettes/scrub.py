@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 from urllib.parse import quote, quote_plus, unquote_plus
 
+from pytest_cassettes import eventstream
 from pytest_cassettes.bodies import UTF8_CHARSETS, charset
 from pytest_cassettes.detect import (
     DEFAULT_HEADER_NAMES,
@@ -72,6 +73,7 @@ from pytest_cassettes.scrub_auth import (
     code_in_url,
     is_code,
 )
+from pytest_cassettes.scrub_eventstream import scrub_aws_event_stream
 from pytest_cassettes.scrub_shared import (
     GENERIC_KEPT,
     GENERIC_NAMES,
@@ -95,7 +97,6 @@ from pytest_cassettes.scrub_stores import (
     store_paths,
 )
 from pytest_cassettes.scrub_streams import (
-    scrub_aws_event_stream,
     scrub_event_stream,
     scrub_json_streams,
 )
@@ -1008,7 +1009,7 @@ class Scrubber:
     def _scrub_body(self, body: bytes, content_type: str, found: list[str]) -> bytes:
         if not body:
             return body
-        if "vnd.amazon.eventstream" in content_type.lower():
+        if "vnd.amazon.eventstream" in content_type.lower() or eventstream.framed(body):
             frames = scrub_aws_event_stream(self, body, found)
             if frames is not None:
                 return frames
@@ -1679,11 +1680,25 @@ class Scrubber:
     def _scrub_binary(self, data: bytes | memoryview, found: list[str]) -> bytes | None:
         """Values of secret environment variables in bytes that are not UTF-8, by their UTF-8
         bytes (the only rule that cannot corrupt them); None, and no copy, when there is none."""
-        if self._env_bytes_re is None:
+        edits = self._binary_edits(data, found)
+        if not edits:
             return None
         view = memoryview(data)  # pieces are views: the new body is the only copy
         pieces: list[bytes | memoryview] = []
         position = 0
+        for start, end, new in edits:
+            pieces += [view[position:start], new]
+            position = end
+        pieces.append(view[position:])
+        return b"".join(pieces)
+
+    def _binary_edits(
+        self, data: bytes | memoryview, found: list[str]
+    ) -> list[tuple[int, int, bytes]]:
+        """Where _scrub_binary replaces something in `data`, and by what, in order."""
+        if self._env_bytes_re is None:
+            return []
+        edits: list[tuple[int, int, bytes]] = []
         for match in self._env_bytes_re.finditer(data):
             start, end = match.span()
             # A match touching a placeholder is one being re-scrubbed: looked for around the
@@ -1692,13 +1707,9 @@ class Scrubber:
             if any(p.start() < end and start < p.end() for p in near):
                 continue
             label = self._env_placeholder[match.group().decode("utf-8")]
-            pieces += [view[position:start], f"<{label}>".encode("ascii")]
-            position = end
+            edits.append((start, end, f"<{label}>".encode("ascii")))
             found.append("env:" + label)
-        if not pieces:
-            return None
-        pieces.append(view[position:])
-        return b"".join(pieces)
+        return edits
 
     # --- text ----------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import contextvars
+from typing import AnyStr
 
 __all__ = [
     "GENERIC_KEPT",
@@ -37,17 +38,18 @@ def plain_text(text: str) -> str:
     return text
 
 
-def splice(text: str, edits: list[tuple[int, int, str]]) -> str:
-    """The text with each `(start, end, new)` edit made (in order, none overlapping)."""
+def splice(text: AnyStr, edits: list[tuple[int, int, AnyStr]]) -> AnyStr:
+    """The text (or bytes) with each `(start, end, new)` edit made (in order, none
+    overlapping)."""
     if not edits:
         return text
-    pieces: list[str] = []
+    pieces: list[AnyStr] = []
     position = 0
     for start, end, new in edits:
         pieces += [text[position:start], new]
         position = end
     pieces.append(text[position:])
-    return "".join(pieces)
+    return text[:0].join(pieces)
 
 
 def overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> bool:

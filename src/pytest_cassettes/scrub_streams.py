@@ -12,15 +12,12 @@ rules, and :func:`scrub_json_streams` before a JSON body gets the JSON rules.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import itertools
 import json
 import re
 from typing import TYPE_CHECKING, Callable
 
-from pytest_cassettes import eventstream
 from pytest_cassettes.detect import SCRUBBED, find_secrets, normalize_name, placeholder
 from pytest_cassettes.scrub_shared import (
     GENERIC_KEPT,
@@ -32,11 +29,9 @@ from pytest_cassettes.scrub_shared import (
     splice,
 )
 from pytest_cassettes.streams import (
-    BEDROCK_CHUNKS,
     Path,
     Piece,
     Stream,
-    event_data,
     event_streams,
     json_streams,
 )
@@ -44,7 +39,7 @@ from pytest_cassettes.streams import (
 if TYPE_CHECKING:
     from pytest_cassettes.scrub import Scrubber
 
-__all__ = ["scrub_aws_event_stream", "scrub_event_stream", "scrub_json_streams"]
+__all__ = ["scrub_event_stream", "scrub_json_streams", "text_edits"]
 
 
 def scrub_event_stream(scrubber: Scrubber, text: str, found: list[str]) -> str:
@@ -71,102 +66,28 @@ def scrub_json_streams(scrubber: Scrubber, text: str, found: list[str]) -> str:
     return _scrub_streams(scrubber, json_streams(text), text, found)
 
 
-def scrub_aws_event_stream(scrubber: Scrubber, body: bytes, found: list[str]) -> bytes | None:
-    """AWS's binary event stream (Bedrock's streamed answer, see eventstream.py) scrubbed as
-    server-sent events are: each message's JSON an event's data (a `chunk`'s `bytes`, the
-    model's own JSON chunk, decoded from base64), the text they carry joined (see
-    scrub_event_stream), then the free-text rules. A changed message is written again, its
-    chunk's bytes encoded again, its lengths and CRCs new; the others as they were, and what
-    follows the last message that reads whole (a body cut short). None when no message does:
-    not an event stream."""
-    read, _ = eventstream.messages(body)
-    if not read:
-        return None
-    # Each message that carries text: its index, its text, the chunk around it (or None).
-    carried: list[tuple[int, str, dict[str, object] | None]] = []
-    for index, message in enumerate(read):
-        text, chunk = _message_text(message)
-        if text and "\r" not in text:  # (a CR would end an event's data line)
-            carried.append((index, text, chunk))
-    texts = [text for _, text, _ in carried]
-    names = [_event_name(read[index]) for index, _, _ in carried]
-    bedrock = BEDROCK_CHUNKS.set(True)  # (its chunks are read in their models' shapes)
-    try:
-        new_texts = _scrubbed_events(scrubber, names, texts, found)
-    finally:
-        BEDROCK_CHUNKS.reset(bedrock)
-    if new_texts == texts:
-        return body
-    pieces: list[bytes] = []
-    position = 0
-    for (index, text, chunk), new in zip(carried, new_texts):
-        if new == text:
-            continue
-        message = read[index]
-        payload = new.encode("utf-8")
-        if chunk is not None:
-            chunk = {**chunk, "bytes": base64.b64encode(payload).decode("ascii")}
-            payload = json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        pieces += [body[position : message.start], eventstream.encode(message.headers, payload)]
-        position = message.end
-    pieces.append(body[position:])  # (and what follows the last message read, as it was)
-    return b"".join(pieces)
-
-
-_EVENT_NAME = re.compile(r"[\w.:-]+")
-_SSE = "text/event-stream"
-
-
-def _event_name(message: eventstream.Message) -> str:
-    name = message.strings.get(":event-type", "")
-    return name if _EVENT_NAME.fullmatch(name) else "message"
-
-
-def _message_text(message: eventstream.Message) -> tuple[str | None, dict[str, object] | None]:
-    """A message's payload as text, and for a `chunk` (Bedrock's InvokeModel stream:
-    `{"bytes": <base64>, "p": ...}`) the model's own JSON its bytes hold, and the chunk
-    around it; None: no text (binary, or bytes that do not decode)."""
-    try:
-        text = message.payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, None
-    if message.strings.get(":event-type") != "chunk" or '"bytes"' not in text:
-        return text, None
-    try:
-        chunk = json.loads(text)
-        inner = base64.b64decode(chunk["bytes"], validate=True).decode("utf-8")
-    except (ValueError, TypeError, KeyError, binascii.Error, RecursionError):
-        return None, None  # its bytes are not a model's text: never written again
-    return (inner, chunk) if isinstance(chunk, dict) else (None, None)
-
-
-def _scrubbed_events(
-    scrubber: Scrubber, names: list[str], texts: list[str], found: list[str]
-) -> list[str]:
-    """The texts scrubbed as the data of a stream of server-sent events (named `names`), each
-    as it reads after. Should a rule's match span events (a user's pattern over a blank
-    line), each text is scrubbed alone."""
-    events = _as_events(names, texts)
-    joined: list[str] = []
-    new = scrubber._scrub_typed_text(events, _SSE, joined)
-    if new == events:
-        return texts
-    datas = event_data(new)
-    if len(datas) == len(texts):
-        found.extend(joined)
-        return datas
-    alone = []
-    for name, text in zip(names, texts):
-        datas = event_data(scrubber._scrub_typed_text(_as_events([name], [text]), _SSE, found))
-        alone.append(datas[0] if len(datas) == 1 else text)
-    return alone
-
-
-def _as_events(names: list[str], texts: list[str]) -> str:
-    return "".join(
-        f"event: {name}\n" + "".join(f"data: {line}\n" for line in text.split("\n")) + "\n"
-        for name, text in zip(names, texts)
-    )
+def text_edits(scrubber: Scrubber, text: str, found: list[str]) -> list[tuple[int, int, str]]:
+    """What the rules replace in a text, as a body's rules would (JSON's, or the free-text
+    name rules, then the environment's values, the user's patterns and the detectors over
+    what they left): `(start, end, new)` in order, none overlapping. An AWS event stream's raw
+    payloads joined (S3 Select's rows), which are then replaced piece by piece."""
+    named = scrubber._json_edits(text, found)
+    if named is not None:
+        return named  # (the text rules run in its strings)
+    named = _free_name_edits(scrubber, text, found)
+    after = splice(text, named)
+    stream = Stream(whole=True, output=False)
+    stream.add(Piece(after, ((0, len(after)),), None))
+    spans = _stream_spans(scrubber, stream)
+    if not spans:
+        return named
+    found.extend(finding_label(label, new) for _, _, new, label in spans)
+    edits = [(start, end, new) for start, end, new, _ in spans]
+    if not named:
+        return edits
+    mapped, absorbed = _map_back(named, edits, after)
+    taken = {index for took in absorbed for index in took}
+    return sorted([edit for index, edit in enumerate(named) if index not in taken] + mapped)
 
 
 def _scrub_streams(scrubber: Scrubber, streams: list[Stream], text: str, found: list[str]) -> str:
@@ -245,9 +166,7 @@ def _stream_replacements(
         own = [
             edit
             for edit, took in zip(named, absorbed)
-            if not took
-            and not stream.logprobs
-            and _event_s_own(scrubber, stream, edit, body, alone)
+            if not took and not stream.whole and _event_s_own(scrubber, stream, edit, body, alone)
         ]
         if own:
             prior = sorted(prior + own)
@@ -276,7 +195,7 @@ def _stream_named(
     text = stream.text()
     after = splice(text, prior)
     found: list[str] = []
-    output = not stream.prompt
+    output = stream.output
     model, generic = MODEL_OUTPUT.set(output), GENERIC_KEPT.set(output)
     try:
         edits = scrubber._json_edits(after, found)
@@ -364,7 +283,7 @@ def _stream_spans(scrubber: Scrubber, stream: Stream) -> list[tuple[int, int, st
 
     # A log probability's token is beside its bytes, which no rule reads: all it holds is
     # the stream's to replace, what one piece holds too.
-    whole = stream.logprobs
+    whole = stream.whole
 
     def piece_of(offset: int) -> int:
         return bisect.bisect_right(starts, offset) - 1
@@ -398,7 +317,7 @@ def _stream_spans(scrubber: Scrubber, stream: Stream) -> list[tuple[int, int, st
     if scrubber._detectors:
         for finding in find_secrets(text, scrubber._excluded_kinds):
             generic = normalize_name(finding.name) in GENERIC_NAMES
-            if finding.kind == "high-entropy" and generic and not stream.prompt:
+            if finding.kind == "high-entropy" and generic and stream.output:
                 continue
             start, end = finding.start, finding.end
             if whole or piece_of(start) != piece_of(end - 1) or not found_alone(start, end):

@@ -237,19 +237,19 @@ class Piece:
 
 
 class Stream:
-    """A stream's pieces in order and where each starts in the joined text. `logprobs`: its
-    pieces are log probabilities' tokens (each beside the bytes of its text, which no rule
-    reads: what is found in one piece is the stream's to replace too). `prompt`: they are the
-    prompt's (TGI's `prefill`, vLLM's `prompt_logprobs`): what the user sent, not a model's
-    output."""
+    """A stream's pieces in order and where each starts in the joined text. `whole`: all it
+    holds is its to replace, what one piece holds too (log probabilities' tokens, each beside
+    the bytes of its text, which no rule reads; an AWS event stream's raw payloads, which get
+    no other rules). `output`: it is a model's output (not the prompt's tokens, TGI's
+    `prefill` and vLLM's `prompt_logprobs`, which the user sent, nor a file's rows)."""
 
-    __slots__ = ("_length", "logprobs", "pieces", "prompt", "starts")
+    __slots__ = ("_length", "output", "pieces", "starts", "whole")
 
-    def __init__(self, logprobs: bool = False, prompt: bool = False) -> None:
+    def __init__(self, whole: bool = False, output: bool = True) -> None:
         self.pieces: list[Piece] = []
         self.starts: list[int] = []
-        self.logprobs = logprobs
-        self.prompt = prompt
+        self.whole = whole
+        self.output = output
         self._length = 0
 
     def add(self, piece: Piece) -> None:
@@ -402,7 +402,7 @@ def _read_documents(body: str, start: int, end: int) -> Generator[_Document, Non
 
 def _joined(streams: dict[Hashable, Stream]) -> list[Stream]:
     """The streams with something to join: two pieces or more, any log probabilities'."""
-    return [s for s in streams.values() if len(s.pieces) > 1 or (s.logprobs and s.pieces)]
+    return [s for s in streams.values() if len(s.pieces) > 1 or (s.whole and s.pieces)]
 
 
 def _add_pieces(
@@ -433,7 +433,7 @@ def _add_logprobs(
     for key, tokens in _logprob_lists(document, number):
         stream = streams.get(key)
         if stream is None:
-            stream = streams[key] = Stream(logprobs=True, prompt=key[0] == "prompt")
+            stream = streams[key] = Stream(whole=True, output=key[0] != "prompt")
         for path, text, count, shape in tokens:
             stream.add(Piece(text, lines, path, event=event, shape=shape, alternatives=count))
 
