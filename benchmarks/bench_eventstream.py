@@ -12,24 +12,25 @@ import random
 import string
 import struct
 import time
-import zlib
 from typing import Callable
 
+from pytest_cassettes import eventstream
 from pytest_cassettes.scrub import Scrubber, ScrubRules
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 
 
 def message(headers: dict[str, str], payload: bytes) -> bytes:
-    written = b""
-    for name, value in headers.items():
-        data = value.encode()
-        written += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(data))
-        written += data
-    prelude = struct.pack(">II", 12 + len(written) + len(payload) + 4, len(written))
-    prelude += struct.pack(">I", zlib.crc32(prelude))
-    whole = prelude + written + payload
-    return whole + struct.pack(">I", zlib.crc32(whole))
+    """A message of string headers, as AWS writes it."""
+    written = b"".join(
+        bytes([len(name)])
+        + name.encode()
+        + b"\x07"
+        + struct.pack(">H", len(value))
+        + value.encode()
+        for name, value in headers.items()
+    )
+    return eventstream.encode(written, payload)
 
 
 def select_answer(rows: bytes, size: int = 65536) -> bytes:
