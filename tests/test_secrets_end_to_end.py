@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 # Imported here so that pytester's in-process runs find it loaded (pytester restores
 # sys.modules after each run; the session's patches hold the first import's classes).
@@ -1049,7 +1050,7 @@ def test_a_value_streamed_whole_after_its_name_in_an_earlier_event_does_not_reac
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
     replayed = json.loads((suite.path / "arguments.json").read_text())
-    assert replayed == {"user": "app", "password": "<SCRUBBED:high-entropy>"}
+    assert replayed == {"user": "app", "password": "<SCRUBBED>"}
 
 
 @pytest.mark.parametrize("client", sorted(ARGUMENTS))
@@ -1377,3 +1378,88 @@ def test_base64_secrets_replay_as_the_placeholder_s_base64(
     assert suite.server.hits == 0
     assert (suite.path / "got.txt").read_bytes() == b"<SCRUBBED>|<SCRUBBED>|<SCRUBBED>"
     assert main(["scan", str(path)]) == 0, capsys.readouterr().out
+
+
+def test_a_streamed_chat_completion_is_scrubbed_as_the_same_answer_not_streamed(
+    suite: Suite,
+) -> None:
+    # The same answer as one chat completion and as chunks (the openai SDK reading both): the
+    # model's JSON keeps its generic names, its text loses a generated-looking token after one.
+    # Was: streamed, the arguments sent whole in one chunk lost their `key` (the events' text
+    # rules knew no model's output), and a token split over chunks stayed on disk.
+    pytest.importorskip("openai")
+    content = "Use token=Qm9vb2tzLTEyMzQ1Njc4OTA to log in.\nkey: Zk3jQ9xLp2Vb7Tq8\nDone."
+    arguments = json.dumps({"key": "a8Fh2kLq9Zx7Wv3Np5Rt", "password": "Tr0ub4dor-x1"})
+    call = {"id": "call_1", "type": "function", "function": {"name": "login", "arguments": ""}}
+    message = {"role": "assistant", "content": content, "tool_calls": [call]}
+    message["tool_calls"] = [{**call, "function": {**call["function"], "arguments": arguments}}]
+    completion = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o",
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+    }
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas += [{"content": content[i : i + 3]} for i in range(0, len(content), 3)]
+    deltas.append({"tool_calls": [{"index": 0, **call}]})
+    deltas.append({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]})
+    chunks = [
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+        }
+        for delta in deltas
+    ]
+    events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+    suite.server.route(
+        "/plain/v1/chat/completions",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(completion),
+    )
+    suite.server.route(
+        "/sse/v1/chat/completions", headers={"Content-Type": "text/event-stream"}, body=events
+    )
+    suite.write(
+        """
+        import json
+        import pathlib
+
+        import openai
+
+        def client(kind):
+            return openai.OpenAI(base_url=f"{URL}/{kind}/v1", api_key="sk-test", max_retries=0)
+
+        ASK = {"model": "gpt-4o", "messages": [{"role": "user", "content": "log in"}]}
+
+        # Each its own cassette: a value one scrubs is then scrubbed wherever it comes.
+        @pytest.mark.cassette
+        def test_plain():
+            message = client("plain").chat.completions.create(**ASK).choices[0].message
+            got = [message.content, message.tool_calls[0].function.arguments]
+            pathlib.Path("plain.json").write_text(json.dumps(got))
+
+        @pytest.mark.cassette
+        def test_streamed():
+            got = ["", ""]
+            for chunk in client("sse").chat.completions.create(**ASK, stream=True):
+                delta = chunk.choices[0].delta
+                got[0] += delta.content or ""
+                for call in delta.tool_calls or []:
+                    got[1] += call.function.arguments or ""
+            pathlib.Path("streamed.json").write_text(json.dumps(got))
+        """
+    )
+    suite.run().assert_outcomes(passed=2)
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
+    assert suite.server.hits == 0
+    plain = json.loads((suite.path / "plain.json").read_text())
+    assert plain[0] == content.replace("Qm9vb2tzLTEyMzQ1Njc4OTA", "<SCRUBBED>").replace(
+        "Zk3jQ9xLp2Vb7Tq8", "<SCRUBBED>"
+    )
+    assert json.loads(plain[1]) == {"key": "a8Fh2kLq9Zx7Wv3Np5Rt", "password": "<SCRUBBED>"}
+    assert json.loads((suite.path / "streamed.json").read_text()) == plain

@@ -76,6 +76,22 @@ def chat_text(body: str, index: int = 0, field: str = "content") -> str:
     return text
 
 
+def unstreamed(content: str, **rules: Any) -> str:
+    """The same answer not streamed, one chat completion's message, as it is scrubbed."""
+    message = {"role": "assistant", "content": content}
+    answer = json.dumps({"object": "chat.completion", "choices": [{"message": message}]})
+    scrubber = Scrubber(ScrubRules(**rules), environ={})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": ["application/json"]},
+        "body": {"string": answer.encode()},
+    }
+    new, _ = scrubber.scrub_response(response)
+    assert new is not None
+    text: str = json.loads(new["body"]["string"])["choices"][0]["message"]["content"]
+    return text
+
+
 def test_a_key_split_over_two_chat_chunks_is_scrubbed_in_both() -> None:
     # The adopter's case: the first chunk's part is too short for the detector, the second
     # (the rest of the key) has no prefix; each looked at alone, 128 characters were left.
@@ -128,7 +144,8 @@ def test_a_secret_split_into_many_pieces_of_a_tool_call_s_arguments() -> None:
         json.loads(data)["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
         for _, data in events(new)
     )
-    assert json.loads(joined) == {"api_key": "<SCRUBBED:openai>", "query": "weather in Paris"}
+    # As the arguments of a tool call not streamed: the sensitive key's value goes.
+    assert json.loads(joined) == {"api_key": "<SCRUBBED>", "query": "weather in Paris"}
     for i in range(0, len(OPENAI) - 8, 4):
         assert OPENAI[i : i + 8] not in new
 
@@ -270,7 +287,8 @@ def test_a_model_s_generic_names_are_kept_across_pieces_its_password_is_not() ->
     joined = json.loads(chat_text(new))
     assert joined["key"] == "Enter"
     assert joined["token"] == random_like
-    assert joined["password"] == "<SCRUBBED:high-entropy>"
+    assert joined["password"] == "<SCRUBBED>"
+    assert chat_text(new) == unstreamed(arguments)
 
 
 def test_nothing_changes_when_no_secret_spans_pieces() -> None:
@@ -310,14 +328,14 @@ def test_a_value_whole_in_one_event_after_its_name_in_another_is_scrubbed() -> N
         new, count = scrub(chat(*pieces))
         assert value not in new, pieces
         assert count == 1
-        assert chat_text(new) == "".join(pieces).replace(value, "<SCRUBBED:high-entropy>")
+        assert chat_text(new) == unstreamed("".join(pieces))
     new, _ = scrub(
         chat("order number: ", "4711-0815", " shipped"), patterns=(r"number: (\d{4}-\d{4})",)
     )
     assert chat_text(new) == "order number: <SCRUBBED> shipped"
-    # What its event alone shows the free-text rules is theirs, as before.
+    # A name and its value in one event: read in the joined text all the same.
     whole = chat("a", 'password: "' + value + '"')
-    assert scrub(whole)[0] == whole.replace(value, "<SCRUBBED:high-entropy>")
+    assert chat_text(scrub(whole)[0]) == unstreamed('apassword: "' + value + '"')
 
 
 def test_an_event_holding_many_streams_pieces_is_read_once() -> None:
@@ -472,10 +490,11 @@ def test_sensitive_keys_at_any_depth_of_streamed_arguments_a_model_s_generic_nam
     assert joined["headers"] == {"api_key": "<SCRUBBED>"}
     assert count == 2
     assert len(events(new)) == len(pieces)
-    # Free text too: a generic name's value is the model's, however it looks.
-    text = "the token=Qm9vb2tzLTEyMzQ1Njc4OTA and key: Zk3jQ9xLp2Vb7"
-    body = chat(*[text[i : i + 4] for i in range(0, len(text), 4)])
-    assert scrub(body) == (body, 0)
+    # In free text, as in a message not streamed, a generic name's value goes when it looks
+    # generated (was: kept, however it looked: split over chunks, a token stayed on disk).
+    text = "the token=Qm9vb2tzLTEyMzQ1Njc4OTA and key: Enter"
+    new, count = scrub(chat(*[text[i : i + 4] for i in range(0, len(text), 4)]))
+    assert chat_text(new) == unstreamed(text) == "the token=<SCRUBBED> and key: Enter"
 
 
 def test_a_name_and_its_value_in_one_event_stay_the_event_s_own() -> None:
@@ -495,3 +514,65 @@ def test_many_names_and_values_split_over_tiny_pieces_are_all_scrubbed() -> None
     for body in (split, own):
         new, count = scrub(body)
         assert "v4lue" not in new and count == 5000
+
+
+SAME_AS_UNSTREAMED = [
+    "Use token=a8Fh2kLq9Zx7Wv3Np5Rt to log in.",  # a generic name's generated value goes
+    "key: Zk3jQ9xLp2Vb7Tq8\nand key: Enter",
+    '{"key": "a8Fh2kLq9Zx7Wv3Np5Rt", "n": 1}',  # a model's JSON keeps its generic names
+    '{"token": "a8Fh2kLq9Zx7Wv3Np5Rt", "password": "Tr0ub4dor-x1"}',
+    "password=hunter2hunter2 ok",
+    "config:\n  password: hunter2hunter2\n",
+    "{'key': 'a8Fh2kLq9Zx7Wv3Np5Rt'}",
+    'curl -H "X-Api-Key: a8Fh2kLq9Zx7Wv3Np5Rt" x',
+    "Authorization: Bearer a8Fh2kLq9Zx7Wv3Np5Rt",
+    f"Your key is {OPENAI}.",
+    f"Set it to {ENV_KEY} now, password={ENV_KEY}",
+    "Server=db;Uid=app;Pwd=Tr0ub4dor-x1;",
+    '<input name="csrf_token" value="a8Fh2kLq9Zx7Wv3Np5Rt">',
+]
+
+
+@pytest.mark.parametrize("content", SAME_AS_UNSTREAMED)
+def test_a_streamed_answer_is_scrubbed_as_the_same_answer_not_streamed(content: str) -> None:
+    # Was: each event's JSON got the free-text rules, a model's JSON losing its generic names
+    # in one chunk; split over chunks, a generic name's generated value was kept; a value
+    # found by its name in one event got the detector's placeholder, by the name rules not.
+    environ = {"ACME_API_KEY": ENV_KEY}
+    message = {"role": "assistant", "content": content}
+    answer = json.dumps({"object": "chat.completion", "choices": [{"message": message}]})
+    scrubber = Scrubber(ScrubRules(), environ=environ)
+    whole, _ = scrubber.scrub_response(
+        {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {"Content-Type": ["application/json"]},
+            "body": {"string": answer.encode()},
+        }
+    )
+    assert whole is not None
+    expected = json.loads(whole["body"]["string"])["choices"][0]["message"]["content"]
+    for size in (len(content), 40, 7, 3, 1):
+        pieces = [content[i : i + size] for i in range(0, len(content), size)]
+        new, _ = scrub(chat("", *pieces) + "data: [DONE]\n\n", environ)
+        assert chat_text(new) == expected, size
+        assert len(events(new)) == len(pieces) + 2
+
+
+def test_an_event_s_json_gets_the_json_rules_and_its_framing_the_free_text_ones() -> None:
+    # An MCP server's answer over server-sent events: a secret known by its object's other
+    # fields (was: the free-text rules alone read an event's JSON, and missed it).
+    result = {
+        "env": [{"name": "DB_PASSWORD", "value": "Tr0ub4dor-x1"}, {"name": "X", "value": "1"}]
+    }
+    message = {"jsonrpc": "2.0", "id": 1, "result": {"structuredContent": result}}
+    body = f"event: message\nid: password=hunter2\ndata: {json.dumps(message)}\n\n"
+    body += "event: log\ndata: token=a8Fh2kLq9Zx7Wv3Np5Rt\n\n"
+    new, count = scrub(body)
+    (name, data), (_, log) = events(new)
+    assert json.loads(data)["result"]["structuredContent"]["env"] == [
+        {"name": "DB_PASSWORD", "value": "<SCRUBBED>"},
+        {"name": "X", "value": "1"},
+    ]
+    assert "id: password=<SCRUBBED>\n" in new and log == "token=<SCRUBBED>"
+    assert count == 3 and name == "message"
+    assert scrub(new) == (new, 0)

@@ -75,7 +75,6 @@ from pytest_cassettes.scrub_auth import (
 )
 from pytest_cassettes.scrub_eventstream import scrub_aws_event_stream
 from pytest_cassettes.scrub_shared import (
-    GENERIC_KEPT,
     GENERIC_NAMES,
     MODEL_OUTPUT,
     finding_label,
@@ -1036,14 +1035,13 @@ class Scrubber:
         return body if new == text else (bom + new).encode("utf-8")
 
     def _scrub_typed_text(self, text: str, content_type: str, found: list[str]) -> str:
-        """A text body by its type (lower-cased): JSON, XML, HTML, a form, else free text (a
-        stream of server-sent events too, once the text its events carry is done)."""
+        """A text body by its type (lower-cased): JSON, XML, HTML, a form, else free text; a
+        stream of server-sent events event by event (see scrub_streams.scrub_event_stream)."""
         if "event-stream" in content_type:
-            text = scrub_event_stream(self, text, found)
+            return scrub_event_stream(self, text, found)
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
-            if "event-stream" not in content_type:
-                text = scrub_json_streams(self, text, found)
+            text = scrub_json_streams(self, text, found)
             new = self._scrub_json(text, found)
         if new is None and (
             "xml" in content_type or (not content_type and text.lstrip()[:1] == "<")
@@ -1273,10 +1271,15 @@ class Scrubber:
         return None if edits is None else splice(text, edits)
 
     def _json_edits(
-        self, text: str, found: list[str], depth: int = 0
+        self,
+        text: str,
+        found: list[str],
+        depth: int = 0,
+        skip: frozenset[tuple[Segment, ...]] = frozenset(),
     ) -> list[tuple[int, int, str]] | None:
         """What `_scrub_json` changes: each token replaced, `(start, end, new)` in order; None:
-        not JSON."""
+        not JSON. The strings at the paths in `skip` (lower-case keys, from the document's
+        number) are left as they are: a stream's pieces, which its joined text's rules took."""
         if not _is_json(text):
             return None
         # Text rules string by string are the slow part: only strings where a rule fires on the
@@ -1325,6 +1328,8 @@ class Scrubber:
             if top is not None and top.key_next:
                 top.key = json.loads(token)
                 sensitive, name = False, ""
+            elif skip and first == '"' and _here(document, stack) in skip:
+                continue
             else:
                 sensitive, name = self._json_sensitive(stack, paths, exact, kept, document, outputs)
                 document += not stack  # a document that is one value
@@ -1407,21 +1412,14 @@ class Scrubber:
                 return True
         return False
 
-    def _context_paths(self, text: str, depth: int = 0) -> Found:
-        """Values that are secrets by their object's other fields, as paths from the root:
-        `{"name": "DB_PASSWORD", "value": ...}` (Kubernetes' env, ECS, CloudFormation's
-        parameters, Azure's listCredentials), AWS SSM's SecureString `Value`, Azure's listKeys
-        and Key Vault `value`, a Kubernetes Secret's `data` and `stringData`, a secret store's
-        (see scrub_stores.py); and the base64 strings to decode. A body (`depth` 0) also by
-        its request's URL."""
-        found = Found()
-        shape = _SHAPE.get() if depth == 0 else None
-        if (
-            shape is None
-            and not _CONTEXT_HINT.search(text)
-            and not STORE_HINT.search(text)
-            and not AUTH_HINT.search(text)
-            and not (
+    def _context_hinted(self, text: str) -> bool:
+        """Whether a JSON text may hold a value secret by its object's other fields (see
+        _context_paths), by its words alone."""
+        return bool(
+            _CONTEXT_HINT.search(text)
+            or STORE_HINT.search(text)
+            or AUTH_HINT.search(text)
+            or (
                 any(field in text for field in _VALUE_KEYS)
                 and (
                     any(
@@ -1431,7 +1429,31 @@ class Scrubber:
                     or any(self._credential_type(kind) for kind in set(_TYPE_FIELD.findall(text)))
                 )
             )
-        ):
+        )
+
+    def _json_may_change(self, text: str) -> bool:
+        """Whether the JSON rules may change something in a text (one JSON document or
+        several), by the checks _json_edits makes before reading it token by token; true of
+        a text if true of a part of it."""
+        return bool(
+            self._json_paths
+            or _SHAPE.get() is not None
+            or self._text_hits(text)
+            or self._has_embedded(text)
+            or self._context_hinted(text)
+            or self._has_sensitive_key(text)
+        )
+
+    def _context_paths(self, text: str, depth: int = 0) -> Found:
+        """Values that are secrets by their object's other fields, as paths from the root:
+        `{"name": "DB_PASSWORD", "value": ...}` (Kubernetes' env, ECS, CloudFormation's
+        parameters, Azure's listCredentials), AWS SSM's SecureString `Value`, Azure's listKeys
+        and Key Vault `value`, a Kubernetes Secret's `data` and `stringData`, a secret store's
+        (see scrub_stores.py); and the base64 strings to decode. A body (`depth` 0) also by
+        its request's URL."""
+        found = Found()
+        shape = _SHAPE.get() if depth == 0 else None
+        if shape is None and not self._context_hinted(text):
             return found
         try:  # JSON lines too (a Kubernetes watch stream): paths start with the line's number
             todo: list[tuple[Any, tuple[Segment, ...]]] = [
@@ -1600,13 +1622,25 @@ class Scrubber:
             nested = self._scrub_json(value, found, depth + 1)
             if nested is not None:
                 return nested
-        if ";" in value and _CONNECTION_STRING.fullmatch(value):
+        kind = self._string_kind(value)
+        if kind == "connection":
             return self._scrub_text(self._scrub_connection(value, found), found, plain_text)
-        if "=" in value and _FORM_BODY.fullmatch(value):
+        if kind == "form":
             return self._scrub_text(self._scrub_pairs(value, found), found, _url_encoded)
-        if value.lstrip()[:1] == "<" and _HTML_FIELD_HINT.search(value):
+        if kind == "html":
             return self._scrub_text(self._scrub_html_fields(value, found), found, _markup)
         return self._scrub_text(value, found, plain_text)
+
+    def _string_kind(self, value: str) -> str:
+        """What a string that is not JSON holds, as _scrub_string reads it: a whole
+        connection string, form or HTML fragment with fields, else text."""
+        if ";" in value and _CONNECTION_STRING.fullmatch(value):
+            return "connection"
+        if "=" in value and _FORM_BODY.fullmatch(value):
+            return "form"
+        if value.lstrip()[:1] == "<" and _HTML_FIELD_HINT.search(value):
+            return "html"
+        return "text"
 
     def _scrub_connection(self, value: str, found: list[str]) -> str:
         """A connection string (`Server=x;Uid=app;Pwd=...`, Azure's `...;AccountKey=...`):
@@ -2465,8 +2499,8 @@ def _generic(name: str) -> bool:
 
 def _generic_word(name: str, value: str) -> bool:
     """A generic name's value that is no secret: one that does not look generated (`{key:
-    "render"}`), or any in a model's streamed answer (see GENERIC_KEPT)."""
-    return _generic(name) and (GENERIC_KEPT.get() or not looks_random(value))
+    "render"}`)."""
+    return _generic(name) and not looks_random(value)
 
 
 def _last_part(name: str) -> str:

@@ -9,7 +9,6 @@ import contextvars
 from typing import AnyStr
 
 __all__ = [
-    "GENERIC_KEPT",
     "GENERIC_NAMES",
     "MODEL_OUTPUT",
     "finding_label",
@@ -25,12 +24,6 @@ GENERIC_NAMES = frozenset({"key", "token", "auth", "sig", "signature"})
 # Set while a JSON string a model wrote is scrubbed as JSON (a tool call's `arguments`).
 MODEL_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pytest_cassettes_model_output", default=False
-)
-# Set while a stream's joined text (a model's answer, see scrub_streams._stream_named) gets the
-# name rules: a generic name's value is the model's, in free text too, however generated it
-# looks.
-GENERIC_KEPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "pytest_cassettes_generic_kept", default=False
 )
 
 

@@ -4,35 +4,34 @@ characters an event), and a JSON body's log probabilities' tokens (and the text 
 chunks: Ollama's streamed answer).
 
 Each stream's pieces are read joined, so that a secret split over them (a key a model echoes
-token by token) is found whole, with the Scrubber's own rules (scrub.py): the text rules, then
-the name rules over what they left; what is found is replaced in every piece it spans. The
-Scrubber calls :func:`scrub_event_stream` before an event stream's body gets the free-text
-rules, and :func:`scrub_json_streams` before a JSON body gets the JSON rules.
+token by token) is found whole, and scrubbed as one text with the Scrubber's own rules
+(scrub.py), as the same answer not streamed would be (see text_edits); what is found is
+replaced in every piece it spans. The Scrubber calls :func:`scrub_event_stream` for an event
+stream's body (then each event's JSON gets the JSON rules, the rest the free-text rules), and
+:func:`scrub_json_streams` before a JSON body gets the JSON rules.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
 import json
 import re
 from typing import TYPE_CHECKING, Callable
 
-from pytest_cassettes.detect import SCRUBBED, find_secrets, normalize_name, placeholder
+from pytest_cassettes.detect import SCRUBBED, find_secrets, placeholder
 from pytest_cassettes.scrub_shared import (
-    GENERIC_KEPT,
-    GENERIC_NAMES,
     MODEL_OUTPUT,
     finding_label,
-    overlaps,
     plain_text,
     splice,
 )
 from pytest_cassettes.streams import (
     Path,
     Piece,
+    Segment,
     Stream,
     event_streams,
+    events,
     json_streams,
 )
 
@@ -41,20 +40,33 @@ if TYPE_CHECKING:
 
 __all__ = ["scrub_event_stream", "scrub_json_streams", "text_edits"]
 
+Edit = tuple[int, int, str]
+# Stands for a data line in the text the free-text rules read after the events' own (see
+# _scrub_events): a character of Unicode's private use.
+_TAKEN = "\ue000"
+
 
 def scrub_event_stream(scrubber: Scrubber, text: str, found: list[str]) -> str:
-    """The text a `text/event-stream` body's events carry (see streams.py: a model's
-    answer, a tool call's arguments, streamed piece by piece), joined stream by stream, so
-    that a secret split over events (a key a model echoes token by token, a password after
-    its name in the event before) is found whole: environment values, the user's patterns,
-    the detectors, then the name rules over what they left. Each is replaced in every piece
-    it spans: its placeholder where it starts, nothing in the pieces after, so the events
-    stay as many, their JSON valid, and what a client joins reads the placeholder. Only
-    matches over two pieces or more: those inside a piece are the free-text rules' (which
-    run after, over what this left), so a body without one is left as it was. Before them,
-    as they would replace a long enough first piece alone and leave the rest on disk. Log
-    probabilities' tokens are streams too (see scrub_json_streams), all they hold theirs."""
-    return _scrub_streams(scrubber, event_streams(text), text, found)
+    """A `text/event-stream` body. The text its events carry (see streams.py: a model's answer,
+    a tool call's arguments, streamed piece by piece) is read joined stream by stream, so that
+    a secret split over events (a key a model echoes token by token, a password after its name
+    in the event before) is found whole, and scrubbed as the same text sent whole would be:
+    a model's output as a chat completion's message (see text_edits). What is found is
+    replaced in every piece it spans: its placeholder where it starts, nothing in the pieces
+    after, so the events stay as many, their JSON valid, and what a client joins reads the
+    placeholder. Log probabilities' tokens are streams too (see scrub_json_streams). Then
+    each event's JSON gets the JSON rules (its pieces left as their streams made them), and
+    what is left (event names, ids, comments, data that is not JSON) the free-text rules."""
+    parsed: set[int] = set()
+    streams = event_streams(text, parsed)
+    changed: set[int] = set()
+    new = _scrub_streams(scrubber, streams, text, found, changed)
+    taken: dict[int, list[Piece]] = {}  # each event's pieces
+    for stream in streams:
+        for piece in stream.pieces:
+            if not piece.fixed and piece.event is not None:
+                taken.setdefault(piece.event.number, []).append(piece)
+    return _scrub_events(scrubber, new, taken, parsed, changed, found)
 
 
 def scrub_json_streams(scrubber: Scrubber, text: str, found: list[str]) -> str:
@@ -66,38 +78,217 @@ def scrub_json_streams(scrubber: Scrubber, text: str, found: list[str]) -> str:
     return _scrub_streams(scrubber, json_streams(text), text, found)
 
 
-def text_edits(scrubber: Scrubber, text: str, found: list[str]) -> list[tuple[int, int, str]]:
-    """What the rules replace in a text, as a body's rules would (JSON's, or the free-text
-    name rules, then the environment's values, the user's patterns and the detectors over
-    what they left): `(start, end, new)` in order, none overlapping. An AWS event stream's raw
-    payloads joined (S3 Select's rows), which are then replaced piece by piece."""
-    named = scrubber._json_edits(text, found)
-    if named is not None:
-        return named  # (the text rules run in its strings)
-    named = _free_name_edits(scrubber, text, found)
-    after = splice(text, named)
-    stream = Stream(whole=True, output=False)
-    stream.add(Piece(after, ((0, len(after)),), None))
-    spans = _stream_spans(scrubber, stream)
+def text_edits(
+    scrubber: Scrubber, text: str, found: list[str], output: bool = False, string: bool = False
+) -> list[Edit]:
+    """What the rules replace in a text, as they would in a text body, or in a JSON string
+    holding it (`string`, see Scrubber._scrub_string): the environment's values; then the
+    JSON rules when it is JSON (a model's `output`: its generic names kept), else the
+    free-text name rules, then the user's patterns and the detectors over what they left.
+    `(start, end, new)` in order, none overlapping. A stream's joined text; an AWS event
+    stream's raw payloads joined (S3 Select's rows)."""
+    env = _rule_spans(scrubber, text, found, env=True)
+    after = splice(text, env)
+    named = None
+    if after.lstrip()[:1] in ("{", "["):
+        model = MODEL_OUTPUT.set(output)
+        try:
+            named = scrubber._json_edits(after, found)
+        finally:
+            MODEL_OUTPUT.reset(model)
+    if named is None and string and scrubber._string_kind(after) != "text":
+        # A connection string, a form, an HTML fragment's fields: their own rules, one edit
+        # from the first change to the last (they are seldom a stream's whole text).
+        new = scrubber._scrub_string(after, found, 0)
+        named = [] if new == after else [_trimmed_edit(after, (0, len(after), new))]
+    if named is None:
+        named = _free_name_edits(scrubber, after, found)
+        rest = splice(after, named)
+        named = _compose(named, _rule_spans(scrubber, rest, found, env=False), rest)
+    return _compose(env, named, after)
+
+
+def _rule_spans(scrubber: Scrubber, text: str, found: list[str], env: bool) -> list[Edit]:
+    """The environment's values (`env`), or the user's patterns and the detectors, in a text,
+    as Scrubber._scrub_text replaces them: in order, none overlapping, none touching a
+    placeholder (see Scrubber._replace); their findings added to `found`."""
+    spans: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
+    if env and scrubber._env_re is not None:
+        for match in scrubber._env_re.finditer(text):
+            new = f"<{scrubber._env_placeholder[match.group()]}>"
+            spans.append((match.start(), 0, match.end(), new, "env:"))
+    for pattern in () if env else scrubber._patterns:
+        group = 1 if pattern.groups else 0
+        for match in pattern.finditer(text):
+            start, end = match.span(group)
+            if start < end:
+                spans.append((start, 1, end, SCRUBBED, "pattern"))
+    if not env and scrubber._detectors:
+        for finding in find_secrets(text, scrubber._excluded_kinds):
+            spans.append((finding.start, 2, finding.end, placeholder(finding.kind), ""))
     if not spans:
-        return named
-    found.extend(finding_label(label, new) for _, _, new, label in spans)
-    edits = [(start, end, new) for start, end, new, _ in spans]
-    if not named:
-        return edits
-    mapped, absorbed = _map_back(named, edits, after)
+        return []
+    spans.sort()
+    protected = [m.span() for m in scrubber._protected.finditer(text)]
+    kept: list[Edit] = []
+    position = 0
+    for start, _, end, new, label in spans:
+        if start < position or any(ps < end and start < pe for ps, pe in protected):
+            continue
+        kept.append((start, end, new))
+        found.append(finding_label(label, new))
+        position = end
+    return kept
+
+
+def _compose(prior: list[Edit], edits: list[Edit], after: str) -> list[Edit]:
+    """`edits` made over `after` (the text once the `prior` edits were made to it) joined to
+    `prior`, in the text's coordinates before: one touching what a prior one wrote takes it
+    in (see _map_back)."""
+    if not edits or not prior:
+        return edits or prior
+    mapped, absorbed = _map_back(prior, edits, after)
     taken = {index for took in absorbed for index in took}
-    return sorted([edit for index, edit in enumerate(named) if index not in taken] + mapped)
+    return sorted([edit for index, edit in enumerate(prior) if index not in taken] + mapped)
 
 
-def _scrub_streams(scrubber: Scrubber, streams: list[Stream], text: str, found: list[str]) -> str:
-    """The body with what each stream's joined text holds replaced in its pieces."""
+def _scrub_events(
+    scrubber: Scrubber,
+    body: str,
+    taken: dict[int, list[Piece]],
+    parsed: set[int],
+    changed: set[int],
+    found: list[str],
+) -> str:
+    """Each event's data that is JSON by the JSON rules (`parsed`: events known to be), the
+    strings its streams' pieces are left as they are (theirs); then the free-text rules over
+    what is neither JSON nor a stream's (event names, ids, comments, a `[DONE]`): data lines
+    a JSON document or a stream took stand for one character there. Should a rule take one
+    in, they run over the whole body again (as before there was a JSON pass). The JSON rules
+    read only the events where their first checks find something in what is not a piece
+    (see _narrowed; events alike but for their pieces are checked once, but those a stream
+    `changed`)."""
+    done: list[tuple[int, int]] = []  # data lines taken: out of the free-text rules' text
+    documents: list[tuple[int, tuple[tuple[int, int], ...], str]] = []
+    skeletons: list[str] = []  # each document without its pieces' strings, where found
+    for number, (_, lines) in enumerate(events(body)):
+        pieces = taken.get(number, [])
+        if pieces and pieces[0].path is None:  # lines of a plain text stream
+            done.extend(lines)
+            continue
+        data = "\n".join(body[start:end] for start, end in lines)
+        if data.lstrip()[:1] in ("{", "["):
+            documents.append((number, lines, data))
+            skeletons.append(data if number in changed else _without(data, pieces))
+    unique = list(dict.fromkeys(skeletons))
+    worth = {unique[k] for k in _narrowed(unique, scrubber._json_may_change)}
+    edits: list[Edit] = []
+    own: list[str] = []
+    for (number, lines, data), skeleton in zip(documents, skeletons):
+        if skeleton in worth:
+            paths = (piece.path for piece in taken.get(number, ()) if piece.path is not None)
+            skip = frozenset((0, *map(_lower, path)) for path in paths)
+            data_edits = scrubber._json_edits(data, own, skip=skip)
+            if data_edits is None:
+                continue
+            edits.extend(_in_body(data_edits, lines))
+        elif number not in parsed and scrubber._json_edits(data, own) is None:
+            continue  # not JSON: the free-text rules'
+        done.extend(lines)
+    found.extend(own)
+    edits.sort()
+    done.sort()
+    text = splice(body, edits)
+    if not done or _TAKEN in body:
+        return scrubber._scrub_text(text, found, plain_text)
+    view = splice(body, [(start, end, _TAKEN) for start, end in done])
+    rest: list[str] = []
+    new_view = scrubber._scrub_text(view, rest, plain_text)
+    if new_view == view:
+        return text
+    parts = new_view.split(_TAKEN)
+    if len(parts) != len(done) + 1:
+        return scrubber._scrub_text(text, found, plain_text)
+    found.extend(rest)
+    written = [parts[0]]
+    k = 0
+    for (start, end), after in zip(done, parts[1:]):
+        line: list[Edit] = []
+        while k < len(edits) and edits[k][0] < end:
+            line.append((edits[k][0] - start, edits[k][1] - start, edits[k][2]))
+            k += 1
+        written += [splice(body[start:end], line), after]
+    return "".join(written)
+
+
+def _narrowed(texts: list[str], test: Callable[[str], bool], block: int = 256) -> set[int]:
+    """The indexes of the texts a test (true of a text if true of a part of it) is true of:
+    tried on them all joined, then on blocks of them, then on each text of a block it is
+    true of (a long stream whose few events may change costs about two tests of it)."""
+    if not texts or not test("\n".join(texts)):
+        return set()
+    found: set[int] = set()
+    for first in range(0, len(texts), block):
+        part = texts[first : first + block]
+        if len(part) == 1 or test("\n".join(part)):
+            found.update(first + k for k, text in enumerate(part) if test(text))
+    return found
+
+
+def _without(data: str, pieces: list[Piece]) -> str:
+    """An event's JSON with its pieces' strings emptied, each where it is written as JSON
+    writes it (else left: the checks then read it too)."""
+    for piece in pieces:
+        if not piece.text:
+            continue
+        for ascii_only in (True, False):
+            written = json.dumps(piece.text, ensure_ascii=ascii_only)
+            if written in data:
+                data = data.replace(written, '""', 1)
+                break
+    return data
+
+
+def _lower(segment: Segment) -> Segment:
+    return segment.lower() if isinstance(segment, str) else segment
+
+
+def _in_body(edits: list[Edit], lines: tuple[tuple[int, int], ...]) -> list[Edit]:
+    """Edits of an event's data (its lines joined by "\n") in the body's offsets: each is
+    inside a line (a JSON token holds no raw line break)."""
+    if len(lines) == 1:
+        first = lines[0][0]
+        return [(start + first, end + first, new) for start, end, new in edits]
+    starts: list[int] = []
+    position = 0
+    for start, end in lines:
+        starts.append(position)
+        position += end - start + 1
+    moved: list[Edit] = []
+    for start, end, new in edits:
+        line = bisect.bisect_right(starts, start) - 1
+        shift = lines[line][0] - starts[line]
+        moved.append((start + shift, end + shift, new))
+    return moved
+
+
+def _scrub_streams(
+    scrubber: Scrubber,
+    streams: list[Stream],
+    text: str,
+    found: list[str],
+    changed_events: set[int] | None = None,
+) -> str:
+    """The body with what each stream's joined text holds replaced in its pieces (the
+    numbers of the events a piece changed in added to `changed_events`)."""
     edits: list[tuple[int, int, str]] = []
     for stream in streams:
-        spans, labels = _stream_replacements(scrubber, stream, text)
-        if not spans:
-            continue
-        found.extend(labels)
+        joined = stream.text()
+        string = stream.pieces[0].path is not None  # (a JSON string's; else an event's line)
+        spans = [
+            _trimmed_edit(joined, edit)
+            for edit in text_edits(scrubber, joined, found, stream.output, string)
+        ]
         located: dict[int, tuple[int, list[int]] | None] = {}
         tokens: dict[int, list[tuple[int, int, str]]] = {}  # logprobs: each token's edits
         for start, end, replacement in spans:
@@ -118,6 +309,8 @@ def _scrub_streams(scrubber: Scrubber, streams: list[Stream], text: str, found: 
                     continue
                 new = "" if placed else replacement
                 placed = True
+                if changed_events is not None and piece.event is not None:
+                    changed_events.add(piece.event.number)
                 body_start, offsets = where
                 edits.append(
                     (
@@ -148,73 +341,11 @@ def _outermost(edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     return kept
 
 
-def _stream_replacements(
-    scrubber: Scrubber, stream: Stream, body: str
-) -> tuple[list[tuple[int, int, str]], list[str]]:
-    """What to replace in a stream's joined text, `(start, end, new)` in order, none
-    overlapping, and the findings' labels: the text rules' matches (_stream_spans), then
-    the name rules' over what those left (_stream_named)."""
-    spans = _stream_spans(scrubber, stream)
-    prior = [(start, end, new) for start, end, new, _ in spans]
-    labels = [finding_label(label, new) for _, _, new, label in spans]
-    named, absorbed, found = _stream_named(scrubber, stream, prior)
-    if named:
-        # What one event's own rules find is theirs (the free-text rules take it after):
-        # the name rules run again with it replaced, so as not to report it twice, and
-        # the edits kept are those only the joined text shows.
-        alone: dict[int, tuple[list[int], list[int]]] = {}
-        own = [
-            edit
-            for edit, took in zip(named, absorbed)
-            if not took and not stream.whole and _event_s_own(scrubber, stream, edit, body, alone)
-        ]
-        if own:
-            prior = sorted(prior + own)
-            named, absorbed, found = _stream_named(scrubber, stream, prior)
-            taken = {index for took in absorbed for index in took}
-            mine = set(own)
-            prior = [
-                edit for index, edit in enumerate(prior) if index not in taken and edit not in mine
-            ]
-        else:
-            taken = {index for took in absorbed for index in took}
-            prior = [edit for index, edit in enumerate(prior) if index not in taken]
-    return sorted(prior + named), labels + found
-
-
-def _stream_named(
-    scrubber: Scrubber, stream: Stream, prior: list[tuple[int, int, str]]
-) -> tuple[list[tuple[int, int, str]], list[list[int]], list[str]]:
-    """The name rules' edits over a stream's joined text once the `prior` edits are made
-    (placeholders, which the rules leave), in the joined text's coordinates, each as small
-    as it can be (what it keeps of the text at its ends cut off); for each, the prior
-    edits it took in (it touched what they wrote), and the findings. A joined text that is
-    JSON (a tool call's arguments) gets the JSON rules, any other the free-text rules; it
-    is a model's output, whose generic names are kept (see MODEL_OUTPUT), but for the
-    prompt's tokens, which the user sent."""
-    text = stream.text()
-    after = splice(text, prior)
-    found: list[str] = []
-    output = stream.output
-    model, generic = MODEL_OUTPUT.set(output), GENERIC_KEPT.set(output)
-    try:
-        edits = scrubber._json_edits(after, found)
-        if edits is None:
-            edits = _free_name_edits(scrubber, after, found)
-    finally:
-        MODEL_OUTPUT.reset(model)
-        GENERIC_KEPT.reset(generic)
-    if not edits:
-        return [], [], found
-    mapped, absorbed = _map_back(prior, edits, after)
-    return [_trimmed_edit(text, edit) for edit in mapped], absorbed, found
-
-
-def _free_name_edits(scrubber: Scrubber, text: str, found: list[str]) -> list[tuple[int, int, str]]:
+def _free_name_edits(scrubber: Scrubber, text: str, found: list[str]) -> list[Edit]:
     """The free-text name rules of `Scrubber._scrub_text` (URLs' parameters and `name=value`,
     fields, `name: value` lines, commands), each over what the ones before left: their
     edits in the text's coordinates."""
-    passes: list[Callable[[str], list[tuple[int, int, str]]]] = [
+    passes: list[Callable[[str], list[Edit]]] = [
         lambda t: scrubber._text_pair_edits(t, found, markup=False),
         lambda t: scrubber._encoded_pair_edits(t, found),
         lambda t: (
@@ -223,120 +354,14 @@ def _free_name_edits(scrubber: Scrubber, text: str, found: list[str]) -> list[tu
         lambda t: scrubber._line_edits(t, found, yaml=False) if ":" in t else [],
         lambda t: scrubber._command_edits(t, found, plain_text),
     ]
-    edits: list[tuple[int, int, str]] = []
+    edits: list[Edit] = []
     current = text
     for run in passes:
         new = run(current)
-        if not new:
-            continue
-        mapped, absorbed = _map_back(edits, new, current)
-        taken = {index for took in absorbed for index in took}
-        edits = sorted([e for i, e in enumerate(edits) if i not in taken] + mapped)
-        current = splice(text, edits)
+        if new:
+            edits = _compose(edits, new, current)
+            current = splice(text, edits)
     return edits
-
-
-def _event_s_own(
-    scrubber: Scrubber,
-    stream: Stream,
-    edit: tuple[int, int, str],
-    body: str,
-    alone: dict[int, tuple[list[int], list[int]]],
-) -> bool:
-    """Whether an edit of a stream's joined text is inside one piece, and the free-text
-    rules (by name, or the text rules) replace some of it in the piece's event (its data
-    lines, as they read in the body: JSON-escaped; `alone`: where they replace something
-    in each event, by where its data starts, worked out once an event)."""
-    start, end, _ = edit
-    index = bisect.bisect_right(stream.starts, start) - 1
-    if index != bisect.bisect_right(stream.starts, end - 1) - 1:
-        return False
-    piece = stream.pieces[index]
-    where = piece.raw_span(body)
-    if piece.fixed or where is None:  # pragma: no cover - a parsed event's string is found
-        return False
-    first = piece.lines[0][0]
-    if first not in alone:
-        newline = body.rfind("\n", 0, first)
-        line = max(newline, body.rfind("\r", newline + 1, first)) + 1  # CRLF, LF or CR
-        event = body[line : piece.lines[-1][1]]
-        spans = [(s, e) for s, e, _ in _free_name_edits(scrubber, event, [])]
-        spans = sorted(spans + scrubber._text_hits(event))
-        starts = [line + s for s, _ in spans]
-        alone[first] = starts, list(itertools.accumulate((line + e for _, e in spans), max))
-    starts, ends = alone[first]
-    raw, offsets = where
-    offset = stream.starts[index]
-    return overlaps(starts, ends, raw + offsets[start - offset], raw + offsets[end - offset])
-
-
-def _stream_spans(scrubber: Scrubber, stream: Stream) -> list[tuple[int, int, str, str]]:
-    """What the text rules would replace in a stream's joined text, where it spans two of
-    its pieces or more, or is found only with what other pieces hold (a value in one piece
-    after its name in the one before: `{"password": "` then the value; a user pattern's
-    group after its context): (start, end, placeholder, finding's label prefix), in order,
-    none overlapping. A model's output keeps what its generic names say (a tool call's
-    `{"key": "..."}`): not the names-and-values detector for them (but in the prompt's
-    tokens)."""
-    text = stream.text()
-    starts = stream.starts
-
-    # A log probability's token is beside its bytes, which no rule reads: all it holds is
-    # the stream's to replace, what one piece holds too.
-    whole = stream.whole
-
-    def piece_of(offset: int) -> int:
-        return bisect.bisect_right(starts, offset) - 1
-
-    alone: dict[int, set[tuple[int, int]]] = {}
-
-    def found_alone(start: int, end: int) -> bool:
-        """Whether the detectors find [start, end) in its piece's text alone."""
-        index = piece_of(start)
-        spans = alone.get(index)
-        if spans is None:
-            piece = stream.pieces[index].text
-            found = find_secrets(piece, scrubber._excluded_kinds)
-            spans = alone[index] = {(f.start, f.end) for f in found}
-        return (start - starts[index], end - starts[index]) in spans
-
-    spanning: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
-    if scrubber._env_re is not None:
-        for match in scrubber._env_re.finditer(text):
-            if whole or piece_of(match.start()) != piece_of(match.end() - 1):
-                new = f"<{scrubber._env_placeholder[match.group()]}>"
-                spanning.append((match.start(), 0, match.end(), new, "env:"))
-    for pattern in scrubber._patterns:
-        group = 1 if pattern.groups else 0
-        for match in pattern.finditer(text):
-            start, end = match.span(group)
-            # The whole match: a group in one piece may need its context in another.
-            spans_pieces = piece_of(match.start()) != piece_of(match.end() - 1)
-            if start < end and (whole or spans_pieces):
-                spanning.append((start, 1, end, SCRUBBED, "pattern"))
-    if scrubber._detectors:
-        for finding in find_secrets(text, scrubber._excluded_kinds):
-            generic = normalize_name(finding.name) in GENERIC_NAMES
-            if finding.kind == "high-entropy" and generic and stream.output:
-                continue
-            start, end = finding.start, finding.end
-            if whole or piece_of(start) != piece_of(end - 1) or not found_alone(start, end):
-                spanning.append((start, 2, end, placeholder(finding.kind), ""))
-    spanning.sort()
-    if not spanning:
-        return []
-    # A match touching a placeholder is one being scrubbed again (see Scrubber._replace).
-    protected = [m.span() for m in scrubber._protected.finditer(text)]
-    protected_starts = [ps for ps, _ in protected]
-    protected_ends = list(itertools.accumulate((pe for _, pe in protected), max))
-    spans: list[tuple[int, int, str, str]] = []
-    position = 0
-    for start, _, end, new, label in spanning:
-        if start < position or overlaps(protected_starts, protected_ends, start, end):
-            continue
-        spans.append((start, end, new, label))
-        position = end
-    return spans
 
 
 def _map_back(

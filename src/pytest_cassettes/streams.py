@@ -40,6 +40,7 @@ __all__ = [
     "Stream",
     "event_data",
     "event_streams",
+    "events",
     "json_streams",
 ]
 
@@ -89,14 +90,15 @@ _SPACE = re.compile(r"[ \t\r\n]*")
 
 
 class _Event:
-    """A JSON event's data lines, and where its strings are once a piece of it is looked for
-    (worked out once for all its pieces: an event holding many streams' pieces, a choice
-    each, is read once, not once a piece)."""
+    """An event's data lines (a JSON document's span), its number in the body, and where its
+    strings are once a piece of it is looked for (worked out once for all its pieces: an
+    event holding many streams' pieces, a choice each, is read once, not once a piece)."""
 
-    __slots__ = ("lines", "located")
+    __slots__ = ("lines", "located", "number")
 
-    def __init__(self, lines: tuple[tuple[int, int], ...]) -> None:
+    def __init__(self, lines: tuple[tuple[int, int], ...], number: int = -1) -> None:
         self.lines = lines
+        self.number = number
         self.located: tuple[str, list[int], dict[tuple[Segment, ...], tuple[int, int]]] | None
         self.located = None
 
@@ -261,13 +263,14 @@ class Stream:
         return "".join(piece.text for piece in self.pieces)
 
 
-def event_streams(body: str) -> list[Stream]:
-    """The streams of text the events of a `text/event-stream` body carry, each with two
-    pieces or more (a stream sent whole in one event has nothing to join), and the streams of
-    log probabilities' tokens (see _logprob_lists), from one piece."""
+def event_streams(body: str, parsed: set[int] | None = None) -> list[Stream]:
+    """The streams of text the events of a `text/event-stream` body carry (one sent whole in
+    one event too: its text is scrubbed as the stream's), and the streams of log
+    probabilities' tokens (see _logprob_lists). `parsed`: the numbers of the events read
+    whose data is a JSON object are added to it."""
     streams: dict[Hashable, Stream] = {}
     bedrock = BEDROCK_CHUNKS.get()
-    for number, (name, lines) in enumerate(_events(body)):
+    for number, (name, lines) in enumerate(events(body)):
         if len(lines) == 1:
             start, end = lines[0]
             data = body[start:end]
@@ -284,7 +287,9 @@ def event_streams(body: str) -> list[Stream]:
             except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
                 event = None
             if isinstance(event, dict):
-                shared = _Event(lines)
+                if parsed is not None:
+                    parsed.add(number)
+                shared = _Event(lines, number)
                 _add_pieces(streams, _json_pieces(event), lines, shared)
                 if chunk:
                     _add_pieces(streams, _bedrock_pieces(event), lines, shared)
@@ -294,16 +299,17 @@ def event_streams(body: str) -> list[Stream]:
         if head in ("{", "[") or data.strip() == "[DONE]":
             continue  # JSON of no stream (or not well-formed), the end of OpenAI's stream
         stream = streams.setdefault(("text", name), Stream())
+        text = _Event(lines, number)
         for index, (start, end) in enumerate(lines):
             if index:
                 stream.add(Piece("\n", lines, None, fixed=True))
-            stream.add(Piece(body[start:end], ((start, end),), None))
-    return _joined(streams)
+            stream.add(Piece(body[start:end], ((start, end),), None, event=text))
+    return [stream for stream in streams.values() if stream.pieces]
 
 
 def event_data(body: str) -> list[str]:
     """Each event's data (its data lines joined by "\n"), in order."""
-    return ["\n".join(body[start:end] for start, end in lines) for _, lines in _events(body)]
+    return ["\n".join(body[start:end] for start, end in lines) for _, lines in events(body)]
 
 
 def json_streams(body: str) -> list[Stream]:
@@ -329,7 +335,7 @@ def json_streams(body: str) -> list[Stream]:
         chunk = not array or isinstance(document.get("candidates"), list)
         streams = groups.setdefault(None if chunk else number, {})
         spans = ((start, end),)
-        shared = _Event(spans)
+        shared = _Event(spans, number)
         if lines or (chunks and chunk):
             _add_pieces(streams, _json_pieces(document), spans, shared)
         if lines:
@@ -639,7 +645,7 @@ def _gemini_tokens(path: Path, result: dict[str, Any]) -> Iterator[_Token]:
             yield (*path, "chosenCandidates", j, "token"), chosen["token"], count, "gemini"
 
 
-def _events(body: str) -> Iterator[tuple[str, tuple[tuple[int, int], ...]]]:
+def events(body: str) -> Iterator[tuple[str, tuple[tuple[int, int], ...]]]:
     """Each event's name and the (start, end) in the body of its data lines' values, by the
     WHATWG rules: lines end at CRLF, LF or CR; a blank line ends an event; `field: value` (one
     space after the colon dropped); `:` starts a comment. An event the body ends in without a
