@@ -643,6 +643,94 @@ def test_lambda_s_streamed_chunks_keep_no_secret_and_a_binary_one_stays_as_it_wa
     assert image_chunks[2] == plain  # no secret in it: byte for byte as it was
 
 
+def converse_blocks(blocks: list[tuple[str, list[Any]]]) -> bytes:
+    """ConverseStream's messages: each block's start (a tool call's, a tool result's), its
+    deltas (`toolUse.input` text, `toolResult` items of text or JSON), its stop."""
+    events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+    for index, (kind, pieces) in enumerate(blocks):
+        starts = {
+            "toolUse": {"toolUse": {"toolUseId": "tooluse_1", "name": "lookup"}},
+            "toolResult": {"toolResult": {"toolUseId": "tooluse_1", "status": "success"}},
+        }
+        if kind in starts:
+            events.append(
+                ("contentBlockStart", {"contentBlockIndex": index, "start": starts[kind]})
+            )
+        for piece in pieces:
+            if kind == "toolUse":
+                delta: dict[str, Any] = {"toolUse": {"input": piece}}
+            else:
+                delta = {
+                    "toolResult": [{"text": piece} if isinstance(piece, str) else {"json": piece}]
+                }
+            events.append(("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+        events.append(("contentBlockStop", {"contentBlockIndex": index}))
+    events.append(("messageStop", {"stopReason": "end_turn"}))
+    return b"".join(event(kind, {**body, "p": padding(i)}) for i, (kind, body) in enumerate(events))
+
+
+def test_converse_stream_s_tool_use_input_and_tool_result_keep_no_key_and_still_parse(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: a tool result's text was read one delta at a time (a key it echoed over several
+    # stayed on disk but for its first piece), and its JSON as free text (a secret known by
+    # its object's other fields stayed whole).
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    arguments = json.dumps({"query": "my key", "api_key": OPENAI, "env": ENV_KEY, "n": 2})
+    result = f"Found: {OPENAI} and {ENV_KEY} (password=Tr0ub4dor-x1)"
+    env = {"name": "DB_PASSWORD", "value": "Tr0ub4dor-x2"}
+    suite.server.route(
+        f"/model/{MODEL}/converse-stream",
+        headers={"Content-Type": EVENTSTREAM},
+        body=converse_blocks(
+            [("toolUse", tokenize(arguments, 5)), ("toolResult", [*tokenize(result, 5), env])]
+        ),
+    )
+    suite.write(
+        CLIENT
+        + textwrap.dedent(
+            """
+        @pytest.mark.cassette
+        def test_converse():
+            messages = [{"role": "user", "content": [{"text": "hi"}]}]
+            response = client().converse_stream(modelId=MODEL, messages=messages)
+            blocks = {}
+            for event in response["stream"]:
+                delta = event.get("contentBlockDelta")
+                if not delta:
+                    continue
+                block = blocks.setdefault(delta["contentBlockIndex"], {"text": "", "json": []})
+                if "toolUse" in delta["delta"]:
+                    block["text"] += delta["delta"]["toolUse"]["input"]
+                for item in delta["delta"].get("toolResult", []):
+                    if "text" in item:
+                        block["text"] += item["text"]
+                    else:
+                        block["json"].append(item["json"])
+            pathlib.Path("got.json").write_text(json.dumps(blocks))
+        """
+        )
+    )
+    suite.run().assert_outcomes(passed=1)
+    written = json.dumps([payload for _, payload in read(recorded_body(suite, "test_converse"))])
+    no_piece_of(OPENAI, written)
+    assert "7Q2w" not in written and "Tr0ub4" not in written
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    blocks = json.loads((suite.path / "got.json").read_text())
+    assert json.loads(blocks["0"]["text"]) == {
+        "query": "my key",
+        "api_key": "<SCRUBBED>",
+        "env": "<ACME_API_KEY>",
+        "n": 2,
+    }
+    assert blocks["1"]["text"] == (
+        "Found: <SCRUBBED:openai> and <ACME_API_KEY> (password=<SCRUBBED>)"
+    )
+    assert blocks["1"]["json"] == [{"name": "DB_PASSWORD", "value": "<SCRUBBED>"}]
+
+
 def test_a_json_payload_with_crlf_is_scrubbed_and_keeps_its_line_breaks() -> None:
     # Was: passed over whole (a CR would have ended an event's data line).
     headers = {":event-type": "metadata", ":content-type": "application/json"}

@@ -737,7 +737,8 @@ def _json_pieces(event: dict[str, Any]) -> Iterator[tuple[Hashable, tuple[Segmen
 def _converse_pieces(event: dict[str, Any], path: Path) -> Iterator[tuple[Hashable, Path, str]]:
     """Bedrock's Converse stream deltas (`contentBlockDelta`, Amazon Nova's chunks too): a
     content block's `text`, a tool call's `toolUse.input`, reasoning's
-    `reasoningContent.text`, per content block (`contentBlockIndex`)."""
+    `reasoningContent.text`, a tool result's `toolResult[].text`, per content block
+    (`contentBlockIndex`)."""
     delta = event.get("delta")
     if not isinstance(delta, dict):
         return
@@ -748,6 +749,14 @@ def _converse_pieces(event: dict[str, Any], path: Path) -> Iterator[tuple[Hashab
             value, where = value.get(inner) if isinstance(value, dict) else None, (*where, inner)
         if isinstance(value, str):
             yield ("converse", index, field), where, value
+    results = delta.get("toolResult")  # a tool's result (a server-side tool's): a list
+    for k, item in enumerate(results if isinstance(results, list) else ()):
+        if isinstance(item, dict) and isinstance(item.get("text"), str):
+            yield (
+                ("converse", index, "toolResult"),
+                (*path, "delta", "toolResult", k, "text"),
+                item["text"],
+            )
 
 
 def _bedrock_pieces(chunk: dict[str, Any]) -> Iterator[tuple[Hashable, Path, str]]:
