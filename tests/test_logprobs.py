@@ -1141,3 +1141,74 @@ def test_llamacpp_s_streamed_content_is_joined_without_probabilities(suite: Suit
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
     assert (suite.path / "got.txt").read_text() == "Your key is <SCRUBBED:openai>."
+
+
+# llama.cpp's `return_tokens`: the ids of the tokens beside each piece of text (`/completion`,
+# streamed or not), and `/tokenize`'s `with_pieces`: each id beside its piece of the prompt.
+def vocabulary(tokens: list[str]) -> dict[str, int]:
+    """A made-up vocabulary: an id for each distinct token."""
+    return {token: 1000 + i for i, token in enumerate(dict.fromkeys(tokens))}
+
+
+def llamacpp_ids(tokens: list[str], stream: bool) -> str:
+    ids = vocabulary(tokens)
+    last = {"index": 0, "id_slot": 0, "stop": True, "model": "qwen.gguf", "stop_type": "eos"}
+    if not stream:
+        whole = {"content": "".join(tokens), "tokens": [ids[t] for t in tokens]}
+        return json.dumps({"index": 0, **whole, **last, "tokens_predicted": len(tokens)})
+    events = [
+        {"index": 0, "content": t, "tokens": [ids[t]], "stop": False, "id_slot": -1} for t in tokens
+    ]
+    events.append({**last, "content": "", "tokens": []})
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+
+
+def test_llama_cpp_s_token_ids_beside_a_scrubbed_text_do_not_spell_the_secret(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: the text was scrubbed, the ids beside it were not: detokenized, or looked up in the
+    # model's vocabulary, they spelled the secret again.
+    monkeypatch.setenv("ACME_API_KEY", ENV_KEY)
+    streamed, whole = secret_tokens(ENV_KEY), secret_tokens(OPENAI)
+    pieces = ["My", " key", ":", " ", *tokenize(OPENAI, 3)]
+    tokenized = {"tokens": [{"id": i, "piece": p} for p, i in vocabulary(pieces).items()]}
+    suite.server.route(
+        "/completion", headers={"Content-Type": SSE}, body=llamacpp_ids(streamed, True)
+    )
+    suite.server.route(
+        "/completions", headers={"Content-Type": JSON}, body=llamacpp_ids(whole, False)
+    )
+    suite.server.route("/tokenize", headers={"Content-Type": JSON}, body=json.dumps(tokenized))
+    suite.write(
+        """
+        import json
+        import pathlib
+
+        import httpx
+
+        @pytest.mark.cassette
+        def test_answers():
+            ask = {"prompt": "key?", "return_tokens": True}
+            with httpx.stream("POST", URL + "/completion", json={**ask, "stream": True}) as r:
+                events = [json.loads(l[6:]) for l in r.iter_lines() if l.startswith("data: ")]
+            whole = httpx.post(URL + "/completions", json=ask).json()
+            pieces = httpx.post(URL + "/tokenize", json={"content": "x", "with_pieces": True})
+            got = {"events": events, "whole": whole, "pieces": pieces.json()["tokens"]}
+            pathlib.Path("got.json").write_text(json.dumps(got))
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    got = json.loads((suite.path / "got.json").read_text())
+    ids = vocabulary(streamed)
+    assert "".join(e["content"] for e in got["events"]) == "Your key is <ACME_API_KEY>."
+    for token, event in zip(streamed, got["events"]):
+        # An event whose text changed: as many ids as it had, each 0; the others as they were.
+        assert event["tokens"] == ([ids[token]] if event["content"] == token else [0])
+    assert got["whole"]["content"] == "Your key is <SCRUBBED:openai>."
+    assert got["whole"]["tokens"] == [0] * len(whole)
+    assert "".join(p["piece"] for p in got["pieces"]) == "My key: <SCRUBBED:openai>"
+    for before, after in zip(tokenized["tokens"], got["pieces"]):
+        assert after == (before if after["piece"] == before["piece"] else {**after, "id": 0})

@@ -98,6 +98,7 @@ from pytest_cassettes.scrub_stores import (
 from pytest_cassettes.scrub_streams import (
     scrub_event_stream,
     scrub_json_streams,
+    token_ids,
 )
 from pytest_cassettes.streams import JSON_TOKEN
 
@@ -1041,8 +1042,12 @@ class Scrubber:
             return scrub_event_stream(self, text, found)
         new: str | None = None
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
-            text = scrub_json_streams(self, text, found)
-            new = self._scrub_json(text, found)
+            streamed = scrub_json_streams(self, text, found)
+            new = self._scrub_json(streamed, found)
+            if new is not None:
+                new = token_ids(text, new)
+            else:
+                text = streamed
         if new is None and (
             "xml" in content_type or (not content_type and text.lstrip()[:1] == "<")
         ):

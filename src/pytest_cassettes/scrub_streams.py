@@ -38,7 +38,7 @@ from pytest_cassettes.streams import (
 if TYPE_CHECKING:
     from pytest_cassettes.scrub import Scrubber
 
-__all__ = ["scrub_event_stream", "scrub_json_streams", "text_edits"]
+__all__ = ["scrub_event_stream", "scrub_json_streams", "text_edits", "token_ids"]
 
 Edit = tuple[int, int, str]
 # Stands for a data line in the text the free-text rules read after the events' own (see
@@ -167,7 +167,8 @@ def _scrub_events(
     in, they run over the whole body again (as before there was a JSON pass). The JSON rules
     read only the events where their first checks find something in what is not a piece
     (see _narrowed; events alike but for their pieces are checked once, but those a stream
-    `changed`)."""
+    `changed`). An event whose text a stream changed loses the token ids beside it (see
+    token_ids)."""
     done: list[tuple[int, int]] = []  # data lines taken: out of the free-text rules' text
     documents: list[tuple[int, tuple[tuple[int, int], ...], str]] = []
     skeletons: list[str] = []  # each document without its pieces' strings, where found
@@ -185,6 +186,8 @@ def _scrub_events(
     edits: list[Edit] = []
     own: list[str] = []
     for (number, lines, data), skeleton in zip(documents, skeletons):
+        if number in changed and '"tokens"' in data:
+            edits.extend(_in_body(_token_id_edits(data), lines))
         if skeleton in worth:
             paths = (piece.path for piece in taken.get(number, ()) if piece.path is not None)
             skip = frozenset((0, *map(_lower, path)) for path in paths)
@@ -219,6 +222,38 @@ def _scrub_events(
             k += 1
         written += [splice(body[start:end], line), after]
     return "".join(written)
+
+
+# llama.cpp's `return_tokens`: the ids of the tokens an event's (or an answer's) `content` is.
+_TOKEN_IDS = re.compile(r'"tokens"\s*:\s*\[([-\d,\s]*)\]')
+_ID = re.compile(r"-?\d+")
+
+
+def token_ids(text: str, new: str) -> str:
+    """A JSON body (llama.cpp's `/completion` answer) once scrubbed (`new`): when its
+    `content` changed, its `tokens` (with `return_tokens`, the ids of the answer's tokens)
+    as many, each 0: the old ones spell the old text in the model's vocabulary, a secret
+    replaced in it too."""
+    if new == text or '"tokens"' not in text:
+        return new
+    try:
+        before, after = json.loads(text), json.loads(new)
+    except (ValueError, RecursionError):  # JSON lines, or not JSON
+        return new
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return new
+    if before.get("content") == after.get("content") or not isinstance(after.get("tokens"), list):
+        return new
+    return splice(new, _token_id_edits(new))
+
+
+def _token_id_edits(data: str) -> list[Edit]:
+    """Each id of a `"tokens": [...]` array of a JSON text made 0, its layout kept."""
+    return [
+        (match.start(1), match.end(1), _ID.sub("0", match.group(1)))
+        for match in _TOKEN_IDS.finditer(data)
+        if match.group(1).strip()
+    ]
 
 
 def _narrowed(texts: list[str], test: Callable[[str], bool], block: int = 256) -> set[int]:

@@ -77,7 +77,7 @@ _HINT = re.compile(r'"(?:delta|choices|candidates|stop)"')
 # Log probabilities (`logprobs`, Gemini's `logprobsResult`, TGI's and vLLM's `logprob`,
 # Cohere's v1 `token_likelihoods`, llama.cpp's `completion_probabilities`): their tokens are a
 # model's text too, split the same way.
-_LOGPROBS = re.compile(r'"(?:logprob|token_likelihoods|completion_probabilities)')
+_LOGPROBS = re.compile(r'"(?:logprob|token_likelihoods|completion_probabilities|piece")')
 # JSON lines of a streamed answer (Ollama's, Cohere's v1, a chunk a line; `done` or
 # `event_type` is in each): an object's end, a line break, the next one's start (no JSON
 # document holds that: its strings hold no raw line break, and its objects in an array have a
@@ -176,6 +176,8 @@ class Piece:
             root, j = path[:-2], path[-1]
             return Beside([], [], [], (*root, "top_logprobs", j), (*root, "text_offset", j))
         entry = path[:-1]
+        if self.shape == "piece":  # llama.cpp's /tokenize: (..., "tokens", j, "piece")
+            return Beside([], [], [(*entry, "id")])
         if self.shape == "cohere":
             return Beside([], [], [(*entry, "token_ids")])
         if self.shape == "prompt":  # (..., "prompt_logprobs", j, id, "decoded_token")
@@ -484,6 +486,9 @@ def _logprob_lists(
                 index = _hashable(candidate.get("index", i))
                 path = ("candidates", i, "logprobsResult")
                 yield ("logprobs", "gemini", index), _gemini_tokens(path, result)
+    pieces = document.get("tokens")  # llama.cpp's /tokenize with_pieces: the prompt's
+    if isinstance(pieces, list) and pieces and isinstance(pieces[0], dict):
+        yield ("prompt", number, "tokens"), _pieces(("tokens",), pieces)
     probabilities = document.get("completion_probabilities")  # llama.cpp's own `/completion`
     if isinstance(probabilities, list):
         path = ("completion_probabilities",)
@@ -624,6 +629,14 @@ def _prompt_tokens(path: Path, positions: list[Any]) -> Iterator[_Token]:
         key, first = next(iter(position.items()))
         if isinstance(first, dict) and isinstance(first.get("decoded_token"), str):
             yield (*path, j, key, "decoded_token"), first["decoded_token"], 0, "prompt"
+
+
+def _pieces(path: Path, tokens: list[Any]) -> Iterator[_Token]:
+    """llama.cpp's /tokenize with `with_pieces`: `{id, piece}` each (a piece that is not
+    UTF-8 is a list of bytes: passed over)."""
+    for j, token in enumerate(tokens):
+        if isinstance(token, dict) and isinstance(token.get("piece"), str) and "id" in token:
+            yield (*path, j, "piece"), token["piece"], 0, "piece"
 
 
 def _completion_tokens(path: Path, logprobs: dict[str, Any]) -> Iterator[_Token]:
