@@ -195,7 +195,7 @@ def _scrub_events(
             if data_edits is None:
                 continue
             edits.extend(_in_body(data_edits, lines))
-        elif number not in parsed and scrubber._json_edits(data, own) is None:
+        elif number not in parsed and not _parses(data):
             continue  # not JSON: the free-text rules'
         done.extend(lines)
     found.extend(own)
@@ -268,6 +268,14 @@ def _narrowed(texts: list[str], test: Callable[[str], bool], block: int = 256) -
         if len(part) == 1 or test("\n".join(part)):
             found.update(first + k for k, text in enumerate(part) if test(text))
     return found
+
+
+def _parses(data: str) -> bool:
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _without(data: str, pieces: list[Piece]) -> str:
