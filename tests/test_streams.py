@@ -497,9 +497,8 @@ def test_sensitive_keys_at_any_depth_of_streamed_arguments_a_model_s_generic_nam
     assert chat_text(new) == unstreamed(text) == "the token=<SCRUBBED> and key: Enter"
 
 
-def test_a_name_and_its_value_in_one_event_stay_the_event_s_own() -> None:
-    # What one event's rules find is theirs, as before: the stream's rules only act where
-    # the name and its value are in different events (or the value spans several).
+def test_a_name_and_its_value_in_one_event_are_scrubbed_as_in_that_event_alone() -> None:
+    # The joined text reads them as the event alone would: the same placeholder, once.
     for pieces in (["Hi. ", "my password=hunter2 ok"], ["a", '{"password": "hunter2"}']):
         body = chat(*pieces)
         alone = "".join(scrub(chat(piece))[0] for piece in pieces)
@@ -508,7 +507,7 @@ def test_a_name_and_its_value_in_one_event_stay_the_event_s_own() -> None:
 
 def test_many_names_and_values_split_over_tiny_pieces_are_all_scrubbed() -> None:
     # Each value after its name in the event before, 20,000 events; and each name and value
-    # whole in one event (the event's own: the name rules run again without them).
+    # whole in one event.
     split = chat(*["pass", "word=", "v4lue ", "ok. "] * 5000)
     own = chat(*["password=v4lue ok. ", "and "] * 5000)
     for body in (split, own):
