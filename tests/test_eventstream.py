@@ -209,6 +209,32 @@ CLIENT = textwrap.dedent(
 )
 
 
+# A test joining each content block's text (its text, a tool call's input, reasoning, a tool
+# result's text) and a tool result's JSON items, as converse_stream's callers do.
+CONVERSE = CLIENT + textwrap.dedent(
+    """
+    @pytest.mark.cassette
+    def test_converse():
+        messages = [{"role": "user", "content": [{"text": "hi"}]}]
+        response = client().converse_stream(modelId=MODEL, messages=messages)
+        blocks = {}
+        for event in response["stream"]:
+            delta = event.get("contentBlockDelta")
+            if not delta:
+                continue
+            block = blocks.setdefault(delta["contentBlockIndex"], {"text": "", "json": []})
+            part = delta["delta"]
+            block["text"] += part.get("text", "")
+            block["text"] += part.get("toolUse", {}).get("input", "")
+            block["text"] += part.get("reasoningContent", {}).get("text", "")
+            for item in part.get("toolResult", []):
+                block["text"] += item.get("text", "")
+                block["json"] += [item["json"]] if "json" in item else []
+        pathlib.Path("got.json").write_text(json.dumps(blocks))
+    """
+)
+
+
 def test_a_recorded_invoke_model_stream_keeps_no_piece_of_the_key_and_replays(
     suite: Suite,
 ) -> None:
@@ -258,31 +284,7 @@ def test_a_recorded_converse_stream_keeps_no_piece_of_a_secret_and_replays(
             tokenize(f"The key {ENV_KEY} is set.", 3),
         ),
     )
-    suite.write(
-        CLIENT
-        + textwrap.dedent(
-            """
-        @pytest.mark.cassette
-        def test_converse():
-            messages = [{"role": "user", "content": [{"text": "hi"}]}]
-            response = client().converse_stream(modelId=MODEL, messages=messages)
-            blocks = {}
-            for event in response["stream"]:
-                delta = event.get("contentBlockDelta")
-                if delta:
-                    index = delta["contentBlockIndex"]
-                    part = delta["delta"]
-                    if "text" in part:
-                        text = part["text"]
-                    elif "toolUse" in part:
-                        text = part["toolUse"]["input"]
-                    else:
-                        text = part["reasoningContent"]["text"]
-                    blocks[index] = blocks.get(index, "") + text
-            pathlib.Path("got.json").write_text(json.dumps(blocks))
-        """
-        )
-    )
+    suite.write(CONVERSE)
     suite.run().assert_outcomes(passed=1)
     body = recorded_body(suite, "test_converse")
     messages = read(body)
@@ -294,9 +296,9 @@ def test_a_recorded_converse_stream_keeps_no_piece_of_a_secret_and_replays(
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
     blocks = json.loads((suite.path / "got.json").read_text())
-    assert blocks["0"] == "The key <ACME_API_KEY> is set."
-    assert blocks["1"] == "Your key is <SCRUBBED:openai>."
-    arguments = json.loads(blocks["2"])
+    assert blocks["0"]["text"] == "The key <ACME_API_KEY> is set."
+    assert blocks["1"]["text"] == "Your key is <SCRUBBED:openai>."
+    arguments = json.loads(blocks["2"]["text"])
     assert arguments["user"] == "ada" and arguments["password"].startswith("<SCRUBBED")
 
 
@@ -686,31 +688,7 @@ def test_converse_stream_s_tool_use_input_and_tool_result_keep_no_key_and_still_
             [("toolUse", tokenize(arguments, 5)), ("toolResult", [*tokenize(result, 5), env])]
         ),
     )
-    suite.write(
-        CLIENT
-        + textwrap.dedent(
-            """
-        @pytest.mark.cassette
-        def test_converse():
-            messages = [{"role": "user", "content": [{"text": "hi"}]}]
-            response = client().converse_stream(modelId=MODEL, messages=messages)
-            blocks = {}
-            for event in response["stream"]:
-                delta = event.get("contentBlockDelta")
-                if not delta:
-                    continue
-                block = blocks.setdefault(delta["contentBlockIndex"], {"text": "", "json": []})
-                if "toolUse" in delta["delta"]:
-                    block["text"] += delta["delta"]["toolUse"]["input"]
-                for item in delta["delta"].get("toolResult", []):
-                    if "text" in item:
-                        block["text"] += item["text"]
-                    else:
-                        block["json"].append(item["json"])
-            pathlib.Path("got.json").write_text(json.dumps(blocks))
-        """
-        )
-    )
+    suite.write(CONVERSE)
     suite.run().assert_outcomes(passed=1)
     written = json.dumps([payload for _, payload in read(recorded_body(suite, "test_converse"))])
     no_piece_of(OPENAI, written)
