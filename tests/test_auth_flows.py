@@ -144,6 +144,42 @@ def test_an_id_token_keeps_its_claims_so_msal_still_replays(suite: Suite) -> Non
     assert id_token[: id_token.rindex(".") + 1] + "PFNDUlVCQkVEPg" in text
 
 
+def test_a_jwt_a_request_sends_matches_its_recording_minted_anew_or_sent_back(
+    suite: Suite,
+) -> None:
+    # A client mints some JWTs at each run (a token request's client_assertion, a signed URL's
+    # token: their iat and jti change) and sends back the ones it was answered: the real one
+    # when recorded, the placeholder (claims kept) on replay. Each must scrub in a request as
+    # the other did, or the request no longer matches its recording.
+    answer = {"access_token": jwt({"sub": "u-1", "exp": 4000000000}), "token_type": "Bearer"}
+    suite.server.route("/token", headers=JSON, body=json.dumps(answer))
+    suite.write(
+        f"""
+        import base64
+        import json
+        import uuid
+
+        def minted():
+            encode = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+            claims = {{"iss": "app", "jti": str(uuid.uuid4())}}
+            return f"{{encode({{'alg': 'RS256'}})}}.{{encode(claims)}}.{SIGNATURE}{{uuid.uuid4().hex}}"
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_token():
+            form = {{"client_id": "c1", "client_assertion": minted(), "grant_type": "x"}}
+            token = requests.post(URL + "/token", data=form).json()["access_token"]
+            requests.get(URL + "/media?token=" + minted())
+            requests.get(URL + "/sessions/" + token + "/items")
+            requests.get(URL + "/logout?id_token_hint=" + token)
+            requests.post(URL + "/revoke", data={{"token": token}})
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert on_disk(suite.path / "cassettes", SIGNATURE) == []
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 5
+
+
 class Flow(NamedTuple):
     routes: dict[str, Any]  # path: LocalServer.route's keywords
     test: str  # the test's body, in a module with `URL`, `requests` and `json`

@@ -1943,11 +1943,14 @@ def test_detectors_redact_known_tokens_in_urls_headers_and_bodies():
     assert count == 3
     assert new.uri == "https://api.example.com/x?ref=%3CSCRUBBED:github%3E"
     assert new.headers["X-Forwarded"] == "via <SCRUBBED:openai>"
-    # A JWT keeps its header and claims (clients decode them), its signature replaced.
-    header_and_claims = JWT[: JWT.rindex(".") + 1]
-    assert new.body == f"notes: {header_and_claims}PFNDUlVCQkVEPg end".encode()
+    # A request's JWT goes whole (a client may mint it anew at each run); an answer's keeps its
+    # header and claims (clients decode them), its signature replaced.
+    assert new.body == b"notes: <SCRUBBED:jwt> end"
     for secret in (GITHUB, JWT, OPENAI):
         assert secret not in request_text(new)
+    answer, _ = scrub_response(response(f"notes: {JWT} end".encode()))
+    header_and_claims = JWT[: JWT.rindex(".") + 1]
+    assert answer["body"]["string"] == f"notes: {header_and_claims}PFNDUlVCQkVEPg end".encode()
 
 
 def test_detectors_run_inside_json_strings():

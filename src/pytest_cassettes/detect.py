@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import contextvars
 import functools
 import math
 import re
@@ -23,13 +24,16 @@ __all__ = [
     "DEFAULT_HEADER_RULES",
     "DEFAULT_NAME_RULES",
     "FILLER_WORDS",
+    "JWT_WHOLE",
     "KINDS",
     "Finding",
     "NameMatcher",
     "find_secrets",
+    "finding_replacement",
     "in_text_sensitive",
     "is_placeholder",
     "jwt_placeholder",
+    "kept_jwt",
     "looks_random",
     "normalize_name",
     "placeholder",
@@ -85,6 +89,16 @@ _JWT = re.compile(
 )
 
 
+# Set while a request is scrubbed (Scrubber.scrub_request): a JWT there is replaced whole, the
+# placeholder's too. A client mints some JWTs anew at each run (a token request's
+# `client_assertion`, a signed URL's `token`: their `iat` and `jti` change) and sends back
+# those it was answered (the real one when recorded, the placeholder on replay): either way the
+# request scrubs as it did when recorded, so it matches.
+JWT_WHOLE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "pytest_cassettes_jwt_whole", default=False
+)
+
+
 def jwt_placeholder(value: str) -> str | None:
     """A signed JWT with its signature replaced by JWT_SIGNATURE; None for anything else (an
     unsigned one, `alg: none`, is a credential whole)."""
@@ -93,13 +107,25 @@ def jwt_placeholder(value: str) -> str | None:
     return value[: value.rindex(".") + 1] + JWT_SIGNATURE
 
 
+def kept_jwt(value: str) -> str | None:
+    """What a JWT found as a secret becomes, its claims kept (see jwt_placeholder); None: it is
+    replaced whole (no JWT, or one a request sends: see JWT_WHOLE)."""
+    return None if JWT_WHOLE.get() else jwt_placeholder(value)
+
+
+def finding_replacement(text: str, finding: Finding) -> str:
+    """What replaces a detector's finding in `text`: its kind's placeholder, or a JWT's."""
+    jwt = kept_jwt(text[finding.start : finding.end]) if finding.kind == "jwt" else None
+    return jwt or placeholder(finding.kind)
+
+
 def is_placeholder(value: str) -> bool:
     """Whether a value (plain or percent-encoded) is nothing but a placeholder or a filler word."""
     plain = unquote_plus(value).strip() if "%" in value or "<" in value else value.strip()
     if plain.strip(_FILLER_BRACKETS).lower() in FILLER_WORDS:
         return True
     if plain.endswith(JWT_SIGNATURE) and plain.startswith("eyJ"):
-        return jwt_placeholder(plain) == plain
+        return kept_jwt(plain) == plain
     if "<" not in plain:
         return False
     return _PLACEHOLDER_VALUE_RE.fullmatch(plain) is not None
@@ -564,11 +590,13 @@ def _sensitive_places(text: str) -> Iterable[Finding]:
 
 
 def find_secrets(text: str, exclude: Iterable[str] = ()) -> list[Finding]:
-    """Secrets in text, sorted and non-overlapping; `exclude` names detector kinds to skip."""
+    """Secrets in text, sorted and non-overlapping; `exclude` names detector kinds to skip. A
+    JWT's placeholder too while JWT_WHOLE is set."""
     excluded = frozenset(exclude)
+    whole = JWT_WHOLE.get()
     if len(text) <= _MEMO_MAX_LENGTH:
-        return list(_find_memo(text, excluded))
-    return _find(text, excluded)
+        return list(_find_memo(text, excluded, whole))
+    return _find(text, excluded, whole)
 
 
 # Header values (User-Agent, Accept, ...) come back on every request of every test, and every
@@ -578,8 +606,8 @@ _MEMO_MAX_LENGTH = 512
 
 
 @functools.lru_cache(maxsize=8192)
-def _find_memo(text: str, excluded: frozenset[str]) -> tuple[Finding, ...]:
-    return tuple(_find(text, excluded))
+def _find_memo(text: str, excluded: frozenset[str], whole: bool) -> tuple[Finding, ...]:
+    return tuple(_find(text, excluded, whole))
 
 
 def _mentions(text: str, word: str, piece: int = 1 << 16) -> bool:
@@ -592,7 +620,7 @@ def _mentions(text: str, word: str, piece: int = 1 << 16) -> bool:
     )
 
 
-def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
+def _find(text: str, excluded: frozenset[str], whole: bool = False) -> list[Finding]:
     candidates: list[tuple[int, int, Finding]] = []
     prefixed = len(text) > _MEMO_MAX_LENGTH or _ANY_PREFIX.search(text) is not None
     pem_ends: list[int] | None = None
@@ -605,7 +633,7 @@ def _find(text: str, excluded: frozenset[str]) -> list[Finding]:
             begin = match.start()
             if word_start and begin and _WORD_CHAR.match(text, begin - 1):
                 continue  # inside a longer word: "xsk-..." is not a key
-            if check(match.group(group)):
+            if check(match.group(group)) or (whole and kind == "jwt"):
                 start, end = match.span(group)
                 if kind == "pem-private-key":
                     if pem_ends is None:  # every END line, found once for all headers

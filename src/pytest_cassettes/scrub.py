@@ -52,18 +52,20 @@ from pytest_cassettes.detect import (
     DEFAULT_HEADER_RULES,
     DEFAULT_NAME_RULES,
     FILLER_WORDS,
+    JWT_WHOLE,
     KINDS,
     SCRUBBED,
     SCRUBBED_RE,
     Finding,
     NameMatcher,
     find_secrets,
+    finding_replacement,
     in_text_sensitive,
     is_placeholder,
     jwt_placeholder,
+    kept_jwt,
     looks_random,
     normalize_name,
-    placeholder,
 )
 from pytest_cassettes.libraries import Request
 from pytest_cassettes.scrub_auth import (
@@ -744,6 +746,7 @@ class Scrubber:
         self._detectors = "detectors" not in disabled
         self._excluded_kinds = frozenset(k for k in KINDS if normalize_name(k) in disabled)
         self._env_placeholder: dict[str, str] = {}
+        self._env_text: dict[str, str] = {}  # what replaces each form (see _load_env)
         self._env_re: re.Pattern[str] | None = None
         self._protected = SCRUBBED_RE
         # The same in bytes, for bodies that are not UTF-8: the values' UTF-8 bytes.
@@ -764,11 +767,21 @@ class Scrubber:
                 for form in _env_variants(value):
                     # Sorted names: when two variables share a value the first name wins.
                     self._env_placeholder.setdefault(form, label)
+        learned_jwts: dict[str, str] = {}
         for value in sorted(learned):  # a LearnedSecrets' values: <SCRUBBED> wherever they are
+            # A JWT's is the placeholder its first answer got (its claims kept): the client
+            # sends that back on replay.
+            jwt = jwt_placeholder(value)
             for form in _env_variants(value):
+                if jwt is not None and form not in self._env_placeholder:
+                    learned_jwts[form] = jwt
                 self._env_placeholder.setdefault(form, "SCRUBBED")
         if not self._env_placeholder:
             return
+        self._env_text = {
+            form: learned_jwts.get(form) or f"<{label}>"
+            for form, label in self._env_placeholder.items()
+        }
         forms = sorted(self._env_placeholder, key=lambda form: (-len(form), form))
         self._env_re = re.compile("|".join(re.escape(form) for form in forms))
         self._env_bytes_re = re.compile(b"|".join(re.escape(form.encode()) for form in forms))
@@ -791,26 +804,30 @@ class Scrubber:
         `learned` keeps the values replaced by name (see Session.open, which uses them)."""
         found: list[str] = []
         new = copy.copy(request)
-        uri = self._scrub_url(request.uri, found)
-        if uri != request.uri:
-            new.uri = uri
-        headers: dict[str, Any] = {}
-        for name, value in request.headers.items():
-            headers[name] = self._scrub_header(name, value, found)
-        body = _request_body(request)
-        if body is not None:
-            shape = _SHAPE.set(request_paths(request.method, request.uri, headers))
-            try:
-                new_body = self._scrub_body(body, _header(headers, "content-type"), found)
-            finally:
-                _SHAPE.reset(shape)
-            # A plain bytes body: vcrpy would write file and iterator bodies as Python tags.
-            new._was_file = new._was_iter = False
-            new.body = new_body
-            if new_body != body:
-                _set_content_length(headers, len(new_body), as_list=False)
-        elif _is_parsed(request):
-            new.body = self._scrub_parsed(request.body, [], False, "", found)
+        whole = JWT_WHOLE.set(True)  # a JWT goes whole (see detect.JWT_WHOLE)
+        try:
+            uri = self._scrub_url(request.uri, found)
+            if uri != request.uri:
+                new.uri = uri
+            headers: dict[str, Any] = {}
+            for name, value in request.headers.items():
+                headers[name] = self._scrub_header(name, value, found)
+            body = _request_body(request)
+            if body is not None:
+                shape = _SHAPE.set(request_paths(request.method, request.uri, headers))
+                try:
+                    new_body = self._scrub_body(body, _header(headers, "content-type"), found)
+                finally:
+                    _SHAPE.reset(shape)
+                # A plain bytes body: vcrpy would write file and iterator bodies as Python tags.
+                new._was_file = new._was_iter = False
+                new.body = new_body
+                if new_body != body:
+                    _set_content_length(headers, len(new_body), as_list=False)
+            elif _is_parsed(request):
+                new.body = self._scrub_parsed(request.body, [], False, "", found)
+        finally:
+            JWT_WHOLE.reset(whole)
         new.headers = headers
         if learned is not None:
             learned.learn(found)
@@ -929,7 +946,7 @@ class Scrubber:
         if not value.strip() or _is_placeholder(value) or _masked(value):
             return value
         found.append(_finding(name, value))
-        return jwt_placeholder(value) or encode(SCRUBBED)
+        return kept_jwt(value) or encode(SCRUBBED)
 
     def _scrub_header(self, name: str, value: Any, found: list[str]) -> Any:
         if isinstance(value, bytes):
@@ -1745,9 +1762,9 @@ class Scrubber:
             near = self._protected_bytes.finditer(data, max(0, start - _NEAR), end + _NEAR)
             if any(p.start() < end and start < p.end() for p in near):
                 continue
-            label = self._env_placeholder[match.group().decode("utf-8")]
-            edits.append((start, end, f"<{label}>".encode("ascii")))
-            found.append("env:" + label)
+            form = match.group().decode("utf-8")
+            edits.append((start, end, self._env_text[form].encode("ascii")))
+            found.append("env:" + self._env_placeholder[form])
         return edits
 
     # --- text ----------------------------------------------------------------------------------
@@ -1776,7 +1793,7 @@ class Scrubber:
         text = self._scrub_patterns(text, found, encode)
         if self._detectors:
             spans = [
-                (f.start, f.end, _detected(text, f))
+                (f.start, f.end, finding_replacement(text, f))
                 for f in find_secrets(text, self._excluded_kinds)
             ]
             text = self._replace(text, spans, found, encode, "")
@@ -1786,8 +1803,7 @@ class Scrubber:
         """The values of secret environment variables (and learned ones) by their names."""
         assert self._env_re is not None
         spans = [
-            (m.start(), m.end(), f"<{self._env_placeholder[m.group()]}>")
-            for m in self._env_re.finditer(text)
+            (m.start(), m.end(), self._env_text[m.group()]) for m in self._env_re.finditer(text)
         ]
         return self._replace(text, spans, found, encode, "env:")
 
@@ -2693,12 +2709,6 @@ def _validation_message(token: str) -> bool:
     return bool(_MESSAGE_PHRASE.search(text)) and bool(_MESSAGE_SHAPE.search(text))
 
 
-def _detected(text: str, finding: Finding) -> str:
-    """What replaces a detector's finding: its kind's placeholder, or a JWT's (see detect.py)."""
-    jwt = jwt_placeholder(text[finding.start : finding.end]) if finding.kind == "jwt" else None
-    return jwt or placeholder(finding.kind)
-
-
 def _json_secret(token: str, name: str, found: list[str]) -> str:
     if token in ("true", "false", "null"):
         return token
@@ -2710,7 +2720,7 @@ def _json_secret(token: str, name: str, found: list[str]) -> str:
         if document is not None:
             return token if document == value else json.dumps(document)
     found.append(_finding(name, str(value)))
-    jwt = jwt_placeholder(value) if isinstance(value, str) else None
+    jwt = kept_jwt(value) if isinstance(value, str) else None
     return json.dumps(jwt or SCRUBBED)
 
 

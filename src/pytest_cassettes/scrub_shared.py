@@ -52,10 +52,10 @@ def overlaps(starts: list[int], max_ends: list[int], start: int, end: int) -> bo
 
 
 def finding_label(prefix: str, replacement: str) -> str:
+    if replacement[:1] != "<":
+        return "jwt"  # a JWT's, its signature replaced (see detect.jwt_placeholder)
     if prefix == "env:":
         return "env:" + replacement[1:-1]
     if prefix:
         return prefix
-    if replacement[:1] != "<":
-        return "jwt"  # a JWT's, its signature replaced (see detect.jwt_placeholder)
     return replacement[len("<SCRUBBED:") : -1]  # a detector's kind

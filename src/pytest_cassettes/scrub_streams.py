@@ -115,7 +115,7 @@ def _rule_spans(scrubber: Scrubber, text: str, found: list[str], env: bool) -> l
     spans: list[tuple[int, int, int, str, str]] = []  # start, rank, end, new, label
     if env and scrubber._env_re is not None:
         for match in scrubber._env_re.finditer(text):
-            new = f"<{scrubber._env_placeholder[match.group()]}>"
+            new = scrubber._env_text[match.group()]
             spans.append((match.start(), 0, match.end(), new, "env:"))
     for pattern in () if env else scrubber._patterns:
         group = 1 if pattern.groups else 0
