@@ -575,3 +575,15 @@ def test_an_event_s_json_gets_the_json_rules_and_its_framing_the_free_text_ones(
     assert "id: password=<SCRUBBED>\n" in new and log == "token=<SCRUBBED>"
     assert count == 3 and name == "message"
     assert scrub(new) == (new, 0)
+
+
+def test_a_jwt_streamed_keeps_its_claims_as_the_same_answer_not_streamed() -> None:
+    # A streamed answer is scrubbed as the same text not streamed: a JWT's header and claims
+    # stay (clients decode them), its signature becomes the placeholder's.
+    header = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"
+    token = f"{header}.eyJzdWIiOiJ1LTEiLCJleHAiOjQwMDAwMDAwMDB9.U2lnbmF0dXJlT2ZUaGVUb2tlbjEy"
+    content = f"Your token: {token} (expires soon)"
+    new, count = scrub(chat(content[:20], content[20:60], content[60:]))
+    assert count == 1
+    assert chat_text(new) == unstreamed(content) != content
+    assert "PFNDUlVCQkVEPg" in chat_text(new)

@@ -18,7 +18,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Callable
 
-from pytest_cassettes.detect import SCRUBBED, find_secrets, placeholder
+from pytest_cassettes.detect import SCRUBBED, find_secrets, finding_replacement
 from pytest_cassettes.scrub_shared import (
     MODEL_OUTPUT,
     finding_label,
@@ -125,7 +125,7 @@ def _rule_spans(scrubber: Scrubber, text: str, found: list[str], env: bool) -> l
                 spans.append((start, 1, end, SCRUBBED, "pattern"))
     if not env and scrubber._detectors:
         for finding in find_secrets(text, scrubber._excluded_kinds):
-            spans.append((finding.start, 2, finding.end, placeholder(finding.kind), ""))
+            spans.append((finding.start, 2, finding.end, finding_replacement(text, finding), ""))
     if not spans:
         return []
     spans.sort()
