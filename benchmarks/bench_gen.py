@@ -346,6 +346,12 @@ def _cdata(size: int) -> str:
     return '<?xml version="1.0"?>\n<r>' + unit * (size // len(unit)) + "]]></password></r>\n"
 
 
+def _oauth_codes(size: int) -> str:
+    """Adversarial: a URL's authorization codes (`code` beside `state`), thousands in one
+    text without white space (each once read its URL again, 8 KiB around it: 5 s a MiB)."""
+    return "".join(_repeat(lambda i: f"?code={_generated(i)[:12]}&state=s{i:07d}&", size))
+
+
 # shape -> (content type, body of about n bytes)
 SSE = "text/event-stream; charset=utf-8"
 SCRUB_SHAPES: dict[str, tuple[str, Callable[[int], str]]] = {
@@ -356,6 +362,7 @@ SCRUB_SHAPES: dict[str, tuple[str, Callable[[int], str]]] = {
     "logprobs": (SSE, _logprobs),
     "many_names": ("text/plain; charset=utf-8", _many_names),
     "cdata": ("application/xml", _cdata),
+    "oauth_codes": ("text/plain; charset=utf-8", _oauth_codes),
 }
 
 

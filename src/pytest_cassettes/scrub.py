@@ -1839,10 +1839,11 @@ class Scrubber:
             return None
 
         kind = "markup" if markup else "text"
+        in_url = code_in_url(text)
         candidates: Iterator[_Pair] = (
             (start, groups[0][::-1], end, kind, None)
             for start, end, groups in _reversed_spans(_REVERSED_PAIR_NAME, text, sensitive)
-            if groups[0] != "edoc" or self._param_names("code") or code_in_url(text, start)
+            if groups[0] != "edoc" or self._param_names("code") or in_url(start)
         )
         return self._pair_edits(text, candidates, found)
 

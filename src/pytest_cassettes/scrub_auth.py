@@ -4,9 +4,10 @@ members. Paths are lower-case keys from the document's number, as scrub_stores' 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Callable
 
 from pytest_cassettes.detect import normalize_name
 from pytest_cassettes.scrub_stores import Found
@@ -51,17 +52,36 @@ _URL_END = re.compile(r"[\s\"'<>`]")
 _URL_REACH = 4096
 
 
-def code_in_url(text: str, start: int) -> bool:
-    """Whether `code=` at `start` in a text (a link in HTML, a URL in a JSON string or a log)
-    is a URL's authorization code: a parameter of a query that has the flow's others."""
-    if not start or text[start - 1] not in "?&#;":
-        return False
-    before = text[max(0, start - _URL_REACH) : start]
-    begin = max((before.rfind(c) for c in " \t\r\n\"'<>`"), default=-1) + 1
-    end = _URL_END.search(text, start, start + _URL_REACH)
-    url = before[begin:] + text[start : end.start() if end else start + _URL_REACH]
-    value = url[len(before) - begin + len("code=") :].partition("&")[0]
-    return is_code(value) and authorization_code(_QUERY_NAME.findall(url))
+def code_in_url(text: str) -> Callable[[int], bool]:
+    """For a text (a link in HTML, a URL in a JSON string or a log), whether `code=` at a
+    position is a URL's authorization code: a parameter of a query that has the flow's others.
+    Where URLs end and the flow's parameters are is read once, when first asked (reading each
+    `code`'s URL again took 5 s for a MB of `?code=...&state=...&` without white space)."""
+    ends: list[int] = []
+    siblings: list[int] = []  # where the flow's other parameters' names end
+
+    def in_url(start: int) -> bool:
+        if not start or text[start - 1] not in "?&#;":
+            return False
+        if not ends:
+            ends.extend(m.start() for m in _URL_END.finditer(text))
+            ends.append(len(text))
+            siblings.extend(
+                m.end()
+                for m in _QUERY_NAME.finditer(text)
+                if normalize_name(m.group(1)) in _CODE_SIBLINGS
+            )
+        k = bisect.bisect_left(ends, start)
+        begin = max(ends[k - 1] + 1 if k else 0, start - _URL_REACH)
+        end = min(ends[k], start + _URL_REACH)
+        value = start + len("code=")
+        amp = text.find("&", value, end)
+        if (end if amp < 0 else amp) - value < _MIN_CODE_LENGTH:
+            return False
+        j = bisect.bisect_right(siblings, begin)
+        return j < len(siblings) and siblings[j] <= end
+
+    return in_url
 
 
 def auth_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
