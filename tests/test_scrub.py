@@ -684,6 +684,17 @@ def test_placeholders_in_html_text_are_escaped():
     assert scrub_response(new) == (new, 0)
 
 
+def test_an_html_form_s_code_beside_its_state_is_oauth_s_only_as_long_as_a_provider_s():
+    # As in a query: `code` beside `state` is an authorization code of 8 characters or more;
+    # an address form's country code is kept.
+    html = '<form><input name="code" value="{}"><input name="state" value="CA"></form>'
+    kept = html.format("US").encode()
+    assert scrub_response(response(kept, headers={"Content-Type": ["text/html"]}))[1] == 0
+    code = html.format("SplxlOBeZQQYbYS6WxSbIA").encode()
+    new, count = scrub_response(response(code, headers={"Content-Type": ["text/html"]}))
+    assert (new["body"]["string"], count) == (html.format("&lt;SCRUBBED&gt;").encode(), 1)
+
+
 def test_hidden_inputs_and_meta_tags_of_an_html_page_lose_their_secrets():
     # OpenID Connect's response_mode=form_post answers with a page that posts the tokens on;
     # login pages carry a CSRF token in a meta tag and a hidden input.

@@ -1193,11 +1193,12 @@ class Scrubber:
             target = values.get("content" if match.group(1).lower() == "meta" else "value")
             name = html.unescape(values["name"][2]) if "name" in values else ""
             kind = values["type"][2].lower() if "type" in values else ""
-            sensitive = self._param_names(name) or (code and name == "code")
-            if target is None or not name or not sensitive or kind in _BUTTONS:
+            if target is None or not name or kind in _BUTTONS:
                 return match.group()
             start, end, raw = target
             value = html.unescape(raw)
+            if not self._param_names(name) and not (code and name == "code" and is_code(value)):
+                return match.group()
             if not value.strip() or is_placeholder(value):
                 return match.group()
             if _is_template(value) or (_generic(name) and not looks_random(value)):
