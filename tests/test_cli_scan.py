@@ -134,6 +134,17 @@ def test_directories_are_searched_for_cassettes(tmp_path, capsys):
     assert "in 3 cassette files" in lines[-1]
 
 
+def test_hidden_directories_and_files_are_skipped_as_check_skips_them(tmp_path, capsys):
+    # `scan .` in a project's root: its virtualenv's and Git's YAML and JSON are no cassettes.
+    write(tmp_path / "cassettes" / "one.yaml", CLEAN)
+    write(tmp_path / ".venv" / "lib" / "schema.json", json.dumps({"token": GITHUB}))
+    write(tmp_path / ".tox" / "junk.yaml", "not: [a cassette")
+    write(tmp_path / ".pre-commit-config.yaml", f"token: {GITHUB}\n")
+    status, lines, err = run(capsys, str(tmp_path))
+    assert (status, err) == (0, "")
+    assert lines == ["scan: no secrets found in 1 cassette file."]
+
+
 def test_missing_path_exits_two_and_names_it(tmp_path, capsys):
     missing = tmp_path / "nope.yaml"
     status, _, err = run(capsys, str(missing))

@@ -7,34 +7,17 @@ import binascii
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Callable
 
 import yaml
 
 from pytest_cassettes import bodies
 from pytest_cassettes.detect import KINDS
-from pytest_cassettes.paths import CASSETTE_SUFFIXES
 from pytest_cassettes.scrub import Scrubber, ScrubRules
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 STR, BINARY = "tag:yaml.org,2002:str", "tag:yaml.org,2002:binary"
-
-
-class _InputError(Exception):
-    """A path that cannot be scanned: missing, unreadable or not YAML/JSON."""
-
-
-def _cassette_files(paths: Sequence[str]) -> Iterator[Path]:
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in CASSETTE_SUFFIXES)
-        elif path.is_file():
-            yield path
-        else:
-            raise _InputError(f"{name}: no such file or directory")
 
 
 def _node_lines(node: yaml.Node) -> range:
@@ -191,14 +174,16 @@ def _scan(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"pytest-cassettes scan: error: --disable: {error}", file=sys.stderr)
         return EXIT_ERROR
+    from pytest_cassettes.checks import find
+
     errors = scanned = 0
     found: list[str] = []
-    try:
-        files = list(_cassette_files(args.paths))
-    except _InputError as error:
-        print(f"pytest-cassettes scan: error: {error}", file=sys.stderr)
+    files = find(args.paths)  # as `check` finds them: hidden folders (.venv, .git) skipped
+    for name in files.missing:
+        print(f"pytest-cassettes scan: error: {name}: no such file or directory", file=sys.stderr)
+    if files.missing:
         return EXIT_ERROR
-    for path in files:
+    for path in files.cassettes:
         try:
             text = path.read_text(encoding="utf-8")
             findings = scan_text(text, scrubber)
