@@ -486,6 +486,8 @@ def test_blocked_connections_advise_allowing_a_host_only_for_failed_tests(
 UNANSWERED = """
 import asyncio
 import socket
+import urllib.error
+import urllib.request
 
 import aiohttp
 import httpx
@@ -518,6 +520,11 @@ def test_timeout(silent, refused):
     # httpx's or httpcore's ConnectError: pytester's in-process runs may import httpcore anew.
     with pytest.raises(Exception, match="refused"):
         httpx.post(refused + "/v1/chat/completions", json={"model": "m"})
+    # requests and urllib connect in `request()` while recording (patching.py): refused there.
+    with pytest.raises(requests.ConnectionError):
+        requests.get(refused + "/down")
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(refused + "/gone")
 
 
 @pytest.mark.cassette
@@ -547,20 +554,23 @@ def test_requests_that_got_no_response_while_recording_are_reported(
     result.stdout.fnmatch_lines(
         [
             "0 cassettes replayed (0 interactions), 2 cassettes recorded (5 new interactions)*",
-            "2 requests sent to record got no response (a timeout, a connection error), in 1 "
+            "4 requests sent to record got no response (a timeout, a connection error), in 1 "
             "test: a cassette holds responses only, so a replay cannot fail that way (the "
             "request is unmatched, or gets a later recording of it): test such errors without "
             "a cassette.",
             "  test_suite.py::test_timeout: GET http://127.0.0.1:*/slow, "
-            "POST http://127.0.0.1:*/v1/chat/completions",
+            "POST http://127.0.0.1:*/v1/chat/completions, GET http://127.0.0.1:*/down, "
+            "GET http://127.0.0.1:*/gone",
         ]
     )
     report = json.loads((suite.path / "report.json").read_text())
-    assert report["totals"]["requests_unanswered"] == 2
+    assert report["totals"]["requests_unanswered"] == 4
     tests = {t["nodeid"]: t for t in report["tests"]}
     assert [r.split(" ")[0] for r in tests["test_suite.py::test_timeout"]["unanswered"]] == [
         "GET",
         "POST",
+        "GET",
+        "GET",
     ]
     assert tests["test_suite.py::test_fine"]["unanswered"] == []
     assert suite.uris("test_timeout") == [f"{suite.server.base_url}/before"]

@@ -532,6 +532,14 @@ class Cassette:
             index = self._find(prepared)
             return index is None or self._goes_live(index)
 
+    def connect_failed(self, request: Any) -> None:
+        """A request `will_send` let out whose connection failed (see
+        patching.connecting_requests): it got no response, as one that timed out."""
+        prepared = self.prepared(request)
+        if prepared is not None:
+            with self._lock:
+                self._sent[id(request)] = (request, prepared)
+
     def take(
         self, request: Any, accept: Callable[[dict[str, Any]], bool] | None = None
     ) -> dict[str, Any] | None:

@@ -215,11 +215,15 @@ def connecting_requests() -> Iterator[None]:
         real = self.real_connection
         deferred = self.__dict__.get("_deferred_connect")
         with libraries.patch_module().force_reset():
-            if deferred:
-                self._deferred_connect = None
-                real.connect(*deferred[0], **deferred[1])
-            elif getattr(real, "sock", None) is None:
-                real.connect()
+            try:
+                if deferred:
+                    self._deferred_connect = None
+                    real.connect(*deferred[0], **deferred[1])
+                elif getattr(real, "sock", None) is None:
+                    real.connect()
+            except Exception:  # refused, unresolvable, timed out: sent, and no response
+                active.connect_failed(self._vcr_request)
+                raise
 
     with mock.patch.object(connection_class, "request", request):
         yield
