@@ -217,6 +217,13 @@ def test_help_lists_the_options(suite: Suite) -> None:
     result.stdout.fnmatch_lines(
         ["*--record-mode*", "*--cassette-allow-hosts*", "*cassette_dir*", "*cassette_record_mode*"]
     )
+    # As the README says: CI beats markers, a recording test gets through --block-network
+    # (whose tests the allowed hosts are for too), and --cassette-disable leaves its guard on.
+    text = " ".join(result.stdout.str().split())
+    assert "a CI run (CI=true) forces none" in text
+    assert "every test but cassette tests that record" in text
+    assert "that guarded tests may still reach (replay-only runs, --block-network)" in text
+    assert "nothing is replayed or recorded (guarded only under --block-network;" in text
 
 
 def test_markers_are_registered(suite: Suite) -> None:

@@ -68,14 +68,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
             choices=RECORD_MODES,
             help="Cassette record mode for the whole run (beats markers, config and ini): "
             "none (replay only), once, new_episodes, all, rewrite. Also: "
-            "PYTEST_CASSETTES_RECORD_MODE; a CI run (CI=true) defaults to none.",
+            "PYTEST_CASSETTES_RECORD_MODE; a CI run (CI=true) forces none.",
         )
         group.addoption(
             "--block-network",
             dest="block_network",
             action="store_true",
             default=None,
-            help="Block real network connections in every test, cassette or not "
+            help="Block real network connections in every test but cassette tests that record "
             "(ini cassette_block_network; pytest-recording's flag too); allow hosts with "
             "--cassette-allow-hosts.",
         )
@@ -84,16 +84,16 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "--cassette-allow-hosts",
         dest="cassette_allow_hosts",
         default=None,
-        help="Comma-separated hosts (names, IPs, CIDR, optional :port) that replay-only "
-        "runs may still reach.",
+        help="Comma-separated hosts (names, IPs, CIDR, optional :port) that guarded tests may "
+        "still reach (replay-only runs, --block-network).",
     )
     group.addoption(
         "--cassette-disable",
         dest="cassette_disable",
         action="store_true",
         default=False,
-        help="Run cassette tests live, without their cassettes: nothing is replayed, recorded "
-        "or guarded (a nightly run against the real service; beats CI).",
+        help="Run cassette tests live, without their cassettes: nothing is replayed or recorded "
+        "(guarded only under --block-network; a nightly run against the real service; beats CI).",
     )
     group.addoption(
         "--cassette-strict",
@@ -123,7 +123,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     )
     parser.addini("cassette_record_mode", "Default record mode (default: once)")
     for name, help_text in (
-        ("allow_hosts", "Hosts replay-only runs may still reach"),
+        ("allow_hosts", "Hosts guarded tests may still reach"),
         ("scrub_headers", "Extra header names to scrub"),
         ("scrub_params", "Extra query/form/JSON parameter names to scrub"),
         ("scrub_json_paths", "JSON paths to scrub"),
