@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ ENV = "PYTEST_CASSETTES_CHILD_GUARD"
 # os.path, not pathlib: every guarded child imports this module at start-up (pathlib: 3 ms).
 SITE_DIR = os.path.join(os.path.dirname(__file__), "child_site")
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(__file__))
+_PACKAGE_PARENT_JSON = json.dumps(_PACKAGE_PARENT)
 
 
 @dataclass
@@ -50,10 +51,18 @@ class ChildSpec:
     reason: str
     legacy: bool = False
     key: str = field(default="", init=False)  # names the guard in the report: set by publish
+    encoded: str = field(default="", init=False)  # as the variable carries it: made with key
 
     def wire(self) -> dict[str, Any]:
         """As ``PYTEST_CASSETTES_CHILD_GUARD`` carries it (JSON), for guard_this_process."""
-        return {**asdict(self), "allow": list(self.allow)}
+        return {
+            "allow": list(self.allow),
+            "test": self.test,
+            "mode": self.mode,
+            "reason": self.reason,
+            "legacy": self.legacy,
+            "key": self.key,
+        }
 
 
 class _Parent:
@@ -64,11 +73,13 @@ class _Parent:
         self.guards: dict[str, NetworkGuard] = {}
         self.published: tuple[str, str] | None = None  # what we set ENV and PYTHONPATH to
         self.before: tuple[str | None, str | None] = (None, None)  # what they held
+        self.inherited: list[str] = []  # the guards ENV held before, as JSON
         self.report: str | None = None
         self.offset = 0
         self.counter = 0
-        # subprocess.Popen and its own __init__, while ours wraps it
+        # subprocess.Popen and its own __init__, while ours wraps it; our wrapper, once made
         self.popen: tuple[Any, Any] | None = None
+        self.wrapper: Any = None
 
     def report_path(self) -> str:
         """The file children write their blocks to, made when first needed; "" if it cannot be
@@ -104,6 +115,7 @@ def publish(active: Sequence[NetworkGuard]) -> None:
         if not spec.key:
             parent.counter += 1
             spec.key = f"{os.getpid()}-{parent.counter}"
+            spec.encoded = json.dumps(dict(spec.wire(), report=parent.report_path()))
         parent.guards[spec.key] = guard
     if len(parent.guards) > len(carried):  # a guard went: what its children told, first
         collect()
@@ -113,6 +125,7 @@ def publish(active: Sequence[NetworkGuard]) -> None:
     environ = os.environ
     if parent.published is None:
         parent.before = (environ.get(ENV), environ.get("PYTHONPATH"))
+        parent.inherited = [json.dumps(wire) for wire in _inherited_guards(parent.before[0])]
     if not carried:
         assert parent.published is not None
         for name, ours, before in zip((ENV, "PYTHONPATH"), parent.published, parent.before):
@@ -124,12 +137,10 @@ def publish(active: Sequence[NetworkGuard]) -> None:
         _carry_into_popen(False)
         parent.published = None
         return
-    inherited, path = parent.before
-    guards = _inherited_guards(inherited)
-    report = parent.report_path()
-    guards += [dict(guard.child.wire(), report=report) for guard in carried if guard.child]
-    value = json.dumps({"path": _PACKAGE_PARENT, "guards": guards})
-    path = _our_folder_first(path)
+    # Written at every guarded test: its parts are made once (a dumps of it all cost 20 us).
+    guards = parent.inherited + [guard.child.encoded for guard in carried if guard.child]
+    value = f'{{"path": {_PACKAGE_PARENT_JSON}, "guards": [{", ".join(guards)}]}}'
+    path = _our_folder_first(parent.before[1])
     environ[ENV] = value
     environ["PYTHONPATH"] = path
     if parent.published is None:
@@ -159,23 +170,30 @@ def _carry_into_popen(on: bool) -> None:
         init = popen.__init__
         if getattr(init, "_carries_guard", False):
             return  # ours still (another patch went over it and back): not wrapped twice
-
-        @functools.wraps(init)
-        def carrying(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
-            if len(rest) > 9:  # env given in its place (after bufsize, ..., cwd)
-                rest = (*rest[:9], _carried(rest[9]), *rest[10:])
-            else:
-                kwargs["env"] = _carried(kwargs.get("env"))
-            init(self, args, *rest, **kwargs)
-
-        setattr(carrying, "_carries_guard", True)  # noqa: B010 (a function's attribute)
-        popen.__init__ = carrying
+        if _PARENT.wrapper is None or _PARENT.wrapper.__wrapped__ is not init:
+            _PARENT.wrapper = _carrying(init)  # made once: a test's guard comes and goes
+        popen.__init__ = _PARENT.wrapper
         _PARENT.popen = (popen, init)
     elif _PARENT.popen is not None:
         popen, init = _PARENT.popen
         if getattr(popen.__init__, "__wrapped__", None) is init:  # else patched since
             popen.__init__ = init
         _PARENT.popen = None
+
+
+def _carrying(init: Any) -> Any:
+    """Popen's ``__init__``, its child's environment carrying our folder (see _carried)."""
+
+    @functools.wraps(init)
+    def carrying(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
+        if len(rest) > 9:  # env given in its place (after bufsize, ..., cwd)
+            rest = (*rest[:9], _carried(rest[9]), *rest[10:])
+        else:
+            kwargs["env"] = _carried(kwargs.get("env"))
+        init(self, args, *rest, **kwargs)
+
+    setattr(carrying, "_carries_guard", True)  # noqa: B010 (a function's attribute)
+    return carrying
 
 
 _REAL_POPEN: list[Any] = []
