@@ -62,6 +62,38 @@ def test_a_replay_only_cassette_test_cannot_reach_the_network(
     assert suite.server.hits == 0
 
 
+@pytest.mark.parametrize("option", ["scrub_request", "before_record_request"])
+def test_a_request_a_scrub_function_dropped_is_told_apart_in_the_error(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    # Returning None is vcrpy's way to ignore a request: it goes out unrecorded in every run.
+    # In CI the error must name the function, not `ignore_hosts` or an unrecorded client.
+    suite.write(
+        textwrap.dedent(f"""
+        def drop(request):
+            return None if request.path.endswith("/dropped") else request
+
+        @pytest.mark.cassette({option}=drop)
+        def test_drops():
+            requests.get(URL + "/kept")
+            requests.get(URL + "/dropped")
+        """)
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert suite.uris("test_drops") == [suite.server.url("/kept")]
+    result = run_in_ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_drops",
+            "*A cassette was open and a scrub function of yours (`scrub_request`, "
+            "`before_record_request`) returned None for a request to this host*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*the host is in `ignore_hosts`*")
+    assert suite.server.hits == 0
+
+
 def test_a_client_cassettes_do_not_record_is_told_apart_in_the_error(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -392,6 +392,9 @@ class Cassette:
     recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     errors: list[CassetteError] = field(default_factory=list)
     scrubbed: int = 0
+    # Hosts of live requests a scrub function dropped (returned None): sent unrecorded, and
+    # the network guard's error names the function rather than `ignore_hosts`.
+    dropped_hosts: set[str] = field(default_factory=set)
     preset_drop: list[str] = field(default_factory=list)  # rewrite: the old own interactions go
     rewrite_run: str | None = None  # rewrite: the run's id (its first write removes the old)
 
@@ -458,7 +461,11 @@ class Cassette:
             return None, 0
         if scrub is not None:  # a stored request, as the cassette is loaded
             return scrub(filtered)
-        return self._scrubbing("request", request, lambda: self.scrub_request(filtered))
+        scrubbed = self._scrubbing("request", request, lambda: self.scrub_request(filtered))
+        if scrubbed[0] is None:
+            with self._lock:
+                self.dropped_hosts.add(request.host.strip("[]").lower())
+        return scrubbed
 
     # --- what vcrpy's stubs ask (through the router) ---------------------------------------
 

@@ -130,6 +130,7 @@ class NetworkBlockedError(CassetteError, RuntimeError):
         legacy: bool = False,
         outside_cassette: bool = False,
         past_cassette: bool = False,
+        dropped_by_scrub: bool = False,
         child: str | None = None,
     ):
         self.host = host
@@ -156,9 +157,16 @@ class NetworkBlockedError(CassetteError, RuntimeError):
             "where urllib3-future is not installed as urllib3, a raw socket, a driver written "
             "in C): what it sends is never recorded, and allowing the host sends it to the "
             "network in every run.\n"
-            if past_cassette
+            if past_cassette and not dropped_by_scrub
             else ""
         )
+        if past_cassette and dropped_by_scrub:
+            past = (
+                "  A cassette was open and a scrub function of yours (`scrub_request`, "
+                "`before_record_request`) returned None for a request to this host: vcrpy's "
+                "way to ignore it, so it is sent to the network in every run and never "
+                "recorded. Return the request (edited as you need) to record and replay it.\n"
+            )
         # Blocked in a child process the test started, guarded as the test is (children.py).
         where = test
         if child:

@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -398,6 +398,8 @@ class Session:
         filters = options
         if options.get("ignore_localhost"):  # vcrpy before 9 leaves ::1 out of local hosts
             filters = {**options, "ignore_hosts": [*options.get("ignore_hosts", ()), "::1"]}
+        dropped: set[str] = set()  # hosts a before_record_request function returned None for
+        filters = noting_drops(filters, dropped)
         prepare_request = (
             vcr_any._build_before_record_request(filters)
             if REQUEST_FILTERS & options.keys()
@@ -434,6 +436,7 @@ class Session:
             clean=self.clean.setdefault(rules, set()),
             count_secrets=self._secret_counter(rules, item.nodeid),
             hands_out=block,
+            dropped_hosts=dropped,
         )
         # A persister registered in pytest_cassettes_configure loads and saves the cassettes.
         from vcr.persisters.filesystem import FilesystemPersister
@@ -700,6 +703,7 @@ class Session:
                     test += f" (set up for {item.nodeid}) in {self.tearing_down_test}"
                 else:
                     test += f" of {item.nodeid}"
+            active = self.router.active
             error = NetworkBlockedError(
                 host=host,
                 port=port,
@@ -707,8 +711,10 @@ class Session:
                 mode=mode,
                 reason=reason,
                 legacy=legacy,
-                outside_cassette=not without_cassette and self.router.active is None,
-                past_cassette=not without_cassette and self.router.active is not None,
+                outside_cassette=not without_cassette and active is None,
+                past_cassette=not without_cassette and active is not None,
+                dropped_by_scrub=active is not None
+                and host.strip("[]").lower() in active.dropped_hosts,
                 child=child,
             )
             if forced:
@@ -923,6 +929,30 @@ class Session:
         for orphan in self.report.orphans:
             storage.delete(Path(self.config.rootpath, orphan))
             self.report.pruned.append(orphan)
+
+
+def noting_drops(options: dict[str, Any], dropped: set[str]) -> dict[str, Any]:
+    """`options` with each before_record_request function wrapped to add to `dropped` the host
+    of a request it returns None for (vcrpy then sends it unrecorded)."""
+
+    def noting(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def wrapper(request: Any) -> Any:
+            kept = function(request)
+            if kept is None:
+                dropped.add(request.host.strip("[]").lower())
+            return kept
+
+        return wrapper
+
+    names = [name for name in ("before_record_request", "before_record") if options.get(name)]
+    if not names:
+        return options
+    wrapped = dict(options)
+    for name in names:
+        functions = options[name]
+        many = isinstance(functions, Iterable)
+        wrapped[name] = [noting(f) for f in functions] if many else noting(functions)
+    return wrapped
 
 
 def _secrets_written(path: str, opened: tuple[int, int, int] | None) -> int:
