@@ -203,7 +203,8 @@ def older_python() -> str | None:
 def test_a_child_on_an_older_python_runs_quietly_with_the_projects_sitecustomize(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Its stderr is the child's own (a test may assert it empty), unguarded as the README says.
+    # Its stderr is the child's own (a test may assert it empty); not guarded at the socket,
+    # its urllib goes through the proxy variables' trap (children_proxy.py).
     python = older_python()
     if python is None:
         pytest.skip("no Python older than 3.9 here")
@@ -216,8 +217,11 @@ def test_a_child_on_an_older_python_runs_quietly_with_the_projects_sitecustomize
         suite,
         """
         SHOW = (
-            "import sitecustomize, sys, urllib.request; print(sitecustomize.MARK); "
-            "urllib.request.urlopen(sys.argv[1], timeout=5)"
+            "import sitecustomize, sys, urllib.request, urllib.error; print(sitecustomize.MARK)\\n"
+            "try:\\n"
+            "    urllib.request.urlopen(sys.argv[1], timeout=5)\\n"
+            "except urllib.error.HTTPError as error:\\n"
+            "    print(error.code)\\n"
         )
 
         @pytest.mark.cassette
@@ -226,11 +230,18 @@ def test_a_child_on_an_older_python_runs_quietly_with_the_projects_sitecustomize
                 [os.environ["OLD_PYTHON"], "-c", SHOW, URL + "/old"],
                 capture_output=True, text=True,
             )
-            assert (done.stdout, done.stderr) == ("the project sitecustomize ran\\n", "")
+            assert (done.stdout, done.stderr) == ("the project sitecustomize ran\\n403\\n", "")
         """,
     )
-    ci(suite, monkeypatch).assert_outcomes(passed=1)
-    assert suite.server.hits == 1
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process (pid *: "
+            "python3* -c import sitecustomize*) of test_suite.py::test_old_python"
+        ]
+    )
+    assert suite.server.hits == 0
 
 
 def test_the_environment_of_a_guarded_test_names_our_site_folder(

@@ -15,7 +15,9 @@ The variables go when the last such guard does, unless the test changed them mea
 (then they are the test's); meanwhile ``subprocess`` puts our folder back first on a
 PYTHONPATH the test set (:func:`_carry_into_popen`). Children that are not Python, Python
 older than 3.9 or started with ``-S``, ``-I`` or ``-E``, and children given an environment of
-their own making (``env={"PATH": ...}``) are not guarded.
+their own making (``env={"PATH": ...}``) are not guarded at the socket: ``subprocess`` gives
+every child proxy variables naming a trap that refuses what the guards do not allow
+(children_proxy.py), which a child guarded at the socket puts back at its start.
 """
 
 from __future__ import annotations
@@ -29,10 +31,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_cassettes.importhooks import Exec, WrappingFinder
+
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from pytest_cassettes.network import NetworkGuard
 
 ENV = "PYTEST_CASSETTES_CHILD_GUARD"
+# The proxy variables children_proxy set for a child: [[name, its value, the value before or
+# null], ...]; a child guarded at the socket puts them back (restore_proxies).
+SAVED = "PYTEST_CASSETTES_PROXY_SAVED"
 # os.path, not pathlib: every guarded child imports this module at start-up (pathlib: 3 ms).
 SITE_DIR = os.path.join(os.path.dirname(__file__), "child_site")
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(__file__))
@@ -187,10 +196,15 @@ def _carrying(init: Any) -> Any:
     @functools.wraps(init)
     def carrying(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
         if len(rest) > 9:  # env given in its place (after bufsize, ..., cwd)
-            rest = (*rest[:9], _carried(rest[9]), *rest[10:])
+            env, token = _carried(rest[9], args)
+            rest = (*rest[:9], env, *rest[10:])
         else:
-            kwargs["env"] = _carried(kwargs.get("env"))
+            kwargs["env"], token = _carried(kwargs.get("env"), args)
         init(self, args, *rest, **kwargs)
+        if token:
+            from pytest_cassettes import children_proxy
+
+            children_proxy.started(token, self.pid)
 
     setattr(carrying, "_carries_guard", True)  # noqa: B010 (a function's attribute)
     return carrying
@@ -211,15 +225,50 @@ def _real_popen(current: Any) -> Any:
     return _REAL_POPEN[0] if _REAL_POPEN else None
 
 
-def _carried(env: Mapping[Any, Any] | None) -> Mapping[Any, Any] | None:
-    """``env`` (None: os.environ's), with our folder first on its PYTHONPATH if it carries the
-    guard's variable without it."""
+def _carried(env: Mapping[Any, Any] | None, args: Any) -> tuple[Mapping[Any, Any] | None, str]:
+    """The environment of a child started while a guard is carried (``env``, None for
+    os.environ's): our folder first on its PYTHONPATH if it carries the guard's variable
+    without it; the proxy variables of children_proxy's trap, whatever the child is. And
+    the trap's token for the child ("" without a guard)."""
     given = os.environ if env is None else env
     value = given.get(ENV)
-    path = given.get("PYTHONPATH")
-    if not isinstance(value, str) or (path and path.split(os.pathsep)[0] == SITE_DIR):
-        return env
-    return {**given, "PYTHONPATH": _our_folder_first(path)}
+    if isinstance(value, str):
+        path = given.get("PYTHONPATH")
+        if not (path and path.split(os.pathsep)[0] == SITE_DIR):
+            given = {**given, "PYTHONPATH": _our_folder_first(path)}
+    else:
+        value = os.environ.get(ENV)  # an environment of the test's own making
+        if not isinstance(value, str):
+            return env, ""
+    from pytest_cassettes import children_proxy
+
+    return children_proxy.environment(given, _wires(value), _describe(args))
+
+
+_WIRES: dict[str, list[dict[str, Any]]] = {}
+
+
+def _wires(value: str) -> list[dict[str, Any]]:
+    """The guards a value of the variable describes (the last few remembered)."""
+    if value not in _WIRES:
+        if len(_WIRES) > 8:
+            _WIRES.clear()
+        _WIRES[value] = _inherited_guards(value)
+    return _WIRES[value]
+
+
+def _describe(args: Any) -> str:
+    """A child's command, as a block names it: one line, at most 100 characters."""
+    if isinstance(args, (str, bytes, os.PathLike)):
+        words = [os.fsdecode(args)]
+    else:
+        words = [
+            os.fsdecode(word) if isinstance(word, (bytes, os.PathLike)) else str(word)
+            for word in args
+        ]
+        words[:1] = [os.path.basename(word) for word in words[:1]]
+    command = " ".join(" ".join(words).split())
+    return command if len(command) <= 90 else command[:87] + "..."
 
 
 def _remove(path: str) -> None:
@@ -269,6 +318,21 @@ def collect() -> None:
 # The child's side -------------------------------------------------------------------------
 
 
+def restore_proxies(environ: Any) -> None:
+    """The proxy variables as they were before children_proxy's, where they are still its:
+    this process is guarded at the socket, its own clients need no trap."""
+    text = environ.pop(SAVED, None)
+    if not text:
+        return
+    with contextlib.suppress(ValueError, TypeError):
+        for name, ours, before in json.loads(text):
+            if environ.get(name) == ours:
+                if before is None:
+                    del environ[name]
+                else:
+                    environ[name] = before
+
+
 def guard_this_process(data: dict[str, Any]) -> None:
     """In a child, at start-up (our sitecustomize): install the guards its parent described,
     for the rest of the process's life."""
@@ -281,15 +345,7 @@ def guard_this_process(data: dict[str, Any]) -> None:
             host: str, port: int | None, _child: str | None, wire: Any = wire
         ) -> BaseException:
             child = _this_child()
-            line = json.dumps({"key": wire["key"], "host": host, "port": port, "child": child})
-            try:
-                descriptor = os.open(str(wire["report"]), os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.write(descriptor, line.encode() + b"\n")
-                finally:
-                    os.close(descriptor)
-            except OSError:
-                pass  # the parent's run is over: the error below still stops the child
+            tell(wire, host, port, child)  # the parent's run may be over: the error still stops us
             return NetworkBlockedError(
                 host=host,
                 port=port,
@@ -301,6 +357,39 @@ def guard_this_process(data: dict[str, Any]) -> None:
             )
 
         NetworkGuard(AllowList.parse(wire["allow"]), make_error).__enter__()
+    restore_proxies(os.environ)
+    # This process's own children are guarded as a test's are (subprocess imported later is
+    # wrapped then: importing it at every child's start-up costs 2 ms).
+    if "subprocess" in sys.modules:
+        _carry_into_popen(True)
+    else:
+        sys.meta_path.insert(0, _SubprocessLater())
+
+
+def tell(wire: Mapping[str, Any], host: str, port: int | None, child: str) -> None:
+    """A child's block, one JSON line in the report file of the guard ``wire`` describes: the
+    parent reads it (:func:`collect`). Nothing is written once that file is gone."""
+    line = json.dumps({"key": wire.get("key"), "host": host, "port": port, "child": child})
+    with contextlib.suppress(OSError, KeyError, TypeError):
+        descriptor = os.open(str(wire["report"]), os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(descriptor, line.encode() + b"\n")
+        finally:
+            os.close(descriptor)
+
+
+class _SubprocessLater(WrappingFinder):
+    """subprocess, imported after start-up by a guarded child: its Popen carries the guard."""
+
+    def wants(self, fullname: str) -> bool:
+        return fullname == "subprocess"
+
+    def wrap(self, exec_module: Exec) -> Exec:
+        def exec_and_carry(module: ModuleType) -> None:
+            exec_module(module)
+            _carry_into_popen(True)
+
+        return exec_and_carry
 
 
 def _this_child() -> str:

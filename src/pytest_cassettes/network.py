@@ -177,6 +177,18 @@ class AllowList:
                 return True
         return _is_loopback(address) and self.allows(_LOCALHOST, port)
 
+    def bypass_entries(self) -> list[str]:
+        """The entries allowed on every port, as a ``NO_PROXY`` variable lists them (names,
+        addresses, CIDR ranges; ``localhost`` with the loopback addresses it stands for)."""
+        found = sorted(name for name, port in self.names if port is None)
+        if _LOCALHOST in found:
+            found += ["127.0.0.0/8", "::1"]
+        for network, port in self.networks:
+            if port is None:
+                single = network.num_addresses == 1
+                found.append(str(network.network_address) if single else str(network))
+        return found
+
     def __bool__(self) -> bool:
         return bool(self.names or self.networks or self.patterns)
 

@@ -1,0 +1,252 @@
+"""The network guard, carried by proxy variables into children that are not guarded Python.
+
+While a guard is carried into child processes (children.py), each child ``subprocess``
+starts also gets ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``ALL_PROXY`` (and their lower-case
+forms) naming a trap: an HTTP proxy on 127.0.0.1, served by a thread of the process that
+started the child. curl, wget, git, Go, Ruby and Rust programs (and Node 24+, through
+``NODE_USE_ENV_PROXY``) send their HTTP and HTTPS requests through it. The trap refuses a host
+the guards do not allow (``403``) and tells the block to the test as a Python child's block is
+told (the guard's report file, read by :func:`children.collect`); it passes an allowed host
+through. Hosts allowed by name, address or range without a port are also put in ``NO_PROXY``,
+so they are reached directly.
+
+A Python child that our ``sitecustomize`` guards at the socket gets its variables back as they
+were at its start-up (:func:`children.restore_proxies`). One that is not guarded (started with
+``-I``, ``-E`` or ``-S``, on Python older than 3.9, or given an environment of its own making)
+keeps them, and urllib, requests and httpx honour them.
+
+Programs that ignore proxy variables (raw TCP clients: database shells, ssh; Java; Node before
+24) and children started by ``os.system``, ``os.exec*`` or ``os.spawn*`` are not caught.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from pytest_cassettes.children import SAVED, tell
+
+PROXIES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+BYPASS = ("no_proxy", "NO_PROXY")
+NODE = "NODE_USE_ENV_PROXY"
+_HEAD_LIMIT = 65536
+_HOP_BY_HOP = (b"proxy-authorization", b"proxy-connection", b"connection", b"keep-alive")
+
+
+class _Trap:
+    """The proxy: a listening socket on 127.0.0.1 and a thread accepting on it, made when
+    the first child is started under a guard; each child's token names its guards."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.port = 0
+        self.listener: socket.socket | None = None
+        # token -> [the guards' wires (children.ChildSpec.wire, with their report file), child]
+        self.children: dict[str, list[Any]] = {}
+        self.last = ""
+
+    def register(self, wires: Sequence[Mapping[str, Any]], child: str) -> str:
+        with self.lock:
+            if self.listener is None:
+                self._start()
+            token = f"c{len(self.children) + 1}"
+            self.children[token] = [list(wires), child]
+            self.last = token
+        return token
+
+    def started(self, token: str, pid: int) -> None:
+        with self.lock:
+            entry = self.children.get(token)
+            if entry is not None:
+                entry[1] = f"pid {pid}: {entry[1]}"
+
+    def _start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+        threading.Thread(target=self._accept, name="pytest-cassettes-trap", daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection:
+            connection.settimeout(30)
+            try:
+                head, rest = _read_head(connection)
+            except OSError:
+                return
+            request = _Request.parse(head)
+            if request is None:
+                return
+            with self.lock:
+                entry = self.children.get(request.token) or self.children.get(self.last)
+            wires, child = (entry[0], entry[1]) if entry else ([], "")
+            if all(_allow_list(wire).allows(request.host, request.port) for wire in wires):
+                _tunnel(connection, request, rest)
+                return
+            for wire in wires:
+                if not _allow_list(wire).allows(request.host, request.port):
+                    tell(wire, request.host, request.port, child)
+            test = str(wires[0]["test"]) if wires else "a guarded test"
+            body = (
+                f"pytest-cassettes: network access to {request.host}:{request.port} blocked "
+                f"in a child process of {test}: a replay-only run makes no real connections.\n"
+            ).encode()
+            with contextlib.suppress(OSError):
+                connection.sendall(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
+                    + f"Content-Length: {len(body)}\r\n".encode()
+                    + b"Connection: close\r\n\r\n"
+                    + body
+                )
+
+
+_TRAP = _Trap()
+
+
+class _Request:
+    """What the trap needs of a proxy request: CONNECT host:port, or an absolute URL."""
+
+    def __init__(self, method: str, target: str, version: str, headers: list[bytes]) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.token = ""
+        for header in headers:
+            name, _, value = header.partition(b":")
+            if name.strip().lower() == b"proxy-authorization":
+                scheme, _, credentials = value.strip().partition(b" ")
+                if scheme.lower() == b"basic":
+                    with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                        self.token = base64.b64decode(credentials).decode().partition(":")[0]
+        if method == "CONNECT":
+            host, _, port = target.rpartition(":")
+            self.host, self.port = host.strip("[]"), int(port) if port.isdigit() else 443
+            self.path = ""
+        else:
+            url = urlsplit(target)
+            default = 443 if url.scheme == "https" else 80
+            self.host, self.port = url.hostname or "", url.port or default
+            self.path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+
+    @classmethod
+    def parse(cls, head: bytes) -> _Request | None:
+        lines = head.split(b"\r\n")
+        parts = lines[0].decode("latin-1").split()
+        if len(parts) != 3:
+            return None
+        try:
+            return cls(parts[0], parts[1], parts[2], lines[1:])
+        except ValueError:  # a malformed port
+            return None
+
+
+def _read_head(connection: socket.socket) -> tuple[bytes, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(_HEAD_LIMIT)
+        if not chunk or len(data) > _HEAD_LIMIT:
+            raise OSError("no proxy request")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def _tunnel(connection: socket.socket, request: _Request, rest: bytes) -> None:
+    """An allowed host: CONNECT's tunnel, or the request sent on in origin form."""
+    try:
+        upstream = socket.create_connection((request.host, request.port), timeout=30)
+    except Exception:  # refused, unresolved, or our guard's error (told to the test there)
+        with contextlib.suppress(OSError):
+            connection.sendall(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n")
+        return
+    with upstream:
+        if request.method == "CONNECT":
+            connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            kept = [
+                header
+                for header in request.headers
+                if header.split(b":")[0].strip().lower() not in _HOP_BY_HOP
+            ]
+            line = f"{request.method} {request.path} {request.version}".encode("latin-1")
+            # One request a connection: the next may be for another host.
+            rest = b"\r\n".join([line, *kept, b"Connection: close", b"", rest])
+        upstream.sendall(rest)
+        connection.settimeout(None)
+        upstream.settimeout(None)
+        back = threading.Thread(target=_pipe, args=(upstream, connection), daemon=True)
+        back.start()
+        _pipe(connection, upstream)
+        back.join()
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            target.sendall(data)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+_ALLOW_LISTS: dict[tuple[str, ...], Any] = {}
+
+
+def _allow_list(wire: Mapping[str, Any]) -> Any:
+    from pytest_cassettes.network import AllowList
+
+    entries = tuple(str(entry) for entry in wire.get("allow", ()))
+    if entries not in _ALLOW_LISTS:
+        _ALLOW_LISTS[entries] = AllowList.parse(entries)
+    return _ALLOW_LISTS[entries]
+
+
+def environment(
+    env: Mapping[str, str], wires: Sequence[Mapping[str, Any]], child: str
+) -> tuple[dict[str, str], str]:
+    """``env`` with the trap's proxy variables, for a child described as ``child`` started
+    under ``wires``' guards; and the token naming it (see :func:`started`)."""
+    token = _TRAP.register(wires, child)
+    url = f"http://{token}:x@127.0.0.1:{_TRAP.port}"
+    bypass = ",".join(_bypassed(wires))
+    ours = {**dict.fromkeys(PROXIES, url), **dict.fromkeys(BYPASS, bypass), NODE: "1"}
+    saved = [[name, value, env.get(name)] for name, value in ours.items()]
+    return {**env, **ours, SAVED: json.dumps(saved)}, token
+
+
+def started(token: str, pid: int) -> None:
+    """The child of ``token`` was started as ``pid``: its blocks name it."""
+    _TRAP.started(token, pid)
+
+
+def _bypassed(wires: Sequence[Mapping[str, Any]]) -> list[str]:
+    """NO_PROXY's entries: what every guard allows on any port, in the forms clients read."""
+    if not wires:
+        return []
+    lists = [_allow_list(wire) for wire in wires]
+    found: list[str] = []
+    for candidate in lists[0].bypass_entries():
+        if all(other.allows(candidate.strip("[]").split("/")[0], None) for other in lists[1:]):
+            found.append(candidate)
+    return found

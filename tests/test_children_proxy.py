@@ -1,0 +1,177 @@
+"""Children not guarded at the socket (not Python, or Python without our sitecustomize) send
+HTTP through the proxy variables' trap (children_proxy.py): real pytest runs whose tests start
+curl and isolated Pythons against a local server."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+
+from tests.conftest import Suite
+
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+CHILDREN = """
+import subprocess
+import sys
+
+GET = (
+    "import sys, urllib.request\\n"
+    "print(urllib.request.urlopen(sys.argv[1], timeout=5).status)\\n"
+)
+
+def curl(*args):
+    return subprocess.run(
+        ["curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", *args],
+        capture_output=True, text=True,
+    )
+
+def isolated_get(url, **kwargs):  # -I: no PYTHONPATH, so no sitecustomize of ours
+    return subprocess.run(
+        [sys.executable, "-I", "-c", GET, url], capture_output=True, text=True, **kwargs
+    )
+"""
+
+
+def ci(suite: Suite, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    monkeypatch.setenv("CI", "true")
+    return suite.run("-p", "no:randomly", *args)
+
+
+@needs_curl
+def test_curl_in_a_replay_only_test_is_refused_and_fails_the_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tests never look at curl's status: the block still fails them, naming the command.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_plain_http():
+            print("CURL SAID:", curl(URL + "/plain").stdout)
+
+        @pytest.mark.cassette
+        def test_tunnelled():  # CONNECT, as for https
+            print("CURL SAID:", curl("-p", URL + "/tunnel").stderr)
+        """)
+    )
+    result = ci(suite, monkeypatch, "-s")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*CURL SAID: 403",
+            "*CURL SAID: curl: (56) *403*",
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
+            "(pid *: curl -s -S -o /dev/null -w %{http_code} http://127.0.0.1:*/plain) of "
+            "test_suite.py::test_plain_http",
+            "*What a child process sends is neither recorded nor replayed*",
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
+            "(pid *: curl * -p http://127.0.0.1:*/tunnel) of test_suite.py::test_tunnelled",
+            "2 network connections blocked*",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
+def test_a_python_child_the_sitecustomize_does_not_guard_is_refused_too(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_isolated():
+            isolated_get(URL + "/isolated")
+
+        @pytest.mark.cassette
+        def test_own_environment():
+            subprocess.run([sys.executable, "-c", GET, URL + "/own-env"], env={"PATH": "/bin"})
+        """)
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*blocked in a child process (pid *: python* -I -c *) of test_suite.py::test_isolated",
+            "*blocked in a child process (pid *: python* -c *) of "
+            "test_suite.py::test_own_environment",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
+@needs_curl
+def test_curl_started_by_a_guarded_python_child_is_refused_too(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child imports subprocess after start-up: its Popen carries the guard from then on.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        RUN_CURL = "import subprocess, sys; subprocess.run(['curl', '-s', sys.argv[1]])"
+
+        @pytest.mark.cassette
+        def test_cli():
+            subprocess.run([sys.executable, "-c", RUN_CURL, URL + "/grandchild"])
+        """)
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*blocked in a child process (pid *: curl -s http://127.0.0.1:*/grandchild) of *test_cli"]
+    )
+    assert suite.server.hits == 0
+
+
+@needs_curl
+@pytest.mark.parametrize("allowed", ["127.0.0.1", "localhost", r"127\.0\.0\.1", "127.0.0.1:{port}"])
+def test_children_reach_a_host_the_run_allows_in_every_form(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, allowed: str
+) -> None:
+    # Names, addresses and ranges go in NO_PROXY; a regular expression or an entry with a port
+    # cannot: the trap passes them through (a CONNECT tunnel or the request sent on).
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_children():
+            assert curl(URL + "/curl").stdout == "200"
+            assert curl("-p", URL + "/tunnel").stdout == "200"
+            done = isolated_get(URL + "/isolated")
+            assert done.stdout == "200\\n", done.stderr
+        """)
+    )
+    allow = allowed.format(port=suite.server.port)
+    ci(suite, monkeypatch, f"--cassette-allow-hosts={allow}").assert_outcomes(passed=1)
+    assert suite.server.hits == 3
+
+
+def test_a_guarded_python_child_has_the_proxy_variables_the_test_had(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guarded at the socket, its own clients must not go through the trap; a proxy the project
+    # sets (a corporate one) is given back to it.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        SHOW = (
+            "import os; print(sorted((k, v) for k, v in os.environ.items() "
+            "if 'PROXY' in k.upper()))"
+        )
+
+        @pytest.mark.cassette
+        def test_guarded_child():
+            shown = subprocess.run(
+                [sys.executable, "-c", SHOW], capture_output=True, text=True, check=True
+            )
+            assert shown.stdout == "[('HTTPS_PROXY', 'http://proxy.corp.example:3128')]\\n"
+            # The test's own environment is untouched.
+            assert [k for k in os.environ if "PROXY" in k.upper()] == ["HTTPS_PROXY"]
+        """)
+    )
+    ci(suite, monkeypatch).assert_outcomes(passed=1)
