@@ -194,6 +194,11 @@ SAML = base64.b64encode(b"<samlp:Response><saml:Assertion>signed</saml:Assertion
 UNSEAL = "1c9d0d8e2f4b5a6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c"
 RSA_D = "nJpbmQtZmxhZy1kLXZhbHVlLXByaXZhdGUtZXhwb25lbnQx"
 HMAC_K = "c3ltbWV0cmljLWtleS1tYXRlcmlhbC0xMjM0NTY3"
+SESSION = "AYABeK" + "q3Zx9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5Ya" * 8
+TOTP_SEED = "JBSWY3DPEHPK3PXP5QGKZ7M2LRT4VW6Y"
+INTERACTION_HANDLE = "Ih7Rw2Zq9Lx4Vb8Nm3Ts6Kd1"
+INTERACTION_CODE = "Ic5Pq8Wz3Lm7Xr2Vn9Ts4Hb6"
+AUTH_REQ_ID = "1c266114-a1be-4252-8ad1-04986c5b9ac1"
 MODULUS = "vrjOfz9Ccdgx5nQudyhdoR17V-IubWMeOZCwX_jj0hgAsz2J_pqYW08PLbK_PdiVGKPrqzmDIsLI7sA25VEnHU1u"
 
 FLOWS = {
@@ -378,6 +383,94 @@ FLOWS = {
         """,
         (USER_PASSWORD,),
         ("@cache:6379/0",),
+    ),
+    "Cognito's challenge session and TOTP seed (boto3)": Flow(
+        {
+            "/": {
+                "headers": {"Content-Type": "application/x-amz-json-1.1"},
+                "body": json.dumps(
+                    {"ChallengeName": "MFA_SETUP", "Session": SESSION, "ChallengeParameters": {}}
+                ),
+            },
+            "/totp/": {
+                "headers": {"Content-Type": "application/x-amz-json-1.1"},
+                "body": json.dumps({"SecretCode": TOTP_SEED, "Session": SESSION}),
+            },
+        },
+        f"""
+        import boto3
+
+        def client(url):
+            return boto3.client(
+                "cognito-idp", endpoint_url=url, region_name="us-east-1",
+                aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="not-a-secret",
+            )
+
+        idp = client(URL)
+        started = idp.initiate_auth(
+            ClientId="c1", AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={{"USERNAME": "ada", "PASSWORD": "{USER_PASSWORD}"}},
+        )
+        assert started["ChallengeName"] == "MFA_SETUP"
+        seed = client(URL + "/totp/").associate_software_token(Session=started["Session"])
+        assert seed["SecretCode"]
+        answer = idp.respond_to_auth_challenge(
+            ClientId="c1", ChallengeName="MFA_SETUP", Session=seed["Session"],
+            ChallengeResponses={{"USERNAME": "ada"}},
+        )
+        assert answer["ChallengeParameters"] == {{}}
+        """,
+        (SESSION, TOTP_SEED, USER_PASSWORD),
+        ('"ChallengeName": "MFA_SETUP"', "AWSCognitoIdentityProviderService.InitiateAuth"),
+    ),
+    "Okta's interaction handle and interaction code": Flow(
+        {
+            "/oauth2/v1/interact": {
+                "headers": JSON,
+                "body": json.dumps({"interaction_handle": INTERACTION_HANDLE}),
+            },
+            "/idp/idx/challenge/answer": {
+                "headers": {"Content-Type": "application/ion+json; okta-version=1.0.0"},
+                "body": json.dumps(
+                    {
+                        "successWithInteractionCode": {
+                            "name": "issue",
+                            "value": [
+                                {"name": "grant_type", "value": "interaction_code"},
+                                {"name": "interaction_code", "value": INTERACTION_CODE},
+                            ],
+                        }
+                    }
+                ),
+            },
+        },
+        """
+        form = {"client_id": "c1", "scope": "openid", "code_challenge": "x" * 43}
+        handle = requests.post(URL + "/oauth2/v1/interact", data=form).json()
+        requests.post(URL + "/idp/idx/introspect", json={"interactionHandle": handle["interaction_handle"]})
+        issue = requests.post(URL + "/idp/idx/challenge/answer", json={"stateHandle": "s"}).json()
+        fields = {f["name"]: f["value"] for f in issue["successWithInteractionCode"]["value"]}
+        assert fields["grant_type"] == "interaction_code"
+        requests.post(URL + "/oauth2/v1/token", data=dict(fields, client_id="c1"))
+        """,
+        (INTERACTION_HANDLE, INTERACTION_CODE),
+        ("grant_type=interaction_code",),
+    ),
+    "OpenID CIBA's auth_req_id": Flow(
+        {
+            "/bc-authorize": {
+                "headers": JSON,
+                "body": json.dumps({"auth_req_id": AUTH_REQ_ID, "expires_in": 120, "interval": 2}),
+            }
+        },
+        """
+        started = requests.post(URL + "/bc-authorize", data={"login_hint": "ada", "scope": "openid"}).json()
+        assert started["interval"] == 2
+        grant = "urn:openid:params:grant-type:ciba"
+        requests.post(URL + "/token", data={"grant_type": grant, "auth_req_id": started["auth_req_id"]})
+        """,
+        (AUTH_REQ_ID,),
+        ('"interval": 2', "grant_type=urn%3Aopenid%3Aparams%3Agrant-type%3Aciba"),
     ),
     "Azure App Service's identity header": Flow(
         {},

@@ -181,6 +181,14 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     # handle of the login under way, which goes on with it.
     "*passcode",
     "state-handle",
+    # Okta's interaction code flow: the handle of the login under way, and the code a token
+    # request redeems (`grant_type=interaction_code`).
+    "interaction-handle",
+    "interaction-code",
+    # OpenID CIBA: the id of a backchannel authentication, polled for its tokens.
+    "auth-req-id",
+    # A TOTP seed: Cognito's AssociateSoftwareToken answers it.
+    "secret-code",
     "recovery-codes",
     "*consumer-key",
     "private-key-data",

@@ -1370,6 +1370,8 @@ class Scrubber:
                 value = fixed.get(_here(document, stack))
                 if value is not None:  # written as the token was: a string, or a number
                     recoded = json.dumps(value) if first == '"' else value
+                    if sensitive and recoded != token:  # a secret with a placeholder of its own
+                        found.append(_finding(name, json.loads(token)))
             if recoded is not None:
                 new = recoded
             elif sensitive:

@@ -1,6 +1,7 @@
 """What authentication flows send and answer that is secret by its shape rather than its name:
-OAuth's authorization code beside the flow's other parameters, and a JSON Web Key's private
-members. Paths are lower-case keys from the document's number, as scrub_stores' are."""
+OAuth's authorization code beside the flow's other parameters, a JSON Web Key's private
+members, Cognito's challenge `Session`. Paths are lower-case keys from the document's number,
+as scrub_stores' are."""
 
 from __future__ import annotations
 
@@ -29,9 +30,22 @@ _MIN_CODE_LENGTH = 8
 # A JSON Web Key's private members (RFC 7518: RSA's and EC's `d`, RSA's primes and CRT
 # values, a symmetric key's `k`): the rest of it (`n`, `e`, `x`, `y`, `kid`) is public.
 _JWK_PRIVATE = ("d", "p", "q", "dp", "dq", "qi", "k", "oth")
+# AWS Cognito's `Session`: the handle of a sign-in under way (InitiateAuth's challenge,
+# RespondToAuthChallenge, AssociateSoftwareToken, VerifySoftwareToken), sent and answered
+# beside these, or alone. A `session` of another API (an object, an id) has none of them.
+_COGNITO_SIBLINGS = (
+    "ChallengeName",
+    "ChallengeParameters",
+    "ChallengeResponses",
+    "SecretCode",
+    "UserCode",
+    "Status",
+)
+# Its placeholder: botocore checks a Session is 20 characters or more before sending it back.
+COGNITO_SESSION = "<SCRUBBED:cognito-session>"
 
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
-AUTH_HINT = re.compile(r'"kty"|"grant_type"|"redirect_uri"|"code_verifier"')
+AUTH_HINT = re.compile(r'"kty"|"grant_type"|"redirect_uri"|"code_verifier"|"Session"')
 
 
 def authorization_code(names: Iterable[str]) -> bool:
@@ -91,3 +105,10 @@ def auth_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
         found.secrets.append((*path, "code"))
     if isinstance(node.get("kty"), str):
         found.secrets.extend((*path, key) for key in _JWK_PRIVATE if key in node)
+    session = node.get("Session")
+    if isinstance(session, str) and (
+        len(node) == 1 or any(key in node for key in _COGNITO_SIBLINGS)
+    ):
+        at = (*path, "session")
+        found.secrets.append(at)
+        found.fixed[at] = COGNITO_SESSION
