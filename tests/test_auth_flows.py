@@ -198,6 +198,7 @@ SESSION = "AYABeK" + "q3Zx9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5Ya" * 8
 TOTP_SEED = "JBSWY3DPEHPK3PXP5QGKZ7M2LRT4VW6Y"
 INTERACTION_HANDLE = "Ih7Rw2Zq9Lx4Vb8Nm3Ts6Kd1"
 INTERACTION_CODE = "Ic5Pq8Wz3Lm7Xr2Vn9Ts4Hb6"
+IMDS_TOKEN = "AQAEAHq" + "9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5YaZx3Qe7Uc1Wi=="
 AUTH_REQ_ID = "1c266114-a1be-4252-8ad1-04986c5b9ac1"
 MODULUS = "vrjOfz9Ccdgx5nQudyhdoR17V-IubWMeOZCwX_jj0hgAsz2J_pqYW08PLbK_PdiVGKPrqzmDIsLI7sA25VEnHU1u"
 
@@ -471,6 +472,38 @@ FLOWS = {
         """,
         (AUTH_REQ_ID,),
         ('"interval": 2', "grant_type=urn%3Aopenid%3Aparams%3Agrant-type%3Aciba"),
+    ),
+    "EC2 instance metadata's session token and credentials (botocore)": Flow(
+        {
+            "/latest/api/token": {"headers": {"Content-Type": "text/plain"}, "body": IMDS_TOKEN},
+            "/latest/meta-data/iam/security-credentials/": {
+                "headers": {"Content-Type": "text/plain"},
+                "body": "app-role",
+            },
+            "/latest/meta-data/iam/security-credentials/app-role": {
+                "headers": {"Content-Type": "text/plain"},
+                "body": json.dumps(
+                    {
+                        "Code": "Success",
+                        "Type": "AWS-HMAC",
+                        "AccessKeyId": "ASIA" + "Q7RZ2XLM4VB8NT3K",
+                        "SecretAccessKey": CLIENT_SECRET,
+                        "Token": SESSION,
+                        "Expiration": "2099-01-01T00:00:00Z",
+                    }
+                ),
+            },
+        },
+        """
+        from botocore.utils import InstanceMetadataFetcher
+
+        fetcher = InstanceMetadataFetcher(timeout=5, num_attempts=1, base_url=URL)
+        credentials = fetcher.retrieve_iam_role_credentials()
+        assert credentials["role_name"] == "app-role"
+        assert credentials["expiry_time"] == "2099-01-01T00:00:00Z"
+        """,
+        (IMDS_TOKEN, "ASIA" + "Q7RZ2XLM4VB8NT3K", CLIENT_SECRET, SESSION),
+        ("app-role", '"Code": "Success"'),
     ),
     "Azure App Service's identity header": Flow(
         {},

@@ -74,6 +74,7 @@ from pytest_cassettes.scrub_auth import (
     authorization_code,
     code_in_url,
     is_code,
+    token_answer,
 )
 from pytest_cassettes.scrub_eventstream import scrub_aws_event_stream
 from pytest_cassettes.scrub_shared import (
@@ -863,7 +864,11 @@ class Scrubber:
             shaped = None if request is None else response_paths(request.method, request.uri)
             shape = _SHAPE.set(shaped)
             try:
-                new_data = data if shaped is None else self._scrub_download(data, found)
+                new_data = data
+                if request is not None and token_answer(request.method, request.uri):
+                    new_data = self._scrub_token_answer(data, found)
+                if shaped is not None:
+                    new_data = self._scrub_download(new_data, found)
                 new_data = self._scrub_body(new_data, _header(headers, "content-type"), found)
             finally:
                 _SHAPE.reset(shape)
@@ -1022,6 +1027,14 @@ class Scrubber:
                 found.append(_finding(line.group(1), secret))
                 edits.append((line.start(3), line.start(3) + len(value), quote + SCRUBBED + quote))
         return splice(text, edits).encode("utf-8") if edits else body
+
+    def _scrub_token_answer(self, body: bytes, found: list[str]) -> bytes:
+        """An answer that is a token whole (see scrub_auth.token_answer): the placeholder."""
+        token = body.decode("utf-8", "replace").strip()
+        if not token or is_placeholder(token):
+            return body
+        found.append(_finding("token", token))
+        return SCRUBBED.encode("ascii")
 
     def _scrub_body(self, body: bytes, content_type: str, found: list[str]) -> bytes:
         if not body:

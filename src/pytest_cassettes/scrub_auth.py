@@ -9,12 +9,21 @@ import bisect
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from pytest_cassettes.detect import normalize_name
 from pytest_cassettes.scrub_stores import Found
 from pytest_cassettes.streams import Path
 
-__all__ = ["AUTH_HINT", "auth_paths", "authorization_code", "code_in_url", "is_code"]
+__all__ = [
+    "AUTH_HINT",
+    "COGNITO_SESSION",
+    "auth_paths",
+    "authorization_code",
+    "code_in_url",
+    "is_code",
+    "token_answer",
+]
 
 # `code` names too much to be sensitive alone (an error's, a country's, a coupon's): it is
 # OAuth's authorization code beside the parameters of the redirect back to the client
@@ -112,3 +121,14 @@ def auth_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
         at = (*path, "session")
         found.secrets.append(at)
         found.fixed[at] = COGNITO_SESSION
+
+
+# Answers that are a bare token, told by their request: EC2's instance metadata service
+# (IMDSv2) hands out its session token as text/plain, sent back in `X-aws-ec2-metadata-token`.
+_TOKEN_ANSWERS = ((("PUT",), "/latest/api/token"),)
+
+
+def token_answer(method: str, uri: str) -> bool:
+    """Whether the answer to this request is a token whole (see _TOKEN_ANSWERS)."""
+    path = urlsplit(uri).path
+    return any(method in methods and path == where for methods, where in _TOKEN_ANSWERS)
