@@ -199,6 +199,7 @@ TOTP_SEED = "JBSWY3DPEHPK3PXP5QGKZ7M2LRT4VW6Y"
 INTERACTION_HANDLE = "Ih7Rw2Zq9Lx4Vb8Nm3Ts6Kd1"
 INTERACTION_CODE = "Ic5Pq8Wz3Lm7Xr2Vn9Ts4Hb6"
 IMDS_TOKEN = "AQAEAHq" + "9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5YaZx3Qe7Uc1Wi=="
+TICKET = "Tk4rZ8qLw2Vb7Nm3Hs6Jd1Fg9PxYa5Ce"
 AUTH_REQ_ID = "1c266114-a1be-4252-8ad1-04986c5b9ac1"
 MODULUS = "vrjOfz9Ccdgx5nQudyhdoR17V-IubWMeOZCwX_jj0hgAsz2J_pqYW08PLbK_PdiVGKPrqzmDIsLI7sA25VEnHU1u"
 
@@ -504,6 +505,24 @@ FLOWS = {
         """,
         (IMDS_TOKEN, "ASIA" + "Q7RZ2XLM4VB8NT3K", CLIENT_SECRET, SESSION),
         ("app-role", '"Code": "Success"'),
+    ),
+    "Auth0's password-change ticket": Flow(
+        {
+            "/api/v2/tickets/password-change": {
+                "status": 201,
+                "headers": JSON,
+                "body": json.dumps({"ticket": f"/lo/reset?ticket={TICKET}#"}),
+            }
+        },
+        """
+        ticket = requests.post(URL + "/api/v2/tickets/password-change", json={"user_id": "u1"})
+        link = ticket.json()["ticket"]
+        assert link.startswith("/lo/reset?ticket=")
+        assert requests.get(URL + link).json()["method"] == "GET"
+        requests.get(URL + "/helpdesk?ticket=4711")  # a help desk's ticket: an id
+        """,
+        (TICKET,),
+        ("/helpdesk?ticket=4711",),
     ),
     "Azure App Service's identity header": Flow(
         {},

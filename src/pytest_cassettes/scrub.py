@@ -70,10 +70,12 @@ from pytest_cassettes.detect import (
 from pytest_cassettes.libraries import Request
 from pytest_cassettes.scrub_auth import (
     AUTH_HINT,
+    RANDOM_ONLY,
     auth_paths,
     authorization_code,
     code_in_url,
     is_code,
+    random_only,
     token_answer,
 )
 from pytest_cassettes.scrub_eventstream import scrub_aws_event_stream
@@ -995,7 +997,11 @@ class Scrubber:
             if not equals:
                 continue
             name = unquote_plus(key)
-            if self._param_names(name) or (code and name == "code" and is_code(value)):
+            if (
+                self._param_names(name)
+                or (code and name == "code" and is_code(value))
+                or random_only(name, unquote_plus(value))
+            ):
                 decoded = unquote_plus(value)
                 new = self._secret_value(name, decoded, found, plain_text)
             else:
@@ -1437,6 +1443,8 @@ class Scrubber:
             return True  # a connection string's `Pwd=`, no parameter name anywhere else
         if "code" in names and authorization_code(names):
             return True  # a URL's authorization code, maybe
+        if not RANDOM_ONLY.isdisjoint(names):
+            return True  # Auth0's ticket, maybe
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -1841,6 +1849,7 @@ class Scrubber:
         keys = {k for k in names if self._param_names(unquote_plus(k))}
         if "code" in names and authorization_code(names):
             keys.add("code")  # each one's own URL tells (see code_in_url)
+        keys.update(RANDOM_ONLY.intersection(names))  # by their values (see _pair_edits)
         if not keys:
             return []
 
@@ -2114,6 +2123,8 @@ class Scrubber:
             decoded = value
             for _ in range(times):
                 decoded = unquote_plus(decoded)
+            if key in RANDOM_ONLY and not random_only(key, decoded):
+                continue
             encode = _markup if kind == "markup" and not times else plain_text
             new = self._secret_value(unquote_plus(key), decoded, found, encode)
             if new == decoded:

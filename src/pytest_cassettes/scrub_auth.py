@@ -11,17 +11,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from pytest_cassettes.detect import normalize_name
+from pytest_cassettes.detect import looks_random, normalize_name
 from pytest_cassettes.scrub_stores import Found
 from pytest_cassettes.streams import Path
 
 __all__ = [
     "AUTH_HINT",
     "COGNITO_SESSION",
+    "RANDOM_ONLY",
     "auth_paths",
     "authorization_code",
     "code_in_url",
     "is_code",
+    "random_only",
     "token_answer",
 ]
 
@@ -67,6 +69,17 @@ def authorization_code(names: Iterable[str]) -> bool:
 def is_code(value: str) -> bool:
     """Whether a value of such a `code` is long enough to be a provider's code."""
     return len(value) >= _MIN_CODE_LENGTH
+
+
+# Parameters of URLs and forms that are secrets only when their value looks generated: a
+# `ticket` of Auth0's password-change and email-verification links (`/lo/reset?ticket=...#`),
+# a CAS service ticket; a help desk's `ticket=4711` is an id.
+RANDOM_ONLY = frozenset({"ticket"})
+
+
+def random_only(name: str, value: str) -> bool:
+    """Whether a parameter of RANDOM_ONLY's names has a generated value (a secret)."""
+    return name in RANDOM_ONLY and looks_random(value)
 
 
 # A URL's parameter names, and where a URL in text ends (at most so far from the `code`).
