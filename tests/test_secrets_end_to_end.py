@@ -1463,3 +1463,52 @@ def test_a_streamed_chat_completion_is_scrubbed_as_the_same_answer_not_streamed(
     )
     assert json.loads(plain[1]) == {"key": "a8Fh2kLq9Zx7Wv3Np5Rt", "password": "<SCRUBBED>"}
     assert json.loads((suite.path / "streamed.json").read_text()) == plain
+
+
+def test_credentials_in_commands_a_json_answer_holds_do_not_reach_disk(suite: Suite) -> None:
+    # A model's answer (a JSON string, not streamed) writing commands: curl's `-u user:password`
+    # and mysql's `-pPASSWORD` name no parameter, and were recorded as they were, while the
+    # same text as a plain body or a stream lost them. `-p shop` asks for a password: `shop`
+    # is the database, and stays.
+    pytest.importorskip("openai")
+    content = (
+        "Try `curl -u bob:Hq7vLw2Zr9 https://api.example.com/me`, then\n"
+        "`mysql -u root -pXs4Tn8Vb3K shop` or `mysql -u root -p shop`."
+    )
+    message = {"role": "assistant", "content": content}
+    completion = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+    }
+    suite.server.route(
+        "/v1/chat/completions",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(completion),
+    )
+    suite.write(
+        """
+        import pathlib
+
+        import openai
+
+        @pytest.mark.cassette
+        def test_ask():
+            client = openai.OpenAI(base_url=URL + "/v1", api_key="sk-test", max_retries=0)
+            ask = [{"role": "user", "content": "how do I log in?"}]
+            answer = client.chat.completions.create(model="gpt-4o", messages=ask)
+            pathlib.Path("answer.txt").write_text(answer.choices[0].message.content)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_ask").read_text()
+    assert "Hq7vLw2Zr9" not in text and "Xs4Tn8Vb3K" not in text
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    replayed = (suite.path / "answer.txt").read_text()
+    assert replayed == content.replace("Hq7vLw2Zr9", "<SCRUBBED>").replace(
+        "Xs4Tn8Vb3K", "<SCRUBBED>"
+    )

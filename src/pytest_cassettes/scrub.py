@@ -1441,6 +1441,8 @@ class Scrubber:
             names += ["".join(g) for g in _HTML_NAME.findall(raw)]
         if ";" in text and _CONNECTION_PASSWORD.search(text):
             return True  # a connection string's `Pwd=`, no parameter name anywhere else
+        if _may_hold_command(text):
+            return True  # `curl -u bob:...`, `mysql -p...`: no `name=` (see _command_edits)
         if "code" in names and authorization_code(names):
             return True  # a URL's authorization code, maybe
         if not RANDOM_ONLY.isdisjoint(names):
@@ -2064,6 +2066,7 @@ class Scrubber:
             ("curl", _CURL_USER, "curl"),
             ("--password", _PASSWORD_OPTION, None),
             ("login", _DOCKER_PASSWORD, "login"),
+            ("mysql", _MYSQL_PASSWORD, "mysql"),
             ("password", _NETRC, None),
             ("auth", _AUTH_PAIR, None),
         ]
@@ -2309,6 +2312,9 @@ _CURL_USER = re.compile(
 )
 _PASSWORD_OPTION = re.compile(r"--password(?:=|[ \t]+)" + _ARGUMENT)
 _DOCKER_PASSWORD = re.compile(r"-p(?<![\w-]-p)[ \t]+" + _ARGUMENT)
+# MySQL's clients take the password joined to `-p` (`-p secret` asks for one: `secret` is the
+# database).
+_MYSQL_PASSWORD = re.compile(r"-p(?<![\w-]-p)(?=[^\s-])" + _ARGUMENT)
 # A .netrc's entry on one line (`default` at a line's start), told by what is before `login`.
 _NETRC = re.compile(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+" + _ARGUMENT)
 _AUTH_PAIR = re.compile(
@@ -2810,11 +2816,22 @@ def _trimmed(value: str) -> str:
 _CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
+def _may_hold_command(text: str) -> bool:
+    """Whether a text may hold a command whose credentials have no `name=` (curl's `-u` and
+    `-H`, `docker login -p`, `mysql -p...`), by the words _command_edits looks for."""
+    return (
+        ("curl" in text and ("-u" in text or "--user" in text or "-H" in text))
+        or ("mysql" in text and "-p" in text)
+        or ("login" in text and "-p" in text and bool(_DOCKER_PASSWORD.search(text)))
+    )
+
+
 def _may_embed(token: str) -> bool:
     """Whether a raw JSON string may hold a parameter (`=`, or an escape or encoding of it), a
-    JSON document, or a field written in text."""
+    JSON document, a field written in text, or a command."""
     return (
         "=" in token
+        or _may_hold_command(token)
         or "\\u003" in token
         or "%3" in token
         or bool(_QUOTED_JSON.match(token))
