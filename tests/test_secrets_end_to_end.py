@@ -447,6 +447,44 @@ def test_a_csv_export_with_a_signed_link_replays_the_same_rows(
     assert suite.server.hits == 1
 
 
+def test_a_csv_export_s_secret_columns_do_not_reach_disk_and_its_rows_replay(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A user export with a password and an API key column: their values (quoted or not) were
+    # recorded as they were; the other columns, a generic `key` column's words, and the rows'
+    # shape stay, so csv reads the same rows on replay.
+    suite.server.route(
+        "/users.csv",
+        headers={"Content-Type": "text/csv; charset=utf-8"},
+        body=(
+            "id,email,password,api_key,key\r\n"
+            '1,ada@example.com,"Tr0ub4dor,&3",Hq7vLw2Zr9Xs4Tn8Vb3K,title\r\n'
+            "2,bob@example.com,Xs4Tn8Vb3K-q,,lead\r\n"
+        ),
+    )
+    suite.write(
+        """
+        import csv
+        import io
+
+        @pytest.mark.cassette
+        def test_export():
+            rows = list(csv.DictReader(io.StringIO(requests.get(URL + "/users.csv").text)))
+            assert [r["email"] for r in rows] == ["ada@example.com", "bob@example.com"]
+            assert [r["key"] for r in rows] == ["title", "lead"]
+            assert rows[1]["api_key"] == ""
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_export").read_text()
+    for secret in ("Tr0ub4dor", "Hq7vLw2Zr9Xs4Tn8Vb3K", "Xs4Tn8Vb3K-q"):
+        assert secret not in text
+    assert '1,ada@example.com,\\"<SCRUBBED>\\",<SCRUBBED>,title' in text
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 1
+
+
 def test_tokens_in_html_forms_scripts_and_error_text_do_not_reach_disk(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1097,12 +1097,54 @@ class Scrubber:
         ):
             new = self._scrub_pairs(text, found)
             new = self._scrub_text(new, found, _url_encoded)
+        if new is None and ("csv" in content_type or "tab-separated" in content_type):
+            new = self._scrub_text(self._scrub_csv(text, found), found, plain_text)
         if new is None and "yaml" in content_type:
             lines = self._scrub_lines(text, found, yaml=True)
             new = self._scrub_text(lines, found, plain_text, yaml=True)
         if new is None:
             new = self._scrub_text(text, found, plain_text)
         return new
+
+    def _scrub_csv(self, text: str, found: list[str]) -> str:
+        """CSV (or TSV) with a header row: the values of its columns with sensitive names
+        (`password`, `api_key`; a generic name's only when they look generated), in their
+        quotes if quoted. Read as RFC 4180 writes it; a text that is no such CSV is left."""
+        first = text.split("\n", 1)[0]
+        delimiter = max(",;\t", key=first.count)
+        if not any(self._param_names(name.strip().strip('"')) for name in first.split(delimiter)):
+            return text
+        field = re.compile(f'"(?:[^"]|"")*"|[^{delimiter}"\r\n]*')
+        header: list[str] = []
+        edits: list[tuple[int, int, str]] = []
+        position, column, row = 0, 0, 0
+        while position <= len(text):
+            match = field.match(text, position)
+            assert match is not None  # an unquoted field may be empty
+            raw, quoted = match.group(), match.group()[:1] == '"'
+            value = raw[1:-1].replace('""', '"') if quoted else raw
+            if row == 0:
+                header.append(value.strip())
+            elif column < len(header) and self._param_names(header[column]):
+                name = header[column]
+                if value.strip() and not (
+                    _is_placeholder(value) or _masked(value) or _generic_word(name, value)
+                ):
+                    found.append(_finding(name, value))
+                    edits.append(
+                        (match.start(), match.end(), f'"{SCRUBBED}"' if quoted else SCRUBBED)
+                    )
+            position = match.end()
+            if text.startswith(delimiter, position):
+                column, position = column + 1, position + 1
+            elif text.startswith(("\r\n", "\n"), position):
+                row, column = row + 1, 0
+                position += 1 + text.startswith("\r", position)
+            elif position == len(text):
+                break
+            else:
+                return text  # a quote inside a field: no CSV as written by a library
+        return splice(text, edits)
 
     def _scrub_encoded_text(self, body: bytes, content_type: str, found: list[str]) -> bytes | None:
         """Text in another encoding than UTF-8, when its headers or its XML declaration say
