@@ -200,6 +200,9 @@ INTERACTION_HANDLE = "Ih7Rw2Zq9Lx4Vb8Nm3Ts6Kd1"
 INTERACTION_CODE = "Ic5Pq8Wz3Lm7Xr2Vn9Ts4Hb6"
 IMDS_TOKEN = "AQAEAHq" + "9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5YaZx3Qe7Uc1Wi=="
 TICKET = "Tk4rZ8qLw2Vb7Nm3Hs6Jd1Fg9PxYa5Ce"
+MAGIC = "mL9xQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY"
+VERIFY = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+RESET = "c4z1a8-5b6a3e0c4b7f0e8d1a2b3c4d5e6f7a8b"
 AUTH_REQ_ID = "1c266114-a1be-4252-8ad1-04986c5b9ac1"
 MODULUS = "vrjOfz9Ccdgx5nQudyhdoR17V-IubWMeOZCwX_jj0hgAsz2J_pqYW08PLbK_PdiVGKPrqzmDIsLI7sA25VEnHU1u"
 
@@ -523,6 +526,33 @@ FLOWS = {
         """,
         (TICKET,),
         ("/helpdesk?ticket=4711",),
+    ),
+    "one-time links' tokens in URL paths": Flow(
+        {
+            "/mailbox/latest": {
+                "headers": JSON,
+                "body": json.dumps(
+                    {
+                        "html": f'<a href="/auth/magic/{MAGIC}">Sign in</a>',
+                        "verify": f"/verify-email/{VERIFY}",
+                        "reset": f"/reset-password/MQ/{RESET}/",
+                    }
+                ),
+            }
+        },
+        """
+        import re
+
+        mail = requests.get(URL + "/mailbox/latest").json()
+        magic = re.search(r'href="([^"]+)"', mail["html"]).group(1)
+        for link in (magic, mail["verify"], mail["reset"]):
+            assert requests.get(URL + link).json()["method"] == "GET"  # matched on replay
+        # An id, a slug, a word: no token.
+        for path in ("/verify/12345", "/confirm/summer-sale-2024", "/reset/MQ/set-password/"):
+            assert requests.get(URL + path).json()["path"] == path
+        """,
+        (MAGIC, VERIFY, RESET),
+        ("/verify/12345", "/confirm/summer-sale-2024", "/reset/MQ/set-password/"),
     ),
     "Azure App Service's identity header": Flow(
         {},

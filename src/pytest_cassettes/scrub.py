@@ -75,6 +75,7 @@ from pytest_cassettes.scrub_auth import (
     authorization_code,
     code_in_url,
     is_code,
+    link_tokens,
     random_only,
     token_answer,
 )
@@ -973,6 +974,7 @@ class Scrubber:
     def _scrub_url(self, uri: str, found: list[str]) -> str:
         base, hash_mark, fragment = uri.partition("#")
         base, question, query = base.partition("?")
+        base = self._scrub_link_tokens(base, found)
         if ";" in base and "=" in base:
             names = [key for _, key, _ in _MATRIX_PAIR.findall(base)]
             base = self._replace_named(base, _MATRIX_PAIR, names, "query", found)
@@ -985,6 +987,15 @@ class Scrubber:
         # Its own parameters are done: the text rules only (a parameter's value is not ended
         # where a URL inside text would end).
         return self._scrub_text(rebuilt, found, _url_encoded, embedded=False)
+
+    def _scrub_link_tokens(self, text: str, found: list[str]) -> str:
+        """One-time links' tokens in URL paths (see scrub_auth.link_tokens): the placeholder,
+        percent-encoded (it is a URL's, in text too: a client sends it back so on replay)."""
+        edits = []
+        for start, end in link_tokens(text):
+            found.append(_carrying("link-token", unquote_plus(text[start:end])))
+            edits.append((start, end, _url_encoded(SCRUBBED)))
+        return splice(text, edits)
 
     def _scrub_pairs(self, encoded: str, found: list[str]) -> str:
         """Scrub `a=1&b=2` (a query string or form body), keeping untouched pairs byte for byte."""
@@ -1489,6 +1500,8 @@ class Scrubber:
             return True  # a URL's authorization code, maybe
         if not RANDOM_ONLY.isdisjoint(names):
             return True  # Auth0's ticket, maybe
+        if link_tokens(text):
+            return True  # a one-time link's token in a URL's path
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -1850,6 +1863,7 @@ class Scrubber:
         if not text:
             return text
         if embedded:
+            text = self._scrub_link_tokens(text, found)
             text = self._scrub_embedded(text, found, markup=encode is _markup)
             if ":" in text or "=>" in text:
                 text = self._scrub_fields(text, found, encode, yaml)
@@ -2874,6 +2888,7 @@ def _may_embed(token: str) -> bool:
     return (
         "=" in token
         or _may_hold_command(token)
+        or bool(link_tokens(token))
         or "\\u003" in token
         or "%3" in token
         or bool(_QUOTED_JSON.match(token))

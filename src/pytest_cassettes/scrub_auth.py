@@ -9,9 +9,9 @@ import bisect
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from pytest_cassettes.detect import looks_random, normalize_name
+from pytest_cassettes.detect import is_placeholder, looks_random, normalize_name
 from pytest_cassettes.scrub_stores import Found
 from pytest_cassettes.streams import Path
 
@@ -23,6 +23,7 @@ __all__ = [
     "authorization_code",
     "code_in_url",
     "is_code",
+    "link_tokens",
     "random_only",
     "token_answer",
 ]
@@ -145,3 +146,47 @@ def token_answer(method: str, uri: str) -> bool:
     """Whether the answer to this request is a token whole (see _TOKEN_ANSWERS)."""
     path = urlsplit(uri).path
     return any(method in methods and path == where for methods, where in _TOKEN_ANSWERS)
+
+
+# A one-time link's token in a URL's path, after the word that says what the link does
+# (a magic link, an email's verification, a password's reset, an invitation): the one or two
+# segments after it that look generated (`/reset-password/<uid>/<token>`, Laravel's
+# `/email/verify/<id>/<hash>`). Lower-case words only; an id (`/verify/12345`), a slug
+# (`/confirm/summer-sale-2024`) or a word (`/reset/done`) stays.
+_LINK_HINTS = ("magic", "verif", "confirm", "reset", "activat", "invit", "passwordless")
+_LINK_WORD = re.compile(
+    r"/(?:magic(?:[-_]?links?)?|passwordless|verify(?:[-_]?email)?|email[-_]?verification"
+    r"|verification|confirm(?:[-_]?email|ation)?|reset(?:[-_]?password)?|password[-_]?reset"
+    r"|activat(?:e|ion)|(?:accept[-_]?)?invit(?:e|ation))/"
+)
+_SEGMENT = re.compile(r"[^/\s?#\"'<>\\&;,|`]*")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{8,}")
+
+
+def link_tokens(text: str) -> list[tuple[int, int]]:
+    """Where a text's URL paths hold a one-time link's token (see _LINK_WORD), in order."""
+    if not any(hint in text for hint in _LINK_HINTS):
+        return []
+    spans: list[tuple[int, int]] = []
+    for word in _LINK_WORD.finditer(text):
+        position = word.end()
+        for _ in range(2):
+            segment = _SEGMENT.match(text, position)
+            assert segment is not None  # it may be empty
+            if _token_like(segment.group()):
+                spans.append(segment.span())
+            position = segment.end() + 1
+            if not text.startswith("/", segment.end()):
+                break
+    return spans
+
+
+def _token_like(segment: str) -> bool:
+    """A generated value: random-looking, with a run of letters and digits mixed (a UUID's,
+    a hash's); not words and numbers joined by `-` (a slug)."""
+    value = unquote(segment) if "%" in segment else segment
+    return (
+        looks_random(value)
+        and not is_placeholder(value)
+        and any(not run.isdigit() and not run.isalpha() for run in _ALNUM_RUN.findall(value))
+    )
