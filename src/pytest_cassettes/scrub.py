@@ -1125,6 +1125,8 @@ class Scrubber:
         delimiter = max(",;\t", key=first.count)
         if not any(self._param_names(name.strip().strip('"')) for name in first.split(delimiter)):
             return text
+        if '"' not in text:  # no quoted field: line by line, split in C
+            return self._scrub_csv_lines(text, delimiter, found)
         field = re.compile(f'"(?:[^"]|"")*"|[^{delimiter}"\r\n]*')
         header: list[str] = []
         edits: list[tuple[int, int, str]] = []
@@ -1138,9 +1140,7 @@ class Scrubber:
                 header.append(value.strip())
             elif column < len(header) and self._param_names(header[column]):
                 name = header[column]
-                if value.strip() and not (
-                    _is_placeholder(value) or _masked(value) or _generic_word(name, value)
-                ):
+                if _csv_secret(name, value):
                     found.append(_finding(name, value))
                     edits.append(
                         (match.start(), match.end(), f'"{SCRUBBED}"' if quoted else SCRUBBED)
@@ -1156,6 +1156,24 @@ class Scrubber:
             else:
                 return text  # a quote inside a field: no CSV as written by a library
         return splice(text, edits)
+
+    def _scrub_csv_lines(self, text: str, delimiter: str, found: list[str]) -> str:
+        """_scrub_csv's CSV without quotes: fields are what the delimiter splits."""
+        lines = text.split("\n")
+        names = [name.strip() for name in lines[0].rstrip("\r").split(delimiter)]
+        columns = [i for i, name in enumerate(names) if self._param_names(name)]
+        for number in range(1, len(lines)):
+            fields = lines[number].split(delimiter)
+            changed = False
+            for i in columns:
+                value = fields[i].rstrip("\r") if i < len(fields) else ""
+                if _csv_secret(names[i], value):
+                    found.append(_finding(names[i], value))
+                    fields[i] = SCRUBBED + fields[i][len(value) :]  # a line's `\r` kept
+                    changed = True
+            if changed:
+                lines[number] = delimiter.join(fields)
+        return "\n".join(lines)
 
     def _scrub_encoded_text(self, body: bytes, content_type: str, found: list[str]) -> bytes | None:
         """Text in another encoding than UTF-8, when its headers or its XML declaration say
@@ -2870,6 +2888,13 @@ def _trimmed(value: str) -> str:
 
 
 _CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def _csv_secret(name: str, value: str) -> bool:
+    """Whether a CSV value of a sensitive column is a secret (see Scrubber._scrub_csv)."""
+    return bool(value.strip()) and not (
+        _is_placeholder(value) or _masked(value) or _generic_word(name, value)
+    )
 
 
 def _may_hold_command(text: str) -> bool:

@@ -161,6 +161,7 @@ _LINK_WORD = re.compile(
 )
 _SEGMENT = re.compile(r"[^/\s?#\"'<>\\&;,|`]*")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{8,}")
+_URL_BOUNDS = " \t\r\n\"'<>`("
 
 
 def link_tokens(text: str) -> list[tuple[int, int]]:
@@ -169,16 +170,28 @@ def link_tokens(text: str) -> list[tuple[int, int]]:
         return []
     spans: list[tuple[int, int]] = []
     for word in _LINK_WORD.finditer(text):
-        position = word.end()
+        position, tokens = word.end(), []
         for _ in range(2):
             segment = _SEGMENT.match(text, position)
             assert segment is not None  # it may be empty
             if _token_like(segment.group()):
-                spans.append(segment.span())
+                tokens.append(segment.span())
             position = segment.end() + 1
             if not text.startswith("/", segment.end()):
                 break
+        if tokens and _in_url_path(text, word.start()):  # the cheaper check first
+            spans += tokens
     return spans
+
+
+def _in_url_path(text: str, start: int) -> bool:
+    """Whether `/` at `start` is in a URL's path: what runs before it (to white space, a quote
+    or markup) is a path or a URL with its scheme, no ARN (`arn:aws:...:handshake/.../invite/`)."""
+    low = max(0, start - _URL_REACH)
+    begin = 1 + max(text.rfind(c, low, start) for c in _URL_BOUNDS) if start else 0
+    if begin == 0 and low:
+        return False  # a run too long for a URL
+    return begin == start or text.startswith("/", begin) or "://" in text[begin:start]
 
 
 def _token_like(segment: str) -> bool:
