@@ -628,3 +628,43 @@ def test_a_test_run_again_has_one_entry_its_last_attempt_s(
     assert [(t["attempts"], t["played"]) for t in flaky] == [(2, 2)]
     assert report["totals"]["interactions_played"] == 3  # test_flaky's /common once, test_ok's
     assert report["totals"]["cassettes_replayed"] == 2
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_a_cassette_several_tests_share_counts_what_none_of_them_played(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # Each test plays its own page of one shared cassette: the others' pages are no test's
+    # unused interactions (re-recording would not drop them, strict would fail them all).
+    suite.write(
+        """
+        @pytest.mark.cassette("shared/pages.yaml")
+        @pytest.mark.parametrize("page", range(4))
+        def test_page(page):
+            requests.get(URL + f"/{page}")
+        """
+    )
+    run(suite, "--record-mode=new_episodes", *xdist).assert_outcomes(passed=4)
+    result = run(suite, "--record-mode=none", "--cassette-report=report.json", *xdist)
+    result.assert_outcomes(passed=4)
+    assert "never played" not in result.stdout.str()
+    report = json.loads((suite.path / "report.json").read_text())
+    assert report["totals"]["interactions_unused"] == 0
+    assert [t["unused"] for t in report["tests"]] == [[]] * 4
+    # An interaction none of them plays any more is told once, for each test that left it.
+    suite.write(
+        """
+        @pytest.mark.cassette("shared/pages.yaml")
+        @pytest.mark.parametrize("page", range(3))
+        def test_page(page):
+            requests.get(URL + f"/{page}")
+        """
+    )
+    result = run(suite, "--record-mode=none", "-v", *xdist)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "1 recorded interaction never played, in 3 tests: *",
+            "  test_suite.py::test_page[[]0[]]: GET http://127.0.0.1:*/3",
+        ]
+    )

@@ -223,6 +223,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports
         config.workeroutput["pytest_cassettes"] = state.report.to_wire()
         return
+    state.report.settle_shared()  # the whole run's tests: the workers' merged
     if config.getoption("cassette_prune", False):
         state.prune()
     target = config.getoption("cassette_report", None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -112,6 +113,25 @@ class Report:
         self.unscrubbed.update(wire.get("unscrubbed", {}))
         self.old_secrets.update(wire.get("old_secrets", {}))
         self.beside_pytest_vcr.update(wire.get("beside_pytest_vcr", {}))
+
+    def settle_shared(self) -> None:
+        """Count a cassette several tests of the run used (a name their markers share) once:
+        an interaction of it is unused only when none of them played it. Each such test's
+        `unused` keeps those, and the total counts them once per cassette, not once a test
+        (each test left the others' recordings unplayed, which no re-recording drops)."""
+        by_cassette: dict[str, list[TestRecord]] = {}
+        for test in self.tests:
+            by_cassette.setdefault(test.cassette, []).append(test)
+        total = 0
+        for tests in by_cassette.values():
+            common = Counter(tests[0].unused)
+            for test in tests[1:]:
+                common &= Counter(test.unused)
+            if len(tests) > 1:
+                for test in tests:
+                    test.unused = list(common.elements())
+            total += sum(common.values())
+        self.stats.interactions_unused = total
 
     def to_json(self) -> str:
         """The report for CI: per test, totals, orphans."""
