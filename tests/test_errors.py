@@ -430,6 +430,40 @@ def test_an_unmatched_request_in_once_mode_says_how_to_add_it(suite: Suite) -> N
     )
 
 
+def test_tests_sharing_a_named_cassette_in_once_mode_are_told_to_record_together(
+    suite: Suite,
+) -> None:
+    # In `once`, the first test to save the shared cassette makes it an existing one: the
+    # others' requests are unmatched on the very first recording run.
+    suite.write(
+        """
+        @pytest.mark.cassette("shared/pages.yaml")
+        @pytest.mark.parametrize("page", range(2))
+        def test_page(page):
+            requests.get(URL + f"/{page}")
+        """
+    )
+    result = suite.run()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*Mode 'once' does not add to an existing cassette*",
+            "*pytest --record-mode=new_episodes 'test_suite.py::test_page[[]?[]]'",
+            "*Tests that share a cassette (its name in their markers) record into it together*",
+            "*pytest --record-mode=new_episodes 'test_suite.py'",
+        ]
+    )
+    suite.run("--record-mode=new_episodes").assert_outcomes(passed=2)
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
+    # A test's own cassette is its alone: no such advice.
+    suite.write(RECORDED)
+    suite.run().assert_outcomes(passed=1)
+    suite.write(RECORDED.replace("requests.get(", "requests.delete("))
+    result = suite.run()
+    result.assert_outcomes(failed=1)
+    assert "Tests that share a cassette" not in result.stdout.str()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -348,6 +348,7 @@ class Context:
     nodeid: str
     mode: str
     reason: str
+    named: bool = False  # the marker names the cassette: other tests may share it
 
 
 @dataclass(repr=False)
@@ -875,10 +876,18 @@ class Cassette:
                 "  This run is replay-only: nothing is recorded. Record the request locally:\n"
                 f"    pytest --record-mode=new_episodes '{ctx.nodeid}'"
             )
+        shared = (
+            "\n  Tests that share a cassette (its name in their markers) record into it "
+            "together, with --record-mode=new_episodes (in 'once', the first of them to save "
+            "it makes it an existing cassette the others may not add to):\n"
+            f"    pytest --record-mode=new_episodes '{ctx.nodeid.split('::')[0]}'"
+            if ctx.named and ctx.mode == "once"
+            else ""
+        )
         return (
             f"  Mode {ctx.mode!r} does not add to an existing cassette. To add this request:\n"
             f"    pytest --record-mode=new_episodes '{ctx.nodeid}'\n"
-            f"  or re-record the whole cassette with --record-mode=rewrite."
+            f"  or re-record the whole cassette with --record-mode=rewrite.{shared}"
         )
 
     # --- what the test sees ----------------------------------------------------------------

@@ -312,7 +312,15 @@ class Session:
         else:
             own, shared = paths.default_cassette(item, cassette_dir, suffix), []
         return self._resolved(
-            own, shared, suffix, config_options, layers, cassette_dir, item.nodeid, config_source
+            own,
+            shared,
+            suffix,
+            config_options,
+            layers,
+            cassette_dir,
+            item.nodeid,
+            config_source,
+            named=legacy is None and bool(names),
         )
 
     def settings_named(
@@ -339,6 +347,7 @@ class Session:
         cassette_dir: Path,
         where: str,
         config_source: str | None = None,
+        named: bool = False,
     ) -> Settings:
         """Settings with the `shared=[...]` cassettes of every layer added (`where` names the
         test or call in messages, and `config_options`' source unless `config_source` does)."""
@@ -355,6 +364,7 @@ class Session:
             path=own,
             shared_paths=shared,
             config_source=config_source or where,
+            named=named,
         )
 
     def open_or_fail(
@@ -421,6 +431,7 @@ class Session:
                 nodeid=item.nodeid,
                 mode=settings.record_mode,
                 reason=settings.mode_source,
+                named=settings.named,
             ),
             matchers=merged["match_on"],
             prepare_request=prepare_request,

@@ -205,6 +205,7 @@ class Settings:
     path: Path
     shared_paths: tuple[Path, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+    named: bool = False  # the marker names the cassette: other tests may share it
 
     @property
     def vcr_options(self) -> dict[str, Any]:
@@ -231,9 +232,10 @@ def resolve(
     path: Path,
     shared_paths: Sequence[Path],
     config_source: str = "cassette_config",
+    named: bool = False,
 ) -> Settings:
     """Resolve a test's settings. Mode: flag > env > CI > marker > fixture > ini > default.
-    `config_source` names `config_options` in messages."""
+    `config_source` names `config_options` in messages; `named`: the marker names the cassette."""
     options = merge_options([ini_options, config_options, *marker_layers])
     marker_mode = next(
         (m["record_mode"] for m in reversed(marker_layers) if "record_mode" in m), None
@@ -256,6 +258,7 @@ def resolve(
         path=path,
         shared_paths=tuple(shared_paths),
         options=options,
+        named=named,
     )
 
 
