@@ -88,10 +88,19 @@ def test_findings_are_reported_by_line_and_kind_without_the_secret(tmp_path, cap
         f"{path}:10: sensitive-field:api_key",  # named, not the detector's `high-entropy`
         f"{path}:13: github",
     ]
-    assert lines[-1].startswith("scan: 4 possible secrets in 1 cassette file.")
+    assert lines[-1].startswith("scan: 4 possible secrets in 1 of 1 cassette file.")
     output = "\n".join(lines)
     for secret in (SECRET, GITHUB, "hunter2"):
         assert secret not in output
+
+
+def test_the_summary_counts_the_files_that_hold_secrets_and_says_how_to_re_record(tmp_path, capsys):
+    write(tmp_path / "dirty.yaml", DIRTY)
+    write(tmp_path / "clean.yaml", CLEAN)
+    status, lines, _ = run(capsys, str(tmp_path))
+    assert status == 1
+    assert lines[-1].startswith("scan: 4 possible secrets in 1 of 2 cassette files. ")
+    assert "pytest --record-mode=rewrite path/to/test_x.py::test_y" in lines[-1]
 
 
 def test_clean_cassette_exits_zero(tmp_path, capsys):
@@ -131,7 +140,7 @@ def test_directories_are_searched_for_cassettes(tmp_path, capsys):
     reported = {line.split(":")[0] for line in lines[:-1]}
     assert reported == {str(tmp_path / "a" / "one.yaml"), str(tmp_path / "three.json")}
     assert f"{tmp_path / 'three.json'}:4: github" in lines
-    assert "in 3 cassette files" in lines[-1]
+    assert "in 2 of 3 cassette files" in lines[-1]
 
 
 def test_hidden_directories_and_files_are_skipped_as_check_skips_them(tmp_path, capsys):

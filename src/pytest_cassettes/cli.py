@@ -176,7 +176,7 @@ def _scan(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     from pytest_cassettes.checks import find
 
-    errors = scanned = 0
+    errors = scanned = dirty = 0
     found: list[str] = []
     files = find(args.paths)  # as `check` finds them: hidden folders (.venv, .git) skipped
     for name in files.missing:
@@ -193,24 +193,26 @@ def _scan(args: argparse.Namespace) -> int:
             errors += 1
             continue
         scanned += 1
+        dirty += bool(findings)
         found.extend(f"{path}:{line}: {kind}" for line, kind in findings)
     for line in found:
         print(line)
-    print(_summary(len(found), scanned, errors))
+    print(_summary(len(found), dirty, scanned, errors))
     if errors:
         return EXIT_ERROR
     return EXIT_FOUND if found else EXIT_CLEAN
 
 
-def _summary(findings: int, scanned: int, errors: int) -> str:
+def _summary(findings: int, dirty: int, scanned: int, errors: int) -> str:
     files = f"{scanned} cassette file{'s' if scanned != 1 else ''}"
     unread = f", {errors} unreadable" if errors else ""
     if not findings:
         return f"scan: no secrets found in {files}{unread}."
     plural = "s" if findings != 1 else ""
     return (
-        f"scan: {findings} possible secret{plural} in {files}{unread}. Re-record with "
-        "scrubbing on, or replace the values by placeholders such as <SCRUBBED>."
+        f"scan: {findings} possible secret{plural} in {dirty} of {files}{unread}. Re-record "
+        "the tests of each file named (`pytest --record-mode=rewrite path/to/test_x.py::test_y` "
+        "scrubs what it records), or replace the values by placeholders such as <SCRUBBED>."
     )
 
 
