@@ -161,10 +161,13 @@ def test_list_options_extend_and_scalars_take_the_closest(suite: Suite) -> None:
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
-        ("record_modes='none'", "*unknown option 'record_modes'*"),
+        ("record_modes='none'", "*unknown option 'record_modes'. Did you mean 'record_mode'?*"),
         ("record_mode='sometimes'", "*invalid record mode 'sometimes'*"),
         ("filter_headers='authorization'", "*option 'filter_headers' takes a list*"),
-        ("match_on='method'", "*option 'match_on' takes a list, got str 'method'*"),
+        (
+            "match_on='method'",
+            "*option 'match_on' takes a list, got str 'method': write match_on=[[]'method'[]].",
+        ),
         ("custom_patches=[]", "*option 'custom_patches' is not supported*"),
         ("filter_sensitive_data=[]", "*option 'filter_sensitive_data' is not supported*scrub_*"),
         ("strict='yes'", "*option 'strict' takes True or False*"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import os
@@ -121,13 +122,16 @@ def validate_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
             hint = UNSUPPORTED_FOR_VCR.get(name, UNSUPPORTED[name]) if legacy else UNSUPPORTED[name]
             raise pytest.UsageError(f"{where}: option {name!r} is not supported: {hint}.")
         if name not in known_options():
+            close = difflib.get_close_matches(name, known_options(), n=1)
+            guess = f" Did you mean {close[0]!r}?" if close else ""
             raise pytest.UsageError(
-                f"{where}: unknown option {name!r}. "
+                f"{where}: unknown option {name!r}.{guess} "
                 f"Known options: {', '.join(sorted(known_options()))}."
             )
         if (name in list_options() or name in SEQUENCE_OPTIONS) and not _is_list_value(name, value):
+            fix = f": write {name}=[{value!r}]" if isinstance(value, str) else ""
             raise pytest.UsageError(
-                f"{where}: option {name!r} takes a list, got {type(value).__name__} {value!r}."
+                f"{where}: option {name!r} takes a list, got {type(value).__name__} {value!r}{fix}."
             )
         if name == "record_mode":
             check_record_mode(value, f"{where}: record_mode")
