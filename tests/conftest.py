@@ -41,6 +41,16 @@ def _no_inherited_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYTEST_CASSETTES_RECORD_MODE", raising=False)
 
 
+def shared_pages(count: int) -> str:
+    """A test module whose `count` tests each get their own page into one shared cassette."""
+    return f"""
+@pytest.mark.cassette("shared/pages.yaml")
+@pytest.mark.parametrize("page", range({count}))
+def test_page(page):
+    requests.get(URL + f"/{{page}}")
+"""
+
+
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
     with LocalServer() as running:

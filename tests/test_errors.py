@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.conftest import Suite
+from tests.conftest import Suite, shared_pages
 
 RECORDED = """
 @pytest.mark.cassette
@@ -435,14 +435,7 @@ def test_tests_sharing_a_named_cassette_in_once_mode_are_told_to_record_together
 ) -> None:
     # In `once`, the first test to save the shared cassette makes it an existing one: the
     # others' requests are unmatched on the very first recording run.
-    suite.write(
-        """
-        @pytest.mark.cassette("shared/pages.yaml")
-        @pytest.mark.parametrize("page", range(2))
-        def test_page(page):
-            requests.get(URL + f"/{page}")
-        """
-    )
+    suite.write(shared_pages(2))
     result = suite.run()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(

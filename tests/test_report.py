@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import Suite, needs_xdist
+from tests.conftest import Suite, needs_xdist, shared_pages
 
 SUITE = """
 @pytest.mark.cassette
@@ -636,14 +636,7 @@ def test_a_cassette_several_tests_share_counts_what_none_of_them_played(
 ) -> None:
     # Each test plays its own page of one shared cassette: the others' pages are no test's
     # unused interactions (re-recording would not drop them, strict would fail them all).
-    suite.write(
-        """
-        @pytest.mark.cassette("shared/pages.yaml")
-        @pytest.mark.parametrize("page", range(4))
-        def test_page(page):
-            requests.get(URL + f"/{page}")
-        """
-    )
+    suite.write(shared_pages(4))
     run(suite, "--record-mode=new_episodes", *xdist).assert_outcomes(passed=4)
     result = run(suite, "--record-mode=none", "--cassette-report=report.json", *xdist)
     result.assert_outcomes(passed=4)
@@ -652,14 +645,7 @@ def test_a_cassette_several_tests_share_counts_what_none_of_them_played(
     assert report["totals"]["interactions_unused"] == 0
     assert [t["unused"] for t in report["tests"]] == [[]] * 4
     # An interaction none of them plays any more is told once, for each test that left it.
-    suite.write(
-        """
-        @pytest.mark.cassette("shared/pages.yaml")
-        @pytest.mark.parametrize("page", range(3))
-        def test_page(page):
-            requests.get(URL + f"/{page}")
-        """
-    )
+    suite.write(shared_pages(3))
     result = run(suite, "--record-mode=none", "-v", *xdist)
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
