@@ -430,24 +430,33 @@ def test_an_unmatched_request_in_once_mode_says_how_to_add_it(suite: Suite) -> N
     )
 
 
-def test_tests_sharing_a_named_cassette_in_once_mode_are_told_to_record_together(
-    suite: Suite,
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_tests_sharing_a_named_cassette_record_it_together_in_once_mode(
+    suite: Suite, workers: list[str]
 ) -> None:
-    # In `once`, the first test to save the shared cassette makes it an existing one: the
-    # others' requests are unmatched on the very first recording run.
-    suite.write(shared_pages(2))
+    # 'once' records a missing cassette: in the run that first records it, every test naming
+    # it adds its requests (the first to save it made it an existing file, and the others'
+    # requests were unmatched); a later run's new test is told how to add to it.
+    if workers:
+        pytest.importorskip("xdist")
+    suite.write(shared_pages(4))
+    suite.run(*workers).assert_outcomes(passed=4)
+    assert sorted(suite.uris("pages", "shared")) == [suite.server.url(f"/{n}") for n in range(4)]
+    suite.run("--record-mode=none").assert_outcomes(passed=4)
+    suite.write(shared_pages(5))
     result = suite.run()
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*Mode 'once' does not add to an existing cassette*",
-            "*pytest --record-mode=new_episodes 'test_suite.py::test_page[[]?[]]'",
-            "*Tests that share a cassette (its name in their markers) record into it together*",
+            "*pytest --record-mode=new_episodes 'test_suite.py::test_page[[]4[]]'",
+            "*Tests that share a cassette (its name in their markers) add to it in 'once' only "
+            "in the run that first records it*",
             "*pytest --record-mode=new_episodes 'test_suite.py'",
         ]
     )
-    suite.run("--record-mode=new_episodes").assert_outcomes(passed=2)
-    suite.run("--record-mode=none").assert_outcomes(passed=2)
+    suite.run("--record-mode=new_episodes").assert_outcomes(passed=5)
+    suite.run("--record-mode=none").assert_outcomes(passed=5)
     # A test's own cassette is its alone: no such advice.
     suite.write(RECORDED)
     suite.run().assert_outcomes(passed=1)

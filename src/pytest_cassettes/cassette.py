@@ -877,9 +877,8 @@ class Cassette:
                 f"    pytest --record-mode=new_episodes '{ctx.nodeid}'"
             )
         shared = (
-            "\n  Tests that share a cassette (its name in their markers) record into it "
-            "together, with --record-mode=new_episodes (in 'once', the first of them to save "
-            "it makes it an existing cassette the others may not add to):\n"
+            "\n  Tests that share a cassette (its name in their markers) add to it in 'once' "
+            "only in the run that first records it; to add their requests to it now:\n"
             f"    pytest --record-mode=new_episodes '{ctx.nodeid.split('::')[0]}'"
             if ctx.named and ctx.mode == "once"
             else ""

@@ -478,6 +478,15 @@ class Session:
             cassette.own_exists = False
         else:
             cassette.load(own, settings.path, own=True, scrub=scrubber.scrub_request)
+        if (
+            cassette.own_exists
+            and settings.named
+            and settings.record_mode == "once"
+            and storage.written_in(settings.path, self.run_id)
+        ):
+            # First recorded in this run, by another test naming it (an xdist worker's too):
+            # 'once' records the cassette, and the tests sharing it record it together.
+            cassette.own_exists = False
         for path in settings.shared_paths:
             cassette.load(read(path), path, own=False, scrub=scrubber.scrub_request)
         return cassette
@@ -778,6 +787,11 @@ class Session:
             done.not_saved = len(cassette.recorded)
         else:
             written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
+            named_once = settings.named and settings.record_mode == "once"
+            if written and named_once and not cassette.own_exists:
+                from pytest_cassettes import storage  # the tests naming it record together
+
+                storage.mark_written(cassette.path, self.run_id)  # (see open)
         stats.add(done)
         if written:
             stats.cassettes_recorded += 1
