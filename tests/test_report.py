@@ -654,3 +654,29 @@ def test_a_cassette_several_tests_share_counts_what_none_of_them_played(
             "  test_suite.py::test_page[[]0[]]: GET http://127.0.0.1:*/3",
         ]
     )
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_drop_unused_requests_leaves_a_cassette_several_tests_share_whole(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # Each test leaves the others' pages unplayed: dropping them lost all but the last page.
+    suite.write(
+        shared_pages(4).replace(
+            '@pytest.mark.cassette("shared/pages.yaml")',
+            '@pytest.mark.cassette("shared/pages.yaml", drop_unused_requests=True)',
+        )
+    )
+    run(suite, *xdist).assert_outcomes(passed=4)
+    result = run(suite, "--record-mode=new_episodes", "--cassette-report=report.json", *xdist)
+    result.assert_outcomes(passed=4)
+    assert sorted(suite.uris("pages", "shared")) == [suite.server.url(f"/{n}") for n in range(4)]
+    result.stdout.fnmatch_lines(
+        [
+            "drop_unused_requests not applied to 1 cassette several tests share *"
+            "--record-mode=rewrite*",
+            "  cassettes/shared/pages.yaml",
+        ]
+    )
+    report = json.loads((suite.path / "report.json").read_text())
+    assert report["drop_unused_not_applied"] == ["cassettes/shared/pages.yaml"]

@@ -73,6 +73,8 @@ class Report:
     old_secrets: dict[str, int] = field(default_factory=dict)
     # Cassettes recorded anew beside pytest-vcr's file for the test: path -> that file.
     beside_pytest_vcr: dict[str, str] = field(default_factory=dict)
+    # Cassettes several tests share whose drop_unused_requests was not applied.
+    drop_skipped: set[str] = field(default_factory=set)
 
     @property
     def orphans_known(self) -> bool:
@@ -100,6 +102,7 @@ class Report:
             "unscrubbed": self.unscrubbed,
             "old_secrets": self.old_secrets,
             "beside_pytest_vcr": self.beside_pytest_vcr,
+            "drop_skipped": sorted(self.drop_skipped),
         }
 
     def merge(self, wire: dict[str, Any]) -> None:
@@ -113,6 +116,7 @@ class Report:
         self.unscrubbed.update(wire.get("unscrubbed", {}))
         self.old_secrets.update(wire.get("old_secrets", {}))
         self.beside_pytest_vcr.update(wire.get("beside_pytest_vcr", {}))
+        self.drop_skipped.update(wire.get("drop_skipped", ()))
 
     def settle_shared(self) -> None:
         """Count a cassette several tests of the run used (a name their markers share) once:
@@ -145,6 +149,7 @@ class Report:
             "unscrubbed_vcrpy_cassettes": self.unscrubbed,
             "cassettes_with_old_secrets": self.old_secrets,
             "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
+            "drop_unused_not_applied": sorted(self.drop_skipped),
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -171,6 +176,7 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         or report.prune_refused
         or report.unscrubbed
         or report.old_secrets
+        or report.drop_skipped
         or report.beside_pytest_vcr
     ):
         return
@@ -238,6 +244,16 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         )
         for path, found in sorted(report.old_secrets.items()):
             yield f"  {path}: {plural(found, 'secret value')}"
+    if report.drop_skipped:
+        count = len(report.drop_skipped)
+        yield (
+            f"drop_unused_requests not applied to {plural(count, 'cassette')} several tests "
+            "share (a test cannot tell the others' interactions from stale ones): re-record "
+            f"{'it' if count == 1 else 'them'} with --record-mode=rewrite to keep only what "
+            "the tests send:"
+        )
+        for path in sorted(report.drop_skipped):
+            yield f"  {path}"
     if report.beside_pytest_vcr:
         count = len(report.beside_pytest_vcr)
         yield (

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,8 @@ class Session:
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
+        # Cassettes the markers of several collected tests name first: they record into it.
+        self.shared_own: set[Path] = set()
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
@@ -786,7 +789,12 @@ class Session:
         elif failed and not settings.flag("record_on_exception"):
             done.not_saved = len(cassette.recorded)
         else:
-            written = cassette.save(drop_unused=settings.flag("drop_unused_requests"))
+            drop_unused = settings.flag("drop_unused_requests")
+            if drop_unused and cassette.path in self.shared_own:
+                # Other tests' recordings are unplayed here too: dropping them lost them.
+                drop_unused = False
+                self.report.drop_skipped.add(self.shown(cassette.path))
+            written = cassette.save(drop_unused=drop_unused)
             named_once = settings.named and settings.record_mode == "once"
             if written and named_once and not cassette.own_exists:
                 from pytest_cassettes import storage  # the tests naming it record together
@@ -849,6 +857,7 @@ class Session:
         from pytest_cassettes import compat
 
         modules: set[Path] = set()
+        recording_into: Counter[Path] = Counter()  # the cassettes markers name first
         for item in items:
             module = Path(item.path)
             modules.add(module)
@@ -888,9 +897,12 @@ class Session:
             else:
                 names = [*marker_names(item), *shared_option({}, marker_layers(item), item.nodeid)]
                 used += [paths.named_cassette(n, cassette_dir) for n in names]
-                if not marker_names(item):
+                if marker_names(item):
+                    recording_into[used[0]] += 1
+                else:
                     used.append(paths.default_cassette(item, cassette_dir))
             self.report.used.update(used_key(self.shown(p)) for p in used)
+        self.shared_own = {path for path, tests in recording_into.items() if tests > 1}
         if self.config.getini("cassette_dir") and not whole_tree(self.config):
             # One cassette dir for the project: a module of the same name elsewhere, not
             # collected, shares `<cassette_dir>/<stem>/`.
