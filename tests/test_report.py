@@ -680,3 +680,32 @@ def test_drop_unused_requests_leaves_a_cassette_several_tests_share_whole(
     )
     report = json.loads((suite.path / "report.json").read_text())
     assert report["drop_unused_not_applied"] == ["cassettes/shared/pages.yaml"]
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_strict_judges_a_cassette_several_tests_share_over_the_run(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # Each test leaves the others' pages unplayed: strict failed every one of them. The run
+    # fails instead when an interaction is played by none of them.
+    suite.write(shared_pages(4))
+    run(suite, *xdist).assert_outcomes(passed=4)
+    result = run(suite, "--cassette-strict", "--record-mode=none", *xdist)
+    result.assert_outcomes(passed=4)
+    assert result.ret == 0
+    suite.write(shared_pages(3))
+    result = run(
+        suite, "--cassette-strict", "--record-mode=none", "--cassette-report=r.json", *xdist
+    )
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "UnusedInteractionsError: 1 recorded interaction of cassettes/shared/pages.yaml, "
+            "which several strict tests share, never played by any of them (the run fails): "
+            "re-record it to drop them: pytest --record-mode=rewrite 'test_suite.py'",
+            "  GET http://127.0.0.1:*/3",
+        ]
+    )
+    report = json.loads((suite.path / "r.json").read_text())
+    assert list(report["strict_shared_unplayed"]) == ["cassettes/shared/pages.yaml"]

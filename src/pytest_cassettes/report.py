@@ -75,6 +75,8 @@ class Report:
     beside_pytest_vcr: dict[str, str] = field(default_factory=dict)
     # Cassettes several tests share whose drop_unused_requests was not applied.
     drop_skipped: set[str] = field(default_factory=set)
+    # Strict cassettes several tests share: path -> what none of them played (settle_shared).
+    strict_unplayed: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def orphans_known(self) -> bool:
@@ -134,6 +136,8 @@ class Report:
             if len(tests) > 1:
                 for test in tests:
                     test.unused = list(common.elements())
+                if common and any(test.strict for test in tests):
+                    self.strict_unplayed[tests[0].cassette] = sorted(common.elements())
             total += sum(common.values())
         self.stats.interactions_unused = total
 
@@ -150,6 +154,7 @@ class Report:
             "cassettes_with_old_secrets": self.old_secrets,
             "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
             "drop_unused_not_applied": sorted(self.drop_skipped),
+            "strict_shared_unplayed": self.strict_unplayed,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -177,6 +182,7 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         or report.unscrubbed
         or report.old_secrets
         or report.drop_skipped
+        or report.strict_unplayed
         or report.beside_pytest_vcr
     ):
         return
@@ -244,6 +250,15 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
         )
         for path, found in sorted(report.old_secrets.items()):
             yield f"  {path}: {plural(found, 'secret value')}"
+    for path, unplayed in sorted(report.strict_unplayed.items()):
+        modules = sorted({t.nodeid.split("::")[0] for t in report.tests if t.cassette == path})
+        yield (
+            f"UnusedInteractionsError: {plural(len(unplayed), 'recorded interaction')} of "
+            f"{path}, which several strict tests share, never played by any of them (the run "
+            "fails): re-record it to drop them: pytest --record-mode=rewrite "
+            + " ".join(f"'{module}'" for module in modules)
+        )
+        yield from (f"  {request}" for request in unplayed)
     if report.drop_skipped:
         count = len(report.drop_skipped)
         yield (
