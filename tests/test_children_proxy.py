@@ -175,3 +175,38 @@ def test_a_guarded_python_child_has_the_proxy_variables_the_test_had(
         """)
     )
     ci(suite, monkeypatch).assert_outcomes(passed=1)
+
+
+def test_a_child_that_goes_mid_request_leaves_no_error_in_the_trap(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A child killed (a timeout) while the trap opens its tunnel resets the connection: the
+    # trap's thread must not raise, which pytest reports as a warning (an error under -W error)
+    # in whichever test runs then.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        import socket
+        import struct
+        from urllib.parse import urlsplit
+
+        @pytest.mark.cassette
+        def test_killed_children():
+            proxy = subprocess.run(["sh", "-c", "echo $HTTP_PROXY"], capture_output=True, text=True)
+            trap = urlsplit(proxy.stdout.strip())
+            server = urlsplit(URL)
+            for _ in range(20):
+                child = socket.create_connection((trap.hostname, trap.port))
+                child.sendall(f"CONNECT {server.netloc} HTTP/1.1\\r\\n\\r\\n".encode())
+                child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                child.close()  # a reset, as from a killed process
+
+        def test_next():
+            import time
+
+            time.sleep(0.5)  # the trap's threads end meanwhile
+        """)
+    )
+    warning_is_error = ("-W", "error::pytest.PytestUnhandledThreadExceptionWarning")
+    result = ci(suite, monkeypatch, "--cassette-allow-hosts=127.0.0.1", *warning_is_error)
+    result.assert_outcomes(passed=2)
