@@ -210,3 +210,20 @@ def test_a_child_that_goes_mid_request_leaves_no_error_in_the_trap(
     warning_is_error = ("-W", "error::pytest.PytestUnhandledThreadExceptionWarning")
     result = ci(suite, monkeypatch, "--cassette-allow-hosts=127.0.0.1", *warning_is_error)
     result.assert_outcomes(passed=2)
+
+
+def test_a_child_whose_arguments_are_an_iterator_gets_them_all(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # subprocess takes any iterable of arguments on POSIX; naming the command for a block must
+    # not use them up.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_generated_arguments():
+            words = (word for word in [sys.executable, "-c", "print('hi')"])
+            assert subprocess.run(words, capture_output=True, text=True).stdout == "hi\\n"
+        """)
+    )
+    ci(suite, monkeypatch).assert_outcomes(passed=1)

@@ -195,6 +195,8 @@ def _carrying(init: Any) -> Any:
 
     @functools.wraps(init)
     def carrying(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
+        if not isinstance(args, (str, bytes, list, tuple, os.PathLike)):
+            args = list(args)  # an iterator (POSIX takes one): named below, then started
         if len(rest) > 9:  # env given in its place (after bufsize, ..., cwd)
             env, token = _carried(rest[9], args)
             rest = (*rest[:9], env, *rest[10:])
