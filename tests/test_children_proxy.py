@@ -4,6 +4,7 @@ curl and isolated Pythons against a local server."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 
@@ -227,3 +228,32 @@ def test_a_child_whose_arguments_are_an_iterator_gets_them_all(
         """)
     )
     ci(suite, monkeypatch).assert_outcomes(passed=1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_child_of_a_forked_worker_is_named_in_its_block(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker inherits the test's trap but not its thread: its children's tokens were
+    # unknown to the test's trap, which named the test's last child instead.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        import multiprocessing
+
+        def fetch(path):
+            return isolated_get(URL + path).returncode
+
+        @pytest.mark.cassette
+        def test_pool():
+            subprocess.run(["true"])  # the trap is up before the fork
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                assert pool.map(fetch, ["/forked"]) == [1]
+        """)
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*blocked in a child process (pid *: python* -I -c import sys, urllib*) of *test_pool"]
+    )
+    assert suite.server.hits == 0

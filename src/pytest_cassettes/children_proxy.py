@@ -25,6 +25,7 @@ import base64
 import binascii
 import contextlib
 import json
+import os
 import socket
 import threading
 from collections.abc import Mapping, Sequence
@@ -119,6 +120,20 @@ class _Trap:
 
 
 _TRAP = _Trap()
+
+
+def _forked() -> None:
+    """In a forked process: the trap's thread and its children's tokens stay the parent's
+    (which named its own last child for this one's); this process makes its own trap when it
+    starts a child. Its copy of the lock may have been held."""
+    global _TRAP
+    if _TRAP.listener is not None:
+        _TRAP.listener.close()  # our copy only: the parent's still listens
+    _TRAP = _Trap()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forked)
 
 
 class _Request:
