@@ -257,3 +257,23 @@ def test_a_child_of_a_forked_worker_is_named_in_its_block(
         ["*blocked in a child process (pid *: python* -I -c import sys, urllib*) of *test_pool"]
     )
     assert suite.server.hits == 0
+
+
+def test_a_proxy_the_test_sets_on_an_allowed_host_is_kept(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A local stand-in for a service, reached as a proxy (a mitmproxy replaying answers): the
+    # child connects to an allowed host only, as a Python child guarded at the socket does.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_through_a_local_proxy():
+            done = isolated_get(
+                "http://api.example.com/v1", env={**os.environ, "http_proxy": URL}
+            )
+            assert done.stdout == "200\\n", done.stderr
+        """)
+    )
+    ci(suite, monkeypatch, "--cassette-allow-hosts=127.0.0.1").assert_outcomes(passed=1)
+    assert [request.path for request in suite.server.requests] == ["http://api.example.com/v1"]

@@ -8,7 +8,8 @@ started the child. curl, wget, git, Go, Ruby and Rust programs (and Node 24+, th
 the guards do not allow (``403``) and tells the block to the test as a Python child's block is
 told (the guard's report file, read by :func:`children.collect`); it passes an allowed host
 through. Hosts allowed by name, address or range without a port are also put in ``NO_PROXY``,
-so they are reached directly.
+so they are reached directly; a proxy the test's environment names on an allowed host (a local
+stand-in for a service) is kept.
 
 A Python child that our ``sitecustomize`` guards at the socket gets its variables back as they
 were at its start-up (:func:`children.restore_proxies`). One that is not guarded (started with
@@ -248,8 +249,22 @@ def environment(
     url = f"http://{token}:x@127.0.0.1:{_TRAP.port}"
     bypass = ",".join(_bypassed(wires))
     ours = {**dict.fromkeys(PROXIES, url), **dict.fromkeys(BYPASS, bypass), NODE: "1"}
+    for lower, upper in zip(PROXIES[::2], PROXIES[1::2]):
+        given = env.get(lower) or env.get(upper)  # as curl and urllib read them
+        if given and _allowed_proxy(given, wires):  # a local stand-in the test set: reached
+            ours[lower] = ours[upper] = given  # alone, it is all the child connects to
     saved = [[name, value, env.get(name)] for name, value in ours.items()]
     return {**env, **ours, SAVED: json.dumps(saved)}, token
+
+
+def _allowed_proxy(value: str, wires: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a proxy variable names a host every guard allows (on its port, if given)."""
+    url = urlsplit(value if "://" in value else f"http://{value}")
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:  # a malformed port
+        return False
+    return host is not None and all(_allow_list(wire).allows(host, port) for wire in wires)
 
 
 def started(token: str, pid: int) -> None:
