@@ -1550,3 +1550,78 @@ def test_credentials_in_commands_a_json_answer_holds_do_not_reach_disk(suite: Su
     assert replayed == content.replace("Hq7vLw2Zr9", "<SCRUBBED>").replace(
         "Xs4Tn8Vb3K", "<SCRUBBED>"
     )
+
+
+def test_ids_in_rest_paths_after_verify_confirm_invite_stay_and_replay(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An API's resources under a bare verb: an invitation's UUID, a commit's SHA, a device's
+    # id, an S3 key's file. They were taken for one-time links' tokens: the paths and every
+    # place the id was echoed became `<SCRUBBED>`, so the test's own assertions failed on replay.
+    invitation = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    suite.server.route(
+        f"/v1/invite/{invitation}",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"id": invitation, "self": f"/v1/invite/{invitation}"}),
+    )
+    paths = (
+        "/builds/verify/9fceb02d0ae598e95dc970b74767f19372d61af8",
+        "/iot/activate/dev-8f3a9c2b71e4d5a6",
+        "/bucket/backups/reset/9fceb02d0ae598e95dc970b74767f19372d61af8.tar.gz",
+    )
+    suite.write(
+        f"""
+        @pytest.mark.cassette
+        def test_api():
+            got = requests.get(URL + "/v1/invite/{invitation}").json()
+            assert got["id"] == "{invitation}"
+            assert requests.get(URL + got["self"]).json()["self"] == got["self"]
+            for path in {paths!r}:
+                assert requests.get(URL + path).json()["path"] == path
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    uris = suite.uris("test_api")
+    assert [uri.split("/", 3)[3] for uri in uris[2:]] == [path[1:] for path in paths]
+    assert f"/v1/invite/{invitation}" in uris[0]
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+
+
+def test_a_one_time_link_s_token_in_any_case_or_streamed_does_not_reach_disk(
+    suite: Suite,
+) -> None:
+    # `/Account/Verify/<token>` (ASP.NET's casing) and a magic link a model's streamed answer
+    # spells out over three events were recorded in the clear; their requests match on replay.
+    verify, magic = "Vq7Lw2Zr9Xs4Tn8Vb3KpQ1", "mL9xQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY"
+    pieces = ["Open /auth/", f"magic/{magic[:12]}", f"{magic[12:]} to sign in"]
+    events = "".join(
+        "data: " + json.dumps({"choices": [{"delta": {"content": piece}}]}) + "\n\n"
+        for piece in pieces
+    )
+    suite.server.route(
+        "/v1/chat/completions", headers={"Content-Type": "text/event-stream"}, body=events
+    )
+    suite.server.route(
+        "/mail", headers={"Content-Type": "text/plain"}, body=f"Go to /Account/Verify/{verify}"
+    )
+    suite.write(
+        """
+        import json
+
+        @pytest.mark.cassette
+        def test_links():
+            answer = requests.post(URL + "/v1/chat/completions", stream=True)
+            lines = [line for line in answer.iter_lines() if line.startswith(b"data: ")]
+            text = "".join(json.loads(line[6:])["choices"][0]["delta"]["content"] for line in lines)
+            for link in (text.split()[1], requests.get(URL + "/mail").text.split()[-1]):
+                assert requests.get(URL + link).json()["method"] == "GET"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_links").read_text()
+    assert magic[:12] not in text and magic[12:] not in text and verify not in text
+    assert "/Account/Verify/%3CSCRUBBED%3E" in text
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

@@ -989,13 +989,16 @@ class Scrubber:
         return self._scrub_text(rebuilt, found, _url_encoded, embedded=False)
 
     def _scrub_link_tokens(self, text: str, found: list[str]) -> str:
+        return splice(text, self._link_token_edits(text, found))
+
+    def _link_token_edits(self, text: str, found: list[str]) -> list[tuple[int, int, str]]:
         """One-time links' tokens in URL paths (see scrub_auth.link_tokens): the placeholder,
         percent-encoded (it is a URL's, in text too: a client sends it back so on replay)."""
         edits = []
         for start, end in link_tokens(text):
             found.append(_carrying("link-token", unquote_plus(text[start:end])))
             edits.append((start, end, _url_encoded(SCRUBBED)))
-        return splice(text, edits)
+        return edits
 
     def _scrub_pairs(self, encoded: str, found: list[str]) -> str:
         """Scrub `a=1&b=2` (a query string or form body), keeping untouched pairs byte for byte."""

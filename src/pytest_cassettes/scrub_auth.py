@@ -151,17 +151,31 @@ def token_answer(method: str, uri: str) -> bool:
 # A one-time link's token in a URL's path, after the word that says what the link does
 # (a magic link, an email's verification, a password's reset, an invitation): the one or two
 # segments after it that look generated (`/reset-password/<uid>/<token>`, Laravel's
-# `/email/verify/<id>/<hash>`). Lower-case words only; an id (`/verify/12345`), a slug
-# (`/confirm/summer-sale-2024`) or a word (`/reset/done`) stays.
-_LINK_HINTS = ("magic", "verif", "confirm", "reset", "activat", "invit", "passwordless")
+# `/email/verify/<id>/<hash>`), in any case (`/Account/Verify/...`). An id (`/verify/12345`),
+# a slug (`/confirm/summer-sale-2024`), a word (`/reset/done`) or a file's name stays; after
+# a bare verb (group 2: `/invite/`, `/confirm/`, `/verify/`, `/activate/`, a REST API's too)
+# so does a UUID or a hex string (an invitation's or order's id, a commit, a device's `dev-...`).
+_LINK_HINTS = tuple(
+    form
+    for hint in ("magic", "verif", "confirm", "reset", "activat", "invit", "passwordless")
+    for form in (hint, hint.capitalize(), hint.upper())
+)
 _LINK_WORD = re.compile(
-    r"/(?:magic(?:[-_]?links?)?|passwordless|verify(?:[-_]?email)?|email[-_]?verification"
-    r"|verification|confirm(?:[-_]?email|ation)?|reset(?:[-_]?password)?|password[-_]?reset"
-    r"|activat(?:e|ion)|(?:accept[-_]?)?invit(?:e|ation))/"
+    r"/(?:(magic(?:[-_]?links?)?|passwordless|verify[-_/]?email|email[-_/]?verif(?:y|ication)"
+    r"|confirm[-_/]?email|reset[-_/]?password|password[-_/]?reset|accept[-_]?invit(?:e|ation))"
+    r"|(verify|verification|confirm(?:ation)?|reset|activat(?:e|ion)|invit(?:e|ation)))/",
+    re.IGNORECASE,
 )
 _SEGMENT = re.compile(r"[^/\s?#\"'<>\\&;,|`]*")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{8,}")
 _URL_BOUNDS = " \t\r\n\"'<>`("
+# What is no token even after a link's word: a file's name (an S3 key's `.../reset/<sha>.tar.gz`).
+_FILE_NAME = re.compile(r".*\.[A-Za-z][A-Za-z0-9]{0,4}")
+# An id rather than a token after a bare verb: a UUID, a hex string, either after a word.
+_ID = re.compile(
+    r"(?:[A-Za-z]+[-_])?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|[0-9a-f]+|[0-9A-F]+)"
+)
 
 
 def link_tokens(text: str) -> list[tuple[int, int]]:
@@ -174,7 +188,7 @@ def link_tokens(text: str) -> list[tuple[int, int]]:
         for _ in range(2):
             segment = _SEGMENT.match(text, position)
             assert segment is not None  # it may be empty
-            if _token_like(segment.group()):
+            if _link_token(segment.group(), bare=word.group(2) is not None):
                 tokens.append(segment.span())
             position = segment.end() + 1
             if not text.startswith("/", segment.end()):
@@ -202,4 +216,14 @@ def _token_like(segment: str) -> bool:
         looks_random(value)
         and not is_placeholder(value)
         and any(not run.isdigit() and not run.isalpha() for run in _ALNUM_RUN.findall(value))
+    )
+
+
+def _link_token(segment: str, bare: bool) -> bool:
+    """A segment after a link's word that is its token: generated, no file's name, and after
+    a `bare` verb no id (see _LINK_WORD)."""
+    return (
+        _token_like(segment)
+        and not _FILE_NAME.fullmatch(segment)
+        and not (bare and _ID.fullmatch(segment))
     )

@@ -385,10 +385,11 @@ def _outermost(edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
 
 
 def _free_name_edits(scrubber: Scrubber, text: str, found: list[str]) -> list[Edit]:
-    """The free-text name rules of `Scrubber._scrub_text` (URLs' parameters and `name=value`,
-    fields, `name: value` lines, commands), each over what the ones before left: their
-    edits in the text's coordinates."""
+    """The free-text name rules of `Scrubber._scrub_text` (one-time links' tokens, URLs'
+    parameters and `name=value`, fields, `name: value` lines, commands), each over what the
+    ones before left: their edits in the text's coordinates."""
     passes: list[Callable[[str], list[Edit]]] = [
+        lambda t: scrubber._link_token_edits(t, found),
         lambda t: scrubber._text_pair_edits(t, found, markup=False),
         lambda t: scrubber._encoded_pair_edits(t, found),
         lambda t: (
