@@ -523,9 +523,10 @@ FLOWS = {
         assert link.startswith("/lo/reset?ticket=")
         assert requests.get(URL + link).json()["method"] == "GET"
         requests.get(URL + "/helpdesk?ticket=4711")  # a help desk's ticket: an id
+        requests.get(URL + "/helpdesk?ticket=TKT-20240115-ABC123")  # one with letters too
         """,
         (TICKET,),
-        ("/helpdesk?ticket=4711",),
+        ("/helpdesk?ticket=4711", "/helpdesk?ticket=TKT-20240115-ABC123"),
     ),
     "one-time links' tokens in URL paths": Flow(
         {

@@ -74,13 +74,14 @@ def is_code(value: str) -> bool:
 
 # Parameters of URLs and forms that are secrets only when their value looks generated: a
 # `ticket` of Auth0's password-change and email-verification links (`/lo/reset?ticket=...#`),
-# a CAS service ticket; a help desk's `ticket=4711` is an id.
+# a CAS service ticket; a help desk's `ticket=4711`, `ZD-12345` or `TKT-20240115-ABC123` is an
+# id (no run of letters and digits mixed, see _token_like).
 RANDOM_ONLY = frozenset({"ticket"})
 
 
 def random_only(name: str, value: str) -> bool:
     """Whether a parameter of RANDOM_ONLY's names has a generated value (a secret)."""
-    return name in RANDOM_ONLY and looks_random(value)
+    return name in RANDOM_ONLY and _token_like(value)
 
 
 # A URL's parameter names, and where a URL in text ends (at most so far from the `code`).
