@@ -196,6 +196,8 @@ RSA_D = "nJpbmQtZmxhZy1kLXZhbHVlLXByaXZhdGUtZXhwb25lbnQx"
 HMAC_K = "c3ltbWV0cmljLWtleS1tYXRlcmlhbC0xMjM0NTY3"
 SESSION = "AYABeK" + "q3Zx9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5Ya" * 8
 TOTP_SEED = "JBSWY3DPEHPK3PXP5QGKZ7M2LRT4VW6Y"
+SECRET_HASH = "q7Lw2Zr9Xs4Tn8Vb3KpQ1mH6jD5fG0aYcE2uI8oW4k="
+MFA_CODE = "482913"
 INTERACTION_HANDLE = "Ih7Rw2Zq9Lx4Vb8Nm3Ts6Kd1"
 INTERACTION_CODE = "Ic5Pq8Wz3Lm7Xr2Vn9Ts4Hb6"
 IMDS_TOKEN = "AQAEAHq" + "9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5YaZx3Qe7Uc1Wi=="
@@ -427,6 +429,41 @@ FLOWS = {
         """,
         (SESSION, TOTP_SEED, USER_PASSWORD),
         ('"ChallengeName": "MFA_SETUP"', "AWSCognitoIdentityProviderService.InitiateAuth"),
+    ),
+    "Cognito's secret hash and MFA code (boto3)": Flow(
+        {
+            "/": {
+                "headers": {"Content-Type": "application/x-amz-json-1.1"},
+                "body": json.dumps(
+                    {
+                        "ChallengeName": "SOFTWARE_TOKEN_MFA",
+                        "Session": SESSION,
+                        "ChallengeParameters": {},
+                    }
+                ),
+            },
+        },
+        f"""
+        import boto3
+
+        idp = boto3.client(
+            "cognito-idp", endpoint_url=URL, region_name="us-east-1",
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="not-a-secret",
+        )
+        started = idp.initiate_auth(
+            ClientId="c1", AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={{"USERNAME": "ada", "PASSWORD": "{USER_PASSWORD}", "SECRET_HASH": "{SECRET_HASH}"}},
+        )
+        idp.respond_to_auth_challenge(
+            ClientId="c1", ChallengeName="SOFTWARE_TOKEN_MFA", Session=started["Session"],
+            ChallengeResponses={{
+                "USERNAME": "ada", "SOFTWARE_TOKEN_MFA_CODE": "{MFA_CODE}", "SECRET_HASH": "{SECRET_HASH}"
+            }},
+        )
+        idp.sign_up(ClientId="c1", SecretHash="{SECRET_HASH}", Username="bob", Password="{USER_PASSWORD}")
+        """,
+        (SECRET_HASH, MFA_CODE, USER_PASSWORD),
+        ('"USERNAME": "ada"', '"ChallengeName": "SOFTWARE_TOKEN_MFA"'),
     ),
     "Okta's interaction handle and interaction code": Flow(
         {

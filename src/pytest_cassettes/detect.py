@@ -189,6 +189,12 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "auth-req-id",
     # A TOTP seed: Cognito's AssociateSoftwareToken answers it.
     "secret-code",
+    # Cognito's SECRET_HASH (SecretHash): the app client's secret keyed to one user, good for
+    # signing that user in as long as the secret lasts; the codes its challenges are answered
+    # with (SMS_MFA_CODE, SOFTWARE_TOKEN_MFA_CODE, EMAIL_OTP_CODE).
+    "secret-hash",
+    "*mfa-code",
+    "*otp-code",
     "recovery-codes",
     "*consumer-key",
     "private-key-data",
