@@ -181,8 +181,8 @@ _ID = re.compile(
 
 def link_tokens(text: str) -> list[tuple[int, int]]:
     """Where a text's URL paths hold a one-time link's token (see _LINK_WORD), in order."""
-    if not any(hint in text for hint in _LINK_HINTS):
-        return []
+    if "/" not in text or not any(hint in text for hint in _LINK_HINTS):
+        return []  # mixed case is seldom: three forms of each word are cheaper than lower()
     spans: list[tuple[int, int]] = []
     for word in _LINK_WORD.finditer(text):
         position, tokens = word.end(), []
