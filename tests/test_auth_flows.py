@@ -446,10 +446,8 @@ FLOWS = {
         f"""
         import boto3
 
-        idp = boto3.client(
-            "cognito-idp", endpoint_url=URL, region_name="us-east-1",
-            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="not-a-secret",
-        )
+        keys = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
+        idp = keys.client("cognito-idp", endpoint_url=URL, region_name="us-east-1")
         started = idp.initiate_auth(
             ClientId="c1", AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={{"USERNAME": "ada", "PASSWORD": "{USER_PASSWORD}", "SECRET_HASH": "{SECRET_HASH}"}},
