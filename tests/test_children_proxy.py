@@ -277,3 +277,34 @@ def test_a_proxy_the_test_sets_on_an_allowed_host_is_kept(
     )
     ci(suite, monkeypatch, "--cassette-allow-hosts=127.0.0.1").assert_outcomes(passed=1)
     assert [request.path for request in suite.server.requests] == ["http://api.example.com/v1"]
+
+
+@needs_curl
+def test_the_trap_goes_with_the_guard(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A thread left running made every later fork warn on Python 3.12+ ("This process is
+    # multi-threaded, use of fork() may lead to deadlocks"), in tests with no guard at all.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        import threading
+
+        def trap_threads():
+            return [t.name for t in threading.enumerate() if t.name == "pytest-cassettes-trap"]
+
+        @pytest.mark.cassette
+        def test_guarded():
+            curl(URL + "/x")
+            assert trap_threads() == ["pytest-cassettes-trap"]
+
+        def test_plain_after():
+            assert trap_threads() == []
+
+        @pytest.mark.cassette
+        def test_guarded_again():
+            print("CURL SAID:", curl(URL + "/y").stdout)
+        """)
+    )
+    result = ci(suite, monkeypatch, "-s")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*CURL SAID: 403", "*blocked in a child process (pid *: curl *"])
+    assert suite.server.hits == 0

@@ -89,6 +89,7 @@ class _Parent:
         # subprocess.Popen and its own __init__, while ours wraps it; our wrapper, once made
         self.popen: tuple[Any, Any] | None = None
         self.wrapper: Any = None
+        self.proxy: Any = None  # children_proxy, once a child was started under a guard
 
     def report_path(self) -> str:
         """The file children write their blocks to, made when first needed; "" if it cannot be
@@ -145,6 +146,8 @@ def publish(active: Sequence[NetworkGuard]) -> None:
                     environ[name] = before
         _carry_into_popen(False)
         parent.published = None
+        if parent.proxy is not None:  # the trap, if a child was started
+            parent.proxy.stop()
         return
     # Written at every guarded test: its parts are made once (a dumps of it all cost 20 us).
     guards = parent.inherited + [guard.child.encoded for guard in carried if guard.child]
@@ -203,10 +206,8 @@ def _carrying(init: Any) -> Any:
         else:
             kwargs["env"], token = _carried(kwargs.get("env"), args)
         init(self, args, *rest, **kwargs)
-        if token:
-            from pytest_cassettes import children_proxy
-
-            children_proxy.started(token, self.pid)
+        if token and _PARENT.proxy is not None:
+            _PARENT.proxy.started(token, self.pid)
 
     setattr(carrying, "_carries_guard", True)  # noqa: B010 (a function's attribute)
     return carrying
@@ -244,6 +245,7 @@ def _carried(env: Mapping[Any, Any] | None, args: Any) -> tuple[Mapping[Any, Any
             return env, ""
     from pytest_cassettes import children_proxy
 
+    _PARENT.proxy = children_proxy
     return children_proxy.environment(given, _wires(value), _describe(args))
 
 

@@ -22,11 +22,13 @@ Programs that ignore proxy variables (raw TCP clients: database shells, ssh; Jav
 
 from __future__ import annotations
 
+import _socket
 import base64
 import binascii
 import contextlib
 import json
 import os
+import select
 import socket
 import threading
 from collections.abc import Mapping, Sequence
@@ -44,12 +46,15 @@ _HOP_BY_HOP = (b"proxy-authorization", b"proxy-connection", b"connection", b"kee
 
 class _Trap:
     """The proxy: a listening socket on 127.0.0.1 and a thread accepting on it, made when
-    the first child is started under a guard; each child's token names its guards."""
+    the first child is started under a guard and stopped when no guard is carried any more;
+    each child's token names its guards."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.port = 0
         self.listener: socket.socket | None = None
+        self.thread: threading.Thread | None = None
+        self.wake: socket.socket | None = None  # written to stop the thread
         # token -> [the guards' wires (children.ChildSpec.wire, with their report file), child]
         self.children: dict[str, list[Any]] = {}
         self.last = ""
@@ -76,16 +81,40 @@ class _Trap:
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self.listener = listener
-        threading.Thread(target=self._accept, name="pytest-cassettes-trap", daemon=True).start()
+        woken, self.wake = socket.socketpair()  # a Unix socket pair: never guarded
+        self.thread = threading.Thread(
+            target=self._accept, args=(listener, woken), name="pytest-cassettes-trap", daemon=True
+        )
+        self.thread.start()
 
-    def _accept(self) -> None:
-        assert self.listener is not None
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+    def _accept(self, listener: socket.socket, woken: socket.socket) -> None:
+        with woken:
+            while True:
+                ready, _, _ = select.select([listener, woken], [], [])
+                if woken in ready:
+                    return
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def stop(self) -> None:
+        """No guard is carried any more: the socket and the thread go (a process left with a
+        thread warns at every fork on Python 3.12+). A child still running is refused by the
+        closed port; its tunnels already open stay until they close."""
+        with self.lock:
+            listener, thread, wake = self.listener, self.thread, self.wake
+            self.listener = self.thread = self.wake = None
+            self.children.clear()
+            self.last = ""
+        if wake is None or listener is None or thread is None:
+            return
+        with contextlib.suppress(OSError):
+            wake.send(b"x")
+        thread.join(5)
+        wake.close()
+        listener.close()
 
     def _serve(self, connection: socket.socket) -> None:
         with connection:
@@ -128,8 +157,9 @@ def _forked() -> None:
     (which named its own last child for this one's); this process makes its own trap when it
     starts a child. Its copy of the lock may have been held."""
     global _TRAP
-    if _TRAP.listener is not None:
-        _TRAP.listener.close()  # our copy only: the parent's still listens
+    for copy in (_TRAP.listener, _TRAP.wake):
+        if copy is not None:
+            copy.close()  # our copies only: the parent's still listens
     _TRAP = _Trap()
 
 
@@ -189,8 +219,8 @@ def _read_head(connection: socket.socket) -> tuple[bytes, bytes]:
 def _tunnel(connection: socket.socket, request: _Request, rest: bytes) -> None:
     """An allowed host: CONNECT's tunnel, or the request sent on in origin form."""
     try:
-        upstream = socket.create_connection((request.host, request.port), timeout=30)
-    except Exception:  # refused, unresolved, or our guard's error (told to the test there)
+        upstream = _connect(request.host, request.port)
+    except OSError:  # refused, unresolved
         with contextlib.suppress(OSError):
             connection.sendall(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n")
         return
@@ -215,6 +245,26 @@ def _tunnel(connection: socket.socket, request: _Request, rest: bytes) -> None:
         back.start()
         _pipe(connection, upstream)
         back.join()
+
+
+def _connect(host: str, port: int) -> socket.socket:
+    """A connection the guards of the child's test allow, made past this process's guards
+    (with the C socket module, which they do not patch): a child still running when a later
+    test's guard allows less is not refused by that test's, nor counted against it."""
+    failed: OSError = OSError(f"no address for {host}")
+    for family, kind, protocol, _, address in _socket.getaddrinfo(
+        host, port, 0, _socket.SOCK_STREAM
+    ):
+        raw = _socket.socket(family, kind, protocol)
+        try:
+            raw.settimeout(30)
+            raw.connect(address)
+        except OSError as error:
+            raw.close()
+            failed = error
+            continue
+        return socket.socket(family, kind, protocol, fileno=raw.detach())
+    raise failed
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
@@ -265,6 +315,11 @@ def _allowed_proxy(value: str, wires: Sequence[Mapping[str, Any]]) -> bool:
     except ValueError:  # a malformed port
         return False
     return host is not None and all(_allow_list(wire).allows(host, port) for wire in wires)
+
+
+def stop() -> None:
+    """No guard is carried any more (children.publish): the trap goes."""
+    _TRAP.stop()
 
 
 def started(token: str, pid: int) -> None:
