@@ -308,3 +308,31 @@ def test_the_trap_goes_with_the_guard(suite: Suite, monkeypatch: pytest.MonkeyPa
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*CURL SAID: 403", "*blocked in a child process (pid *: curl *"])
     assert suite.server.hits == 0
+
+
+def test_a_request_to_the_trap_without_a_host_is_no_block(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client sent the trap a plain `GET /` (no proxy request): it named no host to refuse.
+    suite.write(
+        CHILDREN
+        + textwrap.dedent("""
+        ASK_TRAP = (
+            "import os, socket, urllib.parse\\n"
+            "proxy = urllib.parse.urlsplit(os.environ['HTTP_PROXY'])\\n"
+            "with socket.create_connection((proxy.hostname, proxy.port)) as s:\\n"
+            "    s.sendall(b'GET / HTTP/1.1\\\\r\\\\nHost: x\\\\r\\\\n\\\\r\\\\n')\\n"
+            "    print(s.recv(100).split(b'\\\\r\\\\n')[0].decode())\\n"
+        )
+
+        @pytest.mark.cassette
+        def test_raw():
+            done = subprocess.run(
+                [sys.executable, "-I", "-c", ASK_TRAP], capture_output=True, text=True
+            )
+            assert done.stdout == "HTTP/1.1 400 Bad Request\\n", done.stderr
+        """)
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(passed=1)
+    assert "blocked" not in result.stdout.str()

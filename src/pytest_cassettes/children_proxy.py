@@ -124,7 +124,9 @@ class _Trap:
             except OSError:
                 return
             request = _Request.parse(head)
-            if request is None:
+            if request is None or not request.host:  # not a proxy request (GET /): no host
+                with contextlib.suppress(OSError):
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
                 return
             with self.lock:
                 entry = self.children.get(request.token) or self.children.get(self.last)
