@@ -796,12 +796,14 @@ class Session:
                 # Other tests' recordings are unplayed here too: dropping them lost them.
                 drop_unused = False
                 self.report.drop_skipped.add(self.shown(cassette.path))
-            written = cassette.save(drop_unused=drop_unused)
             named_once = settings.named and settings.record_mode == "once"
-            if written and named_once and not cassette.own_exists:
-                from pytest_cassettes import storage  # the tests naming it record together
+            if named_once and cassette.recorded and not cassette.own_exists:
+                # The tests naming it record it together (see open): marked before the file
+                # is written, so that a test (another worker) finding the file finds the mark.
+                from pytest_cassettes import storage
 
-                storage.mark_written(cassette.path, self.run_id)  # (see open)
+                storage.mark_written(cassette.path, self.run_id)
+            written = cassette.save(drop_unused=drop_unused)
         stats.add(done)
         if written:
             stats.cassettes_recorded += 1
