@@ -6,8 +6,12 @@ HTTP library it knows (aiohttp, httpx, botocore, tornado, ...) to keep their ori
 that are not loaded yet hidden (a finder fails their import, on the importing thread only), so
 `vcr.patch` skips them as it skips uninstalled ones. A finder on `sys.meta_path` notices when
 one of them is imported later (test modules are collected after vcrpy is imported, and a test
-may import its client inside its body); `vcr.patch` is then reloaded, keeping the originals it
-already holds, and the listeners (our patches) rebuild.
+may import its client inside its body): the listeners (our patches) switch off while it is
+imported, so its classes are built on the real ones; `vcr.patch` is then reloaded, keeping the
+originals it already holds, and the listeners rebuild. A test's background thread importing one
+of them while vcrpy is imported gets it (only the importing thread's imports are hidden); one
+whose import ends while another thread imports vcrpy or reloads `vcr.patch` leaves the reload
+to that thread (which waits for this very import), so the library is patched once it is done.
 
 vcrpy is imported when the first cassette test starts: a run without one does not load it (nor
 requests and urllib3, which vcr.patch imports). A finder installed when the plugin loads makes

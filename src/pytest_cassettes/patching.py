@@ -3,6 +3,11 @@
 vcrpy's stubs talk to "a cassette" through a handful of methods. The Router is that cassette
 for the whole session: vcrpy's patchers are built once, bound to the router, and switched on
 while cassette tests run; the router hands every call to the cassette of the running test.
+
+Two of vcrpy's per-cassette habits change with patches that stay on all session: the
+connections its removers hold are closed when each test ends (kept to the session's end, a
+recording run held a socket per recorded request), and its process-wide `force_reset` is
+replaced by a narrow, counted one (NarrowReset) so other threads' requests stay recorded.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""pytest-cassettes' pytest plugin: options, markers, fixtures and hooks. The work is elsewhere."""
+"""pytest-cassettes' pytest plugin: options, markers, fixtures and hooks. The work is elsewhere.
+
+A test without a cassette costs one autouse fixture taking no argument: it finds its test
+through `pytest_runtest_setup` (a fixture taking `request` costs pytest 9 about 90 us a test).
+A marked test whose `cassette_config` and `cassette_dir` are the plugin's own gets their values
+without pytest's fixture machinery (`_own_fixtures_apply`).
+"""
 
 from __future__ import annotations
 

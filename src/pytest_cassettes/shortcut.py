@@ -7,10 +7,12 @@ requests' own work and more than the lookup and the response. While our patches 
 request vcrpy's stub would have built (same URI, method, headers and body); when it has one,
 the adapter builds its Response from our stub response as it would have from urllib3's hands.
 Anything else goes the usual way, down to vcrpy's stubs, unchanged: a miss, a request to
-record, a proxy, a streamed body, an adapter that overrides how requests are sent or how its
-pool is chosen, a pool manager or pool class other than urllib3's own, a recorded status the
-adapter's `Retry` would retry (urlopen then replays the next one), another tool wrapping
-`send`, urllib3 1.x.
+record (every request in `all` mode), a proxy, a streamed (iterator or file) body, an adapter
+that overrides how requests are sent or how its pool is chosen (`add_headers`, `request_url`,
+`cert_verify`, `get_connection_with_tls_context`, ...), a pool manager or pool class other than
+urllib3's own, a recorded status the adapter's `Retry` would retry (urlopen then replays the
+next one), another tool wrapping `send`, urllib3 1.x. `cert=` and `timeout=` are checked first,
+as `send` checks them, so a refused request plays nothing.
 
 The shortcut is taken only when the adapter's pool class for the scheme uses vcrpy's stub
 connection bound to our router, so a request it replays is one the stub path would have
