@@ -36,6 +36,10 @@ def isolated_get(url, **kwargs):  # -I: no PYTHONPATH, so no sitecustomize of ou
 """
 
 
+def write(suite: Suite, source: str) -> None:
+    suite.write(CHILDREN + textwrap.dedent(source))
+
+
 def ci(suite: Suite, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
     monkeypatch.setenv("CI", "true")
     return suite.run("-p", "no:randomly", *args)
@@ -46,9 +50,9 @@ def test_curl_in_a_replay_only_test_is_refused_and_fails_the_test(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The tests never look at curl's status: the block still fails them, naming the command.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         @pytest.mark.cassette
         def test_plain_http():
             print("CURL SAID:", curl(URL + "/plain").stdout)
@@ -56,7 +60,7 @@ def test_curl_in_a_replay_only_test_is_refused_and_fails_the_test(
         @pytest.mark.cassette
         def test_tunnelled():  # CONNECT, as for https
             print("CURL SAID:", curl("-p", URL + "/tunnel").stderr)
-        """)
+        """,
     )
     result = ci(suite, monkeypatch, "-s")
     result.assert_outcomes(failed=2)
@@ -79,9 +83,9 @@ def test_curl_in_a_replay_only_test_is_refused_and_fails_the_test(
 def test_a_python_child_the_sitecustomize_does_not_guard_is_refused_too(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         @pytest.mark.cassette
         def test_isolated():
             isolated_get(URL + "/isolated")
@@ -89,7 +93,7 @@ def test_a_python_child_the_sitecustomize_does_not_guard_is_refused_too(
         @pytest.mark.cassette
         def test_own_environment():
             subprocess.run([sys.executable, "-c", GET, URL + "/own-env"], env={"PATH": "/bin"})
-        """)
+        """,
     )
     result = ci(suite, monkeypatch)
     result.assert_outcomes(failed=2)
@@ -108,15 +112,15 @@ def test_curl_started_by_a_guarded_python_child_is_refused_too(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The child imports subprocess after start-up: its Popen carries the guard from then on.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         RUN_CURL = "import subprocess, sys; subprocess.run(['curl', '-s', sys.argv[1]])"
 
         @pytest.mark.cassette
         def test_cli():
             subprocess.run([sys.executable, "-c", RUN_CURL, URL + "/grandchild"])
-        """)
+        """,
     )
     result = ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
@@ -133,16 +137,16 @@ def test_children_reach_a_host_the_run_allows_in_every_form(
 ) -> None:
     # Names, addresses and ranges go in NO_PROXY; a regular expression or an entry with a port
     # cannot: the trap passes them through (a CONNECT tunnel or the request sent on).
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         @pytest.mark.cassette
         def test_children():
             assert curl(URL + "/curl").stdout == "200"
             assert curl("-p", URL + "/tunnel").stdout == "200"
             done = isolated_get(URL + "/isolated")
             assert done.stdout == "200\\n", done.stderr
-        """)
+        """,
     )
     allow = allowed.format(port=suite.server.port)
     ci(suite, monkeypatch, f"--cassette-allow-hosts={allow}").assert_outcomes(passed=1)
@@ -157,9 +161,9 @@ def test_a_guarded_python_child_has_the_proxy_variables_the_test_had(
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         SHOW = (
             "import os; print(sorted((k, v) for k, v in os.environ.items() "
             "if 'PROXY' in k.upper()))"
@@ -173,7 +177,7 @@ def test_a_guarded_python_child_has_the_proxy_variables_the_test_had(
             assert shown.stdout == "[('HTTPS_PROXY', 'http://proxy.corp.example:3128')]\\n"
             # The test's own environment is untouched.
             assert [k for k in os.environ if "PROXY" in k.upper()] == ["HTTPS_PROXY"]
-        """)
+        """,
     )
     ci(suite, monkeypatch).assert_outcomes(passed=1)
 
@@ -184,9 +188,9 @@ def test_a_child_that_goes_mid_request_leaves_no_error_in_the_trap(
     # A child killed (a timeout) while the trap opens its tunnel resets the connection: the
     # trap's thread must not raise, which pytest reports as a warning (an error under -W error)
     # in whichever test runs then.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         import socket
         import struct
         from urllib.parse import urlsplit
@@ -206,7 +210,7 @@ def test_a_child_that_goes_mid_request_leaves_no_error_in_the_trap(
             import time
 
             time.sleep(0.5)  # the trap's threads end meanwhile
-        """)
+        """,
     )
     warning_is_error = ("-W", "error::pytest.PytestUnhandledThreadExceptionWarning")
     result = ci(suite, monkeypatch, "--cassette-allow-hosts=127.0.0.1", *warning_is_error)
@@ -218,14 +222,14 @@ def test_a_child_whose_arguments_are_an_iterator_gets_them_all(
 ) -> None:
     # subprocess takes any iterable of arguments on POSIX; naming the command for a block must
     # not use them up.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         @pytest.mark.cassette
         def test_generated_arguments():
             words = (word for word in [sys.executable, "-c", "print('hi')"])
             assert subprocess.run(words, capture_output=True, text=True).stdout == "hi\\n"
-        """)
+        """,
     )
     ci(suite, monkeypatch).assert_outcomes(passed=1)
 
@@ -236,9 +240,9 @@ def test_a_child_of_a_forked_worker_is_named_in_its_block(
 ) -> None:
     # The worker inherits the test's trap but not its thread: its children's tokens were
     # unknown to the test's trap, which named the test's last child instead.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         import multiprocessing
 
         def fetch(path):
@@ -249,7 +253,7 @@ def test_a_child_of_a_forked_worker_is_named_in_its_block(
             subprocess.run(["true"])  # the trap is up before the fork
             with multiprocessing.get_context("fork").Pool(1) as pool:
                 assert pool.map(fetch, ["/forked"]) == [1]
-        """)
+        """,
     )
     result = ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
@@ -264,16 +268,16 @@ def test_a_proxy_the_test_sets_on_an_allowed_host_is_kept(
 ) -> None:
     # A local stand-in for a service, reached as a proxy (a mitmproxy replaying answers): the
     # child connects to an allowed host only, as a Python child guarded at the socket does.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         @pytest.mark.cassette
         def test_through_a_local_proxy():
             done = isolated_get(
                 "http://api.example.com/v1", env={**os.environ, "http_proxy": URL}
             )
             assert done.stdout == "200\\n", done.stderr
-        """)
+        """,
     )
     ci(suite, monkeypatch, "--cassette-allow-hosts=127.0.0.1").assert_outcomes(passed=1)
     assert [request.path for request in suite.server.requests] == ["http://api.example.com/v1"]
@@ -283,9 +287,9 @@ def test_a_proxy_the_test_sets_on_an_allowed_host_is_kept(
 def test_the_trap_goes_with_the_guard(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
     # A thread left running made every later fork warn on Python 3.12+ ("This process is
     # multi-threaded, use of fork() may lead to deadlocks"), in tests with no guard at all.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         import threading
 
         def trap_threads():
@@ -302,7 +306,7 @@ def test_the_trap_goes_with_the_guard(suite: Suite, monkeypatch: pytest.MonkeyPa
         @pytest.mark.cassette
         def test_guarded_again():
             print("CURL SAID:", curl(URL + "/y").stdout)
-        """)
+        """,
     )
     result = ci(suite, monkeypatch, "-s")
     result.assert_outcomes(passed=1, failed=2)
@@ -314,9 +318,9 @@ def test_a_request_to_the_trap_without_a_host_is_no_block(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A client sent the trap a plain `GET /` (no proxy request): it named no host to refuse.
-    suite.write(
-        CHILDREN
-        + textwrap.dedent("""
+    write(
+        suite,
+        """
         ASK_TRAP = (
             "import os, socket, urllib.parse\\n"
             "proxy = urllib.parse.urlsplit(os.environ['HTTP_PROXY'])\\n"
@@ -331,7 +335,7 @@ def test_a_request_to_the_trap_without_a_host_is_no_block(
                 [sys.executable, "-I", "-c", ASK_TRAP], capture_output=True, text=True
             )
             assert done.stdout == "HTTP/1.1 400 Bad Request\\n", done.stderr
-        """)
+        """,
     )
     result = ci(suite, monkeypatch)
     result.assert_outcomes(passed=1)
