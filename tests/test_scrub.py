@@ -453,6 +453,50 @@ def vcr_matchers_differ(one: Request, other: Request) -> bool:
     return not requests_match(one, other, [method, uri])
 
 
+def test_quoted_csv_loses_its_secret_columns_values_record_by_record():
+    # Quoted fields with line breaks, `""` and the delimiter in them; CRLF; a generic column's
+    # word; a row shorter than the header. Only the secrets' fields change.
+    body = (
+        'id,"password",note,token\r\n'
+        f'1,"{SECRET}\nsecond line","a, b",hello\r\n'
+        f'2,,"multi\nline",{SECRET}\r\n'
+        '3,"say ""hi"""\r\n'
+        "4\r\n"
+    )
+    new, count = scrub_response(response(body.encode(), headers={"Content-Type": ["text/csv"]}))
+    assert (new["body"]["string"].decode(), count) == (
+        'id,"password",note,token\r\n'
+        '1,"<SCRUBBED>","a, b",hello\r\n'
+        '2,,"multi\nline",<SCRUBBED>\r\n'
+        '3,"<SCRUBBED>"\r\n'
+        "4\r\n",
+        3,
+    )
+    tsv = f'user\tpassword\n"bob"\t"{SECRET}"\n'
+    headers = {"Content-Type": ["text/tab-separated-values"]}
+    new, count = scrub_response(response(tsv.encode(), headers=headers))
+    assert (new["body"]["string"], count) == (b'user\tpassword\n"bob"\t"<SCRUBBED>"\n', 1)
+
+
+def test_quoted_csv_with_a_field_longer_than_csv_reads_loses_its_secrets():
+    long = "x" * 200_000  # over csv.field_size_limit()
+    body = f'id,password,blob\n1,"{SECRET}","{long}"\n2,"{SECRET}",""\n'
+    new, count = scrub_response(response(body.encode(), headers={"Content-Type": ["text/csv"]}))
+    assert count == 2
+    assert new["body"]["string"].decode() == (
+        f'id,password,blob\n1,"<SCRUBBED>","{long}"\n2,"<SCRUBBED>",""\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [f'id,password\n1,ab"{SECRET}\n', f'id,password\n1,"{SECRET}"x\n', f'id,password\n1,"{SECRET}'],
+)
+def test_a_csv_not_as_a_library_writes_it_keeps_its_columns(body: str):
+    new, count = scrub_response(response(body.encode(), headers={"Content-Type": ["text/csv"]}))
+    assert (new["body"]["string"].decode(), count) == (body, 0)
+
+
 def test_a_link_inside_csv_markdown_or_prose_takes_nothing_after_its_value():
     body = (
         "id,link,created,status\n"

@@ -32,6 +32,7 @@ import binascii
 import bisect
 import contextvars
 import copy
+import csv
 import functools
 import html
 import itertools
@@ -74,6 +75,7 @@ from pytest_cassettes.scrub_auth import (
     auth_paths,
     authorization_code,
     code_in_url,
+    has_link_token,
     is_code,
     link_tokens,
     random_only,
@@ -606,6 +608,9 @@ def _url_encoded(text: str) -> str:
     return quote(text, safe=":")
 
 
+_ENCODED_SCRUBBED = _url_encoded(SCRUBBED)
+
+
 def _markup(text: str) -> str:
     """A placeholder in XML or HTML text: escaped, so the document stays well-formed."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -997,7 +1002,7 @@ class Scrubber:
         edits = []
         for start, end in link_tokens(text):
             found.append(_carrying("link-token", unquote_plus(text[start:end])))
-            edits.append((start, end, _url_encoded(SCRUBBED)))
+            edits.append((start, end, _ENCODED_SCRUBBED))
         return edits
 
     def _scrub_pairs(self, encoded: str, found: list[str]) -> str:
@@ -1130,35 +1135,76 @@ class Scrubber:
             return text
         if '"' not in text:  # no quoted field: line by line, split in C
             return self._scrub_csv_lines(text, delimiter, found)
-        field = re.compile(f'"(?:[^"]|"")*"|[^{delimiter}"\r\n]*')
-        header: list[str] = []
+        if not _csv_grammar(delimiter).fullmatch(text):
+            return text  # a quote inside a field: no CSV as written by a library
+        # Records read in C, line by line (a quoted field may hold line breaks); only those
+        # with a value to replace are read again, field by field, to edit them.
+        lines = text.split("\n")
+        reader = csv.reader((line + "\n" for line in lines), delimiter=delimiter)
+        changes: list[tuple[int, int, str]] = []  # lines start to end: a record's new text
+        known = len(found)
+        try:
+            header = [name.strip() for name in next(reader)]
+            columns = [i for i, name in enumerate(header) if self._param_names(name)]
+            start = reader.line_num
+            for row in reader:
+                end = reader.line_num
+                secrets = [i for i in columns if i < len(row) and _csv_secret(header[i], row[i])]
+                if secrets:
+                    record = "\n".join(lines[start:end])
+                    new = self._scrub_csv_fields(record, delimiter, found, header, secrets)
+                    changes.append((start, end, new))
+                start = end
+        except csv.Error:  # a field longer than csv's limit
+            del found[known:]
+            return self._scrub_csv_fields(text, delimiter, found)
+        out: list[str] = []
+        at = 0
+        for start, end, new in changes:
+            out += lines[at:start]
+            out.append(new)
+            at = end
+        return "\n".join(out + lines[at:])
+
+    def _scrub_csv_fields(
+        self,
+        text: str,
+        delimiter: str,
+        found: list[str],
+        header: list[str] | None = None,
+        secrets: list[int] | None = None,
+    ) -> str:
+        """_scrub_csv's records read field by field, in a text _csv_grammar takes: those after
+        the `header`'s names, or after the text's first record; one record's `secrets`, the
+        columns whose values are, when known."""
+        field = _csv_field(delimiter)
+        names = header or []
         edits: list[tuple[int, int, str]] = []
-        position, column, row = 0, 0, 0
-        while position <= len(text):
+        position, column, row = 0, 0, 0 if header is None else 1
+        while True:
             match = field.match(text, position)
             assert match is not None  # an unquoted field may be empty
             raw, quoted = match.group(), match.group()[:1] == '"'
             value = raw[1:-1].replace('""', '"') if quoted else raw
             if row == 0:
-                header.append(value.strip())
-            elif column < len(header) and self._param_names(header[column]):
-                name = header[column]
-                if _csv_secret(name, value):
-                    found.append(_finding(name, value))
-                    edits.append(
-                        (match.start(), match.end(), f'"{SCRUBBED}"' if quoted else SCRUBBED)
-                    )
+                names.append(value.strip())
+            elif (
+                column in secrets
+                if secrets is not None
+                else column < len(names)
+                and self._param_names(names[column])
+                and _csv_secret(names[column], value)
+            ):
+                found.append(_finding(names[column], value))
+                edits.append((match.start(), match.end(), f'"{SCRUBBED}"' if quoted else SCRUBBED))
             position = match.end()
             if text.startswith(delimiter, position):
                 column, position = column + 1, position + 1
-            elif text.startswith(("\r\n", "\n"), position):
+            elif position < len(text):  # a line's end
                 row, column = row + 1, 0
                 position += 1 + text.startswith("\r", position)
-            elif position == len(text):
-                break
             else:
-                return text  # a quote inside a field: no CSV as written by a library
-        return splice(text, edits)
+                return splice(text, edits)
 
     def _scrub_csv_lines(self, text: str, delimiter: str, found: list[str]) -> str:
         """_scrub_csv's CSV without quotes: fields are what the delimiter splits."""
@@ -1472,7 +1518,7 @@ class Scrubber:
                     # (kept: `{"password": ["This field is required."]}`)
                     new = _json_secret(token, name, found)
             elif overlaps(hit_starts, hit_ends, match.start(), match.end()) or (
-                embedded and first == '"' and _may_embed(token) and self._has_embedded(token)
+                embedded and first == '"' and self._string_may_change(token)
             ):
                 here = _here(document, stack)
                 model = MODEL_OUTPUT.set(MODEL_OUTPUT.get() or _under(here, outputs))
@@ -1496,8 +1542,23 @@ class Scrubber:
         return sorted(spans)
 
     def _has_embedded(self, text: str) -> bool:
-        """Whether a JSON text (or one string token of it) may hold a sensitive parameter or
-        key inside a string: a query string, a URL, a JSON document quoted in it."""
+        """Whether a JSON text may hold a sensitive parameter or key inside a string: a query
+        string, a URL, a JSON document quoted in it; a command's credentials, a one-time
+        link's token."""
+        return _may_hold_command(text) or has_link_token(text) or self._embedded_name(text)
+
+    def _string_may_change(self, token: str) -> bool:
+        """Whether the text rules may change a raw JSON string beyond what _text_hits found
+        (what _has_embedded tells of a whole text, each check made once and closer)."""
+        return (
+            _holds_command(token)
+            or has_link_token(token)
+            or (_may_embed(token) and self._embedded_name(token))
+        )
+
+    def _embedded_name(self, text: str) -> bool:
+        """Whether a JSON text may hold a sensitive parameter or key inside a string (see
+        _has_embedded), by names or their flow's."""
         names = _EMBEDDED_NAME.findall(text)
         if "\\u0026" in text:
             names += _ESCAPED_NAME.findall(text)
@@ -1515,14 +1576,10 @@ class Scrubber:
             names += ["".join(g) for g in _HTML_NAME.findall(raw)]
         if ";" in text and _CONNECTION_PASSWORD.search(text):
             return True  # a connection string's `Pwd=`, no parameter name anywhere else
-        if _may_hold_command(text):
-            return True  # `curl -u bob:...`, `mysql -p...`: no `name=` (see _command_edits)
         if "code" in names and authorization_code(names):
             return True  # a URL's authorization code, maybe
         if not RANDOM_ONLY.isdisjoint(names):
             return True  # Auth0's ticket, maybe
-        if link_tokens(text):
-            return True  # a one-time link's token in a URL's path
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
             if sensitive(unquote_plus(name) if "%" in name or "+" in name else name):
@@ -2893,30 +2950,58 @@ def _trimmed(value: str) -> str:
 _CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
+@functools.cache
+def _csv_field(delimiter: str) -> re.Pattern[str]:
+    """A CSV field as RFC 4180 writes it: quoted (`""` a quote in it), or no quote at all."""
+    return re.compile(f'"[^"]*(?:""[^"]*)*"|[^{delimiter}"\r\n]*')
+
+
+@functools.cache
+def _csv_grammar(delimiter: str) -> re.Pattern[str]:
+    """A CSV text whole (see _csv_field): fields between delimiters and line ends."""
+    field = _csv_field(delimiter).pattern
+    return re.compile(f"(?:{field})(?:(?:{delimiter}|\r?\n)(?:{field}))*")
+
+
 def _csv_secret(name: str, value: str) -> bool:
     """Whether a CSV value of a sensitive column is a secret (see Scrubber._scrub_csv)."""
-    return bool(value.strip()) and not (
-        _is_placeholder(value) or _masked(value) or _generic_word(name, value)
+    return bool(value.strip()) and not (  # a generic name's short word the cheapest
+        _generic_word(name, value) or _is_placeholder(value) or _masked(value)
     )
+
+
+def _command_patterns(text: str) -> list[re.Pattern[str]]:
+    """The patterns of the commands whose credentials have no `name=` (curl's `-u` and `-H`,
+    `docker login -p`, `mysql -p...`) a text may hold, by the words _command_edits looks for."""
+    patterns = []
+    if "curl" in text and ("-u" in text or "--user" in text or "-H" in text):
+        patterns += [_CURL_USER, _COMMAND_HEADER]
+    if "-p" in text:
+        patterns += [_MYSQL_PASSWORD] if "mysql" in text else []
+        patterns += [_DOCKER_PASSWORD] if "login" in text else []
+    return patterns
 
 
 def _may_hold_command(text: str) -> bool:
-    """Whether a text may hold a command whose credentials have no `name=` (curl's `-u` and
-    `-H`, `docker login -p`, `mysql -p...`), by the words _command_edits looks for."""
-    return (
-        ("curl" in text and ("-u" in text or "--user" in text or "-H" in text))
-        or ("mysql" in text and "-p" in text)
-        or ("login" in text and "-p" in text and bool(_DOCKER_PASSWORD.search(text)))
-    )
+    """Whether a text may hold a command whose credentials have no `name=`: its words (see
+    _command_patterns), docker's `-p` with a value."""
+    return any(p is not _DOCKER_PASSWORD or p.search(text) for p in _command_patterns(text))
+
+
+def _holds_command(token: str) -> bool:
+    """Whether a raw JSON string holds such a command: its patterns on the string's value."""
+    patterns = _command_patterns(token)
+    if not patterns:
+        return False
+    value = json.loads(token) if "\\" in token else token[1:-1]
+    return any(pattern.search(value) for pattern in patterns)
 
 
 def _may_embed(token: str) -> bool:
     """Whether a raw JSON string may hold a parameter (`=`, or an escape or encoding of it), a
-    JSON document, a field written in text, or a command."""
+    JSON document, or a field written in text."""
     return (
         "=" in token
-        or _may_hold_command(token)
-        or bool(link_tokens(token))
         or "\\u003" in token
         or "%3" in token
         or bool(_QUOTED_JSON.match(token))

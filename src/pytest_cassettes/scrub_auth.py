@@ -6,8 +6,10 @@ as scrub_stores' are."""
 from __future__ import annotations
 
 import bisect
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import repeat
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
@@ -22,6 +24,7 @@ __all__ = [
     "auth_paths",
     "authorization_code",
     "code_in_url",
+    "has_link_token",
     "is_code",
     "link_tokens",
     "random_only",
@@ -179,11 +182,10 @@ _ID = re.compile(
 )
 
 
-def link_tokens(text: str) -> list[tuple[int, int]]:
+def link_tokens(text: str) -> Iterator[tuple[int, int]]:
     """Where a text's URL paths hold a one-time link's token (see _LINK_WORD), in order."""
     if "/" not in text or not any(hint in text for hint in _LINK_HINTS):
-        return []  # mixed case is seldom: three forms of each word are cheaper than lower()
-    spans: list[tuple[int, int]] = []
+        return  # mixed case is seldom: three forms of each word are cheaper than lower()
     for word in _LINK_WORD.finditer(text):
         position, tokens = word.end(), []
         for _ in range(2):
@@ -195,15 +197,19 @@ def link_tokens(text: str) -> list[tuple[int, int]]:
             if not text.startswith("/", segment.end()):
                 break
         if tokens and _in_url_path(text, word.start()):  # the cheaper check first
-            spans += tokens
-    return spans
+            yield from tokens
+
+
+def has_link_token(text: str) -> bool:
+    """Whether a text's URL paths hold a one-time link's token (the first one tells)."""
+    return next(link_tokens(text), None) is not None
 
 
 def _in_url_path(text: str, start: int) -> bool:
     """Whether `/` at `start` is in a URL's path: what runs before it (to white space, a quote
     or markup) is a path or a URL with its scheme, no ARN (`arn:aws:...:handshake/.../invite/`)."""
     low = max(0, start - _URL_REACH)
-    begin = 1 + max(text.rfind(c, low, start) for c in _URL_BOUNDS) if start else 0
+    begin = 1 + max(map(text.rfind, _URL_BOUNDS, repeat(low), repeat(start))) if start else 0
     if begin == 0 and low:
         return False  # a run too long for a URL
     return begin == start or text.startswith("/", begin) or "://" in text[begin:start]
@@ -214,17 +220,19 @@ def _token_like(segment: str) -> bool:
     a hash's); not words and numbers joined by `-` (a slug)."""
     value = unquote(segment) if "%" in segment else segment
     return (
-        looks_random(value)
+        any(not run.isdigit() and not run.isalpha() for run in _ALNUM_RUN.findall(value))
+        and looks_random(value)
         and not is_placeholder(value)
-        and any(not run.isdigit() and not run.isalpha() for run in _ALNUM_RUN.findall(value))
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _link_token(segment: str, bare: bool) -> bool:
     """A segment after a link's word that is its token: generated, no file's name, and after
-    a `bare` verb no id (see _LINK_WORD)."""
+    a `bare` verb no id (see _LINK_WORD). Remembered: a JSON string's is read to tell whether
+    its text rules run, then by them."""
     return (
-        _token_like(segment)
-        and not _FILE_NAME.fullmatch(segment)
+        not _FILE_NAME.fullmatch(segment)
         and not (bare and _ID.fullmatch(segment))
+        and _token_like(segment)
     )
