@@ -1045,6 +1045,10 @@ def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str,
         ("curl -u 'admin:my pass Zq7xW9pL2mKv' https://x", "curl -u 'admin:<SCRUBBED>' https://x"),
         (f"curl -uadmin:{SECRET} https://x", "curl -uadmin:<SCRUBBED> https://x"),
         (f"docker login -u bob -p {SECRET} reg.io", "docker login -u bob -p <SCRUBBED> reg.io"),
+        # A value ends before a backtick (markdown's code): what follows it stays.
+        (f"Run `mysql -uroot -p{SECRET}`; then", "Run `mysql -uroot -p<SCRUBBED>`; then"),
+        (f"`docker login -p {SECRET}`;", "`docker login -p <SCRUBBED>`;"),
+        (f"sudo /usr/bin/mysqldump -u root -p{SECRET} shop", None),
         (f"requests.get(url, auth=('admin', '{SECRET}'))", None),
         # A Python pair, a YAML anchor's value.
         (f"[('user', 'bob'), ('password', '{SECRET}')]", None),
@@ -1072,6 +1076,11 @@ def test_credentials_in_commands_pairs_and_anchors(text: str, scrubbed: str | No
         "choices = [('password', 'Password'), ('token', 'Token')]",
         'curl -H "Authorization: Bearer $TOKEN" https://x',
         "git push -u origin main",
+        # `-p` of another command than mysql's, on its line.
+        "pip install mysqlclient && pytest -pno:cacheprovider",
+        "pip install mysqlclient pytest; pytest -pXs4Tn8Vb3K -q",
+        "mysql -e 'select 1' | grep -pXs4Tn8Vb3K",
+        "Run `mysql -uroot -pmydb`; then `exit`",
         # Tuples of identifiers, prose, a constant's name, variables, a word (review).
         "valid_token_types = ('access_token', 'refresh_token')",
         "    ('CreateOAuth2Token', '_'): 'create_oauth2_token',",
@@ -1086,6 +1095,24 @@ def test_credentials_in_commands_pairs_and_anchors(text: str, scrubbed: str | No
 def test_commands_and_code_without_credentials_are_left_alone(text: str):
     new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
     assert (new["body"]["string"], count) == (text, 0)
+
+
+def test_commands_in_json_strings_lose_their_credentials_quoted_or_not():
+    # A model's answer: the JSON string escapes the argument's quotes; `-p` of pytest on a
+    # line that names mysqlclient is no password.
+    strings = [
+        f'curl -u "bob:{SECRET}" https://x',
+        f"`mysql -uroot -p{SECRET}`; then",
+        "pip install mysqlclient && pytest -pno:cacheprovider -pXs4Tn8Vb3K",
+    ]
+    body = json.dumps({"answers": strings}).encode()
+    new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
+    assert count == 2
+    assert json.loads(new["body"]["string"])["answers"] == [
+        'curl -u "bob:<SCRUBBED>" https://x',
+        "`mysql -uroot -p<SCRUBBED>`; then",
+        strings[2],
+    ]
 
 
 @pytest.mark.parametrize(

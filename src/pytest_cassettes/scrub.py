@@ -2214,6 +2214,8 @@ class Scrubber:
                     continue
                 if pattern is _NETRC and not _netrc_entry(before, text, match.start()):
                     continue
+                if pattern is _MYSQL_PASSWORD and not _MYSQL_COMMAND.search(before):
+                    continue
                 if _secret_like(value):
                     found.append(_finding("password", value))
                     edits.append((start, end, encode(SCRUBBED)))
@@ -2436,7 +2438,8 @@ _COMMAND_HEADER = re.compile(
     r"""([A-Za-z0-9_-]{1,64}):[ \t]*([^"'\n]*[^"'\s])[ \t]*\1"""
 )
 # A command's argument: quoted (blanks and all), or a word. Three groups, one matches.
-_ARGUMENT = r"""(?:"([^"\n]{1,256})"|'([^'\n]{1,256})'|([^\s"']{1,256}))"""
+# A word ends before a backtick, as a URL in text does (`` `mysql -pXs4Tn8` ``, markdown's).
+_ARGUMENT = r"""(?:"([^"\n]{1,256})"|'([^'\n]{1,256})'|([^\s"'`]{1,256}))"""
 # The user holds no `<`: `-u <SCRUBBED:stripe>:` (a key as the user, as Stripe documents it,
 # scrubbed) is no user `<SCRUBBED` with a password `stripe>:`.
 _CURL_USER = re.compile(
@@ -2449,6 +2452,11 @@ _DOCKER_PASSWORD = re.compile(r"-p(?<![\w-]-p)[ \t]+" + _ARGUMENT)
 # MySQL's clients take the password joined to `-p` (`-p secret` asks for one: `secret` is the
 # database).
 _MYSQL_PASSWORD = re.compile(r"-p(?<![\w-]-p)(?=[^\s-])" + _ARGUMENT)
+# The command it is an argument of, on its line: no `&&`, `;`, `|` between (`pip install
+# mysqlclient && pytest -pno:cacheprovider` holds no password).
+_MYSQL_COMMAND = re.compile(
+    r"(?<![\w.-])mysql(?:dump|admin|import|show|check|pump|slap)?[ \t][^;&|]*$"
+)
 # A .netrc's entry on one line (`default` at a line's start), told by what is before `login`.
 _NETRC = re.compile(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+" + _ARGUMENT)
 _AUTH_PAIR = re.compile(
