@@ -260,6 +260,21 @@ def test_nothing_changes_in_logprobs_without_a_secret() -> None:
         assert scrub(body, kind) == (body, 0)
 
 
+def test_a_token_field_that_is_no_model_output_goes_beside_logprobs() -> None:
+    # Tokens beside their logprob are the model's text, kept without reading each event's JSON
+    # key by key; a `token` of another object in the same event is a credential all the same.
+    tokens = tokenize("The answer is forty-two.")
+    body = chat_chunks(tokens).replace(
+        '"object": "chat.completion.chunk"',
+        '"object": "chat.completion.chunk", "meta": {"token": "hunter2"}',
+        1,
+    )
+    new, count = scrub(body, SSE)
+    assert count == 1
+    assert '"meta": {"token": "<SCRUBBED>"}' in new
+    assert new.replace('"<SCRUBBED>"', '"hunter2"') == body
+
+
 def test_a_key_whole_in_one_token_still_loses_its_bytes() -> None:
     tokens = ["Key ", ENV_KEY, "."]  # no rule of the JSON pass touches `bytes`
     new, _ = scrub(chat_completion(tokens), "application/json", {"ACME_API_KEY": ENV_KEY})

@@ -611,6 +611,17 @@ def _url_encoded(text: str) -> str:
 _ENCODED_SCRUBBED = _url_encoded(SCRUBBED)
 
 
+# A model's output token beside its log probability (OpenAI's logprobs), which _kept_paths
+# keeps: streamed chat chunks hold thousands of them, and nothing else sensitive.
+_TOKEN_BESIDE_LOGPROB = re.compile(r'"token"\s*:\s*"(?:[^"\\]|\\.)*"\s*,\s*"logprob"')
+
+
+def _all_tokens_kept(text: str) -> bool:
+    """Whether every `"token"` in a JSON text is a key whose string is followed by its
+    `"logprob"` sibling (a value "token" elsewhere counts against: the full pass decides)."""
+    return text.count('"token"') == len(_TOKEN_BESIDE_LOGPROB.findall(text))
+
+
 def _markup(text: str) -> str:
     """A placeholder in XML or HTML text: escaped, so the document stays well-formed."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -1589,7 +1600,7 @@ class Scrubber:
     def _has_sensitive_key(self, text: str) -> bool:
         for raw in set(_JSON_KEY.findall(text)):
             key = json.loads(f'"{raw}"') if "\\" in raw else raw
-            if self._param_names(key):
+            if self._param_names(key) and not (raw == "token" and _all_tokens_kept(text)):
                 return True
         return False
 
