@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import textwrap
 
 import pytest
 
 from tests.conftest import Suite
+from tests.httpserver import LocalServer
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 
@@ -340,3 +342,22 @@ def test_a_request_to_the_trap_without_a_host_is_no_block(
     result = ci(suite, monkeypatch)
     result.assert_outcomes(passed=1)
     assert "blocked" not in result.stdout.str()
+
+
+def test_the_trap_refuses_a_child_it_knows_no_guards_for(server: LocalServer) -> None:
+    # A connection whose child the trap no longer knows (its guard went as it connected) has
+    # no allowed hosts to go by: passing it through reached any host.
+    from urllib.parse import urlsplit
+
+    from pytest_cassettes import children_proxy
+
+    trap = children_proxy._Trap()
+    trap.register([], "pid 1: curl")
+    try:
+        with socket.create_connection(("127.0.0.1", trap.port), timeout=5) as child:
+            child.sendall(f"CONNECT {urlsplit(server.url('/')).netloc} HTTP/1.1\r\n\r\n".encode())
+            assert child.recv(100).startswith(b"HTTP/1.1 403 Forbidden")
+    finally:
+        trap.stop()
+    assert server.hits == 0
+    assert trap.thread is None

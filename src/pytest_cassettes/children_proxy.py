@@ -131,9 +131,11 @@ class _Trap:
             with self.lock:
                 entry = self.children.get(request.token) or self.children.get(self.last)
             wires, child = (entry[0], entry[1]) if entry else ([], "")
-            if all(_allow_list(wire).allows(request.host, request.port) for wire in wires):
+            if wires and all(_allow_list(w).allows(request.host, request.port) for w in wires):
                 _tunnel(connection, request, rest)
                 return
+            # Refused: a host a guard does not allow, or a child the trap no longer knows (the
+            # guard went as it connected), which no guard's allowed hosts vouch for.
             for wire in wires:
                 if not _allow_list(wire).allows(request.host, request.port):
                     tell(wire, request.host, request.port, child)
