@@ -185,6 +185,13 @@ def test_check_exits_2_for_a_path_that_does_not_exist(tmp_path: Path) -> None:
     assert lines[-1] == "checked 1 cassette (2 interactions): no faults"
 
 
+def test_check_and_show_of_only_missing_paths_print_no_summary(tmp_path: Path) -> None:
+    # "checked 0 cassettes (0 interactions): no faults" after the error read as a pass.
+    for command in (checks.check, checks.show):
+        code, lines = run(command, tmp_path / "nope.yaml")
+        assert (code, lines) == (2, [f"{tmp_path / 'nope.yaml'}: no such file or directory"])
+
+
 def test_check_of_a_directory_without_cassettes_is_clean(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert run(checks.check, tmp_path / "empty") == (

@@ -135,10 +135,11 @@ def check(paths: Sequence[str], out: TextIO) -> int:
     summary = f"{_plural(faults, 'fault')}" if faults else "no faults"
     if notes:
         summary += f", {_plural(notes, 'note')}"
-    out.write(
-        f"checked {_plural(cassettes, 'cassette')} "
-        f"({_plural(interactions, 'interaction')}): {summary}\n"
-    )
+    if not (found.missing and not cassettes and not found.temp_files):  # (nothing checked)
+        out.write(
+            f"checked {_plural(cassettes, 'cassette')} "
+            f"({_plural(interactions, 'interaction')}): {summary}\n"
+        )
     if status == UNREADABLE or found.missing:
         return UNREADABLE
     return FAULTS if faults else OK
@@ -232,7 +233,10 @@ def show(paths: Sequence[str], out: TextIO) -> int:
         for number, interaction in enumerate(loaded.interactions, start=1):
             out.write(f"{path}:{number}: {describe(interaction)}\n")
         total += len(loaded.interactions)
-    out.write(f"{_plural(total, 'interaction')} in {_plural(len(found.cassettes), 'cassette')}\n")
+    if found.cassettes or not found.missing:  # (after "no such file" alone: nothing shown)
+        out.write(
+            f"{_plural(total, 'interaction')} in {_plural(len(found.cassettes), 'cassette')}\n"
+        )
     return status
 
 
