@@ -361,3 +361,42 @@ def test_the_trap_refuses_a_child_it_knows_no_guards_for(server: LocalServer) ->
         trap.stop()
     assert server.hits == 0
     assert trap.thread is None
+
+
+@needs_curl
+def test_the_trap_serves_a_test_holding_many_files(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The trap's socket numbered past 1023: select() refused it, the trap's thread died and
+    # curl waited for an answer forever.
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot open 1100 files")
+    write(
+        suite,
+        """
+        @pytest.fixture
+        def many_files():
+            files = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+            yield
+            for fd in files:
+                os.close(fd)
+
+        @pytest.mark.cassette
+        def test_many(many_files):
+            print("CURL SAID:", curl("--max-time", "10", URL + "/x").stdout)
+        """,
+    )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    try:
+        result = ci(
+            suite, monkeypatch, "-s", "-W", "error::pytest.PytestUnhandledThreadExceptionWarning"
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*CURL SAID: 403", "*NetworkBlockedError: *blocked in a child process (pid *: curl *"]
+    )
+    assert suite.server.hits == 0

@@ -28,7 +28,7 @@ import binascii
 import contextlib
 import json
 import os
-import select
+import selectors
 import socket
 import threading
 from collections.abc import Mapping, Sequence
@@ -88,10 +88,13 @@ class _Trap:
         self.thread.start()
 
     def _accept(self, listener: socket.socket, woken: socket.socket) -> None:
-        with woken:
+        # A selector, not select(): select refuses a descriptor past 1023 (a test that opened
+        # many files), and the thread died with the children's connections left waiting.
+        with woken, selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
+            selector.register(woken, selectors.EVENT_READ)
             while True:
-                ready, _, _ = select.select([listener, woken], [], [])
-                if woken in ready:
+                if any(key.fileobj is woken for key, _ in selector.select()):
                     return
                 try:
                     connection, _ = listener.accept()
