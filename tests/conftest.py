@@ -41,10 +41,11 @@ def _no_inherited_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYTEST_CASSETTES_RECORD_MODE", raising=False)
 
 
-def shared_pages(count: int) -> str:
-    """A test module whose `count` tests each get their own page into one shared cassette."""
+def shared_pages(count: int, options: str = "") -> str:
+    """A test module whose `count` tests each get their own page into one shared cassette
+    (`options`: the marker's, as written in it)."""
     return f"""
-@pytest.mark.cassette("shared/pages.yaml")
+@pytest.mark.cassette("shared/pages.yaml"{", " + options if options else ""})
 @pytest.mark.parametrize("page", range({count}))
 def test_page(page):
     requests.get(URL + f"/{{page}}")

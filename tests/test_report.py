@@ -6,6 +6,7 @@ import json
 import textwrap
 
 import pytest
+import yaml
 
 from tests.conftest import Suite, needs_xdist, shared_pages
 
@@ -28,6 +29,7 @@ def test_no_http():
     pass
 """
 
+DROPPING = "drop_unused_requests=True"  # shared_pages' marker option
 XDIST = [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2", marks=needs_xdist)]
 
 
@@ -182,6 +184,7 @@ def test_prune_deletes_orphans_and_says_so(suite: Suite) -> None:
 
 SKIPPABLE = """
 import pytest
+import yaml
 from pathlib import Path
 SKIP = pytest.mark.skipif(bool(os.environ.get("SKIP")), reason="temporarily off")
 
@@ -661,12 +664,7 @@ def test_drop_unused_requests_leaves_a_cassette_several_tests_share_whole(
     suite: Suite, xdist: list[str]
 ) -> None:
     # Each test leaves the others' pages unplayed: dropping them lost all but the last page.
-    suite.write(
-        shared_pages(4).replace(
-            '@pytest.mark.cassette("shared/pages.yaml")',
-            '@pytest.mark.cassette("shared/pages.yaml", drop_unused_requests=True)',
-        )
-    )
+    suite.write(shared_pages(4, DROPPING))
     run(suite, *xdist).assert_outcomes(passed=4)
     result = run(suite, "--record-mode=new_episodes", "--cassette-report=report.json", *xdist)
     result.assert_outcomes(passed=4)
@@ -709,3 +707,42 @@ def test_strict_judges_a_cassette_several_tests_share_over_the_run(
     )
     report = json.loads((suite.path / "r.json").read_text())
     assert list(report["strict_shared_unplayed"]) == ["cassettes/shared/pages.yaml"]
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_a_run_that_leaves_out_tests_sharing_a_cassette_keeps_and_judges_nothing_of_theirs(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # -k selected one page: its save dropped the other pages (drop_unused_requests), strict
+    # failed it for them, and the summary told to re-record them away.
+    suite.write(shared_pages(4, DROPPING))
+    run(suite, *xdist).assert_outcomes(passed=4)
+    result = run(suite, "--record-mode=new_episodes", "-k", "page and 1", *xdist)
+    result.assert_outcomes(passed=1, deselected=0 if xdist else 3)  # (xdist: not told)
+    assert sorted(suite.uris("pages", "shared")) == [suite.server.url(f"/{n}") for n in range(4)]
+    result = run(suite, "--record-mode=none", "--cassette-strict", "-k", "page and 1", "-v", *xdist)
+    result.assert_outcomes(passed=1, deselected=0 if xdist else 3)  # (xdist: not told)
+    assert result.ret == pytest.ExitCode.OK
+    assert "never played" not in result.stdout.str()
+
+
+def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_others(
+    suite: Suite,
+) -> None:
+    # A conftest's cassette_dir: the path was known only as each test ran, and each test's
+    # save dropped the pages recorded before it (the file kept the last page).
+    suite.pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def cassette_dir(request):
+            return str(request.path.parent / "recorded")
+        """
+    )
+    suite.write(shared_pages(3, DROPPING))
+    run(suite).assert_outcomes(passed=3)
+    run(suite, "--record-mode=none", "--cassette-strict").assert_outcomes(passed=3)
+    recorded = yaml.safe_load((suite.path / "recorded/shared/pages.yaml").read_text())
+    uris = sorted(i["request"]["uri"] for i in recorded["interactions"])
+    assert uris == [suite.server.url(f"/{n}") for n in range(3)]

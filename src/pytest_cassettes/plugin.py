@@ -198,7 +198,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
-        items[0].config.stash[SESSION].report.complete = False
+        state = items[0].config.stash[SESSION]
+        state.report.complete = False
+        state.deselected += items
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

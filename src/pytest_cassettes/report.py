@@ -75,6 +75,8 @@ class Report:
     beside_pytest_vcr: dict[str, str] = field(default_factory=dict)
     # Cassettes several tests share whose drop_unused_requests was not applied.
     drop_skipped: set[str] = field(default_factory=set)
+    # Cassettes the markers of several collected tests name first: path -> how many tests.
+    sharing: dict[str, int] = field(default_factory=dict)
     # Strict cassettes several tests share: path -> what none of them played (settle_shared).
     strict_unplayed: dict[str, list[str]] = field(default_factory=dict)
 
@@ -105,6 +107,7 @@ class Report:
             "old_secrets": self.old_secrets,
             "beside_pytest_vcr": self.beside_pytest_vcr,
             "drop_skipped": sorted(self.drop_skipped),
+            "sharing": self.sharing,
         }
 
     def merge(self, wire: dict[str, Any]) -> None:
@@ -119,25 +122,31 @@ class Report:
         self.old_secrets.update(wire.get("old_secrets", {}))
         self.beside_pytest_vcr.update(wire.get("beside_pytest_vcr", {}))
         self.drop_skipped.update(wire.get("drop_skipped", ()))
+        self.sharing.update(wire.get("sharing", {}))
 
     def settle_shared(self) -> None:
         """Count a cassette several tests of the run used (a name their markers share) once:
         an interaction of it is unused only when none of them played it. Each such test's
         `unused` keeps those, and the total counts them once per cassette, not once a test
-        (each test left the others' recordings unplayed, which no re-recording drops)."""
+        (each test left the others' recordings unplayed, which no re-recording drops). One
+        whose markers' tests did not all run (-k, --lf, a skip) has none: the others'
+        interactions are not known to be unused (re-recording would drop them)."""
         by_cassette: dict[str, list[TestRecord]] = {}
         for test in self.tests:
             by_cassette.setdefault(test.cassette, []).append(test)
         total = 0
-        for tests in by_cassette.values():
+        for path, tests in by_cassette.items():
             common = Counter(tests[0].unused)
             for test in tests[1:]:
                 common &= Counter(test.unused)
-            if len(tests) > 1:
+            sharing = self.sharing.get(path, 1)
+            if sharing > len({test.nodeid for test in tests}):
+                common.clear()
+            if len(tests) > 1 or sharing > 1:
                 for test in tests:
                     test.unused = list(common.elements())
-                if common and any(test.strict for test in tests):
-                    self.strict_unplayed[tests[0].cassette] = sorted(common.elements())
+                if common and sharing > 1 and any(test.strict for test in tests):
+                    self.strict_unplayed[path] = sorted(common.elements())
             total += sum(common.values())
         self.stats.interactions_unused = total
 

@@ -175,8 +175,10 @@ class Session:
         # One id for the whole run, shared by xdist workers (rewrite mode needs it).
         workerinput = getattr(config, "workerinput", {})
         self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
-        # Cassettes the markers of several collected tests name first: they record into it.
-        self.shared_own: set[Path] = set()
+        # How many collected tests (deselected ones too) name a cassette first, by shared_key,
+        # where several do: they record into it together.
+        self.shared_own: dict[str, int] = {}
+        self.deselected: list[pytest.Item] = []  # (pytest_deselected)
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
@@ -492,7 +494,20 @@ class Session:
             cassette.own_exists = False
         for path in settings.shared_paths:
             cassette.load(read(path), path, own=False, scrub=scrubber.scrub_request)
+        if settings.named and not block:
+            cassette.sharing = self.shared_own.get(self.shared_key(item), 1)
+            if cassette.sharing > 1:
+                self.report.sharing[self.shown(settings.path)] = cassette.sharing
         return cassette
+
+    def shared_key(self, item: pytest.Item) -> str:
+        """What tells the tests naming one cassette first: its path (without its suffix), or
+        its name where the test's own `cassette_dir` or `cassette_config` chooses the
+        directory, which is known only as the test runs."""
+        name = marker_names(item)[0]
+        if not own_fixtures(item, FIXTURES):
+            return "name:" + used_key(name)
+        return used_key(str(paths.named_cassette(name, self.default_dir(Path(item.path)))))
 
     def blocks_network(self, settings: Settings) -> bool:
         """--block-network or the ini option, which no marker turns off; or the marker's."""
@@ -505,7 +520,7 @@ class Session:
         `use_cassette` call that opened the cassette, if one did)."""
         if not cassette.strict:
             return None
-        if where is None and cassette.path in self.shared_own:
+        if where is None and cassette.sharing > 1:
             return None  # each test leaves the others' unplayed: the run judges (report.py)
         unused = unused_requests(cassette)
         if not unused:
@@ -792,7 +807,7 @@ class Session:
             done.not_saved = len(cassette.recorded)
         else:
             drop_unused = settings.flag("drop_unused_requests")
-            if drop_unused and cassette.path in self.shared_own:
+            if drop_unused and cassette.sharing > 1:
                 # Other tests' recordings are unplayed here too: dropping them lost them.
                 drop_unused = False
                 self.report.drop_skipped.add(self.shown(cassette.path))
@@ -861,7 +876,6 @@ class Session:
         from pytest_cassettes import compat
 
         modules: set[Path] = set()
-        recording_into: Counter[Path] = Counter()  # the cassettes markers name first
         for item in items:
             module = Path(item.path)
             modules.add(module)
@@ -901,12 +915,18 @@ class Session:
             else:
                 names = [*marker_names(item), *shared_option({}, marker_layers(item), item.nodeid)]
                 used += [paths.named_cassette(n, cassette_dir) for n in names]
-                if marker_names(item):
-                    recording_into[used[0]] += 1
-                else:
+                if not marker_names(item):
                     used.append(paths.default_cassette(item, cassette_dir))
             self.report.used.update(used_key(self.shown(p)) for p in used)
-        self.shared_own = {path for path, tests in recording_into.items() if tests > 1}
+        # The tests -k, -m or --lf leave out name them too: they share the file all the same.
+        recording_into = Counter(
+            self.shared_key(item)
+            for item in [*items, *self.deselected]
+            if item.get_closest_marker(MARKER) is not None
+            and item.get_closest_marker(compat.VCR_MARKER) is None
+            and marker_names(item)
+        )
+        self.shared_own = {key: tests for key, tests in recording_into.items() if tests > 1}
         if self.config.getini("cassette_dir") and not whole_tree(self.config):
             # One cassette dir for the project: a module of the same name elsewhere, not
             # collected, shares `<cassette_dir>/<stem>/`.
