@@ -608,9 +608,19 @@ def _first_rewrite(path: Path, run: str) -> bool:
 
 
 def mark_written(path: Path, run: str) -> None:
-    """Note that this run (xdist workers share its id) wrote `path` (see written_in)."""
+    """Note that this run (xdist workers share its id) wrote `path` (see written_in). Once a
+    run, and whole: a test of another worker reading the mark while it was written again (each
+    test recording into a shared cassette marks it) read it empty, and took the file for an
+    existing cassette."""
+    if written_in(path, run):
+        return
+    marker = LOCK_DIR / f"{_path_key(path)}.written"
     with contextlib.suppress(OSError):
-        (LOCK_DIR / f"{_path_key(path)}.written").write_text(run)
+        LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # before the first lock
+        fd, temporary = tempfile.mkstemp(dir=LOCK_DIR, suffix=TEMP_SUFFIX)
+        with os.fdopen(fd, "w") as file:
+            file.write(run)
+        os.replace(temporary, marker)
 
 
 def written_in(path: Path, run: str) -> bool:
