@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -303,6 +305,7 @@ def test_first(i):
 """
 REWRITE_LATE = """
 import time
+import uuid
 
 @pytest.fixture(scope="module", autouse=True)
 def _start_late():
@@ -378,3 +381,45 @@ def test_the_lock_excludes_other_processes_and_threads(tmp_path: Path) -> None:
         thread.join()
     assert len(most) == 200
     assert max(most) == 1  # never two holders at once
+
+
+MARKS_SEEN = """
+from pathlib import Path
+from pytest_cassettes import storage
+
+@pytest.mark.cassette("shared")
+def test_a():
+    requests.get(URL + "/a")
+
+@pytest.mark.cassette("shared")
+def test_b():
+    requests.get(URL + "/b")
+
+def test_marks_are_the_runs_own():
+    folder = storage.LOCK_DIR / "run-{run}"
+    assert sorted(p.suffix for p in folder.iterdir()) == [".rewrite"]
+"""
+
+
+@needs_xdist
+def test_a_runs_marks_are_removed_when_it_ends(suite: Suite) -> None:
+    run = uuid.uuid4().hex
+    stale = storage.LOCK_DIR / f"run-{uuid.uuid4().hex}"  # a run killed two days ago
+    (stale / "x.written").parent.mkdir(parents=True)
+    (stale / "x.written").touch()
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    ongoing = storage.LOCK_DIR / f"run-{uuid.uuid4().hex}"  # another run, still going
+    ongoing.mkdir()
+    try:
+        suite.write(MARKS_SEEN.replace("{run}", run))
+        result = suite.pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "1",
+            f"--testrunuid={run}", "--record-mode=rewrite",
+        )  # fmt: skip
+        result.assert_outcomes(passed=3)
+        assert not (storage.LOCK_DIR / f"run-{run}").exists()
+        assert not stale.exists()
+        assert ongoing.exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(ongoing, ignore_errors=True)

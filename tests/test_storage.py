@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_cassettes import large, paths, storage
+from pytest_cassettes import large, paths, runmarks, storage
 from pytest_cassettes.errors import CassetteLoadError
 from tests.conftest import Suite
 
@@ -271,7 +271,7 @@ def test_every_name_of_a_cassette_takes_the_same_lock(tmp_path: Path) -> None:
     ]
     assert {storage._lock_file(name) for name in names} == {storage._lock_file(real)}
     other = tmp_path / "shared" / "other.yaml"
-    assert storage._path_key(other) != storage._path_key(real)
+    assert runmarks.path_key(other) != runmarks.path_key(real)
 
 
 def test_a_relative_cassette_path_locks_the_file_it_names_now(
@@ -285,7 +285,7 @@ def test_a_relative_cassette_path_locks_the_file_it_names_now(
     assert first == storage._lock_file(tmp_path / "one" / "cassettes" / "c.yaml")
     monkeypatch.chdir(tmp_path / "two")  # a test changed directory: another file now
     assert storage._lock_file(relative) == storage._lock_file(tmp_path / "two/cassettes/c.yaml")
-    assert storage._path_key(relative) != storage._path_key(tmp_path / "one/cassettes/c.yaml")
+    assert runmarks.path_key(relative) != runmarks.path_key(tmp_path / "one/cassettes/c.yaml")
 
 
 # --- unreadable cassettes ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import paths
+from pytest_cassettes import paths, runmarks
 from pytest_cassettes.errors import CassetteError
 
 if TYPE_CHECKING:
@@ -97,9 +97,7 @@ def _using(
         failed = failed or strict is not None  # as a test failing strict saves nothing
         session.close(opened, settings, failed=failed, strict_failed=strict is not None)
         if opened.recorded and not failed and not settings.replay_only:
-            from pytest_cassettes import storage
-
-            storage.mark_written(settings.path, session.run_id)  # see Session.open
+            runmarks.mark_written(settings.path, session.run_id)  # see Session.open
     if abandoned or session.setups != setups:
         raise RuntimeError(
             f"{where} stayed open while other tests ran (the fixture yielded inside the block): "

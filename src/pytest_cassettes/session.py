@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import children, compat, paths
+from pytest_cassettes import children, compat, paths, runmarks
 from pytest_cassettes.errors import (
     CassetteError,
     CassetteLoadError,
@@ -172,9 +172,17 @@ class Session:
         self._routed: list[Cassette] = []  # the open cassettes, innermost last
         self.handed_out = [False]  # see Cassette.handed_out
         self.clean: dict[Any, set[str]] = {}  # scrubbing rules -> see Cassette.clean
-        # One id for the whole run, shared by xdist workers (rewrite mode needs it).
-        workerinput = getattr(config, "workerinput", {})
-        self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
+        # One id for the whole run, shared by xdist workers (rewrite mode needs it). The
+        # controller's own, handed to xdist, which gives it to the workers: the run's marks
+        # (runmarks.end_run) are removed by the controller, when the workers are done.
+        workerinput = getattr(config, "workerinput", None)
+        self.worker = workerinput is not None
+        if workerinput is not None:
+            self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
+        else:
+            self.run_id = getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
+            if hasattr(config.option, "testrunuid"):  # xdist is loaded
+                config.option.testrunuid = self.run_id
         # How many collected tests (deselected ones too) name a cassette first, by shared_key,
         # where several do: they record into it together.
         self.shared_own: dict[str, int] = {}
@@ -247,6 +255,8 @@ class Session:
         storage = sys.modules.get("pytest_cassettes.storage")
         if storage is not None:
             storage.parsed_cache.folder = None  # a later in-process run may have no cache
+        if not self.worker:
+            runmarks.end_run(self.run_id)
 
     def _use_storage(self) -> None:
         """Point the parsed-cassette cache at pytest's cache directory (none without one)."""
@@ -469,7 +479,7 @@ class Session:
         if (
             block
             and settings.record_mode == "once"
-            and storage.written_in(settings.path, self.run_id)
+            and runmarks.written_in(settings.path, self.run_id)
         ):
             own = None  # recorded meanwhile by another worker of this run (see above)
         cassette.own_exists = own is not None
@@ -487,7 +497,7 @@ class Session:
             cassette.own_exists
             and settings.named
             and settings.record_mode == "once"
-            and storage.written_in(settings.path, self.run_id)
+            and runmarks.written_in(settings.path, self.run_id)
         ):
             # First recorded in this run, by another test naming it (an xdist worker's too):
             # 'once' records the cassette, and the tests sharing it record it together.
@@ -815,9 +825,7 @@ class Session:
             if named_once and cassette.recorded and not cassette.own_exists:
                 # The tests naming it record it together (see open): marked before the file
                 # is written, so that a test (another worker) finding the file finds the mark.
-                from pytest_cassettes import storage
-
-                storage.mark_written(cassette.path, self.run_id)
+                runmarks.mark_written(cassette.path, self.run_id)
             written = cassette.save(drop_unused=drop_unused)
         stats.add(done)
         if written:

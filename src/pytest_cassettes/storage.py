@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import gc
 import hashlib
 import json
 import os
 import re
 import secrets
-import tempfile
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +31,7 @@ except ImportError:  # Windows: filelock's msvcrt locking instead
 from pytest_cassettes import blocks, large, yamlload
 from pytest_cassettes.errors import CassetteLoadError
 from pytest_cassettes.paths import Stamp, file_stamp, stamp_of
+from pytest_cassettes.runmarks import LOCK_DIR, first_rewrite, path_key
 
 try:
     from yaml import CSafeDumper as SafeDumper
@@ -42,17 +41,6 @@ except ImportError:  # PyYAML built without libyaml
 
 FORMAT_VERSION = 1
 
-
-def _lock_dir() -> Path:
-    # One directory per user: a directory created by another user is not writable by this one.
-    try:
-        owner = str(os.getuid())
-    except AttributeError:  # Windows: the temp dir is per user already
-        owner = ""
-    return Path(tempfile.gettempdir()) / f"pytest-cassettes-locks{'-' + owner if owner else ''}"
-
-
-LOCK_DIR = _lock_dir()
 # A temporary file beside a cassette while it is written: `.NAME.<8 hex>.tmp`.
 TEMP_SUFFIX = ".tmp"
 _TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
@@ -595,59 +583,6 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def _first_rewrite(path: Path, run: str) -> bool:
-    """Whether this is the run's first rewrite of `path` (called under its lock); marks it."""
-    marker = LOCK_DIR / f"{_path_key(path)}.rewrite"
-    try:
-        if marker.read_text() == run:
-            return False
-    except OSError:
-        pass
-    marker.write_text(run)
-    return True
-
-
-def mark_written(path: Path, run: str) -> None:
-    """Note that this run (xdist workers share its id) wrote `path` (see written_in). Once a
-    run, and whole: a test of another worker reading the mark while it was written again (each
-    test recording into a shared cassette marks it) read it empty, and took the file for an
-    existing cassette."""
-    if written_in(path, run):
-        return
-    marker = LOCK_DIR / f"{_path_key(path)}.written"
-    with contextlib.suppress(OSError):
-        LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # before the first lock
-        fd, temporary = tempfile.mkstemp(dir=LOCK_DIR, suffix=TEMP_SUFFIX)
-        with os.fdopen(fd, "w") as file:
-            file.write(run)
-        os.replace(temporary, marker)
-
-
-def written_in(path: Path, run: str) -> bool:
-    """Whether this run wrote `path` (a `use_cassette` block's file, another worker's)."""
-    try:
-        return (LOCK_DIR / f"{_path_key(path)}.written").read_text() == run
-    except OSError:
-        return False
-
-
-def _path_key(path: Path) -> str:
-    """A hash of the cassette's real path: the same for every name of the file, so writers
-    through a symbolic link and through the file itself take the same lock."""
-    if path.is_symlink():
-        real = os.path.realpath(path)
-    else:  # resolving every component of every path cost 0.1 ms a write
-        # abspath first: a relative directory names another one once the tests chdir.
-        real = os.path.join(_real_dir(os.path.abspath(path.parent)), path.name)
-    return hashlib.sha256(real.encode()).hexdigest()[:32]
-
-
-@functools.lru_cache(maxsize=1024)
-def _real_dir(directory: str) -> str:
-    # Once per directory and process: cassette directories are not re-linked while tests run.
-    return os.path.realpath(directory)
-
-
 # Cassettes share a bounded set of lock files, chosen by the hash of their path: one file per
 # cassette ever written would pile up in the temp directory. Two cassettes of one slot only
 # wait for each other's (millisecond) writes; no code path holds two locks at once.
@@ -655,7 +590,7 @@ LOCK_SLOTS = 1024
 
 
 def _lock_file(path: Path) -> Path:
-    slot = int(_path_key(path)[:8], 16) % LOCK_SLOTS
+    slot = int(path_key(path)[:8], 16) % LOCK_SLOTS
     return LOCK_DIR / f"slot-{slot:04d}.lock"
 
 
@@ -756,7 +691,7 @@ def write(
     other xdist workers recorded in the run is fresh, not old.
     """
     with _locked(path):
-        if rewrite_run is not None and not _first_rewrite(path, rewrite_run):
+        if rewrite_run is not None and not first_rewrite(path, rewrite_run):
             drop = ()
         target = _target(path)
         _remove_stale_temp_files(target)
@@ -933,7 +868,7 @@ class Persisted:
 
         if rewrite_run is not None:
             with _locked(path):
-                if not _first_rewrite(path, rewrite_run):
+                if not first_rewrite(path, rewrite_run):
                     drop = ()
 
         current = self.read(path)

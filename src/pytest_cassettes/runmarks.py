@@ -1,0 +1,104 @@
+"""The user's folder in the temp directory, and what a run did to a cassette, told to its other
+processes (xdist workers share the run's id).
+
+The folder holds the cassettes' lock files (storage) and, for each run that marked something, a
+folder of its own: `run-<id>/<path key>.written` (the run recorded the cassette first) or
+`.rewrite` (the run's first rewrite of it happened), empty files whose existence is the mark.
+The run's folder goes when the run ends (`end_run`): one file per cassette and run otherwise
+piled up, ten thousand after a few weeks of one developer's runs. Cheap to import: an xdist
+controller, which opens no cassette, ends the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+
+def _lock_dir() -> Path:
+    # One directory per user: a directory created by another user is not writable by this one.
+    try:
+        owner = str(os.getuid())
+    except AttributeError:  # Windows: the temp dir is per user already
+        owner = ""
+    return Path(tempfile.gettempdir()) / f"pytest-cassettes-locks{'-' + owner if owner else ''}"
+
+
+LOCK_DIR = _lock_dir()
+_RUN_PREFIX = "run-"
+STALE_RUN_SECONDS = 24 * 3600  # a run's folder left by a run killed before its end
+
+
+def path_key(path: Path) -> str:
+    """A hash of the cassette's real path: the same for every name of the file, so writers
+    through a symbolic link and through the file itself take the same lock."""
+    if path.is_symlink():
+        real = os.path.realpath(path)
+    else:  # resolving every component of every path cost 0.1 ms a write
+        # abspath first: a relative directory names another one once the tests chdir.
+        real = os.path.join(_real_dir(os.path.abspath(path.parent)), path.name)
+    return hashlib.sha256(real.encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_dir(directory: str) -> str:
+    # Once per directory and process: cassette directories are not re-linked while tests run.
+    return os.path.realpath(directory)
+
+
+def _run_folder(run: str) -> Path:
+    return LOCK_DIR / f"{_RUN_PREFIX}{run}"
+
+
+def _mark(path: Path, run: str, kind: str) -> Path:
+    return _run_folder(run) / f"{path_key(path)}.{kind}"
+
+
+def _make(mark: Path) -> None:
+    """Create the empty file `mark`: nothing to read half-written."""
+    try:
+        mark.touch()
+    except FileNotFoundError:  # the run's first mark
+        mark.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mark.touch()
+
+
+def first_rewrite(path: Path, run: str) -> bool:
+    """Whether this is the run's first rewrite of `path` (called under its lock); marks it."""
+    mark = _mark(path, run, "rewrite")
+    if mark.exists():
+        return False
+    _make(mark)
+    return True
+
+
+def mark_written(path: Path, run: str) -> None:
+    """Note that this run wrote `path` (see written_in). Marked before the file is written: a
+    test of another worker finding the file finds the mark."""
+    with contextlib.suppress(OSError):
+        _make(_mark(path, run, "written"))
+
+
+def written_in(path: Path, run: str) -> bool:
+    """Whether this run wrote `path` (a `use_cassette` block's file, another worker's)."""
+    return _mark(path, run, "written").exists()
+
+
+def end_run(run: str) -> None:
+    """The run is over (its last process): its marks go, and those of runs killed before their
+    end a day ago or more. Costs a stat in a run that marked nothing."""
+    folder = _run_folder(run)
+    if not folder.is_dir():
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    stale = time.time() - STALE_RUN_SECONDS
+    with contextlib.suppress(OSError), os.scandir(LOCK_DIR) as entries:
+        for entry in entries:
+            if entry.name.startswith(_RUN_PREFIX) and entry.stat().st_mtime < stale:
+                shutil.rmtree(entry.path, ignore_errors=True)
