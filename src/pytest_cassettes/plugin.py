@@ -174,6 +174,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(beside_recording, beside_recording.PLUGIN_NAME)
     if run.replay_only:  # only these runs guard fixtures' teardowns: no cost in the others
         config.pluginmanager.register(FixtureGuards(), "cassettes-fixture-guards")
+    if any("::" in arg for arg in config.args):
+        config.pluginmanager.register(LeftOutByNodeIds(), "cassettes-left-out-by-node-ids")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -200,7 +202,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
         state = items[0].config.stash[SESSION]
         state.report.complete = False
-        state.deselected += items
+        state.left_out += items
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -458,6 +460,21 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
         session.leave_test_guard(item)
     if len(problems) > before:
         _raise_in(outcome, problems[before])  # a fixture's teardown met it (and swallowed it?)
+
+
+class LeftOutByNodeIds:
+    """A run given node ids (`test_x.py::test_a`): the collection makes every test of the
+    module (or class) and keeps those named, telling no hook of the others. They share named
+    cassettes all the same (Session.collected)."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector) -> Generator[None, Any, None]:
+        outcome = yield
+        made = None if outcome.excinfo else outcome.get_result()
+        made = made if isinstance(made, list) else [made]
+        tests = [node for node in made if isinstance(node, pytest.Item)]
+        if tests:
+            collector.config.stash[SESSION].made += tests
 
 
 class FixtureGuards:

@@ -186,7 +186,8 @@ class Session:
         # How many collected tests (deselected ones too) name a cassette first, by shared_key,
         # where several do: they record into it together.
         self.shared_own: dict[str, int] = {}
-        self.deselected: list[pytest.Item] = []  # (pytest_deselected)
+        self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
+        self.made: list[pytest.Item] = []  # the tests node ids leave out (LeftOutByNodeIds)
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
@@ -926,10 +927,13 @@ class Session:
                 if not marker_names(item):
                     used.append(paths.default_cassette(item, cassette_dir))
             self.report.used.update(used_key(self.shown(p)) for p in used)
-        # The tests -k, -m or --lf leave out name them too: they share the file all the same.
+        # The tests -k, -m, --lf or a node id leave out name them too: they share the file all
+        # the same. (Those of modules the run does not collect at all are not known.)
+        every = {id(item): item for item in [*self.made, *self.left_out, *items]}
+        self.made, self.left_out = [], []
         recording_into = Counter(
             self.shared_key(item)
-            for item in [*items, *self.deselected]
+            for item in every.values()
             if item.get_closest_marker(MARKER) is not None
             and item.get_closest_marker(compat.VCR_MARKER) is None
             and marker_names(item)
