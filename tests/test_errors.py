@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 import yaml
 
@@ -608,3 +610,62 @@ def test_pytest_vcrs_flat_file_is_found_by_pytest_vcrs_own_name(suite: Suite) ->
     result = suite.run("--record-mode=none")
     result.assert_outcomes(failed=1)
     assert f"found instead: {flat}, pytest-vcr's layout" in result.stdout.str()  # [] no glob
+
+
+def printed_command(result: pytest.RunResult) -> list[str]:
+    """The arguments of the last `pytest --record-mode=...` command an error printed."""
+    [*_, line] = (line for line in result.stdout.lines if "pytest --record-mode=" in line)
+    return shlex.split(line.split("pytest ", 1)[1])
+
+
+def test_the_commands_errors_print_run_from_where_pytest_was_started(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Node ids are relative to the rootdir: started in tests/, pytest found no
+    # `tests/test_api.py` the commands named. A quote in a test id broke their quoting.
+    suite.pytester.makeini("[pytest]\n")
+    folder = suite.path / "tests"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    suite.write(
+        """
+        @pytest.mark.cassette(strict=True)
+        @pytest.mark.parametrize("who", ["it's me"])
+        def test_users(who):
+            requests.get(URL + "/users")
+        """,
+        name="tests/test_api",
+    )
+    result = suite.run("--record-mode=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CassetteMissingError*"])
+    suite.run(*printed_command(result)).assert_outcomes(passed=1)
+
+    suite.write(
+        """
+        @pytest.mark.cassette(strict=True)
+        @pytest.mark.parametrize("who", ["it's me"])
+        def test_users(who):
+            requests.get(URL + "/users")
+            requests.get(URL + "/groups")
+        """,
+        name="tests/test_api",
+    )
+    result = suite.run("--record-mode=none")
+    result.stdout.fnmatch_lines(["*UnmatchedRequestError*"])
+    suite.run(*printed_command(result)).assert_outcomes(passed=1)
+
+    suite.write(
+        """
+        @pytest.mark.cassette(strict=True)
+        @pytest.mark.parametrize("who", ["it's me"])
+        def test_users(who):
+            requests.get(URL + "/users")
+        """,
+        name="tests/test_api",
+    )
+    result = suite.run()
+    result.stdout.fnmatch_lines(["*UnusedInteractionsError*"])
+    suite.run(*printed_command(result)).assert_outcomes(passed=1)
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert [r.path for r in suite.server.requests] == ["/users", "/groups", "/users"]

@@ -23,6 +23,7 @@ from pytest_cassettes.errors import (
     PlaceholderSentError,
     ScrubError,
     UnmatchedRequestError,
+    quoted,
 )
 from pytest_cassettes.libraries import Request, vcr_matchers
 from pytest_cassettes.network import is_this_machine
@@ -349,6 +350,8 @@ class Context:
     mode: str
     reason: str
     named: bool = False  # the marker names the cassette: other tests may share it
+    # A node id (or its file) as the pytest commands the messages print take it.
+    argument: Callable[[str], str] = quoted
 
 
 @dataclass(repr=False)
@@ -736,6 +739,7 @@ class Cassette:
             request=f"{request.method} {request.uri}",
             test=self.context.nodeid,
             where=where,
+            argument=self.context.argument(self.context.nodeid),
         )
         with self._lock:
             self.errors.append(error)
@@ -753,7 +757,7 @@ class Cassette:
                 # `rewrite` logs in afresh too.
                 record_command=(
                     f"pytest --record-mode={'rewrite' if self.handed_out[0] else 'once'} "
-                    f"'{ctx.nodeid}'"
+                    + ctx.argument(ctx.nodeid)
                 ),
             )
         else:
@@ -875,18 +879,18 @@ class Cassette:
         if self.replay_only:
             return (
                 "  This run is replay-only: nothing is recorded. Record the request locally:\n"
-                f"    pytest --record-mode=new_episodes '{ctx.nodeid}'"
+                f"    pytest --record-mode=new_episodes {ctx.argument(ctx.nodeid)}"
             )
         shared = (
             "\n  Tests that share a cassette (its name in their markers) add to it in 'once' "
             "only in the run that first records it; to add their requests to it now:\n"
-            f"    pytest --record-mode=new_episodes '{ctx.nodeid.split('::')[0]}'"
+            f"    pytest --record-mode=new_episodes {ctx.argument(ctx.nodeid.split('::')[0])}"
             if ctx.named and ctx.mode == "once"
             else ""
         )
         return (
             f"  Mode {ctx.mode!r} does not add to an existing cassette. To add this request:\n"
-            f"    pytest --record-mode=new_episodes '{ctx.nodeid}'\n"
+            f"    pytest --record-mode=new_episodes {ctx.argument(ctx.nodeid)}\n"
             f"  or re-record the whole cassette with --record-mode=rewrite.{shared}"
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,20 @@ def _rebuilt(cls: type[CassetteError], args: tuple[Any, ...], state: dict[str, A
     Exception.__init__(error, *args)
     error.__dict__.update(state)
     return error
+
+
+def quoted(text: str) -> str:
+    """`text` as one shell word, always in single quotes (a quote in a test id included)."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def pytest_argument(nodeid: str, rootpath: os.PathLike[str], start_dir: os.PathLike[str]) -> str:
+    """A node id (or its file) as a quoted argument of a pytest command typed in the directory
+    pytest was started in: node ids are relative to the rootdir, arguments to that directory."""
+    path, separator, rest = nodeid.partition("::")
+    if os.fspath(start_dir) != os.fspath(rootpath):
+        path = os.path.relpath(os.path.join(rootpath, path), start_dir)
+    return quoted(path + separator + rest)
 
 
 class CassetteMissingError(CassetteError):
@@ -88,7 +103,7 @@ class UnmatchedRequestError(CassetteError):
 class PlaceholderSentError(CassetteError):
     """A request about to be recorded carries a placeholder a replayed response gave it."""
 
-    def __init__(self, *, request: str, test: str, where: str):
+    def __init__(self, *, request: str, test: str, where: str, argument: str):
         super().__init__(
             f"A request to record carries a scrubbed placeholder, in {test}:\n"
             f"  {request}\n"
@@ -96,7 +111,7 @@ class PlaceholderSentError(CassetteError):
             "scrubbed when it was recorded): a live server would refuse it, and its refusal "
             "would be recorded.\n"
             f"  To record this request, record the whole test again: "
-            f"pytest --record-mode=rewrite '{test}'"
+            f"pytest --record-mode=rewrite {argument}"
         )
 
 
@@ -201,12 +216,13 @@ class UnusedInteractionsError(CassetteError):
         test: str,
         path: str,
         unused: Sequence[str],
+        argument: str,
         strict_off: str = "@pytest.mark.cassette(strict=False)",
     ):
         listed = "\n".join(f"    {request}" for request in unused)
         super().__init__(
             f"{len(unused)} recorded interaction(s) of {path} never played by {test}:\n{listed}\n"
-            f"  Drop them by re-recording: pytest --record-mode=rewrite '{test}'\n"
+            f"  Drop them by re-recording: pytest --record-mode=rewrite {argument}\n"
             f"  or turn strict mode off for this cassette: {strict_off}."
         )
 

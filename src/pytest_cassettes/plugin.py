@@ -561,7 +561,8 @@ def pytest_runtest_makereport(
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     verbose = (config.getoption("verbose", 0) or 0) > 0  # get_verbosity() needs pytest 8
-    summary = list(report.lines(config.stash[SESSION].report, verbose=verbose))
+    session = config.stash[SESSION]
+    summary = list(report.lines(session.report, verbose=verbose, argument=session.argument))
     if summary:
         terminalreporter.write_sep("-", "cassettes")
         for line in summary:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from pytest_cassettes.errors import quoted
 
 
 @dataclass
@@ -178,8 +180,11 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def lines(report: Report, verbose: bool = False) -> Iterator[str]:
-    """The terminal summary: what happened, then what to do next. Nothing when nothing did."""
+def lines(
+    report: Report, verbose: bool = False, argument: Callable[[str], str] = quoted
+) -> Iterator[str]:
+    """The terminal summary: what happened, then what to do next. Nothing when nothing did.
+    `argument`: a node id's file as the pytest commands it prints take it."""
     stats = report.stats
     orphans = report.orphans
     if not (
@@ -265,7 +270,7 @@ def lines(report: Report, verbose: bool = False) -> Iterator[str]:
             f"UnusedInteractionsError: {plural(len(unplayed), 'recorded interaction')} of "
             f"{path}, which several strict tests share, never played by any of them (the run "
             "fails): re-record it to drop them: pytest --record-mode=rewrite "
-            + " ".join(f"'{module}'" for module in modules)
+            + " ".join(map(argument, modules))
         )
         yield from (f"  {request}" for request in unplayed)
     if report.drop_skipped:

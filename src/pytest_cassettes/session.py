@@ -22,6 +22,7 @@ from pytest_cassettes.errors import (
     CassetteLoadError,
     NetworkBlockedError,
     UnusedInteractionsError,
+    pytest_argument,
 )
 from pytest_cassettes.network import AllowList, NetworkGuard
 from pytest_cassettes.report import Report, Stats, TestRecord, describe, used_key
@@ -448,6 +449,7 @@ class Session:
                 mode=settings.record_mode,
                 reason=settings.mode_source,
                 named=settings.named,
+                argument=self.argument,
             ),
             matchers=merged["match_on"],
             prepare_request=prepare_request,
@@ -537,9 +539,18 @@ class Session:
         if not unused:
             return None
         hint = {} if where is None else {"strict_off": "use_cassette(..., strict=False)"}
+        nodeid = cassette.context.nodeid
         return UnusedInteractionsError(
-            test=cassette.context.nodeid, path=str(cassette.path), unused=unused, **hint
+            test=nodeid,
+            path=str(cassette.path),
+            unused=unused,
+            argument=self.argument(nodeid),
+            **hint,
         )
+
+    def argument(self, nodeid: str) -> str:
+        """A node id (or its file) as an argument of the pytest commands messages print."""
+        return pytest_argument(nodeid, self.config.rootpath, self.config.invocation_params.dir)
 
     def scrub_rules(self, item: pytest.Item, settings: Settings) -> ScrubRules:
         """The test's rules: built-in ones, the user's, then the scrub hooks."""
