@@ -21,23 +21,24 @@ def test_default_names_follow_pytest_recordings_layout(suite: Suite) -> None:
                     requests.get(URL + "/2")
 
             @pytest.mark.cassette
-            @pytest.mark.parametrize("value", ["a/b", 'q"x:y', "z" * 300], ids=lambda v: v)
+            @pytest.mark.parametrize("value", ["a/b", 'q"x:y', "z" * 300, "k::v"], ids=lambda v: v)
             def test_param(self, value):
                 requests.get(URL + "/3")
         """
     )
-    suite.run().assert_outcomes(passed=5)
+    suite.run().assert_outcomes(passed=6)
     names = sorted(p.name for p in (suite.path / "cassettes" / "test_suite").iterdir())
     long_names = [n for n in names if "zzzz" in n]
     assert [n for n in names if n not in long_names] == [
         "TestOuter.TestInner.test_nested.yaml",
         "TestOuter.test_param[a-b].yaml",
+        "TestOuter.test_param[k--v].yaml",  # `::` of an id is no class: pytest-recording's name
         "TestOuter.test_param[q-x-y].yaml",
         "test_plain.yaml",
     ]
     assert len(long_names) == 1 and len(long_names[0].encode()) <= 240
     assert long_names[0].startswith("TestOuter.test_param[zzz")
-    suite.run("--record-mode=none").assert_outcomes(passed=5)
+    suite.run("--record-mode=none").assert_outcomes(passed=6)
 
 
 # What pytest-repeat does for `--count N` (and `@pytest.mark.repeat(N)`): a parameter of its own,

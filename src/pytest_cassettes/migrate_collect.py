@@ -178,7 +178,7 @@ def _test(item: pytest.Function) -> CollectedTest:
         except Exception as exc:  # the user's code: anything it raises is told
             problem = f"{type(exc).__name__}: {exc}"
     return CollectedTest(
-        parts=tuple(item.nodeid.split("::")[1:]),
+        parts=tuple(paths.name_parts(item.nodeid)),
         cassette=any(marks.values()) or bool(CASSETTE_FIXTURES & set(item.fixturenames)),
         named=named,
         vcr=closest is not None and closest.name == "vcr",

@@ -27,9 +27,19 @@ MAX_NAME_BYTES = (
 REPEAT_STEP = "__pytest_repeat_step_number"
 
 
+def name_parts(nodeid: str) -> list[str]:
+    """The names in a node id after its file: classes, then the test with its parameters' ids
+    (which may hold `::`, no separator there: `test[k::v]`)."""
+    names, bracket, ids = nodeid.partition("::")[2].partition("[")
+    parts = names.split("::") if names else []
+    if parts:
+        parts[-1] += bracket + ids
+    return parts
+
+
 def test_name(item: pytest.Item) -> str:
     """`Class.Nested.test[param-id]`: the test's name inside its module."""
-    parts = item.nodeid.split("::")[1:]
+    parts = name_parts(item.nodeid)
     return without_repetition(item, ".".join(parts) if parts else item.name)
 
 
@@ -91,7 +101,7 @@ def pytest_vcr_cassette(path: Path, nodeid: str = "") -> Path | None:
     if folder.name != "cassettes":
         return None
     names = [path.name]
-    parts = nodeid.split("::")[1:]
+    parts = name_parts(nodeid)
     if parts and path.name == safe_file_name(".".join(parts)):
         names.insert(0, f"{pytest_vcr_name(parts[:-1], parts[-1])}.yaml")
     return next((folder / n for n in names if is_file(folder / n)), None)
