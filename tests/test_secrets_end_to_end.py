@@ -261,28 +261,39 @@ def test_user_rules_extend_the_defaults_and_a_default_can_be_turned_off(suite: S
 
 
 def test_scrub_hooks_run_after_the_built_in_rules(suite: Suite) -> None:
+    # The hooks write down the secrets they are handed: already scrubbed, built-in rules first.
     suite.pytester.makeconftest(
         """
         def pytest_cassettes_scrub_request(request):
+            with open("seen.txt", "a") as seen:
+                seen.write(request.headers["Authorization"] + "\\n")
             request.headers["X-Internal-Id"] = "<INTERNAL>"
             return request
 
         def pytest_cassettes_scrub_response(response):
+            with open("seen.txt", "a") as seen:
+                seen.write(response["headers"]["Set-Cookie"][0] + "\\n")
             response["headers"].pop("Server", None)
             return response
         """
     )
+    suite.server.route("/h", headers={"Set-Cookie": "sid=plain-session-value"}, body=b"ok")
     suite.write(
         """
         @pytest.mark.cassette
         def test_hooks():
-            requests.get(URL + "/h", headers={"X-Internal-Id": "emp-0042"})
+            requests.get(
+                URL + "/h",
+                headers={"X-Internal-Id": "emp-0042", "Authorization": "Bearer plain-token-value"},
+            )
         """
     )
     suite.run().assert_outcomes(passed=1)
     interaction = suite.cassette("test_hooks")["interactions"][0]
     assert interaction["request"]["headers"]["X-Internal-Id"] == ["<INTERNAL>"]
     assert "Server" not in interaction["response"]["headers"]
+    seen = (suite.path / "seen.txt").read_text().splitlines()
+    assert seen == ["Bearer <SCRUBBED>", "sid=<SCRUBBED>"]
     suite.run("--record-mode=none").assert_outcomes(passed=1)
 
 
