@@ -753,3 +753,54 @@ def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_
     recorded = yaml.safe_load((suite.path / "recorded/shared/pages.yaml").read_text())
     uris = sorted(i["request"]["uri"] for i in recorded["interactions"])
     assert uris == [suite.server.url(f"/{n}") for n in range(3)]
+
+
+SCRUBBED = """
+@pytest.mark.cassette
+def test_login():
+    requests.get(URL + "/login", headers={"Authorization": "Bearer q8Jm2vR7xK4pL9wZ"})
+
+@pytest.mark.cassette
+def test_search():
+    requests.get(URL + "/search?api_key=k3Yd8sP1rT6uW0zQ")
+    requests.get(URL + "/search?page=2")
+"""
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_the_json_report_counts_what_the_summary_says(suite: Suite, xdist: list[str]) -> None:
+    for path in ("/login", "/search"):  # not the echo, which would hold the secrets again
+        suite.server.route(path, body=b"ok")
+    suite.write(SCRUBBED)
+    result = run(suite, "--cassette-report=recorded.json", *xdist)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "0 cassettes replayed (0 interactions), 2 cassettes recorded (3 new interactions), "
+            "2 secret values scrubbed"
+        ]
+    )
+    totals = json.loads((suite.path / "recorded.json").read_text())["totals"]
+    assert (
+        totals["cassettes_recorded"],
+        totals["interactions_recorded"],
+        totals["values_scrubbed"],
+    ) == (2, 3, 2)
+    suite.write(SCRUBBED.replace('    requests.get(URL + "/search?page=2")\n', ""))
+    result = run(suite, "--record-mode=none", "--cassette-report=replayed.json", *xdist)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "2 cassettes replayed (2 interactions), 0 cassettes recorded (0 new interactions), "
+            "0 secret values scrubbed",
+            "1 recorded interaction never played, in 1 test: *",
+        ]
+    )
+    totals = json.loads((suite.path / "replayed.json").read_text())["totals"]
+    assert (
+        totals["cassettes_replayed"],
+        totals["interactions_played"],
+        totals["interactions_unused"],
+        totals["cassettes_recorded"],
+        totals["values_scrubbed"],
+    ) == (2, 2, 1, 0, 0)
