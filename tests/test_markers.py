@@ -267,6 +267,30 @@ def test_the_cassette_fixture_alone_activates_a_cassette(suite: Suite) -> None:
     assert suite.server.hits == 2
 
 
+def test_the_cassette_fixture_tells_what_was_played_and_recorded(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_api(cassette):
+            requests.get(URL + "/users")
+            if os.environ.get("REPLAYING"):
+                assert [r.path for r in cassette.played] == ["/users"]
+                assert cassette.recorded_requests == [] and not cassette.all_played
+                assert [r.path for r in cassette.unused] == ["/groups"]
+                return
+            requests.get(URL + "/groups")
+            assert cassette.played == [] and cassette.all_played
+            assert [r.path for r in cassette.recorded_requests] == ["/users", "/groups"]
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    monkeypatch.setenv("REPLAYING", "1")
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+
+
 def test_fixture_overrides_apply_to_marked_tests_that_do_not_ask_for_them(suite: Suite) -> None:
     # A marked test that takes no fixture gets cassette_config and cassette_dir without pytest's
     # fixture machinery, unless a conftest, module or class overrides them.

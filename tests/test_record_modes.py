@@ -129,6 +129,36 @@ def test_new_episodes_replays_a_repeated_request_from_the_recording_not_twice(su
     assert len(suite.uris("test_poll")) == 3
 
 
+@pytest.mark.parametrize(("repeats", "sent"), [(False, 2), (True, 0)])
+def test_new_episodes_records_repeats_past_the_recording_unless_repeats_are_allowed(
+    suite: Suite, repeats: bool, sent: int
+) -> None:
+    # vcrpy counts plays: the one recording of /poll answers the first request; the next two
+    # are new episodes, unless allow_playback_repeats lets the recording answer them all.
+    suite.write(
+        f"""
+        @pytest.mark.cassette(allow_playback_repeats={repeats})
+        def test_poll():
+            requests.get(URL + "/poll")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    suite.server.reset()
+    suite.write(
+        f"""
+        @pytest.mark.cassette(allow_playback_repeats={repeats})
+        def test_poll():
+            for _ in range(3):
+                requests.get(URL + "/poll")
+        """
+    )
+    suite.run("--record-mode=new_episodes").assert_outcomes(passed=1)
+    assert suite.server.hits == sent
+    assert len(suite.uris("test_poll")) == 1 + sent
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == sent
+
+
 def test_a_failing_test_saves_nothing_unless_asked(suite: Suite) -> None:
     suite.write(
         """
