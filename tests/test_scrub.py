@@ -1940,6 +1940,18 @@ def test_environment_values_are_replaced_everywhere_by_their_name():
     assert (resp["body"]["string"], count) == (b"echo <OPENAI_API_KEY>", 1)
 
 
+@pytest.mark.parametrize("name", ["ACME_API_KEY", "ACME_TOKEN", "ACME_SECRET", "ACME_PASSWORD"])
+def test_each_secret_suffix_of_an_environment_variable_names_its_value(name: str):
+    s = Scrubber(environ={name: "v4lue-0f-the-variable"})
+    req = request(body=b"sent v4lue-0f-the-variable", headers={"X-Note": "v4lue-0f-the-variable"})
+    new, count = scrub_request(req, s)
+    assert (new.body, new.headers["X-Note"], count) == (
+        f"sent <{name}>".encode(),
+        f"<{name}>",
+        2,
+    )
+
+
 def test_environment_values_in_binary_bodies_are_replaced_by_their_bytes():
     key, password = "sk-abcdef1234567890", "p\u00e4ssw\u00f6rd-1234"  # non-ASCII: its UTF-8
     s = Scrubber(environ={"SERVICE_API_KEY": key, "DB_PASSWORD": password})
