@@ -618,6 +618,15 @@ def printed_command(result: pytest.RunResult) -> list[str]:
     return shlex.split(line.split("pytest ", 1)[1])
 
 
+USERS = """
+@pytest.mark.cassette(strict=True)
+@pytest.mark.parametrize("who", ["it's me"])
+def test_users(who):
+    requests.get(URL + "/users")
+"""
+GROUPS = '    requests.get(URL + "/groups")\n'
+
+
 def test_the_commands_errors_print_run_from_where_pytest_was_started(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -627,45 +636,15 @@ def test_the_commands_errors_print_run_from_where_pytest_was_started(
     folder = suite.path / "tests"
     folder.mkdir()
     monkeypatch.chdir(folder)
-    suite.write(
-        """
-        @pytest.mark.cassette(strict=True)
-        @pytest.mark.parametrize("who", ["it's me"])
-        def test_users(who):
-            requests.get(URL + "/users")
-        """,
-        name="tests/test_api",
-    )
-    result = suite.run("--record-mode=none")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*CassetteMissingError*"])
-    suite.run(*printed_command(result)).assert_outcomes(passed=1)
-
-    suite.write(
-        """
-        @pytest.mark.cassette(strict=True)
-        @pytest.mark.parametrize("who", ["it's me"])
-        def test_users(who):
-            requests.get(URL + "/users")
-            requests.get(URL + "/groups")
-        """,
-        name="tests/test_api",
-    )
-    result = suite.run("--record-mode=none")
-    result.stdout.fnmatch_lines(["*UnmatchedRequestError*"])
-    suite.run(*printed_command(result)).assert_outcomes(passed=1)
-
-    suite.write(
-        """
-        @pytest.mark.cassette(strict=True)
-        @pytest.mark.parametrize("who", ["it's me"])
-        def test_users(who):
-            requests.get(URL + "/users")
-        """,
-        name="tests/test_api",
-    )
-    result = suite.run()
-    result.stdout.fnmatch_lines(["*UnusedInteractionsError*"])
-    suite.run(*printed_command(result)).assert_outcomes(passed=1)
+    for source, mode, error in [
+        (USERS, "none", "CassetteMissingError"),
+        (USERS + GROUPS, "none", "UnmatchedRequestError"),
+        (USERS, "once", "UnusedInteractionsError"),
+    ]:
+        suite.write(source, name="tests/test_api")
+        result = suite.run(f"--record-mode={mode}")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f"*{error}*"])
+        suite.run(*printed_command(result)).assert_outcomes(passed=1)
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert [r.path for r in suite.server.requests] == ["/users", "/groups", "/users"]
