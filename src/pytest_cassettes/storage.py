@@ -28,7 +28,7 @@ try:
 except ImportError:  # Windows: filelock's msvcrt locking instead
     fcntl = None  # type: ignore[assignment]
 
-from pytest_cassettes import blocks, large, yamlload
+from pytest_cassettes import blocks, large, yamldump, yamlload
 from pytest_cassettes.errors import CassetteLoadError
 from pytest_cassettes.paths import Stamp, file_stamp, stamp_of
 from pytest_cassettes.runmarks import LOCK_DIR, first_rewrite, path_key
@@ -180,8 +180,19 @@ class Codec:
 
     def dumps(self, data: dict[str, Any]) -> str:
         if self.serializer is None:
+            text = _fast_dumps(data)
+            if text is not None:
+                return text
             return str(yaml.dump(data, Dumper=CassetteDumper, sort_keys=True))
         return str(self.serializer.serialize(data))
+
+    def encoded(self, data: dict[str, Any]) -> bytes | None:
+        """The file's bytes for `data` when written by yamldump, the common case; None when
+        `dump` is to write it."""
+        if self.serializer is not None:
+            return None  # (a large body, bytes or LargeBody, is not yamldump's either)
+        text = _fast_dumps(data)
+        return None if text is None else text.encode("ascii")
 
     def dump(self, data: dict[str, Any], stream: BinaryIO) -> None:
         """Write `data` to a binary stream; YAML is emitted piece by piece, not as one string.
@@ -197,6 +208,13 @@ class Codec:
             writer.finish()
         else:
             yaml.dump(data, stream, Dumper=CassetteDumper, sort_keys=True, encoding="utf-8")
+
+
+def _fast_dumps(data: dict[str, Any]) -> str | None:
+    # yamldump writes what libyaml writes: PyYAML's own emitter differs in places.
+    if not UTF8_SCALARS:
+        return None
+    return yamldump.dumps(data, CassetteDumper.yaml_implicit_resolvers)
 
 
 YAML = Codec("yaml")
@@ -642,17 +660,17 @@ def temp_files(path: Path) -> list[Path]:
     return sorted(found)
 
 
-def _locked_temp(path: Path) -> Path:
+def _locked_temp(path: Path) -> str:
     # Writers of a cassette hold its lock while their temporary file exists, so one name is
     # enough: a killed writer's file is found without listing the directory (which cost a
     # scan of every cassette beside it, per write) and is replaced by the next writer.
-    return path.parent / f".{path.name}.{'0' * 8}{TEMP_SUFFIX}"
+    return str(path.parent / f".{path.name}.{'0' * 8}{TEMP_SUFFIX}")
 
 
 def _remove_stale_temp_files(path: Path) -> None:
     # Called under the cassette's lock: a temporary file seen now belongs to a dead writer.
     with contextlib.suppress(FileNotFoundError):
-        _locked_temp(path).unlink()
+        Path(_locked_temp(path)).unlink()
 
 
 def _target(path: Path) -> Path:
@@ -703,7 +721,12 @@ def write(
             check(kept)
         interactions = kept + list(new)
         data = {"interactions": interactions, "version": FORMAT_VERSION}
-        _atomic_write(target, lambda stream: codec.dump(data, stream), temp=_locked_temp(target))
+        text = codec.encoded(data)
+        _atomic_write(
+            target,
+            text if text is not None else lambda stream: codec.dump(data, stream),
+            temp=_locked_temp(target),
+        )
     with _cache_lock:
         _cache.pop(path, None)
     return len(new)
@@ -764,7 +787,7 @@ def _without(interactions: Iterable[Interaction], drop: Iterable[str]) -> list[I
 
 
 def _atomic_write(
-    path: Path, content: str | Callable[[BinaryIO], None], temp: Path | None = None
+    path: Path, content: str | bytes | Callable[[BinaryIO], None], temp: str | None = None
 ) -> None:
     """Replace `path` with `content`: readers see the old file or the new one, never a part,
     and a process killed at any moment leaves one of the two.
@@ -781,7 +804,7 @@ def _atomic_write(
     except FileNotFoundError:
         mode = None  # a new cassette: 0o666 less the umask, like any file the user creates
     while True:
-        tmp = temp or path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        tmp = temp or os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
         try:
             try:
@@ -798,10 +821,12 @@ def _atomic_write(
         try:
             if mode is not None and hasattr(os, "fchmod"):
                 os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb", closefd=False) as stream:
-                if isinstance(content, str):
-                    stream.write(content.encode("utf-8"))
-                else:
+            if isinstance(content, (str, bytes)):  # os.write: no buffered file around it
+                data = memoryview(content.encode("utf-8") if isinstance(content, str) else content)
+                while data:
+                    data = data[os.write(fd, data) :]
+            else:
+                with os.fdopen(fd, "wb", closefd=False) as stream:
                     content(stream)
         finally:
             os.close(fd)
