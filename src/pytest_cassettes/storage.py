@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -608,7 +609,11 @@ LOCK_SLOTS = 1024
 
 
 def _lock_file(path: Path) -> Path:
-    slot = int(path_key(path)[:8], 16) % LOCK_SLOTS
+    return _slot_file(int(path_key(path)[:8], 16) % LOCK_SLOTS)
+
+
+@functools.lru_cache(maxsize=LOCK_SLOTS)
+def _slot_file(slot: int) -> Path:
     return LOCK_DIR / f"slot-{slot:04d}.lock"
 
 
@@ -664,13 +669,14 @@ def _locked_temp(path: Path) -> str:
     # Writers of a cassette hold its lock while their temporary file exists, so one name is
     # enough: a killed writer's file is found without listing the directory (which cost a
     # scan of every cassette beside it, per write) and is replaced by the next writer.
-    return str(path.parent / f".{path.name}.{'0' * 8}{TEMP_SUFFIX}")
+    folder, name = os.path.split(os.fspath(path))
+    return os.path.join(folder, f".{name}.{'0' * 8}{TEMP_SUFFIX}")
 
 
 def _remove_stale_temp_files(path: Path) -> None:
     # Called under the cassette's lock: a temporary file seen now belongs to a dead writer.
     with contextlib.suppress(FileNotFoundError):
-        Path(_locked_temp(path)).unlink()
+        os.unlink(_locked_temp(path))
 
 
 def _target(path: Path) -> Path:
