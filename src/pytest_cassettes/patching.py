@@ -249,22 +249,18 @@ def _release(remover: Any) -> None:
         # An open pool: close its idle ones, keeping their slots. Not urllib3-future's pool
         # (niquests installs it as urllib3), a TrafficPolice: its connections are closed below.
         if isinstance(idle, queue.Queue):
-            taken = []
-            while True:
-                try:
-                    taken.append(idle.get_nowait())
-                except queue.Empty:
-                    break
-            for connection in taken:
-                if connection in connections:
-                    connections.discard(connection)
-                    connection.close()
-                    connection = None
-                try:
-                    idle.put_nowait(connection)
-                except queue.Full:  # another thread returned one meanwhile
-                    if connection is not None:
-                        connection.close()
+            # Each idle one of ours replaced by an empty slot in place, under the queue's own
+            # lock: taking every slot out and putting it back cost ~15 us a test.
+            idle_ours = []
+            with idle.mutex:
+                slots = idle.queue
+                for index, connection in enumerate(list(slots)):
+                    if connection is not None and connection in connections:
+                        connections.discard(connection)
+                        idle_ours.append(connection)
+                        slots[index] = None
+            for connection in idle_ours:
+                connection.close()
         for connection in connections:  # still in use: closed; vcrpy 9 returns only its slot
             connection._vcr_cassette_exited = True
             connection.close()
