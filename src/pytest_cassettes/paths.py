@@ -103,7 +103,9 @@ def pytest_vcr_cassette(path: Path, nodeid: str = "") -> Path | None:
     names = [path.name]
     parts = name_parts(nodeid)
     if parts and path.name == safe_file_name(".".join(parts)):
-        names.insert(0, f"{pytest_vcr_name(parts[:-1], parts[-1])}.yaml")
+        theirs = f"{pytest_vcr_name(parts[:-1], parts[-1])}.yaml"
+        if theirs != path.name:  # a test outside a class: the same name, looked for once
+            names.insert(0, theirs)
     return next((folder / n for n in names if is_file(folder / n)), None)
 
 
