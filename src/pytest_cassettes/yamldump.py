@@ -78,9 +78,10 @@ class _Writer:
         parts = self.parts
         lead = "\n" + " " * indent
         first = first_inline
-        for key, value in sorted(data.items(), key=_first):
+        for key in data:
             if type(key) is not str or len(key) > 128 or "\n" in key:
-                raise _Unusual  # not a simple key
+                raise _Unusual  # not a simple key (keys of several types are not sorted)
+        for key, value in sorted(data.items()):  # as PyYAML sorts: distinct keys, never values
             if not self.plain(key):
                 key = "'" + key.replace("'", "''") + "'"
             if first:
@@ -228,7 +229,3 @@ class _Writer:
         out.append(after)
         self.parts.append("".join(out))
         return column
-
-
-def _first(item: tuple[str, Any]) -> str:
-    return item[0]
