@@ -12,6 +12,7 @@ from urllib.parse import quote, quote_plus
 # Imported here so that pytester's in-process runs find them loaded (see test_clients.py).
 import boto3  # noqa: F401
 import msal  # noqa: F401
+import pycognito  # noqa: F401
 import pytest
 import requests_oauthlib  # noqa: F401
 
@@ -202,11 +203,35 @@ INTERACTION_HANDLE = "Ih7Rw2Zq9Lx4Vb8Nm3Ts6Kd1"
 INTERACTION_CODE = "Ic5Pq8Wz3Lm7Xr2Vn9Ts4Hb6"
 IMDS_TOKEN = "AQAEAHq" + "9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5YaZx3Qe7Uc1Wi=="
 TICKET = "Tk4rZ8qLw2Vb7Nm3Hs6Jd1Fg9PxYa5Ce"
+BARE_TICKET = "PVE:ada@pve:6650A1B2::" + "dGlja2V0LXNpZ25lZC1ieS10aGUtc2VydmVyLTEyMzQ1Njc4OTA"
 MAGIC = "mL9xQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY"
 VERIFY = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 RESET = "c4z1a8-5b6a3e0c4b7f0e8d1a2b3c4d5e6f7a8b"
 AUTH_REQ_ID = "1c266114-a1be-4252-8ad1-04986c5b9ac1"
 MODULUS = "vrjOfz9Ccdgx5nQudyhdoR17V-IubWMeOZCwX_jj0hgAsz2J_pqYW08PLbK_PdiVGKPrqzmDIsLI7sA25VEnHU1u"
+
+IMDS_TOKEN_2 = "AQAEAPx" + "3Kd8Lm2Qw7Rt5Yv9Zb4Nc6Hj1Fg0Sa"
+ROLE = "/latest/meta-data/iam/security-credentials/app-role"
+IMDS = {  # EC2's instance metadata service: its token, the role's name and credentials
+    "/latest/api/token": {"headers": {"Content-Type": "text/plain"}, "body": IMDS_TOKEN},
+    "/latest/meta-data/iam/security-credentials/": {
+        "headers": {"Content-Type": "text/plain"},
+        "body": "app-role",
+    },
+    ROLE: {
+        "headers": {"Content-Type": "text/plain"},
+        "body": json.dumps(
+            {
+                "Code": "Success",
+                "Type": "AWS-HMAC",
+                "AccessKeyId": "ASIA" + "Q7RZ2XLM4VB8NT3K",
+                "SecretAccessKey": CLIENT_SECRET,
+                "Token": SESSION,
+                "Expiration": "2099-01-01T00:00:00Z",
+            }
+        ),
+    },
+}
 
 FLOWS = {
     "authorization code in JSON, an HTML form_post and a link": Flow(
@@ -512,26 +537,13 @@ FLOWS = {
         (AUTH_REQ_ID,),
         ('"interval": 2', "grant_type=urn%3Aopenid%3Aparams%3Agrant-type%3Aciba"),
     ),
-    "EC2 instance metadata's session token and credentials (botocore)": Flow(
+    "EC2 instance metadata's session token and credentials (botocore; trailing slashes)": Flow(
         {
-            "/latest/api/token": {"headers": {"Content-Type": "text/plain"}, "body": IMDS_TOKEN},
-            "/latest/meta-data/iam/security-credentials/": {
-                "headers": {"Content-Type": "text/plain"},
-                "body": "app-role",
-            },
-            "/latest/meta-data/iam/security-credentials/app-role": {
-                "headers": {"Content-Type": "text/plain"},
-                "body": json.dumps(
-                    {
-                        "Code": "Success",
-                        "Type": "AWS-HMAC",
-                        "AccessKeyId": "ASIA" + "Q7RZ2XLM4VB8NT3K",
-                        "SecretAccessKey": CLIENT_SECRET,
-                        "Token": SESSION,
-                        "Expiration": "2099-01-01T00:00:00Z",
-                    }
-                ),
-            },
+            **IMDS,
+            # The same paths with a trailing slash (another token: the first one, learned,
+            # is replaced wherever it comes back).
+            "/latest/api/token/": {"headers": {"Content-Type": "text/plain"}, "body": IMDS_TOKEN_2},
+            f"{ROLE}/": IMDS[ROLE],
         },
         """
         from botocore.utils import InstanceMetadataFetcher
@@ -540,9 +552,36 @@ FLOWS = {
         credentials = fetcher.retrieve_iam_role_credentials()
         assert credentials["role_name"] == "app-role"
         assert credentials["expiry_time"] == "2099-01-01T00:00:00Z"
+        ttl = {"X-aws-ec2-metadata-token-ttl-seconds": "21600"}
+        token = requests.put(URL + "/latest/api/token/", headers=ttl).text
+        role = URL + "/latest/meta-data/iam/security-credentials/app-role/"
+        answer = requests.get(role, headers={"X-aws-ec2-metadata-token": token}).json()
+        assert answer["Code"] == "Success" and answer["Token"]
         """,
-        (IMDS_TOKEN, "ASIA" + "Q7RZ2XLM4VB8NT3K", CLIENT_SECRET, SESSION),
-        ("app-role", '"Code": "Success"'),
+        (IMDS_TOKEN, IMDS_TOKEN_2, "ASIA" + "Q7RZ2XLM4VB8NT3K", CLIENT_SECRET, SESSION),
+        ("app-role", '"Code": "Success"', "/security-credentials/app-role/"),
+    ),
+    "a ticket in JSON that is a token, not a help desk's": Flow(
+        {
+            "/api2/json/access/ticket": {
+                "headers": JSON,
+                "body": json.dumps({"data": {"ticket": BARE_TICKET, "username": "ada@pve"}}),
+            },
+            "/helpdesk/4711": {
+                "headers": JSON,
+                "body": json.dumps({"ticket": {"id": 4711, "subject": "Printer jammed"}}),
+            },
+            "/jira/latest": {"headers": JSON, "body": json.dumps({"ticket": "SUP-1234"})},
+        },
+        f"""
+        login = {{"username": "ada@pve", "password": "{USER_PASSWORD}"}}
+        ticket = requests.post(URL + "/api2/json/access/ticket", data=login).json()["data"]["ticket"]
+        requests.post(URL + "/api2/json/access/ticket/check", json={{"ticket": ticket}})
+        assert requests.get(URL + "/helpdesk/4711").json()["ticket"]["id"] == 4711
+        assert requests.get(URL + "/jira/latest").json()["ticket"] == "SUP-1234"
+        """,
+        (BARE_TICKET, USER_PASSWORD),
+        ('"ticket": {"id": 4711, "subject": "Printer jammed"}', '"ticket": "SUP-1234"'),
     ),
     "Auth0's password-change ticket": Flow(
         {
@@ -619,3 +658,49 @@ def test_a_flow_s_secrets_do_not_reach_disk_and_it_replays(suite: Suite, flow: s
         assert kept in text
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == hits
+
+
+def test_cognito_srp_s_secret_block_replays_as_the_placeholder_s_base64(suite: Suite) -> None:
+    # pycognito's SRP sign-in: Cognito's PASSWORD_VERIFIER challenge hands out a SECRET_BLOCK,
+    # which pycognito base64-decodes into the claim it signs and sends back as
+    # PASSWORD_CLAIM_SECRET_BLOCK. Both were recorded in the clear. (One answer serves both
+    # calls: the server routes by path.)
+    secret_block = base64.b64encode(b"cognito-srp-secret-block:" + bytes(range(64))).decode()
+    answer = {
+        "ChallengeName": "PASSWORD_VERIFIER",
+        "ChallengeParameters": {
+            "SALT": "5f3c9a",
+            "SRP_B": "ab" * 64,
+            "SECRET_BLOCK": secret_block,
+            "USERNAME": "ada",
+            "USER_ID_FOR_SRP": "ada",
+        },
+        "AuthenticationResult": {"AccessToken": ACCESS, "TokenType": "Bearer", "ExpiresIn": 60},
+    }
+    suite.server.route(
+        "/", headers={"Content-Type": "application/x-amz-json-1.1"}, body=json.dumps(answer)
+    )
+    suite.write(
+        f"""
+        import boto3
+        from pycognito.aws_srp import AWSSRP
+
+        @pytest.mark.cassette
+        def test_sign_in():
+            keys = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
+            idp = keys.client("cognito-idp", endpoint_url=URL, region_name="us-east-1")
+            srp = AWSSRP("ada", "{USER_PASSWORD}", "us-east-1_Pool1", "c1", client=idp)
+            tokens = srp.authenticate_user()
+            assert tokens["AuthenticationResult"]["TokenType"] == "Bearer"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert on_disk(suite.path / "cassettes", secret_block, ACCESS) == []
+    text = recorded(suite, "test_sign_in")
+    # The placeholder's base64: pycognito decodes it on replay, and sends it back.
+    assert '"SECRET_BLOCK": "PFNDUlVCQkVEPg=="' in text
+    assert '"PASSWORD_CLAIM_SECRET_BLOCK": "PFNDUlVCQkVEPg=="' in text
+    assert base64.b64decode("PFNDUlVCQkVEPg==", validate=True) == b"<SCRUBBED>"
+    assert '"SRP_B": "' + "ab" * 64 in text  # SRP's public values stay
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 2

@@ -1,7 +1,7 @@
 """What authentication flows send and answer that is secret by its shape rather than its name:
 OAuth's authorization code beside the flow's other parameters, a JSON Web Key's private
-members, Cognito's challenge `Session`. Paths are lower-case keys from the document's number,
-as scrub_stores' are."""
+members, Cognito's challenge `Session` and SRP `SECRET_BLOCK`, a JSON `ticket` that looks
+generated. Paths are lower-case keys from the document's number, as scrub_stores' are."""
 
 from __future__ import annotations
 
@@ -58,9 +58,18 @@ _COGNITO_SIBLINGS = (
 )
 # Its placeholder: botocore checks a Session is 20 characters or more before sending it back.
 COGNITO_SESSION = "<SCRUBBED:cognito-session>"
+# Cognito's SRP sign-in: the PASSWORD_VERIFIER challenge's SECRET_BLOCK, sent back beside the
+# claim's signature. Base64 that clients decode (pycognito signs its bytes): the placeholder's
+# base64 in its place.
+_SRP_SECRET_BLOCKS = ("SECRET_BLOCK", "PASSWORD_CLAIM_SECRET_BLOCK")
 
-# Each alternative starts with a literal: a search tries few positions (see detect.py).
-AUTH_HINT = re.compile(r'"kty"|"grant_type"|"redirect_uri"|"code_verifier"|"Session"')
+# Each alternative starts with a literal: a search tries few positions (see detect.py). A
+# `ticket` only with a string as long as a generated one (see looks_random): a help desk's
+# listing, its tickets objects and ids, is not read again for them.
+AUTH_HINT = re.compile(
+    r'"kty"|"grant_type"|"redirect_uri"|"code_verifier"|"Session"'
+    r'|"(?:PASSWORD_CLAIM_)?SECRET_BLOCK"|"ticket"\s*:\s*"(?:[^"\\]|\\.){16}'
+)
 
 
 def authorization_code(names: Iterable[str]) -> bool:
@@ -80,6 +89,10 @@ def is_code(value: str) -> bool:
 # a CAS service ticket; a help desk's `ticket=4711`, `ZD-12345` or `TKT-20240115-ABC123` is an
 # id (no run of letters and digits mixed, see _token_like).
 RANDOM_ONLY = frozenset({"ticket"})
+# In JSON, a `ticket` string that looks generated is a token (a CAS ticket, a Proxmox login's);
+# one that is a link (Auth0's answer, `/lo/reset?ticket=...#`) keeps its shape, its `?ticket=`
+# going by the URL rules; an object (a help desk's `{"id": 4711, ...}`) by its own fields.
+_URL_OR_PATH = re.compile(r"^/|://|\?")
 
 
 def random_only(name: str, value: str) -> bool:
@@ -139,16 +152,24 @@ def auth_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
         at = (*path, "session")
         found.secrets.append(at)
         found.fixed[at] = COGNITO_SESSION
+    for key in _SRP_SECRET_BLOCKS:
+        if isinstance(node.get(key), str):
+            found.base64_secret((*path, key.lower()))
+    ticket = node.get("ticket")
+    if isinstance(ticket, str) and not _URL_OR_PATH.search(ticket) and _token_like(ticket):
+        found.secrets.append((*path, "ticket"))
 
 
 # Answers that are a bare token, told by their request: EC2's instance metadata service
 # (IMDSv2) hands out its session token as text/plain, sent back in `X-aws-ec2-metadata-token`.
+# A path with a trailing slash is the same (as the metadata's own paths are to the rules).
 _TOKEN_ANSWERS = ((("PUT",), "/latest/api/token"),)
 
 
 def token_answer(method: str, uri: str) -> bool:
     """Whether the answer to this request is a token whole (see _TOKEN_ANSWERS)."""
     path = urlsplit(uri).path
+    path = path[:-1] if path.endswith("/") else path
     return any(method in methods and path == where for methods, where in _TOKEN_ANSWERS)
 
 
