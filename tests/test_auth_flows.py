@@ -204,6 +204,7 @@ INTERACTION_CODE = "Ic5Pq8Wz3Lm7Xr2Vn9Ts4Hb6"
 IMDS_TOKEN = "AQAEAHq" + "9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5YaZx3Qe7Uc1Wi=="
 TICKET = "Tk4rZ8qLw2Vb7Nm3Hs6Jd1Fg9PxYa5Ce"
 BARE_TICKET = "PVE:ada@pve:6650A1B2::" + "dGlja2V0LXNpZ25lZC1ieS10aGUtc2VydmVyLTEyMzQ1Njc4OTA"
+CONTAINER_ID = "7d1f21ae-0d0c-4f8b-a8f2-6b8b5d8c3c2b"
 MAGIC = "mL9xQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY"
 VERIFY = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 RESET = "c4z1a8-5b6a3e0c4b7f0e8d1a2b3c4d5e6f7a8b"
@@ -704,3 +705,43 @@ def test_cognito_srp_s_secret_block_replays_as_the_placeholder_s_base64(suite: S
     assert '"SRP_B": "' + "ab" * 64 in text  # SRP's public values stay
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 2
+
+
+def test_an_ecs_container_s_credentials_uri_is_scrubbed_and_replays_in_another_task(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ECS hands a task its role's credentials at `/v2/credentials/<uuid>`
+    # (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI): the id is all a caller needs, so it is a
+    # credential too; each task gets its own, and a replay in another one still matches.
+    credentials = {
+        "AccessKeyId": "ASIA" + "Q7RZ2XLM4VB8NT3K",
+        "SecretAccessKey": CLIENT_SECRET,
+        "Token": SESSION,
+        "Expiration": "2099-01-01T00:00:00Z",
+        "RoleArn": "arn:aws:iam::123456789012:role/app-task",
+    }
+    suite.server.route(
+        f"/v2/credentials/{CONTAINER_ID}", headers=JSON, body=json.dumps(credentials)
+    )
+    suite.write(
+        """
+        from botocore.credentials import ContainerProvider
+
+        @pytest.mark.cassette
+        def test_task_role():
+            uri = URL + "/v2/credentials/" + os.environ["TASK_CREDENTIALS_ID"]
+            loaded = ContainerProvider({"AWS_CONTAINER_CREDENTIALS_FULL_URI": uri}).load()
+            frozen = loaded.get_frozen_credentials()
+            assert frozen.access_key.startswith("<SCRUBBED") or frozen.access_key.startswith("ASIA")
+            assert frozen.token
+        """
+    )
+    monkeypatch.setenv("TASK_CREDENTIALS_ID", CONTAINER_ID)
+    suite.run().assert_outcomes(passed=1)
+    cassettes = suite.path / "cassettes"
+    assert on_disk(cassettes, CONTAINER_ID, "ASIA" + "Q7RZ2XLM4VB8NT3K", CLIENT_SECRET) == []
+    assert suite.uris("test_task_role")[0].endswith("/v2/credentials/%3CSCRUBBED%3E")
+    assert credentials["RoleArn"] in recorded(suite, "test_task_role")
+    monkeypatch.setenv("TASK_CREDENTIALS_ID", "0b8e6f54-3c1a-4d2e-9f70-1a2b3c4d5e6f")
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1

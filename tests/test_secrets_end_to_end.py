@@ -1636,3 +1636,35 @@ def test_a_one_time_link_s_token_in_any_case_or_streamed_does_not_reach_disk(
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_a_device_serial_after_activate_stays_and_a_long_random_token_goes(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A device's serial number after a bare `activate` (capitals and digits, 20 of them at
+    # most) is a REST API's id: it was taken for a one-time link's token, and the device's
+    # own path in its answer was scrubbed. A generated token there (mixed case, or longer)
+    # still goes, and its request matches on replay.
+    serials = ("SN-A1B2C3D4E5F6G7H8", "RPI4-8GB-X7K9M2P4", "G030PM0123456789")
+    tokens = ("Xk9mQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY", "JBSWY3DPEHPK3PXP5QGKZ7M2LR")
+    suite.write(
+        f"""
+        @pytest.mark.cassette
+        def test_devices():
+            for serial in {serials!r}:
+                path = "/devices/activate/" + serial
+                assert requests.post(URL + path).json()["path"] == path
+            for token in {tokens!r}:
+                assert requests.get(URL + "/activate/" + token).json()["method"] == "GET"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_devices").read_text()
+    for serial in serials:
+        assert text.count(f"/devices/activate/{serial}") == 2  # the URI and the echoed path
+    for token in tokens:
+        assert token not in text
+    assert suite.uris("test_devices")[-1].endswith("/activate/%3CSCRUBBED%3E")
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 5

@@ -179,28 +179,42 @@ def token_answer(method: str, uri: str) -> bool:
 # `/email/verify/<id>/<hash>`), in any case (`/Account/Verify/...`). An id (`/verify/12345`),
 # a slug (`/confirm/summer-sale-2024`), a word (`/reset/done`) or a file's name stays; after
 # a bare verb (group 2: `/invite/`, `/confirm/`, `/verify/`, `/activate/`, a REST API's too)
-# so does a UUID or a hex string (an invitation's or order's id, a commit, a device's `dev-...`).
-_LINK_HINTS = tuple(
-    form
-    for hint in ("magic", "verif", "confirm", "reset", "activat", "invit", "passwordless")
-    for form in (hint, hint.capitalize(), hint.upper())
+# so does a UUID or a hex string (an invitation's or order's id, a commit, a device's `dev-...`)
+# and a serial number (see _SERIAL). Group 3: an ECS task's credentials URI
+# (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, `/v2/credentials/<uuid>` at its path's start), whose
+# UUID is all a caller needs to get the task role's credentials.
+_LINK_HINTS = (
+    *(
+        form
+        for hint in ("magic", "verif", "confirm", "reset", "activat", "invit", "passwordless")
+        for form in (hint, hint.capitalize(), hint.upper())
+    ),
+    "/v2/credentials/",
 )
 _LINK_WORD = re.compile(
     r"/(?:(magic(?:[-_]?links?)?|passwordless|verify[-_/]?email|email[-_/]?verif(?:y|ication)"
     r"|confirm[-_/]?email|reset[-_/]?password|password[-_/]?reset|accept[-_]?invit(?:e|ation))"
-    r"|(verify|verification|confirm(?:ation)?|reset|activat(?:e|ion)|invit(?:e|ation)))/",
+    r"|(verify|verification|confirm(?:ation)?|reset|activat(?:e|ion)|invit(?:e|ation))"
+    r"|(v2/credentials))/",
     re.IGNORECASE,
 )
+_LINK, _BARE, _CONTAINER = 1, 2, 3  # _LINK_WORD's groups
 _SEGMENT = re.compile(r"[^/\s?#\"'<>\\&;,|`]*")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{8,}")
 _URL_BOUNDS = " \t\r\n\"'<>`("
 # What is no token even after a link's word: a file's name (an S3 key's `.../reset/<sha>.tar.gz`).
 _FILE_NAME = re.compile(r".*\.[A-Za-z][A-Za-z0-9]{0,4}")
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # An id rather than a token after a bare verb: a UUID, a hex string, either after a word.
-_ID = re.compile(
-    r"(?:[A-Za-z]+[-_])?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-    r"|[0-9a-f]+|[0-9A-F]+)"
-)
+_ID = re.compile(rf"(?:[A-Za-z]+[-_])?(?:{_UUID}|[0-9a-f]+|[0-9A-F]+)")
+# A device's serial number after a bare verb (`/devices/activate/SN-A1B2C3D4E5F6G7H8`): capitals
+# and digits, in parts joined by `-` or `_`, 20 of them at most. A generated token is longer
+# (128 bits are 26 in base32) or mixed case.
+_SERIAL = re.compile(r"[A-Z0-9]+(?:[-_][A-Z0-9]+)*")
+_SERIAL_LENGTH = 20
+_CREDENTIALS_ID = re.compile(_UUID, re.IGNORECASE)
+# What may come before a credentials URI's path: nothing, or a URL's scheme and host.
+_HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*)?")
 
 
 def link_tokens(text: str) -> Iterator[tuple[int, int]]:
@@ -208,16 +222,20 @@ def link_tokens(text: str) -> Iterator[tuple[int, int]]:
     if "/" not in text or not any(hint in text for hint in _LINK_HINTS):
         return  # mixed case is seldom: three forms of each word are cheaper than lower()
     for word in _LINK_WORD.finditer(text):
+        kind = word.lastindex or _LINK
         position, tokens = word.end(), []
-        for _ in range(2):
+        for _ in range(1 if kind == _CONTAINER else 2):
             segment = _SEGMENT.match(text, position)
             assert segment is not None  # it may be empty
-            if _link_token(segment.group(), bare=word.group(2) is not None):
+            if _link_token(segment.group(), kind):
                 tokens.append(segment.span())
             position = segment.end() + 1
             if not text.startswith("/", segment.end()):
                 break
-        if tokens and _in_url_path(text, word.start()):  # the cheaper check first
+        if not tokens:
+            continue
+        begin = _url_start(text, word.start())  # the cheaper check first
+        if begin is not None and (kind != _CONTAINER or _HOST.fullmatch(text, begin, word.start())):
             yield from tokens
 
 
@@ -226,14 +244,17 @@ def has_link_token(text: str) -> bool:
     return next(link_tokens(text), None) is not None
 
 
-def _in_url_path(text: str, start: int) -> bool:
-    """Whether `/` at `start` is in a URL's path: what runs before it (to white space, a quote
-    or markup) is a path or a URL with its scheme, no ARN (`arn:aws:...:handshake/.../invite/`)."""
+def _url_start(text: str, start: int) -> int | None:
+    """Where the URL or path that `/` at `start` is in begins (None: it is in none): what runs
+    before it (to white space, a quote or markup) is a path or a URL with its scheme, no ARN
+    (`arn:aws:...:handshake/.../invite/`)."""
     low = max(0, start - _URL_REACH)
     begin = 1 + max(map(text.rfind, _URL_BOUNDS, repeat(low), repeat(start))) if start else 0
     if begin == 0 and low:
-        return False  # a run too long for a URL
-    return begin == start or text.startswith("/", begin) or "://" in text[begin:start]
+        return None  # a run too long for a URL
+    if begin == start or text.startswith("/", begin) or "://" in text[begin:start]:
+        return begin
+    return None
 
 
 def _token_like(segment: str) -> bool:
@@ -248,12 +269,21 @@ def _token_like(segment: str) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _link_token(segment: str, bare: bool) -> bool:
-    """A segment after a link's word that is its token: generated, no file's name, and after
-    a `bare` verb no id (see _LINK_WORD). Remembered: a JSON string's is read to tell whether
-    its text rules run, then by them."""
+def _link_token(segment: str, kind: int) -> bool:
+    """A segment after a link's word (of `kind`, _LINK_WORD's group) that is its token:
+    generated, no file's name, and after a bare verb no id nor serial number; after a
+    credentials URI's words, a UUID. Remembered: a JSON string's is read to tell whether its
+    text rules run, then by them."""
+    if kind == _CONTAINER:
+        return _CREDENTIALS_ID.fullmatch(segment) is not None
     return (
         not _FILE_NAME.fullmatch(segment)
-        and not (bare and _ID.fullmatch(segment))
+        and not (kind == _BARE and (_ID.fullmatch(segment) or _serial(segment)))
         and _token_like(segment)
     )
+
+
+def _serial(segment: str) -> bool:
+    """Whether a segment is a device's serial number (see _SERIAL)."""
+    digits = len(segment) - segment.count("-") - segment.count("_")
+    return digits <= _SERIAL_LENGTH and _SERIAL.fullmatch(segment) is not None
