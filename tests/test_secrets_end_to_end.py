@@ -1668,3 +1668,42 @@ def test_a_device_serial_after_activate_stays_and_a_long_random_token_goes(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 5
+
+
+def test_a_csv_export_s_booleans_and_empty_values_in_secret_columns_stay(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A `secret` (or `password`) column holding yes/no, true/false or nothing says whether
+    # there is one, as JSON's booleans do: those were recorded as `<SCRUBBED>`, and a test
+    # reading them on replay read no boolean. A value that is a secret still goes.
+    suite.server.route(
+        "/flags.csv",
+        headers={"Content-Type": "text/csv"},
+        body=(
+            "name,secret,password\n"
+            "ada,yes,TRUE\n"
+            "bob,no,False\n"
+            'eve,"",true\n'
+            "joe,,\n"
+            "max,Hq7vLw2Zr9Xs4Tn8Vb3K,no\n"
+        ),
+    )
+    suite.write(
+        """
+        import csv
+        import io
+
+        @pytest.mark.cassette
+        def test_flags():
+            rows = list(csv.DictReader(io.StringIO(requests.get(URL + "/flags.csv").text)))
+            assert [r["secret"] for r in rows[:4]] == ["yes", "no", "", ""]
+            assert [r["password"] for r in rows] == ["TRUE", "False", "true", "", "no"]
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_flags").read_text()
+    assert "Hq7vLw2Zr9Xs4Tn8Vb3K" not in text
+    assert "ada,yes,TRUE" in text and "bob,no,False" in text and "max,<SCRUBBED>,no" in text
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 1

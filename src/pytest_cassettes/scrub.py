@@ -2982,10 +2982,19 @@ def _csv_grammar(delimiter: str) -> re.Pattern[str]:
     return re.compile(f"(?:{field})(?:(?:{delimiter}|\r?\n)(?:{field}))*")
 
 
+# A CSV's booleans, as spreadsheets, pandas and people write them: a `secret` column of these
+# says whether there is one (as JSON's true and false, which stay).
+_CSV_BOOLEANS = frozenset({"true", "false", "yes", "no"})
+
+
 def _csv_secret(name: str, value: str) -> bool:
     """Whether a CSV value of a sensitive column is a secret (see Scrubber._scrub_csv)."""
-    return bool(value.strip()) and not (  # a generic name's short word the cheapest
-        _generic_word(name, value) or _is_placeholder(value) or _masked(value)
+    word = value.strip()
+    return bool(word) and not (  # a generic name's short word the cheapest
+        word.lower() in _CSV_BOOLEANS
+        or _generic_word(name, value)
+        or _is_placeholder(value)
+        or _masked(value)
     )
 
 
