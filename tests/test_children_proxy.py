@@ -400,3 +400,87 @@ def test_the_trap_serves_a_test_holding_many_files(
         ["*CURL SAID: 403", "*NetworkBlockedError: *blocked in a child process (pid *: curl *"]
     )
     assert suite.server.hits == 0
+
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param("git ls-remote {url}/repo.git", marks=needs_git),
+        pytest.param("git clone -q {url}/repo.git cloned", marks=needs_git),
+        pytest.param("curl -s --proxy-anyauth {url}/anyauth", marks=needs_curl),
+        pytest.param("curl -s --proxy-anyauth {plain}/anyauth", marks=needs_curl),
+    ],
+)
+def test_a_client_sending_credentials_when_asked_is_named_in_its_block(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # libcurl asked to choose how to authenticate (git's way, curl --proxy-anyauth) sends the
+    # credentials naming its child only when the proxy asks for them: the block was named after
+    # the last child the test started, here `true`.
+    url = suite.server.base_url
+    command = command.format(url=url.replace("http:", "https:"), plain=url)
+    write(
+        suite,
+        f"""
+        @pytest.mark.cassette
+        def test_gated():
+            gated = subprocess.Popen(
+                ["sh", "-c", "read go; {command}"],
+                stdin=subprocess.PIPE,
+                env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}},
+            )
+            subprocess.run(["true"])  # started after it, before it connects
+            gated.communicate(b"go\\n")
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
+            f"(pid *: sh -c read go; {command}) of test_suite.py::test_gated",
+            "1 network connection blocked*",
+        ]
+    )
+    assert "or another child" not in result.stdout.str()
+    assert suite.server.hits == 0
+
+
+def test_a_client_that_sends_no_credentials_when_asked_still_fails_its_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Asked for credentials, it gives up: its block was told before it was asked, named after
+    # the last child started, which may not be the one that connected.
+    write(
+        suite,
+        """
+        GIVE_UP = (
+            "import os, socket, sys, urllib.parse\\n"
+            "proxy = urllib.parse.urlsplit(os.environ['HTTPS_PROXY'])\\n"
+            "target = urllib.parse.urlsplit(sys.argv[1]).netloc\\n"
+            "with socket.create_connection((proxy.hostname, proxy.port)) as s:\\n"
+            "    s.sendall(f'CONNECT {target} HTTP/1.1\\\\r\\\\n\\\\r\\\\n'.encode())\\n"
+            "    print(s.recv(100).split(b'\\\\r\\\\n')[0].decode())\\n"
+        )
+
+        @pytest.mark.cassette
+        def test_no_credentials():
+            done = subprocess.run(
+                [sys.executable, "-I", "-c", GIVE_UP, URL], capture_output=True, text=True
+            )
+            assert done.stdout == "HTTP/1.1 407 Proxy Authentication Required\\n", done.stderr
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
+            "(pid *: python* -I -c import os, socket, *, or another child) of *test_no_credentials",
+            "1 network connection blocked*",
+        ]
+    )
+    assert suite.server.hits == 0

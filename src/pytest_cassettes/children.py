@@ -308,12 +308,21 @@ def collect() -> None:
         return
     end = data.rfind(b"\n") + 1  # a line still being written waits for the next look
     parent.offset += end
+    lines = []
     for line in data[:end].splitlines():
-        try:
+        with contextlib.suppress(ValueError):
             told = json.loads(line)
+            if isinstance(told, dict):
+                lines.append(told)
+    # Blocks told before their child was known, taken back once it was (children_proxy.py).
+    withdrawn = {str(told["withdrawn"]) for told in lines if "withdrawn" in told}
+    for told in lines:
+        if "withdrawn" in told or str(told.get("mark")) in withdrawn:
+            continue
+        try:
             guard = parent.guards.get(told["key"])
             host, port, child = str(told["host"]), told["port"], str(told["child"])
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             continue
         if guard is not None:
             guard.refuse_for_child(host, port if isinstance(port, int) else None, child)
@@ -370,10 +379,22 @@ def guard_this_process(data: dict[str, Any]) -> None:
         sys.meta_path.insert(0, _SubprocessLater())
 
 
-def tell(wire: Mapping[str, Any], host: str, port: int | None, child: str) -> None:
+def tell(wire: Mapping[str, Any], host: str, port: int | None, child: str, mark: str = "") -> None:
     """A child's block, one JSON line in the report file of the guard ``wire`` describes: the
-    parent reads it (:func:`collect`). Nothing is written once that file is gone."""
-    line = json.dumps({"key": wire.get("key"), "host": host, "port": port, "child": child})
+    parent reads it (:func:`collect`). Nothing is written once that file is gone. A block told
+    with a ``mark`` is not counted if a line withdrawing the mark follows it (:func:`withdraw`).
+    """
+    told = {"key": wire.get("key"), "host": host, "port": port, "child": child}
+    _append(wire, dict(told, mark=mark) if mark else told)
+
+
+def withdraw(wire: Mapping[str, Any], mark: str) -> None:
+    """Take back the block told with ``mark`` (its child was named wrongly: told again)."""
+    _append(wire, {"withdrawn": mark})
+
+
+def _append(wire: Mapping[str, Any], told: Mapping[str, Any]) -> None:
+    line = json.dumps(told)
     with contextlib.suppress(OSError, KeyError, TypeError):
         descriptor = os.open(str(wire["report"]), os.O_WRONLY | os.O_APPEND)
         try:

@@ -7,9 +7,11 @@ started the child. curl, wget, git, Go, Ruby and Rust programs (and Node 24+, th
 ``NODE_USE_ENV_PROXY``) send their HTTP and HTTPS requests through it. The trap refuses a host
 the guards do not allow (``403``) and tells the block to the test as a Python child's block is
 told (the guard's report file, read by :func:`children.collect`); it passes an allowed host
-through. Hosts allowed by name, address or range without a port are also put in ``NO_PROXY``,
-so they are reached directly; a proxy the test's environment names on an allowed host (a local
-stand-in for a service) is kept.
+through. Each child's proxy URL carries a token naming it, as credentials; a client that sends
+them only when asked (libcurl choosing how to authenticate: git, ``curl --proxy-anyauth``) is
+asked (``407``) before it is refused. Hosts allowed by name, address or range without a port
+are also put in ``NO_PROXY``, so they are reached directly; a proxy the test's environment
+names on an allowed host (a local stand-in for a service) is kept.
 
 A Python child that our ``sitecustomize`` guards at the socket gets its variables back as they
 were at its start-up (:func:`children.restore_proxies`). One that is not guarded (started with
@@ -26,6 +28,7 @@ import _socket
 import base64
 import binascii
 import contextlib
+import itertools
 import json
 import os
 import selectors
@@ -35,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_cassettes.children import SAVED, tell
+from pytest_cassettes.children import SAVED, tell, withdraw
 
 PROXIES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 BYPASS = ("no_proxy", "NO_PROXY")
@@ -58,6 +61,7 @@ class _Trap:
         # token -> [the guards' wires (children.ChildSpec.wire, with their report file), child]
         self.children: dict[str, list[Any]] = {}
         self.last = ""
+        self.marks = itertools.count(1)  # a block told before its child is known: see _serve
 
     def register(self, wires: Sequence[Mapping[str, Any]], child: str) -> str:
         with self.lock:
@@ -131,17 +135,34 @@ class _Trap:
                 with contextlib.suppress(OSError):
                     connection.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
                 return
-            with self.lock:
-                entry = self.children.get(request.token) or self.children.get(self.last)
-            wires, child = (entry[0], entry[1]) if entry else ([], "")
-            if wires and all(_allow_list(w).allows(request.host, request.port) for w in wires):
+            wires, child = self._child(request.token)
+            told: list[Mapping[str, Any]] = []
+            mark = ""
+            if wires and not (request.token or request.bodied or _allowed(wires, request)):
+                # libcurl (git's, curl --proxy-anyauth) sends the credentials naming its child
+                # only when asked: asked on this connection, since a client that never answers
+                # must still fail its test, the block is told first, after the last child
+                # started, and withdrawn when the answer names the child.
+                told, mark = wires, f"{os.getpid()}-{next(self.marks)}"
+                self._tell(wires, request, f"{child}, or another child", mark)
+                try:
+                    connection.sendall(_ASK)
+                    head, rest = _read_head(connection, rest)
+                except OSError:
+                    return
+                retry = _Request.parse(head)
+                if retry is None or retry.target != request.target or not retry.token:
+                    return  # the block told stands
+                request = retry
+                wires, child = self._child(request.token)
+            for wire in told:
+                withdraw(wire, mark)
+            if _allowed(wires, request):
                 _tunnel(connection, request, rest)
                 return
             # Refused: a host a guard does not allow, or a child the trap no longer knows (the
             # guard went as it connected), which no guard's allowed hosts vouch for.
-            for wire in wires:
-                if not _allow_list(wire).allows(request.host, request.port):
-                    tell(wire, request.host, request.port, child)
+            self._tell(wires, request, child)
             test = str(wires[0]["test"]) if wires else "a guarded test"
             body = (
                 f"pytest-cassettes: network access to {request.host}:{request.port} blocked "
@@ -154,6 +175,31 @@ class _Trap:
                     + b"Connection: close\r\n\r\n"
                     + body
                 )
+
+    def _child(self, token: str) -> tuple[list[Mapping[str, Any]], str]:
+        """The guards and the name of the child of ``token``; the last child started's for a
+        request without one (or one the trap does not know)."""
+        with self.lock:
+            entry = self.children.get(token) or self.children.get(self.last)
+        return (entry[0], entry[1]) if entry else ([], "")
+
+    @staticmethod
+    def _tell(
+        wires: Sequence[Mapping[str, Any]], request: _Request, child: str, mark: str = ""
+    ) -> None:
+        for wire in wires:
+            if not _allow_list(wire).allows(request.host, request.port):
+                tell(wire, request.host, request.port, child, mark)
+
+
+_ASK = (
+    b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+    b'Proxy-Authenticate: Basic realm="pytest-cassettes"\r\nContent-Length: 0\r\n\r\n'
+)
+
+
+def _allowed(wires: Sequence[Mapping[str, Any]], request: _Request) -> bool:
+    return bool(wires) and all(_allow_list(w).allows(request.host, request.port) for w in wires)
 
 
 _TRAP = _Trap()
@@ -183,9 +229,13 @@ class _Request:
         self.version = version
         self.headers = headers
         self.token = ""
+        self.bodied = False  # a body follows the head: the connection cannot take another
         for header in headers:
             name, _, value = header.partition(b":")
-            if name.strip().lower() == b"proxy-authorization":
+            name = name.strip().lower()
+            if name in (b"content-length", b"transfer-encoding"):
+                self.bodied = self.bodied or value.strip() != b"0"
+            elif name == b"proxy-authorization":
                 scheme, _, credentials = value.strip().partition(b" ")
                 if scheme.lower() == b"basic":
                     with contextlib.suppress(binascii.Error, UnicodeDecodeError):
@@ -212,8 +262,7 @@ class _Request:
             return None
 
 
-def _read_head(connection: socket.socket) -> tuple[bytes, bytes]:
-    data = b""
+def _read_head(connection: socket.socket, data: bytes = b"") -> tuple[bytes, bytes]:
     while b"\r\n\r\n" not in data:
         chunk = connection.recv(_HEAD_LIMIT)
         if not chunk or len(data) > _HEAD_LIMIT:
