@@ -17,7 +17,8 @@ PYTHONPATH the test set (:func:`_carry_into_popen`). Children that are not Pytho
 older than 3.9 or started with ``-S``, ``-I`` or ``-E``, and children given an environment of
 their own making (``env={"PATH": ...}``) are not guarded at the socket: ``subprocess`` gives
 every child proxy variables naming a trap that refuses what the guards do not allow
-(children_proxy.py), which a child guarded at the socket puts back at its start.
+(children_proxy.py), and a preload Node children run (children_node.py), which a child guarded
+at the socket puts back at its start.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
     from pytest_cassettes.network import NetworkGuard
 
 ENV = "PYTEST_CASSETTES_CHILD_GUARD"
-# The proxy variables children_proxy set for a child: [[name, its value, the value before or
-# null], ...]; a child guarded at the socket puts them back (restore_proxies).
+# The variables children_proxy set for a child (the proxies, children_node's): [[name, its
+# value, the value before or null], ...]; a child guarded at the socket puts them back
+# (restore_proxies).
 SAVED = "PYTEST_CASSETTES_PROXY_SAVED"
 # os.path, not pathlib: every guarded child imports this module at start-up (pathlib: 3 ms).
 SITE_DIR = os.path.join(os.path.dirname(__file__), "child_site")
@@ -332,8 +334,9 @@ def collect() -> None:
 
 
 def restore_proxies(environ: Any) -> None:
-    """The proxy variables as they were before children_proxy's, where they are still its:
-    this process is guarded at the socket, its own clients need no trap."""
+    """The proxy variables and NODE_OPTIONS as they were before children_proxy's, where they
+    are still its: this process is guarded at the socket, its own clients need no trap (and
+    its children get them again, from its own subprocess)."""
     text = environ.pop(SAVED, None)
     if not text:
         return

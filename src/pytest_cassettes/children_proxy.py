@@ -18,8 +18,9 @@ were at its start-up (:func:`children.restore_proxies`). One that is not guarded
 ``-I``, ``-E`` or ``-S``, on Python older than 3.9, or given an environment of its own making)
 keeps them, and urllib, requests and httpx honour them.
 
-Programs that ignore proxy variables (raw TCP clients: database shells, ssh; Java; Node before
-24) and children started by ``os.system``, ``os.exec*`` or ``os.spawn*`` are not caught.
+Node children are guarded at the socket by a preload (children_node.py). Other programs that
+ignore proxy variables (raw TCP clients: database shells, ssh; Java) and children started by
+``os.system``, ``os.exec*`` or ``os.spawn*`` are not caught.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_cassettes import children_node
 from pytest_cassettes.children import SAVED, tell, withdraw
 
 PROXIES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
@@ -349,8 +351,8 @@ def _allow_list(wire: Mapping[str, Any]) -> Any:
 def environment(
     env: Mapping[str, str], wires: Sequence[Mapping[str, Any]], child: str
 ) -> tuple[dict[str, str], str]:
-    """``env`` with the trap's proxy variables, for a child described as ``child`` started
-    under ``wires``' guards; and the token naming it (see :func:`started`)."""
+    """``env`` with the trap's proxy variables (and children_node's), for a child described as
+    ``child`` started under ``wires``' guards; and the token naming it (see :func:`started`)."""
     token = _TRAP.register(wires, child)
     url = f"http://{token}:x@127.0.0.1:{_TRAP.port}"
     bypass = ",".join(_bypassed(wires))
@@ -359,6 +361,7 @@ def environment(
         given = env.get(lower) or env.get(upper)  # as curl and urllib read them
         if given and _allowed_proxy(given, wires):  # a local stand-in the test set: reached
             ours[lower] = ours[upper] = given  # alone, it is all the child connects to
+    ours.update(children_node.variables(env, wires, _TRAP.port))
     saved = [[name, value, env.get(name)] for name, value in ours.items()]
     return {**env, **ours, SAVED: json.dumps(saved)}, token
 
