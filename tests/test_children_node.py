@@ -1,5 +1,5 @@
 """Node children are guarded at the socket by a preload given in NODE_OPTIONS (children_node.py,
-node_guard.js): real pytest runs whose tests start node against a local server."""
+node_guard.cjs): real pytest runs whose tests start node against a local server."""
 
 from __future__ import annotations
 
@@ -222,3 +222,21 @@ def test_the_preload_is_named_as_node_options_read_a_path(tmp_path: Path) -> Non
         ["node", "-e", "0"], env={"NODE_OPTIONS": options}, capture_output=True, text=True
     )
     assert done.stdout == "LOADED\n", done.stderr
+
+
+def test_the_preload_loads_in_a_project_whose_package_json_says_module(tmp_path: Path) -> None:
+    # A virtual environment inside a JavaScript project ("type": "module" in its package.json):
+    # Node read a .js preload there as an ES module, and every Node child died at its start.
+    installed = tmp_path / ".venv" / "lib" / "site-packages" / "pytest_cassettes"
+    installed.mkdir(parents=True)
+    (tmp_path / "package.json").write_text('{"type": "module"}\n')
+    preload = installed / Path(children_node.PRELOAD).name
+    shutil.copyfile(children_node.PRELOAD, preload)
+    env = {
+        "NODE_OPTIONS": f"--require {children_node._quoted(str(preload))}",
+        children_node.GUARD: '{"trap": 1, "guards": []}',
+    }
+    done = subprocess.run(
+        ["node", "-e", "console.log('ran')"], env=env, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr

@@ -2,7 +2,7 @@
 
 Node before 24 ignores the proxy variables naming children_proxy's trap, and no version sends
 raw TCP (a database driver's) through it. So every child ``subprocess`` starts while a guard is
-carried also gets ``NODE_OPTIONS`` beginning with ``--require <node_guard.js>`` (the options
+carried also gets ``NODE_OPTIONS`` beginning with ``--require <node_guard.cjs>`` (the options
 the child's environment had follow it: its own preloads run after the guard is on) and
 ``PYTEST_CASSETTES_NODE_GUARD``: the guards' allowed hosts in a form JavaScript reads (names,
 address ranges, regular expressions' sources), each with its report file, and the trap's port.
@@ -21,7 +21,7 @@ from typing import Any
 
 GUARD = "PYTEST_CASSETTES_NODE_GUARD"
 OPTIONS = "NODE_OPTIONS"
-PRELOAD = os.path.join(os.path.dirname(__file__), "node_guard.js")
+PRELOAD = os.path.join(os.path.dirname(__file__), "node_guard.cjs")
 
 
 def _quoted(value: str) -> str:
