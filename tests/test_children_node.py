@@ -224,6 +224,37 @@ def test_the_preload_is_named_as_node_options_read_a_path(tmp_path: Path) -> Non
     assert done.stdout == "LOADED\n", done.stderr
 
 
+@pytest.mark.parametrize("path", ["''", "false"])
+def test_a_connection_given_an_empty_path_is_refused(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # net reads an empty path (a driver's unset socket option) as no Unix socket and connects
+    # to the host: the preload let it through as one.
+    write(
+        suite,
+        f"""
+        @pytest.mark.cassette
+        def test_raw_tcp():
+            host, port = URL.rsplit("/", 1)[1].split(":")
+            done = node(
+                f"require('net').connect({{{{path: {path}, host: '{{host}}', port: {{port}}}}}})"
+                ".on('connect', function () {{ this.end('GET /raw HTTP/1.0\\\\r\\\\n\\\\r\\\\n'); }})"
+                ".on('error', (e) => console.error(e.message))"
+            )
+            print("NODE SAID:", done.stderr)
+        """,
+    )
+    result = ci(suite, monkeypatch, "-s")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NODE SAID: pytest-cassettes: network access to 127.0.0.1:* blocked*",
+            "*blocked in a child process (pid *: node -e require('net')*) of *test_raw_tcp",
+        ]
+    )
+    assert suite.server.hits == 0
+
+
 def test_the_preload_loads_in_a_project_whose_package_json_says_module(tmp_path: Path) -> None:
     # A virtual environment inside a JavaScript project ("type": "module" in its package.json):
     # Node read a .js preload there as an ES module, and every Node child died at its start.

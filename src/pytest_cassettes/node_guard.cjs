@@ -67,8 +67,8 @@
       }
       first = { port: first, host: typeof args[1] === "string" ? args[1] : undefined };
     }
-    if (!first || first.path != null || first.port === undefined) {
-      return null;
+    if (!first || first.path || first.port === undefined) {
+      return null; // a path net reads as one (an empty path is none: the host is reached)
     }
     return first;
   }
