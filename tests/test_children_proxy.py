@@ -484,3 +484,34 @@ def test_a_client_that_sends_no_credentials_when_asked_still_fails_its_test(
         ]
     )
     assert suite.server.hits == 0
+
+
+@needs_curl
+def test_a_request_with_a_body_and_no_credentials_is_named_as_uncertain(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A body follows its head: the trap cannot ask for the credentials on that connection, so
+    # the block is named after the last child started, here `true`, which did not send it.
+    write(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_post():
+            gated = subprocess.Popen(
+                ["sh", "-c", "read go; curl -s --proxy-anyauth -d a=b " + URL + "/post"],
+                stdin=subprocess.PIPE,
+            )
+            subprocess.run(["true"])  # started after it, before it connects
+            gated.communicate(b"go\\n")
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
+            "(pid *: true, or another child) of test_suite.py::test_post",
+            "1 network connection blocked*",
+        ]
+    )
+    assert suite.server.hits == 0

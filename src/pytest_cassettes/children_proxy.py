@@ -146,7 +146,7 @@ class _Trap:
                 # must still fail its test, the block is told first, after the last child
                 # started, and withdrawn when the answer names the child.
                 told, mark = wires, f"{os.getpid()}-{next(self.marks)}"
-                self._tell(wires, request, f"{child}, or another child", mark)
+                self._tell(wires, request, child, mark)
                 try:
                     connection.sendall(_ASK)
                     head, rest = _read_head(connection, rest)
@@ -180,9 +180,13 @@ class _Trap:
 
     def _child(self, token: str) -> tuple[list[Mapping[str, Any]], str]:
         """The guards and the name of the child of ``token``; the last child started's for a
-        request without one (or one the trap does not know)."""
+        request without one (or one the trap does not know), named as maybe another."""
         with self.lock:
-            entry = self.children.get(token) or self.children.get(self.last)
+            entry = self.children.get(token)
+            if entry is None:
+                entry = self.children.get(self.last)
+                if entry is not None:
+                    return entry[0], f"{entry[1]}, or another child"
         return (entry[0], entry[1]) if entry else ([], "")
 
     @staticmethod
