@@ -86,9 +86,12 @@
       return guard.names.some((entry) => entry[0] === name && matches(entry[1], port));
     }
     if (!guard.lists) {
-      guard.lists = guard.nets.map((entry) => [ranges([entry]), entry[3]]);
+      guard.lists = guard.nets.map((entry) => [ranges([entry]), entry[3], entry[2]]);
     }
-    if (guard.lists.some((entry) => matches(entry[1], port) && entry[0].check(bare, family))) {
+    // An IPv6 range holds no IPv4 address (BlockList would match its mapped form).
+    const within = (entry) =>
+      (family === "ipv6" || entry[2] === "ipv4") && entry[0].check(bare, family);
+    if (guard.lists.some((entry) => matches(entry[1], port) && within(entry))) {
       return true;
     }
     loopback = loopback || ranges([["127.0.0.0", 8, "ipv4"], ["::1", 128, "ipv6"]]);
