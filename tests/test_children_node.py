@@ -274,3 +274,16 @@ def test_the_preload_loads_in_a_project_whose_package_json_says_module(tmp_path:
         ["node", "-e", "console.log('ran')"], env=env, capture_output=True, text=True
     )
     assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr
+
+
+@pytest.mark.parametrize("value", ["null", '{"trap": 1}', '{"guards": [{}]}', "not json"])
+def test_a_guard_variable_the_plugin_did_not_write_leaves_node_running(value: str) -> None:
+    # A TypeError at the preload's start killed every Node child.
+    env = {
+        "NODE_OPTIONS": f"--require {children_node._quoted(children_node.PRELOAD)}",
+        children_node.GUARD: value,
+    }
+    done = subprocess.run(
+        ["node", "-e", "console.log('ran')"], env=env, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr
