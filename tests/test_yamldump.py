@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,14 @@ def test_a_recorded_cassette_is_written_as_before(tmp_path: Path) -> None:
 
 def test_a_long_text_is_left_to_libyaml() -> None:
     assert ours(cassette("word " * 20000)) is None  # libyaml folds it faster
+
+
+def test_a_libyaml_writing_otherwise_leaves_every_cassette_to_pyyaml() -> None:
+    resolvers = storage.CassetteDumper.yaml_implicit_resolvers
+
+    def libyaml_before_0_2_2(data: Any) -> str:  # the closing quote after a break unindented
+        return re.sub(r"^ +'$", "'", pyyaml(data), flags=re.MULTILINE)
+
+    assert yamldump.agrees(pyyaml, resolvers)
+    assert storage._YAMLDUMP  # this libyaml: cassettes are ours
+    assert not yamldump.agrees(libyaml_before_0_2_2, resolvers)

@@ -184,7 +184,7 @@ class Codec:
             text = _fast_dumps(data)
             if text is not None:
                 return text
-            return str(yaml.dump(data, Dumper=CassetteDumper, sort_keys=True))
+            return _pyyaml_dumps(data)
         return str(self.serializer.serialize(data))
 
     def encoded(self, data: dict[str, Any]) -> bytes | None:
@@ -211,9 +211,17 @@ class Codec:
             yaml.dump(data, stream, Dumper=CassetteDumper, sort_keys=True, encoding="utf-8")
 
 
+def _pyyaml_dumps(data: Any) -> str:
+    return str(yaml.dump(data, Dumper=CassetteDumper, sort_keys=True))
+
+
+# yamldump writes what libyaml writes: PyYAML's own emitter differs in places, and so does a
+# libyaml before 0.2.2 (a distribution's PyYAML built against an old system one).
+_YAMLDUMP = UTF8_SCALARS and yamldump.agrees(_pyyaml_dumps, CassetteDumper.yaml_implicit_resolvers)
+
+
 def _fast_dumps(data: dict[str, Any]) -> str | None:
-    # yamldump writes what libyaml writes: PyYAML's own emitter differs in places.
-    if not UTF8_SCALARS:
+    if not _YAMLDUMP:
         return None
     return yamldump.dumps(data, CassetteDumper.yaml_implicit_resolvers)
 

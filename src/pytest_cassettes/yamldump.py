@@ -15,6 +15,7 @@ the whole document to PyYAML.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 _WIDTH = 80  # libyaml's best_width
@@ -48,6 +49,21 @@ def dumps(data: dict[str, Any], resolvers: dict[Any, list[tuple[str, Any]]]) -> 
         return None
     writer.parts.append("\n")
     return "".join(writer.parts)
+
+
+# One of each shape this module writes, for `agrees`.
+_PROBE = {
+    "a": [{"b": "ok /t/0\n", "c": ["x", ["y"], {}], "d": []}],
+    "e": {"'k": "word " * 20 + "'q' " * 10 + "end\n\nline", "f": None, "g": True, "h": -1},
+    "i": {"null": "2001-12-14", "": "a b " * 30 + "c"},
+}
+
+
+def agrees(dump: Callable[[Any], str], resolvers: dict[Any, list[tuple[str, Any]]]) -> bool:
+    """Whether `dump` (PyYAML with this process's libyaml) writes what this module writes.
+    libyaml before 0.2.2 wrote a single-quoted text's closing quote unindented after a line
+    break, for one."""
+    return dumps(_PROBE, resolvers) == dump(_PROBE)
 
 
 # Whether libyaml writes a string plain (True), single-quoted (False) or double-quoted
