@@ -62,6 +62,10 @@ def cassette(value: Any) -> dict[str, Any]:
         "x" * 200,  # no space: never folded
         "a  b " * 30,  # double spaces: never a break
         ("it's a 'word' " * 12) + "end\nnext\n",
+        "a\n" * 300,  # no line to fold: written at once
+        "x\n\n'y'\n\n\nz" * 40,
+        "short\n" + "word " * 30 + "end\n\nlast\n",  # a line to fold
+        ("w" * 70) + "\nb",  # the first line past the width, unfolded (no space)
         None,
         True,
         False,
@@ -168,6 +172,8 @@ def test_a_recorded_cassette_is_written_as_before(tmp_path: Path) -> None:
 
 def test_a_long_text_is_left_to_libyaml() -> None:
     assert ours(cassette("word " * 20000)) is None  # libyaml folds it faster
+    assert ours(cassette(("word " * 20 + "end\n") * 100)) is None  # lines to fold, 10 KiB
+    assert ours(cassette("a short line\n" * 2000)) == pyyaml(cassette("a short line\n" * 2000))
 
 
 def test_a_libyaml_writing_otherwise_leaves_every_cassette_to_pyyaml() -> None:
