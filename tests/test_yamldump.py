@@ -185,3 +185,19 @@ def test_a_libyaml_writing_otherwise_leaves_every_cassette_to_pyyaml() -> None:
     assert yamldump.agrees(pyyaml, resolvers)
     assert storage._YAMLDUMP  # this libyaml: cassettes are ours
     assert not yamldump.agrees(libyaml_before_0_2_2, resolvers)
+
+
+def test_a_resolver_added_in_place_is_seen() -> None:
+    class Dumper(storage.CassetteDumper):
+        pass
+
+    Dumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("^ticket-1$"), ["t"])
+    resolvers = Dumper.yaml_implicit_resolvers  # its own table now, added to in place below
+    data = cassette("ticket-2")
+    assert yamldump.dumps(data, resolvers) == yaml.dump(data, Dumper=Dumper, sort_keys=True)
+
+    Dumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("^ticket-2$"), ["t"])
+    assert Dumper.yaml_implicit_resolvers is resolvers
+    written = yamldump.dumps(data, resolvers)
+    assert written == yaml.dump(data, Dumper=Dumper, sort_keys=True)
+    assert "body: 'ticket-2'" in str(written)

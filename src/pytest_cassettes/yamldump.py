@@ -38,9 +38,12 @@ def dumps(data: dict[str, Any], resolvers: dict[Any, list[tuple[str, Any]]]) -> 
     """`yaml.dump(data, Dumper=<libyaml's safe dumper>, sort_keys=True)`, or None when `data`
     holds anything but the common shapes. `resolvers`: the dumper's implicit resolvers (a
     string that reads as another type, `null` or `1.0`, is quoted)."""
-    if resolvers is not _styles_for[0]:  # another dumper's (a test's): its own answers
+    found_with = (resolvers, sum(map(len, resolvers.values())))
+    if found_with[0] is not _styles_for[0] or found_with[1] != _styles_for[1]:
+        # Another dumper's (a test's), or one added to in place (`add_implicit_resolver` on a
+        # dumper class holding its own table already): its own answers.
         _styles.clear()
-        _styles_for[0] = resolvers
+        _styles_for[:] = found_with
     writer = _Writer(resolvers)
     try:
         if type(data) is not dict or not data:
@@ -70,7 +73,7 @@ def agrees(dump: Callable[[Any], str], resolvers: dict[Any, list[tuple[str, Any]
 # Whether libyaml writes a string plain (True), single-quoted (False) or double-quoted
 # (None), for the short strings met again and again (keys, header values).
 _styles: dict[str, bool | None] = {}
-_styles_for: list[Any] = [None]  # the resolvers they were found with
+_styles_for: list[Any] = [None, 0]  # the resolvers they were found with, and how many
 _STYLES_KEPT = 4096
 _SHORT = 256
 _LONG = 64 * 1024
