@@ -174,9 +174,13 @@ def _carry_into_popen(on: bool) -> None:
     """While a guard is carried, a child started by ``subprocess`` (asyncio's and os.popen's
     too) whose environment carries ours gets our folder first on its PYTHONPATH again: a test
     that sets its own (``env={**os.environ, "PYTHONPATH": "src"}``, monkeypatch.setenv) would
-    otherwise start it unguarded."""
+    otherwise start it unguarded. And ``os.system``, ``os.spawn*`` and ``os.posix_spawn``
+    give their child the environment a ``subprocess`` child gets (children_os.py)."""
     import subprocess
 
+    from pytest_cassettes import children_os
+
+    children_os.carry(on)
     if on:
         popen = _real_popen(subprocess.Popen)
         if popen is None:
@@ -374,6 +378,9 @@ def guard_this_process(data: dict[str, Any]) -> None:
 
         NetworkGuard(AllowList.parse(wire["allow"]), make_error).__enter__()
     restore_proxies(os.environ)
+    from pytest_cassettes import children_os
+
+    children_os.carry(True)
     # This process's own children are guarded as a test's are (subprocess imported later is
     # wrapped then: importing it at every child's start-up costs 2 ms).
     if "subprocess" in sys.modules:

@@ -1,0 +1,121 @@
+"""The network guard, carried into children started by ``os`` rather than ``subprocess``.
+
+While a guard is carried into child processes (children.py), ``os.system``, ``os.spawn*`` and
+``os.posix_spawn``/``os.posix_spawnp`` give their child the environment a ``subprocess`` child
+gets (our folder first on PYTHONPATH, children_proxy's trap, children_node's preload), and the
+trap names the child: ``os.system`` runs its command after exporting the variables that differ
+from ``os.environ`` (the C ``system()`` still runs it: its wait status and its handling of
+SIGINT and SIGQUIT are the same), ``os.spawn*`` start it through their form taking an
+environment, ``os.posix_spawn`` with the environment it was given, completed. The functions are
+ours only while a guard is carried: no guard, no cost. A module that imported one by name
+before (``from os import system``) keeps the real one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import Any, Callable
+
+# os's functions in place while a guard is carried, and our wrappers of them (made once)
+_REAL: dict[str, Any] = {}
+_MADE: dict[str, Any] = {}
+
+
+def carry(on: bool) -> None:
+    """Put our wrappers in place of os's functions (``on``), or the real ones back where ours
+    still are (a test that patched one meanwhile keeps its own)."""
+    if not on:
+        for name, real in _REAL.items():
+            if getattr(getattr(os, name, None), "__wrapped__", None) is real:
+                setattr(os, name, real)
+        _REAL.clear()
+        return
+    for name, wrap in _WRAPS.items():
+        current = getattr(os, name, None)
+        if current is None or getattr(current, "_carries_guard", False):
+            continue  # not on this system, or ours already
+        made = _MADE.get(name)
+        if made is None or made.__wrapped__ is not current:
+            made = _MADE[name] = functools.wraps(current)(wrap(current))
+            setattr(made, "_carries_guard", True)  # noqa: B010 (a function's attribute)
+        _REAL[name] = current
+        setattr(os, name, made)
+
+
+def _carried(env: Mapping[Any, Any] | None, args: Any) -> tuple[Any, str]:
+    from pytest_cassettes import children
+
+    return children._carried(env, args)
+
+
+def _started(token: str, pid: Any) -> None:
+    if token and isinstance(pid, int) and pid > 0:
+        from pytest_cassettes import children_proxy
+
+        children_proxy.started(token, pid)
+
+
+def _system(real: Callable[[Any], int]) -> Callable[[Any], int]:
+    def system(command: Any) -> int:
+        text = os.fspath(command)
+        env, token = _carried(None, text)
+        if not token:
+            return real(command)
+        import shlex
+
+        exports = " ".join(
+            f"{name}={shlex.quote(value)}"
+            for name, value in env.items()
+            if os.environ.get(name) != value
+        )
+        prefix = f"export {exports}\n" if exports else ""
+        return real(os.fsencode(prefix) + text if isinstance(text, bytes) else prefix + text)
+
+    return system
+
+
+def _spawn(e_form: str) -> Callable[[Any], Any]:
+    """A wrapper of an ``os.spawn*`` function taking ``args`` (the ``l`` forms call them): the
+    child started by ``e_form``, the one taking an environment."""
+
+    def wrap(real: Callable[..., int]) -> Callable[..., int]:
+        def spawn(mode: int, file: Any, args: Any, *env: Any) -> int:
+            carried, token = _carried(env[0] if env else None, args)
+            if not token:
+                return real(mode, file, args, *env)
+            result = int(_unwrapped(e_form)(mode, file, args, carried))
+            if mode == os.P_NOWAIT:  # its pid (else its exit status)
+                _started(token, result)
+            return result
+
+        return spawn
+
+    return wrap
+
+
+def _unwrapped(name: str) -> Any:
+    function = getattr(os, name)
+    return function.__wrapped__ if getattr(function, "_carries_guard", False) else function
+
+
+def _posix_spawn(real: Callable[..., int]) -> Callable[..., int]:
+    def posix_spawn(path: Any, argv: Any, env: Any, /, **options: Any) -> int:
+        carried, token = _carried(env, argv)
+        pid = real(path, argv, carried, **options)
+        _started(token, pid)
+        return pid
+
+    return posix_spawn
+
+
+_WRAPS: dict[str, Callable[[Any], Any]] = {
+    "system": _system,
+    "posix_spawn": _posix_spawn,
+    "posix_spawnp": _posix_spawn,
+    "spawnv": _spawn("spawnve"),
+    "spawnve": _spawn("spawnve"),
+    "spawnvp": _spawn("spawnvpe"),
+    "spawnvpe": _spawn("spawnvpe"),
+}

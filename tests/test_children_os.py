@@ -1,0 +1,141 @@
+"""Children started by os.system, os.spawn*, os.posix_spawn and os.exec* carry the guard as a
+subprocess child does (children_os.py): real pytest runs whose tests start curl, node and
+Python that way against a local server."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+
+from tests.conftest import Suite
+
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+CHILDREN = """
+import os
+import shlex
+import shutil
+
+def curl_args(path):
+    return ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", URL + path]
+
+def curl_command(path):
+    return shlex.join(curl_args(path))
+"""
+
+
+def write(suite: Suite, source: str) -> None:
+    suite.write(CHILDREN + textwrap.dedent(source))
+
+
+def ci(suite: Suite, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    monkeypatch.setenv("CI", "true")
+    return suite.run("-p", "no:randomly", *args)
+
+
+STARTS = {
+    "system": "os.system(curl_command('/system'))",
+    "system_bytes": "os.system(curl_command('/system-bytes').encode())",
+    "spawnlp": "os.spawnlp(os.P_WAIT, 'curl', *curl_args('/spawnlp'))",
+    "spawnv": "os.spawnv(os.P_WAIT, shutil.which('curl'), curl_args('/spawnv'))",
+    "spawnve": "os.spawnve(os.P_WAIT, shutil.which('curl'), curl_args('/spawnve'), dict(os.environ))",
+    "spawnvpe_nowait": (
+        "os.waitpid(os.spawnvpe(os.P_NOWAIT, 'curl', curl_args('/nowait'), {'PATH': '/usr/bin:/bin'}), 0)"
+    ),
+    "posix_spawnp": "os.waitpid(os.posix_spawnp('curl', curl_args('/posix_spawnp'), os.environ), 0)",
+    "posix_spawn": (
+        "os.waitpid(os.posix_spawn(shutil.which('curl'), curl_args('/posix_spawn'), {}), 0)"
+    ),
+}
+
+
+@needs_curl
+@pytest.mark.parametrize("start", list(STARTS))
+def test_curl_started_by_os_is_refused_and_fails_the_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    # They gave curl os.environ (or the environment given) as it was: curl reached the server
+    # and the test passed. The test never looks at curl's status: the block still fails it.
+    write(
+        suite,
+        f"""
+        @pytest.mark.cassette
+        def test_started():
+            {STARTS[start]}
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
+            "(*curl -s -o /dev/null -w *http_code* http://127.0.0.1:*/*) of "
+            "test_suite.py::test_started",
+            "1 network connection blocked*",
+        ]
+    )
+    assert suite.server.hits == 0
+    if "nowait" in start or "posix" in start:  # their pid is known: the block names it
+        result.stdout.fnmatch_lines(["*blocked in a child process (pid *: curl *"])
+
+
+def test_os_system_keeps_its_wait_status_and_the_child_its_environment(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command runs after the variables' exports, in the same shell: its status, a signal
+    # that kills that shell, and the test's own variables are as without a guard.
+    monkeypatch.setenv("PROJECT_SETTING", "it's 'quoted'")
+    write(
+        suite,
+        """
+        def run_all():
+            return [
+                os.system("exit 3"),
+                os.system("kill -TERM $$"),
+                os.system(b\"\"\"test "$PROJECT_SETTING" = "it's 'quoted'" \"\"\"),
+                os.system(""),
+            ]
+
+        EXPECTED = [3 << 8, 15, 0, 0]
+
+        @pytest.mark.cassette
+        def test_guarded():
+            assert run_all() == EXPECTED
+            assert os.system('test -n "$HTTP_PROXY" && test -n "$NODE_OPTIONS"') == 0
+
+        def test_unguarded():
+            import posix
+
+            assert os.system is posix.system  # no guard: the real one, no cost
+            assert run_all() == EXPECTED
+            assert os.system('test -z "$HTTP_PROXY$NODE_OPTIONS"') == 0
+        """,
+    )
+    ci(suite, monkeypatch).assert_outcomes(passed=2)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_started_by_os_system_is_refused(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Node 20 ignores the proxy variables: the preload in NODE_OPTIONS refuses it at the socket.
+    write(
+        suite,
+        """
+        GET = "require('http').get(process.argv[1], (r) => r.resume()).on('error', () => {})"
+
+        @pytest.mark.cassette
+        def test_node():
+            os.system(shlex.join(["node", "-e", GET, URL + "/node"]))
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*blocked in a child process (pid *: node -e require('http')*) of test_suite.py::test_node"
+        ]
+    )
+    assert suite.server.hits == 0
