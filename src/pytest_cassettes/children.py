@@ -15,8 +15,9 @@ The variables go when the last such guard does, unless the test changed them mea
 (then they are the test's); meanwhile ``subprocess`` puts our folder back first on a
 PYTHONPATH the test set (:func:`_carry_into_popen`). Children that are not Python, Python
 older than 3.9 or started with ``-S``, ``-I`` or ``-E``, and children given an environment of
-their own making (``env={"PATH": ...}``) are not guarded at the socket: ``subprocess`` gives
-every child proxy variables naming a trap that refuses what the guards do not allow
+their own making (``env={"PATH": ...}``) are not guarded at the socket: ``subprocess`` (and
+``os.system``, ``os.spawn*``, ``os.posix_spawn``, ``os.exec*``: children_os.py) gives every child
+proxy variables naming a trap that refuses what the guards do not allow
 (children_proxy.py), and a preload Node children run (children_node.py), which a child guarded
 at the socket puts back at its start.
 """
@@ -234,11 +235,15 @@ def _real_popen(current: Any) -> Any:
     return _REAL_POPEN[0] if _REAL_POPEN else None
 
 
-def _carried(env: Mapping[Any, Any] | None, args: Any) -> tuple[Mapping[Any, Any] | None, str]:
+def _carried(
+    env: Mapping[Any, Any] | None, args: Any, replacing: bool = False
+) -> tuple[Mapping[Any, Any] | None, str]:
     """The environment of a child started while a guard is carried (``env``, None for
     os.environ's): our folder first on its PYTHONPATH if it carries the guard's variable
     without it; the proxy variables of children_proxy's trap, whatever the child is. And
-    the trap's token for the child ("" without a guard)."""
+    the trap's token for the child ("" without a guard). ``replacing``: for a program this
+    process is replaced by (os.exec*), served by a trap of its own (unless its environment
+    already names one: a child os.spawn* started)."""
     given = os.environ if env is None else env
     value = given.get(ENV)
     if isinstance(value, str):
@@ -251,6 +256,10 @@ def _carried(env: Mapping[Any, Any] | None, args: Any) -> tuple[Mapping[Any, Any
             return env, ""
     from pytest_cassettes import children_proxy
 
+    if replacing:
+        if SAVED in given:
+            return env, ""
+        return children_proxy.environment_for_exec(given, _wires(value), _describe(args))
     _PARENT.proxy = children_proxy
     return children_proxy.environment(given, _wires(value), _describe(args))
 

@@ -1,14 +1,16 @@
 """The network guard, carried into children started by ``os`` rather than ``subprocess``.
 
-While a guard is carried into child processes (children.py), ``os.system``, ``os.spawn*`` and
-``os.posix_spawn``/``os.posix_spawnp`` give their child the environment a ``subprocess`` child
-gets (our folder first on PYTHONPATH, children_proxy's trap, children_node's preload), and the
-trap names the child: ``os.system`` runs its command after exporting the variables that differ
-from ``os.environ`` (the C ``system()`` still runs it: its wait status and its handling of
-SIGINT and SIGQUIT are the same), ``os.spawn*`` start it through their form taking an
-environment, ``os.posix_spawn`` with the environment it was given, completed. The functions are
-ours only while a guard is carried: no guard, no cost. A module that imported one by name
-before (``from os import system``) keeps the real one.
+While a guard is carried into child processes (children.py), ``os.system``, ``os.spawn*``,
+``os.posix_spawn``/``os.posix_spawnp`` and ``os.exec*`` give their child the environment a
+``subprocess`` child gets (our folder first on PYTHONPATH, children_proxy's trap, children_node's
+preload), and the trap names the child. ``os.system`` runs its command after exporting the
+variables that differ from ``os.environ`` (the C ``system()`` still runs it: its wait status
+and its handling of SIGINT and SIGQUIT are the same); ``os.spawn*`` start it through their
+form taking an environment; ``os.posix_spawn`` with the environment it was given, completed;
+``os.exec*`` (a forked child's, ``pty.spawn``'s, the test's own) through their ``e`` form, the
+program's trap served by a process forked for it (children_proxy.environment_for_exec). The
+functions are ours only while a guard is carried: no guard, no cost. A module that imported
+one by name before (``from os import system``) keeps the real one.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ def carry(on: bool) -> None:
         setattr(os, name, made)
 
 
-def _carried(env: Mapping[Any, Any] | None, args: Any) -> tuple[Any, str]:
+def _carried(env: Mapping[Any, Any] | None, args: Any, replacing: bool = False) -> tuple[Any, str]:
     from pytest_cassettes import children
 
-    return children._carried(env, args)
+    return children._carried(env, args, replacing)
 
 
 def _started(token: str, pid: Any) -> None:
@@ -100,6 +102,29 @@ def _unwrapped(name: str) -> Any:
     return function.__wrapped__ if getattr(function, "_carries_guard", False) else function
 
 
+def _exec(e_form: str) -> Callable[[Any], Any]:
+    """A wrapper of an ``os.exec*`` function taking ``args`` (the ``l`` forms, pty.spawn and
+    os.spawn*'s forked child call them): the program started by ``e_form``, the one taking an
+    environment, with a trap served for it (children_proxy.environment_for_exec)."""
+
+    def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
+        def execute(path: Any, args: Any, *env: Any) -> Any:
+            carried, token = _carried(env[0] if env else None, args, replacing=True)
+            if not token:
+                return real(path, args, *env)
+            from pytest_cassettes import children_proxy
+
+            try:
+                return _unwrapped(e_form)(path, args, carried)
+            except BaseException:
+                children_proxy.exec_failed()
+                raise
+
+        return execute
+
+    return wrap
+
+
 def _posix_spawn(real: Callable[..., int]) -> Callable[..., int]:
     def posix_spawn(path: Any, argv: Any, env: Any, /, **options: Any) -> int:
         carried, token = _carried(env, argv)
@@ -119,3 +144,10 @@ _WRAPS: dict[str, Callable[[Any], Any]] = {
     "spawnvp": _spawn("spawnvpe"),
     "spawnvpe": _spawn("spawnvpe"),
 }
+if hasattr(os, "fork"):  # where os.exec* replace the process (Windows starts another)
+    _WRAPS.update(
+        execv=_exec("execve"),
+        execve=_exec("execve"),
+        execvp=_exec("execvpe"),
+        execvpe=_exec("execvpe"),
+    )

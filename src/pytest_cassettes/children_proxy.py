@@ -18,9 +18,11 @@ were at its start-up (:func:`children.restore_proxies`). One that is not guarded
 ``-I``, ``-E`` or ``-S``, on Python older than 3.9, or given an environment of its own making)
 keeps them, and urllib, requests and httpx honour them.
 
-Node children are guarded at the socket by a preload (children_node.py). Other programs that
-ignore proxy variables (raw TCP clients: database shells, ssh; Java) and children started by
-``os.system``, ``os.exec*`` or ``os.spawn*`` are not caught.
+Node children are guarded at the socket by a preload (children_node.py). Children started by
+``os`` get the same variables (children_os.py); a program an ``os.exec*`` replaces its process
+by has a trap of its own, served by a process forked for it (:func:`environment_for_exec`).
+Other programs that ignore proxy variables (raw TCP clients: database shells, ssh; Java) are
+not caught.
 """
 
 from __future__ import annotations
@@ -65,10 +67,14 @@ class _Trap:
         self.last = ""
         self.marks = itertools.count(1)  # a block told before its child is known: see _serve
 
-    def register(self, wires: Sequence[Mapping[str, Any]], child: str) -> str:
+    def register(self, wires: Sequence[Mapping[str, Any]], child: str, serve: bool = True) -> str:
+        """A token naming ``child``; the trap made first if needed, and served by a thread of
+        this process unless ``serve`` is False (see _serve_after_exec)."""
         with self.lock:
             if self.listener is None:
-                self._start()
+                self._listen()
+            if serve and self.thread is None:
+                self._serve_in_thread()
             token = f"c{len(self.children) + 1}"
             self.children[token] = [list(wires), child]
             self.last = token
@@ -80,16 +86,21 @@ class _Trap:
             if entry is not None:
                 entry[1] = f"pid {pid}: {entry[1]}"
 
-    def _start(self) -> None:
+    def _listen(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self.listener = listener
+
+    def _serve_in_thread(self) -> None:
         woken, self.wake = socket.socketpair()  # a Unix socket pair: never guarded
         self.thread = threading.Thread(
-            target=self._accept, args=(listener, woken), name="pytest-cassettes-trap", daemon=True
+            target=self._accept,
+            args=(self.listener, woken),
+            name="pytest-cassettes-trap",
+            daemon=True,
         )
         self.thread.start()
 
@@ -358,16 +369,108 @@ def environment(
     """``env`` with the trap's proxy variables (and children_node's), for a child described as
     ``child`` started under ``wires``' guards; and the token naming it (see :func:`started`)."""
     token = _TRAP.register(wires, child)
-    url = f"http://{token}:x@127.0.0.1:{_TRAP.port}"
+    return _with_trap(env, wires, token, _TRAP.port), token
+
+
+def environment_for_exec(
+    env: Mapping[str, str], wires: Sequence[Mapping[str, Any]], child: str
+) -> tuple[dict[str, str], str]:
+    """As :func:`environment`, for the program this process is about to be replaced by
+    (os.exec*: a forked child's, pty.spawn's): its trap is served by a process forked for it,
+    since this one's threads go with the exec, until the program ends (or :func:`exec_failed`
+    says it did not start). The token names it with this process's pid, which it keeps."""
+    trap = _Trap()
+    token = trap.register(wires, child, serve=False)
+    trap.started(token, os.getpid())
+    _serve_after_exec(trap)
+    return _with_trap(env, wires, token, trap.port), token
+
+
+def _with_trap(
+    env: Mapping[str, str], wires: Sequence[Mapping[str, Any]], token: str, port: int
+) -> dict[str, str]:
+    url = f"http://{token}:x@127.0.0.1:{port}"
     bypass = ",".join(_bypassed(wires))
     ours = {**dict.fromkeys(PROXIES, url), **dict.fromkeys(BYPASS, bypass), NODE: "1"}
     for lower, upper in zip(PROXIES[::2], PROXIES[1::2]):
         given = env.get(lower) or env.get(upper)  # as curl and urllib read them
         if given and _allowed_proxy(given, wires):  # a local stand-in the test set: reached
             ours[lower] = ours[upper] = given  # alone, it is all the child connects to
-    ours.update(children_node.variables(env, wires, _TRAP.port))
+    ours.update(children_node.variables(env, wires, port))
     saved = [[name, value, env.get(name)] for name, value in ours.items()]
-    return {**env, **ours, SAVED: json.dumps(saved)}, token
+    return {**env, **ours, SAVED: json.dumps(saved)}
+
+
+# The pipe's end telling the trap served for this process's exec that the exec failed.
+_EXEC_PENDING: list[int] = []
+
+
+def _serve_after_exec(trap: _Trap) -> None:
+    """Fork the process serving ``trap`` (forked twice: it is no child of the program, which
+    might wait for all of its children). It holds no descriptor of ours but the trap's socket
+    and a pipe's end: the other end closes at the exec (or is written to by exec_failed)."""
+    import warnings
+
+    assert trap.listener is not None
+    program = os.getpid()
+    ended, pending = os.pipe()  # neither inherited by the program
+    try:
+        with warnings.catch_warnings():  # a test's threads: forked for a moment, to serve alone
+            warnings.simplefilter("ignore", DeprecationWarning)
+            first = os.fork()
+    except OSError:  # no process to spare: the program is refused by a closed port, untold
+        for descriptor in (ended, pending):
+            os.close(descriptor)
+        trap.listener.close()
+        return
+    if first == 0:
+        try:
+            if os.fork() == 0:
+                _serve_until_ended(trap, program, ended)
+        finally:
+            os._exit(0)
+    os.close(ended)
+    trap.listener.close()  # our copy: the server's listens
+    os.waitpid(first, 0)
+    _EXEC_PENDING.append(pending)
+
+
+def exec_failed() -> None:
+    """The exec :func:`environment_for_exec` prepared for failed: its trap goes."""
+    while _EXEC_PENDING:
+        pending = _EXEC_PENDING.pop()
+        with contextlib.suppress(OSError):
+            os.write(pending, b"x")  # its server gone already: nothing to tell
+        os.close(pending)
+
+
+def _serve_until_ended(trap: _Trap, program: int, ended: int) -> None:
+    """The forked server of a trap for a program ``program`` is replaced by."""
+    try:
+        import gc
+        import time
+
+        gc.disable()  # no object of the forked process's closed now by a collection
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for descriptor in (0, 1, 2):  # a pty's end (pty.spawn waits until all are closed)
+            os.dup2(devnull, descriptor)
+        assert trap.listener is not None
+        kept = sorted((trap.listener.fileno(), ended))
+        os.closerange(3, kept[0])
+        os.closerange(kept[0] + 1, kept[1])
+        os.closerange(kept[1] + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
+        trap._serve_in_thread()
+        if os.read(ended, 1) == b"":  # closed by the exec: the program runs
+            while True:
+                try:
+                    os.kill(program, 0)
+                except ProcessLookupError:
+                    break
+                except OSError:
+                    pass
+                time.sleep(0.2)
+    finally:
+        os._exit(0)
 
 
 def _allowed_proxy(value: str, wires: Sequence[Mapping[str, Any]]) -> bool:
