@@ -490,3 +490,54 @@ def test_a_client_that_sends_no_credentials_when_asked_still_fails_its_test(
         ]
     )
     assert suite.server.hits == 0
+
+
+# A client asked for its credentials (407) that answers on the same connection, as libcurl does.
+ASKED_THEN_ANSWERS = """
+import base64, os, socket, sys, urllib.parse
+proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+connect = f"CONNECT {urllib.parse.urlsplit(sys.argv[1]).netloc} HTTP/1.1\\r\\n"
+with socket.create_connection((proxy.hostname, proxy.port)) as s:
+    s.sendall(connect.encode() + b"\\r\\n")
+    print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
+    sys.stdin.readline()
+    token = base64.b64encode(f"{proxy.username}:x".encode()).decode()
+    s.sendall(f"{connect}Proxy-Authorization: Basic {token}\\r\\n\\r\\n".encode())
+    print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
+"""
+
+
+def test_a_child_asked_for_its_credentials_as_its_test_ends_is_counted_once(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its block, told before it was asked, was read when the test's call ended; its answer,
+    # which withdraws it and tells it again named, was read when the guard went: the one
+    # connection failed the test twice (its call and its teardown).
+    suite.write(
+        f"""
+        import subprocess
+        import sys
+
+        ASKED_THEN_ANSWERS = {ASKED_THEN_ANSWERS!r}
+        STARTED = []
+
+        @pytest.fixture(autouse=True)
+        def answer_after_the_call():
+            yield
+            for child in STARTED:
+                assert child.communicate("go\\n")[0] == "HTTP/1.1 403 Forbidden\\n"
+
+        @pytest.mark.cassette
+        def test_asked():
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-c", ASKED_THEN_ANSWERS, URL],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )
+            STARTED.append(child)
+            assert child.stdout.readline() == "HTTP/1.1 407 Proxy Authentication Required\\n"
+        """
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["1 network connection blocked*"])
+    assert suite.server.hits == 0

@@ -93,6 +93,7 @@ class _Parent:
         self.popen: tuple[Any, Any] | None = None
         self.wrapper: Any = None
         self.proxy: Any = None  # children_proxy, once a child was started under a guard
+        self.counted: set[tuple[str, str]] = set()  # marked blocks counted: guard key, mark
 
     def report_path(self) -> str:
         """The file children write their blocks to, made when first needed; "" if it cannot be
@@ -149,6 +150,7 @@ def publish(active: Sequence[NetworkGuard]) -> None:
                     environ[name] = before
         _carry_into_popen(False)
         parent.published = None
+        parent.counted.clear()
         if parent.proxy is not None:  # the trap, if a child was started
             parent.proxy.stop()
         return
@@ -329,7 +331,9 @@ def collect() -> None:
             told = json.loads(line)
             if isinstance(told, dict):
                 lines.append(told)
-    # Blocks told before their child was known, taken back once it was (children_proxy.py).
+    # Blocks told before their child was known, taken back once it was (children_proxy.py),
+    # and told again: a block taken back after it was counted (at an earlier look: its child
+    # was asked as its test's call ended) is not counted again.
     withdrawn = {str(told["withdrawn"]) for told in lines if "withdrawn" in told}
     for told in lines:
         if "withdrawn" in told or str(told.get("mark")) in withdrawn:
@@ -339,8 +343,13 @@ def collect() -> None:
             host, port, child = str(told["host"]), told["port"], str(told["child"])
         except (KeyError, TypeError):
             continue
-        if guard is not None:
+        first = (str(told["key"]), str(told.get("mark") or told.get("replaces")))
+        if "replaces" in told and first in parent.counted:
+            parent.counted.discard(first)
+        elif guard is not None:
             guard.refuse_for_child(host, port if isinstance(port, int) else None, child)
+            if "mark" in told:
+                parent.counted.add(first)
 
 
 # The child's side -------------------------------------------------------------------------
@@ -398,13 +407,25 @@ def guard_this_process(data: dict[str, Any]) -> None:
         sys.meta_path.insert(0, _SubprocessLater())
 
 
-def tell(wire: Mapping[str, Any], host: str, port: int | None, child: str, mark: str = "") -> None:
+def tell(
+    wire: Mapping[str, Any],
+    host: str,
+    port: int | None,
+    child: str,
+    mark: str = "",
+    replaces: str = "",
+) -> None:
     """A child's block, one JSON line in the report file of the guard ``wire`` describes: the
     parent reads it (:func:`collect`). Nothing is written once that file is gone. A block told
-    with a ``mark`` is not counted if a line withdrawing the mark follows it (:func:`withdraw`).
+    with a ``mark`` is not counted if a line withdrawing the mark follows it (:func:`withdraw`);
+    the block that ``replaces`` it then is, unless the marked one was counted already.
     """
-    told = {"key": wire.get("key"), "host": host, "port": port, "child": child}
-    _append(wire, dict(told, mark=mark) if mark else told)
+    told: dict[str, Any] = {"key": wire.get("key"), "host": host, "port": port, "child": child}
+    if mark:
+        told["mark"] = mark
+    if replaces:
+        told["replaces"] = replaces
+    _append(wire, told)
 
 
 def withdraw(wire: Mapping[str, Any], mark: str) -> None:

@@ -175,7 +175,7 @@ class _Trap:
                 return
             # Refused: a host a guard does not allow, or a child the trap no longer knows (the
             # guard went as it connected), which no guard's allowed hosts vouch for.
-            self._tell(wires, request, child)
+            self._tell(wires, request, child, replaces=mark)
             test = str(wires[0]["test"]) if wires else "a guarded test"
             body = (
                 f"pytest-cassettes: network access to {request.host}:{request.port} blocked "
@@ -202,11 +202,15 @@ class _Trap:
 
     @staticmethod
     def _tell(
-        wires: Sequence[Mapping[str, Any]], request: _Request, child: str, mark: str = ""
+        wires: Sequence[Mapping[str, Any]],
+        request: _Request,
+        child: str,
+        mark: str = "",
+        replaces: str = "",
     ) -> None:
         for wire in wires:
             if not _allow_list(wire).allows(request.host, request.port):
-                tell(wire, request.host, request.port, child, mark)
+                tell(wire, request.host, request.port, child, mark, replaces)
 
 
 _ASK = (
