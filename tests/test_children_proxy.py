@@ -541,3 +541,48 @@ def test_a_child_asked_for_its_credentials_as_its_test_ends_is_counted_once(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["1 network connection blocked*"])
     assert suite.server.hits == 0
+
+
+ASKED_THEN_ASKS_AGAIN = """
+import base64, os, socket, sys, urllib.parse
+proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+connect = f"CONNECT {urllib.parse.urlsplit(sys.argv[1]).netloc} HTTP/1.1\\r\\n"
+token = base64.b64encode(f"{proxy.username}:x".encode()).decode()
+for credentials in ["", f"Proxy-Authorization: Basic {token}\\r\\n"]:
+    with socket.create_connection((proxy.hostname, proxy.port)) as s:
+        s.sendall(f"{connect}{credentials}\\r\\n".encode())
+        print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
+"""
+
+
+def test_a_child_asked_for_its_credentials_that_answers_on_a_new_connection_is_counted_once(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Asked (407), it closes the connection and asks again with them on a new one: its block
+    # was told twice, once named after the last child started and once named.
+    suite.write(
+        f"""
+        import subprocess
+        import sys
+
+        @pytest.mark.cassette
+        def test_asked():
+            done = subprocess.run(
+                [sys.executable, "-I", "-c", {ASKED_THEN_ASKS_AGAIN!r}, URL],
+                capture_output=True, text=True,
+            )
+            assert done.stdout.splitlines() == [
+                "HTTP/1.1 407 Proxy Authentication Required", "HTTP/1.1 403 Forbidden"
+            ], done.stderr
+        """
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*blocked in a child process (pid *: python* -I -c *urllib.parse*) of *test_asked",
+            "1 network connection blocked*",
+        ]
+    )
+    assert "or another child" not in result.stdout.str()
+    assert suite.server.hits == 0

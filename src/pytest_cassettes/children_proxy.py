@@ -37,6 +37,7 @@ import os
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +67,9 @@ class _Trap:
         self.children: dict[str, list[Any]] = {}
         self.last = ""
         self.marks = itertools.count(1)  # a block told before its child is known: see _serve
+        # a request's target -> the wires and mark of its block told before its client was
+        # asked for credentials, and when: it may answer on a new connection (see _serve)
+        self.asked: dict[str, tuple[list[Mapping[str, Any]], str, float]] = {}
 
     def register(self, wires: Sequence[Mapping[str, Any]], child: str, serve: bool = True) -> str:
         """A token naming ``child``; the trap made first if needed, and served by a thread of
@@ -127,6 +131,7 @@ class _Trap:
             listener, thread, wake = self.listener, self.thread, self.wake
             self.listener = self.thread = self.wake = None
             self.children.clear()
+            self.asked.clear()
             self.last = ""
         if wake is None or listener is None or thread is None:
             return
@@ -158,6 +163,8 @@ class _Trap:
                 # started, and withdrawn when the answer names the child.
                 told, mark = wires, f"{os.getpid()}-{next(self.marks)}"
                 self._tell(wires, request, child, mark)
+                with self.lock:
+                    self.asked[request.target] = (told, mark, time.monotonic())
                 try:
                     connection.sendall(_ASK)
                     head, rest = _read_head(connection, rest)
@@ -170,11 +177,26 @@ class _Trap:
                 wires, child = self._child(request.token)
             for wire in told:
                 withdraw(wire, mark)
+            earlier = None
+            with self.lock:
+                if mark and self.asked.get(request.target, ([], "", 0))[1] == mark:
+                    del self.asked[request.target]  # answered here
+                elif request.token and not mark:
+                    earlier = self.asked.pop(request.target, None)
+            if earlier is not None and time.monotonic() - earlier[2] > _ANSWERED_WITHIN:
+                earlier = None  # a client that gave up: another child asks now
             if _allowed(wires, request):
                 _tunnel(connection, request, rest)
                 return
             # Refused: a host a guard does not allow, or a child the trap no longer knows (the
-            # guard went as it connected), which no guard's allowed hosts vouch for.
+            # guard went as it connected), which no guard's allowed hosts vouch for. A client
+            # asked on another connection may answer on a new one (one that keeps no
+            # connection): the block told then is taken to be this one (kept if this one is let
+            # through: it may be another child's).
+            if earlier is not None:
+                told, mark, _ = earlier
+                for wire in told:
+                    withdraw(wire, mark)
             self._tell(wires, request, child, replaces=mark)
             test = str(wires[0]["test"]) if wires else "a guarded test"
             body = (
@@ -213,6 +235,7 @@ class _Trap:
                 tell(wire, request.host, request.port, child, mark, replaces)
 
 
+_ANSWERED_WITHIN = 5.0  # seconds: a client asked answers at once
 _ASK = (
     b"HTTP/1.1 407 Proxy Authentication Required\r\n"
     b'Proxy-Authenticate: Basic realm="pytest-cassettes"\r\nContent-Length: 0\r\n\r\n'
