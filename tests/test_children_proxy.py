@@ -492,33 +492,46 @@ def test_a_client_that_sends_no_credentials_when_asked_still_fails_its_test(
     assert suite.server.hits == 0
 
 
-# A client asked for its credentials (407) that answers on the same connection, as libcurl does.
-ASKED_THEN_ANSWERS = """
+# Clients asked for their credentials (407) that answer when told to (a line on stdin): on the
+# same connection, as libcurl does, or on a new one.
+ANSWERS_WHEN_TOLD = {
+    "same connection": """
 import base64, os, socket, sys, urllib.parse
 proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
 connect = f"CONNECT {urllib.parse.urlsplit(sys.argv[1]).netloc} HTTP/1.1\\r\\n"
+token = base64.b64encode(f"{proxy.username}:x".encode()).decode()
 with socket.create_connection((proxy.hostname, proxy.port)) as s:
-    s.sendall(connect.encode() + b"\\r\\n")
-    print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
+    for credentials in ["", f"Proxy-Authorization: Basic {token}\\r\\n"]:
+        s.sendall(f"{connect}{credentials}\\r\\n".encode())
+        print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
+        sys.stdin.readline()
+""",
+    "new connection": """
+import base64, os, socket, sys, urllib.parse
+proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+connect = f"CONNECT {urllib.parse.urlsplit(sys.argv[1]).netloc} HTTP/1.1\\r\\n"
+token = base64.b64encode(f"{proxy.username}:x".encode()).decode()
+for credentials in ["", f"Proxy-Authorization: Basic {token}\\r\\n"]:
+    with socket.create_connection((proxy.hostname, proxy.port)) as s:
+        s.sendall(f"{connect}{credentials}\\r\\n".encode())
+        print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
     sys.stdin.readline()
-    token = base64.b64encode(f"{proxy.username}:x".encode()).decode()
-    s.sendall(f"{connect}Proxy-Authorization: Basic {token}\\r\\n\\r\\n".encode())
-    print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
-"""
+""",
+}
 
 
+@pytest.mark.parametrize("client", list(ANSWERS_WHEN_TOLD))
 def test_a_child_asked_for_its_credentials_as_its_test_ends_is_counted_once(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
     # Its block, told before it was asked, was read when the test's call ended; its answer,
-    # which withdraws it and tells it again named, was read when the guard went: the one
-    # connection failed the test twice (its call and its teardown).
+    # which tells it again named, was read when the guard went: the one connection failed the
+    # test twice (its call and its teardown). On a new connection, the answer was a new block.
     suite.write(
         f"""
         import subprocess
         import sys
 
-        ASKED_THEN_ANSWERS = {ASKED_THEN_ANSWERS!r}
         STARTED = []
 
         @pytest.fixture(autouse=True)
@@ -530,7 +543,7 @@ def test_a_child_asked_for_its_credentials_as_its_test_ends_is_counted_once(
         @pytest.mark.cassette
         def test_asked():
             child = subprocess.Popen(
-                [sys.executable, "-I", "-c", ASKED_THEN_ANSWERS, URL],
+                [sys.executable, "-I", "-c", {ANSWERS_WHEN_TOLD[client]!r}, URL],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )
             STARTED.append(child)
@@ -540,49 +553,4 @@ def test_a_child_asked_for_its_credentials_as_its_test_ends_is_counted_once(
     result = ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["1 network connection blocked*"])
-    assert suite.server.hits == 0
-
-
-ASKED_THEN_ASKS_AGAIN = """
-import base64, os, socket, sys, urllib.parse
-proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
-connect = f"CONNECT {urllib.parse.urlsplit(sys.argv[1]).netloc} HTTP/1.1\\r\\n"
-token = base64.b64encode(f"{proxy.username}:x".encode()).decode()
-for credentials in ["", f"Proxy-Authorization: Basic {token}\\r\\n"]:
-    with socket.create_connection((proxy.hostname, proxy.port)) as s:
-        s.sendall(f"{connect}{credentials}\\r\\n".encode())
-        print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)
-"""
-
-
-def test_a_child_asked_for_its_credentials_that_answers_on_a_new_connection_is_counted_once(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Asked (407), it closes the connection and asks again with them on a new one: its block
-    # was told twice, once named after the last child started and once named.
-    suite.write(
-        f"""
-        import subprocess
-        import sys
-
-        @pytest.mark.cassette
-        def test_asked():
-            done = subprocess.run(
-                [sys.executable, "-I", "-c", {ASKED_THEN_ASKS_AGAIN!r}, URL],
-                capture_output=True, text=True,
-            )
-            assert done.stdout.splitlines() == [
-                "HTTP/1.1 407 Proxy Authentication Required", "HTTP/1.1 403 Forbidden"
-            ], done.stderr
-        """
-    )
-    result = ci(suite, monkeypatch)
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*blocked in a child process (pid *: python* -I -c *urllib.parse*) of *test_asked",
-            "1 network connection blocked*",
-        ]
-    )
-    assert "or another child" not in result.stdout.str()
     assert suite.server.hits == 0
