@@ -733,6 +733,91 @@ def test_a_run_that_leaves_out_tests_sharing_a_cassette_keeps_and_judges_nothing
     assert "never played" not in result.stdout.str()
 
 
+# A module of a suite (testpaths: tests, one cassette dir) whose test names a cassette first.
+FLOW = """
+@pytest.mark.cassette("shared/flow.yaml", drop_unused_requests=True)
+def test_{name}():
+    requests.get(URL + "/{name}")
+    assert not os.environ.get("FAIL_{name}")
+"""
+
+
+def flow_suite(suite: Suite, *names: str, more: str = "") -> None:
+    """`tests/<name>/test_<name>.py` for each name (`more`: lines the first test's body ends
+    with)."""
+    suite.pytester.makeini("[pytest]\ntestpaths = tests\ncassette_dir = cassettes\n")
+    for name in names:
+        source = FLOW.format(name=name) + (more if name == names[0] else "")
+        suite.write(source, name=f"tests/{name}/test_{name}")
+
+
+def flow_uris(suite: Suite) -> list[str]:
+    flow = yaml.safe_load((suite.path / "cassettes/shared/flow.yaml").read_text())
+    return sorted(i["request"]["uri"] for i in flow["interactions"])
+
+
+NARROWER = {
+    "file": ["tests/a/test_a.py"],
+    "folder": ["tests/a"],
+    "node-id": ["tests/a/test_a.py::test_a"],
+    "ignore": ["--ignore=tests/b"],
+    "last-failed": ["--lf", "-p", "cacheprovider"],
+    "started-in-a-folder": [],  # pytest started in tests/a
+    "xdist": pytest.param(["-n", "2", "tests/a/test_a.py"], marks=needs_xdist),
+}
+
+
+@pytest.mark.parametrize("args", NARROWER.values(), ids=NARROWER.keys())
+def test_a_run_of_some_modules_keeps_and_judges_nothing_of_a_cassette_others_name(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    # `pytest tests/a/test_a.py` knew test_a alone: its save dropped test_b's page
+    # (drop_unused_requests) and strict failed it for that page.
+    flow_suite(suite, "a", "b")
+    suite.run().assert_outcomes(passed=2)
+    pages = [suite.server.url("/a"), suite.server.url("/b")]
+    assert flow_uris(suite) == pages
+    if "--lf" in args:  # test_a failed last: --lf collects its module alone
+        monkeypatch.setenv("FAIL_a", "1")
+        run(suite, "--record-mode=none", *args[1:]).assert_outcomes(passed=1, failed=1)
+        monkeypatch.delenv("FAIL_a")
+    if not args:
+        monkeypatch.chdir(suite.path / "tests/a")
+    result = run(suite, "--record-mode=new_episodes", "--cassette-report=r.json", *args)
+    result.assert_outcomes(passed=1)
+    assert flow_uris(suite) == pages
+    result.stdout.fnmatch_lines(
+        [
+            "drop_unused_requests not applied to 1 cassette named in markers: this run did not "
+            "collect every test module*",
+            "  cassettes/shared/flow.yaml",
+        ]
+    )
+    result = run(suite, "--record-mode=none", "--cassette-strict", *args)
+    assert result.ret == pytest.ExitCode.OK
+    assert "never played" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("whole", [[], ["tests"], ["."]], ids=["bare", "testpaths", "rootdir"])
+def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sends(
+    suite: Suite, whole: list[str]
+) -> None:
+    # A run given the suite's testpaths (`pytest tests`) was taken for a narrower one: it told
+    # no orphan in a project with one cassette dir.
+    flow_suite(suite, "a", more='    requests.get(URL + "/old")\n')
+    suite.run().assert_outcomes(passed=1)
+    flow_suite(suite, "a")  # test_a no longer sends /old
+    old = [suite.server.url("/a"), suite.server.url("/old")]
+    result = run(suite, "--record-mode=new_episodes", "tests/a")
+    result.assert_outcomes(passed=1)
+    assert flow_uris(suite) == old
+    result = run(suite, "--record-mode=new_episodes", "--cassette-report=r.json", *whole)
+    result.assert_outcomes(passed=1)
+    assert flow_uris(suite) == [suite.server.url("/a")]
+    assert "drop_unused_requests not applied" not in result.stdout.str()
+    assert json.loads((suite.path / "r.json").read_text())["orphans_known"] is True
+
+
 def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_others(
     suite: Suite,
 ) -> None:

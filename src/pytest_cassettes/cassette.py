@@ -377,7 +377,9 @@ class Cassette:
     codec: storage.Codec = storage.YAML
     persisted: storage.Persisted | None = None  # a persister registered by a plugin
     own_exists: bool = False
-    sharing: int = 1  # collected tests whose markers name this cassette first (Session.open)
+    # Collected tests whose markers name this cassette first, one more in a run that did not
+    # collect every module (Session.open).
+    sharing: int = 1
     # The stored requests of the own cassette as loaded (a played entry lets its stored form
     # go: see Entry.forget_response), to tell at save what other processes wrote meanwhile.
     own_requests: list[Any] = field(default_factory=list)

@@ -77,7 +77,11 @@ class Report:
     beside_pytest_vcr: dict[str, str] = field(default_factory=dict)
     # Cassettes several tests share whose drop_unused_requests was not applied.
     drop_skipped: set[str] = field(default_factory=set)
-    # Cassettes the markers of several collected tests name first: path -> how many tests.
+    # The run collected fewer modules than the whole suite (whole_tree): the tests of the
+    # others, which may name its cassettes too, are not known.
+    narrowed: bool = False
+    # Cassettes the markers of several collected tests name first: path -> how many tests
+    # (one more in a narrowed run).
     sharing: dict[str, int] = field(default_factory=dict)
     # Strict cassettes several tests share: path -> what none of them played (settle_shared).
     strict_unplayed: dict[str, list[str]] = field(default_factory=dict)
@@ -109,6 +113,7 @@ class Report:
             "old_secrets": self.old_secrets,
             "beside_pytest_vcr": self.beside_pytest_vcr,
             "drop_skipped": sorted(self.drop_skipped),
+            "narrowed": self.narrowed,
             "sharing": self.sharing,
         }
 
@@ -124,6 +129,7 @@ class Report:
         self.old_secrets.update(wire.get("old_secrets", {}))
         self.beside_pytest_vcr.update(wire.get("beside_pytest_vcr", {}))
         self.drop_skipped.update(wire.get("drop_skipped", ()))
+        self.narrowed = self.narrowed or wire.get("narrowed", False)
         self.sharing.update(wire.get("sharing", {}))
 
     def settle_shared(self) -> None:
@@ -275,12 +281,20 @@ def lines(
         yield from (f"  {request}" for request in unplayed)
     if report.drop_skipped:
         count = len(report.drop_skipped)
-        yield (
-            f"drop_unused_requests not applied to {plural(count, 'cassette')} several tests "
-            "share (a test cannot tell the others' interactions from stale ones): re-record "
-            f"{'it' if count == 1 else 'them'} with --record-mode=rewrite to keep only what "
-            "the tests send:"
-        )
+        it = "it" if count == 1 else "them"
+        if report.narrowed:
+            yield (
+                f"drop_unused_requests not applied to {plural(count, 'cassette')} named in "
+                "markers: this run did not collect every test module, and tests of the others "
+                f"may have recorded into {it} (a run of the whole suite applies it where one "
+                "test names the cassette):"
+            )
+        else:
+            yield (
+                f"drop_unused_requests not applied to {plural(count, 'cassette')} several "
+                "tests share (a test cannot tell the others' interactions from stale ones): "
+                f"re-record {it} with --record-mode=rewrite to keep only what the tests send:"
+            )
         for path in sorted(report.drop_skipped):
             yield f"  {path}"
     if report.beside_pytest_vcr:

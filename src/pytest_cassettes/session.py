@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from glob import glob
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -509,6 +510,10 @@ class Session:
             cassette.load(read(path), path, own=False, scrub=scrubber.scrub_request)
         if settings.named and not block:
             cassette.sharing = self.shared_own.get(self.shared_key(item), 1)
+            if self.report.narrowed:
+                # Tests of the modules the run did not collect may name it first too: what
+                # they recorded is neither dropped (drop_unused_requests) nor judged (strict).
+                cassette.sharing += 1
             if cassette.sharing > 1:
                 self.report.sharing[self.shown(settings.path)] = cassette.sharing
         return cassette
@@ -938,8 +943,8 @@ class Session:
                 if not marker_names(item):
                     used.append(paths.default_cassette(item, cassette_dir))
             self.report.used.update(used_key(self.shown(p)) for p in used)
-        # The tests -k, -m, --lf or a node id leave out name them too: they share the file all
-        # the same. (Those of modules the run does not collect at all are not known.)
+        # The tests -k, -m or a node id leave out name them too: they share the file all the
+        # same. (Those of modules the run does not collect at all are not known: see open.)
         every = {id(item): item for item in [*self.made, *self.left_out, *items]}
         self.made, self.left_out = [], []
         recording_into = Counter(
@@ -950,7 +955,9 @@ class Session:
             and marker_names(item)
         )
         self.shared_own = {key: tests for key, tests in recording_into.items() if tests > 1}
-        if self.config.getini("cassette_dir") and not whole_tree(self.config):
+        # Those of the modules a narrower run does not collect may name its cassettes too.
+        self.report.narrowed = not whole_tree(self.config)
+        if self.config.getini("cassette_dir") and self.report.narrowed:
             # One cassette dir for the project: a module of the same name elsewhere, not
             # collected, shares `<cassette_dir>/<stem>/`.
             self.report.complete = False
@@ -1130,11 +1137,27 @@ def fixture_definitions(item: pytest.Item, name: str) -> Sequence[Any]:
 
 
 def whole_tree(config: pytest.Config) -> bool:
-    """Whether the run collects what a bare `pytest` would (no paths on the command line)."""
-    source = getattr(config, "args_source", None)  # pytest >= 7.2
-    if source is not None:
-        return bool(source != pytest.Config.ArgsSource.ARGS)
-    return not any(os.path.exists(arg.split("::")[0]) for arg in config.invocation_params.args)
+    """Whether the run collects every module a bare `pytest` in the rootdir would (its
+    `testpaths`, or the rootdir): not when the paths it was given (a file, a folder, a node id)
+    or the folder it started in leave some out, nor with `--ignore` on the command line, nor
+    with `--lf` (which collects only the files that failed)."""
+    if config.getoption("lf", False):
+        return False
+    if any(str(arg).startswith("--ignore") for arg in config.invocation_params.args):
+        return False
+    root = config.rootpath
+    defaults = [
+        Path(os.path.abspath(found))
+        for name in config.getini("testpaths")
+        for found in glob(str(root / name), recursive=True)
+    ]
+    start = config.invocation_params.dir
+    # What the run collects: the paths given, else pytest's defaults (testpaths or the folder
+    # it started in).
+    given = [Path(os.path.abspath(os.path.join(start, arg))) for arg in config.args]
+    return all(
+        any(path == arg or arg in path.parents for arg in given) for path in defaults or [root]
+    )
 
 
 def unused_requests(cassette: Cassette) -> list[str]:
