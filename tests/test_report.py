@@ -840,6 +840,41 @@ def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_
     assert uris == [suite.server.url(f"/{n}") for n in range(3)]
 
 
+def test_a_cassette_config_of_their_own_leaves_tests_naming_one_name_in_two_folders_apart(
+    suite: Suite,
+) -> None:
+    # A conftest's cassette_config (the project's filters) had the tests counted by the name
+    # alone: a/cassettes/flow.yaml and b/cassettes/flow.yaml were taken for one file two tests
+    # share, and drop_unused_requests was applied to neither.
+    suite.pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def cassette_config():
+            return {"filter_headers": ["x-trace"]}
+        """
+    )
+    test = """
+@pytest.mark.cassette("flow.yaml", drop_unused_requests=True)
+def test_{name}():
+    requests.get(URL + "/{name}")
+"""
+    for name in ("a", "b"):
+        suite.write(
+            test.format(name=name) + '    requests.get(URL + "/old")\n', f"{name}/test_{name}"
+        )
+    suite.run().assert_outcomes(passed=2)
+    for name in ("a", "b"):
+        suite.write(test.format(name=name), f"{name}/test_{name}")
+    result = suite.run("--record-mode=new_episodes")
+    result.assert_outcomes(passed=2)
+    assert "drop_unused_requests not applied" not in result.stdout.str()
+    for name in ("a", "b"):
+        flow = yaml.safe_load((suite.path / name / "cassettes/flow.yaml").read_text())
+        assert [i["request"]["uri"] for i in flow["interactions"]] == [suite.server.url(f"/{name}")]
+
+
 SCRUBBED = """
 @pytest.mark.cassette
 def test_login():

@@ -520,10 +520,10 @@ class Session:
 
     def shared_key(self, item: pytest.Item) -> str:
         """What tells the tests naming one cassette first: its path (without its suffix), or
-        its name where the test's own `cassette_dir` or `cassette_config` chooses the
-        directory, which is known only as the test runs."""
+        its name where the test's own `cassette_dir` chooses the directory, which is known
+        only as the test runs (a `cassette_config` of its own leaves the path as it is)."""
         name = marker_names(item)[0]
-        if not own_fixtures(item, FIXTURES):
+        if not own_fixtures(item, ("cassette_dir",)):
             return "name:" + used_key(name)
         return used_key(str(paths.named_cassette(name, self.default_dir(Path(item.path)))))
 
