@@ -205,6 +205,15 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         state.left_out += items
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_ignore_collect(
+    collection_path: Path, config: pytest.Config
+) -> Generator[None, Any, None]:
+    outcome = yield
+    if outcome.excinfo is None and outcome.get_result():
+        config.stash[SESSION].ignored(collection_path)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     state = config.stash[SESSION]

@@ -285,9 +285,8 @@ def lines(
         if report.narrowed:
             yield (
                 f"drop_unused_requests not applied to {plural(count, 'cassette')} named in "
-                "markers: this run did not collect every test module, and tests of the others "
-                f"may have recorded into {it} (a run of the whole suite applies it where one "
-                "test names the cassette):"
+                "markers: this run left test modules out (the paths it was given, --ignore, "
+                f"a conftest's collect_ignore, --lf), whose tests may have recorded into {it}:"
             )
         else:
             yield (

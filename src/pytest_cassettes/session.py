@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from glob import glob
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,6 +191,7 @@ class Session:
         self.shared_own: dict[str, int] = {}
         self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
         self.made: list[pytest.Item] = []  # the tests node ids leave out (LeftOutByNodeIds)
+        self.ignored_modules = False  # see ignored
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
@@ -956,7 +958,7 @@ class Session:
         )
         self.shared_own = {key: tests for key, tests in recording_into.items() if tests > 1}
         # Those of the modules a narrower run does not collect may name its cassettes too.
-        self.report.narrowed = not whole_tree(self.config)
+        self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
         if self.config.getini("cassette_dir") and self.report.narrowed:
             # One cassette dir for the project: a module of the same name elsewhere, not
             # collected, shares `<cassette_dir>/<stem>/`.
@@ -966,6 +968,15 @@ class Session:
             if folder.is_dir():
                 files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
                 self.report.candidates.update(self.shown(p) for p in files)
+
+    def ignored(self, path: Path) -> None:
+        """pytest ignores this path (a conftest's `collect_ignore`, `--ignore`): if it is a
+        test module, its tests are not known, in a run of the whole suite too (a conftest may
+        ignore a module on some Python versions only)."""
+        if path.suffix == ".py" and any(
+            fnmatch(path.name, pattern) for pattern in self.config.getini("python_files")
+        ):
+            self.ignored_modules = True
 
     def note_blocked(self, failed: bool) -> None:
         """The connections blocked since the last test phase's report belong to this one (a
