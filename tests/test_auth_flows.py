@@ -584,6 +584,23 @@ FLOWS = {
         (BARE_TICKET, USER_PASSWORD),
         ('"ticket": {"id": 4711, "subject": "Printer jammed"}', '"ticket": "SUP-1234"'),
     ),
+    "a Ticket in any case (an ASP.NET API's JSON, a link's query)": Flow(
+        {
+            "/api/Account/Ticket": {
+                "headers": JSON,
+                "body": json.dumps({"Ticket": BARE_TICKET, "UserName": "ada"}),
+            },
+            "/api/Support/Latest": {"headers": JSON, "body": json.dumps({"Ticket": "SUP-1234"})},
+        },
+        f"""
+        answer = requests.get(URL + "/api/Account/Ticket").json()
+        assert answer["UserName"] == "ada" and answer["Ticket"]
+        assert requests.get(URL + "/api/Support/Latest").json()["Ticket"] == "SUP-1234"
+        assert requests.get(URL + "/lo/reset?Ticket={TICKET}").json()["method"] == "GET"
+        """,
+        (BARE_TICKET, TICKET),
+        ('"Ticket": "SUP-1234"', '"UserName": "ada"'),
+    ),
     "Auth0's password-change ticket": Flow(
         {
             "/api/v2/tickets/password-change": {

@@ -1589,7 +1589,7 @@ class Scrubber:
             return True  # a connection string's `Pwd=`, no parameter name anywhere else
         if "code" in names and authorization_code(names):
             return True  # a URL's authorization code, maybe
-        if not RANDOM_ONLY.isdisjoint(names):
+        if not RANDOM_ONLY.isdisjoint(map(str.lower, names)):
             return True  # Auth0's ticket, maybe
         sensitive = self._param_names
         for name in set(names) if len(names) > 8 else names:
@@ -1996,7 +1996,7 @@ class Scrubber:
         keys = {k for k in names if self._param_names(unquote_plus(k))}
         if "code" in names and authorization_code(names):
             keys.add("code")  # each one's own URL tells (see code_in_url)
-        keys.update(RANDOM_ONLY.intersection(names))  # by their values (see _pair_edits)
+        keys.update(k for k in names if k.lower() in RANDOM_ONLY)  # by values (see _pair_edits)
         if not keys:
             return []
 
@@ -2273,7 +2273,7 @@ class Scrubber:
             decoded = value
             for _ in range(times):
                 decoded = unquote_plus(decoded)
-            if key in RANDOM_ONLY and not random_only(key, decoded):
+            if key.lower() in RANDOM_ONLY and not random_only(key, decoded):
                 continue
             encode = _markup if kind == "markup" and not times else plain_text
             new = self._secret_value(unquote_plus(key), decoded, found, encode)

@@ -68,7 +68,7 @@ _SRP_SECRET_BLOCKS = ("SECRET_BLOCK", "PASSWORD_CLAIM_SECRET_BLOCK")
 # listing, its tickets objects and ids, is not read again for them.
 AUTH_HINT = re.compile(
     r'"kty"|"grant_type"|"redirect_uri"|"code_verifier"|"Session"'
-    r'|"(?:PASSWORD_CLAIM_)?SECRET_BLOCK"|"ticket"\s*:\s*"(?:[^"\\]|\\.){16}'
+    r'|"(?:PASSWORD_CLAIM_)?SECRET_BLOCK"|"[Tt]icket"\s*:\s*"(?:[^"\\]|\\.){16}'
 )
 
 
@@ -96,8 +96,9 @@ _URL_OR_PATH = re.compile(r"^/|://|\?")
 
 
 def random_only(name: str, value: str) -> bool:
-    """Whether a parameter of RANDOM_ONLY's names has a generated value (a secret)."""
-    return name in RANDOM_ONLY and _token_like(value)
+    """Whether a parameter of RANDOM_ONLY's names (in any case) has a generated value (a
+    secret)."""
+    return name.lower() in RANDOM_ONLY and _token_like(value)
 
 
 # A URL's parameter names, and where a URL in text ends (at most so far from the `code`).
@@ -155,7 +156,7 @@ def auth_paths(node: Mapping[str, Any], path: Path, found: Found) -> None:
     for key in _SRP_SECRET_BLOCKS:
         if isinstance(node.get(key), str):
             found.base64_secret((*path, key.lower()))
-    ticket = node.get("ticket")
+    ticket = node.get("ticket", node.get("Ticket"))  # an ASP.NET API's `Ticket` too
     if isinstance(ticket, str) and not _URL_OR_PATH.search(ticket) and _token_like(ticket):
         found.secrets.append((*path, "ticket"))
 
