@@ -724,12 +724,20 @@ def test_cognito_srp_s_secret_block_replays_as_the_placeholder_s_base64(suite: S
     assert suite.server.hits == 2
 
 
+@pytest.mark.parametrize("form", ["/v2/credentials/{}", "/v1/credentials?id={}"])
 def test_an_ecs_container_s_credentials_uri_is_scrubbed_and_replays_in_another_task(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, form: str
 ) -> None:
-    # ECS hands a task its role's credentials at `/v2/credentials/<uuid>`
-    # (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI): the id is all a caller needs, so it is a
-    # credential too; each task gets its own, and a replay in another one still matches.
+    # ECS hands a task its role's credentials at `/v2/credentials/<uuid>`, the agent's older
+    # form at `/v1/credentials?id=<uuid>` (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI): the id is
+    # all a caller needs, so it is a credential too; each task gets its own, and a replay in
+    # another one still matches. An environment's dump shows the variable too.
+    relative = form.format(CONTAINER_ID)
+    dump = [
+        "HOSTNAME=ip-10-0-1-23",
+        f"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI={relative}",
+        "AWS_REGION=eu-west-1",
+    ]
     credentials = {
         "AccessKeyId": "ASIA" + "Q7RZ2XLM4VB8NT3K",
         "SecretAccessKey": CLIENT_SECRET,
@@ -737,28 +745,34 @@ def test_an_ecs_container_s_credentials_uri_is_scrubbed_and_replays_in_another_t
         "Expiration": "2099-01-01T00:00:00Z",
         "RoleArn": "arn:aws:iam::123456789012:role/app-task",
     }
-    suite.server.route(
-        f"/v2/credentials/{CONTAINER_ID}", headers=JSON, body=json.dumps(credentials)
-    )
+    suite.server.route(relative.partition("?")[0], headers=JSON, body=json.dumps(credentials))
+    suite.server.route("/debug/env", body="\n".join(dump) + "\n")
+    suite.server.route("/containers/app/json", headers=JSON, body=json.dumps({"Env": dump}))
     suite.write(
         """
         from botocore.credentials import ContainerProvider
 
         @pytest.mark.cassette
         def test_task_role():
-            uri = URL + "/v2/credentials/" + os.environ["TASK_CREDENTIALS_ID"]
+            # The dumps first: the id is not learned from the URI yet.
+            assert "AWS_REGION=eu-west-1" in requests.get(URL + "/debug/env").text
+            assert len(requests.get(URL + "/containers/app/json").json()["Env"]) == 3
+            uri = URL + os.environ["TASK_CREDENTIALS_URI"]
             loaded = ContainerProvider({"AWS_CONTAINER_CREDENTIALS_FULL_URI": uri}).load()
             frozen = loaded.get_frozen_credentials()
             assert frozen.access_key.startswith("<SCRUBBED") or frozen.access_key.startswith("ASIA")
             assert frozen.token
         """
     )
-    monkeypatch.setenv("TASK_CREDENTIALS_ID", CONTAINER_ID)
+    monkeypatch.setenv("TASK_CREDENTIALS_URI", relative)
     suite.run().assert_outcomes(passed=1)
     cassettes = suite.path / "cassettes"
     assert on_disk(cassettes, CONTAINER_ID, "ASIA" + "Q7RZ2XLM4VB8NT3K", CLIENT_SECRET) == []
-    assert suite.uris("test_task_role")[0].endswith("/v2/credentials/%3CSCRUBBED%3E")
-    assert credentials["RoleArn"] in recorded(suite, "test_task_role")
-    monkeypatch.setenv("TASK_CREDENTIALS_ID", "0b8e6f54-3c1a-4d2e-9f70-1a2b3c4d5e6f")
+    assert suite.uris("test_task_role")[2].endswith(form.format("%3CSCRUBBED%3E"))
+    text = recorded(suite, "test_task_role")
+    assert credentials["RoleArn"] in text
+    assert f"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI={form.format('%3CSCRUBBED%3E')}" in text
+    assert "HOSTNAME=ip-10-0-1-23\n" in text and '"AWS_REGION=eu-west-1"' in text
+    monkeypatch.setenv("TASK_CREDENTIALS_URI", form.format("0b8e6f54-3c1a-4d2e-9f70-1a2b3c4d5e6f"))
     suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == 1
+    assert suite.server.hits == 3

@@ -989,8 +989,10 @@ class Scrubber:
 
     def _scrub_url(self, uri: str, found: list[str]) -> str:
         base, hash_mark, fragment = uri.partition("#")
+        # One-time links' tokens in the path (ECS's `/v1/credentials?id=` in the query too).
+        path = base.find("?")
+        base = self._scrub_link_tokens(base, found, len(base) if path < 0 else path)
         base, question, query = base.partition("?")
-        base = self._scrub_link_tokens(base, found)
         if ";" in base and "=" in base:
             names = [key for _, key, _ in _MATRIX_PAIR.findall(base)]
             base = self._replace_named(base, _MATRIX_PAIR, names, "query", found)
@@ -1004,14 +1006,16 @@ class Scrubber:
         # where a URL inside text would end).
         return self._scrub_text(rebuilt, found, _url_encoded, embedded=False)
 
-    def _scrub_link_tokens(self, text: str, found: list[str]) -> str:
-        return splice(text, self._link_token_edits(text, found))
+    def _scrub_link_tokens(self, text: str, found: list[str], path_end: int | None = None) -> str:
+        return splice(text, self._link_token_edits(text, found, path_end))
 
-    def _link_token_edits(self, text: str, found: list[str]) -> list[tuple[int, int, str]]:
+    def _link_token_edits(
+        self, text: str, found: list[str], path_end: int | None = None
+    ) -> list[tuple[int, int, str]]:
         """One-time links' tokens in URL paths (see scrub_auth.link_tokens): the placeholder,
         percent-encoded (it is a URL's, in text too: a client sends it back so on replay)."""
         edits = []
-        for start, end in link_tokens(text):
+        for start, end in link_tokens(text, path_end):
             found.append(_carrying("link-token", unquote_plus(text[start:end])))
             edits.append((start, end, _ENCODED_SCRUBBED))
         return edits

@@ -182,8 +182,9 @@ def token_answer(method: str, uri: str) -> bool:
 # a bare verb (group 2: `/invite/`, `/confirm/`, `/verify/`, `/activate/`, a REST API's too)
 # so does a UUID or a hex string (an invitation's or order's id, a commit, a device's `dev-...`)
 # and a serial number (see _SERIAL). Group 3: an ECS task's credentials URI
-# (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, `/v2/credentials/<uuid>` at its path's start), whose
-# UUID is all a caller needs to get the task role's credentials.
+# (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, `/v2/credentials/<uuid>` at its path's start, or the
+# agent's older `/v1/credentials?id=<uuid>`), whose UUID is all a caller needs to get the task
+# role's credentials.
 _LINK_HINTS = (
     *(
         form
@@ -191,12 +192,13 @@ _LINK_HINTS = (
         for form in (hint, hint.capitalize(), hint.upper())
     ),
     "/v2/credentials/",
+    "/v1/credentials?id=",
 )
 _LINK_WORD = re.compile(
     r"/(?:(magic(?:[-_]?links?)?|passwordless|verify[-_/]?email|email[-_/]?verif(?:y|ication)"
-    r"|confirm[-_/]?email|reset[-_/]?password|password[-_/]?reset|accept[-_]?invit(?:e|ation))"
-    r"|(verify|verification|confirm(?:ation)?|reset|activat(?:e|ion)|invit(?:e|ation))"
-    r"|(v2/credentials))/",
+    r"|confirm[-_/]?email|reset[-_/]?password|password[-_/]?reset|accept[-_]?invit(?:e|ation))/"
+    r"|(verify|verification|confirm(?:ation)?|reset|activat(?:e|ion)|invit(?:e|ation))/"
+    r"|(v2/credentials/|v1/credentials\?id=))",
     re.IGNORECASE,
 )
 _LINK, _BARE, _CONTAINER = 1, 2, 3  # _LINK_WORD's groups
@@ -214,16 +216,22 @@ _ID = re.compile(rf"(?:[A-Za-z]+[-_])?(?:{_UUID}|[0-9a-f]+|[0-9A-F]+)")
 _SERIAL = re.compile(r"[A-Z0-9]+(?:[-_][A-Z0-9]+)*")
 _SERIAL_LENGTH = 20
 _CREDENTIALS_ID = re.compile(_UUID, re.IGNORECASE)
-# What may come before a credentials URI's path: nothing, or a URL's scheme and host.
-_HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*)?")
+# What may come before a credentials URI's path: nothing, a URL's scheme and host, and before
+# either a variable's name (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/...` in an environment's
+# dump, a log line).
+_HOST = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*=)?(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*)?")
 
 
-def link_tokens(text: str) -> Iterator[tuple[int, int]]:
-    """Where a text's URL paths hold a one-time link's token (see _LINK_WORD), in order."""
+def link_tokens(text: str, path_end: int | None = None) -> Iterator[tuple[int, int]]:
+    """Where a text's URL paths hold a one-time link's token (see _LINK_WORD), in order. With
+    `path_end` (a URL's, its query after it) only the words in its path are read: the query's
+    values are read as parameters."""
     if "/" not in text or not any(hint in text for hint in _LINK_HINTS):
         return  # mixed case is seldom: three forms of each word are cheaper than lower()
     for word in _LINK_WORD.finditer(text):
         kind = word.lastindex or _LINK
+        if path_end is not None and word.start() >= path_end:
+            break
         position, tokens = word.end(), []
         for _ in range(1 if kind == _CONTAINER else 2):
             segment = _SEGMENT.match(text, position)
@@ -235,8 +243,14 @@ def link_tokens(text: str) -> Iterator[tuple[int, int]]:
                 break
         if not tokens:
             continue
-        begin = _url_start(text, word.start())  # the cheaper check first
-        if begin is not None and (kind != _CONTAINER or _HOST.fullmatch(text, begin, word.start())):
+        start = word.start()
+        begin = _bound(text, start)  # the cheaper check first
+        if begin is None:
+            continue
+        if kind == _CONTAINER:
+            if _HOST.fullmatch(text, begin, start):
+                yield from tokens
+        elif _in_url(text, begin, start):
             yield from tokens
 
 
@@ -245,17 +259,19 @@ def has_link_token(text: str) -> bool:
     return next(link_tokens(text), None) is not None
 
 
-def _url_start(text: str, start: int) -> int | None:
-    """Where the URL or path that `/` at `start` is in begins (None: it is in none): what runs
-    before it (to white space, a quote or markup) is a path or a URL with its scheme, no ARN
+def _in_url(text: str, begin: int, start: int) -> bool:
+    """Whether `/` at `start` is in a URL or path, `begin` where its run of text begins (see
+    _bound): what runs before it is a path or a URL with its scheme, no ARN
     (`arn:aws:...:handshake/.../invite/`)."""
+    return begin == start or text.startswith("/", begin) or "://" in text[begin:start]
+
+
+def _bound(text: str, start: int) -> int | None:
+    """Where the run of text before `start` begins: after white space, a quote or markup
+    (None: a run too long for a URL)."""
     low = max(0, start - _URL_REACH)
     begin = 1 + max(map(text.rfind, _URL_BOUNDS, repeat(low), repeat(start))) if start else 0
-    if begin == 0 and low:
-        return None  # a run too long for a URL
-    if begin == start or text.startswith("/", begin) or "://" in text[begin:start]:
-        return begin
-    return None
+    return None if begin == 0 and low else begin
 
 
 def _token_like(segment: str) -> bool:
