@@ -25,6 +25,8 @@ PLACES = {
     "authorization header": 'requests.get(URL + "/a", headers={"Authorization": "Bearer " + TOKEN})',
     "lower-case api key header": 'requests.get(URL + "/a", headers={"x-api-key": TOKEN})',
     "custom *-token header": 'requests.get(URL + "/a", headers={"X-Session-Token": TOKEN})',
+    "x-authorization header": 'requests.get(URL + "/a", headers={"x-authorization": "Token " + TOKEN})',
+    "authentication header": 'requests.get(URL + "/a", headers={"Authentication": TOKEN})',
     "cookie header": 'requests.get(URL + "/a", cookies={"session": TOKEN, "theme": "dark"})',
     "query parameter": 'requests.get(URL + "/a", params={"api_key": TOKEN, "page": "1"})',
     "form body": (
@@ -41,6 +43,7 @@ PLACES = {
         'requests.post(URL + "/j", json={"note": "key is " + os.environ["ACME_API_KEY"]})'
     ),
     "response set-cookie": 'assert requests.get(URL + "/login").status_code == 200',
+    "response x-authorization header": 'assert requests.get(URL + "/renew").status_code == 200',
     "response json token": 'assert requests.post(URL + "/token").json()["token_type"] == "bearer"',
 }
 
@@ -62,6 +65,7 @@ def test_no_secret_reaches_disk_and_replay_still_matches(
     suite.server.route(
         "/login", headers={"Set-Cookie": f"sid={TOKEN}; Path=/; HttpOnly"}, body=b"welcome"
     )
+    suite.server.route("/renew", headers={"X-Authorization": f"Token {TOKEN}"}, body=b"renewed")
     suite.server.route(
         "/token",
         headers={"Content-Type": "application/json"},

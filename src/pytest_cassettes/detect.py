@@ -224,6 +224,12 @@ DEFAULT_HEADER_RULES: tuple[str, ...] = (
     "x-appwrite-session",
     "x-guploader-uploadid",
     "x-identity-header",  # Azure App Service's managed identity endpoint
+    # Authorization under another name (an API behind a proxy that drops `Authorization`,
+    # ThingsBoard's `X-Authorization`); a `Bearer` token was found in them by its format.
+    "x-authorization",
+    "authentication",
+    "x-authentication",
+    "x-auth",
 )
 
 # Names the globs above catch that are not secrets: pagination cursors would otherwise all
