@@ -197,6 +197,9 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "*otp-code",
     "recovery-codes",
     "*consumer-key",
+    # Rails' and Phoenix's key that signs and encrypts their cookies and sessions (Heroku's
+    # config vars, an environment's dump).
+    "*secret-key-base",
     "private-key-data",
     # Google's resumable upload session (a URI anyone may upload to for a week); S3's
     # multipart `uploadId` shares the name: harmless, its requests are signed.

@@ -130,6 +130,7 @@ ENV_SUFFIXES = (
     "_TOKEN",
     "_SECRET",
     "_SECRET_KEY",
+    "_SECRET_KEY_BASE",
     "_SECRET_ACCESS_KEY",
     "_PRIVATE_KEY",
     "_PASSWORD",
