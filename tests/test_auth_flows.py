@@ -205,6 +205,7 @@ IMDS_TOKEN = "AQAEAHq" + "9Lw2Vb7Nm4Tr8Hs1Jd6Fg0Pk5YaZx3Qe7Uc1Wi=="
 TICKET = "Tk4rZ8qLw2Vb7Nm3Hs6Jd1Fg9PxYa5Ce"
 BARE_TICKET = "PVE:ada@pve:6650A1B2::" + "dGlja2V0LXNpZ25lZC1ieS10aGUtc2VydmVyLTEyMzQ1Njc4OTA"
 CONTAINER_ID = "7d1f21ae-0d0c-4f8b-a8f2-6b8b5d8c3c2b"
+WEATHER_KEY = "bd82977b86bf27fb59a04b61b657fb6f"
 SECRET_KEY_BASE = "9f1c" + "e4b7a2d05c83f6e1b9a7d4c2f0e8b6a4d2c0f8e6b4a2d0c8e6f4a2b0d8c6e4f2" * 2
 MAGIC = "mL9xQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY"
 VERIFY = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -601,6 +602,16 @@ FLOWS = {
         """,
         (BARE_TICKET, TICKET),
         ('"Ticket": "SUP-1234"', '"UserName": "ada"'),
+    ),
+    "an API key named appid (OpenWeatherMap's), not an app's number": Flow(
+        {},
+        f"""
+        weather = {{"q": "London", "APPID": "{WEATHER_KEY}"}}
+        requests.get(URL + "/data/2.5/weather", params=weather)
+        requests.get(URL + "/ISteamNews/GetNewsForApp/v2/", params={{"appid": "440"}})
+        """,
+        (WEATHER_KEY,),
+        ("/data/2.5/weather?q=London&APPID=%3CSCRUBBED%3E", "/GetNewsForApp/v2/?appid=440"),
     ),
     "Heroku's config vars: Rails' SECRET_KEY_BASE": Flow(
         {

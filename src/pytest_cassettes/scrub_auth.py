@@ -87,8 +87,9 @@ def is_code(value: str) -> bool:
 # Parameters of URLs and forms that are secrets only when their value looks generated: a
 # `ticket` of Auth0's password-change and email-verification links (`/lo/reset?ticket=...#`),
 # a CAS service ticket; a help desk's `ticket=4711`, `ZD-12345` or `TKT-20240115-ABC123` is an
-# id (no run of letters and digits mixed, see _token_like).
-RANDOM_ONLY = frozenset({"ticket"})
+# id (no run of letters and digits mixed, see _token_like). An `appid` is OpenWeatherMap's and
+# Wolfram|Alpha's API key; Steam's `appid=440` and Baidu's numbers are ids.
+RANDOM_ONLY = frozenset({"ticket", "appid"})
 # In JSON, a `ticket` string that looks generated is a token (a CAS ticket, a Proxmox login's);
 # one that is a link (Auth0's answer, `/lo/reset?ticket=...#`) keeps its shape, its `?ticket=`
 # going by the URL rules; an object (a help desk's `{"id": 4711, ...}`) by its own fields.
