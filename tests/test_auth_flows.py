@@ -206,6 +206,7 @@ TICKET = "Tk4rZ8qLw2Vb7Nm3Hs6Jd1Fg9PxYa5Ce"
 BARE_TICKET = "PVE:ada@pve:6650A1B2::" + "dGlja2V0LXNpZ25lZC1ieS10aGUtc2VydmVyLTEyMzQ1Njc4OTA"
 CONTAINER_ID = "7d1f21ae-0d0c-4f8b-a8f2-6b8b5d8c3c2b"
 WEATHER_KEY = "bd82977b86bf27fb59a04b61b657fb6f"
+EMAIL_HASH = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
 SECRET_KEY_BASE = "9f1c" + "e4b7a2d05c83f6e1b9a7d4c2f0e8b6a4d2c0f8e6b4a2d0c8e6f4a2b0d8c6e4f2" * 2
 MAGIC = "mL9xQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY"
 VERIFY = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -671,6 +672,23 @@ FLOWS = {
         """,
         (MAGIC, VERIFY, RESET),
         ("/verify/12345", "/confirm/summer-sale-2024", "/reset/MQ/set-password/"),
+    ),
+    "a one-time link in PHP's JSON, its slashes escaped": Flow(
+        {
+            "/api/register": {
+                "status": 201,
+                "headers": JSON,
+                # Laravel's answer: json_encode writes `/` as `\/`.
+                "body": '{"verify_url":"\\/email\\/verify\\/42\\/' + EMAIL_HASH + '"}',
+            }
+        },
+        """
+        link = requests.post(URL + "/api/register").json()["verify_url"]
+        assert link.startswith("/email/verify/42/")
+        assert requests.get(URL + link).json()["method"] == "GET"  # matched on replay
+        """,
+        (EMAIL_HASH,),
+        ("/email/verify/42/%3CSCRUBBED%3E",),
     ),
     "Azure App Service's identity header": Flow(
         {},

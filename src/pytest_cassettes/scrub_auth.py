@@ -256,7 +256,11 @@ def link_tokens(text: str, path_end: int | None = None) -> Iterator[tuple[int, i
 
 
 def has_link_token(text: str) -> bool:
-    """Whether a text's URL paths hold a one-time link's token (the first one tells)."""
+    """Whether a text's URL paths hold a one-time link's token (the first one tells). A JSON
+    text's escaped slashes (`\\/`, as PHP writes them) are slashes: its strings are read
+    decoded."""
+    if "\\/" in text:
+        text = text.replace("\\/", "/")
     return next(link_tokens(text), None) is not None
 
 
