@@ -2001,7 +2001,8 @@ class Scrubber:
         keys = {k for k in names if self._param_names(unquote_plus(k))}
         if "code" in names and authorization_code(names):
             keys.add("code")  # each one's own URL tells (see code_in_url)
-        keys.update(k for k in names if k.lower() in RANDOM_ONLY)  # by values (see _pair_edits)
+        if not RANDOM_ONLY.isdisjoint(map(str.lower, names)):  # by values (see _pair_edits)
+            keys.update(k for k in names if k.lower() in RANDOM_ONLY)
         if not keys:
             return []
 
