@@ -690,6 +690,33 @@ FLOWS = {
         (EMAIL_HASH,),
         ("/email/verify/42/%3CSCRUBBED%3E",),
     ),
+    "a browser's cookies in JSON (WebDriver's answer)": Flow(
+        {
+            "/session/s1/cookie": {
+                "headers": JSON,
+                "body": json.dumps(
+                    {
+                        "value": [
+                            {
+                                "name": "sessionid",
+                                "value": ACCESS,
+                                "path": "/",
+                                "domain": "shop.test",
+                                "secure": False,
+                                "httpOnly": True,
+                            }
+                        ]
+                    }
+                ),
+            }
+        },
+        """
+        cookies = requests.get(URL + "/session/s1/cookie").json()["value"]
+        assert cookies[0]["name"] == "sessionid" and cookies[0]["value"]
+        """,
+        (ACCESS,),
+        ('"name": "sessionid"', '"domain": "shop.test"'),
+    ),
     "Azure App Service's identity header": Flow(
         {},
         f"""

@@ -416,7 +416,7 @@ _KEY_VAULT_ID = re.compile(_KEY_VAULT_SECRET)
 _CONTEXT_HINT = re.compile(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|'
     + _KEY_VAULT_SECRET
-    + r'|"loc"\s*:\s*\['
+    + r'|"loc"\s*:\s*\[|"httpOnly"\s*:'
 )
 
 
@@ -1705,6 +1705,8 @@ class Scrubber:
         kind = node.get("type")
         if isinstance(kind, str) and self._credential_type(kind):
             return True
+        if "httpOnly" in node and "domain" in node and self._param_names("cookie"):
+            return True  # a browser's cookie (WebDriver's, Playwright's, a HAR's): a session
         loc = node.get("loc")  # pydantic's error: where the value was (`["body", "password"]`)
         return (
             isinstance(loc, list)
