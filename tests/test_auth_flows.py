@@ -207,6 +207,21 @@ BARE_TICKET = "PVE:ada@pve:6650A1B2::" + "dGlja2V0LXNpZ25lZC1ieS10aGUtc2VydmVyLT
 CONTAINER_ID = "7d1f21ae-0d0c-4f8b-a8f2-6b8b5d8c3c2b"
 WEATHER_KEY = "bd82977b86bf27fb59a04b61b657fb6f"
 EMAIL_HASH = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
+CLIENT_KEY = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIC9k\n").decode()
+CERTIFICATE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2g\n").decode()
+KUBECONFIG = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: c-1
+  cluster:
+    server: https://k8s.test:6443
+    certificate-authority-data: {CERTIFICATE}
+users:
+- name: admin
+  user:
+    client-certificate-data: {CERTIFICATE}
+    client-key-data: {CLIENT_KEY}
+"""
 SECRET_KEY_BASE = "9f1c" + "e4b7a2d05c83f6e1b9a7d4c2f0e8b6a4d2c0f8e6b4a2d0c8e6f4a2b0d8c6e4f2" * 2
 MAGIC = "mL9xQ2vZ7kR4tW8nB3cF6hJ1pS5dG0aY"
 VERIFY = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -716,6 +731,24 @@ FLOWS = {
         """,
         (ACCESS,),
         ('"name": "sessionid"', '"domain": "shop.test"'),
+    ),
+    "a kubeconfig's client key (Rancher's generateKubeconfig)": Flow(
+        {
+            "/v3/clusters/c-1": {
+                "headers": JSON,
+                "body": json.dumps({"config": KUBECONFIG}),
+            }
+        },
+        """
+        import yaml
+
+        answer = requests.post(URL + "/v3/clusters/c-1?action=generateKubeconfig").json()
+        config = yaml.safe_load(answer["config"])
+        assert config["users"][0]["user"]["client-key-data"]
+        assert config["clusters"][0]["cluster"]["server"] == "https://k8s.test:6443"
+        """,
+        (CLIENT_KEY,),
+        (CERTIFICATE, "server: https://k8s.test:6443"),
     ),
     "Azure App Service's identity header": Flow(
         {},

@@ -201,6 +201,8 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     # config vars, an environment's dump).
     "*secret-key-base",
     "private-key-data",
+    # A kubeconfig's client key: a PEM private key in base64 (its certificates are public).
+    "client-key-data",
     # Google's resumable upload session (a URI anyone may upload to for a week); S3's
     # multipart `uploadId` shares the name: harmless, its requests are signed.
     "upload-id",
