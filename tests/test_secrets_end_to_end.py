@@ -29,6 +29,7 @@ PLACES = {
     "authentication header": 'requests.get(URL + "/a", headers={"Authentication": TOKEN})',
     "cookie header": 'requests.get(URL + "/a", cookies={"session": TOKEN, "theme": "dark"})',
     "query parameter": 'requests.get(URL + "/a", params={"api_key": TOKEN, "page": "1"})',
+    "php session in the query": 'requests.get(URL + "/cart.php", params={"PHPSESSID": TOKEN})',
     "form body": (
         'requests.post(URL + "/oauth", data={"grant_type": "refresh_token", '
         '"refresh_token": TOKEN, "client_secret": TOKEN + "x"})'

@@ -160,6 +160,7 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "*password2",
     "*password-confirmation",
     "*jsessionid",
+    "phpsessid",  # PHP's session in a URL (session.use_trans_sid), as Java's jsessionid
     "saml-response",
     "*account-key",
     "*master-key",
