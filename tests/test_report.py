@@ -709,19 +709,46 @@ def test_strict_judges_a_cassette_several_tests_share_over_the_run(
     assert list(report["strict_shared_unplayed"]) == ["cassettes/shared/pages.yaml"]
 
 
+# shared_pages' four pages in classes, one nested: a class's node id has pytest make the other
+# classes of the module but collect none of their tests.
+PAGES_IN_CLASSES = f"""
+class TestFirst:
+    @pytest.mark.cassette("shared/pages.yaml", {DROPPING})
+    def test_page(self):
+        requests.get(URL + "/0")
+
+
+class TestPages:
+    @pytest.mark.cassette("shared/pages.yaml", {DROPPING})
+    def test_page(self):
+        requests.get(URL + "/1")
+
+    class TestMore:
+        @pytest.mark.cassette("shared/pages.yaml", {DROPPING})
+        @pytest.mark.parametrize("page", [2, 3])
+        def test_page(self, page):
+            requests.get(URL + f"/{{page}}")
+"""
+
+
 @pytest.mark.parametrize("xdist", XDIST)
 @pytest.mark.parametrize(
     "selection",
-    [["-k", "page and 1"], ["test_suite.py::test_page[1]"]],
-    ids=["deselected", "node-id"],
+    [
+        ["-k", "page and 1"],
+        ["test_suite.py::test_page[1]"],
+        ["test_suite.py::TestPages::test_page"],
+    ],
+    ids=["deselected", "node-id", "class-node-id"],
 )
 def test_a_run_that_leaves_out_tests_sharing_a_cassette_keeps_and_judges_nothing_of_theirs(
     suite: Suite, xdist: list[str], selection: list[str]
 ) -> None:
     # -k selected one page: its save dropped the other pages (drop_unused_requests), strict
     # failed it for them, and the summary told to re-record them away. A node id's run, which
-    # collects the others without deselecting them, did too.
-    suite.write(shared_pages(4, DROPPING))
+    # collects the others without deselecting them, did too; a class's node id still did for
+    # the tests of the module's other classes (nested ones too), which pytest never collects.
+    suite.write(PAGES_IN_CLASSES if "::Test" in selection[0] else shared_pages(4, DROPPING))
     run(suite, *xdist).assert_outcomes(passed=4)
     told = 3 if selection[0] == "-k" and not xdist else 0  # (xdist: not told)
     result = run(suite, "--record-mode=new_episodes", *selection, *xdist)
