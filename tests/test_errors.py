@@ -648,3 +648,28 @@ def test_the_commands_errors_print_run_from_where_pytest_was_started(
         suite.run(*printed_command(result)).assert_outcomes(passed=1)
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert [r.path for r in suite.server.requests] == ["/users", "/groups", "/users"]
+
+
+@pytest.mark.parametrize("where", ["tests", "tests/test_api.py"])
+def test_the_commands_errors_print_name_a_test_outside_the_rootdir(
+    suite: Suite, where: str
+) -> None:
+    # A config file in another folder (-c ci/pytest.ini) makes that folder the rootdir: the
+    # node ids of tests outside it are relative to the argument holding them (`test_api.py::
+    # test_users`, `::test_users`), and the commands named ci/test_api.py, which is not there.
+    (suite.path / "ci").mkdir()
+    (suite.path / "ci" / "pytest.ini").write_text("[pytest]\n")
+    (suite.path / "tests").mkdir()
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_users():
+            requests.get(URL + "/users")
+        """,
+        name="tests/test_api",
+    )
+    result = suite.run("-c", "ci/pytest.ini", "--record-mode=none", where)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["rootdir: *ci", "*CassetteMissingError*"])
+    assert printed_command(result)[1] == "tests/test_api.py::test_users"
+    suite.run(*printed_command(result)).assert_outcomes(passed=1)

@@ -29,12 +29,27 @@ def quoted(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
-def pytest_argument(nodeid: str, rootpath: os.PathLike[str], start_dir: os.PathLike[str]) -> str:
+def pytest_argument(
+    nodeid: str,
+    rootpath: os.PathLike[str],
+    start_dir: os.PathLike[str],
+    args: Sequence[str] = (),
+) -> str:
     """A node id (or its file) as a quoted argument of a pytest command typed in the directory
-    pytest was started in: node ids are relative to the rootdir, arguments to that directory."""
+    pytest was started in: node ids are relative to the rootdir, arguments to that directory.
+    A test outside the rootdir (`-c` naming another folder's file) has a node id relative to
+    the run's argument (`args`, from that directory) holding it: `::test_x` for a file named."""
     path, separator, rest = nodeid.partition("::")
-    if os.fspath(start_dir) != os.fspath(rootpath):
-        path = os.path.relpath(os.path.join(rootpath, path), start_dir)
+    where = os.path.join(rootpath, path)
+    if not path or not os.path.exists(where):
+        for arg in args:
+            base = os.path.join(start_dir, arg.partition("::")[0])
+            candidate = os.path.join(base, path) if path else base
+            if os.path.exists(candidate):
+                where = candidate
+                break
+    if where != os.path.join(rootpath, path) or os.fspath(start_dir) != os.fspath(rootpath):
+        path = os.path.relpath(where, start_dir)
     return quoted(path + separator + rest)
 
 

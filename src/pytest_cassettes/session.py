@@ -557,7 +557,8 @@ class Session:
 
     def argument(self, nodeid: str) -> str:
         """A node id (or its file) as an argument of the pytest commands messages print."""
-        return pytest_argument(nodeid, self.config.rootpath, self.config.invocation_params.dir)
+        config = self.config
+        return pytest_argument(nodeid, config.rootpath, config.invocation_params.dir, config.args)
 
     def scrub_rules(self, item: pytest.Item, settings: Settings) -> ScrubRules:
         """The test's rules: built-in ones, the user's, then the scrub hooks."""
