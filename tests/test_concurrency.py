@@ -423,3 +423,32 @@ def test_a_runs_marks_are_removed_when_it_ends(suite: Suite) -> None:
     finally:
         shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(ongoing, ignore_errors=True)
+
+
+def test_a_run_whose_marks_folder_cannot_be_looked_at_replays_and_ends_cleanly(
+    suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lock folder the user may not search (another user's of the same name in a shared
+    # /tmp): looking for a run's mark raised PermissionError, which failed every test
+    # replaying a named cassette and ended the run with a traceback, exit status 1, even a run
+    # that opened no cassette. Root searches any folder: a temp directory whose path leaves no
+    # room for a run's folder (ENAMETOOLONG) gives the same error from the same stat.
+    suite.write(
+        """
+        @pytest.mark.cassette("shared")
+        def test_a():
+            requests.get(URL + "/a")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    deep = tmp_path
+    while len(str(deep)) < 4050 - 202:  # path components are 255 bytes at most
+        deep /= "d" * 200
+    deep /= "d" * (4050 - len(str(deep)) - 1)
+    deep.mkdir(parents=True)
+    assert len(str(deep)) == 4050
+    monkeypatch.setenv("TMPDIR", str(deep))
+    result = suite.pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    assert "Error" not in result.stderr.str()

@@ -88,15 +88,17 @@ def mark_written(path: Path, run: str) -> None:
 
 
 def written_in(path: Path, run: str) -> bool:
-    """Whether this run wrote `path` (a `use_cassette` block's file, another worker's)."""
-    return _mark(path, run, "written").exists()
+    """Whether this run wrote `path` (a `use_cassette` block's file, another worker's). Not
+    where the mark cannot be looked at (a lock folder the user may not search): the run
+    cannot have written it either."""
+    return os.path.exists(_mark(path, run, "written"))
 
 
 def end_run(run: str) -> None:
     """The run is over (its last process): its marks go, and those of runs killed before their
     end a day ago or more. Costs a stat in a run that marked nothing."""
     folder = _run_folder(run)
-    if not folder.is_dir():
+    if not os.path.isdir(folder):  # False where it cannot be looked at, as for written_in
         return
     shutil.rmtree(folder, ignore_errors=True)
     stale = time.time() - STALE_RUN_SECONDS
