@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from pytest_cassettes import storage
-from tests.conftest import Suite, needs_xdist
+from tests.conftest import Suite, needs_xdist, shared_pages
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and locks")
 
@@ -452,3 +452,16 @@ def test_a_run_whose_marks_folder_cannot_be_looked_at_replays_and_ends_cleanly(
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.OK
     assert "Error" not in result.stderr.str()
+
+
+def test_the_lock_folder_is_the_users_alone_when_a_mark_creates_it(
+    suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cassette that tests share is marked before its first write takes a lock: the mark's
+    # folder created the lock folder with the umask's mode (0755), where the lock made it 0700.
+    suite.write(shared_pages(2))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    result = suite.pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    folder = tmp_path / f"pytest-cassettes-locks-{os.getuid()}"
+    assert folder.stat().st_mode & 0o777 == 0o700

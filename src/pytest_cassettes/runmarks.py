@@ -67,6 +67,7 @@ def _make(mark: Path) -> None:
     try:
         mark.touch()
     except FileNotFoundError:  # the run's first mark
+        LOCK_DIR.mkdir(mode=0o700, exist_ok=True)  # the user's alone (parents=True: umask's)
         mark.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         mark.touch()
 
