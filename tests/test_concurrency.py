@@ -395,15 +395,18 @@ def test_a():
 def test_b():
     requests.get(URL + "/b")
 
-def test_marks_are_the_runs_own():
-    folder = storage.LOCK_DIR / "run-{run}"
+def test_marks_are_the_runs_own(request):
+    from pytest_cassettes.plugin import SESSION
+
+    run = request.config.stash[SESSION].run_id  # the controller's, handed to this worker
+    Path("run").write_text(run)
+    folder = storage.LOCK_DIR / f"run-{run}"
     assert sorted(p.suffix for p in folder.iterdir()) == [".rewrite"]
 """
 
 
 @needs_xdist
 def test_a_runs_marks_are_removed_when_it_ends(suite: Suite) -> None:
-    run = uuid.uuid4().hex
     stale = storage.LOCK_DIR / f"run-{uuid.uuid4().hex}"  # a run killed two days ago
     (stale / "x.written").parent.mkdir(parents=True)
     (stale / "x.written").touch()
@@ -411,13 +414,12 @@ def test_a_runs_marks_are_removed_when_it_ends(suite: Suite) -> None:
     ongoing = storage.LOCK_DIR / f"run-{uuid.uuid4().hex}"  # another run, still going
     ongoing.mkdir()
     try:
-        suite.write(MARKS_SEEN.replace("{run}", run))
+        suite.write(MARKS_SEEN)
         result = suite.pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "1",
-            f"--testrunuid={run}", "--record-mode=rewrite",
-        )  # fmt: skip
+            "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "1", "--record-mode=rewrite"
+        )
         result.assert_outcomes(passed=3)
-        assert not (storage.LOCK_DIR / f"run-{run}").exists()
+        assert not (storage.LOCK_DIR / f"run-{(suite.path / 'run').read_text()}").exists()
         assert not stale.exists()
         assert ongoing.exists()
     finally:
@@ -465,3 +467,33 @@ def test_the_lock_folder_is_the_users_alone_when_a_mark_creates_it(
     result.assert_outcomes(passed=2)
     folder = tmp_path / f"pytest-cassettes-locks-{os.getuid()}"
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+KILLED_AFTER_REWRITE = """
+@pytest.mark.cassette("shared/page")
+def test_a():
+    requests.get(URL + os.environ["PAGE"])
+
+def test_z_killed():
+    if os.environ.get("KILL"):
+        os.kill(os.getpid(), signal.SIGKILL)  # the run ends before its end: its marks stay
+"""
+
+
+@needs_xdist
+def test_a_run_given_the_testrunuid_of_another_run_has_marks_of_its_own(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fixed --testrunuid (addopts, a CI job's id given to several runs at once) named the
+    # run's marks: a later run read the marks a killed run left (its rewrite dropped nothing
+    # of the old recording), and a run ending removed those of another still going.
+    suite.write("import signal\n" + KILLED_AFTER_REWRITE)
+    args = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "xdist", "--testrunuid=fixed"]
+    monkeypatch.setenv("PAGE", "/old")
+    monkeypatch.setenv("KILL", "1")
+    suite.pytester.runpytest_subprocess(*args, "--record-mode=rewrite")
+    assert suite.uris("page", "shared") == [suite.server.url("/old")]
+    monkeypatch.setenv("PAGE", "/new")
+    monkeypatch.delenv("KILL")
+    suite.pytester.runpytest_subprocess(*args, "--record-mode=rewrite").assert_outcomes(passed=2)
+    assert suite.uris("page", "shared") == [suite.server.url("/new")]

@@ -256,6 +256,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: a worker's run is the controller's (Session.run_id)."""
+    from pytest_cassettes.session import RUN_ID
+
+    node.workerinput[RUN_ID] = node.config.stash[SESSION].run_id
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist: merge a worker's report into the controller's, once: an interrupted worker
     (pytest.exit, ^C) is told of twice, finished and then down."""

@@ -87,6 +87,7 @@ def marker_names(item: pytest.Item) -> tuple[str, ...]:
 
 
 CURRENT_TEST = "PYTEST_CURRENT_TEST"
+RUN_ID = "pytest_cassettes_run"  # the controller's run id in an xdist worker's workerinput
 # Left out of the environment's key: pytest's PYTEST_CURRENT_TEST changes at every test phase,
 # and the guard carried into child processes sets these two for every guarded test
 # (children.py). None of them holds a secret.
@@ -176,16 +177,12 @@ class Session:
         self.handed_out = [False]  # see Cassette.handed_out
         self.clean: dict[Any, set[str]] = {}  # scrubbing rules -> see Cassette.clean
         # One id for the whole run, shared by xdist workers (rewrite mode needs it). The
-        # controller's own, handed to xdist, which gives it to the workers: the run's marks
-        # (runmarks.end_run) are removed by the controller, when the workers are done.
+        # controller's own, handed to the workers (plugin.pytest_configure_node): the run's
+        # marks (runmarks.end_run) are removed by the controller, when the workers are done.
+        # Not --testrunuid, which a user may give every run (addopts), several at once.
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput is not None
-        if workerinput is not None:
-            self.run_id: str = workerinput.get("testrunuid") or uuid.uuid4().hex
-        else:
-            self.run_id = getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
-            if hasattr(config.option, "testrunuid"):  # xdist is loaded
-                config.option.testrunuid = self.run_id
+        self.run_id: str = (workerinput or {}).get(RUN_ID) or uuid.uuid4().hex
         # How many collected tests (deselected ones too) name a cassette first, by shared_key,
         # where several do: they record into it together.
         self.shared_own: dict[str, int] = {}
