@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,8 +174,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(beside_recording, beside_recording.PLUGIN_NAME)
     if run.replay_only:  # only these runs guard fixtures' teardowns: no cost in the others
         config.pluginmanager.register(FixtureGuards(), "cassettes-fixture-guards")
-    if any("::" in arg for arg in config.args):
-        config.pluginmanager.register(LeftOutByNodeIds(), "cassettes-left-out-by-node-ids")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -478,42 +475,6 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
         session.leave_test_guard(item)
     if len(problems) > before:
         _raise_in(outcome, problems[before])  # a fixture's teardown met it (and swallowed it?)
-
-
-class LeftOutByNodeIds:
-    """A run given node ids (`test_x.py::test_a`): the collection makes every test of the
-    module (or class) and keeps those named, telling no hook of the others. They share named
-    cassettes all the same (Session.collected). The module's other classes, and a named class's
-    nested ones, are made but never collected: their tests are collected here."""
-
-    def __init__(self) -> None:
-        self._classes: list[pytest.Class] = []
-        self._collected: dict[int, pytest.Collector] = {}  # by id(): those whose tests were made
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_pycollect_makeitem(self, collector: pytest.Collector) -> Generator[None, Any, None]:
-        self._collected[id(collector)] = collector
-        outcome = yield
-        made = None if outcome.excinfo else outcome.get_result()
-        self._made(collector.config, made if isinstance(made, list) else [made])
-
-    def _made(self, config: pytest.Config, made: list[Any]) -> None:
-        tests = [node for node in made if isinstance(node, pytest.Item)]
-        if tests:
-            config.stash[SESSION].made += tests
-        self._classes += [node for node in made if isinstance(node, pytest.Class)]
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        for cls in self._classes:  # nested classes are appended as they are made
-            if id(cls) in self._collected:
-                continue
-            self._collected[id(cls)] = cls
-            # As pytest would: a class it never collects fails nothing, warns of nothing.
-            with contextlib.suppress(Exception), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._made(session.config, list(cls.collect()))
-        self._classes, self._collected = [], {}
 
 
 class FixtureGuards:

@@ -187,7 +187,6 @@ class Session:
         # where several do: they record into it together.
         self.shared_own: dict[str, int] = {}
         self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
-        self.made: list[pytest.Item] = []  # the tests node ids leave out (LeftOutByNodeIds)
         self.ignored_modules = False  # see ignored
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
@@ -943,10 +942,11 @@ class Session:
                 if not marker_names(item):
                     used.append(paths.default_cassette(item, cassette_dir))
             self.report.used.update(used_key(self.shown(p)) for p in used)
-        # The tests -k, -m or a node id leave out name them too: they share the file all the
-        # same. (Those of modules the run does not collect at all are not known: see open.)
-        every = {id(item): item for item in [*self.made, *self.left_out, *items]}
-        self.made, self.left_out = [], []
+        # The tests -k or -m leave out name them too: they share the file all the same. (Those
+        # of modules the run does not collect, or of a module's tests a node id leaves out, are
+        # not known: the run is narrowed, see open.)
+        every = {id(item): item for item in [*self.left_out, *items]}
+        self.left_out = []
         recording_into = Counter(
             self.shared_key(item)
             for item in every.values()
