@@ -86,6 +86,7 @@ from pytest_cassettes.scrub_shared import (
     GENERIC_NAMES,
     MODEL_OUTPUT,
     finding_label,
+    lazy_regex,
     overlaps,
     plain_text,
     splice,
@@ -240,9 +241,9 @@ DISABLE_NAMES: tuple[str, ...] = (*_FEATURES, *DEFAULT_NAME_RULES, *DEFAULT_HEAD
 
 # A key is after `{` or `,`: a search from every quote would read each string inside another
 # again from each of its escaped quotes (quadratic: an echoed JSON document).
-_JSON_KEY = re.compile(r'[{,]\s*"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
-_JSON_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
-_FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
+_JSON_KEY = lazy_regex(r'[{,]\s*"([^"\\]*(?:\\.[^"\\]*)*)"\s*:')
+_JSON_PATH_PART = lazy_regex(r"([^.\[\]]+)|\[(\*|\d+)\]")
+_FORM_BODY = lazy_regex(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 # Objects whose `value` is a secret by their other fields (see Scrubber._context_paths).
 # Also a validation error's echo of what was sent: express-validator's `path`/`param` and
 # `value`, Spring's `field` and `rejectedValue`, pydantic's (FastAPI's) `loc` and `input`; and
@@ -251,25 +252,25 @@ _FORM_BODY = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 # but a generic name's (`{"type": "key", "value": "Enter"}` is a key pressed).
 _NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey", "path", "param", "field")
 _VALUE_FIELDS = ("value", "Value", "ParameterValue", "rejectedValue", "input")
-_NAME_FIELD = re.compile(
+_NAME_FIELD = lazy_regex(
     r'"(?:[Nn]ame|[Kk]ey|ParameterKey|path|param|field)"\s*:\s*"([^"\\]{1,80})"'
 )
-_TYPE_FIELD = re.compile(r'"type"\s*:\s*"([^"\\]{1,80})"')
+_TYPE_FIELD = lazy_regex(r'"type"\s*:\s*"([^"\\]{1,80})"')
 _VALUE_KEYS = tuple(f'"{field}"' for field in _VALUE_FIELDS)
 # Fields kept whatever their names say, by their object's other fields (see _kept_paths): a
 # language model's output tokens, `{"token": "Hello", "logprob": -0.31}` (OpenAI's, vLLM's and
 # Ollama's logprobs, Gemini's `logProbability`, Cohere's `likelihood`, llama.cpp's `prob` and
 # `top_probs` after sampling; vLLM's `decoded_token` beside its `logprob`), are text; the `key` of a
 # key/value pair (AWS tags, Consul's KV, CouchDB's view rows, Azure App Configuration) is a name.
-_MODEL_TOKEN_HINT = re.compile(
+_MODEL_TOKEN_HINT = lazy_regex(
     r'"(?:(?:log_?)?prob(?:ability)?|top_?(?:log)?probs|likelihood)"\s*:', re.IGNORECASE
 )
 _MODEL_TOKEN_SIBLINGS = frozenset(
     {"logprob", "logprobability", "toplogprobs", "likelihood", "prob", "topprobs"}
 )
-_NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
-_PAIR_KEY = re.compile(r'"key"\s*:', re.IGNORECASE)
-_PAIR_VALUE = re.compile(r'"value"\s*:', re.IGNORECASE)
+_NON_ALNUM = lazy_regex(r"[^A-Za-z0-9]+")
+_PAIR_KEY = lazy_regex(r'"key"\s*:', re.IGNORECASE)
+_PAIR_VALUE = lazy_regex(r'"value"\s*:', re.IGNORECASE)
 
 
 def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
@@ -318,7 +319,7 @@ def _kept_paths(text: str) -> frozenset[tuple[Segment, ...]]:
 # `signature` fields (a tool's `{"key": "Enter"}`, a JSON answer's `"key": "B"`, a thinking
 # block's signature) are no credentials. Generic names only: `password`, `api_key` and the
 # like, the detectors and the environment's values still apply there.
-_MODEL_OUTPUT_HINT = re.compile(
+_MODEL_OUTPUT_HINT = lazy_regex(
     r'"(?:role"\s*:\s*"(?:assistant|model)"|type"\s*:\s*"(?:function_call|function'
     r'|tool_use|tool_call)"|function_?[Cc]all"\s*:)'
 )
@@ -411,9 +412,9 @@ def _kept_field(node: Mapping[Any, Any]) -> str | None:
 _KEY_VAULT_SECRET = (
     r"\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)(?::\d+)?/secrets/"
 )
-_KEY_VAULT_ID = re.compile(_KEY_VAULT_SECRET)
+_KEY_VAULT_ID = lazy_regex(_KEY_VAULT_SECRET)
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
-_CONTEXT_HINT = re.compile(
+_CONTEXT_HINT = lazy_regex(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|'
     + _KEY_VAULT_SECRET
     + r'|"loc"\s*:\s*\[|"httpOnly"\s*:'
@@ -426,14 +427,14 @@ _CONTEXT_HINT = re.compile(
 _CONNECTION_VALUE = (
     r"""(?:\{(?:[^}]|\}\}){0,256}\}|"(?:[^"]|""){0,256}"|'(?:[^']|''){0,256}'|(?![{"'])[^;]*)"""
 )
-_CONNECTION_STRING = re.compile(
+_CONNECTION_STRING = lazy_regex(
     rf"\s*[A-Za-z][\w .-]*={_CONNECTION_VALUE}(?:;\s*[A-Za-z][\w .-]*={_CONNECTION_VALUE})+"
     r";?\s*"
 )
-_CONNECTION_PAIR = re.compile(rf"(?:^|;)([^=;]+)=({_CONNECTION_VALUE})")
+_CONNECTION_PAIR = lazy_regex(rf"(?:^|;)([^=;]+)=({_CONNECTION_VALUE})")
 _CONNECTION_SECRETS = frozenset({"pwd", "password", "accountkey", "sharedaccesskey"})
-_CONNECTION_PASSWORD = re.compile(r"[;\"]\s*[Pp][Ww][Dd]\s*=")
-_URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
+_CONNECTION_PASSWORD = lazy_regex(r"[;\"]\s*[Pp][Ww][Dd]\s*=")
+_URL_LIKE = lazy_regex(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # A parameter of a URL or query string inside text (a link in HTML, a pagination URL in JSON, a
 # Link header): its separator, name and value. `;` also ends HTML's `&amp;`. A value ends at
 # white space, a quote, markup, the next parameter, or what ends a field of a CSV row, a table
@@ -441,13 +442,13 @@ _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # closing bracket the value did not open (a Markdown link's), are then dropped from its end.
 # Anything else is part of it, non-ASCII letters included: better too much than a tail left.
 _VALUE_CHARS = r"(?:[^\s\"'<>&#;\\,|`]|\\/)"  # `\/`: a slash JSON inside HTML escaped
-_VALUE = re.compile(f"{_VALUE_CHARS}*")
+_VALUE = lazy_regex(f"{_VALUE_CHARS}*")
 # In free text (a log line, an error page, a `.env` or settings file, the text of an HTML
 # page but not its tags, whose attributes look the same), a name at the start, or after white
 # space or what opens a group or a field, announces one too: `password=... failed`, or with
 # blanks around the `=` when a quoted string follows (`PASSWORD = "..."`). There a value also
 # ends at a bracket (`key=attrgetter(...)` is code, not a secret).
-_FREE_VALUE = re.compile(r"(?:[^\s\"'<>&#;\\,|`()\[\]{}=]|\\/)(?:[^\s\"'<>&#;\\,|`()\[\]{}]|\\/)*")
+_FREE_VALUE = lazy_regex(r"(?:[^\s\"'<>&#;\\,|`()\[\]{}=]|\\/)(?:[^\s\"'<>&#;\\,|`()\[\]{}]|\\/)*")
 # Such names are found in the text reversed, from their `=` (or the quote a field's value opens
 # with): a pattern that starts with a literal is searched for quickly, one that would start
 # with the name is tried at every position. A megabyte is reversed at a time, with enough of
@@ -457,30 +458,30 @@ _LOOKBACK = 512
 _NAME_CHARS = r"[A-Za-z0-9_.~%+\[\]-]{1,128}"
 # (Templates: NAMES becomes the names looked for.)
 _REVERSED_PAIR = r"=[ \t]{0,32}(NAMES)(?![^\s(\[{,'\"`|>?&#;$@:])"
-_REVERSED_PAIR_NAME = re.compile(_REVERSED_PAIR.replace("NAMES", _NAME_CHARS))
+_REVERSED_PAIR_NAME = lazy_regex(_REVERSED_PAIR.replace("NAMES", _NAME_CHARS))
 # The same, percent-encoded once more: a URL in a query value (`?redirect=https%3A...%3Ftoken%3D`).
-_ENCODED_PAIR = re.compile(
+_ENCODED_PAIR = lazy_regex(
     r"(%3[Ff]|%26|%3[Bb]|%23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]"
     r"((?:[A-Za-z0-9\-._~+/:@!$*]|%(?!26|3[Bb]|23|3[Ff])[0-9A-Fa-f]{2})*)"
 )
 _SENTENCE_END = ".,:!?"
 # A matrix parameter of a URL's path segment (`/a;jsessionid=...;key=.../b`).
-_MATRIX_PAIR = re.compile(r"(;)([A-Za-z0-9_.~%+\[\]-]{1,128})=([^/;?#]*)")
+_MATRIX_PAIR = lazy_regex(r"(;)([A-Za-z0-9_.~%+\[\]-]{1,128})=([^/;?#]*)")
 # What may announce one in raw JSON text: a name after a separator, white space or at the
 # start of a string (a query string) before `=`, the same after Go's escapes (`\u0026`,
 # `\u003d`) or encoded once more, a key of a JSON document quoted inside a JSON string
 # (`"{\"password\": ...}"`), or a field written in a string (`"... {'password': '...'}"`).
 # Separate patterns: each starts with what the regex engine can scan for quickly.
-_EMBEDDED_NAME = re.compile(
+_EMBEDDED_NAME = lazy_regex(
     r'(?:[?&#;"\s(\[{,\'`|>$@:]|\\[nrt])([A-Za-z0-9_.~%+\[\]-]{1,128})[ \t]*(?:=|\\u003[dD])'
 )
-_ESCAPED_NAME = re.compile(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
-_ENCODED_NAME = re.compile(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
-_QUOTED_KEY = re.compile(r'\\{1,8}"([^"\\]{1,128})\\{1,8}"\s*:')
-_LINE_NAME_IN_STRING = re.compile(
+_ESCAPED_NAME = lazy_regex(r"\\u0026([A-Za-z0-9_.~%+\[\]-]{1,128})(?:=|\\u003[dD])")
+_ENCODED_NAME = lazy_regex(r"%(?:3[Ff]|26|3[Bb]|23)([A-Za-z0-9_.~+\[\]-]{1,128})%3[Dd]")
+_QUOTED_KEY = lazy_regex(r'\\{1,8}"([^"\\]{1,128})\\{1,8}"\s*:')
+_LINE_NAME_IN_STRING = lazy_regex(
     r'(?:"|\\n)[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:(?=[ \t]|\\[rn])'
 )
-_FIELD_IN_STRING = re.compile(r"(?::|=>)\s{0,32}\[?\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`|&quot;)")
+_FIELD_IN_STRING = lazy_regex(r"(?::|=>)\s{0,32}\[?\s{0,32}[bBrRuUfF]{0,2}(?:\\\"|'|`|&quot;)")
 # Quotes as they read reversed, and as written: in markup also HTML's escaped forms.
 _QUOTES = {
     '"': '"',
@@ -506,71 +507,71 @@ _REVERSED_FIELD = (
     rf"""(?:({_ANY_QUOTE})(NAMES)\2|(NAMES)"""
     r"""(?=[ \t]{1,32}-[ \t]{0,32}(?:\n|\Z)|[ \t]{0,32}:?(?:[{,(\n]|\Z)))"""
 )
-_REVERSED_FIELD_NAME = re.compile(
+_REVERSED_FIELD_NAME = lazy_regex(
     _REVERSED_FIELD.replace("(NAMES)\\2", r"""([^"'\\\n&;]{1,128})\2""").replace(
         "(NAMES)", r"([\w$-]{0,127}[A-Za-z_$])"
     )
 )
-_YAML_SINGLE = re.compile(r"'((?:[^'\n]|'')*)'")  # YAML escapes a quote as '', not \'
+_YAML_SINGLE = lazy_regex(r"'((?:[^'\n]|'')*)'")  # YAML escapes a quote as '', not \'
 _FIELD_STRING = {
     '"': re.compile(r'"((?:[^"\\\n]|\\.)*)"'),
-    "'": re.compile(r"'((?:[^'\\\n]|\\.)*)'"),
-    "`": re.compile(r"`((?:[^`\\]|\\.)*)`"),
+    "'": lazy_regex(r"'((?:[^'\\\n]|\\.)*)'"),
+    "`": lazy_regex(r"`((?:[^`\\]|\\.)*)`"),
     '\\"': re.compile(r'\\"((?:[^\\\n]|\\[^"\n])*)\\"'),
     # In markup: JSON's escapes (`\&quot;`) are part of the string.
-    "&quot;": re.compile(r"&quot;((?:\\&quot;|\\[^&]|(?!&quot;)[^<>\n\\])*)&quot;"),
-    "&#39;": re.compile(r"&#39;((?:(?!&#39;)[^<>\n])*)&#39;"),
-    "&#x27;": re.compile(r"&#x27;((?:(?!&#x27;)[^<>\n])*)&#x27;"),
-    "&#34;": re.compile(r"&#34;((?:(?!&#34;)[^<>\n])*)&#34;"),
-    "&#x22;": re.compile(r"&#x22;((?:(?!&#x22;)[^<>\n])*)&#x22;"),
+    "&quot;": lazy_regex(r"&quot;((?:\\&quot;|\\[^&]|(?!&quot;)[^<>\n\\])*)&quot;"),
+    "&#39;": lazy_regex(r"&#39;((?:(?!&#39;)[^<>\n])*)&#39;"),
+    "&#x27;": lazy_regex(r"&#x27;((?:(?!&#x27;)[^<>\n])*)&#x27;"),
+    "&#34;": lazy_regex(r"&#34;((?:(?!&#34;)[^<>\n])*)&#34;"),
+    "&#x22;": lazy_regex(r"&#x22;((?:(?!&#x22;)[^<>\n])*)&#x22;"),
 }
 # A line `name: value` (YAML, a header echoed in text, `- password: ...` in a list), its
 # value to the end of the line.
-_LINE_FIELD = re.compile(
+_LINE_FIELD = lazy_regex(
     r"^[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*:[ \t]+(\S[^\n\r]*)\r?$",
     re.MULTILINE,
 )
-_TYPE_NAME = re.compile(
+_TYPE_NAME = lazy_regex(
     r"[A-Z][A-Za-z]*[!?]?|(?:str|int|bool|float|bytes|string|number|boolean|any|object)[!?]?"
 )
 # HTML's form fields and meta tags: a tag, its attributes, a sensitive `name` whose `value`
 # (`content` for a meta tag) is secret (a hidden input's token, a CSRF meta tag). Written
 # unrolled: an alternation repeated per character costs the regex engine memory per character.
-_HTML_FIELD_TAG = re.compile(
+_HTML_FIELD_TAG = lazy_regex(
     r"<(input|meta)\b([^<>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^<>\"']*)*)>", re.IGNORECASE
 )
-_HTML_FIELD_HINT = re.compile(r"(?:<|\\u003[cC])(?:[iI][nN][pP][uU][tT]|[mM][eE][tT][aA])\b")
+_HTML_FIELD_HINT = lazy_regex(r"(?:<|\\u003[cC])(?:[iI][nN][pP][uU][tT]|[mM][eE][tT][aA])\b")
 _BUTTONS = frozenset({"submit", "button", "reset", "image", "checkbox", "radio"})  # labels, flags
-_HTML_NAME = re.compile(
+_HTML_NAME = lazy_regex(
     r"""(?:^|[\s/"'])[Nn][Aa][Mm][Ee]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"""
 )
-_HTML_ATTRIBUTE = re.compile(
+_HTML_ATTRIBUTE = lazy_regex(
     r"""([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"""
 )
 # A JSON string that holds a JSON document (after white space, raw or escaped).
-_QUOTED_JSON = re.compile(r'"(?:\s|\\[nrt])*[\[{]')
+_QUOTED_JSON = lazy_regex(r'"(?:\s|\\[nrt])*[\[{]')
 _MAX_NESTING = 3  # JSON quoted inside JSON strings, so many levels deep
 # XML: the local names of elements, then a leaf element (text or CDATA, no child) by its name.
-_XML_NAME = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
+_XML_NAME = lazy_regex(r"<(?:[\w.-]+:)?([\w.-]+)[\s/>]")
 # A leaf's opening tag by its name (attributes may hold `>` in quotes), then its text, or a
 # CDATA section, with white space around it, ending at its first `]]>` (found by bisection
 # among the text's `]]>`: a regex scanning from each of many unterminated sections to the end
 # was quadratic), then its closing tag.
-_XML_OPEN = re.compile(r"<((?:[\w.-]+:)?[\w.-]+)(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>")
-_XML_CDATA_OPEN = re.compile(r"\s*<!\[CDATA\[")
-_XML_TEXT = re.compile(r"[^<]*")
+_XML_OPEN = lazy_regex(r"<((?:[\w.-]+:)?[\w.-]+)(\s(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)?>")
+_XML_CDATA_OPEN = lazy_regex(r"\s*<!\[CDATA\[")
+_XML_TEXT = lazy_regex(r"[^<]*")
 _XML_CLOSE = "</{tag}\\s*>"
 # The encoding an XML declaration names (a Content-Type's charset: bodies.charset).
-_XML_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_XML_DECLARED = lazy_regex(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 # Element names the parameter rules match that XML uses for other things: S3's object keys.
 _XML_NOT_SECRET = frozenset({"key"})
-_AUTH_SCHEME = re.compile(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*)\Z", re.DOTALL)
+_AUTH_SCHEME = lazy_regex(r"(\s*[A-Za-z][A-Za-z0-9._~+/-]*\s+)(\S.*)\Z", re.DOTALL)
 # An authorization scheme: `-`-joined parts that are words (`Bearer`, `SharedKeyLite`,
 # `Klaviyo-API-Key`) or capitals with a number (`AWS4-HMAC-SHA256`, `TC3-HMAC-SHA256`,
 # `SCRAM-SHA-1`). A first word like `Pw7000`, or a generated-looking run of letters, is the
 # credential's: no scheme is kept.
-_SCHEME_PART = re.compile(r"[A-Za-z]+|[A-Z]+\d+|\d+")
-_SCHEME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+_SCHEME_PART = lazy_regex(r"[A-Za-z]+|[A-Z]+\d+|\d+")
+_SCHEME_WORDS = lazy_regex(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
 
 def _is_scheme(word: str) -> bool:
@@ -584,19 +585,19 @@ def _is_scheme(word: str) -> bool:
     return sum(len(w) <= 2 for w in words) <= 1
 
 
-_ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
+_ENV_NAME_CHARS = lazy_regex(r"[^A-Za-z0-9_]")
 # multipart/form-data: the boundary in a Content-Type, a body's first delimiter line (RFC 2046's
 # characters but space), and what a part's headers say.
-_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^";,\s]+))', re.IGNORECASE)
-_SNIFFED_BOUNDARY = re.compile(rb"--([0-9A-Za-z'()+_,./:=?-]{1,70})\r\n")
-_PART_NAME = re.compile(
+_BOUNDARY = lazy_regex(r'boundary=(?:"([^"]+)"|([^";,\s]+))', re.IGNORECASE)
+_SNIFFED_BOUNDARY = lazy_regex(rb"--([0-9A-Za-z'()+_,./:=?-]{1,70})\r\n")
+_PART_NAME = lazy_regex(
     rb'^content-disposition:[^\r\n]*?[;\s]name=(?:"((?:[^"\\\r\n]|\\.)*)"|([^";\s]+))',
     re.IGNORECASE | re.MULTILINE,
 )
-_PART_FILENAME = re.compile(
+_PART_FILENAME = lazy_regex(
     rb"^content-disposition:[^\r\n]*?[;\s]filename\*?=", re.IGNORECASE | re.MULTILINE
 )
-_PART_TYPE = re.compile(rb"^content-type:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+_PART_TYPE = lazy_regex(rb"^content-type:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 # How far before a match a placeholder that overlaps it may start (the longest placeholder).
 _NEAR = 256
@@ -614,7 +615,7 @@ _ENCODED_SCRUBBED = _url_encoded(SCRUBBED)
 
 # A model's output token beside its log probability (OpenAI's logprobs), which _kept_paths
 # keeps: streamed chat chunks hold thousands of them, and nothing else sensitive.
-_TOKEN_BESIDE_LOGPROB = re.compile(r'"token"\s*:\s*"(?:[^"\\]|\\.)*"\s*,\s*"logprob"')
+_TOKEN_BESIDE_LOGPROB = lazy_regex(r'"token"\s*:\s*"(?:[^"\\]|\\.)*"\s*,\s*"logprob"')
 
 
 def _all_tokens_kept(text: str) -> bool:
@@ -2444,15 +2445,15 @@ def _pair_value(
 _OPERATOR_ENDS = frozenset("+-*/%|&^!<>:~.")  # `key+=1`, `x!=y`: no pairs
 _LITERALS = frozenset({"None", "True", "False", "null", "true", "false", "undefined", "nil"})
 # A lower-case first segment: `self.password`, `settings.SECRET`; not `SG.xxxx.yyyy` (SendGrid).
-_ATTRIBUTE_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z_]\w*)+")
-_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
-_VARIABLE = re.compile(r"[$:@]")  # `$DB_PASSWORD`, `${...}`, SQL's `:password`, `@Password`
-_AUTH_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
+_ATTRIBUTE_PATH = lazy_regex(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z_]\w*)+")
+_CONSTANT_NAME = lazy_regex(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_VARIABLE = lazy_regex(r"[$:@]")  # `$DB_PASSWORD`, `${...}`, SQL's `:password`, `@Password`
+_AUTH_VALUE = lazy_regex(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>&]+")
 
 
 # Credentials in commands written in text (see Scrubber._scrub_commands). Each starts with a
 # literal, so a search skips ahead to it.
-_COMMAND_HEADER = re.compile(
+_COMMAND_HEADER = lazy_regex(
     r"""(?:-H|--header)(?:[ \t]{0,8}=[ \t]{0,8}|[ \t]{1,8})(["'])"""
     r"""([A-Za-z0-9_-]{1,64}):[ \t]*([^"'\n]*[^"'\s])[ \t]*\1"""
 )
@@ -2461,28 +2462,28 @@ _COMMAND_HEADER = re.compile(
 _ARGUMENT = r"""(?:"([^"\n]{1,256})"|'([^'\n]{1,256})'|([^\s"'`]{1,256}))"""
 # The user holds no `<`: `-u <SCRUBBED:stripe>:` (a key as the user, as Stripe documents it,
 # scrubbed) is no user `<SCRUBBED` with a password `stripe>:`.
-_CURL_USER = re.compile(
+_CURL_USER = lazy_regex(
     r"""-(?:u(?<![\w-]-u)|-user(?<![\w-]--user))(?:[ \t]+|(?=[^\s-]))"""
     r"""(?:"[^"\n:<]{1,64}:([^"\n]{1,256})"|'[^'\n:<]{1,64}:([^'\n]{1,256})'"""
     r"""|[^\s:"'<]{1,64}:([^\s"']{1,256}))"""
 )
-_PASSWORD_OPTION = re.compile(r"--password(?:=|[ \t]+)" + _ARGUMENT)
-_DOCKER_PASSWORD = re.compile(r"-p(?<![\w-]-p)[ \t]+" + _ARGUMENT)
+_PASSWORD_OPTION = lazy_regex(r"--password(?:=|[ \t]+)" + _ARGUMENT)
+_DOCKER_PASSWORD = lazy_regex(r"-p(?<![\w-]-p)[ \t]+" + _ARGUMENT)
 # MySQL's clients take the password joined to `-p` (`-p secret` asks for one: `secret` is the
 # database).
-_MYSQL_PASSWORD = re.compile(r"-p(?<![\w-]-p)(?=[^\s-])" + _ARGUMENT)
+_MYSQL_PASSWORD = lazy_regex(r"-p(?<![\w-]-p)(?=[^\s-])" + _ARGUMENT)
 # The command it is an argument of, on its line: no `&&`, `;`, `|` between (`pip install
 # mysqlclient && pytest -pno:cacheprovider` holds no password).
-_MYSQL_COMMAND = re.compile(
+_MYSQL_COMMAND = lazy_regex(
     r"(?<![\w.-])mysql(?:dump|admin|import|show|check|pump|slap)?[ \t][^;&|]*$"
 )
 # A .netrc's entry on one line (`default` at a line's start), told by what is before `login`.
-_NETRC = re.compile(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+" + _ARGUMENT)
-_AUTH_PAIR = re.compile(
+_NETRC = lazy_regex(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+" + _ARGUMENT)
+_AUTH_PAIR = lazy_regex(
     r"""auth[ \t]*=[ \t]*[(\[][ \t]*(["'])[^"'\n]{1,64}\1[ \t]*,[ \t]*""" + _ARGUMENT
 )
 # A pair, not a call's arguments (`headers.add('Set-Cookie', 'a=b')`).
-_PAIR_TUPLE = re.compile(
+_PAIR_TUPLE = lazy_regex(
     r"""\((?<![\w.]\()[ \t]*(["'])([A-Za-z0-9_.-]{1,64})\1[ \t]*,"""
     r"""[ \t]*(["'])([^"'\n]{1,256})\3[ \t]*\)"""
 )
@@ -2504,7 +2505,7 @@ def _netrc_entry(before: str, text: str, start: int) -> bool:
     return netrc and text[start - 1 : start].isspace()
 
 
-_IDENTIFIER = re.compile(r"[A-Za-z]+(?:_[A-Za-z]+)*")
+_IDENTIFIER = lazy_regex(r"[A-Za-z]+(?:_[A-Za-z]+)*")
 
 
 def _secret_like(value: str) -> bool:
@@ -2518,14 +2519,14 @@ def _secret_like(value: str) -> bool:
     return True
 
 
-_YAML_ANCHOR = re.compile(r"&[^\s]+[ \t]+(?=\S)")
-_YAML_STR_TAG = re.compile(r"!!str[ \t]+(?=\S)")
+_YAML_ANCHOR = lazy_regex(r"&[^\s]+[ \t]+(?=\S)")
+_YAML_STR_TAG = lazy_regex(r"!!str[ \t]+(?=\S)")
 # A block scalar's header (`|`, `>-`, `|2+`), and a line that is a key with no value.
-_YAML_BLOCK = re.compile(r"[|>](?:[1-9]?[+-]?|[+-][1-9])")
+_YAML_BLOCK = lazy_regex(r"[|>](?:[1-9]?[+-]?|[+-][1-9])")
 # A key with no value whose next line, more indented, is no mapping's key, list or comment:
 # found from its `:` (a search led by a literal), its name then read back on its line.
-_BARE_KEY_END = re.compile(r":[ \t]*\r?\n(?=[ \t]+(?![-?#]|[^\s:#]+[ \t]*:(?:\s|$))\S)")
-_BARE_KEY = re.compile(r"[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*")
+_BARE_KEY_END = lazy_regex(r":[ \t]*\r?\n(?=[ \t]+(?![-?#]|[^\s:#]+[ \t]*:(?:\s|$))\S)")
+_BARE_KEY = lazy_regex(r"[ \t]*(?:-[ \t]+)?([A-Za-z_][\w.-]{0,127})[ \t]*")
 
 
 def _bare_keys(text: str) -> list[tuple[str, int, int]]:
@@ -2541,7 +2542,7 @@ def _bare_keys(text: str) -> list[tuple[str, int, int]]:
 
 
 # Plain words ending as a sentence does (`The token used to call the API.`).
-_PROSE = re.compile(
+_PROSE = lazy_regex(
     r"[A-Za-z]+[,;:.]?(?:[ \t]+(?:[A-Za-z]+(?:['-][A-Za-z]+)*|\d+)[,;:.!?]?){2,}(?<=[.!?])"
 )
 
@@ -2555,7 +2556,7 @@ def _prose(block: str) -> bool:
 
 
 # What starts a line under a key that makes it no scalar: a mapping's key, a list, a comment.
-_YAML_NOT_SCALAR = re.compile(r"\s*(?:[-?][ \t]|-$|#|[^\s:#]+[ \t]*:(?:\s|$))")
+_YAML_NOT_SCALAR = lazy_regex(r"\s*(?:[-?][ \t]|-$|#|[^\s:#]+[ \t]*:(?:\s|$))")
 
 
 def _block_lines(text: str, column: int, line_end: int) -> tuple[int, int] | None:
@@ -2619,7 +2620,7 @@ def _skipped_word(name: str, value: str, yaml: bool = False) -> bool:
     )
 
 
-_CAMEL_CASE = re.compile(r"[a-z]+(?:[A-Z][a-z0-9]*)+")
+_CAMEL_CASE = lazy_regex(r"[a-z]+(?:[A-Z][a-z0-9]*)+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -2673,7 +2674,7 @@ _CONFIG_WORDS = frozenset(
         "set",
     }
 )
-_SCHEME_AND_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>]+")
+_SCHEME_AND_CREDENTIALS = lazy_regex(r"[A-Za-z][A-Za-z0-9._~+/-]*[ \t]+[^\s\"'<>]+")
 
 
 def _line_start(text: str, at: int) -> bool:
@@ -2683,10 +2684,10 @@ def _line_start(text: str, at: int) -> bool:
 
 # What a value at a line's start goes on with up to the line's end (a `.env` or INI line: a
 # generated password's punctuation), when no `=` (a next pair), quote, bracket or blank is in it.
-_LINE_REST = re.compile(
+_LINE_REST = lazy_regex(
     r"[&#;,|][^\s\"'<>`()\[\]{}=\\]*(?=(?:[ \t]+[#;][^\n]*|[ \t]*)(?:\r?\n|\Z))"
 )
-_LINE_END = re.compile(r"[ \t]*(?:[#;][^\n]*)?(?:\r?\n|\Z)")  # nothing else on the line
+_LINE_END = lazy_regex(r"[ \t]*(?:[#;][^\n]*)?(?:\r?\n|\Z)")  # nothing else on the line
 
 
 def _inside_tag(text: str, at: int) -> bool:
@@ -2704,7 +2705,7 @@ def _inside_tag(text: str, at: int) -> bool:
     return False
 
 
-_TAG_START = re.compile(r"<(?:[A-Za-z][\w:.-]*(?=[\s/>])|/)")
+_TAG_START = lazy_regex(r"<(?:[A-Za-z][\w:.-]*(?=[\s/>])|/)")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -2781,7 +2782,7 @@ def _reversed_names(pattern: re.Pattern[str], text: str, *groups: int) -> set[st
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "bot", "apikey", "negotiate"})
 _MASK_CHARACTERS = frozenset("*xX.#-_\u2022")
 _MASK_WORDS = FILLER_WORDS | {"secret"}
-_EXAMPLE_VALUE = re.compile(r"(?:^|[^a-z])your[-_ ]?[a-z]|[-_ ]here$|\.\.\.|\u2026")
+_EXAMPLE_VALUE = lazy_regex(r"(?:^|[^a-z])your[-_ ]?[a-z]|[-_ ]here$|\.\.\.|\u2026")
 
 
 # An object under one of these generic names is a structure, not one secret: Keystone's
@@ -2790,7 +2791,7 @@ _EXAMPLE_VALUE = re.compile(r"(?:^|[^a-z])your[-_ ]?[a-z]|[-_ ]here$|\.\.\.|\u20
 # fields go by their own names; its strings directly in it are secrets but for words, URLs,
 # dates and times (numbers and booleans are kept), and all are under `pass`, `pwd` or `pin`.
 _LOOSE_NAMES = frozenset({"token", "auth", "authorization"})
-_LOOSE_KEPT = re.compile(
+_LOOSE_KEPT = lazy_regex(
     # words: `service`, `Bearer`, `JWT`, `read write` (a scope), `public_key`
     r"(?:[a-z]{1,20}|[A-Z][a-z]{1,19}|[A-Z]{2,8})(?:[ _.:-](?:[a-z]{1,20}|[A-Z][a-z]{1,19}))*"
     r"|https?://\S*"  # an endpoint (its parameters still go by their names)
@@ -2806,7 +2807,7 @@ _LOOSE_SECRET_KEYS = frozenset(
 _LOOSE_DESCRIPTORS = frozenset(
     {"type", "scheme", "method", "algorithm", "alg", "kind", "version", "provider", "mechanism"}
 )
-_DESCRIPTOR = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,31}")
+_DESCRIPTOR = lazy_regex(r"[A-Za-z][A-Za-z0-9._-]{0,31}")
 
 
 def _loose_secret(key: str, value: Any) -> bool:
@@ -2863,7 +2864,7 @@ _ERROR_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pytest_cassettes_error_response", default=False
 )
 # What a validation says (not a word a passphrase may hold: `field`, `common`, `short`).
-_MESSAGE_PHRASE = re.compile(
+_MESSAGE_PHRASE = lazy_regex(
     r"\b(?:required|blank|empty|invalid|incorrect|missing|expired|must|cannot|can't|should"
     r"|too\s+(?:short|long|common|similar|weak|simple)|at\s+(?:least|most)|minimum|maximum"
     r"|(?:doesn't|does\s+not|do\s+not|didn't|did\s+not|don't)\s+match|not\s+(?:valid|allowed)"
@@ -2872,17 +2873,17 @@ _MESSAGE_PHRASE = re.compile(
     re.IGNORECASE,
 )
 # The shape of a message (a passphrase of plain words has none): a capital, a full stop, a verb.
-_MESSAGE_SHAPE = re.compile(
+_MESSAGE_SHAPE = lazy_regex(
     r"\A[A-Z]|[.!]\Z|\b(?:is|are|be|must|may|should|cannot|has|have|does|do|did"
     r"|can't|doesn't|don't|didn't|isn't|aren't|won't|wasn't)(?![\w'])"
 )
-_MESSAGE_WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*|\d+")
+_MESSAGE_WORD = lazy_regex(r"[A-Za-z]+(?:['-][A-Za-z]+)*|\d+")
 # A quotation: what a message echoing the value would hold, unless a number or a field's name
 # (ASP.NET's "minimum length of '8'", "'ConfirmPassword' and 'Password' do not match").
-_QUOTED = re.compile(
+_QUOTED = lazy_regex(
     r"(?<![A-Za-z])['\"\u201c\u2018]([^'\"\u201d\u2019]{0,60})['\"\u201d\u2019](?![A-Za-z])"
 )
-_QUOTED_NAME = re.compile(r"[A-Za-z_][\w.-]{0,40}|\d+")
+_QUOTED_NAME = lazy_regex(r"[A-Za-z_][\w.-]{0,40}|\d+")
 
 
 def _validation_message(token: str) -> bool:
@@ -3086,7 +3087,7 @@ def _is_pairs(value: list[Any] | tuple[Any, ...]) -> bool:
 
 # Where a proxy folded several Set-Cookie values into one line: a comma before `name=` (an
 # Expires date's comma is followed by a day number and a blank).
-_COOKIE_FOLD = re.compile(r"(,[ \t]*)(?=[^;,=\s]+=)")
+_COOKIE_FOLD = lazy_regex(r"(,[ \t]*)(?=[^;,=\s]+=)")
 
 
 def _scrub_cookie(

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from pytest_cassettes.detect import is_placeholder, looks_random, normalize_name
+from pytest_cassettes.scrub_shared import lazy_regex
 from pytest_cassettes.scrub_stores import Found
 from pytest_cassettes.streams import Path
 
@@ -66,7 +67,7 @@ _SRP_SECRET_BLOCKS = ("SECRET_BLOCK", "PASSWORD_CLAIM_SECRET_BLOCK")
 # Each alternative starts with a literal: a search tries few positions (see detect.py). A
 # `ticket` only with a string as long as a generated one (see looks_random): a help desk's
 # listing, its tickets objects and ids, is not read again for them.
-AUTH_HINT = re.compile(
+AUTH_HINT = lazy_regex(
     r'"kty"|"grant_type"|"redirect_uri"|"code_verifier"|"Session"'
     r'|"(?:PASSWORD_CLAIM_)?SECRET_BLOCK"|"[Tt]icket"\s*:\s*"(?:[^"\\]|\\.){16}'
 )
@@ -93,7 +94,7 @@ RANDOM_ONLY = frozenset({"ticket", "appid"})
 # In JSON, a `ticket` string that looks generated is a token (a CAS ticket, a Proxmox login's);
 # one that is a link (Auth0's answer, `/lo/reset?ticket=...#`) keeps its shape, its `?ticket=`
 # going by the URL rules; an object (a help desk's `{"id": 4711, ...}`) by its own fields.
-_URL_OR_PATH = re.compile(r"^/|://|\?")
+_URL_OR_PATH = lazy_regex(r"^/|://|\?")
 
 
 def random_only(name: str, value: str) -> bool:
@@ -103,8 +104,8 @@ def random_only(name: str, value: str) -> bool:
 
 
 # A URL's parameter names, and where a URL in text ends (at most so far from the `code`).
-_QUERY_NAME = re.compile(r"[?&#;]([A-Za-z0-9_.~%+-]{1,128})=")
-_URL_END = re.compile(r"[\s\"'<>`]")
+_QUERY_NAME = lazy_regex(r"[?&#;]([A-Za-z0-9_.~%+-]{1,128})=")
+_URL_END = lazy_regex(r"[\s\"'<>`]")
 _URL_REACH = 4096
 
 
@@ -195,7 +196,7 @@ _LINK_HINTS = (
     "/v2/credentials/",
     "/v1/credentials?id=",
 )
-_LINK_WORD = re.compile(
+_LINK_WORD = lazy_regex(
     r"/(?:(magic(?:[-_]?links?)?|passwordless|verify[-_/]?email|email[-_/]?verif(?:y|ication)"
     r"|confirm[-_/]?email|reset[-_/]?password|password[-_/]?reset|accept[-_]?invit(?:e|ation))/"
     r"|(verify|verification|confirm(?:ation)?|reset|activat(?:e|ion)|invit(?:e|ation))/"
@@ -203,24 +204,24 @@ _LINK_WORD = re.compile(
     re.IGNORECASE,
 )
 _LINK, _BARE, _CONTAINER = 1, 2, 3  # _LINK_WORD's groups
-_SEGMENT = re.compile(r"[^/\s?#\"'<>\\&;,|`]*")
-_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{8,}")
+_SEGMENT = lazy_regex(r"[^/\s?#\"'<>\\&;,|`]*")
+_ALNUM_RUN = lazy_regex(r"[A-Za-z0-9]{8,}")
 _URL_BOUNDS = " \t\r\n\"'<>`("
 # What is no token even after a link's word: a file's name (an S3 key's `.../reset/<sha>.tar.gz`).
-_FILE_NAME = re.compile(r".*\.[A-Za-z][A-Za-z0-9]{0,4}")
+_FILE_NAME = lazy_regex(r".*\.[A-Za-z][A-Za-z0-9]{0,4}")
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # An id rather than a token after a bare verb: a UUID, a hex string, either after a word.
-_ID = re.compile(rf"(?:[A-Za-z]+[-_])?(?:{_UUID}|[0-9a-f]+|[0-9A-F]+)")
+_ID = lazy_regex(rf"(?:[A-Za-z]+[-_])?(?:{_UUID}|[0-9a-f]+|[0-9A-F]+)")
 # A device's serial number after a bare verb (`/devices/activate/SN-A1B2C3D4E5F6G7H8`): capitals
 # and digits, in parts joined by `-` or `_`, 20 of them at most. A generated token is longer
 # (128 bits are 26 in base32) or mixed case.
-_SERIAL = re.compile(r"[A-Z0-9]+(?:[-_][A-Z0-9]+)*")
+_SERIAL = lazy_regex(r"[A-Z0-9]+(?:[-_][A-Z0-9]+)*")
 _SERIAL_LENGTH = 20
-_CREDENTIALS_ID = re.compile(_UUID, re.IGNORECASE)
+_CREDENTIALS_ID = lazy_regex(_UUID, re.IGNORECASE)
 # What may come before a credentials URI's path: nothing, a URL's scheme and host, and before
 # either a variable's name (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/...` in an environment's
 # dump, a log line).
-_HOST = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*=)?(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*)?")
+_HOST = lazy_regex(r"(?:[A-Za-z_][A-Za-z0-9_]*=)?(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*)?")
 
 
 def link_tokens(text: str, path_end: int | None = None) -> Iterator[tuple[int, int]]:

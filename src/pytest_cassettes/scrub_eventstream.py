@@ -16,11 +16,10 @@ import base64
 import binascii
 import bisect
 import json
-import re
 from typing import TYPE_CHECKING
 
 from pytest_cassettes import eventstream
-from pytest_cassettes.scrub_shared import splice
+from pytest_cassettes.scrub_shared import lazy_regex, splice
 from pytest_cassettes.scrub_streams import text_edits
 from pytest_cassettes.streams import BEDROCK_CHUNKS, event_data
 
@@ -29,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["scrub_aws_event_stream"]
 
-_EVENT_NAME = re.compile(r"[\w.:-]+")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_EVENT_NAME = lazy_regex(r"[\w.:-]+")
+_LINE_BREAK = lazy_regex(r"\r\n|\r|\n")
 _SSE = "text/event-stream"
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from pytest_cassettes.detect import SCRUBBED, is_placeholder
+from pytest_cassettes.scrub_shared import lazy_regex
 from pytest_cassettes.streams import Path
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
 
 # Each alternative starts with a literal: a search tries few positions (see detect.py); the
 # quoted names share their quote, which a search tries once (half the time of one each).
-STORE_HINT = re.compile(
+STORE_HINT = lazy_regex(
     r'"(?:lease_duration|deletion_time|dataCrc32c|computed|CONCEALED|TOTP|OTP|SSHKEY|PASSWORD'
     r'|organizationId|encoding|LockIndex|SecretBinary|privateKeyData|authorizationToken|Verb)"'
     r'|"masked"\s*:\s*true|/secrets/|/x-pkcs12"'
@@ -182,25 +183,25 @@ _ENGINES = (
     r"sys|auth|identity|transit|pki|database|aws|azure|gcp|gcpkms|ssh|totp|kubernetes|ldap"
     r"|openldap|ad|rabbitmq|consul|nomad|kmip|transform|keymgmt|terraform|alicloud|mongodbatlas"
 )
-_VAULT_KV2 = re.compile(r"/v1/(?:[^/]+/)+?data/")
-_VAULT_WHOLE = re.compile(rf"/v1/(?:cubbyhole/|sys/wrapping/wrap\Z|secret/{_KV2_OTHER})")
-_VAULT_ANY_KV = re.compile(
+_VAULT_KV2 = lazy_regex(r"/v1/(?:[^/]+/)+?data/")
+_VAULT_WHOLE = lazy_regex(rf"/v1/(?:cubbyhole/|sys/wrapping/wrap\Z|secret/{_KV2_OTHER})")
+_VAULT_ANY_KV = lazy_regex(
     rf"/v1/(?:cubbyhole/|sys/wrapping/wrap\Z|(?!(?:{_ENGINES})/)[^/]+/{_KV2_OTHER})"
 )
-_VAULT_TRANSIT = re.compile(r"/v1/(?:[^/]+/)+?encrypt/[^/]+\Z")
+_VAULT_TRANSIT = lazy_regex(r"/v1/(?:[^/]+/)+?encrypt/[^/]+\Z")
 # A file's new contents sent to GitHub or Gitea (`PUT /repos/<owner>/<repo>/contents/<path>`),
 # or several (Gitea's `POST /repos/<owner>/<repo>/contents`, their paths in `files`).
-_CONTENTS = re.compile(r"/repos/[^/]+/[^/]+/contents(?:/(.*))?\Z")
-_DOPPLER_SECRETS = re.compile(r"/v3/configs/config/secrets\Z")
-_DOPPLER_DOWNLOAD = re.compile(r"/v3/configs/config/secrets/download\Z")
+_CONTENTS = lazy_regex(r"/repos/[^/]+/[^/]+/contents(?:/(.*))?\Z")
+_DOPPLER_SECRETS = lazy_regex(r"/v3/configs/config/secrets\Z")
+_DOPPLER_DOWNLOAD = lazy_regex(r"/v3/configs/config/secrets/download\Z")
 # A Google Secret Manager secret's new version (`POST .../secrets/<id>:addVersion`).
-_ADD_VERSION = re.compile(r"/secrets/[^/]+:addVersion\Z")
+_ADD_VERSION = lazy_regex(r"/secrets/[^/]+:addVersion\Z")
 # Azure Key Vault's (`?api-version=` on every request): a secret set, a certificate imported.
-_KEY_VAULT_SET = re.compile(r"/secrets/[^/]+\Z")
-_KEY_VAULT_IMPORT = re.compile(r"/certificates/[^/]+/import\Z")
+_KEY_VAULT_SET = lazy_regex(r"/secrets/[^/]+\Z")
+_KEY_VAULT_IMPORT = lazy_regex(r"/certificates/[^/]+/import\Z")
 # A line of a download as text (env, docker, YAML): a name, `=` or `:`, and its value, with
 # the indented lines of a YAML block under it.
-DOWNLOAD_LINE = re.compile(
+DOWNLOAD_LINE = lazy_regex(
     r"^([A-Za-z_][\w.-]*)([ \t]*[=:][ \t]*)([^\r\n]*(?:\r?\n[ \t]+[^\r\n]*)*)", re.MULTILINE
 )
 

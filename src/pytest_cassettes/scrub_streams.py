@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import bisect
 import json
-import re
 from typing import TYPE_CHECKING, Callable
 
 from pytest_cassettes.detect import SCRUBBED, find_secrets, finding_replacement
 from pytest_cassettes.scrub_shared import (
     MODEL_OUTPUT,
     finding_label,
+    lazy_regex,
     plain_text,
     splice,
 )
@@ -225,8 +225,8 @@ def _scrub_events(
 
 
 # llama.cpp's `return_tokens`: the ids of the tokens an event's (or an answer's) `content` is.
-_TOKEN_IDS = re.compile(r'"tokens"\s*:\s*\[([-\d,\s]*)\]')
-_ID = re.compile(r"-?\d+")
+_TOKEN_IDS = lazy_regex(r'"tokens"\s*:\s*\[([-\d,\s]*)\]')
+_ID = lazy_regex(r"-?\d+")
 
 
 def token_ids(text: str, new: str) -> str:
@@ -516,7 +516,7 @@ def _logprob_edits(piece: Piece, token: str, body: str) -> list[tuple[int, int, 
     return edits
 
 
-_INTEGER = re.compile(r"-?\d+")
+_INTEGER = lazy_regex(r"-?\d+")
 
 
 def _offset_edits(stream: Stream, changed: dict[int, str], body: str) -> list[tuple[int, int, str]]:
@@ -538,8 +538,8 @@ def _offset_edits(stream: Stream, changed: dict[int, str], body: str) -> list[tu
     return edits
 
 
-_ARRAY_SEPARATOR = re.compile(r"\s*,\s*")
-_COLON = re.compile(r'"\s*:\s*')  # an object's first key's end, and how it is laid out
+_ARRAY_SEPARATOR = lazy_regex(r"\s*,\s*")
+_COLON = lazy_regex(r'"\s*:\s*')  # an object's first key's end, and how it is laid out
 
 
 def _inside(piece: Piece, old: str) -> tuple[str, str, str]:
