@@ -3602,3 +3602,19 @@ def test_a_key_vault_pfx_becomes_a_placeholder_pfx():
     url = "https://api.acme.dev/secrets/region"
     new_request, _ = scrub_request(request(url, json.dumps(other).encode(), head, "PUT"))
     assert json.loads(new_request.body) == other
+
+
+def test_a_lazy_regex_is_compiled_at_its_first_use_and_answers_as_the_compiled_one():
+    import re
+
+    from pytest_cassettes.scrub_shared import lazy_regex
+
+    source = r"(?P<name>[a-z]+)=(\d+)"
+    lazy, compiled = lazy_regex(source, re.IGNORECASE), re.compile(source, re.IGNORECASE)
+    assert lazy.pattern == source
+    assert "search" not in vars(lazy)  # not compiled by reading its source
+    text = "A=1 b=22 C=333"
+    assert lazy.sub(r"\1", text) == compiled.sub(r"\1", text)
+    assert [m.span() for m in lazy.finditer(text)] == [m.span() for m in compiled.finditer(text)]
+    assert (lazy.groups, lazy.flags, lazy.groupindex) == (2, compiled.flags, {"name": 1})
+    assert lazy_regex(rb"\d+").findall(b"a1b22") == [b"1", b"22"]
