@@ -610,6 +610,51 @@ def test_secrets_in_url_paths_and_service_tokens_do_not_reach_disk(
     assert suite.server.hits == 4
 
 
+FREE_TEXT_TOKENS = {
+    "contentful": "CFPAT-" + "q7Rk2Lw9_Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga-Ye7Ui2Ko9P",
+    "postman": "PMAK-" + "5f8a2c9e1b7d4f60a3e8c2b1-" + "9d4e7a1c3f6b8e2d5a0c9f7e1b4d6a8c3e",
+    "tailscale": "tskey-api-" + "kQ7rT2xCNTRL-Zp4Lw9Xs8Nc1Vb6Hm3Jd5Fq2Rt",
+    "openrouter": "sk-or-v1-" + "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c" * 2,
+    "resend": "re_" + "Zp4Lw9Xs_8Nc1Vb6Hm3Jd5Fq2Rt7Ky0Ua",
+    "pinecone": "pcsk_" + "3Ui7d2_" + "Zp4Lw9Xs8Nc1Vb6Hm3Jd5Fq2Rt7Ky0Ua" * 2,
+    "langsmith": "lsv2_sk_" + "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c_3f6b8e2d5a",
+    "mapbox": "sk.eyJ1IjoiYWNtZSIsImEiOiJjbHg3" + ".Zp4Lw9Xs8Nc1Vb6Hm3Jd5F",
+}
+
+
+def test_service_tokens_in_free_text_do_not_reach_disk(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Known by their prefixes only: in a log line, an HTML page and a JSON value under a
+    # harmless key, no name says they are secrets. Words after a prefix stay (`re_run`).
+    log = "\n".join(f"WARN rejected {token} (revoked)" for token in FREE_TEXT_TOKENS.values())
+    suite.server.route("/log", headers={"Content-Type": "text/plain"}, body=log + "\nre_run ok")
+    page = "".join(f"<li><code>{token}</code></li>" for token in FREE_TEXT_TOKENS.values())
+    suite.server.route("/keys", headers={"Content-Type": "text/html"}, body=f"<ul>{page}</ul>")
+    message = json.dumps({"message": "use " + " or ".join(FREE_TEXT_TOKENS.values())})
+    suite.server.route("/error", headers={"Content-Type": "application/json"}, body=message)
+    suite.write(
+        """
+        import httpx
+
+        @pytest.mark.cassette
+        def test_read():
+            assert requests.get(URL + "/log").text.endswith("re_run ok")
+            assert httpx.get(URL + "/keys").text.startswith("<ul><li>")
+            assert requests.get(URL + "/error").json()["message"].startswith("use ")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = (suite.path / "cassettes" / "test_suite" / "test_read.yaml").read_text()
+    assert [t for t in FREE_TEXT_TOKENS.values() if t in text] == []
+    for kind in FREE_TEXT_TOKENS:  # in the HTML page as `&lt;SCRUBBED:...&gt;`
+        assert text.count(f"SCRUBBED:{kind}") == 3, kind
+    assert "re_run ok" in text
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 3
+
+
 def test_a_token_from_a_response_sent_back_in_a_path_is_scrubbed_and_replays(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
