@@ -244,8 +244,8 @@ def _carried(
     os.environ's): our folder first on its PYTHONPATH if it carries the guard's variable
     without it; the proxy variables of children_proxy's trap, whatever the child is. And
     the trap's token for the child ("" without a guard). ``replacing``: for a program this
-    process is replaced by (os.exec*), served by a trap of its own (unless its environment
-    already names one: a child os.spawn* started)."""
+    process is replaced by (os.exec*), served by a trap of its own. Nothing for an environment
+    that carries the guard already (given by Popen or os.spawn* to the os function they call)."""
     given = os.environ if env is None else env
     value = given.get(ENV)
     if isinstance(value, str):
@@ -256,11 +256,13 @@ def _carried(
         value = os.environ.get(ENV)  # an environment of the test's own making
         if not isinstance(value, str):
             return env, ""
+    if SAVED in given:
+        # Carried already: subprocess's child, which Popen starts by os.posix_spawn where it
+        # can (Python 3.13 mostly), or a program os.spawn*'s forked child execs.
+        return env, ""
     from pytest_cassettes import children_proxy
 
     if replacing:
-        if SAVED in given:
-            return env, ""
         return children_proxy.environment_for_exec(given, _wires(value), _describe(args))
     _PARENT.proxy = children_proxy
     return children_proxy.environment(given, _wires(value), _describe(args))
