@@ -831,6 +831,34 @@ def test_a_run_of_some_modules_keeps_and_judges_nothing_of_a_cassette_others_nam
     assert "never played" not in result.stdout.str()
 
 
+@pytest.mark.parametrize(
+    "case", ["file", "node-id", pytest.param("xdist", marks=needs_xdist), "whole"]
+)
+def test_a_rewrite_of_some_modules_replaces_only_what_they_send_of_a_cassette_others_name(
+    suite: Suite, case: str
+) -> None:
+    # `pytest tests/a/test_a.py --record-mode=rewrite` removed the whole old recording of a
+    # cassette test_b names too: test_b's page was lost.
+    flow_suite(suite, "a", "b", more='    requests.get(URL + "/old")\n')
+    suite.run().assert_outcomes(passed=2)
+    flow_suite(suite, "a")  # test_a no longer sends /old
+    result = run(
+        suite, "--record-mode=rewrite", "--cassette-report=r.json", *NARROWER.get(case, [])
+    )
+    result.assert_outcomes(passed=2 if case == "whole" else 1)
+    in_part = json.loads((suite.path / "r.json").read_text())["rewritten_in_part"]
+    assert in_part == ([] if case == "whole" else ["cassettes/shared/flow.yaml"])
+    kept = ["/a", "/b"] if case == "whole" else ["/a", "/b", "/old"]
+    assert flow_uris(suite) == [suite.server.url(page) for page in kept]  # /a once: replaced
+    summary = "--record-mode=rewrite replaced in part 1 cassette named in markers: *"
+    if case == "whole":
+        assert "replaced in part" not in result.stdout.str()
+    else:
+        result.stdout.fnmatch_lines(
+            [summary + "pytest --record-mode=rewrite", "  cassettes/shared/flow.yaml"]
+        )
+
+
 @pytest.mark.parametrize("whole", [[], ["tests"], ["."]], ids=["bare", "testpaths", "rootdir"])
 def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sends(
     suite: Suite, whole: list[str]

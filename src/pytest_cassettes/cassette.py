@@ -403,12 +403,16 @@ class Cassette:
     # the network guard's error names the function rather than `ignore_hosts`.
     dropped_hosts: set[str] = field(default_factory=set)
     preset_drop: list[str] = field(default_factory=list)  # rewrite: the old own interactions go
+    # The own interactions are never replayed, and those the test sends again are replaced
+    # ("all"; "rewrite" of a cassette others may record into too: Session.open).
+    replaces: bool = False
     rewrite_run: str | None = None  # rewrite: the run's id (its first write removes the old)
 
     def __repr__(self) -> str:
         return f"<Cassette {str(self.path)!r} mode={self.record_mode} entries={len(self.entries)}>"
 
     def __post_init__(self) -> None:
+        self.replaces = self.replaces or (self.record_mode == "all" and self.can_record)
         self._lock = threading.RLock()
         self._key_funcs = [KEYS[m] for m in self.matchers if m in KEYS]
         self._check = [m for m in self.matchers if m not in SUFFICIENT]
@@ -449,7 +453,8 @@ class Cassette:
     def _add(self, entry: Entry) -> None:
         entry.key = self._key(entry.request)
         self.entries.append(entry)
-        self._index.setdefault(entry.key, []).append(len(self.entries) - 1)
+        if not (self.replaces and entry.raw is not None):  # one to replace is never found
+            self._index.setdefault(entry.key, []).append(len(self.entries) - 1)
 
     def _key(self, request: Any) -> tuple[Any, ...]:
         return tuple(key(request) for key in self._key_funcs)
@@ -938,10 +943,10 @@ class Cassette:
     # --- saving ----------------------------------------------------------------------------
 
     def _dropped(self, drop_unused: bool) -> list[Entry]:
-        """Own interactions the save removes: replaced ("all" mode) or unused."""
+        """Own interactions the save removes: replaced (`replaces`) or unused."""
         own = [e for e in self.entries if e.raw is not None]
         chosen: list[Entry] = []
-        if self.record_mode == "all" and self.recorded:
+        if self.replaces and self.recorded:
             chosen = [e for e in own if self._rerecorded(e.request)]
         if drop_unused:
             chosen += [e for e in own if not e.plays and e not in chosen]

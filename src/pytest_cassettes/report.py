@@ -80,6 +80,8 @@ class Report:
     # The run collected fewer modules than the whole suite (whole_tree): the tests of the
     # others, which may name its cassettes too, are not known.
     narrowed: bool = False
+    # Cassettes a narrowed run's rewrite replaced in part (Session.open): what its tests sent.
+    rewritten_in_part: set[str] = field(default_factory=set)
     # Cassettes the markers of several collected tests name first: path -> how many tests
     # (one more in a narrowed run).
     sharing: dict[str, int] = field(default_factory=dict)
@@ -114,6 +116,7 @@ class Report:
             "beside_pytest_vcr": self.beside_pytest_vcr,
             "drop_skipped": sorted(self.drop_skipped),
             "narrowed": self.narrowed,
+            "rewritten_in_part": sorted(self.rewritten_in_part),
             "sharing": self.sharing,
         }
 
@@ -130,6 +133,7 @@ class Report:
         self.beside_pytest_vcr.update(wire.get("beside_pytest_vcr", {}))
         self.drop_skipped.update(wire.get("drop_skipped", ()))
         self.narrowed = self.narrowed or wire.get("narrowed", False)
+        self.rewritten_in_part.update(wire.get("rewritten_in_part", ()))
         self.sharing.update(wire.get("sharing", {}))
 
     def settle_shared(self) -> None:
@@ -171,6 +175,7 @@ class Report:
             "cassettes_with_old_secrets": self.old_secrets,
             "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
             "drop_unused_not_applied": sorted(self.drop_skipped),
+            "rewritten_in_part": sorted(self.rewritten_in_part),
             "strict_shared_unplayed": self.strict_unplayed,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -202,6 +207,7 @@ def lines(
         or report.unscrubbed
         or report.old_secrets
         or report.drop_skipped
+        or report.rewritten_in_part
         or report.strict_unplayed
         or report.beside_pytest_vcr
     ):
@@ -296,6 +302,16 @@ def lines(
             )
         for path in sorted(report.drop_skipped):
             yield f"  {path}"
+    if report.rewritten_in_part:
+        count = len(report.rewritten_in_part)
+        yield (
+            f"--record-mode=rewrite replaced in part {plural(count, 'cassette')} named in "
+            "markers: this run left test modules out, whose tests may have recorded into "
+            f"{'it' if count == 1 else 'them'}; what its tests sent replaced their old "
+            "recording, the rest is kept. Rewrite whole in a run of the whole suite, from "
+            "the rootdir: pytest --record-mode=rewrite"
+        )
+        yield from (f"  {path}" for path in sorted(report.rewritten_in_part))
     if report.beside_pytest_vcr:
         count = len(report.beside_pytest_vcr)
         yield (

@@ -485,16 +485,26 @@ class Session:
         ):
             own = None  # recorded meanwhile by another worker of this run (see above)
         cassette.own_exists = own is not None
-        if settings.record_mode == "rewrite":
+        rewrite = settings.record_mode == "rewrite"
+        # A cassette a marker names, in a run of part of the suite: the tests of the modules
+        # it left out may have recorded into it too. What this run's tests send again
+        # replaces its old recording ("all"); the rest stays.
+        in_part = rewrite and settings.named and not block and self.report.narrowed
+        if in_part:
+            cassette.replaces = True
+            if own is not None:
+                self.report.rewritten_in_part.add(self.shown(settings.path))
+        if rewrite and not in_part:
             # The old recording goes when the new one is written (a test that fails keeps the
             # old file); only the run's first write of this cassette removes anything, so
             # tests and xdist workers sharing it keep each other's fresh recordings.
             if own is not None:
                 cassette.preset_drop = [storage.identity(i) for i in own.interactions]
             cassette.rewrite_run = self.run_id
-            cassette.own_exists = False
         else:
             cassette.load(own, settings.path, own=True, scrub=scrubber.scrub_request)
+        if rewrite:
+            cassette.own_exists = False
         if (
             cassette.own_exists
             and settings.named
