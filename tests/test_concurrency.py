@@ -293,8 +293,8 @@ def test_lock_files_stay_out_of_the_cassette_directory(tmp_path: Path) -> None:
     storage.delete(path)
     storage.write(path, [interaction(0, 1)])
     assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
-    assert str(os.getuid()) in storage.LOCK_DIR.name  # a directory per user: always writable
-    assert storage.LOCK_DIR.stat().st_uid == os.getuid()
+    assert str(os.getuid()) in storage.lock_dir().name  # a directory per user: always writable
+    assert storage.lock_dir().stat().st_uid == os.getuid()
 
 
 REWRITE_FIRST = """
@@ -334,7 +334,7 @@ def test_rewrite_under_xdist_keeps_what_other_workers_recorded_in_the_run(suite:
 def test_lock_files_are_a_bounded_set_shared_by_cassettes(tmp_path: Path) -> None:
     locks = {storage._lock_file(tmp_path / f"{i}.yaml") for i in range(5 * storage.LOCK_SLOTS)}
     assert len(locks) <= storage.LOCK_SLOTS  # not one file per cassette ever written
-    assert all(lock.parent == storage.LOCK_DIR for lock in locks)
+    assert all(lock.parent == storage.lock_dir() for lock in locks)
     same = storage._lock_file(tmp_path / "a.yaml")
     assert storage._lock_file(tmp_path / "a.yaml") == same  # stable
 
@@ -400,18 +400,18 @@ def test_marks_are_the_runs_own(request):
 
     run = request.config.stash[SESSION].run_id  # the controller's, handed to this worker
     Path("run").write_text(run)
-    folder = storage.LOCK_DIR / f"run-{run}"
+    folder = storage.lock_dir() / f"run-{run}"
     assert sorted(p.suffix for p in folder.iterdir()) == [".rewrite"]
 """
 
 
 @needs_xdist
 def test_a_runs_marks_are_removed_when_it_ends(suite: Suite) -> None:
-    stale = storage.LOCK_DIR / f"run-{uuid.uuid4().hex}"  # a run killed two days ago
+    stale = storage.lock_dir() / f"run-{uuid.uuid4().hex}"  # a run killed two days ago
     (stale / "x.written").parent.mkdir(parents=True)
     (stale / "x.written").touch()
     os.utime(stale, (time.time() - 2 * 86400,) * 2)
-    ongoing = storage.LOCK_DIR / f"run-{uuid.uuid4().hex}"  # another run, still going
+    ongoing = storage.lock_dir() / f"run-{uuid.uuid4().hex}"  # another run, still going
     ongoing.mkdir()
     try:
         suite.write(MARKS_SEEN)
@@ -419,7 +419,7 @@ def test_a_runs_marks_are_removed_when_it_ends(suite: Suite) -> None:
             "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "1", "--record-mode=rewrite"
         )
         result.assert_outcomes(passed=3)
-        assert not (storage.LOCK_DIR / f"run-{(suite.path / 'run').read_text()}").exists()
+        assert not (storage.lock_dir() / f"run-{(suite.path / 'run').read_text()}").exists()
         assert not stale.exists()
         assert ongoing.exists()
     finally:
@@ -467,6 +467,77 @@ def test_the_lock_folder_is_the_users_alone_when_a_mark_creates_it(
     result.assert_outcomes(passed=2)
     folder = tmp_path / f"pytest-cassettes-locks-{os.getuid()}"
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+NEEDS_A_LOCK = """
+@pytest.mark.cassette("shared")
+def test_records():
+    requests.get(URL + os.environ.get("PAGE", "/a"))
+
+def test_plain():
+    pass
+"""
+NO_LOCK = "Set TMPDIR to a folder you may write to"
+
+
+def test_a_cassette_test_that_cannot_take_its_lock_says_to_set_tmpdir(
+    suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock folder's name taken by a file: the save ended in a bare NotADirectoryError. The
+    # closest portable kin of a run with no writable temp directory (see the next test).
+    suite.write(NEEDS_A_LOCK)
+    suite.run().assert_outcomes(passed=2)  # recorded: replaying takes no lock
+    (tmp_path / f"pytest-cassettes-locks-{os.getuid()}").touch()
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    args = ["-p", "no:cacheprovider", "-p", "no:randomly"]
+    suite.pytester.runpytest_subprocess(*args).assert_outcomes(passed=2)
+    result = suite.pytester.runpytest_subprocess(*args, "--record-mode=rewrite")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["E *.LockFolderError: *Not a directory*", f"E *{NO_LOCK}: *"])
+
+
+NO_TEMP_DIRECTORY = """
+P="$1"; Q="$(dirname "$P")"
+mount --bind "$P" "$P"  # the project stays writable; the folder pytest starts in does not
+mount --rbind "$Q" "$Q" && mount -o remount,bind,ro "$Q"
+for d in /tmp /var/tmp /usr/tmp; do
+    [ -d $d ] && mount --rbind $d $d && mount -o remount,bind,ro $d
+done
+cd "$Q" && shift && exec "$@"
+"""
+
+
+def test_a_run_without_a_writable_temp_directory_fails_only_the_tests_that_write(
+    suite: Suite,
+) -> None:
+    # /tmp and /var/tmp read-only, TMPDIR unset, started in a read-only folder: no temp
+    # directory at all, and importing runmarks as a test set up (tempfile.gettempdir()) ended
+    # the whole run with INTERNALERROR. Only a mount namespace makes one: skipped where
+    # unprivileged user namespaces are not allowed.
+    if (
+        not sys.platform.startswith("linux")
+        or subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode
+    ):
+        pytest.skip("needs unshare -rm (an unprivileged mount namespace)")
+    suite.write(NEEDS_A_LOCK)
+    suite.pytester.makeini("[pytest]\n")
+    suite.run().assert_outcomes(passed=2)
+    env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR", "TEMP", "TMP")}
+    command = [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", str(suite.path)]
+    namespace = ["unshare", "-rm", "sh", "-c", NO_TEMP_DIRECTORY, "sh", str(suite.path)]
+    for mode, page, errors in (("none", "/a", 0), ("rewrite", "/b", 1)):  # -s: pytest's capture
+        done = subprocess.run(  # needs one
+            [*namespace, *command, "-p", "no:randomly", f"--record-mode={mode}"],
+            env={**env, "PAGE": page},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert "INTERNALERROR" not in done.stdout + done.stderr
+        assert f"2 passed{f', {errors} error' if errors else ''} in" in done.stdout
+    assert NO_LOCK in done.stdout
+    recorded = yaml.safe_load((suite.path / "cassettes/shared.yaml").read_text())
+    assert [i["request"]["uri"] for i in recorded["interactions"]] == [suite.server.url("/a")]
 
 
 KILLED_AFTER_REWRITE = """

@@ -145,6 +145,17 @@ class CassetteLoadError(CassetteError):
         )
 
 
+class LockFolderError(CassetteError):
+    """No folder for the cassettes' write locks: the temp directory is not usable."""
+
+    def __init__(self, *, reason: str):
+        super().__init__(
+            "pytest-cassettes cannot take a cassette's write lock: it keeps its locks in the "
+            f"temp directory ({reason}).\n"
+            "  Set TMPDIR to a folder you may write to: TMPDIR=$HOME/tmp pytest ..."
+        )
+
+
 class NetworkBlockedError(CassetteError, RuntimeError):
     """A real network connection attempted where the run forbids it. A RuntimeError too, as
     pytest-recording's was: tests written for it catch that."""

@@ -20,17 +20,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_cassettes.errors import LockFolderError
 
-def _lock_dir() -> Path:
+
+@functools.cache
+def lock_dir() -> Path:
+    """The user's folder of locks and marks in the temp directory; LockFolderError where no
+    temp directory is usable (looked for at first use: a run with none still runs its tests
+    that write no cassette)."""
+    try:
+        temp = tempfile.gettempdir()
+    except OSError as exc:  # none of TMPDIR, /tmp, /var/tmp, the working folder is writable
+        raise LockFolderError(reason=exc.strerror or str(exc)) from None
     # One directory per user: a directory created by another user is not writable by this one.
     try:
-        owner = str(os.getuid())
+        owner = "-" + str(os.getuid())
     except AttributeError:  # Windows: the temp dir is per user already
         owner = ""
-    return Path(tempfile.gettempdir()) / f"pytest-cassettes-locks{'-' + owner if owner else ''}"
+    return Path(temp) / f"pytest-cassettes-locks{owner}"
 
 
-LOCK_DIR = _lock_dir()
 _RUN_PREFIX = "run-"
 STALE_RUN_SECONDS = 24 * 3600  # a run's folder left by a run killed before its end
 
@@ -55,7 +64,7 @@ def _real_dir(directory: str) -> str:
 
 
 def _run_folder(run: str) -> Path:
-    return LOCK_DIR / f"{_RUN_PREFIX}{run}"
+    return lock_dir() / f"{_RUN_PREFIX}{run}"
 
 
 def _mark(path: Path, run: str, kind: str) -> Path:
@@ -67,7 +76,7 @@ def _make(mark: Path) -> None:
     try:
         mark.touch()
     except FileNotFoundError:  # the run's first mark
-        LOCK_DIR.mkdir(mode=0o700, exist_ok=True)  # the user's alone (parents=True: umask's)
+        lock_dir().mkdir(mode=0o700, exist_ok=True)  # the user's alone (parents=True: umask's)
         mark.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         mark.touch()
 
@@ -84,26 +93,32 @@ def first_rewrite(path: Path, run: str) -> bool:
 def mark_written(path: Path, run: str) -> None:
     """Note that this run wrote `path` (see written_in). Marked before the file is written: a
     test of another worker finding the file finds the mark."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, LockFolderError):
         _make(_mark(path, run, "written"))
 
 
 def written_in(path: Path, run: str) -> bool:
     """Whether this run wrote `path` (a `use_cassette` block's file, another worker's). Not
     where the mark cannot be looked at (a lock folder the user may not search): the run
-    cannot have written it either."""
-    return os.path.exists(_mark(path, run, "written"))
+    cannot have written it either, nor where there is none (LockFolderError)."""
+    try:
+        return os.path.exists(_mark(path, run, "written"))
+    except LockFolderError:
+        return False
 
 
 def end_run(run: str) -> None:
     """The run is over (its last process): its marks go, and those of runs killed before their
     end a day ago or more. Costs a stat in a run that marked nothing."""
-    folder = _run_folder(run)
+    try:
+        folder = _run_folder(run)
+    except LockFolderError:  # the run marked nothing
+        return
     if not os.path.isdir(folder):  # False where it cannot be looked at, as for written_in
         return
     shutil.rmtree(folder, ignore_errors=True)
     stale = time.time() - STALE_RUN_SECONDS
-    with contextlib.suppress(OSError), os.scandir(LOCK_DIR) as entries:
+    with contextlib.suppress(OSError), os.scandir(lock_dir()) as entries:
         for entry in entries:
             if entry.name.startswith(_RUN_PREFIX) and entry.stat().st_mtime < stale:
                 shutil.rmtree(entry.path, ignore_errors=True)

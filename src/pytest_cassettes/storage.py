@@ -30,9 +30,9 @@ except ImportError:  # Windows: filelock's msvcrt locking instead
     fcntl = None  # type: ignore[assignment]
 
 from pytest_cassettes import blocks, large, yamldump, yamlload
-from pytest_cassettes.errors import CassetteLoadError
+from pytest_cassettes.errors import CassetteLoadError, LockFolderError
 from pytest_cassettes.paths import Stamp, file_stamp, stamp_of
-from pytest_cassettes.runmarks import LOCK_DIR, first_rewrite, path_key
+from pytest_cassettes.runmarks import first_rewrite, lock_dir, path_key
 
 try:
     from yaml import CSafeDumper as SafeDumper
@@ -622,7 +622,7 @@ def _lock_file(path: Path) -> Path:
 
 @functools.lru_cache(maxsize=LOCK_SLOTS)
 def _slot_file(slot: int) -> Path:
-    return LOCK_DIR / f"slot-{slot:04d}.lock"
+    return lock_dir() / f"slot-{slot:04d}.lock"
 
 
 @contextlib.contextmanager
@@ -635,23 +635,34 @@ def _locked(path: Path) -> Iterator[None]:
     about 4 us, where filelock's machinery costs some 60-90 us a write.
     """
     file = _lock_file(path)
-    if fcntl is None:
+    try:
+        fd = _open_lock(file)
+    except OSError as exc:  # a read-only temp directory, its path too long, a file of its name
+        raise LockFolderError(reason=f"{file.parent}: {exc.strerror}") from None
+    if fd is None:
         from filelock import FileLock
 
-        LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
         with FileLock(str(file)):
             yield
         return
-    try:
-        fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
-    except FileNotFoundError:  # first lock of this user since the temp directory was emptied
-        LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _open_lock(file: Path) -> int | None:
+    """A descriptor of the lock file, created with its folder the first time (None without
+    fcntl: filelock opens it)."""
+    if fcntl is None:
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return None
+    try:
+        return os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:  # first lock of this user since the temp directory was emptied
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
 
 
 def is_temp_file(name: str) -> bool:
