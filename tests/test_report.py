@@ -791,6 +791,7 @@ NARROWER = {
     "last-failed": ["--lf", "-p", "cacheprovider"],
     "started-in-a-folder": [],  # pytest started in tests/a
     "collect-ignore": [],  # a conftest ignores tests/b/test_b.py (on some Python versions)
+    "collect-ignore-folder": [],  # a conftest ignores tests/b
     "xdist": ["-n", "2", "tests/a/test_a.py"],
 }
 
@@ -814,8 +815,9 @@ def test_a_run_of_some_modules_keeps_and_judges_nothing_of_a_cassette_others_nam
         monkeypatch.delenv("FAIL_a")
     elif case == "started-in-a-folder":
         monkeypatch.chdir(suite.path / "tests/a")
-    elif case == "collect-ignore":
-        suite.pytester.makeconftest('collect_ignore = ["tests/b/test_b.py"]\n')
+    elif case.startswith("collect-ignore"):
+        ignored = "tests/b" if case.endswith("folder") else "tests/b/test_b.py"
+        suite.pytester.makeconftest(f"collect_ignore = [{ignored!r}]\n")
     result = run(suite, "--record-mode=new_episodes", *args)
     result.assert_outcomes(passed=1)
     assert flow_uris(suite) == pages
@@ -868,6 +870,10 @@ def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sen
     flow_suite(suite, "a", more='    requests.get(URL + "/old")\n')
     suite.run().assert_outcomes(passed=1)
     flow_suite(suite, "a")  # test_a no longer sends /old
+    # Folders pytest never goes into, test modules in them or not, leave none of the suite out.
+    for folder in ("tests/.venv/lib", "tests/env/lib", "tests/node_modules/pkg"):
+        suite.write("def test_vendored(): pass\n", name=f"{folder}/test_vendored")
+    (suite.path / "tests/env/pyvenv.cfg").write_text("home = /usr/bin\n")
     old = [suite.server.url("/a"), suite.server.url("/old")]
     result = run(suite, "--record-mode=new_episodes", "tests/a")
     result.assert_outcomes(passed=1)

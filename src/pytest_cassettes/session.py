@@ -980,12 +980,23 @@ class Session:
 
     def ignored(self, path: Path) -> None:
         """pytest ignores this path (a conftest's `collect_ignore`, `--ignore`): if it is a
-        test module, its tests are not known, in a run of the whole suite too (a conftest may
-        ignore a module on some Python versions only)."""
-        if path.suffix == ".py" and any(
-            fnmatch(path.name, pattern) for pattern in self.config.getini("python_files")
-        ):
+        test module, or a folder holding one, its tests are not known, in a run of the whole
+        suite too (a conftest may ignore a module on some Python versions only). A folder
+        pytest never goes into (`norecursedirs`, a virtualenv) is no part of the suite."""
+        modules = self.config.getini("python_files")
+        skipped = self.config.getini("norecursedirs")
+        if path.suffix == ".py" and any(fnmatch(path.name, pattern) for pattern in modules):
             self.ignored_modules = True
+        elif (
+            path.is_dir()
+            and not any(fnmatch(path.name, pattern) for pattern in skipped)
+            and not any((path / venv).is_file() for venv in ("pyvenv.cfg", "conda-meta/history"))
+        ):
+            for _, folders, files in os.walk(path):
+                folders[:] = [f for f in folders if not any(fnmatch(f, p) for p in skipped)]
+                if any(fnmatch(name, pattern) for name in files for pattern in modules):
+                    self.ignored_modules = True
+                    return
 
     def note_blocked(self, failed: bool) -> None:
         """The connections blocked since the last test phase's report belong to this one (a
