@@ -194,6 +194,12 @@ def test_detector_finds_the_secret_and_only_the_secret(kind: str, secret: str, c
         "use lsv2_pt_your_langsmith_api_key_here, tskey-auth-xxxxx or PMAK-xxxx",
         "rnd_XavierUniformInitializer2Weights and EAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         "sk-or-v1-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        # A binary file's base64 (an executable's: small numbers, so many A's): `EAA` after
+        # base64's `/` or `+` runs on to the next one as Square's and Facebook's tokens do.
+        '{"content": "AAAAAAB/EAAAAAABVQVdBVkFVQVRTUInxi1cISq7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0GqXy2+AAAA"}',
+        "AAAA+EAAPhTYEAABNhf8PhC0EAABJwecEMc"
+        + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl" * 3
+        + "/A",
     ],
 )
 def test_ordinary_text_is_not_a_secret(text: str):

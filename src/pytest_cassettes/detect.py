@@ -579,10 +579,11 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     _prefixed("new-relic", r"NRII-[A-Za-z0-9_-]{32}"),
     _prefixed("figma", r"figd_[A-Za-z0-9_-]{40}"),
     # `EAA` is common inside base64: the look-behind fails there at once, where the caller's
-    # word-start test would come after reading the whole run.
-    _prefixed("square", r"EAAA(?<!\wEAAA)[A-Za-z0-9_-]{60}"),
+    # word-start test would come after reading the whole run. Base64's `+` and `/` are part
+    # of its words (a binary file's base64 held them: `/EAAAAAAB...+`).
+    _prefixed("square", r"EAAA(?<![\w+/]EAAA)[A-Za-z0-9_-]{60}"),
     _prefixed("square", r"sq0(?:atp|csp)-[A-Za-z0-9_-]{22,43}"),
-    _prefixed("facebook", r"EAA(?<!\wEAA)[B-Z][A-Za-z0-9]{100,500}"),
+    _prefixed("facebook", r"EAA(?<![\w+/]EAA)[B-Z][A-Za-z0-9]{100,500}"),
     _prefixed("mapbox", r"sk\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}"),
     # OpenAI's detector sees it first and lets it go: it is all lower case
     _prefixed("openrouter", r"sk-or-v1-[a-f0-9]{64}"),
