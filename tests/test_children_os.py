@@ -38,6 +38,15 @@ def fork_exec(path, failing=None):  # os.fork and an os.exec*, as pty.spawn and 
         finally:
             os._exit(127)
     return os.waitpid(pid, 0)
+
+def fork_execve_named(path):  # the environment given by its name
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execve(path=shutil.which("curl"), argv=curl_args(path), env=dict(os.environ))
+        finally:
+            os._exit(127)
+    return os.waitpid(pid, 0)
 """
 
 
@@ -60,7 +69,11 @@ STARTS = {
         "os.waitpid(os.spawnvpe(os.P_NOWAIT, 'curl', curl_args('/nowait'), {'PATH': '/usr/bin:/bin'}), 0)"
     ),
     "posix_spawnp": "os.waitpid(os.posix_spawnp('curl', curl_args('/posix_spawnp'), os.environ), 0)",
+    "spawnve_env_named": (
+        "os.spawnve(os.P_WAIT, shutil.which('curl'), curl_args('/named'), env=dict(os.environ))"
+    ),
     "fork_execvp": "fork_exec('/fork')",
+    "fork_execve_named": "fork_execve_named('/fork-named')",
     "fork_exec_after_one_failed": "fork_exec('/second', failing='/nonexistent/curl')",
     "pty_spawn": "pty.spawn(curl_args('/pty'))",
     "posix_spawn": (

@@ -83,10 +83,11 @@ def _spawn(e_form: str) -> Callable[[Any], Any]:
     child started by ``e_form``, the one taking an environment."""
 
     def wrap(real: Callable[..., int]) -> Callable[..., int]:
-        def spawn(mode: int, file: Any, args: Any, *env: Any) -> int:
+        def spawn(*given: Any, **named: Any) -> int:
+            mode, file, args, *env = _positional(real, given, named)
             carried, token = _carried(env[0] if env else None, args)
             if not token:
-                return real(mode, file, args, *env)
+                return real(*given, **named)
             result = int(_unwrapped(e_form)(mode, file, args, carried))
             if mode == os.P_NOWAIT:  # its pid (else its exit status)
                 _started(token, result)
@@ -95,6 +96,16 @@ def _spawn(e_form: str) -> Callable[[Any], Any]:
         return spawn
 
     return wrap
+
+
+def _positional(
+    real: Callable[..., Any], given: tuple[Any, ...], named: dict[str, Any]
+) -> list[Any]:
+    """The arguments of a call of ``real``, in its parameters' order: a caller may name them
+    (``os.execve(path, argv, env=env)``); a call ``real`` refuses raises its TypeError."""
+    import inspect
+
+    return list(inspect.signature(real).bind(*given, **named).arguments.values())
 
 
 def _unwrapped(name: str) -> Any:
@@ -108,10 +119,11 @@ def _exec(e_form: str) -> Callable[[Any], Any]:
     environment, with a trap served for it (children_proxy.environment_for_exec)."""
 
     def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
-        def execute(path: Any, args: Any, *env: Any) -> Any:
+        def execute(*given: Any, **named: Any) -> Any:
+            path, args, *env = _positional(real, given, named)
             carried, token = _carried(env[0] if env else None, args, replacing=True)
             if not token:
-                return real(path, args, *env)
+                return real(*given, **named)
             from pytest_cassettes import children_proxy
 
             try:
