@@ -147,6 +147,42 @@ def test_os_system_keeps_its_wait_status_and_the_child_its_environment(
     ci(suite, monkeypatch).assert_outcomes(passed=2)
 
 
+@needs_curl
+def test_fakes_of_the_functions_in_place_before_a_guard_are_left_alone(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A conftest's fakes, in place before any guard: os.system's got the command after the
+    # exports, and the real os.spawnvpe and os.execvpe ran in place of os.spawnvp's and
+    # os.execvp's (the exec replaced pytest's process by curl).
+    suite.pytester.makeconftest(
+        """
+        import os
+
+        CALLS = []
+        os.system = lambda command: CALLS.append(command) or 0
+        os.spawnvp = lambda mode, file, args: CALLS.append(args) or 0
+        os.execvp = lambda file, args: CALLS.append(args)
+        """
+    )
+    write(
+        suite,
+        """
+        from conftest import CALLS
+
+        @pytest.mark.cassette
+        def test_faked():
+            os.system(curl_command('/system'))
+            os.spawnvp(os.P_WAIT, 'curl', curl_args('/spawnvp'))
+            os.execvp('curl', curl_args('/execvp'))
+            assert CALLS == [curl_command('/system'), curl_args('/spawnvp'), curl_args('/execvp')]
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_started_by_os_system_is_refused(
     suite: Suite, monkeypatch: pytest.MonkeyPatch

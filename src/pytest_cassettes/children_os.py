@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any, Callable
 
 # os's functions in place while a guard is carried, and our wrappers of them (made once)
 _REAL: dict[str, Any] = {}
 _MADE: dict[str, Any] = {}
+_NATIVE = sys.modules[os.name]  # posix (nt): those written in C; the others' globals are os's
 
 
 def carry(on: bool) -> None:
-    """Put our wrappers in place of os's functions (``on``), or the real ones back where ours
-    still are (a test that patched one meanwhile keeps its own)."""
+    """Put our wrappers in place of os's functions (``on``; a fake in place of one is left
+    alone, as subprocess's are), or the real ones back where ours still are (a test that
+    patched one meanwhile keeps its own)."""
     if not on:
         for name, real in _REAL.items():
             if getattr(getattr(os, name, None), "__wrapped__", None) is real:
@@ -38,6 +41,10 @@ def carry(on: bool) -> None:
         current = getattr(os, name, None)
         if current is None or getattr(current, "_carries_guard", False):
             continue  # not on this system, or ours already
+        if current is not getattr(_NATIVE, name, None) and getattr(
+            current, "__globals__", None
+        ) is not vars(os):
+            continue  # a test's fake (a conftest's, a session fixture's): left alone
         made = _MADE.get(name)
         if made is None or made.__wrapped__ is not current:
             made = _MADE[name] = functools.wraps(current)(wrap(current))
