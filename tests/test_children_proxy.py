@@ -554,3 +554,35 @@ def test_a_child_asked_for_its_credentials_as_its_test_ends_is_counted_once(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["1 network connection blocked*"])
     assert suite.server.hits == 0
+
+
+def test_two_children_asked_for_one_host_that_answer_on_new_connections_count_twice(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both asked before either answered: the trap kept the second ask alone, so the first
+    # one's block, told before it was asked, stood besides both answers (3 blocks, one named
+    # "or another child").
+    suite.write(
+        f"""
+        import subprocess
+        import sys
+
+        @pytest.mark.cassette
+        def test_asked():
+            children = []
+            for _ in range(2):
+                child = subprocess.Popen(
+                    [sys.executable, "-I", "-c", {ANSWERS_WHEN_TOLD["new connection"]!r}, URL],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                )
+                children.append(child)
+                assert child.stdout.readline() == "HTTP/1.1 407 Proxy Authentication Required\\n"
+            for child in children:
+                assert child.communicate("go\\n")[0] == "HTTP/1.1 403 Forbidden\\n"
+        """
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["2 network connections blocked*"])
+    assert "or another child" not in result.stdout.str()
+    assert suite.server.hits == 0

@@ -68,8 +68,9 @@ class _Trap:
         self.last = ""
         self.marks = itertools.count(1)  # a block told before its child is known: see _serve
         # a request's target -> the wires and mark of its block told before its client was
-        # asked for credentials, and when: it may answer on a new connection (see _serve)
-        self.asked: dict[str, tuple[list[Mapping[str, Any]], str, float]] = {}
+        # asked for credentials, and when, oldest first: it may answer on a new connection
+        # (see _serve), as may other clients asked for the same target meanwhile
+        self.asked: dict[str, list[tuple[list[Mapping[str, Any]], str, float]]] = {}
 
     def register(self, wires: Sequence[Mapping[str, Any]], child: str, serve: bool = True) -> str:
         """A token naming ``child``; the trap made first if needed, and served by a thread of
@@ -164,7 +165,7 @@ class _Trap:
                 told, mark = wires, f"{os.getpid()}-{next(self.marks)}"
                 self._tell(wires, request, child, mark)
                 with self.lock:
-                    self.asked[request.target] = (told, mark, time.monotonic())
+                    self.asked.setdefault(request.target, []).append((told, mark, time.monotonic()))
                 try:
                     connection.sendall(_ASK)
                     head, rest = _read_head(connection, rest)
@@ -179,12 +180,15 @@ class _Trap:
                 withdraw(wire, mark)
             earlier = None
             with self.lock:
-                if mark and self.asked.get(request.target, ([], "", 0))[1] == mark:
-                    del self.asked[request.target]  # answered here
-                elif request.token and not mark:
-                    earlier = self.asked.pop(request.target, None)
-            if earlier is not None and time.monotonic() - earlier[2] > _ANSWERED_WITHIN:
-                earlier = None  # a client that gave up: another child asks now
+                waiting = self.asked.pop(request.target, [])
+                if mark:  # answered here
+                    waiting = [asked for asked in waiting if asked[1] != mark]
+                elif request.token:  # the oldest asked, unless it gave up (another child asks)
+                    now = time.monotonic()
+                    waiting = [asked for asked in waiting if now - asked[2] <= _ANSWERED_WITHIN]
+                    earlier = waiting.pop(0) if waiting else None
+                if waiting:
+                    self.asked[request.target] = waiting
             if _allowed(wires, request):
                 _tunnel(connection, request, rest)
                 return
