@@ -206,31 +206,3 @@ def test_node_started_by_os_system_is_refused(
         ]
     )
     assert suite.server.hits == 0
-
-
-def test_a_python_child_popen_starts_by_posix_spawn_gets_the_test_s_proxies_back(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Popen starts a child by os.posix_spawn where it can (close_fds=False here; Python 3.13
-    # in most cases): its environment, carried by Popen, was carried again by our posix_spawn,
-    # and the child, guarded at the socket, got the first trap's variables back as its own.
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    write(
-        suite,
-        """
-        import subprocess
-        import sys
-
-        SHOW = "import os; print(os.environ.get('HTTPS_PROXY'), os.environ.get('HTTP_PROXY'))"
-
-        @pytest.mark.cassette
-        def test_child():
-            shown = subprocess.run(
-                [sys.executable, "-c", SHOW], capture_output=True, text=True, close_fds=False
-            )
-            assert shown.stdout == "http://proxy.corp.example:3128 None\\n"
-        """,
-    )
-    ci(suite, monkeypatch).assert_outcomes(passed=1)
