@@ -874,6 +874,8 @@ def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sen
     for folder in ("tests/.venv/lib", "tests/env/lib", "tests/node_modules/pkg"):
         suite.write("def test_vendored(): pass\n", name=f"{folder}/test_vendored")
     (suite.path / "tests/env/pyvenv.cfg").write_text("home = /usr/bin\n")
+    (suite.path / "tests/env/bin").mkdir()  # a virtualenv to pytest 7 (8 reads pyvenv.cfg)
+    (suite.path / "tests/env/bin/activate").write_text("")
     old = [suite.server.url("/a"), suite.server.url("/old")]
     result = run(suite, "--record-mode=new_episodes", "tests/a")
     result.assert_outcomes(passed=1)
