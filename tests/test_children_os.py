@@ -187,7 +187,8 @@ def test_fakes_of_the_functions_in_place_before_a_guard_are_left_alone(
 def test_node_started_by_os_system_is_refused(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Node 20 ignores the proxy variables: the preload in NODE_OPTIONS refuses it at the socket.
+    # Node 20 ignores the proxy variables: the preload in NODE_OPTIONS refuses it at the socket,
+    # naming its pid; Node 24+ goes to the trap, which os.system does not tell a pid.
     write(
         suite,
         """
@@ -201,8 +202,6 @@ def test_node_started_by_os_system_is_refused(
     result = ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        [
-            "*blocked in a child process (pid *: node -e require('http')*) of test_suite.py::test_node"
-        ]
+        ["*blocked in a child process (*node -e *require(*http*) of test_suite.py::test_node"]
     )
     assert suite.server.hits == 0
