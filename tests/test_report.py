@@ -861,6 +861,57 @@ def test_a_rewrite_of_some_modules_replaces_only_what_they_send_of_a_cassette_ot
         )
 
 
+# Two tests naming one cassette, test_a marked `slow`; `{old}`: more lines test_a's body ends with.
+SHARED_AB = """
+@pytest.mark.cassette("shared/flow.yaml")
+@pytest.mark.slow
+def test_a():
+    requests.get(URL + "/a")
+{old}
+
+@pytest.mark.cassette("shared/flow.yaml")
+def test_b():
+    requests.get(URL + "/b")
+"""
+
+DESELECTING = {
+    "k": ["-k", "test_a"],
+    "m": ["-m", "slow"],
+    "deselect": ["--deselect", "test_suite.py::test_b"],
+    "xdist": ["-n", "2", "-k", "test_a"],
+}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=needs_xdist) if c == "xdist" else c for c in DESELECTING]
+)
+def test_a_rewrite_that_deselects_a_test_naming_a_cassette_keeps_what_that_test_recorded(
+    suite: Suite, case: str
+) -> None:
+    # `pytest --record-mode=rewrite -k test_a` rewrote the cassette test_b names too whole:
+    # test_b's page was lost, and the summary said nothing of it.
+    suite.pytester.makeini("[pytest]\nmarkers =\n    slow\n")
+    suite.write(SHARED_AB.format(old='    requests.get(URL + "/old")'))
+    suite.run().assert_outcomes(passed=2)
+    suite.write(SHARED_AB.format(old=""))  # test_a no longer sends /old
+    result = run(suite, "--record-mode=rewrite", "--cassette-report=r.json", *DESELECTING[case])
+    result.assert_outcomes(passed=1, deselected=0 if case == "xdist" else 1)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b", "/old")]
+    in_part = json.loads((suite.path / "r.json").read_text())["rewritten_in_part"]
+    assert in_part == ["cassettes/shared/flow.yaml"]
+    result.stdout.fnmatch_lines(
+        [
+            "--record-mode=rewrite replaced in part 1 cassette named in markers: *deselected*",
+            "  cassettes/shared/flow.yaml",
+        ]
+    )
+    # Both selected: the cassette is recorded afresh, the page no test sends goes.
+    result = run(suite, "--record-mode=rewrite")
+    result.assert_outcomes(passed=2)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b")]
+    assert "replaced in part" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("whole", [[], ["tests"], ["."]], ids=["bare", "testpaths", "rootdir"])
 def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sends(
     suite: Suite, whole: list[str]

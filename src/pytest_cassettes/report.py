@@ -80,7 +80,8 @@ class Report:
     # The run collected fewer modules than the whole suite (whole_tree): the tests of the
     # others, which may name its cassettes too, are not known.
     narrowed: bool = False
-    # Cassettes a narrowed run's rewrite replaced in part (Session.open): what its tests sent.
+    # Cassettes a rewrite replaced in part (Session.open): what its tests sent (a narrowed
+    # run, or one that deselected tests naming them).
     rewritten_in_part: set[str] = field(default_factory=set)
     # Cassettes the markers of several collected tests name first: path -> how many tests
     # (one more in a narrowed run).
@@ -306,8 +307,9 @@ def lines(
         count = len(report.rewritten_in_part)
         yield (
             f"--record-mode=rewrite replaced in part {plural(count, 'cassette')} named in "
-            "markers: this run left test modules out, whose tests may have recorded into "
-            f"{'it' if count == 1 else 'them'}; what its tests sent replaced their old "
+            "markers: this run left out tests that may have recorded into "
+            f"{'it' if count == 1 else 'them'} (test modules it did not collect, tests "
+            "-k, -m or --deselect deselected); what its tests sent replaced their old "
             "recording, the rest is kept. Rewrite whole in a run of the whole suite, from "
             "the rootdir: pytest --record-mode=rewrite"
         )

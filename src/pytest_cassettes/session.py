@@ -187,6 +187,9 @@ class Session:
         # where several do: they record into it together.
         self.shared_own: dict[str, int] = {}
         self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
+        # The cassettes (by shared_key) that deselected tests name first: a rewrite replaces
+        # them in part, as in a narrowed run (see open).
+        self.deselected_own: set[str] = set()
         self.ignored_modules = False  # see ignored
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
@@ -486,10 +489,16 @@ class Session:
             own = None  # recorded meanwhile by another worker of this run (see above)
         cassette.own_exists = own is not None
         rewrite = settings.record_mode == "rewrite"
-        # A cassette a marker names, in a run of part of the suite: the tests of the modules
-        # it left out may have recorded into it too. What this run's tests send again
-        # replaces its old recording ("all"); the rest stays.
-        in_part = rewrite and settings.named and not block and self.report.narrowed
+        # A cassette a marker names, in a run of part of the suite, or one a deselected test
+        # names too (-k, -m, --deselect): the tests the run left out may have recorded into
+        # it. What this run's tests send again replaces its old recording ("all"); the rest
+        # stays.
+        in_part = (
+            rewrite
+            and settings.named
+            and not block
+            and (self.report.narrowed or self.shared_key(item) in self.deselected_own)
+        )
         if in_part:
             cassette.replaces = True
             if own is not None:
@@ -957,14 +966,10 @@ class Session:
         # of modules the run does not collect, or of a module's tests a node id leaves out, are
         # not known: the run is narrowed, see open.)
         every = {id(item): item for item in [*self.left_out, *items]}
+        named = {key: self.shared_key(item) for key, item in every.items() if names_own(item)}
+        self.deselected_own = {named[id(item)] for item in self.left_out if id(item) in named}
         self.left_out = []
-        recording_into = Counter(
-            self.shared_key(item)
-            for item in every.values()
-            if item.get_closest_marker(MARKER) is not None
-            and item.get_closest_marker(compat.VCR_MARKER) is None
-            and marker_names(item)
-        )
+        recording_into = Counter(named.values())
         self.shared_own = {key: tests for key, tests in recording_into.items() if tests > 1}
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
@@ -1165,6 +1170,15 @@ def fixture_definitions(item: pytest.Item, name: str) -> Sequence[Any]:
     FixtureDef objects: `func`, `argnames`); empty when there is none."""
     manager: Any = item.session._fixturemanager  # private, but there since pytest 3
     return manager.getfixturedefs(name, item if _NODE_ARG else item.nodeid) or ()
+
+
+def names_own(item: pytest.Item) -> bool:
+    """Whether the test's markers name the cassette it records into (not a `vcr` test's)."""
+    return (
+        item.get_closest_marker(MARKER) is not None
+        and item.get_closest_marker(compat.VCR_MARKER) is None
+        and bool(marker_names(item))
+    )
 
 
 def whole_tree(config: pytest.Config) -> bool:
