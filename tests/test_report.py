@@ -938,6 +938,37 @@ def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sen
     assert json.loads((suite.path / "r.json").read_text())["orphans_known"] is True
 
 
+LAST_FAILED = {
+    "lf": ["--lf"],
+    "lf-lfnf-all": ["--lf", "--lfnf=all"],
+    "lf-failure-fixed": ["--lf"],  # the cache's failures emptied by the run that fixed them
+    "ff": ["--ff"],
+}
+
+
+@pytest.mark.parametrize("case", LAST_FAILED)
+def test_a_run_of_last_failures_where_none_are_known_is_a_run_of_the_whole_suite(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # `pytest --lf` with no failure recorded runs every test, but was taken for a run of part
+    # of the suite: drop_unused_requests was not applied, and no orphan was told.
+    flow_suite(suite, "a", more='    requests.get(URL + "/old")\n')
+    suite.run().assert_outcomes(passed=1)
+    flow_suite(suite, "a")  # test_a no longer sends /old
+    cache = ["-p", "cacheprovider"]
+    if case == "lf-failure-fixed":
+        monkeypatch.setenv("FAIL_a", "1")
+        run(suite, "--record-mode=none", *cache).assert_outcomes(failed=1)
+        monkeypatch.delenv("FAIL_a")
+        run(suite, "--record-mode=none", "--lf", *cache).assert_outcomes(passed=1)
+    args = ["--record-mode=new_episodes", "--cassette-report=r.json", *LAST_FAILED[case], *cache]
+    result = run(suite, *args)
+    result.assert_outcomes(passed=1)
+    assert flow_uris(suite) == [suite.server.url("/a")]
+    assert "drop_unused_requests not applied" not in result.stdout.str()
+    assert json.loads((suite.path / "r.json").read_text())["orphans_known"] is True
+
+
 def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_others(
     suite: Suite,
 ) -> None:

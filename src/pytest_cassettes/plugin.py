@@ -213,10 +213,12 @@ def pytest_ignore_collect(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    from pytest_cassettes.session import last_failed_narrows
+
     config = session.config
     state = config.stash[SESSION]
     # Orphans can be told only when the whole collection is selected.
-    if any("::" in arg for arg in config.args) or config.getoption("lf", False):
+    if any("::" in arg for arg in config.args) or last_failed_narrows(config):
         state.report.complete = False
     state.collected(session.items)
 

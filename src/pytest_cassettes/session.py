@@ -1185,8 +1185,8 @@ def whole_tree(config: pytest.Config) -> bool:
     """Whether the run collects every module a bare `pytest` in the rootdir would (its
     `testpaths`, or the rootdir): not when the paths it was given (a file, a folder, a node id)
     or the folder it started in leave some out, nor with `--ignore` on the command line, nor
-    with `--lf` (which collects only the files that failed)."""
-    if config.getoption("lf", False):
+    with `--lf` (which collects only the files that failed, see last_failed_narrows)."""
+    if last_failed_narrows(config):
         return False
     if any(str(arg).startswith("--ignore") for arg in config.invocation_params.args):
         return False
@@ -1203,6 +1203,16 @@ def whole_tree(config: pytest.Config) -> bool:
     return all(
         any(path == arg or arg in path.parents for arg in given) for path in defaults or [root]
     )
+
+
+def last_failed_narrows(config: pytest.Config) -> bool:
+    """Whether `--lf` leaves tests out: not where pytest knows no failure and `--lfnf` is
+    `all` (the default), which runs every test. (`--ff` runs them all, reordered.)"""
+    if not config.getoption("lf", False):
+        return False
+    cache = getattr(config, "cache", None)
+    known = cache.get("cache/lastfailed", {}) if cache is not None else {}
+    return bool(known) or config.getoption("last_failed_no_failures", "all") != "all"
 
 
 def unused_requests(cassette: Cassette) -> list[str]:
