@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -180,6 +182,32 @@ def test_prune_deletes_orphans_and_says_so(suite: Suite) -> None:
     assert not orphan.exists()
     assert (suite.path / "cassettes" / "test_suite" / "test_skipped.yaml").exists()
     assert (suite.path / "cassettes" / "test_suite" / "test_one.yaml").exists()
+
+
+def test_prune_without_a_lock_folder_says_to_set_tmpdir_and_ends_the_run_cleanly(
+    suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No lock folder to be had (a file of its name in TMPDIR, as a read-only temp directory
+    # would): --cassette-prune ended the run with a LockFolderError traceback (INTERNALERROR)
+    # in place of its summary.
+    orphan_setup(suite)
+    orphan = suite.path / "cassettes" / "test_suite" / "test_removed_long_ago.yaml"
+    (tmp_path / f"pytest-cassettes-locks-{os.getuid()}").touch()
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    result = suite.pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", "--cassette-prune", "--record-mode=none"
+    )
+    result.assert_outcomes(passed=3, skipped=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "1 orphan cassette (no collected test uses them): delete them with --cassette-prune.",
+            "--cassette-prune deleted nothing: pytest-cassettes cannot take a cassette's write "
+            "lock: *Not a directory*",
+            "  Set TMPDIR to a folder you may write to: *",
+        ]
+    )
+    assert orphan.exists()
 
 
 SKIPPABLE = """

@@ -69,6 +69,7 @@ class Report:
     unknown: set[str] = field(default_factory=set)
     pruned: list[str] = field(default_factory=list)
     prune_refused: bool = False  # --cassette-prune asked when orphans could not be told
+    prune_failed: str = ""  # why --cassette-prune could not delete (LockFolderError's message)
     # Files vcrpy's own use_cassette wrote in the run, unscrubbed: path -> secrets found.
     unscrubbed: dict[str, int] = field(default_factory=dict)
     # Cassettes a save wrote with secrets in interactions recorded before: path -> values.
@@ -205,6 +206,7 @@ def lines(
         or orphans
         or report.pruned
         or report.prune_refused
+        or report.prune_failed
         or report.unscrubbed
         or report.old_secrets
         or report.drop_skipped
@@ -259,6 +261,10 @@ def lines(
             "collection that reached its end, where every test that chooses its cassettes "
             "with fixtures of its own (cassette_dir, cassette_config) opened them."
         )
+    if report.prune_failed:
+        first, *rest = report.prune_failed.splitlines()
+        yield f"--cassette-prune deleted {'no more' if report.pruned else 'nothing'}: {first}"
+        yield from rest
     if report.unscrubbed:
         yield (
             f"{plural(len(report.unscrubbed), 'cassette')} written by vcrpy's own use_cassette "

@@ -22,6 +22,7 @@ from pytest_cassettes import children, compat, paths, runmarks
 from pytest_cassettes.errors import (
     CassetteError,
     CassetteLoadError,
+    LockFolderError,
     NetworkBlockedError,
     UnusedInteractionsError,
     pytest_argument,
@@ -1054,7 +1055,11 @@ class Session:
             return
         self._use_storage()
         for orphan in self.report.orphans:
-            storage.delete(Path(self.config.rootpath, orphan))
+            try:
+                storage.delete(Path(self.config.rootpath, orphan))
+            except LockFolderError as exc:  # no temp directory: none can be deleted
+                self.report.prune_failed = str(exc)
+                return
             self.report.pruned.append(orphan)
 
 
