@@ -940,6 +940,23 @@ def test_a_rewrite_that_deselects_a_test_naming_a_cassette_keeps_what_that_test_
     assert "replaced in part" not in result.stdout.str()
 
 
+def test_a_stepwise_rewrite_keeps_what_the_tests_it_skips_recorded_into_a_cassette_they_name(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `pytest --sw --record-mode=rewrite` after test_b failed deselects test_a, which passed:
+    # the cassette both name was rewritten whole, and test_a's page lost.
+    suite.write(SHARED_AB.format(old="") + '    assert not os.environ.get("FAIL_b")\n')
+    suite.run().assert_outcomes(passed=2)
+    stepwise = ["-p", "no:recording", "-p", "no:asyncio", "--sw"]  # with pytest's cache
+    monkeypatch.setenv("FAIL_b", "1")
+    suite.pytester.runpytest(*stepwise, "--record-mode=none").assert_outcomes(passed=1, failed=1)
+    monkeypatch.delenv("FAIL_b")
+    result = suite.pytester.runpytest(*stepwise, "--record-mode=rewrite")
+    result.assert_outcomes(passed=1, deselected=1)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b")]
+    result.stdout.fnmatch_lines(["--record-mode=rewrite replaced in part 1 cassette *--sw*"])
+
+
 @pytest.mark.parametrize("whole", [[], ["tests"], ["."]], ids=["bare", "testpaths", "rootdir"])
 def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sends(
     suite: Suite, whole: list[str]

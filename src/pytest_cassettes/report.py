@@ -315,7 +315,7 @@ def lines(
             f"--record-mode=rewrite replaced in part {plural(count, 'cassette')} named in "
             "markers: this run left out tests that may have recorded into "
             f"{'it' if count == 1 else 'them'} (test modules it did not collect, tests "
-            "-k, -m or --deselect deselected); what its tests sent replaced their old "
+            "-k, -m, --deselect or --sw deselected); what its tests sent replaced their old "
             "recording, the rest is kept. Rewrite whole in a run of the whole suite, from "
             "the rootdir: pytest --record-mode=rewrite"
         )
