@@ -210,6 +210,22 @@ def test_prune_without_a_lock_folder_says_to_set_tmpdir_and_ends_the_run_cleanly
     assert orphan.exists()
 
 
+def test_a_folder_named_like_a_cassette_is_no_orphan_and_prune_leaves_it(suite: Suite) -> None:
+    # A folder `data.json` in a module's cassette folder was told an orphan cassette, and
+    # --cassette-prune ended the run with IsADirectoryError (INTERNALERROR).
+    orphan_setup(suite)
+    folder = suite.path / "cassettes" / "test_suite" / "data.json"
+    folder.mkdir()
+    (folder / "page.json").write_text("{}")
+    result = suite.run("--cassette-prune", "-v")
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["pruned 1 orphan cassette:", "  cassettes/test_suite/test_removed_long_ago.yaml"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert (folder / "page.json").exists()
+
+
 SKIPPABLE = """
 import pytest
 import yaml

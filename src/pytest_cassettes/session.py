@@ -981,7 +981,11 @@ class Session:
         for module in modules:
             folder = self.default_dir(module) / module.stem
             if folder.is_dir():
-                files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
+                files = [
+                    p
+                    for p in folder.iterdir()
+                    if p.suffix in (".yaml", ".yml", ".json") and p.is_file()  # no folder
+                ]
                 self.report.candidates.update(self.shown(p) for p in files)
 
     def ignored(self, path: Path) -> None:
