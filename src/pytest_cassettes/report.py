@@ -315,9 +315,10 @@ def lines(
             f"--record-mode=rewrite replaced in part {plural(count, 'cassette')} named in "
             "markers: this run left out tests that may have recorded into "
             f"{'it' if count == 1 else 'them'} (test modules it did not collect, tests "
-            "-k, -m, --deselect or --sw deselected); what its tests sent replaced their old "
-            "recording, the rest is kept. Rewrite whole in a run of the whole suite, from "
-            "the rootdir: pytest --record-mode=rewrite"
+            "-k, -m, --deselect or --sw deselected, tests their markers skipped); what its "
+            "tests sent replaced their old recording, the rest is kept. Rewrite whole in a "
+            "run of the whole suite that runs them all, from the rootdir: "
+            "pytest --record-mode=rewrite"
         )
         yield from (f"  {path}" for path in sorted(report.rewritten_in_part))
     if report.beside_pytest_vcr:

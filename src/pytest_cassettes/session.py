@@ -188,9 +188,9 @@ class Session:
         # where several do: they record into it together.
         self.shared_own: dict[str, int] = {}
         self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
-        # The cassettes (by shared_key) that deselected tests name first: a rewrite replaces
-        # them in part, as in a narrowed run (see open).
-        self.deselected_own: set[str] = set()
+        # The cassettes (by shared_key) that tests deselected or skipped by a marker name
+        # first: a rewrite replaces them in part, as in a narrowed run (see open).
+        self.left_out_own: set[str] = set()
         self.ignored_modules = False  # see ignored
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
@@ -498,7 +498,7 @@ class Session:
             rewrite
             and settings.named
             and not block
-            and (self.report.narrowed or self.shared_key(item) in self.deselected_own)
+            and (self.report.narrowed or self.shared_key(item) in self.left_out_own)
         )
         if in_part:
             cassette.replaces = True
@@ -968,7 +968,8 @@ class Session:
         # not known: the run is narrowed, see open.)
         every = {id(item): item for item in [*self.left_out, *items]}
         named = {key: self.shared_key(item) for key, item in every.items() if names_own(item)}
-        self.deselected_own = {named[id(item)] for item in self.left_out if id(item) in named}
+        not_run = [*self.left_out, *(item for item in items if skipped_by_marker(item))]
+        self.left_out_own = {named[id(item)] for item in not_run if id(item) in named}
         self.left_out = []
         recording_into = Counter(named.values())
         self.shared_own = {key: tests for key, tests in recording_into.items() if tests > 1}
@@ -1188,6 +1189,20 @@ def names_own(item: pytest.Item) -> bool:
         and item.get_closest_marker(compat.VCR_MARKER) is None
         and bool(marker_names(item))
     )
+
+
+def skipped_by_marker(item: pytest.Item) -> bool:
+    """Whether a marker skips the test in any case: `skip`, or `skipif` without a condition or
+    with a true one that is no string (pytest evaluates those as the test starts)."""
+    for mark in item.iter_markers():
+        if mark.name == "skip":
+            return True
+        if mark.name == "skipif":
+            conditions = mark.args or mark.kwargs.get("condition", ())
+            conditions = conditions if isinstance(conditions, tuple) else (conditions,)
+            if not conditions or any(c and not isinstance(c, str) for c in conditions):
+                return True
+    return False
 
 
 def whole_tree(config: pytest.Config) -> bool:
