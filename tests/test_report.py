@@ -1024,10 +1024,13 @@ LAST_FAILED = {
     "lf-lfnf-all": ["--lf", "--lfnf=all"],
     "lf-failure-fixed": ["--lf"],  # the cache's failures emptied by the run that fixed them
     "ff": ["--ff"],
+    "lf-xdist": ["--lf", "-n", "2"],  # each worker reads the cache
 }
 
 
-@pytest.mark.parametrize("case", LAST_FAILED)
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=needs_xdist) if "xdist" in c else c for c in LAST_FAILED]
+)
 def test_a_run_of_last_failures_where_none_are_known_is_a_run_of_the_whole_suite(
     suite: Suite, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
