@@ -82,7 +82,7 @@ class Report:
     # others, which may name its cassettes too, are not known.
     narrowed: bool = False
     # Cassettes a rewrite replaced in part (Session.open): what its tests sent (a narrowed
-    # run, or one that deselected tests naming them).
+    # run, or one that deselected or skipped tests naming them).
     rewritten_in_part: set[str] = field(default_factory=set)
     # Cassettes the markers of several collected tests name first: path -> how many tests
     # (one more in a narrowed run).

@@ -490,10 +490,10 @@ class Session:
             own = None  # recorded meanwhile by another worker of this run (see above)
         cassette.own_exists = own is not None
         rewrite = settings.record_mode == "rewrite"
-        # A cassette a marker names, in a run of part of the suite, or one a deselected test
-        # names too (-k, -m, --deselect): the tests the run left out may have recorded into
-        # it. What this run's tests send again replaces its old recording ("all"); the rest
-        # stays.
+        # A cassette a marker names, in a run of part of the suite, or one a test deselected
+        # (-k, -m, --deselect, --sw) or skipped by its marker names too: the tests the run
+        # leaves out may have recorded into it. What this run's tests send again replaces its
+        # old recording ("all"); the rest stays.
         in_part = (
             rewrite
             and settings.named
