@@ -1757,3 +1757,34 @@ def test_a_csv_export_s_booleans_and_empty_values_in_secret_columns_stay(
     monkeypatch.setenv("CI", "true")
     suite.run().assert_outcomes(passed=1)
     assert suite.server.hits == 1
+
+
+def test_an_environment_dump_read_as_a_form_keeps_its_text_around_the_placeholder(
+    suite: Suite,
+) -> None:
+    # A JSON string of `NAME=value&...` is read as a form: a token found inside one value
+    # re-encoded the whole value, its `,`, `/` and `(` as `%2C`, `%2F`, `%28`, so the client
+    # read other text on replay than the server sent around the placeholder.
+    environ = f"HOME=/home/ci&NOTE=key:{GITHUB},see:/docs(ok);x&PATH=/usr/bin:/bin"
+    suite.server.route(
+        "/environ",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"environ": environ}),
+    )
+    suite.write(
+        """
+        import pathlib
+
+        @pytest.mark.cassette
+        def test_environ():
+            got = requests.get(URL + "/environ").json()["environ"]
+            pathlib.Path("environ.txt").write_text(got)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    replayed = (suite.path / "environ.txt").read_text()
+    assert replayed == environ.replace(GITHUB, "%3CSCRUBBED:github%3E")

@@ -612,6 +612,47 @@ def _url_encoded(text: str) -> str:
 
 _ENCODED_SCRUBBED = _url_encoded(SCRUBBED)
 
+# A pair's value in parts: a run of percent escapes, a `+`, a run of other characters.
+_ENCODED_PART = lazy_regex(r"(?:%[0-9A-Fa-f]{2})+|\+|[^%+]+|%")
+
+
+def _reencoded(raw: str, decoded: str, new: str) -> str:
+    """A form pair's value `raw` (`decoded` as read) whose text became `new`: what changed
+    encoded, the text before and after it as it was, byte for byte (an environment's dump in
+    a JSON string, read as a form, keeps its `/`, `,` and `;` around the placeholder)."""
+    prefix = _common_start(decoded, new)
+    suffix = _common_start(decoded[prefix:][::-1], new[prefix:][::-1])
+    parts = [(m.group(), unquote_plus(m.group())) for m in _ENCODED_PART.finditer(raw)]
+    head = _kept_raw(parts, prefix)
+    cut = head.rfind("%", len(head) - 2)  # a `%` no escape follows, which the new text might
+    head = head if cut < 0 else head[:cut]
+    tail = _kept_raw([(r[::-1], d[::-1]) for r, d in reversed(parts)], suffix)[::-1]
+    kept = len(unquote_plus(head)), len(unquote_plus(tail))
+    return head + quote_plus(new[kept[0] : len(new) - kept[1]], safe=":") + tail
+
+
+def _common_start(a: str, b: str) -> int:
+    """How many characters two strings start with alike (halving: slices compare in C)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if a[:middle] == b[:middle] else (low, middle - 1)
+    return low
+
+
+def _kept_raw(parts: list[tuple[str, str]], length: int) -> str:
+    """The raw text of the first `parts` that decode to at most `length` characters (a run of
+    plain characters cut where it passes them)."""
+    kept: list[str] = []
+    for raw, decoded in parts:
+        if len(decoded) > length:
+            if raw == decoded:
+                kept.append(raw[:length])
+            break
+        kept.append(raw)
+        length -= len(decoded)
+    return "".join(kept)
+
 
 # A model's output token beside its log probability (OpenAI's logprobs), which _kept_paths
 # keeps: streamed chat chunks hold thousands of them, and nothing else sensitive.
@@ -1044,7 +1085,7 @@ class Scrubber:
                 decoded = unquote_plus(value)
                 new = self._scrub_text(decoded, found, plain_text)
             if new != decoded:
-                pairs[i] = key + "=" + quote_plus(new, safe=":")
+                pairs[i] = key + "=" + _reencoded(value, decoded, new)
         return "&".join(pairs)
 
     # --- bodies --------------------------------------------------------------------------------
