@@ -131,6 +131,12 @@ def kinds(text: str) -> list[str]:
             "EAAB" + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl" * 3,
             "token {} expired",
         ),
+        (
+            "facebook",
+            "EAAG" + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl" * 4,
+            '{{"note": "{}"}}',
+        ),
+        ("facebook", "EAAG" + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl" * 4, "/me?t={}&f=id"),
         ("mapbox", "sk.eyJ1IjoiYWNtZSIsImEiOiJjbHg3" + ".Zp4Lw9Xs8Nc1Vb6Hm3Jd5F", "{}"),
         ("openrouter", "sk-or-v1-" + "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c" * 2, "with {}:"),
         ("heroku", "HRKU-AA" + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl8Qn3Mx6Cv1Bz5Wt", "{}"),
@@ -200,6 +206,18 @@ def test_detector_finds_the_secret_and_only_the_secret(kind: str, secret: str, c
         "AAAA+EAAPhTYEAABNhf8PhC0EAABJwecEMc"
         + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl" * 3
         + "/A",
+        # A JSON string of base64 that starts with `EAA` (a protobuf's first field): its run
+        # of letters and digits ends at base64's `+`, `/` or `=` padding, no token's does.
+        '{"data": "EAAH'
+        + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl" * 3
+        + '+Vb6H/m3Jd5Fs0Gw=="}',
+        '{"data": "EAAH' + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl" * 3 + 'w=="}',
+        '{"data": "EAAA'
+        + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl8Qn3Mx6Cv1Bz5Wt0E"
+        + '+/w="}',
+        # ... or runs to the string's end holding zero bytes' `AAAA` twice, as no token does.
+        '{"data": "EAAPEYQkgAAAAEyLRCRoSIuUJAgBAABMiwpIi4QkkAAAAEiLnCSYAAAASIuMJKAAAABIi7wkqAAAA'
+        + 'EiLtCSwAAAATIkEJA8QRCRwDxFEJAgP"}',
     ],
 )
 def test_ordinary_text_is_not_a_secret(text: str):
