@@ -2153,6 +2153,14 @@ def test_disable_cookie_keeps_cookies_but_not_other_defaults():
     assert count == 1
 
 
+def test_disable_cookie_keeps_a_json_cookie_jar():
+    body = json.dumps({"cookies": {"theme": "dark"}})
+    resp = response(body, headers={"Content-Type": ["application/json"]})
+    assert scrub_response(resp, scrubber(disable=("cookie",)))[0]["body"]["string"] == body
+    new, count = scrub_response(resp)
+    assert (json.loads(new["body"]["string"]), count) == ({"cookies": {"theme": "<SCRUBBED>"}}, 1)
+
+
 def test_disable_set_cookie():
     resp = response(headers={"Set-Cookie": ["lang=en; Path=/"]})
     new, count = scrub_response(resp, scrubber(disable=("Set-Cookie",)))

@@ -1788,3 +1788,34 @@ def test_an_environment_dump_read_as_a_form_keeps_its_text_around_the_placeholde
     assert suite.server.hits == 0
     replayed = (suite.path / "environ.txt").read_text()
     assert replayed == environ.replace(GITHUB, "%3CSCRUBBED:github%3E")
+
+
+def test_cookies_a_json_answer_lists_by_name_do_not_reach_disk(suite: Suite) -> None:
+    # httpbin's `/cookies` and debug endpoints answer a jar as `{"cookies": {name: value}}`, a
+    # HAR its request's as `[{"name": ..., "value": ...}]`: a `session` is no sensitive name,
+    # and no Cookie header sent the value, so it was recorded as it was.
+    suite.server.route(
+        "/cookies",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(
+            {
+                "cookies": {"session": TOKEN},
+                "har": {"request": {"cookies": [{"name": "sid", "value": TOKEN}]}},
+                "settings": {"cookies": {"enabled": True}},
+            }
+        ),
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_cookies():
+            got = requests.get(URL + "/cookies").json()
+            assert list(got["cookies"]) == ["session"]
+            assert got["settings"] == {"cookies": {"enabled": True}}
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

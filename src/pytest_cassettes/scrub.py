@@ -417,7 +417,7 @@ _KEY_VAULT_ID = lazy_regex(_KEY_VAULT_SECRET)
 _CONTEXT_HINT = lazy_regex(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|'
     + _KEY_VAULT_SECRET
-    + r'|"loc"\s*:\s*\[|"httpOnly"\s*:'
+    + r'|"loc"\s*:\s*\[|"httpOnly"\s*:|"[Cc]ookies"\s*:'
 )
 
 
@@ -1729,6 +1729,9 @@ class Scrubber:
                 found.secrets.extend(
                     (*path, k.lower()) for k in ("primaryKey", "secondaryKey") if k in node
                 )
+            cookies = next((k for k in ("cookies", "Cookies") if k in node), None)
+            if cookies is not None and self._param_names("cookie"):
+                found.secrets.extend(_cookie_paths(node[cookies], (*path, "cookies")))
             store_paths(node, path, found)
             auth_paths(node, path, found)
             todo.extend((child, (*path, key.lower())) for key, child in node.items())
@@ -3157,6 +3160,23 @@ def _scrub_cookie(
         # Named by its cookie (`sensitive-field:Cookie:sid`): `scan` tells each of one line.
         found.append(_carrying(f"{label}:{name.strip()}" if name.strip() else label, stripped))
     return ";".join(parts)
+
+
+def _cookie_paths(cookies: Any, at: tuple[Segment, ...]) -> list[tuple[Segment, ...]]:
+    """The values of cookies in JSON, as a Cookie header's are: a jar's `{"cookies": {"sid":
+    ...}}` (httpbin's `/cookies`, a debug endpoint's echo) whose values are all strings, or a
+    HAR request's `[{"name": "sid", "value": ...}]`."""
+    if isinstance(cookies, dict) and all(isinstance(v, str) for v in cookies.values()):
+        return [(*at, name.lower()) for name in cookies]
+    if isinstance(cookies, list):
+        return [
+            (*at, i, "value")
+            for i, cookie in enumerate(cookies)
+            if isinstance(cookie, dict)
+            and isinstance(cookie.get("name"), str)
+            and isinstance(cookie.get("value"), str)
+        ]
+    return []
 
 
 def _is_json(text: str) -> bool:
