@@ -1040,6 +1040,12 @@ def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str,
         (f"mysqldump --password {SECRET} shop", "mysqldump --password <SCRUBBED> shop"),
         (f"machine api.example.com login bob password {SECRET}\n", None),
         (f"default login bob password {SECRET}", "default login bob password <SCRUBBED>"),
+        # A .netrc entry over several lines, its pairs in any order.
+        (
+            f"machine h\n  login bob\n  password {SECRET}\n",
+            "machine h\n  login bob\n  password <SCRUBBED>\n",
+        ),
+        (f"default\npassword {SECRET}\nlogin bob", "default\npassword <SCRUBBED>\nlogin bob"),
         # Quoted values hold blanks; curl's -u may be attached; docker login; requests' auth.
         ('--password "my pass Zq7xW9pL2mKv"', '--password "<SCRUBBED>"'),
         ("curl -u 'admin:my pass Zq7xW9pL2mKv' https://x", "curl -u 'admin:<SCRUBBED>' https://x"),
@@ -1090,6 +1096,10 @@ def test_credentials_in_commands_pairs_and_anchors(text: str, scrubbed: str | No
         "curl -H 'X-Auth-Token: ${TOKEN}' -H \"X-Api-Key: $API_KEY\" -H 'X-Key: {{api_key}}'",
         "ls -H 'X-Token: foo'",
         "useradd -u 1000:1000 bob",
+        # `default` or `machine` in a sentence: no .netrc entry.
+        "the default password Xs4Tn8Vb3K is printed",
+        "by default\npassword Xs4Tn8Vb3K",
+        "machine h login bob port 21 password Xs4Tn8Vb3K",
     ],
 )
 def test_commands_and_code_without_credentials_are_left_alone(text: str):

@@ -1819,3 +1819,40 @@ def test_cookies_a_json_answer_lists_by_name_do_not_reach_disk(suite: Suite) -> 
     suite.server.reset()
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_a_netrc_over_several_lines_does_not_reach_disk(suite: Suite) -> None:
+    # A .netrc as most are written, `machine`, `login` and `password` each on a line of its
+    # own: only an entry on one line lost its password, whether served raw or by GitHub's
+    # contents API in base64.
+    netrc = f"machine api.example.com\n  login bob\n  password {TOKEN}\n\n"
+    netrc += f"default\n  password {TOKEN}\n"
+    contents = {"name": ".netrc", "path": ".netrc", "encoding": "base64"}
+    contents["content"] = base64.encodebytes(netrc.encode()).decode()
+    suite.server.route("/raw/.netrc", headers={"Content-Type": "text/plain"}, body=netrc)
+    suite.server.route(
+        "/repos/o/r/contents/.netrc",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(contents),
+    )
+    suite.write(
+        """
+        import base64
+        import netrc
+        import pathlib
+
+        @pytest.mark.cassette
+        def test_netrc():
+            raw = requests.get(URL + "/raw/.netrc").text
+            got = requests.get(URL + "/repos/o/r/contents/.netrc").json()
+            assert base64.b64decode(got["content"]).decode() == raw
+            pathlib.Path("netrc").write_text(raw)
+            assert netrc.netrc("netrc").authenticators("api.example.com")[0] == "bob"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert (suite.path / "netrc").read_text() == netrc.replace(TOKEN, "<SCRUBBED>")

@@ -2276,7 +2276,7 @@ class Scrubber:
                 before = _line_before(text, match.start())
                 if on_line is not None and on_line not in before:
                     continue
-                if pattern is _NETRC and not _netrc_entry(before, text, match.start()):
+                if pattern is _NETRC and not _netrc_entry(text, match.start()):
                     continue
                 if pattern is _MYSQL_PASSWORD and not _MYSQL_COMMAND.search(before):
                     continue
@@ -2521,8 +2521,8 @@ _MYSQL_PASSWORD = lazy_regex(r"-p(?<![\w-]-p)(?=[^\s-])" + _ARGUMENT)
 _MYSQL_COMMAND = lazy_regex(
     r"(?<![\w.-])mysql(?:dump|admin|import|show|check|pump|slap)?[ \t][^;&|]*$"
 )
-# A .netrc's entry on one line (`default` at a line's start), told by what is before `login`.
-_NETRC = lazy_regex(r"login[ \t]+\S{1,128}[ \t]+password[ \t]+" + _ARGUMENT)
+# A .netrc's password, on its entry's line or on a line of its own (told by what is before it).
+_NETRC = lazy_regex(r"(?<!\S)password[ \t]+" + _ARGUMENT)
 _AUTH_PAIR = lazy_regex(
     r"""auth[ \t]*=[ \t]*[(\[][ \t]*(["'])[^"'\n]{1,64}\1[ \t]*,[ \t]*""" + _ARGUMENT
 )
@@ -2543,10 +2543,21 @@ def _argument(match: re.Match[str]) -> tuple[int, int, str]:
     raise AssertionError("no argument")  # pragma: no cover - one of the three matches
 
 
-def _netrc_entry(before: str, text: str, start: int) -> bool:
-    words = before.split()
-    netrc = words == ["default"] or (len(words) > 1 and words[-2] == "machine")
-    return netrc and text[start - 1 : start].isspace()
+def _netrc_entry(text: str, start: int) -> bool:
+    """Whether a `password` at `start` is a .netrc entry's: after `machine <host>` or
+    `default` (first on its line: `the default password ...` is a sentence) and `login` or
+    `account` pairs, on one line or over several."""
+    words = text[max(0, start - 512) : start].split()[-7:]
+    for at in range(len(words) - 1, -1, -1):
+        if words[at] == "default":
+            line = text.rfind("\n", 0, text.rfind("default", 0, start)) + 1
+            if text[line : line + 512].split(None, 1)[:1] != ["default"]:
+                return False
+        elif words[at] != "machine" or at + 1 == len(words):
+            continue
+        pairs = words[at + 1 if words[at] == "default" else at + 2 :]
+        return len(pairs) % 2 == 0 and all(w in ("login", "account") for w in pairs[::2])
+    return False
 
 
 _IDENTIFIER = lazy_regex(r"[A-Za-z]+(?:_[A-Za-z]+)*")
