@@ -1856,3 +1856,49 @@ def test_a_netrc_over_several_lines_does_not_reach_disk(suite: Suite) -> None:
     suite.run("--record-mode=none").assert_outcomes(passed=1)
     assert suite.server.hits == 0
     assert (suite.path / "netrc").read_text() == netrc.replace(TOKEN, "<SCRUBBED>")
+
+
+def test_a_kubeconfig_in_base64_in_json_loses_its_token_and_key(suite: Suite) -> None:
+    # A CI's variable holding a kubeconfig in base64 (GitLab's, sent and answered): no shape
+    # told its base64, so its user's token and client key were recorded. Its certificates
+    # are public and stay.
+    key = base64.b64encode(f"-----BEGIN EC PRIVATE KEY-----\n{TOKEN}\n".encode()).decode()
+    certificate = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrVENCKzZnQXdJQkFnSUJBVEFL"
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n"
+        f"    certificate-authority-data: {certificate}\n    server: https://10.0.0.1\n"
+        f"users:\n- name: ci\n  user:\n    token: {TOKEN}\n"
+        f"    client-certificate-data: {certificate}\n    client-key-data: {key}\n"
+    )
+    variable = {"key": "KUBECONFIG", "value": base64.b64encode(kubeconfig.encode()).decode()}
+    suite.server.route(
+        "/api/v4/projects/1/variables",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(variable),
+    )
+    suite.write(
+        f"""
+        import base64
+        import pathlib
+
+        VARIABLE = {variable!r}
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_kubeconfig():
+            got = requests.post(URL + "/api/v4/projects/1/variables", json=VARIABLE).json()
+            pathlib.Path("kubeconfig").write_bytes(base64.b64decode(got["value"]))
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    interaction = suite.cassette("test_kubeconfig")["interactions"][0]
+    for body in (interaction["request"]["body"], interaction["response"]["body"]["string"]):
+        decoded = base64.b64decode(json.loads(body)["value"]).decode()
+        assert TOKEN not in decoded and key not in decoded
+        assert decoded.count(certificate) == 2
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    replayed = yaml.safe_load((suite.path / "kubeconfig").read_text())
+    assert replayed["users"][0]["user"]["token"] == "<SCRUBBED>"
+    assert replayed["users"][0]["user"]["client-key-data"] == "<SCRUBBED>"
+    assert replayed["clusters"][0]["cluster"]["certificate-authority-data"] == certificate

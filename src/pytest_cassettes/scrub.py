@@ -413,11 +413,16 @@ _KEY_VAULT_SECRET = (
     r"\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)(?::\d+)?/secrets/"
 )
 _KEY_VAULT_ID = lazy_regex(_KEY_VAULT_SECRET)
+# How a kubeconfig (or another Kubernetes document) starts in base64: `apiVersion: `,
+# `kind: Config`, `clusters:` (a CI variable's `KUBECONFIG` in base64, a cluster's API's).
+_KUBECONFIG_BASE64 = ("YXBpVmVyc2lvbjog", "a2luZDogQ29uZmln", "Y2x1c3RlcnM6")
 # Each alternative starts with a literal: a search tries few positions (see detect.py).
 _CONTEXT_HINT = lazy_regex(
     r'"kind"\s*:\s*"Secret(?:List)?"|"keyName"|"SecureString"|'
     + _KEY_VAULT_SECRET
-    + r'|"loc"\s*:\s*\[|"httpOnly"\s*:|"[Cc]ookies"\s*:'
+    + r'|"loc"\s*:\s*\[|"httpOnly"\s*:|"[Cc]ookies"\s*:|"(?:'
+    + "|".join(_KUBECONFIG_BASE64)
+    + ")"
 )
 
 
@@ -1729,6 +1734,9 @@ class Scrubber:
                 found.secrets.extend(
                     (*path, k.lower()) for k in ("primaryKey", "secondaryKey") if k in node
                 )
+            for key, child in node.items():
+                if isinstance(child, str) and child.startswith(_KUBECONFIG_BASE64):
+                    found.encode((*path, key.lower()), "kubeconfig.yaml")
             cookies = next((k for k in ("cookies", "Cookies") if k in node), None)
             if cookies is not None and self._param_names("cookie"):
                 found.secrets.extend(_cookie_paths(node[cookies], (*path, "cookies")))
