@@ -103,6 +103,16 @@ def kinds(text: str) -> list[str]:
         ("pypi", "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdoLWlqa2wtbW5vcC1xcnN0LXV2d3h5ejAx", "{}"),
         ("google-oauth", "ya29.a0AfB_byC1d2E3f4G5h6I7j8K9l0", "token {} here"),
         ("google-oauth", "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", "secret {}"),
+        (
+            "google-session",
+            "g.a000" + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl8Qn3Mx6Cv1B-z5Wt_0E",
+            '{{"name": "LSID", "val": "{}"}}',
+        ),
+        (
+            "google-session",
+            "sidts-" + "CjEB3EgAEq7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9K",
+            "s='{}';",
+        ),
         ("databricks", "dapi0123456789abcdef0123456789abcdef", "{}"),
         ("shopify", "shpat_0123456789abcdef0123456789abcdef", "{}"),
         # In free text: a log line, an error body, a JSON value under a harmless key.

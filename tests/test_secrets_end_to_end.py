@@ -1902,3 +1902,38 @@ def test_a_kubeconfig_in_base64_in_json_loses_its_token_and_key(suite: Suite) ->
     assert replayed["users"][0]["user"]["token"] == "<SCRUBBED>"
     assert replayed["users"][0]["user"]["client-key-data"] == "<SCRUBBED>"
     assert replayed["clusters"][0]["cluster"]["certificate-authority-data"] == certificate
+
+
+def test_google_session_cookies_values_outside_a_cookie_header_do_not_reach_disk(
+    suite: Suite,
+) -> None:
+    # Google's session cookies (`SID`, `LSID`: `g.a000...`; `__Secure-1PSIDTS`: `sidts-...`)
+    # in a cookie export with no browser's fields and in a page's script: no name said they
+    # were secrets, and they were recorded (notebooklm-py's cassettes leaked an LSID).
+    sid = "g.a000" + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9Ko4Pl8Qn3Mx6Cv1B-z5Wt_0E"
+    sidts = "sidts-" + "CjEB3EgAEq7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2Ui9K"
+    suite.server.route(
+        "/export",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"LSID": sid, "__Secure-1PSIDTS": sidts}),
+    )
+    suite.server.route(
+        "/page",
+        headers={"Content-Type": "text/html"},
+        body=f"<script>var s = ['{sid}', '{sidts}'];</script>",
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_google():
+            assert list(requests.get(URL + "/export").json()) == ["LSID", "__Secure-1PSIDTS"]
+            assert requests.get(URL + "/page").text.startswith("<script>")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_google").read_text()
+    assert sid not in text and sidts not in text
+    assert "<SCRUBBED:google-session>" in text
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0

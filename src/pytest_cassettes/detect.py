@@ -568,6 +568,10 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
         "doppler", r"dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_-]{1,40}\.)?[A-Za-z0-9]{40,}"
     ),
     _prefixed("google-oauth", r"1//0[A-Za-z0-9_-]{30,}"),
+    # Google's session cookies' values (`SID`, `LSID`, `__Secure-1PSID`; `__Secure-1PSIDTS`),
+    # which a page's script or a cookie export holds outside a Cookie header.
+    _prefixed("google-session", r"g\.a000[A-Za-z0-9_-]{40,}"),
+    _prefixed("google-session", r"sidts-[A-Za-z0-9_-]{40,}"),
     _prefixed("slack", r"xapp-[0-9]-[A-Z0-9]+-[a-z0-9]+-[a-f0-9]{32,}"),
     _prefixed("grafana", r"glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}"),
     _prefixed("grafana", r"glc_[A-Za-z0-9+/]{32,}={0,2}"),
