@@ -1114,14 +1114,18 @@ def test_commands_in_json_strings_lose_their_credentials_quoted_or_not():
         f'curl -u "bob:{SECRET}" https://x',
         f"`mysql -uroot -p{SECRET}`; then",
         "pip install mysqlclient && pytest -pno:cacheprovider -pXs4Tn8Vb3K",
+        f"machine h\nlogin bob\npassword {SECRET}\n",  # a .netrc a command printed
+        "the default machine has no password Xs4Tn8Vb3K",
     ]
     body = json.dumps({"answers": strings}).encode()
     new, count = scrub_response(response(body, headers={"Content-Type": ["application/json"]}))
-    assert count == 2
+    assert count == 3
     assert json.loads(new["body"]["string"])["answers"] == [
         'curl -u "bob:<SCRUBBED>" https://x',
         "`mysql -uroot -p<SCRUBBED>`; then",
         strings[2],
+        "machine h\nlogin bob\npassword <SCRUBBED>\n",
+        strings[4],
     ]
 
 

@@ -3072,13 +3072,16 @@ def _csv_secret(name: str, value: str) -> bool:
 
 def _command_patterns(text: str) -> list[re.Pattern[str]]:
     """The patterns of the commands whose credentials have no `name=` (curl's `-u` and `-H`,
-    `docker login -p`, `mysql -p...`) a text may hold, by the words _command_edits looks for."""
+    `docker login -p`, `mysql -p...`, a .netrc's `password`) a text may hold, by the words
+    _command_edits looks for."""
     patterns = []
     if "curl" in text and ("-u" in text or "--user" in text or "-H" in text):
         patterns += [_CURL_USER, _COMMAND_HEADER]
     if "-p" in text:
         patterns += [_MYSQL_PASSWORD] if "mysql" in text else []
         patterns += [_DOCKER_PASSWORD] if "login" in text else []
+    if "password" in text and ("machine" in text or "default" in text):
+        patterns.append(_NETRC)  # a .netrc's entry
     return patterns
 
 
