@@ -1759,6 +1759,13 @@ def test_a_csv_export_s_booleans_and_empty_values_in_secret_columns_stay(
     assert suite.server.hits == 1
 
 
+def replays_offline(suite: Suite) -> None:
+    """The suite's test passes again from its cassettes, the server not asked."""
+    suite.server.reset()
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+
 def test_an_environment_dump_read_as_a_form_keeps_its_text_around_the_placeholder(
     suite: Suite,
 ) -> None:
@@ -1783,9 +1790,7 @@ def test_an_environment_dump_read_as_a_form_keeps_its_text_around_the_placeholde
     )
     suite.run().assert_outcomes(passed=1)
     assert secrets_on_disk(suite.path / "cassettes") == []
-    suite.server.reset()
-    suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == 0
+    replays_offline(suite)
     replayed = (suite.path / "environ.txt").read_text()
     assert replayed == environ.replace(GITHUB, "%3CSCRUBBED:github%3E")
 
@@ -1816,9 +1821,7 @@ def test_cookies_a_json_answer_lists_by_name_do_not_reach_disk(suite: Suite) -> 
     )
     suite.run().assert_outcomes(passed=1)
     assert secrets_on_disk(suite.path / "cassettes") == []
-    suite.server.reset()
-    suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == 0
+    replays_offline(suite)
 
 
 def test_a_netrc_over_several_lines_does_not_reach_disk(suite: Suite) -> None:
@@ -1852,9 +1855,7 @@ def test_a_netrc_over_several_lines_does_not_reach_disk(suite: Suite) -> None:
     )
     suite.run().assert_outcomes(passed=1)
     assert secrets_on_disk(suite.path / "cassettes") == []
-    suite.server.reset()
-    suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == 0
+    replays_offline(suite)
     assert (suite.path / "netrc").read_text() == netrc.replace(TOKEN, "<SCRUBBED>")
 
 
@@ -1895,9 +1896,7 @@ def test_a_kubeconfig_in_base64_in_json_loses_its_token_and_key(suite: Suite) ->
         decoded = base64.b64decode(json.loads(body)["value"]).decode()
         assert TOKEN not in decoded and key not in decoded
         assert decoded.count(certificate) == 2
-    suite.server.reset()
-    suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == 0
+    replays_offline(suite)
     replayed = yaml.safe_load((suite.path / "kubeconfig").read_text())
     assert replayed["users"][0]["user"]["token"] == "<SCRUBBED>"
     assert replayed["users"][0]["user"]["client-key-data"] == "<SCRUBBED>"
@@ -1934,6 +1933,4 @@ def test_google_session_cookies_values_outside_a_cookie_header_do_not_reach_disk
     text = suite.cassette_path("test_google").read_text()
     assert sid not in text and sidts not in text
     assert "<SCRUBBED:google-session>" in text
-    suite.server.reset()
-    suite.run("--record-mode=none").assert_outcomes(passed=1)
-    assert suite.server.hits == 0
+    replays_offline(suite)
