@@ -1051,6 +1051,24 @@ def test_a_run_of_last_failures_where_none_are_known_is_a_run_of_the_whole_suite
     assert flow_uris(suite) == [suite.server.url("/a")]
     assert "drop_unused_requests not applied" not in result.stdout.str()
     assert json.loads((suite.path / "r.json").read_text())["orphans_known"] is True
+@pytest.mark.parametrize("pattern", ["tests/data", "*/data"])
+def test_a_folder_norecursedirs_names_by_its_path_leaves_none_of_the_suite_out(
+    suite: Suite, pattern: str
+) -> None:
+    # norecursedirs = tests/data (pytest's own suite names testing/example_scripts so): its
+    # test-like files were taken for test modules the run ignored, so every whole run was one
+    # of part of the suite: drop_unused_requests was never applied.
+    flow_suite(suite, "a", more='    requests.get(URL + "/old")\n')
+    suite.run().assert_outcomes(passed=1)
+    flow_suite(suite, "a")  # test_a no longer sends /old
+    suite.pytester.makeini(
+        f"[pytest]\ntestpaths = tests\ncassette_dir = cassettes\nnorecursedirs = {pattern}\n"
+    )
+    suite.write("def test_sample(): pass\n", name="tests/data/test_sample")
+    result = run(suite, "--record-mode=new_episodes")
+    result.assert_outcomes(passed=1)
+    assert flow_uris(suite) == [suite.server.url("/a")]
+    assert "drop_unused_requests not applied" not in result.stdout.str()
 
 
 def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_others(

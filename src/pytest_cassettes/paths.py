@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,28 @@ def is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:  # a name too long for the file system (pytest-vcr's names are not cut)
         return False
+
+
+def matches_any(patterns: Iterable[str], path: Path) -> bool:
+    """Whether pytest takes `path` for one of `patterns` (`norecursedirs`, `python_files`), as
+    its fnmatch_ex does: a pattern with a separator (`tests/data`) matches the path's end, the
+    others its name."""
+    for pattern in patterns:
+        if os.sep != "/" and os.sep not in pattern:
+            pattern = pattern.replace("/", os.sep)
+        if os.sep not in pattern:
+            found = fnmatch(path.name, pattern)
+        else:
+            relative = path.is_absolute() and not os.path.isabs(pattern)
+            found = fnmatch(str(path), f"*{os.sep}{pattern}" if relative else pattern)
+        if found:
+            return True
+    return False
+
+
+def is_virtualenv(path: Path) -> bool:
+    """Whether pytest takes the folder for a virtualenv, which it does not go into."""
+    return is_file(path / "pyvenv.cfg") or is_file(path / "conda-meta" / "history")
 
 
 Stamp = tuple[int, int, int]  # (inode, mtime_ns, size): a replaced file is a new inode

@@ -11,7 +11,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from glob import glob
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -996,16 +995,19 @@ class Session:
         pytest never goes into (`norecursedirs`, a virtualenv) is no part of the suite."""
         modules = self.config.getini("python_files")
         skipped = self.config.getini("norecursedirs")
-        if path.suffix == ".py" and any(fnmatch(path.name, pattern) for pattern in modules):
+        if path.suffix == ".py" and paths.matches_any(modules, path):
             self.ignored_modules = True
         elif (
-            path.is_dir()
-            and not any(fnmatch(path.name, pattern) for pattern in skipped)
-            and not any((path / venv).is_file() for venv in ("pyvenv.cfg", "conda-meta/history"))
+            path.is_dir() and not paths.matches_any(skipped, path) and not paths.is_virtualenv(path)
         ):
-            for _, folders, files in os.walk(path):
-                folders[:] = [f for f in folders if not any(fnmatch(f, p) for p in skipped)]
-                if any(fnmatch(name, pattern) for name in files for pattern in modules):
+            for top, folders, files in os.walk(path):
+                folders[:] = [
+                    name
+                    for name in folders
+                    if not paths.matches_any(skipped, Path(top, name))
+                    and not paths.is_virtualenv(Path(top, name))
+                ]
+                if any(paths.matches_any(modules, Path(top, name)) for name in files):
                     self.ignored_modules = True
                     return
 
