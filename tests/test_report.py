@@ -340,6 +340,22 @@ def test_prune_keeps_a_cassette_a_fixture_opens_with_vcrpy_itself(
     assert len(suite.server.requests) == hits
 
 
+def test_a_json_report_that_cannot_be_written_is_told_and_the_run_still_reports(
+    suite: Suite,
+) -> None:
+    # --cassette-report=PATH under a file (or a read-only folder): the run ended with a
+    # traceback from pytest_sessionfinish, its summary and its outcome counts never written.
+    orphan_setup(suite)
+    (suite.path / "afile").write_text("")
+    result = run(suite, "--cassette-report=afile/report.json")
+    result.assert_outcomes(passed=3, skipped=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(
+        ["--cassette-report: cannot write afile/report.json (Not a directory): nothing written"]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
 @pytest.mark.parametrize("xdist", XDIST)
 def test_json_report(suite: Suite, xdist: list[str]) -> None:
     orphan_setup(suite)

@@ -251,7 +251,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     if target:
         from pytest_cassettes import storage
 
-        storage.write_text(Path(target), state.report.to_json())
+        try:
+            storage.write_text(Path(target), state.report.to_json())
+        except OSError as exc:  # a folder of its name's place is a file, read-only, ...
+            why = exc.strerror or type(exc).__name__
+            state.report_unwritten = (
+                f"--cassette-report: cannot write {target} ({why}): nothing written"
+            )
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR  # told in the summary
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -565,6 +573,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     verbose = (config.getoption("verbose", 0) or 0) > 0  # get_verbosity() needs pytest 8
     session = config.stash[SESSION]
     summary = list(report.lines(session.report, verbose=verbose, argument=session.argument))
+    if session.report_unwritten:
+        summary.append(session.report_unwritten)
     if summary:
         terminalreporter.write_sep("-", "cassettes")
         for line in summary:

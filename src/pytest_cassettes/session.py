@@ -191,6 +191,7 @@ class Session:
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
         self.left_out_own: set[str] = set()
         self.ignored_modules = False  # see ignored
+        self.report_unwritten = ""  # why --cassette-report's file could not be written
         self._vcr: Any = None
         ini_mode = config.getini("cassette_record_mode") or None
         self.ini_mode = (
