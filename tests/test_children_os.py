@@ -5,6 +5,7 @@ Python that way against a local server."""
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 
 import pytest
@@ -205,3 +206,23 @@ def test_node_started_by_os_system_is_refused(
         ["*blocked in a child process (*node -e *require(*http*) of test_suite.py::test_node"]
     )
     assert suite.server.hits == 0
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="cmd.exe's os.system")
+def test_os_system_on_windows_runs_the_command_under_a_guard(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command came after `export NAME=value` and a newline: cmd.exe knows no `export`, and
+    # the newline ended its command line, so the test's command never ran.
+    suite.write(
+        """
+        import os
+
+        @pytest.mark.cassette
+        def test_guarded(tmp_path):
+            out = tmp_path / "out.txt"
+            assert os.system(f'echo ran> "{out}" && exit 3') == 3
+            assert out.read_text().strip() == "ran"
+        """
+    )
+    ci(suite, monkeypatch).assert_outcomes(passed=1)

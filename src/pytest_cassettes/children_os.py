@@ -5,7 +5,8 @@ While a guard is carried into child processes (children.py), ``os.system``, ``os
 ``subprocess`` child gets (our folder first on PYTHONPATH, children_proxy's trap, children_node's
 preload), and the trap names the child. ``os.system`` runs its command after exporting the
 variables that differ from ``os.environ`` (the C ``system()`` still runs it: its wait status
-and its handling of SIGINT and SIGQUIT are the same); ``os.spawn*`` start it through their
+and its handling of SIGINT and SIGQUIT are the same; on POSIX only: cmd.exe has no
+``export``); ``os.spawn*`` start it through their
 form taking an environment; ``os.posix_spawn`` with the environment it was given, completed;
 ``os.exec*`` (a forked child's, ``pty.spawn``'s, the test's own) through their ``e`` form, the
 program's trap served by a process forked for it (children_proxy.environment_for_exec). The
@@ -96,7 +97,7 @@ def _spawn(e_form: str) -> Callable[[Any], Any]:
             if not token:
                 return real(*given, **named)
             result = int(_unwrapped(e_form)(mode, file, args, carried))
-            if mode == os.P_NOWAIT:  # its pid (else its exit status)
+            if mode == os.P_NOWAIT and os.name == "posix":  # its pid (Windows: a handle)
                 _started(token, result)
             return result
 
@@ -155,7 +156,6 @@ def _posix_spawn(real: Callable[..., int]) -> Callable[..., int]:
 
 
 _WRAPS: dict[str, Callable[[Any], Any]] = {
-    "system": _system,
     "posix_spawn": _posix_spawn,
     "posix_spawnp": _posix_spawn,
     "spawnv": _spawn("spawnve"),
@@ -163,6 +163,8 @@ _WRAPS: dict[str, Callable[[Any], Any]] = {
     "spawnvp": _spawn("spawnvpe"),
     "spawnvpe": _spawn("spawnvpe"),
 }
+if os.name == "posix":  # cmd.exe knows no `export`, and a newline ends its command there
+    _WRAPS["system"] = _system
 if hasattr(os, "fork"):  # where os.exec* replace the process (Windows starts another)
     _WRAPS.update(
         execv=_exec("execve"),
