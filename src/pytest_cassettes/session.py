@@ -994,6 +994,8 @@ class Session:
         test module, or a folder holding one, its tests are not known, in a run of the whole
         suite too (a conftest may ignore a module on some Python versions only). A folder
         pytest never goes into (`norecursedirs`, a virtualenv) is no part of the suite."""
+        if self.ignored_modules or path.name == "__pycache__":  # known, or pytest's own skip
+            return
         modules = self.config.getini("python_files")
         skipped = self.config.getini("norecursedirs")
         if path.suffix == ".py" and paths.matches_any(modules, path):
@@ -1005,7 +1007,8 @@ class Session:
                 folders[:] = [
                     name
                     for name in folders
-                    if not paths.matches_any(skipped, Path(top, name))
+                    if name != "__pycache__"
+                    and not paths.matches_any(skipped, Path(top, name))
                     and not paths.is_virtualenv(Path(top, name))
                 ]
                 if any(paths.matches_any(modules, Path(top, name)) for name in files):
