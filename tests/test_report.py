@@ -893,6 +893,23 @@ def test_a_run_of_some_modules_keeps_and_judges_nothing_of_a_cassette_others_nam
     assert "never played" not in result.stdout.str()
 
 
+def test_drop_unused_requests_not_applied_is_not_told_after_a_whole_rewrite(
+    suite: Suite,
+) -> None:
+    # A rewrite of the whole suite keeps nothing unplayed of a cassette two modules name: its
+    # summary said drop_unused_requests was not applied, telling to re-record it with
+    # --record-mode=rewrite, the mode it ran in.
+    flow_suite(suite, "a", "b")
+    suite.run().assert_outcomes(passed=2)
+    result = run(suite, "--record-mode=rewrite")
+    result.assert_outcomes(passed=2)
+    assert flow_uris(suite) == [suite.server.url("/a"), suite.server.url("/b")]
+    assert "drop_unused_requests not applied" not in result.stdout.str()
+    # What it does keep is still told: test_a's run alone leaves test_b's page unplayed.
+    result = run(suite, "--record-mode=new_episodes", "tests/a")
+    result.stdout.fnmatch_lines(["drop_unused_requests not applied to 1 cassette *"])
+
+
 @pytest.mark.parametrize(
     "case",
     ["file", "node-id", pytest.param("xdist", marks=needs_xdist), "deselected-module", "whole"],

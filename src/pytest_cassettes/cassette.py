@@ -959,6 +959,10 @@ class Cassette:
             for request, _ in self.recorded
         )
 
+    def drops_unused(self) -> bool:
+        """Whether drop_unused_requests would remove something from the file in a save."""
+        return len(self._dropped(True)) > len(self._dropped(False))
+
     def save(self, *, drop_unused: bool = False) -> int:
         """Write what this test recorded (and removed) into its own cassette; returns how many
         interactions it added. What it drops (identities, one per copy: identical interactions

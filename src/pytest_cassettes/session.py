@@ -855,9 +855,11 @@ class Session:
         else:
             drop_unused = settings.flag("drop_unused_requests")
             if drop_unused and cassette.sharing > 1:
-                # Other tests' recordings are unplayed here too: dropping them lost them.
+                # Other tests' recordings are unplayed here too: dropping them lost them. Told
+                # where it keeps something (not a first recording, nor a rewrite afresh).
                 drop_unused = False
-                self.report.drop_skipped.add(self.shown(cassette.path))
+                if cassette.drops_unused():
+                    self.report.drop_skipped.add(self.shown(cassette.path))
             named_once = settings.named and settings.record_mode == "once"
             if named_once and cassette.recorded and not cassette.own_exists:
                 # The tests naming it record it together (see open): marked before the file
