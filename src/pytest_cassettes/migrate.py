@@ -73,8 +73,7 @@ DIR_TODO = (
     "# pytest-cassettes stores cassettes in <cassette_dir>/<module>/<Class.test[params]>.yaml:",
     "# move the files there (migrate moves pytest-vcr's flat cassettes/<test>.yaml itself",
     "# once this fixture is gone) or override `cassette_dir` with the directory above the",
-    "# per-module one, delete this fixture,",
-    "# run migrate again.",
+    "# per-module one, delete this fixture, run migrate again.",
 )
 NAME_TODO = (
     "# TODO(pytest-cassettes migrate): default_cassette_name names the cassettes of",
