@@ -1104,6 +1104,23 @@ def test_a_folder_norecursedirs_names_by_its_path_leaves_none_of_the_suite_out(
     assert "drop_unused_requests not applied" not in result.stdout.str()
 
 
+def test_another_plugin_s_option_named_ignore_something_leaves_none_of_the_suite_out(
+    suite: Suite,
+) -> None:
+    # `pytest --ignore-slow` (a conftest's or a plugin's flag) was taken for pytest's --ignore:
+    # the whole suite's run was one of part of it, and drop_unused_requests was never applied.
+    flow_suite(suite, "a", more='    requests.get(URL + "/old")\n')
+    suite.run().assert_outcomes(passed=1)
+    flow_suite(suite, "a")  # test_a no longer sends /old
+    suite.pytester.makeconftest(
+        'def pytest_addoption(parser):\n    parser.addoption("--ignore-slow", action="store_true")\n'
+    )
+    result = run(suite, "--record-mode=new_episodes", "--ignore-slow")
+    result.assert_outcomes(passed=1)
+    assert flow_uris(suite) == [suite.server.url("/a")]
+    assert "drop_unused_requests not applied" not in result.stdout.str()
+
+
 def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_others(
     suite: Suite,
 ) -> None:

@@ -1220,7 +1220,8 @@ def whole_tree(config: pytest.Config) -> bool:
     with `--lf` (which collects only the files that failed, see last_failed_narrows)."""
     if last_failed_narrows(config):
         return False
-    if any(str(arg).startswith("--ignore") for arg in config.invocation_params.args):
+    ignoring = ("--ignore", "--ignore-glob")  # not another plugin's --ignore-something
+    if any(str(arg).partition("=")[0] in ignoring for arg in config.invocation_params.args):
         return False
     root = config.rootpath
     defaults = [
