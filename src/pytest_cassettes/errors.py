@@ -49,7 +49,10 @@ def pytest_argument(
                 where = candidate
                 break
     if where != os.path.join(rootpath, path) or os.fspath(start_dir) != os.fspath(rootpath):
-        path = os.path.relpath(where, start_dir)
+        try:
+            path = os.path.relpath(where, start_dir)
+        except ValueError:  # Windows: another drive than the one pytest was started on
+            path = os.path.abspath(where)
     return quoted(path + separator + rest)
 
 
