@@ -893,14 +893,16 @@ def test_a_run_of_some_modules_keeps_and_judges_nothing_of_a_cassette_others_nam
     assert "never played" not in result.stdout.str()
 
 
-def test_drop_unused_requests_not_applied_is_not_told_after_a_whole_rewrite(
+def test_drop_unused_requests_not_applied_is_not_told_where_nothing_stale_was_kept(
     suite: Suite,
 ) -> None:
-    # A rewrite of the whole suite keeps nothing unplayed of a cassette two modules name: its
-    # summary said drop_unused_requests was not applied, telling to re-record it with
-    # --record-mode=rewrite, the mode it ran in.
+    # The first recording of a cassette two modules name, and a rewrite of the whole suite,
+    # keep nothing stale: the summary said drop_unused_requests was not applied, telling to
+    # re-record it with --record-mode=rewrite (the mode the rewrite ran in).
     flow_suite(suite, "a", "b")
-    suite.run().assert_outcomes(passed=2)
+    result = suite.run()
+    result.assert_outcomes(passed=2)
+    assert "drop_unused_requests not applied" not in result.stdout.str()
     result = run(suite, "--record-mode=rewrite")
     result.assert_outcomes(passed=2)
     assert flow_uris(suite) == [suite.server.url("/a"), suite.server.url("/b")]

@@ -856,9 +856,10 @@ class Session:
             drop_unused = settings.flag("drop_unused_requests")
             if drop_unused and cassette.sharing > 1:
                 # Other tests' recordings are unplayed here too: dropping them lost them. Told
-                # where it keeps something (not a first recording, nor a rewrite afresh).
+                # where it keeps something older than the run (not where the cassette was
+                # first recorded in this run, nor rewritten afresh).
                 drop_unused = False
-                if cassette.drops_unused():
+                if cassette.drops_unused() and (cassette.own_exists or cassette.replaces):
                     self.report.drop_skipped.add(self.shown(cassette.path))
             named_once = settings.named and settings.record_mode == "once"
             if named_once and cassette.recorded and not cassette.own_exists:
