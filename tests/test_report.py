@@ -1086,6 +1086,8 @@ def test_a_run_of_last_failures_where_none_are_known_is_a_run_of_the_whole_suite
     assert flow_uris(suite) == [suite.server.url("/a")]
     assert "drop_unused_requests not applied" not in result.stdout.str()
     assert json.loads((suite.path / "r.json").read_text())["orphans_known"] is True
+
+
 @pytest.mark.parametrize("pattern", ["tests/data", "*/data"])
 def test_a_folder_norecursedirs_names_by_its_path_leaves_none_of_the_suite_out(
     suite: Suite, pattern: str
