@@ -989,6 +989,37 @@ def test_aiohttp_form_data_sent_twice_or_holding_a_pipe_replays(
     assert suite.server.hits == 3
 
 
+def test_multipart_uploads_match_on_body_whatever_their_random_boundary(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests and httpx draw a new boundary for each upload: under `match_on` with `body`, a
+    # recorded upload never matched on replay (vcrpy issues #28 and #647).
+    source = """
+        import httpx
+
+        CONTENT = os.environ.get("UPLOAD", "a,b\\n1,2\\n").encode()
+
+        @pytest.mark.cassette(match_on=["method", "uri", "body"])
+        def test_upload():
+            files = {"file": ("report.csv", CONTENT, "text/csv")}
+            sent = requests.post(URL + "/upload", data={"kind": "csv"}, files=files).json()
+            assert 'filename="report.csv"' in sent["body"] and "csv" in sent["body"]
+            sent = httpx.post(URL + "/upload", data={"kind": "csv"}, files=files).json()
+            assert 'filename="report.csv"' in sent["body"]
+        """
+    suite.write(source)
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 2
+    monkeypatch.setenv("UPLOAD", "other contents")  # a file that differs still fails
+    failed = suite.run()
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*UnmatchedRequestError*", "*differs in: body*"])
+    assert suite.server.hits == 2
+
+
 def test_a_refused_connection_while_recording_fails_as_without_the_plugin(suite: Suite) -> None:
     """vcrpy's stubs connected a request to record only when its response was asked for, where
     http.client connects in `request()`: urllib raised a bare ConnectionRefusedError instead

@@ -119,6 +119,7 @@ __all__ = [
     "ResponseHook",
     "ScrubRules",
     "Scrubber",
+    "multipart_boundary",
 ]
 
 RequestHook = Callable[[Request], Optional[Request]]
@@ -1131,7 +1132,7 @@ class Scrubber:
             frames = scrub_aws_event_stream(self, body, found)
             if frames is not None:
                 return frames
-        boundary = _multipart_boundary(content_type, body)
+        boundary = multipart_boundary(content_type, body)
         if boundary is not None:
             return self._scrub_multipart(body, boundary, found)
         named = charset(content_type)
@@ -3114,7 +3115,7 @@ def _may_embed(token: str) -> bool:
     )
 
 
-def _multipart_boundary(content_type: str, body: bytes) -> bytes | None:
+def multipart_boundary(content_type: str, body: bytes) -> bytes | None:
     """The boundary of a multipart body: from its Content-Type, or, with none (a stored body
     the scanner sees), from a body that starts with a delimiter line and ends with its close."""
     if content_type:

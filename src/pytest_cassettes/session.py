@@ -295,7 +295,10 @@ class Session:
         if self._vcr is None:
             import vcr
 
+            from pytest_cassettes import matching
+
             self._vcr = vcr.VCR()
+            self._vcr.register_matcher("body", matching.body)  # before the hooks: theirs win
             self.config.hook.pytest_cassettes_configure(config=self.config, vcr=self._vcr)
             # pytest-recording's hook: conftests written for it register matchers there. (With
             # pytest-recording loaded too, its `vcr` tests get them from it as well.)
