@@ -1020,6 +1020,41 @@ def test_multipart_uploads_match_on_body_whatever_their_random_boundary(
     assert suite.server.hits == 2
 
 
+def test_a_header_sent_under_two_spellings_is_recorded_and_replayed_once_each(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy recorded every spelling of a name with all of the name's values: `Link` and
+    # `link` each held both links, and http.client (urllib) read four on record and replay.
+    suite.server.route("/links", body=b"ok", headers={"Link": "<a>", "link": "<b>"})
+    suite.write(
+        """
+        import http.client
+        import urllib.request
+        from urllib.parse import urlsplit
+
+        @pytest.mark.cassette
+        def test_links():
+            with urllib.request.urlopen(URL + "/links") as response:
+                assert response.headers.get_all("Link") == ["<a>", "<b>"]
+            address = urlsplit(URL)
+            connection = http.client.HTTPConnection(address.hostname, address.port)
+            connection.request("GET", "/links")
+            headers = connection.getresponse().getheaders()
+            assert sorted(pair for pair in headers if pair[0].lower() == "link") == [
+                ("Link", "<a>"),
+                ("link", "<b>"),
+            ]
+            assert requests.get(URL + "/links").headers["link"] == "<a>, <b>"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    headers = suite.cassette("test_links")["interactions"][0]["response"]["headers"]
+    assert (headers["Link"], headers["link"]) == (["<a>"], ["<b>"])
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 3
+
+
 def test_a_refused_connection_while_recording_fails_as_without_the_plugin(suite: Suite) -> None:
     """vcrpy's stubs connected a request to record only when its response was asked for, where
     http.client connects in `request()`: urllib raised a bare ConnectionRefusedError instead

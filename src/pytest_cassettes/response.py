@@ -68,6 +68,17 @@ def parse_headers(headers: Mapping[str, Any]) -> http.client.HTTPMessage:
     return message
 
 
+def serialize_headers(response: Any) -> dict[str, list[str]]:
+    """A live response's headers as they are recorded: each value once, under its name as
+    sent, in the order received. vcrpy's gave every spelling of a name (`X-Dup` and `x-dup`)
+    all of its values, each spelling in a set's order: the replay read them twice over."""
+    message = response.headers if response.msg is None else response.msg
+    recorded: dict[str, list[str]] = {}
+    for name, value in message.items():
+        recorded.setdefault(name, []).append(value)
+    return recorded
+
+
 class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
     """vcrpy's stub response, forgetting its body once it is read to the end or closed."""
 
@@ -155,13 +166,14 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
 
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
-    """Our response class and header parser in place of vcrpy's, for its connection stubs; and
-    aiohttp's replayed responses read with their charset, as real ones are."""
+    """Our response class and header parser and writer in place of vcrpy's, for its connection
+    stubs; and aiohttp's replayed responses read with their charset, as real ones are."""
     from unittest import mock
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(vcr_stubs, "VCRHTTPResponse", CassetteResponse))
         stack.enter_context(mock.patch.object(vcr_stubs, "parse_headers", parse_headers))
+        stack.enter_context(mock.patch.object(vcr_stubs, "serialize_headers", serialize_headers))
         httpx_stubs = sys.modules.get("vcr.stubs.httpx_stubs")
         # Replayed headers (vcrpy 8+'s name, then 7's), and recorded ones (vcrpy 7 decodes
         # them as UTF-8, which a latin-1 value is not: recording it raised).
