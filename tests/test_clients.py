@@ -1055,6 +1055,35 @@ def test_a_header_sent_under_two_spellings_is_recorded_and_replayed_once_each(
     assert suite.server.hits == 3
 
 
+def test_the_http_version_of_a_response_is_http_1_1_as_live(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy's stub response gave version None (and before vcrpy 8 had no version_string, which
+    # urllib3 2's pool reads to log a response: vcrpy issue #928).
+    suite.write(
+        """
+        import http.client
+        from urllib.parse import urlsplit
+
+        import urllib3
+
+        @pytest.mark.cassette
+        def test_version():
+            got = urllib3.PoolManager().request("GET", URL + "/a")
+            assert (got.version, got.version_string) == (11, "HTTP/1.1")
+            assert requests.get(URL + "/b").raw.version == 11
+            address = urlsplit(URL)
+            connection = http.client.HTTPConnection(address.hostname, address.port)
+            connection.request("GET", "/c")
+            assert connection.getresponse().version == 11
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 3
+
+
 def test_a_refused_connection_while_recording_fails_as_without_the_plugin(suite: Suite) -> None:
     """vcrpy's stubs connected a request to record only when its response was asked for, where
     http.client connects in `request()`: urllib raised a bare ConnectionRefusedError instead

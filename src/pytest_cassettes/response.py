@@ -94,6 +94,11 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
         # (vcrpy's stub has none: every response recorded or replayed under a CachedSession
         # failed with AttributeError, vcrpy issue #881).
         self._request_url: str | None = getattr(self, "url", None)
+        # The HTTP version, which cassettes do not keep: HTTP/1.1, the only one http.client
+        # speaks (vcrpy's None, or no `version_string` at all before vcrpy 8, which urllib3
+        # 2's connection pool reads for its log line: vcrpy issue #928).
+        self.version = 11
+        self.version_string = "HTTP/1.1"
 
     def _forget_body(self) -> None:
         if self._size:
