@@ -2458,6 +2458,24 @@ def test_a_value_scrubbed_by_name_is_learned_and_replaced_where_it_comes_back():
     assert later.scrub_request(new_req)[1] == 0
 
 
+def test_a_scrubber_scrubs_a_header_and_a_url_again_as_where_they_are_asks():
+    """A scrubber remembers the headers and URLs it scrubbed (the same ones come in every
+    request of a run): a JWT in a response's header keeps its claims, sent in a request it goes
+    whole, in either order; each scrub counts and teaches its values again."""
+    s = scrubber()
+    token = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    sent = request(f"https://api.example.com/items?access_token={token}", None, {"X-Id": JWT})
+    for _ in range(2):
+        answered, count = scrub_response(response(headers={"X-Id": [JWT]}), s)
+        assert answered["headers"]["X-Id"] == [f"{JWT.rpartition('.')[0]}.PFNDUlVCQkVEPg"]
+        assert count == 1
+        learned = LearnedSecrets()
+        new, count = s.scrub_request(sent, learned)
+        assert new is not None and count == 2 and learned.key == {token}
+        assert new.headers["X-Id"] == "<SCRUBBED:jwt>"
+        assert new.uri == "https://api.example.com/items?access_token=%3CSCRUBBED%3E"
+
+
 def test_only_generated_looking_values_are_learned_and_at_most_a_limit():
     learned = LearnedSecrets()
     body = {"password": "hunter2", "key": "PROJ-123", "token": "<SCRUBBED>", "secret": "a b c d e"}

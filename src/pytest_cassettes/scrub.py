@@ -179,6 +179,11 @@ class _Found(str):
     value: str = ""
 
 
+# Scrubber._remembered: how many values a scrubber remembers, and the longest it does.
+_MEMO_SIZE = 1024
+_MEMO_VALUE = 2048
+
+
 def _carrying(label: str, value: str) -> str:
     found = _Found(label)
     found.value = value
@@ -822,6 +827,8 @@ class Scrubber:
         self._env_bytes_re: re.Pattern[bytes] | None = None
         self._protected_bytes = re.compile(SCRUBBED_RE.pattern.encode("ascii"))
         self._load_env(os.environ if environ is None else environ, "env" not in disabled, learned)
+        # (kind, name, value, JWT_WHOLE) -> what _remembered gave and found (see there).
+        self._memo: dict[tuple[str, str, str, bool], tuple[str, tuple[str, ...]]] = {}
 
     def _load_env(
         self, environ: Mapping[str, str], by_suffix: bool, learned: Iterable[str] = ()
@@ -875,12 +882,12 @@ class Scrubber:
         new = copy.copy(request)
         whole = JWT_WHOLE.set(True)  # a JWT goes whole (see detect.JWT_WHOLE)
         try:
-            uri = self._scrub_url(request.uri, found)
+            uri = self._remembered("uri", "", request.uri, found)
             if uri != request.uri:
                 new.uri = uri
             headers: dict[str, Any] = {}
             for name, value in request.headers.items():
-                headers[name] = self._scrub_header(name, value, found)
+                headers[name] = self._remembered("header", name, value, found)
             body = _request_body(request)
             if body is not None:
                 shape = _SHAPE.set(request_paths(request.method, request.uri, headers))
@@ -920,9 +927,9 @@ class Scrubber:
         headers = new.get("headers") or {}
         for name, values in headers.items():
             if isinstance(values, (list, tuple)):
-                headers[name] = [self._scrub_header(name, v, found) for v in values]
+                headers[name] = [self._remembered("header", name, v, found) for v in values]
             else:
-                headers[name] = self._scrub_header(name, values, found)
+                headers[name] = self._remembered("header", name, values, found)
         body = new.get("body")
         if isinstance(body, dict) and isinstance(body.get("string"), (bytes, str)):
             raw = body["string"]
@@ -1020,6 +1027,36 @@ class Scrubber:
             return value
         found.append(_finding(name, value))
         return kept_jwt(value) or encode(SCRUBBED)
+
+    def _remembered(self, kind: str, name: str, value: Any, found: list[str]) -> Any:
+        """`_scrub_header` ("header") or `_scrub_url` ("uri") of a value, remembered: the same
+        headers come in every request and response of a run (User-Agent, Accept, Server), and
+        a replayed request's URL is scrubbed twice, stored and sent. A scrubber's rules do not
+        change once built, so the same text scrubs the same way while the context variables
+        that steer scrubbing are as a request's and a response's headers find them."""
+        key = None
+        if (
+            type(value) is str
+            and len(value) <= _MEMO_VALUE
+            and _SHAPE.get() is None
+            and not _ERROR_RESPONSE.get()
+            and not MODEL_OUTPUT.get()
+        ):
+            key = (kind, name, value, JWT_WHOLE.get())
+            memo = self._memo.get(key)
+            if memo is not None:
+                found.extend(memo[1])
+                return memo[0]
+        start = len(found)
+        if kind == "uri":
+            scrubbed = self._scrub_url(value, found)
+        else:
+            scrubbed = self._scrub_header(name, value, found)
+        if key is not None:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = (scrubbed, tuple(found[start:]))
+        return scrubbed
 
     def _scrub_header(self, name: str, value: Any, found: list[str]) -> Any:
         if isinstance(value, bytes):
