@@ -74,10 +74,20 @@ def safe_file_name(name: str, suffix: str = ".yaml") -> str:
     return safe + suffix
 
 
+# A test's default cassettes, by folder and suffix: worked out when the run is collected and
+# again when the test opens its cassette.
+_DEFAULTS = pytest.StashKey[dict[tuple[Path, str], Path]]()
+
+
 def default_cassette(item: pytest.Item, cassette_dir: Path, suffix: str = ".yaml") -> Path:
     """`<cassette_dir>/<module stem>/<Class.test[params]>.yaml`."""
-    module_stem = Path(item.nodeid.split("::")[0]).stem
-    return cassette_dir / module_stem / safe_file_name(test_name(item), suffix)
+    known = item.stash.setdefault(_DEFAULTS, {})
+    path = known.get((cassette_dir, suffix))
+    if path is None:
+        module_stem = Path(item.nodeid.split("::")[0]).stem
+        path = cassette_dir / module_stem / safe_file_name(test_name(item), suffix)
+        known[(cassette_dir, suffix)] = path
+    return path
 
 
 def named_cassette(name: str, cassette_dir: Path, suffix: str = ".yaml") -> Path:

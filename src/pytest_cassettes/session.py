@@ -583,8 +583,9 @@ class Session:
         """The test's rules: built-in ones, the user's, then the scrub hooks."""
         from pytest_cassettes.scrub import ScrubRules
 
-        request_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_request, "request")
-        response_hook = HookScrub.of(item.ihook.pytest_cassettes_scrub_response, "response")
+        ihook = item.ihook  # looked up by the test's file at each use
+        request_hook = HookScrub.of(ihook.pytest_cassettes_scrub_request, "request")
+        response_hook = HookScrub.of(ihook.pytest_cassettes_scrub_response, "response")
         return ScrubRules(
             headers=settings.strings("scrub_headers"),
             params=settings.strings("scrub_params"),
@@ -964,9 +965,10 @@ class Session:
                 own, extra = legacy.paths(None)
                 used += [own, *extra]
             else:
-                names = [*marker_names(item), *shared_option({}, marker_layers(item), item.nodeid)]
+                named = marker_names(item)
+                names = [*named, *shared_option({}, marker_layers(item), item.nodeid)]
                 used += [paths.named_cassette(n, cassette_dir) for n in names]
-                if not marker_names(item):
+                if not named:
                     used.append(paths.default_cassette(item, cassette_dir))
             self.report.used.update(used_key(self.shown(p)) for p in used)
         # The tests -k or -m leave out name them too: they share the file all the same. (Those

@@ -90,11 +90,13 @@ def vcr_options() -> frozenset[str]:
     return frozenset(names - set(UNSUPPORTED))
 
 
+@functools.cache
 def known_options() -> frozenset[str]:
     """Every option a marker or cassette_config may set."""
     return vcr_options() | OUR_SCALARS | OUR_LISTS
 
 
+@functools.cache
 def list_options() -> frozenset[str]:
     """Options whose values extend the broader layers' lists."""
     return (VCR_LISTS & vcr_options()) | OUR_LISTS
