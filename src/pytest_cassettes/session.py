@@ -876,21 +876,21 @@ class Session:
             stats.cassettes_recorded += 1
             stats.interactions_recorded += written
             stats.values_scrubbed += cassette.scrubbed
+        shown = self.shown(cassette.path)
         if cassette.secrets_kept:
-            self.report.old_secrets[self.shown(cassette.path)] = cassette.secrets_kept
+            self.report.old_secrets[shown] = cassette.secrets_kept
         if written and not cassette.own_exists:
             flat = paths.pytest_vcr_cassette(cassette.path, cassette.context.nodeid)
             if flat is not None:  # a suite moved from pytest-vcr without its layout
-                self.report.beside_pytest_vcr[self.shown(cassette.path)] = self.shown(flat)
-        self.report.used.update(
-            used_key(self.shown(p)) for p in (cassette.path, *cassette.shared_paths)
-        )
+                self.report.beside_pytest_vcr[shown] = self.shown(flat)
+        shared = [self.shown(p) for p in cassette.shared_paths]
+        self.report.used.update(used_key(p) for p in (shown, *shared))
         nodeid = cassette.context.nodeid
         attempt = self._attempt if nodeid == self._attempt.nodeid else None
         record = TestRecord(
             nodeid=nodeid,
-            cassette=self.shown(cassette.path),
-            shared=[self.shown(p) for p in cassette.shared_paths],
+            cassette=shown,
+            shared=shared,
             mode=cassette.record_mode,
             played=played,
             recorded=written,
