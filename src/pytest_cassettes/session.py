@@ -965,10 +965,10 @@ class Session:
                 own, extra = legacy.paths(None)
                 used += [own, *extra]
             else:
-                named = marker_names(item)
-                names = [*named, *shared_option({}, marker_layers(item), item.nodeid)]
+                own_names = marker_names(item)
+                names = [*own_names, *shared_option({}, marker_layers(item), item.nodeid)]
                 used += [paths.named_cassette(n, cassette_dir) for n in names]
-                if not named:
+                if not own_names:
                     used.append(paths.default_cassette(item, cassette_dir))
             self.report.used.update(used_key(self.shown(p)) for p in used)
         # The tests -k or -m leave out name them too: they share the file all the same. (Those
