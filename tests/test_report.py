@@ -1028,6 +1028,156 @@ def test_a_rewrite_keeps_what_a_skipped_test_recorded_into_a_cassette_it_names(
     result.stdout.fnmatch_lines(["--record-mode=rewrite replaced in part 1 cassette *skipped*"])
 
 
+# Three tests naming one cassette; test_a also sends /old, which a later version drops.
+SHARED_ABC = """
+@pytest.mark.cassette("shared/flow.yaml")
+def test_a():
+    requests.get(URL + "/a")
+{old}
+
+@pytest.mark.cassette("shared/flow.yaml")
+def test_b():
+    if os.environ.get("INTERRUPT_b"):
+        raise KeyboardInterrupt
+    if os.environ.get("CRASH_b"):
+        os._exit(1)
+    assert not os.environ.get("FAIL_b")
+    requests.get(URL + "/b")
+
+@pytest.mark.cassette("shared/flow.yaml")
+def test_c():
+    requests.get(URL + "/c")
+"""
+
+STOPPED = {
+    "exitfirst": (["-x"], "FAIL_b", ["test_b", "test_c"]),
+    "failed": ([], "FAIL_b", ["test_b"]),
+    # (in a process of its own: pytester's in-process run raises ^C again in the outer one)
+    "interrupted": (["-p", "no:recording"], "INTERRUPT_b", ["test_b", "test_c"]),
+    "failed-xdist": (["-n", "2"], "FAIL_b", ["test_b"]),
+    # The tests the crashed worker ran before are not known to have passed either.
+    "crashed-xdist-worker": (["-n", "2"], "CRASH_b", ["*test_b*"]),
+}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=needs_xdist) if "xdist" in c else c for c in STOPPED]
+)
+def test_a_whole_rewrite_keeps_what_tests_sharing_a_cassette_recorded_until_they_all_pass(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # `pytest --record-mode=rewrite -x` where test_b failed before sending its request: test_a's
+    # save removed the cassette's whole old recording, test_b's and test_c's pages with it, and
+    # the next replay failed unmatched for both (^C in test_b, test_b failing, or its xdist
+    # worker crashing, too).
+    args, variable, not_passed = STOPPED[case]
+    suite.write(SHARED_ABC.format(old='    requests.get(URL + "/old")'))
+    suite.run().assert_outcomes(passed=3)
+    suite.write(SHARED_ABC.format(old=""))  # test_a no longer sends /old
+    monkeypatch.setenv(variable, "1")
+    rewrite = ["--record-mode=rewrite", "--cassette-report=r.json", *args]
+    if variable == "INTERRUPT_b":
+        result = suite.pytester.runpytest_subprocess(*rewrite)
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+    else:
+        result = run(suite, *rewrite)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # test_a's page replaced (once), the others' kept, and /old too: test_b may still need it.
+    kept = ["/a", "/b", "/c", "/old"]
+    assert flow_uris(suite) == [suite.server.url(page) for page in kept]
+    ids = [f"test_suite.py::{name}" for name in not_passed]
+    result.stdout.fnmatch_lines(
+        [
+            "--record-mode=rewrite kept old interactions in 1 cassette several tests name: *"
+            "pytest --record-mode=rewrite",
+            f"  cassettes/shared/flow.yaml (not passed: {', '.join(ids)})",
+        ]
+    )
+    kept_old = json.loads((suite.path / "r.json").read_text())["rewrite_kept_old"]
+    if variable == "CRASH_b":
+        assert "test_suite.py::test_b" in kept_old["cassettes/shared/flow.yaml"]
+    else:
+        assert kept_old == {"cassettes/shared/flow.yaml": ids}
+    monkeypatch.delenv(variable)
+    run(suite, "--record-mode=none", *args).assert_outcomes(passed=3)
+    # All of them pass: the cassette holds what they sent, /old is gone.
+    result = run(suite, "--record-mode=rewrite", *args)
+    result.assert_outcomes(passed=3)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b", "/c")]
+    assert "kept old interactions" not in result.stdout.str()
+    run(suite, "--record-mode=none", *args).assert_outcomes(passed=3)
+
+
+# test_a polls (two requests of one URL), test_b asks once; test_c, which -k leaves out, names
+# their cassette too.
+POLLING = """
+@pytest.mark.cassette("shared/flow.yaml")
+def test_a():
+    requests.get(URL + "/poll")
+    requests.get(URL + "/poll")
+
+@pytest.mark.cassette("shared/flow.yaml")
+def test_b():
+    requests.get(URL + "/poll")
+
+@pytest.mark.cassette("shared/flow.yaml")
+def test_c():
+    requests.get(URL + "/c")
+"""
+
+
+@pytest.mark.parametrize(
+    "selection", [["-k", "test_a or test_b"], []], ids=["deselected", "whole-suite"]
+)
+def test_a_rewrite_in_part_replaces_only_the_old_recording_not_what_the_run_recorded(
+    suite: Suite, selection: list[str]
+) -> None:
+    # A rewrite of a cassette in part: test_b's save replaced every recorded /poll, test_a's
+    # two fresh ones too, by its one: test_a's replay then failed unmatched at its second.
+    suite.write(POLLING)
+    suite.run().assert_outcomes(passed=3)
+    result = suite.run("--record-mode=rewrite", *selection)
+    result.assert_outcomes(passed=3 if not selection else 2, deselected=1 if selection else 0)
+    uris = [suite.server.url(page) for page in ("/c", "/poll", "/poll")]
+    assert sorted(flow_uris(suite)) == uris
+    suite.run("--record-mode=none").assert_outcomes(passed=3)
+
+
+def test_a_whole_rewrite_of_a_name_tests_share_in_folders_of_their_own_drops_the_stale(
+    suite: Suite,
+) -> None:
+    # A conftest's cassette_dir: the tests naming `flow.yaml` count by the name, test_b's in
+    # another folder; it records there, and its cassette is no reason to keep a/'s old pages.
+    suite.pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def cassette_dir(request):
+            return str(request.path.parent / "recorded")
+        """
+    )
+    test = """
+@pytest.mark.cassette("flow.yaml")
+def test_{name}():
+    requests.get(URL + "/{name}")
+"""
+    suite.write(
+        test.format(name="a1") + '    requests.get(URL + "/old")\n' + test.format(name="a2"),
+        "a/test_a",
+    )
+    suite.write(test.format(name="b"), "b/test_b")
+    suite.run().assert_outcomes(passed=3)
+    suite.write(test.format(name="a1") + test.format(name="a2"), "a/test_a")
+    result = suite.run("--record-mode=rewrite")
+    result.assert_outcomes(passed=3)
+    assert "kept old interactions" not in result.stdout.str()
+    for folder, pages in (("a", ["/a1", "/a2"]), ("b", ["/b"])):
+        flow = yaml.safe_load((suite.path / folder / "recorded/flow.yaml").read_text())
+        uris = sorted(i["request"]["uri"] for i in flow["interactions"])
+        assert uris == [suite.server.url(page) for page in pages]
+
+
 @pytest.mark.parametrize("whole", [[], ["tests"], ["."]], ids=["bare", "testpaths", "rootdir"])
 def test_a_run_of_the_whole_suite_drops_what_a_cassette_s_one_test_no_longer_sends(
     suite: Suite, whole: list[str]

@@ -407,6 +407,10 @@ class Cassette:
     # ("all"; "rewrite" of a cassette others may record into too: Session.open).
     replaces: bool = False
     rewrite_run: str | None = None  # rewrite: the run's id (its first write removes the old)
+    # A rewrite in part: the identities of what the file held when the run first opened it
+    # (storage.run_old), the only ones replaced; and the run's id, to record what was.
+    old: Counter[str] | None = None
+    replace_run: str | None = None
 
     def __repr__(self) -> str:
         return f"<Cassette {str(self.path)!r} mode={self.record_mode} entries={len(self.entries)}>"
@@ -947,10 +951,17 @@ class Cassette:
         own = [e for e in self.entries if e.raw is not None]
         chosen: list[Entry] = []
         if self.replaces and self.recorded:
-            chosen = [e for e in own if self._rerecorded(e.request)]
+            chosen = [e for e in own if self._rerecorded(e.request) and self._is_old(e)]
         if drop_unused:
             chosen += [e for e in own if not e.plays and e not in chosen]
         return chosen
+
+    def _is_old(self, entry: Entry) -> bool:
+        """Whether the entry is of the file as the run found it: what another test of the run
+        recorded is fresh, not replaced."""
+        if self.old is None:
+            return True
+        return entry.raw is not None and storage.identity(entry.raw) in self.old
 
     def _rerecorded(self, stored: Any) -> bool:
         return any(
@@ -990,6 +1001,7 @@ class Cassette:
             known,
             self._not_theirs,
             self._check_kept,
+            self.replace_run,
         )
 
     def _check_kept(self, kept: list[storage.Interaction]) -> None:

@@ -243,6 +243,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
         config.workeroutput["pytest_cassettes"] = state.report.to_wire()
         return
     state.report.settle_shared()  # the whole run's tests: the workers' merged
+    state.finish_rewrites()
     if state.report.strict_unplayed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # told in the summary
     if config.getoption("cassette_prune", False):

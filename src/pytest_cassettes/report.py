@@ -87,6 +87,11 @@ class Report:
     # Cassettes a rewrite replaced in part (Session.open): what its tests sent (a narrowed
     # run, or one that deselected or skipped tests naming them).
     rewritten_in_part: set[str] = field(default_factory=set)
+    # Cassettes several tests name that a rewrite of the whole suite replaced in part: path ->
+    # those tests; what is left of the old recording goes at the run's end if they all passed
+    # (Session.finish_rewrites), else it stays: path -> the tests that did not pass.
+    rewriting: dict[str, list[str]] = field(default_factory=dict)
+    rewrite_kept_old: dict[str, list[str]] = field(default_factory=dict)
     # Cassettes the markers of several collected tests name first: path -> how many tests
     # (one more in a narrowed run).
     sharing: dict[str, int] = field(default_factory=dict)
@@ -122,6 +127,7 @@ class Report:
             "drop_skipped": sorted(self.drop_skipped),
             "narrowed": self.narrowed,
             "rewritten_in_part": sorted(self.rewritten_in_part),
+            "rewriting": self.rewriting,
             "sharing": self.sharing,
         }
 
@@ -139,6 +145,7 @@ class Report:
         self.drop_skipped.update(wire.get("drop_skipped", ()))
         self.narrowed = self.narrowed or wire.get("narrowed", False)
         self.rewritten_in_part.update(wire.get("rewritten_in_part", ()))
+        self.rewriting.update(wire.get("rewriting", {}))
         self.sharing.update(wire.get("sharing", {}))
 
     def settle_shared(self) -> None:
@@ -181,6 +188,7 @@ class Report:
             "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
             "drop_unused_not_applied": sorted(self.drop_skipped),
             "rewritten_in_part": sorted(self.rewritten_in_part),
+            "rewrite_kept_old": self.rewrite_kept_old,
             "strict_shared_unplayed": self.strict_unplayed,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -214,6 +222,7 @@ def lines(
         or report.old_secrets
         or report.drop_skipped
         or report.rewritten_in_part
+        or report.rewrite_kept_old
         or report.strict_unplayed
         or report.beside_pytest_vcr
     ):
@@ -324,6 +333,18 @@ def lines(
             "pytest --record-mode=rewrite"
         )
         yield from (f"  {path}" for path in sorted(report.rewritten_in_part))
+    if report.rewrite_kept_old:
+        count = len(report.rewrite_kept_old)
+        yield (
+            f"--record-mode=rewrite kept old interactions in {plural(count, 'cassette')} "
+            "several tests name: tests naming "
+            f"{'it' if count == 1 else 'them'} did not pass (they failed or skipped as they "
+            "ran, or -x, --maxfail, ^C or a crashed xdist worker stopped them) and may still "
+            "need them; what the others sent again was replaced. Once they all pass, rewrite "
+            "again to drop what no test sends any more: pytest --record-mode=rewrite"
+        )
+        for path, tests in sorted(report.rewrite_kept_old.items()):
+            yield f"  {path} (not passed: {', '.join(tests)})"
     if report.beside_pytest_vcr:
         count = len(report.beside_pytest_vcr)
         yield (

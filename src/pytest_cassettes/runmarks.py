@@ -3,7 +3,10 @@ processes (xdist workers share the run's id).
 
 The folder holds the cassettes' lock files (storage) and, for each run that marked something, a
 folder of its own: `run-<id>/<path key>.written` (the run recorded the cassette first) or
-`.rewrite` (the run's first rewrite of it happened), empty files whose existence is the mark.
+`.rewrite` (the run's first rewrite of it happened), empty files whose existence is the mark;
+and, for a cassette the run rewrites in part, `.old` (the identities of its interactions when
+the run first opened it, after its codec's name) and `.replaced` (those its saves removed), a
+line each (see storage.run_old).
 The run's folder goes when the run ends (`end_run`): one file per cassette and run otherwise
 piled up, ten thousand after a few weeks of one developer's runs. Cheap to import: an xdist
 controller, which opens no cassette, ends the run.
@@ -105,6 +108,31 @@ def written_in(path: Path, run: str) -> bool:
         return os.path.exists(_mark(path, run, "written"))
     except LockFolderError:
         return False
+
+
+def read_lines(path: Path, run: str, kind: str) -> list[str] | None:
+    """The lines of the run's `kind` record of `path`; None where there is none."""
+    try:
+        return _mark(path, run, kind).read_text(encoding="ascii").splitlines()
+    except FileNotFoundError:
+        return None
+
+
+def write_lines(path: Path, run: str, kind: str, lines: list[str]) -> None:
+    """Make the run's `kind` record of `path`, whole or not at all (a temporary file renamed)."""
+    mark = _mark(path, run, kind)
+    temp = mark.with_name(f"{mark.name}.{os.getpid()}.tmp")
+    _make(temp)
+    temp.write_text("".join(f"{line}\n" for line in lines), encoding="ascii")
+    os.replace(temp, mark)
+
+
+def add_lines(path: Path, run: str, kind: str, lines: list[str]) -> None:
+    """Add lines to the run's `kind` record of `path` (called under the cassette's lock)."""
+    mark = _mark(path, run, kind)
+    _make(mark)
+    with open(mark, "a", encoding="ascii") as record:
+        record.write("".join(f"{line}\n" for line in lines))
 
 
 def end_run(run: str) -> None:

@@ -8,7 +8,6 @@ import os
 import re
 import sys
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from glob import glob
@@ -183,9 +182,9 @@ class Session:
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput is not None
         self.run_id: str = (workerinput or {}).get(RUN_ID) or uuid.uuid4().hex
-        # How many collected tests (deselected ones too) name a cassette first, by shared_key,
+        # The collected tests (deselected ones too) naming a cassette first, by shared_key,
         # where several do: they record into it together.
-        self.shared_own: dict[str, int] = {}
+        self.shared_own: dict[str, list[str]] = {}
         self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
         # The cassettes (by shared_key) that tests deselected or skipped by a marker name
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
@@ -493,19 +492,38 @@ class Session:
             own = None  # recorded meanwhile by another worker of this run (see above)
         cassette.own_exists = own is not None
         rewrite = settings.record_mode == "rewrite"
+        key = self.shared_key(item) if settings.named and not block else None
+        # A cassette several tests name, in a run of the whole suite: each may stop before its
+        # requests (a failure, -x, ^C), and what it recorded before must not go with the
+        # recording of the others. Replaced in part; what is left of the old recording goes at
+        # the run's end if they all passed (finish_rewrites).
+        whole = (
+            rewrite
+            and key in self.shared_own
+            and not self.report.narrowed
+            and key not in self.left_out_own
+            and cassette.persisted is None
+            and storage.codec_name(codec) is not None
+        )
         # A cassette a marker names, in a run of part of the suite, or one a test deselected
         # (-k, -m, --deselect, --sw) or skipped by its marker names too: the tests the run
         # leaves out may have recorded into it. What this run's tests send again replaces its
         # old recording ("all"); the rest stays.
         in_part = (
             rewrite
-            and settings.named
-            and not block
-            and (self.report.narrowed or self.shared_key(item) in self.left_out_own)
+            and key is not None
+            and (self.report.narrowed or key in self.left_out_own or whole)
         )
         if in_part:
             cassette.replaces = True
-            if own is not None:
+            if cassette.persisted is None:
+                # Only what the file held when the run first opened it is old: what the run's
+                # other tests recorded meanwhile is theirs, neither replaced nor written twice.
+                cassette.old = storage.run_old(settings.path, self.run_id, codec, own)
+                cassette.replace_run = self.run_id if cassette.old is not None else None
+            if whole and key is not None:
+                self.report.rewriting[self.shown(settings.path)] = self.shared_own[key]
+            elif own is not None:
                 self.report.rewritten_in_part.add(self.shown(settings.path))
         if rewrite and not in_part:
             # The old recording goes when the new one is written (a test that fails keeps the
@@ -516,6 +534,11 @@ class Session:
             cassette.rewrite_run = self.run_id
         else:
             cassette.load(own, settings.path, own=True, scrub=scrubber.scrub_request)
+            old = cassette.old
+            if old is not None and own is not None and cassette.own_requests:
+                cassette.own_requests = [
+                    raw.get("request") for raw in own.interactions if storage.identity(raw) in old
+                ]
         if rewrite:
             cassette.own_exists = False
         if (
@@ -529,8 +552,9 @@ class Session:
             cassette.own_exists = False
         for path in settings.shared_paths:
             cassette.load(read(path), path, own=False, scrub=scrubber.scrub_request)
-        if settings.named and not block:
-            cassette.sharing = self.shared_own.get(self.shared_key(item), 1)
+        if key is not None:
+            tests = self.shared_own.get(key)
+            cassette.sharing = len(tests) if tests else 1
             if self.report.narrowed:
                 # Tests of the modules the run did not collect may name it first too: what
                 # they recorded is neither dropped (drop_unused_requests) nor judged (strict).
@@ -979,8 +1003,10 @@ class Session:
         not_run = [*self.left_out, *(item for item in items if skipped_by_marker(item))]
         self.left_out_own = {named[id(item)] for item in not_run if id(item) in named}
         self.left_out = []
-        recording_into = Counter(named.values())
-        self.shared_own = {key: tests for key, tests in recording_into.items() if tests > 1}
+        recording_into: dict[str, list[str]] = {}
+        for key, shared in named.items():
+            recording_into.setdefault(shared, []).append(every[key].nodeid)
+        self.shared_own = {key: tests for key, tests in recording_into.items() if len(tests) > 1}
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
         if self.config.getini("cassette_dir") and self.report.narrowed:
@@ -1064,6 +1090,37 @@ class Session:
             if found:
                 self.report.unscrubbed[self.shown(Path(path))] = found
         libraries.vcrpy_cassettes.clear()  # a later in-process run starts afresh
+
+    def finish_rewrites(self) -> None:
+        """The end of a rewrite of the whole suite (its controller under xdist): each cassette
+        several tests name, replaced in part (see open), loses what is left of its old
+        recording if every test naming it passed (its recording was saved); it keeps it
+        otherwise, and the summary says why."""
+        from pytest_cassettes import storage
+
+        for path, tests in sorted(self.report.rewriting.items()):
+            not_passed = self._not_passed(path, tests)
+            if not not_passed:
+                try:
+                    storage.drop_old(Path(self.config.rootpath, path), self.run_id)
+                    continue
+                except (CassetteLoadError, LockFolderError, OSError) as exc:
+                    not_passed = [f"{type(exc).__name__}: {exc}"]
+            self.report.rewrite_kept_old[path] = not_passed
+
+    def _not_passed(self, path: str, tests: list[str]) -> list[str]:
+        """Those of the tests naming the cassette first that did not save what they recorded
+        into it: they failed, or their report never came (not run, a worker that crashed). One
+        whose own `cassette_dir` put the name in another folder (tests naming it count by the
+        name, see collected) records there: not into this one."""
+        failed: dict[str, bool] = {}
+        elsewhere = set()
+        for test in self.report.tests:
+            if test.cassette == path:
+                failed[test.nodeid] = failed.get(test.nodeid, False) or test.failed
+            elif os.path.basename(test.cassette) == os.path.basename(path):
+                elsewhere.add(test.nodeid)
+        return [test for test in tests if failed.get(test, test not in elsewhere)]
 
     def prune(self) -> None:
         """Delete the orphan cassettes (complete runs only)."""

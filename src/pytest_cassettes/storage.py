@@ -29,7 +29,7 @@ try:
 except ImportError:  # Windows: filelock's msvcrt locking instead
     fcntl = None  # type: ignore[assignment]
 
-from pytest_cassettes import blocks, large, yamldump, yamlload
+from pytest_cassettes import blocks, large, runmarks, yamldump, yamlload
 from pytest_cassettes.errors import CassetteLoadError, LockFolderError
 from pytest_cassettes.paths import Stamp, file_stamp, stamp_of
 from pytest_cassettes.runmarks import first_rewrite, lock_dir, path_key
@@ -238,6 +238,22 @@ def codec_for(name: str, serializer: Any) -> Codec:
     """Our YAML codec for vcrpy's yaml serializer; the registered serializer otherwise, even
     under the name "yaml" (pytest-recording users replace it so: their files are theirs)."""
     return YAML if getattr(serializer, "__name__", None) == _VCR_YAML else Codec(name, serializer)
+
+
+def codec_name(codec: Codec) -> str | None:
+    """The name a record of the run keeps a codec by (see run_old): ours, or vcrpy's json
+    serializer; None for a serializer of a user's, which another process may not have."""
+    if codec is YAML:
+        return "yaml"
+    return _VCR_JSON if getattr(codec.serializer, "__name__", None) == _VCR_JSON else None
+
+
+def _codec_named(name: str) -> Codec:
+    if name == "yaml":
+        return YAML
+    import importlib
+
+    return Codec("json", importlib.import_module(_VCR_JSON))
 
 
 def _cacheable(codec: Codec) -> bool:
@@ -712,6 +728,7 @@ def write(
     known: Counter[str] | None = None,
     dedupe: Callable[[Sequence[Interaction], list[Interaction]], list[Interaction]] | None = None,
     check: Callable[[list[Interaction]], None] | None = None,
+    replace_run: str | None = None,
 ) -> int:
     """Merge `new` into the cassette at `path`, removing interactions whose identity is in `drop`
     (as many copies as `drop` lists).
@@ -732,14 +749,26 @@ def write(
     `rewrite_run`: the id of a run rewriting this cassette. Only the run's first write removes
     `drop` (the old recording); later writes of the same run, from any process, append: what
     other xdist workers recorded in the run is fresh, not old.
+
+    `replace_run`: the id of a run rewriting this cassette in part (see run_old): `drop` is cut
+    to what is still old (an interaction the run recorded may be identical to an old one,
+    another save's replacement of which it is), and what it removes is added to the run's
+    record of what its saves replaced, before the file is written (a writer killed between
+    the two leaves an old interaction counted as replaced: kept at the run's end).
     """
     with _locked(path):
         if rewrite_run is not None and not first_rewrite(path, rewrite_run):
             drop = ()
+        if replace_run is not None and drop:
+            left = _old_left(path, replace_run)
+            drop = (Counter(drop) & left[1]).elements() if left else ()
         target = _target(path)
         _remove_stale_temp_files(target)
         current = _read_uncached(target, codec, served=False)
-        kept = _without(current.interactions if current else (), drop)
+        removed: list[str] = []
+        kept = _without(current.interactions if current else (), drop, removed)
+        if replace_run is not None and removed:
+            runmarks.add_lines(path, replace_run, "replaced", removed)
         if known is not None and kept:
             new = _not_written_by_others(new, kept, known, dedupe)
         if check is not None and kept:
@@ -798,17 +827,63 @@ def _without_equal_requests(
     return kept
 
 
-def _without(interactions: Iterable[Interaction], drop: Iterable[str]) -> list[Interaction]:
-    """The interactions less those in `drop`, one copy per listed identity."""
+def _without(
+    interactions: Iterable[Interaction], drop: Iterable[str], removed: list[str] | None = None
+) -> list[Interaction]:
+    """The interactions less those in `drop`, one copy per listed identity (added to
+    `removed`, when given, as they are found)."""
     remaining = Counter(drop)
     kept = []
     for interaction in interactions:
         key = identity(interaction) if remaining else ""
         if remaining[key] > 0:
             remaining[key] -= 1
+            if removed is not None:
+                removed.append(key)
         else:
             kept.append(interaction)
     return kept
+
+
+def run_old(path: Path, run: str, codec: Codec, loaded: Snapshot | None) -> Counter[str] | None:
+    """The identities of the interactions the cassette at `path` held when the run `run` first
+    opened it to rewrite it in part (`loaded`: the file as this process read it, before any
+    of the run's writes: each follows its test's call of this), less those the run's saves
+    replaced since. Recorded by the first call, under the cassette's lock, in the run's
+    folder, for its other processes and its end (drop_old). None where no record can be made
+    (or for a serializer of a user's): a save then replaces any own interaction its test sent
+    again, and the run's end removes nothing."""
+    name = codec_name(codec)
+    if name is None:
+        return None
+    try:
+        if runmarks.read_lines(path, run, "old") is None:
+            with _locked(path):
+                if runmarks.read_lines(path, run, "old") is None:
+                    lines = [name, *map(identity, loaded.interactions if loaded else ())]
+                    runmarks.write_lines(path, run, "old", lines)
+        left = _old_left(path, run)
+    except (OSError, LockFolderError):
+        return None
+    return left[1] if left else None
+
+
+def _old_left(path: Path, run: str) -> tuple[str, Counter[str]] | None:
+    """The codec's name and the old interactions (run_old) none of the run's saves replaced
+    yet; None without the run's record."""
+    lines = runmarks.read_lines(path, run, "old")
+    if not lines:
+        return None
+    replaced = Counter(runmarks.read_lines(path, run, "replaced") or ())
+    return lines[0], Counter(lines[1:]) - replaced
+
+
+def drop_old(path: Path, run: str) -> None:
+    """Remove from the cassette at `path` the interactions it held when the run first opened it
+    (run_old) that none of its saves replaced. None go without the run's record."""
+    left = _old_left(path, run)
+    if left and left[1] and os.path.exists(path):
+        write(path, [], list(left[1].elements()), _codec_named(left[0]))
 
 
 def _atomic_write(
