@@ -1143,20 +1143,22 @@ def test_a_rewrite_in_part_replaces_only_the_old_recording_not_what_the_run_reco
     suite.run("--record-mode=none").assert_outcomes(passed=3)
 
 
+# A conftest's cassette_dir: `recorded/` beside each test module.
+RECORDED_BESIDE = """
+import pytest
+
+@pytest.fixture
+def cassette_dir(request):
+    return str(request.path.parent / "recorded")
+"""
+
+
 def test_a_whole_rewrite_of_a_name_tests_share_in_folders_of_their_own_drops_the_stale(
     suite: Suite,
 ) -> None:
     # A conftest's cassette_dir: the tests naming `flow.yaml` count by the name, test_b's in
     # another folder; it records there, and its cassette is no reason to keep a/'s old pages.
-    suite.pytester.makeconftest(
-        """
-        import pytest
-
-        @pytest.fixture
-        def cassette_dir(request):
-            return str(request.path.parent / "recorded")
-        """
-    )
+    suite.pytester.makeconftest(RECORDED_BESIDE)
     test = """
 @pytest.mark.cassette("flow.yaml")
 def test_{name}():
@@ -1280,15 +1282,7 @@ def test_tests_sharing_a_cassette_in_a_directory_of_their_own_fixture_keep_each_
 ) -> None:
     # A conftest's cassette_dir: the path was known only as each test ran, and each test's
     # save dropped the pages recorded before it (the file kept the last page).
-    suite.pytester.makeconftest(
-        """
-        import pytest
-
-        @pytest.fixture
-        def cassette_dir(request):
-            return str(request.path.parent / "recorded")
-        """
-    )
+    suite.pytester.makeconftest(RECORDED_BESIDE)
     suite.write(shared_pages(3, DROPPING))
     run(suite).assert_outcomes(passed=3)
     run(suite, "--record-mode=none", "--cassette-strict").assert_outcomes(passed=3)
