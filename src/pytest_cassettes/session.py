@@ -1096,6 +1096,8 @@ class Session:
         several tests name, replaced in part (see open), loses what is left of its old
         recording if every test naming it passed (its recording was saved); it keeps it
         otherwise, and the summary says why."""
+        if not self.report.rewriting:
+            return
         from pytest_cassettes import storage
 
         for path, tests in sorted(self.report.rewriting.items()):
