@@ -1010,8 +1010,16 @@ def test_a_stepwise_rewrite_keeps_what_the_tests_it_skips_recorded_into_a_casset
 
 @pytest.mark.parametrize(
     "skip",
-    ['@pytest.mark.skip(reason="flaky upstream")', "@pytest.mark.skipif(True, reason='off')"],
-    ids=["skip", "skipif"],
+    [
+        '@pytest.mark.skip(reason="flaky upstream")',
+        "@pytest.mark.skipif(True, reason='off')",
+        "@pytest.mark.skipif(condition=True, reason='off')",
+        "@pytest.mark.skipif('sys.platform != \"none\"', reason='off')",
+        "@pytest.mark.skipif('not_a_name', reason='off')",  # pytest's error, no run of it
+        "@pytest.mark.xfail(run=False, reason='hangs')",
+        "@pytest.mark.xfail(True, run=False, reason='hangs')",
+    ],
+    ids=["skip", "skipif", "skipif-kwarg", "skipif-string", "skipif-error", "xfail", "xfail-if"],
 )
 def test_a_rewrite_keeps_what_a_skipped_test_recorded_into_a_cassette_it_names(
     suite: Suite, skip: str
@@ -1023,7 +1031,12 @@ def test_a_rewrite_keeps_what_a_skipped_test_recorded_into_a_cassette_it_names(
     suite.run().assert_outcomes(passed=2)
     suite.write(SHARED_AB.format(old="").replace("def test_b", f"{skip}\ndef test_b"))
     result = run(suite, "--record-mode=rewrite")
-    result.assert_outcomes(passed=1, skipped=1)
+    if "xfail" in skip:
+        result.assert_outcomes(passed=1, xfailed=1)
+    elif "not_a_name" in skip:
+        result.assert_outcomes(passed=1, errors=1)
+    else:
+        result.assert_outcomes(passed=1, skipped=1)
     assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b")]
     result.stdout.fnmatch_lines(["--record-mode=rewrite replaced in part 1 cassette *skipped*"])
 
@@ -1178,6 +1191,27 @@ def test_{name}():
         flow = yaml.safe_load((suite.path / folder / "recorded/flow.yaml").read_text())
         uris = sorted(i["request"]["uri"] for i in flow["interactions"])
         assert uris == [suite.server.url(page) for page in pages]
+@pytest.mark.parametrize(
+    "mark",
+    [
+        "@pytest.mark.skipif(False, reason='off')",
+        "@pytest.mark.skipif('sys.platform == \"none\"', reason='off')",
+        "@pytest.mark.xfail(False, run=False, reason='hangs')",
+        "@pytest.mark.xfail(reason='flaky')",
+    ],
+    ids=["skipif-false", "skipif-string-false", "xfail-if-false", "xfail-runs"],
+)
+def test_a_rewrite_of_tests_their_markers_let_run_records_the_cassette_afresh(
+    suite: Suite, mark: str
+) -> None:
+    # A condition that does not skip the test: every test naming the cassette sends again, and
+    # the page none sends any more goes.
+    suite.write(SHARED_AB.format(old='    requests.get(URL + "/old")'))
+    suite.run().assert_outcomes(passed=2)
+    suite.write(SHARED_AB.format(old="").replace("def test_b", f"{mark}\ndef test_b"))
+    result = run(suite, "--record-mode=rewrite")
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b")]
+    assert "replaced in part" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("whole", [[], ["tests"], ["."]], ids=["bare", "testpaths", "rootdir"])

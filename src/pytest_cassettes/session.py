@@ -1265,17 +1265,37 @@ def names_own(item: pytest.Item) -> bool:
 
 
 def skipped_by_marker(item: pytest.Item) -> bool:
-    """Whether a marker skips the test in any case: `skip`, or `skipif` without a condition or
-    with a true one that is no string (pytest evaluates those as the test starts)."""
+    """Whether a marker keeps the test from running: `skip`, `skipif` or `xfail(run=False)`
+    without a condition or with one that holds (see _holds)."""
+    runs_xfail = item.config.getoption("runxfail", False)
     for mark in item.iter_markers():
         if mark.name == "skip":
             return True
-        if mark.name == "skipif":
+        not_run = mark.name == "xfail" and not mark.kwargs.get("run", True) and not runs_xfail
+        if mark.name == "skipif" or not_run:
             conditions = mark.args or mark.kwargs.get("condition", ())
             conditions = conditions if isinstance(conditions, tuple) else (conditions,)
-            if not conditions or any(c and not isinstance(c, str) for c in conditions):
+            if not conditions or any(_holds(item, c) for c in conditions):
                 return True
     return False
+
+
+def _holds(item: pytest.Item, condition: object) -> bool:
+    """A marker's condition as pytest evaluates it when the test starts (a string in the
+    test module's globals, with `os`, `sys`, `platform` and `config`); one that raises counts
+    as true: the test errors, it does not run."""
+    try:
+        if not isinstance(condition, str):
+            return bool(condition)
+        import platform
+
+        namespace = {"os": os, "sys": sys, "platform": platform, "config": item.config}
+        for extra in item.ihook.pytest_markeval_namespace(config=item.config):
+            namespace.update(extra)
+        namespace.update(getattr(getattr(item, "obj", None), "__globals__", {}))
+        return bool(eval(compile(condition, "<condition>", "eval"), namespace))
+    except Exception:
+        return True
 
 
 def whole_tree(config: pytest.Config) -> bool:
