@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -1409,3 +1412,40 @@ def test_the_json_report_counts_what_the_summary_says(suite: Suite, xdist: list[
         totals["cassettes_recorded"],
         totals["values_scrubbed"],
     ) == (2, 2, 1, 0, 0)
+
+
+@contextlib.contextmanager
+def undeletable(folder: Path) -> Iterator[None]:
+    """A folder whose files cannot be deleted (read-only; immutable where we are root)."""
+    if os.getuid() == 0:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("root, without chattr to make a folder immutable")
+        undo = ["chattr", "-i", str(folder)]
+    else:
+        folder.chmod(0o555)
+        undo = ["chmod", "755", str(folder)]
+    try:
+        yield
+    finally:
+        subprocess.run(undo, check=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_prune_that_cannot_delete_a_cassette_says_why_and_ends_the_run_cleanly(
+    suite: Suite,
+) -> None:
+    # A cassette folder that is read-only (checked out so, a mounted volume): --cassette-prune
+    # ended the run with PermissionError (INTERNALERROR) in place of its summary.
+    orphan_setup(suite)
+    folder = suite.path / "cassettes" / "test_suite"
+    with undeletable(folder):
+        result = suite.run("--cassette-prune", "--record-mode=none")
+    result.assert_outcomes(passed=3, skipped=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "--cassette-prune deleted nothing: cannot delete "
+            "cassettes/test_suite/test_removed_long_ago.yaml (*)",
+        ]
+    )
+    assert (folder / "test_removed_long_ago.yaml").exists()

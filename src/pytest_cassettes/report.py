@@ -72,7 +72,7 @@ class Report:
     unknown: set[str] = field(default_factory=set)
     pruned: list[str] = field(default_factory=list)
     prune_refused: bool = False  # --cassette-prune asked when orphans could not be told
-    prune_failed: str = ""  # why --cassette-prune could not delete (LockFolderError's message)
+    prune_failed: str = ""  # why --cassette-prune could not delete (the lock folder, the file)
     # Files vcrpy's own use_cassette wrote in the run, unscrubbed: path -> secrets found.
     unscrubbed: dict[str, int] = field(default_factory=dict)
     # Cassettes a save wrote with secrets in interactions recorded before: path -> values.

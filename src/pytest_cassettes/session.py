@@ -1138,6 +1138,10 @@ class Session:
             except LockFolderError as exc:  # no temp directory: none can be deleted
                 self.report.prune_failed = str(exc)
                 return
+            except OSError as exc:  # a read-only folder, ...: told, and the run ends cleanly
+                why = exc.strerror or type(exc).__name__
+                self.report.prune_failed = f"cannot delete {orphan} ({why})"
+                return
             self.report.pruned.append(orphan)
 
 
