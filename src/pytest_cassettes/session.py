@@ -1000,7 +1000,8 @@ class Session:
         # not known: the run is narrowed, see open.)
         every = {id(item): item for item in [*self.left_out, *items]}
         named = {key: self.shared_key(item) for key, item in every.items() if names_own(item)}
-        not_run = [*self.left_out, *(item for item in items if skipped_by_marker(item))]
+        skipped = (item for item in items if id(item) in named and skipped_by_marker(item))
+        not_run = [*self.left_out, *skipped]
         self.left_out_own = {named[id(item)] for item in not_run if id(item) in named}
         self.left_out = []
         recording_into: dict[str, list[str]] = {}
