@@ -1019,10 +1019,20 @@ def test_a_stepwise_rewrite_keeps_what_the_tests_it_skips_recorded_into_a_casset
         "@pytest.mark.skipif(condition=True, reason='off')",
         "@pytest.mark.skipif('sys.platform != \"none\"', reason='off')",
         "@pytest.mark.skipif('not_a_name', reason='off')",  # pytest's error, no run of it
+        "@pytest.mark.skipif('pytest.skip(\"off\")', reason='off')",
         "@pytest.mark.xfail(run=False, reason='hangs')",
         "@pytest.mark.xfail(True, run=False, reason='hangs')",
     ],
-    ids=["skip", "skipif", "skipif-kwarg", "skipif-string", "skipif-error", "xfail", "xfail-if"],
+    ids=[
+        "skip",
+        "skipif",
+        "skipif-kwarg",
+        "skipif-string",
+        "skipif-error",
+        "skipif-skipping",
+        "xfail",
+        "xfail-if",
+    ],
 )
 def test_a_rewrite_keeps_what_a_skipped_test_recorded_into_a_cassette_it_names(
     suite: Suite, skip: str
