@@ -1044,8 +1044,10 @@ def test_a_header_sent_under_two_spellings_is_recorded_and_replayed_once_each(
                 ("Link", "<a>"),
                 ("link", "<b>"),
             ]
-            assert requests.get(URL + "/links").headers["link"] == "<a>, <b>"
-        """
+            # urllib3's header dict joins the values (vcrpy 9's stubs give requests one;
+            # before, requests reads the message and takes its first value, recording or replaying).
+            assert requests.get(URL + "/links").headers["link"] == JOINED
+        """.replace("JOINED", repr("<a>" if vcr.__version__[0] in "78" else "<a>, <b>"))
     )
     suite.run().assert_outcomes(passed=1)
     headers = suite.cassette("test_links")["interactions"][0]["response"]["headers"]
