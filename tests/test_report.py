@@ -1204,6 +1204,8 @@ def test_{name}():
         flow = yaml.safe_load((suite.path / folder / "recorded/flow.yaml").read_text())
         uris = sorted(i["request"]["uri"] for i in flow["interactions"])
         assert uris == [suite.server.url(page) for page in pages]
+
+
 @pytest.mark.parametrize(
     "mark",
     [
