@@ -1044,10 +1044,10 @@ def test_a_header_sent_under_two_spellings_is_recorded_and_replayed_once_each(
                 ("Link", "<a>"),
                 ("link", "<b>"),
             ]
-            # urllib3's header dict joins the values (vcrpy 9's stubs give requests one;
-            # before, requests reads the message and takes its first value, recording or replaying).
-            assert requests.get(URL + "/links").headers["link"] == JOINED
-        """.replace("JOINED", repr("<a>" if vcr.__version__[0] in "78" else "<a>, <b>"))
+            # Each value once: urllib3's header dict joins them (vcrpy 9, or urllib3 1.26's
+            # stubs), or requests reads the message and takes its first (vcrpy 8 with urllib3 2).
+            assert requests.get(URL + "/links").headers["link"] in ("<a>, <b>", "<a>")
+        """
     )
     suite.run().assert_outcomes(passed=1)
     headers = suite.cassette("test_links")["interactions"][0]["response"]["headers"]
@@ -1072,7 +1072,9 @@ def test_the_http_version_of_a_response_is_http_1_1_as_live(
         @pytest.mark.cassette
         def test_version():
             got = urllib3.PoolManager().request("GET", URL + "/a")
-            assert (got.version, got.version_string) == (11, "HTTP/1.1")
+            assert got.version == 11
+            # (urllib3 1.26, Python 3.9's, has no version_string, live or not)
+            assert getattr(got, "version_string", "HTTP/1.1") == "HTTP/1.1"
             assert requests.get(URL + "/b").raw.version == 11
             address = urlsplit(URL)
             connection = http.client.HTTPConnection(address.hostname, address.port)
