@@ -885,10 +885,16 @@ class Session:
             if drop_unused and cassette.sharing > 1:
                 # Other tests' recordings are unplayed here too: dropping them lost them. Told
                 # where it keeps something older than the run (not where the cassette was
-                # first recorded in this run, nor rewritten afresh).
+                # first recorded in this run, nor rewritten afresh, nor rewritten by the whole
+                # suite, whose end removes the rest: finish_rewrites).
                 drop_unused = False
-                if cassette.drops_unused() and (cassette.own_exists or cassette.replaces):
-                    self.report.drop_skipped.add(self.shown(cassette.path))
+                shown = self.shown(cassette.path)
+                if (
+                    cassette.drops_unused()
+                    and (cassette.own_exists or cassette.replaces)
+                    and shown not in self.report.rewriting
+                ):
+                    self.report.drop_skipped.add(shown)
             named_once = settings.named and settings.record_mode == "once"
             if named_once and cassette.recorded and not cassette.own_exists:
                 # The tests naming it record it together (see open): marked before the file
