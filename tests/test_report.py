@@ -1170,6 +1170,24 @@ def test_a_rewrite_in_part_replaces_only_the_old_recording_not_what_the_run_reco
 
 
 # A conftest's cassette_dir: `recorded/` beside each test module.
+@pytest.mark.parametrize("before", ["none", "without-test_b"])
+def test_a_whole_rewrite_where_a_test_failed_tells_old_interactions_kept_only_if_some_are(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, before: str
+) -> None:
+    # A cassette first recorded by the rewrite, or whose every old interaction the passing
+    # tests sent again (test_b, which fails, never recorded into it): the summary said the
+    # rewrite "kept old interactions" in it, and told to rewrite again, though it held none.
+    suite.write(SHARED_ABC.format(old=""))
+    monkeypatch.setenv("FAIL_b", "1")
+    if before == "without-test_b":
+        suite.run().assert_outcomes(passed=2, failed=1)
+    result = suite.run("--record-mode=rewrite", "--cassette-report=r.json")
+    result.assert_outcomes(passed=2, failed=1)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/c")]
+    assert "kept old interactions" not in result.stdout.str()
+    assert json.loads((suite.path / "r.json").read_text())["rewrite_kept_old"] == {}
+
+
 RECORDED_BESIDE = """
 import pytest
 

@@ -1108,13 +1108,16 @@ class Session:
         from pytest_cassettes import storage
 
         for path, tests in sorted(self.report.rewriting.items()):
+            target = Path(self.config.rootpath, path)
             not_passed = self._not_passed(path, tests)
-            if not not_passed:
-                try:
-                    storage.drop_old(Path(self.config.rootpath, path), self.run_id)
+            try:
+                if not not_passed:
+                    storage.drop_old(target, self.run_id)
                     continue
-                except (CassetteLoadError, LockFolderError, OSError) as exc:
-                    not_passed = [f"{type(exc).__name__}: {exc}"]
+                if not storage.old_left(target, self.run_id):
+                    continue  # first recorded in the run, or all of it sent again: none kept
+            except (CassetteLoadError, LockFolderError, OSError) as exc:
+                not_passed = [f"{type(exc).__name__}: {exc}"]
             self.report.rewrite_kept_old[path] = not_passed
 
     def _not_passed(self, path: str, tests: list[str]) -> list[str]:

@@ -878,6 +878,13 @@ def _old_left(path: Path, run: str) -> tuple[str, Counter[str]] | None:
     return lines[0], Counter(lines[1:]) - replaced
 
 
+def old_left(path: Path, run: str) -> int:
+    """How many of the interactions the cassette at `path` held when the run first opened it
+    (run_old) none of its saves replaced: 0 without the run's record."""
+    left = _old_left(path, run)
+    return sum(left[1].values()) if left else 0
+
+
 def drop_old(path: Path, run: str) -> None:
     """Remove from the cassette at `path` the interactions it held when the run first opened it
     (run_old) that none of its saves replaced. None go without the run's record."""
