@@ -1188,6 +1188,32 @@ def test_a_whole_rewrite_where_a_test_failed_tells_old_interactions_kept_only_if
     assert json.loads((suite.path / "r.json").read_text())["rewrite_kept_old"] == {}
 
 
+def test_a_whole_rewrite_keeps_old_interactions_a_block_of_the_shared_cassette_saw(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # test_a sends a part of its requests in a use_cassette block of the cassette its marker
+    # names: the block's save, the run's first whole rewrite of the file, removed every old
+    # interaction it found, test_b's and test_c's too, though test_b then failed.
+    block = (
+        "    from pytest_cassettes import use_cassette\n\n"
+        '    with use_cassette(request, "shared/flow.yaml"):\n'
+        '        requests.get(URL + "/in-block")\n'
+    )
+    source = SHARED_ABC.replace("def test_a():", "def test_a(request):")
+    suite.write(source.format(old=block))
+    suite.run().assert_outcomes(passed=3)
+    monkeypatch.setenv("FAIL_b", "1")
+    result = suite.run("--record-mode=rewrite")
+    result.assert_outcomes(passed=2, failed=1)
+    kept = ["/a", "/b", "/c", "/in-block"]
+    assert flow_uris(suite) == [suite.server.url(page) for page in kept]
+    result.stdout.fnmatch_lines(
+        ["  cassettes/shared/flow.yaml (not passed: test_suite.py::test_b)"]
+    )
+    monkeypatch.delenv("FAIL_b")
+    suite.run("--record-mode=none").assert_outcomes(passed=3)
+
+
 RECORDED_BESIDE = """
 import pytest
 

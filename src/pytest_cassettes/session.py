@@ -513,6 +513,13 @@ class Session:
             rewrite
             and key is not None
             and (self.report.narrowed or key in self.left_out_own or whole)
+        ) or (
+            # A use_cassette block of a cassette the run replaces so (a marker of the test
+            # names it too): its save, a whole rewrite, removed what the others may need.
+            rewrite
+            and block
+            and cassette.persisted is None
+            and storage.rewrites_in_part(settings.path, self.run_id)
         )
         if in_part:
             cassette.replaces = True
@@ -523,7 +530,7 @@ class Session:
                 cassette.replace_run = self.run_id if cassette.old is not None else None
             if whole and key is not None:
                 self.report.rewriting[self.shown(settings.path)] = self.shared_own[key]
-            elif own is not None:
+            elif own is not None and key is not None:
                 self.report.rewritten_in_part.add(self.shown(settings.path))
         if rewrite and not in_part:
             # The old recording goes when the new one is written (a test that fails keeps the
