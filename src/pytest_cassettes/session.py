@@ -892,14 +892,14 @@ class Session:
             if drop_unused and cassette.sharing > 1:
                 # Other tests' recordings are unplayed here too: dropping them lost them. Told
                 # where it keeps something older than the run (not where the cassette was
-                # first recorded in this run, nor rewritten afresh, nor rewritten by the whole
-                # suite, whose end removes the rest: finish_rewrites).
+                # first recorded in this run, nor rewritten afresh, nor rewritten by a run of
+                # the whole suite, whose end drops what is left of the old: finish_rewrites).
                 drop_unused = False
                 shown = self.shown(cassette.path)
                 if (
-                    cassette.drops_unused()
-                    and (cassette.own_exists or cassette.replaces)
+                    (cassette.own_exists or cassette.replaces)
                     and shown not in self.report.rewriting
+                    and cassette.drops_unused()
                 ):
                     self.report.drop_skipped.add(shown)
             named_once = settings.named and settings.record_mode == "once"
