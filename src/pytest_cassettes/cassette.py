@@ -951,7 +951,10 @@ class Cassette:
         own = [e for e in self.entries if e.raw is not None]
         chosen: list[Entry] = []
         if self.replaces and self.recorded:
-            chosen = [e for e in own if self._rerecorded(e.request) and self._is_old(e)]
+            sent: dict[tuple[Any, ...], list[Any]] = {}  # by key: not a key per pair
+            for request, _ in self.recorded:
+                sent.setdefault(self._key(request), []).append(request)
+            chosen = [e for e in own if self._rerecorded(e, sent) and self._is_old(e)]
         if drop_unused:
             chosen += [e for e in own if not e.plays and e not in chosen]
         return chosen
@@ -963,11 +966,11 @@ class Cassette:
             return True
         return entry.raw is not None and storage.identity(entry.raw) in self.old
 
-    def _rerecorded(self, stored: Any) -> bool:
+    def _rerecorded(self, entry: Entry, sent: dict[tuple[Any, ...], list[Any]]) -> bool:
+        """Whether the test sent the entry's request again (`sent`: its requests by key)."""
         return any(
-            self._key(request) == self._key(stored)
-            and all(matcher_passes(m, request, stored) for m in self.matchers)
-            for request, _ in self.recorded
+            all(matcher_passes(m, request, entry.request) for m in self.matchers)
+            for request in sent.get(entry.key, ())
         )
 
     def drops_unused(self) -> bool:
