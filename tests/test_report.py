@@ -1214,6 +1214,33 @@ def test_a_whole_rewrite_keeps_old_interactions_a_block_of_the_shared_cassette_s
     suite.run("--record-mode=none").assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("first", [True, False], ids=["block-first", "block-later"])
+def test_a_whole_rewrite_keeps_what_a_block_of_another_test_records_into_a_shared_cassette(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, first: bool
+) -> None:
+    # test_z, whose marker names no cassette, records a part of its requests in a block of
+    # the cassette test_a and test_b name. Run before them, the block's save rewrote the file
+    # whole (test_b's page lost though test_b then failed), and its page, found there by the
+    # first of them to open it, was taken for old: the run's end removed it.
+    block = """
+def test_z(request):
+    from pytest_cassettes import use_cassette
+
+    with use_cassette(request, "shared/flow.yaml"):
+        requests.get(URL + "/z")
+"""
+    source = SHARED_ABC.format(old="")
+    suite.write(block + source if first else source + block)
+    suite.run().assert_outcomes(passed=4)
+    monkeypatch.setenv("FAIL_b", "1")
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=3, failed=1)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b", "/c", "/z")]
+    monkeypatch.delenv("FAIL_b")
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=4)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b", "/c", "/z")]
+    suite.run("--record-mode=none").assert_outcomes(passed=4)
+
+
 RECORDED_BESIDE = """
 import pytest
 

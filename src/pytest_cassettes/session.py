@@ -189,6 +189,7 @@ class Session:
         # The cassettes (by shared_key) that tests deselected or skipped by a marker name
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
         self.left_out_own: set[str] = set()
+        self.in_part_paths: set[str] = set()  # the files of those a rewrite replaces in part
         self.ignored_modules = False  # see ignored
         self.report_unwritten = ""  # why --cassette-report's file could not be written
         self._vcr: Any = None
@@ -514,12 +515,16 @@ class Session:
             and key is not None
             and (self.report.narrowed or key in self.left_out_own or whole)
         ) or (
-            # A use_cassette block of a cassette the run replaces so (a marker of the test
-            # names it too): its save, a whole rewrite, removed what the others may need.
+            # A use_cassette block of a cassette the run replaces so (markers name it too):
+            # its save, a whole rewrite, removed what their tests may need.
             rewrite
             and block
             and cassette.persisted is None
-            and storage.rewrites_in_part(settings.path, self.run_id)
+            and storage.codec_name(codec) is not None
+            and (
+                os.path.normpath(settings.path) in self.in_part_paths
+                or storage.rewrites_in_part(settings.path, self.run_id)
+            )
         )
         if in_part:
             cassette.replaces = True
@@ -1023,6 +1028,16 @@ class Session:
         self.shared_own = {key: tests for key, tests in recording_into.items() if len(tests) > 1}
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
+        in_part = {*self.left_out_own, *self.shared_own}
+        self.in_part_paths = {
+            os.path.normpath(
+                paths.named_cassette(marker_names(item)[0], self.default_dir(item.path))
+            )
+            for key, item in every.items()
+            if key in named
+            and not named[key].startswith("name:")  # in a folder the test's fixture chooses
+            and (self.report.narrowed or named[key] in in_part)
+        }
         if self.config.getini("cassette_dir") and self.report.narrowed:
             # One cassette dir for the project: a module of the same name elsewhere, not
             # collected, shares `<cassette_dir>/<stem>/`.
