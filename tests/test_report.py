@@ -1241,6 +1241,35 @@ def test_z(request):
     suite.run("--record-mode=none").assert_outcomes(passed=4)
 
 
+@pytest.mark.parametrize("xdist", XDIST)
+def test_a_whole_rewrite_counts_a_test_passing_on_its_rerun_as_passed(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
+    # pytest-rerunfailures: test_b fails once after its request, then passes; the rerun's
+    # record supersedes the failed attempt's, and the old page none sends any more goes.
+    flaky = """
+@pytest.mark.cassette("shared/flow.yaml")
+@pytest.mark.flaky(reruns=1)
+def test_b(tmp_path_factory):
+    requests.get(URL + "/b")
+    once = tmp_path_factory.getbasetemp().parent / "failed-once"
+    if os.environ.get("FLAKY_b") and not once.exists():
+        once.write_text("")
+        raise AssertionError("flaky")
+"""
+    test_a = SHARED_ABC.split("@pytest.mark.cassette", 2)[1]
+    suite.write(
+        "@pytest.mark.cassette" + test_a.format(old='    requests.get(URL + "/old")') + flaky
+    )
+    suite.run().assert_outcomes(passed=2)
+    suite.write("@pytest.mark.cassette" + test_a.format(old="") + flaky)
+    monkeypatch.setenv("FLAKY_b", "1")
+    result = run(suite, "--record-mode=rewrite", *xdist)
+    assert result.parseoutcomes().get("rerun") == 1
+    assert flow_uris(suite) == [suite.server.url("/a"), suite.server.url("/b")]
+    assert "kept old interactions" not in result.stdout.str()
+
+
 RECORDED_BESIDE = """
 import pytest
 
