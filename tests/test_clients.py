@@ -1060,7 +1060,7 @@ def test_a_header_sent_under_two_spellings_is_recorded_and_replayed_once_each(
 def test_the_http_version_of_a_response_is_http_1_1_as_live(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # vcrpy's stub response gave version None (and before vcrpy 8 had no version_string, which
+    # vcrpy's stub response gave version None (and in older vcrpy no version_string, which
     # urllib3 2's pool reads to log a response: vcrpy issue #928).
     suite.write(
         """

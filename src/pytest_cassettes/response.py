@@ -95,8 +95,8 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
         # failed with AttributeError, vcrpy issue #881).
         self._request_url: str | None = getattr(self, "url", None)
         # The HTTP version, which cassettes do not keep: HTTP/1.1, the only one http.client
-        # speaks (vcrpy's None, or no `version_string` at all before vcrpy 8, which urllib3
-        # 2's connection pool reads for its log line: vcrpy issue #928).
+        # speaks (vcrpy's stub: version None, and a `version_string` that urllib3 2's
+        # connection pool reads for its log line only in newer vcrpy: vcrpy issue #928).
         self.version = 11
         self.version_string = "HTTP/1.1"
 
