@@ -494,6 +494,9 @@ class Session:
         cassette.own_exists = own is not None
         rewrite = settings.record_mode == "rewrite"
         key = self.shared_key(item) if settings.named and not block else None
+        # Whether the run can record what the file held (storage.run_old): not through a
+        # persister, nor with a serializer of a user's, which another process may not have.
+        trackable = cassette.persisted is None and storage.codec_name(codec) is not None
         # A cassette several tests name, in a run of the whole suite: each may stop before its
         # requests (a failure, -x, ^C), and what it recorded before must not go with the
         # recording of the others. Replaced in part; what is left of the old recording goes at
@@ -503,8 +506,7 @@ class Session:
             and key in self.shared_own
             and not self.report.narrowed
             and key not in self.left_out_own
-            and cassette.persisted is None
-            and storage.codec_name(codec) is not None
+            and trackable
         )
         # A cassette a marker names, in a run of part of the suite, or one a test deselected
         # (-k, -m, --deselect, --sw) or skipped by its marker names too: the tests the run
@@ -519,8 +521,7 @@ class Session:
             # its save, a whole rewrite, removed what their tests may need.
             rewrite
             and block
-            and cassette.persisted is None
-            and storage.codec_name(codec) is not None
+            and trackable
             and (
                 os.path.normpath(settings.path) in self.in_part_paths
                 or storage.rewrites_in_part(settings.path, self.run_id)
