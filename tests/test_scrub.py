@@ -3658,3 +3658,14 @@ def test_a_lazy_regex_is_compiled_at_its_first_use_and_answers_as_the_compiled_o
     assert [m.span() for m in lazy.finditer(text)] == [m.span() for m in compiled.finditer(text)]
     assert (lazy.groups, lazy.flags, lazy.groupindex) == (2, compiled.flags, {"name": 1})
     assert lazy_regex(rb"\d+").findall(b"a1b22") == [b"1", b"22"]
+
+
+def test_a_json_cookie_jar_with_a_value_not_a_string_still_loses_its_string_values():
+    # httpbin-like echoes and debug endpoints put numbers, booleans and nulls beside the
+    # session: the jar was skipped whole, the session recorded in the clear.
+    jar = {"sessionid": SECRET, "visits": 3, "consent": True, "tracking": None}
+    body = json.dumps({"cookies": jar})
+    resp = response(body, headers={"Content-Type": ["application/json"]})
+    new, count = scrub_response(resp)
+    scrubbed = {**jar, "sessionid": "<SCRUBBED>"}
+    assert (json.loads(new["body"]["string"]), count) == ({"cookies": scrubbed}, 1)

@@ -3224,10 +3224,11 @@ def _scrub_cookie(
 
 def _cookie_paths(cookies: Any, at: tuple[Segment, ...]) -> list[tuple[Segment, ...]]:
     """The values of cookies in JSON, as a Cookie header's are: a jar's `{"cookies": {"sid":
-    ...}}` (httpbin's `/cookies`, a debug endpoint's echo) whose values are all strings, or a
-    HAR request's `[{"name": "sid", "value": ...}]`."""
-    if isinstance(cookies, dict) and all(isinstance(v, str) for v in cookies.values()):
-        return [(*at, name.lower()) for name in cookies]
+    ...}}` (httpbin's `/cookies`, a debug endpoint's echo), its string values (a number, a
+    boolean or a null beside them is no cookie's), or a HAR request's `[{"name": "sid",
+    "value": ...}]`."""
+    if isinstance(cookies, dict):
+        return [(*at, name.lower()) for name, value in cookies.items() if isinstance(value, str)]
     if isinstance(cookies, list):
         return [
             (*at, i, "value")
