@@ -33,6 +33,7 @@ import bisect
 import contextvars
 import copy
 import csv
+import dataclasses
 import functools
 import html
 import itertools
@@ -230,6 +231,33 @@ class LearnedSecrets:
                 return False
             self.key = frozenset(self._values)
             return True
+
+
+def learning_scrub(
+    scrubber_for: Callable[[ScrubRules, frozenset[str]], Scrubber],
+    rules: ScrubRules,
+    learned: LearnedSecrets,
+    method: str,
+    interaction: Any,
+    answered: tuple[Any, ...] = (),
+    again_told: LearnedSecrets | None = None,
+) -> tuple[Any | None, int]:
+    """`scrub_request` or `scrub_response` (`method`) of a cassette's interaction, each value it
+    replaces by name (that looks generated) learned and replaced wherever it occurs after, in
+    the same interaction too: a second pass, without the hooks, when a value was learned.
+
+    `scrubber_for(rules, learned values)`: the scrubber to use; `answered`: the request a
+    response answers (it tells some answers' shape); `again_told`: shown what the second pass
+    replaces (it learns nothing)."""
+    before = learned.key
+    new, count = getattr(scrubber_for(rules, before), method)(interaction, learned, *answered)
+    if new is not None and learned.key is not before:
+        # Built only here: dataclasses.replace costs ~10 us, paid at every test.
+        bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
+        again = getattr(scrubber_for(bare, learned.key), method)
+        new, more = again(new, again_told, *answered)
+        count += more
+    return new, count
 
 
 def _learnable(value: str) -> bool:

@@ -643,23 +643,16 @@ class Session:
         """A cassette's scrub functions: each value they replace by name (that looks
         generated) is replaced wherever it occurs after, in the same interaction too (a second
         pass, without the hooks, when a value was learned)."""
-        from pytest_cassettes.scrub import LearnedSecrets
+        from pytest_cassettes.scrub import LearnedSecrets, learning_scrub
 
         learned = LearnedSecrets()
 
+        def scrubber_for(rules: ScrubRules, values: frozenset[str]) -> Scrubber:
+            return self.scrubber(rules, where, values)
+
         def learning(method: str) -> Callable[..., tuple[Any | None, int]]:
             def scrub(interaction: Any, *answered: Any) -> tuple[Any | None, int]:
-                # `answered`: the request a response answers (it tells some answers' shape).
-                before = learned.key
-                scrubber = self.scrubber(rules, where, before)
-                new, count = getattr(scrubber, method)(interaction, learned, *answered)
-                if new is not None and learned.key is not before:
-                    # Built only here: dataclasses.replace costs ~10 us, paid at every test.
-                    bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
-                    again = getattr(self.scrubber(bare, where, learned.key), method)
-                    new, more = again(new, None, *answered)
-                    count += more
-                return new, count
+                return learning_scrub(scrubber_for, rules, learned, method, interaction, answered)
 
             return scrub
 
