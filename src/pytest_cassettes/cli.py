@@ -8,6 +8,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Callable
 
 import yaml
@@ -174,16 +175,12 @@ def _scan(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"pytest-cassettes scan: error: --disable: {error}", file=sys.stderr)
         return EXIT_ERROR
-    from pytest_cassettes.checks import find
-
     errors = scanned = dirty = 0
     found: list[str] = []
-    files = find(args.paths)  # as `check` finds them: hidden folders (.venv, .git) skipped
-    for name in files.missing:
-        print(f"pytest-cassettes scan: error: {name}: no such file or directory", file=sys.stderr)
-    if files.missing:
+    cassettes = _cassettes(args.paths, "scan")
+    if cassettes is None:
         return EXIT_ERROR
-    for path in files.cassettes:
+    for path in cassettes:
         try:
             text = path.read_text(encoding="utf-8")
             findings = scan_text(text, scrubber)
@@ -203,6 +200,19 @@ def _scan(args: argparse.Namespace) -> int:
     return EXIT_FOUND if found else EXIT_CLEAN
 
 
+def _cassettes(paths: Sequence[str], command: str) -> list[Path] | None:
+    """The cassette files named and under the folders named, as `check` finds them (hidden
+    folders such as .venv and .git skipped); None, each told, if a path does not exist."""
+    from pytest_cassettes.checks import find
+
+    files = find(paths)
+    for name in files.missing:
+        print(
+            f"pytest-cassettes {command}: error: {name}: no such file or directory", file=sys.stderr
+        )
+    return None if files.missing else files.cassettes
+
+
 def _summary(findings: int, dirty: int, scanned: int, errors: int) -> str:
     files = f"{scanned} cassette file{'s' if scanned != 1 else ''}"
     unread = f", {errors} unreadable" if errors else ""
@@ -212,7 +222,8 @@ def _summary(findings: int, dirty: int, scanned: int, errors: int) -> str:
     return (
         f"scan: {findings} possible secret{plural} in {dirty} of {files}{unread}. Re-record "
         "the tests of each file named (`pytest --record-mode=rewrite path/to/test_x.py::test_y` "
-        "scrubs what it records), or replace the values by placeholders such as <SCRUBBED>."
+        "scrubs what it records), or scrub them in place as recording would: "
+        "`pytest-cassettes scrub PATH...` says what it would replace, `--write` does it."
     )
 
 
@@ -224,6 +235,101 @@ def _add_scan(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME",
         help="a default rule or name not to report, as scrub_disable takes it (repeatable)",
+    )
+
+
+# The rules `scrub` takes, as the tests' `scrub_*` options (conftest files, markers and hooks are
+# not read): option -> (ScrubRules field, help).
+_RULE_OPTIONS = {
+    "--header": ("headers", "NAME", "a header to scrub too, as scrub_headers takes it"),
+    "--param": ("params", "NAME", "a query, form or JSON key to scrub too (scrub_params)"),
+    "--json-path": ("json_paths", "PATH", "a JSON path to scrub too (scrub_json_paths)"),
+    "--pattern": ("patterns", "REGEX", "a regex to scrub too (scrub_patterns)"),
+    "--env": ("env", "NAME", "an environment variable whose value is a secret (scrub_env)"),
+    "--disable": ("disable", "NAME", "a default rule or name to leave, as scrub_disable takes it"),
+}
+
+
+def _add_scrub(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="replace the values in the files (default: say per file what would be replaced)",
+    )
+    for option, (field, metavar, help_text) in _RULE_OPTIONS.items():
+        parser.add_argument(
+            option,
+            dest=field,
+            action="append",
+            default=[],
+            metavar=metavar,
+            help=f"{help_text} (repeatable)",
+        )
+
+
+def _scrub(args: argparse.Namespace) -> int:
+    """Scrub cassettes on disk as recording would have: a dry run unless --write."""
+    from pytest_cassettes.errors import CassetteLoadError
+    from pytest_cassettes.scrub_files import scrub_file
+
+    rules = ScrubRules(
+        **{field: tuple(getattr(args, field)) for field, *_ in _RULE_OPTIONS.values()}
+    )
+    try:
+        Scrubber(rules)
+    except (ValueError, re.error) as error:
+        print(f"pytest-cassettes scrub: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    cassettes = _cassettes(args.paths, "scrub")
+    if cassettes is None:
+        return EXIT_ERROR
+    errors = values = dirty = 0
+    for path in cassettes:
+        try:
+            found = scrub_file(path, rules, write=args.write)
+        except (OSError, CassetteLoadError) as error:
+            reason = str(error).replace("\n", " ")
+            print(f"pytest-cassettes scrub: error: {path}: {reason}", file=sys.stderr)
+            errors += 1
+            continue
+        except Exception as error:  # a fault of ours on a body's shape: the other files go on
+            reason = f"cannot be scrubbed ({type(error).__name__}: {error})"
+            print(f"pytest-cassettes scrub: error: {path}: {reason}", file=sys.stderr)
+            errors += 1
+            continue
+        if found:
+            dirty += 1
+            values += sum(found.values())
+            kinds = ", ".join(
+                kind if count == 1 else f"{kind} ({count})" for kind, count in sorted(found.items())
+            )
+            verb = "scrubbed" if args.write else "would scrub"
+            print(f"{path}: {verb} {_values(sum(found.values()))}: {kinds}")
+    scanned = len(cassettes) - errors
+    print(_scrub_summary(values, dirty, scanned, errors, args.write))
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FOUND if values and not args.write else EXIT_CLEAN
+
+
+def _values(count: int) -> str:
+    return f"{count} value{'s' if count != 1 else ''}"
+
+
+def _scrub_summary(values: int, dirty: int, scanned: int, errors: int, write: bool) -> str:
+    files = f"{scanned} cassette file{'s' if scanned != 1 else ''}"
+    unread = f", {errors} unreadable" if errors else ""
+    if not values:
+        return f"scrub: nothing to scrub in {files}{unread}."
+    if not write:
+        return (
+            f"scrub: {_values(values)} to scrub in {dirty} of {files}{unread}. Run again with "
+            "--write to replace them by placeholders (the tests still replay)."
+        )
+    return (
+        f"scrub: {_values(values)} scrubbed in {dirty} of {files}{unread}. They are still in "
+        "your Git history: rotate them."
     )
 
 
@@ -287,6 +393,11 @@ COMMANDS: dict[
     "scan": ("report secrets left in cassettes (exit 1 if any)", _add_scan, _scan),
     "check": ("validate cassettes: parse errors, encoding mismatches, ...", _add_paths, _check),
     "show": ("one line per interaction: method, URL, status, body size", _add_paths, _show),
+    "scrub": (
+        "replace the secrets in cassettes by placeholders, as recording would (dry run)",
+        _add_scrub,
+        _scrub,
+    ),
     "migrate": (
         "rewrite pytest-recording markers and fixtures, move pytest-vcr's cassettes (dry run)",
         _add_migrate,

@@ -786,6 +786,24 @@ def write(
     return len(new)
 
 
+def rewrite_text(path: Path, change: Callable[[str], str | None]) -> bool:
+    """Replace the cassette at `path` by `change(its text)` (None: left as it is), under its
+    lock and atomically, as a save does; whether it was written. Raises OSError (no such
+    file, unreadable) and CassetteLoadError (not UTF-8), and what `change` raises."""
+    with _locked(path):
+        target = _target(path)
+        _remove_stale_temp_files(target)
+        with open(target, "rb") as handle:
+            text = decode_text(handle.read(), str(path))
+        new = change(text)
+        if new is None or new == text:
+            return False
+        _atomic_write(target, new, temp=_locked_temp(target))
+    with _cache_lock:
+        _cache.pop(path, None)
+    return True
+
+
 def request_key(request: Any) -> str:
     """A stored request (method, URI, body, headers) as a key."""
     try:

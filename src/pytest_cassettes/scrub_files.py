@@ -1,0 +1,279 @@
+"""Scrubbing cassettes already written (`pytest-cassettes scrub`): those vcrpy or
+pytest-recording recorded in the clear get what recording would have stored, and still replay.
+
+Each interaction is scrubbed, in the file's order, as a recording scrubs it (the same Scrubber,
+values learned from one replaced in those after, a compressed body undone first); only the
+interactions that change are written again, the rest of the file is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_cassettes import storage
+from pytest_cassettes.cassette import loaded_form, stored_form
+from pytest_cassettes.scrub import SHORT, LearnedSecrets, Scrubber, ScrubRules, learning_scrub
+
+Interaction = storage.Interaction
+
+
+class _Told(LearnedSecrets):
+    """Learned secrets that also count the kinds of what was replaced (never the values)."""
+
+    def __init__(self, learns: bool = True) -> None:
+        super().__init__()
+        self.kinds: Counter[str] = Counter()
+        self._learns = learns
+
+    def learn(self, found: Iterable[str]) -> bool:
+        found = list(found)
+        self.kinds.update(_kind(str(label)) for label in found)
+        return super().learn(found) if self._learns else False
+
+
+def _kind(label: str) -> str:
+    """A finding's kind as told: a learned value's `learned` (its placeholder is an env value's
+    labelled SCRUBBED), a short value's as any other."""
+    return "learned" if label == "env:SCRUBBED" else label.removeprefix(SHORT)
+
+
+def scrub_interactions(
+    interactions: Iterable[Interaction], rules: ScrubRules
+) -> tuple[list[Interaction | None], Counter[str]]:
+    """Each interaction as recording would have stored it, None where scrubbing changes
+    nothing; and the kinds of the values replaced, with their counts."""
+    scrubbers: dict[tuple[ScrubRules, frozenset[str]], Scrubber] = {}
+
+    def scrubber_for(rules: ScrubRules, values: frozenset[str]) -> Scrubber:
+        scrubber = scrubbers.get((rules, values))
+        if scrubber is None:
+            scrubber = scrubbers[(rules, values)] = Scrubber(rules, learned=values)
+        return scrubber
+
+    learned, again = _Told(), _Told(learns=False)
+    result: list[Interaction | None] = []
+    for raw in interactions:
+        request, response = loaded_form(raw)  # as replay reads it: a compressed body undone
+        new_request, _ = learning_scrub(
+            scrubber_for, rules, learned, "scrub_request", request, (), again
+        )
+        new_response, _ = learning_scrub(
+            scrubber_for, rules, learned, "scrub_response", response, (request,), again
+        )
+        stored_request = _changed_request(raw["request"], request, new_request)
+        stored_response = None
+        if new_response is not None and new_response != response:
+            # Written as recording writes it: decoded, Content-Encoding dropped.
+            stored_response = stored_form(request, new_response)["response"]
+        if stored_request is None and stored_response is None:
+            result.append(None)
+            continue
+        result.append(
+            {
+                **raw,
+                "request": stored_request or raw["request"],
+                "response": stored_response or raw["response"],
+            }
+        )
+    return result, learned.kinds + again.kinds
+
+
+def _changed_request(stored: dict[str, Any], old: Any, new: Any) -> dict[str, Any] | None:
+    """The stored request with the fields scrubbing changed, None if none: headers it left alone
+    keep every value they had (a request reads only a header's first)."""
+    if new is None:
+        return None
+    before = stored_form(old, {})["request"]
+    after = stored_form(new, {})["request"]
+    if before == after:
+        return None
+    changed = {key: after[key] for key in ("method", "uri", "body") if after[key] != before[key]}
+    headers = dict(stored.get("headers") or {})
+    for name, values in after["headers"].items():
+        if before["headers"].get(name) != values:
+            headers[name] = values
+    return {**stored, **changed, "headers": headers}
+
+
+def scrub_file(path: Path, rules: ScrubRules, write: bool) -> Counter[str]:
+    """The kinds of the values a cassette file holds that scrubbing replaces, with their
+    counts; `write`: replaced in the file, under its lock and atomically, as a save writes.
+    Raises OSError, CassetteLoadError."""
+    found: Counter[str] = Counter()
+
+    def scrubbed(text: str) -> str | None:
+        new, kinds = scrub_text(text, str(path), rules)
+        found.update(kinds)
+        return new if write else None
+
+    if write:
+        storage.rewrite_text(path, scrubbed)
+    else:
+        scrubbed(storage.decode_text(path.read_bytes(), str(path)))
+    return found
+
+
+def scrub_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None, Counter[str]]:
+    """A cassette's text scrubbed (None: nothing to scrub) and the kinds replaced. Raises
+    CassetteLoadError where it cannot be read."""
+    interactions = storage.parse(text, where)
+    scrubbed, kinds = scrub_interactions(interactions, rules)
+    if all(new is None for new in scrubbed):
+        return None, kinds
+    expected = [old if new is None else new for old, new in zip(interactions, scrubbed)]
+    data = _json(text)
+    if data is not None:  # vcrpy's JSON serializer wrote it: written as it writes it
+        data["interactions"] = expected
+        return json.dumps(data, indent=4) + "\n", kinds
+    changed = {i: new for i, new in enumerate(scrubbed) if new is not None}
+    spliced = _spliced(text, interactions, changed)
+    if spliced is not None and _holds(spliced, where, expected):
+        return spliced, kinds
+    # An unusual layout (flow style, odd indentation): the whole file as recording writes it.
+    whole = {"interactions": expected, "version": storage.FORMAT_VERSION}
+    return storage.YAML.dumps(whole), kinds
+
+
+def _json(text: str) -> dict[str, Any] | None:
+    """A cassette's data if its text is JSON (vcrpy's `serializer="json"`), else None."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:  # YAML in flow style
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _spliced(
+    text: str, old: tuple[Interaction, ...], changed: dict[int, Interaction]
+) -> str | None:
+    """The text with the values scrubbing changed written again in place, each in the style
+    recording writes (a changed interaction whose shape changed, written again whole); None
+    where the file's layout is not block style."""
+    document = yaml.compose(text, Loader=storage.CassetteLoader)
+    if not isinstance(document, yaml.MappingNode):
+        return None
+    items = next(
+        (
+            value.value
+            for key, value in document.value
+            if getattr(key, "value", None) == "interactions"
+            and isinstance(value, yaml.SequenceNode)
+            and not value.flow_style
+        ),
+        None,
+    )
+    if items is None:
+        return None
+    edits: list[tuple[int, int, str]] = []
+    for index, interaction in changed.items():
+        node = items[index]
+        column = node.start_mark.column
+        if not isinstance(node, yaml.MappingNode) or node.flow_style or column < 2:
+            return None
+        in_place: list[tuple[int, int, str]] = []
+        if _edits(text, node, old[index], interaction, in_place):
+            edits += in_place
+            continue
+        dumped = storage.YAML.dumps({"interactions": [interaction]})
+        item = dumped.split("\n", 1)[1].removeprefix("- ").rstrip("\n")
+        start = node.start_mark.index
+        end = _end(text, start, node, keep_newline=True)
+        edits.append((start, end, _indented(item, column - 2)))
+    pieces: list[str] = []
+    done = 0
+    for start, end, replacement in sorted(edits):
+        pieces += [text[done:start], replacement]
+        done = end
+    return "".join([*pieces, text[done:]])
+
+
+def _edits(
+    text: str,
+    node: yaml.Node,
+    old: Any,
+    new: Any,
+    edits: list[tuple[int, int, str]],
+    path: tuple[str | int, ...] = (),
+) -> bool:
+    """Add the edits that make `node` (read as `old`, at `path` in its interaction) read as
+    `new`: scalars replaced, mapping entries removed; False where it takes more (a key added,
+    a list grown)."""
+    if old == new:
+        return True
+    if isinstance(node, yaml.ScalarNode):
+        start = node.start_mark.index
+        value = _rendered(new, path, node.start_mark.column)
+        edits.append((start, _end(text, start, node, keep_newline=True), value))
+        return True
+    if isinstance(node, yaml.MappingNode) and not node.flow_style:
+        if not (isinstance(old, dict) and isinstance(new, dict) and new.keys() <= old.keys()):
+            return False
+        for key_node, value_node in node.value:
+            key = getattr(key_node, "value", None)
+            if not isinstance(key, str) or key not in old:
+                return False
+            if key in new:
+                if not _edits(text, value_node, old[key], new[key], edits, (*path, key)):
+                    return False
+                continue
+            start = text.rfind("\n", 0, key_node.start_mark.index) + 1
+            if text[start : key_node.start_mark.index].strip(" "):
+                return False  # not at the start of its line
+            edits.append((start, _end(text, start, value_node), ""))
+        return True
+    if isinstance(node, yaml.SequenceNode) and not node.flow_style:
+        if not (isinstance(new, (list, tuple)) and len(node.value) == len(new) == len(old)):
+            return False
+        return all(
+            _edits(text, item, old[i], new[i], edits, (*path, i))
+            for i, item in enumerate(node.value)
+        )
+    return False
+
+
+def _rendered(value: Any, path: tuple[str | int, ...], column: int) -> str:
+    """A scalar as recording writes it where `path` puts it in an interaction (its lines broken
+    at the same places), its lines after the first moved to its `column` in this file."""
+    data = value
+    for step in reversed(path):
+        data = {step: data} if isinstance(step, str) else [None] * step + [data]
+    dumped = storage.YAML.dumps({"interactions": [data]})
+    node: Any = yaml.compose(dumped, Loader=storage.CassetteLoader)
+    node = node.value[0][1].value[0]  # interactions[0]
+    for step in path:
+        node = node.value[step] if isinstance(step, int) else node.value[-1][1]
+    start = node.start_mark.index
+    scalar = dumped[start : _end(dumped, start, node, keep_newline=True)]
+    shift = column - node.start_mark.column
+    if shift >= 0:
+        return scalar.replace("\n", "\n" + " " * shift)
+    return re.sub("\n" + " " * -shift, "\n", scalar)  # a more compact file's
+
+
+def _end(text: str, start: int, node: yaml.Node, keep_newline: bool = False) -> int:
+    """Where the text of `node` (from `start`) ends: after its last line's break, or before it."""
+    end = start + len(text[start : node.end_mark.index].rstrip())
+    return end + (not keep_newline and text[end : end + 1] == "\n")
+
+
+def _indented(text: str, indent: int) -> str:
+    """Lines after the first indented by `indent` more (a value written at column 0 or 2)."""
+    return text.replace("\n", "\n" + " " * indent) if indent > 0 else text
+
+
+def _holds(text: str, where: str, expected: list[Interaction]) -> bool:
+    """Whether `text` reads back as `expected`."""
+    try:
+        read = storage.parse(text, where)
+    except Exception:  # a splice that broke the YAML: the caller writes the whole file
+        return False
+    return [storage.identity(i) for i in read] == [storage.identity(i) for i in expected]

@@ -1,0 +1,312 @@
+"""`pytest-cassettes scrub`: cassettes recorded in the clear (by vcrpy, as pytest-recording and
+pytest-vcr users have them) get the placeholders recording writes, and still replay."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from vcr.request import Request
+from vcr.serialize import serialize
+from vcr.serializers import jsonserializer, yamlserializer
+
+from pytest_cassettes.cli import main
+from pytest_cassettes.storage import CassetteLoader
+from tests.conftest import Suite
+
+TOKEN = "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+SESSION = "sess_Q7w2E9r4T1y6U3i8O5p0"
+PASSWORD = "hunter2-Correct-Horse"
+API_KEY = "ak_live_5f4e3d2c1b0a99887766"
+GITHUB = "ghp_" + "Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Ji0Hg9Fe8Dc7"
+SECRETS = (TOKEN, SESSION, PASSWORD, API_KEY, GITHUB)
+
+# The suite as an incumbent recorded it: vcrpy itself, nothing filtered.
+INCUMBENT = """
+import vcr
+
+def cassette(test):
+    folder = os.path.join(os.path.dirname(__file__), "cassettes", "test_suite")
+    return vcr.VCR(record_mode="once").use_cassette(os.path.join(folder, test.__name__ + ".yaml"))(test)
+"""
+OURS = """
+cassette = pytest.mark.cassette(match_on=["method", "uri", "body"])
+"""
+TESTS = f"""
+TOKEN, SESSION, PASSWORD, API_KEY, GITHUB = {SECRETS!r}
+
+@cassette
+def test_session():
+    assert requests.get(URL + "/public").text == "hello"
+    login = requests.post(URL + "/login", data={{"username": "ada", "password": PASSWORD}})
+    token = login.json()["access_token"]  # the token, or its placeholder once scrubbed
+    items = requests.get(
+        URL + "/sessions/" + token + "/items",
+        params={{"api_key": API_KEY, "page": "1"}},
+        headers={{"Authorization": "Bearer " + token}},
+        cookies={{"session": SESSION, "theme": "dark"}},
+    )
+    assert items.json() == {{"items": [1, 2]}}
+    note = {{"user": {{"name": "ada", "password": PASSWORD}}, "note": "key " + GITHUB}}
+    assert requests.post(URL + "/notes", json=note).json()["method"] == "POST"
+    assert requests.get(URL + "/packed").json()["plan"] == "pro"
+"""
+
+
+def secrets_in(folder: Path) -> list[str]:
+    found = []
+    for path in folder.rglob("*.yaml"):
+        text = path.read_text()
+        found += [f"{path.name}: {secret}" for secret in SECRETS if secret in text]
+    return found
+
+
+def routes(suite: Suite) -> None:
+    suite.server.route("/public", body="hello")
+    suite.server.route(
+        "/login",
+        headers={"Content-Type": "application/json", "Set-Cookie": f"sid={SESSION}; Path=/"},
+        body=json.dumps({"access_token": TOKEN, "token_type": "bearer"}),
+    )
+    suite.server.route(
+        f"/sessions/{TOKEN}/items",
+        headers={"Content-Type": "application/json", "X-Authorization": f"Token {TOKEN}"},
+        body=json.dumps({"items": [1, 2]}),
+    )
+    suite.server.route(
+        "/packed",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"plan": "pro", "api_key": API_KEY}),
+        encoding="gzip",
+    )
+
+
+def test_scrub_replaces_an_incumbents_secrets_and_the_cassette_still_replays(
+    suite: Suite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    routes(suite)
+    suite.write(INCUMBENT + TESTS)
+    suite.run("-p", "no:cassettes").assert_outcomes(passed=1)
+    folder = suite.path / "cassettes"
+    cassette = suite.cassette_path("test_session")
+    recorded = cassette.read_text()
+    assert len(secrets_in(folder)) == len(SECRETS)  # each of them, in the clear
+    # vcrpy under urllib3 2 keeps the gzip body decoded under its Content-Encoding (as in
+    # docling's cassettes): replay serves it as it is.
+    assert f'"api_key": "{API_KEY}"' in recorded and "- gzip" in recorded
+
+    # A dry run says what, never the values, and writes nothing.
+    assert main(["scrub", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert f"{cassette}: would scrub " in out
+    assert "sensitive-field:Authorization" in out and "github" in out
+    assert not any(secret in out for secret in SECRETS)
+    assert "--write" in out.splitlines()[-1]
+    assert cassette.read_text() == recorded
+
+    assert main(["scrub", str(folder), "--write"]) == 0
+    assert f"{cassette}: scrubbed " in capsys.readouterr().out
+    scrubbed = cassette.read_text()
+    assert secrets_in(folder) == []
+    assert "<SCRUBBED>" in scrubbed
+    # What held no secret is kept as it was written: the first interaction, byte for byte.
+    public = recorded[: recorded.index("- request:", 1)]
+    assert scrubbed.startswith(public)
+    assert main(["scan", str(folder)]) == 0
+    assert main(["scrub", str(folder)]) == 0  # nothing left: a second run changes nothing
+    assert "nothing to scrub in 1 cassette file" in capsys.readouterr().out
+
+    suite.server.reset()
+    suite.write(OURS + TESTS)
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+    assert cassette.read_text() == scrubbed
+
+
+def vcrpy_cassette(
+    path: Path,
+    url: str,
+    response_body: bytes,
+    headers: dict[str, list[str]],
+    serializer: object = yamlserializer,
+) -> Path:
+    request = Request("GET", url, None, {"Authorization": f"Bearer {TOKEN}"})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": headers,
+        "body": {"string": response_body},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(serialize({"requests": [request], "responses": [response]}, serializer))
+    return path
+
+
+def test_a_gzip_body_vcrpy_kept_compressed_is_stored_decoded_scrubbed_and_replays(
+    suite: Suite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = json.dumps({"plan": "pro", "api_key": API_KEY}).encode()
+    packed = gzip.compress(body)
+    headers = {
+        "Content-Type": ["application/json"],
+        "Content-Encoding": ["gzip"],
+        "Content-Length": [str(len(packed))],
+    }
+    path = suite.cassette_path("test_packed")
+    vcrpy_cassette(path, suite.server.url("/packed"), packed, headers)
+    assert "!!binary" in path.read_text()
+    assert main(["scan", str(path)]) == 1  # scan undoes the gzip, and finds the key
+
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert "sensitive-field:api_key" in capsys.readouterr().out
+    interaction = yaml.load(path.read_text(), Loader=CassetteLoader)["interactions"][0]
+    response = interaction["response"]
+    # As recording stores a compressed answer: decoded, readable, Content-Encoding dropped.
+    assert json.loads(response["body"]["string"]) == {"plan": "pro", "api_key": "<SCRUBBED>"}
+    assert "Content-Encoding" not in response["headers"]
+    assert response["headers"]["Content-Length"] == [str(len(response["body"]["string"]))]
+    assert interaction["request"]["headers"]["Authorization"] == ["Bearer <SCRUBBED>"]
+    assert main(["scan", str(path)]) == 0
+
+    suite.write(
+        f"""
+        @pytest.mark.cassette
+        def test_packed():
+            got = requests.get(URL + "/packed", headers={{"Authorization": "Bearer {TOKEN}"}})
+            assert got.json() == {{"plan": "pro", "api_key": "<SCRUBBED>"}}
+        """
+    )
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 0
+
+
+def test_a_json_cassette_is_written_as_vcrpys_json_serializer_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    headers = {"Set-Cookie": [f"sid={SESSION}; Path=/"]}
+    path = vcrpy_cassette(
+        tmp_path / "a.json", "https://api.example.com/me", b"me", headers, jsonserializer
+    )
+    assert main(["scrub", str(path), "--write"]) == 0
+    text = path.read_text()
+    data = json.loads(text)
+    assert text == json.dumps(data, indent=4) + "\n"
+    interaction = data["interactions"][0]
+    assert interaction["request"]["headers"]["Authorization"] == ["Bearer <SCRUBBED>"]
+    assert interaction["response"]["headers"]["Set-Cookie"] == ["sid=<SCRUBBED>; Path=/"]
+    assert main(["scan", str(path)]) == 0
+
+
+INDENTED = f"""\
+# recorded for the billing tests
+interactions:
+  - request:
+      body: null
+      headers:
+        X-Api-Key:
+          - {API_KEY}
+      method: GET
+      uri: https://api.example.com/plans?page=2
+    response:
+      body:
+        string: 'no secret here'
+      headers: {{}}
+      status:
+        code: 200
+        message: OK
+version: 1
+"""
+
+
+def test_a_cassette_in_another_layout_keeps_it_and_its_comments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(INDENTED)
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert path.read_text() == INDENTED.replace(API_KEY, "<SCRUBBED>")
+
+
+def test_custom_rules_are_given_as_options_as_the_tests_scrub_options_take_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = INDENTED.replace("X-Api-Key", "X-Internal").replace("page=2", "page=2&cursor=c9")
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    assert main(["scrub", str(path)]) == 0  # neither is a secret by the built-in rules
+    assert "nothing to scrub" in capsys.readouterr().out
+    assert main(["scrub", str(path), "--header", "x-internal", "--param", "cursor"]) == 1
+    out = capsys.readouterr().out
+    assert "sensitive-field:X-Internal" in out and "sensitive-field:cursor" in out
+    assert path.read_text() == text
+
+    path.write_text(INDENTED)
+    assert main(["scrub", str(path), "--disable", "x-api-key", "--write"]) == 0
+    assert path.read_text() == INDENTED
+
+
+def test_the_values_of_secret_environment_variables_are_scrubbed_as_recording_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_API_KEY", "plans")  # too short to be taken for a secret
+    monkeypatch.setenv("BILLING_TOKEN", "page=2")
+    path = tmp_path / "a.yaml"
+    path.write_text(INDENTED.replace("no secret here", "key ak_live_5f4e3d2c1b0a99887766"))
+    monkeypatch.setenv("ACME_API_KEY", API_KEY)
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert "env:ACME_API_KEY" in capsys.readouterr().out
+    assert "key <ACME_API_KEY>" in path.read_text()
+
+
+def test_errors_exit_two_and_other_files_are_still_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scrub", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml: no such file or directory" in capsys.readouterr().err
+    assert main(["scrub", str(tmp_path), "--disable", "nonsense"]) == 2
+    assert "unknown scrub rule(s) to disable: 'nonsense'" in capsys.readouterr().err
+
+    (tmp_path / "bad.yaml").write_text("interactions: [\n")
+    (tmp_path / "good.yaml").write_text(INDENTED)
+    assert main(["scrub", str(tmp_path), "--write"]) == 2
+    out, err = capsys.readouterr()
+    assert f"{tmp_path / 'bad.yaml'}: " in err and "invalid YAML" in err
+    assert "1 value scrubbed in 1 of 1 cassette file, 1 unreadable" in out
+    assert API_KEY not in (tmp_path / "good.yaml").read_text()
+    assert (tmp_path / "bad.yaml").read_text() == "interactions: [\n"
+
+
+def test_write_goes_through_the_cassettes_lock_and_leaves_a_clean_file_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dirty = tmp_path / "dirty.yaml"
+    dirty.write_text(INDENTED)
+    # What a writer killed under the lock leaves: the next writer, under it, replaces it.
+    stale = tmp_path / ".dirty.yaml.00000000.tmp"
+    stale.write_text("half a cassette")
+    clean = tmp_path / "clean.yaml"
+    clean.write_text(INDENTED.replace(API_KEY, "<SCRUBBED>"))
+    inode = clean.stat().st_ino
+    assert main(["scrub", str(tmp_path), "--write"]) == 0
+    assert not stale.exists()
+    assert API_KEY not in dirty.read_text()
+    assert clean.stat().st_ino == inode  # not written again
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith("scrub: 1 value scrubbed in 1 of 2 cassette files.")
+    )
+
+
+def test_a_cassette_in_flow_style_is_written_whole_as_recording_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.yaml"
+    data = yaml.safe_load(INDENTED)
+    path.write_text(yaml.safe_dump(data, default_flow_style=True))
+    assert main(["scrub", str(path), "--write"]) == 0
+    text = path.read_text()
+    assert text.startswith("interactions:\n- request:\n")
+    assert yaml.safe_load(text) == yaml.safe_load(INDENTED.replace(API_KEY, "<SCRUBBED>"))
