@@ -270,6 +270,7 @@ def _add_scrub(parser: argparse.ArgumentParser) -> None:
 
 def _scrub(args: argparse.Namespace) -> int:
     """Scrub cassettes on disk as recording would have: a dry run unless --write."""
+    from pytest_cassettes.checks import problem
     from pytest_cassettes.errors import CassetteLoadError
     from pytest_cassettes.scrub_files import scrub_file
 
@@ -288,9 +289,13 @@ def _scrub(args: argparse.Namespace) -> int:
     for path in cassettes:
         try:
             found = scrub_file(path, rules, write=args.write)
-        except (OSError, CassetteLoadError) as error:
-            reason = str(error).replace("\n", " ")
-            print(f"pytest-cassettes scrub: error: {path}: {reason}", file=sys.stderr)
+        except OSError as error:
+            print(f"pytest-cassettes scrub: error: {path}: {error}", file=sys.stderr)
+            errors += 1
+            continue
+        except CassetteLoadError as error:  # as `check` tells it; the file is left as it is
+            where = f"{path}:{error.line or 1}"
+            print(f"pytest-cassettes scrub: error: {where}: {problem(error)}", file=sys.stderr)
             errors += 1
             continue
         except Exception as error:  # a fault of ours on a body's shape: the other files go on

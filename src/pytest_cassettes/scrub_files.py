@@ -22,6 +22,7 @@ from pytest_cassettes.cassette import loaded_form, stored_form
 from pytest_cassettes.scrub import SHORT, LearnedSecrets, Scrubber, ScrubRules, learning_scrub
 
 Interaction = storage.Interaction
+ONE_LINE = 1 << 30  # a YAML line width no value reaches (libyaml's is a C int)
 
 
 class _Told(LearnedSecrets):
@@ -211,8 +212,15 @@ def _edits(
         return True
     if isinstance(node, yaml.ScalarNode):
         start = node.start_mark.index
-        value = _rendered(new, path, node.start_mark.column)
-        edits.append((start, _end(text, start, node, keep_newline=True), value))
+        end = _end(text, start, node, keep_newline=True)
+        if "\n" in text[start:end]:
+            value = _rendered(new, path, node.start_mark.column)
+        else:  # a line of its own stays one (a long line a person wrote, not broken)
+            value = yaml.dump({"k": new}, Dumper=storage.CassetteDumper, width=ONE_LINE)
+            value = value.removeprefix("k: ").rstrip("\n")
+            if "\n" in value:  # a block scalar (`!!binary |`): as recording writes it
+                value = _rendered(new, path, node.start_mark.column)
+        edits.append((start, end, value))
         return True
     if isinstance(node, yaml.MappingNode) and not node.flow_style:
         if not (isinstance(old, dict) and isinstance(new, dict) and new.keys() <= old.keys()):
