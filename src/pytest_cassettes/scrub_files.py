@@ -3,7 +3,7 @@ pytest-recording recorded in the clear get what recording would have stored, and
 
 Each interaction is scrubbed, in the file's order, as a recording scrubs it (the same Scrubber,
 values learned from one replaced in those after, a compressed body undone first); only the
-interactions that change are written again, the rest of the file is kept byte for byte.
+values that change are written again, the rest of the file is kept byte for byte.
 """
 
 from __future__ import annotations
@@ -96,11 +96,14 @@ def _changed_request(stored: dict[str, Any], old: Any, new: Any) -> dict[str, An
     if before == after:
         return None
     changed = {key: after[key] for key in ("method", "uri", "body") if after[key] != before[key]}
-    headers = dict(stored.get("headers") or {})
-    for name, values in after["headers"].items():
-        if before["headers"].get(name) != values:
-            headers[name] = values
-    return {**stored, **changed, "headers": headers}
+    headers = {
+        name: values
+        for name, values in after["headers"].items()
+        if before["headers"].get(name) != values
+    }
+    if headers:
+        changed["headers"] = {**(stored.get("headers") or {}), **headers}
+    return {**stored, **changed}
 
 
 def scrub_file(path: Path, rules: ScrubRules, write: bool) -> Counter[str]:
