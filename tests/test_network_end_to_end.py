@@ -877,3 +877,57 @@ def test_a_blocked_request_in_a_forked_pool_worker_fails_the_test(
     monkeypatch.setenv("CI", "true")
     suite.pytester.runpytest_subprocess("-p", "no:recording").assert_outcomes(passed=1)
     assert suite.server.hits == 0
+
+
+def test_a_connection_made_before_the_guard_cannot_send_in_a_replay_only_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A keep-alive http.client connection and a connected UDP socket made at import time (and
+    # used once then): their sends in a replay-only test reached the server, since only connect
+    # and sendto/sendmsg with an address were checked. A Unix socket pair still talks.
+    suite.pytester.makeconftest(
+        """
+        import http.client, os, socket
+        from urllib.parse import urlsplit
+
+        PARTS = urlsplit(os.environ["TEST_SERVER"])
+        EARLY = http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=5)
+        EARLY.request("GET", "/warm")
+        EARLY.getresponse().read()
+        UDP = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        UDP.connect((PARTS.hostname, PARTS.port))
+        """
+    )
+    suite.write(
+        """
+        import socket
+        import conftest
+
+        @pytest.mark.cassette
+        def test_keep_alive():
+            conftest.EARLY.request("GET", "/kept-alive")
+            conftest.EARLY.getresponse().read()
+
+        @pytest.mark.cassette
+        def test_sendfile(tmp_path):
+            (tmp_path / "f").write_bytes(b"GET /sendfile HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            with open(tmp_path / "f", "rb") as f:
+                conftest.EARLY.sock.sendfile(f)
+
+        @pytest.mark.cassette
+        def test_udp():
+            conftest.UDP.send(b"datagram")
+
+        @pytest.mark.cassette
+        def test_unix_pair():
+            a, b = socket.socketpair()
+            a.sendall(b"x")
+            assert b.recv(1) == b"x"
+        """
+    )
+    result = run_fresh_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_*"]
+    )
+    assert [r.path for r in suite.server.requests] == ["/warm"]

@@ -5,6 +5,11 @@ While a :class:`NetworkGuard` is installed (process-wide, every thread), these a
 - ``socket.socket.connect``, ``connect_ex``, ``sendto`` and ``sendmsg`` (IPv4 and IPv6 only:
   Unix sockets and ``socket.socketpair`` are never checked, asyncio's self-pipe needs them);
   ``socket.create_connection`` and ``ssl`` sockets go through these;
+- the sends of a connected socket (``send``, ``sendall``, ``sendfile``, ``sendmsg``; an ``ssl``
+  socket's ``send``, ``write`` and handshake): a socket connected before the guards (a keep-alive
+  connection of a module or a session fixture) has its peer checked at its first send, as a
+  connect is (an address an allowed name resolves to is let through); a socket connected under
+  them, or accepted (a server's side), is not looked at again;
 - ``socket.getaddrinfo``, ``gethostbyname`` and ``gethostbyname_ex``: a name that is not allowed
   is refused *before* the look-up, so no DNS query is sent for it. asyncio (``loop.getaddrinfo``,
   ``loop.create_connection``, ``loop.sock_connect``) resolves through ``socket.getaddrinfo`` and
@@ -24,6 +29,7 @@ When no guard is installed, the originals are back in place: nothing of ours is 
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import importlib
 import ipaddress
@@ -31,6 +37,7 @@ import re
 import socket
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -290,6 +297,8 @@ class NetworkGuard:
         self._lock = threading.Lock()
         # Resolved address -> the allowed names that resolved to it.
         self._resolved: dict[_Address, set[str]] = {}
+        # What the allowed names resolve to, with their ports: looked up when first needed.
+        self._name_addresses: list[tuple[_Address, int | None]] | None = None
 
     def __enter__(self) -> NetworkGuard:
         with _install_lock:
@@ -303,6 +312,7 @@ class NetworkGuard:
                         _active.remove(self)
                         self._depth = 0
                         raise
+                _checked.clear()
                 children.publish(_active)
         return self
 
@@ -315,6 +325,7 @@ class NetworkGuard:
                 _active.remove(self)
                 if not _active:
                     _uninstall()
+                _checked.clear()
                 children.publish(_active)
 
     @property
@@ -356,6 +367,29 @@ class NetworkGuard:
             return
         raise self._refuse(names[0] if names else host, port)
 
+    def _check_peer(self, host: str, port: int) -> None:
+        """A socket connected before this guard, to ``host`` (an address): as a connect, and
+        let through when an allowed name resolves to it (looked up now, once)."""
+        address = _parse_ip(host)
+        if any(
+            known == address and _port_matches(entry_port, port)
+            for known, entry_port in self._allowed_names_addresses()
+        ):
+            return
+        self._check_connect(host, port)
+
+    def _allowed_names_addresses(self) -> list[tuple[_Address, int | None]]:
+        if self._name_addresses is None:
+            found: list[tuple[_Address, int | None]] = []
+            for name, entry_port in self.allow.names:
+                with contextlib.suppress(OSError, UnicodeError):
+                    for *_, sockaddr in _socket.getaddrinfo(name, None):
+                        address = _parse_ip(str(sockaddr[0]))
+                        if address is not None:
+                            found.append((address, entry_port))
+            self._name_addresses = found
+        return self._name_addresses
+
 
 def _guards() -> tuple[NetworkGuard, ...]:
     return tuple(_active)
@@ -375,6 +409,26 @@ def check_address(family: int, address: object) -> None:
         guard._check_connect(host, number)
 
 
+# Sockets whose sends need no look: connected under the guards on, or accepted (a server's
+# side: it answers whoever connected). Forgotten when the guards on change.
+_checked: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+
+def _check_peer(sock: socket.socket) -> None:
+    """Refuse a send on an IPv4/IPv6 socket connected to a host some active guard does not
+    allow: one connected before the guards (a module's keep-alive connection, a session
+    fixture's), whose connect was never checked."""
+    if sock in _checked or sock.family not in _INET_FAMILIES:
+        return
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        return  # not connected: the original says so
+    for guard in _guards():
+        guard._check_peer(str(peer[0]), int(peer[1]))
+    _checked.add(sock)
+
+
 def _check_connect(sock: socket.socket, address: object) -> None:
     """Refuse a connect, closing the socket: callers such as socket.create_connection close it
     only on OSError, and a leaked socket ends as a ResourceWarning far from the cause."""
@@ -383,6 +437,7 @@ def _check_connect(sock: socket.socket, address: object) -> None:
     except BaseException:
         sock.close()
         raise
+    _checked.add(sock)
 
 
 def check_remote(host: object, port: object, protocol: str) -> None:
@@ -446,6 +501,13 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     connect_ex: Any = originals.get("connect_ex")
     sendto: Any = originals.get("sendto")
     sendmsg: Any = originals.get("sendmsg")
+    send: Any = originals.get("send")
+    sendall: Any = originals.get("sendall")
+    sendfile: Any = originals.get("sendfile")
+    accept: Any = originals.get("accept")
+    ssl_send: Any = originals.get("ssl_send")
+    ssl_write: Any = originals.get("ssl_write")
+    ssl_do_handshake: Any = originals.get("ssl_do_handshake")
     getaddrinfo: Any = originals.get("getaddrinfo")
     gethostbyname: Any = originals.get("gethostbyname")
     gethostbyname_ex: Any = originals.get("gethostbyname_ex")
@@ -474,7 +536,39 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     def guarded_sendmsg(self: socket.socket, *args: Any) -> int:
         if len(args) >= 4:  # sendmsg(buffers, ancdata, flags, address)
             check_address(self.family, args[3])
+        else:
+            _check_peer(self)
         return int(sendmsg(self, *args))
+
+    # Sends on a connected socket: checked once per socket connected before the guards.
+    def guarded_send(self: socket.socket, *args: Any) -> Any:
+        _check_peer(self)
+        return send(self, *args)
+
+    def guarded_sendall(self: socket.socket, *args: Any) -> Any:
+        _check_peer(self)
+        return sendall(self, *args)
+
+    def guarded_sendfile(self: socket.socket, *args: Any, **kwargs: Any) -> Any:
+        _check_peer(self)
+        return sendfile(self, *args, **kwargs)
+
+    def guarded_accept(self: socket.socket) -> Any:
+        accepted = accept(self)
+        _checked.add(accepted[0])
+        return accepted
+
+    def guarded_ssl_send(self: Any, *args: Any) -> Any:
+        _check_peer(self)
+        return ssl_send(self, *args)
+
+    def guarded_ssl_write(self: Any, *args: Any) -> Any:
+        _check_peer(self)
+        return ssl_write(self, *args)
+
+    def guarded_ssl_do_handshake(self: Any, *args: Any) -> Any:
+        _check_peer(self)
+        return ssl_do_handshake(self, *args)
 
     def guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         name = _check_lookup(host, port)
@@ -529,6 +623,13 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "connect_ex": guarded_connect_ex,
         "sendto": guarded_sendto,
         "sendmsg": guarded_sendmsg,
+        "send": guarded_send,
+        "sendall": guarded_sendall,
+        "sendfile": guarded_sendfile,
+        "accept": guarded_accept,
+        "ssl_send": guarded_ssl_send,
+        "ssl_write": guarded_ssl_write,
+        "ssl_do_handshake": guarded_ssl_do_handshake,
         "getaddrinfo": guarded_getaddrinfo,
         "gethostbyname": guarded_gethostbyname,
         "gethostbyname_ex": guarded_gethostbyname_ex,
@@ -620,9 +721,15 @@ _GRPC_CHANNELS = {"grpc._channel": "grpc_channel", "grpc.aio._channel": "grpc_ai
 
 def _patch_points() -> Iterator[tuple[object, str, str]]:
     """(owner, attribute, key) for everything the guard patches."""
-    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+    for name in ("connect", "connect_ex", "sendto", "sendmsg", "send", "sendall", "sendfile"):
         if hasattr(socket.socket, name):  # sendmsg is missing on Windows
             yield socket.socket, name, name
+    yield socket.socket, "accept", "accept"
+    # ssl's sockets send through their SSL object, past socket.send: where ssl is imported.
+    ssl_socket = getattr(sys.modules.get("ssl"), "SSLSocket", None)
+    if isinstance(ssl_socket, type):
+        for name in ("send", "write", "do_handshake"):
+            yield ssl_socket, name, f"ssl_{name}"
     for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
         yield socket, name, name
     # Only where asyncio loaded it (Windows): importing it here would cost everybody else.
@@ -693,7 +800,7 @@ class _LateImports(WrappingFinder):
     when the first is made): their methods are guarded as soon as the module has run, like
     those of a module imported before the guard was installed."""
 
-    NAMES = frozenset({"uvloop", "pycares", "pycurl", *_GRPC_CHANNELS})
+    NAMES = frozenset({"uvloop", "pycares", "pycurl", "ssl", *_GRPC_CHANNELS})
 
     def wants(self, fullname: str) -> bool:
         return fullname in self.NAMES and bool(_active)
