@@ -226,3 +226,60 @@ def test_os_system_on_windows_runs_the_command_under_a_guard(
         """
     )
     ci(suite, monkeypatch).assert_outcomes(passed=1)
+
+
+@needs_curl
+def test_functions_a_module_imported_by_name_before_the_guard_carry_it_too(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `from os import system` (and the others) in a module imported before any guard kept the
+    # real functions: curl got no proxy variables and reached the server; the test passed.
+    (suite.path / "helpers.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            from os import execvp, fork, posix_spawnp, spawnvp, system, waitpid
+
+            def fork_exec(args):
+                pid = fork()
+                if pid == 0:
+                    try:
+                        execvp(args[0], args)
+                    finally:
+                        os._exit(127)
+                return waitpid(pid, 0)
+            """
+        )
+    )
+    suite.pytester.makeconftest("import helpers")
+    write(
+        suite,
+        """
+        import helpers
+
+        @pytest.mark.cassette
+        def test_system():
+            helpers.system(curl_command('/system'))
+
+        @pytest.mark.cassette
+        def test_spawnvp():
+            helpers.spawnvp(os.P_WAIT, 'curl', curl_args('/spawnvp'))
+
+        @pytest.mark.cassette
+        def test_posix_spawnp():
+            helpers.waitpid(helpers.posix_spawnp('curl', curl_args('/posix_spawnp'), os.environ), 0)
+
+        @pytest.mark.cassette
+        def test_fork_execvp():
+            helpers.fork_exec(curl_args('/execvp'))
+
+        def test_unguarded_again():
+            import posix
+
+            assert helpers.system is posix.system  # the real one back, no cost
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=4, passed=1)
+    result.stdout.fnmatch_lines(["4 network connections blocked*"])
+    assert suite.server.hits == 0
