@@ -283,3 +283,41 @@ def test_functions_a_module_imported_by_name_before_the_guard_carry_it_too(
     result.assert_outcomes(failed=4, passed=1)
     result.stdout.fnmatch_lines(["4 network connections blocked*"])
     assert suite.server.hits == 0
+
+
+@needs_curl
+def test_a_fake_of_the_environment_taking_form_is_not_called_in_place_of_the_real_one(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # os.spawnvp and os.execvp, carrying the guard, called os.spawnvpe and os.execvpe: a fake
+    # of those a conftest put in place ran instead, curl never started, and a forked child
+    # calling os.execvp ended at once (127) with the test passing.
+    suite.pytester.makeconftest(
+        """
+        import os
+
+        CALLS = []
+        os.spawnvpe = lambda *args: CALLS.append(args) or 0
+        os.execvpe = lambda *args: CALLS.append(args)
+        """
+    )
+    write(
+        suite,
+        """
+        from conftest import CALLS
+
+        @pytest.mark.cassette
+        def test_spawnvp():
+            os.spawnvp(os.P_WAIT, 'curl', curl_args('/spawnvp'))
+            assert CALLS == []
+
+        @pytest.mark.cassette
+        def test_fork_execvp():
+            assert os.waitstatus_to_exitcode(fork_exec('/execvp')[1]) == 0
+            assert CALLS == []
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["2 network connections blocked*"])
+    assert suite.server.hits == 0

@@ -56,9 +56,7 @@ def carry(on: bool) -> None:
         current = getattr(os, name, None)
         if current is None or getattr(current, "_carries_guard", False):
             continue  # not on this system, or ours already
-        if current is not getattr(_NATIVE, name, None) and getattr(
-            current, "__globals__", None
-        ) is not vars(os):
+        if not _is_os_own(name, current):
             continue  # a test's fake (a conftest's, a session fixture's): left alone
         made = _MADE.get(name)
         if made is None or made.__wrapped__ is not current:
@@ -67,6 +65,13 @@ def carry(on: bool) -> None:
         _REAL[name] = current
         setattr(os, name, made)
     _carry_into_bound_names()
+
+
+def _is_os_own(name: str, function: Any) -> bool:
+    """Whether ``function``, in os's place ``name``, is os's own (else a test's fake)."""
+    return function is getattr(_NATIVE, name, None) or (
+        getattr(function, "__globals__", None) is vars(os)
+    )
 
 
 def _carry_into_bound_names() -> None:
@@ -156,8 +161,35 @@ def _positional(
 
 
 def _unwrapped(name: str) -> Any:
+    """os's function ``name`` (an ``e`` form) as the form without an environment reaches it:
+    the real one under our wrapper; os's own in place of a test's fake, which the real
+    ``os.spawnvp`` or ``os.execvp`` would never call."""
     function = getattr(os, name)
-    return function.__wrapped__ if getattr(function, "_carries_guard", False) else function
+    if getattr(function, "_carries_guard", False):
+        return function.__wrapped__
+    if _is_os_own(name, function):
+        return function
+    own = _OWN.get(name)
+    return function if own is None else own
+
+
+def _own_execvpe(file: Any, args: Any, env: Any) -> None:
+    os._execvpe(file, args, env)  # type: ignore[attr-defined]  # os.execvpe's own body
+
+
+# os's own e forms, past a fake in their place (their private helpers, where they are)
+_OWN: dict[str, Callable[..., Any]] = {}
+if hasattr(os, "_spawnvef") and hasattr(os, "_execvpe") and hasattr(_NATIVE, "execve"):
+    _OWN.update(
+        execve=_NATIVE.execve,
+        execvpe=_own_execvpe,
+        spawnve=lambda mode, file, args, env: os._spawnvef(  # type: ignore[attr-defined]
+            mode, file, args, env, _NATIVE.execve
+        ),
+        spawnvpe=lambda mode, file, args, env: os._spawnvef(  # type: ignore[attr-defined]
+            mode, file, args, env, _own_execvpe
+        ),
+    )
 
 
 def _exec(e_form: str) -> Callable[[Any], Any]:
@@ -175,9 +207,8 @@ def _exec(e_form: str) -> Callable[[Any], Any]:
 
             try:
                 return _unwrapped(e_form)(path, args, carried)
-            except BaseException:
+            finally:  # reached only if no program replaced this process: its trap goes
                 children_proxy.exec_failed()
-                raise
 
         return execute
 
