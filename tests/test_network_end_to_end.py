@@ -931,3 +931,49 @@ def test_a_connection_made_before_the_guard_cannot_send_in_a_replay_only_test(
         ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_*"]
     )
     assert [r.path for r in suite.server.requests] == ["/warm"]
+
+
+def test_a_thread_a_replay_only_test_started_keeps_its_guard_after_the_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thread's request, sent after the test's teardown (while a plain test ran), reached
+    # the server: the guard had gone with the test. A thread the plain test starts is its own.
+    suite.write(
+        """
+        import threading
+
+        GO = threading.Event()
+        TOLD = []
+
+        def later():
+            GO.wait()
+            try:
+                requests.get(URL + "/after-the-test", timeout=5)
+                TOLD.append("sent")
+            except Exception as error:
+                TOLD.append(type(error).__name__)
+                TOLD.append(str(error).splitlines()[0])
+
+        @pytest.mark.cassette
+        def test_starts_a_thread():
+            threading.Thread(target=later, name="leftover").start()
+
+        def test_plain_after():
+            GO.set()
+            [thread] = [t for t in threading.enumerate() if t.name == "leftover"]
+            thread.join()
+            assert TOLD == [
+                "NetworkBlockedError",
+                "Network access to 127.0.0.1:" + URL.rsplit(":", 1)[1]
+                + " blocked in a thread test_suite.py::test_starts_a_thread started, after its end",
+            ]
+            mine = threading.Thread(target=lambda: TOLD.append(requests.get(URL + "/mine").status_code))
+            mine.start()
+            mine.join()
+            assert TOLD[-1] == 200
+        """
+    )
+    result = run_fresh_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["1 network connection blocked, none in a failed test*"])
+    assert [r.path for r in suite.server.requests] == ["/mine"]

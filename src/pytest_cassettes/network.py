@@ -279,8 +279,11 @@ class NetworkGuard:
     for a refused attempt (``child`` names the child process that made it, if another process
     did); refused attempts are appended to ``blocked`` in order. Guards may be nested or
     entered again; the patches stay while any guard is active, every active guard must allow
-    an attempt, and the originals come back when the last one exits. A guard with a ``child``
-    spec is carried into the Python child processes started while it is on (children.py).
+    an attempt, and the originals come back when the last one exits. A guard that
+    ``keep_threads`` goes on checking the threads started under it that outlive it (a test's
+    background thread), keeping the patches until they end (or :func:`forget_outliving`). A
+    guard with a ``child`` spec is carried into the Python child processes started while it is
+    on (children.py).
     """
 
     def __init__(
@@ -288,8 +291,10 @@ class NetworkGuard:
         allow: AllowList,
         make_error: Callable[[str, int | None, str | None], BaseException],
         child: children.ChildSpec | None = None,
+        keep_threads: bool = False,
     ) -> None:
         self.allow = allow
+        self.keep_threads = keep_threads
         self.make_error = make_error
         self.child = child
         self.blocked: list[tuple[str, int | None]] = []
@@ -299,13 +304,16 @@ class NetworkGuard:
         self._resolved: dict[_Address, set[str]] = {}
         # What the allowed names resolve to, with their ports: looked up when first needed.
         self._name_addresses: list[tuple[_Address, int | None]] | None = None
+        self._threads_before: set[threading.Thread] = set()  # alive when it began
 
     def __enter__(self) -> NetworkGuard:
         with _install_lock:
             self._depth += 1
             if self._depth == 1:
+                if self.keep_threads:
+                    self._threads_before = set(threading.enumerate())
                 _active.append(self)
-                if len(_active) == 1:
+                if not _saved:
                     try:
                         _install()
                     except BaseException:
@@ -323,8 +331,13 @@ class NetworkGuard:
             self._depth -= 1
             if self._depth == 0:
                 _active.remove(self)
-                if not _active:
-                    _uninstall()
+                if self.keep_threads:
+                    for thread in threading.enumerate():
+                        if thread not in self._threads_before and thread is not current_thread():
+                            _outliving[thread] = self
+                    self._threads_before = set()
+                if not _active and not any(t.is_alive() for t in list(_outliving)):
+                    forget_outliving()
                 _checked.clear()
                 children.publish(_active)
 
@@ -391,7 +404,26 @@ class NetworkGuard:
         return self._name_addresses
 
 
+# Threads started under a guard that outlived it (a test's background thread), with that
+# guard: what they do later is checked by it too, while the patches stay for them.
+_outliving: weakref.WeakKeyDictionary[threading.Thread, NetworkGuard] = weakref.WeakKeyDictionary()
+current_thread = threading.current_thread
+
+
+def forget_outliving() -> None:
+    """The threads that outlived their guards are checked no more (the run's end): the
+    originals are back if no guard is on."""
+    with _install_lock:
+        _outliving.clear()
+        if not _active:
+            _uninstall()
+
+
 def _guards() -> tuple[NetworkGuard, ...]:
+    if _outliving:
+        guard = _outliving.get(current_thread())
+        if guard is not None and guard not in _active:
+            return (*_active, guard)
     return tuple(_active)
 
 

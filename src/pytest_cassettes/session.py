@@ -25,7 +25,7 @@ from pytest_cassettes.errors import (
     UnusedInteractionsError,
     pytest_argument,
 )
-from pytest_cassettes.network import AllowList, NetworkGuard
+from pytest_cassettes.network import AllowList, NetworkGuard, forget_outliving
 from pytest_cassettes.report import Report, Stats, TestRecord, describe, used_key
 from pytest_cassettes.settings import (
     INI_FLAGS,
@@ -794,6 +794,7 @@ class Session:
                 guard.__exit__(None, None, None)
         self._teardown_guards.clear()
         self._fixtures_tearing_down.clear()
+        forget_outliving()
 
     def _guard(
         self,
@@ -812,11 +813,18 @@ class Session:
         # replay-only run) may expect it: the error is raised, not also forced on the test.
         forced = not (without_cassette and marked)
 
+        made: list[NetworkGuard] = []
+
         def make_error(host: str, port: int | None, child: str | None) -> BaseException:
             test = item.nodeid
+            # A thread the test started, still running after its guard went: it fails no
+            # test (the one running now has nothing to do with it); the run's count says it.
+            after = child is None and bool(made) and not made[0].active
+            if after:
+                test = f"a thread {item.nodeid} started, after its end"
             # A child's block is told when the guard goes or the call ends, not when it
             # happened: which fixture was being torn down then is not known.
-            if self._fixtures_tearing_down and child is None:
+            elif self._fixtures_tearing_down and child is None:
                 # A fixture set up under this guard, torn down now, maybe in a later test's
                 # teardown (a module fixture's goes with the module's last test).
                 test = f"the teardown of fixture {self._fixtures_tearing_down[-1]!r}"
@@ -838,7 +846,7 @@ class Session:
                 and host.strip("[]").lower() in active.dropped_hosts,
                 child=child,
             )
-            if forced:
+            if forced and not after:
                 (problems if self.tearing_down is None else self.tearing_down).append(error)
             self.report.stats.network_blocked += 1
             self._blocked_here += 1
@@ -846,7 +854,9 @@ class Session:
 
         # Carried into the Python child processes started under it (children.py).
         child = children.ChildSpec(allow.entries, item.nodeid, mode, reason, legacy)
-        return NetworkGuard(allow, make_error, child)
+        # A replay-only run's test: its threads still running after it stay guarded by it.
+        made.append(NetworkGuard(allow, make_error, child, keep_threads=self.run.replay_only))
+        return made[0]
 
     @contextlib.contextmanager
     def active(self, cassette: Cassette, guard: NetworkGuard | None) -> Iterator[Cassette]:
