@@ -919,6 +919,10 @@ def test_a_connection_made_before_the_guard_cannot_send_in_a_replay_only_test(
             conftest.UDP.send(b"datagram")
 
         @pytest.mark.cassette
+        def test_udp_sendmsg_without_an_address():
+            conftest.UDP.sendmsg([b"datagram"], [], 0, None)
+
+        @pytest.mark.cassette
         def test_unix_pair():
             a, b = socket.socketpair()
             a.sendall(b"x")
@@ -926,7 +930,7 @@ def test_a_connection_made_before_the_guard_cannot_send_in_a_replay_only_test(
         """
     )
     result = run_fresh_in_ci(suite, monkeypatch)
-    result.assert_outcomes(passed=1, failed=3)
+    result.assert_outcomes(passed=1, failed=4)
     result.stdout.fnmatch_lines(
         ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_*"]
     )

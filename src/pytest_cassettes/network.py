@@ -566,7 +566,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         return int(sendto(self, data, *args))
 
     def guarded_sendmsg(self: socket.socket, *args: Any) -> int:
-        if len(args) >= 4:  # sendmsg(buffers, ancdata, flags, address)
+        if len(args) >= 4 and args[3] is not None:  # sendmsg(buffers, ancdata, flags, address)
             check_address(self.family, args[3])
         else:
             _check_peer(self)
