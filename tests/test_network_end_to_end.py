@@ -981,3 +981,88 @@ def test_a_thread_a_replay_only_test_started_keeps_its_guard_after_the_test(
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["1 network connection blocked, none in a failed test*"])
     assert [r.path for r in suite.server.requests] == ["/mine"]
+
+
+TLS_CONFTEST = """
+import datetime, socket, ssl, threading
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def self_signed(folder):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(folder / "cert.pem"), str(folder / "key.pem")
+
+
+RECEIVED = []
+
+
+def pytest_configure(config):
+    global CLIENT
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(*self_signed(config.rootpath))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        with server_context.wrap_socket(listener.accept()[0], server_side=True) as conn:
+            while data := conn.recv(100):
+                RECEIVED.append(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    client_context = ssl.create_default_context()
+    client_context.check_hostname = False
+    client_context.verify_mode = ssl.CERT_NONE
+    CLIENT = client_context.wrap_socket(socket.create_connection(listener.getsockname()))
+    CLIENT.sendall(b"warm")
+"""
+
+
+def test_a_tls_connection_made_before_the_guard_cannot_send_in_a_replay_only_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An ssl socket writes through its SSL object, past socket.send: its writes in a
+    # replay-only test reached the server.
+    pytest.importorskip("cryptography")
+    suite.pytester.makeconftest(TLS_CONFTEST)
+    suite.write(
+        """
+        import time
+        import conftest
+
+        @pytest.mark.cassette
+        def test_sendall():
+            conftest.CLIENT.sendall(b"sendall")
+
+        @pytest.mark.cassette
+        def test_write():
+            conftest.CLIENT.write(b"write")
+
+        def test_only_the_warm_up_arrived():
+            conftest.CLIENT.sendall(b"end")  # unguarded: the server reads up to it
+            while not conftest.RECEIVED or conftest.RECEIVED[-1] != b"end":
+                time.sleep(0.01)
+            assert b"".join(conftest.RECEIVED) == b"warmend"
+        """
+    )
+    result = run_fresh_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["2 network connections blocked*"])
