@@ -491,3 +491,73 @@ def test_popen_is_given_back_whole_when_a_fixture_swaps_it(
     result.assert_outcomes(passed=2)
     assert subprocess.Popen.__init__ is real_init
     assert suite.server.hits == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no forkserver")
+def test_a_forkserver_started_before_the_guard_forks_guarded_workers(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forkserver a plain test started has no guard, and forks every later worker: a
+    # replay-only test's worker reached the server, and the test passed.
+    write(
+        suite,
+        """
+        import multiprocessing
+        import urllib.request
+
+        def fetch(url):
+            urllib.request.urlopen(url, timeout=5).read()
+
+        def test_plain_starts_the_forkserver():
+            worker = multiprocessing.get_context("forkserver").Process(target=print)
+            worker.start()
+            worker.join()
+
+        @pytest.mark.cassette
+        def test_worker():
+            worker = multiprocessing.get_context("forkserver").Process(
+                target=fetch, args=(URL + "/from-a-worker",)
+            )
+            worker.start()
+            worker.join()
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process*"]
+    )
+    assert suite.server.hits == 0
+
+
+def test_a_spawned_worker_is_guarded_after_the_test_replaced_pythonpath(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # multiprocessing starts a spawned worker past subprocess: with the PYTHONPATH the test
+    # set, our sitecustomize was not found and the worker reached the server.
+    write(
+        suite,
+        """
+        import multiprocessing
+        import urllib.request
+
+        def fetch(url):
+            urllib.request.urlopen(url, timeout=5).read()
+
+        @pytest.mark.cassette
+        def test_worker(monkeypatch):
+            monkeypatch.setenv("PYTHONPATH", os.getcwd())
+            worker = multiprocessing.get_context("spawn").Process(
+                target=fetch, args=(URL + "/from-a-worker",)
+            )
+            worker.start()
+            worker.join()
+        """,
+    )
+    result = ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process*"]
+    )
+    assert suite.server.hits == 0

@@ -184,6 +184,7 @@ def _carry_into_popen(on: bool) -> None:
     from pytest_cassettes import children_os
 
     children_os.carry(on)
+    _carry_into_workers(on)
     if on:
         popen = _real_popen(subprocess.Popen)
         if popen is None:
@@ -200,6 +201,91 @@ def _carry_into_popen(on: bool) -> None:
         if getattr(popen.__init__, "__wrapped__", None) is init:  # else patched since
             popen.__init__ = init
         _PARENT.popen = None
+
+
+# multiprocessing's modules whose Popen pickles the process for a worker to run
+_WORKER_POPENS = ("multiprocessing.popen_forkserver", "multiprocessing.popen_spawn_posix")
+_LAUNCHES: list[tuple[Any, Any]] = []  # (Popen class, its own _launch) while ours is in place
+
+
+def _carry_into_workers(on: bool) -> None:
+    """While a guard is carried, a multiprocessing worker started by a forkserver or spawned
+    gets the guard when it unpickles its process, before the process runs: a forkserver an
+    unguarded test started forks its workers unguarded, and a spawned one whose PYTHONPATH
+    the test replaced skips our sitecustomize. Those modules imported later (multiprocessing
+    imports one at its first such start) are wrapped as they are (_WorkersLater)."""
+    _WORKERS_CARRIED[0] = on
+    if not on:
+        for popen, launch in _LAUNCHES:
+            if getattr(popen._launch, "__wrapped__", None) is launch:
+                popen._launch = launch
+        _LAUNCHES.clear()
+        return
+    if _WORKERS_LATER not in sys.meta_path:  # once: never removed
+        sys.meta_path.insert(0, _WORKERS_LATER)
+    for name in _WORKER_POPENS:
+        popen = getattr(sys.modules.get(name), "Popen", None)
+        launch = getattr(popen, "_launch", None)
+        if launch is None or getattr(launch, "_carries_guard", False):
+            continue
+        popen._launch = _launching(launch)  # type: ignore[union-attr]
+        _LAUNCHES.append((popen, launch))
+
+
+class _WorkersLater(WrappingFinder):
+    """A module of _WORKER_POPENS imported while a guard is carried: wrapped once it ran."""
+
+    def wants(self, fullname: str) -> bool:
+        return _WORKERS_CARRIED[0] and fullname in _WORKER_POPENS
+
+    def wrap(self, exec_module: Exec) -> Exec:
+        def exec_and_carry(module: ModuleType) -> None:
+            exec_module(module)
+            if _WORKERS_CARRIED[0]:
+                _carry_into_workers(True)
+
+        return exec_and_carry
+
+
+_WORKERS_CARRIED = [False]
+_WORKERS_LATER = _WorkersLater()
+
+
+def _launching(launch: Any) -> Any:
+    @functools.wraps(launch)
+    def launch_guarded(self: Any, process: Any) -> Any:
+        value = os.environ.get(ENV)
+        if isinstance(value, str):
+            process._pytest_cassettes_guard = _GuardWhenUnpickled(value)
+        try:
+            return launch(self, process)
+        finally:
+            vars(process).pop("_pytest_cassettes_guard", None)
+
+    setattr(launch_guarded, "_carries_guard", True)  # noqa: B010 (a function's attribute)
+    return launch_guarded
+
+
+class _GuardWhenUnpickled:
+    """Pickled with a worker's process: unpickled in the worker, it guards it."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return _guard_worker, (self.value,)
+
+
+def _guard_worker(value: str) -> None:
+    """In a multiprocessing worker, as it unpickles its process: the guards its parent
+    carried that the worker has not installed yet (from our sitecustomize, or its
+    forkserver's); and the variables, for the worker's own children."""
+    data = json.loads(value)
+    missing = [wire for wire in data["guards"] if wire.get("key") not in _GUARDED]
+    os.environ[ENV] = value
+    os.environ["PYTHONPATH"] = _our_folder_first(os.environ.get("PYTHONPATH"))
+    if missing:
+        guard_this_process({**data, "guards": missing})
 
 
 def _carrying(init: Any) -> Any:
@@ -380,6 +466,7 @@ def guard_this_process(data: dict[str, Any]) -> None:
     from pytest_cassettes.network import AllowList, NetworkGuard
 
     for wire in data["guards"]:
+        _GUARDED.add(str(wire.get("key")))
 
         def make_error(
             host: str, port: int | None, _child: str | None, wire: Any = wire
@@ -407,6 +494,9 @@ def guard_this_process(data: dict[str, Any]) -> None:
         _carry_into_popen(True)
     else:
         sys.meta_path.insert(0, _SubprocessLater())
+
+
+_GUARDED: set[str] = set()  # the keys of the guards installed in this (child) process
 
 
 def tell(
