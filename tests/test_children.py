@@ -493,52 +493,39 @@ def test_popen_is_given_back_whole_when_a_fixture_swaps_it(
     assert suite.server.hits == 0
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no forkserver")
-def test_a_forkserver_started_before_the_guard_forks_guarded_workers(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The forkserver a plain test started has no guard, and forks every later worker: a
-    # replay-only test's worker reached the server, and the test passed.
-    write(
-        suite,
+WORKERS_PAST_OUR_SITECUSTOMIZE = {
+    # The forkserver a plain test started has no guard, and forks every later worker.
+    "forkserver_started_unguarded": (
+        "forkserver",
         """
-        import multiprocessing
-        import urllib.request
-
-        def fetch(url):
-            urllib.request.urlopen(url, timeout=5).read()
-
         def test_plain_starts_the_forkserver():
             worker = multiprocessing.get_context("forkserver").Process(target=print)
             worker.start()
             worker.join()
-
-        @pytest.mark.cassette
-        def test_worker():
-            worker = multiprocessing.get_context("forkserver").Process(
-                target=fetch, args=(URL + "/from-a-worker",)
-            )
-            worker.start()
-            worker.join()
         """,
-    )
-    monkeypatch.setenv("CI", "true")
-    result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process*"]
-    )
-    assert suite.server.hits == 0
+        "",
+    ),
+    # multiprocessing spawns its worker past subprocess: with the PYTHONPATH the test set,
+    # our sitecustomize is not found.
+    "spawned_after_pythonpath_replaced": (
+        "spawn",
+        "",
+        "monkeypatch.setenv('PYTHONPATH', os.getcwd())",
+    ),
+}
 
 
-def test_a_spawned_worker_is_guarded_after_the_test_replaced_pythonpath(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no forkserver")
+@pytest.mark.parametrize("case", list(WORKERS_PAST_OUR_SITECUSTOMIZE))
+def test_a_multiprocessing_worker_our_sitecustomize_misses_is_guarded(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    # multiprocessing starts a spawned worker past subprocess: with the PYTHONPATH the test
-    # set, our sitecustomize was not found and the worker reached the server.
+    # These workers reached the server from a replay-only test, and the test passed.
+    method, before, first = WORKERS_PAST_OUR_SITECUSTOMIZE[case]
     write(
         suite,
-        """
+        before
+        + f"""
         import multiprocessing
         import urllib.request
 
@@ -547,16 +534,17 @@ def test_a_spawned_worker_is_guarded_after_the_test_replaced_pythonpath(
 
         @pytest.mark.cassette
         def test_worker(monkeypatch):
-            monkeypatch.setenv("PYTHONPATH", os.getcwd())
-            worker = multiprocessing.get_context("spawn").Process(
+            {first}
+            worker = multiprocessing.get_context("{method}").Process(
                 target=fetch, args=(URL + "/from-a-worker",)
             )
             worker.start()
             worker.join()
         """,
     )
-    result = ci(suite, monkeypatch)
-    result.assert_outcomes(failed=1)
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1 if before else 0, failed=1)
     result.stdout.fnmatch_lines(
         ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process*"]
     )
