@@ -1066,3 +1066,46 @@ def test_a_tls_connection_made_before_the_guard_cannot_send_in_a_replay_only_tes
     result = run_fresh_in_ci(suite, monkeypatch)
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["2 network connections blocked*"])
+
+
+def test_a_connection_made_before_the_guard_to_an_allowed_name_s_address_sends(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Allowed by name, connected by address before the guard (a session's database
+    # connection): its sends go through, the name being looked up when one is first checked.
+    import socket
+
+    name = socket.gethostname()
+    try:
+        resolved = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        pytest.skip("this machine's name does not resolve")
+    if "127.0.0.1" not in resolved:
+        pytest.skip("this machine's name does not resolve to 127.0.0.1")
+    suite.pytester.makeconftest(
+        """
+        import http.client, os
+        from urllib.parse import urlsplit
+
+        PARTS = urlsplit(os.environ["TEST_SERVER"])
+        EARLY = http.client.HTTPConnection("127.0.0.1", PARTS.port, timeout=5)
+        EARLY.request("GET", "/warm")
+        EARLY.getresponse().read()
+        """
+    )
+    suite.write(
+        """
+        import conftest
+
+        @pytest.mark.cassette
+        def test_keep_alive():
+            conftest.EARLY.request("GET", "/kept-alive")
+            assert conftest.EARLY.getresponse().status == 200
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess(
+        "-p", "no:randomly", f"--cassette-allow-hosts={name}:{suite.server.port}"
+    )
+    result.assert_outcomes(passed=1)
+    assert [r.path for r in suite.server.requests] == ["/warm", "/kept-alive"]
