@@ -1561,3 +1561,26 @@ def test_prune_that_cannot_delete_a_cassette_says_why_and_ends_the_run_cleanly(
         ]
     )
     assert (folder / "test_removed_long_ago.yaml").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_json_report_says_why_prune_deleted_nothing(suite: Suite) -> None:
+    # The summary said "--cassette-prune deleted nothing: ..." but the JSON report had no
+    # field for it: a CI job reading `pruned: []` could not tell a failed prune from a clean
+    # tree.
+    orphan_setup(suite)
+    report = suite.path / "report.json"
+    suite.run("--cassette-report=report.json")
+    assert json.loads(report.read_text())["prune_failed"] is None
+    suite.run("-k", "one", "--cassette-prune", "--cassette-report=report.json")
+    refused = json.loads(report.read_text())
+    assert refused["pruned"] == []
+    assert refused["prune_failed"].startswith("orphans are told only in a run of the whole")
+    folder = suite.path / "cassettes" / "test_suite"
+    with undeletable(folder):
+        suite.run("--cassette-prune", "--record-mode=none", "--cassette-report=report.json")
+    failed = json.loads(report.read_text())
+    assert failed["pruned"] == []
+    assert failed["prune_failed"].startswith(
+        "cannot delete cassettes/test_suite/test_removed_long_ago.yaml ("
+    )

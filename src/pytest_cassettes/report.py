@@ -106,6 +106,17 @@ class Report:
         return self.complete and self.unknown <= {t.nodeid for t in self.tests}
 
     @property
+    def prune_failure(self) -> str | None:
+        """Why --cassette-prune deleted nothing (or no more), None where it did not fail."""
+        if self.prune_refused:
+            return (
+                "orphans are told only in a run of the whole collection that reached its end, "
+                "where every test that chooses its cassettes with fixtures of its own "
+                "(cassette_dir, cassette_config) opened them."
+            )
+        return self.prune_failed or None
+
+    @property
     def orphans(self) -> list[str]:
         """Cassette files of collected modules that no test uses (only when known)."""
         if not self.orphans_known:
@@ -183,6 +194,7 @@ class Report:
             "orphans": self.orphans,
             "orphans_known": self.orphans_known,
             "pruned": self.pruned,
+            "prune_failed": self.prune_failure,
             "unscrubbed_vcrpy_cassettes": self.unscrubbed,
             "cassettes_with_old_secrets": self.old_secrets,
             "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
@@ -267,14 +279,9 @@ def lines(
     if report.pruned:
         yield f"pruned {plural(len(report.pruned), 'orphan cassette')}:"
         yield from (f"  {path}" for path in report.pruned)
-    if report.prune_refused:
-        yield (
-            "--cassette-prune deleted nothing: orphans are told only in a run of the whole "
-            "collection that reached its end, where every test that chooses its cassettes "
-            "with fixtures of its own (cassette_dir, cassette_config) opened them."
-        )
-    if report.prune_failed:
-        first, *rest = report.prune_failed.splitlines()
+    failure = report.prune_failure
+    if failure:
+        first, *rest = failure.splitlines()
         yield f"--cassette-prune deleted {'no more' if report.pruned else 'nothing'}: {first}"
         yield from rest
     if report.unscrubbed:
