@@ -673,3 +673,19 @@ def test_the_commands_errors_print_name_a_test_outside_the_rootdir(
     result.stdout.fnmatch_lines(["rootdir: *ci", "*CassetteMissingError*"])
     assert printed_command(result)[1] == "tests/test_api.py::test_users"
     suite.run(*printed_command(result)).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    "nodeid", ["tests/test_api.py::test_users", "test_api.py::test_x[rio de janeiro]"]
+)
+def test_commands_printed_on_windows_quote_the_test_as_cmd_and_powershell_read_it(
+    nodeid: str,
+) -> None:
+    # Every printed command quoted its test in single quotes, which cmd.exe does not take for
+    # quotes: `pytest --record-mode=once 'tests/test_api.py::test_users'` copied there gave
+    # pytest a path starting with a quote ("file or directory not found").
+    from pytest_cassettes.errors import quoted
+
+    assert quoted(nodeid, windows=True) == f'"{nodeid}"'
+    assert quoted('test_x["a"]', windows=True) == '"test_x[\\"a\\"]"'  # as argv reads it
+    assert shlex.split(quoted(nodeid, windows=False)) == [nodeid]

@@ -24,8 +24,12 @@ def _rebuilt(cls: type[CassetteError], args: tuple[Any, ...], state: dict[str, A
     return error
 
 
-def quoted(text: str) -> str:
-    """`text` as one shell word, always in single quotes (a quote in a test id included)."""
+def quoted(text: str, windows: bool = os.name == "nt") -> str:
+    """`text` as one shell word, always quoted: in single quotes for POSIX shells (a quote in
+    a test id included); on Windows in double quotes, which cmd.exe and PowerShell both take
+    (cmd.exe passes single quotes on as part of the argument), a `"` in it as `\\"`."""
+    if windows:
+        return '"' + text.replace('"', '\\"') + '"'
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
