@@ -802,3 +802,36 @@ def test_pytest_vcrs_vcr_cassette_fixture_is_the_tests_cassette(suite: Suite) ->
     hits = suite.server.hits
     suite.run(*WITHOUT_RECORDING, "--record-mode=none").assert_outcomes(passed=2)
     assert suite.server.hits == hits
+
+
+def test_a_caught_block_that_fails_the_test_says_it_was_caught_and_how_to_expect_it(
+    suite: Suite,
+) -> None:
+    # A pytest-recording suite's `pytest.raises(RuntimeError)` around a blocked request, under
+    # `--block-network` but without the marker, failed with the very error it caught and no
+    # word why: the message read as if the test had not caught it.
+    suite.write(
+        """
+        import socket
+        from urllib.parse import urlsplit
+
+        @pytest.mark.cassette
+        def test_recorded():
+            try:  # a client cassettes do not record, whose library swallows its errors
+                socket.create_connection((urlsplit(URL).hostname, urlsplit(URL).port))
+            except Exception:
+                pass
+
+        def test_expects_the_block():
+            with pytest.raises(RuntimeError):
+                requests.get(URL + "/b")
+        """
+    )
+    result = suite.run("--block-network", "--record-mode=none", *WITHOUT_RECORDING)
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    caught = "The test passed over this error (it, or a library it calls, caught it)"
+    assert text.count(caught) == 2
+    expect = "A test without a cassette that expects the block: mark it @pytest.mark.block_network"
+    assert text.count(expect) == 1, text
+    assert suite.server.hits == 0

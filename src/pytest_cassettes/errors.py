@@ -239,6 +239,23 @@ class NetworkBlockedError(CassetteError, RuntimeError):
             )
         )
 
+    def caught(self, without_cassette: bool) -> None:
+        """Say, in the message of a test that passed over this error, that the error was
+        caught and fails the test all the same: the traceback shows the very line that
+        caught it (`pytest.raises(RuntimeError)`), which read as if the test had not."""
+        note = (
+            "  The test passed over this error (it, or a library it calls, caught it): a "
+            "blocked connection fails the test all the same, since a library that swallows it "
+            "would hide the request."
+        )
+        if without_cassette:
+            note += (
+                "\n  A test without a cassette that expects the block: mark it "
+                "@pytest.mark.block_network, under which `pytest.raises(RuntimeError)` "
+                "catches it and the test passes."
+            )
+        self.args = (f"{self.args[0]}\n{note}", *self.args[1:])
+
 
 class UnusedInteractionsError(CassetteError):
     """A strict test whose cassette holds interactions it never played."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_cassettes import children, compat, hooks, report
-from pytest_cassettes.errors import CassetteError
+from pytest_cassettes.errors import CassetteError, NetworkBlockedError
 from pytest_cassettes.settings import RECORD_MODES, RunMode, run_mode
 
 # vcrpy is imported when the first cassette test starts, not here: pytest-recording registers
@@ -469,6 +469,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     children.collect()  # blocked in a child process the test started (its guard is still on)
     problems = item.stash.get(PROBLEMS, None)
     if problems:
+        first = problems[0]
+        if outcome.excinfo is None and isinstance(first, NetworkBlockedError) and not first.child:
+            first.caught(without_cassette=active is None)
         _raise_in(outcome, problems[0])
 
 
