@@ -254,7 +254,8 @@ class NetworkBlockedError(CassetteError, RuntimeError):
                 "@pytest.mark.block_network, under which `pytest.raises(RuntimeError)` "
                 "catches it and the test passes."
             )
-        self.args = (f"{self.args[0]}\n{note}", *self.args[1:])
+        if note not in self.args[0]:  # told once, however often the test is run again
+            self.args = (f"{self.args[0]}\n{note}", *self.args[1:])
 
 
 class UnusedInteractionsError(CassetteError):
