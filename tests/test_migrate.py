@@ -630,3 +630,45 @@ def test_a_pytest_recording_project_replays_offline_and_is_told_what_is_left(
     monkeypatch.setenv("CI", "true")
     suite.run("-p", "no:recording").assert_outcomes(passed=11)
     assert suite.server.hits == hits
+
+
+def test_a_fixture_recording_with_vcrpy_itself_is_told_what_to_write(tmp_path: Path) -> None:
+    # The usual login of pytest-recording suites, a session fixture around vcrpy's own
+    # use_cassette, went through migrate without a word: its file stays unscrubbed (password,
+    # token, session cookie), which only a later recording run's summary told.
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent(
+            """\
+            import pytest
+            import vcr
+            from vcr import VCR, use_cassette as vcr_cassette
+
+            @pytest.fixture(scope="session")
+            def token():
+                my_vcr = vcr.VCR(cassette_library_dir="tests/cassettes")
+                with my_vcr.use_cassette("login.yaml"):
+                    return "t"
+
+            @pytest.fixture
+            def other():
+                with vcr.use_cassette("other.yaml"), vcr_cassette("third.yaml"):
+                    pass
+                with VCR().use_cassette("fourth.yaml"):
+                    pass
+            """
+        )
+    )
+    (tmp_path / "test_a.py").write_text(
+        "import pytest_cassettes\n\n\n"
+        "def test_x(request):\n"
+        "    with pytest_cassettes.use_cassette(request, 'mine.yaml'):\n"
+        "        pass\n"
+    )
+    out = io.StringIO()
+    migrate([str(tmp_path)], write=False, out=out)
+    told = [line for line in out.getvalue().splitlines() if "vcrpy's own use_cassette" in line]
+    assert [line.split(": ", 1)[0] for line in told] == [
+        f"{tmp_path}/conftest.py:{n}" for n in (8, 13, 13, 15)
+    ]
+    assert '`pytest_cassettes.use_cassette(request, "login.yaml")`' in told[0]
+    assert "unscrubbed" in told[0]

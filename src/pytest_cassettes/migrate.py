@@ -340,6 +340,10 @@ class _Migrator(ast.NodeVisitor):
         # The tests left on vcr under default_cassette_name and vcr_cassette_dir overrides,
         # and their markers.
         self.scope = Scope()
+        # What vcrpy's own use_cassette is reached by here: its module and the VCR class as
+        # imported, names given a vcr.VCR(...); and use_cassette itself, imported.
+        self.vcrpy: set[str] = set()
+        self.vcrpy_use: set[str] = set()
 
     def segment(self, node: ast.AST) -> str:
         start, end = self.offsets.span(node)
@@ -390,13 +394,24 @@ class _Migrator(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        if (
+        pytest_vcr = (
             any(self.vcr_args)
             and isinstance(func, ast.Attribute)
             and func.attr == "use_cassette"
             and isinstance(func.value, ast.Name)
             and func.value.id == "vcr"
-        ):
+        )
+        if not pytest_vcr and self._vcrpy_use_cassette(func):
+            names = ", ".join(self.segment(a) for a in node.args)
+            self.note(
+                node,
+                "vcrpy's own use_cassette: pytest-cassettes neither scrubs its cassette (a "
+                "login's password, token and session cookie are written unscrubbed) nor "
+                "chooses its record mode or place: write "
+                f"`pytest_cassettes.use_cassette(request, {names or '<name>'})` (relative to "
+                "cassettes/ beside the file), with `request` the fixture's argument",
+            )
+        if pytest_vcr:
             names = ", ".join(self.segment(a) for a in node.args)
             self.note(
                 node,
@@ -430,6 +445,37 @@ class _Migrator(ast.NodeVisitor):
             if node.args:
                 name = self.cassette_name(node.args[0], default=True)
                 self.edit(node, f"{self.mark_name(func)}({name})")
+        self.generic_visit(node)
+
+    def _vcrpy_use_cassette(self, func: ast.expr) -> bool:
+        """Whether `func` is vcrpy's use_cassette: `vcr.use_cassette`, a VCR's, imported."""
+        if isinstance(func, ast.Name):
+            return func.id in self.vcrpy_use
+        if not isinstance(func, ast.Attribute) or func.attr != "use_cassette":
+            return False
+        owner = func.value
+        if isinstance(owner, ast.Call):  # vcr.VCR(...).use_cassette(...)
+            owner = owner.func
+        if isinstance(owner, ast.Attribute) and owner.attr == "VCR":
+            owner = owner.value
+        return isinstance(owner, ast.Name) and owner.id in self.vcrpy
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.vcrpy.update(a.asname or a.name for a in node.names if a.name == "vcr")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module == "vcr":
+            self.vcrpy.update(a.asname or a.name for a in node.names if a.name == "VCR")
+            self.vcrpy_use.update(
+                a.asname or a.name for a in node.names if a.name == "use_cassette"
+            )
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        value = node.value
+        if isinstance(value, ast.Call) and self._vcrpy_use_cassette(
+            ast.Attribute(value=value.func, attr="use_cassette")
+        ):
+            self.vcrpy.update(t.id for t in node.targets if isinstance(t, ast.Name))
         self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
