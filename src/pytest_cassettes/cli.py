@@ -223,7 +223,9 @@ def _summary(findings: int, dirty: int, scanned: int, errors: int) -> str:
         f"scan: {findings} possible secret{plural} in {dirty} of {files}{unread}. Re-record "
         "the tests of each file named (`pytest --record-mode=rewrite path/to/test_x.py::test_y` "
         "scrubs what it records), or scrub them in place as recording would: "
-        "`pytest-cassettes scrub PATH...` says what it would replace, `--write` does it."
+        "`pytest-cassettes scrub PATH...` says what it would replace, `--write` does it. "
+        "A file a fixture writes with vcrpy's own use_cassette stays unscrubbed whatever the "
+        "mode: write it with pytest_cassettes.use_cassette(request, ...)."
     )
 
 
