@@ -323,6 +323,15 @@ def _shown(path: Path) -> Path:
         return path
 
 
+def _literal(text: str, like: str) -> str:
+    """`text` as a Python string, in the quotes of the literal `like` where they can hold it
+    (the double quotes of a formatted file kept: repr's single ones failed its check)."""
+    literal = repr(text)
+    if like.lstrip("rRuU")[:1] == '"' and literal[0] == "'" and '"' not in text:
+        return f'"{literal[1:-1]}"'
+    return literal
+
+
 def _with_suffix(name: str) -> str:
     return name if name.endswith(".yaml") else name + ".yaml"
 
@@ -360,9 +369,9 @@ class _Migrator(ast.NodeVisitor):
         """A pytest-recording cassette name, relative to `cassettes/`, as source text."""
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             name = _with_suffix(arg.value) if default else arg.value
-            if os.path.isabs(name):
-                return repr(name)
-            return repr(f"{self.module}/{name}")
+            if not os.path.isabs(name):
+                name = f"{self.module}/{name}"
+            return _literal(name, self.segment(arg))
         self.note(
             arg,
             f"cassette name {self.segment(arg)} is now relative to cassettes/, "
