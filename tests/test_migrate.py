@@ -62,7 +62,6 @@ def test_flow(cassette_config, request):
     assert request.getfixturevalue("cassette_config") is cassette_config
 
 
-@mark.cassette
 @pytest.mark.cassette("test_sample/custom.yaml")
 def test_named():
     pass
@@ -673,3 +672,40 @@ def test_a_fixture_recording_with_vcrpy_itself_is_told_what_to_write(tmp_path: P
     ]
     assert '`pytest_cassettes.use_cassette(request, "login.yaml")`' in told[0]
     assert "unscrubbed" in told[0]
+
+
+def test_a_default_cassette_beside_a_bare_vcr_marker_becomes_one_cassette_marker(
+    suite: Suite,
+) -> None:
+    # `@pytest.mark.default_cassette("x")` always comes with `@pytest.mark.vcr`: migrated,
+    # the test carried two cassette markers, `@pytest.mark.cassette("m/x.yaml")` and a bare
+    # `@pytest.mark.cassette`, where the README's table shows one.
+    path = suite.write(
+        """
+        @pytest.mark.default_cassette("shared")
+        @pytest.mark.vcr
+        def test_one():
+            requests.get(URL + "/shared")
+
+        @pytest.mark.vcr()
+        @pytest.mark.default_cassette("shared")
+        def test_two():
+            requests.get(URL + "/shared")
+
+        @pytest.mark.default_cassette("shared")
+        @pytest.mark.vcr(record_mode="once")
+        def test_three():
+            requests.get(URL + "/shared")
+        """,
+        name="test_named",
+    )
+    suite.run("-p", "no:recording").assert_outcomes(passed=3)
+    assert migrate([str(path)], write=True, out=io.StringIO()) == 0
+    migrated = path.read_text()
+    assert migrated.count('@pytest.mark.cassette("test_named/shared.yaml")\ndef test_one') == 1
+    assert migrated.count('@pytest.mark.cassette("test_named/shared.yaml")\ndef test_two') == 1
+    # A marker with options keeps them, beside the name.
+    assert '@pytest.mark.cassette(record_mode="once")\ndef test_three' in migrated
+    hits = suite.server.hits
+    suite.run("-p", "no:recording", "--record-mode=none").assert_outcomes(passed=3)
+    assert suite.server.hits == hits

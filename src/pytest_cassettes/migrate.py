@@ -353,6 +353,7 @@ class _Migrator(ast.NodeVisitor):
         # imported, names given a vcr.VCR(...); and use_cassette itself, imported.
         self.vcrpy: set[str] = set()
         self.vcrpy_use: set[str] = set()
+        self.dropped: set[int] = set()  # ids of bare vcr markers a default_cassette replaces
 
     def segment(self, node: ast.AST) -> str:
         start, end = self.offsets.span(node)
@@ -430,8 +431,8 @@ class _Migrator(ast.NodeVisitor):
                 "cassettes/ beside the file, as pytest-vcr's were), with `request` the test's "
                 "or fixture's argument",
             )
-        if id(func) in self.scope.marks:
-            self.handled.add(id(func))  # left as it is (see migrate_file)
+        if id(func) in self.scope.marks or id(node) in self.dropped:
+            self.handled.add(id(func))  # left as it is (see migrate_file), or dropped
         elif is_mark(func, "vcr"):
             self.handled.add(id(func))
             if any(k.arg == "cassette_library_dir" for k in node.keywords):
@@ -488,7 +489,8 @@ class _Migrator(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if is_mark(node, "vcr") and id(node) not in self.handled | self.scope.marks:
+        left = self.handled | self.scope.marks | self.dropped
+        if is_mark(node, "vcr") and id(node) not in left:
             self.edit(node, self.mark_name(node))
         self.generic_visit(node)
 
@@ -516,8 +518,36 @@ class _Migrator(ast.NodeVisitor):
                 "the cassettes of vcr tests only, so the vcr markers of the tests under it are "
                 "left as they are; see the TODO comment",
             )
+        self._drop_bare_vcr(node)
         self.generic_visit(node)
         self.vcr_args.pop()
+
+    def _drop_bare_vcr(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """A bare `@pytest.mark.vcr` beside a `default_cassette` marker that names the
+        cassette goes: the latter becomes `@pytest.mark.cassette(name)`, which says it all
+        (two cassette markers on the test otherwise). Only a marker alone on its line."""
+        decorators = node.decorator_list
+        named = any(
+            isinstance(d, ast.Call)
+            and is_mark(d.func, "default_cassette")
+            and d.args
+            and id(d.func) not in self.scope.marks
+            for d in decorators
+        )
+        if not named:
+            return
+        for decorator in decorators:
+            mark = decorator.func if isinstance(decorator, ast.Call) else decorator
+            bare = not isinstance(decorator, ast.Call) or not (decorator.args or decorator.keywords)
+            if not (is_mark(mark, "vcr") and bare) or id(mark) in self.scope.marks:
+                continue
+            line = decorator.lineno  # type: ignore[attr-defined]
+            if decorator.end_lineno != line:  # type: ignore[attr-defined]
+                continue
+            if self.offsets.lines[line - 1].strip() != f"@{self.segment(decorator)}":
+                continue
+            self.dropped.update((id(decorator), id(mark)))
+            self.m.edits.append(Edit(self.offsets.starts[line - 1], self.offsets.starts[line], ""))
 
     def todo(self, node: ast.FunctionDef | ast.AsyncFunctionDef, todo: tuple[str, ...]) -> None:
         """The comment above a fixture definition (its decorators), once."""
