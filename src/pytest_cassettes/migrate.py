@@ -541,8 +541,8 @@ class _Migrator(ast.NodeVisitor):
             bare = not isinstance(decorator, ast.Call) or not (decorator.args or decorator.keywords)
             if not (is_mark(mark, "vcr") and bare) or id(mark) in self.scope.marks:
                 continue
-            line = decorator.lineno  # type: ignore[attr-defined]
-            if decorator.end_lineno != line:  # type: ignore[attr-defined]
+            line = decorator.lineno
+            if decorator.end_lineno != line:
                 continue
             if self.offsets.lines[line - 1].strip() != f"@{self.segment(decorator)}":
                 continue
