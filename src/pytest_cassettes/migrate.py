@@ -34,6 +34,7 @@ import ast
 import difflib
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,6 +355,7 @@ class _Migrator(ast.NodeVisitor):
         self.vcrpy: set[str] = set()
         self.vcrpy_use: set[str] = set()
         self.dropped: set[int] = set()  # ids of bare vcr markers a default_cassette replaces
+        self.names: Counter[str] = Counter()  # the module's uses of each name (`pytest`, `mark`)
 
     def segment(self, node: ast.AST) -> str:
         start, end = self.offsets.span(node)
@@ -546,6 +548,12 @@ class _Migrator(ast.NodeVisitor):
                 continue
             if self.offsets.lines[line - 1].strip() != f"@{self.segment(decorator)}":
                 continue
+            root = mark
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if not isinstance(root, ast.Name) or self.names[root.id] <= 1:
+                continue  # its last use: `from pytest import mark` left unused fails a linter
+            self.names[root.id] -= 1
             self.dropped.update((id(decorator), id(mark)))
             self.m.edits.append(Edit(self.offsets.starts[line - 1], self.offsets.starts[line], ""))
 
@@ -630,6 +638,7 @@ def migrate_file(
             f"named or placed by {', '.join(migrator.scope.named_by())}, which pytest-cassettes "
             "honours for vcr tests only (see the TODO there)",
         )
+    migrator.names.update(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
     migrator.visit(tree)
     return migration
 
