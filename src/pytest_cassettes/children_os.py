@@ -42,9 +42,11 @@ def carry(on: bool) -> None:
     """Put our wrappers in place of os's functions (``on``; a fake in place of one is left
     alone, as subprocess's are), or the real ones back where ours still are (a test that
     patched one meanwhile keeps its own)."""
+    namespace = vars(os)
     if not on:
         for name, real in _REAL.items():
-            if getattr(getattr(os, name, None), "__wrapped__", None) is real:
+            current = namespace.get(name)
+            if current is _MADE[name] or getattr(current, "__wrapped__", None) is real:
                 setattr(os, name, real)
         _REAL.clear()
         for namespace, name, real in _BOUND:
@@ -53,15 +55,18 @@ def carry(on: bool) -> None:
         _BOUND.clear()
         return
     for name, wrap in _WRAPS.items():
-        current = getattr(os, name, None)
+        current = namespace.get(name)
+        made = _MADE.get(name)
+        if made is not None and made.__wrapped__ is current:  # as at the guard before: ours
+            _REAL[name] = current
+            setattr(os, name, made)
+            continue
         if current is None or getattr(current, "_carries_guard", False):
             continue  # not on this system, or ours already
         if not _is_os_own(name, current):
             continue  # a test's fake (a conftest's, a session fixture's): left alone
-        made = _MADE.get(name)
-        if made is None or made.__wrapped__ is not current:
-            made = _MADE[name] = functools.wraps(current)(wrap(current))
-            setattr(made, "_carries_guard", True)  # noqa: B010 (a function's attribute)
+        made = _MADE[name] = functools.wraps(current)(wrap(current))
+        setattr(made, "_carries_guard", True)  # noqa: B010 (a function's attribute)
         _REAL[name] = current
         setattr(os, name, made)
     _carry_into_bound_names()
