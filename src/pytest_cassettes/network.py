@@ -791,10 +791,22 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
             yield channel_class, "__init__", key
 
 
+# The modules whose presence changes what _patch_points finds.
+_OPTIONAL = ("asyncio.proactor_events", "uvloop", "pycares", "pycurl", *_GRPC_CHANNELS)
+# What _patch_points found last, and with which of those modules (the same at nearly every
+# guard of a run: it is not looked for again then).
+_points: list[tuple[tuple[Any, ...], list[tuple[object, str, str]]]] = []
+
+
 def _install(points: list[tuple[object, str, str]] | None = None) -> None:
     """Put the guarded functions in place, remembering exactly what was there."""
     if points is None:
-        points = list(_patch_points())
+        modules = tuple(map(sys.modules.get, _OPTIONAL))
+        if _points and _points[0][0] == modules:
+            points = _points[0][1]
+        else:
+            points = list(_patch_points())
+            _points[:] = [(modules, points)]
         if _LATE_IMPORTS not in sys.meta_path:  # once: never removed (see _LateImports)
             sys.meta_path.insert(0, _LATE_IMPORTS)
     originals = {key: getattr(owner, attribute) for owner, attribute, key in points}
@@ -853,13 +865,13 @@ _LATE_IMPORTS = _LateImports()
 
 def _uninstall() -> None:
     """Restore every original, even if an exception (KeyboardInterrupt) hits half-way."""
-    if not _saved:
-        return
-    owner, attribute, had_own, original = _saved.pop()
     try:
-        if had_own:
-            setattr(owner, attribute, original)
-        elif attribute in vars(owner):
-            delattr(owner, attribute)
-    finally:
-        _uninstall()
+        while _saved:
+            owner, attribute, had_own, original = _saved.pop()
+            if had_own:
+                setattr(owner, attribute, original)
+            elif attribute in vars(owner):
+                delattr(owner, attribute)
+    except BaseException:
+        _uninstall()  # the rest
+        raise
