@@ -469,6 +469,126 @@ def test_the_guard_is_gone_after_the_test(suite: Suite) -> None:
     assert suite.server.hits == 1
 
 
+def test_the_guard_is_gone_for_a_plain_test_between_guarded_ones_and_after_the_run(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between two guarded tests the guard's patches may stay in place, doing nothing: a plain
+    # test still sees the originals, the next guarded test still blocks, and the run leaves
+    # nothing of ours in place.
+    import os
+    import socket
+    import subprocess
+
+    def ours() -> tuple[object, ...]:
+        return (socket.socket.connect, socket.getaddrinfo, os.system, subprocess.Popen.__init__)
+
+    before = ours()
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        import subprocess
+
+        ORIGINAL = (socket.socket.connect, socket.getaddrinfo, os.system, subprocess.Popen.__init__)
+
+        def now():
+            return (socket.socket.connect, socket.getaddrinfo, os.system, subprocess.Popen.__init__)
+
+        @pytest.mark.cassette
+        def test_1_guarded():
+            assert all(a is not b for a, b in zip(now(), ORIGINAL))
+
+        @pytest.mark.cassette
+        def test_2_guarded_again():
+            assert all(a is not b for a, b in zip(now(), ORIGINAL))
+            connect(URL)
+
+        def test_3_plain():
+            assert now() == ORIGINAL
+            assert connect(URL)
+
+        @pytest.mark.cassette
+        def test_4_guarded():
+            connect(URL)
+        """)
+    )
+    result = run_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*Network access to 127.0.0.1:* blocked in test_suite.py::test_2_guarded_again",
+            "*Network access to 127.0.0.1:* blocked in test_suite.py::test_4_guarded",
+        ]
+    )
+    assert suite.server.hits == 1
+    assert ours() == before
+
+
+def test_a_child_a_plain_tests_fixture_starts_after_a_guarded_test_is_not_guarded(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The module fixture of a plain test, torn down after the guarded test that ends the module
+    # (its guard gone, its patches maybe still in place): its child runs without the guard.
+    out = suite.path / "child.txt"
+    suite.write(
+        textwrap.dedent(f"""
+        import subprocess
+        import sys
+
+        @pytest.fixture(scope="module")
+        def tool():
+            yield
+            code = "import os; print(os.environ.get('PYTEST_CASSETTES_CHILD_GUARD'))"
+            told = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            open({str(out)!r}, "w").write(told.stdout)
+
+        def test_1_plain(tool):
+            pass
+
+        @pytest.mark.cassette
+        def test_2_guarded():
+            assert "PYTEST_CASSETTES_CHILD_GUARD" in os.environ
+        """)
+    )
+    run_in_ci(suite, monkeypatch).assert_outcomes(passed=2)
+    assert out.read_text() == "None\n"
+
+
+def test_a_guard_patches_again_what_a_test_before_replaced(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A guarded test puts its own getaddrinfo and os.system in place of the guard's and leaves
+    # them: the next guarded test is guarded as every test is (its name look-up refused), and
+    # os.system is a fake of the test's own, left alone.
+    import os
+    import socket
+
+    monkeypatch.setattr(os, "system", os.system)  # the fakes outlive the run: given back here
+    monkeypatch.setattr(socket, "getaddrinfo", socket.getaddrinfo)
+    suite.write(
+        textwrap.dedent("""
+        import socket
+
+        def test_0_plain():
+            pass
+
+        @pytest.mark.cassette
+        def test_1_replaces():
+            socket.getaddrinfo = lambda *args, **kwargs: []
+            os.system = lambda command: 0
+
+        @pytest.mark.cassette
+        def test_2_guarded():
+            assert os.system("exit 3") == 0
+            socket.getaddrinfo("db.example.invalid", 5432)
+        """)
+    )
+    result = run_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*Network access to db.example.invalid:5432 blocked in test_suite.py::test_2_guarded"]
+    )
+
+
 def test_bad_allow_list_entry_is_a_usage_error(suite: Suite) -> None:
     suite.write("def test_x():\n    pass\n")
     result = suite.run("--cassette-allow-hosts=*.example.com")

@@ -94,6 +94,7 @@ class _Parent:
         self.popen: tuple[Any, Any] | None = None
         self.wrapper: Any = None
         self.proxy: Any = None  # children_proxy, once a child was started under a guard
+        self.carrying = False  # os's and subprocess's functions ours (_carry_into_popen)
         self.counted: set[tuple[str, str]] = set()  # marked blocks counted: guard key, mark
 
     def report_path(self) -> str:
@@ -116,10 +117,11 @@ class _Parent:
 _PARENT = _Parent()
 
 
-def publish(active: Sequence[NetworkGuard]) -> None:
+def publish(active: Sequence[NetworkGuard], linger: bool = False) -> None:
     """The guards now on: describe those carrying a spec to children, or put the variables back
-    as they were when none does. Called by the network guard, under its lock, when the guards
-    on change."""
+    as they were when none does (``linger``: leaving ``os``'s and ``subprocess``'s functions
+    ours, doing nothing without the variables, until :func:`release`). Called by the network
+    guard, under its lock, when the guards on change."""
     parent = _PARENT
     carried = [guard for guard in active if guard.child is not None]
     if not carried and parent.published is None:
@@ -149,7 +151,8 @@ def publish(active: Sequence[NetworkGuard]) -> None:
                     del environ[name]
                 else:
                     environ[name] = before
-        _carry_into_popen(False)
+        if not linger:
+            _carry_into_popen(False)
         parent.published = None
         parent.counted.clear()
         if parent.proxy is not None:  # the trap, if a child was started
@@ -192,6 +195,13 @@ def _encoded(spec: ChildSpec, report: str) -> str:
     )
 
 
+def release() -> None:
+    """``os``'s and ``subprocess``'s own functions back, where a guard that went left ours
+    (``publish(..., linger=True)``)."""
+    if _PARENT.published is None and _PARENT.carrying:
+        _carry_into_popen(False)
+
+
 def _our_folder_first(path: str | None) -> str:
     if not path:
         return SITE_DIR
@@ -210,6 +220,15 @@ def _carry_into_popen(on: bool) -> None:
 
     import pytest_cassettes.children_os as children_os  # not `from`: its fromlist costs 2 us
 
+    if on and _PARENT.carrying:  # ours stayed since the guard before (publish's linger)
+        if (
+            _PARENT.popen is not None
+            and _PARENT.popen[0].__init__ is _PARENT.wrapper
+            and children_os.unchanged()
+        ):
+            return  # all as that guard left them
+        _carry_into_popen(False)
+    _PARENT.carrying = on
     children_os.carry(on)
     _carry_into_workers(on)
     if on:

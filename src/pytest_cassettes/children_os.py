@@ -49,10 +49,11 @@ def carry(on: bool) -> None:
             if current is _MADE[name] or getattr(current, "__wrapped__", None) is real:
                 setattr(os, name, real)
         _REAL.clear()
-        for namespace, name, real in _BOUND:
-            if getattr(namespace.get(name), "__wrapped__", None) is real:
-                namespace[name] = real
+        for bound, name, real in _BOUND:
+            if getattr(bound.get(name), "__wrapped__", None) is real:
+                bound[name] = real
         _BOUND.clear()
+        _HELD.clear()
         return
     for name, wrap in _WRAPS.items():
         current = namespace.get(name)
@@ -70,6 +71,7 @@ def carry(on: bool) -> None:
         _REAL[name] = current
         setattr(os, name, made)
     _carry_into_bound_names()
+    _HELD[:] = [tuple(map(namespace.get, _WRAPS))]
 
 
 def _is_os_own(name: str, function: Any) -> bool:
@@ -101,6 +103,20 @@ def _carry_into_bound_names() -> None:
         if real is not None and namespace.get(name) is real:
             namespace[name] = _MADE[os_name]
             _BOUND.append((namespace, name, real))
+
+
+# What os held under the names of _WRAPS when they were last carried (ours, a fake, None).
+_HELD: list[tuple[Any, ...]] = []
+
+
+def unchanged() -> bool:
+    """Whether os holds what it held when carried last (nothing put back or in since), and no
+    module was imported since (one may have bound a function of os's by name)."""
+    return (
+        bool(_HELD)
+        and len(sys.modules) == _SEEN[0]
+        and tuple(map(vars(os).get, _WRAPS)) == _HELD[0]
+    )
 
 
 def _carried(env: Mapping[Any, Any] | None, args: Any, replacing: bool = False) -> tuple[Any, str]:

@@ -268,8 +268,9 @@ def _parse_entry(entry: str, given: str) -> tuple[str, int | None, _Network | No
 
 _install_lock = threading.RLock()
 _active: list[NetworkGuard] = []
-# What the installed patches replaced: (owner, attribute, owner had it itself, original value).
-_saved: list[tuple[object, str, bool, Any]] = []
+# What the installed patches replaced: (owner, attribute, owner had it itself, original value,
+# the replacement).
+_saved: list[tuple[object, str, bool, Any, Any]] = []
 
 
 class NetworkGuard:
@@ -313,9 +314,12 @@ class NetworkGuard:
                 if self.keep_threads:
                     self._threads_before = set(threading.enumerate())
                 _active.append(self)
-                if not _saved:
+                if len(_active) == 1:
                     try:
-                        _install()
+                        # Patches still in place: left for the next guard (`linger`), or
+                        # kept for the threads of a guard gone (`keep_threads`).
+                        if not _resume() and not _saved:
+                            _install()
                     except BaseException:
                         _active.remove(self)
                         self._depth = 0
@@ -336,10 +340,14 @@ class NetworkGuard:
                         if thread not in self._threads_before and thread is not current_thread():
                             _outliving[thread] = self
                     self._threads_before = set()
-                if not _active and not any(t.is_alive() for t in list(_outliving)):
-                    forget_outliving()
+                if not _active:
+                    if _lingering[0] or _outliving_alive():
+                        _idle[0] = True  # the patches stay (see `linger`, `release`)
+                    else:
+                        _outliving.clear()
+                        _uninstall()
                 _checked.clear()
-                children.publish(_active)
+                children.publish(_active, linger=_idle[0])
 
     @property
     def active(self) -> bool:
@@ -415,8 +423,60 @@ def forget_outliving() -> None:
     originals are back if no guard is on."""
     with _install_lock:
         _outliving.clear()
-        if not _active:
-            _uninstall()
+    release()
+
+
+def _outliving_alive() -> bool:
+    return bool(_outliving) and any(thread.is_alive() for thread in list(_outliving))
+
+
+# A replay-only run guards one test after another: between two guards the patches may stay in
+# place, doing nothing (they check the guards active: none), rather than go and come back at
+# every test. The runs asking for it (`linger`), and whether the patches are in place for no
+# guard now; `release` puts the originals back then (a test the run does not guard starts, the
+# run ends).
+_lingering = [0]
+_idle = [False]
+
+
+def linger(on: bool) -> None:
+    """A run that guards test after test begins (``on``) or ends: the patches in place for no
+    guard go at its end."""
+    with _install_lock:
+        _lingering[0] = max(0, _lingering[0] + (1 if on else -1))
+    if not on:
+        release()
+
+
+def release() -> None:
+    """The originals back, and ``os``'s and ``subprocess``'s own functions, where the patches
+    stayed after the last guard went (`linger`): nothing of ours on the call path."""
+    with _install_lock:
+        if _active or not _idle[0] or _outliving_alive():
+            return  # on for a guard, or for the threads of one gone (`keep_threads`)
+        _idle[0] = False
+        _outliving.clear()
+        _uninstall()
+        children.release()
+
+
+def _resume() -> bool:
+    """Whether the patches in place for no guard (`linger`) are still ours, all of them and
+    where they were (no optional module came or went since), and so serve the guard now on;
+    else they go, to be put in place afresh."""
+    if not _idle[0]:
+        return False
+    _idle[0] = False
+    points = _points[0][1] if _points else None
+    if (
+        points is not None
+        and _points[0][0] == tuple(map(sys.modules.get, _OPTIONAL))
+        and len(_saved) == len(points)
+        and all(getattr(owner, attribute) is placed for owner, attribute, *_, placed in _saved)
+    ):
+        return True
+    _uninstall()
+    return False
 
 
 def _guards() -> tuple[NetworkGuard, ...]:
@@ -792,7 +852,7 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
 
 
 # The modules whose presence changes what _patch_points finds.
-_OPTIONAL = ("asyncio.proactor_events", "uvloop", "pycares", "pycurl", *_GRPC_CHANNELS)
+_OPTIONAL = ("ssl", "asyncio.proactor_events", "uvloop", "pycares", "pycurl", *_GRPC_CHANNELS)
 # What _patch_points found last, and with which of those modules (the same at nearly every
 # guard of a run: it is not looked for again then).
 _points: list[tuple[tuple[Any, ...], list[tuple[object, str, str]]]] = []
@@ -813,8 +873,9 @@ def _install(points: list[tuple[object, str, str]] | None = None) -> None:
     replacements = _replacements(originals)
     try:
         for owner, attribute, key in points:
-            _saved.append((owner, attribute, attribute in vars(owner), originals[key]))
-            setattr(owner, attribute, replacements[key])
+            replacement = replacements[key]
+            _saved.append((owner, attribute, attribute in vars(owner), originals[key], replacement))
+            setattr(owner, attribute, replacement)
     except BaseException:
         _uninstall()
         raise
@@ -867,7 +928,7 @@ def _uninstall() -> None:
     """Restore every original, even if an exception (KeyboardInterrupt) hits half-way."""
     try:
         while _saved:
-            owner, attribute, had_own, original = _saved.pop()
+            owner, attribute, had_own, original, _ = _saved.pop()
             if had_own:
                 setattr(owner, attribute, original)
             elif attribute in vars(owner):

@@ -388,6 +388,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, None]:
         # (pytest-recording's `vcr`, a fixture using vcrpy or responses) must not have its
         # patches undone by ours going off after it.
         session.switch_off()
+        session.unguarded()
     elif session.run.replay_only:
         # Offline from the first fixture until the cassette closes (or the teardown ends), and
         # each fixture set up meanwhile again at its teardown (Session.test_guard).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_cassettes import children, compat, paths, runmarks
+from pytest_cassettes import children, compat, network, paths, runmarks
 from pytest_cassettes.errors import (
     CassetteError,
     CassetteLoadError,
@@ -162,6 +162,7 @@ class Session:
         # id(fixturedef) -> the guards its teardowns are under (see fixture_set_up)
         self._teardown_guards: dict[int, list[NetworkGuard]] = {}
         self._guards_ended = False  # the run's end: no guard any more (see leave_test_guards)
+        self._lingering = False  # the guard's patches stay between tests (see test_guard)
         # The problems of the test being torn down: a guarded fixture torn down then reports
         # to it (set by the plugin's pytest_runtest_teardown).
         self.tearing_down: list[CassetteError] | None = None
@@ -745,7 +746,18 @@ class Session:
         guard = self._guard(item, allow, self.run.mode, self.run.source, problems, False)
         item.stash[TEST_GUARD] = guard
         self._guarded.append(item)
+        if not self._lingering and not self._guards_ended:
+            # Test after test: the guard's patches stay in place from one test's guard to the
+            # next, doing nothing between them, until a test without one starts (`unguarded`)
+            # or the run ends.
+            self._lingering = True
+            network.linger(True)
         return guard
+
+    def unguarded(self) -> None:
+        """A test without the run's guard starts: the originals back (see test_guard)."""
+        if self._lingering:
+            network.release()
 
     def fixture_set_up(self, fixturedef: Any) -> None:
         """A fixture was set up: if under a test's replay-only guard (for the test, or for a
@@ -795,6 +807,9 @@ class Session:
         self._teardown_guards.clear()
         self._fixtures_tearing_down.clear()
         forget_outliving()
+        if self._lingering:
+            self._lingering = False
+            network.linger(False)
 
     def _guard(
         self,
