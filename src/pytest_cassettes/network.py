@@ -24,7 +24,9 @@ against the IP and CIDR entries. The name ``localhost`` stands for this machine:
 also allows every loopback address (``127.0.0.0/8``, ``::1``) on the same ports; the converse
 does not hold (allowing ``127.0.0.1`` does not allow the name ``localhost``).
 
-When no guard is installed, the originals are back in place: nothing of ours is on the call path.
+When no guard is installed, the originals are back in place: nothing of ours is on the call path
+(a run that guards test after test may keep the patches, doing nothing, between two guards: see
+`linger`).
 """
 
 from __future__ import annotations
