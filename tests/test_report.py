@@ -1241,6 +1241,61 @@ def test_z(request):
     suite.run("--record-mode=none").assert_outcomes(passed=4)
 
 
+# test_a (and test_b) name shared/flow.yaml; test_z's block of it says record_mode="rewrite".
+BLOCK_REWRITING = """
+@pytest.mark.cassette("shared/flow.yaml")
+def test_a():
+    requests.get(URL + "/a")
+{test_b}
+def test_z(request):
+    from pytest_cassettes import use_cassette
+
+    with use_cassette(request, "shared/flow.yaml", record_mode="rewrite"):
+        requests.get(URL + "/z")
+{old}
+"""
+TEST_B = """
+@pytest.mark.cassette("shared/flow.yaml")
+def test_b():
+    requests.get(URL + "/b")
+"""
+
+
+@pytest.mark.parametrize("tests", [1, 2], ids=["one-test", "two-tests"])
+def test_a_block_saying_rewrite_keeps_what_the_tests_naming_its_cassette_recorded(
+    suite: Suite, tests: int
+) -> None:
+    # A use_cassette block whose own record_mode is "rewrite", in a run whose tests record in
+    # `once`: where one test's marker names its cassette, the block's save rewrote the file
+    # whole (test_a's page lost as soon as it was recorded, and test_a failed unmatched on
+    # replay); where two do, it was replaced in part and the page the block no longer sends
+    # stayed, the summary saying nothing.
+    test_b = TEST_B if tests == 2 else ""
+    suite.write(BLOCK_REWRITING.format(test_b=test_b, old='        requests.get(URL + "/old")'))
+    suite.run().assert_outcomes(passed=tests + 1)
+    pages = ["/a", "/b", "/z"] if tests == 2 else ["/a", "/z"]
+    assert sorted(flow_uris(suite)) == sorted(suite.server.url(p) for p in [*pages, "/old"])
+    suite.write(BLOCK_REWRITING.format(test_b=test_b, old=""))  # the block no longer sends /old
+    result = suite.run("--cassette-report=r.json")
+    result.assert_outcomes(passed=tests + 1)
+    assert sorted(flow_uris(suite)) == sorted(suite.server.url(p) for p in [*pages, "/old"])
+    result.stdout.fnmatch_lines(
+        [
+            'use_cassette(record_mode="rewrite") replaced in part 1 cassette that markers name '
+            "too: *pytest --record-mode=rewrite",
+            "  cassettes/shared/flow.yaml",
+        ]
+    )
+    in_part = json.loads((suite.path / "r.json").read_text())["rewritten_in_part"]
+    assert in_part == ["cassettes/shared/flow.yaml"]
+    # Rewritten with the tests naming it, the page none sends any more goes.
+    result = suite.run("--record-mode=rewrite")
+    result.assert_outcomes(passed=tests + 1)
+    assert sorted(flow_uris(suite)) == sorted(suite.server.url(p) for p in pages)
+    assert "replaced in part" not in result.stdout.str()
+    suite.run("--record-mode=none").assert_outcomes(passed=tests + 1)
+
+
 @pytest.mark.parametrize("xdist", XDIST)
 def test_a_whole_rewrite_counts_a_test_passing_on_its_rerun_as_passed(
     suite: Suite, monkeypatch: pytest.MonkeyPatch, xdist: list[str]

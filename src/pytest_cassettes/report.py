@@ -87,6 +87,9 @@ class Report:
     # Cassettes a rewrite replaced in part (Session.open): what its tests sent (a narrowed
     # run, or one that deselected or skipped tests naming them).
     rewritten_in_part: set[str] = field(default_factory=set)
+    # Cassettes markers name that a use_cassette block saying record_mode="rewrite" replaced
+    # in part, in a run whose tests do not rewrite (Session.open).
+    blocks_in_part: set[str] = field(default_factory=set)
     # Cassettes several tests name that a rewrite of the whole suite replaced in part: path ->
     # those tests; what is left of the old recording goes at the run's end if they all passed
     # (Session.finish_rewrites), else it stays: path -> the tests that did not pass.
@@ -138,6 +141,7 @@ class Report:
             "drop_skipped": sorted(self.drop_skipped),
             "narrowed": self.narrowed,
             "rewritten_in_part": sorted(self.rewritten_in_part),
+            "blocks_in_part": sorted(self.blocks_in_part),
             "rewriting": self.rewriting,
             "sharing": self.sharing,
         }
@@ -156,6 +160,7 @@ class Report:
         self.drop_skipped.update(wire.get("drop_skipped", ()))
         self.narrowed = self.narrowed or wire.get("narrowed", False)
         self.rewritten_in_part.update(wire.get("rewritten_in_part", ()))
+        self.blocks_in_part.update(wire.get("blocks_in_part", ()))
         self.rewriting.update(wire.get("rewriting", {}))
         self.sharing.update(wire.get("sharing", {}))
 
@@ -199,7 +204,7 @@ class Report:
             "cassettes_with_old_secrets": self.old_secrets,
             "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
             "drop_unused_not_applied": sorted(self.drop_skipped),
-            "rewritten_in_part": sorted(self.rewritten_in_part),
+            "rewritten_in_part": sorted(self.rewritten_in_part | self.blocks_in_part),
             "rewrite_kept_old": self.rewrite_kept_old,
             "strict_shared_unplayed": self.strict_unplayed,
         }
@@ -234,6 +239,7 @@ def lines(
         or report.old_secrets
         or report.drop_skipped
         or report.rewritten_in_part
+        or report.blocks_in_part
         or report.rewrite_kept_old
         or report.strict_unplayed
         or report.beside_pytest_vcr
@@ -340,6 +346,16 @@ def lines(
             "pytest --record-mode=rewrite"
         )
         yield from (f"  {path}" for path in sorted(report.rewritten_in_part))
+    if report.blocks_in_part:
+        count = len(report.blocks_in_part)
+        yield (
+            f'use_cassette(record_mode="rewrite") replaced in part {plural(count, "cassette")} '
+            "that markers name too: what its blocks sent replaced their old recording; the "
+            "rest (what the tests naming "
+            f"{'it' if count == 1 else 'them'} recorded, and what the blocks no longer send) is "
+            "kept. Rewrite whole with those tests, from the rootdir: pytest --record-mode=rewrite"
+        )
+        yield from (f"  {path}" for path in sorted(report.blocks_in_part))
     if report.rewrite_kept_old:
         count = len(report.rewrite_kept_old)
         yield (

@@ -191,6 +191,7 @@ class Session:
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
         self.left_out_own: set[str] = set()
         self.in_part_paths: set[str] = set()  # the files of those a rewrite replaces in part
+        self.named_paths: set[str] = set()  # the files the collected tests' markers name first
         self.ignored_modules = False  # see ignored
         self.report_unwritten = ""  # why --cassette-report's file could not be written
         self._vcr: Any = None
@@ -518,13 +519,15 @@ class Session:
             and key is not None
             and (self.report.narrowed or key in self.left_out_own or whole)
         ) or (
-            # A use_cassette block of a cassette the run replaces so (markers name it too):
-            # its save, a whole rewrite, removed what their tests may need.
+            # A use_cassette block of a cassette the run replaces so (markers name it too),
+            # or saying rewrite itself where the tests naming its cassette do not rewrite:
+            # its save, a whole rewrite, removed what those tests may need.
             rewrite
             and block
             and trackable
             and (
                 os.path.normpath(settings.path) in self.in_part_paths
+                or (not self.tests_rewrite and os.path.normpath(settings.path) in self.named_paths)
                 or storage.rewrites_in_part(settings.path, self.run_id)
             )
         )
@@ -539,6 +542,8 @@ class Session:
                 self.report.rewriting[self.shown(settings.path)] = self.shared_own[key]
             elif own is not None and key is not None:
                 self.report.rewritten_in_part.add(self.shown(settings.path))
+            elif own is not None and block and not self.tests_rewrite:
+                self.report.blocks_in_part.add(self.shown(settings.path))
         if rewrite and not in_part:
             # The old recording goes when the new one is written (a test that fails keeps the
             # old file); only the run's first write of this cassette removes anything, so
@@ -576,6 +581,12 @@ class Session:
             if cassette.sharing > 1:
                 self.report.sharing[self.shown(settings.path)] = cassette.sharing
         return cassette
+
+    @property
+    def tests_rewrite(self) -> bool:
+        """Whether the run rewrites every test's cassette (the flag, the environment, the
+        ini): not where markers decide."""
+        return self.run.mode == "rewrite" or (self.run.mode is None and self.ini_mode == "rewrite")
 
     def shared_key(self, item: pytest.Item) -> str:
         """What tells the tests naming one cassette first: its path (without its suffix), or
@@ -1048,14 +1059,19 @@ class Session:
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
         in_part = {*self.left_out_own, *self.shared_own}
-        self.in_part_paths = {
-            os.path.normpath(
+        first_names = {
+            key: os.path.normpath(
                 paths.named_cassette(marker_names(item)[0], self.default_dir(item.path))
             )
             for key, item in every.items()
             if key in named
             and not named[key].startswith("name:")  # in a folder the test's fixture chooses
-            and (self.report.narrowed or named[key] in in_part)
+        }
+        self.named_paths = set(first_names.values())
+        self.in_part_paths = {
+            path
+            for key, path in first_names.items()
+            if self.report.narrowed or named[key] in in_part
         }
         if self.config.getini("cassette_dir") and self.report.narrowed:
             # One cassette dir for the project: a module of the same name elsewhere, not
