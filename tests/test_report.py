@@ -1169,6 +1169,21 @@ def test_a_rewrite_in_part_replaces_only_the_old_recording_not_what_the_run_reco
     suite.run("--record-mode=none").assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("xdist", XDIST)
+def test_a_run_in_all_mode_replaces_only_the_old_recording_of_a_shared_cassette(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # `--record-mode=all`: test_b's save replaced every /poll the cassette held, test_a's two
+    # fresh ones too, by its one: test_a's replay then failed unmatched at its second poll.
+    suite.write(POLLING)
+    suite.run().assert_outcomes(passed=3)
+    run(suite, "--record-mode=all", *xdist).assert_outcomes(passed=3)
+    # test_b's poll is test_a's first one to the matchers: kept once (as under xdist).
+    uris = [suite.server.url(page) for page in ("/c", "/poll", "/poll")]
+    assert sorted(flow_uris(suite)) == uris
+    suite.run("--record-mode=none").assert_outcomes(passed=3)
+
+
 # A conftest's cassette_dir: `recorded/` beside each test module.
 @pytest.mark.parametrize("before", ["none", "without-test_b"])
 def test_a_whole_rewrite_where_a_test_failed_tells_old_interactions_kept_only_if_some_are(
@@ -1294,6 +1309,126 @@ def test_a_block_saying_rewrite_keeps_what_the_tests_naming_its_cassette_recorde
     assert sorted(flow_uris(suite)) == sorted(suite.server.url(p) for p in pages)
     assert "replaced in part" not in result.stdout.str()
     suite.run("--record-mode=none").assert_outcomes(passed=tests + 1)
+
+
+# test_z records a part of its requests in a block of the cassette test_a and test_b name.
+BLOCK_OF_SHARED = """
+@pytest.mark.cassette("shared/flow.yaml")
+def test_a():
+    requests.get(URL + "/a")
+
+@pytest.mark.cassette("shared/flow.yaml")
+def test_b():
+    requests.get(URL + "/b")
+
+def test_q():
+    assert not os.environ.get("FAIL_q")
+
+def test_z(request):
+    from pytest_cassettes import use_cassette
+
+    with use_cassette(request, "shared/flow.yaml"):
+        assert not os.environ.get("FAIL_z")
+        requests.get(URL + "/z")
+"""
+
+BLOCK_NOT_RUN = {
+    "block-failed": ("FAIL_z", [], {"passed": 3, "failed": 1}),
+    "block-failed-xdist": ("FAIL_z", ["-n", "2"], {"passed": 3, "failed": 1}),
+    "exitfirst": ("FAIL_q", ["-x"], {"passed": 2, "failed": 1}),
+    "deselected": ("", ["-k", "not test_z"], {"passed": 3, "deselected": 1}),
+}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=needs_xdist) if "xdist" in c else c for c in BLOCK_NOT_RUN]
+)
+def test_a_whole_rewrite_keeps_what_a_block_that_did_not_save_recorded_into_a_shared_cassette(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # A whole-suite rewrite where test_z's block of the cassette test_a and test_b name failed,
+    # or where test_z did not run (-x stopped the run, -k left it out): test_a and test_b
+    # passed, so the run's end removed the old recording they did not send again, test_z's
+    # page with it, and test_z failed unmatched on replay.
+    variable, args, outcomes = BLOCK_NOT_RUN[case]
+    suite.write(BLOCK_OF_SHARED)
+    suite.run().assert_outcomes(passed=4)
+    if variable:
+        monkeypatch.setenv(variable, "1")
+    result = run(suite, "--record-mode=rewrite", "--cassette-report=r.json", *args)
+    result.assert_outcomes(**outcomes)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b", "/z")]
+    kept_old = json.loads((suite.path / "r.json").read_text())["rewrite_kept_old"]
+    if variable == "FAIL_z":
+        assert kept_old == {"cassettes/shared/flow.yaml": ["test_suite.py::test_z"]}
+        result.stdout.fnmatch_lines(
+            ["  cassettes/shared/flow.yaml (not passed: test_suite.py::test_z)"]
+        )
+    else:
+        assert kept_old == {"cassettes/shared/flow.yaml": []}
+        result.stdout.fnmatch_lines(["  cassettes/shared/flow.yaml (the run left tests out)"])
+    if variable:
+        monkeypatch.delenv(variable)
+    run(suite, "--record-mode=none").assert_outcomes(passed=4)
+
+
+# A serializer of the user's (vcrpy's JSON under another name), or a persister (vcrpy's own
+# file persister, subclassed), registered for the whole suite.
+STORED_BY_THE_USER = {
+    "serializer": """
+from vcr.serializers import jsonserializer
+
+class Mine:
+    serialize = staticmethod(jsonserializer.serialize)
+    deserialize = staticmethod(jsonserializer.deserialize)
+
+def pytest_cassettes_configure(config, vcr):
+    vcr.register_serializer("mine", Mine)
+""",
+    "persister": """
+from vcr.persisters.filesystem import FilesystemPersister
+
+class Mine(FilesystemPersister):
+    pass
+
+def pytest_cassettes_configure(config, vcr):
+    vcr.register_persister(Mine)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", STORED_BY_THE_USER)
+def test_a_whole_rewrite_through_a_users_serializer_or_persister_keeps_what_failed_tests_need(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # A cassette several tests name, stored through a serializer or a persister of the user's:
+    # a whole-suite rewrite where test_b failed rewrote it whole at test_a's save, and test_b's
+    # page was lost (test_b failed unmatched on replay).
+    suite.pytester.makeconftest(STORED_BY_THE_USER[kind])
+    source = SHARED_ABC
+    if kind == "serializer":
+        source = source.replace('"shared/flow.yaml"', '"shared/flow.json", serializer="mine"')
+    stored = (
+        suite.path / "cassettes/shared" / ("flow.json" if kind == "serializer" else "flow.yaml")
+    )
+
+    def uris() -> list[str]:
+        flow = yaml.safe_load(stored.read_text())  # JSON is YAML too
+        return sorted(i["request"]["uri"] for i in flow["interactions"])
+
+    suite.write(source.format(old='    requests.get(URL + "/old")'))
+    suite.run().assert_outcomes(passed=3)
+    suite.write(source.format(old=""))  # test_a no longer sends /old
+    monkeypatch.setenv("FAIL_b", "1")
+    result = suite.run("--record-mode=rewrite")
+    result.assert_outcomes(passed=2, failed=1)
+    assert uris() == [suite.server.url(page) for page in ("/a", "/b", "/c", "/old")]
+    result.stdout.fnmatch_lines(["  cassettes/shared/flow.* (not passed: test_suite.py::test_b)"])
+    monkeypatch.delenv("FAIL_b")
+    suite.run("--record-mode=none").assert_outcomes(passed=3)
+    suite.run("--record-mode=rewrite").assert_outcomes(passed=3)
+    assert uris() == [suite.server.url(page) for page in ("/a", "/b", "/c")]
+    suite.run("--record-mode=none").assert_outcomes(passed=3)
 
 
 @pytest.mark.parametrize("xdist", XDIST)

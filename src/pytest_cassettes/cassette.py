@@ -989,7 +989,7 @@ class Cassette:
         ours = self.persisted is None and self.codec is storage.YAML and storage.UTF8_SCALARS
         new = [stored_form(request, response, ours) for request, response in self.recorded]
         if self.persisted is not None:
-            self.persisted.write(self.path, new, drop, self.rewrite_run)
+            self.persisted.write(self.path, new, drop, self.rewrite_run, self.replace_run)
             return len(new)
         # What this save keeps of what it loaded: a request on disk beyond it (headers and
         # all) was saved by another process meanwhile, and is not written twice.

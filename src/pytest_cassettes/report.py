@@ -361,13 +361,17 @@ def lines(
         yield (
             f"--record-mode=rewrite kept old interactions in {plural(count, 'cassette')} "
             "several tests name: tests naming "
-            f"{'it' if count == 1 else 'them'} did not pass (they failed or skipped as they "
-            "ran, or -x, --maxfail, ^C or a crashed xdist worker stopped them) and may still "
-            "need them; what the others sent again was replaced. Once they all pass, rewrite "
-            "again to drop what no test sends any more: pytest --record-mode=rewrite"
+            f"{'it' if count == 1 else 'them'} (or a use_cassette block of "
+            f"{'it' if count == 1 else 'them'}) did not pass (they failed or skipped as they "
+            "ran, or -x, --maxfail, ^C or a crashed xdist worker stopped them), or the run "
+            "left tests out (-k, -m, --deselect, --sw, -x) whose blocks may record into "
+            f"{'it' if count == 1 else 'them'}, and may still need them; what the others sent "
+            "again was replaced. Once they all pass, rewrite again to drop what no test sends "
+            "any more: pytest --record-mode=rewrite"
         )
         for path, tests in sorted(report.rewrite_kept_old.items()):
-            yield f"  {path} (not passed: {', '.join(tests)})"
+            why = f"not passed: {', '.join(tests)}" if tests else "the run left tests out"
+            yield f"  {path} ({why})"
     if report.beside_pytest_vcr:
         count = len(report.beside_pytest_vcr)
         yield (

@@ -496,9 +496,6 @@ class Session:
         cassette.own_exists = own is not None
         rewrite = settings.record_mode == "rewrite"
         key = self.shared_key(item) if settings.named and not block else None
-        # Whether the run can record what the file held (storage.run_old): not through a
-        # persister, nor with a serializer of a user's, which another process may not have.
-        trackable = cassette.persisted is None and storage.codec_name(codec) is not None
         # A cassette several tests name, in a run of the whole suite: each may stop before its
         # requests (a failure, -x, ^C), and what it recorded before must not go with the
         # recording of the others. Replaced in part; what is left of the old recording goes at
@@ -508,7 +505,6 @@ class Session:
             and key in self.shared_own
             and not self.report.narrowed
             and key not in self.left_out_own
-            and trackable
         )
         # A cassette a marker names, in a run of part of the suite, or one a test deselected
         # (-k, -m, --deselect, --sw) or skipped by its marker names too: the tests the run
@@ -524,20 +520,21 @@ class Session:
             # its save, a whole rewrite, removed what those tests may need.
             rewrite
             and block
-            and trackable
             and (
                 os.path.normpath(settings.path) in self.in_part_paths
                 or (not self.tests_rewrite and os.path.normpath(settings.path) in self.named_paths)
                 or storage.rewrites_in_part(settings.path, self.run_id)
             )
         )
-        if in_part:
+        # `all` replaces what each test sends again too, in a cassette several tests name.
+        if in_part or (settings.record_mode == "all" and key in self.shared_own):
             cassette.replaces = True
-            if cassette.persisted is None:
-                # Only what the file held when the run first opened it is old: what the run's
-                # other tests recorded meanwhile is theirs, neither replaced nor written twice.
-                cassette.old = storage.run_old(settings.path, self.run_id, codec, own)
-                cassette.replace_run = self.run_id if cassette.old is not None else None
+            # Only what the file held when the run first opened it is old: what the run's
+            # other tests recorded meanwhile is theirs, neither replaced nor written twice.
+            store = storage.store_name(codec, cassette.persisted is not None)
+            cassette.old = storage.run_old(settings.path, self.run_id, store, own)
+            cassette.replace_run = self.run_id if cassette.old is not None else None
+        if in_part:
             if whole and key is not None:
                 self.report.rewriting[self.shown(settings.path)] = self.shared_own[key]
             elif own is not None and key is not None:
@@ -1158,7 +1155,9 @@ class Session:
     def finish_rewrites(self) -> None:
         """The end of a rewrite of the whole suite (its controller under xdist): each cassette
         several tests name, replaced in part (see open), loses what is left of its old
-        recording if every test naming it passed (its recording was saved); it keeps it
+        recording if every test naming it passed (its recording was saved), no use_cassette
+        block of it failed, and every collected test ran (a test the run left out or stopped
+        before may have a block of it, which nothing names before it runs); it keeps it
         otherwise, and the summary says why."""
         if not self.report.rewriting:
             return
@@ -1168,8 +1167,8 @@ class Session:
             target = Path(self.config.rootpath, path)
             not_passed = self._not_passed(path, tests)
             try:
-                if not not_passed:
-                    storage.drop_old(target, self.run_id)
+                if not not_passed and self.report.complete:
+                    storage.drop_old(target, self.run_id, self.vcr)
                     continue
                 if not storage.old_left(target, self.run_id):
                     continue  # first recorded in the run, or all of it sent again: none kept
@@ -1179,9 +1178,10 @@ class Session:
 
     def _not_passed(self, path: str, tests: list[str]) -> list[str]:
         """Those of the tests naming the cassette first that did not save what they recorded
-        into it: they failed, or their report never came (not run, a worker that crashed). One
-        whose own `cassette_dir` put the name in another folder (tests naming it count by the
-        name, see collected) records there: not into this one."""
+        into it: they failed, or their report never came (not run, a worker that crashed); and
+        the tests whose use_cassette block of it failed. One whose own `cassette_dir` put the
+        name in another folder (tests naming it count by the name, see collected) records
+        there: not into this one."""
         failed: dict[str, bool] = {}
         elsewhere = set()
         for test in self.report.tests:
@@ -1189,7 +1189,8 @@ class Session:
                 failed[test.nodeid] = failed.get(test.nodeid, False) or test.failed
             elif os.path.basename(test.cassette) == os.path.basename(path):
                 elsewhere.add(test.nodeid)
-        return [test for test in tests if failed.get(test, test not in elsewhere)]
+        blocks = [test for test, failing in failed.items() if failing and test not in tests]
+        return [test for test in tests if failed.get(test, test not in elsewhere)] + blocks
 
     def prune(self) -> None:
         """Delete the orphan cassettes (complete runs only)."""

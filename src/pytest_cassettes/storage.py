@@ -11,6 +11,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -240,20 +241,18 @@ def codec_for(name: str, serializer: Any) -> Codec:
     return YAML if getattr(serializer, "__name__", None) == _VCR_YAML else Codec(name, serializer)
 
 
-def codec_name(codec: Codec) -> str | None:
-    """The name a record of the run keeps a codec by (see run_old): ours, or vcrpy's json
-    serializer; None for a serializer of a user's, which another process may not have."""
+def store_name(codec: Codec, persisted: bool) -> str:
+    """How a record of the run names the way a cassette is stored (see run_old), for the run's
+    end to write it so too (drop_old): our YAML, vcrpy's json serializer, or a serializer or a
+    persister registered on vcrpy's object (by the serializer's name), which every process of
+    the run registers in pytest_cassettes_configure."""
+    if persisted:
+        return f"persister:{codec.name}"
     if codec is YAML:
         return "yaml"
-    return _VCR_JSON if getattr(codec.serializer, "__name__", None) == _VCR_JSON else None
-
-
-def _codec_named(name: str) -> Codec:
-    if name == "yaml":
-        return YAML
-    import importlib
-
-    return Codec("json", importlib.import_module(_VCR_JSON))
+    if getattr(codec.serializer, "__name__", None) == _VCR_JSON:
+        return _VCR_JSON
+    return f"serializer:{codec.name}"
 
 
 def _cacheable(codec: Codec) -> bool:
@@ -863,17 +862,15 @@ def _without(
     return kept
 
 
-def run_old(path: Path, run: str, codec: Codec, loaded: Snapshot | None) -> Counter[str] | None:
+def run_old(path: Path, run: str, store: str, loaded: Snapshot | None) -> Counter[str] | None:
     """The identities of the interactions the cassette at `path` held when the run `run` first
     opened it to rewrite it in part (`loaded`: the file as this process read it, before any
     of the run's writes: each follows its test's call of this), less those the run's saves
     replaced since. Recorded by the first call, under the cassette's lock, in the run's
-    folder, for its other processes and its end (drop_old). None where no record can be made
-    (or for a serializer of a user's): a save then replaces any own interaction its test sent
+    folder, after `store` (store_name), for its other processes and its end (drop_old). None
+    where no record can be made: a save then replaces any own interaction its test sent
     again, and the run's end removes nothing."""
-    name = codec_name(codec)
-    if name is None:
-        return None
+    name = store
     try:
         if runmarks.read_lines(path, run, "old") is None:
             with _locked(path):
@@ -911,12 +908,24 @@ def old_left(path: Path, run: str) -> int:
     return sum(left[1].values()) if left else 0
 
 
-def drop_old(path: Path, run: str) -> None:
+def drop_old(path: Path, run: str, vcr: Any) -> None:
     """Remove from the cassette at `path` the interactions it held when the run first opened it
-    (run_old) that none of its saves replaced. None go without the run's record."""
+    (run_old) that none of its saves replaced, stored as the run's record says (`vcr`: the
+    vcrpy object, for a serializer or persister registered on it). None go without the run's
+    record."""
     left = _old_left(path, run)
-    if left and left[1] and os.path.exists(path):
-        write(path, [], list(left[1].elements()), _codec_named(left[0]))
+    if not (left and left[1]):
+        return
+    kind, _, name = left[0].partition(":")
+    old = list(left[1].elements())
+    if kind == "persister":
+        Persisted(vcr.persister, vcr.serializers[name]).write(path, [], old)
+    elif os.path.exists(path):
+        if kind == "serializer":
+            codec = codec_for(name, vcr.serializers[name])
+        else:
+            codec = YAML if kind == "yaml" else Codec("json", importlib.import_module(_VCR_JSON))
+        write(path, [], old, codec)
 
 
 def _atomic_write(
@@ -1020,17 +1029,28 @@ class Persisted:
         new: Sequence[Interaction],
         drop: Iterable[str],
         rewrite_run: str | None = None,
+        replace_run: str | None = None,
     ) -> int:
-        """Hand the persister the whole cassette: what it holds, less `drop`, plus `new`."""
+        """Hand the persister the whole cassette: what it holds, less `drop`, plus `new`
+        (`rewrite_run`, `replace_run`: as for `write`, under our lock)."""
+        rewriting = rewrite_run is not None or replace_run is not None
+        with _locked(path) if rewriting else contextlib.nullcontext():
+            if rewrite_run is not None and not first_rewrite(path, rewrite_run):
+                drop = ()
+            if replace_run is not None and drop:
+                left = _old_left(path, replace_run)
+                drop = (Counter(drop) & left[1]).elements() if left else ()
+            current = self.read(path)
+            removed: list[str] = []
+            interactions = _without(current.interactions if current else (), drop, removed)
+            if replace_run is not None and removed:
+                runmarks.add_lines(path, replace_run, "replaced", removed)
+            self._save(path, interactions + list(new))
+        return len(interactions) + len(new)
+
+    def _save(self, path: Path, interactions: list[Interaction]) -> None:
         from vcr.request import Request
 
-        if rewrite_run is not None:
-            with _locked(path):
-                if not first_rewrite(path, rewrite_run):
-                    drop = ()
-
-        current = self.read(path)
-        interactions = _without(current.interactions if current else (), drop) + list(new)
         requests = [
             Request(i["request"]["method"], i["request"]["uri"], i["request"].get("body"), {})
             for i in interactions
@@ -1041,7 +1061,6 @@ class Persisted:
         responses = [_with_bytes_body(i["response"]) for i in interactions]
         cassette = {"requests": requests, "responses": responses}
         self.persister.save_cassette(str(path), cassette, serializer=self.serializer)
-        return len(interactions)
 
 
 def _with_bytes_body(response: dict[str, Any]) -> dict[str, Any]:
