@@ -1114,7 +1114,7 @@ def test_a_whole_rewrite_keeps_what_tests_sharing_a_cassette_recorded_until_they
     ids = [f"test_suite.py::{name}" for name in not_passed]
     result.stdout.fnmatch_lines(
         [
-            "--record-mode=rewrite kept old interactions in 1 cassette several tests name: *"
+            "--record-mode=rewrite kept old interactions in 1 cassette named in markers: *"
             "pytest --record-mode=rewrite",
             f"  cassettes/shared/flow.yaml (not passed: {', '.join(ids)})",
         ]
@@ -1370,6 +1370,41 @@ def test_a_whole_rewrite_keeps_what_a_block_that_did_not_save_recorded_into_a_sh
     if variable:
         monkeypatch.delenv(variable)
     run(suite, "--record-mode=none").assert_outcomes(passed=4)
+
+
+# One test names shared/flow.yaml; test_z records into it in a block.
+ONE_TEST_AND_A_BLOCK = """
+@pytest.mark.cassette("shared/flow.yaml")
+def test_a():
+    assert not os.environ.get("FAIL_a")
+    requests.get(URL + "/a")
+
+def test_z(request):
+    from pytest_cassettes import use_cassette
+
+    with use_cassette(request, "shared/flow.yaml"):
+        assert not os.environ.get("FAIL_z")
+        requests.get(URL + "/z")
+"""
+
+
+@pytest.mark.parametrize("failing", ["test_a", "test_z"])
+def test_a_whole_rewrite_keeps_what_a_test_and_a_block_of_its_cassette_recorded_until_both_pass(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    # One test's marker names the cassette a block of test_z records into: a whole-suite
+    # rewrite removed the file's old recording at the first save, that of the one that
+    # passed, and the other, which failed, lost its page (it failed unmatched on replay).
+    suite.write(ONE_TEST_AND_A_BLOCK)
+    suite.run().assert_outcomes(passed=2)
+    variable = "FAIL_" + failing[-1]
+    monkeypatch.setenv(variable, "1")
+    result = suite.run("--record-mode=rewrite")
+    result.assert_outcomes(passed=1, failed=1)
+    assert flow_uris(suite) == [suite.server.url("/a"), suite.server.url("/z")]
+    result.stdout.fnmatch_lines([f"  cassettes/shared/flow.yaml (not passed: *{failing})"])
+    monkeypatch.delenv(variable)
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
 
 
 # A serializer of the user's (vcrpy's JSON under another name), or a persister (vcrpy's own

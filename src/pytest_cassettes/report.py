@@ -90,9 +90,9 @@ class Report:
     # Cassettes markers name that a use_cassette block saying record_mode="rewrite" replaced
     # in part, in a run whose tests do not rewrite (Session.open).
     blocks_in_part: set[str] = field(default_factory=set)
-    # Cassettes several tests name that a rewrite of the whole suite replaced in part: path ->
-    # those tests; what is left of the old recording goes at the run's end if they all passed
-    # (Session.finish_rewrites), else it stays: path -> the tests that did not pass.
+    # Cassettes markers name that a rewrite of the whole suite replaced in part: path -> the
+    # tests naming them; what is left of the old recording goes at the run's end if they all
+    # passed (Session.finish_rewrites), else it stays: path -> the tests that did not pass.
     rewriting: dict[str, list[str]] = field(default_factory=dict)
     rewrite_kept_old: dict[str, list[str]] = field(default_factory=dict)
     # Cassettes the markers of several collected tests name first: path -> how many tests
@@ -360,7 +360,7 @@ def lines(
         count = len(report.rewrite_kept_old)
         yield (
             f"--record-mode=rewrite kept old interactions in {plural(count, 'cassette')} "
-            "several tests name: tests naming "
+            "named in markers: tests naming "
             f"{'it' if count == 1 else 'them'} (or a use_cassette block of "
             f"{'it' if count == 1 else 'them'}) did not pass (they failed or skipped as they "
             "ran, or -x, --maxfail, ^C or a crashed xdist worker stopped them), or the run "

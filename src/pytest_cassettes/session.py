@@ -186,11 +186,11 @@ class Session:
         # The collected tests (deselected ones too) naming a cassette first, by shared_key,
         # where several do: they record into it together.
         self.shared_own: dict[str, list[str]] = {}
+        self.named_own: dict[str, list[str]] = {}  # all of them, one a cassette too
         self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
         # The cassettes (by shared_key) that tests deselected or skipped by a marker name
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
         self.left_out_own: set[str] = set()
-        self.in_part_paths: set[str] = set()  # the files of those a rewrite replaces in part
         self.named_paths: set[str] = set()  # the files the collected tests' markers name first
         self.ignored_modules = False  # see ignored
         self.report_unwritten = ""  # why --cassette-report's file could not be written
@@ -496,13 +496,14 @@ class Session:
         cassette.own_exists = own is not None
         rewrite = settings.record_mode == "rewrite"
         key = self.shared_key(item) if settings.named and not block else None
-        # A cassette several tests name, in a run of the whole suite: each may stop before its
-        # requests (a failure, -x, ^C), and what it recorded before must not go with the
-        # recording of the others. Replaced in part; what is left of the old recording goes at
-        # the run's end if they all passed (finish_rewrites).
+        # A cassette a marker names, in a run of the whole suite: the other tests naming it,
+        # and a use_cassette block of it (which nothing tells before it runs), may stop before
+        # their requests (a failure, -x, ^C), and what they recorded before must not go with
+        # the recording of the others. Replaced in part; what is left of the old recording
+        # goes at the run's end if they all passed (finish_rewrites).
         whole = (
             rewrite
-            and key in self.shared_own
+            and key in self.named_own
             and not self.report.narrowed
             and key not in self.left_out_own
         )
@@ -515,14 +516,13 @@ class Session:
             and key is not None
             and (self.report.narrowed or key in self.left_out_own or whole)
         ) or (
-            # A use_cassette block of a cassette the run replaces so (markers name it too),
-            # or saying rewrite itself where the tests naming its cassette do not rewrite:
-            # its save, a whole rewrite, removed what those tests may need.
+            # A use_cassette block of a cassette a marker names, which the run's tests replace
+            # so, or which they do not rewrite: its save, a whole rewrite, removed what those
+            # tests may need.
             rewrite
             and block
             and (
-                os.path.normpath(settings.path) in self.in_part_paths
-                or (not self.tests_rewrite and os.path.normpath(settings.path) in self.named_paths)
+                os.path.normpath(settings.path) in self.named_paths
                 or storage.rewrites_in_part(settings.path, self.run_id)
             )
         )
@@ -536,7 +536,7 @@ class Session:
             cassette.replace_run = self.run_id if cassette.old is not None else None
         if in_part:
             if whole and key is not None:
-                self.report.rewriting[self.shown(settings.path)] = self.shared_own[key]
+                self.report.rewriting[self.shown(settings.path)] = self.named_own[key]
             elif own is not None and key is not None:
                 self.report.rewritten_in_part.add(self.shown(settings.path))
             elif own is not None and block and not self.tests_rewrite:
@@ -1052,23 +1052,17 @@ class Session:
         recording_into: dict[str, list[str]] = {}
         for key, shared in named.items():
             recording_into.setdefault(shared, []).append(every[key].nodeid)
+        self.named_own = recording_into
         self.shared_own = {key: tests for key, tests in recording_into.items() if len(tests) > 1}
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
-        in_part = {*self.left_out_own, *self.shared_own}
-        first_names = {
-            key: os.path.normpath(
+        self.named_paths = {
+            os.path.normpath(
                 paths.named_cassette(marker_names(item)[0], self.default_dir(item.path))
             )
             for key, item in every.items()
             if key in named
             and not named[key].startswith("name:")  # in a folder the test's fixture chooses
-        }
-        self.named_paths = set(first_names.values())
-        self.in_part_paths = {
-            path
-            for key, path in first_names.items()
-            if self.report.narrowed or named[key] in in_part
         }
         if self.config.getini("cassette_dir") and self.report.narrowed:
             # One cassette dir for the project: a module of the same name elsewhere, not
