@@ -161,7 +161,9 @@ class Report:
         self.narrowed = self.narrowed or wire.get("narrowed", False)
         self.rewritten_in_part.update(wire.get("rewritten_in_part", ()))
         self.blocks_in_part.update(wire.get("blocks_in_part", ()))
-        self.rewriting.update(wire.get("rewriting", {}))
+        for path, tests in wire.get("rewriting", {}).items():  # a worker's blocks, its tests
+            known = self.rewriting.setdefault(path, [])
+            known += [test for test in tests if test not in known]
         self.sharing.update(wire.get("sharing", {}))
 
     def settle_shared(self) -> None:

@@ -191,7 +191,10 @@ class Session:
         # The cassettes (by shared_key) that tests deselected or skipped by a marker name
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
         self.left_out_own: set[str] = set()
-        self.named_paths: set[str] = set()  # the files the collected tests' markers name first
+        # The files the collected tests' markers name first: path -> those tests; and those
+        # that the tests left out (deselected, skipped by a marker) name first.
+        self.named_paths: dict[str, list[str]] = {}
+        self.left_out_paths: set[str] = set()
         self.ignored_modules = False  # see ignored
         self.report_unwritten = ""  # why --cassette-report's file could not be written
         self._vcr: Any = None
@@ -516,15 +519,10 @@ class Session:
             and key is not None
             and (self.report.narrowed or key in self.left_out_own or whole)
         ) or (
-            # A use_cassette block of a cassette a marker names, which the run's tests replace
-            # so, or which they do not rewrite: its save, a whole rewrite, removed what those
-            # tests may need.
-            rewrite
-            and block
-            and (
-                os.path.normpath(settings.path) in self.named_paths
-                or storage.rewrites_in_part(settings.path, self.run_id)
-            )
+            # A use_cassette block: tests naming its cassette, and blocks of it in other tests
+            # (which nothing tells before they run), may have recorded into it; its save, a
+            # whole rewrite, removed what they may need.
+            rewrite and block
         )
         # `all` replaces what each test sends again too, in a cassette several tests name.
         if in_part or (settings.record_mode == "all" and key in self.shared_own):
@@ -539,8 +537,8 @@ class Session:
                 self.report.rewriting[self.shown(settings.path)] = self.named_own[key]
             elif own is not None and key is not None:
                 self.report.rewritten_in_part.add(self.shown(settings.path))
-            elif own is not None and block and not self.tests_rewrite:
-                self.report.blocks_in_part.add(self.shown(settings.path))
+            elif block:
+                self._block_rewrites(settings.path, own is not None)
         if rewrite and not in_part:
             # The old recording goes when the new one is written (a test that fails keeps the
             # old file); only the run's first write of this cassette removes anything, so
@@ -578,6 +576,22 @@ class Session:
             if cassette.sharing > 1:
                 self.report.sharing[self.shown(settings.path)] = cassette.sharing
         return cassette
+
+    def _block_rewrites(self, path: Path, exists: bool) -> None:
+        """A use_cassette block saying rewrite replaces its cassette in part (see open): what is
+        left of the old recording goes at the run's end if all that record into it passed
+        (finish_rewrites), but where tests naming it do not rewrite (the block cannot tell
+        their recordings from its old ones) or the run leaves some out: the summary says so."""
+        name = os.path.normpath(path)
+        shown = self.shown(path)
+        if name in self.named_paths and not self.tests_rewrite:
+            if exists:
+                self.report.blocks_in_part.add(shown)
+        elif self.report.narrowed or name in self.left_out_paths:
+            if exists:
+                self.report.rewritten_in_part.add(shown)
+        else:
+            self.report.rewriting.setdefault(shown, list(self.named_paths.get(name, ())))
 
     @property
     def tests_rewrite(self) -> bool:
@@ -1056,14 +1070,18 @@ class Session:
         self.shared_own = {key: tests for key, tests in recording_into.items() if len(tests) > 1}
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
-        self.named_paths = {
-            os.path.normpath(
+        first_names = {
+            key: os.path.normpath(
                 paths.named_cassette(marker_names(item)[0], self.default_dir(item.path))
             )
             for key, item in every.items()
             if key in named
             and not named[key].startswith("name:")  # in a folder the test's fixture chooses
         }
+        self.named_paths = {}
+        for key, name in first_names.items():
+            self.named_paths.setdefault(name, []).append(every[key].nodeid)
+        self.left_out_paths = {first_names[id(i)] for i in not_run if id(i) in first_names}
         if self.config.getini("cassette_dir") and self.report.narrowed:
             # One cassette dir for the project: a module of the same name elsewhere, not
             # collected, shares `<cassette_dir>/<stem>/`.

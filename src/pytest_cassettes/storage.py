@@ -883,14 +883,6 @@ def run_old(path: Path, run: str, store: str, loaded: Snapshot | None) -> Counte
     return left[1] if left else None
 
 
-def rewrites_in_part(path: Path, run: str) -> bool:
-    """Whether the run keeps a record of what the cassette at `path` held (run_old)."""
-    try:
-        return runmarks.read_lines(path, run, "old") is not None
-    except (OSError, LockFolderError):
-        return False
-
-
 def _old_left(path: Path, run: str) -> tuple[str, Counter[str]] | None:
     """The codec's name and the old interactions (run_old) none of the run's saves replaced
     yet; None without the run's record."""
