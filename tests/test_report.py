@@ -1329,12 +1329,15 @@ def test_z(request):
 
     with use_cassette(request, "shared/flow.yaml"):
         assert not os.environ.get("FAIL_z")
+        if os.environ.get("CRASH_z"):
+            os._exit(1)
         requests.get(URL + "/z")
 """
 
 BLOCK_NOT_RUN = {
     "block-failed": ("FAIL_z", [], {"passed": 3, "failed": 1}),
     "block-failed-xdist": ("FAIL_z", ["-n", "2"], {"passed": 3, "failed": 1}),
+    "block-crashed-xdist": ("CRASH_z", ["-n", "2"], {"passed": 3, "failed": 1}),
     "exitfirst": ("FAIL_q", ["-x"], {"passed": 2, "failed": 1}),
     "deselected": ("", ["-k", "not test_z"], {"passed": 3, "deselected": 1}),
 }
@@ -1349,7 +1352,8 @@ def test_a_whole_rewrite_keeps_what_a_block_that_did_not_save_recorded_into_a_sh
     # A whole-suite rewrite where test_z's block of the cassette test_a and test_b name failed,
     # or where test_z did not run (-x stopped the run, -k left it out): test_a and test_b
     # passed, so the run's end removed the old recording they did not send again, test_z's
-    # page with it, and test_z failed unmatched on replay.
+    # page with it, and test_z failed unmatched on replay (where test_z's xdist worker crashed
+    # in the block too: its report never came).
     variable, args, outcomes = BLOCK_NOT_RUN[case]
     suite.write(BLOCK_OF_SHARED)
     suite.run().assert_outcomes(passed=4)

@@ -274,10 +274,14 @@ def pytest_configure_node(node: Any) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist: merge a worker's report into the controller's, once: an interrupted worker
-    (pytest.exit, ^C) is told of twice, finished and then down."""
+    (pytest.exit, ^C) is told of twice, finished and then down. A worker that crashed sent
+    none: what its tests did is not known (a rewrite's end keeps old interactions)."""
+    report = node.config.stash[SESSION].report
     wire = getattr(node, "workeroutput", {}).pop("pytest_cassettes", None)
     if wire is not None:
-        node.config.stash[SESSION].report.merge(wire)
+        report.merge(wire)
+    elif error is not None:
+        report.complete = False
 
 
 @pytest.fixture
