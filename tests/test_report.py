@@ -1376,13 +1376,27 @@ def test_a_whole_rewrite_keeps_what_a_block_that_did_not_save_recorded_into_a_sh
     run(suite, "--record-mode=none").assert_outcomes(passed=4)
 
 
-# One test names shared/flow.yaml; test_z records into it in a block.
-ONE_TEST_AND_A_BLOCK = """
+# Two recorders of shared/flow.yaml, the first sending /old too: test_a, whose marker names
+# it, or test_y, recording into it in a block as test_z does.
+TWO_RECORDERS = {
+    "marker-and-block": """
 @pytest.mark.cassette("shared/flow.yaml")
 def test_a():
     assert not os.environ.get("FAIL_a")
     requests.get(URL + "/a")
+{old}
+""",
+    "two-blocks": """
+def test_y(request):
+    from pytest_cassettes import use_cassette
 
+    with use_cassette(request, "shared/flow.yaml"):
+        assert not os.environ.get("FAIL_y")
+        requests.get(URL + "/y")
+    {old}
+""",
+}
+BLOCK_OF_Z = """
 def test_z(request):
     from pytest_cassettes import use_cassette
 
@@ -1392,62 +1406,36 @@ def test_z(request):
 """
 
 
-@pytest.mark.parametrize("failing", ["test_a", "test_z"])
-def test_a_whole_rewrite_keeps_what_a_test_and_a_block_of_its_cassette_recorded_until_both_pass(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch, failing: str
+@pytest.mark.parametrize(
+    ("kind", "failing"),
+    [
+        ("marker-and-block", "test_a"),
+        ("marker-and-block", "test_z"),
+        ("two-blocks", "test_y"),
+        ("two-blocks", "test_z"),
+    ],
+)
+def test_a_rewrite_keeps_what_a_block_and_another_recorder_of_its_cassette_need_until_both_pass(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, kind: str, failing: str
 ) -> None:
-    # One test's marker names the cassette a block of test_z records into: a whole-suite
-    # rewrite removed the file's old recording at the first save, that of the one that
-    # passed, and the other, which failed, lost its page (it failed unmatched on replay).
-    suite.write(ONE_TEST_AND_A_BLOCK)
+    # A cassette one test's marker names, or none, that test_z records into in a block: a
+    # whole-suite rewrite removed the file's old recording at the first save, that of the one
+    # that passed, and the other, which failed, lost its page (it failed unmatched on replay).
+    first = "/a" if kind == "marker-and-block" else "/y"
+    old = '    requests.get(URL + "/old")'
+    suite.write(TWO_RECORDERS[kind].format(old=old) + BLOCK_OF_Z)
     suite.run().assert_outcomes(passed=2)
+    suite.write(TWO_RECORDERS[kind].format(old="") + BLOCK_OF_Z)  # /old no longer sent
     variable = "FAIL_" + failing[-1]
     monkeypatch.setenv(variable, "1")
     result = suite.run("--record-mode=rewrite")
     result.assert_outcomes(passed=1, failed=1)
-    assert flow_uris(suite) == [suite.server.url("/a"), suite.server.url("/z")]
-    result.stdout.fnmatch_lines([f"  cassettes/shared/flow.yaml (not passed: *{failing})"])
-    monkeypatch.delenv(variable)
-    suite.run("--record-mode=none").assert_outcomes(passed=2)
-
-
-# Two tests record into shared/flow.yaml in use_cassette blocks; no marker names it.
-TWO_BLOCKS = """
-from pytest_cassettes import use_cassette
-
-def test_y(request):
-    with use_cassette(request, "shared/flow.yaml"):
-        assert not os.environ.get("FAIL_y")
-        requests.get(URL + "/y")
-{old}
-
-def test_z(request):
-    with use_cassette(request, "shared/flow.yaml"):
-        assert not os.environ.get("FAIL_z")
-        requests.get(URL + "/z")
-"""
-
-
-@pytest.mark.parametrize("failing", ["test_y", "test_z"])
-def test_a_rewrite_keeps_what_blocks_of_a_cassette_recorded_until_they_all_pass(
-    suite: Suite, monkeypatch: pytest.MonkeyPatch, failing: str
-) -> None:
-    # Blocks of one cassette in two tests, no marker naming it: a rewrite removed the old
-    # recording at the first block's save, and the other's page went with it though it failed
-    # (it failed unmatched on replay).
-    suite.write(TWO_BLOCKS.format(old='        requests.get(URL + "/old")'))
-    suite.run().assert_outcomes(passed=2)
-    suite.write(TWO_BLOCKS.format(old=""))  # test_y no longer sends /old
-    variable = "FAIL_" + failing[-1]
-    monkeypatch.setenv(variable, "1")
-    result = suite.run("--record-mode=rewrite")
-    result.assert_outcomes(passed=1, failed=1)
-    assert flow_uris(suite) == [suite.server.url(page) for page in ("/old", "/y", "/z")]
+    assert flow_uris(suite) == sorted(suite.server.url(page) for page in (first, "/old", "/z"))
     result.stdout.fnmatch_lines([f"  cassettes/shared/flow.yaml (not passed: *{failing})"])
     monkeypatch.delenv(variable)
     suite.run("--record-mode=none").assert_outcomes(passed=2)
     suite.run("--record-mode=rewrite").assert_outcomes(passed=2)  # both pass: /old goes
-    assert flow_uris(suite) == [suite.server.url(page) for page in ("/y", "/z")]
+    assert flow_uris(suite) == [suite.server.url(page) for page in (first, "/z")]
     suite.run("--record-mode=none").assert_outcomes(passed=2)
 
 
