@@ -1296,8 +1296,8 @@ def test_a_block_saying_rewrite_keeps_what_the_tests_naming_its_cassette_recorde
     assert sorted(flow_uris(suite)) == sorted(suite.server.url(p) for p in [*pages, "/old"])
     result.stdout.fnmatch_lines(
         [
-            'use_cassette(record_mode="rewrite") replaced in part 1 cassette that markers name '
-            "too: *pytest --record-mode=rewrite",
+            'record_mode="rewrite" of a marker or use_cassette block replaced in part 1 '
+            "cassette that other tests name too: *pytest --record-mode=rewrite",
             "  cassettes/shared/flow.yaml",
         ]
     )
@@ -1436,6 +1436,38 @@ def test_a_rewrite_keeps_what_a_block_and_another_recorder_of_its_cassette_need_
     suite.run("--record-mode=none").assert_outcomes(passed=2)
     suite.run("--record-mode=rewrite").assert_outcomes(passed=2)  # both pass: /old goes
     assert flow_uris(suite) == [suite.server.url(page) for page in (first, "/z")]
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("ini", [False, True], ids=["default-once", "ini-rewrite"])
+def test_a_marker_saying_rewrite_keeps_what_tests_replaying_its_shared_cassette_need(
+    suite: Suite, ini: bool
+) -> None:
+    # test_a's marker says record_mode="rewrite", test_b's `once` (the default, or its marker
+    # where the ini says rewrite): the run's end removed the old recording test_a did not send
+    # again, test_b's page with it, and test_b failed unmatched on the next run.
+    source = SHARED_AB.format(old="").replace("@pytest.mark.slow\n", "")
+    suite.write(source)
+    suite.run().assert_outcomes(passed=2)
+    if ini:
+        suite.pytester.makeini("[pytest]\ncassette_record_mode = rewrite\n")
+        marked = '@pytest.mark.cassette("shared/flow.yaml", record_mode="once")\ndef test_b'
+        source = source.replace('@pytest.mark.cassette("shared/flow.yaml")\ndef test_b', marked)
+    else:
+        marked = '@pytest.mark.cassette("shared/flow.yaml", record_mode="rewrite")\ndef test_a'
+        source = source.replace('@pytest.mark.cassette("shared/flow.yaml")\ndef test_a', marked)
+    suite.write(source)
+    result = suite.run("--cassette-report=r.json")
+    result.assert_outcomes(passed=2)
+    assert flow_uris(suite) == [suite.server.url("/a"), suite.server.url("/b")]
+    if ini:
+        result.stdout.fnmatch_lines(["  cassettes/shared/flow.yaml (not passed: *test_b)"])
+    else:
+        result.stdout.fnmatch_lines(
+            ['record_mode="rewrite" of a marker * replaced in part 1 cassette *', "  cassettes/*"]
+        )
+        in_part = json.loads((suite.path / "r.json").read_text())["rewritten_in_part"]
+        assert in_part == ["cassettes/shared/flow.yaml"]
     suite.run("--record-mode=none").assert_outcomes(passed=2)
 
 

@@ -87,9 +87,10 @@ class Report:
     # Cassettes a rewrite replaced in part (Session.open): what its tests sent (a narrowed
     # run, or one that deselected or skipped tests naming them).
     rewritten_in_part: set[str] = field(default_factory=set)
-    # Cassettes markers name that a use_cassette block saying record_mode="rewrite" replaced
-    # in part, in a run whose tests do not rewrite (Session.open).
-    blocks_in_part: set[str] = field(default_factory=set)
+    # Cassettes markers name that a marker or a use_cassette block saying
+    # record_mode="rewrite" replaced in part, in a run whose tests do not all rewrite
+    # (Session.open).
+    own_mode_in_part: set[str] = field(default_factory=set)
     # Cassettes markers name that a rewrite of the whole suite replaced in part: path -> the
     # tests naming them; what is left of the old recording goes at the run's end if they all
     # passed (Session.finish_rewrites), else it stays: path -> the tests that did not pass.
@@ -141,7 +142,7 @@ class Report:
             "drop_skipped": sorted(self.drop_skipped),
             "narrowed": self.narrowed,
             "rewritten_in_part": sorted(self.rewritten_in_part),
-            "blocks_in_part": sorted(self.blocks_in_part),
+            "own_mode_in_part": sorted(self.own_mode_in_part),
             "rewriting": self.rewriting,
             "sharing": self.sharing,
         }
@@ -160,7 +161,7 @@ class Report:
         self.drop_skipped.update(wire.get("drop_skipped", ()))
         self.narrowed = self.narrowed or wire.get("narrowed", False)
         self.rewritten_in_part.update(wire.get("rewritten_in_part", ()))
-        self.blocks_in_part.update(wire.get("blocks_in_part", ()))
+        self.own_mode_in_part.update(wire.get("own_mode_in_part", ()))
         for path, tests in wire.get("rewriting", {}).items():  # a worker's blocks, its tests
             known = self.rewriting.setdefault(path, [])
             known += [test for test in tests if test not in known]
@@ -206,7 +207,7 @@ class Report:
             "cassettes_with_old_secrets": self.old_secrets,
             "recorded_beside_pytest_vcr_cassettes": self.beside_pytest_vcr,
             "drop_unused_not_applied": sorted(self.drop_skipped),
-            "rewritten_in_part": sorted(self.rewritten_in_part | self.blocks_in_part),
+            "rewritten_in_part": sorted(self.rewritten_in_part | self.own_mode_in_part),
             "rewrite_kept_old": self.rewrite_kept_old,
             "strict_shared_unplayed": self.strict_unplayed,
         }
@@ -241,7 +242,7 @@ def lines(
         or report.old_secrets
         or report.drop_skipped
         or report.rewritten_in_part
-        or report.blocks_in_part
+        or report.own_mode_in_part
         or report.rewrite_kept_old
         or report.strict_unplayed
         or report.beside_pytest_vcr
@@ -348,16 +349,16 @@ def lines(
             "pytest --record-mode=rewrite"
         )
         yield from (f"  {path}" for path in sorted(report.rewritten_in_part))
-    if report.blocks_in_part:
-        count = len(report.blocks_in_part)
+    if report.own_mode_in_part:
+        count = len(report.own_mode_in_part)
         yield (
-            f'use_cassette(record_mode="rewrite") replaced in part {plural(count, "cassette")} '
-            "that markers name too: what its blocks sent replaced their old recording; the "
-            "rest (what the tests naming "
-            f"{'it' if count == 1 else 'them'} recorded, and what the blocks no longer send) is "
-            "kept. Rewrite whole with those tests, from the rootdir: pytest --record-mode=rewrite"
+            f'record_mode="rewrite" of a marker or use_cassette block replaced in part '
+            f"{plural(count, 'cassette')} that other tests name too: what it sent replaced its "
+            "old recording; the rest (what the tests naming "
+            f"{'it' if count == 1 else 'them'} recorded, and what it no longer sends) is kept. "
+            "Rewrite whole with those tests, from the rootdir: pytest --record-mode=rewrite"
         )
-        yield from (f"  {path}" for path in sorted(report.blocks_in_part))
+        yield from (f"  {path}" for path in sorted(report.own_mode_in_part))
     if report.rewrite_kept_old:
         count = len(report.rewrite_kept_old)
         yield (
@@ -365,7 +366,8 @@ def lines(
             "named in markers: tests naming "
             f"{'it' if count == 1 else 'them'} (or a use_cassette block of "
             f"{'it' if count == 1 else 'them'}) did not pass (they failed or skipped as they "
-            "ran, or -x, --maxfail, ^C or a crashed xdist worker stopped them), or the run "
+            "ran, or -x, --maxfail, ^C or a crashed xdist worker stopped them, or a marker's "
+            "record_mode had them replay it), or the run "
             "left tests out (-k, -m, --deselect, --sw, -x) whose blocks may record into "
             f"{'it' if count == 1 else 'them'}, and may still need them; what the others sent "
             "again was replaced. Once they all pass, rewrite again to drop what no test sends "

@@ -503,22 +503,20 @@ class Session:
         # and a use_cassette block of it (which nothing tells before it runs), may stop before
         # their requests (a failure, -x, ^C), and what they recorded before must not go with
         # the recording of the others. Replaced in part; what is left of the old recording
-        # goes at the run's end if they all passed (finish_rewrites).
+        # goes at the run's end if they all passed (finish_rewrites), where they all rewrite
+        # (not where only some markers say rewrite: the others replay what they recorded).
         whole = (
             rewrite
-            and key in self.named_own
+            and key is not None
             and not self.report.narrowed
             and key not in self.left_out_own
+            and (self.tests_rewrite or len(self.named_own.get(key, ())) == 1)
         )
         # A cassette a marker names, in a run of part of the suite, or one a test deselected
         # (-k, -m, --deselect, --sw) or skipped by its marker names too: the tests the run
-        # leaves out may have recorded into it. What this run's tests send again replaces its
-        # old recording ("all"); the rest stays.
-        in_part = (
-            rewrite
-            and key is not None
-            and (self.report.narrowed or key in self.left_out_own or whole)
-        ) or (
+        # leaves out may have recorded into it; or one other tests name that do not rewrite.
+        # What this run's tests send again replaces its old recording ("all"); the rest stays.
+        in_part = (rewrite and key is not None) or (
             # A use_cassette block: tests naming its cassette, and blocks of it in other tests
             # (which nothing tells before they run), may have recorded into it; its save, a
             # whole rewrite, removed what they may need.
@@ -536,7 +534,10 @@ class Session:
             if whole and key is not None:
                 self.report.rewriting[self.shown(settings.path)] = self.named_own[key]
             elif own is not None and key is not None:
-                self.report.rewritten_in_part.add(self.shown(settings.path))
+                if self.report.narrowed or key in self.left_out_own:
+                    self.report.rewritten_in_part.add(self.shown(settings.path))
+                else:
+                    self.report.own_mode_in_part.add(self.shown(settings.path))
             elif block:
                 self._block_rewrites(settings.path, own is not None)
         if rewrite and not in_part:
@@ -586,7 +587,7 @@ class Session:
         shown = self.shown(path)
         if name in self.named_paths and not self.tests_rewrite:
             if exists:
-                self.report.blocks_in_part.add(shown)
+                self.report.own_mode_in_part.add(shown)
         elif self.report.narrowed or name in self.left_out_paths:
             if exists:
                 self.report.rewritten_in_part.add(shown)
@@ -1190,15 +1191,17 @@ class Session:
 
     def _not_passed(self, path: str, tests: list[str]) -> list[str]:
         """Those of the tests naming the cassette first that did not save what they recorded
-        into it: they failed, or their report never came (not run, a worker that crashed); and
-        the tests whose use_cassette block of it failed. One whose own `cassette_dir` put the
-        name in another folder (tests naming it count by the name, see collected) records
-        there: not into this one."""
+        into it: they failed, or their report never came (not run, a worker that crashed), or
+        they replayed it in another mode (a marker's, where the ini says rewrite); and the
+        tests whose use_cassette block of it failed or replayed. One whose own `cassette_dir`
+        put the name in another folder (tests naming it count by the name, see collected)
+        records there: not into this one."""
         failed: dict[str, bool] = {}
         elsewhere = set()
         for test in self.report.tests:
             if test.cassette == path:
-                failed[test.nodeid] = failed.get(test.nodeid, False) or test.failed
+                kept = test.failed or test.mode != "rewrite"
+                failed[test.nodeid] = failed.get(test.nodeid, False) or kept
             elif os.path.basename(test.cassette) == os.path.basename(path):
                 elsewhere.add(test.nodeid)
         blocks = [test for test, failing in failed.items() if failing and test not in tests]
