@@ -24,7 +24,8 @@ As fixtures (in a conftest.py or a test module), one server per module, fresh fo
 A path without a route answers 200 with a JSON echo of the request:
 ``{"method", "path", "headers", "body"}`` (``path`` with its query string, ``body`` decoded as
 UTF-8 with replacement). Routes match on the path without the query string, for every method.
-``LocalServer("::1")`` serves on IPv6. Keep-alive works: every response has a Content-Length.
+``LocalServer("::1")`` serves on IPv6. Keep-alive works: every response has a Content-Length
+(or is chunked).
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ ENCODERS = {"gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes}
 
 @dataclass(frozen=True)
 class Route:
-    """A canned response. ``encoding`` ("gzip" or "deflate") compresses ``body`` on the wire."""
+    """A canned response. ``encoding`` ("gzip" or "deflate") compresses ``body`` on the wire;
+    ``chunk`` > 0 sends it chunked, in chunks of that many bytes, without a Content-Length."""
 
     status: int = 200
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     encoding: str | None = None
+    chunk: int = 0
 
     def __post_init__(self) -> None:
         if self.encoding is not None and self.encoding not in ENCODERS:
@@ -112,10 +115,11 @@ class LocalServer:
         body: bytes | str = b"",
         headers: Mapping[str, str] | None = None,
         encoding: str | None = None,
+        chunk: int = 0,
     ) -> Route:
         """Serve this response at ``path`` (any method); a str body is sent as UTF-8."""
         data = body.encode() if isinstance(body, str) else body
-        route = Route(status, data, dict(headers or {}), encoding)
+        route = Route(status, data, dict(headers or {}), encoding, chunk)
         self.routes[path] = route
         return route
 
@@ -221,10 +225,19 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             if route.encoding:
                 self.send_header("Content-Encoding", route.encoding)
-            if not any(name.lower() == "content-length" for name in route.headers):
+            if route.chunk:
+                self.send_header("Transfer-Encoding", "chunked")
+            elif not any(name.lower() == "content-length" for name in route.headers):
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if route.chunk:
+                for start in range(0, len(body), route.chunk):
+                    part = body[start : start + route.chunk]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
                 self.wfile.write(body)
 
         def _read_body(self) -> bytes:
