@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from pytest_cassettes import libraries, mocking, response, shortcut
+from pytest_cassettes import libraries, mocking, response, shortcut, urllib3_response
 from pytest_cassettes.cassette import Cassette
 
 
@@ -315,6 +315,7 @@ class Patches:
                 mock.patch.object(libraries.patch_module(), "force_reset", NarrowReset())
             )
             stack.enter_context(response.installed())
+            stack.enter_context(urllib3_response.installed())
             stack.enter_context(bracketed_ipv6_uris())
             stack.enter_context(connecting_requests())
             requests_shortcut = shortcut.patched(self.router)

@@ -1,4 +1,5 @@
-"""The response object vcrpy's stubs hand to http.client, urllib3, requests and botocore.
+"""The response object vcrpy's stubs hand to http.client, urllib3, requests and botocore (under
+urllib3 2, urllib3 and requests get it inside urllib3's own response: urllib3_response.py).
 
 vcrpy's `VCRHTTPResponse` keeps the recorded body (in the recorded dict and in a BytesIO over
 it) for as long as the client keeps the response, which requests does for the life of its own

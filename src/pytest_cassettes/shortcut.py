@@ -5,14 +5,15 @@ and a stub connection, and goes through `urlopen`: about 0.3 ms a request here, 
 requests' own work and more than the lookup and the response. While our patches are on,
 `HTTPAdapter.send` first asks the running test's cassette for a recorded response to the very
 request vcrpy's stub would have built (same URI, method, headers and body); when it has one,
-the adapter builds its Response from our stub response as it would have from urllib3's hands.
+the adapter builds its Response from urllib3's response around our stub response, as urlopen
+would have handed it over (urllib3_response.py).
 Anything else goes the usual way, down to vcrpy's stubs, unchanged: a miss, a request to
 record (every request in `all` mode), a proxy, a streamed (iterator or file) body, an adapter
 that overrides how requests are sent or how its pool is chosen (`add_headers`, `request_url`,
 `cert_verify`, `get_connection_with_tls_context`, ...), a pool manager or pool class other than
 urllib3's own, a recorded status the adapter's `Retry` would retry (urlopen then replays the
-next one), another tool wrapping `send`, urllib3 1.x. `cert=` and `timeout=` are checked first,
-as `send` checks them, so a refused request plays nothing.
+next one), another tool wrapping `send`, urllib3 1.x or urllib3-future. `cert=` and `timeout=`
+are checked first, as `send` checks them, so a refused request plays nothing.
 
 The shortcut is taken only when the adapter's pool class for the scheme uses vcrpy's stub
 connection bound to our router, so a request it replays is one the stub path would have
@@ -25,12 +26,11 @@ forgets it once that send returns or raises.
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import types
 from typing import Any
 
-from pytest_cassettes import response
+from pytest_cassettes import response, urllib3_response
 
 ENABLED = True  # tests turn it off to compare with the stubs' path
 
@@ -42,8 +42,8 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
     urllib3 = sys.modules.get("urllib3")
     if adapters is None or urllib3 is None:
         return None
-    if not str(getattr(urllib3, "__version__", "1")).startswith("2."):
-        return None  # urllib3 1.x wraps the stub response in its own: not reproduced here
+    if urllib3_response.supported() is None:
+        return None  # urllib3 1.x wraps the stub response in urlopen: not reproduced here
     from unittest import mock
 
     import urllib3.connectionpool as cpool
@@ -54,7 +54,7 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         from urllib3.util.url import _encode_target
     except ImportError:  # pragma: no cover - private; then no shortcut
         return None
-    from urllib3 import HTTPHeaderDict, PoolManager
+    from urllib3 import PoolManager
     from urllib3.util.retry import Retry
 
     adapter_class = adapters.HTTPAdapter
@@ -123,7 +123,8 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         if ":" in host:
             host = f"[{host}]"  # as our patch of the stubs spells it (patching.py)
         postfix = "" if port == default_port[scheme] else f":{port}"
-        uri = f"{scheme}://{host}{postfix}{_encode_target(request.path_url)}"
+        target = _encode_target(request.path_url)
+        uri = f"{scheme}://{host}{postfix}{target}"
         method = request.method
 
         def final(recorded: dict[str, Any]) -> bool:
@@ -137,11 +138,11 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
         )
         if played is None:
             return None
-        stub = response.CassetteResponse(played, uri)
-        if _rebuilds_headers(connection_class):
-            stub.headers = HTTPHeaderDict(stub.getheaders())
-        stub.retries = retries  # as urlopen leaves it on a response it did not retry
-        return adapter.build_response(request, stub)
+        # What urlopen would have handed requests: urllib3's response around the stub.
+        options = urllib3_response.Options(method, target, False, False)
+        raw = urllib3_response.wrap(response.CassetteResponse(played, uri), options)
+        raw.retries = retries  # as urlopen leaves it on a response it did not retry
+        return adapter.build_response(request, raw)
 
     def send(
         self: Any,
@@ -172,15 +173,6 @@ def patched(router: Any) -> contextlib.AbstractContextManager[Any] | None:
 
     send.__wrapped__ = original  # type: ignore[attr-defined]
     return mock.patch.object(adapter_class, "send", send)
-
-
-@functools.cache
-def _rebuilds_headers(connection_class: type) -> bool:
-    """Whether vcrpy's stub connection turns the response's headers into urllib3's
-    HTTPHeaderDict (vcrpy 9's mixin; before, they stay the message). Looked up by name: the
-    module is never imported here (while the patches are on, its classes would subclass the
-    stubs), and a pytester run may have dropped it from sys.modules."""
-    return any(k.__name__ == "_VCRRequestsConnectionMixin" for k in connection_class.__mro__)
 
 
 def request_url_parts(url: str) -> tuple[str, str, int | None] | None:
