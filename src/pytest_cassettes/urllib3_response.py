@@ -72,8 +72,8 @@ def _replayed_class(base: Any) -> Any:
 
 
 @functools.cache
-def _takes_shutdown(base: Any) -> bool:
-    return "sock_shutdown" in inspect.signature(base).parameters  # urllib3 2.3+
+def _parameters(base: Any) -> frozenset[str]:
+    return frozenset(inspect.signature(base).parameters)
 
 
 def _shut_down(stub: Any, how: int) -> None:
@@ -92,13 +92,15 @@ def wrap(stub: Any, options: Options, version_string: str = "HTTP/1.1") -> Any:
     headers = stub.headers  # vcrpy 9's stub connections have made it urllib3's already
     if type(headers) is not HTTPHeaderDict:
         headers = HTTPHeaderDict(stub.getheaders())
-    extra = {"sock_shutdown": functools.partial(_shut_down, stub)} if _takes_shutdown(base) else {}
+    # What newer urllib3 versions take: the version string (2.?+), sock_shutdown (2.3+).
+    newer = {"version_string": version_string, "sock_shutdown": functools.partial(_shut_down, stub)}
+    taken = _parameters(base)
+    extra = {name: value for name, value in newer.items() if name in taken}
     response = _replayed_class(base)(
         body=stub,
         headers=headers,
         status=stub.status,
         version=stub.version,
-        version_string=version_string,
         reason=stub.reason,
         preload_content=False,
         decode_content=options.decode_content,
