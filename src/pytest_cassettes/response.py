@@ -86,8 +86,11 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
     recorded_response: dict[str, Any]
 
     def __init__(self, recorded_response: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        body = recorded_response["body"]
+        if body["string"] is None:  # `string: null`: vcrpy's read() of it raised TypeError
+            recorded_response = {**recorded_response, "body": {**body, "string": b""}}
         super().__init__(recorded_response, *args, **kwargs)
-        self._size = len(recorded_response["body"]["string"] or b"")  # null: b"" for vcrpy
+        self._size = len(recorded_response["body"]["string"])
         # The headers' message, kept: urllib.request sets `msg` to the reason phrase, as on a
         # real response, and requests' adapters may replace `headers`.
         self._message = self.msg
