@@ -325,3 +325,60 @@ def test_a_long_value_on_one_line_stays_on_one_line(
     path.write_text(text)
     assert main(["scrub", str(path), "--write"]) == 0
     assert path.read_text() == text.replace(API_KEY, "<SCRUBBED>")
+
+
+def test_a_file_written_again_whole_keeps_its_other_top_level_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Another tool's note beside `interactions`, in a file scrub writes again whole (flow
+    # style): it was dropped, with the version that was kept.
+    path = tmp_path / "a.yaml"
+    data = {**yaml.safe_load(INDENTED), "recorded_by": "the billing team"}
+    path.write_text(yaml.safe_dump(data, default_flow_style=True))
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert yaml.safe_load(path.read_text()) == {
+        **yaml.safe_load(INDENTED.replace(API_KEY, "<SCRUBBED>")),
+        "recorded_by": "the billing team",
+    }
+
+
+def test_a_file_with_windows_line_endings_keeps_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A long body vcrpy folded over several lines, its secret replaced: the lines written again
+    # ended in a bare LF amid the file's CRLF.
+    long = json.dumps({"items": [f"item number {i}" for i in range(30)], "api_key": API_KEY})
+    text = INDENTED.replace("'no secret here'", yaml.safe_dump(long).strip().replace("\n", "\n  "))
+    path = tmp_path / "a.yaml"
+    path.write_bytes(text.replace("\n", "\r\n").encode())
+    assert main(["scrub", str(path), "--write"]) == 0
+    written = path.read_bytes()
+    assert API_KEY.encode() not in written
+    assert written.count(b"\n") == written.count(b"\r\n")
+    assert written.startswith(b"# recorded for the billing tests\r\n")
+
+
+def test_a_file_starting_with_a_byte_order_mark_keeps_it_and_its_comments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was written again whole, as recording writes it: comments and layout gone.
+    path = tmp_path / "a.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + INDENTED.encode())
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert path.read_bytes() == b"\xef\xbb\xbf" + INDENTED.replace(API_KEY, "<SCRUBBED>").encode()
+
+
+def test_a_file_named_twice_or_by_a_link_is_counted_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The dry run told 3 values in 3 files, where --write then scrubbed 1 in 1.
+    path = tmp_path / "a.yaml"
+    path.write_text(INDENTED)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "link.yaml").symlink_to(path)
+    assert main(["scrub", str(tmp_path), str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("would scrub") == 1
+    assert "1 value to scrub in 1 of 1 cassette file." in out
+    assert main(["scrub", str(tmp_path), str(path), "--write"]) == 0
+    assert "1 value scrubbed in 1 of 1 cassette file." in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import binascii
+import os
 import re
 import sys
 from collections import Counter
@@ -202,7 +203,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _cassettes(paths: Sequence[str], command: str) -> list[Path] | None:
     """The cassette files named and under the folders named, as `check` finds them (hidden
-    folders such as .venv and .git skipped); None, each told, if a path does not exist."""
+    folders such as .venv and .git skipped), each once (a file named twice, or also by a
+    link, by its first name); None, each told, if a path does not exist."""
     from pytest_cassettes.checks import find
 
     files = find(paths)
@@ -210,7 +212,10 @@ def _cassettes(paths: Sequence[str], command: str) -> list[Path] | None:
         print(
             f"pytest-cassettes {command}: error: {name}: no such file or directory", file=sys.stderr
         )
-    return None if files.missing else files.cassettes
+    if files.missing:
+        return None
+    first = {os.path.realpath(path): path for path in reversed(files.cassettes)}
+    return [path for path in files.cassettes if first[os.path.realpath(path)] is path]
 
 
 def _summary(findings: int, dirty: int, scanned: int, errors: int) -> str:

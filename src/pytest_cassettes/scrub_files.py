@@ -126,7 +126,20 @@ def scrub_file(path: Path, rules: ScrubRules, write: bool) -> Counter[str]:
 
 def scrub_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None, Counter[str]]:
     """A cassette's text scrubbed (None: nothing to scrub) and the kinds replaced. Raises
-    CassetteLoadError where it cannot be read."""
+    CassetteLoadError where it cannot be read.
+
+    A byte order mark and Windows line endings are kept: the text is scrubbed without them
+    (YAML reads a line break as one either way) and they are put back."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    crlf = "\r\n" in text and text.count("\n") == text.count("\r\n")
+    bare = text.removeprefix(bom)
+    new, kinds = _scrubbed_text(bare.replace("\r\n", "\n") if crlf else bare, where, rules)
+    if new is None:
+        return None, kinds
+    return bom + (new.replace("\n", "\r\n") if crlf else new), kinds
+
+
+def _scrubbed_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None, Counter[str]]:
     interactions = storage.parse(text, where)
     scrubbed, kinds = scrub_interactions(interactions, rules)
     if all(new is None for new in scrubbed):
@@ -140,8 +153,10 @@ def scrub_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None, Co
     spliced = _spliced(text, interactions, changed)
     if spliced is not None and _holds(spliced, where, expected):
         return spliced, kinds
-    # An unusual layout (flow style, odd indentation): the whole file as recording writes it.
-    whole = {"interactions": expected, "version": storage.FORMAT_VERSION}
+    # An unusual layout (flow style, odd indentation): the whole file as recording writes it,
+    # the keys another tool wrote beside `interactions` kept.
+    whole = {"version": storage.FORMAT_VERSION, **storage.YAML.loads(text)}
+    whole["interactions"] = expected
     return storage.YAML.dumps(whole), kinds
 
 
