@@ -13,6 +13,7 @@ from vcr.request import Request
 from vcr.serialize import serialize
 from vcr.serializers import jsonserializer, yamlserializer
 
+from pytest_cassettes import storage
 from pytest_cassettes.cli import main
 from pytest_cassettes.storage import CassetteLoader
 from tests.conftest import Suite
@@ -382,3 +383,21 @@ def test_a_file_named_twice_or_by_a_link_is_counted_once(
     assert "1 value to scrub in 1 of 1 cassette file." in out
     assert main(["scrub", str(tmp_path), str(path), "--write"]) == 0
     assert "1 value scrubbed in 1 of 1 cassette file." in capsys.readouterr().out
+
+
+def test_a_file_another_program_writes_while_it_is_scrubbed_is_left_as_that_program_wrote_it(
+    tmp_path: Path,
+) -> None:
+    # vcrpy (pytest-recording) takes no lock: a recording it saved while a large file was being
+    # scrubbed was replaced by the old interactions, scrubbed.
+    path = tmp_path / "a.yaml"
+    path.write_text(INDENTED)
+    recorded = INDENTED.replace("page=2", "page=3")
+
+    def scrub_while_vcrpy_records(text: str) -> str:
+        path.write_text(recorded)
+        return text.replace(API_KEY, "<SCRUBBED>")
+
+    with pytest.raises(OSError, match="changed meanwhile"):
+        storage.rewrite_text(path, scrub_while_vcrpy_records)
+    assert path.read_text() == recorded

@@ -788,15 +788,19 @@ def write(
 def rewrite_text(path: Path, change: Callable[[str], str | None]) -> bool:
     """Replace the cassette at `path` by `change(its text)` (None: left as it is), under its
     lock and atomically, as a save does; whether it was written. Raises OSError (no such
-    file, unreadable) and CassetteLoadError (not UTF-8), and what `change` raises."""
+    file, unreadable; or written meanwhile by a program that takes no lock, vcrpy's own
+    recording: then left as it wrote it) and CassetteLoadError (not UTF-8), and what `change`
+    raises."""
     with _locked(path):
         target = _target(path)
         _remove_stale_temp_files(target)
-        with open(target, "rb") as handle:
-            text = decode_text(handle.read(), str(path))
+        raw = target.read_bytes()
+        text = decode_text(raw, str(path))
         new = change(text)
         if new is None or new == text:
             return False
+        if target.read_bytes() != raw:
+            raise OSError("changed meanwhile (another program wrote it): left as it is, run again")
         _atomic_write(target, new, temp=_locked_temp(target))
     with _cache_lock:
         _cache.pop(path, None)
