@@ -401,3 +401,23 @@ def test_a_file_another_program_writes_while_it_is_scrubbed_is_left_as_that_prog
     with pytest.raises(OSError, match="changed meanwhile"):
         storage.rewrite_text(path, scrub_while_vcrpy_records)
     assert path.read_text() == recorded
+
+
+def test_other_yaml_and_json_files_in_a_folder_are_left_alone_and_named_not_cassettes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # They were told "`interactions` must be a list", or, for a package.json, "unknown cassette
+    # format version '1.0'".
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(f"services:\n  db:\n    environment:\n      API_KEY: {API_KEY}\n")
+    package = tmp_path / "package.json"
+    package.write_text(json.dumps({"name": "app", "version": "1.0", "password": PASSWORD}))
+    (tmp_path / "a.yaml").write_text(INDENTED)
+    others = {path: path.read_bytes() for path in (compose, package)}
+    assert main(["scrub", str(tmp_path), "--write"]) == 2
+    out, err = capsys.readouterr()
+    for path in others:
+        assert f"{path}:1: not a cassette (expected a mapping with `interactions`)" in err
+    assert "1 value scrubbed in 1 of 1 cassette file, 2 unreadable" in out
+    assert {path: path.read_bytes() for path in others} == others
+    assert API_KEY not in (tmp_path / "a.yaml").read_text()

@@ -493,7 +493,7 @@ def parse(
         raise CassetteLoadError(where, _OLD_FORMAT, 1)
     if data is None:  # also what a machine crash right after a write may leave (see below)
         raise CassetteLoadError(where, "empty: delete it and record it again", 1)
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or "interactions" not in data:  # a CI config, a package.json
         raise CassetteLoadError(where, "not a cassette (expected a mapping with `interactions`)", 1)
 
     def line_of(key: int | str | None) -> int | None:  # only on the error path
