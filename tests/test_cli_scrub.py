@@ -203,6 +203,30 @@ def test_a_json_cassette_is_written_as_vcrpys_json_serializer_writes_it(
     assert main(["scan", str(path)]) == 0
 
 
+def test_a_json_cassette_holding_an_emoji_is_scrubbed_checked_and_scanned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # vcrpy's JSON serializer escapes a character beyond the BMP as a surrogate pair, which YAML
+    # does not read: scrub and check told "invalid YAML", scan failed with a traceback.
+    message = {"msg": "launched \N{PARTY POPPER}", "api_key": API_KEY}
+    body = json.dumps(message, ensure_ascii=False).encode()
+    headers = {"Content-Type": ["application/json"]}
+    path = vcrpy_cassette(
+        tmp_path / "a.json", "https://api.example.com/me", body, headers, jsonserializer
+    )
+    assert "\\ud83c\\udf89" in path.read_text()
+    assert main(["check", str(path)]) == 0
+    assert main(["scan", str(path)]) == 1
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert "sensitive-field:api_key" in capsys.readouterr().out
+    response = json.loads(path.read_text())["interactions"][0]["response"]
+    assert json.loads(response["body"]["string"]) == {
+        "msg": "launched \N{PARTY POPPER}",
+        "api_key": "<SCRUBBED>",
+    }
+    assert main(["scan", str(path)]) == 0
+
+
 INDENTED = f"""\
 # recorded for the billing tests
 interactions:

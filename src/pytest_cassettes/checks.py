@@ -76,7 +76,7 @@ def load(path: Path) -> Loaded:
     """Read and validate one cassette. Raises OSError (unreadable) or CassetteLoadError."""
     raw = path.read_bytes()
     text = storage.decode_text(raw, str(path))
-    return Loaded(text, storage.parse(text, str(path)))
+    return Loaded(text, storage.parse_file_text(text, str(path)))
 
 
 def problem(exc: CassetteLoadError) -> str:

@@ -22,6 +22,17 @@ EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 STR, BINARY = "tag:yaml.org,2002:str", "tag:yaml.org,2002:binary"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _joined(value: str) -> str:
+    """A scalar's text, a surrogate pair (how JSON escapes an emoji; YAML reads it as two
+    characters, which no encoding takes) joined into its character."""
+    if _SURROGATE.search(value) is None:
+        return value
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _node_lines(node: yaml.Node) -> range:
     return range(node.start_mark.line + 1, node.end_mark.line + 2)
 
@@ -90,7 +101,7 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 data = data if decoded is None else decoded
                 kinds = scrubber.scan_binary(data, content_type, error)
             else:
-                kinds = scrubber.scan_field(key, node.value, content_type, error)
+                kinds = scrubber.scan_field(key, _joined(node.value), content_type, error)
             # Token formats the line scan already saw are not reported twice; those it missed
             # (split over folded lines, escaped) are reported where the value starts.
             seen = Counter(kind for number, kind in findings if number in _node_lines(node))

@@ -140,12 +140,12 @@ def scrub_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None, Co
 
 
 def _scrubbed_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None, Counter[str]]:
-    interactions = storage.parse(text, where)
+    data = storage.json_data(text)
+    interactions = storage.parse_file_text(text, where)
     scrubbed, kinds = scrub_interactions(interactions, rules)
     if all(new is None for new in scrubbed):
         return None, kinds
     expected = [old if new is None else new for old, new in zip(interactions, scrubbed)]
-    data = _json(text)
     if data is not None:  # vcrpy's JSON serializer wrote it: written as it writes it
         data["interactions"] = expected
         return json.dumps(data, indent=4) + "\n", kinds
@@ -158,17 +158,6 @@ def _scrubbed_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None
     whole = {"version": storage.FORMAT_VERSION, **storage.YAML.loads(text)}
     whole["interactions"] = expected
     return storage.YAML.dumps(whole), kinds
-
-
-def _json(text: str) -> dict[str, Any] | None:
-    """A cassette's data if its text is JSON (vcrpy's `serializer="json"`), else None."""
-    if not text.lstrip().startswith("{"):
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:  # YAML in flow style
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _spliced(

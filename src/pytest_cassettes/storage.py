@@ -255,6 +255,28 @@ def store_name(codec: Codec, persisted: bool) -> str:
     return f"serializer:{codec.name}"
 
 
+def json_data(text: str) -> dict[str, Any] | None:
+    """A cassette file's data if its text is a JSON object (vcrpy's `serializer="json"`), else
+    None. Such a file is read as JSON: YAML does not read the surrogate pair JSON escapes a
+    character beyond the BMP (an emoji) as."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:  # YAML in flow style
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def parse_file_text(text: str, where: str) -> tuple[Interaction, ...]:
+    """`parse` of a cassette file's text, read as JSON where it is (see json_data)."""
+    return parse(text, where, _vcr_json_codec() if json_data(text) is not None else YAML)
+
+
+def _vcr_json_codec() -> Codec:
+    return Codec("json", importlib.import_module(_VCR_JSON))
+
+
 def _cacheable(codec: Codec) -> bool:
     """Whether a parse may go to the parsed-cassette cache: not a serializer of a user's, whose
     results may not survive JSON and whose name says nothing of its version."""
@@ -920,7 +942,7 @@ def drop_old(path: Path, run: str, vcr: Any) -> None:
         if kind == "serializer":
             codec = codec_for(name, vcr.serializers[name])
         else:
-            codec = YAML if kind == "yaml" else Codec("json", importlib.import_module(_VCR_JSON))
+            codec = YAML if kind == "yaml" else _vcr_json_codec()
         write(path, [], old, codec)
 
 
