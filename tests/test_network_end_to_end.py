@@ -1229,3 +1229,53 @@ def test_a_connection_made_before_the_guard_to_an_allowed_name_s_address_sends(
     )
     result.assert_outcomes(passed=1)
     assert [r.path for r in suite.server.requests] == ["/warm", "/kept-alive"]
+
+
+KEEP_ALIVE = """
+import socket
+from urllib.parse import urlsplit
+
+PARTS = urlsplit(URL)
+KEPT = []
+
+def ask(path):
+    # One request on the kept-alive raw socket (vcrpy records none of it): the status.
+    sock = KEPT[0]
+    sock.sendall(f"GET {path} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n".encode())
+    data = b""
+    while b"\\r\\n\\r\\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "closed by the server"
+        data += chunk
+    head, _, body = data.partition(b"\\r\\n\\r\\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\\r\\n")[0])
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head.split(b" ")[1]
+"""
+
+
+def test_a_servers_side_of_a_kept_alive_connection_answers_in_the_next_guarded_test(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server (in this process) accepted the connection under the first test's guard; in the
+    # next test its answer on that socket was checked by its peer, the client's passing port,
+    # which `127.0.0.1:PORT` does not allow: the server's thread was refused, the test failed.
+    suite.write(
+        KEEP_ALIVE
+        + textwrap.dedent("""
+        @pytest.mark.cassette
+        def test_1_connects():
+            KEPT.append(socket.create_connection((PARTS.hostname, PARTS.port), timeout=5))
+            assert ask("/first") == b"200"
+
+        @pytest.mark.cassette
+        def test_2_reuses():
+            assert ask("/second") == b"200"
+        """)
+    )
+    suite.server.reset()
+    monkeypatch.setenv("CI", "true")
+    result = suite.run(f"--cassette-allow-hosts=127.0.0.1:{suite.server.port}")
+    result.assert_outcomes(passed=2)
+    assert [r.path for r in suite.server.requests] == ["/first", "/second"]

@@ -503,16 +503,20 @@ def check_address(family: int, address: object) -> None:
         guard._check_connect(host, number)
 
 
-# Sockets whose sends need no look: connected under the guards on, or accepted (a server's
-# side: it answers whoever connected). Forgotten when the guards on change.
+# Sockets whose sends need no look: connected under the guards on. Forgotten when the guards on
+# change.
 _checked: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+# Sockets `accept` gave while the patches were in place: a server's side, which answers whoever
+# connected (its peer is the client's address and passing port), never looked at; kept when the
+# guards change, as a kept-alive connection outlives a test.
+_accepted: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 
 
 def _check_peer(sock: socket.socket) -> None:
     """Refuse a send on an IPv4/IPv6 socket connected to a host some active guard does not
     allow: one connected before the guards (a module's keep-alive connection, a session
     fixture's), whose connect was never checked."""
-    if sock in _checked or sock.family not in _INET_FAMILIES:
+    if sock in _checked or sock in _accepted or sock.family not in _INET_FAMILIES:
         return
     try:
         peer = sock.getpeername()
@@ -649,7 +653,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
 
     def guarded_accept(self: socket.socket) -> Any:
         accepted = accept(self)
-        _checked.add(accepted[0])
+        _accepted.add(accepted[0])
         return accepted
 
     def guarded_ssl_send(self: Any, *args: Any) -> Any:
