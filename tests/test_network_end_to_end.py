@@ -1103,6 +1103,48 @@ def test_a_thread_a_replay_only_test_started_keeps_its_guard_after_the_test(
     assert [r.path for r in suite.server.requests] == ["/mine"]
 
 
+def test_a_thread_started_after_the_test_by_its_leftover_thread_keeps_the_guard(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test's leftover thread, after the test, runs a request in an executor's worker: the
+    # worker, started then by that thread, was behind no guard and its request reached the
+    # server.
+    suite.write(
+        """
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        GO = threading.Event()
+        TOLD = []
+
+        def fetch():
+            try:
+                requests.get(URL + "/from-a-worker", timeout=5)
+                TOLD.append("sent")
+            except Exception as error:
+                TOLD.append(type(error).__name__)
+
+        def later():
+            GO.wait()
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(fetch).result()
+
+        @pytest.mark.cassette
+        def test_starts_a_thread():
+            threading.Thread(target=later, name="leftover").start()
+
+        def test_plain_after():
+            GO.set()
+            [thread] = [t for t in threading.enumerate() if t.name == "leftover"]
+            thread.join()
+            assert TOLD == ["NetworkBlockedError"]
+        """
+    )
+    result = run_fresh_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=2)
+    assert suite.server.hits == 0
+
+
 TLS_CONFTEST = """
 import datetime, socket, ssl, threading
 from cryptography import x509

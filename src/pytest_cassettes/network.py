@@ -10,6 +10,8 @@ While a :class:`NetworkGuard` is installed (process-wide, every thread), these a
   connection of a module or a session fixture) has its peer checked at its first send, as a
   connect is (an address an allowed name resolves to is let through); a socket connected under
   them, or accepted (a server's side), is not looked at again;
+- ``threading.Thread.start``: a thread started by one that a guard gone keeps
+  (``keep_threads``) is kept behind that guard too;
 - ``socket.getaddrinfo``, ``gethostbyname`` and ``gethostbyname_ex``: a name that is not allowed
   is refused *before* the look-up, so no DNS query is sent for it. asyncio (``loop.getaddrinfo``,
   ``loop.create_connection``, ``loop.sock_connect``) resolves through ``socket.getaddrinfo`` and
@@ -340,7 +342,7 @@ class NetworkGuard:
                 if self.keep_threads:
                     for thread in threading.enumerate():
                         if thread not in self._threads_before and thread is not current_thread():
-                            _outliving[thread] = self
+                            _outliving.setdefault(thread, self)  # else started by an older one
                     self._threads_before = set()
                 if not _active:
                     if _lingering[0] or _outliving_alive():
@@ -603,6 +605,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     sendall: Any = originals.get("sendall")
     sendfile: Any = originals.get("sendfile")
     accept: Any = originals.get("accept")
+    thread_start: Any = originals.get("thread_start")
     ssl_send: Any = originals.get("ssl_send")
     ssl_write: Any = originals.get("ssl_write")
     ssl_do_handshake: Any = originals.get("ssl_do_handshake")
@@ -655,6 +658,16 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         accepted = accept(self)
         _accepted.add(accepted[0])
         return accepted
+
+    def guarded_thread_start(self: threading.Thread) -> None:
+        # A thread started by one kept behind a guard gone (`keep_threads`) is kept behind it
+        # too: a worker its executor starts after the test, a timer.
+        if _outliving:
+            guard = _outliving.get(current_thread())
+            if guard is not None:
+                with _install_lock:
+                    _outliving[self] = guard
+        thread_start(self)
 
     def guarded_ssl_send(self: Any, *args: Any) -> Any:
         _check_peer(self)
@@ -725,6 +738,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "sendall": guarded_sendall,
         "sendfile": guarded_sendfile,
         "accept": guarded_accept,
+        "thread_start": guarded_thread_start,
         "ssl_send": guarded_ssl_send,
         "ssl_write": guarded_ssl_write,
         "ssl_do_handshake": guarded_ssl_do_handshake,
@@ -823,6 +837,7 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
         if hasattr(socket.socket, name):  # sendmsg is missing on Windows
             yield socket.socket, name, name
     yield socket.socket, "accept", "accept"
+    yield threading.Thread, "start", "thread_start"
     # ssl's sockets send through their SSL object, past socket.send: where ssl is imported.
     ssl_socket = getattr(sys.modules.get("ssl"), "SSLSocket", None)
     if isinstance(ssl_socket, type):
