@@ -1145,6 +1145,55 @@ def test_a_thread_started_after_the_test_by_its_leftover_thread_keeps_the_guard(
     assert suite.server.hits == 0
 
 
+def test_a_connection_made_before_the_guard_to_an_allowed_address_asks_no_name_server(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A session's keep-alive connection to an allowed address: at each test's first send the
+    # guard looked up every allowed name (a DNS query per name and test) before seeing that the
+    # address was allowed as it is.
+    suite.pytester.makeconftest(
+        """
+        import _socket, http.client, os
+        from urllib.parse import urlsplit
+
+        LOOKED_UP = []
+        real = _socket.getaddrinfo
+
+        def counting(host, *args, **kwargs):
+            LOOKED_UP.append(host)
+            return real(host, *args, **kwargs)
+
+        _socket.getaddrinfo = counting
+        PARTS = urlsplit(os.environ["TEST_SERVER"])
+        EARLY = http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=5)
+        EARLY.request("GET", "/warm")
+        EARLY.getresponse().read()
+        """
+    )
+    suite.write(
+        """
+        import conftest
+
+        @pytest.mark.cassette
+        @pytest.mark.parametrize("n", range(3))
+        def test_keep_alive(n):
+            conftest.EARLY.request("GET", f"/kept-alive/{n}")
+            conftest.EARLY.getresponse().read()
+            assert "db.example.invalid" not in conftest.LOOKED_UP
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess(
+        "-p",
+        "no:recording",
+        "-p",
+        "no:randomly",
+        "--cassette-allow-hosts=127.0.0.1,db.example.invalid",
+    )
+    result.assert_outcomes(passed=3)
+    assert suite.server.hits == 4
+
+
 TLS_CONFTEST = """
 import datetime, socket, ssl, threading
 from cryptography import x509

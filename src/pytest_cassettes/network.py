@@ -307,8 +307,6 @@ class NetworkGuard:
         self._lock = threading.Lock()
         # Resolved address -> the allowed names that resolved to it.
         self._resolved: dict[_Address, set[str]] = {}
-        # What the allowed names resolve to, with their ports: looked up when first needed.
-        self._name_addresses: list[tuple[_Address, int | None]] | None = None
         self._threads_before: set[threading.Thread] = set()  # alive when it began
 
     def __enter__(self) -> NetworkGuard:
@@ -394,26 +392,41 @@ class NetworkGuard:
 
     def _check_peer(self, host: str, port: int) -> None:
         """A socket connected before this guard, to ``host`` (an address): as a connect, and
-        let through when an allowed name resolves to it (looked up now, once)."""
+        let through when an allowed name resolves to it (looked up once in the run, and only
+        for an address the entries do not allow as they are)."""
+        if self.allow.allows(host, port):
+            return
         address = _parse_ip(host)
         if any(
             known == address and _port_matches(entry_port, port)
-            for known, entry_port in self._allowed_names_addresses()
+            for known, entry_port in _allowed_names_addresses(self.allow.names)
         ):
             return
         self._check_connect(host, port)
 
-    def _allowed_names_addresses(self) -> list[tuple[_Address, int | None]]:
-        if self._name_addresses is None:
-            found: list[tuple[_Address, int | None]] = []
-            for name, entry_port in self.allow.names:
-                with contextlib.suppress(OSError, UnicodeError):
-                    for *_, sockaddr in _socket.getaddrinfo(name, None):
-                        address = _parse_ip(str(sockaddr[0]))
-                        if address is not None:
-                            found.append((address, entry_port))
-            self._name_addresses = found
-        return self._name_addresses
+
+# The addresses the allowed names resolve to, with their ports, by the names: the same allow list
+# guards test after test of a run, and its sockets connected before the guards are checked anew
+# at each (a DNS query per name and test, where a name is not in /etc/hosts).
+_NAME_ADDRESSES: dict[frozenset[tuple[str, int | None]], list[tuple[_Address, int | None]]] = {}
+
+
+def _allowed_names_addresses(
+    names: frozenset[tuple[str, int | None]],
+) -> list[tuple[_Address, int | None]]:
+    found = _NAME_ADDRESSES.get(names)
+    if found is None:
+        found = []
+        for name, entry_port in names:
+            with contextlib.suppress(OSError, UnicodeError):
+                for *_, sockaddr in _socket.getaddrinfo(name, None):
+                    address = _parse_ip(str(sockaddr[0]))
+                    if address is not None:
+                        found.append((address, entry_port))
+        if len(_NAME_ADDRESSES) > 8:
+            _NAME_ADDRESSES.clear()
+        _NAME_ADDRESSES[names] = found
+    return found
 
 
 # Threads started under a guard that outlived it (a test's background thread), with that
