@@ -1370,3 +1370,32 @@ def test_a_servers_side_of_a_kept_alive_connection_answers_in_the_next_guarded_t
     result = suite.run(f"--cassette-allow-hosts=127.0.0.1:{suite.server.port}")
     result.assert_outcomes(passed=2)
     assert [r.path for r in suite.server.requests] == ["/first", "/second"]
+
+
+def test_a_plain_test_after_one_that_left_a_thread_running_starts_children_as_python_does(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thread a guarded test left running keeps socket's patches in place; os's and
+    # subprocess's functions that carry the guard into children stayed too, in the plain test
+    # after it, where the README has them Python's own.
+    suite.write(
+        """
+        import subprocess
+        import threading
+
+        ORIGINAL = (os.system, os.posix_spawn, subprocess.Popen.__init__)
+        GO = threading.Event()
+
+        @pytest.mark.cassette
+        def test_1_leaves_a_thread():
+            assert os.system is not ORIGINAL[0]
+            threading.Thread(target=GO.wait, name="leftover").start()
+
+        def test_2_plain():
+            try:
+                assert (os.system, os.posix_spawn, subprocess.Popen.__init__) == ORIGINAL
+            finally:
+                GO.set()
+        """
+    )
+    run_in_ci(suite, monkeypatch).assert_outcomes(passed=2)

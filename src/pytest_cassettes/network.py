@@ -467,14 +467,19 @@ def linger(on: bool) -> None:
 
 def release() -> None:
     """The originals back, and ``os``'s and ``subprocess``'s own functions, where the patches
-    stayed after the last guard went (`linger`): nothing of ours on the call path."""
+    stayed after the last guard went (`linger`): nothing of ours on the call path (socket's
+    patches stay while a thread of a guard gone lives, `keep_threads`)."""
     with _install_lock:
-        if _active or not _idle[0] or _outliving_alive():
-            return  # on for a guard, or for the threads of one gone (`keep_threads`)
+        if _active or not _idle[0]:
+            return  # on for a guard
+        # os's and subprocess's own back even for the threads of a guard gone: a child they
+        # start after its test is not guarded (the test's variables are gone).
+        children.release()
+        if _outliving_alive():
+            return  # socket's patches stay for those threads (`keep_threads`)
         _idle[0] = False
         _outliving.clear()
         _uninstall()
-        children.release()
 
 
 def _resume() -> bool:
