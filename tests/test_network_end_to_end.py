@@ -1399,3 +1399,54 @@ def test_a_plain_test_after_one_that_left_a_thread_running_starts_children_as_py
         """
     )
     run_in_ci(suite, monkeypatch).assert_outcomes(passed=2)
+
+
+def test_a_plain_test_reusing_a_worker_a_guarded_test_started_is_not_blocked(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loop kept for the module (a session-scoped event loop): its default executor's worker
+    # started in a guarded test. A plain test's look-up through it (asyncio resolves names in
+    # that executor) was refused by the guarded test's guard, which kept the worker. The work
+    # the guarded test submitted stays behind its guard, run after it.
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        import asyncio
+        import threading
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+
+        LOOP = asyncio.new_event_loop()
+        POOL = ThreadPoolExecutor(1)
+        GO = threading.Event()
+        LATE = []
+
+        def fetch_later():
+            GO.wait()
+            requests.get(URL + "/late")
+
+        @pytest.mark.cassette
+        def test_1_starts_the_workers():
+            LOOP.run_until_complete(LOOP.run_in_executor(None, time.sleep, 0))
+            POOL.submit(time.sleep, 0).result()
+            LATE.append(ThreadPoolExecutor(1).submit(fetch_later))
+
+        def test_2_plain_reuses_them():
+            found = LOOP.run_until_complete(LOOP.getaddrinfo("localhost", 80))
+            assert found
+            assert POOL.submit(requests.get, URL + "/plain").result().status_code == 200
+            GO.set()  # the guarded test's own work, run after it: still behind its guard
+            with pytest.raises(Exception, match="blocked in a thread .*test_1.* after its end"):
+                LATE[0].result()
+
+        @pytest.mark.cassette
+        def test_3_guarded_reuses_them():
+            POOL.submit(connect, URL).result()
+        """)
+    )
+    result = run_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*Network access to 127.0.0.1:* blocked in test_suite.py::test_3_guarded_reuses_them"]
+    )
+    assert [r.path for r in suite.server.requests] == ["/plain"]

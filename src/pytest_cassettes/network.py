@@ -11,7 +11,8 @@ While a :class:`NetworkGuard` is installed (process-wide, every thread), these a
   connect is (an address an allowed name resolves to is let through); a socket connected under
   them, or accepted (a server's side), is not looked at again;
 - ``threading.Thread.start``: a thread started by one that a guard gone keeps
-  (``keep_threads``) is kept behind that guard too;
+  (``keep_threads``) is kept behind that guard too; and ``ThreadPoolExecutor.submit``, where
+  imported: the work submitted under such a guard is kept behind it, not the worker running it;
 - ``socket.getaddrinfo``, ``gethostbyname`` and ``gethostbyname_ex``: a name that is not allowed
   is refused *before* the look-up, so no DNS query is sent for it. asyncio (``loop.getaddrinfo``,
   ``loop.create_connection``, ``loop.sock_connect``) resolves through ``socket.getaddrinfo`` and
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import _socket
 import contextlib
+import functools
 import importlib
 import ipaddress
 import re
@@ -339,7 +341,11 @@ class NetworkGuard:
                 _active.remove(self)
                 if self.keep_threads:
                     for thread in threading.enumerate():
-                        if thread not in self._threads_before and thread is not current_thread():
+                        if (
+                            thread not in self._threads_before
+                            and thread is not current_thread()
+                            and not _is_pool_worker(thread)  # its work is kept, not itself
+                        ):
                             _outliving.setdefault(thread, self)  # else started by an older one
                     self._threads_before = set()
                 if not _active:
@@ -501,6 +507,46 @@ def _resume() -> bool:
     return False
 
 
+def _is_pool_worker(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is a ThreadPoolExecutor's worker, which runs the work of whoever
+    submits it (a later test's, a plain test's): what it runs is kept behind a guard gone, not
+    itself (`_run_behind`)."""
+    module = sys.modules.get("concurrent.futures.thread")
+    worker = getattr(module, "_worker", None)
+    return worker is not None and getattr(thread, "_target", None) is worker
+
+
+def _submitters_guard() -> NetworkGuard | None:
+    """The guard that keeps what this thread submits to an executor after it is gone: the
+    thread's own (kept behind a guard gone), or the innermost guard on that keeps threads."""
+    guard = _outliving.get(current_thread()) if _outliving else None
+    if guard is None:
+        for active in reversed(_active):
+            if active.keep_threads:
+                return active
+    return guard
+
+
+def _run_behind(guard: NetworkGuard, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Work a test submitted to an executor, run in its worker behind that test's guard, also
+    after the test (as a thread the test started is: `keep_threads`)."""
+    thread = current_thread()
+    with _install_lock:
+        kept = _outliving.get(thread)
+        _outliving[thread] = guard
+        if not _saved and _lingering[0]:  # the patches went (a plain test) while it waited
+            _install()
+            _idle[0] = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        with _install_lock:
+            if kept is None:
+                _outliving.pop(thread, None)
+            else:
+                _outliving[thread] = kept
+
+
 def _guards() -> tuple[NetworkGuard, ...]:
     if _outliving:
         guard = _outliving.get(current_thread())
@@ -624,6 +670,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     sendfile: Any = originals.get("sendfile")
     accept: Any = originals.get("accept")
     thread_start: Any = originals.get("thread_start")
+    executor_submit: Any = originals.get("executor_submit")
     ssl_send: Any = originals.get("ssl_send")
     ssl_write: Any = originals.get("ssl_write")
     ssl_do_handshake: Any = originals.get("ssl_do_handshake")
@@ -682,10 +729,16 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         # too: a worker its executor starts after the test, a timer.
         if _outliving:
             guard = _outliving.get(current_thread())
-            if guard is not None:
+            if guard is not None and not _is_pool_worker(self):
                 with _install_lock:
                     _outliving[self] = guard
         thread_start(self)
+
+    def guarded_executor_submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        guard = _submitters_guard()
+        if guard is not None:
+            fn = functools.partial(_run_behind, guard, fn)
+        return executor_submit(self, fn, *args, **kwargs)
 
     def guarded_ssl_send(self: Any, *args: Any) -> Any:
         _check_peer(self)
@@ -757,6 +810,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "sendfile": guarded_sendfile,
         "accept": guarded_accept,
         "thread_start": guarded_thread_start,
+        "executor_submit": guarded_executor_submit,
         "ssl_send": guarded_ssl_send,
         "ssl_write": guarded_ssl_write,
         "ssl_do_handshake": guarded_ssl_do_handshake,
@@ -856,6 +910,10 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
             yield socket.socket, name, name
     yield socket.socket, "accept", "accept"
     yield threading.Thread, "start", "thread_start"
+    # And where imported (asyncio does), an executor's work, run by workers any test may reuse.
+    executor = getattr(sys.modules.get("concurrent.futures.thread"), "ThreadPoolExecutor", None)
+    if isinstance(executor, type):
+        yield executor, "submit", "executor_submit"
     # ssl's sockets send through their SSL object, past socket.send: where ssl is imported.
     ssl_socket = getattr(sys.modules.get("ssl"), "SSLSocket", None)
     if isinstance(ssl_socket, type):
@@ -891,7 +949,15 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
 
 
 # The modules whose presence changes what _patch_points finds.
-_OPTIONAL = ("ssl", "asyncio.proactor_events", "uvloop", "pycares", "pycurl", *_GRPC_CHANNELS)
+_OPTIONAL = (
+    "ssl",
+    "concurrent.futures.thread",
+    "asyncio.proactor_events",
+    "uvloop",
+    "pycares",
+    "pycurl",
+    *_GRPC_CHANNELS,
+)
 # What _patch_points found last, and with which of those modules (the same at nearly every
 # guard of a run: it is not looked for again then).
 _points: list[tuple[tuple[Any, ...], list[tuple[object, str, str]]]] = []
@@ -944,7 +1010,9 @@ class _LateImports(WrappingFinder):
     when the first is made): their methods are guarded as soon as the module has run, like
     those of a module imported before the guard was installed."""
 
-    NAMES = frozenset({"uvloop", "pycares", "pycurl", "ssl", *_GRPC_CHANNELS})
+    NAMES = frozenset(
+        {"uvloop", "pycares", "pycurl", "ssl", "concurrent.futures.thread", *_GRPC_CHANNELS}
+    )
 
     def wants(self, fullname: str) -> bool:
         return fullname in self.NAMES and bool(_active)
