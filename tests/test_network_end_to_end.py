@@ -1450,3 +1450,56 @@ def test_a_plain_test_reusing_a_worker_a_guarded_test_started_is_not_blocked(
         ["*Network access to 127.0.0.1:* blocked in test_suite.py::test_3_guarded_reuses_them"]
     )
     assert [r.path for r in suite.server.requests] == ["/plain"]
+
+
+def test_a_tls_servers_side_answers_a_client_allowed_on_its_port(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A TLS server in the test's process wraps the socket accept gave it in a new ssl socket:
+    # that one's handshake was checked by its peer, the client's passing port, which
+    # `127.0.0.1:PORT` does not allow, and the server's side was refused.
+    pytest.importorskip("cryptography")
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    suite.pytester.makeconftest(TLS_CONFTEST.split("RECEIVED = []")[0])
+    suite.write(
+        f"""
+        import socket, ssl, threading
+        from conftest import self_signed
+
+        @pytest.mark.cassette
+        def test_tls_round_trip(tmp_path):
+            server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_context.load_cert_chain(*self_signed(tmp_path))
+            listener = socket.create_server(("127.0.0.1", {port}))
+            told = []
+
+            def serve():
+                with server_context.wrap_socket(listener.accept()[0], server_side=True) as conn:
+                    conn.sendall(conn.recv(100).upper())
+
+            def serving():
+                try:
+                    serve()
+                except Exception as error:
+                    told.append(error)
+
+            thread = threading.Thread(target=serving)
+            thread.start()
+            client_context = ssl.create_default_context()
+            client_context.check_hostname = False
+            client_context.verify_mode = ssl.CERT_NONE
+            with client_context.wrap_socket(
+                socket.create_connection(("127.0.0.1", {port}), timeout=5)
+            ) as client:
+                client.sendall(b"ping")
+                assert client.recv(100) == b"PING"
+            thread.join()
+            listener.close()
+            assert told == []
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    suite.run(f"--cassette-allow-hosts=127.0.0.1:{port}").assert_outcomes(passed=1)

@@ -584,6 +584,8 @@ def _check_peer(sock: socket.socket) -> None:
     fixture's), whose connect was never checked."""
     if sock in _checked or sock in _accepted or sock.family not in _INET_FAMILIES:
         return
+    if getattr(sock, "server_side", False) is True:
+        return  # an ssl socket's server side: a new object around one accept gave
     try:
         peer = sock.getpeername()
     except OSError:
