@@ -340,22 +340,27 @@ class NetworkGuard:
             if self._depth == 0:
                 _active.remove(self)
                 if self.keep_threads:
-                    for thread in threading.enumerate():
-                        if (
-                            thread not in self._threads_before
-                            and thread is not current_thread()
-                            and not _is_pool_worker(thread)  # its work is kept, not itself
-                        ):
-                            _outliving.setdefault(thread, self)  # else started by an older one
+                    with _outliving_lock:
+                        self._keep_threads()
                     self._threads_before = set()
                 if not _active:
                     if _lingering[0] or _outliving_alive():
                         _idle[0] = True  # the patches stay (see `linger`, `release`)
                     else:
-                        _outliving.clear()
+                        _forget_threads()
                         _uninstall()
                 _checked.clear()
                 children.publish(_active, linger=_idle[0])
+
+    def _keep_threads(self) -> None:
+        """The threads started under this guard, still alive: kept behind it (`_outliving`)."""
+        for thread in threading.enumerate():
+            if (
+                thread not in self._threads_before
+                and thread is not current_thread()
+                and not _is_pool_worker(thread)  # its work is kept, not itself (`_run_behind`)
+            ):
+                _outliving.setdefault(thread, self)  # else started by one kept already
 
     @property
     def active(self) -> bool:
@@ -438,19 +443,27 @@ def _allowed_names_addresses(
 # Threads started under a guard that outlived it (a test's background thread), with that
 # guard: what they do later is checked by it too, while the patches stay for them.
 _outliving: weakref.WeakKeyDictionary[threading.Thread, NetworkGuard] = weakref.WeakKeyDictionary()
+# Taken to change or go through `_outliving`, never while waiting on another thread (the guard's
+# own lock is, while a guard going stops children's trap): those threads change it themselves.
+_outliving_lock = threading.RLock()
 current_thread = threading.current_thread
 
 
 def forget_outliving() -> None:
     """The threads that outlived their guards are checked no more (the run's end): the
     originals are back if no guard is on."""
-    with _install_lock:
-        _outliving.clear()
+    _forget_threads()
     release()
 
 
 def _outliving_alive() -> bool:
-    return bool(_outliving) and any(thread.is_alive() for thread in list(_outliving))
+    with _outliving_lock:
+        return bool(_outliving) and any(thread.is_alive() for thread in list(_outliving))
+
+
+def _forget_threads() -> None:
+    with _outliving_lock:
+        _outliving.clear()
 
 
 # A replay-only run guards one test after another: between two guards the patches may stay in
@@ -484,7 +497,7 @@ def release() -> None:
         if _outliving_alive():
             return  # socket's patches stay for those threads (`keep_threads`)
         _idle[0] = False
-        _outliving.clear()
+        _forget_threads()
         _uninstall()
 
 
@@ -531,16 +544,18 @@ def _run_behind(guard: NetworkGuard, fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Work a test submitted to an executor, run in its worker behind that test's guard, also
     after the test (as a thread the test started is: `keep_threads`)."""
     thread = current_thread()
-    with _install_lock:
+    with _outliving_lock:
         kept = _outliving.get(thread)
         _outliving[thread] = guard
-        if not _saved and _lingering[0]:  # the patches went (a plain test) while it waited
-            _install()
-            _idle[0] = True
+    if not _saved:
+        with _install_lock:
+            if not _saved and _lingering[0]:  # the patches went (a plain test) while it waited
+                _install()
+                _idle[0] = True
     try:
         return fn(*args, **kwargs)
     finally:
-        with _install_lock:
+        with _outliving_lock:
             if kept is None:
                 _outliving.pop(thread, None)
             else:
@@ -732,7 +747,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         if _outliving:
             guard = _outliving.get(current_thread())
             if guard is not None and not _is_pool_worker(self):
-                with _install_lock:
+                with _outliving_lock:
                     _outliving[self] = guard
         thread_start(self)
 
