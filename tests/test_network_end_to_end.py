@@ -1469,3 +1469,54 @@ def test_a_tls_servers_side_answers_a_client_allowed_on_its_port(
     )
     monkeypatch.setenv("CI", "true")
     suite.run(f"--cassette-allow-hosts=127.0.0.1:{port}").assert_outcomes(passed=1)
+
+
+def test_a_leftover_thread_cannot_send_on_a_connection_a_plain_test_used(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A connection made at import, used by a plain test while a guarded test's leftover thread
+    # kept the guard's patches in place: the plain test's send marked it checked, and the
+    # leftover thread's send on it then went out unchecked.
+    suite.pytester.makeconftest(
+        """
+        import http.client, os
+        from urllib.parse import urlsplit
+
+        PARTS = urlsplit(os.environ["TEST_SERVER"])
+        EARLY = http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=5)
+        EARLY.request("GET", "/warm")
+        EARLY.getresponse().read()
+        """
+    )
+    suite.write(
+        """
+        import threading
+        import conftest
+
+        GO = threading.Event()
+        TOLD = []
+
+        def later():
+            GO.wait()
+            try:
+                conftest.EARLY.request("GET", "/from-the-thread")
+                conftest.EARLY.getresponse().read()
+                TOLD.append("sent")
+            except Exception as error:
+                TOLD.append(type(error).__name__)
+
+        @pytest.mark.cassette
+        def test_1_leaves_a_thread():
+            threading.Thread(target=later, name="leftover").start()
+
+        def test_2_plain():
+            conftest.EARLY.request("GET", "/plain")
+            conftest.EARLY.getresponse().read()
+            GO.set()
+            [thread] = [t for t in threading.enumerate() if t.name == "leftover"]
+            thread.join()
+            assert TOLD == ["NetworkBlockedError"]
+        """
+    )
+    run_fresh_in_ci(suite, monkeypatch).assert_outcomes(passed=2)
+    assert [r.path for r in suite.server.requests] == ["/warm", "/plain"]

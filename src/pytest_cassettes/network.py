@@ -584,8 +584,8 @@ def check_address(family: int, address: object) -> None:
         guard._check_connect(host, number)
 
 
-# Sockets whose sends need no look: connected under the guards on. Forgotten when the guards on
-# change.
+# Sockets whose sends need no look: connected or checked under the guards on. Forgotten when the
+# guards on change.
 _checked: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 # Sockets `accept` gave while the patches were in place: a server's side, which answers whoever
 # connected (its peer is the client's address and passing port), never looked at; kept when the
@@ -596,8 +596,13 @@ _accepted: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 def _check_peer(sock: socket.socket) -> None:
     """Refuse a send on an IPv4/IPv6 socket connected to a host some active guard does not
     allow: one connected before the guards (a module's keep-alive connection, a session
-    fixture's), whose connect was never checked."""
-    if sock in _checked or sock in _accepted or sock.family not in _INET_FAMILIES:
+    fixture's), whose connect was never checked. Without a guard for this thread (between
+    guarded tests, a plain test) nothing is looked at, nor marked: a thread kept behind a guard
+    gone may send on the same socket."""
+    if sock in _checked:
+        return
+    guards = _guards()
+    if not guards or sock in _accepted or sock.family not in _INET_FAMILIES:
         return
     if getattr(sock, "server_side", False) is True:
         return  # an ssl socket's server side: a new object around one accept gave
@@ -605,14 +610,17 @@ def _check_peer(sock: socket.socket) -> None:
         peer = sock.getpeername()
     except OSError:
         return  # not connected: the original says so
-    for guard in _guards():
+    for guard in guards:
         guard._check_peer(str(peer[0]), int(peer[1]))
     _checked.add(sock)
 
 
 def _check_connect(sock: socket.socket, address: object) -> None:
     """Refuse a connect, closing the socket: callers such as socket.create_connection close it
-    only on OSError, and a leaked socket ends as a ResourceWarning far from the cause."""
+    only on OSError, and a leaked socket ends as a ResourceWarning far from the cause. Not
+    marked checked without a guard for this thread (see _check_peer)."""
+    if not _guards():
+        return
     try:
         check_address(sock.family, address)
     except BaseException:
