@@ -1520,3 +1520,29 @@ def test_a_leftover_thread_cannot_send_on_a_connection_a_plain_test_used(
     )
     run_fresh_in_ci(suite, monkeypatch).assert_outcomes(passed=2)
     assert [r.path for r in suite.server.requests] == ["/warm", "/plain"]
+def test_a_refused_connection_fails_at_the_test_s_call_without_the_guard_s_frames(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: the traceback went on through the guard (guarded_connect, _check_connect,
+    # check_address, NetworkGuard._check_connect in network.py), which rendering cost a failed
+    # test ~40 ms, and which tell the user nothing the error does not.
+    suite.write(
+        textwrap.dedent("""
+        import socket
+
+        @pytest.mark.block_network
+        def test_raw():
+            socket.create_connection(("127.0.0.2", 9), timeout=2)
+        """)
+    )
+    result = run_in_ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '>*socket.create_connection(("127.0.0.2", 9), timeout=2)',
+            "*NetworkBlockedError: Network access to 127.0.0.2:9 blocked in test_suite.py::test_raw",
+        ]
+    )
+    assert "pytest_cassettes" not in result.stdout.str().replace(
+        "pytest_cassettes.errors.NetworkBlockedError", ""
+    )

@@ -377,6 +377,9 @@ class NetworkGuard:
         self._refuse(host, port, child)
 
     def _check_lookup(self, host: str, port: int | None) -> None:
+        # pytest leaves the guard out of a failure's traceback (here and below): it shows
+        # the call that was refused, and rendering our frames cost a failed test ~40 ms.
+        __tracebackhide__ = True
         if not self.allow.allows(host, port):
             raise self._refuse(host, port)
 
@@ -389,6 +392,7 @@ class NetworkGuard:
                     self._resolved.setdefault(address, set()).add(normalized)
 
     def _check_connect(self, host: str, port: int | None) -> None:
+        __tracebackhide__ = True
         address = _parse_ip(host)
         if address is None:  # the C connect will resolve the name itself
             self._check_lookup(host, port)
@@ -405,6 +409,7 @@ class NetworkGuard:
         """A socket connected before this guard, to ``host`` (an address): as a connect, and
         let through when an allowed name resolves to it (looked up once in the run, and only
         for an address the entries do not allow as they are)."""
+        __tracebackhide__ = True
         if self.allow.allows(host, port):
             return
         address = _parse_ip(host)
@@ -572,6 +577,7 @@ def _guards() -> tuple[NetworkGuard, ...]:
 
 def check_address(family: int, address: object) -> None:
     """Refuse an IPv4/IPv6 socket address that some active guard does not allow."""
+    __tracebackhide__ = True
     if family not in _INET_FAMILIES or not isinstance(address, tuple) or len(address) < 2:
         return  # Unix, netlink, ... sockets stay allowed; a bad address fails in the original
     host, port = address[0], address[1]
@@ -599,6 +605,7 @@ def _check_peer(sock: socket.socket) -> None:
     fixture's), whose connect was never checked. Without a guard for this thread (between
     guarded tests, a plain test) nothing is looked at, nor marked: a thread kept behind a guard
     gone may send on the same socket."""
+    __tracebackhide__ = True
     if sock in _checked:
         return
     guards = _guards()
@@ -619,6 +626,7 @@ def _check_connect(sock: socket.socket, address: object) -> None:
     """Refuse a connect, closing the socket: callers such as socket.create_connection close it
     only on OSError, and a leaked socket ends as a ResourceWarning far from the cause. Not
     marked checked without a guard for this thread (see _check_peer)."""
+    __tracebackhide__ = True
     if not _guards():
         return
     try:
@@ -633,6 +641,7 @@ def check_remote(host: object, port: object, protocol: str) -> None:
     """Refuse a connection to `host` (a name or an address; None: this machine) on `port` (a
     number or a service name of `protocol`) that some active guard does not allow: for an event
     loop that resolves the name and connects itself (uvloop)."""
+    __tracebackhide__ = True
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     if host is None or host == "":
@@ -666,6 +675,7 @@ def allowed(host: str, port: int | None) -> bool:
 
 def _check_lookup(host: object, port: object = None) -> str | None:
     """Refuse a name look-up some active guard does not allow; return the name to remember."""
+    __tracebackhide__ = True
     if not needs_lookup(host):
         return None
     name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
@@ -712,19 +722,23 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     pycares_search: Any = originals.get("pycares_search")
 
     def guarded_connect(self: socket.socket, address: Any, /) -> None:
+        __tracebackhide__ = True
         _check_connect(self, address)
         connect(self, address)
 
     def guarded_connect_ex(self: socket.socket, address: Any, /) -> int:
+        __tracebackhide__ = True
         _check_connect(self, address)
         return int(connect_ex(self, address))
 
     def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        __tracebackhide__ = True
         if args:  # sendto(data, address) or sendto(data, flags, address)
             check_address(self.family, args[-1])
         return int(sendto(self, data, *args))
 
     def guarded_sendmsg(self: socket.socket, *args: Any) -> int:
+        __tracebackhide__ = True
         if len(args) >= 4 and args[3] is not None:  # sendmsg(buffers, ancdata, flags, address)
             check_address(self.family, args[3])
         else:
@@ -733,14 +747,17 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
 
     # Sends on a connected socket: checked once per socket connected before the guards.
     def guarded_send(self: socket.socket, *args: Any) -> Any:
+        __tracebackhide__ = True
         _check_peer(self)
         return send(self, *args)
 
     def guarded_sendall(self: socket.socket, *args: Any) -> Any:
+        __tracebackhide__ = True
         _check_peer(self)
         return sendall(self, *args)
 
     def guarded_sendfile(self: socket.socket, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         _check_peer(self)
         return sendfile(self, *args, **kwargs)
 
@@ -766,30 +783,36 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         return executor_submit(self, fn, *args, **kwargs)
 
     def guarded_ssl_send(self: Any, *args: Any) -> Any:
+        __tracebackhide__ = True
         _check_peer(self)
         return ssl_send(self, *args)
 
     def guarded_ssl_write(self: Any, *args: Any) -> Any:
+        __tracebackhide__ = True
         _check_peer(self)
         return ssl_write(self, *args)
 
     def guarded_ssl_do_handshake(self: Any, *args: Any) -> Any:
+        __tracebackhide__ = True
         _check_peer(self)
         return ssl_do_handshake(self, *args)
 
     def guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         name = _check_lookup(host, port)
         results = getaddrinfo(host, port, *args, **kwargs)
         _remember(name, (str(sockaddr[0]) for *_, sockaddr in results))
         return results
 
     def guarded_gethostbyname(hostname: str, /) -> str:
+        __tracebackhide__ = True
         name = _check_lookup(hostname)
         result = str(gethostbyname(hostname))
         _remember(name, [result])
         return result
 
     def guarded_gethostbyname_ex(hostname: str, /) -> tuple[str, list[str], list[str]]:
+        __tracebackhide__ = True
         name = _check_lookup(hostname)
         result: tuple[str, list[str], list[str]] = gethostbyname_ex(hostname)
         _remember(name, result[2])
