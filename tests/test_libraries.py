@@ -177,6 +177,40 @@ def test_the_projects_own_first_import_of_vcrpy_is_the_lean_one(suite: Suite) ->
     run(suite, "--record-mode=none", "--block-network").assert_outcomes(passed=2)
 
 
+def test_the_plugins_modules_are_imported_without_pytests_assertion_rewriter(
+    suite: Suite,
+) -> None:
+    # Was: pytest rewrote the plugin's whole package and read each module's cached code with
+    # marshal.load on the open file, ~11 ms a process for ours. A run in the same process
+    # (pytester's) that loads the plugin by its module's name warns of nothing it cannot
+    # rewrite.
+    suite.write(
+        """
+        import sys
+
+        @pytest.mark.cassette
+        def test_loaders():
+            assert requests.get(URL + "/a").status_code == 200
+            loaders = {
+                name: type(module.__loader__).__name__
+                for name, module in sys.modules.items()
+                if name.startswith("pytest_cassettes.")  # the package itself comes first
+            }
+            assert "AssertionRewritingHook" not in loaders.values(), loaders
+
+        def test_inner_run(pytester, monkeypatch):
+            monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+            pytester.makepyfile("def test_inner(): pass")
+            inner = pytester.runpytest_inprocess("-p", "pytest_cassettes.plugin")
+            inner.assert_outcomes(passed=1)
+        """
+    )
+    args = ("-p", "pytester", "-W", "error::pytest.PytestAssertRewriteWarning")
+    run(suite, "--record-mode=once", *args).assert_outcomes(passed=2)
+    replay = run(suite, "--record-mode=none", "--block-network", "-k", "loaders", *args)
+    replay.assert_outcomes(passed=1)
+
+
 THREADED_IMPORT = """
 import sys, threading, time
 sys.path.insert(0, {libs!r})
