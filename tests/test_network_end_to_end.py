@@ -1520,6 +1520,8 @@ def test_a_leftover_thread_cannot_send_on_a_connection_a_plain_test_used(
     )
     run_fresh_in_ci(suite, monkeypatch).assert_outcomes(passed=2)
     assert [r.path for r in suite.server.requests] == ["/warm", "/plain"]
+
+
 def test_a_refused_connection_fails_at_the_test_s_call_without_the_guard_s_frames(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
