@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import urllib3
 import yaml
 from vcr.request import Request
 from vcr.serialize import serialize
@@ -95,9 +96,12 @@ def test_scrub_replaces_an_incumbents_secrets_and_the_cassette_still_replays(
     cassette = suite.cassette_path("test_session")
     recorded = cassette.read_text()
     assert len(secrets_in(folder)) == len(SECRETS)  # each of them, in the clear
-    # vcrpy under urllib3 2 keeps the gzip body decoded under its Content-Encoding (as in
-    # docling's cassettes): replay serves it as it is.
-    assert f'"api_key": "{API_KEY}"' in recorded and "- gzip" in recorded
+    assert "- gzip" in recorded
+    if urllib3.__version__.startswith("2."):
+        # vcrpy under urllib3 2 keeps the gzip body decoded under its Content-Encoding (as in
+        # docling's cassettes): replay serves it as it is. Under urllib3 1.26 it is stored
+        # compressed (`!!binary`), which scrubbing undoes first.
+        assert f'"api_key": "{API_KEY}"' in recorded
 
     # A dry run says what, never the values, and writes nothing.
     assert main(["scrub", str(folder)]) == 1
