@@ -7,8 +7,10 @@ urllib3 1.x wraps vcrpy's stub response in its own in `urlopen`: not what is tes
 
 from __future__ import annotations
 
+import gzip
 import json
 import textwrap
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +267,65 @@ def test_a_response_held_past_its_test_gives_back_only_its_pool_slot(suite: Suit
     )
     suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
     suite.run("--record-mode=none", "-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_a_body_vcrpy_kept_compressed_replays_decoded_however_it_is_read(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """urllib3's response around a replayed one decodes nothing (a body is stored decoded):
+    a body vcrpy kept compressed under urllib3 1.26 (`!!binary`, with its Content-Encoding) is
+    decoded when its cassette is read, and replays decoded however urllib3 and requests read
+    it, as it did when vcrpy's stub was handed on, and as urllib3 decodes it live."""
+    body = json.dumps({"k": "v", "n": list(range(30))}).encode()
+    packed = {"gzip": gzip.compress(body), "deflate": zlib.compress(body)}
+    interactions = [
+        {
+            "request": {
+                "body": None,
+                "headers": {},
+                "method": "GET",
+                "uri": f"http://example.invalid/{coding}",
+            },
+            "response": {
+                "body": {"string": data},
+                "headers": {
+                    "Content-Type": ["application/json"],
+                    "Content-Encoding": [coding],
+                    "Content-Length": [str(len(data))],
+                },
+                "status": {"code": 200, "message": "OK"},
+            },
+        }
+        for coding, data in packed.items()
+    ]
+    cassette = suite.path / "cassettes" / "packed.yaml"
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+    assert cassette.read_text().count("!!binary") == 2
+    suite.write(
+        SAVE
+        + textwrap.dedent(
+            """
+            import urllib3
+
+            @pytest.mark.cassette("packed", allow_playback_repeats=True)
+            @pytest.mark.parametrize("coding", ["gzip", "deflate"])
+            def test_packed(coding):
+                url = "http://example.invalid/" + coding
+                pool = urllib3.PoolManager()
+                reads = [
+                    lambda: requests.get(url).content,
+                    lambda: b"".join(requests.get(url, stream=True).iter_content(7)),
+                    lambda: requests.get(url, stream=True).raw.read(decode_content=True),
+                    lambda: b"".join(requests.get(url, stream=True).raw.stream(7, decode_content=True)),
+                    lambda: pool.request("GET", url).data,
+                    lambda: pool.request("GET", url, preload_content=False).read(),
+                    lambda: b"".join(pool.request("GET", url, preload_content=False).stream(7)),
+                ]
+                save(coding, [read().decode("latin-1") for read in reads])
+            """
+        )
+    )
+    seen = both_ways(suite, monkeypatch, tmp_path)
+    assert seen[True] == seen[False]
+    assert seen[True] == ({"passed": 2}, {coding: [body.decode()] * 7 for coding in packed})
