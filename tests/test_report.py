@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import Suite, needs_xdist, shared_pages
+from tests.conftest import HEADER, Suite, needs_xdist, shared_pages
 
 SUITE = """
 @pytest.mark.cassette
@@ -1528,6 +1528,134 @@ def test_a_whole_rewrite_through_a_users_serializer_or_persister_keeps_what_fail
     suite.run("--record-mode=rewrite").assert_outcomes(passed=3)
     assert uris() == [suite.server.url(page) for page in ("/a", "/b", "/c")]
     suite.run("--record-mode=none").assert_outcomes(passed=3)
+
+
+# A serializer or a persister of the user's registered in a conftest of a subfolder, which an
+# xdist controller (it collects nothing) never loads; the persister stores beside the path.
+IN_A_SUBFOLDER = {
+    "serializer": STORED_BY_THE_USER["serializer"],
+    "persister": """
+import os
+
+from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.serialize import deserialize, serialize
+
+class Mine:
+    @staticmethod
+    def load_cassette(cassette_path, serializer):
+        if not os.path.exists(cassette_path + ".mine"):
+            raise CassetteNotFoundError()
+        with open(cassette_path + ".mine") as file:
+            return deserialize(file.read(), serializer)
+
+    @staticmethod
+    def save_cassette(cassette_path, cassette_dict, serializer):
+        os.makedirs(os.path.dirname(cassette_path), exist_ok=True)
+        with open(cassette_path + ".mine", "w") as file:
+            file.write(serialize(cassette_dict, serializer))
+
+def pytest_cassettes_configure(config, vcr):
+    vcr.register_persister(Mine)
+""",
+}
+
+
+@needs_xdist
+@pytest.mark.parametrize("kind", IN_A_SUBFOLDER)
+def test_a_whole_rewrite_under_xdist_keeps_the_old_where_only_workers_know_how_it_is_stored(
+    suite: Suite, kind: str
+) -> None:
+    # The workers' conftest registered the serializer; the controller, at the run's end, did
+    # not have it: KeyError 'mine' (INTERNALERROR) after the tests passed. A persister it
+    # lacked too: its vcrpy default wrote a stray empty cassette where the user's stores none.
+    folder = suite.path / "sub"
+    folder.mkdir()
+    (folder / "conftest.py").write_text(IN_A_SUBFOLDER[kind])
+    name = "shared/flow.json" if kind == "serializer" else "shared/flow.yaml"
+    options = ', serializer="mine"' if kind == "serializer" else ""
+    module = folder / "test_sub.py"
+    source = HEADER + textwrap.dedent(
+        f"""
+        @pytest.mark.cassette("{name}"{options})
+        @pytest.mark.parametrize("page", ["/a", "/b"])
+        def test_page(page):
+            requests.get(URL + page)
+        {{old}}
+        """
+    )
+    module.write_text(source.format(old='    requests.get(URL + "/old") if page == "/a" else None'))
+    run(suite, "-n", "2").assert_outcomes(passed=2)
+    module.write_text(source.format(old=""))  # /old no longer sent
+    os.utime(module, (module.stat().st_mtime + 2,) * 2)
+    result = run(suite, "-n", "2", "--record-mode=rewrite")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 0
+    stored = folder / "cassettes" / (name if kind == "serializer" else name + ".mine")
+    flow = yaml.safe_load(stored.read_text())  # JSON is YAML too
+    uris = sorted(i["request"]["uri"] for i in flow["interactions"])
+    assert uris == [suite.server.url(page) for page in ("/a", "/b", "/old")]
+    assert not (folder / "cassettes/shared/flow.yaml").exists()  # no stray file
+    result.stdout.fnmatch_lines(
+        [
+            "--record-mode=rewrite kept old interactions in 1 cassette *",
+            f"  sub/cassettes/{name} (* {kind} * not registered in pytest's main process*)",
+        ]
+    )
+
+
+# A persister of the user's that stops saving once FLAG exists (test_z creates it, or deletes
+# the cassette), after every test recorded.
+FAILING_LATE = """
+from vcr.persisters.filesystem import FilesystemPersister
+
+class Mine(FilesystemPersister):
+    @classmethod
+    def save_cassette(cls, cassette_path, cassette_dict, serializer):
+        if os.path.exists(os.environ["FLAG"]):
+            raise RuntimeError("the store is down")
+        super().save_cassette(cassette_path, cassette_dict, serializer)
+
+def pytest_cassettes_configure(config, vcr):
+    vcr.register_persister(Mine)
+"""
+AT_THE_END = """
+@pytest.mark.cassette("shared/flow.yaml")
+@pytest.mark.parametrize("page", ["/a", "/b"])
+def test_page(page):
+    requests.get(URL + page)
+{old}
+
+def test_z():
+    if os.environ.get("DELETE"):
+        os.remove("cassettes/shared/flow.yaml")
+    else:
+        open(os.environ["FLAG"], "w").close()
+"""
+
+
+@pytest.mark.parametrize("case", ["persister-fails", "cassette-deleted"])
+def test_a_whole_rewrite_ends_well_where_the_store_changed_under_the_run(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # A persister raising as the run's end removed the old recording crashed the session
+    # (INTERNALERROR, no summary); a cassette deleted during the run was written back, empty.
+    suite.pytester.makeconftest("import os\n" + FAILING_LATE)
+    flag = suite.path / "flag"
+    monkeypatch.setenv("FLAG", str(flag))
+    suite.write(AT_THE_END.format(old='    requests.get(URL + "/old")'))
+    suite.run("-p", "no:randomly").assert_outcomes(passed=3)
+    flag.unlink()
+    suite.write(AT_THE_END.format(old=""))  # /old no longer sent
+    if case == "cassette-deleted":
+        monkeypatch.setenv("DELETE", "1")
+    result = suite.run("-p", "no:randomly", "--record-mode=rewrite")
+    result.assert_outcomes(passed=3)
+    stored = suite.path / "cassettes/shared/flow.yaml"
+    if case == "cassette-deleted":
+        assert not stored.exists()
+        return
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b", "/old")]
+    result.stdout.fnmatch_lines(["  cassettes/shared/flow.yaml (RuntimeError: the store is down)"])
 
 
 @pytest.mark.parametrize("xdist", XDIST)

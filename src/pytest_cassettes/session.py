@@ -1185,7 +1185,9 @@ class Session:
                     continue
                 if not storage.old_left(target, self.run_id):
                     continue  # first recorded in the run, or all of it sent again: none kept
-            except (CassetteLoadError, LockFolderError, OSError) as exc:
+            except LookupError as exc:  # see storage.drop_old
+                not_passed = [f"{exc} (register it in the rootdir's conftest.py)"]
+            except Exception as exc:  # ours (a lock, the disk) or a persister's own error
                 not_passed = [f"{type(exc).__name__}: {exc}"]
             self.report.rewrite_kept_old[path] = not_passed
 

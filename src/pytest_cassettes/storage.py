@@ -936,6 +936,13 @@ def drop_old(path: Path, run: str, vcr: Any) -> None:
         return
     kind, _, name = left[0].partition(":")
     old = list(left[1].elements())
+    from vcr.persisters.filesystem import FilesystemPersister
+
+    # Registered in a conftest this process did not load (an xdist controller collects none).
+    if kind in ("persister", "serializer") and name not in vcr.serializers:
+        raise LookupError(f"its serializer {name!r} is not registered in pytest's main process")
+    if kind == "persister" and vcr.persister is FilesystemPersister:
+        raise LookupError("its persister is not registered in pytest's main process")
     if kind == "persister":
         Persisted(vcr.persister, vcr.serializers[name]).write(path, [], old)
     elif os.path.exists(path):
@@ -1059,6 +1066,8 @@ class Persisted:
                 left = _old_left(path, replace_run)
                 drop = (Counter(drop) & left[1]).elements() if left else ()
             current = self.read(path)
+            if current is None and not new:
+                return 0  # nothing to remove from, nothing to add (deleted meanwhile)
             removed: list[str] = []
             interactions = _without(current.interactions if current else (), drop, removed)
             if replace_run is not None and removed:
