@@ -1439,6 +1439,30 @@ def test_a_rewrite_keeps_what_a_block_and_another_recorder_of_its_cassette_need_
     suite.run("--record-mode=none").assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("xdist", XDIST)
+def test_a_marker_saying_rewrite_for_every_test_naming_its_cassette_replaces_it_whole(
+    suite: Suite, xdist: list[str]
+) -> None:
+    # A test parametrized over one cassette, its marker saying record_mode="rewrite": every
+    # test naming it rewrites, yet the page none sends any more stayed, and the summary said
+    # other tests name it too.
+    source = """
+@pytest.mark.cassette("shared/flow.yaml", record_mode="{mode}")
+@pytest.mark.parametrize("page", ["/a", "/b"])
+def test_page(page):
+    requests.get(URL + page)
+{old}
+"""
+    suite.write(source.format(mode="once", old='    requests.get(URL + "/old")'))
+    run(suite, *xdist).assert_outcomes(passed=2)
+    suite.write(source.format(mode="rewrite", old=""))  # /old no longer sent
+    result = run(suite, *xdist)
+    result.assert_outcomes(passed=2)
+    assert flow_uris(suite) == [suite.server.url(page) for page in ("/a", "/b")]
+    assert "in part" not in result.stdout.str()
+    run(suite, "--record-mode=none", *xdist).assert_outcomes(passed=2)
+
+
 @pytest.mark.parametrize("ini", [False, True], ids=["default-once", "ini-rewrite"])
 def test_a_marker_saying_rewrite_keeps_what_tests_replaying_its_shared_cassette_need(
     suite: Suite, ini: bool

@@ -187,6 +187,8 @@ class Session:
         # where several do: they record into it together.
         self.shared_own: dict[str, list[str]] = {}
         self.named_own: dict[str, list[str]] = {}  # all of them, one a cassette too
+        # Those several tests name whose markers all say record_mode="rewrite" (see open).
+        self.markers_rewrite: set[str] = set()
         self.left_out: list[pytest.Item] = []  # deselected (-k, -m, --lf)
         # The cassettes (by shared_key) that tests deselected or skipped by a marker name
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
@@ -504,13 +506,18 @@ class Session:
         # their requests (a failure, -x, ^C), and what they recorded before must not go with
         # the recording of the others. Replaced in part; what is left of the old recording
         # goes at the run's end if they all passed (finish_rewrites), where they all rewrite
-        # (not where only some markers say rewrite: the others replay what they recorded).
+        # (the run, or each one's marker; not where only some markers say rewrite: the others
+        # replay what they recorded).
         whole = (
             rewrite
             and key is not None
             and not self.report.narrowed
             and key not in self.left_out_own
-            and (self.tests_rewrite or len(self.named_own.get(key, ())) == 1)
+            and (
+                self.tests_rewrite
+                or len(self.named_own.get(key, ())) == 1
+                or key in self.markers_rewrite
+            )
         )
         # A cassette a marker names, in a run of part of the suite, or one a test deselected
         # (-k, -m, --deselect, --sw) or skipped by its marker names too: the tests the run
@@ -1069,6 +1076,15 @@ class Session:
             recording_into.setdefault(shared, []).append(every[key].nodeid)
         self.named_own = recording_into
         self.shared_own = {key: tests for key, tests in recording_into.items() if len(tests) > 1}
+        modes: dict[str, set[object]] = {}
+        for key, shared in named.items():
+            if shared in self.shared_own and not self.tests_rewrite:
+                layers = marker_layers(every[key])
+                mode = next(
+                    (m["record_mode"] for m in reversed(layers) if "record_mode" in m), None
+                )
+                modes.setdefault(shared, set()).add(mode)
+        self.markers_rewrite = {key for key, found in modes.items() if found == {"rewrite"}}
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
         first_names = {
