@@ -64,3 +64,34 @@ def test_a_client_that_decompresses_what_content_encoding_names_reads_the_body_r
                 assert as_sent(r.read(), r.headers) == BODY
     """
     record_then_replay(suite, source, passed=1)
+
+
+def test_fileno_of_a_response_without_a_socket_raises_what_file_objects_raise(
+    suite: Suite,
+) -> None:
+    """Live, `fileno()` gives the socket's descriptor; a recorded or replayed response has
+    none. It raised AttributeError (http.client's `fp` is None), which code written to io's
+    contract (OSError, io.UnsupportedOperation, as BytesIO and urllib3 raise) did not catch."""
+    suite.server.route("/page", body=BODY)
+    source = """
+        import io
+        import urllib.request
+
+        import urllib3
+
+        def descriptor(response):
+            try:
+                return response.fileno()
+            except io.UnsupportedOperation:  # an OSError
+                return -1
+
+        @pytest.mark.cassette(allow_playback_repeats=True)
+        def test_fileno():
+            seen = [
+                descriptor(requests.get(URL + "/page", stream=True).raw),
+                descriptor(urllib3.PoolManager().request("GET", URL + "/page", preload_content=False)),
+                descriptor(urllib.request.urlopen(URL + "/page")),
+            ]
+            assert seen == [-1, -1, -1]
+    """
+    record_then_replay(suite, source, passed=1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -118,6 +119,14 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
         if self._read_to_end():
             self._forget_body()
         return result
+
+    def fileno(self) -> int:
+        # io's error for a file object without a descriptor (an OSError, as BytesIO and
+        # urllib3's response without a socket raise; vcrpy's raised AttributeError, since
+        # http.client's `fp` is None, which code written to io's contract did not catch).
+        raise io.UnsupportedOperation(
+            "a recorded or replayed response has no socket, so no file descriptor"
+        )
 
     def getheaders(self) -> list[tuple[str, str]]:
         # vcrpy's parses the recorded headers again, then lists them in a set's order (which
