@@ -4,6 +4,7 @@ it passes both times (response.py, urllib3_response.py, patching.py)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ import urllib3  # noqa: F401
 import vcr  # noqa: F401
 
 from tests.conftest import Suite
+from tests.test_shortcut import SAVE
 
 BODY = json.dumps({"k": "v", "n": list(range(300))})
 
@@ -95,3 +97,95 @@ def test_fileno_of_a_response_without_a_socket_raises_what_file_objects_raise(
             assert seen == [-1, -1, -1]
     """
     record_then_replay(suite, source, passed=1)
+
+
+CHUNKS = """
+import asyncio
+
+import aiohttp
+import httpx
+import urllib3
+
+
+def sizes(pieces):
+    return [len(piece) for piece in pieces]
+
+
+def seen(url):
+    out = {}
+    for size in (1, 7, 1000):
+        out[f"iter_content({size})"] = sizes(requests.get(url, stream=True).iter_content(size))
+    out["iter_lines"] = list(requests.get(url, stream=True).iter_lines())
+    r = urllib3.PoolManager().request("GET", url, preload_content=False)
+    out["stream(7)"] = sizes(r.stream(7))
+    with httpx.Client() as client, client.stream("GET", url) as r:
+        out["iter_bytes(7)"] = sizes(r.iter_bytes(7))
+    with httpx.Client() as client, client.stream("GET", url) as r:
+        out["httpx iter_lines"] = list(r.iter_lines())
+
+    async def read():
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as r:
+                chunked = [len(c) async for c in r.content.iter_chunked(7)]
+            async with session.get(url) as r:
+                lines = [line async for line in r.content]
+        return chunked, [line.decode() for line in lines]
+
+    out["iter_chunked(7)"], out["aiohttp lines"] = asyncio.run(read())
+    return {key: [v.decode() if isinstance(v, bytes) else v for v in value] for key, value in out.items()}
+
+
+def observe(name):
+    save(name, {path: seen(URL + path) for path in ("/length", "/gzip", "/chunked")})
+
+
+def test_live():
+    observe("live")
+
+
+@pytest.mark.cassette(allow_playback_repeats=True)
+def test_replayed():
+    observe("replayed")
+"""
+
+
+def test_pieces_of_a_size_the_client_asks_for_are_as_live(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The pieces a client reads of a size it chooses (`iter_content(n)`, `iter_lines()`,
+    urllib3's `stream(n)`, httpx's `iter_bytes(n)`, aiohttp's `iter_chunked(n)`) are the
+    same live, recording and replaying, for a body sent with its Content-Length, gzip'd or
+    not. A chunked body replays as one: requests and urllib3 cut their pieces at the server's
+    chunks too live, not replaying; httpx cuts them at the size asked for both ways."""
+    body = "".join(f"line {i} of the body\n" for i in range(40))
+    suite.server.route("/length", body=body)
+    suite.server.route("/gzip", body=body, encoding="gzip")
+    suite.server.route("/chunked", body=body, chunk=100)
+    suite.write(SAVE + CHUNKS)
+    out = tmp_path / "out.json"
+    out.write_text("{}")
+    monkeypatch.setenv("OUT", str(out))
+    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
+    seen = json.loads(out.read_text())
+    live, recorded = seen["live"], seen["replayed"]
+    hits = suite.server.hits
+    suite.run("--record-mode=none", "-p", "no:randomly", "-k", "replayed").assert_outcomes(
+        passed=1, deselected=1
+    )
+    assert suite.server.hits == hits
+    replayed = json.loads(out.read_text())["replayed"]
+    assert recorded == replayed
+    assert live["/length"]["iter_content(7)"][:2] == [7, 7]
+    assert len(live["/length"]["iter_lines"]) == 40
+    assert replayed["/length"] == live["/length"]
+    assert replayed["/gzip"] == live["/gzip"]
+    chunked = {key: value for key, value in live["/chunked"].items() if "(" not in key}
+    for key in ("iter_bytes(7)", "iter_content(1)"):
+        chunked[key] = live["/chunked"][key]
+    assert {key: replayed["/chunked"][key] for key in chunked} == chunked
+    # aiohttp's pieces live are cut where the network's reads end too.
+    whole, rest = divmod(len(body), 7)
+    assert replayed["/chunked"]["iter_chunked(7)"] == [7] * whole + [rest] * bool(rest)
+    # What a cassette does not keep: the server's chunks (100 bytes each here).
+    assert live["/chunked"]["iter_content(1000)"][0] == 100
+    assert replayed["/chunked"]["iter_content(1000)"] == [len(body)]
