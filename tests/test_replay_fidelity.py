@@ -8,6 +8,7 @@ import gzip
 import json
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,23 @@ from tests.test_shortcut import SAVE
 
 BODY = json.dumps({"k": "v", "n": list(range(300))})
 
+# The end of a generated module whose `observe(name)` saves what a client saw: seen live, and
+# through a cassette.
+OBSERVED = """
+
+def sizes(pieces):
+    return [len(piece) for piece in pieces]
+
+
+def test_live():
+    observe("live")
+
+
+@pytest.mark.cassette
+def test_replayed():
+    observe("replayed")
+"""
+
 
 def record_then_replay(suite: Suite, source: str, passed: int) -> None:
     """The suite recorded, then replayed offline, passing each time."""
@@ -30,6 +48,33 @@ def record_then_replay(suite: Suite, source: str, passed: int) -> None:
     replayed = suite.run("--record-mode=none", "-p", "no:randomly")
     replayed.assert_outcomes(passed=passed)
     assert suite.server.hits == hits
+
+
+def observed_recording(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str
+) -> dict[str, Any]:
+    """What `observe(name)` in `source` saved live and recording ($OUT: the file it saves to)."""
+    suite.write(SAVE + source + OBSERVED)
+    out = tmp_path / "out.json"
+    out.write_text("{}")
+    monkeypatch.setenv("OUT", str(out))
+    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
+    seen: dict[str, Any] = json.loads(out.read_text())
+    return seen
+
+
+def live_recorded_replayed(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str
+) -> tuple[Any, Any, Any]:
+    """What `observe(name)` in `source` saved live, recording and replaying offline."""
+    seen = observed_recording(suite, monkeypatch, tmp_path, source)
+    hits = suite.server.hits
+    suite.run("--record-mode=none", "-p", "no:randomly", "-k", "replayed").assert_outcomes(
+        passed=1, deselected=1
+    )
+    assert suite.server.hits == hits
+    replayed = json.loads((tmp_path / "out.json").read_text())["replayed"]
+    return seen["live"], seen["replayed"], replayed
 
 
 @pytest.mark.parametrize("chunk", [0, 100])
@@ -110,10 +155,6 @@ import httpx
 import urllib3
 
 
-def sizes(pieces):
-    return [len(piece) for piece in pieces]
-
-
 def seen(url):
     out = {}
     for size in (1, 7, 1000):
@@ -141,14 +182,6 @@ def seen(url):
 def observe(name):
     save(name, {path: seen(URL + path) for path in ("/length", "/gzip", "/chunked")})
 
-
-def test_live():
-    observe("live")
-
-
-@pytest.mark.cassette(allow_playback_repeats=True)
-def test_replayed():
-    observe("replayed")
 """
 
 
@@ -164,19 +197,7 @@ def test_pieces_of_a_size_the_client_asks_for_are_as_live(
     suite.server.route("/length", body=body)
     suite.server.route("/gzip", body=body, encoding="gzip")
     suite.server.route("/chunked", body=body, chunk=100)
-    suite.write(SAVE + CHUNKS)
-    out = tmp_path / "out.json"
-    out.write_text("{}")
-    monkeypatch.setenv("OUT", str(out))
-    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
-    seen = json.loads(out.read_text())
-    live, recorded = seen["live"], seen["replayed"]
-    hits = suite.server.hits
-    suite.run("--record-mode=none", "-p", "no:randomly", "-k", "replayed").assert_outcomes(
-        passed=1, deselected=1
-    )
-    assert suite.server.hits == hits
-    replayed = json.loads(out.read_text())["replayed"]
+    live, recorded, replayed = live_recorded_replayed(suite, monkeypatch, tmp_path, CHUNKS)
     assert recorded == replayed
     assert live["/length"]["iter_content(7)"][:2] == [7, 7]
     assert len(live["/length"]["iter_lines"]) == 40
@@ -212,10 +233,6 @@ def s3(**config):
     )
 
 
-def sizes(pieces):
-    return [len(piece) for piece in pieces]
-
-
 def observe(name):
     client = s3()
     get = lambda: client.get_object(Bucket="bucket", Key="plain.txt")
@@ -237,14 +254,6 @@ def observe(name):
     seen["gzip'd"] = data.decode()
     save(name, seen)
 
-
-def test_live():
-    observe("live")
-
-
-@pytest.mark.cassette
-def test_replayed():
-    observe("replayed")
 """
 
 
@@ -277,18 +286,9 @@ def test_an_s3_object_s_body_reads_as_live(
             "x-amz-checksum-crc32": crc32(packed),
         },
     )
-    suite.write(SAVE + S3)
-    out = tmp_path / "out.json"
-    out.write_text("{}")
-    monkeypatch.setenv("OUT", str(out))
-    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
-    seen = json.loads(out.read_text())
-    suite.run("--record-mode=none", "-p", "no:randomly", "-k", "replayed").assert_outcomes(
-        passed=1, deselected=1
-    )
-    replayed = json.loads(out.read_text())["replayed"]
-    assert seen["live"]["gzip'd"] == data.decode()
-    assert seen["live"]["iter_chunks(100)"][:2] == [100, 100]
-    assert seen["live"]["checksum"] == crc32(data)
-    assert seen["replayed"] == seen["live"]
-    assert replayed == seen["live"]
+    live, recorded, replayed = live_recorded_replayed(suite, monkeypatch, tmp_path, S3)
+    assert live["gzip'd"] == data.decode()
+    assert live["iter_chunks(100)"][:2] == [100, 100]
+    assert live["checksum"] == crc32(data)
+    assert recorded == live
+    assert replayed == live

@@ -23,6 +23,7 @@ import vcr  # noqa: F401
 import yaml
 
 from tests.conftest import Suite
+from tests.test_replay_fidelity import observed_recording
 from tests.test_shortcut import SAVE, both_ways
 
 pytestmark = pytest.mark.skipif(
@@ -119,15 +120,6 @@ def observe(name):
     for path in ("/cl", "/chunked", "/gz"):
         seen["requests " + path] = seen_by_requests(session, URL + path)
     save(name, seen)
-
-
-def test_live():
-    observe("live")
-
-
-@pytest.mark.cassette
-def test_replayed():
-    observe("replayed")
 """
 
 
@@ -162,12 +154,7 @@ def test_responses_are_urllib3s_as_live_recorded_and_replayed_both_ways(
     suite.server.route(
         "/gz", body=BODY, headers={"Content-Type": "application/json"}, encoding="gzip"
     )
-    suite.write(SAVE + OBSERVE)
-    out = tmp_path / "recorded.json"
-    out.write_text("{}")
-    monkeypatch.setenv("OUT", str(out))
-    suite.run("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=2)
-    recorded = json.loads(out.read_text())
+    recorded = observed_recording(suite, monkeypatch, tmp_path, OBSERVE)
     live = recorded["live"]
     assert live["urllib3 /cl"]["types"] == [True, True, True]
     assert live["urllib3 /cl"]["read_chunked"] == "ResponseNotChunked"
