@@ -182,6 +182,9 @@ def test_prune_deletes_orphans_and_says_so(suite: Suite) -> None:
     result.stdout.fnmatch_lines(
         ["pruned 1 orphan cassette:", "  cassettes/test_suite/test_removed_long_ago.yaml"]
     )
+    # The summary said "1 orphan cassette ...: delete them with --cassette-prune." above the
+    # list of the files that very flag had just deleted.
+    assert "delete them with --cassette-prune" not in result.stdout.str()
     assert not orphan.exists()
     assert (suite.path / "cassettes" / "test_suite" / "test_skipped.yaml").exists()
     assert (suite.path / "cassettes" / "test_suite" / "test_one.yaml").exists()

@@ -230,7 +230,7 @@ def lines(
     """The terminal summary: what happened, then what to do next. Nothing when nothing did.
     `argument`: a node id's file as the pytest commands it prints take it."""
     stats = report.stats
-    orphans = report.orphans
+    orphans = [path for path in report.orphans if path not in report.pruned]
     if not (
         report.tests
         or stats.network_blocked
