@@ -937,13 +937,45 @@ def test_a_rewrite_of_some_modules_replaces_only_what_they_send_of_a_cassette_ot
     assert in_part == ([] if case == "whole" else ["cassettes/shared/flow.yaml"])
     kept = ["/a", "/b"] if case == "whole" else ["/a", "/b", "/old"]
     assert flow_uris(suite) == [suite.server.url(page) for page in kept]  # /a once: replaced
-    summary = "--record-mode=rewrite replaced in part 1 cassette named in markers: *"
+    summary = "--record-mode=rewrite replaced in part 1 cassette named in markers or use_cassette blocks: *"
     if case == "whole":
         assert "replaced in part" not in result.stdout.str()
     else:
         result.stdout.fnmatch_lines(
             [summary + "pytest --record-mode=rewrite", "  cassettes/shared/flow.yaml"]
         )
+
+
+def test_a_rewrite_of_one_module_names_a_session_blocks_cassette_as_what_it_is(
+    suite: Suite,
+) -> None:
+    # `pytest test_a.py --record-mode=rewrite` replaced in part the login a session fixture's
+    # use_cassette block records, and the summary called it a cassette "named in markers",
+    # which no marker names.
+    suite.pytester.makeconftest(
+        HEADER
+        + """
+from pytest_cassettes import use_cassette
+
+
+@pytest.fixture(scope="session")
+def token(request):
+    with use_cassette(request, "login.yaml"):
+        return requests.get(URL + "/login").status_code
+"""
+    )
+    suite.write("def test_a(token):\n    pass\n", name="test_a")
+    suite.write("def test_b(token):\n    pass\n", name="test_b")
+    suite.run().assert_outcomes(passed=2)
+    result = suite.run("--record-mode=rewrite", "test_a.py")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "--record-mode=rewrite replaced in part 1 cassette named in markers or use_cassette "
+            "blocks: *",
+            "  cassettes/login.yaml",
+        ]
+    )
 
 
 # Two tests naming one cassette, test_a marked `slow`; `{old}`: more lines test_a's body ends with.
@@ -986,7 +1018,7 @@ def test_a_rewrite_that_deselects_a_test_naming_a_cassette_keeps_what_that_test_
     assert in_part == ["cassettes/shared/flow.yaml"]
     result.stdout.fnmatch_lines(
         [
-            "--record-mode=rewrite replaced in part 1 cassette named in markers: *deselected*",
+            "--record-mode=rewrite replaced in part 1 cassette named in markers or use_cassette blocks: *deselected*",
             "  cassettes/shared/flow.yaml",
         ]
     )
@@ -1117,7 +1149,7 @@ def test_a_whole_rewrite_keeps_what_tests_sharing_a_cassette_recorded_until_they
     ids = [f"test_suite.py::{name}" for name in not_passed]
     result.stdout.fnmatch_lines(
         [
-            "--record-mode=rewrite kept old interactions in 1 cassette named in markers: *"
+            "--record-mode=rewrite kept old interactions in 1 cassette named in markers or use_cassette blocks: *"
             "pytest --record-mode=rewrite",
             f"  cassettes/shared/flow.yaml (not passed: {', '.join(ids)})",
         ]

@@ -341,7 +341,7 @@ def lines(
         count = len(report.rewritten_in_part)
         yield (
             f"--record-mode=rewrite replaced in part {plural(count, 'cassette')} named in "
-            "markers: this run left out tests that may have recorded into "
+            "markers or use_cassette blocks: this run left out tests that may have recorded into "
             f"{'it' if count == 1 else 'them'} (test modules it did not collect, tests "
             "-k, -m, --deselect or --sw deselected, tests their markers skipped); what its "
             "tests sent replaced their old recording, the rest is kept. Rewrite whole in a "
@@ -363,7 +363,7 @@ def lines(
         count = len(report.rewrite_kept_old)
         yield (
             f"--record-mode=rewrite kept old interactions in {plural(count, 'cassette')} "
-            "named in markers: tests naming "
+            "named in markers or use_cassette blocks: tests naming "
             f"{'it' if count == 1 else 'them'} (or a use_cassette block of "
             f"{'it' if count == 1 else 'them'}) did not pass (they failed or skipped as they "
             "ran, or -x, --maxfail, ^C or a crashed xdist worker stopped them, or a marker's "
