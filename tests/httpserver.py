@@ -51,13 +51,15 @@ ENCODERS = {"gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes}
 @dataclass(frozen=True)
 class Route:
     """A canned response. ``encoding`` ("gzip" or "deflate") compresses ``body`` on the wire;
-    ``chunk`` > 0 sends it chunked, in chunks of that many bytes, without a Content-Length."""
+    ``chunk`` > 0 sends it chunked, in chunks of that many bytes, without a Content-Length;
+    ``reason``: the status line's reason phrase (default: the status code's)."""
 
     status: int = 200
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     encoding: str | None = None
     chunk: int = 0
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.encoding is not None and self.encoding not in ENCODERS:
@@ -116,10 +118,11 @@ class LocalServer:
         headers: Mapping[str, str] | None = None,
         encoding: str | None = None,
         chunk: int = 0,
+        reason: str | None = None,
     ) -> Route:
         """Serve this response at ``path`` (any method); a str body is sent as UTF-8."""
         data = body.encode() if isinstance(body, str) else body
-        route = Route(status, data, dict(headers or {}), encoding, chunk)
+        route = Route(status, data, dict(headers or {}), encoding, chunk, reason)
         self.routes[path] = route
         return route
 
@@ -220,7 +223,7 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             )
             route = server._record(request)
             body = ENCODERS[route.encoding](route.body) if route.encoding else route.body
-            self.send_response(route.status)
+            self.send_response(route.status, route.reason)
             for name, value in route.headers.items():
                 self.send_header(name, value)
             if route.encoding:

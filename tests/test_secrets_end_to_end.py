@@ -1934,3 +1934,25 @@ def test_google_session_cookies_values_outside_a_cookie_header_do_not_reach_disk
     assert sid not in text and sidts not in text
     assert "<SCRUBBED:google-session>" in text
     replays_offline(suite)
+
+
+def test_a_status_message_holding_secrets_is_scrubbed(suite: Suite) -> None:
+    # A reason phrase is the server's free text: some echo what they were sent.
+    suite.server.route("/echo-reason", reason=f"OK token={TOKEN} key {GITHUB}", body=b"hi")
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_reason():
+            answer = requests.get(URL + "/echo-reason")
+            assert answer.reason.startswith("OK token=")
+            print("REASON", answer.reason)
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    assert secrets_on_disk(suite.path / "cassettes") == []
+    status = suite.cassette("test_reason")["interactions"][0]["response"]["status"]
+    assert status == {"code": 200, "message": "OK token=<SCRUBBED> key <SCRUBBED:github>"}
+    replayed = suite.run("--record-mode=none", "-s")
+    replayed.assert_outcomes(passed=1)
+    replayed.stdout.fnmatch_lines(["*REASON OK token=<SCRUBBED> key <SCRUBBED:github>"])
+    assert suite.server.hits == 1

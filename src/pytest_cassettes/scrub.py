@@ -958,6 +958,10 @@ class Scrubber:
                 headers[name] = [self._remembered("header", name, v, found) for v in values]
             else:
                 headers[name] = self._remembered("header", name, values, found)
+        status = new.get("status")
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            # The reason phrase is the server's free text: some echo what they were sent.
+            status["message"] = self._remembered("header", "", status["message"], found)
         body = new.get("body")
         if isinstance(body, dict) and isinstance(body.get("string"), (bytes, str)):
             raw = body["string"]
@@ -995,15 +999,27 @@ class Scrubber:
         (a body by the Content-Type its interaction recorded, and `error`: whether it is a
         4xx response's, as recording did)."""
         found: list[str] = []
-        if name is not None and (self._header_names(name) or self._param_names(name)):
-            self._secret_value(name, value, found, plain_text)
-        elif name == "uri" or _URL_LIKE.match(value):
-            self._scrub_url(value, found)
-        elif name in ("string", "body"):
+        if name in ("string", "body") and not self._sensitive_name(name):
             self._scan_body(value.encode("utf-8"), content_type, found, error)
         else:
-            self._scrub_string(value, found, 0)
+            self._scrub_named(name, value, found)
         return [kind for kind in found if not kind.startswith(SHORT)]
+
+    def scrub_field(self, name: str | None, value: str) -> tuple[str, list[str]]:
+        """One field `name: value` of a file that is no interaction (a key another tool wrote
+        beside `interactions`) scrubbed as `scan_field` reads it, and the findings."""
+        found: list[str] = []
+        return self._scrub_named(name, value, found), found
+
+    def _scrub_named(self, name: str | None, value: str, found: list[str]) -> str:
+        if name is not None and self._sensitive_name(name):
+            return self._secret_value(name, value, found, plain_text)
+        if name == "uri" or _URL_LIKE.match(value):
+            return self._scrub_url(value, found)
+        return self._scrub_string(value, found, 0)
+
+    def _sensitive_name(self, name: str) -> bool:
+        return self._header_names(name) or self._param_names(name)
 
     def detected(self, text: str) -> list[Finding]:
         """The token formats the detectors find in a text, less the kinds disabled."""
