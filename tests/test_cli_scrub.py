@@ -449,3 +449,89 @@ def test_other_yaml_and_json_files_in_a_folder_are_left_alone_and_named_not_cass
     assert "1 value scrubbed in 1 of 1 cassette file, 2 unreadable" in out
     assert {path: path.read_bytes() for path in others} == others
     assert API_KEY not in (tmp_path / "a.yaml").read_text()
+
+
+HAND_WRITTEN = f"""\
+interactions:
+- request:
+    body: null
+    headers:
+      Authorization:
+      - Bearer {TOKEN}
+      - Bearer {SESSION}
+      Cookie:
+      - theme=dark
+      - session={SESSION}
+      Accept:
+      - text/plain
+      - '*/*'
+    method: GET
+    uri: https://api.example.com/plans
+  response:
+    body:
+      string: hello
+    headers: {{}}
+    status:
+      code: 200
+      message: OK token={TOKEN} key {GITHUB}
+recorded_with:
+  tool: another recorder
+  env:
+    password: {PASSWORD}
+    proxy: http://ada:{PASSWORD}@proxy.example.com:3128
+    notes:
+    - key {GITHUB}
+    - keep me
+version: 1
+"""
+
+
+def test_every_value_of_a_repeated_request_header_is_scrubbed_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A request reads only a header's first value: the second one stayed in the clear, or was
+    # dropped from the file when the first was scrubbed.
+    path = tmp_path / "a.yaml"
+    path.write_text(HAND_WRITTEN)
+    assert main(["scrub", str(path), "--write"]) == 0
+    headers = yaml.safe_load(path.read_text())["interactions"][0]["request"]["headers"]
+    assert headers == {
+        "Authorization": ["Bearer <SCRUBBED>", "Bearer <SCRUBBED>"],
+        "Cookie": ["theme=<SCRUBBED>", "session=<SCRUBBED>"],
+        "Accept": ["text/plain", "*/*"],
+    }
+
+
+def test_a_status_message_and_other_top_level_keys_are_scrubbed_as_scan_reads_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What scan reports, scrub replaces: after --write, scan finds nothing.
+    path = tmp_path / "a.yaml"
+    path.write_text(HAND_WRITTEN)
+    assert main(["scan", str(path)]) == 1
+    capsys.readouterr()
+    assert main(["scrub", str(path), "--write"]) == 0
+    text = path.read_text()
+    assert [secret for secret in SECRETS if secret in text] == []
+    data = yaml.safe_load(text)
+    assert data["interactions"][0]["response"]["status"] == {
+        "code": 200,
+        "message": "OK token=<SCRUBBED> key <SCRUBBED:github>",
+    }
+    assert data["recorded_with"] == {
+        "tool": "another recorder",
+        "env": {
+            "password": "<SCRUBBED>",
+            "proxy": "http://ada:<SCRUBBED:url-password>@proxy.example.com:3128",
+            "notes": ["key <SCRUBBED:github>", "keep me"],
+        },
+    }
+    assert text.startswith(
+        HAND_WRITTEN.split("      message:")[0]
+        .replace(TOKEN, "<SCRUBBED>")
+        .replace(f"Bearer {SESSION}", "Bearer <SCRUBBED>")
+        .replace(SESSION, "<SCRUBBED>")
+        .replace("theme=dark", "theme=<SCRUBBED>")
+    )
+    capsys.readouterr()
+    assert main(["scan", str(path)]) == 0, capsys.readouterr().out

@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from pytest_cassettes import storage
 from pytest_cassettes.cassette import loaded_form, stored_form
+from pytest_cassettes.libraries import Request
 from pytest_cassettes.scrub import SHORT, LearnedSecrets, Scrubber, ScrubRules, learning_scrub
 
 Interaction = storage.Interaction
@@ -68,7 +70,14 @@ def scrub_interactions(
         new_response, _ = learning_scrub(
             scrubber_for, rules, learned, "scrub_response", response, (request,), again
         )
-        stored_request = _changed_request(raw["request"], request, new_request)
+        extras = [
+            (
+                extra,
+                learning_scrub(scrubber_for, rules, learned, "scrub_request", extra, (), again)[0],
+            )
+            for extra in _later_values(raw["request"], request)
+        ]
+        stored_request = _changed_request(raw["request"], request, new_request, extras)
         stored_response = None
         if new_response is not None and new_response != response:
             # Written as recording writes it: decoded, Content-Encoding dropped.
@@ -86,13 +95,38 @@ def scrub_interactions(
     return result, learned.kinds + again.kinds
 
 
-def _changed_request(stored: dict[str, Any], old: Any, new: Any) -> dict[str, Any] | None:
+def _later_values(stored: dict[str, Any], request: Any) -> list[Any]:
+    """The values after the first of headers a file holds several of (a request reads only a
+    header's first), as requests of their own to scrub: the n-th holds each header's (n+1)-th
+    value, sent to the request's host (its URL's secrets are the request's, counted once)."""
+    several = {
+        name: [value for value in values if isinstance(value, str)]
+        for name, values in (stored.get("headers") or {}).items()
+        if isinstance(values, list) and len(values) > 1
+    }
+    most = max((len(values) for values in several.values()), default=1)
+    host = urlsplit(request.uri)
+    uri = f"{host.scheme or 'http'}://{host.hostname or 'localhost'}/"
+    return [
+        Request(request.method, uri, None, {n: v[i] for n, v in several.items() if len(v) > i})
+        for i in range(1, most)
+    ]
+
+
+def _changed_request(
+    stored: dict[str, Any], old: Any, new: Any, extras: list[tuple[Any, Any]]
+) -> dict[str, Any] | None:
     """The stored request with the fields scrubbing changed, None if none: headers it left alone
-    keep every value they had (a request reads only a header's first)."""
+    keep every value they had, and a header's later values (`extras`: each request of
+    _later_values, before and after scrubbing) follow its first."""
     if new is None:
         return None
     before = stored_form(old, {})["request"]
     after = stored_form(new, {})["request"]
+    for old_extra, new_extra in extras:
+        for form, extra in ((before, old_extra), (after, new_extra or old_extra)):
+            for name, value in extra.headers.items():
+                form["headers"][name].append(value)
     if before == after:
         return None
     changed = {key: after[key] for key in ("method", "uri", "body") if after[key] != before[key]}
@@ -143,32 +177,80 @@ def _scrubbed_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None
     data = storage.json_data(text)
     interactions = storage.parse_file_text(text, where)
     scrubbed, kinds = scrub_interactions(interactions, rules)
-    if all(new is None for new in scrubbed):
+    others: dict[str, tuple[Any, Any]] = {}
+    if data is not None or _OTHER_KEY.search(text):
+        others = _scrubbed_others(data or storage.YAML.loads(text), rules, kinds)
+    if all(new is None for new in scrubbed) and not others:
         return None, kinds
     expected = [old if new is None else new for old, new in zip(interactions, scrubbed)]
     if data is not None:  # vcrpy's JSON serializer wrote it: written as it writes it
-        data["interactions"] = expected
+        data.update({key: new for key, (_, new) in others.items()}, interactions=expected)
         return json.dumps(data, indent=4) + "\n", kinds
     changed = {i: new for i, new in enumerate(scrubbed) if new is not None}
-    spliced = _spliced(text, interactions, changed)
-    if spliced is not None and _holds(spliced, where, expected):
+    spliced = _spliced(text, interactions, changed, others)
+    if spliced is not None and _holds(spliced, where, expected, others):
         return spliced, kinds
     # An unusual layout (flow style, odd indentation): the whole file as recording writes it,
     # the keys another tool wrote beside `interactions` kept.
     whole = {"version": storage.FORMAT_VERSION, **storage.YAML.loads(text)}
-    whole["interactions"] = expected
+    whole.update({key: new for key, (_, new) in others.items()}, interactions=expected)
     return storage.YAML.dumps(whole), kinds
 
 
+# A top-level key other than vcrpy's two, in block style (a flow-style file is read whole).
+_OTHER_KEY = re.compile(r"^(?!interactions:|version:)[^\s#-]", re.MULTILINE)
+
+
+def _scrubbed_others(
+    document: Any, rules: ScrubRules, kinds: Counter[str]
+) -> dict[str, tuple[Any, Any]]:
+    """The keys another tool wrote beside `interactions` and `version` whose values scrubbing
+    changes, each with its value before and after: every text in them scrubbed as `scan`
+    reads it (by its key's name, as a URL, as a JSON string's text); their kinds counted."""
+    if not isinstance(document, dict):
+        return {}
+    scrubber = Scrubber(rules)
+    found: list[str] = []
+
+    def scrubbed(name: Any, value: Any) -> Any:
+        if isinstance(value, str):
+            new, more = scrubber.scrub_field(name if isinstance(name, str) else None, value)
+            found.extend(more)
+            return new
+        if isinstance(value, dict):
+            return {key: scrubbed(key, item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [scrubbed(name, item) for item in value]
+        return value
+
+    changed = {}
+    for key, value in document.items():
+        if key not in ("interactions", "version"):
+            new = scrubbed(key, value)
+            if new != value:
+                changed[key] = (value, new)
+    kinds.update(_kind(str(label)) for label in found)
+    return changed
+
+
 def _spliced(
-    text: str, old: tuple[Interaction, ...], changed: dict[int, Interaction]
+    text: str,
+    old: tuple[Interaction, ...],
+    changed: dict[int, Interaction],
+    others: dict[str, tuple[Any, Any]],
 ) -> str | None:
     """The text with the values scrubbing changed written again in place, each in the style
     recording writes (a changed interaction whose shape changed, written again whole); None
-    where the file's layout is not block style."""
+    where the file's layout is not block style. `others`: top-level keys' values, before and
+    after."""
     document = yaml.compose(text, Loader=storage.CassetteLoader)
     if not isinstance(document, yaml.MappingNode):
         return None
+    edits: list[tuple[int, int, str]] = []
+    for key, value in document.value:
+        name = getattr(key, "value", None)
+        if name in others and not _edits(text, value, *others[name], edits, (name,)):
+            return None
     items = next(
         (
             value.value
@@ -181,7 +263,6 @@ def _spliced(
     )
     if items is None:
         return None
-    edits: list[tuple[int, int, str]] = []
     for index, interaction in changed.items():
         node = items[index]
         column = node.start_mark.column
@@ -285,10 +366,15 @@ def _indented(text: str, indent: int) -> str:
     return text.replace("\n", "\n" + " " * indent) if indent > 0 else text
 
 
-def _holds(text: str, where: str, expected: list[Interaction]) -> bool:
-    """Whether `text` reads back as `expected`."""
+def _holds(
+    text: str, where: str, expected: list[Interaction], others: dict[str, tuple[Any, Any]]
+) -> bool:
+    """Whether `text` reads back as `expected`, its other top-level keys as `others` say."""
     try:
         read = storage.parse(text, where)
+        document = storage.YAML.loads(text) if others else {}
     except Exception:  # a splice that broke the YAML: the caller writes the whole file
+        return False
+    if any(document.get(key) != new for key, (_, new) in others.items()):
         return False
     return [storage.identity(i) for i in read] == [storage.identity(i) for i in expected]
