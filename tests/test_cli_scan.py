@@ -552,3 +552,31 @@ def test_an_unknown_name_to_exempt_is_an_error_listing_the_valid_ones(tmp_path, 
     status, lines, err = run(capsys, "--disable", "no-such-rule", str(path))
     assert status == 2 and lines == []
     assert "'no-such-rule'" in err and "Valid names:" in err and "detectors" in err
+
+
+def test_the_rules_scrub_takes_are_options_of_scan_too(tmp_path, capsys, monkeypatch):
+    # The tests' own rules (`scrub_headers`, `scrub_params`, ...) scrub what recording writes
+    # now; scan took only --disable, so it could not gate the values those rules name.
+    internal = "ik-" + "7Hq2Lm9Xp4Rt"
+    text = CLEAN.replace(
+        "      Cookie:\n", f"      X-Internal:\n      - {internal}\n      Cookie:\n"
+    ).replace("?api_key=", "?cursor=c9&tenant=acme&api_key=")
+    text = text.replace('"sha":', '"tenant": "acme-tenant-77", "sha":')
+    path = write(tmp_path / "own.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 0, lines
+    monkeypatch.setenv("ACME_TENANT", "acme-tenant-77")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "X-Internal" in row) + 1
+    uri = next(n for n, row in enumerate(text.splitlines(), 1) if "uri:" in row)
+    body = next(n for n, row in enumerate(text.splitlines(), 1) if "string:" in row)
+    rules = ["--header", "x-internal", "--param", "cursor", "--pattern", r"tenant=(\w+)"]
+    status, lines, _ = run(capsys, *rules, "--env", "ACME_TENANT", str(path))
+    assert status == 1
+    assert lines[:-1] == [
+        f"{path}:{line}: sensitive-field:X-Internal",
+        f"{path}:{uri}: pattern",
+        f"{path}:{uri}: sensitive-field:cursor",
+        f"{path}:{body}: env:ACME_TENANT",
+    ]
+    status, lines, err = run(capsys, "--pattern", "(unclosed", str(path))
+    assert status == 2 and lines == [] and "(unclosed" in err

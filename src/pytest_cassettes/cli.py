@@ -182,10 +182,8 @@ def _pair_name(node: yaml.SequenceNode) -> str | None:
 
 def _scan(args: argparse.Namespace) -> int:
     """Report secrets left in cassettes: `path:line: kind`, never the secret itself."""
-    try:  # the names `scrub_disable` takes: what the tests' markers exempt, exempt here too
-        scrubber = Scrubber(ScrubRules(disable=tuple(args.disable)))
-    except ValueError as error:
-        print(f"pytest-cassettes scan: error: --disable: {error}", file=sys.stderr)
+    scrubber = _scrubber(args, "scan")
+    if scrubber is None:
         return EXIT_ERROR
     errors = scanned = dirty = 0
     found: list[str] = []
@@ -245,36 +243,42 @@ def _summary(findings: int, dirty: int, scanned: int, errors: int) -> str:
     )
 
 
-def _add_scan(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
-    parser.add_argument(
-        "--disable",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a default rule or name not to report, as scrub_disable takes it (repeatable)",
-    )
-
-
-# The rules `scrub` takes, as the tests' `scrub_*` options (conftest files, markers and hooks are
-# not read): option -> (ScrubRules field, help).
+# The rules `scan` and `scrub` take, as the tests' `scrub_*` options (conftest files, markers and
+# hooks are not read): option -> (ScrubRules field, help).
 _RULE_OPTIONS = {
-    "--header": ("headers", "NAME", "a header to scrub too, as scrub_headers takes it"),
-    "--param": ("params", "NAME", "a query, form or JSON key to scrub too (scrub_params)"),
-    "--json-path": ("json_paths", "PATH", "a JSON path to scrub too (scrub_json_paths)"),
-    "--pattern": ("patterns", "REGEX", "a regex to scrub too (scrub_patterns)"),
+    "--header": ("headers", "NAME", "a header whose values are secrets too (scrub_headers)"),
+    "--param": (
+        "params",
+        "NAME",
+        "a query, form or JSON key whose values are secrets (scrub_params)",
+    ),
+    "--json-path": (
+        "json_paths",
+        "PATH",
+        "a JSON path whose values are secrets (scrub_json_paths)",
+    ),
+    "--pattern": (
+        "patterns",
+        "REGEX",
+        "a regex of secrets; a group, if any, is the secret (scrub_patterns)",
+    ),
     "--env": ("env", "NAME", "an environment variable whose value is a secret (scrub_env)"),
     "--disable": ("disable", "NAME", "a default rule or name to leave, as scrub_disable takes it"),
 }
 
 
 def _add_scrub(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
+    _add_rules(parser)
     parser.add_argument(
         "--write",
         action="store_true",
         help="replace the values in the files (default: say per file what would be replaced)",
     )
+
+
+def _add_rules(parser: argparse.ArgumentParser) -> None:
+    """The paths and the rule options `scan` and `scrub` share."""
+    _add_paths(parser)
     for option, (field, metavar, help_text) in _RULE_OPTIONS.items():
         parser.add_argument(
             option,
@@ -292,14 +296,10 @@ def _scrub(args: argparse.Namespace) -> int:
     from pytest_cassettes.errors import CassetteLoadError
     from pytest_cassettes.scrub_files import scrub_file
 
-    rules = ScrubRules(
-        **{field: tuple(getattr(args, field)) for field, *_ in _RULE_OPTIONS.values()}
-    )
-    try:
-        Scrubber(rules)
-    except (ValueError, re.error) as error:
-        print(f"pytest-cassettes scrub: error: {error}", file=sys.stderr)
+    scrubber = _scrubber(args, "scrub")
+    if scrubber is None:
         return EXIT_ERROR
+    rules = scrubber.rules
     cassettes = _cassettes(args.paths, "scrub")
     if cassettes is None:
         return EXIT_ERROR
@@ -334,6 +334,19 @@ def _scrub(args: argparse.Namespace) -> int:
     if errors:
         return EXIT_ERROR
     return EXIT_FOUND if values and not args.write else EXIT_CLEAN
+
+
+def _scrubber(args: argparse.Namespace, command: str) -> Scrubber | None:
+    """The scrubber of the rules given as options; None, told, for a bad one (an unknown
+    `--disable` name, a pattern that is no regex, a bad JSON path)."""
+    rules = ScrubRules(
+        **{field: tuple(getattr(args, field)) for field, *_ in _RULE_OPTIONS.values()}
+    )
+    try:
+        return Scrubber(rules)
+    except (ValueError, re.error) as error:
+        print(f"pytest-cassettes {command}: error: {error}", file=sys.stderr)
+        return None
 
 
 def _values(count: int) -> str:
@@ -413,7 +426,7 @@ COMMANDS: dict[
     str,
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
 ] = {
-    "scan": ("report secrets left in cassettes (exit 1 if any)", _add_scan, _scan),
+    "scan": ("report secrets left in cassettes (exit 1 if any)", _add_rules, _scan),
     "check": ("validate cassettes: parse errors, encoding mismatches, ...", _add_paths, _check),
     "show": ("one line per interaction: method, URL, status, body size", _add_paths, _show),
     "scrub": (
