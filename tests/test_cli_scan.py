@@ -580,3 +580,21 @@ def test_the_rules_scrub_takes_are_options_of_scan_too(tmp_path, capsys, monkeyp
     ]
     status, lines, err = run(capsys, "--pattern", "(unclosed", str(path))
     assert status == 2 and lines == [] and "(unclosed" in err
+
+
+def test_discord_bot_tokens_and_postgres_passwords_are_reported(tmp_path, capsys):
+    discord = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ" + ".GaBcDe." + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2U"
+    body = (
+        "dsn host=db dbname=shop user=app password='Tr0ub4dor 3x'\\n"
+        "db.internal:5432:shop:app:Tr0ub4dor3x\\n"
+    )
+    note = body.replace("'", "''")  # in a YAML string in single quotes
+    text = CLEAN.replace('"sha":', f'"note": "{note}", "sha":')
+    path = write(tmp_path / "db.yaml", text.replace("message: OK", f"message: OK bot {discord}"))
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert [line.rpartition(": ")[2] for line in lines[:-1]] == [
+        "sensitive-field:password",
+        "sensitive-field:password",
+        "discord-bot-token",
+    ]

@@ -95,6 +95,17 @@ def kinds(text: str) -> list[str]:
             "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
             "https://acme.webhook.office.com/webhookb2/x@y/IncomingWebhook/{}/z",
         ),
+        # Its first part is the bot's id (digits) in base64.
+        (
+            "discord-bot-token",
+            "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2U",
+            '{{"DISCORD": "{}"}}',
+        ),
+        (
+            "discord-bot-token",
+            "OTk5ODg4Nzc3NjY2NTU1NDQ0.Yx9_Qz.AbCdEfGhIjKlMnOpQrStUv-wxyz01",
+            "{} !",
+        ),
         ("gitlab", "glpat-AbCdEf0123456789xyzw", "PRIVATE-TOKEN: {}"),
         ("huggingface", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", '{{"note": "{}"}}'),
         ("groq", "gsk_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGh", "k={}"),
@@ -203,6 +214,10 @@ def test_detector_finds_the_secret_and_only_the_secret(kind: str, secret: str, c
         "https://example.com/services/Team/Bots/theirhelpfulpageaboutwebhooks",
         '{"path": "/cache/key-d41d8cd98f00b204e9800998ecf8427e"}',
         "model = hf_XLMRobertaForSequenceClassification2",
+        # Discord's shape, but the first part is no id in base64 (a word, base64 of letters).
+        "MyVeryLongClassNameForTests.method.q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga",
+        "TWFueSBoYW5kcyBtYWtlIGxpZ2h0.GaBcDe.q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2U",
+        "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         # Prefixes of service tokens followed by words, and their placeholders.
         "re_run the job; re_compile_the_pattern_for_the_second_time; rnd_seed = 42",
         "see sk.example and sk.eyJ; sk_buff is a struct; figd_ is a prefix",

@@ -1062,11 +1062,25 @@ def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str,
             f"db:\n  password: &pw {SECRET}\n  copy: *pw\n",
             "db:\n  password: &pw <SCRUBBED>\n  copy: *pw\n",
         ),
+        # libpq's connection strings: a quoted value holds blanks and escapes its quote.
+        (
+            "conninfo: host=db.internal dbname=shop user=app password='my pass Zq7x' port=5432",
+            "conninfo: host=db.internal dbname=shop user=app password='<SCRUBBED>' port=5432",
+        ),
+        (
+            "psql \"password = 'it\\'s Zq7xW9pL' dbname=shop\"",
+            "psql \"password = '<SCRUBBED>' dbname=shop\"",
+        ),
+        # A .pgpass file's line: host, port, database, user, password (`\:` escapes a colon).
+        (
+            f"db.internal:5432:shop:app:{SECRET}\n*:*:*:admin:Zq7x\\:W9pL2\n",
+            "db.internal:5432:shop:app:<SCRUBBED>\n*:*:*:admin:<SCRUBBED>\n",
+        ),
     ],
 )
 def test_credentials_in_commands_pairs_and_anchors(text: str, scrubbed: str | None):
     new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
-    assert SECRET not in new["body"]["string"] and count == 1
+    assert SECRET not in new["body"]["string"] and count == text.count("\n*:*:") + 1
     if scrubbed is not None:
         assert new["body"]["string"] == scrubbed
 
@@ -1100,6 +1114,10 @@ def test_credentials_in_commands_pairs_and_anchors(text: str, scrubbed: str | No
         "the default password Xs4Tn8Vb3K is printed",
         "by default\npassword Xs4Tn8Vb3K",
         "machine h login bob port 21 password Xs4Tn8Vb3K",
+        # Neither a libpq connection string nor a .pgpass line.
+        "config: password='the one you chose' (see docs)",
+        "elapsed 00:01:02:03:04\n12:30:45:00:01\nfe80:0:0:0:0:0:0:1\n",
+        "a:1:b:c:d e f\nkey:80:value:words:PASSWORD\nhost:5432:db:user:$PGPASSWORD",
     ],
 )
 def test_commands_and_code_without_credentials_are_left_alone(text: str):

@@ -1956,3 +1956,37 @@ def test_a_status_message_holding_secrets_is_scrubbed(suite: Suite) -> None:
     replayed.assert_outcomes(passed=1)
     replayed.stdout.fnmatch_lines(["*REASON OK token=<SCRUBBED> key <SCRUBBED:github>"])
     assert suite.server.hits == 1
+
+
+DISCORD = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ" + ".GaBcDe." + "q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2U"
+PG_PASSWORD = "Tr0ub4dor 3x"
+
+
+def test_discord_bot_tokens_and_postgres_passwords_do_not_reach_disk(suite: Suite) -> None:
+    # A config dump an API answers: a bot's token by its format, libpq's connection string
+    # (a quoted password holds blanks) and a .pgpass line.
+    config = (
+        f"bot: {DISCORD}\n"
+        f"dsn: host=db.internal dbname=shop user=app password='{PG_PASSWORD}'\n"
+        f"pgpass: |\n  db.internal:5432:shop:app:{PG_PASSWORD.replace(' ', '')}\n"
+    )
+    suite.server.route("/config", headers={"Content-Type": "text/plain"}, body=config)
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_config():
+            assert requests.get(URL + "/config").text.startswith("bot: ")
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_config").read_text()
+    for secret in (DISCORD, PG_PASSWORD, PG_PASSWORD.replace(" ", "")):
+        assert secret not in text
+    body = suite.cassette("test_config")["interactions"][0]["response"]["body"]["string"]
+    assert body == (
+        "bot: <SCRUBBED:discord-bot-token>\n"
+        "dsn: host=db.internal dbname=shop user=app password='<SCRUBBED>'\n"
+        "pgpass: |\n  db.internal:5432:shop:app:<SCRUBBED>\n"
+    )
+    suite.run("--record-mode=none").assert_outcomes(passed=1)
+    assert suite.server.hits == 1

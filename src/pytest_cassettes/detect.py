@@ -442,6 +442,17 @@ def _not_zeros(value: str) -> bool:
     return value.count("AAAA", 4) < 2 and "AAAAA" not in value[4:] and _generated(value)
 
 
+def _discord_token(value: str) -> bool:
+    """A Discord token's first part is its account's id, a number, in base64 (a dotted name
+    that has the shape is not), and its HMAC looks generated (no mask)."""
+    first = value.partition(".")[0]
+    try:
+        account = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return account.isdigit() and 17 <= len(account) <= 20 and _generated(value)
+
+
 def _literal_start(regex: str) -> str:
     """The literal a regex starts with (`SG\\.` gives `SG.`)."""
     literal, position = "", 0
@@ -514,6 +525,18 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
         True,
     ),
     ("bearer", re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1, _has_digit, True),
+    # A Discord bot's token: its id in base64, a timestamp, an HMAC. The look-behind fails at
+    # once inside a longer run (base64), where the caller's word-start test would come late.
+    (
+        "discord-bot-token",
+        re.compile(
+            r"[MNO](?<![\w+/-][MNO])[A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"
+            r"(?![A-Za-z0-9_-])"
+        ),
+        0,
+        _discord_token,
+        True,
+    ),
     # Secrets that are part of a URL's path: a webhook's or a bot's URL is its credential.
     # The ids before them are kept, so two bots or channels stay told apart.
     (

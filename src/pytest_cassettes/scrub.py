@@ -2373,6 +2373,17 @@ class Scrubber:
                 if _secret_like(value):
                     found.append(_finding("password", value))
                     edits.append((start, end, encode(SCRUBBED)))
+        if "password" in text and "'" in text:
+            for match in _CONNINFO_PASSWORD.finditer(text):
+                line = _line_before(text, match.start()) + _line_after(text, match.end())
+                if _CONNINFO_KEYWORD.search(line) and _secret_like(match.group(1)):
+                    found.append(_finding("password", match.group(1)))
+                    edits.append((match.start(1), match.end(1), encode(SCRUBBED)))
+        if ":" in text and _PGPASS_HINT.search(text):
+            for match in _PGPASS.finditer(text):
+                if _secret_like(match.group(1)):
+                    found.append(_finding("password", match.group(1)))
+                    edits.append((match.start(1), match.end(1), encode(SCRUBBED)))
         if "(" in text:
             for match in _PAIR_TUPLE.finditer(text):
                 name, value = match.group(2), match.group(4)
@@ -2616,6 +2627,20 @@ _NETRC = lazy_regex(r"(?<!\S)password[ \t]+" + _ARGUMENT)
 _AUTH_PAIR = lazy_regex(
     r"""auth[ \t]*=[ \t]*[(\[][ \t]*(["'])[^"'\n]{1,64}\1[ \t]*,[ \t]*""" + _ARGUMENT
 )
+# libpq's connection string: a quoted password (blanks in it, `\'` escaping a quote), on a line
+# with another of its keywords; an unquoted one is a pair as any other.
+_CONNINFO_PASSWORD = lazy_regex(r"(?<![\w.-])password[ \t]*=[ \t]*'((?:[^'\\\n]|\\.){1,256})'")
+_CONNINFO_KEYWORD = lazy_regex(
+    r"(?<![\w.-])(?:host|hostaddr|dbname|user|port|sslmode|service|options)[ \t]*="
+)
+# A .pgpass line: host, port, database and user (each `*` or a name: a host has a letter or a
+# dot, the others a letter), then the password to the line's end (`\:` escapes a colon).
+_PGPASS_FIELDS = r":(?:\*|\d{1,5})(?::(?:\*|[^:\s\"]*[A-Za-z][^:\s\"]*)){2}:"
+_PGPASS_HINT = lazy_regex(_PGPASS_FIELDS)  # from the port on: in a JSON string's raw text too
+_PGPASS = lazy_regex(
+    rf"^[ \t]*(?:\*|[\w-]*[A-Za-z.][\w.-]*){_PGPASS_FIELDS}((?:[^\s\\]|\\.){{1,256}})[ \t]*$",
+    re.MULTILINE,
+)
 # A pair, not a call's arguments (`headers.add('Set-Cookie', 'a=b')`).
 _PAIR_TUPLE = lazy_regex(
     r"""\((?<![\w.]\()[ \t]*(["'])([A-Za-z0-9_.-]{1,64})\1[ \t]*,"""
@@ -2736,6 +2761,12 @@ def _skipped_secret(value: str) -> bool:
         or value.isdigit()
         or bool(SCRUBBED_RE.search(value))
     )
+
+
+def _line_after(text: str, position: int, limit: int = 512) -> str:
+    """The rest of the line from `position` (at most `limit` characters)."""
+    end = text.find("\n", position, position + limit)
+    return text[position : position + limit if end < 0 else end]
 
 
 def _line_before(text: str, position: int, limit: int = 512) -> str:
@@ -3154,8 +3185,8 @@ def _csv_secret(name: str, value: str) -> bool:
 
 def _command_patterns(text: str) -> list[re.Pattern[str]]:
     """The patterns of the commands whose credentials have no `name=` (curl's `-u` and `-H`,
-    `docker login -p`, `mysql -p...`, a .netrc's `password`) a text may hold, by the words
-    _command_edits looks for."""
+    `docker login -p`, `mysql -p...`, a .netrc's `password`, a .pgpass line) a text may hold,
+    by the words _command_edits looks for."""
     patterns = []
     if "curl" in text and ("-u" in text or "--user" in text or "-H" in text):
         patterns += [_CURL_USER, _COMMAND_HEADER]
@@ -3164,12 +3195,14 @@ def _command_patterns(text: str) -> list[re.Pattern[str]]:
         patterns += [_DOCKER_PASSWORD] if "login" in text else []
     if "password" in text and ("machine" in text or "default" in text):
         patterns.append(_NETRC)  # a .netrc's entry
+    if ":" in text and _PGPASS_HINT.search(text):
+        patterns.append(_PGPASS_HINT)  # a .pgpass line
     return patterns
 
 
 def _may_hold_command(text: str) -> bool:
     """Whether a text may hold a command whose credentials have no `name=`: its words (see
-    _command_patterns), docker's `-p` with a value."""
+    _command_patterns), docker's `-p` with a value, a .pgpass line."""
     return any(p is not _DOCKER_PASSWORD or p.search(text) for p in _command_patterns(text))
 
 
