@@ -106,6 +106,19 @@ def kinds(text: str) -> list[str]:
             "OTk5ODg4Nzc3NjY2NTU1NDQ0.Yx9_Qz.AbCdEfGhIjKlMnOpQrStUv-wxyz01",
             "{} !",
         ),
+        # Formats gitleaks' and trufflehog's rules know that ours did not.
+        ("deepseek", "sk-" + "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c", "Bearer-less {} in a log"),
+        ("twilio", "SK" + "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c", '{{"sid": "{}"}}'),
+        ("alibaba", "LTAI" + "5tQ7rT2xZp4Lw9Xs8Nc1", "AccessKeyId={}&Action=x"),
+        ("mailchimp", "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c-us21", "apikey {}"),
+        (
+            "dynatrace",
+            "dt0c01." + "ABCDEFGHIJ0123456789KLMN." + "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c" * 2,
+            "Api-Token {}",
+        ),
+        ("pulumi", "pul-" + "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c3f6b8e2d", "{}"),
+        ("prefect", "pnu_" + "Zp4Lw9Xs8Nc1Vb6Hm3Jd5Fq2Rt7Ky0Ua4817", "{}"),
+        ("tavily", "tvly-" + "dev-" + "Zp4Lw9Xs8Nc1Vb6Hm3Jd5Fq2Rt7Ky0Ua", "{}"),
         ("gitlab", "glpat-AbCdEf0123456789xyzw", "PRIVATE-TOKEN: {}"),
         ("huggingface", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", '{{"note": "{}"}}'),
         ("groq", "gsk_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGh", "k={}"),
@@ -218,6 +231,10 @@ def test_detector_finds_the_secret_and_only_the_secret(kind: str, secret: str, c
         "MyVeryLongClassNameForTests.method.q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga",
         "TWFueSBoYW5kcyBtYWtlIGxpZ2h0.GaBcDe.q7Rk2Lw9Xp4Tz8Nc1Vb6Hm3Jd5Fs0Ga7Ye2U",
         "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        # Their prefixes in words and hashes: a task's id, a hash list, a region's name.
+        "task-5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c and ASK5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c",
+        "5f8a2c9e1b7d4f60a3e8c2b19d4e7a1c3f6b8e2d5a0c9f7e-us21 us-east-1 5f8a2c9e-us2",
+        "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx pul-request tvly-your-api-key-here-please",
         # Prefixes of service tokens followed by words, and their placeholders.
         "re_run the job; re_compile_the_pattern_for_the_second_time; rnd_seed = 42",
         "see sk.example and sk.eyJ; sk_buff is a struct; figd_ is a prefix",

@@ -512,6 +512,20 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
         _mixed_case_and_digit,
         True,
     ),
+    # DeepSeek's keys are OpenAI's `sk-` and 32 lower-case hex digits (OpenAI's rule wants
+    # capitals).
+    ("deepseek", re.compile(r"sk-[a-f0-9]{32}(?![A-Za-z0-9_-])"), 0, _has_digit, True),
+    # Twilio's API key SID (its secret goes with it, as AWS's key id with its key).
+    ("twilio", re.compile(r"SK[0-9a-fA-F]{32}(?![A-Za-z0-9_-])"), 0, _generated, True),
+    # Mailchimp's key ends with its data center: 32 hex digits, `-us` and a number. The
+    # look-behind fails at once inside a longer run of hex digits (a hash list).
+    (
+        "mailchimp",
+        re.compile(r"[0-9a-f](?<![0-9a-f][0-9a-f])[0-9a-f]{31}-us[0-9]{1,2}(?![A-Za-z0-9_-])"),
+        0,
+        _generated,
+        True,
+    ),
     ("slack", re.compile(r"xox[abprse]-[A-Za-z0-9-]{10,}"), 0, _has_digit, True),
     ("stripe", re.compile(r"[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0, _always, True),
     # `eyJ` starting a token (base64's `{"`): inside a longer run it is no JWT, and trying each
@@ -638,6 +652,11 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], int, Callable[[str], bool], bool],
     _prefixed("pinecone", r"pcsk_[A-Za-z0-9]{6}_[A-Za-z0-9]{60,}"),
     _prefixed("elevenlabs", r"sk_[a-f0-9]{48}"),
     _prefixed("langsmith", r"lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}"),
+    _prefixed("alibaba", r"LTAI[A-Za-z0-9]{12,20}"),
+    _prefixed("dynatrace", r"dt0c01\.[A-Z0-9]{24}\.[A-Za-z0-9]{64}"),
+    _prefixed("pulumi", r"pul-[a-f0-9]{40}"),
+    _prefixed("prefect", r"pnu_[A-Za-z0-9]{36}"),
+    _prefixed("tavily", r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}"),
     # `<id>.atlasv1.<secret>`: the secret part (the id before the dot is part of a word).
     (
         "terraform",
