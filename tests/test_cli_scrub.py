@@ -535,3 +535,48 @@ def test_a_status_message_and_other_top_level_keys_are_scrubbed_as_scan_reads_th
     )
     capsys.readouterr()
     assert main(["scan", str(path)]) == 0, capsys.readouterr().out
+
+
+COMMENTED = f"""\
+# recorded by hand; token {GITHUB}
+interactions:
+- request:
+    body: null
+    headers: {{}}
+    method: GET
+    uri: https://api.example.com/plans#top  # password: {PASSWORD}
+  response:
+    body:
+      string: 'a # in a string, api_key={API_KEY}'
+    headers: {{}}
+    status:
+      code: 200
+      message: OK
+# note: keep this line  # and this # one
+version: 1
+"""
+
+
+def test_secrets_in_yaml_comments_are_reported_and_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Comments are read by people and kept byte for byte by scrub: a token pasted in one was
+    # reported by scan (its format only) and left by scrub --write, so scan kept failing.
+    path = tmp_path / "a.yaml"
+    path.write_text(COMMENTED)
+    assert main(["scan", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines()[:-1] == [
+        f"{path}:1: github",
+        f"{path}:7: sensitive-field:password",
+        f"{path}:10: sensitive-field:api_key",
+    ]
+    assert main(["scrub", str(path)]) == 1
+    assert "github, sensitive-field:api_key, sensitive-field:password" in capsys.readouterr().out
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert path.read_text() == (
+        COMMENTED.replace(GITHUB, "<SCRUBBED:github>")
+        .replace(PASSWORD, "<SCRUBBED>")
+        .replace(API_KEY, "<SCRUBBED>")
+    )
+    capsys.readouterr()
+    assert main(["scan", str(path)]) == 0

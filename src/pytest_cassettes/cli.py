@@ -39,6 +39,8 @@ def _node_lines(node: yaml.Node) -> range:
 
 def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
     """Findings (line, kind) in one cassette's text; raises yaml.YAMLError on bad YAML."""
+    from pytest_cassettes.scrub_files import comments
+
     lines = text.splitlines()
     findings: list[tuple[int, str]] = []
     # Line by line first, so line numbers are exact for tokens of well-known formats.
@@ -102,29 +104,38 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 kinds = scrubber.scan_binary(data, content_type, error)
             else:
                 kinds = scrubber.scan_field(key, _joined(node.value), content_type, error)
-            # Token formats the line scan already saw are not reported twice; those it missed
-            # (split over folded lines, escaped) are reported where the value starts.
-            seen = Counter(kind for number, kind in findings if number in _node_lines(node))
-            for kind in kinds:
-                if kind in KINDS:
-                    if seen[kind] > 0:
-                        seen[kind] -= 1
-                        continue
-                    number = _node_lines(node)[0]
-                else:
-                    # The field's (or cookie's) name: `sensitive-field:Cookie:sid` is at `sid`.
-                    field = kind.rpartition(":")[2]
-                    number = locate(node, field if kind.startswith("sensitive-field:") else "")
-                    hit = _same_secret(hits.get(number), getattr(kind, "value", ""))
-                    if hit is not None:
-                        if hit[0] == "high-entropy":  # a value after a name: the name says more
-                            findings[hit[2]] = (number, kind)
-                        continue  # a token's format (github, bearer, ...) says more
-                findings.append((number, kind))
+            report(kinds, _node_lines(node), lambda hint: locate(node, hint))
+
+    def report(kinds: list[str], span: range, where: Callable[[str], int] | None = None) -> None:
+        # Token formats the line scan already saw are not reported twice; those it missed
+        # (split over folded lines, escaped) are reported where the value starts.
+        seen = Counter(kind for number, kind in findings if number in span)
+        for kind in kinds:
+            if kind in KINDS:
+                if seen[kind] > 0:
+                    seen[kind] -= 1
+                    continue
+                number = span[0]
+            else:
+                # The field's (or cookie's) name: `sensitive-field:Cookie:sid` is at `sid`.
+                field = kind.rpartition(":")[2]
+                hint = field if kind.startswith("sensitive-field:") else ""
+                number = span[0] if where is None else where(hint)
+                hit = _same_secret(hits.get(number), getattr(kind, "value", ""))
+                if hit is not None:
+                    if hit[0] == "high-entropy":  # a value after a name: the name says more
+                        findings[hit[2]] = (number, kind)
+                    continue  # a token's format (github, bearer, ...) says more
+            findings.append((number, kind))
 
     for document in yaml.compose_all(text, Loader=yaml.SafeLoader):
         if document is not None:
             visit(document, None)
+    # Comments, read as free text as scrub replaces them (`# password: ...`).
+    for start, end in comments(text):
+        number = text.count("\n", 0, start) + 1
+        kinds = scrubber.scan_field(None, text[start:end])
+        report(kinds, range(number, number + 1))
     return sorted(findings)
 
 

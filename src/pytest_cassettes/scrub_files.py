@@ -8,6 +8,7 @@ values that change are written again, the rest of the file is kept byte for byte
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections import Counter
@@ -180,8 +181,11 @@ def _scrubbed_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None
     others: dict[str, tuple[Any, Any]] = {}
     if data is not None or _OTHER_KEY.search(text):
         others = _scrubbed_others(data or storage.YAML.loads(text), rules, kinds)
+    original = text
+    if data is None:  # comments changed first: that changes no value, nor where they are
+        text = _scrubbed_comments(text, rules, kinds)
     if all(new is None for new in scrubbed) and not others:
-        return None, kinds
+        return (None if text == original else text), kinds
     expected = [old if new is None else new for old, new in zip(interactions, scrubbed)]
     if data is not None:  # vcrpy's JSON serializer wrote it: written as it writes it
         data.update({key: new for key, (_, new) in others.items()}, interactions=expected)
@@ -195,6 +199,48 @@ def _scrubbed_text(text: str, where: str, rules: ScrubRules) -> tuple[str | None
     whole = {"version": storage.FORMAT_VERSION, **storage.YAML.loads(text)}
     whole.update({key: new for key, (_, new) in others.items()}, interactions=expected)
     return storage.YAML.dumps(whole), kinds
+
+
+def comments(text: str) -> list[tuple[int, int]]:
+    """Where the comments of a YAML text are: from after each `#` to its line's end."""
+    if _COMMENT_HINT.search(text) is None:
+        return []
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # tokens only: no tag is read
+    tokens = [(t.start_mark.index, t.end_mark.index) for t in yaml.scan(text, Loader=loader)]
+    starts = [start for start, _ in tokens]
+    found: list[tuple[int, int]] = []
+    for mark in _COMMENT_HINT.finditer(text):
+        at = mark.end() - 1
+        token = bisect.bisect_right(starts, at) - 1
+        if (found and at < found[-1][1]) or (token >= 0 and tokens[token][1] > at):
+            continue  # in a comment already, or in a scalar (a quoted string's `#`)
+        end = text.find("\n", at)
+        found.append((at + 1, len(text) if end < 0 else end))
+    return found
+
+
+_COMMENT_HINT = re.compile(r"(?:^|[ \t])#", re.MULTILINE)
+
+
+def _scrubbed_comments(text: str, rules: ScrubRules, kinds: Counter[str]) -> str:
+    """The text with the secrets of its comments replaced as scan finds them, as free text;
+    their kinds counted."""
+    spans = comments(text)
+    if not spans:
+        return text
+    scrubber = Scrubber(rules)
+    edits: list[tuple[int, int, str]] = []
+    for start, end in spans:
+        new, found = scrubber.scrub_field(None, text[start:end])
+        if new != text[start:end] and "\n" not in new:
+            edits.append((start, end, new))
+            kinds.update(_kind(str(label)) for label in found)
+    pieces: list[str] = []
+    done = 0
+    for start, end, new in edits:
+        pieces += [text[done:start], new]
+        done = end
+    return "".join([*pieces, text[done:]])
 
 
 # A top-level key other than vcrpy's two, in block style (a flow-style file is read whole).
