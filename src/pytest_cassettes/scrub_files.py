@@ -23,6 +23,7 @@ from pytest_cassettes import storage
 from pytest_cassettes.cassette import loaded_form, stored_form
 from pytest_cassettes.libraries import Request
 from pytest_cassettes.scrub import SHORT, LearnedSecrets, Scrubber, ScrubRules, learning_scrub
+from pytest_cassettes.scrub_shared import splice
 
 Interaction = storage.Interaction
 ONE_LINE = 1 << 30  # a YAML line width no value reaches (libyaml's is a C int)
@@ -235,12 +236,7 @@ def _scrubbed_comments(text: str, rules: ScrubRules, kinds: Counter[str]) -> str
         if new != text[start:end] and "\n" not in new:
             edits.append((start, end, new))
             kinds.update(_kind(str(label)) for label in found)
-    pieces: list[str] = []
-    done = 0
-    for start, end, new in edits:
-        pieces += [text[done:start], new]
-        done = end
-    return "".join([*pieces, text[done:]])
+    return splice(text, edits)
 
 
 # A top-level key other than vcrpy's two, in block style (a flow-style file is read whole).
@@ -323,12 +319,7 @@ def _spliced(
         start = node.start_mark.index
         end = _end(text, start, node, keep_newline=True)
         edits.append((start, end, _indented(item, column - 2)))
-    pieces: list[str] = []
-    done = 0
-    for start, end, replacement in sorted(edits):
-        pieces += [text[done:start], replacement]
-        done = end
-    return "".join([*pieces, text[done:]])
+    return splice(text, sorted(edits))
 
 
 def _edits(
