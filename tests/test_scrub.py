@@ -1523,6 +1523,27 @@ def test_connection_strings_in_json_lose_their_secrets_and_stay_unencoded(
     body = json.dumps({"primaryConnectionString": connection, "keyName": "Root"})
     new, _ = scrub_response(response(body, {"Content-Type": ["application/json"]}))
     assert json.loads(new["body"]["string"])["primaryConnectionString"] == scrubbed
+    # In text (a settings page, a log line): the same, not a query's parameters.
+    text = f"ConnectionStrings__Db: {connection}\nnext line"
+    new, _ = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
+    assert new["body"]["string"] == f"ConnectionStrings__Db: {scrubbed}\nnext line"
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        "Server=db;Database=shop;User Id=app;Password=Tr0ub 4dor x;Encrypt=true",
+        "Host=db.internal;Username=app;Password=Tr0ub 4dor x",  # Npgsql's
+        "Data Source=db;Initial Catalog=shop;Pwd=Tr0ub 4dor x;",
+    ],
+)
+def test_a_connection_strings_password_with_blanks_is_replaced_whole_in_text(connection: str):
+    # It was read as a query's parameter: up to the blank (`Tr0ub` went, ` 4dor x` stayed),
+    # the placeholder percent-encoded in plain text.
+    text = f"log: connecting with {connection}\n"
+    new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
+    assert count == 1
+    assert "4dor" not in new["body"]["string"] and "%3C" not in new["body"]["string"]
 
 
 @pytest.mark.parametrize(

@@ -471,6 +471,27 @@ _CONNECTION_STRING = lazy_regex(
     r";?\s*"
 )
 _CONNECTION_PAIR = lazy_regex(rf"(?:^|;)([^=;]+)=({_CONNECTION_VALUE})")
+# The same in a line of text (a log, a settings page): keys of at most three words, values
+# that end at the line's end; told by a secret's key (then read on its line only).
+_LINE_CONNECTION_VALUE = (
+    _CONNECTION_VALUE.replace("[^}]", "[^}\\n]")
+    .replace("[^;]*", '[^;\\n"<>]*')  # nor markup's: `<a href="?a=b&amp;password=...">`
+    .replace('[^"]', '[^"\\n]')
+    .replace("[^']", "[^'\\n]")
+)
+_LINE_CONNECTION_KEY = r"[A-Za-z][\w.-]{0,40}(?: [\w.-]{1,40}){0,2}"
+_LINE_CONNECTION = lazy_regex(
+    rf"(?<![\w.-]){_LINE_CONNECTION_KEY}={_LINE_CONNECTION_VALUE}"
+    rf"(?:;[ \t]*{_LINE_CONNECTION_KEY}={_LINE_CONNECTION_VALUE})+;?"
+)
+_LINE_CONNECTION_SECRET = lazy_regex(
+    r"(?<![\w.-])(?:password|pwd|accountkey|sharedaccesskey)[ \t]*=", re.IGNORECASE
+)
+_ENTITY = lazy_regex(r"&(?:[A-Za-z]+|#[0-9]+|#x[0-9A-Fa-f]+);")  # `&amp;`: no pairs' `;`
+_CONNECTION_KEYWORDS = frozenset(
+    {"server", "host", "datasource", "database", "initialcatalog", "uid", "userid", "username"}
+    | {"user", "port", "accountname", "endpoint", "driver", "dsn", "sharedaccesskeyname"}
+)
 _CONNECTION_SECRETS = frozenset({"pwd", "password", "accountkey", "sharedaccesskey"})
 _CONNECTION_PASSWORD = lazy_regex(r"[;\"]\s*[Pp][Ww][Dd]\s*=")
 _URL_LIKE = lazy_regex(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
@@ -1988,6 +2009,29 @@ class Scrubber:
                 edits.append((pair.start(2), pair.end(2), SCRUBBED))
         return splice(value, edits)
 
+    def _scrub_line_connections(self, text: str, found: list[str]) -> str:
+        """Connection strings in lines of text (`Server=db;User Id=app;Password=...`), read
+        as _scrub_connection reads a whole one: a password holding blanks goes whole, where
+        a query's parameter would end at the first blank."""
+        edits: list[tuple[int, int, str]] = []
+        done = 0
+        for secret in _LINE_CONNECTION_SECRET.finditer(text):
+            if secret.start() < done:
+                continue
+            start = text.rfind("\n", 0, secret.start()) + 1
+            end = text.find("\n", secret.end())
+            done = len(text) if end < 0 else end
+            for match in _LINE_CONNECTION.finditer(text, start, done):
+                keys = {
+                    normalize_name(pair.group(1))
+                    for pair in _CONNECTION_PAIR.finditer(match.group())
+                }
+                if keys & _CONNECTION_KEYWORDS and not _ENTITY.search(match.group()):
+                    new = self._scrub_connection(match.group(), found)
+                    if new != match.group():
+                        edits.append((match.start(), match.end(), new))
+        return splice(text, edits)
+
     def _scrub_parsed(
         self, value: Any, path: list[Segment], sensitive: bool, name: str, found: list[str]
     ) -> Any:
@@ -2095,6 +2139,8 @@ class Scrubber:
             return text
         if embedded:
             text = self._scrub_link_tokens(text, found)
+            if ";" in text:
+                text = self._scrub_line_connections(text, found)
             text = self._scrub_embedded(text, found, markup=encode is _markup)
             if ":" in text or "=>" in text:
                 text = self._scrub_fields(text, found, encode, yaml)
