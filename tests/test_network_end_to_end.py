@@ -1548,3 +1548,100 @@ def test_a_refused_connection_fails_at_the_test_s_call_without_the_guard_s_frame
     assert "pytest_cassettes" not in result.stdout.str().replace(
         "pytest_cassettes.errors.NetworkBlockedError", ""
     )
+
+
+def test_a_fixtures_own_patch_over_the_guards_stays_and_the_guard_leaves_nothing(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module fixture puts its own socket.connect in place while a guarded test's patches are
+    # on (wrapping the guard's). At the plain test that follows the guard's patches go: they
+    # put socket's own connect back over the fixture's, which the plain test then missed, and
+    # the fixture's teardown put the guard's back for the rest of the process.
+    import socket
+
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        CALLS = []
+
+        @pytest.fixture(scope="module")
+        def counting():
+            real = socket.socket.connect
+
+            def counting_connect(self, address):
+                CALLS.append(address)
+                return real(self, address)
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(socket.socket, "connect", counting_connect)
+                yield CALLS
+
+        @pytest.mark.cassette
+        def test_1_guarded(counting):
+            connect(URL)
+
+        def test_2_plain(counting):
+            assert connect(URL)
+            assert len(counting) == 2
+        """)
+    )
+    result = run_in_ci(suite, monkeypatch)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*blocked in test_suite.py::test_1_guarded"])
+    assert suite.server.hits == 1
+    assert "connect" not in vars(socket.socket)  # nothing of the guard's left in place
+
+
+def test_os_write_on_a_connection_made_before_the_guard_cannot_send(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # os.write and os.writev on the file descriptor of a socket connected before the guard
+    # (its own, or a duplicate) reached the server: only the socket's methods were checked.
+    # A pipe, a file, a Unix socket pair and a server's side are still written to.
+    suite.pytester.makeconftest(
+        """
+        import http.client, os, socket
+        from urllib.parse import urlsplit
+
+        PARTS = urlsplit(os.environ["TEST_SERVER"])
+        EARLY = http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=5)
+        EARLY.request("GET", "/warm")
+        EARLY.getresponse().read()
+        SERVER = socket.create_server(("127.0.0.1", 0))
+        CLIENT = socket.create_connection(SERVER.getsockname())
+        """
+    )
+    suite.write(
+        """
+        import socket
+        import conftest
+
+        REQUEST = b"GET /written HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+
+        @pytest.mark.cassette
+        def test_os_write():
+            os.write(conftest.EARLY.sock.fileno(), REQUEST)
+
+        @pytest.mark.cassette
+        def test_os_writev_on_a_duplicate():
+            os.writev(os.dup(conftest.EARLY.sock.fileno()), [REQUEST])
+
+        @pytest.mark.cassette
+        def test_others_are_written_to(tmp_path):
+            read, write = os.pipe()
+            assert os.write(write, b"piped") == 5 and os.read(read, 5) == b"piped"
+            a, b = socket.socketpair()
+            assert os.writev(a.fileno(), [b"x", b"y"]) == 2 and b.recv(2) == b"xy"
+            with open(tmp_path / "f", "wb") as f:
+                assert os.write(f.fileno(), b"file") == 4
+            accepted, _ = conftest.SERVER.accept()  # a server's side
+            assert os.write(accepted.fileno(), b"answer") == 6
+            assert conftest.CLIENT.recv(6) == b"answer"
+        """
+    )
+    result = run_fresh_in_ci(suite, monkeypatch)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_os_*"]
+    )
+    assert [r.path for r in suite.server.requests] == ["/warm"]

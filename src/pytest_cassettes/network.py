@@ -9,7 +9,8 @@ While a :class:`NetworkGuard` is installed (process-wide, every thread), these a
   socket's ``send``, ``write`` and handshake): a socket connected before the guards (a keep-alive
   connection of a module or a session fixture) has its peer checked at its first send, as a
   connect is (an address an allowed name resolves to is let through); a socket connected under
-  them, or accepted (a server's side), is not looked at again;
+  them, or accepted (a server's side), is not looked at again; ``os.write`` and ``os.writev``
+  on a socket's file descriptor (its own or a duplicate) are checked as its sends are;
 - ``threading.Thread.start``: a thread started by one that a guard gone keeps
   (``keep_threads``) is kept behind that guard too; and ``ThreadPoolExecutor.submit``, where
   imported: the work submitted under such a guard is kept behind it, not the worker running it;
@@ -39,8 +40,10 @@ import contextlib
 import functools
 import importlib
 import ipaddress
+import os
 import re
 import socket
+import stat
 import sys
 import threading
 import weakref
@@ -329,6 +332,7 @@ class NetworkGuard:
                         self._depth = 0
                         raise
                 _checked.clear()
+                _checked_descriptors.clear()
                 children.publish(_active)
         return self
 
@@ -350,6 +354,7 @@ class NetworkGuard:
                         _forget_threads()
                         _uninstall()
                 _checked.clear()
+                _checked_descriptors.clear()
                 children.publish(_active, linger=_idle[0])
 
     def _keep_threads(self) -> None:
@@ -494,6 +499,8 @@ def release() -> None:
     stayed after the last guard went (`linger`): nothing of ours on the call path (socket's
     patches stay while a thread of a guard gone lives, `keep_threads`)."""
     with _install_lock:
+        if _left and not _active:
+            _sweep_left()
         if _active or not _idle[0]:
             return  # on for a guard
         # os's and subprocess's own back even for the threads of a guard gone: a child they
@@ -622,6 +629,49 @@ def _check_peer(sock: socket.socket) -> None:
     _checked.add(sock)
 
 
+# Sockets whose file descriptors `os.write` and `os.writev` were given and found allowed (or a
+# server's side) under the guards on, by (device, inode): a descriptor's number is reused.
+_checked_descriptors: set[tuple[int, int]] = set()
+_fstat = os.fstat  # os's own: a fake file system's (pyfakefs) knows no socket
+
+
+def _check_descriptor(descriptor: object) -> None:
+    """Refuse ``os.write`` or ``os.writev`` on the file descriptor of an IPv4/IPv6 socket
+    connected to a host some active guard does not allow (one connected before the guards, or a
+    duplicate of its descriptor): as its socket's sends are (`_check_peer`). A file, a pipe, a
+    Unix socket, a server's side are written to; one `fstat` a write under a guard."""
+    __tracebackhide__ = True
+    guards = _guards()
+    if not guards:
+        return
+    try:
+        status = _fstat(descriptor)  # type: ignore[arg-type]  # a bad one: the original says
+    except (OSError, TypeError, ValueError, OverflowError):
+        return
+    if not stat.S_ISSOCK(status.st_mode):
+        return
+    key = (status.st_dev, status.st_ino)
+    if key in _checked_descriptors:
+        return
+    if any(accepted.fileno() == descriptor for accepted in list(_accepted)):
+        _checked_descriptors.add(key)
+        return
+    try:
+        sock = _socket.socket(fileno=descriptor)  # type: ignore[arg-type]
+    except OSError:
+        return
+    try:
+        peer = sock.getpeername() if sock.family in _INET_FAMILIES else None
+    except OSError:
+        peer = None  # not connected: the original says so
+    finally:
+        sock.detach()  # the descriptor stays the caller's
+    if peer is not None:
+        for guard in guards:
+            guard._check_peer(str(peer[0]), int(peer[1]))
+    _checked_descriptors.add(key)
+
+
 def _check_connect(sock: socket.socket, address: object) -> None:
     """Refuse a connect, closing the socket: callers such as socket.create_connection close it
     only on OSError, and a leaked socket ends as a ResourceWarning far from the cause. Not
@@ -704,6 +754,8 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     sendall: Any = originals.get("sendall")
     sendfile: Any = originals.get("sendfile")
     accept: Any = originals.get("accept")
+    os_write: Any = originals.get("os_write")
+    os_writev: Any = originals.get("os_writev")
     thread_start: Any = originals.get("thread_start")
     executor_submit: Any = originals.get("executor_submit")
     ssl_send: Any = originals.get("ssl_send")
@@ -760,6 +812,19 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         __tracebackhide__ = True
         _check_peer(self)
         return sendfile(self, *args, **kwargs)
+
+    # os's writes: a socket's descriptor is checked as its sends are (one fstat a write).
+    def guarded_os_write(descriptor: int, data: Any, /) -> int:
+        __tracebackhide__ = True
+        if _active or _outliving:
+            _check_descriptor(descriptor)
+        return int(os_write(descriptor, data))
+
+    def guarded_os_writev(descriptor: int, buffers: Any, /) -> int:
+        __tracebackhide__ = True
+        if _active or _outliving:
+            _check_descriptor(descriptor)
+        return int(os_writev(descriptor, buffers))
 
     def guarded_accept(self: socket.socket) -> Any:
         accepted = accept(self)
@@ -857,6 +922,8 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
         "sendall": guarded_sendall,
         "sendfile": guarded_sendfile,
         "accept": guarded_accept,
+        "os_write": guarded_os_write,
+        "os_writev": guarded_os_writev,
         "thread_start": guarded_thread_start,
         "executor_submit": guarded_executor_submit,
         "ssl_send": guarded_ssl_send,
@@ -957,6 +1024,9 @@ def _patch_points() -> Iterator[tuple[object, str, str]]:
         if hasattr(socket.socket, name):  # sendmsg is missing on Windows
             yield socket.socket, name, name
     yield socket.socket, "accept", "accept"
+    for name in ("write", "writev"):
+        if hasattr(os, name):  # writev is missing on Windows
+            yield os, name, f"os_{name}"
     yield threading.Thread, "start", "thread_start"
     # And where imported (asyncio does), an executor's work, run by workers any test may reuse.
     executor = getattr(sys.modules.get("concurrent.futures.thread"), "ThreadPoolExecutor", None)
@@ -1013,6 +1083,8 @@ _points: list[tuple[tuple[Any, ...], list[tuple[object, str, str]]]] = []
 
 def _install(points: list[tuple[object, str, str]] | None = None) -> None:
     """Put the guarded functions in place, remembering exactly what was there."""
+    if _left:
+        _sweep_left()  # else ours left over would be taken for an original
     if points is None:
         modules = tuple(map(sys.modules.get, _OPTIONAL))
         if _points and _points[0][0] == modules:
@@ -1080,14 +1152,43 @@ _LATE_IMPORTS = _LateImports()
 
 
 def _uninstall() -> None:
-    """Restore every original, even if an exception (KeyboardInterrupt) hits half-way."""
+    """Restore every original, even if an exception (KeyboardInterrupt) hits half-way. A
+    replacement someone put over ours since (a fixture's monkeypatch, a library's wrapper,
+    holding ours) is left in place: ours goes once they give it back (`_left`)."""
     try:
         while _saved:
-            owner, attribute, had_own, original, _ = _saved.pop()
-            if had_own:
-                setattr(owner, attribute, original)
-            elif attribute in vars(owner):
-                delattr(owner, attribute)
+            owner, attribute, had_own, original, replacement = _saved.pop()
+            current = getattr(owner, attribute, None)
+            if current is not replacement and current is not original:
+                _left.append((owner, attribute, had_own, original, replacement, current))
+            else:
+                _put_back(owner, attribute, had_own, original)
     except BaseException:
         _uninstall()  # the rest
         raise
+
+
+# Replacements of ours that another's was over when the patches went: (as `_saved`, and the
+# other's). Ours goes when found in place again, or is forgotten once neither is.
+_left: list[tuple[object, str, bool, Any, Any, Any]] = []
+
+
+def _put_back(owner: object, attribute: str, had_own: bool, original: Any) -> None:
+    if had_own:
+        setattr(owner, attribute, original)
+    elif attribute in vars(owner):
+        delattr(owner, attribute)
+
+
+def _sweep_left() -> None:
+    """The originals back where a replacement left over ours was taken away (its fixture's
+    teardown gave ours back): nothing of ours stays on the call path."""
+    kept = []
+    for entry in reversed(_left):
+        owner, attribute, had_own, original, replacement, other = entry
+        current = getattr(owner, attribute, None)
+        if current is replacement:
+            _put_back(owner, attribute, had_own, original)
+        elif current is other:
+            kept.append(entry)
+    _left[:] = kept[::-1]
