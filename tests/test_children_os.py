@@ -321,3 +321,35 @@ def test_a_fake_of_the_environment_taking_form_is_not_called_in_place_of_the_rea
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["2 network connections blocked*"])
     assert suite.server.hits == 0
+
+
+def test_a_module_that_bound_an_os_function_is_not_kept_alive_after_its_run(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The modules looked through for os's functions bound by name were held (their namespace)
+    # for the life of the process: a module an in-process pytester run imported, and all it
+    # holds, outlived the run that forgot it.
+    import gc
+
+    helper = suite.path / "helper.py"
+    helper.write_text("from os import system\n\nBIG = bytearray(1_000_000)\n")
+    suite.write(
+        """
+        def test_0_plain():
+            import helper  # before any guard: it binds os's own system
+
+        @pytest.mark.cassette
+        def test_1_guarded():
+            import helper
+
+            assert helper.system("exit 0") == 0
+        """
+    )
+    ci(suite, monkeypatch).assert_outcomes(passed=2)
+    gc.collect()
+    alive = [
+        namespace
+        for namespace in gc.get_objects()
+        if type(namespace) is dict and namespace.get("__file__") == str(helper)
+    ]
+    assert alive == []

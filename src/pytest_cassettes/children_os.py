@@ -18,19 +18,23 @@ after it was imported (~3 ms for 700 modules, once).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
+import weakref
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any, Callable
 
 # os's functions in place while a guard is carried, and our wrappers of them (made once)
 _REAL: dict[str, Any] = {}
 _MADE: dict[str, Any] = {}
-# Names other modules bound to os's functions: (their namespace, the name, os's name); those
+# Names other modules bound to os's functions: (the module, weakly: a module forgotten, as an
+# in-process pytester run forgets its tests', is not kept alive; the name, os's name); those
 # ours replaced while a guard is carried, with the real one; the modules looked through (by
 # id, under their name) and how many sys.modules held then.
-_NAMES: list[tuple[dict[str, Any], str, str]] = []
+_NAMES: list[tuple[weakref.ref[ModuleType], str, str]] = []
 _BOUND: list[tuple[dict[str, Any], str, Any]] = []
 _SEEN_IDS: dict[str, int] = {}
 _SEEN = [0]
@@ -99,13 +103,22 @@ def _carry_into_bound_names() -> None:
                 continue
             for name, value in list(namespace.items()):
                 if id(value) in reals and callable(value):
-                    _NAMES.append((namespace, name, reals[id(value)]))
+                    with contextlib.suppress(TypeError):  # a module that takes no weakref
+                        _NAMES.append((weakref.ref(module), name, reals[id(value)]))
         _SEEN[0] = len(modules)
-    for namespace, name, os_name in _NAMES:
+    gone = False
+    for held, name, os_name in _NAMES:
+        module = held()
+        if module is None:
+            gone = True
+            continue
+        namespace = vars(module)
         real = _REAL.get(os_name)
         if real is not None and namespace.get(name) is real:
             namespace[name] = _MADE[os_name]
             _BOUND.append((namespace, name, real))
+    if gone:
+        _NAMES[:] = [entry for entry in _NAMES if entry[0]() is not None]
 
 
 # What os held under the names of _WRAPS when they were last carried (ours, a fake, None).
