@@ -108,11 +108,11 @@ def _carry_into_bound_names() -> None:
         _SEEN[0] = len(modules)
     gone = False
     for held, name, os_name in _NAMES:
-        module = held()
-        if module is None:
+        holder = held()
+        if holder is None:
             gone = True
             continue
-        namespace = vars(module)
+        namespace = vars(holder)
         real = _REAL.get(os_name)
         if real is not None and namespace.get(name) is real:
             namespace[name] = _MADE[os_name]
