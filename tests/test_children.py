@@ -549,3 +549,46 @@ def test_a_multiprocessing_worker_our_sitecustomize_misses_is_guarded(
         ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process*"]
     )
     assert suite.server.hits == 0
+
+
+def test_a_child_started_with_isolated_or_ignore_environment_is_guarded_at_the_socket(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `python -I` and `python -E` ignore the PYTHONPATH that leads to our sitecustomize: their
+    # raw sockets (a database driver's) reached the server, only HTTP through a client reading
+    # the proxy variables was caught. A run in a process of its own: what it leaves at its end.
+    import glob
+    import site
+
+    write(
+        suite,
+        """
+        RAW = (
+            "import socket, sys, urllib.parse\\n"
+            "parts = urllib.parse.urlsplit(sys.argv[1])\\n"
+            "socket.create_connection((parts.hostname, parts.port), timeout=5).sendall(b'GET /raw HTTP/1.0\\\\r\\\\n\\\\r\\\\n')\\n"
+        )
+
+        @pytest.mark.cassette
+        @pytest.mark.parametrize("flags", [["-I"], ["-E"], ["-Es"], ["-X", "dev", "-I"]])
+        def test_isolated(flags):
+            done = subprocess.run([sys.executable, *flags, "-c", RAW, URL], capture_output=True, text=True)
+            print("CHILD SAID:", done.returncode, done.stderr)
+
+        def test_plain_isolated_child():
+            done = subprocess.run([sys.executable, "-I", "-c", RAW, URL], capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:recording", "-s")
+    result.assert_outcomes(failed=4, passed=1)
+    result.stdout.fnmatch_lines(
+        ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process (pid *"]
+    )
+    assert suite.server.hits == 1  # the plain test's
+    left = [
+        glob.glob(os.path.join(folder, "pytest-cassettes-*.pth"))
+        for folder in site.getsitepackages()
+    ]
+    assert left == [[] for _ in site.getsitepackages()]

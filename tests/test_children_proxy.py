@@ -1,6 +1,6 @@
 """Children not guarded at the socket (not Python, or Python without our sitecustomize) send
 HTTP through the proxy variables' trap (children_proxy.py): real pytest runs whose tests start
-curl and isolated Pythons against a local server."""
+curl and Pythons started without site against a local server."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ def curl(*args):
         capture_output=True, text=True,
     )
 
-def isolated_get(url, **kwargs):  # -I: no PYTHONPATH, so no sitecustomize of ours
+def isolated_get(url, **kwargs):  # -S: no site, so no sitecustomize or .pth of ours
     return subprocess.run(
-        [sys.executable, "-I", "-c", GET, url], capture_output=True, text=True, **kwargs
+        [sys.executable, "-S", "-c", GET, url], capture_output=True, text=True, **kwargs
     )
 """
 
@@ -101,7 +101,7 @@ def test_a_python_child_the_sitecustomize_does_not_guard_is_refused_too(
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*blocked in a child process (pid *: python* -I -c *) of test_suite.py::test_isolated",
+            "*blocked in a child process (pid *: python* -S -c *) of test_suite.py::test_isolated",
             "*blocked in a child process (pid *: python* -c *) of "
             "test_suite.py::test_own_environment",
         ]
@@ -267,7 +267,7 @@ def test_a_child_of_a_forked_worker_is_named_in_its_block(
     result = ci(suite, monkeypatch)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*blocked in a child process (pid *: python* -I -c import sys, urllib*) of *test_pool"]
+        ["*blocked in a child process (pid *: python* -S -c import sys, urllib*) of *test_pool"]
     )
     assert suite.server.hits == 0
 
@@ -341,7 +341,7 @@ def test_a_request_to_the_trap_without_a_host_is_no_block(
         @pytest.mark.cassette
         def test_raw():
             done = subprocess.run(
-                [sys.executable, "-I", "-c", ASK_TRAP], capture_output=True, text=True
+                [sys.executable, "-S", "-c", ASK_TRAP], capture_output=True, text=True
             )
             assert done.stdout == "HTTP/1.1 400 Bad Request\\n", done.stderr
         """,
@@ -482,7 +482,7 @@ def test_a_client_that_sends_no_credentials_when_asked_still_fails_its_test(
         @pytest.mark.cassette
         def test_no_credentials():
             done = subprocess.run(
-                [sys.executable, "-I", "-c", GIVE_UP, URL], capture_output=True, text=True
+                [sys.executable, "-S", "-c", GIVE_UP, URL], capture_output=True, text=True
             )
             assert done.stdout == "HTTP/1.1 407 Proxy Authentication Required\\n", done.stderr
         """,
@@ -492,7 +492,7 @@ def test_a_client_that_sends_no_credentials_when_asked_still_fails_its_test(
     result.stdout.fnmatch_lines(
         [
             "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process "
-            "(pid *: python* -I -c import os, socket, *, or another child) of *test_no_credentials",
+            "(pid *: python* -S -c import os, socket, *, or another child) of *test_no_credentials",
             "1 network connection blocked*",
         ]
     )
@@ -550,7 +550,7 @@ def test_a_child_asked_for_its_credentials_as_its_test_ends_is_counted_once(
         @pytest.mark.cassette
         def test_asked():
             child = subprocess.Popen(
-                [sys.executable, "-I", "-c", {ANSWERS_WHEN_TOLD[client]!r}, URL],
+                [sys.executable, "-S", "-c", {ANSWERS_WHEN_TOLD[client]!r}, URL],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )
             STARTED.append(child)
@@ -579,7 +579,7 @@ def test_two_children_asked_for_one_host_that_answer_on_new_connections_count_tw
             children = []
             for _ in range(2):
                 child = subprocess.Popen(
-                    [sys.executable, "-I", "-c", {ANSWERS_WHEN_TOLD["new connection"]!r}, URL],
+                    [sys.executable, "-S", "-c", {ANSWERS_WHEN_TOLD["new connection"]!r}, URL],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                 )
                 children.append(child)

@@ -9,12 +9,14 @@ spawn or forkserver worker) then installs the same guard before its own code run
 connection raises :class:`NetworkBlockedError` in the child, and is written, one JSON line,
 to a file of this process, which the parent reads when the test's call ends and when the
 guard goes (:func:`collect`): the test fails with it even if it never looks at the child's
-exit status or output.
+exit status or output. A Python started with ``-I`` or ``-E`` ignores PYTHONPATH: a ``.pth``
+file this process writes into its site-packages when it starts one runs our sitecustomize
+there (:func:`isolated_hook`).
 
 The variables go when the last such guard does, unless the test changed them meanwhile
 (then they are the test's); meanwhile ``subprocess`` puts our folder back first on a
 PYTHONPATH the test set (:func:`_carry_into_popen`). Children that are not Python, Python
-older than 3.9 or started with ``-S``, ``-I`` or ``-E``, and children given an environment of
+older than 3.9 or started with ``-S`` (no site, no .pth), and children given an environment of
 their own making (``env={"PATH": ...}``) are not guarded at the socket: ``subprocess`` (and
 ``os.system``, ``os.spawn*``, ``os.posix_spawn``, ``os.exec*``: children_os.py) gives every child
 proxy variables naming a trap that refuses what the guards do not allow
@@ -28,6 +30,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -388,6 +391,8 @@ def _carried(
         value = os.environ.get(ENV)  # an environment of the test's own making
         if not isinstance(value, str):
             return env, ""
+    if _isolates(args):
+        isolated_hook()
     if SAVED in given:
         # Carried already: subprocess's child, which Popen starts by os.posix_spawn where it
         # can (Python 3.13 mostly), or a program os.spawn*'s forked child execs.
@@ -398,6 +403,100 @@ def _carried(
         return children_proxy.environment_for_exec(given, _wires(value), _describe(args))
     _PARENT.proxy = children_proxy
     return children_proxy.environment(given, _wires(value), _describe(args))
+
+
+# A Python started with -I or -E ignores PYTHONPATH, so our sitecustomize: a .pth file in this
+# Python's site-packages runs it there (-S skips site, .pth files too: caught at the proxy only).
+_HOOK_PREFIX = "pytest-cassettes-isolated-"
+_HOOK = [""]  # the .pth this process wrote: made when first needed, removed at its exit
+_PYTHON = re.compile(r"(python|pypy)[\d.]*(\.exe)?\Z", re.IGNORECASE)
+
+
+def _isolates(args: Any) -> bool:
+    """Whether a command starts a Python with -I or -E (before its script, -c or -m)."""
+    if isinstance(args, (str, bytes)):
+        import shlex  # not at every guarded child's start-up
+
+        try:
+            words = shlex.split(os.fsdecode(args))  # a shell's command, or a program alone
+        except ValueError:
+            return False
+    elif isinstance(args, os.PathLike):
+        return False
+    else:
+        words = [os.fsdecode(w) if isinstance(w, (bytes, os.PathLike)) else str(w) for w in args]
+    if not words or not _PYTHON.match(os.path.basename(words[0])):
+        return False
+    words = words[1:]
+    while words and words[0].startswith("-") and words[0] not in ("-", "--"):
+        word = words.pop(0)
+        if word.startswith("--"):
+            continue  # --check-hash-based-pycs's value follows: not a flag of ours either
+        for at, letter in enumerate(word[1:]):
+            if letter in "IE":
+                return True
+            if letter in "cm":
+                return False  # the code or module: the child's own arguments follow
+            if letter in "WX":
+                if at == len(word) - 2 and words:
+                    words.pop(0)  # -W default, -X dev
+                break
+    return False
+
+
+def isolated_hook() -> None:
+    """A .pth file in this Python's site-packages, once a process, that guards a child that
+    ignores the environment as our sitecustomize does the others (it does nothing in any other
+    Python start: one flag and one look-up in os.environ). Removed when this process exits;
+    those of processes gone (killed) are removed as it is written. Nothing where site-packages
+    cannot be written to: such children are caught at the proxy only."""
+    if _HOOK[0]:
+        return
+    import site
+
+    script = os.path.join(SITE_DIR, "sitecustomize.py")
+    line = (
+        f"import os, sys; sys.flags.ignore_environment and {ENV!r} in os.environ and exec("
+        f"compile(open({script!r}, 'rb').read(), {script!r}, 'exec'), "
+        "{'__name__': 'pytest_cassettes_isolated'})\n"
+    )
+    for folder in site.getsitepackages():
+        path = os.path.join(folder, f"{_HOOK_PREFIX}{os.getpid()}.pth")
+        try:
+            with open(path, "x") as stream:
+                stream.write(line)
+        except FileExistsError:
+            pass  # a process of this pid that was killed left it: ours now
+        except OSError:
+            continue
+        _HOOK[0] = path
+        import atexit
+
+        atexit.register(_remove_hook, path, os.getpid())
+        _remove_stale_hooks(folder)
+        return
+    _HOOK[0] = os.devnull  # not looked for again
+
+
+def _remove_hook(path: str, pid: int) -> None:
+    if os.getpid() == pid:  # not a forked child's exit
+        _remove(path)
+
+
+def _remove_stale_hooks(folder: str) -> None:
+    """The .pth files of our processes that are gone (killed before their exit)."""
+    if os.name != "posix":
+        return  # os.kill(pid, 0) would end a process there
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            pid = name[len(_HOOK_PREFIX) : -len(".pth")]
+            if name.startswith(_HOOK_PREFIX) and name.endswith(".pth") and pid.isdigit():
+                try:
+                    os.kill(int(pid), 0)
+                except ProcessLookupError:
+                    _remove(os.path.join(folder, name))
+                except OSError:
+                    pass  # alive (another user's)
 
 
 _WIRES: dict[str, list[dict[str, Any]]] = {}
@@ -511,7 +610,10 @@ def guard_this_process(data: dict[str, Any]) -> None:
     from pytest_cassettes.errors import NetworkBlockedError
     from pytest_cassettes.network import AllowList, NetworkGuard
 
-    for wire in data["guards"]:
+    wires = [wire for wire in data["guards"] if str(wire.get("key")) not in _GUARDED]
+    if not wires:
+        return  # guarded already (several processes' .pth files: isolated_hook)
+    for wire in wires:
         _GUARDED.add(str(wire.get("key")))
 
         def make_error(

@@ -55,4 +55,5 @@ def _chain():  # type: () -> None
 
 
 _guard()
-_chain()
+if __name__ == "sitecustomize":  # else run from our .pth, for a child ignoring PYTHONPATH
+    _chain()  # (children.isolated_hook): site imports the project's sitecustomize itself
