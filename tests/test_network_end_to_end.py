@@ -1645,3 +1645,52 @@ def test_os_write_on_a_connection_made_before_the_guard_cannot_send(
         ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_os_*"]
     )
     assert [r.path for r in suite.server.requests] == ["/warm"]
+
+
+def test_work_a_replay_only_test_left_queued_in_an_executor_stays_behind_its_guard(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Work a replay-only test submitted to an executor, still queued when the run ended (run as
+    # the interpreter exits, when Python joins the executor's workers): the guard's patches
+    # went with the run, and it reached the server.
+    told = suite.path / "told.txt"
+    suite.pytester.makeconftest(
+        f"""
+        import threading
+
+        RUN_OVER = threading.Event()
+
+        def pytest_unconfigure():
+            RUN_OVER.set()
+
+        def told(what):
+            with open({str(told)!r}, "w") as stream:
+                stream.write(what)
+        """
+    )
+    suite.write(
+        RAW_SOCKET
+        + textwrap.dedent("""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import conftest
+
+        POOL = ThreadPoolExecutor(1)
+
+        def after_the_run():
+            try:
+                connect(URL)
+            except Exception as error:
+                conftest.told(type(error).__name__)
+            else:
+                conftest.told("reached")
+
+        @pytest.mark.cassette
+        def test_leaves_work_queued():
+            POOL.submit(conftest.RUN_OVER.wait)  # the worker busy till the run's end
+            POOL.submit(after_the_run)
+        """)
+    )
+    run_fresh_in_ci(suite, monkeypatch).assert_outcomes(passed=1)
+    assert told.read_text() == "NetworkBlockedError"
+    assert suite.server.hits == 0

@@ -554,16 +554,20 @@ def _submitters_guard() -> NetworkGuard | None:
 
 def _run_behind(guard: NetworkGuard, fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Work a test submitted to an executor, run in its worker behind that test's guard, also
-    after the test (as a thread the test started is: `keep_threads`)."""
+    after the test (as a thread the test started is: `keep_threads`), and after the run (work
+    still queued then, run as the interpreter exits): the patches are put back for it, and go
+    again after it."""
     thread = current_thread()
     with _outliving_lock:
         kept = _outliving.get(thread)
         _outliving[thread] = guard
+    after_the_run = False
     if not _saved:
         with _install_lock:
-            if not _saved and _lingering[0]:  # the patches went (a plain test) while it waited
+            if not _saved:  # the patches went (a plain test, the run's end) while it waited
                 _install()
                 _idle[0] = True
+                after_the_run = not _lingering[0]
     try:
         return fn(*args, **kwargs)
     finally:
@@ -572,6 +576,8 @@ def _run_behind(guard: NetworkGuard, fn: Any, *args: Any, **kwargs: Any) -> Any:
                 _outliving.pop(thread, None)
             else:
                 _outliving[thread] = kept
+        if after_the_run:
+            release()  # the originals back, unless other work still runs behind a guard
 
 
 def _guards() -> tuple[NetworkGuard, ...]:
