@@ -1694,3 +1694,72 @@ def test_work_a_replay_only_test_left_queued_in_an_executor_stays_behind_its_gua
     run_fresh_in_ci(suite, monkeypatch).assert_outcomes(passed=1)
     assert told.read_text() == "NetworkBlockedError"
     assert suite.server.hits == 0
+
+
+def test_a_uvloop_transport_on_a_connection_made_before_the_guard_cannot_send(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvloop's transports write in libuv, past socket's sends: one made on a socket connected
+    # before the guard (a pool's kept connection) reached the server. A Unix socket pair still
+    # gets its transport.
+    pytest.importorskip("uvloop")
+    suite.pytester.makeconftest(
+        """
+        import os, socket
+        from urllib.parse import urlsplit
+
+        PARTS = urlsplit(os.environ["TEST_SERVER"])
+        EARLY = socket.create_connection((PARTS.hostname, PARTS.port), timeout=5)
+        PAIR = socket.socketpair()
+        UDP = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        UDP.connect((PARTS.hostname, PARTS.port))
+        """
+    )
+    suite.write(
+        """
+        import asyncio
+        import socket
+
+        import uvloop
+
+        import conftest
+
+        async def send_on(sock, path):
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_connection(asyncio.Protocol, sock=sock)
+            transport.write(f"GET {path} HTTP/1.0\\r\\n\\r\\n".encode())
+            await asyncio.sleep(0.2)
+            transport.close()
+
+        @pytest.mark.cassette
+        def test_early():
+            conftest.EARLY.setblocking(False)
+            uvloop.run(send_on(conftest.EARLY, "/early"))
+
+        async def send_datagram_on(sock):
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=sock)
+            transport.sendto(b"datagram")
+            transport.close()
+
+        @pytest.mark.cassette
+        def test_udp_early():
+            conftest.UDP.setblocking(False)
+            uvloop.run(send_datagram_on(conftest.UDP))
+
+        @pytest.mark.cassette
+        def test_unix_pair():
+            conftest.PAIR[0].setblocking(False)
+            uvloop.run(send_on(conftest.PAIR[0], "/pair"))
+            assert conftest.PAIR[1].recv(100).startswith(b"GET /pair")
+        """
+    )
+    result = run_fresh_in_ci(suite, monkeypatch)
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_*",
+            "*NetworkBlockedError: Network access to 127.0.0.1:* blocked in test_suite.py::test_*",
+        ]
+    )
+    assert suite.server.hits == 0
