@@ -900,7 +900,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     ) -> Any:
         if kw.get("sock") is None:
             check_remote(host, port, "tcp")
-        elif isinstance(kw["sock"], _socket.socket):  # its transport writes in libuv: a socket
+        elif isinstance(kw["sock"], socket.socket):  # its transport writes in libuv: a socket
             _check_peer(kw["sock"])  # connected before the guards is checked as at a send
         return await uvloop_create_connection(self, protocol_factory, host, port, *args, **kw)
 
@@ -909,7 +909,7 @@ def _guarded(originals: dict[str, Any]) -> dict[str, Any]:
     ) -> Any:
         if isinstance(remote_addr, (tuple, list)) and len(remote_addr) >= 2:
             check_remote(remote_addr[0], remote_addr[1], "udp")
-        elif isinstance(kw.get("sock"), _socket.socket):
+        elif isinstance(kw.get("sock"), socket.socket):
             _check_peer(kw["sock"])  # a connected one: as above
         return await uvloop_create_datagram_endpoint(
             self, protocol_factory, local_addr, remote_addr, **kw
