@@ -20,6 +20,18 @@ def connect(url, host=None):
 """
 
 
+# A conftest's keep-alive connection to the server, made (and used once) before any guard.
+EARLY_CONNECTION = """
+import http.client, os, socket
+from urllib.parse import urlsplit
+
+PARTS = urlsplit(os.environ["TEST_SERVER"])
+EARLY = http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=5)
+EARLY.request("GET", "/warm")
+EARLY.getresponse().read()
+"""
+
+
 def run_in_ci(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult:
     """The suite run again as CI runs it (replay-only), against a server that forgot its hits."""
     suite.server.reset()
@@ -1006,17 +1018,11 @@ def test_a_connection_made_before_the_guard_cannot_send_in_a_replay_only_test(
     # used once then): their sends in a replay-only test reached the server, since only connect
     # and sendto/sendmsg with an address were checked. A Unix socket pair still talks.
     suite.pytester.makeconftest(
-        """
-        import http.client, os, socket
-        from urllib.parse import urlsplit
-
-        PARTS = urlsplit(os.environ["TEST_SERVER"])
-        EARLY = http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=5)
-        EARLY.request("GET", "/warm")
-        EARLY.getresponse().read()
+        EARLY_CONNECTION
+        + textwrap.dedent("""
         UDP = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         UDP.connect((PARTS.hostname, PARTS.port))
-        """
+        """)
     )
     suite.write(
         """
@@ -1599,17 +1605,11 @@ def test_os_write_on_a_connection_made_before_the_guard_cannot_send(
     # (its own, or a duplicate) reached the server: only the socket's methods were checked.
     # A pipe, a file, a Unix socket pair and a server's side are still written to.
     suite.pytester.makeconftest(
-        """
-        import http.client, os, socket
-        from urllib.parse import urlsplit
-
-        PARTS = urlsplit(os.environ["TEST_SERVER"])
-        EARLY = http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=5)
-        EARLY.request("GET", "/warm")
-        EARLY.getresponse().read()
+        EARLY_CONNECTION
+        + textwrap.dedent("""
         SERVER = socket.create_server(("127.0.0.1", 0))
         CLIENT = socket.create_connection(SERVER.getsockname())
-        """
+        """)
     )
     suite.write(
         """
