@@ -50,13 +50,23 @@ STALE_RUN_SECONDS = 24 * 3600  # a run's folder left by a run killed before its 
 def path_key(path: Path) -> str:
     """A hash of the cassette's real path: the same for every name of the file, so writers
     through a symbolic link and through the file itself take the same lock."""
+    return key_of(real_path(path)[0])
+
+
+def real_path(path: Path) -> tuple[str, bool]:
+    """The cassette's real path (path_key's), and whether `path` is a symbolic link (whose
+    target that real path then is)."""
     name = os.fspath(path)  # str operations: pathlib's cost ~10 us a write
     if os.path.islink(name):
-        real = os.path.realpath(name)
-    else:  # resolving every component of every path cost 0.1 ms a write
-        # abspath first: a relative directory names another one once the tests chdir.
-        folder, base = os.path.split(os.path.abspath(name))
-        real = os.path.join(_real_dir(folder), base)
+        return os.path.realpath(name), True
+    # Resolving every component of every path cost 0.1 ms a write. abspath first: a relative
+    # directory names another one once the tests chdir.
+    folder, base = os.path.split(os.path.abspath(name))
+    return os.path.join(_real_dir(folder), base), False
+
+
+def key_of(real: str) -> str:
+    """path_key of a real path (real_path's)."""
     return hashlib.sha256(real.encode()).hexdigest()[:32]
 
 

@@ -33,7 +33,7 @@ except ImportError:  # Windows: filelock's msvcrt locking instead
 from pytest_cassettes import blocks, large, runmarks, yamldump, yamlload
 from pytest_cassettes.errors import CassetteLoadError, LockFolderError
 from pytest_cassettes.paths import Stamp, file_stamp, stamp_of
-from pytest_cassettes.runmarks import first_rewrite, lock_dir, path_key
+from pytest_cassettes.runmarks import first_rewrite, key_of, lock_dir, real_path
 
 try:
     from yaml import CSafeDumper as SafeDumper
@@ -293,6 +293,7 @@ class Snapshot:
     path: Path
     interactions: tuple[Interaction, ...]
     stamp: Stamp  # a replaced file is a new inode
+    mode: int | None = None  # its permission bits, kept when it is rewritten
 
 
 # Snapshots of recently read cassettes (shared cassettes are read by many tests), bounded so a
@@ -328,7 +329,8 @@ def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | 
     try:
         # The stamp is that of the file actually read, even if it is replaced meanwhile.
         with open(path, "rb") as handle:
-            stamp = stamp_of(os.fstat(handle.fileno()))
+            st = os.fstat(handle.fileno())
+            stamp = stamp_of(st)
             raw = large.contents(handle, stamp[2]) if codec is YAML else handle.read()
     except FileNotFoundError:
         return None
@@ -346,7 +348,8 @@ def _read_uncached(path: Path, codec: Codec, served: bool = True) -> Snapshot | 
         del raw  # a large body would otherwise be held three times while it is converted
         if cached:
             parsed_cache.put(digest, interactions)
-    return Snapshot(path, _bodies_as_bytes(interactions) if served else interactions, stamp)
+    interactions = _bodies_as_bytes(interactions) if served else interactions
+    return Snapshot(path, interactions, stamp, st.st_mode & 0o7777)
 
 
 def _bodies_as_bytes(interactions: tuple[Interaction, ...]) -> tuple[Interaction, ...]:
@@ -654,7 +657,11 @@ LOCK_SLOTS = 1024
 
 
 def _lock_file(path: Path) -> Path:
-    return _slot_file(int(path_key(path)[:8], 16) % LOCK_SLOTS)
+    return _lock_of(real_path(path)[0])
+
+
+def _lock_of(real: str) -> Path:
+    return _slot_file(int(key_of(real)[:8], 16) % LOCK_SLOTS)
 
 
 @functools.lru_cache(maxsize=LOCK_SLOTS)
@@ -663,15 +670,19 @@ def _slot_file(slot: int) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold the cross-process (and cross-thread) lock of the cassette at `path`.
+def _locked(path: Path) -> Iterator[Path]:
+    """Hold the cross-process (and cross-thread) lock of the cassette at `path`; gives the file
+    to write: `path`, or the file a symbolic link there names (a cassette shared by link is
+    written through, not replaced by a file), as told when its lock was chosen.
 
     Lock files live outside the cassette directory so that nothing is left beside cassettes.
     On POSIX, flock(2) on a descriptor of our own: each holder opens the file, so threads
     exclude each other too, and the kernel releases the lock of a killed process. It costs
     about 4 us, where filelock's machinery costs some 60-90 us a write.
     """
-    file = _lock_file(path)
+    real, link = real_path(path)
+    target = Path(real) if link else path
+    file = _lock_of(real)
     try:
         fd = _open_lock(file)
     except OSError as exc:  # a read-only temp directory, its path too long, a file of its name
@@ -680,11 +691,11 @@ def _locked(path: Path) -> Iterator[None]:
         from filelock import FileLock
 
         with FileLock(str(file)):
-            yield
+            yield target
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield target
     finally:
         os.close(fd)  # releases the lock
 
@@ -735,11 +746,6 @@ def _remove_stale_temp_files(path: Path) -> None:
         os.unlink(_locked_temp(path))
 
 
-def _target(path: Path) -> Path:
-    # Write through a symbolic link (a cassette shared by link) instead of replacing the link.
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
-
-
 def write(
     path: Path,
     new: Sequence[Interaction],
@@ -777,14 +783,12 @@ def write(
     record of what its saves replaced, before the file is written (a writer killed between
     the two leaves an old interaction counted as replaced: kept at the run's end).
     """
-    with _locked(path):
+    with _locked(path) as target:
         if rewrite_run is not None and not first_rewrite(path, rewrite_run):
             drop = ()
         if replace_run is not None and drop:
             left = _old_left(path, replace_run)
             drop = (Counter(drop) & left[1]).elements() if left else ()
-        target = _target(path)
-        _remove_stale_temp_files(target)
         current = _read_uncached(target, codec, served=False)
         removed: list[str] = []
         kept = _without(current.interactions if current else (), drop, removed)
@@ -801,6 +805,7 @@ def write(
             target,
             text if text is not None else lambda stream: codec.dump(data, stream),
             temp=_locked_temp(target),
+            mode=current.mode if current else None,  # None: read under the lock, none there
         )
     with _cache_lock:
         _cache.pop(path, None)
@@ -813,9 +818,7 @@ def rewrite_text(path: Path, change: Callable[[str], str | None]) -> bool:
     file, unreadable; or written meanwhile by a program that takes no lock, vcrpy's own
     recording: then left as it wrote it) and CassetteLoadError (not UTF-8), and what `change`
     raises."""
-    with _locked(path):
-        target = _target(path)
-        _remove_stale_temp_files(target)
+    with _locked(path) as target:
         raw = target.read_bytes()
         text = decode_text(raw, str(path))
         new = change(text)
@@ -953,8 +956,14 @@ def drop_old(path: Path, run: str, vcr: Any) -> None:
         write(path, [], old, codec)
 
 
+_STAT = -1  # _atomic_write's mode when its caller did not read the file
+
+
 def _atomic_write(
-    path: Path, content: str | bytes | Callable[[BinaryIO], None], temp: str | None = None
+    path: Path,
+    content: str | bytes | Callable[[BinaryIO], None],
+    temp: str | None = None,
+    mode: int | None = _STAT,
 ) -> None:
     """Replace `path` with `content`: readers see the old file or the new one, never a part,
     and a process killed at any moment leaves one of the two.
@@ -964,12 +973,18 @@ def _atomic_write(
     rewritten one stays whole on ext4 and btrfs, which flush a file renamed over another). An
     fsync, and the journal commit it waits for, cost two thirds of a cassette write.
 
-    `temp`: the temporary file's name, for a writer holding the file's lock (after
-    `_remove_stale_temp_files`); others get a fresh random name."""
-    try:
-        mode: int | None = path.stat().st_mode & 0o7777  # keep a mode the user chose
-    except FileNotFoundError:
-        mode = None  # a new cassette: 0o666 less the umask, like any file the user creates
+    `temp`: the temporary file's name, for a writer holding the file's lock: a file of that
+    name is then a killed writer's, replaced; others get a fresh random name.
+
+    `mode`: the permission bits to keep, a mode the user chose, as the caller read them from
+    the file (None: no file, a new cassette gets 0o666 less the umask, like any file the user
+    creates); by default, the file's, looked up."""
+    if mode == _STAT:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = None
+    stale = temp is not None  # a killed writer's file may be in the way (once)
     while True:
         tmp = temp or os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
@@ -981,7 +996,10 @@ def _atomic_write(
                 fd = os.open(tmp, flags, 0o666)
         except FileExistsError:
             if temp is not None:
-                raise
+                if not stale:
+                    raise
+                stale = False
+                os.unlink(temp)
             continue
         break
     try:
@@ -1011,8 +1029,7 @@ def write_text(path: Path, text: str) -> None:
 
 def delete(path: Path) -> None:
     """Remove a cassette file under its lock (rewrite mode, prune)."""
-    with _locked(path):
-        target = _target(path)
+    with _locked(path) as target:
         _remove_stale_temp_files(target)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
