@@ -354,7 +354,9 @@ class Context:
     argument: Callable[[str], str] = quoted
 
 
-@dataclass(repr=False)
+# eq=False: a test's cassette is equal to itself only (list.index finds that one), and no
+# __eq__ of its 32 fields is compiled at every start.
+@dataclass(repr=False, eq=False)
 class Cassette:
     """The cassette(s) of one test. Exposed to tests through the `cassette` fixture."""
 
