@@ -1782,6 +1782,90 @@ def test_{name}():
         assert uris == [suite.server.url(page) for page in pages]
 
 
+# test_a names flow.yaml through its module's own cassette_dir (the folder of its other
+# module's cassettes too), and errors in its setup before its cassette opens where BREAK says:
+# in that fixture, or in a module-scoped one set up before it.
+NAMED_THROUGH_ITS_FIXTURE = """
+@pytest.fixture(scope="module")
+def service():
+    assert os.environ.get("BREAK") != "module"
+
+@pytest.fixture
+def cassette_dir(request):
+    assert os.environ.get("BREAK") != "cassette_dir"
+    return str(request.path.parent / "cassettes")
+
+@pytest.mark.cassette("flow.yaml")
+def test_a(service):
+    requests.get(URL + "/a")
+"""
+# The other recorder of flow.yaml, in a module of its own: a block, or a test naming it.
+RECORDING_INTO_FLOW = {
+    "block": """
+def test_z(request):
+    from pytest_cassettes import use_cassette
+
+    with use_cassette(request, "flow.yaml"):
+        requests.get(URL + "/z")
+""",
+    "marker": """
+@pytest.mark.cassette("flow.yaml")
+def test_z():
+    requests.get(URL + "/z")
+""",
+}
+
+
+@pytest.mark.parametrize(
+    ("other", "first", "broken", "xdist"),
+    [
+        ("block", True, "cassette_dir", []),
+        ("block", False, "module", []),
+        ("marker", True, "module", []),
+        ("marker", False, "cassette_dir", []),
+        pytest.param("block", False, "cassette_dir", ["-n", "2"], marks=needs_xdist),
+        pytest.param("marker", True, "module", ["-n", "2"], marks=needs_xdist),
+    ],
+    ids=["block", "block-later", "marker", "marker-later", "block-later-n2", "marker-n2"],
+)
+def test_a_whole_rewrite_keeps_what_a_test_naming_its_cassette_through_its_fixture_recorded(
+    suite: Suite,
+    monkeypatch: pytest.MonkeyPatch,
+    other: str,
+    first: bool,
+    broken: str,
+    xdist: list[str],
+) -> None:
+    # test_a, whose cassette_dir fixture is its module's, errored in its setup, before its
+    # cassette opened: tests naming a cassette through a fixture of their own are known by
+    # the name only, so test_z's file was taken for one only test_z's block, or test_z, named,
+    # and the run's end removed test_a's page as old (test_a failed unmatched on replay).
+    suite.write(NAMED_THROUGH_ITS_FIXTURE)
+    suite.write(RECORDING_INTO_FLOW[other], "test_0other" if first else "test_zother")
+    run(suite, *xdist).assert_outcomes(passed=2)
+    flow = suite.path / "cassettes/flow.yaml"
+
+    def uris() -> list[str]:
+        interactions = yaml.safe_load(flow.read_text())["interactions"]
+        return sorted(i["request"]["uri"] for i in interactions)
+
+    both = [suite.server.url("/a"), suite.server.url("/z")]
+    assert uris() == both
+    monkeypatch.setenv("BREAK", broken)
+    result = run(suite, "--record-mode=rewrite", "--cassette-report=r.json", *xdist)
+    result.assert_outcomes(passed=1, errors=1)
+    assert uris() == both
+    kept_old = json.loads((suite.path / "r.json").read_text())["rewrite_kept_old"]
+    assert kept_old == {"cassettes/flow.yaml": ["test_suite.py::test_a"]}
+    monkeypatch.delenv("BREAK")
+    run(suite, "--record-mode=none", *xdist).assert_outcomes(passed=2)
+    # Both pass: nothing is kept, nothing lost.
+    result = run(suite, "--record-mode=rewrite", *xdist)
+    result.assert_outcomes(passed=2)
+    assert "kept old interactions" not in result.stdout.str()
+    assert uris() == both
+
+
 @pytest.mark.parametrize(
     "mark",
     [

@@ -197,6 +197,9 @@ class Session:
         # that the tests left out (deselected, skipped by a marker) name first.
         self.named_paths: dict[str, list[str]] = {}
         self.left_out_paths: set[str] = set()
+        # Those naming one through a cassette_dir fixture of their own, known by the name until
+        # they run: the name's last part -> (the name without its suffix, those tests).
+        self.named_by_name: dict[str, list[tuple[str, list[str]]]] = {}
         self.ignored_modules = False  # see ignored
         self.report_unwritten = ""  # why --cassette-report's file could not be written
         self._vcr: Any = None
@@ -539,7 +542,7 @@ class Session:
             cassette.replace_run = self.run_id if cassette.old is not None else None
         if in_part:
             if whole and key is not None:
-                self.report.rewriting[self.shown(settings.path)] = self.named_own[key]
+                self._rewriting(settings.path, self.named_own[key])
             elif own is not None and key is not None:
                 if self.report.narrowed or key in self.left_out_own:
                     self.report.rewritten_in_part.add(self.shown(settings.path))
@@ -592,14 +595,34 @@ class Session:
         their recordings from its old ones) or the run leaves some out: the summary says so."""
         name = os.path.normpath(path)
         shown = self.shown(path)
-        if name in self.named_paths and not self.tests_rewrite:
+        if self.naming(path) and not self.tests_rewrite:
             if exists:
                 self.report.own_mode_in_part.add(shown)
         elif self.report.narrowed or name in self.left_out_paths:
             if exists:
                 self.report.rewritten_in_part.add(shown)
         else:
-            self.report.rewriting.setdefault(shown, list(self.named_paths.get(name, ())))
+            self._rewriting(path)
+
+    def _rewriting(self, path: Path, tests: Sequence[str] = ()) -> None:
+        """The cassette at `path` is rewritten in part until the run's end, which removes what
+        is left of its old recording if `tests`, every test naming it and every block of it
+        passed (finish_rewrites)."""
+        known = self.report.rewriting.setdefault(self.shown(path), [])
+        known += [test for test in dict.fromkeys((*tests, *self.naming(path))) if test not in known]
+
+    def naming(self, path: Path) -> list[str]:
+        """The collected tests whose markers name the cassette at `path` first: by its path, or
+        by a name it may have through a cassette_dir fixture of their own (whose folder is
+        known only as they run: a test's setup failing before its cassette opened leaves it
+        unknown; those that recorded elsewhere are told apart at the run's end, _not_passed)."""
+        name = os.path.normpath(path)
+        tests = list(self.named_paths.get(name, ()))
+        stem = used_key(name)
+        for named, by_name in self.named_by_name.get(os.path.basename(stem), ()):
+            if stem == named or stem.endswith(os.sep + named):
+                tests += [test for test in by_name if test not in tests]
+        return tests
 
     @property
     def tests_rewrite(self) -> bool:
@@ -1098,6 +1121,11 @@ class Session:
         self.named_paths = {}
         for key, name in first_names.items():
             self.named_paths.setdefault(name, []).append(every[key].nodeid)
+        self.named_by_name = {}
+        for shared, tests in recording_into.items():
+            if shared.startswith("name:"):
+                stem = os.path.normpath(shared[len("name:") :])
+                self.named_by_name.setdefault(os.path.basename(stem), []).append((stem, tests))
         self.left_out_paths = {first_names[id(i)] for i in not_run if id(i) in first_names}
         if self.config.getini("cassette_dir") and self.report.narrowed:
             # One cassette dir for the project: a module of the same name elsewhere, not
