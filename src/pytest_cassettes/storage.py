@@ -793,7 +793,7 @@ def write(
         removed: list[str] = []
         kept = _without(current.interactions if current else (), drop, removed)
         if replace_run is not None and removed:
-            runmarks.add_lines(path, replace_run, "replaced", removed)
+            _replaced(path, replace_run, removed)
         if known is not None and kept:
             new = _not_written_by_others(new, kept, known, dedupe)
         if check is not None and kept:
@@ -899,27 +899,44 @@ def run_old(path: Path, run: str, store: str, loaded: Snapshot | None) -> Counte
     folder, after `store` (store_name), for its other processes and its end (drop_old). None
     where no record can be made: a save then replaces any own interaction its test sent
     again, and the run's end removes nothing."""
-    name = store
     try:
-        if runmarks.read_lines(path, run, "old") is None:
+        lines = runmarks.read_lines(path, run, "old")
+        if lines is None:
             with _locked(path):
-                if runmarks.read_lines(path, run, "old") is None:
-                    lines = [name, *map(identity, loaded.interactions if loaded else ())]
+                lines = runmarks.read_lines(path, run, "old")
+                if lines is None:
+                    lines = [store, *map(identity, loaded.interactions if loaded else ())]
                     runmarks.write_lines(path, run, "old", lines)
-        left = _old_left(path, run)
     except (OSError, LockFolderError):
         return None
+    left = _left(lines)
     return left[1] if left else None
+
+
+def _replaced(path: Path, run: str, removed: list[str]) -> None:
+    """Add to the run's record of the cassette (run_old) what a save of it removed."""
+    runmarks.add_lines(path, run, "old", [f"-{key}" for key in removed])
 
 
 def _old_left(path: Path, run: str) -> tuple[str, Counter[str]] | None:
     """The codec's name and the old interactions (run_old) none of the run's saves replaced
     yet; None without the run's record."""
-    lines = runmarks.read_lines(path, run, "old")
+    return _left(runmarks.read_lines(path, run, "old"))
+
+
+def _left(lines: list[str] | None) -> tuple[str, Counter[str]] | None:
+    """The run's record of a cassette read: its first line, the store's name; then the old
+    identities and, each after a `-`, those the run's saves replaced."""
     if not lines:
         return None
-    replaced = Counter(runmarks.read_lines(path, run, "replaced") or ())
-    return lines[0], Counter(lines[1:]) - replaced
+    old: Counter[str] = Counter()
+    replaced: Counter[str] = Counter()
+    for line in lines[1:]:
+        if line.startswith("-"):
+            replaced[line[1:]] += 1
+        else:
+            old[line] += 1
+    return lines[0], old - replaced
 
 
 def old_left(path: Path, run: str) -> int:
@@ -1088,7 +1105,7 @@ class Persisted:
             removed: list[str] = []
             interactions = _without(current.interactions if current else (), drop, removed)
             if replace_run is not None and removed:
-                runmarks.add_lines(path, replace_run, "replaced", removed)
+                _replaced(path, replace_run, removed)
             self._save(path, interactions + list(new))
         return len(interactions) + len(new)
 
