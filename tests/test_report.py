@@ -1866,6 +1866,46 @@ def test_a_whole_rewrite_keeps_what_a_test_naming_its_cassette_through_its_fixtu
     assert uris() == both
 
 
+def test_a_whole_rewrite_keeps_what_a_test_naming_a_json_cassette_without_its_suffix_recorded(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # test_a names `flow` (serializer="json": cassettes/flow.json) and errors in a module
+    # fixture before its cassette opens; test_z records into the same file in a block. The
+    # tests naming a file were looked for under `flow.yaml`: the block's file was taken for one
+    # no test names, and the run's end removed test_a's page as old.
+    suite.write(
+        """
+@pytest.fixture(scope="module")
+def service():
+    assert not os.environ.get("BREAK")
+
+@pytest.mark.cassette("flow", serializer="json")
+def test_a(service):
+    requests.get(URL + "/a")
+"""
+    )
+    suite.write(
+        RECORDING_INTO_FLOW["block"].replace('"flow.yaml"', '"flow", serializer="json"'),
+        "test_zother",
+    )
+    suite.run().assert_outcomes(passed=2)
+    flow = suite.path / "cassettes/flow.json"
+
+    def uris() -> list[str]:
+        interactions = json.loads(flow.read_text())["interactions"]
+        return sorted(i["request"]["uri"] for i in interactions)
+
+    both = [suite.server.url("/a"), suite.server.url("/z")]
+    assert uris() == both
+    monkeypatch.setenv("BREAK", "1")
+    result = suite.run("--record-mode=rewrite")
+    result.assert_outcomes(passed=1, errors=1)
+    assert uris() == both
+    result.stdout.fnmatch_lines(["  cassettes/flow.json (not passed: test_suite.py::test_a)"])
+    monkeypatch.delenv("BREAK")
+    suite.run("--record-mode=none").assert_outcomes(passed=2)
+
+
 @pytest.mark.parametrize(
     "mark",
     [

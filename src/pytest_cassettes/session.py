@@ -193,8 +193,8 @@ class Session:
         # The cassettes (by shared_key) that tests deselected or skipped by a marker name
         # first: a rewrite replaces them in part, as in a narrowed run (see open).
         self.left_out_own: set[str] = set()
-        # The files the collected tests' markers name first: path -> those tests; and those
-        # that the tests left out (deselected, skipped by a marker) name first.
+        # The files the collected tests' markers name first, without their suffix: path -> those
+        # tests; and those that the tests left out (deselected, skipped by a marker) name first.
         self.named_paths: dict[str, list[str]] = {}
         self.left_out_paths: set[str] = set()
         # Those naming one through a cassette_dir fixture of their own, known by the name until
@@ -593,7 +593,7 @@ class Session:
         left of the old recording goes at the run's end if all that record into it passed
         (finish_rewrites), but where tests naming it do not rewrite (the block cannot tell
         their recordings from its old ones) or the run leaves some out: the summary says so."""
-        name = os.path.normpath(path)
+        name = used_key(os.path.normpath(path))
         shown = self.shown(path)
         if self.naming(path) and not self.tests_rewrite:
             if exists:
@@ -616,9 +616,8 @@ class Session:
         by a name it may have through a cassette_dir fixture of their own (whose folder is
         known only as they run: a test's setup failing before its cassette opened leaves it
         unknown; those that recorded elsewhere are told apart at the run's end, _not_passed)."""
-        name = os.path.normpath(path)
-        tests = list(self.named_paths.get(name, ()))
-        stem = used_key(name)
+        stem = used_key(os.path.normpath(path))
+        tests = list(self.named_paths.get(stem, ()))
         for named, by_name in self.named_by_name.get(os.path.basename(stem), ()):
             if stem == named or stem.endswith(os.sep + named):
                 tests += [test for test in by_name if test not in tests]
@@ -1110,9 +1109,11 @@ class Session:
         self.markers_rewrite = {key for key, found in modes.items() if found == {"rewrite"}}
         # Those of the modules a narrower run does not collect may name its cassettes too.
         self.report.narrowed = self.ignored_modules or not whole_tree(self.config)
-        first_names = {
-            key: os.path.normpath(
-                paths.named_cassette(marker_names(item)[0], self.default_dir(item.path))
+        first_names = {  # without their suffix: a serializer's chooses it (`flow` is flow.json)
+            key: used_key(
+                os.path.normpath(
+                    paths.named_cassette(marker_names(item)[0], self.default_dir(item.path))
+                )
             )
             for key, item in every.items()
             if key in named
