@@ -1125,6 +1125,26 @@ def test_commands_and_code_without_credentials_are_left_alone(text: str):
     assert (new["body"]["string"], count) == (text, 0)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa",  # an SSH key's MD5 fingerprint
+        "a4:83:e7:5c:12:9f",  # a MAC address
+        "1f:22:3a:4b:5c:6d:7e:8f:90:a1:b2:c3:d4:e5:f6:07:18:29:3a:4b",  # a certificate's serial
+    ],
+)
+def test_colon_separated_hex_is_no_pgpass_line(value: str):
+    # A .pgpass line has five fields, its password's colons escaped (`\:`): bytes in hex
+    # joined by colons (an API's key fingerprints, a NIC's address, Vault's serial numbers)
+    # lost all but their first four bytes to `<SCRUBBED>` as a password.
+    body = json.dumps({"fingerprint": value, "mac": value})
+    new, count = scrub_response(response(body, {"Content-Type": ["application/json"]}))
+    assert (new["body"]["string"], count) == (body, 0)
+    text = f"Fingerprint:\n{value}\n"
+    new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
+    assert (new["body"]["string"], count) == (text, 0)
+
+
 def test_commands_in_json_strings_lose_their_credentials_quoted_or_not():
     # A model's answer: the JSON string escapes the argument's quotes; `-p` of pytest on a
     # line that names mysqlclient is no password.

@@ -2680,11 +2680,12 @@ _CONNINFO_KEYWORD = lazy_regex(
     r"(?<![\w.-])(?:host|hostaddr|dbname|user|port|sslmode|service|options)[ \t]*="
 )
 # A .pgpass line: host, port, database and user (each `*` or a name: a host has a letter or a
-# dot, the others a letter), then the password to the line's end (`\:` escapes a colon).
+# dot, the others a letter), then the password to the line's end, a colon in it escaped (`\:`):
+# a sixth field is none (bytes in hex joined by colons: a key's fingerprint, a MAC address).
 _PGPASS_FIELDS = r":(?:\*|\d{1,5})(?::(?:\*|[^:\s\"]*[A-Za-z][^:\s\"]*)){2}:"
 _PGPASS_HINT = lazy_regex(_PGPASS_FIELDS)  # from the port on: in a JSON string's raw text too
 _PGPASS = lazy_regex(
-    rf"^[ \t]*(?:\*|[\w-]*[A-Za-z.][\w.-]*){_PGPASS_FIELDS}((?:[^\s\\]|\\.){{1,256}})[ \t]*$",
+    rf"^[ \t]*(?:\*|[\w-]*[A-Za-z.][\w.-]*){_PGPASS_FIELDS}((?:[^\s\\:]|\\.){{1,256}})[ \t]*$",
     re.MULTILINE,
 )
 # A pair, not a call's arguments (`headers.add('Set-Cookie', 'a=b')`).
