@@ -580,3 +580,41 @@ def test_secrets_in_yaml_comments_are_reported_and_scrubbed(
     )
     capsys.readouterr()
     assert main(["scan", str(path)]) == 0
+
+
+def test_a_comment_after_a_block_scalars_indicator_is_a_comment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `string: |  # ...` opens a block scalar and comments on it: the comment is on the
+    # scalar's first line, which was read as the scalar's own text, so a token pasted there
+    # was neither reported nor scrubbed. The `#` lines of the text under it are its text.
+    text = f"""\
+interactions:
+- request:
+    body: null
+    headers: {{}}
+    method: GET
+    uri: https://api.example.com/plans
+  response:
+    body:
+      string: |-  # copied from the dashboard, key {GITHUB}
+        # a heading, not a comment
+        plain text
+    headers: {{}}
+    status:
+      code: 200
+      message: >  # as the server said it
+        OK
+version: 1
+"""
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    assert main(["scan", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines()[:-1] == [f"{path}:9: github"]
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert path.read_text() == text.replace(GITHUB, "<SCRUBBED:github>")
+    capsys.readouterr()
+    assert main(["scan", str(path)]) == 0
+    assert storage.parse(path.read_text(), str(path))[0]["response"]["body"]["string"] == (
+        "# a heading, not a comment\nplain text"
+    )

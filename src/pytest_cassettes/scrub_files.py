@@ -207,7 +207,7 @@ def comments(text: str) -> list[tuple[int, int]]:
     if _COMMENT_HINT.search(text) is None:
         return []
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # tokens only: no tag is read
-    tokens = [(t.start_mark.index, t.end_mark.index) for t in yaml.scan(text, Loader=loader)]
+    tokens = [_span(text, token) for token in yaml.scan(text, Loader=loader)]
     starts = [start for start, _ in tokens]
     found: list[tuple[int, int]] = []
     for mark in _COMMENT_HINT.finditer(text):
@@ -221,6 +221,16 @@ def comments(text: str) -> list[tuple[int, int]]:
 
 
 _COMMENT_HINT = re.compile(r"(?:^|[ \t])#", re.MULTILINE)
+
+
+def _span(text: str, token: yaml.Token) -> tuple[int, int]:
+    """Where a token's text is: a block scalar's starts on the line after its indicator (`|`,
+    `>-`), whose line may end with a comment."""
+    start, end = token.start_mark.index, token.end_mark.index
+    if getattr(token, "style", None) in ("|", ">"):
+        line_end = text.find("\n", start, end)
+        start = end if line_end < 0 else line_end + 1
+    return start, end
 
 
 def _scrubbed_comments(text: str, rules: ScrubRules, kinds: Counter[str]) -> str:
