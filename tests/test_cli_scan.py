@@ -598,3 +598,18 @@ def test_discord_bot_tokens_and_postgres_passwords_are_reported(tmp_path, capsys
         "sensitive-field:password",
         "discord-bot-token",
     ]
+
+
+def test_a_tab_before_a_comment_is_read_as_loading_a_cassette_reads_it(tmp_path, capsys):
+    # libyaml (which vcrpy and this plugin load cassettes with) takes a tab before a comment;
+    # PyYAML's Python scanner does not: scan called the cassette unreadable (exit 2, its
+    # secrets unreported) though it replays, and scrub --write scrubbed it.
+    text = DIRTY.replace("      message: OK", "      message: OK\t# as the server said it")
+    path = write(tmp_path / "tab.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert f"{path}:13: github" in lines
+    assert main(["scrub", str(path), "--write"]) == 0
+    assert "\t# as the server said it" in path.read_text()
+    capsys.readouterr()
+    assert run(capsys, str(path))[0] == 0

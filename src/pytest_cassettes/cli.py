@@ -33,6 +33,22 @@ def _joined(value: str) -> str:
     return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def _documents(text: str) -> list[yaml.Node | None]:
+    """The documents' nodes as PyYAML's Python loader composes them (it reads a JSON file's
+    surrogate pairs, which libyaml refuses), else as libyaml does, which loading cassettes
+    uses (a tab before a comment, which the Python scanner refuses)."""
+    try:
+        return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as error:
+        libyaml = getattr(yaml, "CSafeLoader", None)
+        if libyaml is None:
+            raise
+        try:
+            return list(yaml.compose_all(text, Loader=libyaml))
+        except yaml.YAMLError:
+            raise error from None  # the Python scanner's words, as before
+
+
 def _node_lines(node: yaml.Node) -> range:
     return range(node.start_mark.line + 1, node.end_mark.line + 2)
 
@@ -128,7 +144,7 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                     continue  # a token's format (github, bearer, ...) says more
             findings.append((number, kind))
 
-    for document in yaml.compose_all(text, Loader=yaml.SafeLoader):
+    for document in _documents(text):
         if document is not None:
             visit(document, None)
     # Comments, read as free text as scrub replaces them (`# password: ...`).
