@@ -502,6 +502,27 @@ def test_every_value_of_a_repeated_request_header_is_scrubbed_and_kept(
     }
 
 
+def test_a_header_written_twice_in_two_cases_keeps_each_value_under_its_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `Cookie` and `cookie` (a hand or another tool wrote both): a request holds one of them,
+    # the last one's value under the first one's name. The first key's values were replaced
+    # by the last key's, scrubbed (its own cookie lost), and the last key's kept in the clear.
+    text = HAND_WRITTEN.replace(
+        "      Accept:\n",
+        f"      cookie:\n      - other={SESSION}\n      - lang=fr\n      Accept:\n",
+    )
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    assert main(["scrub", str(path), "--write"]) == 0
+    headers = yaml.safe_load(path.read_text())["interactions"][0]["request"]["headers"]
+    assert headers["Cookie"] == ["theme=<SCRUBBED>", "session=<SCRUBBED>"]
+    assert headers["cookie"] == ["other=<SCRUBBED>", "lang=<SCRUBBED>"]
+    assert headers["Authorization"] == ["Bearer <SCRUBBED>", "Bearer <SCRUBBED>"]
+    capsys.readouterr()
+    assert main(["scan", str(path)]) == 0, capsys.readouterr().out
+
+
 def test_a_status_message_and_other_top_level_keys_are_scrubbed_as_scan_reads_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -65,21 +65,29 @@ def scrub_interactions(
     learned, again = _Told(), _Told(learns=False)
     result: list[Interaction | None] = []
     for raw in interactions:
-        request, response = loaded_form(raw)  # as replay reads it: a compressed body undone
+        # A header a file names in two cases (`Cookie`, `cookie`): a request holds one name,
+        # so each value of theirs is scrubbed as a request's own, kept under its name.
+        twins = _case_twins(raw["request"])
+        stored = _without_headers(raw["request"], twins)
+        # As replay reads it: a compressed body undone.
+        request, response = loaded_form({**raw, "request": stored})
         new_request, _ = learning_scrub(
             scrubber_for, rules, learned, "scrub_request", request, (), again
         )
         new_response, _ = learning_scrub(
             scrubber_for, rules, learned, "scrub_response", response, (request,), again
         )
-        extras = [
-            (
-                extra,
-                learning_scrub(scrubber_for, rules, learned, "scrub_request", extra, (), again)[0],
+
+        def scrubbed_request(extra: Any) -> Any:  # one header's value (see _later_values)
+            new, _ = learning_scrub(scrubber_for, rules, learned, "scrub_request", extra, (), again)
+            return new
+
+        extras = [(extra, scrubbed_request(extra)) for extra in _later_values(stored, request)]
+        stored_request = _changed_request(stored, request, new_request, extras)
+        if twins:
+            stored_request = _twins_scrubbed(
+                raw["request"], stored_request or stored, twins, request, scrubbed_request
             )
-            for extra in _later_values(raw["request"], request)
-        ]
-        stored_request = _changed_request(raw["request"], request, new_request, extras)
         stored_response = None
         if new_response is not None and new_response != response:
             # Written as recording writes it: decoded, Content-Encoding dropped.
@@ -97,22 +105,73 @@ def scrub_interactions(
     return result, learned.kinds + again.kinds
 
 
+def _case_twins(stored: dict[str, Any]) -> list[str]:
+    """The request's header names another of its names spells in another case."""
+    names = Counter(str(name).lower() for name in stored.get("headers") or {})
+    return [name for name in stored.get("headers") or {} if names[str(name).lower()] > 1]
+
+
+def _without_headers(stored: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    if not names:
+        return stored
+    headers = {name: values for name, values in stored["headers"].items() if name not in names}
+    return {**stored, "headers": headers}
+
+
+def _twins_scrubbed(
+    raw: dict[str, Any],
+    stored: dict[str, Any],
+    twins: list[str],
+    request: Any,
+    scrubbed_request: Any,
+) -> dict[str, Any] | None:
+    """The stored request (None: unchanged) with each value of the headers `twins` names
+    scrubbed as a request's own (see _later_values), in the file's order of its headers."""
+    uri = _host(request)
+    twin_values: dict[str, Any] = {}
+    for name in twins:
+        values = raw["headers"][name]
+        new_values = []
+        for value in values if isinstance(values, list) else [values]:
+            new = value
+            if isinstance(value, str):
+                scrubbed = scrubbed_request(Request(request.method, uri, None, {name: value}))
+                new = value if scrubbed is None else scrubbed.headers.get(name, value)
+            new_values.append(new)
+        twin_values[name] = new_values if isinstance(values, list) else new_values[0]
+    headers = {
+        name: twin_values[name] if name in twin_values else stored["headers"][name]
+        for name in raw["headers"]
+    }
+    if headers == raw["headers"] and all(
+        stored[key] == raw[key] for key in stored if key != "headers"
+    ):
+        return None
+    return {**stored, "headers": headers}
+
+
 def _later_values(stored: dict[str, Any], request: Any) -> list[Any]:
     """The values after the first of headers a file holds several of (a request reads only a
     header's first), as requests of their own to scrub: the n-th holds each header's (n+1)-th
-    value, sent to the request's host (its URL's secrets are the request's, counted once)."""
+    value, sent to the request's host (see _host)."""
     several = {
         name: [value for value in values if isinstance(value, str)]
         for name, values in (stored.get("headers") or {}).items()
         if isinstance(values, list) and len(values) > 1
     }
     most = max((len(values) for values in several.values()), default=1)
-    host = urlsplit(request.uri)
-    uri = f"{host.scheme or 'http'}://{host.hostname or 'localhost'}/"
+    uri = _host(request)
     return [
         Request(request.method, uri, None, {n: v[i] for n, v in several.items() if len(v) > i})
         for i in range(1, most)
     ]
+
+
+def _host(request: Any) -> str:
+    """The URL of the request's host: a header's value sent there alone, without the URL's
+    secrets (the request's, counted once)."""
+    host = urlsplit(request.uri)
+    return f"{host.scheme or 'http'}://{host.hostname or 'localhost'}/"
 
 
 def _changed_request(
