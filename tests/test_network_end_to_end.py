@@ -1763,3 +1763,30 @@ def test_a_uvloop_transport_on_a_connection_made_before_the_guard_cannot_send(
         ]
     )
     assert suite.server.hits == 0
+
+
+def test_os_write_under_a_guard_leaves_a_blocking_socket_blocking(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a default timeout set (socket.setdefaulttimeout: a test's, a library's), the look at
+    # a socket's descriptor that os.write is given made it non-blocking: the caller's next
+    # blocking read of it raised BlockingIOError.
+    suite.write(
+        """
+        import socket
+
+        @pytest.fixture
+        def default_timeout():
+            socket.setdefaulttimeout(5)
+            yield
+            socket.setdefaulttimeout(None)
+
+        @pytest.mark.cassette
+        def test_written_then_read_blocking(default_timeout):
+            a, b = socket.socketpair()
+            a.settimeout(None)  # blocking
+            assert os.write(a.fileno(), b"ping") == 4
+            assert os.get_blocking(a.fileno())
+        """
+    )
+    run_in_ci(suite, monkeypatch).assert_outcomes(passed=1)

@@ -662,8 +662,12 @@ def _check_descriptor(descriptor: object) -> None:
     if any(accepted.fileno() == descriptor for accepted in list(_accepted)):
         _checked_descriptors.add(key)
         return
+    # A socket object made on it under a default timeout (socket.setdefaulttimeout) makes the
+    # descriptor non-blocking: the caller's blocking mode is put back.
+    number = int(descriptor)  # type: ignore[call-overload]  # fstat took it
+    blocking = _socket.getdefaulttimeout() is not None and os.get_blocking(number)
     try:
-        sock = _socket.socket(fileno=descriptor)  # type: ignore[arg-type]
+        sock = _socket.socket(fileno=number)
     except OSError:
         return
     try:
@@ -672,6 +676,8 @@ def _check_descriptor(descriptor: object) -> None:
         peer = None  # not connected: the original says so
     finally:
         sock.detach()  # the descriptor stays the caller's
+        if blocking:
+            os.set_blocking(number, True)
     if peer is not None:
         for guard in guards:
             guard._check_peer(str(peer[0]), int(peer[1]))
