@@ -1790,3 +1790,43 @@ def test_os_write_under_a_guard_leaves_a_blocking_socket_blocking(
         """
     )
     run_in_ci(suite, monkeypatch).assert_outcomes(passed=1)
+
+
+def test_a_fixtures_patch_over_the_guards_leaves_nothing_when_a_later_guard_came_and_went(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module fixture wraps the guard's socket.connect at a guarded test; the next guarded test
+    # put the guard's patch over the fixture's again. When the patches went (a plain test) the
+    # guard forgot its own under the fixture's, and the fixture's teardown (the module's end)
+    # put that back for the rest of the process.
+    import socket
+
+    suite.write(
+        """
+        import socket
+
+        @pytest.fixture(scope="module")
+        def wrapping():
+            real = socket.socket.connect
+
+            def wrapped(self, address):
+                return real(self, address)
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(socket.socket, "connect", wrapped)
+                yield
+
+        @pytest.mark.cassette
+        def test_1_guarded(wrapping):
+            pass
+
+        @pytest.mark.cassette
+        def test_2_guarded(wrapping):
+            pass
+
+        def test_3_plain(wrapping):
+            pass
+        """
+    )
+    run_in_ci(suite, monkeypatch).assert_outcomes(passed=3)
+    assert "connect" not in vars(socket.socket)  # nothing of the guard's left in place

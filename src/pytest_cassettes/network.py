@@ -1198,13 +1198,15 @@ def _put_back(owner: object, attribute: str, had_own: bool, original: Any) -> No
 
 def _sweep_left() -> None:
     """The originals back where a replacement left over ours was taken away (its fixture's
-    teardown gave ours back): nothing of ours stays on the call path."""
+    teardown gave ours back): nothing of ours stays on the call path. Kept while the other's is
+    in place, or ours anew over it (a guard since: the other's comes back when it goes)."""
     kept = []
+    placed = {id(entry[4]) for entry in _saved}
     for entry in reversed(_left):
         owner, attribute, had_own, original, replacement, other = entry
         current = getattr(owner, attribute, None)
         if current is replacement:
             _put_back(owner, attribute, had_own, original)
-        elif current is other:
+        elif current is other or id(current) in placed:
             kept.append(entry)
     _left[:] = kept[::-1]
