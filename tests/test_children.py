@@ -592,3 +592,43 @@ def test_a_child_started_with_isolated_or_ignore_environment_is_guarded_at_the_s
         for folder in site.getsitepackages()
     ]
     assert left == [[] for _ in site.getsitepackages()]
+
+
+def test_a_pth_file_a_killed_run_of_the_same_pid_left_is_written_afresh(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run killed (kill -9, a CI job's time-out) leaves its .pth file; a later run given the
+    # same pid (a container's pytest often is) took that file as its own as it was: written by
+    # another version or install, its line did not guard the `python -I` child, which reached
+    # the server.
+    suite.pytester.makeconftest(
+        """
+        import os, site
+
+        for folder in site.getsitepackages():
+            try:
+                with open(os.path.join(folder, f"pytest-cassettes-isolated-{os.getpid()}.pth"), "w") as f:
+                    f.write("import os\\n")  # the line of an install gone
+            except OSError:
+                continue
+            break
+        """
+    )
+    write(
+        suite,
+        """
+        RAW = (
+            "import socket, sys, urllib.parse\\n"
+            "parts = urllib.parse.urlsplit(sys.argv[1])\\n"
+            "socket.create_connection((parts.hostname, parts.port), timeout=5).sendall(b'GET /raw HTTP/1.0\\\\r\\\\n\\\\r\\\\n')\\n"
+        )
+
+        @pytest.mark.cassette
+        def test_isolated():
+            subprocess.run([sys.executable, "-I", "-c", RAW, URL], capture_output=True)
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:recording")
+    result.assert_outcomes(failed=1)
+    assert suite.server.hits == 0

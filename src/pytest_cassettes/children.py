@@ -462,11 +462,9 @@ def isolated_hook() -> None:
     )
     for folder in site.getsitepackages():
         path = os.path.join(folder, f"{_HOOK_PREFIX}{os.getpid()}.pth")
-        try:
-            with open(path, "x") as stream:
+        try:  # written afresh over one a killed process of this pid left (another install's)
+            with open(path, "w") as stream:
                 stream.write(line)
-        except FileExistsError:
-            pass  # a process of this pid that was killed left it: ours now
         except OSError:
             continue
         _HOOK[0] = path
