@@ -1603,12 +1603,14 @@ def test_os_write_on_a_connection_made_before_the_guard_cannot_send(
 ) -> None:
     # os.write and os.writev on the file descriptor of a socket connected before the guard
     # (its own, or a duplicate) reached the server: only the socket's methods were checked.
-    # A pipe, a file, a Unix socket pair and a server's side are still written to.
+    # A pipe, a file, a Unix socket pair and a server's side (or a duplicate of it) are still
+    # written to.
     suite.pytester.makeconftest(
         EARLY_CONNECTION
         + textwrap.dedent("""
         SERVER = socket.create_server(("127.0.0.1", 0))
         CLIENT = socket.create_connection(SERVER.getsockname())
+        CLIENT_2 = socket.create_connection(SERVER.getsockname())
         """)
     )
     suite.write(
@@ -1637,6 +1639,9 @@ def test_os_write_on_a_connection_made_before_the_guard_cannot_send(
             accepted, _ = conftest.SERVER.accept()  # a server's side
             assert os.write(accepted.fileno(), b"answer") == 6
             assert conftest.CLIENT.recv(6) == b"answer"
+            accepted, _ = conftest.SERVER.accept()  # another, written to through a duplicate
+            assert os.write(os.dup(accepted.fileno()), b"dup") == 3
+            assert conftest.CLIENT_2.recv(3) == b"dup"
         """
     )
     result = run_fresh_in_ci(suite, monkeypatch)

@@ -659,8 +659,8 @@ def _check_descriptor(descriptor: object) -> None:
     key = (status.st_dev, status.st_ino)
     if key in _checked_descriptors:
         return
-    if any(accepted.fileno() == descriptor for accepted in list(_accepted)):
-        _checked_descriptors.add(key)
+    if any(_descriptor_key(accepted.fileno()) == key for accepted in list(_accepted)):
+        _checked_descriptors.add(key)  # a server's side, or a duplicate of its descriptor
         return
     # A socket object made on it under a default timeout (socket.setdefaulttimeout) makes the
     # descriptor non-blocking: the caller's blocking mode is put back.
@@ -682,6 +682,14 @@ def _check_descriptor(descriptor: object) -> None:
         for guard in guards:
             guard._check_peer(str(peer[0]), int(peer[1]))
     _checked_descriptors.add(key)
+
+
+def _descriptor_key(descriptor: int) -> tuple[int, int] | None:
+    try:
+        status = _fstat(descriptor)
+    except OSError:  # closed (-1)
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _check_connect(sock: socket.socket, address: object) -> None:
