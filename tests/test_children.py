@@ -632,3 +632,26 @@ def test_a_pth_file_a_killed_run_of_the_same_pid_left_is_written_afresh(
     result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:recording")
     result.assert_outcomes(failed=1)
     assert suite.server.hits == 0
+
+
+def test_a_child_started_with_isolated_in_dev_mode_says_nothing_of_ours(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The .pth line that guards a `python -I` child left the file it read our sitecustomize
+    # from unclosed: with warnings shown (-X dev, -W default) every such child wrote a
+    # ResourceWarning to its stderr, failing a test that checks the child says nothing.
+    write(
+        suite,
+        """
+        @pytest.mark.cassette
+        def test_isolated_dev():
+            done = subprocess.run(
+                [sys.executable, "-X", "dev", "-I", "-c", "print('hi')"],
+                capture_output=True, text=True,
+            )
+            assert (done.stdout, done.stderr) == ("hi\\n", "")
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:recording")
+    result.assert_outcomes(passed=1)

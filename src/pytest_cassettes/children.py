@@ -455,10 +455,12 @@ def isolated_hook() -> None:
     import site
 
     script = os.path.join(SITE_DIR, "sitecustomize.py")
+    # The file read is closed before the code runs: an unclosed one is a ResourceWarning on
+    # the child's stderr where warnings show (-X dev).
+    read = f"(lambda f: (f.read(), f.close())[0])(open({script!r}, 'rb'))"
     line = (
         f"import os, sys; sys.flags.ignore_environment and {ENV!r} in os.environ and exec("
-        f"compile(open({script!r}, 'rb').read(), {script!r}, 'exec'), "
-        "{'__name__': 'pytest_cassettes_isolated'})\n"
+        f"compile({read}, {script!r}, 'exec'), {{'__name__': 'pytest_cassettes_isolated'}})\n"
     )
     for folder in site.getsitepackages():
         path = os.path.join(folder, f"{_HOOK_PREFIX}{os.getpid()}.pth")
