@@ -578,6 +578,7 @@ def test_a_child_started_with_isolated_or_ignore_environment_is_guarded_at_the_s
         def test_plain_isolated_child():
             done = subprocess.run([sys.executable, "-I", "-c", RAW, URL], capture_output=True, text=True)
             assert done.returncode == 0, done.stderr
+            print("RUN PID:", os.getpid())
         """,
     )
     monkeypatch.setenv("CI", "true")
@@ -587,8 +588,10 @@ def test_a_child_started_with_isolated_or_ignore_environment_is_guarded_at_the_s
         ["*NetworkBlockedError: Network access to 127.0.0.1:* blocked in a child process (pid *"]
     )
     assert suite.server.hits == 1  # the plain test's
+    # Its own file gone (another run's, under xdist, may be there meanwhile)
+    pid = result.stdout.str().split("RUN PID: ")[1].split()[0]
     left = [
-        glob.glob(os.path.join(folder, "pytest-cassettes-*.pth"))
+        glob.glob(os.path.join(folder, f"pytest-cassettes-isolated-{pid}.pth"))
         for folder in site.getsitepackages()
     ]
     assert left == [[] for _ in site.getsitepackages()]
