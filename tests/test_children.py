@@ -28,6 +28,13 @@ GET = (
     "    sys.exit(3)\\n"
 )
 
+# A raw socket's GET of the URL it is given (a database driver's: no proxy).
+RAW = (
+    "import socket, sys, urllib.parse\\n"
+    "parts = urllib.parse.urlsplit(sys.argv[1])\\n"
+    "socket.create_connection((parts.hostname, parts.port), timeout=5).sendall(b'GET /raw HTTP/1.0\\\\r\\\\n\\\\r\\\\n')\\n"
+)
+
 def child_get(url, **kwargs):
     return subprocess.run(
         [sys.executable, "-c", GET, url], capture_output=True, text=True, **kwargs
@@ -563,12 +570,6 @@ def test_a_child_started_with_isolated_or_ignore_environment_is_guarded_at_the_s
     write(
         suite,
         """
-        RAW = (
-            "import socket, sys, urllib.parse\\n"
-            "parts = urllib.parse.urlsplit(sys.argv[1])\\n"
-            "socket.create_connection((parts.hostname, parts.port), timeout=5).sendall(b'GET /raw HTTP/1.0\\\\r\\\\n\\\\r\\\\n')\\n"
-        )
-
         @pytest.mark.cassette
         @pytest.mark.parametrize("flags", [["-I"], ["-E"], ["-Es"], ["-X", "dev", "-I"]])
         def test_isolated(flags):
@@ -620,12 +621,6 @@ def test_a_pth_file_a_killed_run_of_the_same_pid_left_is_written_afresh(
     write(
         suite,
         """
-        RAW = (
-            "import socket, sys, urllib.parse\\n"
-            "parts = urllib.parse.urlsplit(sys.argv[1])\\n"
-            "socket.create_connection((parts.hostname, parts.port), timeout=5).sendall(b'GET /raw HTTP/1.0\\\\r\\\\n\\\\r\\\\n')\\n"
-        )
-
         @pytest.mark.cassette
         def test_isolated():
             subprocess.run([sys.executable, "-I", "-c", RAW, URL], capture_output=True)
