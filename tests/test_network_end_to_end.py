@@ -1835,3 +1835,44 @@ def test_a_fixtures_patch_over_the_guards_leaves_nothing_when_a_later_guard_came
     )
     run_in_ci(suite, monkeypatch).assert_outcomes(passed=3)
     assert "connect" not in vars(socket.socket)  # nothing of the guard's left in place
+
+
+def test_os_write_to_a_standard_stream_that_is_a_tcp_socket_is_output(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest's own output read over TCP (a runner that gives it a connected socket for stdout):
+    # os.write to it under a guard (a test's with -s; capfd's teardown writing back) was
+    # refused as a connection made before the guard.
+    import socket
+    import subprocess
+    import sys
+
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_raw_output():
+            os.write(1, b"RAW LINE\\n")
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        with socket.create_connection(server.getsockname()) as stdout:
+            reader, _ = server.accept()
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-s",
+                "-p",
+                "no:randomly",
+                "-p",
+                "no:asyncio",
+            ]
+            child = subprocess.Popen(
+                [*command, "-p", "no:recording"], cwd=suite.path, stdout=stdout.fileno()
+            )
+        with reader:
+            reader.settimeout(60)
+            output = b"".join(iter(lambda: reader.recv(65536), b""))
+    assert child.wait() == 0, output.decode()
+    assert b"RAW LINE" in output

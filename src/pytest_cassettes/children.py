@@ -31,6 +31,7 @@ import functools
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,23 @@ SAVED = "PYTEST_CASSETTES_PROXY_SAVED"
 # os.path, not pathlib: every guarded child imports this module at start-up (pathlib: 3 ms).
 SITE_DIR = os.path.join(os.path.dirname(__file__), "child_site")
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(__file__))
+
+
+def _stream_sockets() -> frozenset[tuple[int, int]]:
+    found = set()
+    for descriptor in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            status = os.fstat(descriptor)
+            if stat.S_ISSOCK(status.st_mode):
+                found.add((status.st_dev, status.st_ino))
+    return frozenset(found)
+
+
+# This process's standard streams that are sockets (a runner reading pytest's output over TCP),
+# by (device, inode), as it started: noted as the plugin is imported, before pytest's capture
+# stands in for them. os.write to them (or a duplicate, as capfd writes back) is output, not a
+# connection for the guard to check (network._check_descriptor).
+STREAM_SOCKETS = _stream_sockets()
 _PACKAGE_PARENT_JSON = json.dumps(_PACKAGE_PARENT)
 
 

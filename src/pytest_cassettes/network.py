@@ -657,7 +657,7 @@ def _check_descriptor(descriptor: object) -> None:
     if not stat.S_ISSOCK(status.st_mode):
         return
     key = (status.st_dev, status.st_ino)
-    if key in _checked_descriptors:
+    if key in _checked_descriptors or key in children.STREAM_SOCKETS:
         return
     if any(_descriptor_key(accepted.fileno()) == key for accepted in list(_accepted)):
         _checked_descriptors.add(key)  # a server's side, or a duplicate of its descriptor
