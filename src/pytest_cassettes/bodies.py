@@ -138,11 +138,13 @@ def _body_bytes(response: dict[str, Any]) -> bytes:
     return body or b""
 
 
-def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
+def normalize_response(response: dict[str, Any], decoded: bool = False) -> dict[str, Any]:
     """Store a response decoded: drop Content-Encoding and Transfer-Encoding, fix Content-Length.
 
-    A body that does not decode as its headers claim was already decoded (vcrpy under
-    urllib3 2 stores it so): it is kept as it is and the headers are corrected.
+    `decoded`: the client library decoded the body already (see already_decoded.py); it is kept as
+    it is, even when it decodes again (a `.gz` file sent with Content-Encoding: gzip).
+    Otherwise a body that does not decode as its headers claim was already decoded (a cassette
+    vcrpy recorded under urllib3 2): it is kept as it is and the headers are corrected.
     Unknown codings (br without brotli installed) are left untouched. An empty body keeps its
     Content-Length and Content-Encoding (a HEAD response's are those of the body it did not
     send: dropping one alone would leave them disagreeing).
@@ -153,11 +155,11 @@ def normalize_response(response: dict[str, Any]) -> dict[str, Any]:
     if not encodings and not chunked:
         return response
     body = sent = _body_bytes(response)
-    if encodings:
+    if encodings and not decoded:
         if not set(codings(encodings)) <= set(DECODERS):
             return response
-        decoded = decode(body, encodings)
-        body = decoded if decoded is not None else body
+        undone = decode(body, encodings)
+        body = undone if undone is not None else body
     dropped = DROPPED_HEADERS if sent else ("transfer-encoding",)
     headers = {k: v for k, v in headers.items() if k.lower() not in dropped}
     length = header_values(headers, "content-length")

@@ -640,8 +640,9 @@ class Cassette:
         # The stubs may edit headers; hand them a copy of the stored dict.
         return {**response, "headers": dict(response.get("headers") or {})}
 
-    def record(self, request: Any, response: dict[str, Any]) -> None:
-        """Keep a live interaction, filtered, decoded and scrubbed, to save at the end."""
+    def record(self, request: Any, response: dict[str, Any], decoded: bool = False) -> None:
+        """Keep a live interaction, filtered, decoded and scrubbed, to save at the end
+        (`decoded`: its body is decoded already, see already_decoded.py)."""
         prepared = self.prepared(request)
         with self._lock:
             pending = self._pending.pop(id(request), None)
@@ -652,7 +653,7 @@ class Cassette:
             # cassette its secrets (a token then sent in a path is scrubbed there).
             with self._lock:
                 self._played(shared)
-            copied = normalize_response(copy.deepcopy(response))
+            copied = normalize_response(copy.deepcopy(response), decoded)
             self._scrubbing("response", request, lambda: self.scrub_response(copied, request))
             return
         if prepared is None:
@@ -665,7 +666,7 @@ class Cassette:
         )
         if filtered is None:
             return
-        normalized = normalize_response(filtered)
+        normalized = normalize_response(filtered, decoded)
         scrubbed, count = self._scrubbing(
             "response", request, lambda: self.scrub_response(normalized, request)
         )

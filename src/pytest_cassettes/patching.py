@@ -20,7 +20,14 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from pytest_cassettes import libraries, mocking, response, shortcut, urllib3_response
+from pytest_cassettes import (
+    already_decoded,
+    libraries,
+    mocking,
+    response,
+    shortcut,
+    urllib3_response,
+)
 from pytest_cassettes.bodies import normalize_response
 from pytest_cassettes.cassette import Cassette
 
@@ -55,14 +62,18 @@ class Router:
         active = self.active
         return request if active is None else active.prepared(request)
 
-    def append(self, request: Any, response: dict[str, Any]) -> None:
+    def append(self, request: Any, response: dict[str, Any], decoded: bool | None = None) -> None:
+        """Record a live response; `decoded`: whether the client library decoded its body
+        already (aiohttp's stub says; vcrpy's connection stub is asked: already_decoded.py)."""
+        if decoded is None:
+            decoded = already_decoded.take(response)
         if self.active is not None:
-            self.active.record(request, response)
+            self.active.record(request, response, decoded)
         # vcrpy's http.client stub hands the client a response built from this very dict: it
         # gets the body and headers as they will replay (decoded, no Content-Encoding). Under
         # urllib3 2 the body is decoded already and the live headers still said gzip: a client
         # decompressing what Content-Encoding names failed recording, and passed replaying.
-        stored = normalize_response(response)
+        stored = normalize_response(response, decoded)
         if stored is not response:
             response["headers"], response["body"] = stored["headers"], stored["body"]
 
@@ -323,6 +334,7 @@ class Patches:
                 mock.patch.object(libraries.patch_module(), "force_reset", NarrowReset())
             )
             stack.enter_context(response.installed())
+            stack.enter_context(already_decoded.installed())
             stack.enter_context(urllib3_response.installed())
             stack.enter_context(bracketed_ipv6_uris())
             stack.enter_context(connecting_requests())

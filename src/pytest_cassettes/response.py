@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from io import BytesIO
 from typing import Any, TypeVar
 
-from pytest_cassettes import libraries
+from pytest_cassettes import already_decoded, libraries
 
 libraries.import_vcr()  # without the HTTP libraries not imported yet (see libraries.py)
 from vcr import stubs as vcr_stubs  # noqa: E402
@@ -78,6 +78,7 @@ def serialize_headers(response: Any) -> dict[str, list[str]]:
     recorded: dict[str, list[str]] = {}
     for name, value in message.items():
         recorded.setdefault(name, []).append(value)
+    already_decoded.mark(recorded, response)
     return recorded
 
 
