@@ -364,7 +364,8 @@ def test_a_body_that_is_itself_compressed_is_decoded_once_as_live(
     suite.server.route("/gzip", body=payload, encoding="gzip")
     suite.server.route("/deflate", body=payload, encoding="deflate")
     suite.server.route("/deflate-gz", body=packed, encoding="deflate")
-    paths = ["/gz-file", "/gzip", "/deflate", "/deflate-gz"]
+    suite.server.route("/deflate-twice", body=zlib.compress(payload), encoding="deflate")
+    paths = ["/gz-file", "/gzip", "/deflate", "/deflate-gz", "/deflate-twice"]
     try:
         import brotli
     except ImportError:
@@ -376,4 +377,6 @@ def test_a_body_that_is_itself_compressed_is_decoded_once_as_live(
     live, recorded, replayed = live_recorded_replayed(suite, monkeypatch, tmp_path, source)
     digest = hashlib.sha256(packed).hexdigest()[:16]
     assert set(live["/gz-file"].values()) == {digest}  # the .gz file, decoded once
+    inner = hashlib.sha256(zlib.compress(payload)).hexdigest()[:16]
+    assert set(live["/deflate-twice"].values()) == {inner}
     assert (recorded, replayed) == (live, live)
