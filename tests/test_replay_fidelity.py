@@ -15,12 +15,13 @@ import pytest
 
 # Imported here so that pytester's in-process runs find them loaded (as test_data_clients.py
 # does): vcrpy imported afresh by a later run would hand out its own stub response, not ours.
-import urllib3  # noqa: F401
+import urllib3
 import vcr  # noqa: F401
 
 from tests.conftest import Suite
 from tests.test_shortcut import SAVE
 
+URLLIB3_MAJOR = int(urllib3.__version__.split(".")[0])
 BODY = json.dumps({"k": "v", "n": list(range(300))})
 
 # The end of a generated module whose `observe(name)` saves what a client saw: seen live, and
@@ -203,7 +204,17 @@ def test_pieces_of_a_size_the_client_asks_for_are_as_live(
     assert live["/length"]["iter_content(7)"][:2] == [7, 7]
     assert len(live["/length"]["iter_lines"]) == 40
     assert replayed["/length"] == live["/length"]
-    assert replayed["/gzip"] == live["/gzip"]
+    if URLLIB3_MAJOR >= 2:
+        assert replayed["/gzip"] == live["/gzip"]
+    else:
+        # urllib3 1.x reads n bytes as sent, then decodes them: live, a gzip'd body's pieces
+        # are what its compressed pieces decode to, which a cassette (stored decoded) cannot
+        # give back. The other readers' pieces are as live.
+        sized = {key for key in live["/gzip"] if "(" in key and "iter_bytes" not in key}
+        sized -= {"iter_chunked(7)"}
+        assert {k: v for k, v in replayed["/gzip"].items() if k not in sized} == {
+            k: v for k, v in live["/gzip"].items() if k not in sized
+        }
     chunked = {key: value for key, value in live["/chunked"].items() if "(" not in key}
     for key in ("iter_bytes(7)", "iter_content(1)"):
         chunked[key] = live["/chunked"][key]

@@ -104,6 +104,14 @@ def installed() -> Iterator[None]:
 
     async def record_response(cassette: Any, vcr_request: Any, response: Any) -> None:
         await record(_Decoding(cassette, _auto_decompress.get()), vcr_request, response)
+        body = getattr(response, "_body", None)
+        if body and not isinstance(response.content, stubs.MockStream):
+            # vcrpy before 8 read the body for the cassette and left the live stream drained:
+            # `content.iter_chunked()`, `async for line in content` gave nothing recording.
+            stream = stubs.MockStream()
+            stream.feed_data(body)
+            stream.feed_eof()
+            response.content = stream
 
     with (
         mock.patch.object(session, "_request", _request),
