@@ -2184,3 +2184,57 @@ def test_json_report_says_why_prune_deleted_nothing(suite: Suite) -> None:
     assert failed["prune_failed"].startswith(
         "cannot delete cassettes/test_suite/test_removed_long_ago.yaml ("
     )
+
+
+# A serializer that stops the save: it raises (a full disk would), or it outlasts the test's
+# pytest-timeout, whose signal stops the save as it writes.
+STOPPED_SAVE = """
+import os
+import time
+
+from vcr.serializers import yamlserializer
+
+class Stopping:
+    deserialize = staticmethod(yamlserializer.deserialize)
+
+    @staticmethod
+    def serialize(data):
+        if os.environ.get("STOP") == "raise":
+            raise OSError(28, "No space left on device")
+        if os.environ.get("STOP") == "timeout":
+            time.sleep(60)
+        return yamlserializer.serialize(data)
+
+def pytest_cassettes_configure(config, vcr):
+    vcr.register_serializer("stopping", Stopping)
+"""
+
+
+@pytest.mark.parametrize("stop", ["raise", "timeout"])
+def test_a_save_stopped_by_an_error_or_a_timeout_is_reported_as_not_saved(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, stop: str
+) -> None:
+    # The test's teardown failed and its cassette stayed as it was, but the report left the
+    # test out: the summary was silent (no "not saved" line) and the JSON report had no entry.
+    if stop == "timeout":
+        pytest.importorskip("pytest_timeout")
+    suite.pytester.makeconftest(STOPPED_SAVE)
+    timeout = "@pytest.mark.timeout(1)" if stop == "timeout" else ""
+    suite.write(
+        f"""
+        @pytest.mark.cassette(serializer="stopping")
+        {timeout}
+        def test_new():
+            requests.get(URL + "/a")
+        """
+    )
+    monkeypatch.setenv("STOP", stop)
+    result = suite.run("--cassette-report=r.json")
+    result.assert_outcomes(passed=1, errors=1)
+    assert not suite.cassette_path("test_new").exists()
+    result.stdout.fnmatch_lines(["1 recorded interaction of failed tests not saved*"])
+    (entry,) = json.loads((suite.path / "r.json").read_text())["tests"]
+    assert (entry["saved"], entry["failed"], entry["recorded"]) == (False, True, 0)
+    monkeypatch.delenv("STOP")
+    suite.run().assert_outcomes(passed=1)  # the lock was let go: it records now
+    assert suite.uris("test_new") == [suite.server.url("/a")]

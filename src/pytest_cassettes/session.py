@@ -959,6 +959,7 @@ class Session:
         unanswered = [] if failed else describe(cassette.unanswered)
         done.requests_unanswered = len(unanswered)
         written = 0
+        stopped: BaseException | None = None
         if settings.replay_only:
             pass  # a replay-only run writes nothing (not even drop_unused_requests' removals)
         elif failed and not settings.flag("record_on_exception"):
@@ -983,7 +984,11 @@ class Session:
                 # The tests naming it record it together (see open): marked before the file
                 # is written, so that a test (another worker) finding the file finds the mark.
                 runmarks.mark_written(cassette.path, self.run_id)
-            written = cassette.save(drop_unused=drop_unused)
+            try:
+                written = cassette.save(drop_unused=drop_unused)
+            except BaseException as error:  # a full disk, pytest-timeout's signal: reported,
+                stopped, failed = error, True  # then raised (the test errors at teardown)
+                done.not_saved = len(cassette.recorded)
         stats.add(done)
         if written:
             stats.cassettes_recorded += 1
@@ -1017,6 +1022,8 @@ class Session:
         self.report.tests.append(record)
         if attempt:
             attempt.done.append((record, done))
+        if stopped is not None:
+            raise stopped
 
     # --- the whole collection: orphans ---------------------------------------------------
 
