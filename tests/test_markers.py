@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from tests.conftest import Suite
@@ -41,7 +43,7 @@ def test_default_names_follow_pytest_recordings_layout(suite: Suite) -> None:
     suite.run("--record-mode=none").assert_outcomes(passed=6)
 
 
-# What pytest-repeat does for `--count N` (and `@pytest.mark.repeat(N)`): a parameter of its own,
+# Where pytest-repeat is not installed, what it does for `--count N` (and `@pytest.mark.repeat(N)`): a parameter of its own,
 # last, with the id `<step>-<N>`.
 REPEAT = """
 import pytest
@@ -71,7 +73,8 @@ def test_repetitions_of_a_test_share_its_cassette(suite: Suite) -> None:
     # Each repetition had a cassette of its own (`test_plain[1-3].yaml`): `--count` in a
     # replay-only run failed every test with a missing cassette, and took the test's own files
     # for orphans, which --cassette-prune deleted.
-    suite.pytester.makeconftest(REPEAT)
+    if importlib.util.find_spec("pytest_repeat") is None:  # else the plugin itself
+        suite.pytester.makeconftest(REPEAT)
     suite.write(
         """
         @pytest.mark.cassette
