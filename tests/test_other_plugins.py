@@ -1,0 +1,173 @@
+"""Other pytest plugins beside cassettes, as README's "Other pytest plugins and tools" says they
+work. None is in [dev]: each test skips where its plugin is not installed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Suite, needs_xdist
+
+# hypothesis draws some examples from the constants of local modules loaded at the time: the
+# plugin's own, where it is installed editable, differ between a recording and a replay-only
+# run. A user's install (site-packages) is not looked at; here every module is loaded first.
+ALL_MODULES = """
+import importlib
+import pkgutil
+
+import pytest_cassettes
+
+for module in pkgutil.iter_modules(pytest_cassettes.__path__):
+    importlib.import_module(f"pytest_cassettes.{module.name}")
+"""
+
+
+def test_hypothesis_examples_share_the_tests_cassette_and_replay_in_ci(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("hypothesis")
+    suite.pytester.makeconftest(ALL_MODULES)
+    suite.write(
+        """
+        from hypothesis import HealthCheck, given, settings, strategies as st
+
+        @pytest.mark.cassette
+        @settings(
+            derandomize=True,
+            deadline=None,
+            max_examples=40,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        @given(st.integers(0, 10_000))
+        def test_property(cassette, n):
+            assert requests.get(URL + f"/n?x={n}").json()["path"] == f"/n?x={n}"
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    recorded = suite.uris("test_property")
+    assert len(recorded) == suite.server.hits > 1
+    monkeypatch.setenv("CI", "true")
+    result = suite.run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"1 cassette replayed ({len(recorded)} interactions)*"])
+    assert suite.server.hits == len(recorded)
+
+
+@pytest.mark.parametrize("library", ["responses", "requests_mock"])
+def test_a_mocking_library_started_in_a_module_fixture_keeps_its_patches(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, library: str
+) -> None:
+    # Its mock answers in the cassette tests and in the plain test between them; what it lets
+    # through is recorded, and replayed in CI.
+    pytest.importorskip(library)
+    start = {
+        "responses": """
+            import responses
+            with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+                mock.get("https://api.example.com/mocked", json={"mocked": True})
+                mock.add_passthru(URL)
+                yield
+        """,
+        "requests_mock": """
+            import requests_mock
+            with requests_mock.Mocker(real_http=True) as mock:
+                mock.get("https://api.example.com/mocked", json={"mocked": True})
+                yield
+        """,
+    }[library]
+    suite.write(
+        f"""
+        @pytest.fixture(scope="module", autouse=True)
+        def mocked():
+            {start.strip()}
+
+        def check():
+            assert requests.get("https://api.example.com/mocked").json() == {{"mocked": True}}
+
+        @pytest.mark.cassette
+        def test_a():
+            check()
+            requests.get(URL + "/through")
+
+        def test_b_plain():
+            check()
+
+        @pytest.mark.cassette
+        def test_c():
+            check()
+        """
+    )
+    suite.run("-p", "no:randomly").assert_outcomes(passed=3)
+    assert suite.uris("test_a") == [suite.server.url("/through")]
+    monkeypatch.setenv("CI", "true")
+    suite.run("-p", "no:randomly").assert_outcomes(passed=3)
+    assert suite.server.hits == 1
+
+
+def test_pytest_socket_beside_block_network(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test without a cassette: our error for a host name, pytest-socket's for an address.
+    # A cassette test replays under --disable-socket; an unrecorded request gets our error.
+    pytest.importorskip("pytest_socket")
+    suite.write(
+        """
+        @pytest.mark.cassette
+        def test_recorded():
+            requests.get(URL + "/recorded")
+            if os.environ.get("MORE"):
+                requests.get(URL + "/more")
+
+        def test_name():
+            requests.get(URL.replace("127.0.0.1", "localhost"))
+
+        def test_address():
+            requests.get(URL)
+        """
+    )
+    suite.run("--disable-socket", "-k", "recorded").assert_outcomes(failed=1)
+    suite.run("--disable-socket", "--allow-hosts=127.0.0.1", "-k", "recorded").assert_outcomes(
+        passed=1
+    )
+    monkeypatch.setenv("CI", "true")
+    result = suite.run("--disable-socket", "--block-network")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED test_suite.py::test_name - *NetworkBlockedError*",
+            "FAILED test_suite.py::test_address - *SocketBlockedError*",
+        ],
+        consecutive=False,
+    )
+    monkeypatch.setenv("MORE", "1")
+    result = suite.run("--disable-socket", "-k", "recorded")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*UnmatchedRequestError*"])
+    assert suite.server.hits == 1
+
+
+@needs_xdist
+@pytest.mark.parametrize("library", ["freezegun", "time_machine"])
+def test_a_frozen_clock_replays_a_request_that_carries_the_date(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, library: str
+) -> None:
+    pytest.importorskip(library)
+    freeze = {
+        "freezegun": "freezegun.freeze_time('2024-01-02')",
+        "time_machine": "time_machine.travel('2024-01-02', tick=False)",
+    }[library]
+    suite.write(
+        f"""
+        import datetime
+        import {library}
+
+        @pytest.mark.cassette("shared/dated.yaml")
+        @pytest.mark.parametrize("page", range(4))
+        @{freeze}
+        def test_dated(page):
+            since = datetime.date.today().isoformat()
+            requests.get(URL + f"/{{page}}?since={{since}}")
+        """
+    )
+    suite.run("-n", "2").assert_outcomes(passed=4)
+    uris = sorted(i["request"]["uri"] for i in suite.cassette("dated", "shared")["interactions"])
+    assert uris == [suite.server.url(f"/{page}?since=2024-01-02") for page in range(4)]
+    monkeypatch.setenv("CI", "true")
+    suite.run("-n", "2").assert_outcomes(passed=4)
