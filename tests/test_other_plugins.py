@@ -3,6 +3,9 @@ work. None is in [dev]: each test skips where its plugin is not installed."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+
 import pytest
 
 from tests.conftest import Suite, needs_xdist
@@ -103,6 +106,17 @@ def test_a_mocking_library_started_in_a_module_fixture_keeps_its_patches(
     assert suite.server.hits == 1
 
 
+@pytest.fixture
+def socket_class_kept() -> Iterator[None]:
+    # pytest-socket, undoing --allow-hosts, sets socket.socket.connect (the inherited method)
+    # on the class itself: tests run later in this process would find it there.
+    held = "connect" in vars(socket.socket)
+    yield
+    if not held and "connect" in vars(socket.socket):
+        del socket.socket.connect
+
+
+@pytest.mark.usefixtures("socket_class_kept")
 def test_pytest_socket_beside_block_network(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
     # A test without a cassette: our error for a host name, pytest-socket's for an address.
     # A cassette test replays under --disable-socket; an unrecorded request gets our error.
