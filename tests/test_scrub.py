@@ -1567,6 +1567,63 @@ def test_a_connection_strings_password_with_blanks_is_replaced_whole_in_text(con
 
 
 @pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        # The string quoted, in backticks or brackets in prose: the value ends at its closer.
+        (
+            "tried 'Server=db;Uid=app;Pwd=my secret pass' and it failed",
+            "tried 'Server=db;Uid=app;Pwd=<SCRUBBED>' and it failed",
+        ),
+        (
+            "tried `Server=db;Uid=app;Pwd=my secret pass` and it failed",
+            "tried `Server=db;Uid=app;Pwd=<SCRUBBED>` and it failed",
+        ),
+        (
+            "tried (Server=db;User Id=app;Password=my secret pass) and it failed",
+            "tried (Server=db;User Id=app;Password=<SCRUBBED>) and it failed",
+        ),
+        (
+            "tried [Server=db;Uid=app;Pwd={my; pass}] and it failed",
+            "tried [Server=db;Uid=app;Pwd=<SCRUBBED>] and it failed",
+        ),
+        # Ended by `;` or by its quotes: what follows stays.
+        (
+            "log: Server=db;User Id=app;Password=my secret pass; then it failed",
+            "log: Server=db;User Id=app;Password=<SCRUBBED>; then it failed",
+        ),
+        (
+            "log: Server=db;Uid=app;Pwd='it''s; mine' then it failed",
+            "log: Server=db;Uid=app;Pwd=<SCRUBBED> then it failed",
+        ),
+        # Where the end is unknown (no `;`, a quote or brace never closed): the line's end.
+        (
+            "log: Server=db;User Id=app;Password=my secret pass then it failed\nnext",
+            "log: Server=db;User Id=app;Password=<SCRUBBED>\nnext",
+        ),
+        (
+            "log: Server=db;Uid=app;Pwd='my secret; pass then it failed\nnext",
+            "log: Server=db;Uid=app;Pwd=<SCRUBBED>\nnext",
+        ),
+        (
+            "log: Server=db;Uid=app;Pwd={my}}secret; pass then it failed\nnext",
+            "log: Server=db;Uid=app;Pwd=<SCRUBBED>\nnext",
+        ),
+    ],
+    ids=[
+        *("quotes", "backticks", "parentheses", "brackets", "semicolon", "quoted", "no-end"),
+        *("unclosed-quote", "unclosed-brace"),
+    ],
+)
+def test_a_connection_strings_password_in_prose_ends_where_its_grammar_ends_it(
+    text: str, scrubbed: str
+):
+    # Was: taken to the line's end (the closing quote, bracket and the prose after it), and a
+    # quote or brace never closed left the password whole (or its tail after `}}`).
+    new, count = scrub_response(response(text, {"Content-Type": ["text/plain"]}))
+    assert (new["body"]["string"], count) == (scrubbed, 1)
+
+
+@pytest.mark.parametrize(
     ("document", "secret_paths"),
     [
         # Kubernetes: a container's env, a Secret, a SecretList (its items carry no kind).

@@ -472,13 +472,23 @@ _CONNECTION_STRING = lazy_regex(
 )
 _CONNECTION_PAIR = lazy_regex(rf"(?:^|;)([^=;]+)=({_CONNECTION_VALUE})")
 # The same in a line of text (a log, a settings page): keys of at most three words, values
-# that end at the line's end; told by a secret's key (then read on its line only).
+# that end at the line's end; told by a secret's key (then read on its line only). A quoted or
+# braced value ends at its closer followed by `;`, a blank or the end; one never closed (its
+# end unknown) goes to the line's end.
 _LINE_CONNECTION_VALUE = (
     _CONNECTION_VALUE.replace("[^}]", "[^}\\n]")
     .replace("[^;]*", '[^;\\n"<>]*')  # nor markup's: `<a href="?a=b&amp;password=...">`
     .replace('[^"]', '[^"\\n]')
     .replace("[^']", "[^'\\n]")
+    .replace("}|", "}(?![^;\\s])|")
+    .replace('"|', '"(?![^;\\s])|')
+    .replace("'|", "'(?![^;\\s])|")[:-1]
+    + "|[{\"'][^\\n]*)"
 )
+_LINE_CONNECTION_PAIR = lazy_regex(rf"(?:^|;)([^=;]+)=({_LINE_CONNECTION_VALUE})")
+# What encloses a connection string in prose (`'Server=...;Pwd=...'`, in backticks, brackets):
+# its values end before the closer.
+_ENCLOSERS = {"'": "'", "`": "`", "(": ")", "[": "]"}
 _LINE_CONNECTION_KEY = r"[A-Za-z][\w.-]{0,40}(?: [\w.-]{1,40}){0,2}"
 _LINE_CONNECTION = lazy_regex(
     rf"(?<![\w.-]){_LINE_CONNECTION_KEY}={_LINE_CONNECTION_VALUE}"
@@ -1997,11 +2007,13 @@ class Scrubber:
             return "html"
         return "text"
 
-    def _scrub_connection(self, value: str, found: list[str]) -> str:
+    def _scrub_connection(
+        self, value: str, found: list[str], pairs: re.Pattern[str] = _CONNECTION_PAIR
+    ) -> str:
         """A connection string (`Server=x;Uid=app;Pwd=...`, Azure's `...;AccountKey=...`):
         sensitive pairs' values replaced, nothing encoded (it is no form)."""
         edits: list[tuple[int, int, str]] = []
-        for pair in _CONNECTION_PAIR.finditer(value):
+        for pair in pairs.finditer(value):
             key, secret = pair.group(1).strip(), pair.group(2)
             sensitive = normalize_name(key) in _CONNECTION_SECRETS or self._param_names(key)
             if sensitive and secret.strip() and not _is_placeholder(secret.strip()):
@@ -2022,12 +2034,16 @@ class Scrubber:
             end = text.find("\n", secret.end())
             done = len(text) if end < 0 else end
             for match in _LINE_CONNECTION.finditer(text, start, done):
+                closer = _ENCLOSERS.get(text[match.start() - 1 : match.start()], "")
+                end = text.rfind(closer, match.start(), match.end()) if closer else -1
+                if end > 0:  # `'Server=db;Pwd=my pass' failed`: up to the last closer
+                    match = _LINE_CONNECTION.match(text, match.start(), end) or match
                 keys = {
                     normalize_name(pair.group(1))
-                    for pair in _CONNECTION_PAIR.finditer(match.group())
+                    for pair in _LINE_CONNECTION_PAIR.finditer(match.group())
                 }
                 if keys & _CONNECTION_KEYWORDS and not _ENTITY.search(match.group()):
-                    new = self._scrub_connection(match.group(), found)
+                    new = self._scrub_connection(match.group(), found, _LINE_CONNECTION_PAIR)
                     if new != match.group():
                         edits.append((match.start(), match.end(), new))
         return splice(text, edits)
