@@ -1071,6 +1071,11 @@ def test_secrets_in_more_places_of_text_and_markup(content_type: str, text: str,
             "psql \"password = 'it\\'s Zq7xW9pL' dbname=shop\"",
             "psql \"password = '<SCRUBBED>' dbname=shop\"",
         ),
+        # Unquoted, `\'`, `\\` and `\ ` escape a quote, a backslash, a blank: all of it goes.
+        (
+            "conninfo: host=db user=app password=it\\'s\\ Zq7x\\\\W9pL port=5432",
+            "conninfo: host=db user=app password=<SCRUBBED> port=5432",
+        ),
         # A .pgpass file's line: host, port, database, user, password (`\:` escapes a colon).
         (
             f"db.internal:5432:shop:app:{SECRET}\n*:*:*:admin:Zq7x\\:W9pL2\n",

@@ -2048,6 +2048,18 @@ class Scrubber:
                         edits.append((match.start(), match.end(), new))
         return splice(text, edits)
 
+    def _scrub_conninfo_escapes(self, text: str, found: list[str], encode: Encoder) -> str:
+        """A libpq connection string's unquoted password holding escapes (`password=it\\'s`),
+        whole: read as a parameter, its value ended at the escaped quote."""
+        edits: list[tuple[int, int, str]] = []
+        for match in _CONNINFO_ESCAPED.finditer(text):
+            line = _line_before(text, match.start()) + _line_after(text, match.end())
+            value = match.group(1)
+            if "\\" in value and _CONNINFO_KEYWORD.search(line) and _secret_like(value):
+                found.append(_finding("password", value))
+                edits.append((match.start(1), match.end(1), encode(SCRUBBED)))
+        return splice(text, edits)
+
     def _scrub_parsed(
         self, value: Any, path: list[Segment], sensitive: bool, name: str, found: list[str]
     ) -> Any:
@@ -2157,6 +2169,8 @@ class Scrubber:
             text = self._scrub_link_tokens(text, found)
             if ";" in text:
                 text = self._scrub_line_connections(text, found)
+            if "password" in text and "\\" in text:
+                text = self._scrub_conninfo_escapes(text, found, encode)
             text = self._scrub_embedded(text, found, markup=encode is _markup)
             if ":" in text or "=>" in text:
                 text = self._scrub_fields(text, found, encode, yaml)
@@ -2692,6 +2706,11 @@ _AUTH_PAIR = lazy_regex(
 # libpq's connection string: a quoted password (blanks in it, `\'` escaping a quote), on a line
 # with another of its keywords; an unquoted one is a pair as any other.
 _CONNINFO_PASSWORD = lazy_regex(r"(?<![\w.-])password[ \t]*=[ \t]*'((?:[^'\\\n]|\\.){1,256})'")
+# An unquoted one escapes a quote, a backslash or a blank with `\`: such a value (told by an
+# escape in it) ends at the first blank not escaped (or a quote around the whole string).
+_CONNINFO_ESCAPED = lazy_regex(
+    r"""(?<![\w.-])password[ \t]*=[ \t]*((?!['"])(?:[^\s\\"]|\\[^\n]){1,256})"""
+)
 _CONNINFO_KEYWORD = lazy_regex(
     r"(?<![\w.-])(?:host|hostaddr|dbname|user|port|sslmode|service|options)[ \t]*="
 )
