@@ -308,6 +308,48 @@ def test_a_secret_field_is_named_not_reported_as_high_entropy(tmp_path, capsys):
     assert SECRET not in "\n".join(lines)
 
 
+def test_a_secret_whose_name_and_value_a_fold_puts_on_two_lines_is_counted_once(tmp_path, capsys):
+    # Was: 3 findings for 2 tokens. The field `b_token` is on line 11 (its name), its value's
+    # detector finding on line 12: neither was taken for the other, both were counted.
+    other = GITHUB[:-1] + "Z"
+    body = json.dumps({"a_token": GITHUB, "b_token": other})
+    path = write(
+        tmp_path / "folded.yaml",
+        f"""\
+interactions:
+- request:
+    body: null
+    headers: {{}}
+    method: GET
+    uri: https://api.example.com/v1
+  response:
+    body:
+      string: '{body[: -len(other) - 3]}
+        "{other}"}}'
+    headers:
+      Content-Type:
+      - application/json
+    status:
+      code: 200
+      message: OK
+version: 1
+""",
+    )
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert lines[:-1] == [f"{path}:9: github", f"{path}:10: github"]
+
+
+def test_a_field_beside_another_secret_a_detector_found_on_its_line_is_counted(tmp_path, capsys):
+    # Was: the password, not the token's text, was taken for the line's only detector
+    # finding (the first left on the line): one finding for two secrets.
+    text = DIRTY.replace(f"your token is {GITHUB} and more text", f"password=Zq7xW9pL2mKv {GITHUB}")
+    path = write(tmp_path / "two.yaml", text)
+    status, lines, _ = run(capsys, str(path))
+    assert status == 1
+    assert f"{path}:13: github" in lines and f"{path}:13: sensitive-field:password" in lines
+
+
 def interaction() -> tuple[Request, dict[str, Any]]:
     body = json.dumps({"client_secret": SECRET, "nested": [{"refresh_token": SECRET}]})
     request = Request(

@@ -137,7 +137,9 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
                 field = kind.rpartition(":")[2]
                 hint = field if kind.startswith("sensitive-field:") else ""
                 number = span[0] if where is None else where(hint)
-                hit = _same_secret(hits.get(number), getattr(kind, "value", ""))
+                others = [line for line in span if line != number]
+                value = getattr(kind, "value", "")
+                hit = _same_secret(hits, [number, *others], value, lines)
                 if hit is not None:
                     if hit[0] == "high-entropy":  # a value after a name: the name says more
                         findings[hit[2]] = (number, kind)
@@ -156,16 +158,26 @@ def scan_text(text: str, scrubber: Scrubber) -> list[tuple[int, str]]:
 
 
 def _same_secret(
-    hits: list[tuple[str, str, int]] | None, value: str
+    hits: dict[int, list[tuple[str, str, int]]],
+    numbers: list[int],
+    value: str,
+    lines: list[str],
 ) -> tuple[str, str, int] | None:
-    """The detector finding on a line that a field finding on it is taken for (removed from
-    `hits`): the one whose text is in the field's value, else the first; None if none is left."""
-    if not hits:
+    """The detector finding that a field finding at line `numbers[0]` (its value on those
+    lines) is taken for, removed from `hits`: the one whose text is in the field's value, on
+    any of its lines (a fold can put the name on one, the value on the next); else, where the
+    value is not written as such on the field's line (escaped, encoded, or not known), the
+    first left there. None if none: a value written on its line that no detector finding
+    holds is another secret."""
+    for number in numbers:
+        for at, hit in enumerate(hits.get(number, [])):
+            if value and (hit[1] in value or value in hit[1]):
+                return hits[number].pop(at)
+    first = numbers[0]
+    left = hits.get(first)
+    if not left or (value and 0 < first <= len(lines) and value in lines[first - 1]):
         return None
-    for at, hit in enumerate(hits):
-        if value and (hit[1] in value or value in hit[1]):
-            return hits.pop(at)
-    return hits.pop(0)
+    return left.pop(0)
 
 
 def _client_error(node: yaml.MappingNode) -> bool:
