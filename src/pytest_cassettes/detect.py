@@ -154,6 +154,7 @@ DEFAULT_NAME_RULES: tuple[str, ...] = (
     "*passphrase",
     "*private-key",
     "*secret-key",
+    "*signing-key",  # a webhook's or a token issuer's key (`X-Signing-Key`, `signing_key`)
     "*access-key",
     "*subscription-key",
     "*signature",
