@@ -148,6 +148,34 @@ def test_headers_named_like_keys_that_hold_no_secret_are_kept():
 
 
 @pytest.mark.parametrize(
+    ("encode", "strip"),
+    [
+        (base64.b64encode, False),
+        (base64.urlsafe_b64encode, False),
+        (base64.urlsafe_b64encode, True),
+    ],
+    ids=["standard", "url-safe", "url-safe-unpadded"],
+)
+def test_a_json_document_in_base64_in_json_is_scrubbed_and_encoded_as_it_was(
+    encode: Any, strip: bool
+):
+    # A Kinesis record's `Data`, a Pub/Sub message's `data`: the secret in them was kept. (`??`
+    # encodes to `Pz8` or `Pz_`: the URL-safe alphabet is told; padding: both lengths need it.)
+    def b64(document: Any) -> str:
+        encoded = encode(json.dumps(document).encode()).decode()
+        return encoded.rstrip("=") if strip else encoded
+
+    body = json.dumps({"messages": [{"data": b64({"user": "??ad", "api_key": SECRET})}]})
+    new, count = scrub_response(response(body, {"Content-Type": ["application/json"]}))
+    data = json.loads(new["body"]["string"])["messages"][0]["data"]
+    assert (data, count) == (b64({"user": "??ad", "api_key": "<SCRUBBED>"}), 1)
+    # One with no secret (a page's cursor) stays as it was.
+    cursor = json.dumps({"next": b64({"page": 2, "after": "item-41"})})
+    new, count = scrub_response(response(cursor, {"Content-Type": ["application/json"]}))
+    assert (new["body"]["string"], count) == (cursor, 0)
+
+
+@pytest.mark.parametrize(
     ("content_type", "text"),
     [
         ("application/yaml", "customer_key: cus_NffrFeUfNV2Hib7bQ\n"),

@@ -504,6 +504,10 @@ _CONNECTION_KEYWORDS = frozenset(
 )
 _CONNECTION_SECRETS = frozenset({"pwd", "password", "accountkey", "sharedaccesskey"})
 _CONNECTION_PASSWORD = lazy_regex(r"[;\"]\s*[Pp][Ww][Dd]\s*=")
+# A JSON document in base64: `{` and `[` encode to these (`{"`, `{ `, `{\n`, `[{`, `["`, `[\n`).
+_BASE64_JSON_STARTS = frozenset({"ey", "ew", "W3", "Wy", "Ww"})
+_BASE64 = lazy_regex(r"[A-Za-z0-9+/_-]{16,}={0,2}\Z")
+_BASE64_JSON_STRING = lazy_regex(r'"(?:ey|ew|W3|Wy|Ww)[A-Za-z0-9+/_-]{14,}={0,2}\\?"')
 _URL_LIKE = lazy_regex(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # A parameter of a URL or query string inside text (a link in HTML, a pagination URL in JSON, a
 # Link header): its separator, name and value. `;` also ends HTML's `&amp;`. A value ends at
@@ -1721,7 +1725,12 @@ class Scrubber:
         """Whether a JSON text may hold a sensitive parameter or key inside a string: a query
         string, a URL, a JSON document quoted in it; a command's credentials, a one-time
         link's token."""
-        return _may_hold_command(text) or has_link_token(text) or self._embedded_name(text)
+        return (
+            _may_hold_command(text)
+            or has_link_token(text)
+            or self._embedded_name(text)
+            or _BASE64_JSON_STRING.search(text) is not None
+        )
 
     def _string_may_change(self, token: str) -> bool:
         """Whether the text rules may change a raw JSON string beyond what _text_hits found
@@ -1730,6 +1739,7 @@ class Scrubber:
             _holds_command(token)
             or has_link_token(token)
             or (_may_embed(token) and self._embedded_name(token))
+            or _BASE64_JSON_STRING.search(token) is not None
         )
 
     def _embedded_name(self, text: str) -> bool:
@@ -1987,6 +1997,10 @@ class Scrubber:
             nested = self._scrub_json(value, found, depth + 1)
             if nested is not None:
                 return nested
+        if depth < _MAX_NESTING and value[:2] in _BASE64_JSON_STARTS and _BASE64.match(value):
+            nested = self._scrub_base64_json(value, found, depth)
+            if nested is not None:
+                return nested
         kind = self._string_kind(value)
         if kind == "connection":
             return self._scrub_text(self._scrub_connection(value, found), found, plain_text)
@@ -1995,6 +2009,26 @@ class Scrubber:
         if kind == "html":
             return self._scrub_text(self._scrub_html_fields(value, found), found, _markup)
         return self._scrub_text(value, found, plain_text)
+
+    def _scrub_base64_json(self, value: str, found: list[str], depth: int) -> str | None:
+        """A JSON document in base64 (a Pub/Sub message's `data`, a Kinesis record's `Data`)
+        scrubbed as one, encoded again as it was (URL-safe or not, padded or not); None when
+        the value is no such document or nothing in it changed."""
+        urlsafe = "-" in value or "_" in value
+        padded = value + "=" * (-len(value) % 4)
+        try:
+            decode = base64.urlsafe_b64decode if urlsafe else base64.b64decode
+            text = decode(padded).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+            return None
+        if text.lstrip()[:1] not in ("{", "["):
+            return None
+        nested = self._scrub_json(text, found, depth + 1)
+        if nested is None or nested == text:
+            return None
+        encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+        encoded = encode(nested.encode("utf-8")).decode("ascii")
+        return encoded if value.endswith("=") or len(value) % 4 == 0 else encoded.rstrip("=")
 
     def _string_kind(self, value: str) -> str:
         """What a string that is not JSON holds, as _scrub_string reads it: a whole
