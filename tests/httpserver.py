@@ -37,7 +37,7 @@ import socketserver
 import sys
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -56,7 +56,7 @@ class Route:
 
     status: int = 200
     body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     encoding: str | None = None
     chunk: int = 0
     reason: str | None = None
@@ -115,7 +115,7 @@ class LocalServer:
         *,
         status: int = 200,
         body: bytes | str = b"",
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | Sequence[str]] | None = None,
         encoding: str | None = None,
         chunk: int = 0,
         reason: str | None = None,
@@ -225,7 +225,8 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             body = ENCODERS[route.encoding](route.body) if route.encoding else route.body
             self.send_response(route.status, route.reason)
             for name, value in route.headers.items():
-                self.send_header(name, value)
+                for each in [value] if isinstance(value, str) else value:  # Set-Cookie, twice
+                    self.send_header(name, each)
             if route.encoding:
                 self.send_header("Content-Encoding", route.encoding)
             if route.chunk:
