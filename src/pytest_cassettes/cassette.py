@@ -9,7 +9,6 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 from urllib.parse import urlparse
@@ -262,16 +261,27 @@ def loaded_form(raw: storage.Interaction) -> tuple[Any, dict[str, Any]]:
     return request, normalize_response(response)
 
 
-@dataclass(eq=False)  # two identical interactions are still two entries
 class Entry:
-    """One interaction the test may replay."""
+    """One interaction the test may replay. Two identical interactions are still two entries
+    (compared by identity).
 
-    request: Any
-    response: dict[str, Any]
-    source: Path
-    raw: storage.Interaction | None  # the stored form, for own interactions that may be dropped
-    plays: int = 0
-    key: tuple[Any, ...] = ()  # its bucket in the cassette's index
+    Written by hand, as this module's other classes, not as a dataclass (see values.py)."""
+
+    __slots__ = ("key", "plays", "raw", "request", "response", "source")
+
+    def __init__(
+        self,
+        request: Any,
+        response: dict[str, Any],
+        source: Path,
+        raw: storage.Interaction | None,  # the stored form, for own interactions that may go
+    ) -> None:
+        self.request = request
+        self.response = response
+        self.source = source
+        self.raw = raw
+        self.plays = 0
+        self.key: tuple[Any, ...] = ()  # its bucket in the cassette's index
 
     def forget_response(self) -> None:
         """Let a played response (a large body) go once nothing can use it any more.
@@ -342,83 +352,111 @@ def _placeholder_in(request: Any, cookies: bool = False) -> str | None:
     return None
 
 
-@dataclass
 class Context:
     """What the error messages need to know about the running test."""
 
-    nodeid: str
-    mode: str
-    reason: str
-    named: bool = False  # the marker names the cassette: other tests may share it
-    # A node id (or its file) as the pytest commands the messages print take it.
-    argument: Callable[[str], str] = quoted
+    __slots__ = ("argument", "mode", "named", "nodeid", "reason")
+
+    def __init__(
+        self,
+        nodeid: str,
+        mode: str,
+        reason: str,
+        named: bool = False,  # the marker names the cassette: other tests may share it
+        # A node id (or its file) as the pytest commands the messages print take it.
+        argument: Callable[[str], str] = quoted,
+    ) -> None:
+        self.nodeid = nodeid
+        self.mode = mode
+        self.reason = reason
+        self.named = named
+        self.argument = argument
 
 
-# eq=False: a test's cassette is equal to itself only (list.index finds that one), and no
-# __eq__ of its 32 fields is compiled at every start.
-@dataclass(repr=False, eq=False)
 class Cassette:
-    """The cassette(s) of one test. Exposed to tests through the `cassette` fixture."""
+    """The cassette(s) of one test. Exposed to tests through the `cassette` fixture.
 
-    path: Path
-    shared_paths: tuple[Path, ...]
-    record_mode: str
-    context: Context
-    matchers: Sequence[Matcher]
-    prepare_request: Prepare = lambda r: r
-    # None: no response filter (scrub_response copies the response the stubs still use).
-    prepare_response: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
-    scrub_request: Scrub = lambda r: (r, 0)
-    # (response, the request it answers) -> (scrubbed response or None, values scrubbed)
-    scrub_response: Callable[[dict[str, Any], Any], tuple[dict[str, Any] | None, int]] = (
-        lambda r, request: (r, 0)
-    )
-    allow_playback_repeats: bool = False
-    replay_only: bool = False
-    strict: bool = False
-    codec: storage.Codec = storage.YAML
-    persisted: storage.Persisted | None = None  # a persister registered by a plugin
-    own_exists: bool = False
-    # Collected tests whose markers name this cassette first, one more in a run that did not
-    # collect every module (Session.open).
-    sharing: int = 1
-    # The stored requests of the own cassette as loaded (a played entry lets its stored form
-    # go: see Entry.forget_response), to tell at save what other processes wrote meanwhile.
-    own_requests: list[Any] = field(default_factory=list)
-    # Shared by the process's cassettes: [0] is set once a `use_cassette` block's cassette
-    # (`hands_out`) replayed a response holding a placeholder (a login's token): a test's
-    # request carrying one is then refused too (see _check_no_placeholder).
-    handed_out: list[bool] = field(default_factory=lambda: [False])
-    # The identities of stored interactions found with nothing to scrub (see _check_kept),
-    # shared by the session's cassettes of the same scrubbing rules; and how many secret
-    # values the last save kept of interactions recorded unscrubbed before.
-    clean: set[str] = field(default_factory=set)
-    secrets_kept: int = 0
-    # (request, response) -> values the rules would scrub in a stored interaction.
-    count_secrets: Callable[[Any, dict[str, Any]], int] = lambda request, response: 0
-    hands_out: bool = False
-    entries: list[Entry] = field(default_factory=list)
-    recorded: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
-    errors: list[CassetteError] = field(default_factory=list)
-    scrubbed: int = 0
-    # Hosts of live requests a scrub function dropped (returned None): sent unrecorded, and
-    # the network guard's error names the function rather than `ignore_hosts`.
-    dropped_hosts: set[str] = field(default_factory=set)
-    preset_drop: list[str] = field(default_factory=list)  # rewrite: the old own interactions go
-    # The own interactions are never replayed, and those the test sends again are replaced
-    # ("all"; "rewrite" of a cassette others may record into too: Session.open).
-    replaces: bool = False
-    rewrite_run: str | None = None  # rewrite: the run's id (its first write removes the old)
-    # A rewrite in part: the identities of what the file held when the run first opened it
-    # (storage.run_old), the only ones replaced; and the run's id, to record what was.
-    old: Counter[str] | None = None
-    replace_run: str | None = None
+    A test's cassette is equal to itself only (list.index finds that one)."""
 
-    def __repr__(self) -> str:
-        return f"<Cassette {str(self.path)!r} mode={self.record_mode} entries={len(self.entries)}>"
-
-    def __post_init__(self) -> None:
-        self.replaces = self.replaces or (self.record_mode == "all" and self.can_record)
+    def __init__(
+        self,
+        path: Path,
+        shared_paths: tuple[Path, ...],
+        record_mode: str,
+        context: Context,
+        matchers: Sequence[Matcher],
+        *,
+        prepare_request: Prepare = lambda r: r,
+        # None: no response filter (scrub_response copies the response the stubs still use).
+        prepare_response: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        scrub_request: Scrub = lambda r: (r, 0),
+        # (response, the request it answers) -> (scrubbed response or None, values scrubbed)
+        scrub_response: Callable[[dict[str, Any], Any], tuple[dict[str, Any] | None, int]] = (
+            lambda r, request: (r, 0)
+        ),
+        allow_playback_repeats: bool = False,
+        replay_only: bool = False,
+        strict: bool = False,
+        codec: storage.Codec = storage.YAML,
+        # Shared by the process's cassettes: [0] is set once a `use_cassette` block's cassette
+        # (`hands_out`) replayed a response holding a placeholder (a login's token): a test's
+        # request carrying one is then refused too (see _check_no_placeholder).
+        handed_out: list[bool] | None = None,
+        # The identities of stored interactions found with nothing to scrub (see
+        # _check_kept), shared by the session's cassettes of the same scrubbing rules.
+        clean: set[str] | None = None,
+        # (request, response) -> values the rules would scrub in a stored interaction.
+        count_secrets: Callable[[Any, dict[str, Any]], int] = lambda request, response: 0,
+        hands_out: bool = False,
+        errors: list[CassetteError] | None = None,
+        # Hosts of live requests a scrub function dropped (returned None): sent unrecorded,
+        # and the network guard's error names the function rather than `ignore_hosts`.
+        dropped_hosts: set[str] | None = None,
+    ) -> None:
+        self.path = path
+        self.shared_paths = shared_paths
+        self.record_mode = record_mode
+        self.context = context
+        self.matchers = matchers
+        self.prepare_request = prepare_request
+        self.prepare_response = prepare_response
+        self.scrub_request = scrub_request
+        self.scrub_response = scrub_response
+        self.allow_playback_repeats = allow_playback_repeats
+        self.replay_only = replay_only
+        self.strict = strict
+        self.codec = codec
+        self.handed_out = [False] if handed_out is None else handed_out
+        self.clean: set[str] = set() if clean is None else clean
+        self.count_secrets = count_secrets
+        self.hands_out = hands_out
+        self.errors: list[CassetteError] = [] if errors is None else errors
+        self.dropped_hosts: set[str] = set() if dropped_hosts is None else dropped_hosts
+        self.persisted: storage.Persisted | None = None  # a persister registered by a plugin
+        self.own_exists = False
+        # Collected tests whose markers name this cassette first, one more in a run that did
+        # not collect every module (Session.open).
+        self.sharing = 1
+        # The stored requests of the own cassette as loaded (a played entry lets its stored
+        # form go: see Entry.forget_response), to tell at save what other processes wrote
+        # meanwhile.
+        self.own_requests: list[Any] = []
+        # How many secret values the last save kept of interactions recorded unscrubbed before.
+        self.secrets_kept = 0
+        self.entries: list[Entry] = []
+        self.recorded: list[tuple[Any, dict[str, Any]]] = []
+        self.scrubbed = 0
+        # Rewrite: the old own interactions go.
+        self.preset_drop: list[str] = []
+        # The own interactions are never replayed, and those the test sends again are
+        # replaced ("all"; "rewrite" of a cassette others may record into too: Session.open).
+        self.replaces = record_mode == "all" and self.can_record
+        # Rewrite: the run's id (its first write removes the old).
+        self.rewrite_run: str | None = None
+        # A rewrite in part: the identities of what the file held when the run first opened it
+        # (storage.run_old), the only ones replaced; and the run's id, to record what was.
+        self.old: Counter[str] | None = None
+        self.replace_run: str | None = None
         self._lock = threading.RLock()
         self._key_funcs = [KEYS[m] for m in self.matchers if m in KEYS]
         self._check = [m for m in self.matchers if m not in SUFFICIENT]
@@ -435,6 +473,9 @@ class Cassette:
         self._played_any = False  # whether a response was replayed (see _check_no_placeholder)
         # id(live request) -> (request, prepared): sent to be recorded, no response recorded yet
         self._sent: dict[int, tuple[Any, Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Cassette {str(self.path)!r} mode={self.record_mode} entries={len(self.entries)}>"
 
     # --- loading ---------------------------------------------------------------------------
 

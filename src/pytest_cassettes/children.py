@@ -34,7 +34,6 @@ import re
 import stat
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
@@ -73,19 +72,25 @@ STREAM_SOCKETS = _stream_sockets()
 _PACKAGE_PARENT_JSON = json.dumps(_PACKAGE_PARENT)
 
 
-@dataclass
 class ChildSpec:
     """What a child needs to guard itself as its parent's guard does: the allowed hosts as
     given, and what its NetworkBlockedError says (the test, the record mode and why,
-    pytest-recording's wording or not)."""
+    pytest-recording's wording or not).
 
-    allow: Sequence[str]
-    test: str
-    mode: str | None
-    reason: str
-    legacy: bool = False
-    key: str = field(default="", init=False)  # names the guard in the report: set by publish
-    encoded: str = field(default="", init=False)  # as the variable carries it: made with key
+    Written by hand, not as a dataclass (see values.py)."""
+
+    __slots__ = ("allow", "encoded", "key", "legacy", "mode", "reason", "test")
+
+    def __init__(
+        self, allow: Sequence[str], test: str, mode: str | None, reason: str, legacy: bool = False
+    ) -> None:
+        self.allow = allow
+        self.test = test
+        self.mode = mode
+        self.reason = reason
+        self.legacy = legacy
+        self.key = ""  # names the guard in the report: set by publish
+        self.encoded = ""  # as the variable carries it: made with key
 
     def wire(self) -> dict[str, Any]:
         """As ``PYTEST_CASSETTES_CHILD_GUARD`` carries it (JSON), for guard_this_process."""

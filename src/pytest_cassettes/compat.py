@@ -15,7 +15,6 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ import pytest
 
 from pytest_cassettes.paths import without_repetition
 from pytest_cassettes.settings import merge_options, validate_options
+from pytest_cassettes.values import Value
 
 if TYPE_CHECKING:
     from pytest_cassettes.cassette import Cassette
@@ -39,8 +39,7 @@ except (AttributeError, ValueError, OSError):  # Windows
     MAX_FILENAME_LEN = 255
 
 
-@dataclass(frozen=True)
-class NetworkOptions:
+class NetworkOptions(Value):
     """What the network guard reads: pytest-recording's flags and marker, with ours.
 
     `block_network`: `--block-network`, ini `cassette_block_network` or the test's
@@ -48,8 +47,11 @@ class NetworkOptions:
     ini `cassette_allow_hosts`, the marker's `allowed_hosts` and `vcr_config["allowed_hosts"]`.
     """
 
-    block_network: bool = False
-    allow_hosts: tuple[str, ...] = ()
+    __slots__ = _compared = ("block_network", "allow_hosts")
+
+    def __init__(self, block_network: bool = False, allow_hosts: tuple[str, ...] = ()) -> None:
+        self.block_network = block_network
+        self.allow_hosts = allow_hosts
 
 
 def add_options(group: pytest.OptionGroup) -> None:
@@ -197,15 +199,24 @@ def default_cassette_name(item: pytest.Item) -> str:
     return name
 
 
-@dataclass(frozen=True)
 class LegacyCassettes:
     """The cassettes of a `vcr` test, laid out as pytest-recording lays them out."""
 
-    layers: list[dict[str, Any]]
-    directory: Path  # of the test's own cassette: `vcr_cassette_dir`, or cassette_library_dir
-    default_name: str
-    extra: tuple[str, ...]
-    extra_directory: Path | None = None  # what extra names are relative to, if not `directory`
+    __slots__ = ("default_name", "directory", "extra", "extra_directory", "layers")
+
+    def __init__(
+        self,
+        layers: list[dict[str, Any]],
+        directory: Path,  # of the test's own cassette: `vcr_cassette_dir`, or cassette_library_dir
+        default_name: str,
+        extra: tuple[str, ...],
+        extra_directory: Path | None = None,  # what extra names are relative to, if not `directory`
+    ) -> None:
+        self.layers = layers
+        self.directory = directory
+        self.default_name = default_name
+        self.extra = extra
+        self.extra_directory = extra_directory
 
     def paths(self, serializer: str | None) -> tuple[Path, list[Path]]:
         """The cassette recorded into, and the extra ones replayed read-only."""

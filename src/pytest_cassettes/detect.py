@@ -14,12 +14,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 from urllib.parse import unquote_plus
 
 from pytest_cassettes.scrub_shared import lazy_regex
+from pytest_cassettes.values import Value
 
 __all__ = [
     "DEFAULT_HEADER_NAMES",
@@ -336,15 +336,18 @@ def in_text_sensitive(
 # --- detectors -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Value):
     """One secret found in a text: its kind and where it is (text[start:end]); a
     `high-entropy` value's `name` is the name it is written after (`password: ...`)."""
 
-    kind: str
-    start: int
-    end: int
-    name: str = field(default="", compare=False)
+    __slots__ = ("end", "kind", "name", "start")
+    _compared = ("kind", "start", "end")
+
+    def __init__(self, kind: str, start: int, end: int, name: str = "") -> None:
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self.name = name
 
 
 def _entropy(value: str) -> float:

@@ -48,12 +48,12 @@ import sys
 import threading
 import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Union
 
 from pytest_cassettes import children
 from pytest_cassettes.importhooks import Exec, WrappingFinder
+from pytest_cassettes.values import Value
 
 __all__ = ["AllowList", "NetworkGuard", "is_this_machine"]
 
@@ -131,15 +131,24 @@ def is_this_machine(host: str | None) -> bool:
     return address is not None and _is_loopback(address)
 
 
-@dataclass(frozen=True)
-class AllowList:
+class AllowList(Value):
     """Hosts a guard lets through: names, IP addresses and CIDR ranges, each on a port or all;
     and pytest-recording's regular expressions, matched from the start of the host, any port."""
 
-    names: frozenset[tuple[str, int | None]] = frozenset()
-    networks: tuple[tuple[_Network, int | None], ...] = ()
-    patterns: tuple[re.Pattern[str], ...] = ()
-    entries: tuple[str, ...] = field(default=(), compare=False)  # as given: for children
+    __slots__ = ("entries", "names", "networks", "patterns")
+    _compared = ("names", "networks", "patterns")
+
+    def __init__(
+        self,
+        names: frozenset[tuple[str, int | None]] = frozenset(),
+        networks: tuple[tuple[_Network, int | None], ...] = (),
+        patterns: tuple[re.Pattern[str], ...] = (),
+        entries: tuple[str, ...] = (),  # as given: for children
+    ) -> None:
+        self.names = names
+        self.networks = networks
+        self.patterns = patterns
+        self.entries = entries
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowList:

@@ -10,99 +10,152 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from pytest_cassettes.errors import quoted
 
 
-# Never compared: no __eq__ (nor Report's __repr__) compiled at every start, 6 M instructions
-# with Cassette's.
-@dataclass(eq=False)
+# Written by hand, not as dataclasses (see values.py). Never compared.
 class Stats:
     """Counts of what one process (or, merged, the whole run) did with cassettes."""
 
-    cassettes_replayed: int = 0
-    cassettes_recorded: int = 0
-    interactions_played: int = 0
-    interactions_recorded: int = 0
-    interactions_unused: int = 0
-    values_scrubbed: int = 0
-    network_blocked: int = 0
-    network_blocked_in_failed_tests: int = 0  # the others were in tests that passed
-    not_saved: int = 0  # recordings of failed tests, discarded
-    requests_unanswered: int = 0  # sent to record by tests that passed, no response recorded
+    __slots__ = _STATS = (
+        "cassettes_replayed",
+        "cassettes_recorded",
+        "interactions_played",
+        "interactions_recorded",
+        "interactions_unused",
+        "values_scrubbed",
+        "network_blocked",
+        "network_blocked_in_failed_tests",  # the others were in tests that passed
+        "not_saved",  # recordings of failed tests, discarded
+        "requests_unanswered",  # sent to record by tests that passed, no response recorded
+    )
+
+    cassettes_replayed: int
+    cassettes_recorded: int
+    interactions_played: int
+    interactions_recorded: int
+    interactions_unused: int
+    values_scrubbed: int
+    network_blocked: int
+    network_blocked_in_failed_tests: int
+    not_saved: int
+    requests_unanswered: int
+
+    def __init__(self, **counts: int) -> None:
+        for name in self._STATS:
+            setattr(self, name, counts.pop(name, 0))
+        if counts:
+            raise TypeError(f"Stats has no count {sorted(counts)[0]!r}")
 
     def add(self, other: Stats, sign: int = 1) -> None:
         """Add another process's counts (or take them away: sign -1)."""
-        for name in _STATS:
+        for name in self._STATS:
             setattr(self, name, getattr(self, name) + sign * getattr(other, name))
 
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self._STATS}
 
-_STATS = tuple(f.name for f in fields(Stats))  # added at every cassette test's end
 
-
-@dataclass(eq=False)
 class TestRecord:
     """One cassette test: where its cassettes are and what it did with them."""
 
-    nodeid: str
-    cassette: str
-    shared: list[str]
-    mode: str
-    played: int
-    recorded: int
-    unused: list[str]  # "METHOD URI" of own interactions never played
-    saved: bool
-    strict: bool = False  # unused interactions fail it (--cassette-strict, the marker's)
-    unanswered: list[str] = field(default_factory=list)  # "METHOD URI" sent, no response
-    failed: bool = False  # the test failed (its setup or call)
-    attempts: int = 1  # runs of the test (pytest-rerunfailures): this entry is the last one's
+    __slots__ = _FIELDS = (
+        "nodeid",
+        "cassette",
+        "shared",
+        "mode",
+        "played",
+        "recorded",
+        "unused",  # "METHOD URI" of own interactions never played
+        "saved",
+        "strict",  # unused interactions fail it (--cassette-strict, the marker's)
+        "unanswered",  # "METHOD URI" sent, no response
+        "failed",  # the test failed (its setup or call)
+        "attempts",  # runs of the test (pytest-rerunfailures): this entry is the last one's
+    )
+
+    def __init__(
+        self,
+        nodeid: str,
+        cassette: str,
+        shared: list[str],
+        mode: str,
+        played: int,
+        recorded: int,
+        unused: list[str],
+        saved: bool,
+        strict: bool = False,
+        unanswered: list[str] | None = None,
+        failed: bool = False,
+        attempts: int = 1,
+    ) -> None:
+        self.nodeid = nodeid
+        self.cassette = cassette
+        self.shared = shared
+        self.mode = mode
+        self.played = played
+        self.recorded = recorded
+        self.unused = unused
+        self.saved = saved
+        self.strict = strict
+        self.unanswered = [] if unanswered is None else unanswered
+        self.failed = failed
+        self.attempts = attempts
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (lists copied) for the wire and the JSON report."""
+        data = {name: getattr(self, name) for name in self._FIELDS}
+        for name in ("shared", "unused", "unanswered"):
+            data[name] = list(data[name])
+        return data
 
 
-@dataclass(eq=False, repr=False)
 class Report:
     """The run's report, in one process or merged from all workers."""
 
-    stats: Stats = field(default_factory=Stats)
-    tests: list[TestRecord] = field(default_factory=list)
-    used: set[str] = field(default_factory=set)  # used_key() of files some collected test uses
-    candidates: set[str] = field(default_factory=set)  # files in the collected modules' dirs
-    complete: bool = True  # every collected test was selected: orphans can be told
-    # Collected tests whose cassette paths fixtures of their own decide (an overridden
-    # cassette_dir or cassette_config): known only once the test opened its cassette.
-    unknown: set[str] = field(default_factory=set)
-    pruned: list[str] = field(default_factory=list)
-    prune_refused: bool = False  # --cassette-prune asked when orphans could not be told
-    prune_failed: str = ""  # why --cassette-prune could not delete (the lock folder, the file)
-    # Files vcrpy's own use_cassette wrote in the run, unscrubbed: path -> secrets found.
-    unscrubbed: dict[str, int] = field(default_factory=dict)
-    # Cassettes a save wrote with secrets in interactions recorded before: path -> values.
-    old_secrets: dict[str, int] = field(default_factory=dict)
-    # Cassettes recorded anew beside pytest-vcr's file for the test: path -> that file.
-    beside_pytest_vcr: dict[str, str] = field(default_factory=dict)
-    # Cassettes several tests share whose drop_unused_requests was not applied.
-    drop_skipped: set[str] = field(default_factory=set)
-    # The run collected fewer modules than the whole suite (whole_tree): the tests of the
-    # others, which may name its cassettes too, are not known.
-    narrowed: bool = False
-    # Cassettes a rewrite replaced in part (Session.open): what its tests sent (a narrowed
-    # run, or one that deselected or skipped tests naming them).
-    rewritten_in_part: set[str] = field(default_factory=set)
-    # Cassettes markers name that a marker or a use_cassette block saying
-    # record_mode="rewrite" replaced in part, in a run whose tests do not all rewrite
-    # (Session.open).
-    own_mode_in_part: set[str] = field(default_factory=set)
-    # Cassettes markers name that a rewrite of the whole suite replaced in part: path -> the
-    # tests naming them; what is left of the old recording goes at the run's end if they all
-    # passed (Session.finish_rewrites), else it stays: path -> the tests that did not pass.
-    rewriting: dict[str, list[str]] = field(default_factory=dict)
-    rewrite_kept_old: dict[str, list[str]] = field(default_factory=dict)
-    # Cassettes the markers of several collected tests name first: path -> how many tests
-    # (one more in a narrowed run).
-    sharing: dict[str, int] = field(default_factory=dict)
-    # Strict cassettes several tests share: path -> what none of them played (settle_shared).
-    strict_unplayed: dict[str, list[str]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.stats: Stats = Stats()
+        self.tests: list[TestRecord] = []
+        self.used: set[str] = set()  # used_key() of files some collected test uses
+        self.candidates: set[str] = set()  # files in the collected modules' dirs
+        self.complete: bool = True  # every collected test was selected: orphans can be told
+        # Collected tests whose cassette paths fixtures of their own decide (an overridden
+        # cassette_dir or cassette_config): known only once the test opened its cassette.
+        self.unknown: set[str] = set()
+        self.pruned: list[str] = []
+        self.prune_refused = False  # --cassette-prune asked when orphans could not be told
+        # Why --cassette-prune could not delete (the lock folder, the file).
+        self.prune_failed: str = ""
+        # Files vcrpy's own use_cassette wrote in the run, unscrubbed: path -> secrets found.
+        self.unscrubbed: dict[str, int] = {}
+        # Cassettes a save wrote with secrets in interactions recorded before: path -> values.
+        self.old_secrets: dict[str, int] = {}
+        # Cassettes recorded anew beside pytest-vcr's file for the test: path -> that file.
+        self.beside_pytest_vcr: dict[str, str] = {}
+        # Cassettes several tests share whose drop_unused_requests was not applied.
+        self.drop_skipped: set[str] = set()
+        # The run collected fewer modules than the whole suite (whole_tree): the tests of the
+        # others, which may name its cassettes too, are not known.
+        self.narrowed: bool = False
+        # Cassettes a rewrite replaced in part (Session.open): what its tests sent (a narrowed
+        # run, or one that deselected or skipped tests naming them).
+        self.rewritten_in_part: set[str] = set()
+        # Cassettes markers name that a marker or a use_cassette block saying
+        # record_mode="rewrite" replaced in part, in a run whose tests do not all rewrite
+        # (Session.open).
+        self.own_mode_in_part: set[str] = set()
+        # Cassettes markers name that a rewrite of the whole suite replaced in part: path -> the
+        # tests naming them; what is left of the old recording goes at the run's end if they all
+        # passed (Session.finish_rewrites), else it stays: path -> the tests that did not pass.
+        self.rewriting: dict[str, list[str]] = {}
+        self.rewrite_kept_old: dict[str, list[str]] = {}
+        # Cassettes the markers of several collected tests name first: path -> how many tests
+        # (one more in a narrowed run).
+        self.sharing: dict[str, int] = {}
+        # Strict cassettes several tests share: path -> what none of them played (settle_shared).
+        self.strict_unplayed: dict[str, list[str]] = {}
 
     @property
     def orphans_known(self) -> bool:
@@ -132,8 +185,8 @@ class Report:
     def to_wire(self) -> dict[str, Any]:
         """Plain data for execnet (xdist's channel)."""
         return {
-            "stats": asdict(self.stats),
-            "tests": [asdict(t) for t in self.tests],
+            "stats": self.stats.as_dict(),
+            "tests": [t.as_dict() for t in self.tests],
             "used": sorted(self.used),
             "candidates": sorted(self.candidates),
             "complete": self.complete,
@@ -199,8 +252,8 @@ class Report:
         """The report for CI: per test, totals, orphans."""
         document = {
             "version": 1,
-            "totals": {**asdict(self.stats), "orphan_cassettes": len(self.orphans)},
-            "tests": [asdict(t) for t in sorted(self.tests, key=lambda t: t.nodeid)],
+            "totals": {**self.stats.as_dict(), "orphan_cassettes": len(self.orphans)},
+            "tests": [t.as_dict() for t in sorted(self.tests, key=lambda t: t.nodeid)],
             "orphans": self.orphans,
             "orphans_known": self.orphans_known,
             "pruned": self.pruned,

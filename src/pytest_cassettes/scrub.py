@@ -33,7 +33,6 @@ import bisect
 import contextvars
 import copy
 import csv
-import dataclasses
 import functools
 import html
 import itertools
@@ -43,7 +42,6 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -111,6 +109,7 @@ from pytest_cassettes.scrub_streams import (
     token_ids,
 )
 from pytest_cassettes.streams import JSON_TOKEN
+from pytest_cassettes.values import Value
 
 __all__ = [
     "DISABLE_NAMES",
@@ -252,9 +251,7 @@ def learning_scrub(
     before = learned.key
     new, count = getattr(scrubber_for(rules, before), method)(interaction, learned, *answered)
     if new is not None and learned.key is not before:
-        # Built only here: dataclasses.replace costs ~10 us, paid at every test.
-        bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
-        again = getattr(scrubber_for(bare, learned.key), method)
+        again = getattr(scrubber_for(rules.without_hooks(), learned.key), method)
         new, more = again(new, again_told, *answered)
         count += more
     return new, count
@@ -744,8 +741,7 @@ def _markup(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-@dataclass(frozen=True)
-class ScrubRules:
+class ScrubRules(Value):
     """User rules: they extend the defaults; `disable` turns named defaults off.
 
     Names in `headers` and `params` ignore case, '-' and '_'; '*' matches any run of characters.
@@ -756,14 +752,45 @@ class ScrubRules:
     rule matches, to exempt just that name (e.g. "x-csrf-token").
     """
 
-    headers: tuple[str, ...] = ()
-    params: tuple[str, ...] = ()
-    json_paths: tuple[str, ...] = ()
-    patterns: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()
-    disable: tuple[str, ...] = ()
-    request_hooks: tuple[RequestHook, ...] = ()
-    response_hooks: tuple[ResponseHook, ...] = ()
+    __slots__ = _compared = (
+        "headers",
+        "params",
+        "json_paths",
+        "patterns",
+        "env",
+        "disable",
+        "request_hooks",
+        "response_hooks",
+    )
+
+    def __init__(
+        self,
+        headers: tuple[str, ...] = (),
+        params: tuple[str, ...] = (),
+        json_paths: tuple[str, ...] = (),
+        patterns: tuple[str, ...] = (),
+        env: tuple[str, ...] = (),
+        disable: tuple[str, ...] = (),
+        request_hooks: tuple[RequestHook, ...] = (),
+        response_hooks: tuple[ResponseHook, ...] = (),
+    ) -> None:
+        self.headers = headers
+        self.params = params
+        self.json_paths = json_paths
+        self.patterns = patterns
+        self.env = env
+        self.disable = disable
+        self.request_hooks = request_hooks
+        self.response_hooks = response_hooks
+
+    def without_hooks(self) -> ScrubRules:
+        """The same rules, no hook."""
+        return ScrubRules(
+            self.headers, self.params, self.json_paths, self.patterns, self.env, self.disable
+        )
+
+
+NO_RULES = ScrubRules()
 
 
 def _is_secret_env_name(name: str) -> bool:
@@ -866,7 +893,7 @@ class Scrubber:
 
     def __init__(
         self,
-        rules: ScrubRules = ScrubRules(),  # frozen, so sharing the default is safe
+        rules: ScrubRules = NO_RULES,  # never changed, so sharing the default is safe
         environ: Mapping[str, str] | None = None,
         learned: Iterable[str] = (),
     ) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +35,7 @@ from pytest_cassettes.settings import (
     resolve,
     validate_options,
 )
+from pytest_cassettes.values import Value
 
 # vcrpy (which imports requests and urllib3), and our modules built on it, are imported when
 # the first cassette test starts: a run without one does not pay for them (some 60-100 ms).
@@ -120,14 +119,18 @@ class EnvironmentKey:
         return key
 
 
-@dataclass
 class Attempt:
     """One run of a test (the first, or a rerun's): its number, its entries in the report
-    and what each added to the counts."""
+    and what each added to the counts.
 
-    nodeid: str
-    number: int = 1
-    done: list[tuple[TestRecord, Stats]] = field(default_factory=list)
+    This module's classes are written by hand, not as dataclasses (see values.py)."""
+
+    __slots__ = ("done", "nodeid", "number")
+
+    def __init__(self, nodeid: str, number: int = 1) -> None:
+        self.nodeid = nodeid
+        self.number = number
+        self.done: list[tuple[TestRecord, Stats]] = []
 
 
 class Session:
@@ -718,8 +721,7 @@ class Session:
         nor running the scrub hooks: the same answer in every process)."""
 
         def count(request: Any, response: dict[str, Any]) -> int:  # built when a save asks
-            bare = dataclasses.replace(rules, request_hooks=(), response_hooks=())
-            scrubber = self.scrubber(bare, where)
+            scrubber = self.scrubber(rules.without_hooks(), where)
             answer = scrubber.scrub_response(response, request=request)
             return scrubber.scrub_request(request)[1] + answer[1]
 
@@ -1332,13 +1334,16 @@ def _secrets_written(path: str, opened: tuple[int, int, int] | None) -> int:
         return 0
 
 
-@dataclass(frozen=True)
-class HookScrub:
+class HookScrub(Value):
     """The pytest_cassettes_scrub_* hooks as a scrub rule, equal for equal implementations."""
 
-    impls: tuple[Any, ...]
-    argument: str
-    caller: Any = field(compare=False)
+    __slots__ = ("argument", "caller", "impls")
+    _compared = ("impls", "argument")
+
+    def __init__(self, impls: tuple[Any, ...], argument: str, caller: Any) -> None:
+        self.impls = impls
+        self.argument = argument
+        self.caller = caller
 
     @classmethod
     def of(cls, caller: Any, argument: str) -> tuple[HookScrub, ...]:

@@ -7,7 +7,6 @@ import functools
 import inspect
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -177,12 +176,16 @@ def merge_options(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-@dataclass(frozen=True)
 class RunMode:
-    """The record mode decided for the whole run, before any marker is read."""
+    """The record mode decided for the whole run, before any marker is read.
 
-    mode: str | None  # None: markers, cassette_config, ini or the default decide per test
-    source: str
+    This module's classes are written by hand, not as dataclasses (see values.py)."""
+
+    __slots__ = ("mode", "source")
+
+    def __init__(self, mode: str | None, source: str) -> None:
+        self.mode = mode  # None: markers, cassette_config, ini or the default decide per test
+        self.source = source
 
     @property
     def replay_only(self) -> bool:
@@ -201,17 +204,36 @@ def run_mode(flag: str | None, environ: Mapping[str, str]) -> RunMode:
     return RunMode(None, "")
 
 
-@dataclass(frozen=True)
 class Settings:
     """Everything decided for one cassette test."""
 
-    record_mode: str
-    mode_source: str
-    replay_only: bool
-    path: Path
-    shared_paths: tuple[Path, ...]
-    options: Mapping[str, Any] = field(default_factory=dict)
-    named: bool = False  # the marker names the cassette: other tests may share it
+    __slots__ = (
+        "mode_source",
+        "named",
+        "options",
+        "path",
+        "record_mode",
+        "replay_only",
+        "shared_paths",
+    )
+
+    def __init__(
+        self,
+        record_mode: str,
+        mode_source: str,
+        replay_only: bool,
+        path: Path,
+        shared_paths: tuple[Path, ...],
+        options: Mapping[str, Any],
+        named: bool = False,  # the marker names the cassette: other tests may share it
+    ) -> None:
+        self.record_mode = record_mode
+        self.mode_source = mode_source
+        self.replay_only = replay_only
+        self.path = path
+        self.shared_paths = shared_paths
+        self.options = options
+        self.named = named
 
     @property
     def vcr_options(self) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import secrets
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -166,12 +165,16 @@ LargeBodyDumper.add_representer(bytes, large.represent_binary)
 LargeBodyDumper.add_representer(large.LargeBody, large.represent_large)
 
 
-@dataclass(frozen=True)
 class Codec:
-    """How a cassette file's text becomes data and back."""
+    """How a cassette file's text becomes data and back.
 
-    name: str
-    serializer: Any = None  # a vcrpy serializer for anything but our YAML
+    This module's classes are written by hand, not as dataclasses (see values.py)."""
+
+    __slots__ = ("name", "serializer")
+
+    def __init__(self, name: str, serializer: Any = None) -> None:
+        self.name = name
+        self.serializer = serializer  # a vcrpy serializer for anything but our YAML
 
     def loads(self, text: str | bytes | large.FileSource) -> Any:
         if isinstance(text, large.FileSource):  # large binary bodies read past libyaml
@@ -286,14 +289,22 @@ def _cacheable(codec: Codec) -> bool:
 # --- reading -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Snapshot:
     """A cassette file as read: its interactions, as stored, and the file's identity."""
 
-    path: Path
-    interactions: tuple[Interaction, ...]
-    stamp: Stamp  # a replaced file is a new inode
-    mode: int | None = None  # its permission bits, kept when it is rewritten
+    __slots__ = ("interactions", "mode", "path", "stamp")
+
+    def __init__(
+        self,
+        path: Path,
+        interactions: tuple[Interaction, ...],
+        stamp: Stamp,  # a replaced file is a new inode
+        mode: int | None = None,  # its permission bits, kept when it is rewritten
+    ) -> None:
+        self.path = path
+        self.interactions = interactions
+        self.stamp = stamp
+        self.mode = mode
 
 
 # Snapshots of recently read cassettes (shared cassettes are read by many tests), bounded so a
@@ -1054,7 +1065,6 @@ def delete(path: Path) -> None:
         _cache.pop(path, None)
 
 
-@dataclass(frozen=True)
 class Persisted:
     """Cassettes loaded and saved by a vcrpy persister registered in pytest_cassettes_configure.
 
@@ -1062,8 +1072,11 @@ class Persisted:
     lock, merge and atomic rename do not apply; the rest (matching, scrubbing, modes) does.
     """
 
-    persister: Any
-    serializer: Any
+    __slots__ = ("persister", "serializer")
+
+    def __init__(self, persister: Any, serializer: Any) -> None:
+        self.persister = persister
+        self.serializer = serializer
 
     def read(self, path: Path) -> Snapshot | None:
         """The cassette as the persister loads it, or None when it has none."""
