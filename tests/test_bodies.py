@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import shutil
 import textwrap
 import zlib
@@ -10,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Imported here so that pytester's in-process runs find them loaded (as test_data_clients.py
+# does): vcrpy imported afresh by a later run would record through stubs that are not ours.
+import urllib3  # noqa: F401
+import vcr  # noqa: F401
 import yaml
 
 from pytest_cassettes import bodies
@@ -413,3 +420,128 @@ def test_a_compressed_empty_body_is_stored_decoded_as_any_other(suite: Suite) ->
     headers = suite.cassette("test_empty")["interactions"][0]["response"]["headers"]
     assert "Content-Encoding" not in headers and headers["Content-Length"] == ["0"]
     suite.run("--record-mode=none").assert_outcomes(passed=1)
+
+
+# --- recording decodes once ----------------------------------------------------------------
+
+RECORD_GZIP = """
+import asyncio
+import gzip
+import hashlib
+import json
+import urllib.request
+
+import aiohttp
+import httpx
+
+
+def digest(data):
+    data = data.encode() if isinstance(data, str) else data
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def fetch_all(path):
+    assert requests.get(URL + path).json()["n"][-1] == 199
+    with urllib.request.urlopen(URL + path) as r:
+        r.read()
+    assert httpx.get(URL + path).json()["n"][-1] == 199
+
+    async def read():
+        async with aiohttp.ClientSession() as session:
+            async with session.get(URL + path) as r:
+                return await r.json()
+
+    assert asyncio.run(read())["n"][-1] == 199
+"""
+
+
+def gzip_route(suite: Suite) -> bytes:
+    payload = b'{"n": [%s]}' % ", ".join(map(str, range(200))).encode()
+    suite.server.route(
+        "/gz", body=payload, encoding="gzip", headers={"Content-Type": "application/json"}
+    )
+    return payload
+
+
+def test_what_before_record_response_sees_of_a_gzip_response_per_client(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pinned: a `before_record_response` hook is handed the response as the client library
+    gave it, before it is stored decoded: its Content-Encoding still says gzip, and its body is
+    the bytes as sent (http.client, httpx) or decoded already (urllib3 2 under requests,
+    aiohttp), with the Content-Length sent."""
+    payload = gzip_route(suite)
+    suite.write(
+        RECORD_GZIP
+        + """
+SEEN = []
+
+
+def hook(response):
+    headers = {k.lower(): v for k, v in response["headers"].items()}
+    body = response["body"]["string"]
+    sent = body[:2] == b"\\x1f\\x8b"
+    SEEN.append([
+        headers.get("content-encoding"),
+        headers.get("content-length"),
+        "as sent" if sent else "decoded",
+        digest(gzip.decompress(body) if sent else body),
+    ])
+    return response
+
+
+@pytest.mark.cassette(before_record_response=hook)
+def test_record():
+    fetch_all("/gz")
+    with open(os.environ["OUT"], "w") as out:
+        json.dump(SEEN, out)
+"""
+    )
+    out = suite.path / "seen.json"
+    monkeypatch.setenv("OUT", str(out))
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    length = [str(len(gzip.compress(payload)))]
+    digest = hashlib.sha256(payload).hexdigest()[:16]
+    assert json.loads(out.read_text()) == [
+        [["gzip"], length, "decoded", digest],  # requests: urllib3 2 decoded it
+        [["gzip"], length, "as sent", digest],  # http.client
+        [["gzip"], length, "as sent", digest],  # httpx
+        [["gzip"], length, "decoded", digest],  # aiohttp: decoded as it read
+    ]
+    stored = suite.cassette("test_record")["interactions"]
+    assert [i["response"]["body"]["string"] for i in stored] == [payload.decode()] * 4
+
+
+def test_a_recorded_gzip_response_is_decoded_once(suite: Suite) -> None:
+    """A gzip body the client library hands over as sent (http.client's, httpx's) is decoded
+    once while recording: for the cassette and for the client both. It was decoded twice: for
+    the cassette's copy, then again for the client's (patching.Router.append). Bodies urllib3 2
+    and aiohttp decoded already are not decoded at all."""
+    gzip_route(suite)
+    suite.write(
+        RECORD_GZIP
+        + """
+from pytest_cassettes import bodies
+
+CALLS = []
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    gunzip = bodies.DECODERS["gzip"]
+
+    def counting(data):
+        CALLS.append(len(data))
+        return gunzip(data)
+
+    monkeypatch.setitem(bodies.DECODERS, "gzip", counting)
+
+
+@pytest.mark.cassette
+def test_record(counted):
+    fetch_all("/gz")
+    assert len(CALLS) == 2, CALLS
+"""
+    )
+    suite.run("--record-mode=once").assert_outcomes(passed=1)
+    assert len(suite.cassette("test_record")["interactions"]) == 4

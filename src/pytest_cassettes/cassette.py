@@ -681,9 +681,15 @@ class Cassette:
         # The stubs may edit headers; hand them a copy of the stored dict.
         return {**response, "headers": dict(response.get("headers") or {})}
 
-    def record(self, request: Any, response: dict[str, Any], decoded: bool = False) -> None:
-        """Keep a live interaction, filtered, decoded and scrubbed, to save at the end
-        (`decoded`: its body is decoded already, see already_decoded.py)."""
+    def record(
+        self, request: Any, response: dict[str, Any], decoded: bool, normalized: dict[str, Any]
+    ) -> None:
+        """Keep a live interaction, filtered, decoded and scrubbed, to save at the end.
+
+        `response` is as the client library gave it (`decoded`: its body is decoded already,
+        see already_decoded.py), which a `prepare_response` filter is handed; `normalized` is
+        `normalize_response(response, decoded)`, which the caller hands the client too: the
+        body is decoded once for both (a filter's result is decoded again)."""
         prepared = self.prepared(request)
         with self._lock:
             pending = self._pending.pop(id(request), None)
@@ -694,20 +700,17 @@ class Cassette:
             # cassette its secrets (a token then sent in a path is scrubbed there).
             with self._lock:
                 self._played(shared)
-            copied = normalize_response(copy.deepcopy(response), decoded)
+            copied = copy.deepcopy(normalized)
             self._scrubbing("response", request, lambda: self.scrub_response(copied, request))
             return
         if prepared is None:
             return
         request_count = pending[3] if pending is not None else 0
-        filtered = (
-            response
-            if self.prepare_response is None
-            else self.prepare_response(copy.deepcopy(response))
-        )
-        if filtered is None:
-            return
-        normalized = normalize_response(filtered, decoded)
+        if self.prepare_response is not None:
+            filtered = self.prepare_response(copy.deepcopy(response))
+            if filtered is None:
+                return
+            normalized = normalize_response(filtered, decoded)
         scrubbed, count = self._scrubbing(
             "response", request, lambda: self.scrub_response(normalized, request)
         )

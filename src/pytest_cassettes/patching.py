@@ -67,15 +67,17 @@ class Router:
         already (aiohttp's stub says; vcrpy's connection stub is asked: already_decoded.py)."""
         if decoded is None:
             decoded = already_decoded.take(response)
+        # Decoded once, for the cassette and for the client (a `before_record_response` hook
+        # is still handed the response as the library gave it: Cassette.record).
+        stored = normalize_response(response, decoded)
         if self.active is not None:
-            self.active.record(request, response, decoded)
+            self.active.record(request, response, decoded, stored)
         # vcrpy's http.client stub hands the client a response built from this very dict: it
         # gets the body and headers as they will replay (decoded, no Content-Encoding). Under
         # urllib3 2 the body is decoded already and the live headers still said gzip: a client
         # decompressing what Content-Encoding names failed recording, and passed replaying.
-        stored = normalize_response(response, decoded)
-        if stored is not response:
-            response["headers"], response["body"] = stored["headers"], stored["body"]
+        if stored is not response:  # headers of its own: the stubs may edit the client's
+            response["headers"], response["body"] = dict(stored["headers"]), stored["body"]
 
     def find_requests_with_most_matches(
         self, request: Any
