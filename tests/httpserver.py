@@ -25,7 +25,7 @@ A path without a route answers 200 with a JSON echo of the request:
 ``{"method", "path", "headers", "body"}`` (``path`` with its query string, ``body`` decoded as
 UTF-8 with replacement). Routes match on the path without the query string, for every method.
 ``LocalServer("::1")`` serves on IPv6. Keep-alive works: every response has a Content-Length
-(or is chunked).
+(or is chunked), but a 204's or a 304's, which has no body.
 """
 
 from __future__ import annotations
@@ -229,12 +229,14 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, each)
             if route.encoding:
                 self.send_header("Content-Encoding", route.encoding)
-            if route.chunk:
+            # 204 and 304 have no body and, as servers send them, no Content-Length.
+            bodiless = route.status in (204, 304)
+            if route.chunk and not bodiless:
                 self.send_header("Transfer-Encoding", "chunked")
-            elif not any(name.lower() == "content-length" for name in route.headers):
+            elif not bodiless and not any(k.lower() == "content-length" for k in route.headers):
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if self.command == "HEAD":
+            if self.command == "HEAD" or bodiless:
                 return
             if route.chunk:
                 for start in range(0, len(body), route.chunk):
