@@ -19,7 +19,7 @@ import urllib3
 import vcr  # noqa: F401
 
 from tests.conftest import Suite
-from tests.test_shortcut import SAVE
+from tests.test_shortcut import SAVE, both_ways
 
 URLLIB3_MAJOR = int(urllib3.__version__.split(".")[0])
 BODY = json.dumps({"k": "v", "n": list(range(300))})
@@ -470,3 +470,293 @@ def test_a_body_that_is_itself_compressed_is_decoded_once_as_live(
     assert set(live["/deflate-twice"].values()) == {inner}
     assert {live[path]["httpx"] for path in paths if path.endswith("-gz")} == {digest}
     assert (recorded, replayed) == (expected, expected)
+
+
+MATRIX = """
+import asyncio
+import hashlib
+import http.client
+import urllib.request
+from urllib.parse import urlsplit
+
+import aiohttp
+import httpx
+import urllib3
+
+SIMPLE = ["/cl", "/chunked", "/empty", "/204", "/304", "/latin1", "/reason", "/missing"]
+LARGE = "/large"
+
+
+def digest(data):
+    return [len(data), hashlib.sha256(data).hexdigest()[:12]]
+
+
+def headers_of(get_all):
+    return {name: get_all(name) for name in ("content-length", "content-type", "set-cookie")}
+
+
+def by_requests():
+    session = requests.Session()
+    out = {}
+    for path in SIMPLE:
+        r = session.get(URL + path)
+        out[path] = [r.status_code, r.reason, r.raw.version, digest(r.content), r.encoding,
+                     r.text[:12], headers_of(lambda n: r.headers.get(n))]
+        out[path + " more"] = [r.ok, r.is_redirect, type(r.elapsed).__name__, r.apparent_encoding,
+                               r.raw.length_remaining, r.raw.tell(), r.raw.closed, r.url, r.links]
+    r = session.head(URL + "/cl")
+    out["HEAD"] = [r.status_code, r.reason, digest(r.content), headers_of(lambda n: r.headers.get(n))]
+    r = session.get(URL + "/r1")
+    out["redirects"] = [[h.status_code, h.url, h.reason] for h in r.history] + [[r.status_code, r.url]]
+    r = session.get(URL + "/cookies")
+    out["cookies"] = [r.headers.get("Set-Cookie"), r.raw.headers.getlist("Set-Cookie"),
+                      sorted(session.cookies.items()), sorted(r.cookies.items())]
+    r = session.get(URL + LARGE, stream=True)
+    out["raw.read(amt)"] = [len(r.raw.read(10000)) for _ in range(3)]
+    r = session.get(URL + LARGE, stream=True)
+    sizes = [len(c) for c in r.iter_content(65536)]
+    out["iter_content(65536)"] = [sizes[:3], len(sizes), sum(sizes)]
+    return out
+
+
+def by_httpx_more(r):
+    return [r.is_success, type(r.elapsed).__name__, r.num_bytes_downloaded, sorted(r.extensions),
+            r.request.method, str(r.url), r.is_closed, r.is_stream_consumed, r.charset_encoding]
+
+
+def by_httpx_response(r):
+    return [r.status_code, r.reason_phrase, r.http_version, digest(r.content), r.encoding,
+            r.text[:12], headers_of(lambda n: r.headers.get_list(n))]
+
+
+def by_httpx():
+    out = {}
+    with httpx.Client(follow_redirects=True) as client:
+        for path in SIMPLE:
+            r = client.get(URL + path)
+            out[path], out[path + " more"] = by_httpx_response(r), by_httpx_more(r)
+        r = client.head(URL + "/cl")
+        out["HEAD"] = [r.status_code, r.reason_phrase, digest(r.content), headers_of(lambda n: r.headers.get_list(n))]
+        r = client.get(URL + "/r1")
+        out["redirects"] = [[h.status_code, str(h.url), h.reason_phrase] for h in r.history] + [[r.status_code, str(r.url)]]
+        r = client.get(URL + "/cookies")
+        out["cookies"] = [r.headers.get_list("set-cookie"), sorted(client.cookies.items()), sorted(r.cookies.items())]
+        with client.stream("GET", URL + LARGE) as r:
+            sizes = [len(c) for c in r.iter_bytes(65536)]
+        out["iter_bytes(65536)"] = [sizes[:3], len(sizes), sum(sizes)]
+    return out
+
+
+async def by_httpx_async_run():
+    out = {}
+    async with httpx.AsyncClient(follow_redirects=True) as client:
+        for path in SIMPLE:
+            r = await client.get(URL + path)
+            out[path], out[path + " more"] = by_httpx_response(r), by_httpx_more(r)
+        r = await client.head(URL + "/cl")
+        out["HEAD"] = [r.status_code, r.reason_phrase, digest(r.content), headers_of(lambda n: r.headers.get_list(n))]
+        r = await client.get(URL + "/r1")
+        out["redirects"] = [[h.status_code, str(h.url), h.reason_phrase] for h in r.history] + [[r.status_code, str(r.url)]]
+        r = await client.get(URL + "/cookies")
+        out["cookies"] = [r.headers.get_list("set-cookie"), sorted(client.cookies.items()), sorted(r.cookies.items())]
+        async with client.stream("GET", URL + LARGE) as r:
+            sizes = [len(c) async for c in r.aiter_bytes(65536)]
+        out["iter_bytes(65536)"] = [sizes[:3], len(sizes), sum(sizes)]
+    return out
+
+
+def by_httpx_async():
+    return asyncio.run(by_httpx_async_run())
+
+
+async def by_aiohttp_run():
+    out = {}
+    async with aiohttp.ClientSession() as session:
+        for path in SIMPLE:
+            async with session.get(URL + path) as r:
+                body = await r.read()
+                text = await r.text()
+                out[path] = [r.status, r.reason, list(r.version), digest(body), r.get_encoding(),
+                             text[:12], headers_of(lambda n: r.headers.getall(n, None))]
+                out[path + " more"] = [r.ok, r.content_length, r.charset, r.content_type,
+                                       r.request_info.method, str(r.real_url), r.closed,
+                                       r.content.at_eof(), r.content.total_bytes]
+        async with session.head(URL + "/cl") as r:
+            out["HEAD"] = [r.status, r.reason, digest(await r.read()), headers_of(lambda n: r.headers.getall(n, None))]
+        async with session.get(URL + "/r1") as r:
+            out["redirects"] = [[h.status, str(h.url), h.reason] for h in r.history] + [[r.status, str(r.url)]]
+        async with session.get(URL + "/cookies") as r:
+            out["cookies"] = [r.headers.getall("Set-Cookie", None), sorted((c.key, c.value) for c in session.cookie_jar),
+                              sorted((k, v.value) for k, v in r.cookies.items())]
+        async with session.get(URL + LARGE) as r:
+            sizes = [len(c) async for c in r.content.iter_chunked(65536)]
+        out["iter_chunked(65536)"] = [sizes[:3], len(sizes), sum(sizes)]
+        async with session.get(URL + "/cl") as r:
+            first = await r.content.read(10)
+            out["content, then read()"] = [
+                len(first), len(await r.read()), len(await r.text()), len(await r.content.read())
+            ]
+    return out
+
+
+def by_aiohttp():
+    return asyncio.run(by_aiohttp_run())
+
+
+def by_urllib3():
+    pool = urllib3.PoolManager()
+    out = {}
+    for path in SIMPLE:
+        r = pool.request("GET", URL + path)
+        out[path] = [r.status, r.reason, r.version, digest(r.data), headers_of(lambda n: r.headers.getlist(n))]
+        out[path + " more"] = [r.length_remaining, r.chunked, r.tell(), r.closed, r.url,
+                               r.version_string, r.retries.total if r.retries else None]
+    r = pool.request("HEAD", URL + "/cl")
+    out["HEAD"] = [r.status, r.reason, digest(r.data), headers_of(lambda n: r.headers.getlist(n))]
+    r = pool.request("GET", URL + "/r1")
+    out["redirects"] = [[h.status, h.redirect_location] for h in r.retries.history] + [[r.status, r.geturl()]]
+    r = pool.request("GET", URL + "/cookies")
+    out["cookies"] = [r.headers.getlist("Set-Cookie"), r.headers.get("Set-Cookie")]
+    r = pool.request("GET", URL + LARGE, preload_content=False)
+    out["read(amt)"] = [len(r.read(10000)) for _ in range(3)]
+    r = pool.request("GET", URL + LARGE, preload_content=False)
+    sizes = [len(c) for c in r.stream(65536)]
+    out["stream(65536)"] = [sizes[:3], len(sizes), sum(sizes)]
+    return out
+
+
+def by_http_client():
+    address = urlsplit(URL)
+    out = {}
+
+    def get(path, method="GET"):
+        connection = http.client.HTTPConnection(address.hostname, address.port)
+        connection.request(method, path)
+        return connection.getresponse()
+
+    for path in SIMPLE:
+        r = get(path)
+        out[path] = [r.status, r.reason, r.version, digest(r.read()), headers_of(r.msg.get_all)]
+        out[path + " more"] = [r.length, r.chunked, r.closed, r.isclosed(), r.will_close]
+    r = get("/cl", "HEAD")
+    out["HEAD"] = [r.status, r.reason, digest(r.read()), headers_of(r.msg.get_all)]
+    with urllib.request.urlopen(URL + "/r1") as r:
+        out["redirects"] = [r.status, r.geturl(), r.reason]
+    r = get("/cookies")
+    out["cookies"] = [r.msg.get_all("Set-Cookie"), r.getheader("Set-Cookie")]
+    r = get(LARGE)
+    out["read(amt)"] = [len(r.read(10000)) for _ in range(3)]
+    return out
+
+
+CLIENTS = {
+    "requests": by_requests,
+    "httpx": by_httpx,
+    "httpx async": by_httpx_async,
+    "aiohttp": by_aiohttp,
+    "urllib3": by_urllib3,
+    "http.client": by_http_client,
+}
+
+
+def observe(name):
+    seen = {}
+    for client, read in CLIENTS.items():
+        try:
+            seen[client] = read()
+        except Exception as error:
+            seen[client] = {"raised": f"{type(error).__name__}: {error}"}
+    save(name, seen)
+"""
+
+
+def serve_matrix(suite: Suite) -> None:
+    server = suite.server
+    server.fixed_date = "Wed, 25 Nov 2026 12:00:00 GMT"
+    text = {"Content-Type": "text/plain"}
+    server.route("/cl", body=BODY, headers={"Content-Type": "application/json"})
+    server.route("/chunked", body=BODY * 3, headers=text, chunk=100)
+    server.route("/empty", body=b"", headers=text)
+    server.route("/204", status=204)
+    server.route("/304", status=304, headers={"ETag": '"v1"'})
+    server.route(
+        "/latin1",
+        body="café, naïve, Grüße".encode("latin-1"),
+        headers={"Content-Type": "text/plain; charset=ISO-8859-1"},
+    )
+    server.route("/reason", body=b"ok", reason="Fine Thanks")
+    server.route("/missing", status=404, body=b"nope", reason="Not Here", headers=text)
+    server.route("/r1", status=302, headers={"Location": "/r2"}, reason="Found It")
+    server.route("/r2", status=301, headers={"Location": "/final"})
+    server.route("/final", body=b"landed", headers=text)
+    # One Set-Cookie under two spellings: two header lines of the same name.
+    server.route(
+        "/cookies",
+        body=b"cookies",
+        headers={"Set-Cookie": "a=1; Path=/", "set-cookie": "b=2; Path=/"},
+    )
+    server.route("/large", body=bytes(range(256)) * 1200)
+
+
+def test_what_every_client_sees_is_as_live(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    serve_matrix(suite)
+    seen = observed_recording(suite, monkeypatch, tmp_path, MATRIX)
+    live, recorded = seen["live"], seen["replayed"]
+    hits = suite.server.hits
+    ways = both_ways(suite, monkeypatch, tmp_path, "-k", "replayed")
+    assert suite.server.hits == hits
+    assert {on: outcome for on, (outcome, _) in ways.items()} == {
+        True: {"passed": 1, "deselected": 1},
+        False: {"passed": 1, "deselected": 1},
+    }
+    assert not any("raised" in seen for seen in live.values()), live
+    for name, seen, replaying in (
+        ("recording", recorded, False),
+        ("replaying", ways[True][1]["replayed"], True),
+        ("replaying without requests' shortcut", ways[False][1]["replayed"], True),
+    ):
+        expected = as_cassettes_keep(live, replaying)
+        assert not differences(seen, expected), f"{name}:\n{differences(seen, expected)}"
+
+
+def as_cassettes_keep(live: dict[str, Any], replaying: bool) -> dict[str, Any]:
+    """What the clients see of `live` recording (through the cassette's stub responses, but for
+    httpx's) or replaying: the same, but for what a cassette does not keep (README, "How it
+    works")."""
+    expected: dict[str, Any] = json.loads(json.dumps(live))
+    # The server's chunks: the body comes whole, not chunked; requests' raw.tell() counts it.
+    expected["requests"]["/chunked more"][5] = live["requests"]["/chunked"][3][0]
+    expected["urllib3"]["/chunked more"][1] = False
+    expected["http.client"]["/chunked more"][1] = False
+    # aiohttp's pieces live end where the network's reads end too; from a cassette, as asked.
+    total = live["aiohttp"]["iter_chunked(65536)"][2]
+    whole, rest = divmod(total, 65536)
+    expected["aiohttp"]["iter_chunked(65536)"] = [[65536] * 3, whole + bool(rest), total]
+    if not replaying:
+        return expected
+    for client, seen in expected.items():
+        # Cookies are secrets: replayed scrubbed, under their names.
+        seen["cookies"] = json.loads(
+            json.dumps(seen["cookies"])
+            .replace("=1;", "=<SCRUBBED>;")
+            .replace("=2;", "=<SCRUBBED>;")
+            .replace('"1"]', '"<SCRUBBED>"]')
+            .replace('"2"]', '"<SCRUBBED>"]')
+        )
+        if client.startswith("httpx"):  # httpx's network stream (the socket's): none replayed
+            for key, observed in seen.items():
+                if key.endswith(" more"):
+                    observed[3].remove("network_stream")
+    return expected
+
+
+def differences(seen: dict[str, Any], expected: dict[str, Any]) -> str:
+    """One line per observation that differs: client, observation, seen, expected."""
+    return "\n".join(
+        f"{client} {key}: {seen.get(client, {}).get(key)!r} (expected {value!r})"
+        for client, observations in expected.items()
+        for key, value in observations.items()
+        if seen.get(client, {}).get(key) != value
+    )

@@ -86,6 +86,10 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
     """vcrpy's stub response, forgetting its body once it is read to the end or closed."""
 
     recorded_response: dict[str, Any]
+    # http.client's attributes for how the body comes: whole, as a cassette keeps it (vcrpy's
+    # had no `chunked` nor `will_close`: AttributeError where live gave False).
+    chunked = False
+    will_close = False
 
     def __init__(self, recorded_response: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         body = recorded_response["body"]
@@ -182,6 +186,19 @@ class CassetteResponse(VCRHTTPResponse):  # type: ignore[misc]
     def length_remaining(self) -> int:
         return max(0, self._size - self._content.tell())
 
+    @property
+    def length(self) -> int | None:
+        """http.client's: the bytes of the body left to read, None when no Content-Length
+        gave them (vcrpy's was always None: it asked `getallmatchingheaders`, which finds
+        nothing on Python 3)."""
+        if "content-length" not in self._message and self.status not in (204, 304):
+            return None
+        return self.length_remaining
+
+    @length.setter
+    def length(self, ignored: Any) -> None:  # what vcrpy's __init__ sets
+        pass
+
 
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
@@ -203,9 +220,15 @@ def installed() -> Iterator[None]:
         ):
             if httpx_stubs is not None and hasattr(httpx_stubs, name):
                 stack.enter_context(mock.patch.object(httpx_stubs, name, ours))
+        replay = getattr(httpx_stubs, "_deserialize_response", None)
+        if replay is not None:
+            stack.enter_context(
+                mock.patch.object(httpx_stubs, "_deserialize_response", _with_http_version(replay))
+            )
         aiohttp_stubs = sys.modules.get("vcr.stubs.aiohttp_stubs")
         if aiohttp_stubs is not None:
             replayed = aiohttp_stubs.MockClientResponse
+            stack.enter_context(mock.patch.object(replayed, "read", _aiohttp_read))
             stack.enter_context(mock.patch.object(replayed, "text", _aiohttp_text))
             stack.enter_context(mock.patch.object(replayed, "json", _aiohttp_json))
             build = aiohttp_stubs.build_response
@@ -242,6 +265,17 @@ def _httpx_headers(headers: Mapping[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+def _with_http_version(deserialize: Any) -> Any:
+    def _deserialize_response(*args: Any, **kwargs: Any) -> Any:
+        # The HTTP version httpx's transport reports in `extensions`, which a cassette does not
+        # keep: HTTP/1.1 (`r.http_version` said so; `r.extensions["http_version"]` raised).
+        replayed = deserialize(*args, **kwargs)
+        replayed.extensions.setdefault("http_version", b"HTTP/1.1")
+        return replayed
+
+    return _deserialize_response
+
+
 def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -268,8 +302,21 @@ def _httpx_recorded_headers(httpx_response: Any) -> dict[str, list[str]]:
 # asked: vcrpy builds the response without the session; UTF-8 is assumed, as by default.)
 
 
-async def _aiohttp_text(self: Any, encoding: str | None = None, errors: str = "strict") -> str:
+async def _aiohttp_read(self: Any) -> bytes:
+    # aiohttp's reads the body from `content` the first time, as live: what `content` has not
+    # given yet, and `content.at_eof()` after it (vcrpy's returned the whole body every time).
+    if not self.__dict__.get("_cassette_read"):
+        self._cassette_read = True
+        from aiohttp import streams
+
+        if isinstance(self.content, streams.StreamReader):
+            self._body = await self.content.read()
     body: bytes = self._body
+    return body
+
+
+async def _aiohttp_text(self: Any, encoding: str | None = None, errors: str = "strict") -> str:
+    body: bytes = await self.read()
     return body.decode(encoding or self.get_encoding(), errors=errors)
 
 
