@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import textwrap
@@ -34,11 +35,42 @@ URL = os.environ["TEST_SERVER"]
 """
 
 
+# The plugins the generated runs are written for; they pass `-p no:NAME` where they don't want
+# one (Suite.run: recording, asyncio).
+OURS = {"cassettes", "asyncio", "recording", "rerunfailures", "xdist", "xdist.looponfail"}
+
+
+def other_plugins() -> list[str]:
+    """Every other pytest plugin installed here (pytest-socket, pytest-httpx, hypothesis's,
+    pytest-timeout, respx's ...), by its entry point's name."""
+    found = importlib.metadata.entry_points()
+    group = found.select(group="pytest11") if hasattr(found, "select") else found["pytest11"]
+    return sorted({point.name for point in group} - OURS)
+
+
+# Installed plugins load themselves into every run pytester starts (in-process, subprocess, and
+# `python -m pytest` children alike), and some patch globally: pytest-socket its socket class,
+# pytest-httpx imports httpx. A generated run loads only what its test asks for: the ones above,
+# and another with `-p NAME` (after PYTEST_ADDOPTS's options, which unblocks it), as the tests of
+# the plugins beside ours do.
+NOT_ASKED_FOR = " ".join(f"-p no:{name}" for name in other_plugins())
+
+
 @pytest.fixture(autouse=True)
 def _no_inherited_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     # The suite itself may run with CI=true; each test decides the environment it needs.
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("PYTEST_CASSETTES_RECORD_MODE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _only_plugins_asked_for(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if NOT_ASKED_FOR and "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # which unsets PYTEST_ADDOPTS: set it after
+        inherited = os.environ.get("PYTEST_ADDOPTS", "")
+        monkeypatch.setenv("PYTEST_ADDOPTS", f"{inherited} {NOT_ASKED_FOR}".strip())
 
 
 def shared_pages(count: int, options: str = "") -> str:

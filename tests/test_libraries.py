@@ -20,10 +20,9 @@ pytest.importorskip("botocore")
 
 
 def run(suite: Suite, *args: str) -> pytest.RunResult:
-    # Other plugins that import the libraries (respx's and pytest-httpx's import httpx) off.
-    return suite.pytester.runpytest_subprocess(
-        "-p", "no:recording", "-p", "no:asyncio", "-p", "no:respx", "-p", "no:pytest_httpx", *args
-    )
+    # Other plugins that import the libraries (respx's and pytest-httpx's import httpx) are off
+    # in every generated run (tests/conftest.py).
+    return suite.pytester.runpytest_subprocess("-p", "no:recording", "-p", "no:asyncio", *args)
 
 
 UNUSED_NOT_IMPORTED = """

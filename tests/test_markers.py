@@ -73,8 +73,10 @@ def test_repetitions_of_a_test_share_its_cassette(suite: Suite) -> None:
     # Each repetition had a cassette of its own (`test_plain[1-3].yaml`): `--count` in a
     # replay-only run failed every test with a missing cassette, and took the test's own files
     # for orphans, which --cassette-prune deleted.
-    if importlib.util.find_spec("pytest_repeat") is None:  # else the plugin itself
+    repeat = ["-p", "repeat"]  # the plugin itself where it is installed
+    if importlib.util.find_spec("pytest_repeat") is None:
         suite.pytester.makeconftest(REPEAT)
+        repeat = []
     suite.write(
         """
         @pytest.mark.cassette
@@ -91,12 +93,12 @@ def test_repetitions_of_a_test_share_its_cassette(suite: Suite) -> None:
             assert requests.get(URL + "/legacy").status_code == 200
         """
     )
-    suite.run("--record-mode=once", "--count=2").assert_outcomes(passed=8)
+    suite.run(*repeat, "--record-mode=once", "--count=2").assert_outcomes(passed=8)
     folder = suite.path / "cassettes" / "test_suite"
     files = ["test_legacy.yaml", "test_param[1-3].yaml", "test_param[b].yaml", "test_plain.yaml"]
     assert sorted(p.name for p in folder.iterdir()) == files
     assert suite.uris("test_plain") == [suite.server.url("/plain")]
-    result = suite.run("--record-mode=none", "--count=3", "--cassette-prune")
+    result = suite.run(*repeat, "--record-mode=none", "--count=3", "--cassette-prune")
     result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(["*12 cassettes replayed (12 interactions)*"])
     assert "orphan" not in result.stdout.str()

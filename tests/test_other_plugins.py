@@ -1,5 +1,7 @@
 """Other pytest plugins beside cassettes, as README's "Other pytest plugins and tools" says they
-work. None is in [dev]: each test skips where its plugin is not installed."""
+work. Each test skips where its plugin is not installed, and loads it with `-p NAME` (a user's
+run loads it through its entry point: tests/conftest.py keeps plugins out of runs that did not
+ask for them)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Suite, needs_xdist
+from tests.conftest import NOT_ASKED_FOR, Suite, needs_xdist, other_plugins
 
 # hypothesis draws some examples from the constants of local modules loaded at the time: the
 # plugin's own, where it is installed editable, differ between a recording and a replay-only
@@ -45,11 +47,11 @@ def test_hypothesis_examples_share_the_tests_cassette_and_replay_in_ci(
             assert requests.get(URL + f"/n?x={n}").json()["path"] == f"/n?x={n}"
         """
     )
-    suite.run().assert_outcomes(passed=1)
+    suite.run("-p", "hypothesispytest").assert_outcomes(passed=1)
     recorded = suite.uris("test_property")
     assert len(recorded) == suite.server.hits > 1
     monkeypatch.setenv("CI", "true")
-    result = suite.run()
+    result = suite.run("-p", "hypothesispytest")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"1 cassette replayed ({len(recorded)} interactions)*"])
     assert suite.server.hits == len(recorded)
@@ -99,10 +101,11 @@ def test_a_mocking_library_started_in_a_module_fixture_keeps_its_patches(
             check()
         """
     )
-    suite.run("-p", "no:randomly").assert_outcomes(passed=3)
+    plugin = ["-p", "requests_mock"] if library == "requests_mock" else []  # responses has none
+    suite.run("-p", "no:randomly", *plugin).assert_outcomes(passed=3)
     assert suite.uris("test_a") == [suite.server.url("/through")]
     monkeypatch.setenv("CI", "true")
-    suite.run("-p", "no:randomly").assert_outcomes(passed=3)
+    suite.run("-p", "no:randomly", *plugin).assert_outcomes(passed=3)
     assert suite.server.hits == 1
 
 
@@ -114,6 +117,9 @@ def socket_class_kept() -> Iterator[None]:
     yield
     if not held and "connect" in vars(socket.socket):
         del socket.socket.connect
+
+
+DISABLE_SOCKET = ("-p", "socket", "--disable-socket")
 
 
 @pytest.mark.usefixtures("socket_class_kept")
@@ -136,12 +142,12 @@ def test_pytest_socket_beside_block_network(suite: Suite, monkeypatch: pytest.Mo
             requests.get(URL)
         """
     )
-    suite.run("--disable-socket", "-k", "recorded").assert_outcomes(failed=1)
-    suite.run("--disable-socket", "--allow-hosts=127.0.0.1", "-k", "recorded").assert_outcomes(
+    suite.run(*DISABLE_SOCKET, "-k", "recorded").assert_outcomes(failed=1)
+    suite.run(*DISABLE_SOCKET, "--allow-hosts=127.0.0.1", "-k", "recorded").assert_outcomes(
         passed=1
     )
     monkeypatch.setenv("CI", "true")
-    result = suite.run("--disable-socket", "--block-network")
+    result = suite.run(*DISABLE_SOCKET, "--block-network")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
@@ -151,7 +157,7 @@ def test_pytest_socket_beside_block_network(suite: Suite, monkeypatch: pytest.Mo
         consecutive=False,
     )
     monkeypatch.setenv("MORE", "1")
-    result = suite.run("--disable-socket", "-k", "recorded")
+    result = suite.run(*DISABLE_SOCKET, "-k", "recorded")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*UnmatchedRequestError*"])
     assert suite.server.hits == 1
@@ -180,8 +186,41 @@ def test_a_frozen_clock_replays_a_request_that_carries_the_date(
             requests.get(URL + f"/{{page}}?since={{since}}")
         """
     )
-    suite.run("-n", "2").assert_outcomes(passed=4)
+    plugin = ["-p", "time_machine"] if library == "time_machine" else []  # freezegun has none
+    suite.run("-n", "2", *plugin).assert_outcomes(passed=4)
     uris = sorted(i["request"]["uri"] for i in suite.cassette("dated", "shared")["interactions"])
     assert uris == [suite.server.url(f"/{page}?since=2024-01-02") for page in range(4)]
     monkeypatch.setenv("CI", "true")
-    suite.run("-n", "2").assert_outcomes(passed=4)
+    suite.run("-n", "2", *plugin).assert_outcomes(passed=4)
+
+
+def test_a_run_loads_only_the_other_plugins_it_asks_for(pytester: pytest.Pytester) -> None:
+    # tests/conftest.py: pytest-socket, pytest-httpx ... loaded themselves into every generated
+    # run, and patched for all of them (~10 of this suite's tests failed beside them).
+    if not NOT_ASKED_FOR:
+        pytest.skip("no other plugin is installed")
+    other = other_plugins()
+    pytester.makeconftest(
+        """
+        def pytest_report_header(config):
+            names = [config.pluginmanager.get_name(p) for p in config.pluginmanager.get_plugins()]
+            return "loaded: " + " ".join(sorted(n for n in names if n))
+        """
+    )
+    pytester.makepyfile("def test_nothing(): pass")
+    loaded = (
+        pytester.runpytest("-p", "no:asyncio")
+        .stdout.str()
+        .split("loaded: ", 1)[1]
+        .split("\n", 1)[0]
+        .split()
+    )
+    assert "cassettes" in loaded
+    assert not set(other) & set(loaded)
+    loaded = (
+        pytester.runpytest("-p", "no:asyncio", "-p", other[0])
+        .stdout.str()
+        .split("loaded: ", 1)[1]
+        .split()
+    )
+    assert other[0] in loaded

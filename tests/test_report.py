@@ -2229,7 +2229,8 @@ def test_a_save_stopped_by_an_error_or_a_timeout_is_reported_as_not_saved(
         """
     )
     monkeypatch.setenv("STOP", stop)
-    result = suite.run("--cassette-report=r.json")
+    plugin = ["-p", "timeout"] if stop == "timeout" else []
+    result = suite.run(*plugin, "--cassette-report=r.json")
     result.assert_outcomes(passed=1, errors=1)
     assert not suite.cassette_path("test_new").exists()
     result.stdout.fnmatch_lines(["1 recorded interaction of failed tests not saved*"])

@@ -12,7 +12,7 @@ import vcr
 
 from tests.conftest import Suite
 
-pytest.importorskip("respx")  # not in [dev]: CI runs without it
+pytest.importorskip("respx")
 if vcr.__version__.startswith("7."):
     pytest.skip("vcrpy 7 patches httpx's clients, above respx's mocks", allow_module_level=True)
 
@@ -38,10 +38,10 @@ def write(suite: Suite, tests: str) -> None:
 
 def record_then_replay(suite: Suite, monkeypatch: pytest.MonkeyPatch, passed: int) -> None:
     """Record (the server hit), then replay in a replay-only run (CI=true): the same pass."""
-    suite.run().assert_outcomes(passed=passed)
+    suite.run("-p", "respx").assert_outcomes(passed=passed)
     suite.server.reset()
     monkeypatch.setenv("CI", "true")
-    suite.run().assert_outcomes(passed=passed)
+    suite.run("-p", "respx").assert_outcomes(passed=passed)
     assert suite.server.hits == 0
 
 
