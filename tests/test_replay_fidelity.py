@@ -609,8 +609,10 @@ def by_urllib3():
     for path in SIMPLE:
         r = pool.request("GET", URL + path)
         out[path] = [r.status, r.reason, r.version, digest(r.data), headers_of(lambda n: r.headers.getlist(n))]
-        out[path + " more"] = [r.length_remaining, r.chunked, r.tell(), r.closed, r.url,
-                               r.version_string, r.retries.total if r.retries else None]
+        # urllib3 1.x's response has neither `url` nor `version_string` (2.0 added them).
+        out[path + " more"] = [r.length_remaining, r.chunked, r.tell(), r.closed, r.geturl(),
+                               getattr(r, "version_string", None),
+                               r.retries.total if r.retries else None]
     r = pool.request("HEAD", URL + "/cl")
     out["HEAD"] = [r.status, r.reason, digest(r.data), headers_of(lambda n: r.headers.getlist(n))]
     r = pool.request("GET", URL + "/r1")
