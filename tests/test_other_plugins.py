@@ -5,11 +5,14 @@ ask for them)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from pytest_cassettes import storage
 from tests.conftest import NOT_ASKED_FOR, Suite, needs_xdist, other_plugins
 
 # hypothesis draws some examples from the constants of local modules loaded at the time: the
@@ -224,3 +227,40 @@ def test_a_run_loads_only_the_other_plugins_it_asks_for(pytester: pytest.Pyteste
         .split()
     )
     assert other[0] in loaded
+
+
+@pytest.mark.parametrize("library", ["freezegun", "time_machine"])
+def test_a_clock_left_in_the_future_spares_the_marks_of_a_run_still_going(
+    suite: Suite, library: str
+) -> None:
+    # A clock moved to the future and never put back (started in a conftest) is still moved
+    # when the run ends and sweeps away the folders of runs killed a day ago: another run's,
+    # live beside it (it marked a cassette a second ago), must not look a day old.
+    pytest.importorskip(library)
+    travel = {
+        "freezegun": "freezegun.freeze_time('2099-01-02')",
+        "time_machine": "time_machine.travel('2099-01-02', tick=False)",
+    }[library]
+    suite.pytester.makeconftest(f"import {library}\n\n{travel}.start()\n")
+    suite.write(
+        """
+        import time
+
+        def test_the_clock_is_moved():
+            assert time.time() > 4e9
+
+        @pytest.mark.cassette("shared/named.yaml")
+        def test_recorded():
+            requests.get(URL + "/a")
+        """
+    )
+    ongoing = storage.lock_dir() / f"run-{uuid.uuid4().hex}"  # another run, still going
+    (ongoing / "x.written").parent.mkdir(parents=True)
+    (ongoing / "x.written").touch()
+    try:
+        result = suite.pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+        result.assert_outcomes(passed=2)
+        assert suite.uris("named", "shared") == [suite.server.url("/a")]
+        assert ongoing.exists()
+    finally:
+        shutil.rmtree(ongoing, ignore_errors=True)

@@ -22,7 +22,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from pytest_cassettes.errors import LockFolderError
@@ -184,8 +183,17 @@ def end_run(run: str) -> None:
     if not os.path.isdir(folder):  # False where it cannot be looked at, as for written_in
         return
     shutil.rmtree(folder, ignore_errors=True)
-    stale = time.time() - STALE_RUN_SECONDS
     with contextlib.suppress(OSError), os.scandir(lock_dir()) as entries:
+        stale = _now(lock_dir()) - STALE_RUN_SECONDS
         for entry in entries:
             if entry.name.startswith(_RUN_PREFIX) and entry.stat().st_mtime < stale:
                 shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _now(folder: Path) -> float:
+    """The time now, by the clock of the file system that dates the runs' folders: `folder`'s
+    modification time, set to now. Not time.time(): a clock moved ahead (freezegun's,
+    time-machine's, started in a conftest and never stopped) makes a live run's folder look a
+    day old; neither moves the kernel's clock, which os.utime reads."""
+    os.utime(folder)
+    return os.stat(folder).st_mtime
