@@ -213,7 +213,10 @@ def pytest_ignore_collect(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    from pytest_cassettes.hypothesis_local import load_all_where_counted
     from pytest_cassettes.session import last_failed_narrows
+
+    load_all_where_counted()  # before any test draws an example
 
     config = session.config
     state = config.stash[SESSION]
