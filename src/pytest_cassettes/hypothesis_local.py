@@ -1,11 +1,12 @@
 """The same hypothesis examples in a recording and in its replay, this package installed editable.
 
-Hypothesis (6.131 and later) draws some examples from the constants of the modules it counts as
-the project's own (not in site-packages, not tests), read from the modules loaded when it
-draws. Installed editable (`pip install -e`), ours count, and a recording and a replay-only
-run load different ones (the guard's `network_pycurl` and `children_os` only in the replay):
-the same seed drew other examples, requests the cassette did not hold. So where hypothesis
-counts this package as local, a run that imported hypothesis loads all its modules first.
+Hypothesis (6.170 here, not its older versions) draws some examples from the constants of the
+modules it counts as the project's own (not in site-packages, not tests), read from the modules
+loaded when it draws. Installed editable (`pip install -e`), ours count, and a recording and a
+replay-only run load different ones (the guard's `network_pycurl` and `children_os` only in
+the replay): the same seed drew other examples, requests the cassette did not hold. So where
+hypothesis counts this package as local, a run that imported hypothesis loads all its modules
+first.
 """
 
 from __future__ import annotations
