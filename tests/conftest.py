@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401 (see below)
 import importlib.metadata
 import importlib.util
 import os
@@ -25,6 +26,14 @@ needs_xdist = pytest.mark.skipif(
 # each run imported; requests imported there first breaks in the next run (its `from http import
 # cookiejar` finds the forgotten module). The plugin no longer imports requests in this process
 # (vcrpy is imported with the first cassette test), so the suite imports it here.
+# Likewise concurrent.futures.thread: the `concurrent.futures` package (imported here) binds
+# `ThreadPoolExecutor` from it at its first use (PEP 562 `__getattr__`) and keeps it. First used
+# in an in-process run (asyncio's default executor, under uvloop), the module was forgotten after
+# it while the package kept its class: in the next run, the executors (and asyncio's) were of a
+# module sys.modules no longer held, which the guard looks ThreadPoolExecutor up in. Their
+# `submit` went unpatched (a guarded test's queued work was not kept behind its guard) and their
+# workers were not recognised as pool workers (kept behind a guard gone, a plain test reusing
+# them was refused). A real run never drops the module while its class is in use.
 HEADER = """\
 import os
 
@@ -119,6 +128,8 @@ class Suite:
         plugins = [] if "recording" in args else ["-p", "no:recording"]
         if "asyncio" not in args:  # pytest-asyncio warns in projects that don't configure it
             plugins += ["-p", "no:asyncio"]
+        if "randomly" not in args:  # a generated suite is a scenario, its tests run in order
+            plugins += ["-p", "no:randomly"]
         return self.pytester.runpytest("-p", "no:cacheprovider", *plugins, *args)
 
     def cassette_path(self, test: str, module: str = "test_suite") -> Path:
