@@ -4,6 +4,7 @@ Python that way against a local server."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import textwrap
@@ -292,6 +293,10 @@ def test_a_fake_of_the_environment_taking_form_is_not_called_in_place_of_the_rea
     # os.spawnvp and os.execvp, carrying the guard, called os.spawnvpe and os.execvpe: a fake
     # of those a conftest put in place ran instead, curl never started, and a forked child
     # calling os.execvp ended at once (127) with the test passing.
+    # The conftest's fakes outlive its in-process run: given back here, else a later test's
+    # os.spawnvpe returned the fake's 0, and its os.waitpid(0, 0) found no child.
+    monkeypatch.setattr(os, "spawnvpe", os.spawnvpe)
+    monkeypatch.setattr(os, "execvpe", os.execvpe)
     suite.pytester.makeconftest(
         """
         import os
