@@ -680,6 +680,46 @@ def test_a_token_from_a_response_sent_back_in_a_path_is_scrubbed_and_replays(
     assert suite.server.hits == 2
 
 
+def test_a_base64_json_cursor_sent_back_in_a_query_path_or_form_is_scrubbed_alike(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page's cursor is a JSON document in base64 holding a key named like a secret: the
+    # answer's copy was scrubbed (re-encoded), the next request's query, path and form kept the
+    # cursor as sent, so replay sent the scrubbed cursor back and matched nothing.
+    from pytest_cassettes.cli import main
+
+    standard = {"key": "user#000410", "offset": 20, "q": "a?b>c"}  # '/' and '=' in base64
+    urlsafe = {"key": "user#000410", "offset": 40}  # unpadded: no '=' in the URL
+    answer = {
+        "next": base64.b64encode(json.dumps(standard).encode()).decode(),
+        "after": base64.urlsafe_b64encode(json.dumps(urlsafe).encode()).decode().rstrip("="),
+    }
+    suite.server.route(
+        "/page1", headers={"Content-Type": "application/json"}, body=json.dumps(answer)
+    )
+    suite.write(
+        """
+        @pytest.mark.cassette(match_on=["method", "path", "query", "body"])
+        def test_pages():
+            page = requests.get(URL + "/page1").json()
+            assert requests.get(URL + "/items", params={"cursor": page["next"]}).ok
+            assert requests.get(URL + "/items/" + page["after"]).ok
+            assert requests.post(URL + "/items", data={"cursor": page["next"]}).ok
+        """
+    )
+    suite.run().assert_outcomes(passed=1)
+    text = suite.cassette_path("test_pages").read_text()
+    for value in answer.values():
+        assert value not in text and value.rstrip("=") not in text
+    # `scan` finds nothing in it, and a fresh `scrub` changes nothing.
+    folder = str(suite.path / "cassettes")
+    assert (main(["scan", folder]), main(["scrub", "--write", folder])) == (0, 0)
+    assert suite.cassette_path("test_pages").read_text() == text
+    monkeypatch.setenv("CI", "true")
+    suite.run().assert_outcomes(passed=1)
+    assert suite.server.hits == 4
+
+
 def test_a_placeholder_a_replayed_login_gave_is_not_sent_to_be_recorded(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -177,11 +177,22 @@ class _Found(str):
     """A finding's label that also carries the value replaced (see LearnedSecrets)."""
 
     value: str = ""
+    # A JSON document in base64 scrubbed (see _scrub_base64_json): "value\0its new encoding\0
+    # this label", learned so that the value sent back (a page's cursor in a URL) is encoded
+    # alike.
+    recoded: str = ""
 
 
 # Scrubber._remembered: how many values a scrubber remembers, and the longest it does.
 _MEMO_SIZE = 1024
 _MEMO_VALUE = 2048
+
+
+class _Verbatim(str):
+    """A learned replacement already in the form of the text it replaces (see _load_env), and
+    the label of the finding it was learned from."""
+
+    label: str = ""
 
 
 def _carrying(label: str, value: str) -> str:
@@ -216,6 +227,7 @@ class LearnedSecrets:
     def learn(self, found: Iterable[str]) -> bool:
         """Keep the learnable values of these findings; whether any was new."""
         values = [f.value for f in found if isinstance(f, _Found) and _learnable(f.value)]
+        values += [f.recoded for f in found if isinstance(f, _Found) and f.recoded]
         if not values:
             return False
         with self._lock:
@@ -505,6 +517,7 @@ _CONNECTION_PASSWORD = lazy_regex(r"[;\"]\s*[Pp][Ww][Dd]\s*=")
 _BASE64_JSON_STARTS = frozenset({"ey", "ew", "W3", "Wy", "Ww"})
 _BASE64 = lazy_regex(r"[A-Za-z0-9+/_-]{16,}={0,2}\Z")
 _BASE64_JSON_STRING = lazy_regex(r'"(?:ey|ew|W3|Wy|Ww)[A-Za-z0-9+/_-]{14,}={0,2}\\?"')
+_MAX_RECODED = 4096  # the longest such document learned (see _scrub_base64_json)
 _URL_LIKE = lazy_regex(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s]*[?#]")
 # A parameter of a URL or query string inside text (a link in HTML, a pagination URL in JSON, a
 # Link header): its separator, name and value. `;` also ends HTML's `&amp;`. A value ends at
@@ -799,11 +812,15 @@ def _is_secret_env_name(name: str) -> bool:
 
 
 def _env_variants(value: str) -> set[str]:
+    return {form for form in _wire_forms(value) if len(form) >= MIN_ENV_VALUE_LENGTH}
+
+
+def _wire_forms(value: str) -> list[str]:
     # The forms a value takes on the wire: raw, in a URL or form, escaped inside a JSON string
     # (and as Go's encoder escapes `<`, `>` and `&`), in HTML or XML.
     escaped = json.dumps(value)[1:-1]
     go = escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    forms = {
+    return [
         value,
         quote(value, safe=""),
         quote(value),
@@ -814,8 +831,7 @@ def _env_variants(value: str) -> set[str]:
         html.escape(value, quote=False),
         html.escape(value),
         html.escape(value).replace("&#x27;", "&#39;"),
-    }
-    return {form for form in forms if len(form) >= MIN_ENV_VALUE_LENGTH}
+    ]
 
 
 def _parse_json_path(path: str) -> tuple[Segment, ...]:
@@ -935,6 +951,15 @@ class Scrubber:
                     self._env_placeholder.setdefault(form, label)
         learned_jwts: dict[str, str] = {}
         for value in sorted(learned):  # a LearnedSecrets' values: <SCRUBBED> wherever they are
+            value, recoded, encoding = value.partition("\0")
+            if recoded:  # a base64 JSON document: its scrubbed encoding, written as it was
+                encoding, _, label = encoding.partition("\0")
+                for form, new in zip(_wire_forms(value), _wire_forms(encoding)):
+                    if len(form) >= MIN_ENV_VALUE_LENGTH and form not in self._env_placeholder:
+                        learned_jwts[form] = verbatim = _Verbatim(new)
+                        verbatim.label = label
+                        self._env_placeholder[form] = "SCRUBBED"
+                continue
             # A JWT's is the placeholder its first answer got (its claims kept): the client
             # sends that back on replay.
             jwt = jwt_placeholder(value)
@@ -2050,12 +2075,22 @@ class Scrubber:
             return None
         if text.lstrip()[:1] not in ("{", "["):
             return None
+        before = len(found)
         nested = self._scrub_json(text, found, depth + 1)
         if nested is None or nested == text:
             return None
         encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
         encoded = encode(nested.encode("utf-8")).decode("ascii")
-        return encoded if value.endswith("=") or len(value) % 4 == 0 else encoded.rstrip("=")
+        if not (value.endswith("=") or len(value) % 4 == 0):
+            encoded = encoded.rstrip("=")
+        if len(found) > before and len(value) <= _MAX_RECODED:
+            # Learned: sent back (a page's cursor in the next URL, a form) it is encoded alike,
+            # and replay, which sends back this encoding, still matches.
+            carried = _Found(found[before])
+            carried.value = getattr(found[before], "value", "")
+            carried.recoded = f"{value}\0{encoded}\0{found[before]}"
+            found[before] = carried
+        return encoded
 
     def _string_kind(self, value: str) -> str:
         """What a string that is not JSON holds, as _scrub_string reads it: a whole
@@ -2612,9 +2647,13 @@ class Scrubber:
             pieces.append(text[position:start])
             at = bisect.bisect_right(cdata_starts, start) - 1
             raw = at >= 0 and end <= cdata[at][1]
-            pieces.append(replacement if raw else encode(replacement))
+            if isinstance(replacement, _Verbatim):  # in the form of what it replaces
+                pieces.append(replacement)
+                found.append(replacement.label)
+            else:
+                pieces.append(replacement if raw else encode(replacement))
+                found.append(finding_label(label, replacement))
             position = end
-            found.append(finding_label(label, replacement))
         pieces.append(text[position:])
         return "".join(pieces)
 
