@@ -703,7 +703,7 @@ def test_a_base64_json_cursor_sent_back_in_a_query_path_or_form_is_scrubbed_alik
         def test_pages():
             page = requests.get(URL + "/page1").json()
             assert requests.get(URL + "/items", params={"cursor": page["next"]}).ok
-            assert requests.get(URL + "/items/" + page["after"]).ok
+            assert requests.get(URL + "/items/" + page["after"], headers={"X-After": page["after"]}).ok
             assert requests.post(URL + "/items", data={"cursor": page["next"]}).ok
         """
     )
