@@ -569,3 +569,75 @@ def test_a_run_given_the_testrunuid_of_another_run_has_marks_of_its_own(
     monkeypatch.delenv("KILL")
     suite.pytester.runpytest_subprocess(*args, "--record-mode=rewrite").assert_outcomes(passed=2)
     assert suite.uris("page", "shared") == [suite.server.url("/new")]
+
+
+# A user's persister that writes in two steps, as vcrpy's FilesystemPersister does (it opens
+# the file with "w", then writes): test_page[/a]'s save pauses halfway until test_page[/b],
+# on the other worker, is about to load the cassette (FLAGS: a folder for the two to meet).
+IN_TWO_STEPS = """
+import os
+import time
+
+import pytest
+from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.serialize import deserialize, serialize
+
+def flag(name):
+    open(os.path.join(os.environ["FLAGS"], name), "w").close()
+
+def wait_for(name):
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join(os.environ["FLAGS"], name)):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+class InTwoSteps:
+    @staticmethod
+    def load_cassette(cassette_path, serializer):
+        if not os.path.exists(cassette_path):
+            raise CassetteNotFoundError()
+        with open(cassette_path) as file:
+            return deserialize(file.read(), serializer)
+
+    @staticmethod
+    def save_cassette(cassette_path, cassette_dict, serializer):
+        data = serialize(cassette_dict, serializer)
+        os.makedirs(os.path.dirname(cassette_path), exist_ok=True)
+        with open(cassette_path, "w") as file:
+            file.write(data[: len(data) // 2])
+            file.flush()
+            if "[/a]" in os.environ.get("PYTEST_CURRENT_TEST", ""):
+                flag("half-written")
+                wait_for("b-loads")
+                time.sleep(1)  # /b loads the cassette now, unless it waits for this save
+            file.write(data[len(data) // 2 :])
+
+def pytest_cassettes_configure(config, vcr):
+    vcr.register_persister(InTwoSteps)
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if item.name == "test_page[/b]":
+        wait_for("half-written")
+        flag("b-loads")
+"""
+TWO_PAGES = """
+@pytest.mark.cassette("shared")
+@pytest.mark.parametrize("page", ["/a", "/b"])
+def test_page(page):
+    requests.get(URL + page)
+"""
+
+
+@needs_xdist
+def test_a_workers_cassette_is_not_loaded_while_another_saves_it_through_a_persister(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Under load, a worker loaded a cassette a user's persister was writing on the other
+    # worker: half a file, or an empty one (TypeError in vcr/serialize.py), erred its test.
+    monkeypatch.setenv("FLAGS", str(tmp_path_factory.mktemp("flags")))
+    suite.pytester.makeconftest(IN_TWO_STEPS)
+    suite.write(TWO_PAGES)
+    run_xdist(suite, 2, "new_episodes").assert_outcomes(passed=2)  # one test on each worker
+    assert shared_uris(suite) == Counter(suite.server.url(p) for p in ("/a", "/b"))

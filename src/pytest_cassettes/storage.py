@@ -711,6 +711,16 @@ def _locked(path: Path) -> Iterator[Path]:
         os.close(fd)  # releases the lock
 
 
+@contextlib.contextmanager
+def _locked_if_possible(path: Path) -> Iterator[None]:
+    """The cassette's lock (_locked), or none where there is no lock folder (LockFolderError):
+    for a persister's loads and saves, which worked without one before they took it."""
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(LockFolderError):
+            stack.enter_context(_locked(path))
+        yield
+
+
 def _open_lock(file: Path) -> int | None:
     """A descriptor of the lock file, created with its folder the first time (None without
     fcntl: filelock opens it)."""
@@ -1068,8 +1078,12 @@ def delete(path: Path) -> None:
 class Persisted:
     """Cassettes loaded and saved by a vcrpy persister registered in pytest_cassettes_configure.
 
-    The persister owns the storage (a database, a bucket, another layout): our cross-process
-    lock, merge and atomic rename do not apply; the rest (matching, scrubbing, modes) does.
+    The persister owns the storage (a database, a bucket, another layout): our merge and atomic
+    rename do not apply; the rest (matching, scrubbing, modes) does. Its loads and saves are
+    under the cassette's cross-process lock: one that writes in steps (vcrpy's
+    FilesystemPersister opens the file, emptying it, then writes) is never read halfway by
+    another process of the run, and two saves do not lose each other's interactions. Without
+    a lock folder (LockFolderError) they go without it, as the persister alone would.
     """
 
     __slots__ = ("persister", "serializer")
@@ -1080,6 +1094,11 @@ class Persisted:
 
     def read(self, path: Path) -> Snapshot | None:
         """The cassette as the persister loads it, or None when it has none."""
+        with _locked_if_possible(path):
+            return self._load(path)
+
+    def _load(self, path: Path) -> Snapshot | None:
+        # Under the cassette's lock, when there is one.
         from vcr.persisters.filesystem import CassetteNotFoundError
 
         try:
@@ -1106,13 +1125,13 @@ class Persisted:
         """Hand the persister the whole cassette: what it holds, less `drop`, plus `new`
         (`rewrite_run`, `replace_run`: as for `write`, under our lock)."""
         rewriting = rewrite_run is not None or replace_run is not None
-        with _locked(path) if rewriting else contextlib.nullcontext():
+        with _locked(path) if rewriting else _locked_if_possible(path):
             if rewrite_run is not None and not first_rewrite(path, rewrite_run):
                 drop = ()
             if replace_run is not None and drop:
                 left = _old_left(path, replace_run)
                 drop = (Counter(drop) & left[1]).elements() if left else ()
-            current = self.read(path)
+            current = self._load(path)
             if current is None and not new:
                 return 0  # nothing to remove from, nothing to add (deleted meanwhile)
             removed: list[str] = []
